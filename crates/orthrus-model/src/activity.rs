@@ -1,0 +1,94 @@
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{KerberosExchange, Timestamp};
+
+/// The organisation an activity belongs to. Offline analysis uses `default`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TenantId(pub Arc<str>);
+
+impl Default for TenantId {
+    fn default() -> Self {
+        Self(Arc::from("default"))
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a fact was seen: a frame of a capture file (1-based, as Wireshark numbers them).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Provenance {
+    pub file: Arc<str>,
+    pub frame: u64,
+}
+
+impl Provenance {
+    pub fn frame(file: &str, frame: u64) -> Self {
+        Self { file: Arc::from(file), frame }
+    }
+}
+
+impl fmt::Display for Provenance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.file, self.frame)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+/// One normalized fact: who did what to whom, when, and where it was seen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    /// Event time of the first message of the exchange.
+    pub time: Timestamp,
+    pub tenant: TenantId,
+    /// The sensor (or, offline, the tool) that observed it.
+    pub sensor: Arc<str>,
+    /// The client side: who asked.
+    pub source: Endpoint,
+    /// The server side: who was asked (a domain controller for Kerberos).
+    pub destination: Endpoint,
+    pub transport: Transport,
+    /// Every frame or record the activity was built from, request first.
+    pub provenance: Vec<Provenance>,
+    #[serde(flatten)]
+    pub kind: ActivityKind,
+}
+
+/// What the identity did. Named for the identity's action, not for the packet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "activity", rename_all = "snake_case")]
+pub enum ActivityKind {
+    /// A Kerberos AS exchange: a client asked the KDC for a ticket-granting ticket.
+    TgtRequested(KerberosExchange),
+    /// A Kerberos TGS exchange: a client presented a TGT and asked for a service ticket.
+    ServiceTicketRequested(KerberosExchange),
+}
+
+impl ActivityKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ActivityKind::TgtRequested(_) => "tgt_requested",
+            ActivityKind::ServiceTicketRequested(_) => "service_ticket_requested",
+        }
+    }
+}

@@ -1,0 +1,102 @@
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Provenance, TenantId, Timestamp};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    /// One step up, as for a sensitive account or a guessed password.
+    pub fn raised(self) -> Self {
+        match self {
+            Severity::Low => Severity::Medium,
+            _ => Severity::High,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        })
+    }
+}
+
+/// MITRE ATT&CK classification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Mitre {
+    pub tactic: &'static str,
+    pub techniques: Vec<&'static str>,
+}
+
+/// Who the alert is about on the attacking side.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertSource {
+    pub ip: Option<IpAddr>,
+    /// The source computer's name, once network name resolution knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+/// What was attacked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertTargets {
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub accounts: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub computers: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub services: BTreeSet<String>,
+}
+
+/// One piece of evidence: where to look, and what it shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    #[serde(flatten)]
+    pub at: Provenance,
+    pub summary: String,
+}
+
+/// An alert record (architecture.md "Alert record").
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Alert {
+    pub id: String,
+    pub tenant: TenantId,
+    pub detection: &'static str,
+    pub title: &'static str,
+    /// One readable sentence naming who did what to whom, from where.
+    pub description: String,
+    pub severity: Severity,
+    pub status: &'static str,
+    pub mitre: Mitre,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// How many activities the alert stands for.
+    pub count: u64,
+    pub source: AlertSource,
+    pub targets: AlertTargets,
+    /// Bounded list of provenance references, oldest first.
+    pub evidence: Vec<Evidence>,
+    /// Evidence items left out once the bound was reached.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub evidence_omitted: u64,
+    pub sensor: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}

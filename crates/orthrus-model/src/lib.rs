@@ -1,0 +1,26 @@
+//! The contract between Orthrus's two halves.
+//!
+//! Decoders turn bytes into [`Activity`] values (small, serializable facts: who did what to
+//! whom, when, seen where); detections turn activities into [`Alert`]s. Neither half knows
+//! the other's internals: a detection that needs a packet field gets it added here.
+//!
+//! ```
+//! use orthrus_model::{Timestamp, Provenance};
+//! let t = Timestamp::from_micros(1_764_000_000_000_000);
+//! assert_eq!(t.to_string(), "2025-11-24T16:00:00Z");
+//! let p = Provenance::frame("kerberoast.pcap", 38);
+//! assert_eq!(p.to_string(), "kerberoast.pcap#38");
+//! ```
+
+mod activity;
+mod alert;
+mod kerberos;
+mod time;
+
+pub use activity::{Activity, ActivityKind, Endpoint, Provenance, TenantId, Transport};
+pub use alert::{Alert, AlertSource, AlertTargets, Evidence, Mitre, Severity};
+pub use kerberos::{
+    EncryptionType, KdcFailure, KdcIssued, KdcOptions, KdcOutcome, KdcRequest, KerberosErrorCode,
+    KerberosExchange, PaDataType, TicketInfo,
+};
+pub use time::Timestamp;

@@ -1,0 +1,269 @@
+//! Frames in, activities out: link layer → IP (with defragmentation) → UDP / TCP reassembly →
+//! protocol transactions.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use etherparse::defrag::IpDefragPool;
+use etherparse::{EtherType, IpNumber, NetSlice, SlicedPacket, TcpSlice, TransportSlice, UdpSlice};
+use orthrus_model::{Activity, Endpoint, TenantId, Transport};
+
+use crate::capture::Frame;
+use crate::kerberos::{KerberosTracker, Seen};
+use crate::stats::{DecodeStats, LinkCounters};
+use crate::tcp::{Flags, Segment, TcpLimits, TcpReassembler};
+
+/// Link-layer types (tcpdump.org LINKTYPE_*).
+mod linktype {
+    pub const NULL: i32 = 0;
+    pub const ETHERNET: i32 = 1;
+    pub const RAW: i32 = 101;
+    pub const LOOP: i32 = 108;
+    pub const LINUX_SLL: i32 = 113;
+    pub const IPV4: i32 = 228;
+    pub const IPV6: i32 = 229;
+    pub const LINUX_SLL2: i32 = 276;
+    /// Some BSDs write DLT_RAW as 12 or 14 in files.
+    pub const RAW_BSD: [i32; 2] = [12, 14];
+}
+
+/// Fragment bytes buffered since the defragmentation pool was last emptied. Beyond it the
+/// pool is flushed (incomplete datagrams dropped and counted): etherparse's pool has no
+/// limit of its own.
+const MAX_FRAGMENT_BYTES: usize = 64 << 20;
+/// An incomplete fragmented datagram is dropped after this long (packet time).
+const FRAGMENT_TIMEOUT_MICROS: i64 = 30 * 1_000_000;
+
+#[derive(Debug, Clone)]
+pub struct DecoderConfig {
+    pub tenant: TenantId,
+    /// Recorded as the observing sensor on every activity.
+    pub sensor: Arc<str>,
+    pub tcp: TcpLimits,
+    /// Ports Kerberos is decoded on (both UDP and TCP).
+    pub kerberos_ports: Vec<u16>,
+}
+
+impl Default for DecoderConfig {
+    fn default() -> Self {
+        Self {
+            tenant: TenantId::default(),
+            sensor: Arc::from("orthrus-analyze"),
+            tcp: TcpLimits::default(),
+            kerberos_ports: vec![88],
+        }
+    }
+}
+
+/// Turns frames into activities. One decoder per capture source: flow state does not cross
+/// sources.
+pub struct Decoder {
+    kerberos_ports: Vec<u16>,
+    tcp: TcpReassembler,
+    kerberos: KerberosTracker,
+    defrag: IpDefragPool<i64, ()>,
+    fragment_bytes: usize,
+    last_fragment_sweep: i64,
+    link: LinkCounters,
+    /// Capture time of the latest frame, for events that end of input releases.
+    last_ts: i64,
+}
+
+impl Decoder {
+    pub fn new(config: DecoderConfig) -> Self {
+        Self {
+            kerberos_ports: config.kerberos_ports,
+            tcp: TcpReassembler::new(config.tcp),
+            kerberos: KerberosTracker::new(config.tenant, config.sensor),
+            defrag: IpDefragPool::new(),
+            fragment_bytes: 0,
+            last_fragment_sweep: i64::MIN,
+            link: LinkCounters::default(),
+            last_ts: 0,
+        }
+    }
+
+    /// Names the capture file that provenance of following frames refers to.
+    pub fn set_file(&mut self, file: &str) {
+        self.kerberos.set_file(Arc::from(file));
+    }
+
+    pub fn frame(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(Activity)) {
+        self.link.frames += 1;
+        self.last_ts = self.last_ts.max(frame.ts_micros);
+        self.link.bytes += frame.data.len() as u64;
+        let sliced = match slice_link(frame.linktype, frame.data) {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                self.link.count_error("unsupported_linktype");
+                return;
+            }
+            Err(reason) => {
+                self.link.count_error(reason);
+                return;
+            }
+        };
+        let (src, dst) = match &sliced.net {
+            Some(NetSlice::Ipv4(v4)) => {
+                self.link.ipv4 += 1;
+                let h = v4.header();
+                (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()))
+            }
+            Some(NetSlice::Ipv6(v6)) => {
+                self.link.ipv6 += 1;
+                let h = v6.header();
+                (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()))
+            }
+            _ => {
+                self.link.not_ip += 1;
+                return;
+            }
+        };
+        if sliced.is_ip_payload_fragmented() {
+            self.fragment(&sliced, src, dst, frame, out);
+            return;
+        }
+        match &sliced.transport {
+            Some(TransportSlice::Udp(udp)) => self.udp(src, dst, udp, frame, out),
+            Some(TransportSlice::Tcp(tcp)) => self.tcp(src, dst, tcp, frame, out),
+            _ => self.link.other_transport += 1,
+        }
+    }
+
+    fn fragment(&mut self, sliced: &SlicedPacket<'_>, src: IpAddr, dst: IpAddr, frame: &Frame<'_>, out: &mut dyn FnMut(Activity)) {
+        self.link.fragments += 1;
+        if frame.ts_micros.saturating_sub(self.last_fragment_sweep) >= 1_000_000 {
+            self.last_fragment_sweep = frame.ts_micros;
+            let cutoff = frame.ts_micros.saturating_sub(FRAGMENT_TIMEOUT_MICROS);
+            self.defrag.retain(|ts| *ts >= cutoff);
+        }
+        self.fragment_bytes += frame.data.len();
+        if self.fragment_bytes > MAX_FRAGMENT_BYTES {
+            self.defrag.retain(|_| false);
+            self.fragment_bytes = frame.data.len();
+            self.link.count_error("fragment_memory_limit");
+        }
+        match self.defrag.process_sliced_packet(sliced, frame.ts_micros, ()) {
+            Ok(Some(whole)) => {
+                self.link.reassembled += 1;
+                match whole.ip_number {
+                    IpNumber::UDP => match UdpSlice::from_slice(&whole.payload) {
+                        Ok(udp) => self.udp(src, dst, &udp, frame, out),
+                        Err(_) => self.link.count_error("reassembled_udp_invalid"),
+                    },
+                    IpNumber::TCP => match TcpSlice::from_slice(&whole.payload) {
+                        Ok(tcp) => self.tcp(src, dst, &tcp, frame, out),
+                        Err(_) => self.link.count_error("reassembled_tcp_invalid"),
+                    },
+                    _ => self.link.other_transport += 1,
+                }
+                self.defrag.return_buf(whole);
+            }
+            Ok(None) => {}
+            Err(_) => self.link.count_error("fragment_invalid"),
+        }
+    }
+
+    fn is_kerberos_port(&self, port: u16) -> bool {
+        self.kerberos_ports.contains(&port)
+    }
+
+    fn udp(&mut self, src: IpAddr, dst: IpAddr, udp: &UdpSlice<'_>, frame: &Frame<'_>, out: &mut dyn FnMut(Activity)) {
+        self.link.udp += 1;
+        let (sport, dport) = (udp.source_port(), udp.destination_port());
+        let to_server = self.is_kerberos_port(dport);
+        if !to_server && !self.is_kerberos_port(sport) {
+            return;
+        }
+        let (client, server) = if to_server {
+            ((src, sport), (dst, dport))
+        } else {
+            ((dst, dport), (src, sport))
+        };
+        let seen = Seen {
+            client: Endpoint { ip: client.0, port: client.1 },
+            server: Endpoint { ip: server.0, port: server.1 },
+            transport: Transport::Udp,
+            ts_micros: frame.ts_micros,
+            frame: frame.number,
+        };
+        self.kerberos.datagram(udp.payload(), &seen, out);
+    }
+
+    fn tcp(&mut self, src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'_>, frame: &Frame<'_>, out: &mut dyn FnMut(Activity)) {
+        self.link.tcp += 1;
+        let (sport, dport) = (tcp.source_port(), tcp.destination_port());
+        if !self.is_kerberos_port(sport) && !self.is_kerberos_port(dport) {
+            return;
+        }
+        let segment = Segment {
+            src: (src, sport),
+            dst: (dst, dport),
+            seq: tcp.sequence_number(),
+            flags: Flags { syn: tcp.syn(), ack: tcp.ack(), fin: tcp.fin(), rst: tcp.rst() },
+            payload: tcp.payload(),
+            ts_micros: frame.ts_micros,
+            frame: frame.number,
+        };
+        let ports = &self.kerberos_ports;
+        let kerberos = &mut self.kerberos;
+        let ts = frame.ts_micros;
+        self.tcp.segment(&segment, |p| ports.contains(&p), &mut |event| {
+            kerberos.stream(event, ts, out);
+        });
+    }
+
+    /// End of input: closes every flow and reports requests that never got an answer.
+    pub fn finish(&mut self, out: &mut dyn FnMut(Activity)) {
+        let kerberos = &mut self.kerberos;
+        let last_ts = self.last_ts;
+        self.tcp.finish(&mut |event| kerberos.stream(event, last_ts, out));
+        self.kerberos.finish(out);
+    }
+
+    pub fn stats(&self) -> DecodeStats {
+        DecodeStats::collect(&self.link, &self.tcp.counters, &self.kerberos.counters, self.tcp.active_flows())
+    }
+}
+
+/// Slices a frame down to IP and transport. `Ok(None)`: a link type we do not decode.
+fn slice_link(linktype: i32, data: &[u8]) -> Result<Option<SlicedPacket<'_>>, &'static str> {
+    let sliced = match linktype {
+        linktype::ETHERNET => SlicedPacket::from_ethernet(data),
+        linktype::LINUX_SLL => SlicedPacket::from_linux_sll(data),
+        linktype::LINUX_SLL2 => {
+            // SLL2: protocol type (2) | reserved (2) | ifindex (4) | hatype (2) | pkttype (1)
+            // | addr len (1) | addr (8), then the payload.
+            let (Some(proto), Some(payload)) = (data.get(..2), data.get(20..)) else {
+                return Err("truncated_link_header");
+            };
+            SlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([proto[0], proto[1]])), payload)
+        }
+        linktype::RAW | linktype::IPV4 | linktype::IPV6 => SlicedPacket::from_ip(data),
+        lt if linktype::RAW_BSD.contains(&lt) => SlicedPacket::from_ip(data),
+        linktype::NULL | linktype::LOOP => {
+            // A 4-byte address family (host order for NULL, network order for LOOP); the IP
+            // version nibble that follows says the same, and is byte-order proof.
+            let Some(payload) = data.get(4..) else {
+                return Err("truncated_link_header");
+            };
+            SlicedPacket::from_ip(payload)
+        }
+        _ => return Ok(None),
+    };
+    sliced.map(Some).map_err(|e| slice_error_reason(&e))
+}
+
+fn slice_error_reason(e: &etherparse::err::packet::SliceError) -> &'static str {
+    use etherparse::err::packet::SliceError;
+    match e {
+        SliceError::Len(_) => "truncated",
+        SliceError::LinuxSll(_) => "linux_sll_invalid",
+        SliceError::Ip(_) => "ip_header_invalid",
+        SliceError::Ipv4(_) => "ipv4_header_invalid",
+        SliceError::Ipv6(_) => "ipv6_header_invalid",
+        SliceError::Ipv4Exts(_) | SliceError::Ipv6Exts(_) => "ip_extension_invalid",
+        SliceError::Tcp(_) => "tcp_header_invalid",
+        _ => "link_invalid",
+    }
+}

@@ -1,0 +1,450 @@
+//! Kerberos transactions: requests paired with their replies or errors, per client/KDC
+//! socket pair, over UDP datagrams and reassembled TCP streams (record marking, several
+//! messages per segment, messages split across segments).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use foldhash::HashMap;
+use orthrus_model::{
+    Activity, ActivityKind, EncryptionType, Endpoint, KdcFailure, KdcIssued, KdcOptions,
+    KdcOutcome, KdcRequest, KerberosErrorCode, KerberosExchange, PaDataType, Provenance,
+    TenantId, TicketInfo, Timestamp, Transport,
+};
+use orthrus_proto::kerberos::{
+    self as krb, KdcRep, KdcReq, KrbError, KrbMessage, Record, Ticket,
+};
+
+use crate::tcp::{Direction, StreamEvent};
+
+/// Requests one socket pair may have outstanding; older ones are reported unanswered.
+const MAX_PENDING_PER_PAIR: usize = 32;
+/// A request unanswered this long (packet time) is reported unanswered.
+const REPLY_TIMEOUT_MICROS: i64 = 60 * 1_000_000;
+/// Bytes a TCP direction may hold while a record completes (one record plus its marker).
+const MAX_STREAM_BUFFER: usize = krb::MAX_RECORD_LEN + 4;
+
+/// Kerberos decode counters.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KerberosCounters {
+    pub messages: BTreeMap<&'static str, u64>,
+    pub errors: BTreeMap<&'static str, u64>,
+    pub exchanges: u64,
+    pub replies_without_request: u64,
+    pub requests_without_reply: u64,
+    pub udp_retransmissions: u64,
+    pub stream_resyncs: u64,
+}
+
+/// Who, where and when a message was seen: everything but the message itself.
+#[derive(Clone)]
+pub struct Seen {
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub transport: Transport,
+    pub ts_micros: i64,
+    pub frame: u64,
+}
+
+struct PendingRequest {
+    request: KdcRequest,
+    is_as: bool,
+    ts_micros: i64,
+    frame: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct PairKey {
+    client: Endpoint,
+    server: Endpoint,
+    transport: Transport,
+}
+
+#[derive(Default)]
+struct StreamBuffers {
+    buf: [Vec<u8>; 2],
+}
+
+pub struct KerberosTracker {
+    tenant: TenantId,
+    sensor: Arc<str>,
+    file: Arc<str>,
+    pending: HashMap<PairKey, VecDeque<PendingRequest>>,
+    streams: HashMap<u64, StreamBuffers>,
+    last_sweep: i64,
+    pub counters: KerberosCounters,
+}
+
+impl KerberosTracker {
+    pub fn new(tenant: TenantId, sensor: Arc<str>) -> Self {
+        Self {
+            tenant,
+            sensor,
+            file: Arc::from(""),
+            pending: HashMap::default(),
+            streams: HashMap::default(),
+            last_sweep: i64::MIN,
+            counters: KerberosCounters::default(),
+        }
+    }
+
+    pub fn set_file(&mut self, file: Arc<str>) {
+        self.file = file;
+    }
+
+    /// One UDP datagram to or from a KDC.
+    pub fn datagram(&mut self, payload: &[u8], seen: &Seen, out: &mut dyn FnMut(Activity)) {
+        self.sweep(seen.ts_micros, out);
+        self.message(payload, seen, out);
+    }
+
+    /// One event from TCP reassembly of a flow to or from a KDC.
+    pub fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
+        match event {
+            StreamEvent::Data { flow, pair, dir, bytes, frame } => {
+                let seen = Seen {
+                    client: endpoint(pair.client),
+                    server: endpoint(pair.server),
+                    transport: Transport::Tcp,
+                    ts_micros,
+                    frame,
+                };
+                self.stream_data(flow, dir, bytes, &seen, out);
+            }
+            StreamEvent::Gap { flow, dir, .. } => {
+                if let Some(b) = self.streams.get_mut(&flow) {
+                    let buf = &mut b.buf[dir_index(dir)];
+                    if !buf.is_empty() {
+                        self.counters.stream_resyncs += 1;
+                        buf.clear();
+                    }
+                }
+            }
+            StreamEvent::Closed { flow, pair } => {
+                self.streams.remove(&flow);
+                let key = PairKey {
+                    client: endpoint(pair.client),
+                    server: endpoint(pair.server),
+                    transport: Transport::Tcp,
+                };
+                if let Some(queue) = self.pending.remove(&key) {
+                    for p in queue {
+                        self.unanswered(key, p, out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn stream_data(&mut self, flow: u64, dir: Direction, bytes: &[u8], seen: &Seen, out: &mut dyn FnMut(Activity)) {
+        let mut buffered = std::mem::take(
+            &mut self.streams.entry(flow).or_default().buf[dir_index(dir)],
+        );
+        let rest: &[u8] = if buffered.is_empty() {
+            // Fast path: whole records straight from the segment, no copy.
+            self.records(bytes, seen, out)
+        } else {
+            if buffered.len() + bytes.len() > MAX_STREAM_BUFFER {
+                self.count_error("record_too_large");
+                buffered.clear();
+            }
+            buffered.extend_from_slice(bytes);
+            let consumed = buffered.len() - self.records(&buffered, seen, out).len();
+            buffered.drain(..consumed);
+            &[]
+        };
+        buffered.extend_from_slice(rest);
+        if let Some(b) = self.streams.get_mut(&flow) {
+            b.buf[dir_index(dir)] = buffered;
+        }
+    }
+
+    /// Handles every complete record at the front of `stream`; returns what is left.
+    fn records<'s>(&mut self, mut stream: &'s [u8], seen: &Seen, out: &mut dyn FnMut(Activity)) -> &'s [u8] {
+        loop {
+            match krb::split_record(stream) {
+                Record::Complete { message, consumed } => {
+                    self.message(message, seen, out);
+                    stream = stream.get(consumed..).unwrap_or_default();
+                }
+                Record::Incomplete { .. } => {
+                    // A record start must be a Kerberos APPLICATION tag; anything else means we
+                    // picked the stream up mid-record: drop it rather than wait for garbage.
+                    if stream.get(4).is_some_and(|b| b & 0xe0 != 0x60) {
+                        self.counters.stream_resyncs += 1;
+                        return &[];
+                    }
+                    return stream;
+                }
+                Record::Invalid { .. } => {
+                    if !stream.is_empty() {
+                        self.counters.stream_resyncs += 1;
+                        self.count_error("invalid_record_marker");
+                    }
+                    return &[];
+                }
+            }
+        }
+    }
+
+    fn message(&mut self, bytes: &[u8], seen: &Seen, out: &mut dyn FnMut(Activity)) {
+        let message = match krb::parse_message(bytes) {
+            Ok(m) => m,
+            Err(e @ krb::DecodeError::Invalid { what: "as_req" | "tgs_req" }) => {
+                match krb::patch_signed_nonce(bytes) {
+                    Some((patched, nonce)) => self.signed_nonce_request(&patched, nonce, seen, out),
+                    None => self.count_error(e.reason()),
+                }
+                return;
+            }
+            Err(e) => {
+                self.count_error(e.reason());
+                return;
+            }
+        };
+        let key = PairKey { client: seen.client, server: seen.server, transport: seen.transport };
+        match message {
+            KrbMessage::AsReq(req) => {
+                self.count_message("as_req");
+                self.request(key, request_from(&req), true, seen, out);
+            }
+            KrbMessage::TgsReq(req) => {
+                self.count_message("tgs_req");
+                self.request(key, request_from(&req), false, seen, out);
+            }
+            KrbMessage::AsRep(rep) => {
+                self.count_message("as_rep");
+                self.reply(key, KdcOutcome::Issued(issued_from(&rep)), Some(true), seen, out);
+            }
+            KrbMessage::TgsRep(rep) => {
+                self.count_message("tgs_rep");
+                self.reply(key, KdcOutcome::Issued(issued_from(&rep)), Some(false), seen, out);
+            }
+            KrbMessage::Error(err) => {
+                self.count_message("krb_error");
+                let failure = failure_from(&err);
+                self.reply(key, KdcOutcome::Failed(failure), None, seen, out);
+            }
+            KrbMessage::ApReq(_) => self.count_message("ap_req"),
+            KrbMessage::Other(_) => self.count_message("other"),
+        }
+    }
+
+    /// A KDC-REQ whose nonce was sent as a negative INTEGER (MIT, Heimdal).
+    fn signed_nonce_request(&mut self, patched: &[u8], nonce: u32, seen: &Seen, out: &mut dyn FnMut(Activity)) {
+        let key = PairKey { client: seen.client, server: seen.server, transport: seen.transport };
+        let (mut request, is_as, name) = match krb::parse_message(patched) {
+            Ok(KrbMessage::AsReq(req)) => (request_from(&req), true, "as_req"),
+            Ok(KrbMessage::TgsReq(req)) => (request_from(&req), false, "tgs_req"),
+            _ => {
+                self.count_error(if patched.first() == Some(&0x6a) { "as_req" } else { "tgs_req" });
+                return;
+            }
+        };
+        request.nonce = nonce;
+        self.count_message(name);
+        self.request(key, request, is_as, seen, out);
+    }
+
+    fn request(&mut self, key: PairKey, request: KdcRequest, is_as: bool, seen: &Seen, out: &mut dyn FnMut(Activity)) {
+        let queue = self.pending.entry(key).or_default();
+        // A UDP client resends the same request (same nonce) when the KDC is slow.
+        if let Some(same) = queue.iter_mut().find(|p| p.is_as == is_as && p.request.nonce == request.nonce && p.request == request) {
+            self.counters.udp_retransmissions += 1;
+            same.frame = seen.frame;
+            return;
+        }
+        queue.push_back(PendingRequest { request, is_as, ts_micros: seen.ts_micros, frame: seen.frame });
+        if queue.len() > MAX_PENDING_PER_PAIR {
+            if let Some(oldest) = queue.pop_front() {
+                self.unanswered(key, oldest, out);
+            }
+        }
+    }
+
+    fn reply(&mut self, key: PairKey, outcome: KdcOutcome, reply_is_as: Option<bool>, seen: &Seen, out: &mut dyn FnMut(Activity)) {
+        let pending = self.pending.get_mut(&key).and_then(|q| {
+            // The oldest request of the matching kind; an error answers either kind.
+            let index = q.iter().position(|p| reply_is_as.is_none_or(|as_| p.is_as == as_))?;
+            q.remove(index)
+        });
+        if self.pending.get(&key).is_some_and(VecDeque::is_empty) {
+            self.pending.remove(&key);
+        }
+        self.counters.exchanges += 1;
+        let (request, is_as, time, mut provenance) = match pending {
+            Some(p) => (Some(p.request), p.is_as, p.ts_micros, vec![Provenance { file: self.file.clone(), frame: p.frame }]),
+            None => {
+                self.counters.replies_without_request += 1;
+                let is_as = reply_is_as.unwrap_or_else(|| match &outcome {
+                    KdcOutcome::Failed(f) => f.sname.starts_with("krbtgt/"),
+                    _ => false,
+                });
+                (None, is_as, seen.ts_micros, Vec::new())
+            }
+        };
+        provenance.push(Provenance { file: self.file.clone(), frame: seen.frame });
+        out(self.activity(key, time, provenance, is_as, KerberosExchange { request, outcome }));
+    }
+
+    fn unanswered(&mut self, key: PairKey, p: PendingRequest, out: &mut dyn FnMut(Activity)) {
+        self.counters.requests_without_reply += 1;
+        let provenance = vec![Provenance { file: self.file.clone(), frame: p.frame }];
+        let exchange = KerberosExchange { request: Some(p.request), outcome: KdcOutcome::NoReply };
+        out(self.activity(key, p.ts_micros, provenance, p.is_as, exchange));
+    }
+
+    fn activity(&self, key: PairKey, time: i64, provenance: Vec<Provenance>, is_as: bool, exchange: KerberosExchange) -> Activity {
+        Activity {
+            time: Timestamp::from_micros(time),
+            tenant: self.tenant.clone(),
+            sensor: self.sensor.clone(),
+            source: key.client,
+            destination: key.server,
+            transport: key.transport,
+            provenance,
+            kind: if is_as {
+                ActivityKind::TgtRequested(exchange)
+            } else {
+                ActivityKind::ServiceTicketRequested(exchange)
+            },
+        }
+    }
+
+    /// Reports requests whose answer never came.
+    fn sweep(&mut self, now: i64, out: &mut dyn FnMut(Activity)) {
+        if now.saturating_sub(self.last_sweep) < 1_000_000 {
+            return;
+        }
+        self.last_sweep = now;
+        let cutoff = now.saturating_sub(REPLY_TIMEOUT_MICROS);
+        let mut expired: Vec<(PairKey, PendingRequest)> = Vec::new();
+        for (key, queue) in self.pending.iter_mut() {
+            while queue.front().is_some_and(|p| p.ts_micros < cutoff) {
+                if let Some(p) = queue.pop_front() {
+                    expired.push((*key, p));
+                }
+            }
+        }
+        self.pending.retain(|_, q| !q.is_empty());
+        expired.sort_by_key(|(_, p)| (p.ts_micros, p.frame));
+        for (key, p) in expired {
+            self.unanswered(key, p, out);
+        }
+    }
+
+    /// End of input: every request still waiting is reported unanswered, oldest first.
+    pub fn finish(&mut self, out: &mut dyn FnMut(Activity)) {
+        let mut rest: Vec<(PairKey, PendingRequest)> = self
+            .pending
+            .drain()
+            .flat_map(|(k, q)| q.into_iter().map(move |p| (k, p)))
+            .collect();
+        rest.sort_by_key(|(_, p)| (p.ts_micros, p.frame));
+        for (key, p) in rest {
+            self.unanswered(key, p, out);
+        }
+        self.streams.clear();
+    }
+
+    fn count_message(&mut self, what: &'static str) {
+        *self.counters.messages.entry(what).or_default() += 1;
+    }
+
+    fn count_error(&mut self, what: &'static str) {
+        *self.counters.errors.entry(what).or_default() += 1;
+    }
+}
+
+fn dir_index(dir: Direction) -> usize {
+    match dir {
+        Direction::ToServer => 0,
+        Direction::ToClient => 1,
+    }
+}
+
+fn endpoint((ip, port): (std::net::IpAddr, u16)) -> Endpoint {
+    Endpoint { ip, port }
+}
+
+fn request_from(req: &KdcReq<'_>) -> KdcRequest {
+    let body = &req.req_body;
+    let mut request = KdcRequest {
+        realm: body.realm.0.clone(),
+        cname: body.cname.as_ref().map(krb::principal),
+        sname: body.sname.as_ref().map(krb::principal),
+        kdc_options: KdcOptions(krb::kdc_options(req)),
+        etypes: body.etype.iter().map(|e| EncryptionType(e.0)).collect(),
+        padata: req.padata.iter().map(|p| PaDataType(p.padata_type.0)).collect(),
+        enc_timestamp_etype: None,
+        pac_request: None,
+        fast_armor: false,
+        pkinit: false,
+        addresses: body.addresses.iter().map(krb::host_address).collect(),
+        till: krb::generalized_time_micros(&body.till).map(Timestamp::from_micros),
+        nonce: body.nonce,
+        presented_ticket: None,
+        authenticator_etype: None,
+        enc_authorization_data: body.enc_authorization_data.is_some(),
+        additional_tickets: body.additional_tickets.len(),
+    };
+    for pa in &req.padata {
+        match PaDataType(pa.padata_type.0) {
+            PaDataType::ENC_TIMESTAMP => {
+                request.enc_timestamp_etype =
+                    krb::enc_timestamp_etype(pa.padata_value).map(EncryptionType);
+            }
+            PaDataType::PAC_REQUEST => request.pac_request = krb::pac_request(pa.padata_value),
+            PaDataType::FX_FAST => request.fast_armor = true,
+            PaDataType::PK_AS_REQ | PaDataType::PK_AS_REQ_OLD => request.pkinit = true,
+            PaDataType::TGS_REQ => {
+                if let Some(ap) = krb::tgs_req_ap_req(pa.padata_value) {
+                    request.presented_ticket = Some(ticket_info(&ap.ticket));
+                    request.authenticator_etype = Some(EncryptionType(ap.authenticator.etype.0));
+                }
+            }
+            _ => {}
+        }
+    }
+    request
+}
+
+fn ticket_info(ticket: &Ticket<'_>) -> TicketInfo {
+    TicketInfo {
+        realm: ticket.realm.0.clone(),
+        sname: krb::principal(&ticket.sname),
+        etype: EncryptionType(ticket.enc_part.etype.0),
+        kvno: ticket.enc_part.kvno,
+        id: format!("{:016x}", fnv1a64(ticket.enc_part.cipher)),
+    }
+}
+
+fn issued_from(rep: &KdcRep<'_>) -> KdcIssued {
+    KdcIssued {
+        crealm: rep.crealm.0.clone(),
+        cname: krb::principal(&rep.cname),
+        ticket: ticket_info(&rep.ticket),
+        reply_etype: EncryptionType(rep.enc_part.etype.0),
+        padata: rep.padata.iter().map(|p| PaDataType(p.padata_type.0)).collect(),
+    }
+}
+
+fn failure_from(err: &KrbError<'_>) -> KdcFailure {
+    let code = KerberosErrorCode(err.error_code.0);
+    KdcFailure {
+        code,
+        name: code.name(),
+        etext: err.etext.clone(),
+        realm: err.realm.0.clone(),
+        sname: krb::principal(&err.sname),
+        cname: err.cname.as_ref().map(krb::principal),
+    }
+}
+
+/// FNV-1a, 64 bit: a stable, dependency-free fingerprint (not a security hash: it only
+/// recognises the same ticket bytes seen twice).
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}

@@ -1,0 +1,12 @@
+//! Protocol decoders: bytes in, typed messages out. No I/O, no flow state, no allocation
+//! without a bound, no panic on any input.
+//!
+//! One module per protocol. Today: [`kerberos`] (RFC 4120, MS-KILE).
+//!
+//! ```
+//! use orthrus_proto::kerberos::{self, Record};
+//! // A TCP record marker announcing 4 bytes, followed by only 2 of them.
+//! assert_eq!(kerberos::split_record(&[0, 0, 0, 4, 0x6a, 0x82]), Record::Incomplete { needed: 2 });
+//! ```
+
+pub mod kerberos;
