@@ -1,22 +1,135 @@
-use std::io::Write;
+//! `orthrus`: identity threat detection for Active Directory.
+//!
+//! The binary is glue: argument parsing, files, terminals and exit codes. The work is done by
+//! the library crates (`orthrus-net` decodes, `orthrus-detect` detects).
+
+mod analyze;
+mod bench;
+mod output;
+
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use orthrus_net::{Decoder, DecoderConfig, decode_file};
+use clap::{Parser, Subcommand, ValueEnum};
 
-fn main() -> anyhow::Result<()> {
-    let files: Vec<PathBuf> = std::env::args().skip(2).map(PathBuf::from).collect();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    for f in files {
-        let mut d = Decoder::new(DecoderConfig::default());
-        let mut acts = Vec::new();
-        decode_file(&f, &mut d, &mut |a| acts.push(a))?;
-        d.finish(&mut |a| acts.push(a));
-        for a in acts {
-            serde_json::to_writer(&mut out, &a)?;
-            writeln!(out)?;
+/// Identity threat detection for Active Directory: reads what domain controllers say on the
+/// wire and raises alerts on Kerberos attacks.
+#[derive(Parser)]
+#[command(name = "orthrus", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the detections over capture files (pcap, pcapng, optionally gzip-compressed).
+    Analyze(AnalyzeArgs),
+    /// Print what Orthrus decoded from capture files, one JSON activity per line.
+    Activities(ActivitiesArgs),
+    /// The detection catalogue this binary implements.
+    Detections {
+        #[command(subcommand)]
+        command: DetectionsCommand,
+    },
+    /// Measure decoding throughput (and tshark's, for comparison) on a large capture built
+    /// from the given ones.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(clap::Args)]
+pub struct AnalyzeArgs {
+    /// Capture files, analyzed in the order given (give them oldest first).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Output format for alerts.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write alerts to this file instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Print per-protocol decode statistics (with skip reasons) to standard error.
+    #[arg(long)]
+    stats: bool,
+    /// Exit with status 3 when any alert is raised (for scripts and CI gates).
+    #[arg(long)]
+    fail_on_alert: bool,
+    /// Detection settings (TOML): thresholds, exclusions, disabled detections.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Never draw a progress bar (it is drawn only on a terminal anyway).
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ActivitiesArgs {
+    /// Capture files.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Write activities to this file instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Print per-protocol decode statistics to standard error.
+    #[arg(long)]
+    stats: bool,
+}
+
+#[derive(Subcommand)]
+enum DetectionsCommand {
+    /// List every detection: id, name, MITRE ATT&CK, data sources, thresholds.
+    List {
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A readable table.
+    Table,
+    /// One JSON alert per line.
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ListFormat {
+    Table,
+    Markdown,
+}
+
+/// Exit statuses: 0 ran; 1 some input could not be read (the rest was analyzed); 2 fatal;
+/// 3 alerts raised under `--fail-on-alert`.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const INPUT_ERRORS: u8 = 1;
+    pub const FATAL: u8 = 2;
+    pub const ALERTS: u8 = 3;
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ORTHRUS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => analyze::analyze(&args),
+        Command::Activities(args) => analyze::activities(&args),
+        Command::Detections {
+            command: DetectionsCommand::List { format },
+        } => output::list_detections(format == ListFormat::Markdown).map(|()| exit::OK),
+        Command::Bench(args) => bench::bench(&args).map(|()| exit::OK),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) if output::is_broken_pipe(&error) => ExitCode::from(exit::OK),
+        Err(error) => {
+            eprintln!("orthrus: error: {error:#}");
+            ExitCode::from(exit::FATAL)
         }
-        eprintln!("{}", serde_json::to_string_pretty(&d.stats())?);
     }
-    Ok(())
 }

@@ -69,7 +69,9 @@ pub fn open_reader(inner: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>, 
         return Err(CaptureError::Empty);
     }
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(reader))))
+        Ok(Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
+            reader,
+        ))))
     } else {
         Ok(Box::new(reader))
     }
@@ -176,7 +178,9 @@ pub fn read_frames(
             }
             Err(PcapError::Incomplete(_)) => {
                 if pcap.refill().is_err() {
-                    return Err(CaptureError::Read { frames: summary.frames });
+                    return Err(CaptureError::Read {
+                        frames: summary.frames,
+                    });
                 }
             }
             Err(PcapError::BufferTooSmall) => {
@@ -189,11 +193,15 @@ pub fn read_frames(
                     break;
                 }
                 if pcap.refill().is_err() {
-                    return Err(CaptureError::Read { frames: summary.frames });
+                    return Err(CaptureError::Read {
+                        frames: summary.frames,
+                    });
                 }
             }
             Err(PcapError::ReadError) => {
-                return Err(CaptureError::Read { frames: summary.frames });
+                return Err(CaptureError::Read {
+                    frames: summary.frames,
+                });
             }
             Err(other) => {
                 summary.corrupt = Some(format!(

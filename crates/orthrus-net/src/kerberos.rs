@@ -8,12 +8,10 @@ use std::sync::Arc;
 use foldhash::HashMap;
 use orthrus_model::{
     Activity, ActivityKind, EncryptionType, Endpoint, KdcFailure, KdcIssued, KdcOptions,
-    KdcOutcome, KdcRequest, KerberosErrorCode, KerberosExchange, PaDataType, Provenance,
-    TenantId, TicketInfo, Timestamp, Transport,
+    KdcOutcome, KdcRequest, KerberosErrorCode, KerberosExchange, PaDataType, Provenance, TenantId,
+    TicketInfo, Timestamp, Transport,
 };
-use orthrus_proto::kerberos::{
-    self as krb, KdcRep, KdcReq, KrbError, KrbMessage, Record, Ticket,
-};
+use orthrus_proto::kerberos::{self as krb, KdcRep, KdcReq, KrbError, KrbMessage, Record, Ticket};
 
 use crate::tcp::{Direction, StreamEvent};
 
@@ -99,9 +97,20 @@ impl KerberosTracker {
     }
 
     /// One event from TCP reassembly of a flow to or from a KDC.
-    pub fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
+    pub fn stream(
+        &mut self,
+        event: StreamEvent<'_>,
+        ts_micros: i64,
+        out: &mut dyn FnMut(Activity),
+    ) {
         match event {
-            StreamEvent::Data { flow, pair, dir, bytes, frame } => {
+            StreamEvent::Data {
+                flow,
+                pair,
+                dir,
+                bytes,
+                frame,
+            } => {
                 let seen = Seen {
                     client: endpoint(pair.client),
                     server: endpoint(pair.server),
@@ -136,10 +145,16 @@ impl KerberosTracker {
         }
     }
 
-    fn stream_data(&mut self, flow: u64, dir: Direction, bytes: &[u8], seen: &Seen, out: &mut dyn FnMut(Activity)) {
-        let mut buffered = std::mem::take(
-            &mut self.streams.entry(flow).or_default().buf[dir_index(dir)],
-        );
+    fn stream_data(
+        &mut self,
+        flow: u64,
+        dir: Direction,
+        bytes: &[u8],
+        seen: &Seen,
+        out: &mut dyn FnMut(Activity),
+    ) {
+        let mut buffered =
+            std::mem::take(&mut self.streams.entry(flow).or_default().buf[dir_index(dir)]);
         let rest: &[u8] = if buffered.is_empty() {
             // Fast path: whole records straight from the segment, no copy.
             self.records(bytes, seen, out)
@@ -160,7 +175,12 @@ impl KerberosTracker {
     }
 
     /// Handles every complete record at the front of `stream`; returns what is left.
-    fn records<'s>(&mut self, mut stream: &'s [u8], seen: &Seen, out: &mut dyn FnMut(Activity)) -> &'s [u8] {
+    fn records<'s>(
+        &mut self,
+        mut stream: &'s [u8],
+        seen: &Seen,
+        out: &mut dyn FnMut(Activity),
+    ) -> &'s [u8] {
         loop {
             match krb::split_record(stream) {
                 Record::Complete { message, consumed } => {
@@ -190,7 +210,11 @@ impl KerberosTracker {
     fn message(&mut self, bytes: &[u8], seen: &Seen, out: &mut dyn FnMut(Activity)) {
         let message = match krb::parse_message(bytes) {
             Ok(m) => m,
-            Err(e @ krb::DecodeError::Invalid { what: "as_req" | "tgs_req" }) => {
+            Err(
+                e @ krb::DecodeError::Invalid {
+                    what: "as_req" | "tgs_req",
+                },
+            ) => {
                 match krb::patch_signed_nonce(bytes) {
                     Some((patched, nonce)) => self.signed_nonce_request(&patched, nonce, seen, out),
                     None => self.count_error(e.reason()),
@@ -202,7 +226,11 @@ impl KerberosTracker {
                 return;
             }
         };
-        let key = PairKey { client: seen.client, server: seen.server, transport: seen.transport };
+        let key = PairKey {
+            client: seen.client,
+            server: seen.server,
+            transport: seen.transport,
+        };
         match message {
             KrbMessage::AsReq(req) => {
                 self.count_message("as_req");
@@ -214,11 +242,23 @@ impl KerberosTracker {
             }
             KrbMessage::AsRep(rep) => {
                 self.count_message("as_rep");
-                self.reply(key, KdcOutcome::Issued(issued_from(&rep)), Some(true), seen, out);
+                self.reply(
+                    key,
+                    KdcOutcome::Issued(issued_from(&rep)),
+                    Some(true),
+                    seen,
+                    out,
+                );
             }
             KrbMessage::TgsRep(rep) => {
                 self.count_message("tgs_rep");
-                self.reply(key, KdcOutcome::Issued(issued_from(&rep)), Some(false), seen, out);
+                self.reply(
+                    key,
+                    KdcOutcome::Issued(issued_from(&rep)),
+                    Some(false),
+                    seen,
+                    out,
+                );
             }
             KrbMessage::Error(err) => {
                 self.count_message("krb_error");
@@ -231,13 +271,27 @@ impl KerberosTracker {
     }
 
     /// A KDC-REQ whose nonce was sent as a negative INTEGER (MIT, Heimdal).
-    fn signed_nonce_request(&mut self, patched: &[u8], nonce: u32, seen: &Seen, out: &mut dyn FnMut(Activity)) {
-        let key = PairKey { client: seen.client, server: seen.server, transport: seen.transport };
+    fn signed_nonce_request(
+        &mut self,
+        patched: &[u8],
+        nonce: u32,
+        seen: &Seen,
+        out: &mut dyn FnMut(Activity),
+    ) {
+        let key = PairKey {
+            client: seen.client,
+            server: seen.server,
+            transport: seen.transport,
+        };
         let (mut request, is_as, name) = match krb::parse_message(patched) {
             Ok(KrbMessage::AsReq(req)) => (request_from(&req), true, "as_req"),
             Ok(KrbMessage::TgsReq(req)) => (request_from(&req), false, "tgs_req"),
             _ => {
-                self.count_error(if patched.first() == Some(&0x6a) { "as_req" } else { "tgs_req" });
+                self.count_error(if patched.first() == Some(&0x6a) {
+                    "as_req"
+                } else {
+                    "tgs_req"
+                });
                 return;
             }
         };
@@ -246,15 +300,30 @@ impl KerberosTracker {
         self.request(key, request, is_as, seen, out);
     }
 
-    fn request(&mut self, key: PairKey, request: KdcRequest, is_as: bool, seen: &Seen, out: &mut dyn FnMut(Activity)) {
+    fn request(
+        &mut self,
+        key: PairKey,
+        request: KdcRequest,
+        is_as: bool,
+        seen: &Seen,
+        out: &mut dyn FnMut(Activity),
+    ) {
         let queue = self.pending.entry(key).or_default();
         // A UDP client resends the same request (same nonce) when the KDC is slow.
-        if let Some(same) = queue.iter_mut().find(|p| p.is_as == is_as && p.request.nonce == request.nonce && p.request == request) {
+        if let Some(same) = queue
+            .iter_mut()
+            .find(|p| p.is_as == is_as && p.request.nonce == request.nonce && p.request == request)
+        {
             self.counters.udp_retransmissions += 1;
             same.frame = seen.frame;
             return;
         }
-        queue.push_back(PendingRequest { request, is_as, ts_micros: seen.ts_micros, frame: seen.frame });
+        queue.push_back(PendingRequest {
+            request,
+            is_as,
+            ts_micros: seen.ts_micros,
+            frame: seen.frame,
+        });
         if queue.len() > MAX_PENDING_PER_PAIR {
             if let Some(oldest) = queue.pop_front() {
                 self.unanswered(key, oldest, out);
@@ -262,10 +331,19 @@ impl KerberosTracker {
         }
     }
 
-    fn reply(&mut self, key: PairKey, outcome: KdcOutcome, reply_is_as: Option<bool>, seen: &Seen, out: &mut dyn FnMut(Activity)) {
+    fn reply(
+        &mut self,
+        key: PairKey,
+        outcome: KdcOutcome,
+        reply_is_as: Option<bool>,
+        seen: &Seen,
+        out: &mut dyn FnMut(Activity),
+    ) {
         let pending = self.pending.get_mut(&key).and_then(|q| {
             // The oldest request of the matching kind; an error answers either kind.
-            let index = q.iter().position(|p| reply_is_as.is_none_or(|as_| p.is_as == as_))?;
+            let index = q
+                .iter()
+                .position(|p| reply_is_as.is_none_or(|as_| p.is_as == as_))?;
             q.remove(index)
         });
         if self.pending.get(&key).is_some_and(VecDeque::is_empty) {
@@ -273,7 +351,15 @@ impl KerberosTracker {
         }
         self.counters.exchanges += 1;
         let (request, is_as, time, mut provenance) = match pending {
-            Some(p) => (Some(p.request), p.is_as, p.ts_micros, vec![Provenance { file: self.file.clone(), frame: p.frame }]),
+            Some(p) => (
+                Some(p.request),
+                p.is_as,
+                p.ts_micros,
+                vec![Provenance {
+                    file: self.file.clone(),
+                    frame: p.frame,
+                }],
+            ),
             None => {
                 self.counters.replies_without_request += 1;
                 let is_as = reply_is_as.unwrap_or_else(|| match &outcome {
@@ -283,18 +369,40 @@ impl KerberosTracker {
                 (None, is_as, seen.ts_micros, Vec::new())
             }
         };
-        provenance.push(Provenance { file: self.file.clone(), frame: seen.frame });
-        out(self.activity(key, time, provenance, is_as, KerberosExchange { request, outcome }));
+        provenance.push(Provenance {
+            file: self.file.clone(),
+            frame: seen.frame,
+        });
+        out(self.activity(
+            key,
+            time,
+            provenance,
+            is_as,
+            KerberosExchange { request, outcome },
+        ));
     }
 
     fn unanswered(&mut self, key: PairKey, p: PendingRequest, out: &mut dyn FnMut(Activity)) {
         self.counters.requests_without_reply += 1;
-        let provenance = vec![Provenance { file: self.file.clone(), frame: p.frame }];
-        let exchange = KerberosExchange { request: Some(p.request), outcome: KdcOutcome::NoReply };
+        let provenance = vec![Provenance {
+            file: self.file.clone(),
+            frame: p.frame,
+        }];
+        let exchange = KerberosExchange {
+            request: Some(p.request),
+            outcome: KdcOutcome::NoReply,
+        };
         out(self.activity(key, p.ts_micros, provenance, p.is_as, exchange));
     }
 
-    fn activity(&self, key: PairKey, time: i64, provenance: Vec<Provenance>, is_as: bool, exchange: KerberosExchange) -> Activity {
+    fn activity(
+        &self,
+        key: PairKey,
+        time: i64,
+        provenance: Vec<Provenance>,
+        is_as: bool,
+        exchange: KerberosExchange,
+    ) -> Activity {
         Activity {
             time: Timestamp::from_micros(time),
             tenant: self.tenant.clone(),
@@ -375,7 +483,11 @@ fn request_from(req: &KdcReq<'_>) -> KdcRequest {
         sname: body.sname.as_ref().map(krb::principal),
         kdc_options: KdcOptions(krb::kdc_options(req)),
         etypes: body.etype.iter().map(|e| EncryptionType(e.0)).collect(),
-        padata: req.padata.iter().map(|p| PaDataType(p.padata_type.0)).collect(),
+        padata: req
+            .padata
+            .iter()
+            .map(|p| PaDataType(p.padata_type.0))
+            .collect(),
         enc_timestamp_etype: None,
         pac_request: None,
         fast_armor: false,
@@ -425,7 +537,11 @@ fn issued_from(rep: &KdcRep<'_>) -> KdcIssued {
         cname: krb::principal(&rep.cname),
         ticket: ticket_info(&rep.ticket),
         reply_etype: EncryptionType(rep.enc_part.etype.0),
-        padata: rep.padata.iter().map(|p| PaDataType(p.padata_type.0)).collect(),
+        padata: rep
+            .padata
+            .iter()
+            .map(|p| PaDataType(p.padata_type.0))
+            .collect(),
     }
 }
 

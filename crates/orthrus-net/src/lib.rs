@@ -28,12 +28,21 @@ pub use stats::{DecodeStats, ProtocolStats};
 
 /// Decodes every frame of a capture file into `out`. Call [`Decoder::finish`] after the last
 /// file of a source to flush flows and unanswered requests.
-pub fn decode_file(path: &Path, decoder: &mut Decoder, out: &mut dyn FnMut(Activity)) -> Result<CaptureSummary, CaptureError> {
+pub fn decode_file(
+    path: &Path,
+    decoder: &mut Decoder,
+    out: &mut dyn FnMut(Activity),
+) -> Result<CaptureSummary, CaptureError> {
     decode_reader(capture::open(path)?, &file_label(path), decoder, out)
 }
 
 /// As [`decode_file`], over any byte source (already opened, e.g. wrapped for progress).
-pub fn decode_reader(reader: Box<dyn Read + Send>, label: &str, decoder: &mut Decoder, out: &mut dyn FnMut(Activity)) -> Result<CaptureSummary, CaptureError> {
+pub fn decode_reader(
+    reader: Box<dyn Read + Send>,
+    label: &str,
+    decoder: &mut Decoder,
+    out: &mut dyn FnMut(Activity),
+) -> Result<CaptureSummary, CaptureError> {
     decoder.set_file(label);
     let reader = capture::open_reader(reader)?;
     capture::read_frames(reader, |frame| decoder.frame(frame, out))

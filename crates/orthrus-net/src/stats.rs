@@ -42,7 +42,12 @@ pub struct ProtocolStats {
 }
 
 impl DecodeStats {
-    pub(crate) fn collect(link: &LinkCounters, tcp: &TcpCounters, krb: &KerberosCounters, open_flows: usize) -> Self {
+    pub(crate) fn collect(
+        link: &LinkCounters,
+        tcp: &TcpCounters,
+        krb: &KerberosCounters,
+        open_flows: usize,
+    ) -> Self {
         let mut stats = DecodeStats::default();
         let frames = stats.section("capture");
         frames.counters.insert("frames", link.frames);
@@ -86,7 +91,8 @@ impl DecodeStats {
             k.counters.insert(name, *value);
         }
         k.counters.insert("exchanges", krb.exchanges);
-        k.counters.insert("udp_retransmissions", krb.udp_retransmissions);
+        k.counters
+            .insert("udp_retransmissions", krb.udp_retransmissions);
         k.errors = krb.errors.clone();
         for (name, value) in [
             ("replies_without_request", krb.replies_without_request),

@@ -69,9 +69,19 @@ impl Direction {
 #[derive(Debug, PartialEq, Eq)]
 pub enum StreamEvent<'a> {
     /// In-order bytes. `frame` is the frame whose segment carried (the end of) them.
-    Data { flow: u64, pair: SocketPair, dir: Direction, bytes: &'a [u8], frame: u64 },
+    Data {
+        flow: u64,
+        pair: SocketPair,
+        dir: Direction,
+        bytes: &'a [u8],
+        frame: u64,
+    },
     /// Bytes were lost before the next `Data` in this direction: resynchronise.
-    Gap { flow: u64, dir: Direction, bytes_missing: u64 },
+    Gap {
+        flow: u64,
+        dir: Direction,
+        bytes_missing: u64,
+    },
     /// The flow ended (FIN both ways, RST, idle timeout, eviction or end of input).
     Closed { flow: u64, pair: SocketPair },
 }
@@ -217,7 +227,16 @@ impl TcpReassembler {
                 &mut self.pending_total,
                 &mut self.counters,
             );
-            deliver((flow_id, pair), dir, half, seg, released, &mut self.pending_total, &mut self.counters, emit);
+            deliver(
+                (flow_id, pair),
+                dir,
+                half,
+                seg,
+                released,
+                &mut self.pending_total,
+                &mut self.counters,
+                emit,
+            );
         }
         if seg.flags.fin {
             half.fin = true;
@@ -251,17 +270,30 @@ impl TcpReassembler {
                     let missing = offset - half.delivered;
                     self.counters.gaps += 1;
                     self.counters.gap_bytes += missing;
-                    emit(StreamEvent::Gap { flow: flow.id, dir, bytes_missing: missing });
+                    emit(StreamEvent::Gap {
+                        flow: flow.id,
+                        dir,
+                        bytes_missing: missing,
+                    });
                     half.delivered = offset;
                 }
                 let skip = usize::try_from(half.delivered - offset).unwrap_or(usize::MAX);
                 if let Some(rest) = bytes.get(skip..).filter(|r| !r.is_empty()) {
                     half.delivered += rest.len() as u64;
-                    emit(StreamEvent::Data { flow: flow.id, pair: flow.pair, dir, bytes: rest, frame });
+                    emit(StreamEvent::Data {
+                        flow: flow.id,
+                        pair: flow.pair,
+                        dir,
+                        bytes: rest,
+                        frame,
+                    });
                 }
             }
         }
-        emit(StreamEvent::Closed { flow: flow.id, pair: flow.pair });
+        emit(StreamEvent::Closed {
+            flow: flow.id,
+            pair: flow.pair,
+        });
     }
 
     fn maybe_sweep(&mut self, now: i64, emit: &mut dyn FnMut(StreamEvent<'_>)) {
@@ -294,8 +326,11 @@ impl TcpReassembler {
         if self.flows.len() < self.limits.max_flows {
             return true;
         }
-        let mut by_age: Vec<(i64, u64, SocketPair)> =
-            self.flows.values().map(|f| (f.last_seen, f.id, f.pair)).collect();
+        let mut by_age: Vec<(i64, u64, SocketPair)> = self
+            .flows
+            .values()
+            .map(|f| (f.last_seen, f.id, f.pair))
+            .collect();
         by_age.sort_unstable();
         let evict = (self.limits.max_flows / 10).max(1);
         for (last_seen, _, pair) in by_age.into_iter().take(evict) {
@@ -324,9 +359,21 @@ fn orient(seg: &Segment<'_>, is_server_port: &impl Fn(u16) -> bool) -> (SocketPa
         }
     };
     if from_client {
-        (SocketPair { client: seg.src, server: seg.dst }, Direction::ToServer)
+        (
+            SocketPair {
+                client: seg.src,
+                server: seg.dst,
+            },
+            Direction::ToServer,
+        )
     } else {
-        (SocketPair { client: seg.dst, server: seg.src }, Direction::ToClient)
+        (
+            SocketPair {
+                client: seg.dst,
+                server: seg.src,
+            },
+            Direction::ToClient,
+        )
     }
 }
 
@@ -334,7 +381,9 @@ fn orient(seg: &Segment<'_>, is_server_port: &impl Fn(u16) -> bool) -> (SocketPa
 enum Released {
     Nothing,
     /// This many leading bytes of the segment were already delivered; the rest is new.
-    FromSegment { skip: usize },
+    FromSegment {
+        skip: usize,
+    },
 }
 
 fn accept_data(
@@ -420,13 +469,23 @@ fn deliver(
     if half.pending_gap > 0 {
         counters.gaps += 1;
         counters.gap_bytes += half.pending_gap;
-        emit(StreamEvent::Gap { flow, dir, bytes_missing: half.pending_gap });
+        emit(StreamEvent::Gap {
+            flow,
+            dir,
+            bytes_missing: half.pending_gap,
+        });
         half.pending_gap = 0;
     }
     if let Released::FromSegment { skip } = released {
         if let Some(fresh) = seg.payload.get(skip..) {
             half.advance(fresh.len());
-            emit(StreamEvent::Data { flow, pair, dir, bytes: fresh, frame: seg.frame });
+            emit(StreamEvent::Data {
+                flow,
+                pair,
+                dir,
+                bytes: fresh,
+                frame: seg.frame,
+            });
         }
     }
     // Drain queued segments that are now in order.
@@ -441,7 +500,13 @@ fn deliver(
         let skip = usize::try_from(half.delivered - offset).unwrap_or(usize::MAX);
         if let Some(rest) = bytes.get(skip..).filter(|r| !r.is_empty()) {
             half.advance(rest.len());
-            emit(StreamEvent::Data { flow, pair, dir, bytes: rest, frame });
+            emit(StreamEvent::Data {
+                flow,
+                pair,
+                dir,
+                bytes: rest,
+                frame,
+            });
         }
     }
 }

@@ -1,0 +1,164 @@
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::path::Path;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use orthrus_detect::{DetectionConfig, Engine};
+use orthrus_model::Activity;
+use orthrus_net::{CaptureSummary, DecodeStats, Decoder, DecoderConfig, decode_reader, file_label};
+
+use crate::output::{print_stats, write_alerts};
+use crate::{ActivitiesArgs, AnalyzeArgs, exit};
+
+/// Inputs smaller than this finish before a progress bar would be worth drawing.
+const PROGRESS_MIN_BYTES: u64 = 16 << 20;
+
+pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
+    let config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            DetectionConfig::from_toml(&text).with_context(|| format!("in {}", path.display()))?
+        }
+        None => DetectionConfig::default(),
+    };
+    let mut engine = Engine::new(&config, "orthrus-analyze");
+    let run = decode_files(&args.files, !args.no_progress, &mut |activity| {
+        engine.observe(&activity)
+    });
+    let alerts = engine.finish();
+
+    let mut sink = open_output(args.output.as_deref())?;
+    write_alerts(&mut sink, &alerts, args.format)?;
+    sink.flush()?;
+    if args.stats {
+        print_stats(&run.stats, &run.files);
+    }
+    report_input_errors(&run);
+    Ok(if run.failed_files > 0 {
+        exit::INPUT_ERRORS
+    } else if args.fail_on_alert && !alerts.is_empty() {
+        exit::ALERTS
+    } else {
+        exit::OK
+    })
+}
+
+pub fn activities(args: &ActivitiesArgs) -> anyhow::Result<u8> {
+    let mut sink = open_output(args.output.as_deref())?;
+    let mut write_error: Option<std::io::Error> = None;
+    let run = decode_files(&args.files, false, &mut |activity| {
+        if write_error.is_none() {
+            let line = serde_json::to_writer(&mut sink, &activity)
+                .map_err(std::io::Error::from)
+                .and_then(|()| sink.write_all(b"\n"));
+            write_error = line.err();
+        }
+    });
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    sink.flush()?;
+    if args.stats {
+        print_stats(&run.stats, &run.files);
+    }
+    report_input_errors(&run);
+    Ok(if run.failed_files > 0 {
+        exit::INPUT_ERRORS
+    } else {
+        exit::OK
+    })
+}
+
+fn open_output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(p) => Box::new(BufWriter::new(
+            File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    })
+}
+
+/// What happened to each input file.
+pub struct FileResult {
+    pub label: String,
+    pub outcome: Result<CaptureSummary, String>,
+}
+
+pub struct Run {
+    pub stats: DecodeStats,
+    pub files: Vec<FileResult>,
+    pub failed_files: usize,
+}
+
+/// Decodes each file with its own decoder (flow state never crosses files), feeding
+/// activities to `out` as they complete.
+pub fn decode_files(
+    files: &[std::path::PathBuf],
+    progress: bool,
+    out: &mut dyn FnMut(Activity),
+) -> Run {
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = progress_bar(progress && total >= PROGRESS_MIN_BYTES, total);
+    let mut run = Run {
+        stats: DecodeStats::default(),
+        files: Vec::new(),
+        failed_files: 0,
+    };
+    for path in files {
+        let label = file_label(path);
+        let mut decoder = Decoder::new(DecoderConfig::default());
+        let outcome = File::open(path)
+            .map_err(|e| format!("cannot open: {e}"))
+            .and_then(|file| {
+                let reader: Box<dyn Read + Send> = Box::new(bar.wrap_read(file));
+                decode_reader(reader, &label, &mut decoder, out).map_err(|e| e.to_string())
+            });
+        decoder.finish(out);
+        run.stats.merge(&decoder.stats());
+        match &outcome {
+            Ok(summary) if summary.corrupt.is_none() => {}
+            _ => run.failed_files += 1,
+        }
+        run.files.push(FileResult { label, outcome });
+    }
+    bar.finish_and_clear();
+    run
+}
+
+fn progress_bar(show: bool, total: u64) -> ProgressBar {
+    if !show || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn report_input_errors(run: &Run) {
+    for file in &run.files {
+        match &file.outcome {
+            Err(e) => eprintln!("orthrus: {}: {e}", file.label),
+            Ok(summary) => {
+                if let Some(corrupt) = &summary.corrupt {
+                    eprintln!("orthrus: {}: stopped reading: {corrupt}", file.label);
+                }
+                if summary.truncated {
+                    eprintln!(
+                        "orthrus: {}: last packet record cut short (capture interrupted); the rest was analyzed",
+                        file.label
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,5 @@
+pub fn bench(_args: &BenchArgs) -> anyhow::Result<()> {
+    Ok(())
+}
+#[derive(clap::Args)]
+pub struct BenchArgs {}

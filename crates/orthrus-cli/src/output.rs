@@ -1,0 +1,139 @@
+use std::io::Write;
+
+use orthrus_detect::DetectionConfig;
+use orthrus_detect::detections::{DETECTIONS, catalogue_markdown};
+use orthrus_model::{Alert, Severity};
+use orthrus_net::DecodeStats;
+
+use crate::Format;
+use crate::analyze::FileResult;
+
+pub fn write_alerts(out: &mut dyn Write, alerts: &[Alert], format: Format) -> std::io::Result<()> {
+    match format {
+        Format::Json => {
+            for alert in alerts {
+                serde_json::to_writer(&mut *out, alert)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Format::Table => write_table(out, alerts)?,
+    }
+    Ok(())
+}
+
+fn write_table(out: &mut dyn Write, alerts: &[Alert]) -> std::io::Result<()> {
+    if alerts.is_empty() {
+        return writeln!(out, "No alerts.");
+    }
+    for alert in alerts {
+        writeln!(
+            out,
+            "{:<7} {}  {}",
+            alert.severity.to_string().to_uppercase(),
+            alert.detection,
+            alert.title
+        )?;
+        writeln!(
+            out,
+            "        {} .. {}  count {}  MITRE {}",
+            alert.first_seen,
+            alert.last_seen,
+            alert.count,
+            alert.mitre.techniques.join(",")
+        )?;
+        writeln!(out, "        {}", alert.description)?;
+        let mut frames: Vec<String> = Vec::new();
+        let mut file = None;
+        for evidence in &alert.evidence {
+            if file != Some(&evidence.at.file) {
+                file = Some(&evidence.at.file);
+                frames.push(format!("{} frame {}", evidence.at.file, evidence.at.frame));
+            } else {
+                frames.push(evidence.at.frame.to_string());
+            }
+        }
+        let more = if alert.evidence_omitted > 0 {
+            format!(" (+{} more)", alert.evidence_omitted)
+        } else {
+            String::new()
+        };
+        writeln!(out, "        evidence: {}{more}", frames.join(", "))?;
+        writeln!(out)?;
+    }
+    let count = |s| alerts.iter().filter(|a| a.severity == s).count();
+    writeln!(
+        out,
+        "{} alert{} ({} high, {} medium, {} low).",
+        alerts.len(),
+        if alerts.len() == 1 { "" } else { "s" },
+        count(Severity::High),
+        count(Severity::Medium),
+        count(Severity::Low)
+    )
+}
+
+pub fn print_stats(stats: &DecodeStats, files: &[FileResult]) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "Decode statistics");
+    for file in files {
+        let status = match &file.outcome {
+            Ok(s) if s.corrupt.is_some() => format!("{} frames, then corrupt", s.frames),
+            Ok(s) if s.truncated => format!("{} frames, last one truncated", s.frames),
+            Ok(s) => format!("{} frames", s.frames),
+            Err(e) => format!("unreadable: {e}"),
+        };
+        let _ = writeln!(err, "  file {}: {status}", file.label);
+    }
+    for (protocol, section) in &stats.protocols {
+        let counters: Vec<String> = section
+            .counters
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(err, "  {protocol:<9} {}", counters.join(" "));
+        if !section.errors.is_empty() {
+            let errors: Vec<String> = section
+                .errors
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let _ = writeln!(err, "  {:<9} skipped/anomalies: {}", "", errors.join(" "));
+        }
+    }
+}
+
+pub fn list_detections(markdown: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if markdown {
+        out.write_all(catalogue_markdown().as_bytes())?;
+        return Ok(());
+    }
+    let config = DetectionConfig::default();
+    writeln!(out, "{:<12} {:<10} {:<7} NAME", "ID", "MITRE", "SEVERITY")?;
+    for entry in DETECTIONS {
+        let meta = entry.meta;
+        writeln!(
+            out,
+            "{:<12} {:<10} {:<7} {}",
+            meta.id,
+            meta.techniques.join(","),
+            meta.base_severity,
+            meta.title
+        )?;
+        writeln!(out, "{:<31} data: {}", "", meta.data_sources.join("; "))?;
+        let thresholds: Vec<String> = config
+            .thresholds(meta.config_section)
+            .into_iter()
+            .map(|(k, v)| format!("{}.{k} = {v}", meta.config_section))
+            .collect();
+        writeln!(out, "{:<31} thresholds: {}", "", thresholds.join(", "))?;
+    }
+    Ok(())
+}
+
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}

@@ -1,0 +1,344 @@
+//! ORT-KRB-004 — Brute force and password spray (Kerberos).
+//!
+//! - Attack: the attacker guesses passwords with AS-REQs carrying PA-ENC-TIMESTAMP encrypted
+//!   with each candidate; a wrong one gets KDC_ERR_PREAUTH_FAILED. *Brute force* tries many
+//!   passwords on one account; *password spray* tries one or two common passwords on many
+//!   accounts. Tools: kerbrute bruteuser/passwordspray, Rubeus brute, impacket scripts.
+//! - ATT&CK: T1110.001 (guessing), T1110.003 (spraying). MDI: Suspected Brute Force attack
+//!   (Kerberos, NTLM) (2023), Kerberos part.
+//! - Data: `TgtRequested` activities (AS-REQ with PA-ENC-TIMESTAMP answered by
+//!   KDC_ERR_PREAUTH_FAILED, or by a TGT).
+//! - Logic: per source IP, in a sliding `window_secs` of event time:
+//!   *brute force* when one account collects at least `min_failures_one_account`
+//!   pre-authentication failures; *spray* when at least `min_accounts` distinct accounts
+//!   have failures that no later success from that source explains (a user who mistypes
+//!   and then logs on is explained). An account that then gets a TGT from the same source is
+//!   reported as *guessed* and raises the severity to high: in a brute force, a success after
+//!   its failures; in a spray, a success on an account the spray tried.
+//! - Thresholds: `window_secs = 3600`, `min_failures_one_account = 8`, `min_accounts = 5`
+//!   (config `[brute_force]`).
+//! - Benign: a service or script with an old password (one account, steady rate: raise the
+//!   per-account threshold or exclude the source); users mistyping (explained by their
+//!   success); many users behind one NAT or terminal server (exclude the address).
+//! - Gaps: MDI first learns each source's normal failure rate for a week; Orthrus has no
+//!   baseline yet. Sprays slower than one account per window are not seen; so is guessing
+//!   that uses other protocols (NTLM, LDAP: separate detections).
+//! - Evidence: every failed pre-authentication counted, and the success of a guessed account.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use foldhash::HashMap;
+use orthrus_model::{Activity, AlertSource, AlertTargets, KerberosErrorCode, Severity, Timestamp};
+use serde::Deserialize;
+
+use super::{account_key, as_exchange, name_list};
+use crate::window::{Incidents, Recent, Window};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-KRB-004",
+    title: "Suspected brute force or password spray (Kerberos)",
+    mdi: "Suspected Brute Force attack (Kerberos, NTLM) (2023)",
+    tactic: "TA0006",
+    techniques: &["T1110.001", "T1110.003"],
+    data_sources: &["Kerberos AS-REQ/KRB-ERROR/AS-REP"],
+    base_severity: Severity::Medium,
+    config_section: "brute_force",
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BruteForceConfig {
+    /// Sliding window, event time.
+    pub window_secs: u64,
+    /// Pre-authentication failures on one account from one source that make a brute force.
+    pub min_failures_one_account: u32,
+    /// Distinct accounts with unexplained failures from one source that make a spray.
+    pub min_accounts: usize,
+    /// Source addresses never alerted on.
+    pub exclude_sources: Vec<IpAddr>,
+}
+
+impl Default for BruteForceConfig {
+    fn default() -> Self {
+        Self {
+            window_secs: 3600,
+            min_failures_one_account: 8,
+            min_accounts: 5,
+            exclude_sources: Vec::new(),
+        }
+    }
+}
+
+impl BruteForceConfig {
+    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("window_secs", self.window_secs.to_string()),
+            (
+                "min_failures_one_account",
+                self.min_failures_one_account.to_string(),
+            ),
+            ("min_accounts", self.min_accounts.to_string()),
+        ]
+    }
+}
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    Box::new(BruteForce::new(config.brute_force.clone()))
+}
+
+struct SourceState {
+    failures: Window<String>,
+    /// Last failure and last success per account (event time), for "explained" and "guessed".
+    last_failure: BTreeMap<String, Timestamp>,
+    last_success: BTreeMap<String, Timestamp>,
+    recent: Recent,
+    /// Accounts attacked and guessed in the current incident, with failure counts.
+    attacked: BTreeMap<String, u64>,
+    guessed: BTreeSet<String>,
+}
+
+impl SourceState {
+    fn unexplained_accounts(&self) -> usize {
+        self.failures
+            .items()
+            .filter(|(account, _)| {
+                let failed = self.last_failure.get(*account);
+                let succeeded = self.last_success.get(*account);
+                !matches!((failed, succeeded), (Some(f), Some(s)) if s >= f)
+            })
+            .count()
+    }
+
+    fn max_failures_one_account(&self) -> u32 {
+        self.failures.items().map(|(_, n)| n).max().unwrap_or(0)
+    }
+
+    fn forget_old(&mut self, now: Timestamp, window_secs: u64) {
+        let cutoff = now.saturating_add_secs(-i64::try_from(window_secs).unwrap_or(i64::MAX));
+        self.last_failure.retain(|_, t| *t >= cutoff);
+        self.last_success.retain(|_, t| *t >= cutoff);
+    }
+}
+
+pub struct BruteForce {
+    config: BruteForceConfig,
+    sources: HashMap<IpAddr, SourceState>,
+    incidents: Incidents<IpAddr>,
+}
+
+impl BruteForce {
+    pub fn new(config: BruteForceConfig) -> Self {
+        let incidents = Incidents::new(config.window_secs);
+        Self {
+            config,
+            sources: HashMap::default(),
+            incidents,
+        }
+    }
+}
+
+impl Detector for BruteForce {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        let Some(exchange) = as_exchange(activity) else {
+            return;
+        };
+        let Some(request) = &exchange.request else {
+            return;
+        };
+        let failed = exchange.error() == Some(KerberosErrorCode::PREAUTH_FAILED);
+        let succeeded = exchange.issued().is_some() && request.is_preauthenticated();
+        if !failed && !succeeded {
+            return;
+        }
+        let Some(name) = exchange.client().map(String::from) else {
+            return;
+        };
+        let account = account_key(&name);
+        let source = activity.source.ip;
+        let window = self.config.window_secs;
+        let state = self.sources.entry(source).or_insert_with(|| SourceState {
+            failures: Window::new(window, 100_000),
+            last_failure: BTreeMap::new(),
+            last_success: BTreeMap::new(),
+            recent: Recent::new(window),
+            attacked: BTreeMap::new(),
+            guessed: BTreeSet::new(),
+        });
+        state.forget_old(activity.time, window);
+        state.failures.expire(activity.time);
+        if failed {
+            state.failures.insert(activity.time, account.clone());
+            state.last_failure.insert(account.clone(), activity.time);
+            state.recent.push(
+                activity.time,
+                &activity.provenance,
+                format!("pre-authentication failed for {name}"),
+            );
+        } else {
+            let tried = state.failures.contains(&account) || state.attacked.contains_key(&account);
+            state.last_success.insert(account.clone(), activity.time);
+            if !tried && !self.incidents.at(&source, activity.time).alerted {
+                return;
+            }
+            state.recent.push(
+                activity.time,
+                &activity.provenance,
+                format!("{name} got a TGT"),
+            );
+        }
+
+        let brute = state.max_failures_one_account() >= self.config.min_failures_one_account;
+        let spray = state.unexplained_accounts() >= self.config.min_accounts;
+        let incident = self.incidents.at(&source, activity.time);
+        if !incident.alerted {
+            if !brute && !spray {
+                return;
+            }
+            incident.restart(activity.time);
+            state.attacked = state
+                .failures
+                .items()
+                .map(|(a, n)| (a.clone(), u64::from(n)))
+                .collect();
+            state.guessed.clear();
+        } else if failed {
+            *state.attacked.entry(account.clone()).or_default() += 1;
+        }
+        if succeeded && state.attacked.contains_key(&account) {
+            state.guessed.insert(account.clone());
+        } else if succeeded && !spray && !brute {
+            // A success from the attacking source on an account the attack never tried is
+            // ordinary use of that host: keep it out of the alert.
+            state.recent = Recent::new(window);
+            return;
+        } else if succeeded {
+            state.guessed.insert(account.clone());
+            state.attacked.entry(account.clone()).or_default();
+        }
+        state.recent.drain_into(incident);
+        incident.alerted = true;
+
+        let kind = if state.attacked.len() == 1 || (brute && !spray) {
+            "brute force"
+        } else {
+            "password spray"
+        };
+        let failures: u64 = state.attacked.values().sum();
+        let guessed = if state.guessed.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", and guessed the password of {}",
+                name_list(state.guessed.iter(), 5)
+            )
+        };
+        let description = format!(
+            "{source} made a Kerberos {kind}: {failures} failed pre-authentications against {} account{} ({}){guessed}.",
+            state.attacked.len(),
+            if state.attacked.len() == 1 { "" } else { "s" },
+            name_list(state.attacked.keys(), 5),
+        );
+        let severity = if state.guessed.is_empty() {
+            META.base_severity
+        } else {
+            Severity::High
+        };
+        let targets = AlertTargets {
+            accounts: state.attacked.keys().cloned().collect(),
+            ..AlertTargets::default()
+        };
+        updates.push(AlertUpdate::from_incident(
+            &META,
+            &activity.tenant,
+            format!("{source}#{}", incident.number),
+            incident,
+            severity,
+            description,
+            AlertSource {
+                ip: Some(source),
+                ..AlertSource::default()
+            },
+            targets,
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::kerberos::testing::{BENIGN, alerts_for};
+
+    #[test]
+    fn fires_on_lab_brute_force_and_names_the_guessed_account() {
+        let alerts = alerts_for("krb_bruteforce", META.id, &DetectionConfig::default());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
+        let accounts: Vec<&str> = alert.targets.accounts.iter().map(String::as_str).collect();
+        assert_eq!(accounts, ["frank"]);
+        assert_eq!(alert.severity, Severity::High, "the last password worked");
+        assert!(
+            alert.description.contains("brute force"),
+            "{}",
+            alert.description
+        );
+        assert!(
+            alert.description.contains("guessed the password of frank"),
+            "{}",
+            alert.description
+        );
+        assert!(
+            alert.description.contains("14 failed"),
+            "{}",
+            alert.description
+        );
+    }
+
+    #[test]
+    fn fires_on_lab_password_spray() {
+        let alerts = alerts_for("krb_password_spray", META.id, &DetectionConfig::default());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
+        assert!(
+            alert.description.contains("password spray"),
+            "{}",
+            alert.description
+        );
+        assert!(
+            alert.targets.accounts.len() >= 11,
+            "{:?}",
+            alert.targets.accounts
+        );
+        for account in ["alice", "carol", "da_admin", "svc_sql", "judy"] {
+            assert!(
+                alert.targets.accounts.contains(account),
+                "{account} was sprayed"
+            );
+        }
+    }
+
+    #[test]
+    fn silent_on_benign_baseline_including_typos() {
+        for capture in BENIGN {
+            let alerts = alerts_for(capture, META.id, &DetectionConfig::default());
+            assert!(alerts.is_empty(), "{capture}: {alerts:#?}");
+        }
+    }
+
+    #[test]
+    fn silent_below_thresholds() {
+        let mut config = DetectionConfig::default();
+        config.brute_force.min_failures_one_account = 15;
+        assert!(
+            alerts_for("krb_bruteforce", META.id, &config).is_empty(),
+            "14 failures < 15"
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! ORT-KRB-001 — Kerberoasting.
+//!
+//! - Attack: with any domain account, the attacker asks the KDC for service tickets for
+//!   SPNs of user accounts, asking for RC4, and cracks the tickets offline (the ticket is
+//!   encrypted with the service account's password hash). Tools: impacket GetUserSPNs,
+//!   Rubeus kerberoast, PowerView Invoke-Kerberoast.
+//! - ATT&CK: T1558.003. MDI: Suspected Kerberos SPN exposure (2410).
+//! - Data: `ServiceTicketRequested` activities (TGS-REQ/TGS-REP from the wire).
+//! - Logic: per source IP, in event time:
+//!   (a) *RC4 on request*: a TGS-REQ that offers no AES etype at all gets a ticket encrypted
+//!       with RC4 or DES. Every Windows, MIT and Heimdal client of this century offers AES
+//!       first; roasting tools ask for RC4 because RC4 tickets crack fastest.
+//!   (b) *SPN sweep*: within `window_secs`, tickets for at least `min_services` distinct
+//!       services come back RC4/DES-encrypted (the service account has no AES keys: a user
+//!       account with an old password, exactly what roasting looks for), whatever was offered.
+//!   Either raises the alert; both together raise it to high. TGT renewals and referrals
+//!   (`krbtgt/…`) and `kadmin/…` are ignored.
+//! - Thresholds: `window_secs = 600`, `min_services = 5` (config `[kerberoasting]`).
+//! - Benign: legacy clients that only speak RC4 (old Java, old Samba), and SPN inventory or
+//!   monitoring tools that walk every SPN: exclude their source (`exclude_sources`).
+//! - Gaps: without a directory snapshot the SPN's owner (user or computer account) and its
+//!   `msDS-SupportedEncryptionTypes` are unknown, so an AES-only roast that stays below
+//!   `min_services` is not seen, and targets are named by SPN, not by owner account.
+//! - Evidence: every counted TGS-REQ and its TGS-REP, with etypes offered vs issued.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use foldhash::HashMap;
+use orthrus_model::{Activity, AlertSource, AlertTargets, EncryptionType, Severity};
+use serde::Deserialize;
+
+use super::{name_list, tgs_exchange};
+use crate::window::{Incidents, Window};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-KRB-001",
+    title: "Suspected Kerberoasting (Kerberos SPN exposure)",
+    mdi: "Suspected Kerberos SPN exposure (2410)",
+    tactic: "TA0006",
+    techniques: &["T1558.003"],
+    data_sources: &["Kerberos TGS-REQ/TGS-REP"],
+    base_severity: Severity::Medium,
+    config_section: "kerberoasting",
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KerberoastingConfig {
+    /// Sliding window, event time, for counting distinct RC4-issued services per source.
+    pub window_secs: u64,
+    /// Distinct services with RC4/DES tickets in the window that make an SPN sweep.
+    pub min_services: usize,
+    /// Source addresses never alerted on (SPN inventory tools, legacy RC4-only clients).
+    pub exclude_sources: Vec<IpAddr>,
+}
+
+impl Default for KerberoastingConfig {
+    fn default() -> Self {
+        Self {
+            window_secs: 600,
+            min_services: 5,
+            exclude_sources: Vec::new(),
+        }
+    }
+}
+
+impl KerberoastingConfig {
+    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("window_secs", self.window_secs.to_string()),
+            ("min_services", self.min_services.to_string()),
+        ]
+    }
+}
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    Box::new(Kerberoasting::new(config.kerberoasting.clone()))
+}
+
+/// What one source has done lately.
+struct SourceState {
+    weak_services: Window<String>,
+    /// Services counted in the current incident, and whether each was asked for without AES.
+    services: BTreeSet<String>,
+    requested_rc4: BTreeSet<String>,
+    accounts: BTreeSet<String>,
+}
+
+pub struct Kerberoasting {
+    config: KerberoastingConfig,
+    sources: HashMap<IpAddr, SourceState>,
+    incidents: Incidents<IpAddr>,
+}
+
+impl Kerberoasting {
+    pub fn new(config: KerberoastingConfig) -> Self {
+        let incidents = Incidents::new(config.window_secs);
+        Self {
+            config,
+            sources: HashMap::default(),
+            incidents,
+        }
+    }
+}
+
+impl Detector for Kerberoasting {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        let Some(exchange) = tgs_exchange(activity) else {
+            return;
+        };
+        let Some(issued) = exchange.issued() else {
+            return;
+        };
+        let service = issued.ticket.sname.clone();
+        let service_class = service
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if matches!(service_class.as_str(), "krbtgt" | "kadmin") {
+            return;
+        }
+        let ticket_etype = issued.ticket.etype;
+        if !ticket_etype.is_weak() {
+            return;
+        }
+        let asked_without_aes = exchange.request.as_ref().is_some_and(|r| r.offers_no_aes());
+        let source = activity.source.ip;
+        let state = self.sources.entry(source).or_insert_with(|| SourceState {
+            weak_services: Window::new(self.config.window_secs, 10_000),
+            services: BTreeSet::new(),
+            requested_rc4: BTreeSet::new(),
+            accounts: BTreeSet::new(),
+        });
+        state.weak_services.insert(activity.time, service.clone());
+        let sweep = state.weak_services.distinct() >= self.config.min_services;
+        if !asked_without_aes && !sweep {
+            return;
+        }
+
+        let incident = self.incidents.at(&source, activity.time);
+        if incident.count == 0 {
+            state.services.clear();
+            state.requested_rc4.clear();
+            state.accounts.clear();
+        }
+        if sweep && !incident.alerted {
+            // The sweep's earlier tickets belong to the incident too.
+            state
+                .services
+                .extend(state.weak_services.items().map(|(s, _)| s.clone()));
+        }
+        state.services.insert(service.clone());
+        if asked_without_aes {
+            state.requested_rc4.insert(service.clone());
+        }
+        state.accounts.insert(issued.cname.clone());
+        let offered = exchange
+            .request
+            .as_ref()
+            .map(|r| {
+                r.etypes
+                    .iter()
+                    .map(EncryptionType::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_else(|| "unknown".into());
+        incident.record(
+            activity.time,
+            &activity.provenance,
+            format!(
+                "{} got a {ticket_etype} ticket for {service} (offered: {offered})",
+                issued.cname
+            ),
+        );
+        incident.alerted = true;
+
+        let severity = if !state.requested_rc4.is_empty() && sweep {
+            Severity::High
+        } else {
+            META.base_severity
+        };
+        let who = name_list(state.accounts.iter(), 3);
+        let how = if state.requested_rc4.is_empty() {
+            "whose tickets all came back RC4-encrypted".to_string()
+        } else {
+            "asking for RC4 only, as Kerberoasting tools do".to_string()
+        };
+        let description = format!(
+            "{source} ({who}) requested service tickets for {} service{} ({}) {how}.",
+            state.services.len(),
+            if state.services.len() == 1 { "" } else { "s" },
+            name_list(state.services.iter(), 5),
+        );
+        let targets = AlertTargets {
+            services: state.services.clone(),
+            ..AlertTargets::default()
+        };
+        let source_entity = AlertSource {
+            ip: Some(source),
+            computer: None,
+            account: (state.accounts.len() == 1).then(|| who.clone()),
+        };
+        updates.push(AlertUpdate::from_incident(
+            &META,
+            &activity.tenant,
+            format!("{source}#{}", incident.number),
+            incident,
+            severity,
+            description,
+            source_entity,
+            targets,
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::kerberos::testing::{BENIGN, alerts_for};
+
+    #[test]
+    fn fires_on_lab_kerberoast() {
+        let alerts = alerts_for("kerberoast", META.id, &DetectionConfig::default());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
+        assert_eq!(alert.source.account.as_deref(), Some("bob"));
+        let services: Vec<&str> = alert.targets.services.iter().map(String::as_str).collect();
+        assert_eq!(
+            services,
+            [
+                "HTTP/intranet.lab.test",
+                "MSSQLSvc/sql01.lab.test",
+                "cifs/backup01.lab.test"
+            ]
+        );
+        assert_eq!(alert.count, 3);
+        // Evidence: each TGS-REQ and its TGS-REP, as tshark numbers them.
+        let frames: Vec<u64> = alert.evidence.iter().map(|e| e.at.frame).collect();
+        assert_eq!(frames, [36, 38, 46, 48, 56, 58]);
+    }
+
+    #[test]
+    fn silent_on_benign_baseline() {
+        for capture in BENIGN {
+            let alerts = alerts_for(capture, META.id, &DetectionConfig::default());
+            assert!(alerts.is_empty(), "{capture}: {alerts:#?}");
+        }
+    }
+
+    #[test]
+    fn silent_on_other_attacks_that_request_aes_tickets() {
+        // Overpass-the-hash asks for its TGT with RC4 but its service tickets with AES.
+        for capture in [
+            "overpass_the_hash",
+            "golden_ticket",
+            "pass_the_ticket",
+            "honeytoken_auth",
+        ] {
+            let alerts = alerts_for(capture, META.id, &DetectionConfig::default());
+            assert!(alerts.is_empty(), "{capture}: {alerts:#?}");
+        }
+    }
+
+    #[test]
+    fn sweep_threshold_applies_when_the_client_offered_aes() {
+        // benign_busy: alice's ticket for HTTP/intranet comes back RC4 although she offered
+        // AES (svc_web has no AES keys). One such service is no sweep; with the threshold at
+        // one it is.
+        let mut config = DetectionConfig::default();
+        config.kerberoasting.min_services = 1;
+        let alerts = alerts_for("benign_busy", META.id, &config);
+        assert!(!alerts.is_empty());
+        assert!(alerts.iter().all(|a| a.severity == Severity::Medium));
+        assert!(
+            alerts[0]
+                .targets
+                .services
+                .contains("HTTP/intranet.lab.test")
+        );
+    }
+
+    #[test]
+    fn excluded_source_raises_nothing() {
+        let mut config = DetectionConfig::default();
+        config.kerberoasting.exclude_sources = vec!["10.99.0.21".parse().unwrap()];
+        assert!(alerts_for("kerberoast", META.id, &config).is_empty());
+    }
+}

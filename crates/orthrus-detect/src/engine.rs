@@ -1,0 +1,166 @@
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use orthrus_model::{
+    Activity, Alert, AlertSource, AlertTargets, Evidence, Severity, TenantId, Timestamp,
+};
+
+use crate::detections::DETECTIONS;
+use crate::window::Incident;
+use crate::{DetectionConfig, DetectionMeta, Detector};
+
+/// The current state of one alert as its detector sees it; the engine keeps the latest.
+#[derive(Debug, Clone)]
+pub struct AlertUpdate {
+    pub meta: &'static DetectionMeta,
+    pub tenant: TenantId,
+    /// Identifies the incident within the detection (e.g. `10.0.0.5#1`).
+    pub key: String,
+    pub severity: Severity,
+    pub description: String,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub count: u64,
+    pub source: AlertSource,
+    pub targets: AlertTargets,
+    pub evidence: Vec<Evidence>,
+    pub evidence_omitted: u64,
+}
+
+impl AlertUpdate {
+    /// An update carrying an incident's times, count and evidence.
+    pub fn from_incident(
+        meta: &'static DetectionMeta,
+        tenant: &TenantId,
+        key: String,
+        incident: &Incident,
+        severity: Severity,
+        description: String,
+        source: AlertSource,
+        targets: AlertTargets,
+    ) -> Self {
+        Self {
+            meta,
+            tenant: tenant.clone(),
+            key,
+            severity,
+            description,
+            first_seen: incident.first_seen,
+            last_seen: incident.last_seen,
+            count: incident.count,
+            source,
+            targets,
+            evidence: incident.evidence.clone(),
+            evidence_omitted: incident.evidence_omitted,
+        }
+    }
+}
+
+struct Enabled {
+    detector: Box<dyn Detector>,
+    exclude_sources: Vec<IpAddr>,
+}
+
+/// Runs every enabled detection over activities and keeps the resulting alerts.
+pub struct Engine {
+    detectors: Vec<Enabled>,
+    sensor: String,
+    alerts: BTreeMap<(&'static str, TenantId, String), Alert>,
+    updates: Vec<AlertUpdate>,
+}
+
+impl Engine {
+    pub fn new(config: &DetectionConfig, sensor: &str) -> Self {
+        let detectors = DETECTIONS
+            .iter()
+            .filter(|entry| !config.disabled.iter().any(|d| d == entry.meta.id))
+            .map(|entry| Enabled {
+                detector: (entry.build)(config),
+                exclude_sources: config.exclusions(entry.meta.config_section),
+            })
+            .collect();
+        Self {
+            detectors,
+            sensor: sensor.to_string(),
+            alerts: BTreeMap::new(),
+            updates: Vec::new(),
+        }
+    }
+
+    pub fn observe(&mut self, activity: &Activity) {
+        for enabled in &mut self.detectors {
+            if enabled.exclude_sources.contains(&activity.source.ip) {
+                continue;
+            }
+            enabled.detector.observe(activity, &mut self.updates);
+        }
+        self.apply_updates();
+    }
+
+    /// Alerts raised so far.
+    pub fn alert_count(&self) -> usize {
+        self.alerts.len()
+    }
+
+    /// Ends the run: detectors flush, alerts come out oldest first.
+    pub fn finish(mut self) -> Vec<Alert> {
+        for enabled in &mut self.detectors {
+            enabled.detector.finish(&mut self.updates);
+        }
+        self.apply_updates();
+        let mut alerts: Vec<Alert> = self.alerts.into_values().collect();
+        alerts.sort_by(|a, b| {
+            (a.first_seen, a.detection, &a.id).cmp(&(b.first_seen, b.detection, &b.id))
+        });
+        alerts
+    }
+
+    fn apply_updates(&mut self) {
+        for update in self.updates.drain(..) {
+            let key = (update.meta.id, update.tenant.clone(), update.key.clone());
+            let alert = self.alerts.entry(key).or_insert_with(|| Alert {
+                id: alert_id(&update),
+                tenant: update.tenant.clone(),
+                detection: update.meta.id,
+                title: update.meta.title,
+                description: String::new(),
+                severity: update.severity,
+                status: "open",
+                mitre: update.meta.mitre(),
+                first_seen: update.first_seen,
+                last_seen: update.last_seen,
+                count: 0,
+                source: AlertSource::default(),
+                targets: AlertTargets::default(),
+                evidence: Vec::new(),
+                evidence_omitted: 0,
+                sensor: self.sensor.clone(),
+            });
+            alert.description = update.description;
+            // Severity only ever rises within an alert.
+            alert.severity = alert.severity.max(update.severity);
+            alert.first_seen = alert.first_seen.min(update.first_seen);
+            alert.last_seen = alert.last_seen.max(update.last_seen);
+            alert.count = update.count;
+            alert.source = update.source;
+            alert.targets = update.targets;
+            alert.evidence = update.evidence;
+            alert.evidence_omitted = update.evidence_omitted;
+        }
+    }
+}
+
+/// Deterministic: the same input gives the same alert ids, run after run.
+fn alert_id(update: &AlertUpdate) -> String {
+    let text = format!(
+        "{}|{}|{}|{}",
+        update.tenant,
+        update.meta.id,
+        update.key,
+        update.first_seen.as_micros()
+    );
+    let h = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{}-{:016x}", update.meta.id.to_ascii_lowercase(), h)
+}

@@ -1,0 +1,272 @@
+//! Event-time windows and incidents shared by detections.
+
+use std::collections::VecDeque;
+use std::hash::Hash;
+
+use foldhash::HashMap;
+use orthrus_model::{Evidence, Provenance, Timestamp};
+
+/// Evidence items one alert keeps; later ones are counted in `evidence_omitted`.
+pub const MAX_EVIDENCE: usize = 100;
+
+/// Items seen in the last `window_secs` of event time, with per-item counts.
+/// Bounded: beyond `max_items` the oldest observations are forgotten.
+#[derive(Debug, Clone)]
+pub struct Window<T: Clone + Eq + Hash> {
+    window_micros: i64,
+    max_items: usize,
+    seen: VecDeque<(Timestamp, T)>,
+    counts: HashMap<T, u32>,
+}
+
+impl<T: Clone + Eq + Hash> Window<T> {
+    pub fn new(window_secs: u64, max_items: usize) -> Self {
+        Self {
+            window_micros: i64::try_from(window_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX),
+            max_items,
+            seen: VecDeque::new(),
+            counts: HashMap::default(),
+        }
+    }
+
+    pub fn insert(&mut self, time: Timestamp, item: T) {
+        self.expire(time);
+        if self.seen.len() >= self.max_items {
+            self.pop_oldest();
+        }
+        *self.counts.entry(item.clone()).or_default() += 1;
+        self.seen.push_back((time, item));
+    }
+
+    /// Forgets what is older than the window, seen from `now`.
+    pub fn expire(&mut self, now: Timestamp) {
+        let cutoff = now.as_micros().saturating_sub(self.window_micros);
+        while self
+            .seen
+            .front()
+            .is_some_and(|(t, _)| t.as_micros() < cutoff)
+        {
+            self.pop_oldest();
+        }
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some((_, item)) = self.seen.pop_front() {
+            if let Some(c) = self.counts.get_mut(&item) {
+                *c -= 1;
+                if *c == 0 {
+                    self.counts.remove(&item);
+                }
+            }
+        }
+    }
+
+    pub fn distinct(&self) -> usize {
+        self.counts.len()
+    }
+
+    pub fn count(&self, item: &T) -> u32 {
+        self.counts.get(item).copied().unwrap_or(0)
+    }
+
+    pub fn contains(&self, item: &T) -> bool {
+        self.counts.contains_key(item)
+    }
+
+    pub fn items(&self) -> impl Iterator<Item = (&T, u32)> {
+        self.counts.iter().map(|(k, v)| (k, *v))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
+    pub fn newest(&self) -> Option<Timestamp> {
+        self.seen.back().map(|(t, _)| *t)
+    }
+}
+
+/// Evidence of the last window of event time, kept so that an alert raised when a
+/// threshold is crossed carries the activities that led up to it.
+#[derive(Debug, Clone)]
+pub struct Recent {
+    window_micros: i64,
+    items: VecDeque<(Timestamp, Vec<Provenance>, String)>,
+}
+
+impl Recent {
+    pub fn new(window_secs: u64) -> Self {
+        Self {
+            window_micros: i64::try_from(window_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX),
+            items: VecDeque::new(),
+        }
+    }
+
+    pub fn push(&mut self, time: Timestamp, provenance: &[Provenance], summary: String) {
+        let cutoff = time.as_micros().saturating_sub(self.window_micros);
+        while self
+            .items
+            .front()
+            .is_some_and(|(t, _, _)| t.as_micros() < cutoff)
+        {
+            self.items.pop_front();
+        }
+        if self.items.len() >= MAX_EVIDENCE {
+            self.items.pop_front();
+        }
+        self.items.push_back((time, provenance.to_vec(), summary));
+    }
+
+    /// Moves everything kept into `incident`, oldest first.
+    pub fn drain_into(&mut self, incident: &mut Incident) {
+        for (time, provenance, summary) in self.items.drain(..) {
+            incident.record(time, &provenance, summary);
+        }
+    }
+}
+
+/// One ongoing attack episode: it stays open while activity keeps coming within the window
+/// and is then closed; the next activity opens a new one (a new alert).
+#[derive(Debug, Clone)]
+pub struct Incident {
+    /// Distinguishes successive incidents of one key (part of the alert key).
+    pub number: u32,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub count: u64,
+    pub evidence: Vec<Evidence>,
+    pub evidence_omitted: u64,
+    /// Whether an alert has been raised for it.
+    pub alerted: bool,
+}
+
+impl Incident {
+    fn new(number: u32, time: Timestamp) -> Self {
+        Self {
+            number,
+            first_seen: time,
+            last_seen: time,
+            count: 0,
+            evidence: Vec::new(),
+            evidence_omitted: 0,
+            alerted: false,
+        }
+    }
+
+    /// Starts the incident afresh at `time` (an alert begins: earlier, unalerted
+    /// observations are replaced by the evidence that crossed the threshold).
+    pub fn restart(&mut self, time: Timestamp) {
+        self.first_seen = time;
+        self.last_seen = time;
+        self.count = 0;
+        self.evidence.clear();
+        self.evidence_omitted = 0;
+    }
+
+    /// Records one activity of the incident with its provenance and a one-line summary.
+    pub fn record(&mut self, time: Timestamp, provenance: &[Provenance], summary: String) {
+        self.first_seen = self.first_seen.min(time);
+        self.last_seen = self.last_seen.max(time);
+        self.count += 1;
+        for at in provenance {
+            if self.evidence.len() < MAX_EVIDENCE {
+                self.evidence.push(Evidence {
+                    at: at.clone(),
+                    summary: summary.clone(),
+                });
+            } else {
+                self.evidence_omitted += 1;
+            }
+        }
+    }
+}
+
+/// Incidents by key (a source address, usually).
+#[derive(Debug)]
+pub struct Incidents<K: Clone + Eq + Hash> {
+    gap_micros: i64,
+    open: HashMap<K, Incident>,
+    numbers: HashMap<K, u32>,
+}
+
+impl<K: Clone + Eq + Hash> Incidents<K> {
+    /// An incident closes after `gap_secs` of event time without activity.
+    pub fn new(gap_secs: u64) -> Self {
+        Self {
+            gap_micros: i64::try_from(gap_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX),
+            open: HashMap::default(),
+            numbers: HashMap::default(),
+        }
+    }
+
+    /// The open incident of `key` at `time`, opening a new one if the last went quiet.
+    pub fn at(&mut self, key: &K, time: Timestamp) -> &mut Incident {
+        let stale = self.open.get(key).is_some_and(|i| {
+            time.as_micros().saturating_sub(i.last_seen.as_micros()) > self.gap_micros
+        });
+        if stale || !self.open.contains_key(key) {
+            let n = self.numbers.entry(key.clone()).or_default();
+            *n += 1;
+            self.open.insert(key.clone(), Incident::new(*n, time));
+        }
+        // The entry was just ensured above.
+        self.open
+            .entry(key.clone())
+            .or_insert_with(|| Incident::new(0, time))
+    }
+
+    /// Forgets incidents quiet for longer than the gap (bounds memory on long runs).
+    pub fn expire(&mut self, now: Timestamp) {
+        let gap = self.gap_micros;
+        self.open
+            .retain(|_, i| now.as_micros().saturating_sub(i.last_seen.as_micros()) <= gap);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_micros(secs * 1_000_000)
+    }
+
+    #[test]
+    fn window_forgets_what_falls_out_of_it() {
+        let mut w = Window::new(60, 100);
+        w.insert(t(0), "a");
+        w.insert(t(30), "b");
+        w.insert(t(30), "b");
+        assert_eq!((w.distinct(), w.count(&"b")), (2, 2));
+        w.insert(t(75), "c");
+        assert!(!w.contains(&"a"), "a is 75 s old");
+        assert_eq!(w.distinct(), 2);
+    }
+
+    #[test]
+    fn window_is_bounded_in_items() {
+        let mut w = Window::new(3600, 3);
+        for i in 0..10 {
+            w.insert(t(i), i);
+        }
+        assert_eq!(w.distinct(), 3);
+        assert!(w.contains(&9) && !w.contains(&6));
+    }
+
+    #[test]
+    fn incident_reopens_after_a_quiet_gap() {
+        let mut incidents = Incidents::new(600);
+        assert_eq!(incidents.at(&"10.0.0.1", t(0)).number, 1);
+        incidents.at(&"10.0.0.1", t(0)).last_seen = t(500);
+        assert_eq!(
+            incidents.at(&"10.0.0.1", t(1000)).number,
+            1,
+            "500 s quiet: same incident"
+        );
+        assert_eq!(
+            incidents.at(&"10.0.0.1", t(1601)).number,
+            2,
+            "over 600 s quiet: new"
+        );
+    }
+}
