@@ -222,3 +222,37 @@ fn ng_micros(raw: u64, iface: Interface) -> i64 {
         .unwrap_or(i64::MAX)
         .saturating_add(iface.ts_offset_secs.saturating_mul(1_000_000))
 }
+
+/// Writes a classic pcap file (microsecond timestamps). Written here rather than with a
+/// second pcap crate: the format is a 24-byte header and a 16-byte header per record.
+pub struct PcapWriter<W: std::io::Write> {
+    out: W,
+}
+
+impl<W: std::io::Write> PcapWriter<W> {
+    pub fn new(mut out: W, linktype: i32, snaplen: u32) -> std::io::Result<Self> {
+        out.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
+        out.write_all(&2u16.to_le_bytes())?;
+        out.write_all(&4u16.to_le_bytes())?;
+        out.write_all(&0i32.to_le_bytes())?;
+        out.write_all(&0u32.to_le_bytes())?;
+        out.write_all(&snaplen.to_le_bytes())?;
+        out.write_all(&linktype.to_le_bytes())?;
+        Ok(Self { out })
+    }
+
+    pub fn write(&mut self, ts_micros: i64, data: &[u8]) -> std::io::Result<()> {
+        let secs = u32::try_from(ts_micros.div_euclid(1_000_000)).unwrap_or(0);
+        let micros = u32::try_from(ts_micros.rem_euclid(1_000_000)).unwrap_or(0);
+        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        self.out.write_all(&secs.to_le_bytes())?;
+        self.out.write_all(&micros.to_le_bytes())?;
+        self.out.write_all(&len.to_le_bytes())?;
+        self.out.write_all(&len.to_le_bytes())?;
+        self.out.write_all(data)
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}

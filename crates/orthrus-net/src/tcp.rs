@@ -241,7 +241,8 @@ impl TcpReassembler {
         if seg.flags.fin {
             half.fin = true;
         }
-        let done = seg.flags.rst || (flow.half[0].fin && flow.half[1].fin);
+        // Both sides said FIN and nothing is still waiting for a hole to fill.
+        let done = seg.flags.rst || flow.half.iter().all(|h| h.fin && h.pending.is_empty());
         if done {
             self.close(&pair, emit);
         }

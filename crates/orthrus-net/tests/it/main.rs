@@ -1,0 +1,251 @@
+//! Decoder tests on real lab traffic, re-encapsulated, fragmented, split, reordered,
+//! duplicated and cut by the generators in `synth.rs` (so each test's input is the real
+//! Kerberos conversation, seen through a different network or a worse capture).
+
+mod synth;
+
+use std::path::PathBuf;
+
+use orthrus_model::{Activity, ActivityKind, KdcOutcome};
+use orthrus_net::capture::{self, PcapWriter};
+use orthrus_net::{DecodeStats, Decoder, DecoderConfig, decode_reader};
+use synth::RawFrame;
+
+fn lab(name: &str) -> PathBuf {
+    orthrus_testkit::fixture(&format!("pcap/{name}.pcap"))
+}
+
+/// Decodes an in-memory pcap.
+fn decode_bytes(bytes: Vec<u8>) -> (Vec<Activity>, DecodeStats) {
+    let mut decoder = Decoder::new(DecoderConfig::default());
+    let mut out = Vec::new();
+    decode_reader(
+        Box::new(std::io::Cursor::new(bytes)),
+        "synthetic.pcap",
+        &mut decoder,
+        &mut |a| out.push(a),
+    )
+    .expect("synthetic capture is readable");
+    decoder.finish(&mut |a| out.push(a));
+    (out, decoder.stats())
+}
+
+fn write(linktype: i32, frames: &[RawFrame]) -> Vec<u8> {
+    let mut w = PcapWriter::new(Vec::new(), linktype, 262_144).unwrap();
+    for f in frames {
+        w.write(f.ts_micros, &f.data).unwrap();
+    }
+    w.into_inner()
+}
+
+/// What matters of an activity, without frame numbers (which transformations change).
+fn gist(activities: &[Activity]) -> Vec<String> {
+    activities
+        .iter()
+        .map(|a| {
+            let (kind, ex) = match &a.kind {
+                ActivityKind::TgtRequested(ex) => ("AS", ex),
+                ActivityKind::ServiceTicketRequested(ex) => ("TGS", ex),
+            };
+            let result = match &ex.outcome {
+                KdcOutcome::Issued(i) => format!("ticket {}", i.ticket.etype),
+                KdcOutcome::Failed(f) => f.code.to_string(),
+                KdcOutcome::NoReply => "no reply".into(),
+            };
+            format!(
+                "{kind} {} {:?} {:?} {result}",
+                a.source.port,
+                ex.client(),
+                ex.service()
+            )
+        })
+        .collect()
+}
+
+fn original(name: &str) -> (Vec<Activity>, Vec<RawFrame>) {
+    let frames = synth::read(&lab(name));
+    let (activities, stats) = decode_bytes(write(1, &frames));
+    assert!(stats.protocols["kerberos"].errors.is_empty(), "{stats:?}");
+    (activities, frames)
+}
+
+#[test]
+fn every_lab_capture_decodes_without_kerberos_errors() {
+    for entry in std::fs::read_dir(orthrus_testkit::fixture("pcap")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "pcap") {
+            let (_, stats) = decode_bytes(std::fs::read(&path).unwrap());
+            let k = &stats.protocols["kerberos"];
+            assert!(k.errors.is_empty(), "{}: {:?}", path.display(), k.errors);
+        }
+    }
+}
+
+#[test]
+fn kerberoast_capture_decodes_to_the_exchanges_tshark_shows() {
+    let (activities, _) = original("kerberoast");
+    let summary = gist(&activities);
+    assert_eq!(summary.len(), 5, "{summary:#?}");
+    assert!(summary[0].starts_with("AS") && summary[0].ends_with("KDC_ERR_PREAUTH_REQUIRED"));
+    assert!(
+        summary[2].contains("MSSQLSvc/sql01.lab.test") && summary[2].ends_with("ticket rc4-hmac")
+    );
+    let first = &activities[0];
+    assert_eq!(
+        first.provenance.iter().map(|p| p.frame).collect::<Vec<_>>(),
+        [15, 17]
+    );
+}
+
+#[test]
+fn same_activities_through_every_link_type() {
+    let (expected, frames) = original("benign_password_typo");
+    let cases: [(&str, i32, fn(&[u8]) -> Vec<u8>); 6] = [
+        ("linux cooked v1", 113, synth::to_sll),
+        ("linux cooked v2", 276, synth::to_sll2),
+        ("raw ip", 101, synth::to_raw_ip),
+        ("802.1Q", 1, synth::to_vlan),
+        ("QinQ", 1, synth::to_qinq),
+        ("IPv6", 1, synth::to_ipv6),
+    ];
+    for (name, linktype, transform) in cases {
+        let converted: Vec<RawFrame> = frames
+            .iter()
+            .map(|f| RawFrame {
+                ts_micros: f.ts_micros,
+                data: transform(&f.data),
+            })
+            .collect();
+        let (got, _) = decode_bytes(write(linktype, &converted));
+        assert_eq!(gist(&got), gist(&expected), "{name}");
+    }
+}
+
+#[test]
+fn pcapng_and_gzip_read_the_same_frames() {
+    let frames = synth::read(&lab("krb_user_enum"));
+    let (expected, _) = decode_bytes(write(1, &frames));
+    let (ng, _) = decode_bytes(synth::to_pcapng(&frames));
+    assert_eq!(ng, expected, "pcapng with nanosecond timestamps");
+    let (gz, _) = decode_bytes(synth::gzip(&write(1, &frames)));
+    assert_eq!(gz, expected);
+}
+
+#[test]
+fn fragmented_ip_is_reassembled() {
+    let (expected, frames) = original("kerberoast");
+    let fragmented: Vec<RawFrame> = frames
+        .iter()
+        .flat_map(|f| synth::fragment_ipv4(f, 256))
+        .collect();
+    assert!(fragmented.len() > frames.len() + 10);
+    let (got, stats) = decode_bytes(write(1, &fragmented));
+    assert_eq!(gist(&got), gist(&expected));
+    assert!(stats.get("ip", "reassembled") > 10);
+}
+
+#[test]
+fn segments_split_and_reordered_are_reassembled() {
+    let (expected, frames) = original("krb_password_spray");
+    let split: Vec<RawFrame> = frames
+        .iter()
+        .flat_map(|f| synth::split_tcp_reversed(f, 3))
+        .collect();
+    let (got, stats) = decode_bytes(write(1, &split));
+    assert_eq!(gist(&got), gist(&expected));
+    assert!(stats.get("tcp", "out_of_order_segments") > 50, "{stats:?}");
+}
+
+#[test]
+fn retransmissions_and_overlaps_are_delivered_once() {
+    let (expected, frames) = original("krb_bruteforce");
+    let noisy: Vec<RawFrame> = frames
+        .iter()
+        .flat_map(synth::retransmit_with_overlap)
+        .collect();
+    let (got, stats) = decode_bytes(write(1, &noisy));
+    assert_eq!(gist(&got), gist(&expected));
+    assert!(stats.get("tcp", "retransmitted_segments") > 50, "{stats:?}");
+    assert!(stats.get("tcp", "overlapping_segments") > 50, "{stats:?}");
+}
+
+#[test]
+fn capture_starting_mid_stream_still_decodes_later_exchanges() {
+    let (expected, frames) = original("kerberoast");
+    // Start right after the TGS-REQ of the first service ticket (frame 36): the reply's flow
+    // is picked up mid-stream, with no SYN.
+    let (got, stats) = decode_bytes(write(1, &frames[36..]));
+    assert!(stats.get("tcp", "flows_midstream") >= 1);
+    let got = gist(&got);
+    assert!(
+        got.iter()
+            .any(|g| g.contains("MSSQLSvc") && g.ends_with("ticket rc4-hmac")),
+        "reply without request: {got:#?}"
+    );
+    for later in &gist(&expected)[3..] {
+        assert!(got.contains(later), "{later} missing from {got:#?}");
+    }
+}
+
+#[test]
+fn a_lost_segment_is_a_counted_gap_and_decoding_resumes() {
+    let (expected, frames) = original("krb_password_spray");
+    // Split every segment in two and lose the first half of the 5th data segment: that
+    // exchange is damaged, every other one must still come out.
+    let mut split: Vec<RawFrame> = frames
+        .iter()
+        .flat_map(|f| synth::split_tcp_reversed(f, 2))
+        .collect();
+    let victim = split
+        .iter()
+        .position({
+            let mut seen = 0;
+            move |f| {
+                synth::tcp_payload_len(f) > 0 && {
+                    seen += 1;
+                    seen == 10
+                }
+            }
+        })
+        .unwrap();
+    split.remove(victim);
+    let (got, stats) = decode_bytes(write(1, &split));
+    assert!(stats.get("tcp", "gaps") >= 1, "{stats:?}");
+    let got = gist(&got);
+    let expected = gist(&expected);
+    let found = expected.iter().filter(|e| got.contains(e)).count();
+    assert!(
+        found >= expected.len() - 1,
+        "only {found} of {} exchanges survived",
+        expected.len()
+    );
+}
+
+#[test]
+fn truncated_file_is_reported_not_fatal() {
+    let bytes = std::fs::read(lab("kerberoast")).unwrap();
+    let cut = bytes[..bytes.len() - 7].to_vec();
+    let mut decoder = Decoder::new(DecoderConfig::default());
+    let summary = decode_reader(
+        Box::new(std::io::Cursor::new(cut)),
+        "cut.pcap",
+        &mut decoder,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(summary.truncated);
+    assert_eq!(summary.frames, 64);
+}
+
+#[test]
+fn garbage_is_refused_with_a_clear_error() {
+    let mut decoder = Decoder::new(DecoderConfig::default());
+    let err = decode_reader(
+        Box::new(&b"this is not a capture file at all"[..]),
+        "x",
+        &mut decoder,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(matches!(err, capture::CaptureError::NotACapture), "{err}");
+}
