@@ -17,16 +17,14 @@ const PROGRESS_MIN_BYTES: u64 = 16 << 20;
 pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
     let config = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             DetectionConfig::from_toml(&text).with_context(|| format!("in {}", path.display()))?
         }
         None => DetectionConfig::default(),
     };
     let mut engine = Engine::new(&config, "orthrus-analyze");
-    let run = decode_files(&args.files, !args.no_progress, &mut |activity| {
-        engine.observe(&activity)
-    });
+    let run = decode_files(&args.files, !args.no_progress, &mut |activity| engine.observe(&activity));
     let alerts = engine.finish();
 
     let mut sink = open_output(args.output.as_deref())?;
@@ -64,18 +62,14 @@ pub fn activities(args: &ActivitiesArgs) -> anyhow::Result<u8> {
         print_stats(&run.stats, &run.files);
     }
     report_input_errors(&run);
-    Ok(if run.failed_files > 0 {
-        exit::INPUT_ERRORS
-    } else {
-        exit::OK
-    })
+    Ok(if run.failed_files > 0 { exit::INPUT_ERRORS } else { exit::OK })
 }
 
 fn open_output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
     Ok(match path {
-        Some(p) => Box::new(BufWriter::new(
-            File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
+        Some(p) => {
+            Box::new(BufWriter::new(File::create(p).with_context(|| format!("creating {}", p.display()))?))
+        }
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     })
 }
@@ -94,31 +88,17 @@ pub struct Run {
 
 /// Decodes each file with its own decoder (flow state never crosses files), feeding
 /// activities to `out` as they complete.
-pub fn decode_files(
-    files: &[std::path::PathBuf],
-    progress: bool,
-    out: &mut dyn FnMut(Activity),
-) -> Run {
-    let total: u64 = files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
+pub fn decode_files(files: &[std::path::PathBuf], progress: bool, out: &mut dyn FnMut(Activity)) -> Run {
+    let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let bar = progress_bar(progress && total >= PROGRESS_MIN_BYTES, total);
-    let mut run = Run {
-        stats: DecodeStats::default(),
-        files: Vec::new(),
-        failed_files: 0,
-    };
+    let mut run = Run { stats: DecodeStats::default(), files: Vec::new(), failed_files: 0 };
     for path in files {
         let label = file_label(path);
         let mut decoder = Decoder::new(DecoderConfig::default());
-        let outcome = File::open(path)
-            .map_err(|e| format!("cannot open: {e}"))
-            .and_then(|file| {
-                let reader: Box<dyn Read + Send> = Box::new(bar.wrap_read(file));
-                decode_reader(reader, &label, &mut decoder, out).map_err(|e| e.to_string())
-            });
+        let outcome = File::open(path).map_err(|e| format!("cannot open: {e}")).and_then(|file| {
+            let reader: Box<dyn Read + Send> = Box::new(bar.wrap_read(file));
+            decode_reader(reader, &label, &mut decoder, out).map_err(|e| e.to_string())
+        });
         decoder.finish(out);
         run.stats.merge(&decoder.stats());
         match &outcome {
@@ -136,9 +116,9 @@ fn progress_bar(show: bool, total: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
-    ) {
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}")
+    {
         bar.set_style(style);
     }
     bar

@@ -119,9 +119,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze::analyze(&args),
         Command::Activities(args) => analyze::activities(&args),
-        Command::Detections {
-            command: DetectionsCommand::List { format },
-        } => output::list_detections(format == ListFormat::Markdown).map(|()| exit::OK),
+        Command::Detections { command: DetectionsCommand::List { format } } => {
+            output::list_detections(format == ListFormat::Markdown).map(|()| exit::OK)
+        }
         Command::Bench(args) => bench::bench(&args).map(|()| exit::OK),
     };
     match result {

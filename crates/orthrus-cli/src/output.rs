@@ -85,18 +85,10 @@ pub fn print_stats(stats: &DecodeStats, files: &[FileResult]) {
         let _ = writeln!(err, "  file {}: {status}", file.label);
     }
     for (protocol, section) in &stats.protocols {
-        let counters: Vec<String> = section
-            .counters
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+        let counters: Vec<String> = section.counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let _ = writeln!(err, "  {protocol:<9} {}", counters.join(" "));
         if !section.errors.is_empty() {
-            let errors: Vec<String> = section
-                .errors
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
+            let errors: Vec<String> = section.errors.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let _ = writeln!(err, "  {:<9} skipped/anomalies: {}", "", errors.join(" "));
         }
     }

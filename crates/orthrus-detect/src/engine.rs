@@ -1,9 +1,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use orthrus_model::{
-    Activity, Alert, AlertSource, AlertTargets, Evidence, Severity, TenantId, Timestamp,
-};
+use orthrus_model::{Activity, Alert, AlertSource, AlertTargets, Evidence, Severity, TenantId, Timestamp};
 
 use crate::detections::DETECTIONS;
 use crate::window::Incident;
@@ -27,29 +25,35 @@ pub struct AlertUpdate {
     pub evidence_omitted: u64,
 }
 
+/// What a detector concludes about an incident.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub severity: Severity,
+    /// One sentence: who did what to whom, from where.
+    pub description: String,
+    pub source: AlertSource,
+    pub targets: AlertTargets,
+}
+
 impl AlertUpdate {
-    /// An update carrying an incident's times, count and evidence.
+    /// The update for an incident keyed by the activity's source address.
     pub fn from_incident(
         meta: &'static DetectionMeta,
-        tenant: &TenantId,
-        key: String,
+        activity: &Activity,
         incident: &Incident,
-        severity: Severity,
-        description: String,
-        source: AlertSource,
-        targets: AlertTargets,
+        verdict: Verdict,
     ) -> Self {
         Self {
             meta,
-            tenant: tenant.clone(),
-            key,
-            severity,
-            description,
+            tenant: activity.tenant.clone(),
+            key: format!("{}#{}", activity.source.ip, incident.number),
+            severity: verdict.severity,
+            description: verdict.description,
             first_seen: incident.first_seen,
             last_seen: incident.last_seen,
             count: incident.count,
-            source,
-            targets,
+            source: verdict.source,
+            targets: verdict.targets,
             evidence: incident.evidence.clone(),
             evidence_omitted: incident.evidence_omitted,
         }
@@ -79,12 +83,7 @@ impl Engine {
                 exclude_sources: config.exclusions(entry.meta.config_section),
             })
             .collect();
-        Self {
-            detectors,
-            sensor: sensor.to_string(),
-            alerts: BTreeMap::new(),
-            updates: Vec::new(),
-        }
+        Self { detectors, sensor: sensor.to_string(), alerts: BTreeMap::new(), updates: Vec::new() }
     }
 
     pub fn observe(&mut self, activity: &Activity) {
@@ -109,9 +108,7 @@ impl Engine {
         }
         self.apply_updates();
         let mut alerts: Vec<Alert> = self.alerts.into_values().collect();
-        alerts.sort_by(|a, b| {
-            (a.first_seen, a.detection, &a.id).cmp(&(b.first_seen, b.detection, &b.id))
-        });
+        alerts.sort_by(|a, b| (a.first_seen, a.detection, &a.id).cmp(&(b.first_seen, b.detection, &b.id)));
         alerts
     }
 
@@ -152,15 +149,10 @@ impl Engine {
 
 /// Deterministic: the same input gives the same alert ids, run after run.
 fn alert_id(update: &AlertUpdate) -> String {
-    let text = format!(
-        "{}|{}|{}|{}",
-        update.tenant,
-        update.meta.id,
-        update.key,
-        update.first_seen.as_micros()
-    );
-    let h = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    let text =
+        format!("{}|{}|{}|{}", update.tenant, update.meta.id, update.key, update.first_seen.as_micros());
+    let h = text
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
     format!("{}-{:016x}", update.meta.id.to_ascii_lowercase(), h)
 }

@@ -20,7 +20,7 @@ mod engine;
 pub mod window;
 
 pub use config::{ConfigError, DetectionConfig};
-pub use engine::{AlertUpdate, Engine};
+pub use engine::{AlertUpdate, Engine, Verdict};
 
 use orthrus_model::{Activity, Mitre, Severity};
 
@@ -43,10 +43,7 @@ pub struct DetectionMeta {
 
 impl DetectionMeta {
     pub fn mitre(&self) -> Mitre {
-        Mitre {
-            tactic: self.tactic,
-            techniques: self.techniques.to_vec(),
-        }
+        Mitre { tactic: self.tactic, techniques: self.techniques.to_vec() }
     }
 }
 

@@ -41,22 +41,18 @@ impl<T: Clone + Eq + Hash> Window<T> {
     /// Forgets what is older than the window, seen from `now`.
     pub fn expire(&mut self, now: Timestamp) {
         let cutoff = now.as_micros().saturating_sub(self.window_micros);
-        while self
-            .seen
-            .front()
-            .is_some_and(|(t, _)| t.as_micros() < cutoff)
-        {
+        while self.seen.front().is_some_and(|(t, _)| t.as_micros() < cutoff) {
             self.pop_oldest();
         }
     }
 
     fn pop_oldest(&mut self) {
-        if let Some((_, item)) = self.seen.pop_front() {
-            if let Some(c) = self.counts.get_mut(&item) {
-                *c -= 1;
-                if *c == 0 {
-                    self.counts.remove(&item);
-                }
+        if let Some((_, item)) = self.seen.pop_front()
+            && let Some(c) = self.counts.get_mut(&item)
+        {
+            *c -= 1;
+            if *c == 0 {
+                self.counts.remove(&item);
             }
         }
     }
@@ -104,11 +100,7 @@ impl Recent {
 
     pub fn push(&mut self, time: Timestamp, provenance: &[Provenance], summary: String) {
         let cutoff = time.as_micros().saturating_sub(self.window_micros);
-        while self
-            .items
-            .front()
-            .is_some_and(|(t, _, _)| t.as_micros() < cutoff)
-        {
+        while self.items.front().is_some_and(|(t, _, _)| t.as_micros() < cutoff) {
             self.items.pop_front();
         }
         if self.items.len() >= MAX_EVIDENCE {
@@ -119,6 +111,7 @@ impl Recent {
 
     /// Moves everything kept into `incident`, oldest first.
     pub fn drain_into(&mut self, incident: &mut Incident) {
+        self.items.make_contiguous().sort_by_key(|(t, _, _)| *t);
         for (time, provenance, summary) in self.items.drain(..) {
             incident.record(time, &provenance, summary);
         }
@@ -170,10 +163,7 @@ impl Incident {
         self.count += 1;
         for at in provenance {
             if self.evidence.len() < MAX_EVIDENCE {
-                self.evidence.push(Evidence {
-                    at: at.clone(),
-                    summary: summary.clone(),
-                });
+                self.evidence.push(Evidence { at: at.clone(), summary: summary.clone() });
             } else {
                 self.evidence_omitted += 1;
             }
@@ -201,25 +191,23 @@ impl<K: Clone + Eq + Hash> Incidents<K> {
 
     /// The open incident of `key` at `time`, opening a new one if the last went quiet.
     pub fn at(&mut self, key: &K, time: Timestamp) -> &mut Incident {
-        let stale = self.open.get(key).is_some_and(|i| {
-            time.as_micros().saturating_sub(i.last_seen.as_micros()) > self.gap_micros
-        });
+        let stale = self
+            .open
+            .get(key)
+            .is_some_and(|i| time.as_micros().saturating_sub(i.last_seen.as_micros()) > self.gap_micros);
         if stale || !self.open.contains_key(key) {
             let n = self.numbers.entry(key.clone()).or_default();
             *n += 1;
             self.open.insert(key.clone(), Incident::new(*n, time));
         }
         // The entry was just ensured above.
-        self.open
-            .entry(key.clone())
-            .or_insert_with(|| Incident::new(0, time))
+        self.open.entry(key.clone()).or_insert_with(|| Incident::new(0, time))
     }
 
     /// Forgets incidents quiet for longer than the gap (bounds memory on long runs).
     pub fn expire(&mut self, now: Timestamp) {
         let gap = self.gap_micros;
-        self.open
-            .retain(|_, i| now.as_micros().saturating_sub(i.last_seen.as_micros()) <= gap);
+        self.open.retain(|_, i| now.as_micros().saturating_sub(i.last_seen.as_micros()) <= gap);
     }
 }
 
@@ -258,15 +246,7 @@ mod tests {
         let mut incidents = Incidents::new(600);
         assert_eq!(incidents.at(&"10.0.0.1", t(0)).number, 1);
         incidents.at(&"10.0.0.1", t(0)).last_seen = t(500);
-        assert_eq!(
-            incidents.at(&"10.0.0.1", t(1000)).number,
-            1,
-            "500 s quiet: same incident"
-        );
-        assert_eq!(
-            incidents.at(&"10.0.0.1", t(1601)).number,
-            2,
-            "over 600 s quiet: new"
-        );
+        assert_eq!(incidents.at(&"10.0.0.1", t(1000)).number, 1, "500 s quiet: same incident");
+        assert_eq!(incidents.at(&"10.0.0.1", t(1601)).number, 2, "over 600 s quiet: new");
     }
 }

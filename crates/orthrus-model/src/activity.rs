@@ -32,10 +32,7 @@ pub struct Provenance {
 
 impl Provenance {
     pub fn frame(file: &str, frame: u64) -> Self {
-        Self {
-            file: Arc::from(file),
-            frame,
-        }
+        Self { file: Arc::from(file), frame }
     }
 }
 

@@ -141,11 +141,7 @@ impl KdcOptions {
     }
 
     pub fn names(self) -> Vec<&'static str> {
-        Self::NAMES
-            .iter()
-            .filter(|(bit, _)| self.has(*bit))
-            .map(|(_, name)| *name)
-            .collect()
+        Self::NAMES.iter().filter(|(bit, _)| self.has(*bit)).map(|(_, name)| *name).collect()
     }
 }
 
@@ -165,9 +161,7 @@ impl<'de> Deserialize<'de> for KdcOptions {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         let hex = text.trim_start_matches("0x");
-        u32::from_str_radix(hex, 16)
-            .map(Self)
-            .map_err(serde::de::Error::custom)
+        u32::from_str_radix(hex, 16).map(Self).map_err(serde::de::Error::custom)
     }
 }
 

@@ -69,9 +69,7 @@ pub fn open_reader(inner: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>, 
         return Err(CaptureError::Empty);
     }
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
-            reader,
-        ))))
+        Ok(Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(reader))))
     } else {
         Ok(Box::new(reader))
     }
@@ -178,9 +176,7 @@ pub fn read_frames(
             }
             Err(PcapError::Incomplete(_)) => {
                 if pcap.refill().is_err() {
-                    return Err(CaptureError::Read {
-                        frames: summary.frames,
-                    });
+                    return Err(CaptureError::Read { frames: summary.frames });
                 }
             }
             Err(PcapError::BufferTooSmall) => {
@@ -193,21 +189,14 @@ pub fn read_frames(
                     break;
                 }
                 if pcap.refill().is_err() {
-                    return Err(CaptureError::Read {
-                        frames: summary.frames,
-                    });
+                    return Err(CaptureError::Read { frames: summary.frames });
                 }
             }
             Err(PcapError::ReadError) => {
-                return Err(CaptureError::Read {
-                    frames: summary.frames,
-                });
+                return Err(CaptureError::Read { frames: summary.frames });
             }
             Err(other) => {
-                summary.corrupt = Some(format!(
-                    "unreadable record after frame {}: {other}",
-                    summary.frames
-                ));
+                summary.corrupt = Some(format!("unreadable record after frame {}: {other}", summary.frames));
                 break;
             }
         }
@@ -218,9 +207,7 @@ pub fn read_frames(
 fn ng_micros(raw: u64, iface: Interface) -> i64 {
     let per = u128::from(iface.ts_per_sec);
     let micros = u128::from(raw) * 1_000_000 / per;
-    i64::try_from(micros)
-        .unwrap_or(i64::MAX)
-        .saturating_add(iface.ts_offset_secs.saturating_mul(1_000_000))
+    i64::try_from(micros).unwrap_or(i64::MAX).saturating_add(iface.ts_offset_secs.saturating_mul(1_000_000))
 }
 
 /// Writes a classic pcap file (microsecond timestamps). Written here rather than with a

@@ -107,18 +107,12 @@ impl Decoder {
             Some(NetSlice::Ipv4(v4)) => {
                 self.link.ipv4 += 1;
                 let h = v4.header();
-                (
-                    IpAddr::V4(h.source_addr()),
-                    IpAddr::V4(h.destination_addr()),
-                )
+                (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()))
             }
             Some(NetSlice::Ipv6(v6)) => {
                 self.link.ipv6 += 1;
                 let h = v6.header();
-                (
-                    IpAddr::V6(h.source_addr()),
-                    IpAddr::V6(h.destination_addr()),
-                )
+                (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()))
             }
             _ => {
                 self.link.not_ip += 1;
@@ -156,10 +150,7 @@ impl Decoder {
             self.fragment_bytes = frame.data.len();
             self.link.count_error("fragment_memory_limit");
         }
-        match self
-            .defrag
-            .process_sliced_packet(sliced, frame.ts_micros, ())
-        {
+        match self.defrag.process_sliced_packet(sliced, frame.ts_micros, ()) {
             Ok(Some(whole)) => {
                 self.link.reassembled += 1;
                 match whole.ip_number {
@@ -198,20 +189,11 @@ impl Decoder {
         if !to_server && !self.is_kerberos_port(sport) {
             return;
         }
-        let (client, server) = if to_server {
-            ((src, sport), (dst, dport))
-        } else {
-            ((dst, dport), (src, sport))
-        };
+        let (client, server) =
+            if to_server { ((src, sport), (dst, dport)) } else { ((dst, dport), (src, sport)) };
         let seen = Seen {
-            client: Endpoint {
-                ip: client.0,
-                port: client.1,
-            },
-            server: Endpoint {
-                ip: server.0,
-                port: server.1,
-            },
+            client: Endpoint { ip: client.0, port: client.1 },
+            server: Endpoint { ip: server.0, port: server.1 },
             transport: Transport::Udp,
             ts_micros: frame.ts_micros,
             frame: frame.number,
@@ -236,12 +218,7 @@ impl Decoder {
             src: (src, sport),
             dst: (dst, dport),
             seq: tcp.sequence_number(),
-            flags: Flags {
-                syn: tcp.syn(),
-                ack: tcp.ack(),
-                fin: tcp.fin(),
-                rst: tcp.rst(),
-            },
+            flags: Flags { syn: tcp.syn(), ack: tcp.ack(), fin: tcp.fin(), rst: tcp.rst() },
             payload: tcp.payload(),
             ts_micros: frame.ts_micros,
             frame: frame.number,
@@ -249,28 +226,21 @@ impl Decoder {
         let ports = &self.kerberos_ports;
         let kerberos = &mut self.kerberos;
         let ts = frame.ts_micros;
-        self.tcp
-            .segment(&segment, |p| ports.contains(&p), &mut |event| {
-                kerberos.stream(event, ts, out);
-            });
+        self.tcp.segment(&segment, |p| ports.contains(&p), &mut |event| {
+            kerberos.stream(event, ts, out);
+        });
     }
 
     /// End of input: closes every flow and reports requests that never got an answer.
     pub fn finish(&mut self, out: &mut dyn FnMut(Activity)) {
         let kerberos = &mut self.kerberos;
         let last_ts = self.last_ts;
-        self.tcp
-            .finish(&mut |event| kerberos.stream(event, last_ts, out));
+        self.tcp.finish(&mut |event| kerberos.stream(event, last_ts, out));
         self.kerberos.finish(out);
     }
 
     pub fn stats(&self) -> DecodeStats {
-        DecodeStats::collect(
-            &self.link,
-            &self.tcp.counters,
-            &self.kerberos.counters,
-            self.tcp.active_flows(),
-        )
+        DecodeStats::collect(&self.link, &self.tcp.counters, &self.kerberos.counters, self.tcp.active_flows())
     }
 }
 
@@ -282,13 +252,10 @@ fn slice_link(linktype: i32, data: &[u8]) -> Result<Option<SlicedPacket<'_>>, &'
         linktype::LINUX_SLL2 => {
             // SLL2: protocol type (2) | reserved (2) | ifindex (4) | hatype (2) | pkttype (1)
             // | addr len (1) | addr (8), then the payload.
-            let (Some(proto), Some(payload)) = (data.get(..2), data.get(20..)) else {
+            let (Some(proto), Some(payload)) = (data.first_chunk::<2>(), data.get(20..)) else {
                 return Err("truncated_link_header");
             };
-            SlicedPacket::from_ether_type(
-                EtherType(u16::from_be_bytes([proto[0], proto[1]])),
-                payload,
-            )
+            SlicedPacket::from_ether_type(EtherType(u16::from_be_bytes(*proto)), payload)
         }
         linktype::RAW | linktype::IPV4 | linktype::IPV6 => SlicedPacket::from_ip(data),
         lt if linktype::RAW_BSD.contains(&lt) => SlicedPacket::from_ip(data),

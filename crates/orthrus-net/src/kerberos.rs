@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use foldhash::HashMap;
 use orthrus_model::{
-    Activity, ActivityKind, EncryptionType, Endpoint, KdcFailure, KdcIssued, KdcOptions,
-    KdcOutcome, KdcRequest, KerberosErrorCode, KerberosExchange, PaDataType, Provenance, TenantId,
-    TicketInfo, Timestamp, Transport,
+    Activity, ActivityKind, EncryptionType, Endpoint, KdcFailure, KdcIssued, KdcOptions, KdcOutcome,
+    KdcRequest, KerberosErrorCode, KerberosExchange, PaDataType, Provenance, TenantId, TicketInfo, Timestamp,
+    Transport,
 };
 use orthrus_proto::kerberos::{self as krb, KdcRep, KdcReq, KrbError, KrbMessage, Record, Ticket};
 
-use crate::tcp::{Direction, StreamEvent};
+use crate::tcp::{Direction, PerDirection, StreamEvent};
 
 /// Requests one socket pair may have outstanding; older ones are reported unanswered.
 const MAX_PENDING_PER_PAIR: usize = 32;
@@ -60,7 +60,7 @@ struct PairKey {
 
 #[derive(Default)]
 struct StreamBuffers {
-    buf: [Vec<u8>; 2],
+    buf: PerDirection<Vec<u8>>,
 }
 
 pub struct KerberosTracker {
@@ -97,20 +97,9 @@ impl KerberosTracker {
     }
 
     /// One event from TCP reassembly of a flow to or from a KDC.
-    pub fn stream(
-        &mut self,
-        event: StreamEvent<'_>,
-        ts_micros: i64,
-        out: &mut dyn FnMut(Activity),
-    ) {
+    pub fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
         match event {
-            StreamEvent::Data {
-                flow,
-                pair,
-                dir,
-                bytes,
-                frame,
-            } => {
+            StreamEvent::Data { flow, pair, dir, bytes, frame } => {
                 let seen = Seen {
                     client: endpoint(pair.client),
                     server: endpoint(pair.server),
@@ -122,7 +111,7 @@ impl KerberosTracker {
             }
             StreamEvent::Gap { flow, dir, .. } => {
                 if let Some(b) = self.streams.get_mut(&flow) {
-                    let buf = &mut b.buf[dir_index(dir)];
+                    let buf = b.buf.get_mut(dir);
                     if !buf.is_empty() {
                         self.counters.stream_resyncs += 1;
                         buf.clear();
@@ -153,8 +142,7 @@ impl KerberosTracker {
         seen: &Seen,
         out: &mut dyn FnMut(Activity),
     ) {
-        let mut buffered =
-            std::mem::take(&mut self.streams.entry(flow).or_default().buf[dir_index(dir)]);
+        let mut buffered = std::mem::take(self.streams.entry(flow).or_default().buf.get_mut(dir));
         let rest: &[u8] = if buffered.is_empty() {
             // Fast path: whole records straight from the segment, no copy.
             self.records(bytes, seen, out)
@@ -170,17 +158,12 @@ impl KerberosTracker {
         };
         buffered.extend_from_slice(rest);
         if let Some(b) = self.streams.get_mut(&flow) {
-            b.buf[dir_index(dir)] = buffered;
+            *b.buf.get_mut(dir) = buffered;
         }
     }
 
     /// Handles every complete record at the front of `stream`; returns what is left.
-    fn records<'s>(
-        &mut self,
-        mut stream: &'s [u8],
-        seen: &Seen,
-        out: &mut dyn FnMut(Activity),
-    ) -> &'s [u8] {
+    fn records<'s>(&mut self, mut stream: &'s [u8], seen: &Seen, out: &mut dyn FnMut(Activity)) -> &'s [u8] {
         loop {
             match krb::split_record(stream) {
                 Record::Complete { message, consumed } => {
@@ -210,11 +193,7 @@ impl KerberosTracker {
     fn message(&mut self, bytes: &[u8], seen: &Seen, out: &mut dyn FnMut(Activity)) {
         let message = match krb::parse_message(bytes) {
             Ok(m) => m,
-            Err(
-                e @ krb::DecodeError::Invalid {
-                    what: "as_req" | "tgs_req",
-                },
-            ) => {
+            Err(e @ krb::DecodeError::Invalid { what: "as_req" | "tgs_req" }) => {
                 match krb::patch_signed_nonce(bytes) {
                     Some((patched, nonce)) => self.signed_nonce_request(&patched, nonce, seen, out),
                     None => self.count_error(e.reason()),
@@ -226,11 +205,7 @@ impl KerberosTracker {
                 return;
             }
         };
-        let key = PairKey {
-            client: seen.client,
-            server: seen.server,
-            transport: seen.transport,
-        };
+        let key = PairKey { client: seen.client, server: seen.server, transport: seen.transport };
         match message {
             KrbMessage::AsReq(req) => {
                 self.count_message("as_req");
@@ -242,23 +217,11 @@ impl KerberosTracker {
             }
             KrbMessage::AsRep(rep) => {
                 self.count_message("as_rep");
-                self.reply(
-                    key,
-                    KdcOutcome::Issued(issued_from(&rep)),
-                    Some(true),
-                    seen,
-                    out,
-                );
+                self.reply(key, KdcOutcome::Issued(issued_from(&rep)), Some(true), seen, out);
             }
             KrbMessage::TgsRep(rep) => {
                 self.count_message("tgs_rep");
-                self.reply(
-                    key,
-                    KdcOutcome::Issued(issued_from(&rep)),
-                    Some(false),
-                    seen,
-                    out,
-                );
+                self.reply(key, KdcOutcome::Issued(issued_from(&rep)), Some(false), seen, out);
             }
             KrbMessage::Error(err) => {
                 self.count_message("krb_error");
@@ -278,20 +241,12 @@ impl KerberosTracker {
         seen: &Seen,
         out: &mut dyn FnMut(Activity),
     ) {
-        let key = PairKey {
-            client: seen.client,
-            server: seen.server,
-            transport: seen.transport,
-        };
+        let key = PairKey { client: seen.client, server: seen.server, transport: seen.transport };
         let (mut request, is_as, name) = match krb::parse_message(patched) {
             Ok(KrbMessage::AsReq(req)) => (request_from(&req), true, "as_req"),
             Ok(KrbMessage::TgsReq(req)) => (request_from(&req), false, "tgs_req"),
             _ => {
-                self.count_error(if patched.first() == Some(&0x6a) {
-                    "as_req"
-                } else {
-                    "tgs_req"
-                });
+                self.count_error(if patched.first() == Some(&0x6a) { "as_req" } else { "tgs_req" });
                 return;
             }
         };
@@ -318,16 +273,11 @@ impl KerberosTracker {
             same.frame = seen.frame;
             return;
         }
-        queue.push_back(PendingRequest {
-            request,
-            is_as,
-            ts_micros: seen.ts_micros,
-            frame: seen.frame,
-        });
-        if queue.len() > MAX_PENDING_PER_PAIR {
-            if let Some(oldest) = queue.pop_front() {
-                self.unanswered(key, oldest, out);
-            }
+        queue.push_back(PendingRequest { request, is_as, ts_micros: seen.ts_micros, frame: seen.frame });
+        if queue.len() > MAX_PENDING_PER_PAIR
+            && let Some(oldest) = queue.pop_front()
+        {
+            self.unanswered(key, oldest, out);
         }
     }
 
@@ -341,9 +291,7 @@ impl KerberosTracker {
     ) {
         let pending = self.pending.get_mut(&key).and_then(|q| {
             // The oldest request of the matching kind; an error answers either kind.
-            let index = q
-                .iter()
-                .position(|p| reply_is_as.is_none_or(|as_| p.is_as == as_))?;
+            let index = q.iter().position(|p| reply_is_as.is_none_or(|as_| p.is_as == as_))?;
             q.remove(index)
         });
         if self.pending.get(&key).is_some_and(VecDeque::is_empty) {
@@ -355,10 +303,7 @@ impl KerberosTracker {
                 Some(p.request),
                 p.is_as,
                 p.ts_micros,
-                vec![Provenance {
-                    file: self.file.clone(),
-                    frame: p.frame,
-                }],
+                vec![Provenance { file: self.file.clone(), frame: p.frame }],
             ),
             None => {
                 self.counters.replies_without_request += 1;
@@ -369,29 +314,14 @@ impl KerberosTracker {
                 (None, is_as, seen.ts_micros, Vec::new())
             }
         };
-        provenance.push(Provenance {
-            file: self.file.clone(),
-            frame: seen.frame,
-        });
-        out(self.activity(
-            key,
-            time,
-            provenance,
-            is_as,
-            KerberosExchange { request, outcome },
-        ));
+        provenance.push(Provenance { file: self.file.clone(), frame: seen.frame });
+        out(self.activity(key, time, provenance, is_as, KerberosExchange { request, outcome }));
     }
 
     fn unanswered(&mut self, key: PairKey, p: PendingRequest, out: &mut dyn FnMut(Activity)) {
         self.counters.requests_without_reply += 1;
-        let provenance = vec![Provenance {
-            file: self.file.clone(),
-            frame: p.frame,
-        }];
-        let exchange = KerberosExchange {
-            request: Some(p.request),
-            outcome: KdcOutcome::NoReply,
-        };
+        let provenance = vec![Provenance { file: self.file.clone(), frame: p.frame }];
+        let exchange = KerberosExchange { request: Some(p.request), outcome: KdcOutcome::NoReply };
         out(self.activity(key, p.ts_micros, provenance, p.is_as, exchange));
     }
 
@@ -443,11 +373,8 @@ impl KerberosTracker {
 
     /// End of input: every request still waiting is reported unanswered, oldest first.
     pub fn finish(&mut self, out: &mut dyn FnMut(Activity)) {
-        let mut rest: Vec<(PairKey, PendingRequest)> = self
-            .pending
-            .drain()
-            .flat_map(|(k, q)| q.into_iter().map(move |p| (k, p)))
-            .collect();
+        let mut rest: Vec<(PairKey, PendingRequest)> =
+            self.pending.drain().flat_map(|(k, q)| q.into_iter().map(move |p| (k, p))).collect();
         rest.sort_by_key(|(_, p)| (p.ts_micros, p.frame));
         for (key, p) in rest {
             self.unanswered(key, p, out);
@@ -464,13 +391,6 @@ impl KerberosTracker {
     }
 }
 
-fn dir_index(dir: Direction) -> usize {
-    match dir {
-        Direction::ToServer => 0,
-        Direction::ToClient => 1,
-    }
-}
-
 fn endpoint((ip, port): (std::net::IpAddr, u16)) -> Endpoint {
     Endpoint { ip, port }
 }
@@ -483,11 +403,7 @@ fn request_from(req: &KdcReq<'_>) -> KdcRequest {
         sname: body.sname.as_ref().map(krb::principal),
         kdc_options: KdcOptions(krb::kdc_options(req)),
         etypes: body.etype.iter().map(|e| EncryptionType(e.0)).collect(),
-        padata: req
-            .padata
-            .iter()
-            .map(|p| PaDataType(p.padata_type.0))
-            .collect(),
+        padata: req.padata.iter().map(|p| PaDataType(p.padata_type.0)).collect(),
         enc_timestamp_etype: None,
         pac_request: None,
         fast_armor: false,
@@ -503,8 +419,7 @@ fn request_from(req: &KdcReq<'_>) -> KdcRequest {
     for pa in &req.padata {
         match PaDataType(pa.padata_type.0) {
             PaDataType::ENC_TIMESTAMP => {
-                request.enc_timestamp_etype =
-                    krb::enc_timestamp_etype(pa.padata_value).map(EncryptionType);
+                request.enc_timestamp_etype = krb::enc_timestamp_etype(pa.padata_value).map(EncryptionType);
             }
             PaDataType::PAC_REQUEST => request.pac_request = krb::pac_request(pa.padata_value),
             PaDataType::FX_FAST => request.fast_armor = true,
@@ -537,11 +452,7 @@ fn issued_from(rep: &KdcRep<'_>) -> KdcIssued {
         cname: krb::principal(&rep.cname),
         ticket: ticket_info(&rep.ticket),
         reply_etype: EncryptionType(rep.enc_part.etype.0),
-        padata: rep
-            .padata
-            .iter()
-            .map(|p| PaDataType(p.padata_type.0))
-            .collect(),
+        padata: rep.padata.iter().map(|p| PaDataType(p.padata_type.0)).collect(),
     }
 }
 
@@ -560,7 +471,5 @@ fn failure_from(err: &KrbError<'_>) -> KdcFailure {
 /// FNV-1a, 64 bit: a stable, dependency-free fingerprint (not a security hash: it only
 /// recognises the same ticket bytes seen twice).
 fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
 }

@@ -50,7 +50,5 @@ pub fn decode_reader(
 
 /// How provenance names a file: its file name (evidence is read beside the capture).
 pub fn file_label(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
 }

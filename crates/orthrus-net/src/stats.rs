@@ -91,8 +91,7 @@ impl DecodeStats {
             k.counters.insert(name, *value);
         }
         k.counters.insert("exchanges", krb.exchanges);
-        k.counters
-            .insert("udp_retransmissions", krb.udp_retransmissions);
+        k.counters.insert("udp_retransmissions", krb.udp_retransmissions);
         k.errors = krb.errors.clone();
         for (name, value) in [
             ("replies_without_request", krb.replies_without_request),

@@ -56,11 +56,18 @@ pub enum Direction {
     ToClient,
 }
 
-impl Direction {
-    fn index(self) -> usize {
-        match self {
-            Direction::ToServer => 0,
-            Direction::ToClient => 1,
+/// One value per direction of a flow.
+#[derive(Debug, Default)]
+pub struct PerDirection<T> {
+    pub to_server: T,
+    pub to_client: T,
+}
+
+impl<T> PerDirection<T> {
+    pub fn get_mut(&mut self, dir: Direction) -> &mut T {
+        match dir {
+            Direction::ToServer => &mut self.to_server,
+            Direction::ToClient => &mut self.to_client,
         }
     }
 }
@@ -69,19 +76,9 @@ impl Direction {
 #[derive(Debug, PartialEq, Eq)]
 pub enum StreamEvent<'a> {
     /// In-order bytes. `frame` is the frame whose segment carried (the end of) them.
-    Data {
-        flow: u64,
-        pair: SocketPair,
-        dir: Direction,
-        bytes: &'a [u8],
-        frame: u64,
-    },
+    Data { flow: u64, pair: SocketPair, dir: Direction, bytes: &'a [u8], frame: u64 },
     /// Bytes were lost before the next `Data` in this direction: resynchronise.
-    Gap {
-        flow: u64,
-        dir: Direction,
-        bytes_missing: u64,
-    },
+    Gap { flow: u64, dir: Direction, bytes_missing: u64 },
     /// The flow ended (FIN both ways, RST, idle timeout, eviction or end of input).
     Closed { flow: u64, pair: SocketPair },
 }
@@ -141,7 +138,7 @@ struct HalfStream {
 struct Flow {
     id: u64,
     pair: SocketPair,
-    half: [HalfStream; 2],
+    half: PerDirection<HalfStream>,
     last_seen: i64,
 }
 
@@ -202,17 +199,12 @@ impl TcpReassembler {
                 }
                 let id = self.next_id;
                 self.next_id += 1;
-                e.insert(Flow {
-                    id,
-                    pair,
-                    half: [HalfStream::default(), HalfStream::default()],
-                    last_seen: seg.ts_micros,
-                })
+                e.insert(Flow { id, pair, half: PerDirection::default(), last_seen: seg.ts_micros })
             }
         };
         flow.last_seen = flow.last_seen.max(seg.ts_micros);
         let flow_id = flow.id;
-        let half = &mut flow.half[dir.index()];
+        let half = flow.half.get_mut(dir);
 
         if seg.flags.syn {
             // A SYN (re)starts this direction; its sequence number consumes one.
@@ -220,13 +212,7 @@ impl TcpReassembler {
                 half.next_seq = Some(seg.seq.wrapping_add(1));
             }
         } else if !seg.payload.is_empty() {
-            let released = accept_data(
-                half,
-                seg,
-                &self.limits,
-                &mut self.pending_total,
-                &mut self.counters,
-            );
+            let released = accept_data(half, seg, &self.limits, &mut self.pending_total, &mut self.counters);
             deliver(
                 (flow_id, pair),
                 dir,
@@ -242,7 +228,8 @@ impl TcpReassembler {
             half.fin = true;
         }
         // Both sides said FIN and nothing is still waiting for a hole to fill.
-        let done = seg.flags.rst || flow.half.iter().all(|h| h.fin && h.pending.is_empty());
+        let done = seg.flags.rst
+            || [&flow.half.to_server, &flow.half.to_client].iter().all(|h| h.fin && h.pending.is_empty());
         if done {
             self.close(&pair, emit);
         }
@@ -250,8 +237,7 @@ impl TcpReassembler {
 
     /// Closes every flow: end of input. Pending out-of-order data is delivered after a gap.
     pub fn finish(&mut self, emit: &mut dyn FnMut(StreamEvent<'_>)) {
-        let mut pairs: Vec<(u64, SocketPair)> =
-            self.flows.values().map(|f| (f.id, f.pair)).collect();
+        let mut pairs: Vec<(u64, SocketPair)> = self.flows.values().map(|f| (f.id, f.pair)).collect();
         pairs.sort_unstable();
         for (_, pair) in pairs {
             self.close(&pair, emit);
@@ -263,7 +249,7 @@ impl TcpReassembler {
             return;
         };
         for dir in [Direction::ToServer, Direction::ToClient] {
-            let half = &mut flow.half[dir.index()];
+            let half = flow.half.get_mut(dir);
             while let Some((offset, (bytes, frame))) = half.pending.pop_first() {
                 self.pending_total = self.pending_total.saturating_sub(bytes.len());
                 half.pending_bytes = half.pending_bytes.saturating_sub(bytes.len());
@@ -271,30 +257,17 @@ impl TcpReassembler {
                     let missing = offset - half.delivered;
                     self.counters.gaps += 1;
                     self.counters.gap_bytes += missing;
-                    emit(StreamEvent::Gap {
-                        flow: flow.id,
-                        dir,
-                        bytes_missing: missing,
-                    });
+                    emit(StreamEvent::Gap { flow: flow.id, dir, bytes_missing: missing });
                     half.delivered = offset;
                 }
                 let skip = usize::try_from(half.delivered - offset).unwrap_or(usize::MAX);
                 if let Some(rest) = bytes.get(skip..).filter(|r| !r.is_empty()) {
                     half.delivered += rest.len() as u64;
-                    emit(StreamEvent::Data {
-                        flow: flow.id,
-                        pair: flow.pair,
-                        dir,
-                        bytes: rest,
-                        frame,
-                    });
+                    emit(StreamEvent::Data { flow: flow.id, pair: flow.pair, dir, bytes: rest, frame });
                 }
             }
         }
-        emit(StreamEvent::Closed {
-            flow: flow.id,
-            pair: flow.pair,
-        });
+        emit(StreamEvent::Closed { flow: flow.id, pair: flow.pair });
     }
 
     fn maybe_sweep(&mut self, now: i64, emit: &mut dyn FnMut(StreamEvent<'_>)) {
@@ -312,12 +285,8 @@ impl TcpReassembler {
     }
 
     fn idle_since(&self, cutoff: i64) -> Vec<SocketPair> {
-        let mut idle: Vec<(u64, SocketPair)> = self
-            .flows
-            .values()
-            .filter(|f| f.last_seen < cutoff)
-            .map(|f| (f.id, f.pair))
-            .collect();
+        let mut idle: Vec<(u64, SocketPair)> =
+            self.flows.values().filter(|f| f.last_seen < cutoff).map(|f| (f.id, f.pair)).collect();
         idle.sort_unstable();
         idle.into_iter().map(|(_, p)| p).collect()
     }
@@ -327,11 +296,8 @@ impl TcpReassembler {
         if self.flows.len() < self.limits.max_flows {
             return true;
         }
-        let mut by_age: Vec<(i64, u64, SocketPair)> = self
-            .flows
-            .values()
-            .map(|f| (f.last_seen, f.id, f.pair))
-            .collect();
+        let mut by_age: Vec<(i64, u64, SocketPair)> =
+            self.flows.values().map(|f| (f.last_seen, f.id, f.pair)).collect();
         by_age.sort_unstable();
         let evict = (self.limits.max_flows / 10).max(1);
         for (last_seen, _, pair) in by_age.into_iter().take(evict) {
@@ -360,21 +326,9 @@ fn orient(seg: &Segment<'_>, is_server_port: &impl Fn(u16) -> bool) -> (SocketPa
         }
     };
     if from_client {
-        (
-            SocketPair {
-                client: seg.src,
-                server: seg.dst,
-            },
-            Direction::ToServer,
-        )
+        (SocketPair { client: seg.src, server: seg.dst }, Direction::ToServer)
     } else {
-        (
-            SocketPair {
-                client: seg.dst,
-                server: seg.src,
-            },
-            Direction::ToClient,
-        )
+        (SocketPair { client: seg.dst, server: seg.src }, Direction::ToClient)
     }
 }
 
@@ -470,23 +424,15 @@ fn deliver(
     if half.pending_gap > 0 {
         counters.gaps += 1;
         counters.gap_bytes += half.pending_gap;
-        emit(StreamEvent::Gap {
-            flow,
-            dir,
-            bytes_missing: half.pending_gap,
-        });
+        emit(StreamEvent::Gap { flow, dir, bytes_missing: half.pending_gap });
         half.pending_gap = 0;
     }
-    if let Released::FromSegment { skip } = released {
-        if let Some(fresh) = seg.payload.get(skip..) {
+    if let Released::FromSegment { skip } = released
+        && let Some(fresh) = seg.payload.get(skip..)
+    {
+        {
             half.advance(fresh.len());
-            emit(StreamEvent::Data {
-                flow,
-                pair,
-                dir,
-                bytes: fresh,
-                frame: seg.frame,
-            });
+            emit(StreamEvent::Data { flow, pair, dir, bytes: fresh, frame: seg.frame });
         }
     }
     // Drain queued segments that are now in order.
@@ -501,13 +447,7 @@ fn deliver(
         let skip = usize::try_from(half.delivered - offset).unwrap_or(usize::MAX);
         if let Some(rest) = bytes.get(skip..).filter(|r| !r.is_empty()) {
             half.advance(rest.len());
-            emit(StreamEvent::Data {
-                flow,
-                pair,
-                dir,
-                bytes: rest,
-                frame,
-            });
+            emit(StreamEvent::Data { flow, pair, dir, bytes: rest, frame });
         }
     }
 }

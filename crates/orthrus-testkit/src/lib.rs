@@ -6,6 +6,9 @@
 //! assert!(path.exists());
 //! ```
 
+// Test support: a broken fixture should stop the test loudly.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use orthrus_model::Activity;

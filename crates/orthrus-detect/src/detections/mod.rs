@@ -11,22 +11,13 @@ pub struct DetectionEntry {
 }
 
 pub const DETECTIONS: &[DetectionEntry] = &[
-    DetectionEntry {
-        meta: &kerberos::kerberoasting::META,
-        build: kerberos::kerberoasting::build,
-    },
-    DetectionEntry {
-        meta: &kerberos::asrep_roasting::META,
-        build: kerberos::asrep_roasting::build,
-    },
+    DetectionEntry { meta: &kerberos::kerberoasting::META, build: kerberos::kerberoasting::build },
+    DetectionEntry { meta: &kerberos::asrep_roasting::META, build: kerberos::asrep_roasting::build },
     DetectionEntry {
         meta: &kerberos::account_enumeration::META,
         build: kerberos::account_enumeration::build,
     },
-    DetectionEntry {
-        meta: &kerberos::brute_force::META,
-        build: kerberos::brute_force::build,
-    },
+    DetectionEntry { meta: &kerberos::brute_force::META, build: kerberos::brute_force::build },
 ];
 
 /// The catalogue as Markdown: `docs/DETECTIONS.md` is this text, and a test fails when the
@@ -73,20 +64,13 @@ mod tests {
             std::fs::write(&path, &generated).unwrap();
             return;
         }
-        assert_eq!(
-            committed, generated,
-            "docs/DETECTIONS.md is stale: run with ORTHRUS_BLESS=1"
-        );
+        assert_eq!(committed, generated, "docs/DETECTIONS.md is stale: run with ORTHRUS_BLESS=1");
     }
 
     #[test]
     fn ids_are_unique_and_stable_in_form() {
         let mut ids: Vec<&str> = super::DETECTIONS.iter().map(|d| d.meta.id).collect();
-        assert!(
-            ids.iter()
-                .all(|id| id.starts_with("ORT-") && id.len() == 11),
-            "{ids:?}"
-        );
+        assert!(ids.iter().all(|id| id.starts_with("ORT-") && id.len() == 11), "{ids:?}");
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), super::DETECTIONS.len());

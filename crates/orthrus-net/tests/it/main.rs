@@ -2,6 +2,9 @@
 //! duplicated and cut by the generators in `synth.rs` (so each test's input is the real
 //! Kerberos conversation, seen through a different network or a worse capture).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 mod synth;
 
 use std::path::PathBuf;
@@ -19,12 +22,9 @@ fn lab(name: &str) -> PathBuf {
 fn decode_bytes(bytes: Vec<u8>) -> (Vec<Activity>, DecodeStats) {
     let mut decoder = Decoder::new(DecoderConfig::default());
     let mut out = Vec::new();
-    decode_reader(
-        Box::new(std::io::Cursor::new(bytes)),
-        "synthetic.pcap",
-        &mut decoder,
-        &mut |a| out.push(a),
-    )
+    decode_reader(Box::new(std::io::Cursor::new(bytes)), "synthetic.pcap", &mut decoder, &mut |a| {
+        out.push(a)
+    })
     .expect("synthetic capture is readable");
     decoder.finish(&mut |a| out.push(a));
     (out, decoder.stats())
@@ -52,12 +52,7 @@ fn gist(activities: &[Activity]) -> Vec<String> {
                 KdcOutcome::Failed(f) => f.code.to_string(),
                 KdcOutcome::NoReply => "no reply".into(),
             };
-            format!(
-                "{kind} {} {:?} {:?} {result}",
-                a.source.port,
-                ex.client(),
-                ex.service()
-            )
+            format!("{kind} {} {:?} {:?} {result}", a.source.port, ex.client(), ex.service())
         })
         .collect()
 }
@@ -87,20 +82,16 @@ fn kerberoast_capture_decodes_to_the_exchanges_tshark_shows() {
     let summary = gist(&activities);
     assert_eq!(summary.len(), 5, "{summary:#?}");
     assert!(summary[0].starts_with("AS") && summary[0].ends_with("KDC_ERR_PREAUTH_REQUIRED"));
-    assert!(
-        summary[2].contains("MSSQLSvc/sql01.lab.test") && summary[2].ends_with("ticket rc4-hmac")
-    );
+    assert!(summary[2].contains("MSSQLSvc/sql01.lab.test") && summary[2].ends_with("ticket rc4-hmac"));
     let first = &activities[0];
-    assert_eq!(
-        first.provenance.iter().map(|p| p.frame).collect::<Vec<_>>(),
-        [15, 17]
-    );
+    assert_eq!(first.provenance.iter().map(|p| p.frame).collect::<Vec<_>>(), [15, 17]);
 }
 
 #[test]
 fn same_activities_through_every_link_type() {
     let (expected, frames) = original("benign_password_typo");
-    let cases: [(&str, i32, fn(&[u8]) -> Vec<u8>); 6] = [
+    type Reencapsulate = fn(&[u8]) -> Vec<u8>;
+    let cases: [(&str, i32, Reencapsulate); 6] = [
         ("linux cooked v1", 113, synth::to_sll),
         ("linux cooked v2", 276, synth::to_sll2),
         ("raw ip", 101, synth::to_raw_ip),
@@ -109,13 +100,8 @@ fn same_activities_through_every_link_type() {
         ("IPv6", 1, synth::to_ipv6),
     ];
     for (name, linktype, transform) in cases {
-        let converted: Vec<RawFrame> = frames
-            .iter()
-            .map(|f| RawFrame {
-                ts_micros: f.ts_micros,
-                data: transform(&f.data),
-            })
-            .collect();
+        let converted: Vec<RawFrame> =
+            frames.iter().map(|f| RawFrame { ts_micros: f.ts_micros, data: transform(&f.data) }).collect();
         let (got, _) = decode_bytes(write(linktype, &converted));
         assert_eq!(gist(&got), gist(&expected), "{name}");
     }
@@ -134,10 +120,7 @@ fn pcapng_and_gzip_read_the_same_frames() {
 #[test]
 fn fragmented_ip_is_reassembled() {
     let (expected, frames) = original("kerberoast");
-    let fragmented: Vec<RawFrame> = frames
-        .iter()
-        .flat_map(|f| synth::fragment_ipv4(f, 256))
-        .collect();
+    let fragmented: Vec<RawFrame> = frames.iter().flat_map(|f| synth::fragment_ipv4(f, 256)).collect();
     assert!(fragmented.len() > frames.len() + 10);
     let (got, stats) = decode_bytes(write(1, &fragmented));
     assert_eq!(gist(&got), gist(&expected));
@@ -147,10 +130,7 @@ fn fragmented_ip_is_reassembled() {
 #[test]
 fn segments_split_and_reordered_are_reassembled() {
     let (expected, frames) = original("krb_password_spray");
-    let split: Vec<RawFrame> = frames
-        .iter()
-        .flat_map(|f| synth::split_tcp_reversed(f, 3))
-        .collect();
+    let split: Vec<RawFrame> = frames.iter().flat_map(|f| synth::split_tcp_reversed(f, 3)).collect();
     let (got, stats) = decode_bytes(write(1, &split));
     assert_eq!(gist(&got), gist(&expected));
     assert!(stats.get("tcp", "out_of_order_segments") > 50, "{stats:?}");
@@ -159,10 +139,7 @@ fn segments_split_and_reordered_are_reassembled() {
 #[test]
 fn retransmissions_and_overlaps_are_delivered_once() {
     let (expected, frames) = original("krb_bruteforce");
-    let noisy: Vec<RawFrame> = frames
-        .iter()
-        .flat_map(synth::retransmit_with_overlap)
-        .collect();
+    let noisy: Vec<RawFrame> = frames.iter().flat_map(synth::retransmit_with_overlap).collect();
     let (got, stats) = decode_bytes(write(1, &noisy));
     assert_eq!(gist(&got), gist(&expected));
     assert!(stats.get("tcp", "retransmitted_segments") > 50, "{stats:?}");
@@ -178,8 +155,7 @@ fn capture_starting_mid_stream_still_decodes_later_exchanges() {
     assert!(stats.get("tcp", "flows_midstream") >= 1);
     let got = gist(&got);
     assert!(
-        got.iter()
-            .any(|g| g.contains("MSSQLSvc") && g.ends_with("ticket rc4-hmac")),
+        got.iter().any(|g| g.contains("MSSQLSvc") && g.ends_with("ticket rc4-hmac")),
         "reply without request: {got:#?}"
     );
     for later in &gist(&expected)[3..] {
@@ -192,10 +168,7 @@ fn a_lost_segment_is_a_counted_gap_and_decoding_resumes() {
     let (expected, frames) = original("krb_password_spray");
     // Split every segment in two and lose the first half of the 5th data segment: that
     // exchange is damaged, every other one must still come out.
-    let mut split: Vec<RawFrame> = frames
-        .iter()
-        .flat_map(|f| synth::split_tcp_reversed(f, 2))
-        .collect();
+    let mut split: Vec<RawFrame> = frames.iter().flat_map(|f| synth::split_tcp_reversed(f, 2)).collect();
     let victim = split
         .iter()
         .position({
@@ -214,11 +187,7 @@ fn a_lost_segment_is_a_counted_gap_and_decoding_resumes() {
     let got = gist(&got);
     let expected = gist(&expected);
     let found = expected.iter().filter(|e| got.contains(e)).count();
-    assert!(
-        found >= expected.len() - 1,
-        "only {found} of {} exchanges survived",
-        expected.len()
-    );
+    assert!(found >= expected.len() - 1, "only {found} of {} exchanges survived", expected.len());
 }
 
 #[test]
@@ -226,13 +195,8 @@ fn truncated_file_is_reported_not_fatal() {
     let bytes = std::fs::read(lab("kerberoast")).unwrap();
     let cut = bytes[..bytes.len() - 7].to_vec();
     let mut decoder = Decoder::new(DecoderConfig::default());
-    let summary = decode_reader(
-        Box::new(std::io::Cursor::new(cut)),
-        "cut.pcap",
-        &mut decoder,
-        &mut |_| {},
-    )
-    .unwrap();
+    let summary =
+        decode_reader(Box::new(std::io::Cursor::new(cut)), "cut.pcap", &mut decoder, &mut |_| {}).unwrap();
     assert!(summary.truncated);
     assert_eq!(summary.frames, 64);
 }
@@ -240,12 +204,8 @@ fn truncated_file_is_reported_not_fatal() {
 #[test]
 fn garbage_is_refused_with_a_clear_error() {
     let mut decoder = Decoder::new(DecoderConfig::default());
-    let err = decode_reader(
-        Box::new(&b"this is not a capture file at all"[..]),
-        "x",
-        &mut decoder,
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let err =
+        decode_reader(Box::new(&b"this is not a capture file at all"[..]), "x", &mut decoder, &mut |_| {})
+            .unwrap_err();
     assert!(matches!(err, capture::CaptureError::NotACapture), "{err}");
 }

@@ -14,10 +14,7 @@ pub fn read(path: &Path) -> Vec<RawFrame> {
     let reader = orthrus_net::capture::open(path).unwrap();
     orthrus_net::capture::read_frames(reader, |f| {
         assert_eq!(f.linktype, 1, "lab captures are Ethernet");
-        frames.push(RawFrame {
-            ts_micros: f.ts_micros,
-            data: f.data.to_vec(),
-        });
+        frames.push(RawFrame { ts_micros: f.ts_micros, data: f.data.to_vec() });
     })
     .unwrap();
     frames
@@ -119,10 +116,7 @@ pub fn fragment_ipv4(frame: &RawFrame, max_payload: usize) -> Vec<RawFrame> {
             let field = ((i * step / 8) as u16) | if more { 0x2000 } else { 0 };
             ip[6..8].copy_from_slice(&field.to_be_bytes());
             data.extend_from_slice(chunk);
-            RawFrame {
-                ts_micros: frame.ts_micros,
-                data,
-            }
+            RawFrame { ts_micros: frame.ts_micros, data }
         })
         .collect()
 }
@@ -151,16 +145,12 @@ fn sub_segment(frame: &RawFrame, from: usize, to: usize, keep_fin: bool) -> RawF
     let total = (data.len() - ETH) as u16;
     data[ETH + 2..ETH + 4].copy_from_slice(&total.to_be_bytes());
     let seq_at = ETH + ihl + 4;
-    let seq =
-        u32::from_be_bytes(data[seq_at..seq_at + 4].try_into().unwrap()).wrapping_add(from as u32);
+    let seq = u32::from_be_bytes(data[seq_at..seq_at + 4].try_into().unwrap()).wrapping_add(from as u32);
     data[seq_at..seq_at + 4].copy_from_slice(&seq.to_be_bytes());
     if !keep_fin {
         data[ETH + ihl + 13] &= !0x01;
     }
-    RawFrame {
-        ts_micros: frame.ts_micros,
-        data,
-    }
+    RawFrame { ts_micros: frame.ts_micros, data }
 }
 
 /// Splits a TCP data segment into `parts` segments sent last-first.
@@ -189,11 +179,7 @@ pub fn retransmit_with_overlap(frame: &RawFrame) -> Vec<RawFrame> {
     if len < 2 {
         return vec![frame.clone()];
     }
-    vec![
-        sub_segment(frame, 0, len / 2, false),
-        frame.clone(),
-        frame.clone(),
-    ]
+    vec![sub_segment(frame, 0, len / 2, false), frame.clone(), frame.clone()]
 }
 
 /// A pcapng file (section header, one Ethernet interface with nanosecond timestamps,

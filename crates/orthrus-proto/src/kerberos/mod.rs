@@ -12,6 +12,6 @@ pub use kerberos_parser::krb5::{
 };
 pub use parser::{
     DecodeError, KrbMessage, MAX_RECORD_LEN, Record, enc_timestamp_etype, generalized_time_micros,
-    host_address, kdc_options, pac_request, parse_message, patch_signed_nonce, principal,
-    split_record, tgs_req_ap_req,
+    host_address, kdc_options, pac_request, parse_message, patch_signed_nonce, principal, split_record,
+    tgs_req_ap_req,
 };

@@ -91,9 +91,7 @@ pub fn patch_signed_nonce(message: &[u8]) -> Option<(Vec<u8>, u32)> {
     if message.get(int.start) != Some(&0x02) || first & 0x80 == 0 || content.len() > 4 {
         return None;
     }
-    let signed = content
-        .iter()
-        .fold(-1i32, |acc, b| (acc << 8) | i32::from(*b));
+    let signed = content.iter().fold(-1i32, |acc, b| (acc << 8) | i32::from(*b));
     let mut patched = message.to_vec();
     *patched.get_mut(int.content)? = 0x7f;
     Some((patched, signed as u32))
@@ -118,20 +116,11 @@ fn tlv(buf: &[u8], at: usize) -> Option<Tlv> {
             return None;
         }
         let bytes = buf.get(at + 2..at + 2 + n)?;
-        (
-            bytes
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b)),
-            2 + n,
-        )
+        (bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)), 2 + n)
     };
     let content = at + header;
     let end = content.checked_add(len)?;
-    (end <= buf.len()).then_some(Tlv {
-        start: at,
-        content,
-        end,
-    })
+    (end <= buf.len()).then_some(Tlv { start: at, content, end })
 }
 
 /// The direct child of a constructed TLV whose tag octet is `tag`.
@@ -161,24 +150,17 @@ pub enum Record<'a> {
 }
 
 pub fn split_record(stream: &[u8]) -> Record<'_> {
-    let Some(marker) = stream.get(..4) else {
-        return Record::Incomplete {
-            needed: 4 - stream.len(),
-        };
+    let Some(marker) = stream.first_chunk::<4>() else {
+        return Record::Incomplete { needed: 4 - stream.len() };
     };
-    let length = u32::from_be_bytes([marker[0], marker[1], marker[2], marker[3]]);
+    let length = u32::from_be_bytes(*marker);
     let len = length as usize;
     if length & 0x8000_0000 != 0 || len > MAX_RECORD_LEN || len == 0 {
         return Record::Invalid { length };
     }
     match stream.get(4..4 + len) {
-        Some(message) => Record::Complete {
-            message,
-            consumed: 4 + len,
-        },
-        None => Record::Incomplete {
-            needed: 4 + len - stream.len(),
-        },
+        Some(message) => Record::Complete { message, consumed: 4 + len },
+        None => Record::Incomplete { needed: 4 + len - stream.len() },
     }
 }
 
@@ -200,9 +182,7 @@ pub fn kdc_options(req: &KdcReq<'_>) -> u32 {
 /// PA-ENC-TIMESTAMP's value is an EncryptedData (RFC 4120 §5.2.7.2); its etype is the key the
 /// client used.
 pub fn enc_timestamp_etype(padata_value: &[u8]) -> Option<i32> {
-    EncryptedData::from_der(padata_value)
-        .ok()
-        .map(|(_, enc)| enc.etype.0)
+    EncryptedData::from_der(padata_value).ok().map(|(_, enc)| enc.etype.0)
 }
 
 /// KERB-PA-PAC-REQUEST ::= SEQUENCE { include-pac [0] BOOLEAN } (MS-KILE §2.2.3).
@@ -211,7 +191,7 @@ pub fn pac_request(padata_value: &[u8]) -> Option<bool> {
     let items = seq.as_sequence().ok()?;
     let tagged = items.first()?;
     let inner = match &tagged.content {
-        BerObjectContent::Unknown(any) => any.data.as_ref(),
+        BerObjectContent::Unknown(any) => any.data,
         _ => return None,
     };
     // The [0] wrapper holds a BOOLEAN TLV: 01 01 xx.
@@ -233,10 +213,7 @@ pub fn generalized_time_micros(time: &GeneralizedTime) -> Option<i64> {
     if dt.hour > 23 || dt.minute > 59 || dt.second > 60 {
         return None;
     }
-    let secs = days * 86_400
-        + i64::from(dt.hour) * 3_600
-        + i64::from(dt.minute) * 60
-        + i64::from(dt.second);
+    let secs = days * 86_400 + i64::from(dt.hour) * 3_600 + i64::from(dt.minute) * 60 + i64::from(dt.second);
     let millis = i64::from(dt.millisecond.unwrap_or(0));
     Some(secs * 1_000_000 + millis * 1_000)
 }
@@ -278,35 +255,19 @@ mod tests {
 
     #[test]
     fn record_marker_rejects_reserved_bit_and_huge_lengths() {
-        assert_eq!(
-            split_record(&[0x80, 0, 0, 1, 0]),
-            Record::Invalid {
-                length: 0x8000_0001
-            }
-        );
-        assert_eq!(
-            split_record(&[0x00, 0x20, 0, 0]),
-            Record::Invalid {
-                length: 0x0020_0000
-            }
-        );
+        assert_eq!(split_record(&[0x80, 0, 0, 1, 0]), Record::Invalid { length: 0x8000_0001 });
+        assert_eq!(split_record(&[0x00, 0x20, 0, 0]), Record::Invalid { length: 0x0020_0000 });
         assert_eq!(split_record(&[0, 0]), Record::Incomplete { needed: 2 });
         assert_eq!(
             split_record(&[0, 0, 0, 2, 0xaa, 0xbb, 0xcc]),
-            Record::Complete {
-                message: &[0xaa, 0xbb],
-                consumed: 6
-            }
+            Record::Complete { message: &[0xaa, 0xbb], consumed: 6 }
         );
     }
 
     #[test]
     fn non_kerberos_bytes_are_refused_not_panicked_on() {
         assert_eq!(parse_message(&[]).unwrap_err(), DecodeError::Empty);
-        assert_eq!(
-            parse_message(&[0x30, 0]).unwrap_err(),
-            DecodeError::NotKerberos(0x30)
-        );
+        assert_eq!(parse_message(&[0x30, 0]).unwrap_err(), DecodeError::NotKerberos(0x30));
         assert!(matches!(
             parse_message(&[0x6a, 0x05, 0x30, 0x03, 0x02, 0x01]),
             Err(DecodeError::Invalid { what: "as_req" })
@@ -317,19 +278,13 @@ mod tests {
     fn mit_negative_nonce_is_repaired_and_restored() {
         // A real MIT TGS-REQ (FAST-armored) from the lab's benign_logon capture, frame 45.
         let raw = include_bytes!("../../../../testdata/kerberos/tgs-req-fast-forwarded.bin");
-        assert!(matches!(
-            parse_message(raw),
-            Err(DecodeError::Invalid { what: "tgs_req" })
-        ));
+        assert!(matches!(parse_message(raw), Err(DecodeError::Invalid { what: "tgs_req" })));
         let (patched, nonce) = patch_signed_nonce(raw).expect("nonce is negative");
         assert_eq!(nonce, 2_702_614_920, "tshark shows this nonce");
         let Ok(KrbMessage::TgsReq(req)) = parse_message(&patched) else {
             panic!("patched message must parse")
         };
-        assert_eq!(
-            principal(req.req_body.sname.as_ref().unwrap()),
-            "krbtgt/LAB.TEST"
-        );
+        assert_eq!(principal(req.req_body.sname.as_ref().unwrap()), "krbtgt/LAB.TEST");
         assert_eq!(req.req_body.etype.len(), 6);
     }
 

@@ -29,7 +29,7 @@ use serde::Deserialize;
 
 use super::{account_key, as_exchange, name_list};
 use crate::window::{Incidents, Recent, Window};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-003",
@@ -55,11 +55,7 @@ pub struct AccountEnumerationConfig {
 
 impl Default for AccountEnumerationConfig {
     fn default() -> Self {
-        Self {
-            window_secs: 600,
-            min_unknown_accounts: 5,
-            exclude_sources: Vec::new(),
-        }
+        Self { window_secs: 600, min_unknown_accounts: 5, exclude_sources: Vec::new() }
     }
 }
 
@@ -67,10 +63,7 @@ impl AccountEnumerationConfig {
     pub fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![
             ("window_secs", self.window_secs.to_string()),
-            (
-                "min_unknown_accounts",
-                self.min_unknown_accounts.to_string(),
-            ),
+            ("min_unknown_accounts", self.min_unknown_accounts.to_string()),
         ]
     }
 }
@@ -97,11 +90,7 @@ pub struct AccountEnumeration {
 impl AccountEnumeration {
     pub fn new(config: AccountEnumerationConfig) -> Self {
         let incidents = Incidents::new(config.window_secs);
-        Self {
-            config,
-            sources: HashMap::default(),
-            incidents,
-        }
+        Self { config, sources: HashMap::default(), incidents }
     }
 }
 
@@ -124,9 +113,7 @@ impl Detector for AccountEnumeration {
         };
         let unknown = exchange.error() == Some(KerberosErrorCode::C_PRINCIPAL_UNKNOWN);
         let exists = exchange.issued().is_some()
-            || exchange
-                .error()
-                .is_some_and(KerberosErrorCode::proves_client_exists);
+            || exchange.error().is_some_and(KerberosErrorCode::proves_client_exists);
         if !unknown && !exists {
             return;
         }
@@ -147,15 +134,8 @@ impl Detector for AccountEnumeration {
         }
         state.unknown.expire(activity.time);
         state.found_recently.expire(activity.time);
-        let answer = exchange
-            .error()
-            .map(|e| e.to_string())
-            .unwrap_or_else(|| "TGT issued".into());
-        state.recent.push(
-            activity.time,
-            &activity.provenance,
-            format!("AS-REQ for {name}: {answer}"),
-        );
+        let answer = exchange.error().map(|e| e.to_string()).unwrap_or_else(|| "TGT issued".into());
+        state.recent.push(activity.time, &activity.provenance, format!("AS-REQ for {name}: {answer}"));
 
         let enumerating = state.unknown.distinct() >= self.config.min_unknown_accounts;
         let open = self.incidents.at(&source, activity.time);
@@ -166,11 +146,7 @@ impl Detector for AccountEnumeration {
         if !incident.alerted {
             // A new alert: the guesses that crossed the threshold are part of it.
             state.unknown_reported = state.unknown.items().map(|(n, _)| n.clone()).collect();
-            state.found_reported = state
-                .found_recently
-                .items()
-                .map(|(n, _)| n.clone())
-                .collect();
+            state.found_reported = state.found_recently.items().map(|(n, _)| n.clone()).collect();
             incident.restart(activity.time);
         } else if unknown {
             state.unknown_reported.insert(key);
@@ -186,35 +162,26 @@ impl Detector for AccountEnumeration {
             format!(
                 "{} exist{}: {}",
                 state.found_reported.len(),
-                if state.found_reported.len() == 1 {
-                    "s"
-                } else {
-                    ""
-                },
+                if state.found_reported.len() == 1 { "s" } else { "" },
                 name_list(state.found_reported.iter(), 10)
             )
         };
         let description = format!(
             "{source} guessed account names against the KDC: {} unknown names ({}) and {found}.",
             state.unknown_reported.len(),
-            name_list(state.unknown_reported.iter(), 5),
+            name_list(state.unknown_reported.iter(), 10),
         );
-        let targets = AlertTargets {
-            accounts: state.found_reported.clone(),
-            ..AlertTargets::default()
-        };
+        let targets = AlertTargets { accounts: state.found_reported.clone(), ..AlertTargets::default() };
         updates.push(AlertUpdate::from_incident(
             &META,
-            &activity.tenant,
-            format!("{source}#{}", incident.number),
+            activity,
             incident,
-            META.base_severity,
-            description,
-            AlertSource {
-                ip: Some(source),
-                ..AlertSource::default()
+            Verdict {
+                severity: META.base_severity,
+                description,
+                source: AlertSource { ip: Some(source), ..AlertSource::default() },
+                targets,
             },
-            targets,
         ));
     }
 }
@@ -231,16 +198,8 @@ mod tests {
         let alert = &alerts[0];
         assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
         let found: Vec<&str> = alert.targets.accounts.iter().map(String::as_str).collect();
-        assert_eq!(
-            found,
-            ["alice", "bob", "da_admin", "svc_sql"],
-            "the names that exist"
-        );
-        assert!(
-            alert.description.contains("10 unknown names"),
-            "{}",
-            alert.description
-        );
+        assert_eq!(found, ["alice", "bob", "da_admin", "svc_sql"], "the names that exist");
+        assert!(alert.description.contains("10 unknown names"), "{}", alert.description);
         assert_eq!(alert.count, 14);
     }
 
@@ -256,10 +215,7 @@ mod tests {
     fn silent_below_threshold() {
         let mut config = DetectionConfig::default();
         config.account_enumeration.min_unknown_accounts = 11;
-        assert!(
-            alerts_for("krb_user_enum", META.id, &config).is_empty(),
-            "10 unknown names < 11"
-        );
+        assert!(alerts_for("krb_user_enum", META.id, &config).is_empty(), "10 unknown names < 11");
     }
 
     #[test]

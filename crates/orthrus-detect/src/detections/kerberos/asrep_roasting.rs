@@ -30,7 +30,7 @@ use serde::Deserialize;
 
 use super::{account_key, as_exchange, name_list};
 use crate::window::{Incidents, Window};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-002",
@@ -56,20 +56,13 @@ pub struct AsRepRoastingConfig {
 
 impl Default for AsRepRoastingConfig {
     fn default() -> Self {
-        Self {
-            window_secs: 3600,
-            min_accounts: 2,
-            exclude_sources: Vec::new(),
-        }
+        Self { window_secs: 3600, min_accounts: 2, exclude_sources: Vec::new() }
     }
 }
 
 impl AsRepRoastingConfig {
     pub fn thresholds(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("window_secs", self.window_secs.to_string()),
-            ("min_accounts", self.min_accounts.to_string()),
-        ]
+        vec![("window_secs", self.window_secs.to_string()), ("min_accounts", self.min_accounts.to_string())]
     }
 }
 
@@ -92,11 +85,7 @@ pub struct AsRepRoasting {
 impl AsRepRoasting {
     pub fn new(config: AsRepRoastingConfig) -> Self {
         let incidents = Incidents::new(config.window_secs);
-        Self {
-            config,
-            sources: HashMap::default(),
-            incidents,
-        }
+        Self { config, sources: HashMap::default(), incidents }
     }
 }
 
@@ -112,8 +101,7 @@ impl Detector for AsRepRoasting {
         let (Some(request), Some(issued)) = (&exchange.request, exchange.issued()) else {
             return;
         };
-        if request.is_preauthenticated() || issued.cname.eq_ignore_ascii_case("WELLKNOWN/ANONYMOUS")
-        {
+        if request.is_preauthenticated() || issued.cname.eq_ignore_ascii_case("WELLKNOWN/ANONYMOUS") {
             return;
         }
         let weak = request.offers_no_aes() || issued.reply_etype.is_weak();
@@ -123,9 +111,7 @@ impl Detector for AsRepRoasting {
             accounts: BTreeSet::new(),
             weak: false,
         });
-        state
-            .roasted
-            .insert(activity.time, account_key(&issued.cname));
+        state.roasted.insert(activity.time, account_key(&issued.cname));
         let incident = self.incidents.at(&source, activity.time);
         if incident.count == 0 {
             state.accounts.clear();
@@ -140,54 +126,32 @@ impl Detector for AsRepRoasting {
                 "AS-REP for {} without pre-authentication, enc-part {} (offered: {})",
                 issued.cname,
                 issued.reply_etype,
-                request
-                    .etypes
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
+                request.etypes.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
             ),
         );
         incident.alerted = true;
         let many = state.roasted.distinct() >= self.config.min_accounts;
-        let severity = if state.weak || many {
-            Severity::High
-        } else {
-            META.base_severity
-        };
+        let severity = if state.weak || many { Severity::High } else { META.base_severity };
         let n = state.accounts.len();
         let description = format!(
             "{source} obtained {} AS-REP{} without pre-authentication for {} ({}){}, crackable offline.",
             if n == 1 { "an" } else { "roastable" },
             if n == 1 { "" } else { "s" },
-            if n == 1 {
-                "the account"
-            } else {
-                "the accounts"
-            },
+            if n == 1 { "the account" } else { "the accounts" },
             name_list(state.accounts.iter(), 5),
-            if state.weak {
-                " encrypted with RC4"
-            } else {
-                ""
-            },
+            if state.weak { " encrypted with RC4" } else { "" },
         );
-        let targets = AlertTargets {
-            accounts: state.accounts.clone(),
-            ..AlertTargets::default()
-        };
+        let targets = AlertTargets { accounts: state.accounts.clone(), ..AlertTargets::default() };
         updates.push(AlertUpdate::from_incident(
             &META,
-            &activity.tenant,
-            format!("{source}#{}", incident.number),
+            activity,
             incident,
-            severity,
-            description,
-            AlertSource {
-                ip: Some(source),
-                ..AlertSource::default()
+            Verdict {
+                severity,
+                description,
+                source: AlertSource { ip: Some(source), ..AlertSource::default() },
+                targets,
             },
-            targets,
         ));
     }
 }
@@ -209,11 +173,7 @@ mod tests {
             ["dave_np", "oscar_np"],
             "the two DONT_REQ_PREAUTH accounts; the rest got PREAUTH_REQUIRED"
         );
-        assert_eq!(
-            alert.severity,
-            Severity::High,
-            "RC4 asked for, two accounts"
-        );
+        assert_eq!(alert.severity, Severity::High, "RC4 asked for, two accounts");
         assert_eq!(alert.count, 3, "dave_np twice, oscar_np once");
         assert!(alert.evidence.iter().any(|e| e.at.frame == 34));
     }
@@ -230,10 +190,7 @@ mod tests {
     fn silent_when_every_account_requires_preauthentication() {
         // krb_user_enum sends the same kind of AS-REQs, but no account answers with an AS-REP.
         for capture in ["krb_user_enum", "krb_password_spray", "kerberoast"] {
-            assert!(
-                alerts_for(capture, META.id, &DetectionConfig::default()).is_empty(),
-                "{capture}"
-            );
+            assert!(alerts_for(capture, META.id, &DetectionConfig::default()).is_empty(), "{capture}");
         }
     }
 }

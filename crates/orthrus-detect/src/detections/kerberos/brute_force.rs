@@ -13,8 +13,10 @@
 //!   pre-authentication failures; *spray* when at least `min_accounts` distinct accounts
 //!   have failures that no later success from that source explains (a user who mistypes
 //!   and then logs on is explained). An account that then gets a TGT from the same source is
-//!   reported as *guessed* and raises the severity to high: in a brute force, a success after
-//!   its failures; in a spray, a success on an account the spray tried.
+//!   reported as *guessed* and raises the severity to high: a success, within the window, on
+//!   an account the attack tried, or made by the same client implementation as the failed
+//!   guesses (same offered etypes, PA-DATA types and KDC options): in a spray, the account
+//!   whose password is the sprayed one succeeds at its first try.
 //! - Thresholds: `window_secs = 3600`, `min_failures_one_account = 8`, `min_accounts = 5`
 //!   (config `[brute_force]`).
 //! - Benign: a service or script with an old password (one account, steady rate: raise the
@@ -25,16 +27,21 @@
 //!   that uses other protocols (NTLM, LDAP: separate detections).
 //! - Evidence: every failed pre-authentication counted, and the success of a guessed account.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
 
 use foldhash::HashMap;
-use orthrus_model::{Activity, AlertSource, AlertTargets, KerberosErrorCode, Severity, Timestamp};
+use orthrus_model::{
+    Activity, AlertSource, AlertTargets, KerberosErrorCode, Provenance, Severity, Timestamp,
+};
 use serde::Deserialize;
 
 use super::{account_key, as_exchange, name_list};
 use crate::window::{Incidents, Recent, Window};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+
+/// Successes per source remembered for the "guessed" verdict.
+const MAX_SUCCESSES_KEPT: usize = 1_000;
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-004",
@@ -62,12 +69,7 @@ pub struct BruteForceConfig {
 
 impl Default for BruteForceConfig {
     fn default() -> Self {
-        Self {
-            window_secs: 3600,
-            min_failures_one_account: 8,
-            min_accounts: 5,
-            exclude_sources: Vec::new(),
-        }
+        Self { window_secs: 3600, min_failures_one_account: 8, min_accounts: 5, exclude_sources: Vec::new() }
     }
 }
 
@@ -75,10 +77,7 @@ impl BruteForceConfig {
     pub fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![
             ("window_secs", self.window_secs.to_string()),
-            (
-                "min_failures_one_account",
-                self.min_failures_one_account.to_string(),
-            ),
+            ("min_failures_one_account", self.min_failures_one_account.to_string()),
             ("min_accounts", self.min_accounts.to_string()),
         ]
     }
@@ -90,7 +89,11 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
 
 struct SourceState {
     failures: Window<String>,
-    /// Last failure and last success per account (event time), for "explained" and "guessed".
+    /// Client fingerprints (offered etypes, PA-DATA types, KDC options) of failed attempts.
+    failing_clients: Window<String>,
+    /// Recent successes: when, whom, with which client fingerprint, and where seen.
+    successes: VecDeque<(Timestamp, String, String, Vec<Provenance>)>,
+    /// Last failure and last success per account (event time), for "explained" failures.
     last_failure: BTreeMap<String, Timestamp>,
     last_success: BTreeMap<String, Timestamp>,
     recent: Recent,
@@ -100,6 +103,19 @@ struct SourceState {
 }
 
 impl SourceState {
+    fn new(window_secs: u64) -> Self {
+        Self {
+            failures: Window::new(window_secs, 100_000),
+            failing_clients: Window::new(window_secs, 100_000),
+            successes: VecDeque::new(),
+            last_failure: BTreeMap::new(),
+            last_success: BTreeMap::new(),
+            recent: Recent::new(window_secs),
+            attacked: BTreeMap::new(),
+            guessed: BTreeSet::new(),
+        }
+    }
+
     fn unexplained_accounts(&self) -> usize {
         self.failures
             .items()
@@ -119,6 +135,20 @@ impl SourceState {
         let cutoff = now.saturating_add_secs(-i64::try_from(window_secs).unwrap_or(i64::MAX));
         self.last_failure.retain(|_, t| *t >= cutoff);
         self.last_success.retain(|_, t| *t >= cutoff);
+        while self.successes.front().is_some_and(|(t, ..)| *t < cutoff) {
+            self.successes.pop_front();
+        }
+        self.failures.expire(now);
+        self.failing_clients.expire(now);
+    }
+
+    /// A success that belongs to the attack: an attacked account, or a request made by the
+    /// same client implementation as the failed guesses (in a spray, the account whose
+    /// password is the sprayed one succeeds at its first try).
+    fn looks_like_the_attack(&self, account: &String, client: &String) -> bool {
+        self.attacked.contains_key(account)
+            || self.failures.contains(account)
+            || self.failing_clients.contains(client)
     }
 }
 
@@ -131,11 +161,7 @@ pub struct BruteForce {
 impl BruteForce {
     pub fn new(config: BruteForceConfig) -> Self {
         let incidents = Incidents::new(config.window_secs);
-        Self {
-            config,
-            sources: HashMap::default(),
-            incidents,
-        }
+        Self { config, sources: HashMap::default(), incidents }
     }
 }
 
@@ -160,20 +186,14 @@ impl Detector for BruteForce {
             return;
         };
         let account = account_key(&name);
+        let client = format!("{:?}|{:?}|{:?}", request.etypes, request.padata, request.kdc_options);
         let source = activity.source.ip;
         let window = self.config.window_secs;
-        let state = self.sources.entry(source).or_insert_with(|| SourceState {
-            failures: Window::new(window, 100_000),
-            last_failure: BTreeMap::new(),
-            last_success: BTreeMap::new(),
-            recent: Recent::new(window),
-            attacked: BTreeMap::new(),
-            guessed: BTreeSet::new(),
-        });
+        let state = self.sources.entry(source).or_insert_with(|| SourceState::new(window));
         state.forget_old(activity.time, window);
-        state.failures.expire(activity.time);
         if failed {
             state.failures.insert(activity.time, account.clone());
+            state.failing_clients.insert(activity.time, client.clone());
             state.last_failure.insert(account.clone(), activity.time);
             state.recent.push(
                 activity.time,
@@ -181,16 +201,16 @@ impl Detector for BruteForce {
                 format!("pre-authentication failed for {name}"),
             );
         } else {
-            let tried = state.failures.contains(&account) || state.attacked.contains_key(&account);
             state.last_success.insert(account.clone(), activity.time);
-            if !tried && !self.incidents.at(&source, activity.time).alerted {
-                return;
+            if state.successes.len() >= MAX_SUCCESSES_KEPT {
+                state.successes.pop_front();
             }
-            state.recent.push(
+            state.successes.push_back((
                 activity.time,
-                &activity.provenance,
-                format!("{name} got a TGT"),
-            );
+                account.clone(),
+                client.clone(),
+                activity.provenance.clone(),
+            ));
         }
 
         let brute = state.max_failures_one_account() >= self.config.min_failures_one_account;
@@ -201,42 +221,36 @@ impl Detector for BruteForce {
                 return;
             }
             incident.restart(activity.time);
-            state.attacked = state
-                .failures
-                .items()
-                .map(|(a, n)| (a.clone(), u64::from(n)))
-                .collect();
+            state.attacked = state.failures.items().map(|(a, n)| (a.clone(), u64::from(n))).collect();
             state.guessed.clear();
+            let successes: Vec<_> = state.successes.iter().cloned().collect();
+            for (time, who, fingerprint, provenance) in successes {
+                if state.looks_like_the_attack(&who, &fingerprint) {
+                    state.recent.push(time, &provenance, format!("{who} got a TGT"));
+                    state.attacked.entry(who.clone()).or_default();
+                    state.guessed.insert(who);
+                }
+            }
         } else if failed {
             *state.attacked.entry(account.clone()).or_default() += 1;
-        }
-        if succeeded && state.attacked.contains_key(&account) {
-            state.guessed.insert(account.clone());
-        } else if succeeded && !spray && !brute {
-            // A success from the attacking source on an account the attack never tried is
-            // ordinary use of that host: keep it out of the alert.
-            state.recent = Recent::new(window);
-            return;
-        } else if succeeded {
-            state.guessed.insert(account.clone());
+        } else if state.looks_like_the_attack(&account, &client) {
+            state.recent.push(activity.time, &activity.provenance, format!("{name} got a TGT"));
             state.attacked.entry(account.clone()).or_default();
+            state.guessed.insert(account.clone());
+        } else {
+            // Ordinary use of the attacking host by an account the attack did not touch.
+            return;
         }
         state.recent.drain_into(incident);
         incident.alerted = true;
 
-        let kind = if state.attacked.len() == 1 || (brute && !spray) {
-            "brute force"
-        } else {
-            "password spray"
-        };
+        let kind =
+            if state.attacked.len() == 1 || (brute && !spray) { "brute force" } else { "password spray" };
         let failures: u64 = state.attacked.values().sum();
         let guessed = if state.guessed.is_empty() {
             String::new()
         } else {
-            format!(
-                ", and guessed the password of {}",
-                name_list(state.guessed.iter(), 5)
-            )
+            format!(", and guessed the password of {}", name_list(state.guessed.iter(), 5))
         };
         let description = format!(
             "{source} made a Kerberos {kind}: {failures} failed pre-authentications against {} account{} ({}){guessed}.",
@@ -244,27 +258,19 @@ impl Detector for BruteForce {
             if state.attacked.len() == 1 { "" } else { "s" },
             name_list(state.attacked.keys(), 5),
         );
-        let severity = if state.guessed.is_empty() {
-            META.base_severity
-        } else {
-            Severity::High
-        };
-        let targets = AlertTargets {
-            accounts: state.attacked.keys().cloned().collect(),
-            ..AlertTargets::default()
-        };
+        let severity = if state.guessed.is_empty() { META.base_severity } else { Severity::High };
+        let targets =
+            AlertTargets { accounts: state.attacked.keys().cloned().collect(), ..AlertTargets::default() };
         updates.push(AlertUpdate::from_incident(
             &META,
-            &activity.tenant,
-            format!("{source}#{}", incident.number),
+            activity,
             incident,
-            severity,
-            description,
-            AlertSource {
-                ip: Some(source),
-                ..AlertSource::default()
+            Verdict {
+                severity,
+                description,
+                source: AlertSource { ip: Some(source), ..AlertSource::default() },
+                targets,
             },
-            targets,
         ));
     }
 }
@@ -283,21 +289,9 @@ mod tests {
         let accounts: Vec<&str> = alert.targets.accounts.iter().map(String::as_str).collect();
         assert_eq!(accounts, ["frank"]);
         assert_eq!(alert.severity, Severity::High, "the last password worked");
-        assert!(
-            alert.description.contains("brute force"),
-            "{}",
-            alert.description
-        );
-        assert!(
-            alert.description.contains("guessed the password of frank"),
-            "{}",
-            alert.description
-        );
-        assert!(
-            alert.description.contains("14 failed"),
-            "{}",
-            alert.description
-        );
+        assert!(alert.description.contains("brute force"), "{}", alert.description);
+        assert!(alert.description.contains("guessed the password of frank"), "{}", alert.description);
+        assert!(alert.description.contains("14 failed"), "{}", alert.description);
     }
 
     #[test]
@@ -306,21 +300,10 @@ mod tests {
         assert_eq!(alerts.len(), 1, "{alerts:#?}");
         let alert = &alerts[0];
         assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
-        assert!(
-            alert.description.contains("password spray"),
-            "{}",
-            alert.description
-        );
-        assert!(
-            alert.targets.accounts.len() >= 11,
-            "{:?}",
-            alert.targets.accounts
-        );
+        assert!(alert.description.contains("password spray"), "{}", alert.description);
+        assert!(alert.targets.accounts.len() >= 11, "{:?}", alert.targets.accounts);
         for account in ["alice", "carol", "da_admin", "svc_sql", "judy"] {
-            assert!(
-                alert.targets.accounts.contains(account),
-                "{account} was sprayed"
-            );
+            assert!(alert.targets.accounts.contains(account), "{account} was sprayed");
         }
     }
 
@@ -336,9 +319,6 @@ mod tests {
     fn silent_below_thresholds() {
         let mut config = DetectionConfig::default();
         config.brute_force.min_failures_one_account = 15;
-        assert!(
-            alerts_for("krb_bruteforce", META.id, &config).is_empty(),
-            "14 failures < 15"
-        );
+        assert!(alerts_for("krb_bruteforce", META.id, &config).is_empty(), "14 failures < 15");
     }
 }

@@ -8,11 +8,11 @@
 //! - Data: `ServiceTicketRequested` activities (TGS-REQ/TGS-REP from the wire).
 //! - Logic: per source IP, in event time:
 //!   (a) *RC4 on request*: a TGS-REQ that offers no AES etype at all gets a ticket encrypted
-//!       with RC4 or DES. Every Windows, MIT and Heimdal client of this century offers AES
-//!       first; roasting tools ask for RC4 because RC4 tickets crack fastest.
+//!   with RC4 or DES. Every Windows, MIT and Heimdal client of this century offers AES
+//!   first; roasting tools ask for RC4 because RC4 tickets crack fastest.
 //!   (b) *SPN sweep*: within `window_secs`, tickets for at least `min_services` distinct
-//!       services come back RC4/DES-encrypted (the service account has no AES keys: a user
-//!       account with an old password, exactly what roasting looks for), whatever was offered.
+//!   services come back RC4/DES-encrypted (the service account has no AES keys: a user
+//!   account with an old password, exactly what roasting looks for), whatever was offered.
 //!   Either raises the alert; both together raise it to high. TGT renewals and referrals
 //!   (`krbtgt/…`) and `kadmin/…` are ignored.
 //! - Thresholds: `window_secs = 600`, `min_services = 5` (config `[kerberoasting]`).
@@ -32,7 +32,7 @@ use serde::Deserialize;
 
 use super::{name_list, tgs_exchange};
 use crate::window::{Incidents, Window};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-001",
@@ -58,20 +58,13 @@ pub struct KerberoastingConfig {
 
 impl Default for KerberoastingConfig {
     fn default() -> Self {
-        Self {
-            window_secs: 600,
-            min_services: 5,
-            exclude_sources: Vec::new(),
-        }
+        Self { window_secs: 600, min_services: 5, exclude_sources: Vec::new() }
     }
 }
 
 impl KerberoastingConfig {
     pub fn thresholds(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("window_secs", self.window_secs.to_string()),
-            ("min_services", self.min_services.to_string()),
-        ]
+        vec![("window_secs", self.window_secs.to_string()), ("min_services", self.min_services.to_string())]
     }
 }
 
@@ -97,11 +90,7 @@ pub struct Kerberoasting {
 impl Kerberoasting {
     pub fn new(config: KerberoastingConfig) -> Self {
         let incidents = Incidents::new(config.window_secs);
-        Self {
-            config,
-            sources: HashMap::default(),
-            incidents,
-        }
+        Self { config, sources: HashMap::default(), incidents }
     }
 }
 
@@ -118,11 +107,7 @@ impl Detector for Kerberoasting {
             return;
         };
         let service = issued.ticket.sname.clone();
-        let service_class = service
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let service_class = service.split('/').next().unwrap_or_default().to_ascii_lowercase();
         if matches!(service_class.as_str(), "krbtgt" | "kadmin") {
             return;
         }
@@ -152,9 +137,7 @@ impl Detector for Kerberoasting {
         }
         if sweep && !incident.alerted {
             // The sweep's earlier tickets belong to the incident too.
-            state
-                .services
-                .extend(state.weak_services.items().map(|(s, _)| s.clone()));
+            state.services.extend(state.weak_services.items().map(|(s, _)| s.clone()));
         }
         state.services.insert(service.clone());
         if asked_without_aes {
@@ -164,29 +147,17 @@ impl Detector for Kerberoasting {
         let offered = exchange
             .request
             .as_ref()
-            .map(|r| {
-                r.etypes
-                    .iter()
-                    .map(EncryptionType::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
+            .map(|r| r.etypes.iter().map(EncryptionType::to_string).collect::<Vec<_>>().join(","))
             .unwrap_or_else(|| "unknown".into());
         incident.record(
             activity.time,
             &activity.provenance,
-            format!(
-                "{} got a {ticket_etype} ticket for {service} (offered: {offered})",
-                issued.cname
-            ),
+            format!("{} got a {ticket_etype} ticket for {service} (offered: {offered})", issued.cname),
         );
         incident.alerted = true;
 
-        let severity = if !state.requested_rc4.is_empty() && sweep {
-            Severity::High
-        } else {
-            META.base_severity
-        };
+        let severity =
+            if !state.requested_rc4.is_empty() && sweep { Severity::High } else { META.base_severity };
         let who = name_list(state.accounts.iter(), 3);
         let how = if state.requested_rc4.is_empty() {
             "whose tickets all came back RC4-encrypted".to_string()
@@ -199,10 +170,7 @@ impl Detector for Kerberoasting {
             if state.services.len() == 1 { "" } else { "s" },
             name_list(state.services.iter(), 5),
         );
-        let targets = AlertTargets {
-            services: state.services.clone(),
-            ..AlertTargets::default()
-        };
+        let targets = AlertTargets { services: state.services.clone(), ..AlertTargets::default() };
         let source_entity = AlertSource {
             ip: Some(source),
             computer: None,
@@ -210,13 +178,9 @@ impl Detector for Kerberoasting {
         };
         updates.push(AlertUpdate::from_incident(
             &META,
-            &activity.tenant,
-            format!("{source}#{}", incident.number),
+            activity,
             incident,
-            severity,
-            description,
-            source_entity,
-            targets,
+            Verdict { severity, description, source: source_entity, targets },
         ));
     }
 }
@@ -234,14 +198,7 @@ mod tests {
         assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
         assert_eq!(alert.source.account.as_deref(), Some("bob"));
         let services: Vec<&str> = alert.targets.services.iter().map(String::as_str).collect();
-        assert_eq!(
-            services,
-            [
-                "HTTP/intranet.lab.test",
-                "MSSQLSvc/sql01.lab.test",
-                "cifs/backup01.lab.test"
-            ]
-        );
+        assert_eq!(services, ["HTTP/intranet.lab.test", "MSSQLSvc/sql01.lab.test", "cifs/backup01.lab.test"]);
         assert_eq!(alert.count, 3);
         // Evidence: each TGS-REQ and its TGS-REP, as tshark numbers them.
         let frames: Vec<u64> = alert.evidence.iter().map(|e| e.at.frame).collect();
@@ -259,12 +216,7 @@ mod tests {
     #[test]
     fn silent_on_other_attacks_that_request_aes_tickets() {
         // Overpass-the-hash asks for its TGT with RC4 but its service tickets with AES.
-        for capture in [
-            "overpass_the_hash",
-            "golden_ticket",
-            "pass_the_ticket",
-            "honeytoken_auth",
-        ] {
+        for capture in ["overpass_the_hash", "golden_ticket", "pass_the_ticket", "honeytoken_auth"] {
             let alerts = alerts_for(capture, META.id, &DetectionConfig::default());
             assert!(alerts.is_empty(), "{capture}: {alerts:#?}");
         }
@@ -280,12 +232,7 @@ mod tests {
         let alerts = alerts_for("benign_busy", META.id, &config);
         assert!(!alerts.is_empty());
         assert!(alerts.iter().all(|a| a.severity == Severity::Medium));
-        assert!(
-            alerts[0]
-                .targets
-                .services
-                .contains("HTTP/intranet.lab.test")
-        );
+        assert!(alerts[0].targets.services.contains("HTTP/intranet.lab.test"));
     }
 
     #[test]

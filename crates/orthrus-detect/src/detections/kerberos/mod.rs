@@ -54,19 +54,10 @@ pub(crate) mod testing {
         for activity in orthrus_testkit::lab_activities(capture) {
             engine.observe(&activity);
         }
-        engine
-            .finish()
-            .into_iter()
-            .filter(|a| a.detection == id)
-            .collect()
+        engine.finish().into_iter().filter(|a| a.detection == id).collect()
     }
 
     /// Every benign lab capture, each of which must raise nothing.
-    pub const BENIGN: &[&str] = &[
-        "benign_logon",
-        "benign_dns",
-        "benign_admin",
-        "benign_password_typo",
-        "benign_busy",
-    ];
+    pub const BENIGN: &[&str] =
+        &["benign_logon", "benign_dns", "benign_admin", "benign_password_typo", "benign_busy"];
 }

@@ -1,0 +1,211 @@
+//! The `orthrus` binary over every lab capture, as a user runs it.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+use assert_cmd::prelude::*;
+use serde_json::Value;
+
+fn lab(name: &str) -> PathBuf {
+    orthrus_testkit::fixture(&format!("pcap/{name}.pcap"))
+}
+
+fn orthrus() -> Command {
+    Command::cargo_bin("orthrus").unwrap()
+}
+
+fn alerts(args: &[&str]) -> Vec<Value> {
+    let out = orthrus().arg("analyze").arg("--format").arg("json").args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Which detection each Kerberos attack capture of the lab must raise.
+fn expected_detection(capture: &str) -> Option<&'static str> {
+    Some(match capture {
+        "kerberoast" => "ORT-KRB-001",
+        "asrep_roast" => "ORT-KRB-002",
+        "krb_user_enum" => "ORT-KRB-003",
+        "krb_bruteforce" | "krb_password_spray" => "ORT-KRB-004",
+        _ => return None,
+    })
+}
+
+#[test]
+fn every_lab_capture_per_its_manifest() {
+    let manifest = orthrus_testkit::lab_manifest();
+    assert_eq!(manifest.len(), 25);
+    for capture in &manifest {
+        let path = lab(&capture.name);
+        let raised = alerts(&[path.to_str().unwrap()]);
+        let detections: BTreeSet<&str> = raised.iter().map(|a| a["detection"].as_str().unwrap()).collect();
+        match (capture.label.as_str(), expected_detection(&capture.name)) {
+            ("benign", _) => assert!(raised.is_empty(), "{}: benign raised {raised:#?}", capture.name),
+            ("attack", Some(id)) => {
+                assert_eq!(detections, BTreeSet::from([id]), "{}", capture.name);
+                for alert in &raised {
+                    assert_eq!(alert["source"]["ip"], capture.attacker_ip.as_str(), "{}", capture.name);
+                    let named = alert.to_string();
+                    // Kerberoasting names the requester and the SPNs; the SPNs' owner accounts
+                    // (the manifest's targets) need a directory snapshot.
+                    let expected: Vec<String> = if capture.name == "kerberoast" {
+                        vec![
+                            "bob".into(),
+                            "MSSQLSvc/sql01.lab.test".into(),
+                            "HTTP/intranet.lab.test".into(),
+                            "cifs/backup01.lab.test".into(),
+                        ]
+                    } else {
+                        capture.targets.split(", ").map(String::from).collect()
+                    };
+                    for target in &expected {
+                        assert!(
+                            named.contains(target.as_str()),
+                            "{}: {target} not named in {named}",
+                            capture.name
+                        );
+                    }
+                }
+            }
+            // Attacks on other protocols: no Kerberos detection may claim them.
+            ("attack", None) => assert!(raised.is_empty(), "{}: raised {raised:#?}", capture.name),
+            (label, _) => panic!("unknown label {label}"),
+        }
+    }
+}
+
+#[test]
+fn all_benign_captures_together_raise_nothing() {
+    let benign: Vec<String> = orthrus_testkit::lab_manifest()
+        .into_iter()
+        .filter(|c| c.label == "benign")
+        .map(|c| lab(&c.name).to_string_lossy().into_owned())
+        .collect();
+    let args: Vec<&str> = benign.iter().map(String::as_str).collect();
+    assert_eq!(alerts(&args), Vec::<Value>::new());
+}
+
+/// tshark's frame numbers for a display filter.
+fn tshark_frames(capture: &str, filter: &str) -> Option<BTreeSet<u64>> {
+    let out = Command::new("tshark")
+        .args(["-r"])
+        .arg(lab(capture))
+        .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8(out.stdout).unwrap().lines().map(|l| l.trim().parse().unwrap()).collect())
+}
+
+#[test]
+fn evidence_frames_are_the_packets_tshark_shows_for_the_attack() {
+    // The manifest's proof filters: the frames tshark says carry the attack must all be in
+    // the alert's evidence, and every evidence frame must be a Kerberos packet to tshark.
+    let cases = [
+        ("kerberoast", "kerberos.msg_type==13 && kerberos.etype==23"),
+        ("asrep_roast", "kerberos.msg_type==11 && kerberos.CNameString==\"dave_np\" && kerberos.etype==23"),
+        ("krb_password_spray", "kerberos.error_code==24"),
+        ("krb_bruteforce", "kerberos.error_code==24"),
+        ("krb_user_enum", "kerberos.error_code==6"),
+    ];
+    for (capture, filter) in cases {
+        let raised = alerts(&[lab(capture).to_str().unwrap()]);
+        let evidence: BTreeSet<u64> = raised
+            .iter()
+            .flat_map(|a| a["evidence"].as_array().unwrap().iter().map(|e| e["frame"].as_u64().unwrap()))
+            .collect();
+        let Some(attack_frames) = tshark_frames(capture, filter) else {
+            assert!(std::env::var_os("CI").is_none(), "tshark is required in CI (.ci/run installs it)");
+            eprintln!("tshark not installed: evidence cross-check skipped");
+            return;
+        };
+        assert!(!attack_frames.is_empty(), "{capture}: {filter} matched nothing");
+        assert!(
+            attack_frames.is_subset(&evidence),
+            "{capture}: tshark {attack_frames:?} vs evidence {evidence:?}"
+        );
+        let list: Vec<String> = evidence.iter().map(|f| format!("frame.number=={f}")).collect();
+        let kerberos = tshark_frames(capture, &format!("kerberos && ({})", list.join(" || "))).unwrap();
+        assert_eq!(kerberos, evidence, "{capture}: evidence frames that are not Kerberos to tshark");
+    }
+}
+
+#[test]
+fn table_output_and_exit_codes() {
+    let out = orthrus().arg("analyze").arg(lab("krb_bruteforce")).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("HIGH    ORT-KRB-004"), "{text}");
+    assert!(text.contains("guessed the password of frank"), "{text}");
+    assert!(text.contains("1 alert (1 high, 0 medium, 0 low)."), "{text}");
+
+    let out = orthrus().args(["analyze", "--fail-on-alert"]).arg(lab("krb_bruteforce")).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let out = orthrus().args(["analyze", "--fail-on-alert"]).arg(lab("benign_logon")).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "No alerts.\n");
+}
+
+#[test]
+fn unreadable_input_is_reported_and_the_rest_analyzed() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pcap");
+    std::fs::write(&junk, b"definitely not a capture").unwrap();
+    let out =
+        orthrus().args(["analyze", "--format", "json"]).arg(&junk).arg(lab("kerberoast")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("junk.pcap: not a pcap or pcapng file"));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1, "kerberoast still analyzed");
+}
+
+#[test]
+fn output_file_stats_and_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.jsonl");
+    let config = dir.path().join("orthrus.toml");
+    std::fs::write(&config, "[account_enumeration]\nmin_unknown_accounts = 11\n").unwrap();
+    let out = orthrus()
+        .args(["analyze", "--format", "json", "--stats", "--output"])
+        .arg(&file)
+        .arg("--config")
+        .arg(&config)
+        .arg(lab("krb_user_enum"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "", "10 unknown names are below 11");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("kerberos  as_req=14 exchanges=14 krb_error=14"), "{stderr}");
+
+    std::fs::write(&config, "[account_enumeration]\nmin_unknown = 3\n").unwrap();
+    let out =
+        orthrus().arg("analyze").arg("--config").arg(&config).arg(lab("krb_user_enum")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a typo in the config is fatal, never silently ignored");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field"));
+}
+
+#[test]
+fn activities_prints_one_json_object_per_exchange() {
+    let out = orthrus().arg("activities").arg(lab("kerberoast")).output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[2]["activity"], "service_ticket_requested");
+    assert_eq!(lines[2]["ticket"]["sname"], "MSSQLSvc/sql01.lab.test");
+    assert_eq!(lines[2]["provenance"][0]["frame"], 36);
+}
+
+#[test]
+fn detections_list_names_every_detection() {
+    let out = orthrus().args(["detections", "list"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for id in ["ORT-KRB-001", "ORT-KRB-002", "ORT-KRB-003", "ORT-KRB-004"] {
+        assert!(text.contains(id), "{text}");
+    }
+    assert!(text.contains("kerberoasting.min_services = 5"), "{text}");
+}
