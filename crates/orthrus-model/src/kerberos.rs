@@ -233,7 +233,7 @@ pub struct TicketInfo {
     pub etype: EncryptionType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kvno: Option<u32>,
-    /// FNV-1a 64 of the encrypted part: the same ticket presented twice has the same id.
+    /// Fingerprint of the encrypted part: the same ticket presented twice has the same id.
     pub id: String,
 }
 

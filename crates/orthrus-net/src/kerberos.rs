@@ -442,7 +442,7 @@ fn ticket_info(ticket: &Ticket<'_>) -> TicketInfo {
         sname: krb::principal(&ticket.sname),
         etype: EncryptionType(ticket.enc_part.etype.0),
         kvno: ticket.enc_part.kvno,
-        id: format!("{:016x}", fnv1a64(ticket.enc_part.cipher)),
+        id: ticket_id(ticket.enc_part.cipher),
     }
 }
 
@@ -468,8 +468,17 @@ fn failure_from(err: &KrbError<'_>) -> KdcFailure {
     }
 }
 
-/// FNV-1a, 64 bit: a stable, dependency-free fingerprint (not a security hash: it only
-/// recognises the same ticket bytes seen twice).
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
+/// A stable id for a ticket: FNV-1a 64 over its ciphertext's length, first 64 and last 16
+/// bytes. Ciphertext is pseudorandom, so these identify the ticket as well as all of it would,
+/// at a fixed cost per ticket (tickets with large PACs run to tens of KiB). Not a security
+/// hash: it only recognises the same ticket seen twice.
+fn ticket_id(cipher: &[u8]) -> String {
+    let head = cipher.get(..64).unwrap_or(cipher);
+    let tail = cipher.get(cipher.len().saturating_sub(16)..).unwrap_or_default();
+    let len = (cipher.len() as u64).to_le_bytes();
+    let hash = [&len[..], head, tail]
+        .iter()
+        .flat_map(|part| part.iter())
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("{hash:016x}")
 }

@@ -82,3 +82,105 @@ pub fn lab_manifest() -> Vec<LabCapture> {
         })
         .collect()
 }
+
+/// Fuzz entry points: each takes arbitrary bytes and must never panic, hang or grow memory
+/// without bound. The cargo-fuzz targets in `fuzz/` call these; `tests/fuzz_seeds.rs`
+/// replays the committed seeds and crash reproducers through them on stable Rust.
+pub mod fuzz {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use orthrus_model::{Endpoint, TenantId, Transport};
+    use orthrus_net::kerberos::{KerberosTracker, Seen};
+    use orthrus_net::tcp::{Flags, Segment, StreamEvent, TcpLimits, TcpReassembler};
+    use orthrus_net::{Decoder, DecoderConfig, decode_reader};
+    use orthrus_proto::kerberos;
+
+    /// A whole capture file: pcap/pcapng/gzip framing, link layers, IP, TCP, Kerberos.
+    pub fn capture(data: &[u8]) {
+        let mut decoder = Decoder::new(DecoderConfig::default());
+        let mut count = 0usize;
+        let bytes = data.to_vec();
+        let _ =
+            decode_reader(Box::new(std::io::Cursor::new(bytes)), "fuzz", &mut decoder, &mut |_| count += 1);
+        decoder.finish(&mut |_| count += 1);
+        let _ = decoder.stats();
+    }
+
+    /// One Kerberos message, as a datagram and as a TCP record stream.
+    pub fn kerberos_message(data: &[u8]) {
+        let _ = kerberos::parse_message(data);
+        if let Some((patched, _)) = kerberos::patch_signed_nonce(data) {
+            let _ = kerberos::parse_message(&patched);
+        }
+        let _ = kerberos::split_record(data);
+        let mut tracker = KerberosTracker::new(TenantId::default(), "fuzz".into());
+        let seen = Seen {
+            client: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port: 50000 },
+            server: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), port: 88 },
+            transport: Transport::Udp,
+            ts_micros: 0,
+            frame: 1,
+        };
+        let mut out = Vec::new();
+        tracker.datagram(data, &seen, &mut |a| out.push(a));
+        tracker.finish(&mut |a| out.push(a));
+    }
+
+    /// A sequence of TCP segments between two endpoints, each encoded as
+    /// `flags u8 | seq delta u16 | len u8 | payload[len]`; checks that reassembly never
+    /// delivers more bytes than it was given.
+    pub fn tcp_segments(data: &[u8]) {
+        let limits = TcpLimits {
+            max_pending_bytes_per_flow: 4096,
+            max_pending_segments_per_flow: 8,
+            max_pending_bytes_total: 16_384,
+            max_flows: 4,
+            idle_timeout_secs: 5,
+        };
+        let mut reassembler = TcpReassembler::new(limits);
+        let client = (IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 50000);
+        let server = (IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), 88);
+        let mut given = [0u64; 2];
+        let mut delivered = [0u64; 2];
+        let mut seq = [1000u32, 9000u32];
+        let mut rest = data;
+        let mut frame = 0u64;
+        while let Some((&[flags, hi, lo, len], tail)) = rest.split_first_chunk::<4>() {
+            let take = usize::from(len).min(tail.len());
+            let (payload, tail) = tail.split_at(take);
+            rest = tail;
+            frame += 1;
+            let dir = usize::from(flags & 0x80 != 0);
+            seq[dir] = seq[dir].wrapping_add(u32::from(u16::from_be_bytes([hi, lo]))).wrapping_sub(300);
+            let (src, dst) = if dir == 0 { (client, server) } else { (server, client) };
+            given[dir] += payload.len() as u64;
+            let segment = Segment {
+                src,
+                dst,
+                seq: seq[dir],
+                flags: Flags {
+                    syn: flags & 1 != 0,
+                    ack: flags & 2 != 0,
+                    fin: flags & 4 != 0,
+                    rst: flags & 8 != 0,
+                },
+                payload,
+                ts_micros: i64::from(flags & 0x70) * 1_000_000 * i64::try_from(frame).unwrap_or(0),
+                frame,
+            };
+            reassembler.segment(&segment, |p| p == 88, &mut |event| {
+                if let StreamEvent::Data { dir, bytes, .. } = event {
+                    let d = usize::from(matches!(dir, orthrus_net::tcp::Direction::ToClient));
+                    delivered[d] += bytes.len() as u64;
+                }
+            });
+        }
+        reassembler.finish(&mut |event| {
+            if let StreamEvent::Data { dir, bytes, .. } = event {
+                let d = usize::from(matches!(dir, orthrus_net::tcp::Direction::ToClient));
+                delivered[d] += bytes.len() as u64;
+            }
+        });
+        assert!(delivered[0] <= given[0] && delivered[1] <= given[1], "delivered {delivered:?} of {given:?}");
+    }
+}

@@ -305,3 +305,76 @@ mod tests {
         assert_eq!(days_from_civil(2020, 13, 1), None);
     }
 }
+
+#[cfg(test)]
+mod real_messages {
+    //! Messages cut from the lab's kerberoast capture (testdata/kerberos/kerberoast-frame-N.bin
+    //! is frame N's Kerberos record, marker removed); expected values as tshark shows them.
+
+    use super::*;
+
+    fn frame(n: u32) -> Vec<u8> {
+        let path = format!("{}/../../testdata/kerberos/kerberoast-frame-{n}.bin", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn as_req_without_preauth_asks_for_rc4_and_a_pac() {
+        let bytes = frame(15);
+        let Ok(KrbMessage::AsReq(req)) = parse_message(&bytes) else { panic!("AS-REQ") };
+        assert_eq!(principal(req.req_body.cname.as_ref().unwrap()), "bob");
+        assert_eq!(req.req_body.realm.0, "LAB.TEST");
+        assert_eq!(req.req_body.etype.iter().map(|e| e.0).collect::<Vec<_>>(), [23]);
+        assert_eq!(req.padata.len(), 1);
+        assert_eq!(pac_request(req.padata[0].padata_value), Some(true));
+        assert_eq!(kdc_options(&req), 0x5080_0000, "forwardable, proxiable, renewable");
+    }
+
+    #[test]
+    fn krb_error_says_preauth_required() {
+        let bytes = frame(17);
+        let Ok(KrbMessage::Error(err)) = parse_message(&bytes) else { panic!("KRB-ERROR") };
+        assert_eq!(err.error_code.0, 25);
+        assert_eq!(principal(&err.sname), "krbtgt/LAB.TEST");
+    }
+
+    #[test]
+    fn as_rep_carries_an_aes_tgt_and_an_rc4_enc_part() {
+        let bytes = frame(28);
+        let Ok(KrbMessage::AsRep(rep)) = parse_message(&bytes) else { panic!("AS-REP") };
+        assert_eq!(principal(&rep.cname), "bob");
+        assert_eq!(rep.ticket.enc_part.etype.0, 18);
+        assert_eq!(rep.enc_part.etype.0, 23);
+    }
+
+    #[test]
+    fn tgs_req_presents_the_tgt_and_offers_no_aes() {
+        let bytes = frame(36);
+        let Ok(KrbMessage::TgsReq(req)) = parse_message(&bytes) else { panic!("TGS-REQ") };
+        assert_eq!(principal(req.req_body.sname.as_ref().unwrap()), "MSSQLSvc/sql01.lab.test");
+        assert_eq!(req.req_body.etype.iter().map(|e| e.0).collect::<Vec<_>>(), [23, 16, 3, 23]);
+        let ap = tgs_req_ap_req(req.padata[0].padata_value).expect("PA-TGS-REQ holds an AP-REQ");
+        assert_eq!(principal(&ap.ticket.sname), "krbtgt/LAB.TEST");
+        assert_eq!(ap.ticket.enc_part.etype.0, 18);
+        assert_eq!(ap.authenticator.etype.0, 23);
+    }
+
+    #[test]
+    fn tgs_rep_returns_an_rc4_service_ticket() {
+        let bytes = frame(38);
+        let Ok(KrbMessage::TgsRep(rep)) = parse_message(&bytes) else { panic!("TGS-REP") };
+        assert_eq!(principal(&rep.ticket.sname), "MSSQLSvc/sql01.lab.test");
+        assert_eq!(rep.ticket.enc_part.etype.0, 23);
+        assert_eq!(rep.ticket.enc_part.kvno, Some(2));
+    }
+
+    #[test]
+    fn every_truncation_of_a_real_message_is_an_error_not_a_panic() {
+        for n in [15, 17, 28, 36, 38] {
+            let bytes = frame(n);
+            for len in 0..bytes.len() {
+                assert!(parse_message(&bytes[..len]).is_err(), "frame {n} cut at {len}");
+            }
+        }
+    }
+}
