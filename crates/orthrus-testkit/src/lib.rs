@@ -7,7 +7,7 @@
 //! ```
 
 // Test support: a broken fixture should stop the test loudly.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
 
