@@ -16,13 +16,13 @@ fn replay(target: &str, run: fn(&[u8])) {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.is_file() && !is_readme(&path) && !path.extension().is_some_and(|e| e == "tsv") {
+            if path.is_file() && !is_readme(&path) && path.extension().is_none_or(|e| e != "tsv") {
                 let bytes = std::fs::read(&path).unwrap_or_default();
                 run(&bytes);
                 // Truncations of real inputs are the commonest hostile case.
                 for cut in [1, 7, bytes.len() / 2] {
-                    if cut < bytes.len() {
-                        run(&bytes[..bytes.len() - cut]);
+                    if let Some(shorter) = bytes.get(..bytes.len().saturating_sub(cut)) {
+                        run(shorter);
                     }
                 }
                 inputs += 1;
