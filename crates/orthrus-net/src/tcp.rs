@@ -25,7 +25,7 @@ pub struct TcpLimits {
     pub max_pending_segments_per_flow: usize,
     /// Out-of-order bytes all flows together may hold.
     pub max_pending_bytes_total: usize,
-    /// Flows tracked at once; beyond it idle flows are evicted first, then new ones refused.
+    /// Flows tracked at once; beyond it the least recently seen are evicted.
     pub max_flows: usize,
     /// A flow silent this long (packet time) is closed.
     pub idle_timeout_secs: i64,
@@ -185,7 +185,7 @@ impl TcpReassembler {
             if !seg.flags.syn && seg.payload.is_empty() {
                 return;
             }
-            if !self.make_room(seg.ts_micros, emit) {
+            if !self.make_room(emit) {
                 self.counters.flows_refused += 1;
                 return;
             }
@@ -291,8 +291,9 @@ impl TcpReassembler {
         idle.into_iter().map(|(_, p)| p).collect()
     }
 
-    /// Makes room for one more flow: evicts the least recently seen tenth when full.
-    fn make_room(&mut self, now: i64, emit: &mut dyn FnMut(StreamEvent<'_>)) -> bool {
+    /// Makes room for one more flow: evicts the least recently seen tenth of the table.
+    /// New connections carry new requests, so under pressure the oldest flows go first.
+    fn make_room(&mut self, emit: &mut dyn FnMut(StreamEvent<'_>)) -> bool {
         if self.flows.len() < self.limits.max_flows {
             return true;
         }
@@ -300,11 +301,7 @@ impl TcpReassembler {
             self.flows.values().map(|f| (f.last_seen, f.id, f.pair)).collect();
         by_age.sort_unstable();
         let evict = (self.limits.max_flows / 10).max(1);
-        for (last_seen, _, pair) in by_age.into_iter().take(evict) {
-            // Never evict flows active in this very second: that is a flood, refuse instead.
-            if now.saturating_sub(last_seen) < 1_000_000 {
-                break;
-            }
+        for (_, _, pair) in by_age.into_iter().take(evict) {
             self.counters.flows_evicted += 1;
             self.close(&pair, emit);
         }

@@ -209,3 +209,39 @@ fn garbage_is_refused_with_a_clear_error() {
             .unwrap_err();
     assert!(matches!(err, capture::CaptureError::NotACapture), "{err}");
 }
+
+fn decode_with(config: DecoderConfig, bytes: Vec<u8>) -> (Vec<Activity>, DecodeStats) {
+    let mut decoder = Decoder::new(config);
+    let mut out = Vec::new();
+    decode_reader(Box::new(std::io::Cursor::new(bytes)), "synthetic.pcap", &mut decoder, &mut |a| {
+        out.push(a)
+    })
+    .unwrap();
+    decoder.finish(&mut |a| out.push(a));
+    (out, decoder.stats())
+}
+
+#[test]
+fn out_of_order_memory_cap_is_counted_and_decoding_goes_on() {
+    let (expected, frames) = original("krb_password_spray");
+    let split: Vec<RawFrame> = frames.iter().flat_map(|f| synth::split_tcp_reversed(f, 4)).collect();
+    let mut config = DecoderConfig::default();
+    // Smaller than one Kerberos message: every reversed message overflows.
+    config.tcp.max_pending_bytes_per_flow = 64;
+    let (got, stats) = decode_with(config, write(1, &split));
+    assert!(stats.get("tcp", "pending_overflow_bytes") > 0, "{stats:?}");
+    assert!(stats.get("tcp", "gaps") > 0, "{stats:?}");
+    assert!(got.len() < expected.len(), "messages lost to the cap are lost, and counted");
+}
+
+#[test]
+fn flow_table_cap_evicts_idle_flows_and_counts_it() {
+    let (expected, frames) = original("krb_bruteforce");
+    let mut config = DecoderConfig::default();
+    config.tcp.max_flows = 2;
+    let (got, stats) = decode_with(config, write(1, &frames));
+    assert!(stats.get("tcp", "flows_evicted") > 0, "the client overlaps connections: {stats:?}");
+    // Evicted flows had finished their exchange (only their closing handshake was left):
+    // nothing may be lost.
+    assert_eq!(gist(&got), gist(&expected));
+}
