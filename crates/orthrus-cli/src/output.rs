@@ -101,24 +101,24 @@ pub fn list_detections(markdown: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = DetectionConfig::default();
-    writeln!(out, "{:<12} {:<10} {:<7} NAME", "ID", "MITRE", "SEVERITY")?;
+    writeln!(out, "{:<12} {:<20} {:<8} NAME", "ID", "MITRE", "SEVERITY")?;
     for entry in DETECTIONS {
         let meta = entry.meta;
         writeln!(
             out,
-            "{:<12} {:<10} {:<7} {}",
+            "{:<12} {:<20} {:<8} {}",
             meta.id,
             meta.techniques.join(","),
-            meta.base_severity,
+            meta.base_severity.to_string(),
             meta.title
         )?;
-        writeln!(out, "{:<31} data: {}", "", meta.data_sources.join("; "))?;
+        writeln!(out, "{:<43} data: {}", "", meta.data_sources.join("; "))?;
         let thresholds: Vec<String> = config
             .thresholds(meta.config_section)
             .into_iter()
             .map(|(k, v)| format!("{}.{k} = {v}", meta.config_section))
             .collect();
-        writeln!(out, "{:<31} thresholds: {}", "", thresholds.join(", "))?;
+        writeln!(out, "{:<43} thresholds: {}", "", thresholds.join(", "))?;
     }
     Ok(())
 }

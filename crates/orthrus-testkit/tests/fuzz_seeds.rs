@@ -50,3 +50,10 @@ fn kerberos_message_seeds() {
 fn tcp_segments_seeds() {
     replay("tcp_segments", orthrus_testkit::fuzz::tcp_segments);
 }
+
+#[test]
+fn public_corpus_is_in_place() {
+    // In CI the shared corpus is always beside the repository; its absence is a failure.
+    let corpus = orthrus_testkit::corpus();
+    assert!(std::fs::read_dir(corpus).map(|d| d.count()).unwrap_or(0) > 1);
+}

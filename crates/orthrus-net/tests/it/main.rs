@@ -91,7 +91,8 @@ fn kerberoast_capture_decodes_to_the_exchanges_tshark_shows() {
 fn same_activities_through_every_link_type() {
     let (expected, frames) = original("benign_password_typo");
     type Reencapsulate = fn(&[u8]) -> Vec<u8>;
-    let cases: [(&str, i32, Reencapsulate); 6] = [
+    let cases: [(&str, i32, Reencapsulate); 7] = [
+        ("BSD loopback", 0, synth::to_bsd_loopback),
         ("linux cooked v1", 113, synth::to_sll),
         ("linux cooked v2", 276, synth::to_sll2),
         ("raw ip", 101, synth::to_raw_ip),

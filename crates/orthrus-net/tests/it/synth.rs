@@ -48,6 +48,13 @@ pub fn to_raw_ip(eth: &[u8]) -> Vec<u8> {
     eth[ETH..].to_vec()
 }
 
+/// DLT_NULL: a 4-byte address family in host order (AF_INET = 2), then the IP packet.
+pub fn to_bsd_loopback(eth: &[u8]) -> Vec<u8> {
+    let mut out = 2u32.to_le_bytes().to_vec();
+    out.extend_from_slice(&eth[ETH..]);
+    out
+}
+
 pub fn to_vlan(eth: &[u8]) -> Vec<u8> {
     let mut out = eth[..12].to_vec();
     out.extend_from_slice(&[0x81, 0x00, 0x00, 100]);
