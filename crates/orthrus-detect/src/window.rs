@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::hash::Hash;
+use std::net::IpAddr;
 
 use foldhash::HashMap;
 use orthrus_model::{Evidence, Provenance, Timestamp};
@@ -211,6 +212,71 @@ impl<K: Clone + Eq + Hash> Incidents<K> {
     }
 }
 
+/// Sources tracked per detector; past it the longest-quiet are forgotten first.
+pub const MAX_SOURCES: usize = 100_000;
+
+/// A detector's state per source address, with that source's incidents. A source quiet for
+/// longer than the window is forgotten, so state stays bounded on long runs.
+pub struct PerSource<S> {
+    window_micros: i64,
+    states: HashMap<IpAddr, (S, Timestamp)>,
+    incidents: Incidents<IpAddr>,
+    last_sweep: Timestamp,
+}
+
+impl<S> PerSource<S> {
+    /// `window_secs` is both how long a quiet source is remembered and the quiet gap that
+    /// closes an incident.
+    pub fn new(window_secs: u64) -> Self {
+        Self {
+            window_micros: i64::try_from(window_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX),
+            states: HashMap::default(),
+            incidents: Incidents::new(window_secs),
+            last_sweep: Timestamp::from_micros(i64::MIN),
+        }
+    }
+
+    /// The state of `source` (made by `make` when new) and its open incident, at `time`.
+    pub fn at(
+        &mut self,
+        source: IpAddr,
+        time: Timestamp,
+        make: impl FnOnce() -> S,
+    ) -> (&mut S, &mut Incident) {
+        self.sweep(time);
+        let entry = self.states.entry(source).or_insert_with(|| (make(), time));
+        entry.1 = entry.1.max(time);
+        (&mut entry.0, self.incidents.at(&source, time))
+    }
+
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    fn sweep(&mut self, now: Timestamp) {
+        let due = now.as_micros().saturating_sub(self.last_sweep.as_micros()) >= 1_000_000;
+        if !due && self.states.len() < MAX_SOURCES {
+            return;
+        }
+        self.last_sweep = now;
+        let cutoff = now.as_micros().saturating_sub(self.window_micros);
+        self.states.retain(|_, (_, last)| last.as_micros() >= cutoff);
+        self.incidents.expire(now);
+        if self.states.len() >= MAX_SOURCES {
+            let mut by_age: Vec<(Timestamp, IpAddr)> =
+                self.states.iter().map(|(ip, (_, t))| (*t, *ip)).collect();
+            by_age.sort_unstable();
+            for (_, ip) in by_age.into_iter().take(MAX_SOURCES / 10) {
+                self.states.remove(&ip);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +305,19 @@ mod tests {
         }
         assert_eq!(w.distinct(), 3);
         assert!(w.contains(&9) && !w.contains(&6));
+    }
+
+    #[test]
+    fn quiet_sources_are_forgotten() {
+        let mut per_source: PerSource<u32> = PerSource::new(60);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        *per_source.at(a, t(0), || 0).0 += 1;
+        *per_source.at(a, t(30), || 0).0 += 1;
+        assert_eq!(*per_source.at(a, t(31), || 0).0, 2);
+        per_source.at(b, t(200), || 0);
+        assert_eq!(per_source.len(), 1, "a was quiet for longer than the window");
+        assert_eq!(*per_source.at(a, t(201), || 7).0, 7, "a starts afresh");
     }
 
     #[test]

@@ -23,12 +23,11 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use foldhash::HashMap;
 use orthrus_model::{Activity, AlertSource, AlertTargets, KerberosErrorCode, Severity};
 use serde::Deserialize;
 
 use super::{account_key, as_exchange, name_list};
-use crate::window::{Incidents, Recent, Window};
+use crate::window::{PerSource, Recent, Window};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -83,14 +82,12 @@ struct SourceState {
 
 pub struct AccountEnumeration {
     config: AccountEnumerationConfig,
-    sources: HashMap<IpAddr, SourceState>,
-    incidents: Incidents<IpAddr>,
+    sources: PerSource<SourceState>,
 }
 
 impl AccountEnumeration {
     pub fn new(config: AccountEnumerationConfig) -> Self {
-        let incidents = Incidents::new(config.window_secs);
-        Self { config, sources: HashMap::default(), incidents }
+        Self { sources: PerSource::new(config.window_secs), config }
     }
 }
 
@@ -119,7 +116,7 @@ impl Detector for AccountEnumeration {
         }
         let source = activity.source.ip;
         let window = self.config.window_secs;
-        let state = self.sources.entry(source).or_insert_with(|| SourceState {
+        let (state, incident) = self.sources.at(source, activity.time, || SourceState {
             unknown: Window::new(window, 10_000),
             found_recently: Window::new(window, 10_000),
             recent: Recent::new(window),
@@ -138,11 +135,9 @@ impl Detector for AccountEnumeration {
         state.recent.push(activity.time, &activity.provenance, format!("AS-REQ for {name}: {answer}"));
 
         let enumerating = state.unknown.distinct() >= self.config.min_unknown_accounts;
-        let open = self.incidents.at(&source, activity.time);
-        if !enumerating && !open.alerted {
+        if !enumerating && !incident.alerted {
             return;
         }
-        let incident = open;
         if !incident.alerted {
             // A new alert: the guesses that crossed the threshold are part of it.
             state.unknown_reported = state.unknown.items().map(|(n, _)| n.clone()).collect();

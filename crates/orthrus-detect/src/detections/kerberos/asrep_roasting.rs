@@ -24,12 +24,11 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use foldhash::HashMap;
 use orthrus_model::{Activity, AlertSource, AlertTargets, Severity};
 use serde::Deserialize;
 
 use super::{account_key, as_exchange, name_list};
-use crate::window::{Incidents, Window};
+use crate::window::{PerSource, Window};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -78,14 +77,12 @@ struct SourceState {
 
 pub struct AsRepRoasting {
     config: AsRepRoastingConfig,
-    sources: HashMap<IpAddr, SourceState>,
-    incidents: Incidents<IpAddr>,
+    sources: PerSource<SourceState>,
 }
 
 impl AsRepRoasting {
     pub fn new(config: AsRepRoastingConfig) -> Self {
-        let incidents = Incidents::new(config.window_secs);
-        Self { config, sources: HashMap::default(), incidents }
+        Self { sources: PerSource::new(config.window_secs), config }
     }
 }
 
@@ -106,13 +103,12 @@ impl Detector for AsRepRoasting {
         }
         let weak = request.offers_no_aes() || issued.reply_etype.is_weak();
         let source = activity.source.ip;
-        let state = self.sources.entry(source).or_insert_with(|| SourceState {
+        let (state, incident) = self.sources.at(source, activity.time, || SourceState {
             roasted: Window::new(self.config.window_secs, 10_000),
             accounts: BTreeSet::new(),
             weak: false,
         });
         state.roasted.insert(activity.time, account_key(&issued.cname));
-        let incident = self.incidents.at(&source, activity.time);
         if incident.count == 0 {
             state.accounts.clear();
             state.weak = false;

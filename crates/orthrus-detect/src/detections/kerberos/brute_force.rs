@@ -30,14 +30,13 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
 
-use foldhash::HashMap;
 use orthrus_model::{
     Activity, AlertSource, AlertTargets, KerberosErrorCode, Provenance, Severity, Timestamp,
 };
 use serde::Deserialize;
 
 use super::{account_key, as_exchange, name_list};
-use crate::window::{Incidents, Recent, Window};
+use crate::window::{PerSource, Recent, Window};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
 
 /// Successes per source remembered for the "guessed" verdict.
@@ -154,14 +153,12 @@ impl SourceState {
 
 pub struct BruteForce {
     config: BruteForceConfig,
-    sources: HashMap<IpAddr, SourceState>,
-    incidents: Incidents<IpAddr>,
+    sources: PerSource<SourceState>,
 }
 
 impl BruteForce {
     pub fn new(config: BruteForceConfig) -> Self {
-        let incidents = Incidents::new(config.window_secs);
-        Self { config, sources: HashMap::default(), incidents }
+        Self { sources: PerSource::new(config.window_secs), config }
     }
 }
 
@@ -189,7 +186,7 @@ impl Detector for BruteForce {
         let client = format!("{:?}|{:?}|{:?}", request.etypes, request.padata, request.kdc_options);
         let source = activity.source.ip;
         let window = self.config.window_secs;
-        let state = self.sources.entry(source).or_insert_with(|| SourceState::new(window));
+        let (state, incident) = self.sources.at(source, activity.time, || SourceState::new(window));
         state.forget_old(activity.time, window);
         if failed {
             state.failures.insert(activity.time, account.clone());
@@ -215,7 +212,6 @@ impl Detector for BruteForce {
 
         let brute = state.max_failures_one_account() >= self.config.min_failures_one_account;
         let spray = state.unexplained_accounts() >= self.config.min_accounts;
-        let incident = self.incidents.at(&source, activity.time);
         if !incident.alerted {
             if !brute && !spray {
                 return;

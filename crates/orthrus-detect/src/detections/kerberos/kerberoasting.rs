@@ -26,12 +26,11 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use foldhash::HashMap;
 use orthrus_model::{Activity, AlertSource, AlertTargets, EncryptionType, Severity};
 use serde::Deserialize;
 
 use super::{name_list, tgs_exchange};
-use crate::window::{Incidents, Window};
+use crate::window::{PerSource, Window};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -83,14 +82,12 @@ struct SourceState {
 
 pub struct Kerberoasting {
     config: KerberoastingConfig,
-    sources: HashMap<IpAddr, SourceState>,
-    incidents: Incidents<IpAddr>,
+    sources: PerSource<SourceState>,
 }
 
 impl Kerberoasting {
     pub fn new(config: KerberoastingConfig) -> Self {
-        let incidents = Incidents::new(config.window_secs);
-        Self { config, sources: HashMap::default(), incidents }
+        Self { sources: PerSource::new(config.window_secs), config }
     }
 }
 
@@ -117,7 +114,7 @@ impl Detector for Kerberoasting {
         }
         let asked_without_aes = exchange.request.as_ref().is_some_and(|r| r.offers_no_aes());
         let source = activity.source.ip;
-        let state = self.sources.entry(source).or_insert_with(|| SourceState {
+        let (state, incident) = self.sources.at(source, activity.time, || SourceState {
             weak_services: Window::new(self.config.window_secs, 10_000),
             services: BTreeSet::new(),
             requested_rc4: BTreeSet::new(),
@@ -129,7 +126,6 @@ impl Detector for Kerberoasting {
             return;
         }
 
-        let incident = self.incidents.at(&source, activity.time);
         if incident.count == 0 {
             state.services.clear();
             state.requested_rc4.clear();
