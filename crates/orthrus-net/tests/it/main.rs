@@ -246,3 +246,73 @@ fn flow_table_cap_evicts_idle_flows_and_counts_it() {
     // nothing may be lost.
     assert_eq!(gist(&got), gist(&expected));
 }
+
+mod stream_framing {
+    use std::net::IpAddr;
+
+    use orthrus_model::{Activity, KdcOutcome, TenantId};
+    use orthrus_net::kerberos::KerberosTracker;
+    use orthrus_net::tcp::{Direction, SocketPair, StreamEvent};
+
+    fn record(frame: u32) -> Vec<u8> {
+        let body = std::fs::read(orthrus_testkit::fixture(&format!("kerberos/kerberoast-frame-{frame}.bin")))
+            .unwrap();
+        let mut out = (body.len() as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(&body);
+        out
+    }
+
+    fn feed(chunks: &[(Direction, Vec<u8>)]) -> Vec<Activity> {
+        let client: IpAddr = "192.0.2.10".parse().unwrap();
+        let kdc: IpAddr = "192.0.2.1".parse().unwrap();
+        let pair = SocketPair { client: (client, 50_000), server: (kdc, 88) };
+        let mut tracker = KerberosTracker::new(TenantId::default(), "test".into());
+        let mut out = Vec::new();
+        for (i, (dir, bytes)) in chunks.iter().enumerate() {
+            let event = StreamEvent::Data { flow: 1, pair, dir: *dir, bytes, frame: i as u64 + 1 };
+            tracker.stream(event, 0, &mut |a| out.push(a));
+        }
+        tracker.stream(StreamEvent::Closed { flow: 1, pair }, 0, &mut |a| out.push(a));
+        out
+    }
+
+    fn outcomes(activities: &[Activity]) -> Vec<String> {
+        activities
+            .iter()
+            .map(|a| match &a.kind {
+                orthrus_model::ActivityKind::TgtRequested(ex)
+                | orthrus_model::ActivityKind::ServiceTicketRequested(ex) => match &ex.outcome {
+                    KdcOutcome::Issued(i) => format!("{} issued", i.ticket.sname),
+                    KdcOutcome::Failed(f) => format!("{:?} {}", ex.client(), f.code),
+                    KdcOutcome::NoReply => "no reply".into(),
+                },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn two_records_in_one_segment_each_way_are_both_paired() {
+        let requests = [record(15), record(36)].concat();
+        let replies = [record(17), record(38)].concat();
+        let got = feed(&[(Direction::ToServer, requests), (Direction::ToClient, replies)]);
+        assert_eq!(
+            outcomes(&got),
+            ["Some(\"bob\") KDC_ERR_PREAUTH_REQUIRED", "MSSQLSvc/sql01.lab.test issued"]
+        );
+    }
+
+    #[test]
+    fn a_record_delivered_byte_by_byte_is_decoded_once() {
+        let mut chunks: Vec<(Direction, Vec<u8>)> =
+            record(36).into_iter().map(|b| (Direction::ToServer, vec![b])).collect();
+        chunks.push((Direction::ToClient, record(38)));
+        let got = feed(&chunks);
+        assert_eq!(outcomes(&got), ["MSSQLSvc/sql01.lab.test issued"]);
+    }
+
+    #[test]
+    fn an_unanswered_request_is_reported_when_the_flow_closes() {
+        let got = feed(&[(Direction::ToServer, record(36))]);
+        assert_eq!(outcomes(&got), ["no reply"]);
+    }
+}

@@ -11,7 +11,7 @@
 //!   that try without pre-authentication first get KDC_ERR_PREAUTH_REQUIRED for every normal
 //!   account and never match. Severity is high when the request offered no AES (asking for
 //!   an RC4 AS-REP to crack), when the reply's enc-part is RC4/DES, or when one source
-//!   roasts at least `min_accounts` accounts within `window_secs`; medium otherwise (a lone
+//!   roasts at least `min_accounts` accounts within `window_secs`; low otherwise (a lone
 //!   AES exchange, as a legacy application with such an account would make).
 //! - Thresholds: `window_secs = 3600`, `min_accounts = 2` (config `[asrep_roasting]`).
 //! - Benign: applications that legitimately log on with pre-authentication disabled
@@ -38,7 +38,7 @@ pub static META: DetectionMeta = DetectionMeta {
     tactic: "TA0006",
     techniques: &["T1558.004"],
     data_sources: &["Kerberos AS-REQ/AS-REP"],
-    base_severity: Severity::Medium,
+    base_severity: Severity::High,
     config_section: "asrep_roasting",
 };
 
@@ -127,7 +127,7 @@ impl Detector for AsRepRoasting {
         );
         incident.alerted = true;
         let many = state.roasted.distinct() >= self.config.min_accounts;
-        let severity = if state.weak || many { Severity::High } else { META.base_severity };
+        let severity = if state.weak || many { META.base_severity } else { Severity::Low };
         let n = state.accounts.len();
         let description = format!(
             "{source} obtained {} AS-REP{} without pre-authentication for {} ({}){}, crackable offline.",

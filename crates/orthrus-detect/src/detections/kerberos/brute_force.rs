@@ -7,7 +7,10 @@
 //! - ATT&CK: T1110.001 (guessing), T1110.003 (spraying). MDI: Suspected Brute Force attack
 //!   (Kerberos, NTLM) (2023), Kerberos part.
 //! - Data: `TgtRequested` activities (AS-REQ with PA-ENC-TIMESTAMP answered by
-//!   KDC_ERR_PREAUTH_FAILED, or by a TGT).
+//!   KDC_ERR_PREAUTH_FAILED, or by a TGT). A guess answered KDC_ERR_CLIENT_REVOKED counts
+//!   as a failure (once a brute force locks the account out, every further guess gets it);
+//!   one answered KDC_ERR_KEY_EXPIRED counts as a success (the KDC only says the password
+//!   expired after checking that it is right).
 //! - Logic: per source IP, in a sliding `window_secs` of event time:
 //!   *brute force* when one account collects at least `min_failures_one_account`
 //!   pre-authentication failures; *spray* when at least `min_accounts` distinct accounts
@@ -174,8 +177,12 @@ impl Detector for BruteForce {
         let Some(request) = &exchange.request else {
             return;
         };
-        let failed = exchange.error() == Some(KerberosErrorCode::PREAUTH_FAILED);
-        let succeeded = exchange.issued().is_some() && request.is_preauthenticated();
+        let error = exchange.error();
+        let failed =
+            matches!(error, Some(KerberosErrorCode::PREAUTH_FAILED | KerberosErrorCode::CLIENT_REVOKED))
+                && request.is_preauthenticated();
+        let succeeded = (exchange.issued().is_some() || error == Some(KerberosErrorCode::KEY_EXPIRED))
+            && request.is_preauthenticated();
         if !failed && !succeeded {
             return;
         }
@@ -192,10 +199,15 @@ impl Detector for BruteForce {
             state.failures.insert(activity.time, account.clone());
             state.failing_clients.insert(activity.time, client.clone());
             state.last_failure.insert(account.clone(), activity.time);
+            let why = if error == Some(KerberosErrorCode::CLIENT_REVOKED) {
+                "account locked out or disabled"
+            } else {
+                "wrong password"
+            };
             state.recent.push(
                 activity.time,
                 &activity.provenance,
-                format!("pre-authentication failed for {name}"),
+                format!("pre-authentication failed for {name}: {why}"),
             );
         } else {
             state.last_success.insert(account.clone(), activity.time);
@@ -309,6 +321,49 @@ mod tests {
             let alerts = alerts_for(capture, META.id, &DetectionConfig::default());
             assert!(alerts.is_empty(), "{capture}: {alerts:#?}");
         }
+    }
+
+    /// The lab's brute force, as a DC with an account lockout policy answers it: after the
+    /// fifth wrong password every guess gets KDC_ERR_CLIENT_REVOKED, and the right password
+    /// on an expired account gets KDC_ERR_KEY_EXPIRED.
+    fn with_lockout_and_expired_password() -> Vec<Activity> {
+        let mut activities = orthrus_testkit::lab_activities("krb_bruteforce");
+        let mut failures = 0;
+        for activity in &mut activities {
+            let orthrus_model::ActivityKind::TgtRequested(ex) = &mut activity.kind else { continue };
+            match &mut ex.outcome {
+                orthrus_model::KdcOutcome::Failed(f) if f.code == KerberosErrorCode::PREAUTH_FAILED => {
+                    failures += 1;
+                    if failures > 5 {
+                        f.code = KerberosErrorCode::CLIENT_REVOKED;
+                    }
+                }
+                orthrus_model::KdcOutcome::Issued(issued) => {
+                    ex.outcome = orthrus_model::KdcOutcome::Failed(orthrus_model::KdcFailure {
+                        code: KerberosErrorCode::KEY_EXPIRED,
+                        name: None,
+                        etext: None,
+                        realm: issued.crealm.clone(),
+                        sname: issued.ticket.sname.clone(),
+                        cname: Some(issued.cname.clone()),
+                    });
+                }
+                _ => {}
+            }
+        }
+        activities
+    }
+
+    #[test]
+    fn lockout_answers_still_count_and_an_expired_password_is_guessed() {
+        let mut engine = crate::Engine::new(&DetectionConfig::default(), "test");
+        for activity in with_lockout_and_expired_password() {
+            engine.observe(&activity);
+        }
+        let alerts: Vec<_> = engine.finish().into_iter().filter(|a| a.detection == META.id).collect();
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert!(alerts[0].description.contains("guessed the password of frank"), "{}", alerts[0].description);
+        assert!(alerts[0].evidence.iter().any(|e| e.summary.contains("locked out")));
     }
 
     #[test]
