@@ -60,4 +60,12 @@ pub(crate) mod testing {
     /// Every benign lab capture, each of which must raise nothing.
     pub const BENIGN: &[&str] =
         &["benign_logon", "benign_dns", "benign_admin", "benign_password_typo", "benign_busy"];
+
+    /// Asserts that detection `id` raises nothing on any of `captures` with default settings.
+    pub fn assert_silent(captures: &[&str], id: &str) {
+        for capture in captures {
+            let alerts = alerts_for(capture, id, &DetectionConfig::default());
+            assert!(alerts.is_empty(), "{id} on {capture}: {alerts:#?}");
+        }
+    }
 }
