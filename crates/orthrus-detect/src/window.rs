@@ -110,6 +110,10 @@ impl Recent {
         self.items.push_back((time, provenance.to_vec(), summary));
     }
 
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+
     /// Moves everything kept into `incident`, oldest first.
     pub fn drain_into(&mut self, incident: &mut Incident) {
         self.items.make_contiguous().sort_by_key(|(t, _, _)| *t);

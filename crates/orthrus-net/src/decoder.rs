@@ -5,7 +5,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use etherparse::defrag::IpDefragPool;
-use etherparse::{EtherType, IpNumber, NetSlice, SlicedPacket, TcpSlice, TransportSlice, UdpSlice};
+use etherparse::{
+    EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket, LenSource, NetSlice, SlicedPacket, TcpSlice,
+    TransportSlice, UdpSlice,
+};
 use orthrus_model::{Activity, Endpoint, TenantId, Transport};
 
 use crate::capture::Frame;
@@ -99,7 +102,9 @@ impl Decoder {
                 return;
             }
             Err(reason) => {
-                self.link.count_error(reason);
+                if reason != "truncated" || !self.unset_ip_length(frame, out) {
+                    self.link.count_error(reason);
+                }
                 return;
             }
         };
@@ -128,6 +133,40 @@ impl Decoder {
             Some(TransportSlice::Tcp(tcp)) => self.tcp(src, dst, tcp, frame, out),
             _ => self.link.other_transport += 1,
         }
+    }
+
+    /// A frame whose IP length field was never filled in: captured on the sending host before
+    /// the network card's segmentation offload (TSO) set it, common in captures taken on
+    /// Windows endpoints. Wireshark then trusts the frame's length, and so do we, as long as
+    /// nothing else is wrong (not cut short by the snap length, not a fragment).
+    fn unset_ip_length(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(Activity)) -> bool {
+        let lax = match frame.linktype {
+            linktype::ETHERNET => LaxSlicedPacket::from_ethernet(frame.data).ok(),
+            linktype::RAW | linktype::IPV4 | linktype::IPV6 => LaxSlicedPacket::from_ip(frame.data).ok(),
+            _ => None,
+        };
+        let Some(lax) = lax else { return false };
+        let (src, dst, payload) = match &lax.net {
+            Some(LaxNetSlice::Ipv4(v4)) => {
+                let h = v4.header();
+                (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), v4.payload())
+            }
+            Some(LaxNetSlice::Ipv6(v6)) => {
+                let h = v6.header();
+                (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), v6.payload())
+            }
+            _ => return false,
+        };
+        if payload.incomplete || payload.fragmented || payload.len_source != LenSource::Slice {
+            return false;
+        }
+        match &lax.transport {
+            Some(TransportSlice::Udp(udp)) => self.udp(src, dst, udp, frame, out),
+            Some(TransportSlice::Tcp(tcp)) => self.tcp(src, dst, tcp, frame, out),
+            _ => return false,
+        }
+        self.link.ip_length_unset += 1;
+        true
     }
 
     fn fragment(

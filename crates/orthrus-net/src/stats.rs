@@ -16,6 +16,8 @@ pub(crate) struct LinkCounters {
     pub not_ip: u64,
     pub fragments: u64,
     pub reassembled: u64,
+    /// Frames whose IP length field was unset (segmentation offload), read by frame length.
+    pub ip_length_unset: u64,
     pub udp: u64,
     pub tcp: u64,
     pub other_transport: u64,
@@ -58,6 +60,7 @@ impl DecodeStats {
         ip.counters.insert("not_ip", link.not_ip);
         ip.counters.insert("fragments", link.fragments);
         ip.counters.insert("reassembled", link.reassembled);
+        ip.counters.insert("length_unset_offload", link.ip_length_unset);
         ip.counters.insert("other_transport", link.other_transport);
         ip.errors = link.errors.clone();
         stats.section("udp").counters.insert("datagrams", link.udp);

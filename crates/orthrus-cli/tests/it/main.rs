@@ -209,3 +209,70 @@ fn detections_list_names_every_detection() {
     }
     assert!(text.contains("kerberoasting.min_services = 5"), "{text}");
 }
+
+/// Corpus captures (pcap/pcapng rows of ../shared/corpus/MANIFEST.tsv), read in place.
+fn corpus_captures() -> Vec<(PathBuf, String)> {
+    let root = orthrus_testkit::corpus();
+    let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).unwrap();
+    manifest
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            matches!(cols.get(1), Some(&"pcap" | &"pcapng"))
+                .then(|| (root.join(cols[0]), cols.get(6).copied().unwrap_or_default().to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn public_corpus_benign_captures_raise_nothing_and_every_capture_reads() {
+    let captures = corpus_captures();
+    assert!(captures.len() > 100, "{} captures", captures.len());
+    let benign: Vec<&PathBuf> = captures
+        .iter()
+        .filter(|(_, label)| label.starts_with("Benign") || label.starts_with("Robustness"))
+        .map(|(p, _)| p)
+        .collect();
+    assert!(benign.len() > 50);
+    // All benign and robustness captures in one run: exit 0, no alert.
+    let args: Vec<&str> = benign.iter().map(|p| p.to_str().unwrap()).collect();
+    assert_eq!(alerts(&args), Vec::<Value>::new());
+    // Every capture, attacks included, reads without an input error.
+    let all: Vec<&str> = captures.iter().map(|(p, _)| p.to_str().unwrap()).collect();
+    let out = orthrus().args(["analyze", "--format", "json"]).args(&all).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn public_corpus_kerbrute_spray_on_windows() {
+    let path = orthrus_testkit::corpus()
+        .join("pcap-attack/CredAccess/CA_kerbrute_passwordspray_kerberos_AS-REQ.pcapng");
+    let raised = alerts(&[path.to_str().unwrap()]);
+    let spray = raised.iter().find(|a| a["detection"] == "ORT-KRB-004").expect("spray detected");
+    assert_eq!(spray["source"]["ip"], "172.16.66.1");
+    assert_eq!(spray["severity"], "high");
+    let description = spray["description"].as_str().unwrap();
+    assert!(description.contains("password spray"), "{description}");
+    assert!(description.contains("guessed the password of normal"), "{description}");
+    // kerbrute probes names first: the 7 that do not exist are enumeration too.
+    let enumeration = raised.iter().find(|a| a["detection"] == "ORT-KRB-003").expect("enumeration");
+    assert!(enumeration["description"].as_str().unwrap().contains("7 unknown names"));
+}
+
+#[test]
+fn public_corpus_purplesharp_kerberoasting_on_windows() {
+    // A Windows client (AES offered) roasting five SPN accounts without AES keys; the capture
+    // was taken on the client, so its IPv4 length fields are unset (segmentation offload).
+    let path = orthrus_testkit::corpus().join(
+        "security-datasets/atomic/windows/lateral_movement/network/purplesharp_ad_playbook_I/purplesharp_ad_playbook_I_2020-10-22042947.cap",
+    );
+    let raised = alerts(&[path.to_str().unwrap()]);
+    assert_eq!(raised.len(), 1, "{raised:#?}");
+    let alert = &raised[0];
+    assert_eq!(alert["detection"], "ORT-KRB-001");
+    assert_eq!(alert["source"]["ip"], "172.18.39.5");
+    assert_eq!(alert["source"]["account"], "pgustavo");
+    assert_eq!(alert["targets"]["services"].as_array().unwrap().len(), 5);
+    assert_eq!(alert["evidence"].as_array().unwrap().len(), 10, "five requests and five replies");
+}

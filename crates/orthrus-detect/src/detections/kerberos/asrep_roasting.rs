@@ -9,16 +9,21 @@
 //! - Logic: an AS-REP answers an AS-REQ that carried no pre-authentication at all (no
 //!   PA-ENC-TIMESTAMP, no PKINIT, no FAST armor, no encrypted challenge). Normal clients
 //!   that try without pre-authentication first get KDC_ERR_PREAUTH_REQUIRED for every normal
-//!   account and never match. Severity is high when the request offered no AES (asking for
-//!   an RC4 AS-REP to crack), when the reply's enc-part is RC4/DES, or when one source
-//!   roasts at least `min_accounts` accounts within `window_secs`; low otherwise (a lone
-//!   AES exchange, as a legacy application with such an account would make).
-//! - Thresholds: `window_secs = 3600`, `min_accounts = 2` (config `[asrep_roasting]`).
+//!   account and never match. It alerts when the request offered no AES (asking for an RC4
+//!   AS-REP to crack: impacket GetNPUsers and Rubeus asreproast do by default), when the
+//!   reply's enc-part is RC4/DES, or when one source obtains such AS-REPs, even all AES, for
+//!   at least `min_accounts` accounts within `window_secs`.
+//! - Thresholds: `window_secs = 3600`, `min_accounts = 5` (config `[asrep_roasting]`).
 //! - Benign: applications that legitimately log on with pre-authentication disabled
-//!   (legacy Unix/Java); exclude their source. The anonymous principal
+//!   (legacy Unix/Java); realms whose KDC does not require pre-authentication (MIT's
+//!   default, outside Active Directory), where every client logs on this way; exclude their
+//!   source. The anonymous principal
 //!   (`WELLKNOWN/ANONYMOUS`, anonymous PKINIT for FAST armor) is ignored.
-//! - Gaps: without a directory snapshot the alert cannot say whether the account is
-//!   sensitive.
+//! - Gaps: a lone AES exchange for one account is not alerted: it is what a legacy client of
+//!   an account without pre-authentication does at every logon (and what an MIT realm that
+//!   does not require pre-authentication looks like), so a roast of one account with
+//!   `/aes` is missed. Without a directory snapshot the alert cannot say whether the account
+//!   is sensitive.
 //! - Evidence: each AS-REQ and the AS-REP that answered it.
 
 use std::collections::BTreeSet;
@@ -28,7 +33,7 @@ use orthrus_model::{Activity, AlertSource, AlertTargets, Severity};
 use serde::Deserialize;
 
 use super::{account_key, as_exchange, name_list};
-use crate::window::{PerSource, Window};
+use crate::window::{PerSource, Recent, Window};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -47,7 +52,8 @@ pub static META: DetectionMeta = DetectionMeta {
 pub struct AsRepRoastingConfig {
     /// Window, event time, for counting roasted accounts per source.
     pub window_secs: u64,
-    /// Distinct accounts roasted by one source in the window that make it high severity.
+    /// Distinct accounts with AS-REPs (AES ones included) from one source in the window that
+    /// make an alert without any RC4.
     pub min_accounts: usize,
     /// Source addresses never alerted on.
     pub exclude_sources: Vec<IpAddr>,
@@ -55,7 +61,7 @@ pub struct AsRepRoastingConfig {
 
 impl Default for AsRepRoastingConfig {
     fn default() -> Self {
-        Self { window_secs: 3600, min_accounts: 2, exclude_sources: Vec::new() }
+        Self { window_secs: 3600, min_accounts: 5, exclude_sources: Vec::new() }
     }
 }
 
@@ -70,7 +76,10 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
 }
 
 struct SourceState {
+    /// Accounts (case-folded) and their names as seen, that got AS-REPs without pre-auth.
     roasted: Window<String>,
+    roasted_names: Window<String>,
+    recent: Recent,
     accounts: BTreeSet<String>,
     weak: bool,
 }
@@ -105,29 +114,37 @@ impl Detector for AsRepRoasting {
         let source = activity.source.ip;
         let (state, incident) = self.sources.at(source, activity.time, || SourceState {
             roasted: Window::new(self.config.window_secs, 10_000),
+            roasted_names: Window::new(self.config.window_secs, 10_000),
+            recent: Recent::new(self.config.window_secs),
             accounts: BTreeSet::new(),
             weak: false,
         });
         state.roasted.insert(activity.time, account_key(&issued.cname));
-        if incident.count == 0 {
+        let summary = format!(
+            "AS-REP for {} without pre-authentication, enc-part {} (offered: {})",
+            issued.cname,
+            issued.reply_etype,
+            request.etypes.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+        );
+        state.recent.push(activity.time, &activity.provenance, summary);
+        let many = state.roasted.distinct() >= self.config.min_accounts;
+        if !incident.alerted {
+            if !weak && !many {
+                return;
+            }
+            incident.restart(activity.time);
             state.accounts.clear();
             state.weak = false;
         }
         state.accounts.insert(issued.cname.clone());
+        if many {
+            state.accounts.extend(state.roasted_names.items().map(|(n, _)| n.clone()));
+        }
+        state.roasted_names.insert(activity.time, issued.cname.clone());
         state.weak |= weak;
-        incident.record(
-            activity.time,
-            &activity.provenance,
-            format!(
-                "AS-REP for {} without pre-authentication, enc-part {} (offered: {})",
-                issued.cname,
-                issued.reply_etype,
-                request.etypes.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
-            ),
-        );
+        state.recent.drain_into(incident);
         incident.alerted = true;
-        let many = state.roasted.distinct() >= self.config.min_accounts;
-        let severity = if state.weak || many { META.base_severity } else { Severity::Low };
+        let severity = META.base_severity;
         let n = state.accounts.len();
         let description = format!(
             "{source} obtained {} AS-REP{} without pre-authentication for {} ({}){}, crackable offline.",
@@ -169,7 +186,7 @@ mod tests {
             ["dave_np", "oscar_np"],
             "the two DONT_REQ_PREAUTH accounts; the rest got PREAUTH_REQUIRED"
         );
-        assert_eq!(alert.severity, Severity::High, "RC4 asked for, two accounts");
+        assert_eq!(alert.severity, Severity::High, "RC4 asked for");
         assert_eq!(alert.count, 3, "dave_np twice, oscar_np once");
         assert!(alert.evidence.iter().any(|e| e.at.frame == 34));
     }
@@ -177,6 +194,36 @@ mod tests {
     #[test]
     fn silent_on_benign_baseline() {
         assert_silent(BENIGN, META.id);
+    }
+
+    /// The lab's roast as a client asking for AES would make it (Rubeus /aes): request and
+    /// reply etypes rewritten to AES256.
+    fn aes_roast() -> Vec<Activity> {
+        let mut activities = orthrus_testkit::lab_activities("asrep_roast");
+        for activity in &mut activities {
+            let orthrus_model::ActivityKind::TgtRequested(ex) = &mut activity.kind else { continue };
+            if let Some(request) = &mut ex.request {
+                request.etypes = vec![orthrus_model::EncryptionType::AES256_CTS_HMAC_SHA1_96];
+            }
+            if let orthrus_model::KdcOutcome::Issued(issued) = &mut ex.outcome {
+                issued.reply_etype = orthrus_model::EncryptionType::AES256_CTS_HMAC_SHA1_96;
+            }
+        }
+        activities
+    }
+
+    fn run(activities: Vec<Activity>, config: &DetectionConfig) -> usize {
+        let mut engine = crate::Engine::new(config, "test");
+        activities.iter().for_each(|a| engine.observe(a));
+        engine.finish().iter().filter(|a| a.detection == META.id).count()
+    }
+
+    #[test]
+    fn all_aes_needs_many_accounts() {
+        assert_eq!(run(aes_roast(), &DetectionConfig::default()), 0, "two AES AS-REPs: below min_accounts");
+        let mut config = DetectionConfig::default();
+        config.asrep_roasting.min_accounts = 2;
+        assert_eq!(run(aes_roast(), &config), 1);
     }
 
     #[test]

@@ -13,9 +13,13 @@
 //!   expired after checking that it is right).
 //! - Logic: per source IP, in a sliding `window_secs` of event time:
 //!   *brute force* when one account collects at least `min_failures_one_account`
-//!   pre-authentication failures; *spray* when at least `min_accounts` distinct accounts
-//!   have failures that no later success from that source explains (a user who mistypes
-//!   and then logs on is explained). An account that then gets a TGT from the same source is
+//!   pre-authentication failures; *spray* when the source made at least one wrong password
+//!   guess and at least `min_accounts` distinct accounts have failures that no later success
+//!   from that source explains (a user who mistypes and then logs on is explained). Names
+//!   the KDC does not know (KDC_ERR_C_PRINCIPAL_UNKNOWN) count among a spray's accounts:
+//!   sprays run over name lists, and tools such as kerbrute first probe each name without
+//!   a password, guessing only for those that exist. A source that only probes names is
+//!   account enumeration (ORT-KRB-003), not a spray. An account that then gets a TGT from the same source is
 //!   reported as *guessed* and raises the severity to high: a success, within the window, on
 //!   an account the attack tried, or made by the same client implementation as the failed
 //!   guesses (same offered etypes, PA-DATA types and KDC options): in a spray, the account
@@ -93,6 +97,8 @@ struct SourceState {
     failures: Window<String>,
     /// Client fingerprints (offered etypes, PA-DATA types, KDC options) of failed attempts.
     failing_clients: Window<String>,
+    /// Names the KDC did not know.
+    unknown: Window<String>,
     /// Recent successes: when, whom, with which client fingerprint, and where seen.
     successes: VecDeque<(Timestamp, String, String, Vec<Provenance>)>,
     /// Last failure and last success per account (event time), for "explained" failures.
@@ -101,6 +107,8 @@ struct SourceState {
     recent: Recent,
     /// Accounts attacked and guessed in the current incident, with failure counts.
     attacked: BTreeMap<String, u64>,
+    /// Attacked names the KDC does not know.
+    nonexistent: BTreeSet<String>,
     guessed: BTreeSet<String>,
 }
 
@@ -108,12 +116,14 @@ impl SourceState {
     fn new(window_secs: u64) -> Self {
         Self {
             failures: Window::new(window_secs, 100_000),
+            unknown: Window::new(window_secs, 100_000),
             failing_clients: Window::new(window_secs, 100_000),
             successes: VecDeque::new(),
             last_failure: BTreeMap::new(),
             last_success: BTreeMap::new(),
             recent: Recent::new(window_secs),
             attacked: BTreeMap::new(),
+            nonexistent: BTreeSet::new(),
             guessed: BTreeSet::new(),
         }
     }
@@ -142,6 +152,7 @@ impl SourceState {
         }
         self.failures.expire(now);
         self.failing_clients.expire(now);
+        self.unknown.expire(now);
     }
 
     /// A success that belongs to the attack: an attacked account, or a request made by the
@@ -183,7 +194,8 @@ impl Detector for BruteForce {
                 && request.is_preauthenticated();
         let succeeded = (exchange.issued().is_some() || error == Some(KerberosErrorCode::KEY_EXPIRED))
             && request.is_preauthenticated();
-        if !failed && !succeeded {
+        let unknown = error == Some(KerberosErrorCode::C_PRINCIPAL_UNKNOWN);
+        if !failed && !succeeded && !unknown {
             return;
         }
         let Some(name) = exchange.client().map(String::from) else {
@@ -195,7 +207,10 @@ impl Detector for BruteForce {
         let window = self.config.window_secs;
         let (state, incident) = self.sources.at(source, activity.time, || SourceState::new(window));
         state.forget_old(activity.time, window);
-        if failed {
+        if unknown {
+            state.unknown.insert(activity.time, account.clone());
+            state.recent.push(activity.time, &activity.provenance, format!("{name}: no such account"));
+        } else if failed {
             state.failures.insert(activity.time, account.clone());
             state.failing_clients.insert(activity.time, client.clone());
             state.last_failure.insert(account.clone(), activity.time);
@@ -223,13 +238,18 @@ impl Detector for BruteForce {
         }
 
         let brute = state.max_failures_one_account() >= self.config.min_failures_one_account;
-        let spray = state.unexplained_accounts() >= self.config.min_accounts;
+        let spray = !state.failures.is_empty()
+            && state.unexplained_accounts() + state.unknown.distinct() >= self.config.min_accounts;
         if !incident.alerted {
             if !brute && !spray {
                 return;
             }
             incident.restart(activity.time);
             state.attacked = state.failures.items().map(|(a, n)| (a.clone(), u64::from(n))).collect();
+            for (name, n) in state.unknown.items() {
+                *state.attacked.entry(name.clone()).or_default() += u64::from(n);
+            }
+            state.nonexistent = state.unknown.items().map(|(n, _)| n.clone()).collect();
             state.guessed.clear();
             let successes: Vec<_> = state.successes.iter().cloned().collect();
             for (time, who, fingerprint, provenance) in successes {
@@ -239,8 +259,11 @@ impl Detector for BruteForce {
                     state.guessed.insert(who);
                 }
             }
-        } else if failed {
+        } else if failed || unknown {
             *state.attacked.entry(account.clone()).or_default() += 1;
+            if unknown {
+                state.nonexistent.insert(account.clone());
+            }
         } else if state.looks_like_the_attack(&account, &client) {
             state.recent.push(activity.time, &activity.provenance, format!("{name} got a TGT"));
             state.attacked.entry(account.clone()).or_default();
@@ -260,15 +283,21 @@ impl Detector for BruteForce {
         } else {
             format!(", and guessed the password of {}", name_list(state.guessed.iter(), 5))
         };
+        let unknown_names = if state.nonexistent.is_empty() {
+            String::new()
+        } else {
+            format!(", {} of them unknown to the KDC", state.nonexistent.len())
+        };
         let description = format!(
-            "{source} made a Kerberos {kind}: {failures} failed pre-authentications against {} account{} ({}){guessed}.",
+            "{source} made a Kerberos {kind}: {failures} failed attempts against {} account{}{unknown_names} ({}){guessed}.",
             state.attacked.len(),
             if state.attacked.len() == 1 { "" } else { "s" },
             name_list(state.attacked.keys(), 5),
         );
         let severity = if state.guessed.is_empty() { META.base_severity } else { Severity::High };
-        let targets =
-            AlertTargets { accounts: state.attacked.keys().cloned().collect(), ..AlertTargets::default() };
+        // Targets are accounts that exist; names the KDC did not know are in the evidence.
+        let accounts = state.attacked.keys().filter(|a| !state.nonexistent.contains(*a)).cloned().collect();
+        let targets = AlertTargets { accounts, ..AlertTargets::default() };
         updates.push(AlertUpdate::from_incident(
             &META,
             activity,

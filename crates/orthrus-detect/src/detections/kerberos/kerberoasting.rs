@@ -7,20 +7,23 @@
 //! - ATT&CK: T1558.003. MDI: Suspected Kerberos SPN exposure (2410).
 //! - Data: `ServiceTicketRequested` activities (TGS-REQ/TGS-REP from the wire).
 //! - Logic: per source IP, in event time:
-//!   (a) *RC4 on request*: a TGS-REQ that offers no AES etype at all gets a ticket encrypted
-//!   with RC4 or DES. Every Windows, MIT and Heimdal client of this century offers AES
-//!   first; roasting tools ask for RC4 because RC4 tickets crack fastest.
+//!   (a) *RC4 on request*: within `window_secs`, TGS-REQs that offer no AES etype at all get
+//!   tickets encrypted with RC4 or DES for at least `min_rc4_only_services` distinct
+//!   services. Every Windows, MIT and Heimdal client of this century offers AES first;
+//!   roasting tools (impacket, Rubeus /tgtdeleg) ask for RC4 because RC4 cracks fastest.
 //!   (b) *SPN sweep*: within `window_secs`, tickets for at least `min_services` distinct
 //!   services come back RC4/DES-encrypted (the service account has no AES keys: a user
 //!   account with an old password, exactly what roasting looks for), whatever was offered.
 //!   Either raises the alert; both together raise it to high. TGT renewals and referrals
 //!   (`krbtgt/…`) and `kadmin/…` are ignored.
-//! - Thresholds: `window_secs = 600`, `min_services = 5` (config `[kerberoasting]`).
+//! - Thresholds: `window_secs = 600`, `min_rc4_only_services = 2`, `min_services = 5`
+//!   (config `[kerberoasting]`).
 //! - Benign: legacy clients that only speak RC4 (old Java, old Samba), and SPN inventory or
 //!   monitoring tools that walk every SPN: exclude their source (`exclude_sources`).
 //! - Gaps: without a directory snapshot the SPN's owner (user or computer account) and its
 //!   `msDS-SupportedEncryptionTypes` are unknown, so an AES-only roast that stays below
-//!   `min_services` is not seen, and targets are named by SPN, not by owner account.
+//!   `min_services` is not seen, nor is a roast of a single SPN (one RC4-only request looks
+//!   like one legacy client), and targets are named by SPN, not by owner account.
 //! - Evidence: every counted TGS-REQ and its TGS-REP, with etypes offered vs issued.
 
 use std::collections::BTreeSet;
@@ -30,7 +33,7 @@ use orthrus_model::{Activity, AlertSource, AlertTargets, EncryptionType, Severit
 use serde::Deserialize;
 
 use super::{name_list, tgs_exchange};
-use crate::window::{PerSource, Window};
+use crate::window::{PerSource, Recent, Window};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -49,6 +52,8 @@ pub static META: DetectionMeta = DetectionMeta {
 pub struct KerberoastingConfig {
     /// Sliding window, event time, for counting distinct RC4-issued services per source.
     pub window_secs: u64,
+    /// Distinct services asked for without AES (and issued RC4/DES tickets) in the window.
+    pub min_rc4_only_services: usize,
     /// Distinct services with RC4/DES tickets in the window that make an SPN sweep.
     pub min_services: usize,
     /// Source addresses never alerted on (SPN inventory tools, legacy RC4-only clients).
@@ -57,13 +62,17 @@ pub struct KerberoastingConfig {
 
 impl Default for KerberoastingConfig {
     fn default() -> Self {
-        Self { window_secs: 600, min_services: 5, exclude_sources: Vec::new() }
+        Self { window_secs: 600, min_rc4_only_services: 2, min_services: 5, exclude_sources: Vec::new() }
     }
 }
 
 impl KerberoastingConfig {
     pub fn thresholds(&self) -> Vec<(&'static str, String)> {
-        vec![("window_secs", self.window_secs.to_string()), ("min_services", self.min_services.to_string())]
+        vec![
+            ("window_secs", self.window_secs.to_string()),
+            ("min_rc4_only_services", self.min_rc4_only_services.to_string()),
+            ("min_services", self.min_services.to_string()),
+        ]
     }
 }
 
@@ -74,6 +83,12 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
 /// What one source has done lately.
 struct SourceState {
     weak_services: Window<String>,
+    weak_accounts: Window<String>,
+    asked_rc4: Window<String>,
+    asked_rc4_accounts: Window<String>,
+    /// Evidence of every RC4/DES ticket, and of those asked for without AES.
+    recent_weak: Recent,
+    recent_rc4_only: Recent,
     /// Services counted in the current incident, and whether each was asked for without AES.
     services: BTreeSet<String>,
     requested_rc4: BTreeSet<String>,
@@ -114,46 +129,63 @@ impl Detector for Kerberoasting {
         }
         let asked_without_aes = exchange.request.as_ref().is_some_and(|r| r.offers_no_aes());
         let source = activity.source.ip;
+        let window = self.config.window_secs;
         let (state, incident) = self.sources.at(source, activity.time, || SourceState {
-            weak_services: Window::new(self.config.window_secs, 10_000),
+            weak_services: Window::new(window, 10_000),
+            weak_accounts: Window::new(window, 10_000),
+            asked_rc4: Window::new(window, 10_000),
+            asked_rc4_accounts: Window::new(window, 10_000),
+            recent_weak: Recent::new(window),
+            recent_rc4_only: Recent::new(window),
             services: BTreeSet::new(),
             requested_rc4: BTreeSet::new(),
             accounts: BTreeSet::new(),
         });
         state.weak_services.insert(activity.time, service.clone());
-        let sweep = state.weak_services.distinct() >= self.config.min_services;
-        if !asked_without_aes && !sweep {
-            return;
-        }
-
-        if incident.count == 0 {
-            state.services.clear();
-            state.requested_rc4.clear();
-            state.accounts.clear();
-        }
-        if sweep && !incident.alerted {
-            // The sweep's earlier tickets belong to the incident too.
-            state.services.extend(state.weak_services.items().map(|(s, _)| s.clone()));
-        }
-        state.services.insert(service.clone());
-        if asked_without_aes {
-            state.requested_rc4.insert(service.clone());
-        }
-        state.accounts.insert(issued.cname.clone());
+        state.weak_accounts.insert(activity.time, issued.cname.clone());
         let offered = exchange
             .request
             .as_ref()
             .map(|r| r.etypes.iter().map(EncryptionType::to_string).collect::<Vec<_>>().join(","))
             .unwrap_or_else(|| "unknown".into());
-        incident.record(
-            activity.time,
-            &activity.provenance,
-            format!("{} got a {ticket_etype} ticket for {service} (offered: {offered})", issued.cname),
-        );
+        let summary =
+            format!("{} got a {ticket_etype} ticket for {service} (offered: {offered})", issued.cname);
+        state.recent_weak.push(activity.time, &activity.provenance, summary.clone());
+        if asked_without_aes {
+            state.asked_rc4.insert(activity.time, service.clone());
+            state.asked_rc4_accounts.insert(activity.time, issued.cname.clone());
+            state.recent_rc4_only.push(activity.time, &activity.provenance, summary.clone());
+        }
+        let sweep = state.weak_services.distinct() >= self.config.min_services;
+        let rc4_only = state.asked_rc4.distinct() >= self.config.min_rc4_only_services;
+        if !incident.alerted {
+            if !sweep && !rc4_only {
+                return;
+            }
+            // A new alert: the tickets that crossed the threshold are part of it.
+            incident.restart(activity.time);
+            let (services, accounts, evidence) = if sweep {
+                (&state.weak_services, &state.weak_accounts, &mut state.recent_weak)
+            } else {
+                (&state.asked_rc4, &state.asked_rc4_accounts, &mut state.recent_rc4_only)
+            };
+            state.services = services.items().map(|(s, _)| s.clone()).collect();
+            state.accounts = accounts.items().map(|(a, _)| a.clone()).collect();
+            evidence.drain_into(incident);
+            state.requested_rc4 = state.asked_rc4.items().map(|(s, _)| s.clone()).collect();
+        } else {
+            state.services.insert(service.clone());
+            state.accounts.insert(issued.cname.clone());
+            if asked_without_aes {
+                state.requested_rc4.insert(service.clone());
+            }
+            incident.record(activity.time, &activity.provenance, summary);
+        }
+        state.recent_weak.clear();
+        state.recent_rc4_only.clear();
         incident.alerted = true;
 
-        let severity =
-            if !state.requested_rc4.is_empty() && sweep { Severity::High } else { META.base_severity };
+        let severity = if rc4_only && sweep { Severity::High } else { META.base_severity };
         let who = name_list(state.accounts.iter(), 3);
         let how = if state.requested_rc4.is_empty() {
             "whose tickets all came back RC4-encrypted".to_string()
