@@ -109,6 +109,18 @@ fn same_activities_through_every_link_type() {
 }
 
 #[test]
+fn frames_with_unset_ip_length_are_read_by_frame_length() {
+    let (expected, frames) = original("kerberoast");
+    let offloaded: Vec<RawFrame> = frames
+        .iter()
+        .map(|f| RawFrame { ts_micros: f.ts_micros, data: synth::to_unset_ip_length(&f.data) })
+        .collect();
+    let (got, stats) = decode_bytes(write(1, &offloaded));
+    assert_eq!(gist(&got), gist(&expected));
+    assert_eq!(stats.get("ip", "length_unset_offload"), frames.len() as u64);
+}
+
+#[test]
 fn pcapng_and_gzip_read_the_same_frames() {
     let frames = synth::read(&lab("krb_user_enum"));
     let (expected, _) = decode_bytes(write(1, &frames));

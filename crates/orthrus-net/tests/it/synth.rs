@@ -55,6 +55,17 @@ pub fn to_bsd_loopback(eth: &[u8]) -> Vec<u8> {
     out
 }
 
+/// As captured on the sending host before segmentation offload filled in the IPv4 total
+/// length: the field is 0.
+pub fn to_unset_ip_length(eth: &[u8]) -> Vec<u8> {
+    let mut out = eth.to_vec();
+    if ipv4(eth).is_some() {
+        out[ETH + 2] = 0;
+        out[ETH + 3] = 0;
+    }
+    out
+}
+
 pub fn to_vlan(eth: &[u8]) -> Vec<u8> {
     let mut out = eth[..12].to_vec();
     out.extend_from_slice(&[0x81, 0x00, 0x00, 100]);
