@@ -96,11 +96,6 @@ impl Engine {
         self.apply_updates();
     }
 
-    /// Alerts raised so far.
-    pub fn alert_count(&self) -> usize {
-        self.alerts.len()
-    }
-
     /// Ends the run: detectors flush, alerts come out oldest first.
     pub fn finish(mut self) -> Vec<Alert> {
         for enabled in &mut self.detectors {

@@ -77,10 +77,6 @@ impl<T: Clone + Eq + Hash> Window<T> {
     pub fn is_empty(&self) -> bool {
         self.seen.is_empty()
     }
-
-    pub fn newest(&self) -> Option<Timestamp> {
-        self.seen.back().map(|(t, _)| *t)
-    }
 }
 
 /// Evidence of the last window of event time, kept so that an alert raised when a

@@ -14,16 +14,6 @@ pub enum Severity {
     High,
 }
 
-impl Severity {
-    /// One step up, as for a sensitive account or a guessed password.
-    pub fn raised(self) -> Self {
-        match self {
-            Severity::Low => Severity::Medium,
-            _ => Severity::High,
-        }
-    }
-}
-
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -19,11 +19,6 @@ impl Timestamp {
         self.0
     }
 
-    /// Seconds elapsed from `earlier` to `self` (negative when `earlier` is later).
-    pub fn secs_since(self, earlier: Timestamp) -> i64 {
-        (self.0 - earlier.0).div_euclid(1_000_000)
-    }
-
     pub fn saturating_add_secs(self, secs: i64) -> Self {
         Self(self.0.saturating_add(secs.saturating_mul(1_000_000)))
     }
