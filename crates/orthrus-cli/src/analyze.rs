@@ -1,12 +1,12 @@
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use orthrus_detect::{DetectionConfig, Engine};
 use orthrus_model::Activity;
-use orthrus_net::{CaptureSummary, DecodeStats, Decoder, DecoderConfig, decode_reader, file_label};
+use orthrus_net::{CaptureSummary, DecodeStats, Decoder, DecoderConfig, capture, decode_reader, file_label};
 
 use crate::output::{print_stats, write_alerts};
 use crate::{ActivitiesArgs, AnalyzeArgs, exit};
@@ -86,27 +86,39 @@ pub struct Run {
     pub failed_files: usize,
 }
 
-/// Decodes each file with its own decoder (flow state never crosses files), feeding
-/// activities to `out` as they complete.
-pub fn decode_files(files: &[std::path::PathBuf], progress: bool, out: &mut dyn FnMut(Activity)) -> Run {
+/// Decodes the files as one timeline: ordered by their first packet's time (so rotated
+/// captures such as `dc.pcap0 dc.pcap1 ...` may be given in any order), through one decoder, so
+/// flows and requests that cross a file boundary stay whole. Activities go to `out` as they
+/// complete.
+pub fn decode_files(files: &[PathBuf], progress: bool, out: &mut dyn FnMut(Activity)) -> Run {
     let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let bar = progress_bar(progress && total >= PROGRESS_MIN_BYTES, total);
+    let mut ordered: Vec<(i64, usize, &PathBuf)> = files
+        .iter()
+        .enumerate()
+        .map(|(index, path)| {
+            let first = capture::open(path).ok().and_then(|r| capture::first_timestamp(r).ok().flatten());
+            // Unreadable and empty files go last; reading them again reports why.
+            (first.unwrap_or(i64::MAX), index, path)
+        })
+        .collect();
+    ordered.sort_unstable();
     let mut run = Run { stats: DecodeStats::default(), files: Vec::new(), failed_files: 0 };
-    for path in files {
+    let mut decoder = Decoder::new(DecoderConfig::default());
+    for (_, _, path) in ordered {
         let label = file_label(path);
-        let mut decoder = Decoder::new(DecoderConfig::default());
         let outcome = File::open(path).map_err(|e| format!("cannot open: {e}")).and_then(|file| {
             let reader: Box<dyn Read + Send> = Box::new(bar.wrap_read(file));
             decode_reader(reader, &label, &mut decoder, out).map_err(|e| e.to_string())
         });
-        decoder.finish(out);
-        run.stats.merge(&decoder.stats());
         match &outcome {
             Ok(summary) if summary.corrupt.is_none() => {}
             _ => run.failed_files += 1,
         }
         run.files.push(FileResult { label, outcome });
     }
+    decoder.finish(out);
+    run.stats = decoder.stats();
     bar.finish_and_clear();
     run
 }

@@ -39,7 +39,8 @@ enum Command {
 
 #[derive(clap::Args)]
 pub struct AnalyzeArgs {
-    /// Capture files, analyzed in the order given (give them oldest first).
+    /// Capture files, read as one timeline ordered by their first packet (rotated captures
+    /// may be given in any order).
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Output format for alerts.

@@ -88,6 +88,28 @@ pub fn read_frames(
     reader: Box<dyn Read + Send>,
     mut on_frame: impl FnMut(&Frame<'_>),
 ) -> Result<CaptureSummary, CaptureError> {
+    read_frames_while(reader, |frame| {
+        on_frame(frame);
+        true
+    })
+}
+
+/// The capture time of a capture's first frame (`None` for a capture without frames).
+pub fn first_timestamp(reader: Box<dyn Read + Send>) -> Result<Option<i64>, CaptureError> {
+    let mut first = None;
+    read_frames_while(reader, |frame| {
+        first = Some(frame.ts_micros);
+        false
+    })?;
+    Ok(first)
+}
+
+/// As [`read_frames`], stopping after the first frame for which `on_frame` returns false.
+pub fn read_frames_while(
+    reader: Box<dyn Read + Send>,
+    mut on_frame: impl FnMut(&Frame<'_>) -> bool,
+) -> Result<CaptureSummary, CaptureError> {
+    let mut keep_going = true;
     let mut pcap = match create_reader(READ_BUFFER_BYTES, reader) {
         Ok(r) => r,
         Err(PcapError::Eof) => return Err(CaptureError::Empty),
@@ -113,7 +135,7 @@ pub fn read_frames(
                         let ts_micros = i64::from(record.ts_sec) * 1_000_000
                             + if legacy_nanos { sub / 1_000 } else { sub };
                         let len = (record.caplen as usize).min(record.data.len());
-                        on_frame(&Frame {
+                        keep_going &= on_frame(&Frame {
                             number: summary.frames,
                             ts_micros,
                             linktype: legacy_linktype,
@@ -137,7 +159,7 @@ pub fn read_frames(
                             Some(iface) => {
                                 let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                                 let len = (epb.caplen as usize).min(epb.data.len());
-                                on_frame(&Frame {
+                                keep_going &= on_frame(&Frame {
                                     number: summary.frames,
                                     ts_micros: ng_micros(raw, *iface),
                                     linktype: iface.linktype,
@@ -154,7 +176,7 @@ pub fn read_frames(
                         match interfaces.first() {
                             Some(iface) => {
                                 let len = (spb.origlen as usize).min(spb.data.len());
-                                on_frame(&Frame {
+                                keep_going &= on_frame(&Frame {
                                     number: summary.frames,
                                     ts_micros: 0,
                                     linktype: iface.linktype,
@@ -168,6 +190,9 @@ pub fn read_frames(
                     PcapBlockOwned::NG(_) => {}
                 }
                 pcap.consume(offset);
+                if !keep_going {
+                    break;
+                }
             }
             Err(PcapError::Eof) => break,
             Err(PcapError::UnexpectedEof) => {

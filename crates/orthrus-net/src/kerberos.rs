@@ -48,7 +48,8 @@ struct PendingRequest {
     request: KdcRequest,
     is_as: bool,
     ts_micros: i64,
-    frame: u64,
+    /// Where the request was seen (its reply may come in the next file of a rotation).
+    at: Provenance,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -270,10 +271,16 @@ impl KerberosTracker {
             .find(|p| p.is_as == is_as && p.request.nonce == request.nonce && p.request == request)
         {
             self.counters.udp_retransmissions += 1;
-            same.frame = seen.frame;
+            same.at.frame = seen.frame;
+            same.at.file = self.file.clone();
             return;
         }
-        queue.push_back(PendingRequest { request, is_as, ts_micros: seen.ts_micros, frame: seen.frame });
+        queue.push_back(PendingRequest {
+            request,
+            is_as,
+            ts_micros: seen.ts_micros,
+            at: Provenance { file: self.file.clone(), frame: seen.frame },
+        });
         if queue.len() > MAX_PENDING_PER_PAIR
             && let Some(oldest) = queue.pop_front()
         {
@@ -299,12 +306,7 @@ impl KerberosTracker {
         }
         self.counters.exchanges += 1;
         let (request, is_as, time, mut provenance) = match pending {
-            Some(p) => (
-                Some(p.request),
-                p.is_as,
-                p.ts_micros,
-                vec![Provenance { file: self.file.clone(), frame: p.frame }],
-            ),
+            Some(p) => (Some(p.request), p.is_as, p.ts_micros, vec![p.at]),
             None => {
                 self.counters.replies_without_request += 1;
                 let is_as = reply_is_as.unwrap_or_else(|| match &outcome {
@@ -320,7 +322,7 @@ impl KerberosTracker {
 
     fn unanswered(&mut self, key: PairKey, p: PendingRequest, out: &mut dyn FnMut(Activity)) {
         self.counters.requests_without_reply += 1;
-        let provenance = vec![Provenance { file: self.file.clone(), frame: p.frame }];
+        let provenance = vec![p.at];
         let exchange = KerberosExchange { request: Some(p.request), outcome: KdcOutcome::NoReply };
         out(self.activity(key, p.ts_micros, provenance, p.is_as, exchange));
     }
@@ -365,7 +367,7 @@ impl KerberosTracker {
             }
         }
         self.pending.retain(|_, q| !q.is_empty());
-        expired.sort_by_key(|(_, p)| (p.ts_micros, p.frame));
+        expired.sort_by_key(|(_, p)| (p.ts_micros, p.at.frame));
         for (key, p) in expired {
             self.unanswered(key, p, out);
         }
@@ -375,7 +377,7 @@ impl KerberosTracker {
     pub fn finish(&mut self, out: &mut dyn FnMut(Activity)) {
         let mut rest: Vec<(PairKey, PendingRequest)> =
             self.pending.drain().flat_map(|(k, q)| q.into_iter().map(move |p| (k, p))).collect();
-        rest.sort_by_key(|(_, p)| (p.ts_micros, p.frame));
+        rest.sort_by_key(|(_, p)| (p.ts_micros, p.at.frame));
         for (key, p) in rest {
             self.unanswered(key, p, out);
         }
