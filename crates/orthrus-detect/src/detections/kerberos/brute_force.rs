@@ -24,7 +24,7 @@
 //!   an account the attack tried, or made by the same client implementation as the failed
 //!   guesses (same offered etypes, PA-DATA types and KDC options): in a spray, the account
 //!   whose password is the sprayed one succeeds at its first try.
-//! - Thresholds: `window_secs = 3600`, `min_failures_one_account = 8`, `min_accounts = 5`
+//! - Thresholds: `window_secs = 3600`, `min_failures_one_account = 6`, `min_accounts = 5`
 //!   (config `[brute_force]`).
 //! - Benign: a service or script with an old password (one account, steady rate: raise the
 //!   per-account threshold or exclude the source); users mistyping (explained by their
@@ -75,7 +75,7 @@ pub struct BruteForceConfig {
 
 impl Default for BruteForceConfig {
     fn default() -> Self {
-        Self { window_secs: 3600, min_failures_one_account: 8, min_accounts: 5, exclude_sources: Vec::new() }
+        Self { window_secs: 3600, min_failures_one_account: 6, min_accounts: 5, exclude_sources: Vec::new() }
     }
 }
 
