@@ -1,7 +1,7 @@
 //! Protocol decoders: bytes in, typed messages out. No I/O, no flow state, no allocation
 //! without a bound, no panic on any input.
 //!
-//! One module per protocol. Today: [`kerberos`] (RFC 4120, MS-KILE).
+//! One module per protocol: [`kerberos`] (RFC 4120, MS-KILE), [`ntlmssp`] (MS-NLMP).
 //!
 //! ```
 //! use orthrus_proto::kerberos::{self, Record};
@@ -10,3 +10,4 @@
 //! ```
 
 pub mod kerberos;
+pub mod ntlmssp;

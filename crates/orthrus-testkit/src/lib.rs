@@ -126,6 +126,36 @@ pub mod fuzz {
         tracker.finish(&mut |a| out.push(a));
     }
 
+    /// One NTLMSSP message, alone or inside a larger blob, with every lazy accessor exercised.
+    pub fn ntlmssp_message(data: &[u8]) {
+        use orthrus_proto::ntlmssp::{self, NtlmMessage};
+        for candidate in [Some(data), ntlmssp::find(data)].into_iter().flatten() {
+            match ntlmssp::parse(candidate) {
+                Ok(NtlmMessage::Authenticate(a)) => {
+                    let _ = (
+                        a.user.to_string_lossy(),
+                        a.domain.to_string_lossy(),
+                        a.workstation.to_string_lossy(),
+                    );
+                    let _ = (a.ntlm_version(), a.client_timestamp(), a.mic_present());
+                    if let Some(pairs) = a.client_av_pairs() {
+                        let names: usize = pairs.iter().map(|p| p.text().len()).sum();
+                        let _ = (names, pairs.flags(), pairs.timestamp());
+                    }
+                }
+                Ok(NtlmMessage::Challenge(c)) => {
+                    let _ = (c.target_name.to_string_lossy(), c.target_info.iter().count());
+                }
+                Ok(NtlmMessage::Negotiate(n)) => {
+                    let _ = (n.domain.to_string_lossy(), n.workstation.to_string_lossy());
+                }
+                Err(e) => {
+                    let _ = e.reason();
+                }
+            }
+        }
+    }
+
     /// A sequence of TCP segments between two endpoints, each encoded as
     /// `flags u8 | seq delta u16 | len u8 | payload[len]`; checks that reassembly never
     /// delivers more bytes than it was given.

@@ -10,6 +10,7 @@ fn replay(target: &str, run: fn(&[u8])) {
     let real = match target {
         "capture" => root.join("testdata/pcap"),
         "kerberos_message" => root.join("testdata/kerberos"),
+        "ntlmssp_message" => root.join("testdata/ntlmssp"),
         _ => root.join("fuzz/seeds").join(target),
     };
     for dir in [real, root.join("fuzz/seeds").join(target), root.join("testdata/crashes").join(target)] {
@@ -44,6 +45,11 @@ fn capture_seeds() {
 #[test]
 fn kerberos_message_seeds() {
     replay("kerberos_message", orthrus_testkit::fuzz::kerberos_message);
+}
+
+#[test]
+fn ntlmssp_message_seeds() {
+    replay("ntlmssp_message", orthrus_testkit::fuzz::ntlmssp_message);
 }
 
 #[test]
