@@ -42,6 +42,13 @@ pub struct AlertSource {
     pub account: Option<String>,
 }
 
+impl AlertSource {
+    /// A source known only by its address.
+    pub fn from_ip(ip: IpAddr) -> Self {
+        Self { ip: Some(ip), ..Self::default() }
+    }
+}
+
 /// What was attacked.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertTargets {

@@ -174,7 +174,7 @@ impl Detector for AccountEnumeration {
             Verdict {
                 severity: META.base_severity,
                 description,
-                source: AlertSource { ip: Some(source), ..AlertSource::default() },
+                source: AlertSource::from_ip(source),
                 targets,
             },
         ));

@@ -302,12 +302,7 @@ impl Detector for BruteForce {
             &META,
             activity,
             incident,
-            Verdict {
-                severity,
-                description,
-                source: AlertSource { ip: Some(source), ..AlertSource::default() },
-                targets,
-            },
+            Verdict { severity, description, source: AlertSource::from_ip(source), targets },
         ));
     }
 }
