@@ -1,7 +1,8 @@
 //! Protocol decoders: bytes in, typed messages out. No I/O, no flow state, no allocation
 //! without a bound, no panic on any input.
 //!
-//! One module per protocol: [`kerberos`] (RFC 4120, MS-KILE), [`ntlmssp`] (MS-NLMP).
+//! One module per protocol: [`kerberos`] (RFC 4120, MS-KILE), [`ntlmssp`] (MS-NLMP),
+//! [`spnego`] (RFC 4178, MS-SPNG, GSS-API framing).
 //!
 //! ```
 //! use orthrus_proto::kerberos::{self, Record};
@@ -9,5 +10,7 @@
 //! assert_eq!(kerberos::split_record(&[0, 0, 0, 4, 0x6a, 0x82]), Record::Incomplete { needed: 2 });
 //! ```
 
+mod ber;
 pub mod kerberos;
 pub mod ntlmssp;
+pub mod spnego;

@@ -156,6 +156,23 @@ pub mod fuzz {
         }
     }
 
+    /// A security blob (SPNEGO, GSS-API, raw NTLMSSP), and whatever token it carries.
+    pub fn spnego_blob(data: &[u8]) {
+        if let Ok(blob) = orthrus_proto::spnego::parse_blob(data) {
+            match blob.token() {
+                Some(orthrus_proto::spnego::InnerToken::Ntlmssp(msg)) => ntlmssp_message(msg),
+                Some(
+                    orthrus_proto::spnego::InnerToken::KerberosApReq(msg)
+                    | orthrus_proto::spnego::InnerToken::KerberosApRep(msg)
+                    | orthrus_proto::spnego::InnerToken::KerberosError(msg),
+                ) => {
+                    let _ = kerberos::parse_message(msg);
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// A sequence of TCP segments between two endpoints, each encoded as
     /// `flags u8 | seq delta u16 | len u8 | payload[len]`; checks that reassembly never
     /// delivers more bytes than it was given.

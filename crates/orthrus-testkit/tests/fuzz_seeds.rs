@@ -11,6 +11,7 @@ fn replay(target: &str, run: fn(&[u8])) {
         "capture" => root.join("testdata/pcap"),
         "kerberos_message" => root.join("testdata/kerberos"),
         "ntlmssp_message" => root.join("testdata/ntlmssp"),
+        "spnego_blob" => root.join("testdata/spnego"),
         _ => root.join("fuzz/seeds").join(target),
     };
     for dir in [real, root.join("fuzz/seeds").join(target), root.join("testdata/crashes").join(target)] {
@@ -50,6 +51,11 @@ fn kerberos_message_seeds() {
 #[test]
 fn ntlmssp_message_seeds() {
     replay("ntlmssp_message", orthrus_testkit::fuzz::ntlmssp_message);
+}
+
+#[test]
+fn spnego_blob_seeds() {
+    replay("spnego_blob", orthrus_testkit::fuzz::spnego_blob);
 }
 
 #[test]

@@ -1,4 +1,6 @@
 use der_parser::asn1_rs::{FromDer, GeneralizedTime};
+
+use crate::ber::{find_child, tlv};
 use der_parser::ber::{BerObjectContent, parse_ber_sequence};
 use kerberos_parser::krb5::{
     AddressType, ApReq, EncryptedData, HostAddress, KdcRep, KdcReq, KrbError, PrincipalName,
@@ -95,45 +97,6 @@ pub fn patch_signed_nonce(message: &[u8]) -> Option<(Vec<u8>, u32)> {
     let mut patched = message.to_vec();
     *patched.get_mut(int.content)? = 0x7f;
     Some((patched, signed as u32))
-}
-
-/// One DER/BER TLV's extent: tag at `start`, value from `content` to `end`.
-#[derive(Clone, Copy)]
-struct Tlv {
-    start: usize,
-    content: usize,
-    end: usize,
-}
-
-/// Reads the TLV at `at` (single-octet tags; definite lengths of up to 4 octets).
-fn tlv(buf: &[u8], at: usize) -> Option<Tlv> {
-    let first_len = *buf.get(at + 1)?;
-    let (len, header) = if first_len & 0x80 == 0 {
-        (usize::from(first_len), 2)
-    } else {
-        let n = usize::from(first_len & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let bytes = buf.get(at + 2..at + 2 + n)?;
-        (bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)), 2 + n)
-    };
-    let content = at + header;
-    let end = content.checked_add(len)?;
-    (end <= buf.len()).then_some(Tlv { start: at, content, end })
-}
-
-/// The direct child of a constructed TLV whose tag octet is `tag`.
-fn find_child(buf: &[u8], parent: Tlv, tag: u8) -> Option<Tlv> {
-    let mut at = parent.content;
-    while at < parent.end {
-        let child = tlv(buf, at)?;
-        if buf.get(at) == Some(&tag) {
-            return Some(child);
-        }
-        at = child.end;
-    }
-    None
 }
 
 /// What the front of a TCP byte stream holds (RFC 4120 §7.2.2: a 4-octet big-endian length,
