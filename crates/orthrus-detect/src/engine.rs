@@ -146,8 +146,5 @@ impl Engine {
 fn alert_id(update: &AlertUpdate) -> String {
     let text =
         format!("{}|{}|{}|{}", update.tenant, update.meta.id, update.key, update.first_seen.as_micros());
-    let h = text
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
-    format!("{}-{:016x}", update.meta.id.to_ascii_lowercase(), h)
+    format!("{}-{:016x}", update.meta.id.to_ascii_lowercase(), orthrus_model::fnv1a64(&[text.as_bytes()]))
 }

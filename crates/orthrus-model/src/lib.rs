@@ -17,6 +17,15 @@ mod alert;
 mod kerberos;
 mod time;
 
+/// FNV-1a, 64 bit, over several byte strings in turn: a stable, dependency-free fingerprint
+/// for ids that must be the same run after run. Not a security hash.
+pub fn fnv1a64(parts: &[&[u8]]) -> u64 {
+    parts
+        .iter()
+        .flat_map(|part| part.iter())
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
 pub use activity::{Activity, ActivityKind, Endpoint, Provenance, TenantId, Transport};
 pub use alert::{Alert, AlertSource, AlertTargets, Evidence, Mitre, Severity};
 pub use kerberos::{

@@ -192,14 +192,23 @@ impl KerberosTracker {
     }
 
     fn message(&mut self, bytes: &[u8], seen: &Seen, out: &mut dyn FnMut(Activity)) {
-        let message = match krb::parse_message(bytes) {
-            Ok(m) => m,
+        let patched;
+        // `nonce` overrides the decoded one when the message needed the signed-nonce repair.
+        let (message, nonce) = match krb::parse_message(bytes) {
+            Ok(m) => (m, None),
             Err(e @ krb::DecodeError::Invalid { what: "as_req" | "tgs_req" }) => {
-                match krb::patch_signed_nonce(bytes) {
-                    Some((patched, nonce)) => self.signed_nonce_request(&patched, nonce, seen, out),
-                    None => self.count_error(e.reason()),
+                let Some((copy, repaired_nonce)) = krb::patch_signed_nonce(bytes) else {
+                    self.count_error(e.reason());
+                    return;
+                };
+                patched = copy;
+                match krb::parse_message(&patched) {
+                    Ok(m) => (m, Some(repaired_nonce)),
+                    Err(_) => {
+                        self.count_error(e.reason());
+                        return;
+                    }
                 }
-                return;
             }
             Err(e) => {
                 self.count_error(e.reason());
@@ -207,14 +216,19 @@ impl KerberosTracker {
             }
         };
         let key = PairKey { client: seen.client, server: seen.server, transport: seen.transport };
+        let request = |req: &KdcReq<'_>| {
+            let mut request = request_from(req);
+            request.nonce = nonce.unwrap_or(request.nonce);
+            request
+        };
         match message {
             KrbMessage::AsReq(req) => {
                 self.count_message("as_req");
-                self.request(key, request_from(&req), true, seen, out);
+                self.request(key, request(&req), true, seen, out);
             }
             KrbMessage::TgsReq(req) => {
                 self.count_message("tgs_req");
-                self.request(key, request_from(&req), false, seen, out);
+                self.request(key, request(&req), false, seen, out);
             }
             KrbMessage::AsRep(rep) => {
                 self.count_message("as_rep");
@@ -232,28 +246,6 @@ impl KerberosTracker {
             KrbMessage::ApReq(_) => self.count_message("ap_req"),
             KrbMessage::Other(_) => self.count_message("other"),
         }
-    }
-
-    /// A KDC-REQ whose nonce was sent as a negative INTEGER (MIT, Heimdal).
-    fn signed_nonce_request(
-        &mut self,
-        patched: &[u8],
-        nonce: u32,
-        seen: &Seen,
-        out: &mut dyn FnMut(Activity),
-    ) {
-        let key = PairKey { client: seen.client, server: seen.server, transport: seen.transport };
-        let (mut request, is_as, name) = match krb::parse_message(patched) {
-            Ok(KrbMessage::AsReq(req)) => (request_from(&req), true, "as_req"),
-            Ok(KrbMessage::TgsReq(req)) => (request_from(&req), false, "tgs_req"),
-            _ => {
-                self.count_error(if patched.first() == Some(&0x6a) { "as_req" } else { "tgs_req" });
-                return;
-            }
-        };
-        request.nonce = nonce;
-        self.count_message(name);
-        self.request(key, request, is_as, seen, out);
     }
 
     fn request(
@@ -478,9 +470,5 @@ fn ticket_id(cipher: &[u8]) -> String {
     let head = cipher.get(..64).unwrap_or(cipher);
     let tail = cipher.get(cipher.len().saturating_sub(16)..).unwrap_or_default();
     let len = (cipher.len() as u64).to_le_bytes();
-    let hash = [&len[..], head, tail]
-        .iter()
-        .flat_map(|part| part.iter())
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3));
-    format!("{hash:016x}")
+    format!("{:016x}", orthrus_model::fnv1a64(&[&len, head, tail]))
 }
