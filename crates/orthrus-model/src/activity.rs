@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{KerberosExchange, Timestamp};
+use crate::{
+    FileAccess, KerberosExchange, KerberosServiceAccess, NtlmAuthentication, RpcCall, ShareAccess, Timestamp,
+};
 
 /// The organisation an activity belongs to. Offline analysis uses `default`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -82,6 +84,16 @@ pub enum ActivityKind {
     TgtRequested(KerberosExchange),
     /// A Kerberos TGS exchange: a client presented a TGT and asked for a service ticket.
     ServiceTicketRequested(KerberosExchange),
+    /// An NTLM authentication to a service (SMB, LDAP, DCE-RPC, HTTP) and its result.
+    NtlmAuthenticated(NtlmAuthentication),
+    /// A Kerberos service ticket presented to a service (AP-REQ) and its result.
+    ServiceAccessed(KerberosServiceAccess),
+    /// An SMB share opened.
+    ShareOpened(ShareAccess),
+    /// An SMB file or named pipe opened.
+    FileOpened(FileAccess),
+    /// A remote procedure call.
+    RpcCalled(RpcCall),
 }
 
 impl ActivityKind {
@@ -89,6 +101,11 @@ impl ActivityKind {
         match self {
             ActivityKind::TgtRequested(_) => "tgt_requested",
             ActivityKind::ServiceTicketRequested(_) => "service_ticket_requested",
+            ActivityKind::NtlmAuthenticated(_) => "ntlm_authenticated",
+            ActivityKind::ServiceAccessed(_) => "service_accessed",
+            ActivityKind::ShareOpened(_) => "share_opened",
+            ActivityKind::FileOpened(_) => "file_opened",
+            ActivityKind::RpcCalled(_) => "rpc_called",
         }
     }
 }

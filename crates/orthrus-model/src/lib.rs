@@ -16,6 +16,7 @@ mod activity;
 mod alert;
 mod kerberos;
 mod time;
+mod windows;
 
 /// FNV-1a, 64 bit, over several byte strings in turn: a stable, dependency-free fingerprint
 /// for ids that must be the same run after run. Not a security hash.
@@ -33,3 +34,7 @@ pub use kerberos::{
     KerberosExchange, PaDataType, TicketInfo,
 };
 pub use time::Timestamp;
+pub use windows::{
+    AuthOutcome, Carrier, FileAccess, KerberosServiceAccess, NtStatus, NtlmAuthentication, NtlmResponse,
+    RpcAuth, RpcCall, RpcDetail, ShareAccess,
+};

@@ -12,9 +12,12 @@ use etherparse::{
 use orthrus_model::{Activity, Endpoint, TenantId, Transport};
 
 use crate::capture::Frame;
-use crate::kerberos::{KerberosTracker, Seen};
+use crate::context::Seen;
+use crate::kerberos::KerberosTracker;
+use crate::rpc::RpcTcpTracker;
+use crate::smb::SmbTracker;
 use crate::stats::{DecodeStats, LinkCounters};
-use crate::tcp::{Flags, Segment, TcpLimits, TcpReassembler};
+use crate::tcp::{Flags, Segment, StreamEvent, TcpLimits, TcpReassembler};
 
 /// Link-layer types (tcpdump.org LINKTYPE_*).
 mod linktype {
@@ -45,6 +48,10 @@ pub struct DecoderConfig {
     pub tcp: TcpLimits,
     /// Ports Kerberos is decoded on (both UDP and TCP).
     pub kerberos_ports: Vec<u16>,
+    /// Ports SMB is decoded on (direct TCP and NetBIOS session service).
+    pub smb_ports: Vec<u16>,
+    /// Ports DCE-RPC is decoded on besides the dynamic ones the endpoint mapper hands out.
+    pub rpc_ports: Vec<u16>,
 }
 
 impl Default for DecoderConfig {
@@ -54,6 +61,8 @@ impl Default for DecoderConfig {
             sensor: Arc::from("orthrus-analyze"),
             tcp: TcpLimits::default(),
             kerberos_ports: vec![88],
+            smb_ports: vec![445, 139],
+            rpc_ports: vec![135],
         }
     }
 }
@@ -61,9 +70,11 @@ impl Default for DecoderConfig {
 /// Turns frames into activities. One decoder per capture source: flow state does not cross
 /// sources.
 pub struct Decoder {
-    kerberos_ports: Vec<u16>,
+    ports: Ports,
     tcp: TcpReassembler,
     kerberos: KerberosTracker,
+    smb: SmbTracker,
+    rpc: RpcTcpTracker,
     defrag: IpDefragPool<i64, ()>,
     fragment_bytes: usize,
     last_fragment_sweep: i64,
@@ -75,9 +86,17 @@ pub struct Decoder {
 impl Decoder {
     pub fn new(config: DecoderConfig) -> Self {
         Self {
-            kerberos_ports: config.kerberos_ports,
+            ports: Ports {
+                kerberos: config.kerberos_ports,
+                smb: config.smb_ports,
+                rpc: config.rpc_ports,
+                learned_rpc: foldhash::HashSet::default(),
+                learned_rpc_ports: foldhash::HashSet::default(),
+            },
             tcp: TcpReassembler::new(config.tcp),
-            kerberos: KerberosTracker::new(config.tenant, config.sensor),
+            kerberos: KerberosTracker::new(config.tenant.clone(), config.sensor.clone()),
+            smb: SmbTracker::new(config.tenant.clone(), config.sensor.clone()),
+            rpc: RpcTcpTracker::new(config.tenant, config.sensor),
             defrag: IpDefragPool::new(),
             fragment_bytes: 0,
             last_fragment_sweep: i64::MIN,
@@ -88,7 +107,10 @@ impl Decoder {
 
     /// Names the capture file that provenance of following frames refers to.
     pub fn set_file(&mut self, file: &str) {
-        self.kerberos.set_file(Arc::from(file));
+        let file: Arc<str> = Arc::from(file);
+        self.kerberos.set_file(file.clone());
+        self.smb.set_file(file.clone());
+        self.rpc.set_file(file);
     }
 
     pub fn frame(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(Activity)) {
@@ -211,7 +233,7 @@ impl Decoder {
     }
 
     fn is_kerberos_port(&self, port: u16) -> bool {
-        self.kerberos_ports.contains(&port)
+        self.ports.kerberos.contains(&port)
     }
 
     fn udp(
@@ -250,8 +272,13 @@ impl Decoder {
     ) {
         self.link.tcp += 1;
         let (sport, dport) = (tcp.source_port(), tcp.destination_port());
-        if !self.is_kerberos_port(sport) && !self.is_kerberos_port(dport) {
-            return;
+        if self.ports.app((src, sport)).is_none() && self.ports.app((dst, dport)).is_none() {
+            // DCE-RPC to a port we were not told about (the endpoint-mapper answer was not
+            // captured): follow it from here.
+            match rpc_client_pdu(tcp.payload()) {
+                true => self.ports.learn_rpc((dst, dport)),
+                false => return,
+            }
         }
         let segment = Segment {
             src: (src, sport),
@@ -262,24 +289,125 @@ impl Decoder {
             ts_micros: frame.ts_micros,
             frame: frame.number,
         };
-        let ports = &self.kerberos_ports;
-        let kerberos = &mut self.kerberos;
         let ts = frame.ts_micros;
-        self.tcp.segment(&segment, |p| ports.contains(&p), &mut |event| {
-            kerberos.stream(event, ts, out);
+        let (ports, kerberos, smb, rpc) = (&self.ports, &mut self.kerberos, &mut self.smb, &mut self.rpc);
+        self.tcp.segment(&segment, |p| ports.is_server_port(p), &mut |event| {
+            route(ports, kerberos, smb, rpc, event, ts, out);
         });
+        self.learn_endpoints();
+    }
+
+    fn learn_endpoints(&mut self) {
+        for endpoint in self.smb.learned.drain(..).chain(self.rpc.learned.drain(..)) {
+            self.ports.learn_rpc(endpoint);
+        }
     }
 
     /// End of input: closes every flow and reports requests that never got an answer.
     pub fn finish(&mut self, out: &mut dyn FnMut(Activity)) {
-        let kerberos = &mut self.kerberos;
         let last_ts = self.last_ts;
-        self.tcp.finish(&mut |event| kerberos.stream(event, last_ts, out));
+        let (ports, kerberos, smb, rpc) = (&self.ports, &mut self.kerberos, &mut self.smb, &mut self.rpc);
+        self.tcp.finish(&mut |event| route(ports, kerberos, smb, rpc, event, last_ts, out));
         self.kerberos.finish(out);
     }
 
     pub fn stats(&self) -> DecodeStats {
-        DecodeStats::collect(&self.link, &self.tcp.counters, &self.kerberos.counters, self.tcp.active_flows())
+        let mut stats = DecodeStats::collect(
+            &self.link,
+            &self.tcp.counters,
+            &self.kerberos.counters,
+            self.tcp.active_flows(),
+        );
+        stats.add_smb(&self.smb.counters);
+        let mut rpc = self.rpc.counters.clone();
+        rpc.merge(&self.smb.rpc_counters);
+        stats.add_rpc(&rpc, self.ports.learned_rpc.len());
+        stats
+    }
+}
+
+/// The application protocols followed over TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum App {
+    Kerberos,
+    Smb,
+    Rpc,
+}
+
+/// Which TCP ports carry what: configured, and learned from the endpoint mapper.
+struct Ports {
+    kerberos: Vec<u16>,
+    smb: Vec<u16>,
+    rpc: Vec<u16>,
+    learned_rpc: foldhash::HashSet<(IpAddr, u16)>,
+    learned_rpc_ports: foldhash::HashSet<u16>,
+}
+
+/// Dynamic RPC endpoints remembered; beyond, new ones are not followed.
+const MAX_LEARNED_RPC_ENDPOINTS: usize = 4096;
+
+impl Ports {
+    fn app(&self, (ip, port): (IpAddr, u16)) -> Option<App> {
+        if self.kerberos.contains(&port) {
+            Some(App::Kerberos)
+        } else if self.smb.contains(&port) {
+            Some(App::Smb)
+        } else if self.rpc.contains(&port) || self.learned_rpc.contains(&(ip, port)) {
+            Some(App::Rpc)
+        } else {
+            None
+        }
+    }
+
+    fn is_server_port(&self, port: u16) -> bool {
+        self.kerberos.contains(&port)
+            || self.smb.contains(&port)
+            || self.rpc.contains(&port)
+            || self.learned_rpc_ports.contains(&port)
+    }
+
+    fn learn_rpc(&mut self, endpoint: (IpAddr, u16)) {
+        if self.learned_rpc.len() < MAX_LEARNED_RPC_ENDPOINTS {
+            self.learned_rpc.insert(endpoint);
+            self.learned_rpc_ports.insert(endpoint.1);
+        }
+    }
+}
+
+/// Whether a segment starts with a client's DCE-RPC PDU (BIND, ALTER_CONTEXT, AUTH3 or
+/// REQUEST, version 5.0, little-endian): strict enough that other protocols do not match.
+fn rpc_client_pdu(payload: &[u8]) -> bool {
+    use orthrus_proto::dcerpc::ptype;
+    matches!(payload, [5, 0, t, _, 0x10, 0, 0, 0, ..]
+        if matches!(*t, ptype::BIND | ptype::ALTER_CONTEXT | ptype::AUTH3 | ptype::REQUEST))
+}
+
+/// Hands a reassembly event to the tracker of the flow's protocol (by its server side).
+fn route(
+    ports: &Ports,
+    kerberos: &mut KerberosTracker,
+    smb: &mut SmbTracker,
+    rpc: &mut RpcTcpTracker,
+    event: StreamEvent<'_>,
+    ts: i64,
+    out: &mut dyn FnMut(Activity),
+) {
+    let app = match &event {
+        StreamEvent::Data { pair, .. } | StreamEvent::Closed { pair, .. } => ports.app(pair.server),
+        // A gap names only the flow: every tracker ignores flows it does not follow.
+        StreamEvent::Gap { flow, dir, bytes_missing } => {
+            let (flow, dir, bytes_missing) = (*flow, *dir, *bytes_missing);
+            kerberos.stream(StreamEvent::Gap { flow, dir, bytes_missing }, ts, out);
+            smb.stream(StreamEvent::Gap { flow, dir, bytes_missing }, ts, out);
+            rpc.stream(StreamEvent::Gap { flow, dir, bytes_missing }, ts, out);
+            return;
+        }
+    };
+    match app {
+        Some(App::Kerberos) => kerberos.stream(event, ts, out),
+        Some(App::Smb) => smb.stream(event, ts, out),
+        Some(App::Rpc) => rpc.stream(event, ts, out),
+        None => {}
     }
 }
 

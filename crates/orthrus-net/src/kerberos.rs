@@ -13,6 +13,7 @@ use orthrus_model::{
 };
 use orthrus_proto::kerberos::{self as krb, KdcRep, KdcReq, KrbError, KrbMessage, Record, Ticket};
 
+pub use crate::context::Seen;
 use crate::tcp::{Direction, PerDirection, StreamEvent};
 
 /// Requests one socket pair may have outstanding; older ones are reported unanswered.
@@ -32,16 +33,6 @@ pub struct KerberosCounters {
     pub requests_without_reply: u64,
     pub udp_retransmissions: u64,
     pub stream_resyncs: u64,
-}
-
-/// Who, where and when a message was seen: everything but the message itself.
-#[derive(Clone)]
-pub struct Seen {
-    pub client: Endpoint,
-    pub server: Endpoint,
-    pub transport: Transport,
-    pub ts_micros: i64,
-    pub frame: u64,
 }
 
 struct PendingRequest {
@@ -466,7 +457,7 @@ fn failure_from(err: &KrbError<'_>) -> KdcFailure {
 /// bytes. Ciphertext is pseudorandom, so these identify the ticket as well as all of it would,
 /// at a fixed cost per ticket (tickets with large PACs run to tens of KiB). Not a security
 /// hash: it only recognises the same ticket seen twice.
-fn ticket_id(cipher: &[u8]) -> String {
+pub(crate) fn ticket_id(cipher: &[u8]) -> String {
     let head = cipher.get(..64).unwrap_or(cipher);
     let tail = cipher.get(cipher.len().saturating_sub(16)..).unwrap_or_default();
     let len = (cipher.len() as u64).to_le_bytes();

@@ -12,9 +12,14 @@
 //! # Ok::<(), orthrus_net::CaptureError>(())
 //! ```
 
+mod auth;
 pub mod capture;
+mod context;
 mod decoder;
+mod framing;
 pub mod kerberos;
+pub mod rpc;
+pub mod smb;
 mod stats;
 pub mod tcp;
 
@@ -22,6 +27,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub use capture::{CaptureError, CaptureSummary, Frame};
+pub use context::Seen;
 pub use decoder::{Decoder, DecoderConfig};
 use orthrus_model::Activity;
 pub use stats::{DecodeStats, ProtocolStats};

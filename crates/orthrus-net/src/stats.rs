@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::kerberos::KerberosCounters;
+use crate::rpc::RpcCounters;
+use crate::smb::SmbCounters;
 use crate::tcp::TcpCounters;
 
 #[derive(Debug, Default, Clone)]
@@ -106,6 +108,31 @@ impl DecodeStats {
             }
         }
         stats
+    }
+
+    pub(crate) fn add_smb(&mut self, smb: &SmbCounters) {
+        let s = self.section("smb");
+        for (name, value) in &smb.commands {
+            s.counters.insert(name, *value);
+        }
+        s.counters.insert("encrypted_messages", smb.encrypted_messages);
+        s.counters.insert("compressed_messages", smb.compressed_messages);
+        s.counters.insert("smb1_messages", smb.smb1_messages);
+        s.errors = smb.errors.clone();
+    }
+
+    pub(crate) fn add_rpc(&mut self, rpc: &RpcCounters, learned_endpoints: usize) {
+        let s = self.section("dcerpc");
+        for (name, value) in &rpc.pdus {
+            s.counters.insert(name, *value);
+        }
+        s.counters.insert("calls", rpc.calls);
+        s.counters.insert("encrypted_calls", rpc.encrypted_calls);
+        s.counters.insert("learned_endpoints", learned_endpoints as u64);
+        s.errors = rpc.errors.clone();
+        if rpc.calls_without_response > 0 {
+            s.errors.insert("calls_without_response", rpc.calls_without_response);
+        }
     }
 
     fn section(&mut self, name: &'static str) -> &mut ProtocolStats {

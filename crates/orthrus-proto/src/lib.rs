@@ -2,7 +2,9 @@
 //! without a bound, no panic on any input.
 //!
 //! One module per protocol: [`kerberos`] (RFC 4120, MS-KILE), [`ntlmssp`] (MS-NLMP),
-//! [`spnego`] (RFC 4178, MS-SPNG, GSS-API framing).
+//! [`spnego`] (RFC 4178, MS-SPNG, GSS-API framing), [`smb2`] (MS-SMB2, NBSS framing),
+//! [`dcerpc`] (C706, MS-RPCE), [`msrpc`] (the interfaces above DCE-RPC and the NDR stubs
+//! detections read); [`wire`] holds the little-endian field readers they share.
 //!
 //! ```
 //! use orthrus_proto::kerberos::{self, Record};
@@ -11,6 +13,10 @@
 //! ```
 
 mod ber;
+pub mod dcerpc;
 pub mod kerberos;
+pub mod msrpc;
 pub mod ntlmssp;
+pub mod smb2;
 pub mod spnego;
+pub mod wire;

@@ -55,6 +55,43 @@ pub fn lab_activities(name: &str) -> Vec<Activity> {
     activities(&fixture(&format!("pcap/{name}.pcap")))
 }
 
+/// tshark's view of a capture: one row per frame matching `filter`, one column per field,
+/// each column holding every occurrence of the field in the frame. tshark is a test
+/// dependency (`.ci/run` installs it); its absence fails the test with that message.
+pub fn tshark_fields(capture: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<Vec<String>>> {
+    let mut cmd = std::process::Command::new("tshark");
+    cmd.arg("-r").arg(capture).args([
+        "-Y",
+        filter,
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=;",
+    ]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = match cmd.output() {
+        Ok(out) => out,
+        Err(e) => panic!("tshark is needed for this test (apt-get install tshark): {e}"),
+    };
+    assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            line.split('\t')
+                .map(
+                    |col| {
+                        if col.is_empty() { Vec::new() } else { col.split(';').map(str::to_owned).collect() }
+                    },
+                )
+                .collect()
+        })
+        .collect()
+}
+
 /// One row of `testdata/pcap/manifest.tsv` (copied from the lab's manifest).
 #[derive(Debug, Clone)]
 pub struct LabCapture {
@@ -169,6 +206,59 @@ pub mod fuzz {
                     let _ = kerberos::parse_message(msg);
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// The bytes a connection carries, as (direction, chunk) pairs: the client's bytes are
+    /// the input cut into 97-byte pieces, the server's the same input again, interleaved.
+    fn both_directions(data: &[u8]) -> impl Iterator<Item = (orthrus_net::tcp::Direction, &[u8])> {
+        use orthrus_net::tcp::Direction;
+        data.chunks(97).flat_map(|c| [(Direction::ToServer, c), (Direction::ToClient, c)])
+    }
+
+    fn stream_pair(server_port: u16) -> orthrus_net::tcp::SocketPair {
+        orthrus_net::tcp::SocketPair {
+            client: (IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 50000),
+            server: (IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), server_port),
+        }
+    }
+
+    /// A reassembled SMB connection (NBSS, SMB2, pipes, DCE-RPC on pipes, NDR stubs).
+    pub fn smb_stream(data: &[u8]) {
+        let mut tracker = orthrus_net::smb::SmbTracker::new(TenantId::default(), "fuzz".into());
+        let pair = stream_pair(445);
+        let mut out = Vec::new();
+        for (frame, (dir, bytes)) in both_directions(data).enumerate() {
+            let event = StreamEvent::Data { flow: 1, pair, dir, bytes, frame: frame as u64 };
+            tracker.stream(event, 0, &mut |a| out.push(a));
+        }
+        tracker.stream(StreamEvent::Closed { flow: 1, pair }, 0, &mut |a| out.push(a));
+    }
+
+    /// A reassembled DCE-RPC connection over TCP, and every stub decoder on the raw bytes.
+    pub fn dcerpc_stream(data: &[u8]) {
+        use orthrus_proto::msrpc::{self, interfaces};
+        let mut tracker = orthrus_net::rpc::RpcTcpTracker::new(TenantId::default(), "fuzz".into());
+        let pair = stream_pair(135);
+        let mut out = Vec::new();
+        for (frame, (dir, bytes)) in both_directions(data).enumerate() {
+            let event = StreamEvent::Data { flow: 1, pair, dir, bytes, frame: frame as u64 };
+            tracker.stream(event, 0, &mut |a| out.push(a));
+        }
+        tracker.stream(StreamEvent::Closed { flow: 1, pair }, 0, &mut |a| out.push(a));
+        let stubs = [
+            (interfaces::DRSUAPI, 3),
+            (interfaces::SVCCTL, 12),
+            (interfaces::SAMR, 17),
+            (interfaces::NETLOGON, 4),
+            (interfaces::NETLOGON, 26),
+            (interfaces::NETLOGON, 30),
+            (interfaces::TSCH, 1),
+        ];
+        for (interface, opnum) in stubs {
+            for ndr64 in [false, true] {
+                let _ = msrpc::decode_request(interface, opnum, data, ndr64);
             }
         }
     }

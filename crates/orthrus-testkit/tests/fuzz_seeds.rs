@@ -59,6 +59,16 @@ fn spnego_blob_seeds() {
 }
 
 #[test]
+fn smb_stream_seeds() {
+    replay("smb_stream", orthrus_testkit::fuzz::smb_stream);
+}
+
+#[test]
+fn dcerpc_stream_seeds() {
+    replay("dcerpc_stream", orthrus_testkit::fuzz::dcerpc_stream);
+}
+
+#[test]
 fn tcp_segments_seeds() {
     replay("tcp_segments", orthrus_testkit::fuzz::tcp_segments);
 }

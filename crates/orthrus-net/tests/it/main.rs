@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod synth;
+mod windows;
 
 use std::path::PathBuf;
 
@@ -46,6 +47,7 @@ fn gist(activities: &[Activity]) -> Vec<String> {
             let (kind, ex) = match &a.kind {
                 ActivityKind::TgtRequested(ex) => ("AS", ex),
                 ActivityKind::ServiceTicketRequested(ex) => ("TGS", ex),
+                other => return format!("{} {other:?}", a.source.port),
             };
             let result = match &ex.outcome {
                 KdcOutcome::Issued(i) => format!("ticket {}", i.ticket.etype),
@@ -291,13 +293,14 @@ mod stream_framing {
     fn outcomes(activities: &[Activity]) -> Vec<String> {
         activities
             .iter()
-            .map(|a| match &a.kind {
+            .filter_map(|a| match &a.kind {
                 orthrus_model::ActivityKind::TgtRequested(ex)
-                | orthrus_model::ActivityKind::ServiceTicketRequested(ex) => match &ex.outcome {
+                | orthrus_model::ActivityKind::ServiceTicketRequested(ex) => Some(match &ex.outcome {
                     KdcOutcome::Issued(i) => format!("{} issued", i.ticket.sname),
                     KdcOutcome::Failed(f) => format!("{:?} {}", ex.client(), f.code),
                     KdcOutcome::NoReply => "no reply".into(),
-                },
+                }),
+                _ => None,
             })
             .collect()
     }

@@ -7,11 +7,11 @@
 
 mod parser;
 
+pub use crate::wire::Record;
 pub use kerberos_parser::krb5::{
     ApReq, EncryptedData, KdcRep, KdcReq, KrbError, PAData, PrincipalName, Ticket,
 };
 pub use parser::{
-    DecodeError, KrbMessage, MAX_RECORD_LEN, Record, enc_timestamp_etype, generalized_time_micros,
-    host_address, kdc_options, pac_request, parse_message, patch_signed_nonce, principal, split_record,
-    tgs_req_ap_req,
+    DecodeError, KrbMessage, MAX_RECORD_LEN, enc_timestamp_etype, generalized_time_micros, host_address,
+    kdc_options, pac_request, parse_message, patch_signed_nonce, principal, split_record, tgs_req_ap_req,
 };

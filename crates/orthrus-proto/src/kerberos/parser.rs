@@ -1,6 +1,7 @@
 use der_parser::asn1_rs::{FromDer, GeneralizedTime};
 
 use crate::ber::{find_child, tlv};
+use crate::wire::Record;
 use der_parser::ber::{BerObjectContent, parse_ber_sequence};
 use kerberos_parser::krb5::{
     AddressType, ApReq, EncryptedData, HostAddress, KdcRep, KdcReq, KrbError, PrincipalName,
@@ -97,19 +98,6 @@ pub fn patch_signed_nonce(message: &[u8]) -> Option<(Vec<u8>, u32)> {
     let mut patched = message.to_vec();
     *patched.get_mut(int.content)? = 0x7f;
     Some((patched, signed as u32))
-}
-
-/// What the front of a TCP byte stream holds (RFC 4120 §7.2.2: a 4-octet big-endian length,
-/// high bit reserved, then the message).
-#[derive(Debug, PartialEq, Eq)]
-pub enum Record<'a> {
-    /// A whole message and the total bytes (marker included) it used.
-    Complete { message: &'a [u8], consumed: usize },
-    /// More bytes are needed.
-    Incomplete { needed: usize },
-    /// The marker is not a plausible Kerberos record: reserved bit set or length beyond
-    /// [`MAX_RECORD_LEN`].
-    Invalid { length: u32 },
 }
 
 pub fn split_record(stream: &[u8]) -> Record<'_> {

@@ -1,0 +1,262 @@
+//! Facts from the Windows protocols after Kerberos's KDC exchange: NTLM and Kerberos
+//! authentication to a service (inside SMB, LDAP, DCE-RPC), SMB share and file access, and
+//! remote procedure calls.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::{EncryptionType, Timestamp};
+
+/// The application protocol that carried an authentication or a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Carrier {
+    Smb,
+    Ldap,
+    /// DCE-RPC straight over TCP (endpoint mapper and dynamic ports).
+    Rpc,
+    Http,
+}
+
+/// An NT status code (MS-ERREF §2.3). Serialized as `0xc000006d`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NtStatus(pub u32);
+
+impl NtStatus {
+    pub const SUCCESS: Self = Self(0);
+    pub const PENDING: Self = Self(0x0000_0103);
+    pub const BUFFER_OVERFLOW: Self = Self(0x8000_0005);
+    pub const MORE_PROCESSING_REQUIRED: Self = Self(0xc000_0016);
+    pub const LOGON_FAILURE: Self = Self(0xc000_006d);
+    pub const NO_SUCH_USER: Self = Self(0xc000_0064);
+    pub const WRONG_PASSWORD: Self = Self(0xc000_006a);
+    pub const ACCOUNT_LOCKED_OUT: Self = Self(0xc000_0234);
+    pub const ACCESS_DENIED: Self = Self(0xc000_0022);
+
+    pub fn is_error(self) -> bool {
+        self.0 >> 30 == 3
+    }
+
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            0 => "STATUS_SUCCESS",
+            0xc000_0016 => "STATUS_MORE_PROCESSING_REQUIRED",
+            0xc000_0022 => "STATUS_ACCESS_DENIED",
+            0xc000_0034 => "STATUS_OBJECT_NAME_NOT_FOUND",
+            0xc000_0064 => "STATUS_NO_SUCH_USER",
+            0xc000_006a => "STATUS_WRONG_PASSWORD",
+            0xc000_006d => "STATUS_LOGON_FAILURE",
+            0xc000_006e => "STATUS_ACCOUNT_RESTRICTION",
+            0xc000_006f => "STATUS_INVALID_LOGON_HOURS",
+            0xc000_0070 => "STATUS_INVALID_WORKSTATION",
+            0xc000_0071 => "STATUS_PASSWORD_EXPIRED",
+            0xc000_0072 => "STATUS_ACCOUNT_DISABLED",
+            0xc000_00cc => "STATUS_BAD_NETWORK_NAME",
+            0xc000_015b => "STATUS_LOGON_TYPE_NOT_GRANTED",
+            0xc000_0193 => "STATUS_ACCOUNT_EXPIRED",
+            0xc000_0224 => "STATUS_PASSWORD_MUST_CHANGE",
+            0xc000_0234 => "STATUS_ACCOUNT_LOCKED_OUT",
+            0xc000_0133 => "STATUS_TIME_DIFFERENCE_AT_DC",
+            0xc000_018b => "STATUS_NO_TRUST_SAM_ACCOUNT",
+            0xc000_0413 => "STATUS_AUTHENTICATION_FIREWALL_FAILED",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Debug for NtStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "{:#010x}", self.0),
+        }
+    }
+}
+
+impl fmt::Display for NtStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl Serialize for NtStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:#010x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for NtStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let hex = text.strip_prefix("0x").unwrap_or(&text);
+        u32::from_str_radix(hex, 16).map(NtStatus).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How an authentication ended, as the server answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum AuthOutcome {
+    Succeeded,
+    Failed {
+        status: NtStatus,
+    },
+    /// No answer was seen, or the carrier does not say (DCE-RPC AUTH3).
+    Unknown,
+}
+
+/// Which NTLM response the client computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NtlmResponse {
+    /// Empty responses: an anonymous (null session) logon.
+    Anonymous,
+    /// NTLMv1: crackable to the NT hash, relayable with fewer checks.
+    V1,
+    V2,
+}
+
+/// An NTLM AUTHENTICATE message and the server's verdict on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NtlmAuthentication {
+    pub via: Carrier,
+    pub user: String,
+    pub domain: String,
+    /// The workstation name the client claims (a name-resolution input, not proof).
+    pub workstation: String,
+    pub response: NtlmResponse,
+    /// The NTLMv2 client challenge's timestamp (the client's clock).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_time: Option<Timestamp>,
+    /// Whether a MIC protects the exchange (its absence with NTLMv2 hints at tampering).
+    pub mic: bool,
+    /// The SPN the client meant to reach (MsvAvTargetName), when it said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_name: Option<String>,
+    /// Whether the client sent channel bindings (MsvAvChannelBindings, non-zero).
+    pub channel_bindings: bool,
+    #[serde(flatten)]
+    pub outcome: AuthOutcome,
+}
+
+impl NtlmAuthentication {
+    /// `DOMAIN\user`, or `user` with no domain.
+    pub fn account(&self) -> String {
+        if self.domain.is_empty() { self.user.clone() } else { format!("{}\\{}", self.domain, self.user) }
+    }
+}
+
+/// A Kerberos AP-REQ to a service (inside SPNEGO in SMB, LDAP, DCE-RPC): a ticket used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KerberosServiceAccess {
+    pub via: Carrier,
+    /// The ticket's service principal, without realm.
+    pub service: String,
+    pub realm: String,
+    pub ticket_etype: EncryptionType,
+    /// Fingerprint of the ticket's ciphertext: the same ticket used twice has the same one.
+    pub ticket_id: String,
+    #[serde(flatten)]
+    pub outcome: AuthOutcome,
+}
+
+/// An SMB TREE_CONNECT: a share opened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShareAccess {
+    /// `\\server\share` as the client asked.
+    pub path: String,
+    /// The account behind the SMB session, when its NTLM logon was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<NtStatus>,
+}
+
+/// An SMB CREATE: a file or named pipe opened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileAccess {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<String>,
+    pub name: String,
+    /// Opened on IPC$: a named pipe (an RPC endpoint).
+    pub pipe: bool,
+    pub desired_access: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<NtStatus>,
+}
+
+/// Who a DCE-RPC association authenticated as, and how.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RpcAuth {
+    /// `ntlmssp`, `kerberos`, `spnego`, `netlogon`, ...
+    pub kind: String,
+    /// `connect`, `integrity`, `privacy`, ...
+    pub level: String,
+}
+
+/// What a decoded request stub says (only where detections need it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RpcDetail {
+    /// DRSGetNCChanges: a replica asks for directory changes.
+    GetNcChanges {
+        destination_dsa: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        naming_context: Option<String>,
+        extended_op: u32,
+    },
+    /// RCreateServiceW: a service is installed remotely.
+    CreateService {
+        service_name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        display_name: Option<String>,
+        binary_path: String,
+    },
+    /// SamrLookupNamesInDomain: names resolved to RIDs.
+    LookupNames { names: Vec<String> },
+    /// NetrServerReqChallenge: a Netlogon secure channel starts.
+    NetlogonChallenge { computer_name: String, client_challenge_zero: bool },
+    /// NetrServerAuthenticate3: a secure channel authenticates.
+    NetlogonAuthenticate { account_name: String, computer_name: String, credential_zero: bool, flags: u32 },
+    /// NetrServerPasswordSet2: a machine password is set over Netlogon.
+    NetlogonPasswordSet { account_name: String, computer_name: String, credential_zero: bool },
+    /// SchRpcRegisterTask: a scheduled task is registered remotely.
+    RegisterTask {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        command: Option<String>,
+    },
+}
+
+/// One remote procedure call: request, and the response or fault when seen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RpcCall {
+    pub via: Carrier,
+    /// The named pipe, for calls over SMB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipe: Option<String>,
+    /// Short interface name (`samr`, `drsuapi`, ...) or, when unknown, its UUID.
+    pub interface: String,
+    pub interface_uuid: String,
+    pub opnum: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// The RPC association's own authentication, when it had one (calls on SMB pipes
+    /// often rely on the SMB session's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<RpcAuth>,
+    /// `DOMAIN\user`: from the association's NTLM logon, else the SMB session's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The stub was sealed (privacy level): only interface and opnum are known.
+    pub encrypted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<RpcDetail>,
+    /// `0x00000000` on a response; the fault status on a fault; absent when unanswered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<NtStatus>,
+}

@@ -1,0 +1,52 @@
+//! Where and when a message was seen, and who observes: what every tracker needs to turn a
+//! message into an activity.
+
+use std::sync::Arc;
+
+use orthrus_model::{Activity, ActivityKind, Endpoint, Provenance, TenantId, Timestamp, Transport};
+
+/// Who, where and when a message was seen: everything but the message itself.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub transport: Transport,
+    pub ts_micros: i64,
+    pub frame: u64,
+}
+
+/// The observer and the file being read: stamped on every activity.
+#[derive(Clone)]
+pub(crate) struct Origin {
+    pub tenant: TenantId,
+    pub sensor: Arc<str>,
+    pub file: Arc<str>,
+}
+
+impl Origin {
+    pub fn new(tenant: TenantId, sensor: Arc<str>) -> Self {
+        Self { tenant, sensor, file: Arc::from("") }
+    }
+
+    pub fn at(&self, frame: u64) -> Provenance {
+        Provenance { file: self.file.clone(), frame }
+    }
+
+    /// An activity that began at `seen` and was built from `provenance`.
+    pub fn activity(&self, seen: &Seen, provenance: Vec<Provenance>, kind: ActivityKind) -> Activity {
+        Activity {
+            time: Timestamp::from_micros(seen.ts_micros),
+            tenant: self.tenant.clone(),
+            sensor: self.sensor.clone(),
+            source: seen.client,
+            destination: seen.server,
+            transport: seen.transport,
+            provenance,
+            kind,
+        }
+    }
+}
+
+pub(crate) fn endpoint((ip, port): (std::net::IpAddr, u16)) -> Endpoint {
+    Endpoint { ip, port }
+}

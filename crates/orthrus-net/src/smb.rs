@@ -1,0 +1,343 @@
+//! SMB2/3 sessions over TCP 445 and 139: session setup (NTLM or Kerberos identity and the
+//! server's verdict), tree connects, file and pipe opens, and the DCE-RPC conversations
+//! carried on named pipes (WRITE/READ and FSCTL_PIPE_TRANSCEIVE), into activities.
+
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
+use orthrus_model::{
+    Activity, ActivityKind, AuthOutcome, Carrier, FileAccess, NtStatus, Provenance, ShareAccess, TenantId,
+};
+use orthrus_proto::dcerpc;
+use orthrus_proto::smb2::{self, Body, FileId, Message, Packet, command};
+
+use crate::auth::{ClientAuth, client_auth};
+use crate::context::{Origin, Seen, endpoint};
+use crate::framing::Reframer;
+use crate::rpc::{Conversation, Delivery, RpcCounters};
+use crate::tcp::{Direction, StreamEvent};
+
+/// Bytes of one direction buffered while an NBSS message completes. Larger messages (bulk
+/// file reads and writes) are passed over: nothing Orthrus reads is that large.
+const MAX_MESSAGE_BUFFER: usize = 1 << 20;
+/// Requests one connection may have outstanding.
+const MAX_PENDING: usize = 1024;
+/// Sessions, trees and open files followed per connection.
+const MAX_PER_CONNECTION: usize = 4096;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SmbCounters {
+    pub commands: BTreeMap<&'static str, u64>,
+    pub encrypted_messages: u64,
+    pub compressed_messages: u64,
+    pub smb1_messages: u64,
+    pub errors: BTreeMap<&'static str, u64>,
+}
+
+impl SmbCounters {
+    fn count_error(&mut self, reason: &'static str) {
+        *self.errors.entry(reason).or_default() += 1;
+    }
+}
+
+enum Pending {
+    SessionSetup {
+        auth: ClientAuth,
+        seen: Seen,
+        at: Provenance,
+    },
+    TreeConnect {
+        path: String,
+        seen: Seen,
+        at: Provenance,
+    },
+    Create {
+        name: String,
+        tree_id: u32,
+        desired_access: u32,
+        seen: Seen,
+        at: Provenance,
+    },
+    /// A READ on a pipe: its response carries no FileId.
+    Read {
+        file_id: FileId,
+    },
+}
+
+struct OpenFile {
+    rpc: Option<Conversation>,
+    session_id: u64,
+}
+
+#[derive(Default)]
+struct Connection {
+    frames: Reframer,
+    /// Session id → the account its NTLM logon named.
+    sessions: HashMap<u64, Option<String>>,
+    trees: HashMap<u32, String>,
+    files: HashMap<FileId, OpenFile>,
+    pending: HashMap<u64, Pending>,
+}
+
+impl Connection {
+    /// A pipe opened before the capture began (a transceive, or DCE-RPC written to an
+    /// unknown handle) is followed from here, its name unknown.
+    fn adopt_pipe(&mut self, file_id: FileId, session_id: u64) {
+        if !self.files.contains_key(&file_id) && self.files.len() < MAX_PER_CONNECTION {
+            self.files.insert(file_id, OpenFile { rpc: Some(Conversation::pipe(None)), session_id });
+        }
+    }
+}
+
+pub struct SmbTracker {
+    origin: Origin,
+    connections: HashMap<u64, Connection>,
+    pub counters: SmbCounters,
+    pub rpc_counters: RpcCounters,
+    /// Dynamic RPC endpoints learned from endpoint-mapper answers on pipes.
+    pub learned: Vec<(std::net::IpAddr, u16)>,
+}
+
+impl SmbTracker {
+    pub fn new(tenant: TenantId, sensor: std::sync::Arc<str>) -> Self {
+        Self {
+            origin: Origin::new(tenant, sensor),
+            connections: HashMap::default(),
+            counters: SmbCounters::default(),
+            rpc_counters: RpcCounters::default(),
+            learned: Vec::new(),
+        }
+    }
+
+    pub fn set_file(&mut self, file: std::sync::Arc<str>) {
+        self.origin.file = file;
+    }
+
+    pub fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
+        match event {
+            StreamEvent::Data { flow, pair, dir, bytes, frame } => {
+                let seen = Seen {
+                    client: endpoint(pair.client),
+                    server: endpoint(pair.server),
+                    transport: orthrus_model::Transport::Tcp,
+                    ts_micros,
+                    frame,
+                };
+                let mut conn = self.connections.remove(&flow).unwrap_or_default();
+                let mut frames = std::mem::take(&mut conn.frames);
+                let result = frames.feed(dir, bytes, MAX_MESSAGE_BUFFER, smb2::split_nbss, &mut |msg| {
+                    if !msg.is_empty() {
+                        self.packet(&mut conn, msg, &seen, out);
+                    }
+                });
+                conn.frames = frames;
+                if let Err(e) = result {
+                    self.counters.count_error(e.reason());
+                }
+                self.connections.insert(flow, conn);
+            }
+            StreamEvent::Gap { flow, dir, .. } => {
+                if let Some(conn) = self.connections.get_mut(&flow) {
+                    conn.frames.gap(dir);
+                    for file in conn.files.values_mut() {
+                        if let Some(rpc) = &mut file.rpc {
+                            rpc.gap(dir, &mut self.rpc_counters);
+                        }
+                    }
+                }
+            }
+            StreamEvent::Closed { flow, .. } => {
+                if let Some(conn) = self.connections.remove(&flow) {
+                    for (_, file) in conn.files {
+                        if let Some(mut rpc) = file.rpc {
+                            let user = conn.sessions.get(&file.session_id).cloned().flatten();
+                            rpc.finish(&self.origin, user.as_deref(), &mut self.rpc_counters, out);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn packet(&mut self, conn: &mut Connection, msg: &[u8], seen: &Seen, out: &mut dyn FnMut(Activity)) {
+        match smb2::parse_packet(msg) {
+            Ok(Packet::Smb2 { messages, error }) => {
+                if let Some(e) = error {
+                    self.counters.count_error(e.reason());
+                }
+                for m in messages {
+                    *self.counters.commands.entry(command::name(m.header.command)).or_default() += 1;
+                    self.message(conn, m, seen, out);
+                }
+            }
+            Ok(Packet::Encrypted { .. }) => self.counters.encrypted_messages += 1,
+            Ok(Packet::Compressed) => self.counters.compressed_messages += 1,
+            Ok(Packet::Smb1 { .. }) => self.counters.smb1_messages += 1,
+            Err(e) => self.counters.count_error(e.reason()),
+        }
+    }
+
+    fn message(&mut self, conn: &mut Connection, m: Message<'_>, seen: &Seen, out: &mut dyn FnMut(Activity)) {
+        let h = m.header;
+        let at = self.origin.at(seen.frame);
+        if !h.is_response {
+            let pending = match m.body {
+                Body::SessionSetupRequest { security_blob, .. } => {
+                    match client_auth(security_blob, Carrier::Smb) {
+                        Ok(Some(auth)) => Some(Pending::SessionSetup { auth, seen: seen.clone(), at }),
+                        Ok(None) => None,
+                        Err(reason) => {
+                            self.counters.count_error(reason);
+                            None
+                        }
+                    }
+                }
+                Body::TreeConnectRequest { path } => {
+                    Some(Pending::TreeConnect { path, seen: seen.clone(), at })
+                }
+                Body::CreateRequest { name, desired_access, .. } => {
+                    Some(Pending::Create { name, tree_id: h.tree_id, desired_access, seen: seen.clone(), at })
+                }
+                Body::ReadRequest { file_id } => {
+                    conn.files.get(&file_id).and_then(|f| f.rpc.as_ref()).map(|_| Pending::Read { file_id })
+                }
+                Body::WriteRequest { file_id, data } => {
+                    if dcerpc::looks_like_pdu(data) {
+                        conn.adopt_pipe(file_id, h.session_id);
+                    }
+                    self.pipe_data(conn, file_id, Direction::ToServer, data, seen, out);
+                    None
+                }
+                Body::IoctlRequest { ctl_code: smb2::FSCTL_PIPE_TRANSCEIVE, file_id, input } => {
+                    conn.adopt_pipe(file_id, h.session_id);
+                    self.pipe_data(conn, file_id, Direction::ToServer, input, seen, out);
+                    None
+                }
+                Body::Close { file_id } => {
+                    if let Some(file) = conn.files.remove(&file_id)
+                        && let Some(mut rpc) = file.rpc
+                    {
+                        let user = conn.sessions.get(&file.session_id).cloned().flatten();
+                        rpc.finish(&self.origin, user.as_deref(), &mut self.rpc_counters, out);
+                    }
+                    None
+                }
+                _ => None,
+            };
+            if let Some(p) = pending {
+                if conn.pending.len() >= MAX_PENDING {
+                    self.counters.count_error("pending_requests_overflow");
+                    conn.pending.clear();
+                }
+                conn.pending.insert(h.message_id, p);
+            }
+            return;
+        }
+        // Interim answers (STATUS_PENDING) come again with the final status.
+        if h.is_async && h.status == NtStatus::PENDING {
+            return;
+        }
+        match (conn.pending.remove(&h.message_id), m.body) {
+            (Some(Pending::SessionSetup { mut auth, seen: req, at }), _) => {
+                let status = h.status;
+                let outcome = if status == NtStatus::SUCCESS {
+                    if conn.sessions.len() < MAX_PER_CONNECTION {
+                        conn.sessions.insert(h.session_id, auth.account());
+                    }
+                    AuthOutcome::Succeeded
+                } else if status.is_error() && h.status != NtStatus::MORE_PROCESSING_REQUIRED {
+                    AuthOutcome::Failed { status }
+                } else {
+                    AuthOutcome::Unknown
+                };
+                auth.set_outcome(outcome);
+                out(self.origin.activity(&req, vec![at, self.origin.at(seen.frame)], auth.into_kind()));
+            }
+            (Some(Pending::TreeConnect { path, seen: req, at }), _) => {
+                if h.status == NtStatus::SUCCESS && conn.trees.len() < MAX_PER_CONNECTION {
+                    conn.trees.insert(h.tree_id, path.clone());
+                }
+                let access = ShareAccess {
+                    path,
+                    user: conn.sessions.get(&h.session_id).cloned().flatten(),
+                    status: Some(h.status),
+                };
+                out(self.origin.activity(
+                    &req,
+                    vec![at, self.origin.at(seen.frame)],
+                    ActivityKind::ShareOpened(access),
+                ));
+            }
+            (Some(Pending::Create { name, tree_id, desired_access, seen: req, at }), body) => {
+                let share = conn.trees.get(&tree_id).cloned();
+                let pipe = share.as_deref().is_some_and(is_ipc_share);
+                if let Body::CreateResponse { file_id } = body
+                    && h.status == NtStatus::SUCCESS
+                    && conn.files.len() < MAX_PER_CONNECTION
+                {
+                    let rpc = pipe.then(|| Conversation::pipe(Some(name.clone())));
+                    conn.files.insert(file_id, OpenFile { rpc, session_id: h.session_id });
+                }
+                let access = FileAccess {
+                    share,
+                    name,
+                    pipe,
+                    desired_access,
+                    user: conn.sessions.get(&h.session_id).cloned().flatten(),
+                    status: Some(h.status),
+                };
+                out(self.origin.activity(
+                    &req,
+                    vec![at, self.origin.at(seen.frame)],
+                    ActivityKind::FileOpened(access),
+                ));
+            }
+            (Some(Pending::Read { file_id }), Body::ReadResponse { data }) => {
+                self.pipe_data(conn, file_id, Direction::ToClient, data, seen, out);
+            }
+            (_, Body::IoctlResponse { ctl_code: smb2::FSCTL_PIPE_TRANSCEIVE, file_id, output }) => {
+                self.pipe_data(conn, file_id, Direction::ToClient, output, seen, out);
+            }
+            _ => {}
+        }
+    }
+
+    fn pipe_data(
+        &mut self,
+        conn: &mut Connection,
+        file_id: FileId,
+        dir: Direction,
+        data: &[u8],
+        seen: &Seen,
+        out: &mut dyn FnMut(Activity),
+    ) {
+        let Some(file) = conn.files.get_mut(&file_id) else { return };
+        let Some(rpc) = &mut file.rpc else { return };
+        let user = conn.sessions.get(&file.session_id).cloned().flatten();
+        let mut delivery = Delivery {
+            origin: &self.origin,
+            seen,
+            session_user: user.as_deref(),
+            counters: &mut self.rpc_counters,
+            learned: &mut self.learned,
+        };
+        rpc.feed(dir, data, &mut delivery, out);
+    }
+}
+
+/// `\\server\IPC$`: the share named pipes live on.
+fn is_ipc_share(path: &str) -> bool {
+    path.rsplit('\\').next().is_some_and(|share| share.eq_ignore_ascii_case("IPC$"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipc_share_by_last_component() {
+        assert!(is_ipc_share("\\\\10.99.0.10\\IPC$"));
+        assert!(is_ipc_share("\\\\dc1.lab.test\\ipc$"));
+        assert!(!is_ipc_share("\\\\dc1\\C$"));
+    }
+}

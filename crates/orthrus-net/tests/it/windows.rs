@@ -1,0 +1,224 @@
+//! SMB2, DCE-RPC and NTLM on real traffic: the lab's captures (a Samba DC attacked with
+//! impacket) and public captures of Windows networks, checked against tshark's dissection
+//! of the same files.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use orthrus_model::{Activity, ActivityKind, AuthOutcome, NtStatus, RpcCall, RpcDetail};
+use orthrus_testkit::{corpus, lab_activities, lab_manifest, tshark_fields};
+
+use super::lab;
+
+fn rpc_calls(activities: &[Activity]) -> Vec<(&Activity, &RpcCall)> {
+    activities
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActivityKind::RpcCalled(c) => Some((a, c)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Requests per opnum as tshark counts them: first fragments of REQUEST PDUs.
+fn tshark_requests_per_opnum(capture: &Path) -> BTreeMap<u16, usize> {
+    let mut counts = BTreeMap::new();
+    for row in tshark_fields(capture, "dcerpc", &["dcerpc.pkt_type", "dcerpc.cn_flags", "dcerpc.opnum"]) {
+        let [types, flags, opnums] = [&row[0], &row[1], &row[2]];
+        let mut opnums = opnums.iter();
+        for (ptype, flags) in types.iter().zip(flags) {
+            if ptype == "0" || ptype == "2" {
+                let opnum: u16 = opnums.next().unwrap().parse().unwrap();
+                let first = u8::from_str_radix(flags.trim_start_matches("0x"), 16).unwrap() & 1 != 0;
+                if ptype == "0" && first {
+                    *counts.entry(opnum).or_default() += 1;
+                }
+            }
+        }
+    }
+    counts
+}
+
+fn our_requests_per_opnum(activities: &[Activity]) -> BTreeMap<u16, usize> {
+    let mut counts = BTreeMap::new();
+    for (_, call) in rpc_calls(activities) {
+        *counts.entry(call.opnum).or_default() += 1;
+    }
+    counts
+}
+
+#[test]
+fn rpc_calls_match_tshark_on_every_lab_capture() {
+    let mut with_rpc = 0;
+    for capture in lab_manifest() {
+        let path = lab(&capture.name);
+        let ours = our_requests_per_opnum(&lab_activities(&capture.name));
+        let theirs = tshark_requests_per_opnum(&path);
+        assert_eq!(ours, theirs, "{}: requests per opnum, ours vs tshark", capture.name);
+        with_rpc += usize::from(!ours.is_empty());
+    }
+    assert!(with_rpc >= 6, "only {with_rpc} lab captures carry RPC");
+}
+
+#[test]
+fn ntlm_authentications_match_tshark_on_every_lab_capture() {
+    for capture in lab_manifest() {
+        let path = lab(&capture.name);
+        let mut ours: Vec<String> = lab_activities(&capture.name)
+            .iter()
+            .filter_map(|a| match &a.kind {
+                ActivityKind::NtlmAuthenticated(n) => Some(format!("{}\\{}", n.domain, n.user)),
+                _ => None,
+            })
+            .collect();
+        // LDAP is not decoded yet: compare what SMB and DCE-RPC carry.
+        let mut theirs: Vec<String> = tshark_fields(
+            &path,
+            "ntlmssp.messagetype == 3 && (smb2 || dcerpc)",
+            &["ntlmssp.auth.domain", "ntlmssp.auth.username"],
+        )
+        .iter()
+        .flat_map(|row| row[0].iter().zip(&row[1]).map(|(d, u)| format!("{d}\\{u}")).collect::<Vec<_>>())
+        .collect();
+        ours.sort();
+        theirs.sort();
+        assert_eq!(ours, theirs, "{}: NTLM authentications", capture.name);
+    }
+}
+
+#[test]
+fn smb_logon_failures_carry_the_servers_status() {
+    let activities = lab_activities("ntlm_bruteforce");
+    let outcomes: Vec<AuthOutcome> = activities
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActivityKind::NtlmAuthenticated(n) => Some(n.outcome),
+            _ => None,
+        })
+        .collect();
+    let failures = tshark_fields(
+        &lab("ntlm_bruteforce"),
+        "smb2.cmd == 1 && smb2.nt_status == 0xc000006d",
+        &["frame.number"],
+    )
+    .len();
+    assert!(failures >= 6, "the capture holds a brute force: {failures}");
+    let failed = AuthOutcome::Failed { status: NtStatus::LOGON_FAILURE };
+    assert_eq!(outcomes.iter().filter(|o| **o == failed).count(), failures);
+    assert_eq!(outcomes.iter().filter(|o| **o == AuthOutcome::Succeeded).count(), 1);
+    // The benign logon capture: NTLM or Kerberos logons that all succeed.
+    for a in lab_activities("benign_admin") {
+        if let ActivityKind::NtlmAuthenticated(n) = &a.kind {
+            assert_eq!(n.outcome, AuthOutcome::Succeeded, "{a:?}");
+        }
+    }
+}
+
+#[test]
+fn dcsync_capture_yields_get_nc_changes_from_the_attacker() {
+    let manifest = lab_manifest();
+    let attacker = &manifest.iter().find(|c| c.name == "dcsync").unwrap().attacker_ip;
+    let activities = lab_activities("dcsync");
+    let calls = rpc_calls(&activities);
+    let get_changes: Vec<_> =
+        calls.iter().filter(|(_, c)| c.interface == "drsuapi" && c.opnum == 3).collect();
+    let tshark = tshark_requests_per_opnum(&lab("dcsync"));
+    assert!(!get_changes.is_empty());
+    for (a, call) in &get_changes {
+        assert_eq!(a.source.ip.to_string(), *attacker);
+        assert_eq!(call.operation.as_deref(), Some("IDL_DRSGetNCChanges"));
+        // impacket seals DRSUAPI: the interface and opnum are all there is.
+        assert!(call.encrypted);
+        assert_eq!(call.auth.as_ref().map(|x| x.level.as_str()), Some("privacy"));
+        assert_eq!(call.user.as_deref(), Some("lab.test\\da_admin"));
+    }
+    // The dynamic port came from the endpoint mapper's answer in the same capture.
+    let map = calls.iter().find(|(_, c)| c.interface == "epm").unwrap();
+    assert_eq!(map.1.operation.as_deref(), Some("ept_map"));
+    assert!(get_changes[0].0.destination.port != 135);
+    assert!(tshark[&3] >= get_changes.len());
+}
+
+#[test]
+fn samr_recon_yields_the_membership_and_name_queries() {
+    let activities = lab_activities("samr_recon");
+    let ops: Vec<&str> = rpc_calls(&activities).iter().filter_map(|(_, c)| c.operation.as_deref()).collect();
+    for op in
+        ["SamrLookupNamesInDomain", "SamrOpenGroup", "SamrGetMembersInGroup", "SamrEnumerateUsersInDomain"]
+    {
+        assert!(ops.contains(&op), "{op} missing from {ops:?}");
+    }
+    let names: Vec<&RpcDetail> =
+        rpc_calls(&activities).into_iter().filter_map(|(_, c)| c.detail.as_ref()).collect();
+    assert_eq!(names, [&RpcDetail::LookupNames { names: vec!["Domain Admins".into()] }]);
+    // The SMB3-encrypted run of the same attack is recorded as encrypted, not decoded.
+    let encrypted = lab_activities("samr_recon_smb3_encrypted");
+    assert!(rpc_calls(&encrypted).is_empty());
+}
+
+#[test]
+fn remote_service_creation_names_the_binary() {
+    let activities = lab_activities("remote_exec");
+    let created: Vec<&RpcDetail> = rpc_calls(&activities)
+        .into_iter()
+        .filter_map(|(_, c)| c.detail.as_ref())
+        .filter(|d| matches!(d, RpcDetail::CreateService { .. }))
+        .collect();
+    let theirs =
+        tshark_fields(&lab("remote_exec"), "svcctl.opnum == 12 && dcerpc.pkt_type == 0", &["frame.number"]);
+    assert_eq!(created.len(), theirs.len());
+    assert!(created.iter().any(
+        |d| matches!(d, RpcDetail::CreateService { binary_path, .. } if binary_path.contains("%COMSPEC%"))
+    ));
+    // Shares and pipes the attack opened are activities too.
+    assert!(
+        activities
+            .iter()
+            .any(|a| matches!(&a.kind, ActivityKind::FileOpened(f) if f.pipe && f.name == "svcctl"))
+    );
+    assert!(
+        activities
+            .iter()
+            .any(|a| matches!(&a.kind, ActivityKind::ShareOpened(s) if s.path.ends_with("IPC$")))
+    );
+}
+
+#[test]
+fn zerologon_capture_shows_zero_credentials_and_benign_traffic_does_not() {
+    let path = corpus().join(
+        "pcap-attack/Lateral Movement/CVE-2020-1472_Zerologon_RPC_NetLogon_NullChallenge_SecChan_6_from_nonDC_to_DC.pcapng",
+    );
+    let activities = orthrus_testkit::activities(&path);
+    let zero_auths = rpc_calls(&activities)
+        .iter()
+        .filter(|(_, c)| {
+            matches!(c.detail, Some(RpcDetail::NetlogonAuthenticate { credential_zero: true, .. }))
+        })
+        .count();
+    let theirs =
+        tshark_fields(&path, "netlogon.opnum == 26 && dcerpc.pkt_type == 0", &["frame.number"]).len();
+    assert!(theirs > 100, "{theirs}");
+    assert_eq!(zero_auths, theirs);
+    for capture in lab_manifest().iter().filter(|c| c.label == "benign") {
+        for (_, c) in rpc_calls(&lab_activities(&capture.name)) {
+            assert!(
+                !matches!(c.detail, Some(RpcDetail::NetlogonAuthenticate { credential_zero: true, .. })),
+                "{}: {c:?}",
+                capture.name
+            );
+        }
+    }
+}
+
+#[test]
+fn ndr64_and_mid_stream_pipes_are_decoded() {
+    // A Windows client that bound SAMR with NDR64, on a pipe opened before the capture.
+    let path =
+        corpus().join("pcap-attack/Discovery/Discovery_privgroups_domain_admins_samr_lookupnames_req.pcapng");
+    let activities = orthrus_testkit::activities(&path);
+    let details: Vec<&RpcDetail> =
+        rpc_calls(&activities).into_iter().filter_map(|(_, c)| c.detail.as_ref()).collect();
+    let lookups = tshark_requests_per_opnum(&path)[&17];
+    assert_eq!(details, vec![&RpcDetail::LookupNames { names: vec!["Domain Admins".into()] }; lookups]);
+    assert_eq!(our_requests_per_opnum(&activities), tshark_requests_per_opnum(&path));
+}

@@ -1,0 +1,270 @@
+//! MSRPC interfaces above DCE-RPC: the interface table (UUID → name, opnum → operation) and
+//! NDR 2.0 decoding of the few request stubs detections read (MS-RPCE §2.2.5, C706 ch. 14):
+//! DRSUAPI DRSGetNCChanges, SVCCTL RCreateServiceW, SAMR SamrLookupNamesInDomain, Netlogon
+//! NetrServerReqChallenge / NetrServerAuthenticate3 / NetrServerPasswordSet2 and TSCH
+//! SchRpcRegisterTask. Hand-written: no passive NDR decoder exists (see crates.md).
+//!
+//! Each decoder takes a little-endian request stub and returns `None` when it does not
+//! hold what the specification says: a stub never panics and never allocates beyond its
+//! own length.
+
+pub mod interfaces;
+
+pub use orthrus_model::RpcDetail;
+
+use crate::wire::{Cursor, guid_text, utf16le};
+
+/// Names read from one SamrLookupNamesInDomain (the specification allows 1000).
+const MAX_LOOKUP_NAMES: usize = 1000;
+/// Bytes of a scheduled task's XML kept (enough for the actions).
+const MAX_TASK_XML: usize = 64 << 10;
+
+/// Decodes the request stub of `interface`'s `opnum` where Orthrus reads it; `ndr64` when
+/// the presentation context negotiated NDR64 (8-byte pointers and counts) over NDR 2.0.
+pub fn decode_request(interface: &str, opnum: u16, stub: &[u8], ndr64: bool) -> Option<RpcDetail> {
+    let mut ndr = Ndr { c: Cursor::new(stub), ndr64 };
+    match (interface, opnum) {
+        (interfaces::DRSUAPI, 3) => get_nc_changes(&mut ndr),
+        (interfaces::SVCCTL, 12) => create_service(&mut ndr),
+        (interfaces::SAMR, 17) => lookup_names(&mut ndr),
+        (interfaces::NETLOGON, 4) => {
+            ndr.unique_string()?;
+            let computer_name = ndr.string()?;
+            let challenge = ndr.c.array::<8>()?;
+            Some(RpcDetail::NetlogonChallenge { computer_name, client_challenge_zero: challenge == [0; 8] })
+        }
+        (interfaces::NETLOGON, 26) => {
+            ndr.unique_string()?;
+            let account_name = ndr.string()?;
+            ndr.c.align(2)?;
+            ndr.c.u16()?; // secure channel type
+            let computer_name = ndr.string()?;
+            let credential = ndr.c.array::<8>()?;
+            ndr.c.align(4)?;
+            let flags = ndr.c.u32()?;
+            Some(RpcDetail::NetlogonAuthenticate {
+                account_name,
+                computer_name,
+                credential_zero: credential == [0; 8],
+                flags,
+            })
+        }
+        (interfaces::NETLOGON, 30) => {
+            ndr.unique_string()?;
+            let account_name = ndr.string()?;
+            ndr.c.align(2)?;
+            ndr.c.u16()?;
+            let computer_name = ndr.string()?;
+            let credential = ndr.c.array::<8>()?;
+            Some(RpcDetail::NetlogonPasswordSet {
+                account_name,
+                computer_name,
+                credential_zero: credential == [0; 8],
+            })
+        }
+        (interfaces::TSCH, 1) => {
+            let path = ndr.unique_string()?;
+            let xml = ndr.string_bounded(MAX_TASK_XML)?;
+            Some(RpcDetail::RegisterTask { path, command: task_command(&xml) })
+        }
+        _ => None,
+    }
+}
+
+/// The first `<Command>` of a task definition, with its `<Arguments>`.
+fn task_command(xml: &str) -> Option<String> {
+    let element = |name: &str| {
+        let open = format!("<{name}>");
+        let start = xml.find(&open)? + open.len();
+        let end = xml.get(start..)?.find(&format!("</{name}>"))?;
+        xml.get(start..start + end).map(str::trim)
+    };
+    let command = element("Command")?;
+    Some(match element("Arguments") {
+        Some(args) if !args.is_empty() => format!("{command} {args}"),
+        _ => command.to_owned(),
+    })
+}
+
+/// NDR 2.0 or NDR64 (little-endian) reading on top of [`Cursor`].
+struct Ndr<'a> {
+    c: Cursor<'a>,
+    ndr64: bool,
+}
+
+impl Ndr<'_> {
+    /// A conformance or variance count, or a pointer's referent id: 4 bytes in NDR 2.0, 8
+    /// in NDR64, aligned to their size.
+    fn count(&mut self) -> Option<u64> {
+        if self.ndr64 {
+            self.c.align(8)?;
+            self.c.u64()
+        } else {
+            self.c.align(4)?;
+            self.c.u32().map(u64::from)
+        }
+    }
+
+    /// A conformant varying string (`[string] wchar_t*`, ref pointer: no referent id).
+    fn string(&mut self) -> Option<String> {
+        self.string_bounded(crate::wire::MAX_STRING_CHARS * 2)
+    }
+
+    fn string_bounded(&mut self, max_bytes: usize) -> Option<String> {
+        let _max = self.count()?;
+        let _offset = self.count()?;
+        let actual = usize::try_from(self.count()?).ok()?;
+        let bytes = self.c.take(actual.checked_mul(2)?)?;
+        Some(wide_text(bytes.get(..max_bytes.min(bytes.len()))?))
+    }
+
+    /// A `[unique, string] wchar_t*`: a referent id, then the string unless null.
+    fn unique_string(&mut self) -> Option<Option<String>> {
+        match self.count()? {
+            0 => Some(None),
+            _ => self.string().map(Some),
+        }
+    }
+
+    fn referent(&mut self) -> Option<u64> {
+        self.count()
+    }
+}
+
+/// UTF-16 without the NUL terminator NDR strings carry (longer strings are cut by utf16le).
+fn wide_text(bytes: &[u8]) -> String {
+    let mut units = bytes.as_chunks::<2>().0.iter().map(|c| u16::from_le_bytes(*c)).collect::<Vec<_>>();
+    while units.last() == Some(&0) {
+        units.pop();
+    }
+    let raw: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+    utf16le(&raw)
+}
+
+/// `IDL_DRSGetNCChanges(hDrs, dwInVersion, [switch_is(dwInVersion)] pmsgIn, ...)` with
+/// request versions 5, 8, 10 and 11 (MS-DRSR §4.1.10.2).
+fn get_nc_changes(ndr: &mut Ndr<'_>) -> Option<RpcDetail> {
+    ndr.c.skip(20)?; // context handle
+    let version = ndr.c.u32()?;
+    let _arm = ndr.c.u32()?; // the union's discriminant, repeated
+    if !matches!(version, 5 | 8 | 10 | 11) {
+        return None;
+    }
+    ndr.c.align(8)?;
+    let destination = ndr.c.array::<16>()?;
+    ndr.c.skip(16)?; // uuidInvocIdSrc
+    let nc_referent = ndr.referent()?;
+    ndr.c.align(8)?;
+    ndr.c.skip(24)?; // usnvecFrom
+    ndr.referent()?; // pUpToDateVecDest
+    ndr.c.skip(12)?; // ulFlags, cMaxObjects, cMaxBytes
+    let extended_op = ndr.c.u32()?;
+    ndr.c.align(8)?;
+    ndr.c.skip(8)?; // liFsmoInfo
+    if version >= 8 {
+        ndr.referent()?; // pPartialAttrSet
+        ndr.referent()?; // pPartialAttrSetEx
+        ndr.c.align(if ndr.ndr64 { 8 } else { 4 })?;
+        ndr.c.skip(4)?; // PrefixTableDest.PrefixCount
+        ndr.referent()?; // PrefixTableDest.pPrefixEntry
+    }
+    if version >= 10 {
+        ndr.c.align(4)?;
+        ndr.c.skip(4)?; // ulMoreFlags
+    }
+    // Deferred pointees follow the struct, in order: pNC (DSNAME) is the first. V11 adds
+    // members after ulMoreFlags that are not decoded here, so its NC is not read.
+    let naming_context = if nc_referent != 0 && version != 11 {
+        let _conformance = ndr.count()?;
+        ndr.c.skip(8 + 16 + 28)?; // structLen, SidLen, Guid, Sid
+        let name_len = ndr.c.u32()? as usize;
+        Some(wide_text(ndr.c.take(name_len.checked_mul(2)?)?))
+    } else {
+        None
+    };
+    Some(RpcDetail::GetNcChanges { destination_dsa: guid_text(&destination), naming_context, extended_op })
+}
+
+fn create_service(ndr: &mut Ndr<'_>) -> Option<RpcDetail> {
+    ndr.c.skip(20)?; // hSCManager
+    let service_name = ndr.string()?;
+    let display_name = ndr.unique_string()?;
+    ndr.c.align(4)?;
+    ndr.c.skip(16)?; // desired access, service type, start type, error control
+    let binary_path = ndr.string()?;
+    Some(RpcDetail::CreateService { service_name, display_name, binary_path })
+}
+
+fn lookup_names(ndr: &mut Ndr<'_>) -> Option<RpcDetail> {
+    ndr.c.skip(20)?; // DomainHandle
+    let count = (ndr.c.u32()? as usize).min(MAX_LOOKUP_NAMES);
+    let _max = ndr.count()?;
+    let _offset = ndr.count()?;
+    let actual = usize::try_from(ndr.count()?).ok()?.min(count);
+    // RPC_UNICODE_STRING {Length, MaximumLength, Buffer*}; the buffers are deferred.
+    let mut referents = Vec::with_capacity(actual.min(ndr.c.remaining().len() / 8));
+    for _ in 0..actual {
+        ndr.c.align(if ndr.ndr64 { 8 } else { 4 })?;
+        ndr.c.skip(4)?;
+        referents.push(ndr.referent()?);
+    }
+    let mut names = Vec::with_capacity(referents.len());
+    for referent in referents {
+        if referent != 0 {
+            names.push(ndr.string()?);
+        }
+    }
+    Some(RpcDetail::LookupNames { names })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ndr_string(out: &mut Vec<u8>, s: &str) {
+        while !out.len().is_multiple_of(4) {
+            out.push(0);
+        }
+        let units: Vec<u16> = s.encode_utf16().chain([0]).collect();
+        for v in [units.len() as u32, 0, units.len() as u32] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+    }
+
+    #[test]
+    fn create_service_names_the_binary() {
+        let mut stub = vec![0u8; 20];
+        ndr_string(&mut stub, "BTOBTO");
+        while !stub.len().is_multiple_of(4) {
+            stub.push(0);
+        }
+        stub.extend_from_slice(&0x20000u32.to_le_bytes()); // display name referent
+        ndr_string(&mut stub, "BTOBTO");
+        while !stub.len().is_multiple_of(4) {
+            stub.push(0);
+        }
+        stub.extend_from_slice(&[0; 16]);
+        ndr_string(&mut stub, "%COMSPEC% /Q /c echo whoami");
+        let detail = decode_request(interfaces::SVCCTL, 12, &stub, false).unwrap();
+        assert_eq!(
+            detail,
+            RpcDetail::CreateService {
+                service_name: "BTOBTO".into(),
+                display_name: Some("BTOBTO".into()),
+                binary_path: "%COMSPEC% /Q /c echo whoami".into(),
+            }
+        );
+        // Every prefix is refused or decoded, never a panic.
+        for n in 0..stub.len() {
+            let _ = decode_request(interfaces::SVCCTL, 12, &stub[..n], false);
+        }
+    }
+
+    #[test]
+    fn task_command_from_xml() {
+        let xml = "<Task><Actions><Exec><Command>cmd.exe</Command><Arguments>/C whoami</Arguments></Exec></Actions></Task>";
+        assert_eq!(task_command(xml).as_deref(), Some("cmd.exe /C whoami"));
+        assert_eq!(task_command("<Task/>"), None);
+    }
+}
