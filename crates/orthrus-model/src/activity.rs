@@ -5,7 +5,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    FileAccess, KerberosExchange, KerberosServiceAccess, NtlmAuthentication, RpcCall, ShareAccess, Timestamp,
+    DnsQuery, FileAccess, KerberosExchange, KerberosServiceAccess, LdapBind, LdapChange, LdapSearch,
+    NtlmAuthentication, RpcCall, ShareAccess, Timestamp,
 };
 
 /// The organisation an activity belongs to. Offline analysis uses `default`.
@@ -94,6 +95,14 @@ pub enum ActivityKind {
     FileOpened(FileAccess),
     /// A remote procedure call.
     RpcCalled(RpcCall),
+    /// An LDAP bind and its result.
+    LdapBound(LdapBind),
+    /// An LDAP search and its result.
+    LdapSearched(LdapSearch),
+    /// An LDAP add, modify, delete, modify-DN or extended operation.
+    LdapChanged(LdapChange),
+    /// A DNS query (or dynamic update, or zone transfer) and its answer.
+    DnsQueried(DnsQuery),
 }
 
 impl ActivityKind {
@@ -106,6 +115,10 @@ impl ActivityKind {
             ActivityKind::ShareOpened(_) => "share_opened",
             ActivityKind::FileOpened(_) => "file_opened",
             ActivityKind::RpcCalled(_) => "rpc_called",
+            ActivityKind::LdapBound(_) => "ldap_bound",
+            ActivityKind::LdapSearched(_) => "ldap_searched",
+            ActivityKind::LdapChanged(_) => "ldap_changed",
+            ActivityKind::DnsQueried(_) => "dns_queried",
         }
     }
 }

@@ -13,7 +13,9 @@ use orthrus_model::{Activity, Endpoint, TenantId, Transport};
 
 use crate::capture::Frame;
 use crate::context::Seen;
+use crate::dns::DnsTracker;
 use crate::kerberos::KerberosTracker;
+use crate::ldap::LdapTracker;
 use crate::rpc::RpcTcpTracker;
 use crate::smb::SmbTracker;
 use crate::stats::{DecodeStats, LinkCounters};
@@ -52,6 +54,10 @@ pub struct DecoderConfig {
     pub smb_ports: Vec<u16>,
     /// Ports DCE-RPC is decoded on besides the dynamic ones the endpoint mapper hands out.
     pub rpc_ports: Vec<u16>,
+    /// Ports LDAP is decoded on (TCP; the global catalog is 3268).
+    pub ldap_ports: Vec<u16>,
+    /// Ports DNS is decoded on (UDP and TCP).
+    pub dns_ports: Vec<u16>,
 }
 
 impl Default for DecoderConfig {
@@ -63,6 +69,8 @@ impl Default for DecoderConfig {
             kerberos_ports: vec![88],
             smb_ports: vec![445, 139],
             rpc_ports: vec![135],
+            ldap_ports: vec![389, 3268],
+            dns_ports: vec![53],
         }
     }
 }
@@ -72,9 +80,7 @@ impl Default for DecoderConfig {
 pub struct Decoder {
     ports: Ports,
     tcp: TcpReassembler,
-    kerberos: KerberosTracker,
-    smb: SmbTracker,
-    rpc: RpcTcpTracker,
+    apps: Trackers,
     defrag: IpDefragPool<i64, ()>,
     fragment_bytes: usize,
     last_fragment_sweep: i64,
@@ -90,13 +96,19 @@ impl Decoder {
                 kerberos: config.kerberos_ports,
                 smb: config.smb_ports,
                 rpc: config.rpc_ports,
+                ldap: config.ldap_ports,
+                dns: config.dns_ports,
                 learned_rpc: foldhash::HashSet::default(),
                 learned_rpc_ports: foldhash::HashSet::default(),
             },
             tcp: TcpReassembler::new(config.tcp),
-            kerberos: KerberosTracker::new(config.tenant.clone(), config.sensor.clone()),
-            smb: SmbTracker::new(config.tenant.clone(), config.sensor.clone()),
-            rpc: RpcTcpTracker::new(config.tenant, config.sensor),
+            apps: Trackers {
+                kerberos: KerberosTracker::new(config.tenant.clone(), config.sensor.clone()),
+                smb: SmbTracker::new(config.tenant.clone(), config.sensor.clone()),
+                rpc: RpcTcpTracker::new(config.tenant.clone(), config.sensor.clone()),
+                ldap: LdapTracker::new(config.tenant.clone(), config.sensor.clone()),
+                dns: DnsTracker::new(config.tenant, config.sensor),
+            },
             defrag: IpDefragPool::new(),
             fragment_bytes: 0,
             last_fragment_sweep: i64::MIN,
@@ -108,9 +120,11 @@ impl Decoder {
     /// Names the capture file that provenance of following frames refers to.
     pub fn set_file(&mut self, file: &str) {
         let file: Arc<str> = Arc::from(file);
-        self.kerberos.set_file(file.clone());
-        self.smb.set_file(file.clone());
-        self.rpc.set_file(file);
+        self.apps.kerberos.set_file(file.clone());
+        self.apps.smb.set_file(file.clone());
+        self.apps.rpc.set_file(file.clone());
+        self.apps.ldap.set_file(file.clone());
+        self.apps.dns.set_file(file);
     }
 
     pub fn frame(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(Activity)) {
@@ -246,10 +260,17 @@ impl Decoder {
     ) {
         self.link.udp += 1;
         let (sport, dport) = (udp.source_port(), udp.destination_port());
-        let to_server = self.is_kerberos_port(dport);
-        if !to_server && !self.is_kerberos_port(sport) {
+        let (to_server, tracker) = if self.is_kerberos_port(dport) {
+            (true, App::Kerberos)
+        } else if self.is_kerberos_port(sport) {
+            (false, App::Kerberos)
+        } else if self.ports.dns.contains(&dport) {
+            (true, App::Dns)
+        } else if self.ports.dns.contains(&sport) {
+            (false, App::Dns)
+        } else {
             return;
-        }
+        };
         let (client, server) =
             if to_server { ((src, sport), (dst, dport)) } else { ((dst, dport), (src, sport)) };
         let seen = Seen {
@@ -259,7 +280,10 @@ impl Decoder {
             ts_micros: frame.ts_micros,
             frame: frame.number,
         };
-        self.kerberos.datagram(udp.payload(), &seen, out);
+        match tracker {
+            App::Dns => self.apps.dns.datagram(udp.payload(), &seen, out),
+            _ => self.apps.kerberos.datagram(udp.payload(), &seen, out),
+        }
     }
 
     fn tcp(
@@ -290,15 +314,14 @@ impl Decoder {
             frame: frame.number,
         };
         let ts = frame.ts_micros;
-        let (ports, kerberos, smb, rpc) = (&self.ports, &mut self.kerberos, &mut self.smb, &mut self.rpc);
-        self.tcp.segment(&segment, |p| ports.is_server_port(p), &mut |event| {
-            route(ports, kerberos, smb, rpc, event, ts, out);
-        });
+        let (ports, apps) = (&self.ports, &mut self.apps);
+        self.tcp
+            .segment(&segment, |p| ports.is_server_port(p), &mut |event| apps.route(ports, event, ts, out));
         self.learn_endpoints();
     }
 
     fn learn_endpoints(&mut self) {
-        for endpoint in self.smb.learned.drain(..).chain(self.rpc.learned.drain(..)) {
+        for endpoint in self.apps.smb.learned.drain(..).chain(self.apps.rpc.learned.drain(..)) {
             self.ports.learn_rpc(endpoint);
         }
     }
@@ -306,22 +329,25 @@ impl Decoder {
     /// End of input: closes every flow and reports requests that never got an answer.
     pub fn finish(&mut self, out: &mut dyn FnMut(Activity)) {
         let last_ts = self.last_ts;
-        let (ports, kerberos, smb, rpc) = (&self.ports, &mut self.kerberos, &mut self.smb, &mut self.rpc);
-        self.tcp.finish(&mut |event| route(ports, kerberos, smb, rpc, event, last_ts, out));
-        self.kerberos.finish(out);
+        let (ports, apps) = (&self.ports, &mut self.apps);
+        self.tcp.finish(&mut |event| apps.route(ports, event, last_ts, out));
+        self.apps.kerberos.finish(out);
+        self.apps.dns.finish(out);
     }
 
     pub fn stats(&self) -> DecodeStats {
         let mut stats = DecodeStats::collect(
             &self.link,
             &self.tcp.counters,
-            &self.kerberos.counters,
+            &self.apps.kerberos.counters,
             self.tcp.active_flows(),
         );
-        stats.add_smb(&self.smb.counters);
-        let mut rpc = self.rpc.counters.clone();
-        rpc.merge(&self.smb.rpc_counters);
+        stats.add_smb(&self.apps.smb.counters);
+        let mut rpc = self.apps.rpc.counters.clone();
+        rpc.merge(&self.apps.smb.rpc_counters);
         stats.add_rpc(&rpc, self.ports.learned_rpc.len());
+        stats.add_ldap(&self.apps.ldap.counters);
+        stats.add_dns(&self.apps.dns.counters);
         stats
     }
 }
@@ -332,6 +358,8 @@ enum App {
     Kerberos,
     Smb,
     Rpc,
+    Ldap,
+    Dns,
 }
 
 /// Which TCP ports carry what: configured, and learned from the endpoint mapper.
@@ -339,6 +367,8 @@ struct Ports {
     kerberos: Vec<u16>,
     smb: Vec<u16>,
     rpc: Vec<u16>,
+    ldap: Vec<u16>,
+    dns: Vec<u16>,
     learned_rpc: foldhash::HashSet<(IpAddr, u16)>,
     learned_rpc_ports: foldhash::HashSet<u16>,
 }
@@ -354,6 +384,10 @@ impl Ports {
             Some(App::Smb)
         } else if self.rpc.contains(&port) || self.learned_rpc.contains(&(ip, port)) {
             Some(App::Rpc)
+        } else if self.ldap.contains(&port) {
+            Some(App::Ldap)
+        } else if self.dns.contains(&port) {
+            Some(App::Dns)
         } else {
             None
         }
@@ -363,6 +397,8 @@ impl Ports {
         self.kerberos.contains(&port)
             || self.smb.contains(&port)
             || self.rpc.contains(&port)
+            || self.ldap.contains(&port)
+            || self.dns.contains(&port)
             || self.learned_rpc_ports.contains(&port)
     }
 
@@ -382,32 +418,39 @@ fn rpc_client_pdu(payload: &[u8]) -> bool {
         if matches!(*t, ptype::BIND | ptype::ALTER_CONTEXT | ptype::AUTH3 | ptype::REQUEST))
 }
 
-/// Hands a reassembly event to the tracker of the flow's protocol (by its server side).
-fn route(
-    ports: &Ports,
-    kerberos: &mut KerberosTracker,
-    smb: &mut SmbTracker,
-    rpc: &mut RpcTcpTracker,
-    event: StreamEvent<'_>,
-    ts: i64,
-    out: &mut dyn FnMut(Activity),
-) {
-    let app = match &event {
-        StreamEvent::Data { pair, .. } | StreamEvent::Closed { pair, .. } => ports.app(pair.server),
-        // A gap names only the flow: every tracker ignores flows it does not follow.
-        StreamEvent::Gap { flow, dir, bytes_missing } => {
-            let (flow, dir, bytes_missing) = (*flow, *dir, *bytes_missing);
-            kerberos.stream(StreamEvent::Gap { flow, dir, bytes_missing }, ts, out);
-            smb.stream(StreamEvent::Gap { flow, dir, bytes_missing }, ts, out);
-            rpc.stream(StreamEvent::Gap { flow, dir, bytes_missing }, ts, out);
-            return;
+/// The stream trackers, one per application protocol.
+struct Trackers {
+    kerberos: KerberosTracker,
+    smb: SmbTracker,
+    rpc: RpcTcpTracker,
+    ldap: LdapTracker,
+    dns: DnsTracker,
+}
+
+impl Trackers {
+    /// Hands a reassembly event to the tracker of the flow's protocol (by its server side).
+    fn route(&mut self, ports: &Ports, event: StreamEvent<'_>, ts: i64, out: &mut dyn FnMut(Activity)) {
+        let app = match &event {
+            StreamEvent::Data { pair, .. } | StreamEvent::Closed { pair, .. } => ports.app(pair.server),
+            // A gap names only the flow: every tracker ignores flows it does not follow.
+            StreamEvent::Gap { flow, dir, bytes_missing } => {
+                let gap = || StreamEvent::Gap { flow: *flow, dir: *dir, bytes_missing: *bytes_missing };
+                self.kerberos.stream(gap(), ts, out);
+                self.smb.stream(gap(), ts, out);
+                self.rpc.stream(gap(), ts, out);
+                self.ldap.stream(gap(), ts, out);
+                self.dns.stream(gap(), ts, out);
+                return;
+            }
+        };
+        match app {
+            Some(App::Kerberos) => self.kerberos.stream(event, ts, out),
+            Some(App::Smb) => self.smb.stream(event, ts, out),
+            Some(App::Rpc) => self.rpc.stream(event, ts, out),
+            Some(App::Ldap) => self.ldap.stream(event, ts, out),
+            Some(App::Dns) => self.dns.stream(event, ts, out),
+            None => {}
         }
-    };
-    match app {
-        Some(App::Kerberos) => kerberos.stream(event, ts, out),
-        Some(App::Smb) => smb.stream(event, ts, out),
-        Some(App::Rpc) => rpc.stream(event, ts, out),
-        None => {}
     }
 }
 

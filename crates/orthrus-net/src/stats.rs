@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::dns::DnsCounters;
 use crate::kerberos::KerberosCounters;
+use crate::ldap::LdapCounters;
 use crate::rpc::RpcCounters;
 use crate::smb::SmbCounters;
 use crate::tcp::TcpCounters;
@@ -132,6 +134,26 @@ impl DecodeStats {
         s.errors = rpc.errors.clone();
         if rpc.calls_without_response > 0 {
             s.errors.insert("calls_without_response", rpc.calls_without_response);
+        }
+    }
+
+    pub(crate) fn add_ldap(&mut self, ldap: &LdapCounters) {
+        let s = self.section("ldap");
+        for (name, value) in &ldap.operations {
+            s.counters.insert(name, *value);
+        }
+        s.counters.insert("sasl_wrapped_messages", ldap.sasl_wrapped_messages);
+        s.counters.insert("tls_upgraded_connections", ldap.tls_upgraded_connections);
+        s.errors = ldap.errors.clone();
+    }
+
+    pub(crate) fn add_dns(&mut self, dns: &DnsCounters) {
+        let s = self.section("dns");
+        s.counters.insert("queries", dns.queries);
+        s.counters.insert("responses", dns.responses);
+        s.errors = dns.errors.clone();
+        if dns.unanswered > 0 {
+            s.errors.insert("unanswered", dns.unanswered);
         }
     }
 

@@ -14,7 +14,9 @@
 
 mod ber;
 pub mod dcerpc;
+pub mod dns;
 pub mod kerberos;
+pub mod ldap;
 pub mod msrpc;
 pub mod ntlmssp;
 pub mod smb2;

@@ -263,6 +263,39 @@ pub mod fuzz {
         }
     }
 
+    /// A reassembled LDAP connection (BER and SASL framing, ldap-parser, filters, binds).
+    pub fn ldap_stream(data: &[u8]) {
+        let mut tracker = orthrus_net::ldap::LdapTracker::new(TenantId::default(), "fuzz".into());
+        let pair = stream_pair(389);
+        let mut out = Vec::new();
+        for (frame, (dir, bytes)) in both_directions(data).enumerate() {
+            let event = StreamEvent::Data { flow: 1, pair, dir, bytes, frame: frame as u64 };
+            tracker.stream(event, 0, &mut |a| out.push(a));
+        }
+        tracker.stream(StreamEvent::Closed { flow: 1, pair }, 0, &mut |a| out.push(a));
+    }
+
+    /// One DNS message as a UDP datagram, then the same bytes as a TCP stream.
+    pub fn dns_message(data: &[u8]) {
+        let mut tracker = orthrus_net::dns::DnsTracker::new(TenantId::default(), "fuzz".into());
+        let seen = Seen {
+            client: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port: 50000 },
+            server: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), port: 53 },
+            transport: Transport::Udp,
+            ts_micros: 0,
+            frame: 1,
+        };
+        let mut out = Vec::new();
+        tracker.datagram(data, &seen, &mut |a| out.push(a));
+        let pair = stream_pair(53);
+        for (frame, (dir, bytes)) in both_directions(data).enumerate() {
+            let event = StreamEvent::Data { flow: 1, pair, dir, bytes, frame: frame as u64 };
+            tracker.stream(event, 0, &mut |a| out.push(a));
+        }
+        tracker.stream(StreamEvent::Closed { flow: 1, pair }, 0, &mut |a| out.push(a));
+        tracker.finish(&mut |a| out.push(a));
+    }
+
     /// A sequence of TCP segments between two endpoints, each encoded as
     /// `flags u8 | seq delta u16 | len u8 | payload[len]`; checks that reassembly never
     /// delivers more bytes than it was given.

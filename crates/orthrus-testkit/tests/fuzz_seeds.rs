@@ -69,6 +69,16 @@ fn dcerpc_stream_seeds() {
 }
 
 #[test]
+fn ldap_stream_seeds() {
+    replay("ldap_stream", orthrus_testkit::fuzz::ldap_stream);
+}
+
+#[test]
+fn dns_message_seeds() {
+    replay("dns_message", orthrus_testkit::fuzz::dns_message);
+}
+
+#[test]
 fn tcp_segments_seeds() {
     replay("tcp_segments", orthrus_testkit::fuzz::tcp_segments);
 }
