@@ -139,9 +139,20 @@ impl LdapTracker {
         *self.counters.operations.entry(op_name(&m.op)).or_default() += 1;
         if dir == Direction::ToServer {
             let op = match m.op {
-                Op::BindRequest { auth: BindAuth::Sasl { .. }, .. } if conn.bind_in_progress.is_some() => {
-                    // A later leg of a multi-step SASL bind: the bind began with its first leg.
-                    if let Some(first) = conn.bind_in_progress.take() {
+                Op::BindRequest { auth: BindAuth::Sasl { credentials, .. }, .. }
+                    if conn.bind_in_progress.is_some() =>
+                {
+                    // A later leg of a multi-step SASL bind (NTLM's AUTHENTICATE follows its
+                    // NEGOTIATE): the bind began with its first leg.
+                    if let Some(mut first) = conn.bind_in_progress.take() {
+                        if let Pending::Bind { bind, auth } = &mut first.op
+                            && let Some(proof) = self.sasl_auth(&credentials)
+                        {
+                            if let Some(account) = proof.account().filter(|_| bind.name.is_empty()) {
+                                bind.name = account;
+                            }
+                            *auth = Some(proof);
+                        }
                         conn.pending.insert(m.message_id, first);
                     }
                     None
@@ -150,15 +161,13 @@ impl LdapTracker {
                     let (method, mechanism, cleartext, auth) = match auth {
                         BindAuth::Simple { password_empty } => ("simple", None, !password_empty, None),
                         BindAuth::Sasl { mechanism, credentials } => {
-                            let auth = match client_auth(&credentials, Carrier::Ldap) {
-                                Ok(a) => a,
-                                Err(reason) => {
-                                    self.counters.count_error(reason);
-                                    None
-                                }
-                            };
-                            ("sasl", Some(mechanism), false, auth)
+                            ("sasl", Some(mechanism), false, self.sasl_auth(&credentials))
                         }
+                    };
+                    // A SASL bind names no DN: the account is the one its token proves.
+                    let name = match auth.as_ref().and_then(ClientAuth::account) {
+                        Some(account) if name.is_empty() => account,
+                        _ => name,
                     };
                     let bind = LdapBind {
                         name,
@@ -255,6 +264,14 @@ impl LdapTracker {
             }
             _ => {}
         }
+    }
+
+    /// The NTLM or Kerberos proof in a SASL bind's credentials, if this leg carries one.
+    fn sasl_auth(&mut self, credentials: &[u8]) -> Option<ClientAuth> {
+        client_auth(credentials, Carrier::Ldap).unwrap_or_else(|reason| {
+            self.counters.count_error(reason);
+            None
+        })
     }
 
     /// The operation as an activity; `response` is where its result was seen, if it was.

@@ -192,8 +192,19 @@ fn output_file_stats_and_config() {
 fn activities_prints_one_json_object_per_exchange() {
     let out = orthrus().arg("activities").arg(lab("kerberoast")).output().unwrap();
     assert!(out.status.success());
-    let lines: Vec<Value> =
+    let all: Vec<Value> =
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // impacket's GetUserSPNs finds the SPNs over sealed LDAP first (its NTLM bind is all
+    // that can be read), then asks the KDC.
+    assert!(all.iter().any(|a| a["activity"] == "ntlm_authenticated"
+        && a["via"] == "ldap"
+        && a["user"] == "bob"
+        && a["result"] == "succeeded"));
+    assert!(all.iter().any(|a| a["activity"] == "ldap_bound" && a["name"] == "lab.test\\bob"));
+    let lines: Vec<&Value> = all
+        .iter()
+        .filter(|a| a["activity"] == "tgt_requested" || a["activity"] == "service_ticket_requested")
+        .collect();
     assert_eq!(lines.len(), 5);
     assert_eq!(lines[2]["activity"], "service_ticket_requested");
     assert_eq!(lines[2]["ticket"]["sname"], "MSSQLSvc/sql01.lab.test");

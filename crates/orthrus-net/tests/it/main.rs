@@ -79,9 +79,18 @@ fn every_lab_capture_decodes_without_kerberos_errors() {
     }
 }
 
+/// The KDC exchanges among a capture's activities.
+fn kerberos_only(activities: Vec<Activity>) -> Vec<Activity> {
+    activities
+        .into_iter()
+        .filter(|a| matches!(a.kind, ActivityKind::TgtRequested(_) | ActivityKind::ServiceTicketRequested(_)))
+        .collect()
+}
+
 #[test]
 fn kerberoast_capture_decodes_to_the_exchanges_tshark_shows() {
     let (activities, _) = original("kerberoast");
+    let activities = kerberos_only(activities);
     let summary = gist(&activities);
     assert_eq!(summary.len(), 5, "{summary:#?}");
     assert!(summary[0].starts_with("AS") && summary[0].ends_with("KDC_ERR_PREAUTH_REQUIRED"));
@@ -174,7 +183,7 @@ fn capture_starting_mid_stream_still_decodes_later_exchanges() {
         got.iter().any(|g| g.contains("MSSQLSvc") && g.ends_with("ticket rc4-hmac")),
         "reply without request: {got:#?}"
     );
-    for later in &gist(&expected)[3..] {
+    for later in &gist(&kerberos_only(expected))[3..] {
         assert!(got.contains(later), "{later} missing from {got:#?}");
     }
 }

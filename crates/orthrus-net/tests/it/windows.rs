@@ -71,10 +71,9 @@ fn ntlm_authentications_match_tshark_on_every_lab_capture() {
                 _ => None,
             })
             .collect();
-        // LDAP is not decoded yet: compare what SMB and DCE-RPC carry.
         let mut theirs: Vec<String> = tshark_fields(
             &path,
-            "ntlmssp.messagetype == 3 && (smb2 || dcerpc)",
+            "ntlmssp.messagetype == 3",
             &["ntlmssp.auth.domain", "ntlmssp.auth.username"],
         )
         .iter()
