@@ -12,8 +12,9 @@ use orthrus_net::{Decoder, DecoderConfig, decode_file};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Captures (Ethernet/IPv4) to build the large capture from; Kerberos-heavy ones measure
-    /// the Kerberos path (e.g. the lab's krb_*, kerberoast, asrep_roast, benign_busy).
+    /// Captures (Ethernet/IPv4) to build the large capture from: Kerberos-heavy ones measure
+    /// the Kerberos path (the lab's krb_*, kerberoast, asrep_roast, benign_busy), all of the
+    /// lab's captures the mixed DC traffic (SMB, DCE-RPC, LDAP, DNS, Kerberos).
     #[arg(required = true)]
     captures: Vec<PathBuf>,
     /// Packets in the built capture (the inputs are repeated, each copy on its own addresses).
@@ -73,8 +74,15 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
 
     if !args.no_tshark {
         // `tshark -q` alone reads the file without dissecting it (nothing asks for a field);
-        // a display filter makes it dissect every packet, which is the work Orthrus does.
-        for (label, extra) in [("tshark -q", &[][..]), ("tshark -q -Y kerberos", &["-Y", "kerberos"][..])] {
+        // a display filter makes it dissect every packet, which is the work Orthrus does:
+        // Kerberos alone, and every protocol Orthrus decodes.
+        const ALL: &str = "kerberos || ntlmssp || smb || smb2 || dcerpc || ldap || dns";
+        let runs: [(&str, &[&str]); 3] = [
+            ("tshark -q", &[]),
+            ("tshark -q -Y kerberos", &["-Y", "kerberos"]),
+            ("tshark -q -Y <all Orthrus decodes>", &["-Y", ALL]),
+        ];
+        for (label, extra) in runs {
             let start = Instant::now();
             match Command::new("tshark").arg("-r").arg(&path).arg("-q").args(extra).output() {
                 Ok(out) if out.status.success() => {

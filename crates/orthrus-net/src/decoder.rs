@@ -92,15 +92,7 @@ pub struct Decoder {
 impl Decoder {
     pub fn new(config: DecoderConfig) -> Self {
         Self {
-            ports: Ports {
-                kerberos: config.kerberos_ports,
-                smb: config.smb_ports,
-                rpc: config.rpc_ports,
-                ldap: config.ldap_ports,
-                dns: config.dns_ports,
-                learned_rpc: foldhash::HashSet::default(),
-                learned_rpc_ports: foldhash::HashSet::default(),
-            },
+            ports: Ports::new(&config),
             tcp: TcpReassembler::new(config.tcp),
             apps: Trackers {
                 kerberos: KerberosTracker::new(config.tenant.clone(), config.sensor.clone()),
@@ -246,10 +238,6 @@ impl Decoder {
         }
     }
 
-    fn is_kerberos_port(&self, port: u16) -> bool {
-        self.ports.kerberos.contains(&port)
-    }
-
     fn udp(
         &mut self,
         src: IpAddr,
@@ -260,16 +248,10 @@ impl Decoder {
     ) {
         self.link.udp += 1;
         let (sport, dport) = (udp.source_port(), udp.destination_port());
-        let (to_server, tracker) = if self.is_kerberos_port(dport) {
-            (true, App::Kerberos)
-        } else if self.is_kerberos_port(sport) {
-            (false, App::Kerberos)
-        } else if self.ports.dns.contains(&dport) {
-            (true, App::Dns)
-        } else if self.ports.dns.contains(&sport) {
-            (false, App::Dns)
-        } else {
-            return;
+        let (to_server, tracker) = match (self.ports.udp_app(dport), self.ports.udp_app(sport)) {
+            (Some(app), _) => (true, app),
+            (None, Some(app)) => (false, app),
+            (None, None) => return,
         };
         let (client, server) =
             if to_server { ((src, sport), (dst, dport)) } else { ((dst, dport), (src, sport)) };
@@ -362,50 +344,79 @@ enum App {
     Dns,
 }
 
-/// Which TCP ports carry what: configured, and learned from the endpoint mapper.
+/// Which ports carry what: configured, and learned from the endpoint mapper. One table
+/// entry per port, so the per-packet lookup is an index, not a search.
 struct Ports {
-    kerberos: Vec<u16>,
-    smb: Vec<u16>,
-    rpc: Vec<u16>,
-    ldap: Vec<u16>,
-    dns: Vec<u16>,
+    by_port: Box<[PortUse; 65536]>,
     learned_rpc: foldhash::HashSet<(IpAddr, u16)>,
-    learned_rpc_ports: foldhash::HashSet<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum PortUse {
+    #[default]
+    None,
+    Configured(App),
+    /// Some server was announced on this port (its address decides).
+    LearnedRpc,
 }
 
 /// Dynamic RPC endpoints remembered; beyond, new ones are not followed.
 const MAX_LEARNED_RPC_ENDPOINTS: usize = 4096;
 
 impl Ports {
+    fn new(config: &DecoderConfig) -> Self {
+        let mut by_port = Box::new([PortUse::None; 65536]);
+        // Earlier entries win when a port is configured twice.
+        for (app, ports) in [
+            (App::Kerberos, &config.kerberos_ports),
+            (App::Smb, &config.smb_ports),
+            (App::Rpc, &config.rpc_ports),
+            (App::Ldap, &config.ldap_ports),
+            (App::Dns, &config.dns_ports),
+        ] {
+            for port in ports {
+                if let Some(slot) = by_port.get_mut(usize::from(*port))
+                    && *slot == PortUse::None
+                {
+                    *slot = PortUse::Configured(app);
+                }
+            }
+        }
+        Self { by_port, learned_rpc: foldhash::HashSet::default() }
+    }
+
+    fn port_use(&self, port: u16) -> PortUse {
+        self.by_port.get(usize::from(port)).copied().unwrap_or_default()
+    }
+
     fn app(&self, (ip, port): (IpAddr, u16)) -> Option<App> {
-        if self.kerberos.contains(&port) {
-            Some(App::Kerberos)
-        } else if self.smb.contains(&port) {
-            Some(App::Smb)
-        } else if self.rpc.contains(&port) || self.learned_rpc.contains(&(ip, port)) {
-            Some(App::Rpc)
-        } else if self.ldap.contains(&port) {
-            Some(App::Ldap)
-        } else if self.dns.contains(&port) {
-            Some(App::Dns)
-        } else {
-            None
+        match self.port_use(port) {
+            PortUse::Configured(app) => Some(app),
+            PortUse::LearnedRpc if self.learned_rpc.contains(&(ip, port)) => Some(App::Rpc),
+            _ => None,
+        }
+    }
+
+    /// A UDP port's protocol (Kerberos and DNS run over UDP).
+    fn udp_app(&self, port: u16) -> Option<App> {
+        match self.port_use(port) {
+            PortUse::Configured(app @ (App::Kerberos | App::Dns)) => Some(app),
+            _ => None,
         }
     }
 
     fn is_server_port(&self, port: u16) -> bool {
-        self.kerberos.contains(&port)
-            || self.smb.contains(&port)
-            || self.rpc.contains(&port)
-            || self.ldap.contains(&port)
-            || self.dns.contains(&port)
-            || self.learned_rpc_ports.contains(&port)
+        self.port_use(port) != PortUse::None
     }
 
     fn learn_rpc(&mut self, endpoint: (IpAddr, u16)) {
         if self.learned_rpc.len() < MAX_LEARNED_RPC_ENDPOINTS {
             self.learned_rpc.insert(endpoint);
-            self.learned_rpc_ports.insert(endpoint.1);
+            if let Some(slot) = self.by_port.get_mut(usize::from(endpoint.1))
+                && *slot == PortUse::None
+            {
+                *slot = PortUse::LearnedRpc;
+            }
         }
     }
 }

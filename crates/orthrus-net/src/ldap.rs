@@ -129,6 +129,21 @@ impl LdapTracker {
             self.counters.sasl_wrapped_messages += 1;
             return;
         };
+        // Search results are counted from their header alone.
+        if dir == Direction::ToClient
+            && let Some((message_id, tag)) = ldap::peek(bytes)
+            && matches!(tag, ldap::TAG_SEARCH_RESULT_ENTRY | ldap::TAG_SEARCH_RESULT_REFERENCE)
+        {
+            if tag == ldap::TAG_SEARCH_RESULT_ENTRY {
+                *self.counters.operations.entry("search_result_entry").or_default() += 1;
+                if let Some(PendingOp { op: Pending::Search(s), .. }) = conn.pending.get_mut(&message_id) {
+                    s.entries = s.entries.saturating_add(1);
+                }
+            } else {
+                *self.counters.operations.entry("search_result_reference").or_default() += 1;
+            }
+            return;
+        }
         let m = match ldap::parse_message(bytes) {
             Ok(m) => m,
             Err(e) => {

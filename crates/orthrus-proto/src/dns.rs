@@ -79,6 +79,14 @@ pub fn parse_message(bytes: &[u8]) -> Result<Message, DecodeError> {
         _ => "other",
     };
     let rcode = rcode_name(header[3] & 0x0f);
+    let question_count = u16::from_be_bytes([header[4], header[5]]);
+    let answer_count = u16::from_be_bytes([header[6], header[7]]);
+    if answer_count == 0 {
+        // Queries, and answers without records: the question is all there is to read, and
+        // reading it here costs a fraction of a full parse.
+        let questions = questions(bytes, question_count).ok_or(DecodeError::Invalid)?;
+        return Ok(Message { id, response, opcode, rcode, questions, answers: Vec::new(), answer_count: 0 });
+    }
     let packet = simple_dns::Packet::parse(bytes).map_err(|_| DecodeError::Invalid)?;
     let questions = packet
         .questions
@@ -88,6 +96,50 @@ pub fn parse_message(bytes: &[u8]) -> Result<Message, DecodeError> {
         .collect();
     let answers = packet.answers.iter().take(MAX_RENDERED_ANSWERS).map(render).collect();
     Ok(Message { id, response, opcode, rcode, questions, answers, answer_count: packet.answers.len() as u32 })
+}
+
+/// The question section (RFC 1035 §4.1.2), read directly. Names in questions are rarely
+/// compressed, but pointers are followed (a bounded number of times).
+fn questions(bytes: &[u8], count: u16) -> Option<Vec<(String, &'static str)>> {
+    let mut at = 12;
+    let mut out = Vec::with_capacity(usize::from(count).min(MAX_QUESTIONS));
+    for _ in 0..count {
+        let (name, end) = name_at(bytes, at)?;
+        let qtype = u16::from_be_bytes(*bytes.get(end..)?.first_chunk::<2>()?);
+        bytes.get(end + 2..end + 4)?; // qclass
+        if out.len() < MAX_QUESTIONS {
+            out.push((name, type_name(qtype)));
+        }
+        at = end + 4;
+    }
+    Some(out)
+}
+
+/// A domain name at `at`: its dotted text and where the name's bytes end in place.
+fn name_at(bytes: &[u8], mut at: usize) -> Option<(String, usize)> {
+    let mut name = String::new();
+    let mut end = None;
+    for _ in 0..128 {
+        let len = *bytes.get(at)?;
+        match len {
+            0 => return Some((name, end.unwrap_or(at + 1))),
+            0xc0..=0xff => {
+                let pointer = usize::from(u16::from_be_bytes([len, *bytes.get(at + 1)?]) & 0x3fff);
+                end.get_or_insert(at + 2);
+                at = pointer;
+            }
+            1..=63 => {
+                let label = bytes.get(at + 1..at + 1 + usize::from(len))?;
+                if !name.is_empty() {
+                    name.push('.');
+                }
+                name.extend(label.iter().map(|b| char::from(*b)));
+                at += 1 + usize::from(len);
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn render(rr: &simple_dns::ResourceRecord<'_>) -> String {
@@ -150,6 +202,20 @@ pub fn type_name(t: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn question_reader_agrees_with_simple_dns() {
+        // A query with a compression pointer in its second question.
+        let q = b"\x00\x07\x01\x00\x00\x02\x00\x00\x00\x00\x00\x00\x03lab\x04test\x00\x00\x01\x00\x01\x05_ldap\xc0\x0c\x00\x21\x00\x01";
+        let ours = questions(q, 2).unwrap();
+        let theirs = simple_dns::Packet::parse(q).unwrap();
+        assert_eq!(ours, [("lab.test".to_owned(), "A"), ("_ldap.lab.test".to_owned(), "SRV")]);
+        assert_eq!(theirs.questions[1].qname.to_string(), "_ldap.lab.test");
+        // A pointer loop is refused, not followed forever.
+        let mut looped = q[..12].to_vec();
+        looped.extend_from_slice(b"\xc0\x0c\x00\x01\x00\x01");
+        assert_eq!(questions(&looped, 1), None);
+    }
 
     #[test]
     fn tcp_framing_and_garbage() {

@@ -99,6 +99,25 @@ pub fn frame(message: &[u8]) -> Frame<'_> {
     if message.first() == Some(&0x30) { Frame::Message(message) } else { Frame::SaslWrapped }
 }
 
+/// The message id and protocolOp tag of a BER LDAPMessage, read without decoding the rest:
+/// search results are most of LDAP's bytes and only need counting.
+pub fn peek(message: &[u8]) -> Option<(u32, u8)> {
+    use crate::ber::tlv;
+    let outer = tlv(message, 0).filter(|t| t.tag == 0x30)?;
+    let id = tlv(message, outer.content).filter(|t| t.tag == 0x02)?;
+    let id_bytes = id.value(message);
+    if id_bytes.is_empty() || id_bytes.len() > 4 {
+        return None;
+    }
+    let message_id = id_bytes.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
+    let op = *message.get(id.end)?;
+    Some((message_id, op))
+}
+
+/// protocolOp tags (APPLICATION class) of the results that are only counted.
+pub const TAG_SEARCH_RESULT_ENTRY: u8 = 0x64;
+pub const TAG_SEARCH_RESULT_REFERENCE: u8 = 0x73;
+
 /// An LDAP result: code, its RFC 4511 name and the server's diagnostic text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultInfo {
