@@ -189,7 +189,10 @@ pub fn read_frames_while(
                     }
                     PcapBlockOwned::NG(_) => {}
                 }
-                pcap.consume(offset);
+                // `consume` would move the unread half of the buffer each time the read
+                // position passed its middle (a second copy of every byte); `refill` moves
+                // only the partial record left when the buffer runs out.
+                pcap.consume_noshift(offset);
                 if !keep_going {
                     break;
                 }
