@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     DnsQuery, FileAccess, KerberosExchange, KerberosServiceAccess, LdapBind, LdapChange, LdapSearch,
-    NtlmAuthentication, RpcCall, ShareAccess, Timestamp,
+    NetbiosName, NtlmAuthentication, RdpConnection, RpcCall, ShareAccess, SmbNegotiation, Timestamp,
 };
 
 /// The organisation an activity belongs to. Offline analysis uses `default`.
@@ -103,6 +103,12 @@ pub enum ActivityKind {
     LdapChanged(LdapChange),
     /// A DNS query (or dynamic update, or zone transfer) and its answer.
     DnsQueried(DnsQuery),
+    /// An SMB dialect negotiation (SMB1 offered or chosen: legacy protocol).
+    SmbNegotiated(SmbNegotiation),
+    /// A NetBIOS name service message: a name claimed, asked for or answered.
+    NetbiosNameSeen(NetbiosName),
+    /// An RDP connection request with its cookie.
+    RdpConnectionRequested(RdpConnection),
 }
 
 impl ActivityKind {
@@ -119,6 +125,9 @@ impl ActivityKind {
             ActivityKind::LdapSearched(_) => "ldap_searched",
             ActivityKind::LdapChanged(_) => "ldap_changed",
             ActivityKind::DnsQueried(_) => "dns_queried",
+            ActivityKind::SmbNegotiated(_) => "smb_negotiated",
+            ActivityKind::NetbiosNameSeen(_) => "netbios_name_seen",
+            ActivityKind::RdpConnectionRequested(_) => "rdp_connection_requested",
         }
     }
 }

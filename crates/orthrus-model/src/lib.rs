@@ -37,6 +37,6 @@ pub use kerberos::{
 };
 pub use time::Timestamp;
 pub use windows::{
-    AuthOutcome, Carrier, FileAccess, KerberosServiceAccess, NtStatus, NtlmAuthentication, NtlmResponse,
-    RpcAuth, RpcCall, RpcDetail, ShareAccess,
+    AuthOutcome, Carrier, FileAccess, KerberosServiceAccess, NetbiosName, NtStatus, NtlmAuthentication,
+    NtlmResponse, RdpConnection, RpcAuth, RpcCall, RpcDetail, ShareAccess, SmbNegotiation,
 };

@@ -260,3 +260,42 @@ pub struct RpcCall {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<NtStatus>,
 }
+
+/// An SMB dialect negotiation: what the client offered and the server chose.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmbNegotiation {
+    /// The client opened with an SMB1 NEGOTIATE (legacy, or multi-protocol upgrade).
+    pub smb1_offered: bool,
+    /// Dialects offered (`2.0.2` ... `3.1.1`, or SMB1 dialect strings such as `NT LM 0.12`).
+    pub offered: Vec<String>,
+    /// The dialect the server chose, when its answer was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<String>,
+    /// The server chose SMB1: the legacy protocol is in use.
+    pub smb1_chosen: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_required: Option<bool>,
+}
+
+/// A NetBIOS name service message (UDP 137): a name claimed, asked for or answered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetbiosName {
+    pub name: String,
+    /// The 16th byte (0x00 workstation, 0x20 server, 0x1c domain controllers, ...).
+    pub suffix: u8,
+    /// `query`, `registration`, `release`, `refresh`, ...
+    pub operation: String,
+    pub response: bool,
+    /// Addresses bound to the name by this message.
+    pub addresses: Vec<std::net::Ipv4Addr>,
+}
+
+/// An RDP connection request and its cookie.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RdpConnection {
+    /// `mstshash` cookie: the account (often `DOMAIN\user`) the client means to log on as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_protocols: Option<u32>,
+}

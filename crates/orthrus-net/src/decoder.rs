@@ -16,6 +16,7 @@ use crate::context::Seen;
 use crate::dns::DnsTracker;
 use crate::kerberos::KerberosTracker;
 use crate::ldap::LdapTracker;
+use crate::names::NameTracker;
 use crate::rpc::RpcTcpTracker;
 use crate::smb::SmbTracker;
 use crate::stats::{DecodeStats, LinkCounters};
@@ -58,6 +59,10 @@ pub struct DecoderConfig {
     pub ldap_ports: Vec<u16>,
     /// Ports DNS is decoded on (UDP and TCP).
     pub dns_ports: Vec<u16>,
+    /// NetBIOS name service (UDP).
+    pub netbios_ports: Vec<u16>,
+    /// RDP (TCP): the connection request's cookie.
+    pub rdp_ports: Vec<u16>,
 }
 
 impl Default for DecoderConfig {
@@ -71,6 +76,8 @@ impl Default for DecoderConfig {
             rpc_ports: vec![135],
             ldap_ports: vec![389, 3268],
             dns_ports: vec![53],
+            netbios_ports: vec![137],
+            rdp_ports: vec![3389],
         }
     }
 }
@@ -99,7 +106,8 @@ impl Decoder {
                 smb: SmbTracker::new(config.tenant.clone(), config.sensor.clone()),
                 rpc: RpcTcpTracker::new(config.tenant.clone(), config.sensor.clone()),
                 ldap: LdapTracker::new(config.tenant.clone(), config.sensor.clone()),
-                dns: DnsTracker::new(config.tenant, config.sensor),
+                dns: DnsTracker::new(config.tenant.clone(), config.sensor.clone()),
+                names: NameTracker::new(config.tenant, config.sensor),
             },
             defrag: IpDefragPool::new(),
             fragment_bytes: 0,
@@ -116,7 +124,8 @@ impl Decoder {
         self.apps.smb.set_file(file.clone());
         self.apps.rpc.set_file(file.clone());
         self.apps.ldap.set_file(file.clone());
-        self.apps.dns.set_file(file);
+        self.apps.dns.set_file(file.clone());
+        self.apps.names.set_file(file);
     }
 
     pub fn frame(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(Activity)) {
@@ -264,6 +273,7 @@ impl Decoder {
         };
         match tracker {
             App::Dns => self.apps.dns.datagram(udp.payload(), &seen, out),
+            App::Netbios => self.apps.names.netbios(udp.payload(), &seen, out),
             _ => self.apps.kerberos.datagram(udp.payload(), &seen, out),
         }
     }
@@ -330,6 +340,7 @@ impl Decoder {
         stats.add_rpc(&rpc, self.ports.learned_rpc.len());
         stats.add_ldap(&self.apps.ldap.counters);
         stats.add_dns(&self.apps.dns.counters);
+        stats.add_names(&self.apps.names.counters);
         stats
     }
 }
@@ -342,6 +353,8 @@ enum App {
     Rpc,
     Ldap,
     Dns,
+    Netbios,
+    Rdp,
 }
 
 /// Which ports carry what: configured, and learned from the endpoint mapper. One table
@@ -373,6 +386,8 @@ impl Ports {
             (App::Rpc, &config.rpc_ports),
             (App::Ldap, &config.ldap_ports),
             (App::Dns, &config.dns_ports),
+            (App::Netbios, &config.netbios_ports),
+            (App::Rdp, &config.rdp_ports),
         ] {
             for port in ports {
                 if let Some(slot) = by_port.get_mut(usize::from(*port))
@@ -400,13 +415,13 @@ impl Ports {
     /// A UDP port's protocol (Kerberos and DNS run over UDP).
     fn udp_app(&self, port: u16) -> Option<App> {
         match self.port_use(port) {
-            PortUse::Configured(app @ (App::Kerberos | App::Dns)) => Some(app),
+            PortUse::Configured(app @ (App::Kerberos | App::Dns | App::Netbios)) => Some(app),
             _ => None,
         }
     }
 
     fn is_server_port(&self, port: u16) -> bool {
-        self.port_use(port) != PortUse::None
+        !matches!(self.port_use(port), PortUse::None | PortUse::Configured(App::Netbios))
     }
 
     fn learn_rpc(&mut self, endpoint: (IpAddr, u16)) {
@@ -436,6 +451,7 @@ struct Trackers {
     rpc: RpcTcpTracker,
     ldap: LdapTracker,
     dns: DnsTracker,
+    names: NameTracker,
 }
 
 impl Trackers {
@@ -460,7 +476,8 @@ impl Trackers {
             Some(App::Rpc) => self.rpc.stream(event, ts, out),
             Some(App::Ldap) => self.ldap.stream(event, ts, out),
             Some(App::Dns) => self.dns.stream(event, ts, out),
-            None => {}
+            Some(App::Rdp) => self.names.rdp(event, ts, out),
+            Some(App::Netbios) | None => {}
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod dns;
 mod framing;
 pub mod kerberos;
 pub mod ldap;
+pub mod names;
 pub mod rpc;
 pub mod smb;
 mod stats;

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use foldhash::HashMap;
 use orthrus_model::{
-    Activity, ActivityKind, AuthOutcome, Carrier, FileAccess, NtStatus, Provenance, ShareAccess, TenantId,
+    Activity, ActivityKind, AuthOutcome, Carrier, FileAccess, NtStatus, Provenance, ShareAccess,
+    SmbNegotiation, TenantId,
 };
 use orthrus_proto::dcerpc;
 use orthrus_proto::smb2::{self, Body, FileId, Message, Packet, command};
@@ -77,6 +78,8 @@ struct Connection {
     trees: HashMap<u32, String>,
     files: HashMap<FileId, OpenFile>,
     pending: HashMap<u64, Pending>,
+    /// The client's NEGOTIATE (SMB1 or SMB2) until the server answers.
+    negotiation: Option<(SmbNegotiation, Seen, Provenance)>,
 }
 
 impl Connection {
@@ -172,7 +175,28 @@ impl SmbTracker {
             }
             Ok(Packet::Encrypted { .. }) => self.counters.encrypted_messages += 1,
             Ok(Packet::Compressed) => self.counters.compressed_messages += 1,
-            Ok(Packet::Smb1 { .. }) => self.counters.smb1_messages += 1,
+            Ok(Packet::Smb1 { command, is_response, dialects, chosen }) => {
+                self.counters.smb1_messages += 1;
+                const NEGOTIATE: u8 = 0x72;
+                if command != NEGOTIATE {
+                    return;
+                }
+                if !is_response {
+                    let offer = SmbNegotiation {
+                        smb1_offered: true,
+                        offered: dialects,
+                        dialect: None,
+                        smb1_chosen: false,
+                        signing_required: None,
+                    };
+                    conn.negotiation = Some((offer, seen.clone(), self.origin.at(seen.frame)));
+                } else if let Some((mut n, req, at)) = conn.negotiation.take() {
+                    n.dialect = chosen.and_then(|i| n.offered.get(usize::from(i)).cloned());
+                    n.smb1_chosen = n.dialect.is_some();
+                    let provenance = vec![at, self.origin.at(seen.frame)];
+                    out(self.origin.activity(&req, provenance, ActivityKind::SmbNegotiated(n)));
+                }
+            }
             Err(e) => self.counters.count_error(e.reason()),
         }
     }
@@ -191,6 +215,17 @@ impl SmbTracker {
                             None
                         }
                     }
+                }
+                Body::NegotiateRequest { dialects, signing_required } => {
+                    let offer = SmbNegotiation {
+                        smb1_offered: false,
+                        offered: dialects.iter().map(|d| smb2::dialect_name(*d).to_owned()).collect(),
+                        dialect: None,
+                        smb1_chosen: false,
+                        signing_required: Some(signing_required),
+                    };
+                    conn.negotiation = Some((offer, seen.clone(), at));
+                    None
                 }
                 Body::TreeConnectRequest { path } => {
                     Some(Pending::TreeConnect { path, seen: seen.clone(), at })
@@ -235,6 +270,18 @@ impl SmbTracker {
         }
         // Interim answers (STATUS_PENDING) come again with the final status.
         if h.is_async && h.status == NtStatus::PENDING {
+            return;
+        }
+        if let Body::NegotiateResponse { dialect, signing_required, .. } = m.body
+            && let Some((mut n, req, at)) = conn.negotiation.take()
+        {
+            n.dialect = Some(smb2::dialect_name(dialect).to_owned());
+            n.signing_required = Some(signing_required || n.signing_required == Some(true));
+            out(self.origin.activity(
+                &req,
+                vec![at, self.origin.at(seen.frame)],
+                ActivityKind::SmbNegotiated(n),
+            ));
             return;
         }
         match (conn.pending.remove(&h.message_id), m.body) {

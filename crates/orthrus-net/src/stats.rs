@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::dns::DnsCounters;
 use crate::kerberos::KerberosCounters;
 use crate::ldap::LdapCounters;
+use crate::names::NameCounters;
 use crate::rpc::RpcCounters;
 use crate::smb::SmbCounters;
 use crate::tcp::TcpCounters;
@@ -155,6 +156,13 @@ impl DecodeStats {
         if dns.unanswered > 0 {
             s.errors.insert("unanswered", dns.unanswered);
         }
+    }
+
+    pub(crate) fn add_names(&mut self, names: &NameCounters) {
+        let s = self.section("netbios_rdp");
+        s.counters.insert("netbios_messages", names.netbios_messages);
+        s.counters.insert("rdp_requests", names.rdp_requests);
+        s.errors = names.errors.clone();
     }
 
     fn section(&mut self, name: &'static str) -> &mut ProtocolStats {

@@ -10,9 +10,12 @@
 //!
 //! ```
 //! use orthrus_proto::smb2::{self, Packet};
-//! // An SMB1 NEGOTIATE: only recognised.
-//! let smb1 = b"\xffSMB\x72\0\0\0\0";
-//! assert!(matches!(smb2::parse_packet(smb1), Ok(Packet::Smb1 { command: 0x72 })));
+//! // An SMB1 NEGOTIATE offering one dialect.
+//! let mut smb1 = b"\xffSMB\x72".to_vec();
+//! smb1.extend_from_slice(&[0; 27]);
+//! smb1.extend_from_slice(b"\0\x0c\0\x02NT LM 0.12\0");
+//! let Ok(Packet::Smb1 { command: 0x72, dialects, .. }) = smb2::parse_packet(&smb1) else { panic!() };
+//! assert_eq!(dialects, ["NT LM 0.12"]);
 //! ```
 
 pub use orthrus_model::NtStatus;
@@ -208,8 +211,9 @@ pub enum Packet<'a> {
     Encrypted { session_id: u64 },
     /// SMB3.1.1 compressed (compression transform header).
     Compressed,
-    /// SMB1 (legacy): the command byte only.
-    Smb1 { command: u8 },
+    /// SMB1 (legacy): the command, and for NEGOTIATE the dialects offered (request) or the
+    /// index of the one chosen (response).
+    Smb1 { command: u8, is_response: bool, dialects: Vec<String>, chosen: Option<u16> },
 }
 
 /// Decodes the contents of one NBSS session message.
@@ -223,10 +227,7 @@ pub fn parse_packet(msg: &[u8]) -> Result<Packet<'_>, DecodeError> {
             return Ok(Packet::Encrypted { session_id });
         }
         Some(b"\xfcSMB") => return Ok(Packet::Compressed),
-        Some(b"\xffSMB") => {
-            let command = u8_at(msg, 4).ok_or(DecodeError::Truncated("smb1_header"))?;
-            return Ok(Packet::Smb1 { command });
-        }
+        Some(b"\xffSMB") => return smb1(msg),
         _ => return Err(DecodeError::NotSmb),
     }
     let mut messages = Vec::new();
@@ -253,6 +254,29 @@ pub fn parse_packet(msg: &[u8]) -> Result<Packet<'_>, DecodeError> {
         return Err(error.unwrap_or(DecodeError::Truncated("header")));
     }
     Ok(Packet::Smb2 { messages, error })
+}
+
+/// SMB1 (MS-CIFS §2.2.4.52): a NEGOTIATE's dialect strings or chosen index; other commands
+/// by their code only.
+fn smb1(msg: &[u8]) -> Result<Packet<'_>, DecodeError> {
+    const NEGOTIATE: u8 = 0x72;
+    let command = u8_at(msg, 4).ok_or(DecodeError::Truncated("smb1_header"))?;
+    let is_response = u8_at(msg, 9).ok_or(DecodeError::Truncated("smb1_header"))? & 0x80 != 0;
+    let (mut dialects, mut chosen) = (Vec::new(), None);
+    if command == NEGOTIATE && is_response {
+        // WordCount, then DialectIndex.
+        chosen = u16_at(msg, 33);
+    } else if command == NEGOTIATE {
+        let count = usize::from(u16_at(msg, 33).unwrap_or(0));
+        let bytes = msg.get(35..35 + count).or_else(|| msg.get(35..)).unwrap_or_default();
+        dialects = bytes
+            .split(|b| *b == 0)
+            .filter_map(|d| d.strip_prefix(&[0x02]))
+            .take(32)
+            .map(|d| String::from_utf8_lossy(d).into_owned())
+            .collect();
+    }
+    Ok(Packet::Smb1 { command, is_response, dialects, chosen })
 }
 
 /// Decodes one SMB2 message (header and body), `msg` bounded to it.

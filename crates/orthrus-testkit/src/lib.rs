@@ -296,6 +296,30 @@ pub mod fuzz {
         tracker.finish(&mut |a| out.push(a));
     }
 
+    /// A NetBIOS name service datagram and an RDP connection request, through their
+    /// trackers.
+    pub fn name_messages(data: &[u8]) {
+        let mut tracker = orthrus_net::names::NameTracker::new(TenantId::default(), "fuzz".into());
+        let seen = Seen {
+            client: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port: 137 },
+            server: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), port: 137 },
+            transport: Transport::Udp,
+            ts_micros: 0,
+            frame: 1,
+        };
+        let mut out = Vec::new();
+        tracker.netbios(data, &seen, &mut |a| out.push(a));
+        let pair = stream_pair(3389);
+        let event = StreamEvent::Data {
+            flow: 1,
+            pair,
+            dir: orthrus_net::tcp::Direction::ToServer,
+            bytes: data,
+            frame: 1,
+        };
+        tracker.rdp(event, 0, &mut |a| out.push(a));
+    }
+
     /// A sequence of TCP segments between two endpoints, each encoded as
     /// `flags u8 | seq delta u16 | len u8 | payload[len]`; checks that reassembly never
     /// delivers more bytes than it was given.

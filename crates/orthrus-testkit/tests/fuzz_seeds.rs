@@ -79,6 +79,11 @@ fn dns_message_seeds() {
 }
 
 #[test]
+fn name_messages_seeds() {
+    replay("name_messages", orthrus_testkit::fuzz::name_messages);
+}
+
+#[test]
 fn tcp_segments_seeds() {
     replay("tcp_segments", orthrus_testkit::fuzz::tcp_segments);
 }

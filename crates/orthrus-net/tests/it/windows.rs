@@ -221,3 +221,73 @@ fn ndr64_and_mid_stream_pipes_are_decoded() {
     assert_eq!(details, vec![&RpcDetail::LookupNames { names: vec!["Domain Admins".into()] }; lookups]);
     assert_eq!(our_requests_per_opnum(&activities), tshark_requests_per_opnum(&path));
 }
+
+#[test]
+fn smb_negotiations_match_tshark_on_every_lab_capture() {
+    for capture in lab_manifest() {
+        let path = lab(&capture.name);
+        let ours: Vec<(bool, String)> = lab_activities(&capture.name)
+            .iter()
+            .filter_map(|a| match &a.kind {
+                ActivityKind::SmbNegotiated(n) => {
+                    Some((n.smb1_offered, n.dialect.clone().unwrap_or_default()))
+                }
+                _ => None,
+            })
+            .collect();
+        let smb2_offers =
+            tshark_fields(&path, "smb2.cmd == 0 && smb2.flags.response == 0", &["frame.number"]).len();
+        let smb1_offers =
+            tshark_fields(&path, "smb.cmd == 0x72 && smb.flags.response == 0", &["frame.number"]).len();
+        assert_eq!(ours.iter().filter(|(smb1, _)| !smb1).count(), smb2_offers, "{}", capture.name);
+        assert_eq!(ours.iter().filter(|(smb1, _)| *smb1).count(), smb1_offers, "{}", capture.name);
+        // Every SMB2 negotiation that completed chose the dialect tshark reads in the answer.
+        let chosen: Vec<String> =
+            tshark_fields(&path, "smb2.cmd == 0 && smb2.flags.response == 1", &["smb2.dialect"])
+                .into_iter()
+                .filter_map(|row| row[0].first().cloned())
+                .collect();
+        for (_, dialect) in ours.iter().filter(|(smb1, _)| !smb1) {
+            let hex = chosen.iter().any(|c| {
+                u16::from_str_radix(c.trim_start_matches("0x"), 16)
+                    .is_ok_and(|d| orthrus_proto::smb2::dialect_name(d) == dialect)
+            });
+            assert!(hex, "{}: {dialect} not among {chosen:?}", capture.name);
+        }
+    }
+}
+
+#[test]
+fn rdp_cookies_and_netbios_names_match_tshark() {
+    let rdp = corpus().join("pcap-attack/Lateral Movement/LM_rdp_sharprdp.pcapng");
+    let cookies: Vec<String> = orthrus_testkit::activities(&rdp)
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActivityKind::RdpConnectionRequested(r) => r.cookie.clone(),
+            _ => None,
+        })
+        .collect();
+    let theirs: Vec<String> = tshark_fields(&rdp, "rdp.rt_cookie", &["rdp.rt_cookie"])
+        .into_iter()
+        .filter_map(|row| row[0].first().map(|c| c.trim_start_matches("Cookie: mstshash=").to_owned()))
+        .collect();
+    assert!(!theirs.is_empty());
+    assert_eq!(cookies, theirs);
+
+    let nbns = corpus().join("pcap-attack/Lateral Movement/LM_WMI_ProcessCallCreate.pcapng");
+    let names: Vec<String> = orthrus_testkit::activities(&nbns)
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActivityKind::NetbiosNameSeen(n) => Some(n.name.clone()),
+            _ => None,
+        })
+        .collect();
+    let theirs = tshark_fields(&nbns, "nbns", &["nbns.name"]);
+    assert!(!theirs.is_empty());
+    assert_eq!(names.len(), theirs.len());
+    for (ours, row) in names.iter().zip(&theirs) {
+        // tshark writes `NAME<1c>`: the name part must agree.
+        let theirs = row[0].first().map(|n| n.split('<').next().unwrap_or_default().trim().to_owned());
+        assert_eq!(Some(ours.trim()), theirs.as_deref(), "{names:?} vs {theirs:?}");
+    }
+}
