@@ -15,6 +15,19 @@ pub struct Seen {
     pub frame: u64,
 }
 
+impl Seen {
+    /// A message of the TCP flow `pair`, carried by (the end of) frame `frame`.
+    pub fn tcp(pair: crate::tcp::SocketPair, ts_micros: i64, frame: u64) -> Self {
+        Self {
+            client: endpoint(pair.client),
+            server: endpoint(pair.server),
+            transport: Transport::Tcp,
+            ts_micros,
+            frame,
+        }
+    }
+}
+
 /// The observer and the file being read: stamped on every activity.
 #[derive(Clone)]
 pub(crate) struct Origin {

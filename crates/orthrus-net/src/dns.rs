@@ -79,13 +79,7 @@ impl DnsTracker {
     pub fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
         match event {
             StreamEvent::Data { flow, pair, dir, bytes, frame } => {
-                let seen = Seen {
-                    client: endpoint(pair.client),
-                    server: endpoint(pair.server),
-                    transport: Transport::Tcp,
-                    ts_micros,
-                    frame,
-                };
+                let seen = Seen::tcp(pair, ts_micros, frame);
                 let mut frames = self.streams.remove(&flow).unwrap_or_default();
                 let result = frames.feed(dir, bytes, MAX_MESSAGE_BUFFER, dns::split_tcp, &mut |m| {
                     self.message(m, &seen, out)

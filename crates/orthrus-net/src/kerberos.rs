@@ -14,7 +14,9 @@ use orthrus_model::{
 use orthrus_proto::kerberos::{self as krb, KdcRep, KdcReq, KrbError, KrbMessage, Record, Ticket};
 
 pub use crate::context::Seen;
-use crate::tcp::{Direction, PerDirection, StreamEvent};
+use crate::context::endpoint;
+use crate::framing::{FramingError, Reframer};
+use crate::tcp::{Direction, StreamEvent};
 
 /// Requests one socket pair may have outstanding; older ones are reported unanswered.
 const MAX_PENDING_PER_PAIR: usize = 32;
@@ -50,17 +52,12 @@ struct PairKey {
     transport: Transport,
 }
 
-#[derive(Default)]
-struct StreamBuffers {
-    buf: PerDirection<Vec<u8>>,
-}
-
 pub struct KerberosTracker {
     tenant: TenantId,
     sensor: Arc<str>,
     file: Arc<str>,
     pending: HashMap<PairKey, VecDeque<PendingRequest>>,
-    streams: HashMap<u64, StreamBuffers>,
+    streams: HashMap<u64, Reframer>,
     last_sweep: i64,
     pub counters: KerberosCounters,
 }
@@ -92,22 +89,14 @@ impl KerberosTracker {
     pub fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
         match event {
             StreamEvent::Data { flow, pair, dir, bytes, frame } => {
-                let seen = Seen {
-                    client: endpoint(pair.client),
-                    server: endpoint(pair.server),
-                    transport: Transport::Tcp,
-                    ts_micros,
-                    frame,
-                };
+                let seen = Seen::tcp(pair, ts_micros, frame);
                 self.stream_data(flow, dir, bytes, &seen, out);
             }
             StreamEvent::Gap { flow, dir, .. } => {
-                if let Some(b) = self.streams.get_mut(&flow) {
-                    let buf = b.buf.get_mut(dir);
-                    if !buf.is_empty() {
-                        self.counters.stream_resyncs += 1;
-                        buf.clear();
-                    }
+                if let Some(frames) = self.streams.get_mut(&flow)
+                    && frames.gap(dir)
+                {
+                    self.counters.stream_resyncs += 1;
                 }
             }
             StreamEvent::Closed { flow, pair } => {
@@ -134,52 +123,15 @@ impl KerberosTracker {
         seen: &Seen,
         out: &mut dyn FnMut(Activity),
     ) {
-        let mut buffered = std::mem::take(self.streams.entry(flow).or_default().buf.get_mut(dir));
-        let rest: &[u8] = if buffered.is_empty() {
-            // Fast path: whole records straight from the segment, no copy.
-            self.records(bytes, seen, out)
-        } else {
-            if buffered.len() + bytes.len() > MAX_STREAM_BUFFER {
-                self.count_error("record_too_large");
-                buffered.clear();
-            }
-            buffered.extend_from_slice(bytes);
-            let consumed = buffered.len() - self.records(&buffered, seen, out).len();
-            buffered.drain(..consumed);
-            &[]
-        };
-        buffered.extend_from_slice(rest);
-        if let Some(b) = self.streams.get_mut(&flow) {
-            *b.buf.get_mut(dir) = buffered;
+        let mut frames = self.streams.remove(&flow).unwrap_or_default();
+        let result =
+            frames.feed(dir, bytes, MAX_STREAM_BUFFER, split_record, &mut |m| self.message(m, seen, out));
+        match result {
+            Ok(()) => {}
+            Err(FramingError::OutOfStep) => self.counters.stream_resyncs += 1,
+            Err(FramingError::TooLarge) => self.count_error("record_too_large"),
         }
-    }
-
-    /// Handles every complete record at the front of `stream`; returns what is left.
-    fn records<'s>(&mut self, mut stream: &'s [u8], seen: &Seen, out: &mut dyn FnMut(Activity)) -> &'s [u8] {
-        loop {
-            match krb::split_record(stream) {
-                Record::Complete { message, consumed } => {
-                    self.message(message, seen, out);
-                    stream = stream.get(consumed..).unwrap_or_default();
-                }
-                Record::Incomplete { .. } => {
-                    // A record start must be a Kerberos APPLICATION tag; anything else means we
-                    // picked the stream up mid-record: drop it rather than wait for garbage.
-                    if stream.get(4).is_some_and(|b| b & 0xe0 != 0x60) {
-                        self.counters.stream_resyncs += 1;
-                        return &[];
-                    }
-                    return stream;
-                }
-                Record::Invalid { .. } => {
-                    if !stream.is_empty() {
-                        self.counters.stream_resyncs += 1;
-                        self.count_error("invalid_record_marker");
-                    }
-                    return &[];
-                }
-            }
-        }
+        self.streams.insert(flow, frames);
     }
 
     fn message(&mut self, bytes: &[u8], seen: &Seen, out: &mut dyn FnMut(Activity)) {
@@ -376,8 +328,16 @@ impl KerberosTracker {
     }
 }
 
-fn endpoint((ip, port): (std::net::IpAddr, u16)) -> Endpoint {
-    Endpoint { ip, port }
+/// Kerberos record marking, plus one check: a record must start with a Kerberos APPLICATION
+/// tag. Anything else means the stream was picked up mid-record: resynchronise rather than
+/// wait for a length read from garbage.
+fn split_record(stream: &[u8]) -> Record<'_> {
+    match krb::split_record(stream) {
+        Record::Incomplete { .. } if stream.get(4).is_some_and(|b| b & 0xe0 != 0x60) => {
+            Record::Invalid { length: 0 }
+        }
+        other => other,
+    }
 }
 
 fn request_from(req: &KdcReq<'_>) -> KdcRequest {

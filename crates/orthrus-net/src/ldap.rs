@@ -13,7 +13,7 @@ use orthrus_model::{
 use orthrus_proto::ldap::{self, BindAuth, Frame, Op};
 
 use crate::auth::{ClientAuth, client_auth};
-use crate::context::{Origin, Seen, endpoint};
+use crate::context::{Origin, Seen};
 use crate::framing::Reframer;
 use crate::tcp::{Direction, StreamEvent};
 
@@ -82,13 +82,7 @@ impl LdapTracker {
     pub fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
         match event {
             StreamEvent::Data { flow, pair, dir, bytes, frame } => {
-                let seen = Seen {
-                    client: endpoint(pair.client),
-                    server: endpoint(pair.server),
-                    transport: orthrus_model::Transport::Tcp,
-                    ts_micros,
-                    frame,
-                };
+                let seen = Seen::tcp(pair, ts_micros, frame);
                 let mut conn = self.connections.remove(&flow).unwrap_or_default();
                 if !conn.tls {
                     let mut frames = std::mem::take(&mut conn.frames);

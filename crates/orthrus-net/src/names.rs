@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 use foldhash::HashSet;
-use orthrus_model::{Activity, ActivityKind, NetbiosName, RdpConnection, TenantId, Transport};
+use orthrus_model::{Activity, ActivityKind, NetbiosName, RdpConnection, TenantId};
 use orthrus_proto::{netbios, rdp};
 
-use crate::context::{Origin, Seen, endpoint};
+use crate::context::{Origin, Seen};
 use crate::tcp::{Direction, StreamEvent};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -71,13 +71,7 @@ impl NameTracker {
                     return;
                 };
                 self.counters.rdp_requests += 1;
-                let seen = Seen {
-                    client: endpoint(pair.client),
-                    server: endpoint(pair.server),
-                    transport: Transport::Tcp,
-                    ts_micros,
-                    frame,
-                };
+                let seen = Seen::tcp(pair, ts_micros, frame);
                 let connection = RdpConnection {
                     cookie: request.cookie,
                     requested_protocols: request.requested_protocols,

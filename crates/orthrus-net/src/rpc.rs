@@ -337,13 +337,7 @@ impl RpcTcpTracker {
         use crate::tcp::StreamEvent;
         match event {
             StreamEvent::Data { flow, pair, dir, bytes, frame } => {
-                let seen = Seen {
-                    client: crate::context::endpoint(pair.client),
-                    server: crate::context::endpoint(pair.server),
-                    transport: orthrus_model::Transport::Tcp,
-                    ts_micros,
-                    frame,
-                };
+                let seen = Seen::tcp(pair, ts_micros, frame);
                 let conversation = self.conversations.entry(flow).or_insert_with(Conversation::tcp);
                 let mut delivery = Delivery {
                     origin: &self.origin,

@@ -13,7 +13,7 @@ use orthrus_proto::dcerpc;
 use orthrus_proto::smb2::{self, Body, FileId, Message, Packet, command};
 
 use crate::auth::{ClientAuth, client_auth};
-use crate::context::{Origin, Seen, endpoint};
+use crate::context::{Origin, Seen};
 use crate::framing::Reframer;
 use crate::rpc::{Conversation, Delivery, RpcCounters};
 use crate::tcp::{Direction, StreamEvent};
@@ -119,13 +119,7 @@ impl SmbTracker {
     pub fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
         match event {
             StreamEvent::Data { flow, pair, dir, bytes, frame } => {
-                let seen = Seen {
-                    client: endpoint(pair.client),
-                    server: endpoint(pair.server),
-                    transport: orthrus_model::Transport::Tcp,
-                    ts_micros,
-                    frame,
-                };
+                let seen = Seen::tcp(pair, ts_micros, frame);
                 let mut conn = self.connections.remove(&flow).unwrap_or_default();
                 let mut frames = std::mem::take(&mut conn.frames);
                 let result = frames.feed(dir, bytes, MAX_MESSAGE_BUFFER, smb2::split_nbss, &mut |msg| {

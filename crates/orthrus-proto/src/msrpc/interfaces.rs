@@ -41,6 +41,26 @@ pub const WBEM_LEVEL1_LOGIN: &str = "f309ad18-d86a-11d0-a075-00c04fb68820";
 pub const WBEM_SERVICES: &str = "9556dc99-828c-11cf-a37e-00aa003240c7";
 pub const REMUNKNOWN2: &str = "00000143-0000-0000-c000-000000000046";
 
+/// MS-EFSR, served under two UUIDs (the \\lsarpc and \\efsrpc pipes).
+const EFSRPC_OPERATIONS: &[&str] = &[
+    "EfsRpcOpenFileRaw",
+    "EfsRpcReadFileRaw",
+    "EfsRpcWriteFileRaw",
+    "EfsRpcCloseRaw",
+    "EfsRpcEncryptFileSrv",
+    "EfsRpcDecryptFileSrv",
+    "EfsRpcQueryUsersOnFile",
+    "EfsRpcQueryRecoveryAgents",
+    "EfsRpcRemoveUsersFromFile",
+    "EfsRpcAddUsersToFile",
+    "",
+    "EfsRpcNotSupported",
+    "EfsRpcFileKeyInfo",
+    "EfsRpcDuplicateEncryptionInfoFile",
+    "",
+    "EfsRpcAddUsersToFileEx",
+];
+
 static INTERFACES: &[Interface] = &[
     Interface {
         name: "samr",
@@ -548,50 +568,8 @@ static INTERFACES: &[Interface] = &[
             "RpcAddPrinterEx",
         ],
     },
-    Interface {
-        name: "efsrpc",
-        uuid: EFSRPC,
-        operations: &[
-            "EfsRpcOpenFileRaw",
-            "EfsRpcReadFileRaw",
-            "EfsRpcWriteFileRaw",
-            "EfsRpcCloseRaw",
-            "EfsRpcEncryptFileSrv",
-            "EfsRpcDecryptFileSrv",
-            "EfsRpcQueryUsersOnFile",
-            "EfsRpcQueryRecoveryAgents",
-            "EfsRpcRemoveUsersFromFile",
-            "EfsRpcAddUsersToFile",
-            "",
-            "EfsRpcNotSupported",
-            "EfsRpcFileKeyInfo",
-            "EfsRpcDuplicateEncryptionInfoFile",
-            "",
-            "EfsRpcAddUsersToFileEx",
-        ],
-    },
-    Interface {
-        name: "efsrpc",
-        uuid: EFSRPC_PIPE,
-        operations: &[
-            "EfsRpcOpenFileRaw",
-            "EfsRpcReadFileRaw",
-            "EfsRpcWriteFileRaw",
-            "EfsRpcCloseRaw",
-            "EfsRpcEncryptFileSrv",
-            "EfsRpcDecryptFileSrv",
-            "EfsRpcQueryUsersOnFile",
-            "EfsRpcQueryRecoveryAgents",
-            "EfsRpcRemoveUsersFromFile",
-            "EfsRpcAddUsersToFile",
-            "",
-            "EfsRpcNotSupported",
-            "EfsRpcFileKeyInfo",
-            "EfsRpcDuplicateEncryptionInfoFile",
-            "",
-            "EfsRpcAddUsersToFileEx",
-        ],
-    },
+    Interface { name: "efsrpc", uuid: EFSRPC, operations: EFSRPC_OPERATIONS },
+    Interface { name: "efsrpc", uuid: EFSRPC_PIPE, operations: EFSRPC_OPERATIONS },
     Interface {
         name: "dfsnm",
         uuid: DFSNM,
