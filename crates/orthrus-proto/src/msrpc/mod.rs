@@ -261,6 +261,51 @@ mod tests {
         }
     }
 
+    /// Stubs encoded by impacket (`testdata/msrpc/make_stubs.py`).
+    fn impacket_stub(name: &str) -> Vec<u8> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/msrpc/");
+        std::fs::read(format!("{path}{name}")).unwrap()
+    }
+
+    #[test]
+    fn impacket_get_nc_changes_names_the_replica_and_the_partition() {
+        for (file, exop) in [("drsuapi_getncchanges_v8.bin", 6), ("drsuapi_getncchanges_v10.bin", 0)] {
+            let stub = impacket_stub(file);
+            assert_eq!(
+                decode_request(interfaces::DRSUAPI, 3, &stub, false),
+                Some(RpcDetail::GetNcChanges {
+                    destination_dsa: "6c2e9f4e-1d2b-4b6f-9a1e-3f9b2c7d8e01".into(),
+                    naming_context: Some("DC=lab,DC=test".into()),
+                    extended_op: exop,
+                }),
+                "{file}"
+            );
+            for n in 0..stub.len() {
+                let _ = decode_request(interfaces::DRSUAPI, 3, &stub[..n], false);
+            }
+        }
+    }
+
+    #[test]
+    fn impacket_lookup_names_and_netlogon_authenticate() {
+        let names = decode_request(interfaces::SAMR, 17, &impacket_stub("samr_lookupnames.bin"), false);
+        assert_eq!(
+            names,
+            Some(RpcDetail::LookupNames { names: vec!["Domain Admins".into(), "krbtgt".into()] })
+        );
+        let auth =
+            decode_request(interfaces::NETLOGON, 26, &impacket_stub("netlogon_authenticate3.bin"), false);
+        assert_eq!(
+            auth,
+            Some(RpcDetail::NetlogonAuthenticate {
+                account_name: "WS01$".into(),
+                computer_name: "WS01".into(),
+                credential_zero: true,
+                flags: 0x212f_ffff,
+            })
+        );
+    }
+
     #[test]
     fn task_command_from_xml() {
         let xml = "<Task><Actions><Exec><Command>cmd.exe</Command><Arguments>/C whoami</Arguments></Exec></Actions></Task>";

@@ -1,0 +1,61 @@
+"""Request stubs encoded by impacket (the tool DCSync and PsExec-style attacks use), for the
+NDR decoders' tests: the lab's DRSUAPI traffic is sealed, so its stubs cannot be read from the
+captures. Run with impacket 0.12 installed: python3 make_stubs.py"""
+from impacket.dcerpc.v5 import drsuapi, samr, nrpc
+from impacket.uuid import string_to_bin
+
+DSA = "6c2e9f4e-1d2b-4b6f-9a1e-3f9b2c7d8e01"
+NC = "DC=lab,DC=test"
+
+def get_nc_changes(version, exop):
+    req = drsuapi.DRSGetNCChanges()
+    req['hDrs'] = b'\x00' * 20
+    req['dwInVersion'] = version
+    req['pmsgIn']['tag'] = version
+    arm = req['pmsgIn']['V%d' % version]
+    arm['uuidDsaObjDest'] = string_to_bin(DSA)
+    arm['uuidInvocIdSrc'] = string_to_bin(DSA)
+    dsname = drsuapi.DSNAME()
+    dsname['SidLen'] = 0
+    dsname['Guid'] = drsuapi.NULLGUID
+    dsname['Sid'] = ''
+    dsname['NameLen'] = len(NC)
+    dsname['StringName'] = NC + '\x00'
+    dsname['structLen'] = len(dsname.getData())
+    arm['pNC'] = dsname
+    arm['usnvecFrom']['usnHighObjUpdate'] = 0
+    arm['usnvecFrom']['usnHighPropUpdate'] = 0
+    arm['pUpToDateVecDest'] = drsuapi.NULL
+    arm['ulFlags'] = drsuapi.DRS_INIT_SYNC | drsuapi.DRS_WRIT_REP
+    arm['cMaxObjects'] = 1
+    arm['cMaxBytes'] = 0
+    arm['ulExtendedOp'] = exop
+    if version >= 8:
+        arm['pPartialAttrSet'] = drsuapi.NULL
+        arm['pPartialAttrSetEx1'] = drsuapi.NULL
+        arm['PrefixTableDest']['PrefixCount'] = 0
+        arm['PrefixTableDest']['pPrefixEntry'] = drsuapi.NULL
+    if version >= 10:
+        arm['ulMoreFlags'] = 0
+    return req.getData()
+
+open('drsuapi_getncchanges_v8.bin', 'wb').write(get_nc_changes(8, drsuapi.EXOP_REPL_OBJ))
+open('drsuapi_getncchanges_v10.bin', 'wb').write(get_nc_changes(10, 0))
+
+req = samr.SamrLookupNamesInDomain()
+req['DomainHandle'] = b'\x00' * 20
+req['Count'] = 2
+for name in ("Domain Admins", "krbtgt"):
+    entry = samr.RPC_UNICODE_STRING()
+    entry['Data'] = name
+    req['Names'].append(entry)
+open('samr_lookupnames.bin', 'wb').write(req.getData())
+
+req = nrpc.NetrServerAuthenticate3()
+req['PrimaryName'] = '\\\\DC1\x00'
+req['AccountName'] = 'WS01$\x00'
+req['SecureChannelType'] = nrpc.NETLOGON_SECURE_CHANNEL_TYPE.WorkstationSecureChannel
+req['ComputerName'] = 'WS01\x00'
+req['ClientCredential'] = b'\x00' * 8
+req['NegotiateFlags'] = 0x212fffff
+open('netlogon_authenticate3.bin', 'wb').write(req.getData())
