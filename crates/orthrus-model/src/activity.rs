@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     DnsQuery, FileAccess, KerberosExchange, KerberosServiceAccess, LdapBind, LdapChange, LdapSearch,
     NetbiosName, NtlmAuthentication, RdpConnection, RpcCall, ShareAccess, SmbNegotiation, Timestamp,
+    TlsSession,
 };
 
 /// The organisation an activity belongs to. Offline analysis uses `default`.
@@ -109,6 +110,8 @@ pub enum ActivityKind {
     NetbiosNameSeen(NetbiosName),
     /// An RDP connection request with its cookie.
     RdpConnectionRequested(RdpConnection),
+    /// A TLS session on a directory port (handshake metadata).
+    TlsSessionStarted(TlsSession),
 }
 
 impl ActivityKind {
@@ -128,6 +131,7 @@ impl ActivityKind {
             ActivityKind::SmbNegotiated(_) => "smb_negotiated",
             ActivityKind::NetbiosNameSeen(_) => "netbios_name_seen",
             ActivityKind::RdpConnectionRequested(_) => "rdp_connection_requested",
+            ActivityKind::TlsSessionStarted(_) => "tls_session_started",
         }
     }
 }

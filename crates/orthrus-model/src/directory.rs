@@ -126,3 +126,20 @@ pub struct DnsQuery {
     /// Answer records in all response messages (a zone transfer spans several).
     pub answer_count: u32,
 }
+
+/// A TLS session on a directory port (LDAPS 636, global catalog 3269): handshake metadata
+/// only, the rest is encrypted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsSession {
+    /// The server name the client asked for (SNI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// The highest version the client offered (`TLS 1.3`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offered_version: Option<String>,
+    /// The version and cipher suite the server chose; absent when its answer was not seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher: Option<String>,
+}

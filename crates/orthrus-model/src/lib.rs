@@ -30,7 +30,9 @@ pub fn fnv1a64(parts: &[&[u8]]) -> u64 {
 
 pub use activity::{Activity, ActivityKind, Endpoint, Provenance, TenantId, Transport};
 pub use alert::{Alert, AlertSource, AlertTargets, Evidence, Mitre, Severity};
-pub use directory::{DnsQuery, LdapBind, LdapChange, LdapResultCode, LdapSearch, ldap_result_name};
+pub use directory::{
+    DnsQuery, LdapBind, LdapChange, LdapResultCode, LdapSearch, TlsSession, ldap_result_name,
+};
 pub use kerberos::{
     EncryptionType, KdcFailure, KdcIssued, KdcOptions, KdcOutcome, KdcRequest, KerberosErrorCode,
     KerberosExchange, PaDataType, TicketInfo,

@@ -21,6 +21,7 @@ use crate::rpc::RpcTcpTracker;
 use crate::smb::SmbTracker;
 use crate::stats::{DecodeStats, LinkCounters};
 use crate::tcp::{Flags, Segment, StreamEvent, TcpLimits, TcpReassembler};
+use crate::tls::TlsTracker;
 
 /// Link-layer types (tcpdump.org LINKTYPE_*).
 mod linktype {
@@ -63,6 +64,8 @@ pub struct DecoderConfig {
     pub netbios_ports: Vec<u16>,
     /// RDP (TCP): the connection request's cookie.
     pub rdp_ports: Vec<u16>,
+    /// TLS on directory ports (LDAPS, global catalog over TLS): handshake metadata.
+    pub tls_ports: Vec<u16>,
 }
 
 impl Default for DecoderConfig {
@@ -78,6 +81,7 @@ impl Default for DecoderConfig {
             dns_ports: vec![53],
             netbios_ports: vec![137],
             rdp_ports: vec![3389],
+            tls_ports: vec![636, 3269],
         }
     }
 }
@@ -107,7 +111,8 @@ impl Decoder {
                 rpc: RpcTcpTracker::new(config.tenant.clone(), config.sensor.clone()),
                 ldap: LdapTracker::new(config.tenant.clone(), config.sensor.clone()),
                 dns: DnsTracker::new(config.tenant.clone(), config.sensor.clone()),
-                names: NameTracker::new(config.tenant, config.sensor),
+                names: NameTracker::new(config.tenant.clone(), config.sensor.clone()),
+                tls: TlsTracker::new(config.tenant, config.sensor),
             },
             defrag: IpDefragPool::new(),
             fragment_bytes: 0,
@@ -125,7 +130,8 @@ impl Decoder {
         self.apps.rpc.set_file(file.clone());
         self.apps.ldap.set_file(file.clone());
         self.apps.dns.set_file(file.clone());
-        self.apps.names.set_file(file);
+        self.apps.names.set_file(file.clone());
+        self.apps.tls.set_file(file);
     }
 
     pub fn frame(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(Activity)) {
@@ -341,6 +347,7 @@ impl Decoder {
         stats.add_ldap(&self.apps.ldap.counters);
         stats.add_dns(&self.apps.dns.counters);
         stats.add_names(&self.apps.names.counters);
+        stats.add_tls(&self.apps.tls.counters);
         stats
     }
 }
@@ -355,6 +362,7 @@ enum App {
     Dns,
     Netbios,
     Rdp,
+    Tls,
 }
 
 /// Which ports carry what: configured, and learned from the endpoint mapper. One table
@@ -388,6 +396,7 @@ impl Ports {
             (App::Dns, &config.dns_ports),
             (App::Netbios, &config.netbios_ports),
             (App::Rdp, &config.rdp_ports),
+            (App::Tls, &config.tls_ports),
         ] {
             for port in ports {
                 if let Some(slot) = by_port.get_mut(usize::from(*port))
@@ -452,6 +461,7 @@ struct Trackers {
     ldap: LdapTracker,
     dns: DnsTracker,
     names: NameTracker,
+    tls: TlsTracker,
 }
 
 impl Trackers {
@@ -477,6 +487,7 @@ impl Trackers {
             Some(App::Ldap) => self.ldap.stream(event, ts, out),
             Some(App::Dns) => self.dns.stream(event, ts, out),
             Some(App::Rdp) => self.names.rdp(event, ts, out),
+            Some(App::Tls) => self.tls.stream(event, ts, out),
             Some(App::Netbios) | None => {}
         }
     }

@@ -25,6 +25,7 @@ pub mod rpc;
 pub mod smb;
 mod stats;
 pub mod tcp;
+pub mod tls;
 
 use std::io::Read;
 use std::path::Path;

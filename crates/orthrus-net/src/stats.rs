@@ -11,6 +11,7 @@ use crate::names::NameCounters;
 use crate::rpc::RpcCounters;
 use crate::smb::SmbCounters;
 use crate::tcp::TcpCounters;
+use crate::tls::TlsCounters;
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct LinkCounters {
@@ -163,6 +164,12 @@ impl DecodeStats {
         s.counters.insert("netbios_messages", names.netbios_messages);
         s.counters.insert("rdp_requests", names.rdp_requests);
         s.errors = names.errors.clone();
+    }
+
+    pub(crate) fn add_tls(&mut self, tls: &TlsCounters) {
+        let s = self.section("tls");
+        s.counters.insert("sessions", tls.sessions);
+        s.errors = tls.errors.clone();
     }
 
     fn section(&mut self, name: &'static str) -> &mut ProtocolStats {

@@ -23,4 +23,5 @@ pub mod ntlmssp;
 pub mod rdp;
 pub mod smb2;
 pub mod spnego;
+pub mod tls;
 pub mod wire;

@@ -320,6 +320,18 @@ pub mod fuzz {
         tracker.rdp(event, 0, &mut |a| out.push(a));
     }
 
+    /// A TLS connection on a directory port (record framing, tls-parser handshakes).
+    pub fn tls_stream(data: &[u8]) {
+        let mut tracker = orthrus_net::tls::TlsTracker::new(TenantId::default(), "fuzz".into());
+        let pair = stream_pair(636);
+        let mut out = Vec::new();
+        for (frame, (dir, bytes)) in both_directions(data).enumerate() {
+            let event = StreamEvent::Data { flow: 1, pair, dir, bytes, frame: frame as u64 };
+            tracker.stream(event, 0, &mut |a| out.push(a));
+        }
+        tracker.stream(StreamEvent::Closed { flow: 1, pair }, 0, &mut |a| out.push(a));
+    }
+
     /// A sequence of TCP segments between two endpoints, each encoded as
     /// `flags u8 | seq delta u16 | len u8 | payload[len]`; checks that reassembly never
     /// delivers more bytes than it was given.

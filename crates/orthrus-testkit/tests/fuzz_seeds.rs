@@ -84,6 +84,11 @@ fn name_messages_seeds() {
 }
 
 #[test]
+fn tls_stream_seeds() {
+    replay("tls_stream", orthrus_testkit::fuzz::tls_stream);
+}
+
+#[test]
 fn tcp_segments_seeds() {
     replay("tcp_segments", orthrus_testkit::fuzz::tcp_segments);
 }

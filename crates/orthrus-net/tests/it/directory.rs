@@ -164,3 +164,30 @@ fn zone_transfer_is_recorded_and_ordinary_lookups_are_not_transfers() {
     assert!(lookups.iter().all(|(_, q)| !q.zone_transfer && q.rcode.is_some()));
     assert!(lookups.iter().any(|(_, q)| q.qtype == "SRV" && q.answers.iter().any(|r| r.contains(" SRV "))));
 }
+
+#[test]
+fn tls_sessions_on_directory_ports_match_tshark() {
+    let path = orthrus_testkit::fixture("tls/ldaps_openssl.pcapng");
+    let sessions: Vec<(u16, orthrus_model::TlsSession)> = orthrus_testkit::activities(&path)
+        .into_iter()
+        .filter_map(|a| match a.kind {
+            ActivityKind::TlsSessionStarted(t) => Some((a.destination.port, t)),
+            _ => None,
+        })
+        .collect();
+    let hellos = tshark_fields(
+        &path,
+        "tls.handshake.type == 1",
+        &["tcp.dstport", "tls.handshake.extensions_server_name"],
+    );
+    assert_eq!(sessions.len(), hellos.len());
+    for ((port, session), row) in sessions.iter().zip(&hellos) {
+        assert_eq!(port.to_string(), row[0][0]);
+        assert_eq!(session.server_name.as_deref(), row[1].first().map(String::as_str));
+        assert!(session.cipher.is_some() && session.version.is_some(), "{session:?}");
+    }
+    // 636 negotiated TLS 1.3, 3269 was held to TLS 1.2 by the server.
+    let versions: Vec<(u16, Option<&str>)> =
+        sessions.iter().map(|(p, s)| (*p, s.version.as_deref())).collect();
+    assert_eq!(versions, [(636, Some("TLS 1.3")), (3269, Some("TLS 1.2"))]);
+}
