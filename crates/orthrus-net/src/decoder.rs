@@ -14,6 +14,7 @@ use orthrus_model::{Activity, Endpoint, TenantId, Transport};
 use crate::capture::Frame;
 use crate::context::Seen;
 use crate::dns::DnsTracker;
+use crate::http::HttpTracker;
 use crate::kerberos::KerberosTracker;
 use crate::ldap::LdapTracker;
 use crate::names::NameTracker;
@@ -66,6 +67,8 @@ pub struct DecoderConfig {
     pub rdp_ports: Vec<u16>,
     /// TLS on directory ports (LDAPS, global catalog over TLS): handshake metadata.
     pub tls_ports: Vec<u16>,
+    /// HTTP (WinRM, IIS): NTLM and Kerberos in Authorization headers.
+    pub http_ports: Vec<u16>,
 }
 
 impl Default for DecoderConfig {
@@ -82,6 +85,7 @@ impl Default for DecoderConfig {
             netbios_ports: vec![137],
             rdp_ports: vec![3389],
             tls_ports: vec![636, 3269],
+            http_ports: vec![80, 5985],
         }
     }
 }
@@ -112,7 +116,8 @@ impl Decoder {
                 ldap: LdapTracker::new(config.tenant.clone(), config.sensor.clone()),
                 dns: DnsTracker::new(config.tenant.clone(), config.sensor.clone()),
                 names: NameTracker::new(config.tenant.clone(), config.sensor.clone()),
-                tls: TlsTracker::new(config.tenant, config.sensor),
+                tls: TlsTracker::new(config.tenant.clone(), config.sensor.clone()),
+                http: HttpTracker::new(config.tenant, config.sensor),
             },
             defrag: IpDefragPool::new(),
             fragment_bytes: 0,
@@ -131,7 +136,8 @@ impl Decoder {
         self.apps.ldap.set_file(file.clone());
         self.apps.dns.set_file(file.clone());
         self.apps.names.set_file(file.clone());
-        self.apps.tls.set_file(file);
+        self.apps.tls.set_file(file.clone());
+        self.apps.http.set_file(file);
     }
 
     pub fn frame(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(Activity)) {
@@ -348,6 +354,7 @@ impl Decoder {
         stats.add_dns(&self.apps.dns.counters);
         stats.add_names(&self.apps.names.counters);
         stats.add_tls(&self.apps.tls.counters);
+        stats.add_http(&self.apps.http.counters);
         stats
     }
 }
@@ -363,6 +370,7 @@ enum App {
     Netbios,
     Rdp,
     Tls,
+    Http,
 }
 
 /// Which ports carry what: configured, and learned from the endpoint mapper. One table
@@ -397,6 +405,7 @@ impl Ports {
             (App::Netbios, &config.netbios_ports),
             (App::Rdp, &config.rdp_ports),
             (App::Tls, &config.tls_ports),
+            (App::Http, &config.http_ports),
         ] {
             for port in ports {
                 if let Some(slot) = by_port.get_mut(usize::from(*port))
@@ -462,6 +471,7 @@ struct Trackers {
     dns: DnsTracker,
     names: NameTracker,
     tls: TlsTracker,
+    http: HttpTracker,
 }
 
 impl Trackers {
@@ -477,6 +487,7 @@ impl Trackers {
                 self.rpc.stream(gap(), ts, out);
                 self.ldap.stream(gap(), ts, out);
                 self.dns.stream(gap(), ts, out);
+                self.http.stream(gap(), ts, out);
                 return;
             }
         };
@@ -488,6 +499,7 @@ impl Trackers {
             Some(App::Dns) => self.dns.stream(event, ts, out),
             Some(App::Rdp) => self.names.rdp(event, ts, out),
             Some(App::Tls) => self.tls.stream(event, ts, out),
+            Some(App::Http) => self.http.stream(event, ts, out),
             Some(App::Netbios) | None => {}
         }
     }

@@ -18,6 +18,7 @@ mod context;
 mod decoder;
 pub mod dns;
 mod framing;
+pub mod http;
 pub mod kerberos;
 pub mod ldap;
 pub mod names;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::dns::DnsCounters;
+use crate::http::HttpCounters;
 use crate::kerberos::KerberosCounters;
 use crate::ldap::LdapCounters;
 use crate::names::NameCounters;
@@ -170,6 +171,13 @@ impl DecodeStats {
         let s = self.section("tls");
         s.counters.insert("sessions", tls.sessions);
         s.errors = tls.errors.clone();
+    }
+
+    pub(crate) fn add_http(&mut self, http: &HttpCounters) {
+        let s = self.section("http");
+        s.counters.insert("requests", http.requests);
+        s.counters.insert("responses", http.responses);
+        s.errors = http.errors.clone();
     }
 
     fn section(&mut self, name: &'static str) -> &mut ProtocolStats {

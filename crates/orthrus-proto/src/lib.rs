@@ -15,6 +15,7 @@
 mod ber;
 pub mod dcerpc;
 pub mod dns;
+pub mod http;
 pub mod kerberos;
 pub mod ldap;
 pub mod msrpc;

@@ -89,6 +89,11 @@ fn tls_stream_seeds() {
 }
 
 #[test]
+fn http_stream_seeds() {
+    replay("http_stream", orthrus_testkit::fuzz::http_stream);
+}
+
+#[test]
 fn tcp_segments_seeds() {
     replay("tcp_segments", orthrus_testkit::fuzz::tcp_segments);
 }

@@ -291,3 +291,30 @@ fn rdp_cookies_and_netbios_names_match_tshark() {
         assert_eq!(Some(ours.trim()), theirs.as_deref(), "{names:?} vs {theirs:?}");
     }
 }
+
+#[test]
+fn kerberos_over_winrm_http_matches_tshark() {
+    let path = corpus().join(
+        "security-datasets/atomic/windows/lateral_movement/network/covenant_psremoting_command/covenant_psremoting_command_2020-08-06115603.cap",
+    );
+    let mut decoder = orthrus_net::Decoder::new(orthrus_net::DecoderConfig::default());
+    let mut activities = Vec::new();
+    // The capture's last record is cut short: reported, the rest decoded.
+    let _ = orthrus_net::decode_file(&path, &mut decoder, &mut |a| activities.push(a));
+    decoder.finish(&mut |a| activities.push(a));
+    let over_http: Vec<_> = activities
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActivityKind::ServiceAccessed(s) if s.via == orthrus_model::Carrier::Http => Some(s),
+            _ => None,
+        })
+        .collect();
+    let theirs = tshark_fields(
+        &path,
+        "http.authorization && (kerberos.msg_type == 14 || ntlmssp.messagetype == 3)",
+        &["frame.number"],
+    );
+    assert_eq!(over_http.len(), theirs.len());
+    assert!(over_http.iter().all(|s| s.service.starts_with("HTTP/")));
+    assert!(over_http.iter().any(|s| s.outcome == AuthOutcome::Succeeded));
+}
