@@ -59,3 +59,34 @@ req['ComputerName'] = 'WS01\x00'
 req['ClientCredential'] = b'\x00' * 8
 req['NegotiateFlags'] = 0x212fffff
 open('netlogon_authenticate3.bin', 'wb').write(req.getData())
+
+from impacket.dcerpc.v5 import tsch, atsvc
+
+TASK_XML = """<?xml version="1.0" encoding="UTF-16"?>
+<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
+  <Actions Context="LocalSystem">
+    <Exec>
+      <Command>cmd.exe</Command>
+      <Arguments>/C whoami &gt; %windir%\\Temp\\out.tmp 2&gt;&amp;1</Arguments>
+    </Exec>
+  </Actions>
+</Task>
+"""
+req = tsch.SchRpcRegisterTask()
+req['path'] = '\\Updater\x00'
+req['xml'] = TASK_XML + '\x00'
+req['flags'] = tsch.TASK_CREATE
+req['sddl'] = tsch.NULL
+req['logonType'] = tsch.TASK_LOGON_NONE
+req['cCreds'] = 0
+req['pCreds'] = tsch.NULL
+open('tsch_registertask.bin', 'wb').write(req.getData())
+
+req = atsvc.NetrJobAdd()
+req['ServerName'] = atsvc.NULL
+req['pAtInfo']['JobTime'] = 0
+req['pAtInfo']['DaysOfMonth'] = 0
+req['pAtInfo']['DaysOfWeek'] = 0
+req['pAtInfo']['Flags'] = 0
+req['pAtInfo']['Command'] = 'cmd.exe /c whoami\x00'
+open('atsvc_jobadd.bin', 'wb').write(req.getData())

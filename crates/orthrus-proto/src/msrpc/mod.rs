@@ -1,8 +1,9 @@
 //! MSRPC interfaces above DCE-RPC: the interface table (UUID → name, opnum → operation) and
 //! NDR 2.0 decoding of the few request stubs detections read (MS-RPCE §2.2.5, C706 ch. 14):
 //! DRSUAPI DRSGetNCChanges, SVCCTL RCreateServiceW, SAMR SamrLookupNamesInDomain, Netlogon
-//! NetrServerReqChallenge / NetrServerAuthenticate3 / NetrServerPasswordSet2 and TSCH
-//! SchRpcRegisterTask. Hand-written: no passive NDR decoder exists (see crates.md).
+//! NetrServerReqChallenge / NetrServerAuthenticate3 / NetrServerPasswordSet2, TSCH
+//! SchRpcRegisterTask and ATSVC NetrJobAdd. Checked on stubs impacket encodes
+//! (`testdata/msrpc/`). Hand-written: no passive NDR decoder exists (see crates.md).
 //!
 //! Each decoder takes a little-endian request stub and returns `None` when it does not
 //! hold what the specification says: a stub never panics and never allocates beyond its
@@ -62,6 +63,18 @@ pub fn decode_request(interface: &str, opnum: u16, stub: &[u8], ndr64: bool) -> 
                 credential_zero: credential == [0; 8],
             })
         }
+        (interfaces::ATSVC, 0) => {
+            // NetrJobAdd(ServerName, AT_INFO {JobTime (DWORD_PTR), DaysOfMonth, DaysOfWeek,
+            // Flags, Command*}).
+            ndr.unique_string()?;
+            ndr.count()?; // JobTime: pointer-sized
+            ndr.c.skip(4 + 1 + 1)?;
+            let command = match ndr.referent()? {
+                0 => None,
+                _ => Some(ndr.string()?),
+            };
+            Some(RpcDetail::RegisterTask { path: None, command })
+        }
         (interfaces::TSCH, 1) => {
             let path = ndr.unique_string()?;
             let xml = ndr.string_bounded(MAX_TASK_XML)?;
@@ -77,13 +90,22 @@ fn task_command(xml: &str) -> Option<String> {
         let open = format!("<{name}>");
         let start = xml.find(&open)? + open.len();
         let end = xml.get(start..)?.find(&format!("</{name}>"))?;
-        xml.get(start..start + end).map(str::trim)
+        xml.get(start..start + end).map(|text| unescape_xml(text.trim()))
     };
     let command = element("Command")?;
     Some(match element("Arguments") {
         Some(args) if !args.is_empty() => format!("{command} {args}"),
-        _ => command.to_owned(),
+        _ => command,
     })
+}
+
+/// XML's five predefined entities (task definitions escape `>` and `&` in commands).
+fn unescape_xml(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
 }
 
 /// NDR 2.0 or NDR64 (little-endian) reading on top of [`Cursor`].
@@ -303,6 +325,23 @@ mod tests {
                 credential_zero: true,
                 flags: 0x212f_ffff,
             })
+        );
+    }
+
+    #[test]
+    fn impacket_scheduled_tasks_name_their_command() {
+        let task = decode_request(interfaces::TSCH, 1, &impacket_stub("tsch_registertask.bin"), false);
+        assert_eq!(
+            task,
+            Some(RpcDetail::RegisterTask {
+                path: Some("\\Updater".into()),
+                command: Some("cmd.exe /C whoami > %windir%\\Temp\\out.tmp 2>&1".into()),
+            })
+        );
+        let job = decode_request(interfaces::ATSVC, 0, &impacket_stub("atsvc_jobadd.bin"), false);
+        assert_eq!(
+            job,
+            Some(RpcDetail::RegisterTask { path: None, command: Some("cmd.exe /c whoami".into()) })
         );
     }
 
