@@ -226,29 +226,34 @@ pub mod fuzz {
         }
     }
 
+    /// Feeds `data` through a stream tracker as one connection to `server_port` (both
+    /// directions, see `both_directions`), then closes it.
+    fn connection(
+        server_port: u16,
+        data: &[u8],
+        mut stream: impl FnMut(StreamEvent<'_>, &mut dyn FnMut(orthrus_model::Activity)),
+    ) {
+        let pair = stream_pair(server_port);
+        let mut out = Vec::new();
+        for (frame, (dir, bytes)) in both_directions(data).enumerate() {
+            stream(StreamEvent::Data { flow: 1, pair, dir, bytes, frame: frame as u64 }, &mut |a| {
+                out.push(a)
+            });
+        }
+        stream(StreamEvent::Closed { flow: 1, pair }, &mut |a| out.push(a));
+    }
+
     /// A reassembled SMB connection (NBSS, SMB2, pipes, DCE-RPC on pipes, NDR stubs).
     pub fn smb_stream(data: &[u8]) {
         let mut tracker = orthrus_net::smb::SmbTracker::new(TenantId::default(), "fuzz".into());
-        let pair = stream_pair(445);
-        let mut out = Vec::new();
-        for (frame, (dir, bytes)) in both_directions(data).enumerate() {
-            let event = StreamEvent::Data { flow: 1, pair, dir, bytes, frame: frame as u64 };
-            tracker.stream(event, 0, &mut |a| out.push(a));
-        }
-        tracker.stream(StreamEvent::Closed { flow: 1, pair }, 0, &mut |a| out.push(a));
+        connection(445, data, |event, out| tracker.stream(event, 0, out));
     }
 
     /// A reassembled DCE-RPC connection over TCP, and every stub decoder on the raw bytes.
     pub fn dcerpc_stream(data: &[u8]) {
         use orthrus_proto::msrpc::{self, interfaces};
         let mut tracker = orthrus_net::rpc::RpcTcpTracker::new(TenantId::default(), "fuzz".into());
-        let pair = stream_pair(135);
-        let mut out = Vec::new();
-        for (frame, (dir, bytes)) in both_directions(data).enumerate() {
-            let event = StreamEvent::Data { flow: 1, pair, dir, bytes, frame: frame as u64 };
-            tracker.stream(event, 0, &mut |a| out.push(a));
-        }
-        tracker.stream(StreamEvent::Closed { flow: 1, pair }, 0, &mut |a| out.push(a));
+        connection(135, data, |event, out| tracker.stream(event, 0, out));
         let stubs = [
             (interfaces::DRSUAPI, 3),
             (interfaces::SVCCTL, 12),
@@ -268,13 +273,7 @@ pub mod fuzz {
     /// A reassembled LDAP connection (BER and SASL framing, ldap-parser, filters, binds).
     pub fn ldap_stream(data: &[u8]) {
         let mut tracker = orthrus_net::ldap::LdapTracker::new(TenantId::default(), "fuzz".into());
-        let pair = stream_pair(389);
-        let mut out = Vec::new();
-        for (frame, (dir, bytes)) in both_directions(data).enumerate() {
-            let event = StreamEvent::Data { flow: 1, pair, dir, bytes, frame: frame as u64 };
-            tracker.stream(event, 0, &mut |a| out.push(a));
-        }
-        tracker.stream(StreamEvent::Closed { flow: 1, pair }, 0, &mut |a| out.push(a));
+        connection(389, data, |event, out| tracker.stream(event, 0, out));
     }
 
     /// One DNS message as a UDP datagram, then the same bytes as a TCP stream.
@@ -289,12 +288,7 @@ pub mod fuzz {
         };
         let mut out = Vec::new();
         tracker.datagram(data, &seen, &mut |a| out.push(a));
-        let pair = stream_pair(53);
-        for (frame, (dir, bytes)) in both_directions(data).enumerate() {
-            let event = StreamEvent::Data { flow: 1, pair, dir, bytes, frame: frame as u64 };
-            tracker.stream(event, 0, &mut |a| out.push(a));
-        }
-        tracker.stream(StreamEvent::Closed { flow: 1, pair }, 0, &mut |a| out.push(a));
+        connection(53, data, |event, out| tracker.stream(event, 0, out));
         tracker.finish(&mut |a| out.push(a));
     }
 
@@ -325,25 +319,13 @@ pub mod fuzz {
     /// A TLS connection on a directory port (record framing, tls-parser handshakes).
     pub fn tls_stream(data: &[u8]) {
         let mut tracker = orthrus_net::tls::TlsTracker::new(TenantId::default(), "fuzz".into());
-        let pair = stream_pair(636);
-        let mut out = Vec::new();
-        for (frame, (dir, bytes)) in both_directions(data).enumerate() {
-            let event = StreamEvent::Data { flow: 1, pair, dir, bytes, frame: frame as u64 };
-            tracker.stream(event, 0, &mut |a| out.push(a));
-        }
-        tracker.stream(StreamEvent::Closed { flow: 1, pair }, 0, &mut |a| out.push(a));
+        connection(636, data, |event, out| tracker.stream(event, 0, out));
     }
 
     /// An HTTP connection (heads, bodies passed over, Authorization tokens).
     pub fn http_stream(data: &[u8]) {
         let mut tracker = orthrus_net::http::HttpTracker::new(TenantId::default(), "fuzz".into());
-        let pair = stream_pair(5985);
-        let mut out = Vec::new();
-        for (frame, (dir, bytes)) in both_directions(data).enumerate() {
-            let event = StreamEvent::Data { flow: 1, pair, dir, bytes, frame: frame as u64 };
-            tracker.stream(event, 0, &mut |a| out.push(a));
-        }
-        tracker.stream(StreamEvent::Closed { flow: 1, pair }, 0, &mut |a| out.push(a));
+        connection(5985, data, |event, out| tracker.stream(event, 0, out));
     }
 
     /// A sequence of TCP segments between two endpoints, each encoded as
