@@ -144,6 +144,9 @@ impl Decoder {
         self.link.frames += 1;
         self.last_ts = self.last_ts.max(frame.ts_micros);
         self.link.bytes += frame.data.len() as u64;
+        if frame.linktype == linktype::ETHERNET && self.ethernet_ipv4_fast(frame, out) {
+            return;
+        }
         let sliced = match slice_link(frame.linktype, frame.data) {
             Ok(Some(s)) => s,
             Ok(None) => {
@@ -181,6 +184,52 @@ impl Decoder {
             Some(TransportSlice::Udp(udp)) => self.udp(src, dst, udp, frame, out),
             Some(TransportSlice::Tcp(tcp)) => self.tcp(src, dst, tcp, frame, out),
             _ => self.link.other_transport += 1,
+        }
+    }
+
+    /// The common case, read without the general slicer: untagged Ethernet, an IPv4 header
+    /// whose lengths agree with the frame, not a fragment, TCP or UDP. Anything else (VLAN
+    /// tags, IPv6, fragments, options the checks below do not cover, bad lengths) returns
+    /// false and goes the general way, which also counts what is wrong.
+    fn ethernet_ipv4_fast(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(Activity)) -> bool {
+        let Some(ip) = frame.data.get(14..) else { return false };
+        if frame.data.get(12..14) != Some(&[0x08, 0x00]) {
+            return false;
+        }
+        let Some(&[vihl, _, len_hi, len_lo, _, _, flags_hi, frag_lo, _, protocol]) = ip.first_chunk::<10>() else {
+            return false;
+        };
+        let header_len = usize::from(vihl & 0x0f) * 4;
+        let total_len = usize::from(u16::from_be_bytes([len_hi, len_lo]));
+        let fragmented = u16::from_be_bytes([flags_hi, frag_lo]) & 0x3fff != 0;
+        if vihl >> 4 != 4 || header_len < 20 || total_len < header_len || fragmented {
+            return false;
+        }
+        let (Some(payload), Some(src), Some(dst)) =
+            (ip.get(header_len..total_len), ip.get(12..16), ip.get(16..20))
+        else {
+            return false;
+        };
+        let (Some(src), Some(dst)) = (src.first_chunk::<4>(), dst.first_chunk::<4>()) else { return false };
+        let (src, dst) = (IpAddr::from(*src), IpAddr::from(*dst));
+        match protocol {
+            6 => match TcpSlice::from_slice(payload) {
+                Ok(tcp) => {
+                    self.link.ipv4 += 1;
+                    self.tcp(src, dst, &tcp, frame, out);
+                    true
+                }
+                Err(_) => false,
+            },
+            17 => match UdpSlice::from_slice(payload) {
+                Ok(udp) => {
+                    self.link.ipv4 += 1;
+                    self.udp(src, dst, &udp, frame, out);
+                    true
+                }
+                Err(_) => false,
+            },
+            _ => false,
         }
     }
 
