@@ -179,16 +179,24 @@ impl TcpReassembler {
         self.maybe_sweep(seg.ts_micros, emit);
 
         let (pair, dir) = orient(seg, &is_server_port);
-        if !self.flows.contains_key(&pair) {
+        // One hash lookup for the common segments: a pure ACK only refreshes its flow, and a
+        // flow table with room needs no check before the entry.
+        if !seg.flags.syn && seg.payload.is_empty() {
             // A bare ACK, FIN or RST opens nothing: it is usually the tail of a flow just
             // closed, and there is nothing to reassemble.
-            if !seg.flags.syn && seg.payload.is_empty() {
+            if !seg.flags.fin && !seg.flags.rst {
+                if let Some(flow) = self.flows.get_mut(&pair) {
+                    flow.last_seen = flow.last_seen.max(seg.ts_micros);
+                }
                 return;
             }
-            if !self.make_room(emit) {
-                self.counters.flows_refused += 1;
+            if !self.flows.contains_key(&pair) {
                 return;
             }
+        } else if self.flows.len() >= self.limits.max_flows && !self.flows.contains_key(&pair) && !self.make_room(emit)
+        {
+            self.counters.flows_refused += 1;
+            return;
         }
         let flow = match self.flows.entry(pair) {
             Entry::Occupied(e) => e.into_mut(),
