@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     DnsQuery, FileAccess, KerberosExchange, KerberosServiceAccess, LdapBind, LdapChange, LdapSearch,
-    NetbiosName, NtlmAuthentication, RdpConnection, RpcCall, ShareAccess, SmbNegotiation, Timestamp,
-    TlsSession,
+    NetbiosName, NtlmAuthentication, RdpConnection, RpcCall, ShareAccess, SmbEncryptedSession,
+    SmbNegotiation, Timestamp, TlsSession,
 };
 
 /// The organisation an activity belongs to. Offline analysis uses `default`.
@@ -90,6 +90,8 @@ pub enum ActivityKind {
     NtlmAuthenticated(NtlmAuthentication),
     /// A Kerberos service ticket presented to a service (AP-REQ) and its result.
     ServiceAccessed(KerberosServiceAccess),
+    /// An SMB3 session went encrypted: its activity cannot be read.
+    SmbSessionEncrypted(SmbEncryptedSession),
     /// An SMB share opened.
     ShareOpened(ShareAccess),
     /// An SMB file or named pipe opened.
@@ -121,6 +123,7 @@ impl ActivityKind {
             ActivityKind::ServiceTicketRequested(_) => "service_ticket_requested",
             ActivityKind::NtlmAuthenticated(_) => "ntlm_authenticated",
             ActivityKind::ServiceAccessed(_) => "service_accessed",
+            ActivityKind::SmbSessionEncrypted(_) => "smb_session_encrypted",
             ActivityKind::ShareOpened(_) => "share_opened",
             ActivityKind::FileOpened(_) => "file_opened",
             ActivityKind::RpcCalled(_) => "rpc_called",

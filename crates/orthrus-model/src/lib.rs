@@ -40,5 +40,6 @@ pub use kerberos::{
 pub use time::Timestamp;
 pub use windows::{
     AuthOutcome, Carrier, FileAccess, KerberosServiceAccess, NetbiosName, NtStatus, NtlmAuthentication,
-    NtlmResponse, RdpConnection, RpcAuth, RpcCall, RpcDetail, ShareAccess, SmbNegotiation,
+    NtlmResponse, RdpConnection, RpcAuth, RpcCall, RpcDetail, ShareAccess, SmbEncryptedSession,
+    SmbNegotiation,
 };

@@ -299,3 +299,14 @@ pub struct RdpConnection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requested_protocols: Option<u32>,
 }
+
+/// An SMB3 session whose messages are encrypted from here on: what it does (shares, pipes,
+/// RPC calls) cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmbEncryptedSession {
+    /// The SMB session id, hexadecimal.
+    pub session_id: String,
+    /// The account its NTLM logon named, when that logon was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}

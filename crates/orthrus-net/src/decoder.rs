@@ -196,7 +196,8 @@ impl Decoder {
         if frame.data.get(12..14) != Some(&[0x08, 0x00]) {
             return false;
         }
-        let Some(&[vihl, _, len_hi, len_lo, _, _, flags_hi, frag_lo, _, protocol]) = ip.first_chunk::<10>() else {
+        let Some(&[vihl, _, len_hi, len_lo, _, _, flags_hi, frag_lo, _, protocol]) = ip.first_chunk::<10>()
+        else {
             return false;
         };
         let header_len = usize::from(vihl & 0x0f) * 4;

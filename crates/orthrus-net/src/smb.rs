@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use foldhash::HashMap;
 use orthrus_model::{
     Activity, ActivityKind, AuthOutcome, Carrier, FileAccess, NtStatus, Provenance, ShareAccess,
-    SmbNegotiation, TenantId,
+    SmbEncryptedSession, SmbNegotiation, TenantId,
 };
 use orthrus_proto::dcerpc;
 use orthrus_proto::smb2::{self, Body, FileId, Message, Packet, command};
@@ -78,6 +78,8 @@ struct Connection {
     trees: HashMap<u32, String>,
     files: HashMap<FileId, OpenFile>,
     pending: HashMap<u64, Pending>,
+    /// Sessions already reported as encrypted.
+    encrypted: foldhash::HashSet<u64>,
     /// The client's NEGOTIATE (SMB1 or SMB2) until the server answers.
     negotiation: Option<(SmbNegotiation, Seen, Provenance)>,
 }
@@ -167,7 +169,17 @@ impl SmbTracker {
                     self.message(conn, m, seen, out);
                 }
             }
-            Ok(Packet::Encrypted { .. }) => self.counters.encrypted_messages += 1,
+            Ok(Packet::Encrypted { session_id }) => {
+                self.counters.encrypted_messages += 1;
+                if conn.encrypted.len() < MAX_PER_CONNECTION && conn.encrypted.insert(session_id) {
+                    let session = SmbEncryptedSession {
+                        session_id: format!("{session_id:#018x}"),
+                        user: conn.sessions.get(&session_id).cloned().flatten(),
+                    };
+                    let provenance = vec![self.origin.at(seen.frame)];
+                    out(self.origin.activity(seen, provenance, ActivityKind::SmbSessionEncrypted(session)));
+                }
+            }
             Ok(Packet::Compressed) => self.counters.compressed_messages += 1,
             Ok(Packet::Smb1 { command, is_response, dialects, chosen }) => {
                 self.counters.smb1_messages += 1;

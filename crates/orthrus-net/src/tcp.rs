@@ -193,7 +193,9 @@ impl TcpReassembler {
             if !self.flows.contains_key(&pair) {
                 return;
             }
-        } else if self.flows.len() >= self.limits.max_flows && !self.flows.contains_key(&pair) && !self.make_room(emit)
+        } else if self.flows.len() >= self.limits.max_flows
+            && !self.flows.contains_key(&pair)
+            && !self.make_room(emit)
         {
             self.counters.flows_refused += 1;
             return;

@@ -150,9 +150,13 @@ fn samr_recon_yields_the_membership_and_name_queries() {
     let names: Vec<&RpcDetail> =
         rpc_calls(&activities).into_iter().filter_map(|(_, c)| c.detail.as_ref()).collect();
     assert_eq!(names, [&RpcDetail::LookupNames { names: vec!["Domain Admins".into()] }]);
-    // The SMB3-encrypted run of the same attack is recorded as encrypted, not decoded.
+    // The SMB3-encrypted run of the same attack is recorded as an encrypted session of the
+    // account that logged on, its calls unreadable; the plain run has no encrypted session.
     let encrypted = lab_activities("samr_recon_smb3_encrypted");
     assert!(rpc_calls(&encrypted).is_empty());
+    assert!(encrypted.iter().any(|a| matches!(&a.kind,
+        ActivityKind::SmbSessionEncrypted(s) if s.user.as_deref() == Some("lab.test\\bob"))));
+    assert!(!activities.iter().any(|a| matches!(a.kind, ActivityKind::SmbSessionEncrypted(_))));
 }
 
 #[test]
