@@ -144,6 +144,9 @@ impl Conversation {
             if call.complete {
                 counters.calls_without_response += 1;
                 out(self.activity(origin, call, None, session_user, counters));
+            } else {
+                // Its last fragment never came: nothing to decode, but not silently lost.
+                counters.count_error("request_fragments_missing");
             }
         }
     }
@@ -183,9 +186,11 @@ impl Conversation {
                 if header.first_fragment || !self.calls.iter().any(|c| c.call_id == header.call_id) {
                     if self.calls.len() >= MAX_PENDING_CALLS {
                         let oldest = self.calls.remove(0);
-                        d.counters.calls_without_response += 1;
                         if oldest.complete {
+                            d.counters.calls_without_response += 1;
                             out(self.activity(d.origin, oldest, None, d.session_user, d.counters));
+                        } else {
+                            d.counters.count_error("request_fragments_missing");
                         }
                     }
                     let context = self.contexts.iter().find(|(id, _)| *id == context_id).map(|(_, s)| *s);
