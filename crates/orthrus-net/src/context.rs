@@ -47,13 +47,24 @@ impl Origin {
 
     /// An activity that began at `seen` and was built from `provenance`.
     pub fn activity(&self, seen: &Seen, provenance: Vec<Provenance>, kind: ActivityKind) -> Activity {
+        self.activity_between(seen.ts_micros, (seen.client, seen.server, seen.transport), provenance, kind)
+    }
+
+    /// An activity that began at `time` between `client` and `server`.
+    pub fn activity_between(
+        &self,
+        time: i64,
+        (client, server, transport): (Endpoint, Endpoint, Transport),
+        provenance: Vec<Provenance>,
+        kind: ActivityKind,
+    ) -> Activity {
         Activity {
-            time: Timestamp::from_micros(seen.ts_micros),
+            time: Timestamp::from_micros(time),
             tenant: self.tenant.clone(),
             sensor: self.sensor.clone(),
-            source: seen.client,
-            destination: seen.server,
-            transport: seen.transport,
+            source: client,
+            destination: server,
+            transport,
             provenance,
             kind,
         }

@@ -14,7 +14,7 @@ use orthrus_model::{
 use orthrus_proto::kerberos::{self as krb, KdcRep, KdcReq, KrbError, KrbMessage, Record, Ticket};
 
 pub use crate::context::Seen;
-use crate::context::endpoint;
+use crate::context::{Origin, endpoint};
 use crate::framing::{FramingError, Reframer};
 use crate::tcp::{Direction, StreamEvent};
 
@@ -53,9 +53,7 @@ struct PairKey {
 }
 
 pub struct KerberosTracker {
-    tenant: TenantId,
-    sensor: Arc<str>,
-    file: Arc<str>,
+    origin: Origin,
     pending: HashMap<PairKey, VecDeque<PendingRequest>>,
     streams: HashMap<u64, Reframer>,
     last_sweep: i64,
@@ -65,9 +63,7 @@ pub struct KerberosTracker {
 impl KerberosTracker {
     pub fn new(tenant: TenantId, sensor: Arc<str>) -> Self {
         Self {
-            tenant,
-            sensor,
-            file: Arc::from(""),
+            origin: Origin::new(tenant, sensor),
             pending: HashMap::default(),
             streams: HashMap::default(),
             last_sweep: i64::MIN,
@@ -76,7 +72,7 @@ impl KerberosTracker {
     }
 
     pub fn set_file(&mut self, file: Arc<str>) {
-        self.file = file;
+        self.origin.file = file;
     }
 
     /// One UDP datagram to or from a KDC.
@@ -207,14 +203,14 @@ impl KerberosTracker {
         {
             self.counters.udp_retransmissions += 1;
             same.at.frame = seen.frame;
-            same.at.file = self.file.clone();
+            same.at.file = self.origin.file.clone();
             return;
         }
         queue.push_back(PendingRequest {
             request,
             is_as,
             ts_micros: seen.ts_micros,
-            at: Provenance { file: self.file.clone(), frame: seen.frame },
+            at: self.origin.at(seen.frame),
         });
         if queue.len() > MAX_PENDING_PER_PAIR
             && let Some(oldest) = queue.pop_front()
@@ -251,7 +247,7 @@ impl KerberosTracker {
                 (None, is_as, seen.ts_micros, Vec::new())
             }
         };
-        provenance.push(Provenance { file: self.file.clone(), frame: seen.frame });
+        provenance.push(self.origin.at(seen.frame));
         out(self.activity(key, time, provenance, is_as, KerberosExchange { request, outcome }));
     }
 
@@ -270,20 +266,12 @@ impl KerberosTracker {
         is_as: bool,
         exchange: KerberosExchange,
     ) -> Activity {
-        Activity {
-            time: Timestamp::from_micros(time),
-            tenant: self.tenant.clone(),
-            sensor: self.sensor.clone(),
-            source: key.client,
-            destination: key.server,
-            transport: key.transport,
-            provenance,
-            kind: if is_as {
-                ActivityKind::TgtRequested(exchange)
-            } else {
-                ActivityKind::ServiceTicketRequested(exchange)
-            },
-        }
+        let kind = if is_as {
+            ActivityKind::TgtRequested(exchange)
+        } else {
+            ActivityKind::ServiceTicketRequested(exchange)
+        };
+        self.origin.activity_between(time, (key.client, key.server, key.transport), provenance, kind)
     }
 
     /// Reports requests whose answer never came.

@@ -321,13 +321,13 @@ fn field<T>(v: Option<T>, what: &'static str) -> Result<T, DecodeError> {
 
 fn parse_body<'a>(header: &Header, msg: &'a [u8], body: &'a [u8]) -> Result<Body<'a>, DecodeError> {
     let structure_size = u16_at(body, 0).unwrap_or(0);
-    // An error response has StructureSize 9 whatever the command; some statuses still carry
-    // the command's own body (more processing for session setup, overflow for pipe reads).
+    // An error response has StructureSize 9 whatever the command (session setup's own
+    // response is 9 too, but an error status never carries it); STATUS_MORE_PROCESSING_REQUIRED
+    // is a session setup leg with its real body.
     let error_body = header.is_response
         && header.status.is_error()
         && header.status != NtStatus::MORE_PROCESSING_REQUIRED
-        && structure_size == 9
-        && header.command != command::SESSION_SETUP;
+        && structure_size == 9;
     if error_body {
         return Ok(Body::Other);
     }
@@ -359,9 +359,6 @@ fn parse_body<'a>(header: &Header, msg: &'a [u8], body: &'a [u8]) -> Result<Body
             }
         }
         (command::SESSION_SETUP, true) => {
-            if structure_size != 9 || header.status.is_error() && u16_at(body, 4).is_none() {
-                return Ok(Body::Other);
-            }
             let flags = field(u16_at(body, 2), "session_setup")?;
             let off = usize::from(field(u16_at(body, 4), "session_setup")?);
             let len = usize::from(field(u16_at(body, 6), "session_setup")?);
