@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use orthrus_detect::{DetectionConfig, Engine};
+use orthrus_events::{MapContext, ReadSummary, to_activity};
 use orthrus_model::Activity;
 use orthrus_net::{CaptureSummary, DecodeStats, Decoder, DecoderConfig, capture, decode_reader, file_label};
 
@@ -77,7 +78,13 @@ fn open_output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
 /// What happened to each input file.
 pub struct FileResult {
     pub label: String,
-    pub outcome: Result<CaptureSummary, String>,
+    pub outcome: FileOutcome,
+}
+
+pub enum FileOutcome {
+    Capture(CaptureSummary),
+    Events { summary: ReadSummary, activities: u64 },
+    Failed(String),
 }
 
 pub struct Run {
@@ -86,15 +93,60 @@ pub struct Run {
     pub failed_files: usize,
 }
 
-/// Decodes the files as one timeline: ordered by their first packet's time (so rotated
-/// captures such as `dc.pcap0 dc.pcap1 ...` may be given in any order), through one decoder, so
-/// flows and requests that cross a file boundary stay whole. Activities go to `out` as they
-/// complete.
+/// Decodes the files as one timeline. Event logs (EVTX, XML, JSON, syslog, Samba audit) are
+/// read first and their activities ordered by event time; captures are ordered by their first
+/// packet's time (so rotated captures such as `dc.pcap0 dc.pcap1 ...` may be given in any
+/// order) and decoded through one decoder, so flows and requests that cross a file boundary
+/// stay whole. Event activities are merged in before every network activity that is later
+/// than they are; activities go to `out` in that order.
 pub fn decode_files(files: &[PathBuf], progress: bool, out: &mut dyn FnMut(Activity)) -> Run {
+    let (event_files, captures): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        files.iter().partition(|path| orthrus_events::sniff_file(path).is_some());
+    let mut run = Run { stats: DecodeStats::default(), files: Vec::new(), failed_files: 0 };
+    let mut pending = read_event_files(&event_files, &mut run).into_iter().peekable();
+    let mut merged = |activity: Activity| {
+        while let Some(earlier) = pending.next_if(|e| e.time <= activity.time) {
+            out(earlier);
+        }
+        out(activity);
+    };
+    decode_captures(&captures, progress, &mut run, &mut merged);
+    pending.for_each(out);
+    run
+}
+
+/// Every event file's activities, ordered by event time (stable: file order within a time).
+fn read_event_files(files: &[&PathBuf], run: &mut Run) -> Vec<Activity> {
+    let context = MapContext::default();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut activities = Vec::new();
+    for path in files {
+        let label = file_label(path);
+        let before = activities.len();
+        let read = orthrus_events::read_file(path, &label, threads, &mut |event| {
+            if let Some(activity) = to_activity(&event, &context) {
+                activities.push(activity);
+            }
+        });
+        let outcome = match read {
+            Ok(summary) => FileOutcome::Events { summary, activities: (activities.len() - before) as u64 },
+            Err(e) => {
+                run.failed_files += 1;
+                FileOutcome::Failed(e.to_string())
+            }
+        };
+        run.files.push(FileResult { label, outcome });
+    }
+    activities.sort_by_key(|a| a.time);
+    activities
+}
+
+fn decode_captures(files: &[&PathBuf], progress: bool, run: &mut Run, out: &mut dyn FnMut(Activity)) {
     let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let bar = progress_bar(progress && total >= PROGRESS_MIN_BYTES, total);
     let mut ordered: Vec<(i64, usize, &PathBuf)> = files
         .iter()
+        .copied()
         .enumerate()
         .map(|(index, path)| {
             let first = capture::open(path).ok().and_then(|r| capture::first_timestamp(r).ok().flatten());
@@ -103,7 +155,6 @@ pub fn decode_files(files: &[PathBuf], progress: bool, out: &mut dyn FnMut(Activ
         })
         .collect();
     ordered.sort_unstable();
-    let mut run = Run { stats: DecodeStats::default(), files: Vec::new(), failed_files: 0 };
     let mut decoder = Decoder::new(DecoderConfig::default());
     for (_, _, path) in ordered {
         let label = file_label(path);
@@ -111,16 +162,23 @@ pub fn decode_files(files: &[PathBuf], progress: bool, out: &mut dyn FnMut(Activ
             let reader: Box<dyn Read + Send> = Box::new(bar.wrap_read(file));
             decode_reader(reader, &label, &mut decoder, out).map_err(|e| e.to_string())
         });
-        match &outcome {
-            Ok(summary) if summary.corrupt.is_none() => {}
-            _ => run.failed_files += 1,
-        }
+        let outcome = match outcome {
+            Ok(summary) => {
+                if summary.corrupt.is_some() {
+                    run.failed_files += 1;
+                }
+                FileOutcome::Capture(summary)
+            }
+            Err(e) => {
+                run.failed_files += 1;
+                FileOutcome::Failed(e)
+            }
+        };
         run.files.push(FileResult { label, outcome });
     }
     decoder.finish(out);
     run.stats = decoder.stats();
     bar.finish_and_clear();
-    run
 }
 
 fn progress_bar(show: bool, total: u64) -> ProgressBar {
@@ -139,8 +197,23 @@ fn progress_bar(show: bool, total: u64) -> ProgressBar {
 fn report_input_errors(run: &Run) {
     for file in &run.files {
         match &file.outcome {
-            Err(e) => eprintln!("orthrus: {}: {e}", file.label),
-            Ok(summary) => {
+            FileOutcome::Failed(e) => eprintln!("orthrus: {}: {e}", file.label),
+            FileOutcome::Events { summary, .. } => {
+                if summary.skipped_total() > 0 {
+                    eprintln!(
+                        "orthrus: {}: {} unreadable records skipped ({}); the rest was analyzed",
+                        file.label,
+                        summary.skipped_total(),
+                        summary
+                            .skipped
+                            .iter()
+                            .map(|(k, v)| format!("{k}: {v}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+            }
+            FileOutcome::Capture(summary) => {
                 if let Some(corrupt) = &summary.corrupt {
                     eprintln!("orthrus: {}: stopped reading: {corrupt}", file.label);
                 }

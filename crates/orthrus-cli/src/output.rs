@@ -2,11 +2,11 @@ use std::io::Write;
 
 use orthrus_detect::DetectionConfig;
 use orthrus_detect::detections::{DETECTIONS, catalogue_markdown};
-use orthrus_model::{Alert, Severity};
+use orthrus_model::{Alert, Position, Severity};
 use orthrus_net::DecodeStats;
 
 use crate::Format;
-use crate::analyze::FileResult;
+use crate::analyze::{FileOutcome, FileResult};
 
 pub fn write_alerts(out: &mut dyn Write, alerts: &[Alert], format: Format) -> std::io::Result<()> {
     match format {
@@ -47,9 +47,9 @@ fn write_table(out: &mut dyn Write, alerts: &[Alert]) -> std::io::Result<()> {
         for evidence in &alert.evidence {
             if file != Some(&evidence.at.file) {
                 file = Some(&evidence.at.file);
-                frames.push(format!("{} frame {}", evidence.at.file, evidence.at.frame));
+                frames.push(format!("{} {}", evidence.at.file, position_text(evidence.at.at)));
             } else {
-                frames.push(evidence.at.frame.to_string());
+                frames.push(position_number(evidence.at.at).to_string());
             }
         }
         let more = if alert.evidence_omitted > 0 {
@@ -72,15 +72,42 @@ fn write_table(out: &mut dyn Write, alerts: &[Alert]) -> std::io::Result<()> {
     )
 }
 
+fn position_text(at: Position) -> String {
+    match at {
+        Position::Frame(n) => format!("frame {n}"),
+        Position::Record(n) => format!("record {n}"),
+        Position::Line(n) => format!("line {n}"),
+    }
+}
+
+fn position_number(at: Position) -> u64 {
+    match at {
+        Position::Frame(n) | Position::Record(n) | Position::Line(n) => n,
+    }
+}
+
 pub fn print_stats(stats: &DecodeStats, files: &[FileResult]) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "Decode statistics");
     for file in files {
         let status = match &file.outcome {
-            Ok(s) if s.corrupt.is_some() => format!("{} frames, then corrupt", s.frames),
-            Ok(s) if s.truncated => format!("{} frames, last one truncated", s.frames),
-            Ok(s) => format!("{} frames", s.frames),
-            Err(e) => format!("unreadable: {e}"),
+            FileOutcome::Capture(s) if s.corrupt.is_some() => format!("{} frames, then corrupt", s.frames),
+            FileOutcome::Capture(s) if s.truncated => format!("{} frames, last one truncated", s.frames),
+            FileOutcome::Capture(s) => format!("{} frames", s.frames),
+            FileOutcome::Events { summary, activities } => {
+                let skipped: Vec<String> = summary.skipped.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!(
+                    "{}: {} events, {activities} activities{}",
+                    summary.format.map_or("events", |f| f.name()),
+                    summary.events,
+                    if skipped.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", skipped: {}", skipped.join(" "))
+                    }
+                )
+            }
+            FileOutcome::Failed(e) => format!("unreadable: {e}"),
         };
         let _ = writeln!(err, "  file {}: {status}", file.label);
     }

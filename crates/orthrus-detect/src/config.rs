@@ -17,7 +17,12 @@ use serde::Deserialize;
 
 use crate::detections::kerberos::{
     account_enumeration::AccountEnumerationConfig, asrep_roasting::AsRepRoastingConfig,
-    brute_force::BruteForceConfig, kerberoasting::KerberoastingConfig,
+    brute_force::BruteForceConfig, honeytoken::HoneytokenConfig, kerberoasting::KerberoastingConfig,
+};
+use crate::detections::ntlm::brute_force::NtlmBruteForceConfig;
+use crate::detections::windows::{
+    dcsync::DcsyncConfig, log_cleared::LogClearedConfig, scheduled_task::RemoteExecutionConfig,
+    sensitive_groups::SensitiveGroupsConfig, service_creation::ServiceCreationConfig,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +41,16 @@ pub struct DetectionConfig {
     pub asrep_roasting: AsRepRoastingConfig,
     pub account_enumeration: AccountEnumerationConfig,
     pub brute_force: BruteForceConfig,
+    /// Domain controllers by name (`DC1` or `dc1.corp.example`), added to those learned from
+    /// the KDC events they log.
+    pub domain_controllers: Vec<String>,
+    pub honeytoken: HoneytokenConfig,
+    pub ntlm_brute_force: NtlmBruteForceConfig,
+    pub dcsync: DcsyncConfig,
+    pub sensitive_groups: SensitiveGroupsConfig,
+    pub service_creation: ServiceCreationConfig,
+    pub remote_execution: RemoteExecutionConfig,
+    pub log_cleared: LogClearedConfig,
 }
 
 impl DetectionConfig {
@@ -50,6 +65,13 @@ impl DetectionConfig {
             "asrep_roasting" => self.asrep_roasting.exclude_sources.clone(),
             "account_enumeration" => self.account_enumeration.exclude_sources.clone(),
             "brute_force" => self.brute_force.exclude_sources.clone(),
+            "log_cleared" => self.log_cleared.exclude_sources.clone(),
+            "remote_execution" => self.remote_execution.exclude_sources.clone(),
+            "service_creation" => self.service_creation.exclude_sources.clone(),
+            "sensitive_groups" => self.sensitive_groups.exclude_sources.clone(),
+            "dcsync" => self.dcsync.exclude_sources.clone(),
+            "ntlm_brute_force" => self.ntlm_brute_force.exclude_sources.clone(),
+            "honeytoken" => self.honeytoken.exclude_sources.clone(),
             _ => Vec::new(),
         }
     }
@@ -61,6 +83,13 @@ impl DetectionConfig {
             "asrep_roasting" => self.asrep_roasting.thresholds(),
             "account_enumeration" => self.account_enumeration.thresholds(),
             "brute_force" => self.brute_force.thresholds(),
+            "log_cleared" => self.log_cleared.thresholds(),
+            "remote_execution" => self.remote_execution.thresholds(),
+            "service_creation" => self.service_creation.thresholds(),
+            "sensitive_groups" => self.sensitive_groups.thresholds(),
+            "dcsync" => self.dcsync.thresholds(),
+            "ntlm_brute_force" => self.ntlm_brute_force.thresholds(),
+            "honeytoken" => self.honeytoken.thresholds(),
             _ => Vec::new(),
         }
     }

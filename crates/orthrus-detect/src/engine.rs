@@ -46,7 +46,7 @@ impl AlertUpdate {
         Self {
             meta,
             tenant: activity.tenant.clone(),
-            key: format!("{}#{}", activity.source.ip, incident.number),
+            key: format!("{}#{}", activity.source_id(), incident.number),
             severity: verdict.severity,
             description: verdict.description,
             first_seen: incident.first_seen,
@@ -56,6 +56,23 @@ impl AlertUpdate {
             targets: verdict.targets,
             evidence: incident.evidence.clone(),
             evidence_omitted: incident.evidence_omitted,
+        }
+    }
+}
+
+impl AlertUpdate {
+    /// The update for an incident keyed by something other than the source address (an
+    /// account, a computer): event-log detections whose events carry no address.
+    pub fn keyed(
+        meta: &'static DetectionMeta,
+        activity: &Activity,
+        key: &str,
+        incident: &Incident,
+        verdict: Verdict,
+    ) -> Self {
+        Self {
+            key: format!("{key}#{}", incident.number),
+            ..Self::from_incident(meta, activity, incident, verdict)
         }
     }
 }
@@ -88,7 +105,7 @@ impl Engine {
 
     pub fn observe(&mut self, activity: &Activity) {
         for enabled in &mut self.detectors {
-            if enabled.exclude_sources.contains(&activity.source.ip) {
+            if activity.source_ip().is_some_and(|ip| enabled.exclude_sources.contains(&ip)) {
                 continue;
             }
             enabled.detector.observe(activity, &mut self.updates);

@@ -2,10 +2,9 @@
 
 use std::collections::VecDeque;
 use std::hash::Hash;
-use std::net::IpAddr;
 
 use foldhash::HashMap;
-use orthrus_model::{Evidence, Provenance, Timestamp};
+use orthrus_model::{Evidence, Provenance, SourceId, Timestamp};
 
 /// Evidence items one alert keeps; later ones are counted in `evidence_omitted`.
 pub const MAX_EVIDENCE: usize = 100;
@@ -219,8 +218,8 @@ pub const MAX_SOURCES: usize = 100_000;
 /// longer than the window is forgotten, so state stays bounded on long runs.
 pub struct PerSource<S> {
     window_micros: i64,
-    states: HashMap<IpAddr, (S, Timestamp)>,
-    incidents: Incidents<IpAddr>,
+    states: HashMap<SourceId, (S, Timestamp)>,
+    incidents: Incidents<SourceId>,
     last_sweep: Timestamp,
 }
 
@@ -239,14 +238,14 @@ impl<S> PerSource<S> {
     /// The state of `source` (made by `make` when new) and its open incident, at `time`.
     pub fn at(
         &mut self,
-        source: IpAddr,
+        source: &SourceId,
         time: Timestamp,
         make: impl FnOnce() -> S,
     ) -> (&mut S, &mut Incident) {
         self.sweep(time);
-        let entry = self.states.entry(source).or_insert_with(|| (make(), time));
+        let entry = self.states.entry(source.clone()).or_insert_with(|| (make(), time));
         entry.1 = entry.1.max(time);
-        (&mut entry.0, self.incidents.at(&source, time))
+        (&mut entry.0, self.incidents.at(source, time))
     }
 
     pub fn len(&self) -> usize {
@@ -267,8 +266,8 @@ impl<S> PerSource<S> {
         self.states.retain(|_, (_, last)| last.as_micros() >= cutoff);
         self.incidents.expire(now);
         if self.states.len() >= MAX_SOURCES {
-            let mut by_age: Vec<(Timestamp, IpAddr)> =
-                self.states.iter().map(|(ip, (_, t))| (*t, *ip)).collect();
+            let mut by_age: Vec<(Timestamp, SourceId)> =
+                self.states.iter().map(|(ip, (_, t))| (*t, ip.clone())).collect();
             by_age.sort_unstable();
             for (_, ip) in by_age.into_iter().take(MAX_SOURCES / 10) {
                 self.states.remove(&ip);
@@ -310,14 +309,14 @@ mod tests {
     #[test]
     fn quiet_sources_are_forgotten() {
         let mut per_source: PerSource<u32> = PerSource::new(60);
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let b: IpAddr = "192.0.2.2".parse().unwrap();
-        *per_source.at(a, t(0), || 0).0 += 1;
-        *per_source.at(a, t(30), || 0).0 += 1;
-        assert_eq!(*per_source.at(a, t(31), || 0).0, 2);
-        per_source.at(b, t(200), || 0);
+        let a = SourceId::Ip("192.0.2.1".parse().unwrap());
+        let b = SourceId::Host("WS01".into());
+        *per_source.at(&a, t(0), || 0).0 += 1;
+        *per_source.at(&a, t(30), || 0).0 += 1;
+        assert_eq!(*per_source.at(&a, t(31), || 0).0, 2);
+        per_source.at(&b, t(200), || 0);
         assert_eq!(per_source.len(), 1, "a was quiet for longer than the window");
-        assert_eq!(*per_source.at(a, t(201), || 7).0, 7, "a starts afresh");
+        assert_eq!(*per_source.at(&a, t(201), || 7).0, 7, "a starts afresh");
     }
 
     #[test]

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    DnsQuery, FileAccess, KerberosExchange, KerberosServiceAccess, LdapBind, LdapChange, LdapSearch,
-    NetbiosName, NtlmAuthentication, RdpConnection, RpcCall, ShareAccess, SmbEncryptedSession,
-    SmbNegotiation, Timestamp, TlsSession,
+    AccountChange, DirectoryAccess, DirectoryChange, DnsQuery, FileAccess, GroupChange, KerberosExchange,
+    KerberosServiceAccess, LdapBind, LdapChange, LdapSearch, LogCleared, Logon, NetbiosName,
+    NtlmAuthentication, PrivilegedLogon, ProcessConnection, ProcessStart, RdpConnection, RpcCall,
+    ServiceInstall, ShareAccess, SmbEncryptedSession, SmbNegotiation, TaskRegistration, Timestamp,
+    TlsSession,
 };
 
 /// The organisation an activity belongs to. Offline analysis uses `default`.
@@ -27,22 +29,50 @@ impl fmt::Display for TenantId {
     }
 }
 
-/// Where a fact was seen: a frame of a capture file (1-based, as Wireshark numbers them).
+/// Where a fact was seen: a frame of a capture file (1-based, as Wireshark numbers them) or a
+/// record of an event log (its EventRecordID, or its line when the log has no record ids).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Provenance {
     pub file: Arc<str>,
-    pub frame: u64,
+    #[serde(flatten)]
+    pub at: Position,
+}
+
+/// A place inside an input file. Serialized as `"frame": 38` or `"record": 120077`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Position {
+    Frame(u64),
+    Record(u64),
+    /// Line of a text log (JSON lines, syslog) whose events carry no record id.
+    Line(u64),
 }
 
 impl Provenance {
     pub fn frame(file: &str, frame: u64) -> Self {
-        Self { file: Arc::from(file), frame }
+        Self { file: Arc::from(file), at: Position::Frame(frame) }
+    }
+
+    pub fn record(file: Arc<str>, at: Position) -> Self {
+        Self { file, at }
+    }
+
+    /// The capture frame number, when this points into a capture.
+    pub fn frame_number(&self) -> Option<u64> {
+        match self.at {
+            Position::Frame(n) => Some(n),
+            _ => None,
+        }
     }
 }
 
 impl fmt::Display for Provenance {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}", self.file, self.frame)
+        match self.at {
+            Position::Frame(n) => write!(f, "{}#{n}", self.file),
+            Position::Record(n) => write!(f, "{} record {n}", self.file),
+            Position::Line(n) => write!(f, "{} line {n}", self.file),
+        }
     }
 }
 
@@ -50,6 +80,34 @@ impl fmt::Display for Provenance {
 pub struct Endpoint {
     pub ip: IpAddr,
     pub port: u16,
+}
+
+/// Who an activity is charged to when counting per source: its network address when known,
+/// else the computer name the event gave (a claim, not proof), else nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SourceId {
+    Ip(IpAddr),
+    Host(Arc<str>),
+    Unknown,
+}
+
+impl SourceId {
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            SourceId::Ip(ip) => Some(*ip),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceId::Ip(ip) => write!(f, "{ip}"),
+            SourceId::Host(h) => f.write_str(h),
+            SourceId::Unknown => f.write_str("an unknown source"),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -67,11 +125,21 @@ pub struct Activity {
     pub tenant: TenantId,
     /// The sensor (or, offline, the tool) that observed it.
     pub sensor: Arc<str>,
-    /// The client side: who asked.
-    pub source: Endpoint,
+    /// The client side: who asked. Absent when an event recorded no address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Endpoint>,
     /// The server side: who was asked (a domain controller for Kerberos).
-    pub destination: Endpoint,
-    pub transport: Transport,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<Endpoint>,
+    /// Absent for activities from event logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<Transport>,
+    /// The client computer's name as the event claimed it (workstation field), upper-cased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_host: Option<Arc<str>>,
+    /// The computer that logged the event (a domain controller for most events Orthrus uses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_host: Option<Arc<str>>,
     /// Every frame or record the activity was built from, request first.
     pub provenance: Vec<Provenance>,
     #[serde(flatten)]
@@ -114,6 +182,52 @@ pub enum ActivityKind {
     RdpConnectionRequested(RdpConnection),
     /// A TLS session on a directory port (handshake metadata).
     TlsSessionStarted(TlsSession),
+    /// A logon session created or refused on the computer that logged it (4624 / 4625).
+    LoggedOn(Logon),
+    /// A logon session ended (4634).
+    LoggedOff(Logon),
+    /// A process logged on with explicitly supplied credentials (4648).
+    ExplicitCredentialsUsed(Logon),
+    /// Administrator-equivalent privileges given to a new logon (4672).
+    PrivilegesAssigned(PrivilegedLogon),
+    /// An operation on a directory object, with the rights used (4662).
+    DirectoryObjectAccessed(DirectoryAccess),
+    /// A directory object created, modified, moved or deleted (5136 / 5137 / 5139 / 5141).
+    DirectoryObjectChanged(DirectoryChange),
+    /// A member added to or removed from a security group.
+    GroupMembershipChanged(GroupChange),
+    /// A user or computer account created, changed, enabled, disabled, deleted, locked.
+    AccountChanged(AccountChange),
+    /// A service installed on the computer that logged it.
+    ServiceInstalled(ServiceInstall),
+    /// A scheduled task registered on the computer that logged it.
+    TaskScheduled(TaskRegistration),
+    /// An event log cleared.
+    LogCleared(LogCleared),
+    /// A process started.
+    ProcessStarted(ProcessStart),
+    /// A process made or accepted a network connection (Sysmon 3).
+    ProcessConnected(ProcessConnection),
+}
+
+impl Activity {
+    pub fn source_ip(&self) -> Option<IpAddr> {
+        self.source.map(|e| e.ip)
+    }
+
+    /// What per-source counting keys on: the address, else the claimed computer name.
+    pub fn source_id(&self) -> SourceId {
+        match (&self.source, &self.source_host) {
+            (Some(e), _) => SourceId::Ip(e.ip),
+            (None, Some(host)) => SourceId::Host(host.clone()),
+            (None, None) => SourceId::Unknown,
+        }
+    }
+
+    /// Whether the activity came from an event log rather than from the wire.
+    pub fn from_event_log(&self) -> bool {
+        self.provenance.first().is_some_and(|p| p.frame_number().is_none())
+    }
 }
 
 impl ActivityKind {
@@ -135,6 +249,19 @@ impl ActivityKind {
             ActivityKind::NetbiosNameSeen(_) => "netbios_name_seen",
             ActivityKind::RdpConnectionRequested(_) => "rdp_connection_requested",
             ActivityKind::TlsSessionStarted(_) => "tls_session_started",
+            ActivityKind::LoggedOn(_) => "logged_on",
+            ActivityKind::LoggedOff(_) => "logged_off",
+            ActivityKind::ExplicitCredentialsUsed(_) => "explicit_credentials_used",
+            ActivityKind::PrivilegesAssigned(_) => "privileges_assigned",
+            ActivityKind::DirectoryObjectAccessed(_) => "directory_object_accessed",
+            ActivityKind::DirectoryObjectChanged(_) => "directory_object_changed",
+            ActivityKind::GroupMembershipChanged(_) => "group_membership_changed",
+            ActivityKind::AccountChanged(_) => "account_changed",
+            ActivityKind::ServiceInstalled(_) => "service_installed",
+            ActivityKind::TaskScheduled(_) => "task_scheduled",
+            ActivityKind::LogCleared(_) => "log_cleared",
+            ActivityKind::ProcessStarted(_) => "process_started",
+            ActivityKind::ProcessConnected(_) => "process_connected",
         }
     }
 }

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Provenance, TenantId, Timestamp};
+use crate::{Provenance, SourceId, TenantId, Timestamp};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -46,6 +46,15 @@ impl AlertSource {
     /// A source known only by its address.
     pub fn from_ip(ip: IpAddr) -> Self {
         Self { ip: Some(ip), ..Self::default() }
+    }
+
+    /// A source known by its address, or by the computer name an event gave.
+    pub fn from_id(id: &SourceId) -> Self {
+        match id {
+            SourceId::Ip(ip) => Self::from_ip(*ip),
+            SourceId::Host(host) => Self { computer: Some(host.to_string()), ..Self::default() },
+            SourceId::Unknown => Self::default(),
+        }
     }
 }
 

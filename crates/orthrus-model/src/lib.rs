@@ -15,6 +15,7 @@
 mod activity;
 mod alert;
 mod directory;
+mod host;
 mod kerberos;
 mod time;
 mod windows;
@@ -28,10 +29,15 @@ pub fn fnv1a64(parts: &[&[u8]]) -> u64 {
         .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
-pub use activity::{Activity, ActivityKind, Endpoint, Provenance, TenantId, Transport};
+pub use activity::{Activity, ActivityKind, Endpoint, Position, Provenance, SourceId, TenantId, Transport};
 pub use alert::{Alert, AlertSource, AlertTargets, Evidence, Mitre, Severity};
 pub use directory::{
     DnsQuery, LdapBind, LdapChange, LdapResultCode, LdapSearch, TlsSession, ldap_result_name,
+};
+pub use host::{
+    AccountAction, AccountChange, AccountRef, DirectoryAccess, DirectoryChange, DirectoryOperation,
+    GroupChange, LogCleared, Logon, PrivilegedLogon, ProcessConnection, ProcessStart, ServiceInstall,
+    TaskRegistration,
 };
 pub use kerberos::{
     EncryptionType, KdcFailure, KdcIssued, KdcOptions, KdcOutcome, KdcRequest, KerberosErrorCode,

@@ -17,6 +17,9 @@ pub enum Carrier {
     /// DCE-RPC straight over TCP (endpoint mapper and dynamic ports).
     Rpc,
     Http,
+    /// Not recorded: an event log says the authentication happened, not how it arrived
+    /// (4776 covers NTLM over any protocol, including pass-through from other servers).
+    Unknown,
 }
 
 /// An NT status code (MS-ERREF §2.3). Serialized as `0xc000006d`.
@@ -115,6 +118,8 @@ pub enum NtlmResponse {
     /// NTLMv1: crackable to the NT hash, relayable with fewer checks.
     V1,
     V2,
+    /// Not recorded (4776 does not say which response the client sent).
+    Unknown,
 }
 
 /// An NTLM AUTHENTICATE message and the server's verdict on it.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use orthrus_model::{Activity, ActivityKind, Endpoint, Provenance, TenantId, Timestamp, Transport};
+use orthrus_model::{Activity, ActivityKind, Endpoint, Position, Provenance, TenantId, Timestamp, Transport};
 
 /// Who, where and when a message was seen: everything but the message itself.
 #[derive(Clone, Debug)]
@@ -42,7 +42,7 @@ impl Origin {
     }
 
     pub fn at(&self, frame: u64) -> Provenance {
-        Provenance { file: self.file.clone(), frame }
+        Provenance { file: self.file.clone(), at: Position::Frame(frame) }
     }
 
     /// An activity that began at `seen` and was built from `provenance`.
@@ -62,9 +62,11 @@ impl Origin {
             time: Timestamp::from_micros(time),
             tenant: self.tenant.clone(),
             sensor: self.sensor.clone(),
-            source: client,
-            destination: server,
-            transport,
+            source: Some(client),
+            destination: Some(server),
+            transport: Some(transport),
+            source_host: None,
+            destination_host: None,
             provenance,
             kind,
         }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use foldhash::HashMap;
 use orthrus_model::{
     Activity, ActivityKind, EncryptionType, Endpoint, KdcFailure, KdcIssued, KdcOptions, KdcOutcome,
-    KdcRequest, KerberosErrorCode, KerberosExchange, PaDataType, Provenance, TenantId, TicketInfo, Timestamp,
-    Transport,
+    KdcRequest, KerberosErrorCode, KerberosExchange, PaDataType, Position, Provenance, TenantId, TicketInfo,
+    Timestamp, Transport,
 };
 use orthrus_proto::kerberos::{self as krb, KdcRep, KdcReq, KrbError, KrbMessage, Record, Ticket};
 
@@ -202,7 +202,7 @@ impl KerberosTracker {
             .find(|p| p.is_as == is_as && p.request.nonce == request.nonce && p.request == request)
         {
             self.counters.udp_retransmissions += 1;
-            same.at.frame = seen.frame;
+            same.at.at = Position::Frame(seen.frame);
             same.at.file = self.origin.file.clone();
             return;
         }
@@ -290,7 +290,7 @@ impl KerberosTracker {
             }
         }
         self.pending.retain(|_, q| !q.is_empty());
-        expired.sort_by_key(|(_, p)| (p.ts_micros, p.at.frame));
+        expired.sort_by_key(|(_, p)| (p.ts_micros, p.at.at));
         for (key, p) in expired {
             self.unanswered(key, p, out);
         }
@@ -300,7 +300,7 @@ impl KerberosTracker {
     pub fn finish(&mut self, out: &mut dyn FnMut(Activity)) {
         let mut rest: Vec<(PairKey, PendingRequest)> =
             self.pending.drain().flat_map(|(k, q)| q.into_iter().map(move |p| (k, p))).collect();
-        rest.sort_by_key(|(_, p)| (p.ts_micros, p.at.frame));
+        rest.sort_by_key(|(_, p)| (p.ts_micros, p.at.at));
         for (key, p) in rest {
             self.unanswered(key, p, out);
         }

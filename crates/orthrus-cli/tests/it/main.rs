@@ -31,6 +31,7 @@ fn expected_detection(capture: &str) -> Option<&'static str> {
         "asrep_roast" => "ORT-KRB-002",
         "krb_user_enum" => "ORT-KRB-003",
         "krb_bruteforce" | "krb_password_spray" => "ORT-KRB-004",
+        "ntlm_bruteforce" | "ntlm_password_spray" => "ORT-NTLM-002",
         _ => return None,
     })
 }

@@ -2,6 +2,8 @@
 //! `orthrus detections list` and docs/DETECTIONS.md are generated from it.
 
 pub mod kerberos;
+pub mod ntlm;
+pub mod windows;
 
 use crate::{DetectionConfig, DetectionMeta, Detector};
 
@@ -18,6 +20,13 @@ pub const DETECTIONS: &[DetectionEntry] = &[
         build: kerberos::account_enumeration::build,
     },
     DetectionEntry { meta: &kerberos::brute_force::META, build: kerberos::brute_force::build },
+    DetectionEntry { meta: &kerberos::honeytoken::META, build: kerberos::honeytoken::build },
+    DetectionEntry { meta: &ntlm::brute_force::META, build: ntlm::brute_force::build },
+    DetectionEntry { meta: &windows::dcsync::META, build: windows::dcsync::build },
+    DetectionEntry { meta: &windows::sensitive_groups::META, build: windows::sensitive_groups::build },
+    DetectionEntry { meta: &windows::service_creation::META, build: windows::service_creation::build },
+    DetectionEntry { meta: &windows::scheduled_task::META, build: windows::scheduled_task::build },
+    DetectionEntry { meta: &windows::log_cleared::META, build: windows::log_cleared::build },
 ];
 
 /// The catalogue as Markdown: `docs/DETECTIONS.md` is this text, and a test fails when the
@@ -70,7 +79,17 @@ mod tests {
     #[test]
     fn ids_are_unique_and_stable_in_form() {
         let mut ids: Vec<&str> = super::DETECTIONS.iter().map(|d| d.meta.id).collect();
-        assert!(ids.iter().all(|id| id.starts_with("ORT-") && id.len() == 11), "{ids:?}");
+        // ORT-, an area of three or four capitals, a dash, three digits.
+        let well_formed = |id: &str| {
+            let mut parts = id.split('-');
+            parts.next() == Some("ORT")
+                && parts
+                    .next()
+                    .is_some_and(|a| (3..=4).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_uppercase()))
+                && parts.next().is_some_and(|n| n.len() == 3 && n.bytes().all(|b| b.is_ascii_digit()))
+                && parts.next().is_none()
+        };
+        assert!(ids.iter().all(|id| well_formed(id)), "{ids:?}");
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), super::DETECTIONS.len());

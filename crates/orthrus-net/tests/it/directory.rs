@@ -85,7 +85,7 @@ fn ldap_recon_yields_the_search_filters_from_the_attacker() {
         assert!(filters.contains(&wanted), "{wanted} missing from {filters:#?}");
     }
     for (a, s) in &found {
-        assert_eq!(a.source.ip.to_string(), *attacker);
+        assert_eq!(a.source.unwrap().ip.to_string(), *attacker);
         assert!(s.result.as_ref().is_some_and(|r| r.is_success()));
     }
     // The lab's tools bind simply over plain LDAP: the password crossed in the clear.
@@ -153,7 +153,7 @@ fn zone_transfer_is_recorded_and_ordinary_lookups_are_not_transfers() {
     let transfers: Vec<_> = dns_queries(&activities).into_iter().filter(|(_, q)| q.zone_transfer).collect();
     assert!(!transfers.is_empty());
     for (a, q) in transfers {
-        assert_eq!(a.source.ip.to_string(), *attacker);
+        assert_eq!(a.source.unwrap().ip.to_string(), *attacker);
         assert_eq!(q.qtype, "AXFR");
         assert!(q.name.ends_with("lab.test"), "{}", q.name);
         assert!(q.rcode.is_some());
@@ -171,7 +171,7 @@ fn tls_sessions_on_directory_ports_match_tshark() {
     let sessions: Vec<(u16, orthrus_model::TlsSession)> = orthrus_testkit::activities(&path)
         .into_iter()
         .filter_map(|a| match a.kind {
-            ActivityKind::TlsSessionStarted(t) => Some((a.destination.port, t)),
+            ActivityKind::TlsSessionStarted(t) => Some((a.destination.unwrap().port, t)),
             _ => None,
         })
         .collect();

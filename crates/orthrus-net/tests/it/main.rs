@@ -48,14 +48,14 @@ fn gist(activities: &[Activity]) -> Vec<String> {
             let (kind, ex) = match &a.kind {
                 ActivityKind::TgtRequested(ex) => ("AS", ex),
                 ActivityKind::ServiceTicketRequested(ex) => ("TGS", ex),
-                other => return format!("{} {other:?}", a.source.port),
+                other => return format!("{} {other:?}", a.source.unwrap().port),
             };
             let result = match &ex.outcome {
                 KdcOutcome::Issued(i) => format!("ticket {}", i.ticket.etype),
                 KdcOutcome::Failed(f) => f.code.to_string(),
                 KdcOutcome::NoReply => "no reply".into(),
             };
-            format!("{kind} {} {:?} {:?} {result}", a.source.port, ex.client(), ex.service())
+            format!("{kind} {} {:?} {:?} {result}", a.source.unwrap().port, ex.client(), ex.service())
         })
         .collect()
 }
@@ -96,7 +96,7 @@ fn kerberoast_capture_decodes_to_the_exchanges_tshark_shows() {
     assert!(summary[0].starts_with("AS") && summary[0].ends_with("KDC_ERR_PREAUTH_REQUIRED"));
     assert!(summary[2].contains("MSSQLSvc/sql01.lab.test") && summary[2].ends_with("ticket rc4-hmac"));
     let first = &activities[0];
-    assert_eq!(first.provenance.iter().map(|p| p.frame).collect::<Vec<_>>(), [15, 17]);
+    assert_eq!(first.provenance.iter().filter_map(|p| p.frame_number()).collect::<Vec<_>>(), [15, 17]);
 }
 
 #[test]

@@ -124,7 +124,7 @@ fn dcsync_capture_yields_get_nc_changes_from_the_attacker() {
     let tshark = tshark_requests_per_opnum(&lab("dcsync"));
     assert!(!get_changes.is_empty());
     for (a, call) in &get_changes {
-        assert_eq!(a.source.ip.to_string(), *attacker);
+        assert_eq!(a.source.unwrap().ip.to_string(), *attacker);
         assert_eq!(call.operation.as_deref(), Some("IDL_DRSGetNCChanges"));
         // impacket seals DRSUAPI: the interface and opnum are all there is.
         assert!(call.encrypted);
@@ -134,7 +134,7 @@ fn dcsync_capture_yields_get_nc_changes_from_the_attacker() {
     // The dynamic port came from the endpoint mapper's answer in the same capture.
     let map = calls.iter().find(|(_, c)| c.interface == "epm").unwrap();
     assert_eq!(map.1.operation.as_deref(), Some("ept_map"));
-    assert!(get_changes[0].0.destination.port != 135);
+    assert!(get_changes[0].0.destination.unwrap().port != 135);
     assert!(tshark[&3] >= get_changes.len());
 }
 

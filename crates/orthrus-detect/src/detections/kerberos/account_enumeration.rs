@@ -114,9 +114,9 @@ impl Detector for AccountEnumeration {
         if !unknown && !exists {
             return;
         }
-        let source = activity.source.ip;
+        let source = activity.source_id();
         let window = self.config.window_secs;
-        let (state, incident) = self.sources.at(source, activity.time, || SourceState {
+        let (state, incident) = self.sources.at(&source, activity.time, || SourceState {
             unknown: Window::new(window, 10_000),
             found_recently: Window::new(window, 10_000),
             recent: Recent::new(window),
@@ -174,7 +174,7 @@ impl Detector for AccountEnumeration {
             Verdict {
                 severity: META.base_severity,
                 description,
-                source: AlertSource::from_ip(source),
+                source: AlertSource::from_id(&source),
                 targets,
             },
         ));

@@ -111,8 +111,8 @@ impl Detector for AsRepRoasting {
             return;
         }
         let weak = request.offers_no_aes() || issued.reply_etype.is_weak();
-        let source = activity.source.ip;
-        let (state, incident) = self.sources.at(source, activity.time, || SourceState {
+        let source = activity.source_id();
+        let (state, incident) = self.sources.at(&source, activity.time, || SourceState {
             roasted: Window::new(self.config.window_secs, 10_000),
             roasted_names: Window::new(self.config.window_secs, 10_000),
             recent: Recent::new(self.config.window_secs),
@@ -159,7 +159,7 @@ impl Detector for AsRepRoasting {
             &META,
             activity,
             incident,
-            Verdict { severity, description, source: AlertSource::from_ip(source), targets },
+            Verdict { severity, description, source: AlertSource::from_id(&source), targets },
         ));
     }
 }
@@ -183,7 +183,7 @@ mod tests {
         );
         assert_eq!(alert.severity, Severity::High, "RC4 asked for");
         assert_eq!(alert.count, 3, "dave_np twice, oscar_np once");
-        assert!(alert.evidence.iter().any(|e| e.at.frame == 34));
+        assert!(alert.evidence.iter().any(|e| e.at.frame_number() == Some(34)));
     }
 
     #[test]

@@ -203,9 +203,9 @@ impl Detector for BruteForce {
         };
         let account = account_key(&name);
         let client = format!("{:?}|{:?}|{:?}", request.etypes, request.padata, request.kdc_options);
-        let source = activity.source.ip;
+        let source = activity.source_id();
         let window = self.config.window_secs;
-        let (state, incident) = self.sources.at(source, activity.time, || SourceState::new(window));
+        let (state, incident) = self.sources.at(&source, activity.time, || SourceState::new(window));
         state.forget_old(activity.time, window);
         if unknown {
             state.unknown.insert(activity.time, account.clone());
@@ -302,7 +302,7 @@ impl Detector for BruteForce {
             &META,
             activity,
             incident,
-            Verdict { severity, description, source: AlertSource::from_ip(source), targets },
+            Verdict { severity, description, source: AlertSource::from_id(&source), targets },
         ));
     }
 }

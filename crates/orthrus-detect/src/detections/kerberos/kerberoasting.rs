@@ -14,12 +14,19 @@
 //!   (b) *SPN sweep*: within `window_secs`, tickets for at least `min_services` distinct
 //!   services come back RC4/DES-encrypted (the service account has no AES keys: a user
 //!   account with an old password, exactly what roasting looks for), whatever was offered.
-//!   Either raises the alert; both together raise it to high. TGT renewals and referrals
+//!   (c) *user account in the KDC's log*: event 4769 names the service's *account*, not its
+//!   SPN; an RC4/DES ticket for an account that is not a computer (`name$`) nor `krbtgt`
+//!   counts for at least `min_user_account_services` distinct accounts. That is the
+//!   roastable case itself (a user account's password hash encrypts the ticket), and the
+//!   only view of a single-SPN roast that event logs give.
+//!   Any of them raises the alert; (a) and (b) together raise it to high. TGT renewals and referrals
 //!   (`krbtgt/…`) and `kadmin/…` are ignored.
-//! - Thresholds: `window_secs = 600`, `min_rc4_only_services = 2`, `min_services = 5`
-//!   (config `[kerberoasting]`).
+//! - Thresholds: `window_secs = 600`, `min_rc4_only_services = 2`, `min_services = 5`,
+//!   `min_user_account_services = 1` (config `[kerberoasting]`).
 //! - Benign: legacy clients that only speak RC4 (old Java, old Samba), and SPN inventory or
-//!   monitoring tools that walk every SPN: exclude their source (`exclude_sources`).
+//!   monitoring tools that walk every SPN: exclude their source (`exclude_sources`). For (c),
+//!   service accounts whose password predates AES keys (every client gets RC4 tickets for
+//!   them): reset their password, which also ends their exposure, or raise the threshold.
 //! - Gaps: without a directory snapshot the SPN's owner (user or computer account) and its
 //!   `msDS-SupportedEncryptionTypes` are unknown, so an AES-only roast that stays below
 //!   `min_services` is not seen, nor is a roast of a single SPN (one RC4-only request looks
@@ -56,13 +63,22 @@ pub struct KerberoastingConfig {
     pub min_rc4_only_services: usize,
     /// Distinct services with RC4/DES tickets in the window that make an SPN sweep.
     pub min_services: usize,
+    /// Distinct user (non-computer) service accounts, named by the KDC's event log, whose
+    /// tickets came back RC4/DES in the window.
+    pub min_user_account_services: usize,
     /// Source addresses never alerted on (SPN inventory tools, legacy RC4-only clients).
     pub exclude_sources: Vec<IpAddr>,
 }
 
 impl Default for KerberoastingConfig {
     fn default() -> Self {
-        Self { window_secs: 600, min_rc4_only_services: 2, min_services: 5, exclude_sources: Vec::new() }
+        Self {
+            window_secs: 600,
+            min_rc4_only_services: 2,
+            min_services: 5,
+            min_user_account_services: 1,
+            exclude_sources: Vec::new(),
+        }
     }
 }
 
@@ -72,6 +88,7 @@ impl KerberoastingConfig {
             ("window_secs", self.window_secs.to_string()),
             ("min_rc4_only_services", self.min_rc4_only_services.to_string()),
             ("min_services", self.min_services.to_string()),
+            ("min_user_account_services", self.min_user_account_services.to_string()),
         ]
     }
 }
@@ -86,9 +103,12 @@ struct SourceState {
     weak_accounts: Window<String>,
     asked_rc4: Window<String>,
     asked_rc4_accounts: Window<String>,
+    user_services: Window<String>,
+    user_service_clients: Window<String>,
     /// Evidence of every RC4/DES ticket, and of those asked for without AES.
     recent_weak: Recent,
     recent_rc4_only: Recent,
+    recent_user_services: Recent,
     /// Services counted in the current incident, and whether each was asked for without AES.
     services: BTreeSet<String>,
     requested_rc4: BTreeSet<String>,
@@ -128,15 +148,18 @@ impl Detector for Kerberoasting {
             return;
         }
         let asked_without_aes = exchange.request.as_ref().is_some_and(|r| r.offers_no_aes());
-        let source = activity.source.ip;
+        let source = activity.source_id();
         let window = self.config.window_secs;
-        let (state, incident) = self.sources.at(source, activity.time, || SourceState {
+        let (state, incident) = self.sources.at(&source, activity.time, || SourceState {
             weak_services: Window::new(window, 10_000),
             weak_accounts: Window::new(window, 10_000),
             asked_rc4: Window::new(window, 10_000),
             asked_rc4_accounts: Window::new(window, 10_000),
+            user_services: Window::new(window, 10_000),
+            user_service_clients: Window::new(window, 10_000),
             recent_weak: Recent::new(window),
             recent_rc4_only: Recent::new(window),
+            recent_user_services: Recent::new(window),
             services: BTreeSet::new(),
             requested_rc4: BTreeSet::new(),
             accounts: BTreeSet::new(),
@@ -156,18 +179,29 @@ impl Detector for Kerberoasting {
             state.asked_rc4_accounts.insert(activity.time, issued.cname.clone());
             state.recent_rc4_only.push(activity.time, &activity.provenance, summary.clone());
         }
+        // Only the KDC's log names the service by account; on the wire it is an SPN.
+        let user_account_service =
+            activity.from_event_log() && !service.contains('/') && !service.ends_with('$');
+        if user_account_service {
+            state.user_services.insert(activity.time, service.clone());
+            state.user_service_clients.insert(activity.time, issued.cname.clone());
+            state.recent_user_services.push(activity.time, &activity.provenance, summary.clone());
+        }
         let sweep = state.weak_services.distinct() >= self.config.min_services;
         let rc4_only = state.asked_rc4.distinct() >= self.config.min_rc4_only_services;
+        let user_accounts = state.user_services.distinct() >= self.config.min_user_account_services.max(1);
         if !incident.alerted {
-            if !sweep && !rc4_only {
+            if !sweep && !rc4_only && !user_accounts {
                 return;
             }
             // A new alert: the tickets that crossed the threshold are part of it.
             incident.restart(activity.time);
             let (services, accounts, evidence) = if sweep {
                 (&state.weak_services, &state.weak_accounts, &mut state.recent_weak)
-            } else {
+            } else if rc4_only {
                 (&state.asked_rc4, &state.asked_rc4_accounts, &mut state.recent_rc4_only)
+            } else {
+                (&state.user_services, &state.user_service_clients, &mut state.recent_user_services)
             };
             state.services = services.items().map(|(s, _)| s.clone()).collect();
             state.accounts = accounts.items().map(|(a, _)| a.clone()).collect();
@@ -183,14 +217,17 @@ impl Detector for Kerberoasting {
         }
         state.recent_weak.clear();
         state.recent_rc4_only.clear();
+        state.recent_user_services.clear();
         incident.alerted = true;
 
         let severity = if rc4_only && sweep { Severity::High } else { META.base_severity };
         let who = name_list(state.accounts.iter(), 3);
-        let how = if state.requested_rc4.is_empty() {
-            "whose tickets all came back RC4-encrypted".to_string()
-        } else {
+        let how = if !state.requested_rc4.is_empty() {
             "asking for RC4 only, as Kerberoasting tools do".to_string()
+        } else if user_accounts && !sweep {
+            "and got RC4-encrypted tickets for user accounts, crackable offline".to_string()
+        } else {
+            "whose tickets all came back RC4-encrypted".to_string()
         };
         let description = format!(
             "{source} ({who}) requested service tickets for {} service{} ({}) {how}.",
@@ -200,7 +237,7 @@ impl Detector for Kerberoasting {
         );
         let targets = AlertTargets { services: state.services.clone(), ..AlertTargets::default() };
         let source_entity = AlertSource {
-            ip: Some(source),
+            ip: source.ip(),
             computer: None,
             account: (state.accounts.len() == 1).then(|| who.clone()),
         };
@@ -229,7 +266,7 @@ mod tests {
         assert_eq!(services, ["HTTP/intranet.lab.test", "MSSQLSvc/sql01.lab.test", "cifs/backup01.lab.test"]);
         assert_eq!(alert.count, 3);
         // Evidence: each TGS-REQ and its TGS-REP, as tshark numbers them.
-        let frames: Vec<u64> = alert.evidence.iter().map(|e| e.at.frame).collect();
+        let frames: Vec<u64> = alert.evidence.iter().filter_map(|e| e.at.frame_number()).collect();
         assert_eq!(frames, [36, 38, 46, 48, 56, 58]);
     }
 

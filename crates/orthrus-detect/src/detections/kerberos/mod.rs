@@ -1,9 +1,10 @@
-//! Detections fed by Kerberos exchanges (from the wire today; from events 4768/4769/4771 once
-//! event intake lands, through the same activities).
+//! Detections fed by Kerberos exchanges, from the wire or from the KDC's events
+//! 4768/4769/4771 (the same activities).
 
 pub mod account_enumeration;
 pub mod asrep_roasting;
 pub mod brute_force;
+pub mod honeytoken;
 pub mod kerberoasting;
 
 use orthrus_model::{Activity, ActivityKind, KerberosExchange};

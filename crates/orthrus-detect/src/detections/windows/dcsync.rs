@@ -1,0 +1,189 @@
+//! ORT-DRS-001 — DCSync (replication of directory secrets by a non-DC).
+//!
+//! - Attack: with an account holding the replication rights (Domain Admins, or rights granted
+//!   by ACL abuse), the attacker asks a DC to replicate password data as if it were a DC
+//!   (mimikatz `lsadump::dcsync`, impacket secretsdump `-just-dc`), getting every hash,
+//!   krbtgt's included.
+//! - ATT&CK: T1003.006. MDI: Suspected DCSync attack (replication of directory services)
+//!   (2006).
+//! - Data: event 4662 on the DC (audit "Directory Service Access" with a SACL on the domain
+//!   object) whose properties name the control-access rights DS-Replication-Get-Changes
+//!   (`1131f6aa-…`), DS-Replication-Get-Changes-All (`1131f6ad-…`) or
+//!   DS-Replication-Get-Changes-In-Filtered-Set (`89e95b76-…`).
+//! - Logic: such an access by an account that is not a domain controller's machine account.
+//!   With `domain_controllers` configured (or DCs learned from the KDC events they log), a
+//!   machine account must be one of them; without any, every machine account (`NAME$`) is
+//!   taken for a DC. One alert per account and quiet gap `window_secs`; High when
+//!   Get-Changes-All (secrets) was used.
+//! - Thresholds: `window_secs = 3600` (config `[dcsync]`); `exclude_accounts` for
+//!   Entra/Azure AD Connect (`MSOL_…`, `Sync_…`) and replication-based tools.
+//! - Benign: Entra Connect password hash sync; network performance monitors; a DC newly
+//!   promoted and not yet known. The wire view (DRSUAPI GetNCChanges from a non-DC address)
+//!   is part of the network detections.
+//! - Evidence: every 4662 of the episode with the rights used.
+
+use std::net::IpAddr;
+
+use orthrus_model::{Activity, ActivityKind, AlertSource, AlertTargets, Severity};
+use serde::Deserialize;
+
+use super::KnownDcs;
+use crate::detections::kerberos::account_key;
+use crate::window::Incidents;
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-DRS-001",
+    title: "Suspected DCSync attack (replication of directory services)",
+    mdi: "Suspected DCSync attack (replication of directory services) (2006)",
+    tactic: "TA0006",
+    techniques: &["T1003.006"],
+    data_sources: &["event 4662 (directory service access)"],
+    base_severity: Severity::Medium,
+    config_section: "dcsync",
+};
+
+const CONTROL_ACCESS: u32 = 0x100;
+const GET_CHANGES: &str = "1131f6aa-9c07-11d1-f79f-00c04fc2dcd2";
+const GET_CHANGES_ALL: &str = "1131f6ad-9c07-11d1-f79f-00c04fc2dcd2";
+const GET_CHANGES_FILTERED: &str = "89e95b76-444d-4c62-991a-0facbeda640c";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DcsyncConfig {
+    /// Quiet gap, event time, that ends an episode.
+    pub window_secs: u64,
+    /// Accounts allowed to replicate (Entra Connect's `MSOL_…`), compared case-insensitively.
+    pub exclude_accounts: Vec<String>,
+    pub exclude_sources: Vec<IpAddr>,
+}
+
+impl Default for DcsyncConfig {
+    fn default() -> Self {
+        Self { window_secs: 3600, exclude_accounts: Vec::new(), exclude_sources: Vec::new() }
+    }
+}
+
+impl DcsyncConfig {
+    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+        vec![("window_secs", self.window_secs.to_string())]
+    }
+}
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    Box::new(Dcsync {
+        excluded: config.dcsync.exclude_accounts.iter().map(|a| account_key(a)).collect(),
+        dcs: KnownDcs::new(&config.domain_controllers),
+        incidents: Incidents::new(config.dcsync.window_secs),
+    })
+}
+
+pub struct Dcsync {
+    excluded: Vec<String>,
+    dcs: KnownDcs,
+    incidents: Incidents<String>,
+}
+
+impl Detector for Dcsync {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        self.dcs.learn(activity);
+        let ActivityKind::DirectoryObjectAccessed(access) = &activity.kind else { return };
+        // The rights are exercised as Control Access (0x100); a DACL write merely naming them
+        // is the rights being granted, another detection's business.
+        if access.access_mask & CONTROL_ACCESS == 0 {
+            return;
+        }
+        let rights: Vec<&str> = access
+            .properties
+            .iter()
+            .filter_map(|p| match p.as_str() {
+                GET_CHANGES => Some("Get-Changes"),
+                GET_CHANGES_ALL => Some("Get-Changes-All"),
+                GET_CHANGES_FILTERED => Some("Get-Changes-In-Filtered-Set"),
+                _ => None,
+            })
+            .collect();
+        if rights.is_empty() {
+            return;
+        }
+        let account = &access.subject;
+        let key = account_key(&account.name);
+        if self.excluded.contains(&key) {
+            return;
+        }
+        if account.is_machine() && (self.dcs.is_empty() || self.dcs.contains(&account.name)) {
+            return;
+        }
+        let qualified = account.qualified();
+        let incident = self.incidents.at(&key, activity.time);
+        let dc = activity.destination_host.as_deref().unwrap_or("a domain controller");
+        incident.record(
+            activity.time,
+            &activity.provenance,
+            format!("{qualified} used {} on {dc}", rights.join(", ")),
+        );
+        incident.alerted = true;
+        let secrets = incident.evidence.iter().any(|e| e.summary.contains("Get-Changes-All"));
+        let description = format!(
+            "{qualified}, which is not a domain controller, requested directory replication{} from {dc} \
+             ({} request{}).",
+            if secrets { " of secrets (Get-Changes-All)" } else { "" },
+            incident.count,
+            if incident.count == 1 { "" } else { "s" },
+        );
+        let targets = AlertTargets {
+            computers: activity.destination_host.iter().map(|h| h.to_string()).collect(),
+            ..AlertTargets::default()
+        };
+        let source = AlertSource { ip: activity.source_ip(), computer: None, account: Some(qualified) };
+        let severity = if secrets { Severity::High } else { META.base_severity };
+        updates.push(AlertUpdate::keyed(
+            &META,
+            activity,
+            &key,
+            incident,
+            Verdict { severity, description, source, targets },
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+
+    #[test]
+    fn fires_on_corpus_dcsync_by_administrator() {
+        let alerts = corpus_alerts(
+            &["evtx-attack-samples/Credential Access/CA_DCSync_4662.evtx"],
+            META.id,
+            &DetectionConfig::default(),
+        );
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.account.as_deref(), Some("insecurebank\\Administrator"));
+        assert_eq!(alert.severity, Severity::High, "Get-Changes-All was used");
+        assert_eq!(alert.count, 3);
+        assert!(alert.targets.computers.contains("DC1.insecurebank.local"));
+    }
+
+    #[test]
+    fn excluded_account_and_dc_machine_accounts_are_silent() {
+        let mut config = DetectionConfig::default();
+        config.dcsync.exclude_accounts = vec!["administrator".into()];
+        let file = "evtx-attack-samples/Credential Access/CA_DCSync_4662.evtx";
+        assert!(corpus_alerts(&[file], META.id, &config).is_empty());
+        // Rights granted to an account (ACL change) are not replication itself.
+        let granted = "evtx-to-mitre-attack/TA0005-Defense Evasion/T1222.001-File and Directory Permissions Modification/ID5136-Permission change on top root AD (DCsync).evtx";
+        assert!(corpus_alerts(&[granted], META.id, &DetectionConfig::default()).is_empty());
+    }
+
+    #[test]
+    fn silent_on_benign_logs() {
+        assert_silent(META.id);
+    }
+}

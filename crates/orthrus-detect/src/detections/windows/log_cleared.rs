@@ -1,0 +1,169 @@
+//! ORT-EVT-018 — Audit log cleared.
+//!
+//! - Attack: after acting on a host, the attacker clears the Security (or System) event log
+//!   to erase the trail (`wevtutil cl Security`, `Clear-EventLog`, mimikatz `event::clear`).
+//! - ATT&CK: T1070.001 (Clear Windows Event Logs). MDI has no such alert; Orthrus extension.
+//! - Data: Security event 1102 (the audit log was cleared) and System event 104 (a log was
+//!   cleared, naming the log).
+//! - Logic: the Security or System log cleared. Other logs (Sysmon, Application, diagnostics)
+//!   are cleared routinely by administrators and developers; their clearing stays an
+//!   activity, not an alert. One alert per computer and quiet gap `window_secs`; High when
+//!   the Security log of a domain controller (configured, or learned from its KDC events) is
+//!   cleared.
+//! - Thresholds: `window_secs = 3600` (config `[log_cleared]`).
+//! - Benign: a documented maintenance step, or a lab machine reset; exclude the account
+//!   (`exclude_actors`).
+//! - Evidence: each clearing: log, account, computer.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use orthrus_model::{Activity, ActivityKind, AlertSource, AlertTargets, Severity};
+use serde::Deserialize;
+
+use super::{KnownDcs, host_key};
+use crate::detections::kerberos::account_key;
+use crate::window::Incidents;
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-EVT-018",
+    title: "Audit log cleared",
+    mdi: "none (Orthrus extension)",
+    tactic: "TA0005",
+    techniques: &["T1070.001"],
+    data_sources: &["events 1102 (Security) / 104 (System)"],
+    base_severity: Severity::Medium,
+    config_section: "log_cleared",
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogClearedConfig {
+    pub window_secs: u64,
+    pub exclude_actors: Vec<String>,
+    pub exclude_sources: Vec<IpAddr>,
+}
+
+impl Default for LogClearedConfig {
+    fn default() -> Self {
+        Self { window_secs: 3600, exclude_actors: Vec::new(), exclude_sources: Vec::new() }
+    }
+}
+
+impl LogClearedConfig {
+    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+        vec![("window_secs", self.window_secs.to_string())]
+    }
+}
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    let c = &config.log_cleared;
+    Box::new(LogCleared {
+        excluded: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
+        dcs: KnownDcs::new(&config.domain_controllers),
+        incidents: Incidents::new(c.window_secs),
+        logs: Default::default(),
+    })
+}
+
+pub struct LogCleared {
+    excluded: Vec<String>,
+    dcs: KnownDcs,
+    incidents: Incidents<String>,
+    logs: std::collections::HashMap<String, BTreeSet<String>>,
+}
+
+impl Detector for LogCleared {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        self.dcs.learn(activity);
+        let ActivityKind::LogCleared(cleared) = &activity.kind else { return };
+        if !matches!(cleared.channel.as_str(), "Security" | "System") {
+            return;
+        }
+        let actor =
+            cleared.subject.as_ref().map(|s| s.qualified()).unwrap_or_else(|| "an unknown account".into());
+        if cleared.subject.as_ref().is_some_and(|s| self.excluded.contains(&account_key(&s.name))) {
+            return;
+        }
+        let computer = activity.destination_host.as_deref().unwrap_or("an unnamed computer");
+        let key = host_key(computer);
+        let incident = self.incidents.at(&key, activity.time);
+        if incident.count == 0 {
+            self.logs.remove(&key);
+        }
+        incident.record(
+            activity.time,
+            &activity.provenance,
+            format!("{actor} cleared the {} log", cleared.channel),
+        );
+        incident.alerted = true;
+        let logs = self.logs.entry(key.clone()).or_default();
+        logs.insert(cleared.channel.clone());
+        let on_dc = self.dcs.contains(computer);
+        let severity = if on_dc && logs.contains("Security") { Severity::High } else { META.base_severity };
+        let description = format!(
+            "{actor} cleared the {} log{} of {}{computer}.",
+            logs.iter().cloned().collect::<Vec<_>>().join(" and "),
+            if logs.len() == 1 { "" } else { "s" },
+            if on_dc { "domain controller " } else { "" },
+        );
+        let targets =
+            AlertTargets { computers: BTreeSet::from([computer.to_owned()]), ..AlertTargets::default() };
+        let source = AlertSource {
+            ip: activity.source_ip(),
+            computer: None,
+            account: cleared.subject.as_ref().map(|s| s.qualified()),
+        };
+        updates.push(AlertUpdate::keyed(
+            &META,
+            activity,
+            &key,
+            incident,
+            Verdict { severity, description, source, targets },
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+
+    #[test]
+    fn fires_on_security_and_system_log_clearing() {
+        let config = DetectionConfig::default();
+        for file in [
+            "evtx-attack-samples/Defense Evasion/DE_1102_security_log_cleared.evtx",
+            "evtx-attack-samples/Defense Evasion/DE_104_system_log_cleared.evtx",
+        ] {
+            let alerts = corpus_alerts(&[file], META.id, &config);
+            assert_eq!(alerts.len(), 1, "{file}: {alerts:#?}");
+        }
+        let both = "evtx-to-mitre-attack/TA0005-Defense Evasion/T1070.001-Clear Windows event logs/ID104-1102-Event log cleared.evtx";
+        let alerts = corpus_alerts(&[both], META.id, &config);
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert!(alerts[0].description.contains("Security and System"), "{}", alerts[0].description);
+        assert_eq!(alerts[0].count, 2, "Application and ForwardedEvents are not counted");
+    }
+
+    #[test]
+    fn security_log_of_a_dc_is_high() {
+        // The DC logged the Kerberoasting 4768/4769 after its log was cleared.
+        let file = "hayabusa-sample-evtx/YamatoSecurity/CredentialAccess/T1558.003_StealOrForgeKerberosTicketsKerberoasting_Security.evtx";
+        let config =
+            DetectionConfig { domain_controllers: vec!["DC-Server-1".into()], ..DetectionConfig::default() };
+        let alerts = corpus_alerts(&[file], META.id, &config);
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert_eq!(alerts[0].severity, Severity::High);
+    }
+
+    #[test]
+    fn silent_on_benign_logs() {
+        assert_silent(META.id);
+    }
+}

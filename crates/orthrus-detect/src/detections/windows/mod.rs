@@ -1,0 +1,196 @@
+//! Detections fed by Windows events on domain controllers (directory access and changes,
+//! group changes, services, tasks, log clearing): activities only event logs produce.
+
+pub mod dcsync;
+pub mod log_cleared;
+pub mod scheduled_task;
+pub mod sensitive_groups;
+pub mod service_creation;
+
+use std::collections::BTreeSet;
+
+use orthrus_model::{Activity, ActivityKind};
+
+/// `DC1.corp.example` and `DC1$` → `dc1`: how a computer is compared across events.
+pub(crate) fn host_key(name: &str) -> String {
+    let name = name.trim().trim_start_matches('\\');
+    let short = name.split('.').next().unwrap_or(name);
+    short.trim_end_matches('$').to_lowercase()
+}
+
+/// Domain controllers, as configured and as learned from the events: only a KDC logs TGT and
+/// service-ticket requests (4768/4769/4771), so whoever logged one is a DC.
+#[derive(Debug, Default)]
+pub(crate) struct KnownDcs {
+    names: BTreeSet<String>,
+}
+
+impl KnownDcs {
+    pub fn new(configured: &[String]) -> Self {
+        Self { names: configured.iter().map(|n| host_key(n)).collect() }
+    }
+
+    pub fn learn(&mut self, activity: &Activity) {
+        if let (ActivityKind::TgtRequested(_) | ActivityKind::ServiceTicketRequested(_), Some(host)) =
+            (&activity.kind, &activity.destination_host)
+        {
+            self.names.insert(host_key(host));
+        }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.contains(&host_key(name))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// Why a command line or image path looks like an attack tool's, or `None`. Patterns are
+/// data: interpreters and script hosts, loopback/admin-share paths, named-pipe echo
+/// (meterpreter getsystem), output redirected to a temp file (impacket atexec/smbexec),
+/// remote-execution services and credential tools by name, and random mixed-case binaries in
+/// the Windows folder (impacket psexec, Metasploit).
+pub(crate) fn suspicious_command(text: &str) -> Option<&'static str> {
+    let lower = text.to_ascii_lowercase();
+    const TOOLS: &[(&str, &str)] = &[
+        ("psexesvc", "PsExec service"),
+        ("remcomsvc", "RemCom service"),
+        ("paexec", "PAExec service"),
+        ("csexec", "CSExec service"),
+        ("winexesvc", "winexe service"),
+        ("mimidrv", "mimikatz driver"),
+        ("mimikatz", "mimikatz"),
+        ("wceservice", "Windows Credentials Editor"),
+        ("gsecdump", "gsecdump"),
+        ("pwdump", "pwdump"),
+        ("fgdump", "fgdump"),
+    ];
+    const SHAPES: &[(&str, &str)] = &[
+        ("\\\\.\\pipe\\", "echoes into a named pipe (token theft)"),
+        ("\\\\127.0.0.1\\", "runs from a loopback share"),
+        ("\\\\localhost\\", "runs from a loopback share"),
+        ("admin$\\", "runs from the ADMIN$ share"),
+        ("%comspec%", "runs a command interpreter"),
+        ("cmd.exe", "runs a command interpreter"),
+        ("cmd /c", "runs a command interpreter"),
+        ("powershell", "runs PowerShell"),
+        ("pwsh", "runs PowerShell"),
+        ("mshta", "runs a script host"),
+        ("wscript", "runs a script host"),
+        ("cscript", "runs a script host"),
+        ("rundll32", "runs rundll32"),
+        ("regsvr32", "runs regsvr32"),
+        ("\\windows\\temp\\", "runs from the Windows temp folder"),
+        ("%windir%\\temp\\", "runs from the Windows temp folder"),
+    ];
+    if let Some((_, why)) = TOOLS.iter().find(|(needle, _)| lower.contains(needle)) {
+        return Some(why);
+    }
+    if let Some((_, why)) = SHAPES.iter().find(|(needle, _)| lower.contains(needle)) {
+        return Some(why);
+    }
+    random_windows_binary(text).then_some("runs a randomly named binary from the Windows folder")
+}
+
+/// `%SYSTEMROOT%\duKhLYUX.exe`: an executable directly in the Windows folder whose name mixes
+/// case the way generated names do (`Sysmon.exe` does not).
+fn random_windows_binary(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    ["%systemroot%\\", "%windir%\\", "c:\\windows\\"].iter().any(|root| {
+        lower.match_indices(root).any(|(at, _)| {
+            let start = at + root.len();
+            let end =
+                text.get(start..).and_then(|r| r.find(['"', ' ', '\\'])).map_or(text.len(), |e| start + e);
+            let file = text.get(start..end).unwrap_or_default();
+            let Some(stem) = file.strip_suffix(".exe").or_else(|| file.strip_suffix(".EXE")) else {
+                return false;
+            };
+            let inner_upper = stem.chars().skip(1).filter(char::is_ascii_uppercase).count();
+            let lower_count = stem.chars().filter(char::is_ascii_lowercase).count();
+            stem.len() >= 4
+                && stem.chars().all(|c| c.is_ascii_alphabetic())
+                && inner_upper >= 2
+                && lower_count >= 2
+        })
+    })
+}
+
+/// Paths only users can write to: a service binary there is suspicious on a DC.
+pub(crate) fn user_writable(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    ["\\users\\", "\\appdata\\", "\\temp\\", "\\programdata\\", "\\perflogs\\"]
+        .iter()
+        .any(|dir| lower.contains(dir))
+        && !lower.contains("\\microsoft\\windows defender\\")
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Runs public corpus event logs (and lab Samba audit logs) through the engine.
+
+    use std::path::Path;
+
+    use orthrus_model::{Activity, Alert};
+
+    use crate::{DetectionConfig, Engine};
+
+    /// Activities of an event log file, ordered by event time.
+    pub fn event_activities(path: &Path) -> Vec<Activity> {
+        let context = orthrus_events::MapContext::default();
+        let mut out = Vec::new();
+        let label = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let read = orthrus_events::read_file(path, &label, 1, &mut |event| {
+            out.extend(orthrus_events::to_activity(&event, &context));
+        });
+        assert!(read.is_ok(), "{}: {read:?}", path.display());
+        out.sort_by_key(|a| a.time);
+        out
+    }
+
+    /// Alerts of detection `id` over corpus files (paths relative to the corpus).
+    pub fn corpus_alerts(files: &[&str], id: &str, config: &DetectionConfig) -> Vec<Alert> {
+        let corpus = orthrus_testkit::corpus();
+        let mut engine = Engine::new(config, "test");
+        for file in files {
+            for activity in event_activities(&corpus.join(file)) {
+                engine.observe(&activity);
+            }
+        }
+        engine.finish().into_iter().filter(|a| a.detection == id).collect()
+    }
+
+    /// Alerts of detection `id` over a lab Samba audit log (testdata/audit/NAME.audit.jsonl).
+    pub fn audit_alerts(name: &str, id: &str, config: &DetectionConfig) -> Vec<Alert> {
+        let path = orthrus_testkit::fixture(&format!("audit/{name}.audit.jsonl"));
+        let mut engine = Engine::new(config, "test");
+        for activity in event_activities(&path) {
+            engine.observe(&activity);
+        }
+        engine.finish().into_iter().filter(|a| a.detection == id).collect()
+    }
+
+    /// Benign corpus logs: a workstation's Security log, a System log, a Sysmon log and an
+    /// application log.
+    pub const BENIGN: &[&str] = &[
+        "evtx-rs-samples/security.evtx",
+        "evtx-rs-samples/system.evtx",
+        "evtx-rs-samples/sysmon.evtx",
+        "deepbluecli/evtx/many-events-application.evtx",
+        "evtx-to-mitre-attack/TA0003-Persistence/T1547-Boot or Logon Autostart Execution/ID4622-New SSP loaded in LSA (only legitim).evtx",
+    ];
+
+    /// Benign lab Samba audit logs.
+    pub const BENIGN_AUDIT: &[&str] =
+        &["benign_logon", "benign_admin", "benign_password_typo", "benign_busy"];
+
+    pub fn assert_silent(id: &str) {
+        let alerts = corpus_alerts(BENIGN, id, &DetectionConfig::default());
+        assert!(alerts.is_empty(), "{id} on benign corpus logs: {alerts:#?}");
+        for name in BENIGN_AUDIT {
+            let alerts = audit_alerts(name, id, &DetectionConfig::default());
+            assert!(alerts.is_empty(), "{id} on benign audit log {name}: {alerts:#?}");
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! ORT-EVT-002 — Suspicious service creation.
+//!
+//! - Attack: remote execution tools install a service to run their payload as SYSTEM
+//!   (PsExec's PSEXESVC, impacket psexec/smbexec, Metasploit psexec, RemCom), and credential
+//!   tools load drivers as services (mimikatz's mimidrv).
+//! - ATT&CK: T1569.002 (Service Execution), T1543.003 (Windows Service). MDI: Suspicious
+//!   service creation (2026).
+//! - Data: System event 7045 (service installed) and Security event 4697 (audit "Security
+//!   System Extension").
+//! - Logic: the image path or name matches a shape of attack tooling (patterns as data, in
+//!   `windows::suspicious_command`): a command interpreter or script host, a named-pipe echo,
+//!   a loopback or ADMIN$ path, the Windows temp folder, a remote-execution service or
+//!   credential tool by name, a randomly named binary in the Windows folder; on a known
+//!   domain controller also a binary in a user-writable folder. One alert per computer and
+//!   quiet gap `window_secs`; High for interpreters and named tools on a DC.
+//! - Thresholds: `window_secs = 3600` (config `[service_creation]`).
+//! - Benign: administrators using PsExec or installing agents from a share; exclude service
+//!   names (`exclude_services`).
+//! - Evidence: each service: name, image path, start type, account, computer.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use orthrus_model::{Activity, ActivityKind, AlertSource, AlertTargets, Severity};
+use serde::Deserialize;
+
+use super::{KnownDcs, host_key, suspicious_command, user_writable};
+use crate::detections::kerberos::name_list;
+use crate::window::Incidents;
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-EVT-002",
+    title: "Suspicious service creation",
+    mdi: "Suspicious service creation (2026)",
+    tactic: "TA0002",
+    techniques: &["T1569.002", "T1543.003"],
+    data_sources: &["events 7045 / 4697 (service installed)"],
+    base_severity: Severity::Medium,
+    config_section: "service_creation",
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceCreationConfig {
+    pub window_secs: u64,
+    /// Service names never alerted on (case-insensitive).
+    pub exclude_services: Vec<String>,
+    pub exclude_sources: Vec<IpAddr>,
+}
+
+impl Default for ServiceCreationConfig {
+    fn default() -> Self {
+        Self { window_secs: 3600, exclude_services: Vec::new(), exclude_sources: Vec::new() }
+    }
+}
+
+impl ServiceCreationConfig {
+    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+        vec![("window_secs", self.window_secs.to_string())]
+    }
+}
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    let c = &config.service_creation;
+    Box::new(ServiceCreation {
+        excluded: c.exclude_services.iter().map(|s| s.to_lowercase()).collect(),
+        dcs: KnownDcs::new(&config.domain_controllers),
+        incidents: Incidents::new(c.window_secs),
+        services: Default::default(),
+    })
+}
+
+pub struct ServiceCreation {
+    excluded: Vec<String>,
+    dcs: KnownDcs,
+    incidents: Incidents<String>,
+    services: std::collections::HashMap<String, BTreeSet<String>>,
+}
+
+impl Detector for ServiceCreation {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        self.dcs.learn(activity);
+        let ActivityKind::ServiceInstalled(service) = &activity.kind else { return };
+        if self.excluded.contains(&service.name.to_lowercase()) {
+            return;
+        }
+        let computer = activity.destination_host.as_deref().unwrap_or("an unnamed computer");
+        let on_dc = self.dcs.contains(computer);
+        let shape = format!("{} {}", service.name, service.image_path);
+        let why = suspicious_command(&shape).or_else(|| {
+            (on_dc && user_writable(&service.image_path)).then_some("runs from a user-writable folder")
+        });
+        let Some(why) = why else { return };
+        let key = host_key(computer);
+        let incident = self.incidents.at(&key, activity.time);
+        if incident.count == 0 {
+            self.services.remove(&key);
+        }
+        let by = service.subject.as_ref().map(|s| format!(" by {}", s.qualified())).unwrap_or_default();
+        incident.record(
+            activity.time,
+            &activity.provenance,
+            format!("service {} ({}) installed{by}: {why}", service.name, service.image_path),
+        );
+        incident.alerted = true;
+        let names = self.services.entry(key.clone()).or_default();
+        names.insert(service.name.clone());
+        let strong = !why.contains("folder") && !why.contains("random");
+        let severity = if on_dc && strong { Severity::High } else { META.base_severity };
+        let description = format!(
+            "Service{} {} installed on {computer}{by}: {why} ({}).",
+            if names.len() == 1 { "" } else { "s" },
+            name_list(names.iter(), 5),
+            service.image_path.chars().take(120).collect::<String>(),
+        );
+        let targets = AlertTargets {
+            computers: BTreeSet::from([computer.to_owned()]),
+            services: names.clone(),
+            ..AlertTargets::default()
+        };
+        let source = AlertSource {
+            ip: activity.source_ip(),
+            computer: None,
+            account: service.subject.as_ref().map(|s| s.qualified()),
+        };
+        updates.push(AlertUpdate::keyed(
+            &META,
+            activity,
+            &key,
+            incident,
+            Verdict { severity, description, source, targets },
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+
+    const ATTACKS: &[&str] = &[
+        "evtx-to-mitre-attack/TA0003-Persistence/T1543.003-Create or Modify System Process-Windows Service/ID4697-New service for Mimikatz.evtx",
+        "evtx-to-mitre-attack/TA0003-Persistence/T1543.003-Create or Modify System Process-Windows Service/ID7045-New service for Mimikatz +npcap.evtx",
+        "evtx-to-mitre-attack/TA0003-Persistence/T1543.003-Create or Modify System Process-Windows Service/ID7045-7036 PSexec service installation.evtx",
+        "deepbluecli/evtx/metasploit-psexec-native-target-system.evtx",
+        "deepbluecli/evtx/metasploit-psexec-powershell-target-system.evtx",
+        "evtx-attack-samples/Lateral Movement/LM_Remote_Service02_7045.evtx",
+        "evtx-to-mitre-attack/TA0008-Lateral Movement/T1021.002-SMB Windows Admin Shares/ID4688,4697,5140-5145 PSexec remote execution + admin share.evtx",
+    ];
+
+    #[test]
+    fn fires_on_every_corpus_service_installation_attack() {
+        for file in ATTACKS {
+            let alerts = corpus_alerts(&[file], META.id, &DetectionConfig::default());
+            assert!(!alerts.is_empty(), "{file}");
+        }
+        // Two installations hours apart: two alerts; Office, Bing and Npcap are not flagged.
+        let npcap = corpus_alerts(&[ATTACKS[1]], META.id, &DetectionConfig::default());
+        let services: Vec<&str> =
+            npcap.iter().flat_map(|a| a.targets.services.iter()).map(String::as_str).collect();
+        assert_eq!(services, ["WCESERVICE", "mimikatz driver (mimidrv)"]);
+        // Metasploit: the random-named payload, and later the named-pipe echo of getsystem.
+        let msf = corpus_alerts(&[ATTACKS[3]], META.id, &DetectionConfig::default());
+        let services: Vec<&str> =
+            msf.iter().flat_map(|a| a.targets.services.iter()).map(String::as_str).collect();
+        assert_eq!(services, ["KgXItsbKgTJzdzwl", "hgabms"]);
+    }
+
+    #[test]
+    fn excluded_service_names_are_silent() {
+        let mut config = DetectionConfig::default();
+        config.service_creation.exclude_services = vec!["psexesvc".into()];
+        assert!(corpus_alerts(&[ATTACKS[2]], META.id, &config).is_empty());
+    }
+
+    #[test]
+    fn silent_on_benign_logs() {
+        assert_silent(META.id);
+    }
+}

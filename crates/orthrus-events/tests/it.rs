@@ -1,0 +1,300 @@
+//! Event intake on real logs: every EVTX file of the public corpus, damaged copies of them,
+//! and the same real events rendered in every other form Orthrus reads (forwarded XML,
+//! Winlogbeat ECS, Get-WinEvent JSON, NXLog in syslog), which must read back to the same
+//! events and activities.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use orthrus_events::{Format, MapContext, ReadSummary, WindowsEvent, read_file, read_text, to_activity};
+
+fn corpus_rows() -> Vec<Vec<String>> {
+    let corpus = orthrus_testkit::corpus();
+    let text = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).unwrap();
+    text.lines().skip(1).map(|l| l.split('\t').map(str::to_owned).collect()).collect()
+}
+
+fn read_all(path: &Path) -> (Vec<WindowsEvent>, ReadSummary) {
+    let mut events = Vec::new();
+    let label = path.file_name().unwrap().to_string_lossy().into_owned();
+    let summary = read_file(path, &label, 2, &mut |e| events.push(e)).unwrap_or_else(|e| panic!("{e}"));
+    (events, summary)
+}
+
+#[test]
+fn every_corpus_evtx_file_reads_completely_or_counts_its_damage() {
+    let corpus = orthrus_testkit::corpus();
+    let mut files = 0;
+    for row in corpus_rows().iter().filter(|r| r[1] == "evtx") {
+        let path = corpus.join(&row[0]);
+        let (events, summary) = read_all(&path);
+        files += 1;
+        let expected: u64 = row[11].parse().unwrap();
+        if row[6].starts_with("Robustness") {
+            assert!(summary.events > 0, "{}: nothing read", row[0]);
+            assert!(summary.events + summary.skipped_total() >= expected.min(summary.events), "{}", row[0]);
+        } else {
+            assert_eq!(summary.events, expected, "{}: {summary:?}", row[0]);
+        }
+        assert_eq!(events.len() as u64, summary.events);
+    }
+    assert!(files >= 100, "only {files} EVTX files in the corpus manifest");
+}
+
+#[test]
+fn damaged_evtx_is_counted_never_fatal() {
+    let corpus = orthrus_testkit::corpus();
+    let dir = tempfile::tempdir().unwrap();
+    let original = corpus.join("evtx-rs-samples/security.evtx");
+    let bytes = std::fs::read(&original).unwrap();
+    let (full, _) = read_all(&original);
+    // Truncated at several points, including inside the file header and mid-chunk.
+    for cut in [100usize, 4096, 4096 + 65536 / 2, bytes.len() / 2, bytes.len() - 1] {
+        let path = dir.path().join(format!("cut{cut}.evtx"));
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let mut n = 0;
+        let result = read_file(&path, "cut.evtx", 2, &mut |_| n += 1);
+        if let Ok(summary) = result {
+            assert!(summary.events as usize <= full.len());
+        }
+        assert!(n <= full.len());
+    }
+    // Bit flips spread through the file: every copy reads without panicking.
+    let mut state = 0x2545_f491_u32;
+    for round in 0..24 {
+        let mut damaged = bytes.clone();
+        for _ in 0..16 {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let at = 4096 + (state as usize % (damaged.len() - 4096));
+            damaged[at] ^= 1 << (state % 8);
+        }
+        let path = dir.path().join(format!("flip{round}.evtx"));
+        std::fs::write(&path, &damaged).unwrap();
+        let _ = read_file(&path, "flip.evtx", 1, &mut |_| {});
+    }
+}
+
+#[test]
+fn schema_names_match_real_evtx_field_order() {
+    let corpus = orthrus_testkit::corpus();
+    let mut checked = std::collections::BTreeSet::new();
+    for row in corpus_rows().iter().filter(|r| r[1] == "evtx" && !r[6].starts_with("Robustness")) {
+        let (events, _) = read_all(&corpus.join(&row[0]));
+        for event in events {
+            let names = orthrus_events::schema::field_names(&event.provider, event.event_id);
+            if names.is_empty() || event.data.is_empty() || event.provider.contains("Eventlog") {
+                continue;
+            }
+            let actual: Vec<&str> = event.data.iter().map(|(n, _)| n).collect();
+            let common = actual.len().min(names.len());
+            assert_eq!(
+                &actual[..common],
+                &names[..common],
+                "{} event {} in {}",
+                event.provider,
+                event.event_id,
+                row[0]
+            );
+            checked.insert(event.event_id);
+        }
+    }
+    for id in [
+        4624, 4625, 4648, 4662, 4672, 4688, 4697, 4698, 4728, 4732, 4738, 4742, 4768, 4769, 4771, 4776, 5136,
+        5140, 5145, 7045,
+    ] {
+        assert!(checked.contains(&id), "no real {id} checked: {checked:?}");
+    }
+}
+
+/// Real events from corpus files covering the mapped event ids.
+fn sample_events() -> Vec<WindowsEvent> {
+    let corpus = orthrus_testkit::corpus();
+    let files = [
+        "hayabusa-sample-evtx/YamatoSecurity/CredentialAccess/T1558.003_StealOrForgeKerberosTicketsKerberoasting_Security.evtx",
+        "evtx-attack-samples/Credential Access/CA_DCSync_4662.evtx",
+        "evtx-to-mitre-attack/TA0006-Credential Access/T1110.xxx-Brut force/ID4771-Kerberos brutforce with valid user.evtx",
+        "evtx-attack-samples/Lateral Movement/LM_ScheduledTask_ATSVC_target_host.evtx",
+        "deepbluecli/evtx/new-user-security.evtx",
+        "deepbluecli/evtx/metasploit-psexec-powershell-target-system.evtx",
+        "evtx-to-mitre-attack/TA0003-Persistence/T1098.xxx-Account manipulation/ID4738,5136-SPN set on user account.evtx",
+    ];
+    files.iter().flat_map(|f| read_all(&corpus.join(f)).0).collect()
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\'', "&apos;")
+}
+
+fn render_xml(events: &[WindowsEvent]) -> String {
+    let mut out = String::from("<Events>\n");
+    for e in events {
+        out.push_str(&format!(
+            "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='{}'/><EventID>{}</EventID><TimeCreated SystemTime='{}'/><EventRecordID>{}</EventRecordID><Channel>{}</Channel><Computer>{}</Computer></System><EventData>",
+            xml_escape(&e.provider), e.event_id, e.time, e.record_id.unwrap(), xml_escape(&e.channel), xml_escape(&e.computer)
+        ));
+        for (name, value) in e.data.iter() {
+            out.push_str(&format!("<Data Name='{name}'>{}</Data>", xml_escape(value)));
+        }
+        out.push_str("</EventData><RenderingInfo Culture='en-US'><Message>rendered</Message></RenderingInfo></Event>\n");
+    }
+    out.push_str("</Events>\n");
+    out
+}
+
+fn data_object(e: &WindowsEvent) -> serde_json::Map<String, serde_json::Value> {
+    e.data.iter().map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned()))).collect()
+}
+
+fn render_ecs(events: &[WindowsEvent]) -> String {
+    events
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "@timestamp": e.time.to_string(),
+                "event": {"code": e.event_id.to_string(), "provider": e.provider},
+                "host": {"name": e.computer.to_lowercase()},
+                "winlog": {
+                    "event_id": e.event_id.to_string(), "channel": e.channel, "computer_name": e.computer,
+                    "record_id": e.record_id, "provider_name": e.provider, "event_data": data_object(e),
+                },
+            })
+            .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn render_get_winevent(events: &[WindowsEvent]) -> String {
+    let items: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| {
+            let properties: Vec<serde_json::Value> =
+                e.data.iter().map(|(_, v)| serde_json::json!({"Value": v})).collect();
+            serde_json::json!({
+                "Id": e.event_id, "RecordId": e.record_id, "ProviderName": e.provider, "LogName": e.channel,
+                "MachineName": e.computer, "TimeCreated": format!("/Date({})/", e.time.as_micros() / 1000),
+                "Message": "rendered", "Properties": properties,
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&items).unwrap()
+}
+
+fn render_nxlog_syslog(events: &[WindowsEvent]) -> String {
+    events
+        .iter()
+        .map(|e| {
+            let mut flat = data_object(e);
+            flat.insert("EventID".into(), e.event_id.into());
+            flat.insert("EventTime".into(), e.time.to_string().into());
+            flat.insert("Channel".into(), e.channel.clone().into());
+            flat.insert("SourceName".into(), e.provider.clone().into());
+            flat.insert("Hostname".into(), e.computer.clone().into());
+            flat.insert("RecordNumber".into(), e.record_id.into());
+            format!("<14>1 {} {} nxlog - - - {}", e.time, e.computer, serde_json::Value::Object(flat))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn kinds(events: &[WindowsEvent]) -> Vec<String> {
+    let context = MapContext::default();
+    events
+        .iter()
+        .filter_map(|e| to_activity(e, &context))
+        .map(|a| {
+            let mut value = serde_json::to_value(&a).unwrap();
+            // Provenance names the rendered file, not the EVTX one; time precision differs
+            // for Get-WinEvent (milliseconds).
+            value.as_object_mut().unwrap().remove("provenance");
+            value.as_object_mut().unwrap().remove("time");
+            value.to_string()
+        })
+        .collect()
+}
+
+fn read_rendered(format: Format, text: &str) -> (Vec<WindowsEvent>, ReadSummary) {
+    let mut events = Vec::new();
+    let file: Arc<str> = Arc::from("rendered");
+    let summary = read_text(format, text, &file, &mut |e| events.push(e));
+    (events, summary)
+}
+
+#[test]
+fn real_events_read_back_the_same_from_every_text_form() {
+    let originals = sample_events();
+    assert!(originals.len() > 50);
+    let want = kinds(&originals);
+    let forms = [
+        ("forwarded XML", Format::Xml, render_xml(&originals)),
+        ("Winlogbeat ECS", Format::Json, render_ecs(&originals)),
+        ("NXLog in syslog", Format::Syslog, render_nxlog_syslog(&originals)),
+    ];
+    for (name, format, text) in forms {
+        assert_eq!(orthrus_events::sniff(text.as_bytes()), Some(format), "{name}");
+        let (events, summary) = read_rendered(format, &text);
+        assert_eq!(summary.skipped_total(), 0, "{name}: {summary:?}");
+        assert_eq!(events.len(), originals.len(), "{name}");
+        for (got, original) in events.iter().zip(&originals) {
+            assert_eq!(
+                (got.event_id, &got.computer, got.time),
+                (original.event_id, &original.computer, original.time),
+                "{name}"
+            );
+            assert_eq!(got.record_id, original.record_id, "{name}");
+        }
+        assert_eq!(kinds(&events), want, "{name}: activities differ");
+    }
+}
+
+#[test]
+fn get_winevent_json_names_positional_properties() {
+    let originals: Vec<WindowsEvent> = sample_events()
+        .into_iter()
+        .filter(|e| !orthrus_events::schema::field_names(&e.provider, e.event_id).is_empty())
+        .collect();
+    let text = render_get_winevent(&originals);
+    assert_eq!(orthrus_events::sniff(text.as_bytes()), Some(Format::Json));
+    let (events, summary) = read_rendered(Format::Json, &text);
+    assert_eq!(summary.skipped_total(), 0, "{summary:?}");
+    assert_eq!(events.len(), originals.len());
+    for (got, original) in events.iter().zip(&originals) {
+        for (name, value) in original.data.iter() {
+            assert_eq!(got.data.get(name), original.data.get(name), "{} {name}={value}", original.event_id);
+        }
+    }
+    // UTF-16 with a BOM, as PowerShell 5.1 writes `> file.json`.
+    let dir = tempfile::tempdir().unwrap();
+    let path: PathBuf = dir.path().join("events.json");
+    let mut utf16 = vec![0xff, 0xfe];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(&path, utf16).unwrap();
+    let (again, summary) = read_all(&path);
+    assert_eq!(summary.format, Some(Format::Json));
+    assert_eq!(again.len(), originals.len());
+}
+
+#[test]
+fn samba_audit_logs_of_the_lab_become_windows_events() {
+    let path = orthrus_testkit::fixture("audit/group_membership_change.audit.jsonl");
+    let (events, summary) = read_all(&path);
+    assert_eq!(summary.format, Some(Format::SambaAudit));
+    let added = events.iter().find(|e| e.event_id == 4728).expect("4728 from groupChange Added");
+    assert_eq!(added.data.get("TargetUserName"), Some("Domain Admins"));
+    assert_eq!(added.data.get("MemberName"), Some("CN=Bob User,CN=Users,DC=lab,DC=test"));
+    assert_eq!(added.data.get("IpAddress"), Some("10.99.0.21"));
+    assert!(summary.skipped.contains_key("Samba authorization record (session detail)"), "{summary:?}");
+
+    // The lab's AS-REP roast: no pre-authentication, RC4 (Samba's "Unknown Pre-authentication").
+    let (events, _) = read_all(&orthrus_testkit::fixture("audit/asrep_roast.audit.jsonl"));
+    let roasted: Vec<&WindowsEvent> =
+        events.iter().filter(|e| e.event_id == 4768 && e.data.get("PreAuthType") == Some("0")).collect();
+    assert!(!roasted.is_empty());
+    // Kerberos user enumeration: unknown names are 4768 with status 0x6.
+    let (events, _) = read_all(&orthrus_testkit::fixture("audit/krb_user_enum.audit.jsonl"));
+    assert!(events.iter().filter(|e| e.event_id == 4768 && e.data.number("Status") == Some(6)).count() >= 5);
+}

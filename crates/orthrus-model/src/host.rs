@@ -1,0 +1,210 @@
+//! Facts only Windows event logs tell: logons as the server recorded them, directory object
+//! access and changes, group and account changes, services and tasks created, logs cleared,
+//! processes started. Where an event means the same as something seen on the wire (a TGT
+//! request, an NTLM validation, a share opened), it becomes that activity instead.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::AuthOutcome;
+
+/// An account as an event names it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+impl AccountRef {
+    /// `DOMAIN\name`, or `name` alone.
+    pub fn qualified(&self) -> String {
+        match &self.domain {
+            Some(d) if !d.is_empty() => format!("{d}\\{}", self.name),
+            _ => self.name.clone(),
+        }
+    }
+
+    /// A machine account (`NAME$`).
+    pub fn is_machine(&self) -> bool {
+        self.name.ends_with('$')
+    }
+
+    /// The anonymous logon (S-1-5-7), as Zerologon's password reset shows it.
+    pub fn is_anonymous(&self) -> bool {
+        self.sid.as_deref() == Some("S-1-5-7") || self.name.eq_ignore_ascii_case("ANONYMOUS LOGON")
+    }
+}
+
+/// A logon session created, refused, or ended on the computer that logged it
+/// (4624 / 4625 / 4634), or a process using explicit credentials (4648).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Logon {
+    pub account: AccountRef,
+    /// 2 interactive, 3 network, 4 batch, 5 service, 7 unlock, 8 network cleartext,
+    /// 9 new credentials, 10 remote interactive, 11 cached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logon_type: Option<u32>,
+    /// NTLM, Kerberos, Negotiate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
+    /// 4648: who used the explicit credentials, and for which server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<AccountRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_server: Option<String>,
+    #[serde(flatten)]
+    pub outcome: AuthOutcome,
+}
+
+/// Special privileges assigned to a new logon (4672): an administrator-equivalent session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PrivilegedLogon {
+    pub account: AccountRef,
+    pub privileges: Vec<String>,
+}
+
+/// An operation on a directory object (4662): who, which object, which rights or properties.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DirectoryAccess {
+    pub subject: AccountRef,
+    /// Object class as a schema GUID or name (`domainDNS` is `19195a5b-…`).
+    pub object_type: String,
+    pub object_name: String,
+    /// Control-access rights and property GUIDs named by the event, lower-case, no braces.
+    pub properties: Vec<String>,
+    pub access_mask: u32,
+}
+
+/// What a directory change did to its object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectoryOperation {
+    /// 5136: an attribute value added or deleted.
+    Modified,
+    /// 5137.
+    Created,
+    /// 5139.
+    Moved,
+    /// 5141.
+    Deleted,
+}
+
+/// A directory object changed (5136 / 5137 / 5139 / 5141).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DirectoryChange {
+    pub subject: AccountRef,
+    pub operation: DirectoryOperation,
+    pub dn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// 5136: whether the value was added (`true`) or deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_added: Option<bool>,
+}
+
+/// A member added to or removed from a security group (4728/4729, 4732/4733, 4756/4757).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupChange {
+    pub subject: AccountRef,
+    pub added: bool,
+    pub group: AccountRef,
+    /// The member's distinguished name (or name) and SID.
+    pub member: AccountRef,
+    /// `global`, `local` (domain-local or built-in) or `universal`.
+    pub scope: String,
+}
+
+/// What an account change was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountAction {
+    Created,
+    Enabled,
+    PasswordChanged,
+    PasswordReset,
+    Disabled,
+    Deleted,
+    Changed,
+    LockedOut,
+    Unlocked,
+    Renamed,
+    SidHistoryAdded,
+}
+
+/// A user or computer account created or changed (4720–4726, 4738, 4740–4743, 4765, 4767,
+/// 4781).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountChange {
+    pub subject: AccountRef,
+    pub action: AccountAction,
+    pub target: AccountRef,
+    pub computer: bool,
+    /// Attributes the event reports as set (4738/4742: `UserAccountControl`,
+    /// `ServicePrincipalNames`, `SidHistory`, …; 4781: `OldTargetUserName`). Values `-` (not
+    /// changed) are left out.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub changes: BTreeMap<String, String>,
+}
+
+/// A service installed (System 7045, Security 4697).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceInstall {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<AccountRef>,
+    pub name: String,
+    pub image_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_type: Option<String>,
+    /// The account the service runs as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<String>,
+}
+
+/// A scheduled task registered (4698).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskRegistration {
+    pub subject: AccountRef,
+    pub name: String,
+    /// `<Command> <Arguments>` of the task's exec actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+/// An event log cleared (Security 1102, System 104).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogCleared {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<AccountRef>,
+    pub channel: String,
+}
+
+/// A process started (Security 4688, Sysmon 1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProcessStart {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<AccountRef>,
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_line: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_image: Option<String>,
+}
+
+/// A network connection made by a process (Sysmon 3); the envelope carries the addresses.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProcessConnection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<AccountRef>,
+    pub image: String,
+    pub initiated: bool,
+}
