@@ -21,8 +21,9 @@ use crate::detections::kerberos::{
 };
 use crate::detections::ntlm::brute_force::NtlmBruteForceConfig;
 use crate::detections::windows::{
-    dcsync::DcsyncConfig, log_cleared::LogClearedConfig, scheduled_task::RemoteExecutionConfig,
-    sensitive_groups::SensitiveGroupsConfig, service_creation::ServiceCreationConfig,
+    EventRuleConfig, dcsync::DcsyncConfig, log_cleared::LogClearedConfig,
+    scheduled_task::RemoteExecutionConfig, sensitive_groups::SensitiveGroupsConfig,
+    service_creation::ServiceCreationConfig,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,13 @@ pub struct DetectionConfig {
     pub service_creation: ServiceCreationConfig,
     pub remote_execution: RemoteExecutionConfig,
     pub log_cleared: LogClearedConfig,
+    pub sid_history: EventRuleConfig,
+    pub adminsdholder: EventRuleConfig,
+    pub rbcd: EventRuleConfig,
+    pub dsrm: EventRuleConfig,
+    pub samaccountname_spoofing: EventRuleConfig,
+    pub dcshadow: EventRuleConfig,
+    pub zerologon: EventRuleConfig,
 }
 
 impl DetectionConfig {
@@ -65,6 +73,13 @@ impl DetectionConfig {
             "asrep_roasting" => self.asrep_roasting.exclude_sources.clone(),
             "account_enumeration" => self.account_enumeration.exclude_sources.clone(),
             "brute_force" => self.brute_force.exclude_sources.clone(),
+            "zerologon" => self.zerologon.exclude_sources.clone(),
+            "dcshadow" => self.dcshadow.exclude_sources.clone(),
+            "samaccountname_spoofing" => self.samaccountname_spoofing.exclude_sources.clone(),
+            "dsrm" => self.dsrm.exclude_sources.clone(),
+            "rbcd" => self.rbcd.exclude_sources.clone(),
+            "adminsdholder" => self.adminsdholder.exclude_sources.clone(),
+            "sid_history" => self.sid_history.exclude_sources.clone(),
             "log_cleared" => self.log_cleared.exclude_sources.clone(),
             "remote_execution" => self.remote_execution.exclude_sources.clone(),
             "service_creation" => self.service_creation.exclude_sources.clone(),
@@ -83,6 +98,13 @@ impl DetectionConfig {
             "asrep_roasting" => self.asrep_roasting.thresholds(),
             "account_enumeration" => self.account_enumeration.thresholds(),
             "brute_force" => self.brute_force.thresholds(),
+            "zerologon" => self.zerologon.thresholds(),
+            "dcshadow" => self.dcshadow.thresholds(),
+            "samaccountname_spoofing" => self.samaccountname_spoofing.thresholds(),
+            "dsrm" => self.dsrm.thresholds(),
+            "rbcd" => self.rbcd.thresholds(),
+            "adminsdholder" => self.adminsdholder.thresholds(),
+            "sid_history" => self.sid_history.thresholds(),
             "log_cleared" => self.log_cleared.thresholds(),
             "remote_execution" => self.remote_execution.thresholds(),
             "service_creation" => self.service_creation.thresholds(),

@@ -27,6 +27,16 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry { meta: &windows::service_creation::META, build: windows::service_creation::build },
     DetectionEntry { meta: &windows::scheduled_task::META, build: windows::scheduled_task::build },
     DetectionEntry { meta: &windows::log_cleared::META, build: windows::log_cleared::build },
+    DetectionEntry { meta: &windows::sid_history::META, build: windows::sid_history::build },
+    DetectionEntry { meta: &windows::adminsdholder::META, build: windows::adminsdholder::build },
+    DetectionEntry { meta: &windows::rbcd::META, build: windows::rbcd::build },
+    DetectionEntry { meta: &windows::dsrm::META, build: windows::dsrm::build },
+    DetectionEntry {
+        meta: &windows::samaccountname_spoofing::META,
+        build: windows::samaccountname_spoofing::build,
+    },
+    DetectionEntry { meta: &windows::dcshadow::META, build: windows::dcshadow::build },
+    DetectionEntry { meta: &windows::zerologon::META, build: windows::zerologon::build },
 ];
 
 /// The catalogue as Markdown: `docs/DETECTIONS.md` is this text, and a test fails when the

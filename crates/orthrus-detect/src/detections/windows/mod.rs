@@ -1,15 +1,94 @@
 //! Detections fed by Windows events on domain controllers (directory access and changes,
 //! group changes, services, tasks, log clearing): activities only event logs produce.
 
+pub mod adminsdholder;
+pub mod dcshadow;
 pub mod dcsync;
+pub mod dsrm;
 pub mod log_cleared;
+pub mod rbcd;
+pub mod samaccountname_spoofing;
 pub mod scheduled_task;
 pub mod sensitive_groups;
 pub mod service_creation;
+pub mod sid_history;
+pub mod zerologon;
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
-use orthrus_model::{Activity, ActivityKind};
+use orthrus_model::{Activity, ActivityKind, AlertSource, AlertTargets, Severity};
+use serde::Deserialize;
+
+use crate::window::Incidents;
+use crate::{AlertUpdate, DetectionMeta, Verdict};
+
+/// Settings of the detections that alert on single directory events: how long a quiet gap
+/// ends an episode (one alert), and who is never alerted on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventRuleConfig {
+    pub window_secs: u64,
+    /// Acting accounts never alerted on (compared case-insensitively, bare name).
+    pub exclude_actors: Vec<String>,
+    pub exclude_sources: Vec<IpAddr>,
+}
+
+impl Default for EventRuleConfig {
+    fn default() -> Self {
+        Self { window_secs: 3600, exclude_actors: Vec::new(), exclude_sources: Vec::new() }
+    }
+}
+
+impl EventRuleConfig {
+    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+        vec![("window_secs", self.window_secs.to_string())]
+    }
+
+    pub fn excludes(&self, actor: &str) -> bool {
+        let bare = actor.rsplit('\\').next().unwrap_or(actor);
+        self.exclude_actors.iter().any(|a| a.eq_ignore_ascii_case(bare))
+    }
+}
+
+/// What a single-event detection found in one activity.
+pub(crate) struct Finding {
+    /// The episode it belongs to (the target object, usually).
+    pub key: String,
+    /// One evidence line.
+    pub summary: String,
+    /// The alert's sentence, as of this finding.
+    pub description: String,
+    pub severity: Severity,
+    pub actor: Option<String>,
+    pub targets: AlertTargets,
+}
+
+/// Records a finding in its episode and emits the alert's new state.
+pub(crate) fn raise(
+    meta: &'static DetectionMeta,
+    incidents: &mut Incidents<String>,
+    activity: &Activity,
+    finding: Finding,
+    updates: &mut Vec<AlertUpdate>,
+) {
+    let incident = incidents.at(&finding.key, activity.time);
+    incident.record(activity.time, &activity.provenance, finding.summary);
+    incident.alerted = true;
+    let source = AlertSource { ip: activity.source_ip(), computer: None, account: finding.actor };
+    let verdict = Verdict {
+        severity: finding.severity,
+        description: finding.description,
+        source,
+        targets: finding.targets,
+    };
+    updates.push(AlertUpdate::keyed(meta, activity, &finding.key, incident, verdict));
+}
+
+/// Where an event was logged, for sentences.
+pub(crate) fn logged_on(activity: &Activity) -> &str {
+    activity.destination_host.as_deref().unwrap_or("a domain controller")
+}
 
 /// `DC1.corp.example` and `DC1$` → `dc1`: how a computer is compared across events.
 pub(crate) fn host_key(name: &str) -> String {
@@ -124,6 +203,12 @@ pub(crate) fn user_writable(text: &str) -> bool {
         .iter()
         .any(|dir| lower.contains(dir))
         && !lower.contains("\\microsoft\\windows defender\\")
+}
+
+/// `CN=TARGET01,CN=Computers,DC=corp` → `TARGET01`.
+pub(crate) fn dn_name(dn: &str) -> String {
+    let first = dn.split(',').next().unwrap_or(dn);
+    first.split_once('=').map_or(first, |(_, v)| v).to_owned()
 }
 
 #[cfg(test)]

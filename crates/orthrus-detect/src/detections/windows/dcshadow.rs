@@ -1,0 +1,160 @@
+//! ORT-DRS-002 — DCShadow (rogue domain controller registration).
+//!
+//! - Attack: mimikatz `lsadump::dcshadow` registers a workstation as a DC for a moment — a
+//!   `server` (and `nTDSDSA`) object under `CN=Sites,CN=Configuration`, and the replication
+//!   SPNs `GC/…` and `E3514235-4B06-11D1-AB04-00C04FC2DCD2/…` on its computer account — then
+//!   pushes changes through replication, which leaves no change events.
+//! - ATT&CK: T1207 (Rogue Domain Controller). MDI: Suspected DCShadow attack (domain
+//!   controller promotion) (2028).
+//! - Data: 5137 (object created) for a `server`/`nTDSDSA` object in the Sites container;
+//!   4742 or 5136 adding the replication SPNs to a computer account.
+//! - Logic: either, for a computer that is not a known domain controller (configured, or
+//!   learned from its KDC events); a server object created by a user account (a DC promotes
+//!   itself with its own machine account's rights after the admin's first steps, so new
+//!   server objects from real promotions also alert: a rare, reviewable event). One alert per
+//!   computer and quiet gap `window_secs` (config `[dcshadow]`).
+//! - Benign: a real DC promotion (exclude the promoting account, or list the DC).
+//! - Evidence: actor, computer, objects or SPNs added.
+
+use orthrus_model::{Activity, ActivityKind, AlertTargets, DirectoryOperation, Severity};
+
+use super::{EventRuleConfig, Finding, KnownDcs, dn_name, host_key, logged_on, raise};
+use crate::window::Incidents;
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-DRS-002",
+    title: "Suspected DCShadow attack (domain controller promotion)",
+    mdi: "Suspected DCShadow attack (domain controller promotion) (2028)",
+    tactic: "TA0005",
+    techniques: &["T1207"],
+    data_sources: &["event 5137 (server object in Sites)", "events 4742/5136 (replication SPNs)"],
+    base_severity: Severity::High,
+    config_section: "dcshadow",
+};
+
+const DRS_SPN: &str = "e3514235-4b06-11d1-ab04-00c04fc2dcd2/";
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    Box::new(DcShadow {
+        incidents: Incidents::new(config.dcshadow.window_secs),
+        config: config.dcshadow.clone(),
+        dcs: KnownDcs::new(&config.domain_controllers),
+    })
+}
+
+pub struct DcShadow {
+    config: EventRuleConfig,
+    incidents: Incidents<String>,
+    dcs: KnownDcs,
+}
+
+/// Replication SPNs in a list of SPNs (one per line, as 4742 writes them).
+fn replication_spns(spns: &str) -> Vec<&str> {
+    spns.split_whitespace()
+        .filter(|spn| {
+            let lower = spn.to_ascii_lowercase();
+            lower.starts_with("gc/") || lower.starts_with(DRS_SPN)
+        })
+        .collect()
+}
+
+impl Detector for DcShadow {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        self.dcs.learn(activity);
+        let (actor, computer, what) = match &activity.kind {
+            ActivityKind::DirectoryObjectChanged(change)
+                if change.operation == DirectoryOperation::Created
+                    && matches!(change.class.as_deref(), Some("server" | "nTDSDSA"))
+                    && change.dn.to_ascii_lowercase().contains(",cn=sites,cn=configuration,") =>
+            {
+                let server = if change.class.as_deref() == Some("nTDSDSA") {
+                    change.dn.split(',').nth(1).map(dn_name).unwrap_or_default()
+                } else {
+                    dn_name(&change.dn)
+                };
+                (
+                    change.subject.clone(),
+                    server,
+                    format!("created {} object {}", change.class.as_deref().unwrap_or(""), change.dn),
+                )
+            }
+            ActivityKind::DirectoryObjectChanged(change)
+                if change
+                    .attribute
+                    .as_deref()
+                    .is_some_and(|a| a.eq_ignore_ascii_case("servicePrincipalName"))
+                    && change.value_added == Some(true)
+                    && change.value.as_deref().is_some_and(|v| !replication_spns(v).is_empty()) =>
+            {
+                let spn = change.value.clone().unwrap_or_default();
+                (change.subject.clone(), dn_name(&change.dn), format!("added SPN {spn}"))
+            }
+            ActivityKind::AccountChanged(change) if change.computer => {
+                let Some(spns) = change.changes.get("ServicePrincipalNames") else { return };
+                let found = replication_spns(spns);
+                if found.is_empty() {
+                    return;
+                }
+                (change.subject.clone(), change.target.name.clone(), format!("set SPNs {}", found.join(" ")))
+            }
+            _ => return,
+        };
+        if self.dcs.contains(&computer) {
+            return;
+        }
+        let actor_name = actor.qualified();
+        if self.config.excludes(&actor_name) {
+            return;
+        }
+        let computer = computer.trim_end_matches('$').to_owned();
+        let finding = Finding {
+            key: host_key(&computer),
+            summary: format!("{actor_name} {what}"),
+            description: format!(
+                "{computer}, which is not a known domain controller, was registered as one by {actor_name} \
+                 (logged on {}): the signature of DCShadow.",
+                logged_on(activity)
+            ),
+            severity: META.base_severity,
+            actor: Some(actor_name),
+            targets: AlertTargets { computers: [computer].into(), ..AlertTargets::default() },
+        };
+        raise(&META, &mut self.incidents, activity, finding, updates);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+
+    #[test]
+    fn fires_on_corpus_dcshadow() {
+        for file in [
+            "evtx-to-mitre-attack/TA0005-Defense Evasion/T1207-Rogue domain controller/ID5137-Fake domain controller registration (DCshadow).evtx",
+            "evtx-to-mitre-attack/TA0003-Persistence/T1098.xxx-Account manipulation/ID4742-SPN set on computer account (DCshadow).evtx",
+            "evtx-attack-samples/Persistence/persistence_security_dcshadow_4742.evtx",
+        ] {
+            let alerts = corpus_alerts(&[file], META.id, &DetectionConfig::default());
+            assert_eq!(alerts.len(), 1, "{file}: {alerts:#?}");
+        }
+    }
+
+    #[test]
+    fn a_listed_domain_controller_is_silent() {
+        let config =
+            DetectionConfig { domain_controllers: vec!["JUMP01".into()], ..DetectionConfig::default() };
+        let file = "evtx-to-mitre-attack/TA0005-Defense Evasion/T1207-Rogue domain controller/ID5137-Fake domain controller registration (DCshadow).evtx";
+        assert!(corpus_alerts(&[file], META.id, &config).is_empty());
+    }
+
+    #[test]
+    fn silent_on_benign_logs() {
+        assert_silent(META.id);
+    }
+}

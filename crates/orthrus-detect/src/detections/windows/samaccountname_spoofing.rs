@@ -1,0 +1,115 @@
+//! ORT-KRB-013 — sAMAccountName spoofing (noPac, CVE-2021-42278 / CVE-2021-42287).
+//!
+//! - Attack: with MachineAccountQuota, any user creates a computer account, renames it to a
+//!   DC's name without the trailing `$`, gets a TGT for it, renames it back, and asks for a
+//!   service ticket with S4U2self: the KDC, not finding the name, appends `$` and issues a
+//!   ticket as the DC.
+//! - ATT&CK: T1068 (Exploitation for Privilege Escalation), T1078.002. MDI: Suspected
+//!   sAMAccountName spoofing (2419).
+//! - Data: event 4781 (account renamed), 4742 with a SAM Account Name change, 5136 on
+//!   `sAMAccountName` of a computer object.
+//! - Logic: a computer account (old name ending in `$`) renamed to a name without `$`. High
+//!   when the new name is a domain controller's (configured, or learned from its KDC events).
+//!   One alert per account SID and quiet gap `window_secs` (config
+//!   `[samaccountname_spoofing]`).
+//! - Benign: none known: Windows never renames computers that way.
+//! - Evidence: actor, old and new names.
+
+use orthrus_model::{AccountAction, Activity, ActivityKind, AlertTargets, Severity};
+
+use super::{EventRuleConfig, Finding, KnownDcs, logged_on, raise};
+use crate::window::Incidents;
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-KRB-013",
+    title: "Suspected sAMAccountName spoofing",
+    mdi: "Suspected sAMAccountName spoofing (2419)",
+    tactic: "TA0004",
+    techniques: &["T1068", "T1078.002"],
+    data_sources: &["event 4781 (account renamed), 4742 (SAM account name changed)"],
+    base_severity: Severity::High,
+    config_section: "samaccountname_spoofing",
+};
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    Box::new(SamAccountNameSpoofing {
+        incidents: Incidents::new(config.samaccountname_spoofing.window_secs),
+        config: config.samaccountname_spoofing.clone(),
+        dcs: KnownDcs::new(&config.domain_controllers),
+    })
+}
+
+pub struct SamAccountNameSpoofing {
+    config: EventRuleConfig,
+    incidents: Incidents<String>,
+    dcs: KnownDcs,
+}
+
+impl Detector for SamAccountNameSpoofing {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        self.dcs.learn(activity);
+        let ActivityKind::AccountChanged(change) = &activity.kind else { return };
+        let (old, new) = match change.action {
+            AccountAction::Renamed => (
+                change.changes.get("OldTargetUserName").cloned().unwrap_or_default(),
+                change.target.name.clone(),
+            ),
+            // 4742 names the account by its new name and gives it again as SamAccountName;
+            // the old name is not in the event, only that it was a computer account.
+            AccountAction::Changed if change.computer => match change.changes.get("SamAccountName") {
+                Some(new) => (format!("{new}$"), new.clone()),
+                None => return,
+            },
+            _ => return,
+        };
+        if !old.ends_with('$') || new.ends_with('$') || new.is_empty() {
+            return;
+        }
+        let actor = change.subject.qualified();
+        if self.config.excludes(&actor) {
+            return;
+        }
+        let impersonates_dc = self.dcs.contains(&new);
+        let finding = Finding {
+            key: change.target.sid.clone().unwrap_or_else(|| new.to_lowercase()),
+            summary: format!("{actor} renamed computer account {old} to {new}"),
+            description: format!(
+                "{actor} renamed a computer account to {new}, a name without the trailing $ {}(noPac), on {}.",
+                if impersonates_dc { "that is a domain controller's " } else { "" },
+                logged_on(activity)
+            ),
+            severity: META.base_severity,
+            actor: Some(actor),
+            targets: AlertTargets { accounts: [new].into(), ..AlertTargets::default() },
+        };
+        raise(&META, &mut self.incidents, activity, finding, updates);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+
+    #[test]
+    fn fires_on_corpus_nopac_renames() {
+        for file in [
+            "evtx-to-mitre-attack/TA0003-Persistence/T1098.xxx-Account manipulation/ID4781-Computer account renamed without a trailing $ (CVE-2021-42278).evtx",
+            "evtx-attack-samples/Privilege Escalation/samaccount_spoofing_CVE-2021-42287_CVE-2021-42278_DC_securitylogs.evtx",
+        ] {
+            let alerts = corpus_alerts(&[file], META.id, &DetectionConfig::default());
+            assert_eq!(alerts.len(), 1, "{file}: {alerts:#?}");
+        }
+    }
+
+    #[test]
+    fn silent_on_benign_logs_with_ordinary_renames() {
+        // The benign workstation log holds 14 ordinary 4781 renames.
+        assert_silent(META.id);
+    }
+}
