@@ -23,9 +23,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the detections over capture files (pcap, pcapng, optionally gzip-compressed).
+    /// Run the detections over capture files (pcap, pcapng) and Windows event logs (EVTX,
+    /// forwarded XML, Winlogbeat/Get-WinEvent/NXLog JSON, NXLog/Snare syslog, Samba audit
+    /// logs), optionally gzip-compressed.
     Analyze(AnalyzeArgs),
-    /// Print what Orthrus decoded from capture files, one JSON activity per line.
+    /// Print what Orthrus decoded from capture files and event logs, one JSON activity per
+    /// line.
     Activities(ActivitiesArgs),
     /// The detection catalogue this binary implements.
     Detections {
@@ -39,8 +42,9 @@ enum Command {
 
 #[derive(clap::Args)]
 pub struct AnalyzeArgs {
-    /// Capture files, read as one timeline ordered by their first packet (rotated captures
-    /// may be given in any order).
+    /// Capture files and event logs, read as one timeline: captures ordered by their first
+    /// packet (rotated captures may be given in any order), events merged in by event time.
+    /// The form of each file is recognised from its content.
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Output format for alerts.
@@ -65,7 +69,7 @@ pub struct AnalyzeArgs {
 
 #[derive(clap::Args)]
 pub struct ActivitiesArgs {
-    /// Capture files.
+    /// Capture files and event logs (as for `analyze`).
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Write activities to this file instead of standard output.

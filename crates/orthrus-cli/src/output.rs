@@ -111,7 +111,8 @@ pub fn print_stats(stats: &DecodeStats, files: &[FileResult]) {
         };
         let _ = writeln!(err, "  file {}: {status}", file.label);
     }
-    for (protocol, section) in &stats.protocols {
+    let any_capture = files.iter().any(|f| matches!(f.outcome, FileOutcome::Capture(_)));
+    for (protocol, section) in stats.protocols.iter().filter(|_| any_capture) {
         let counters: Vec<String> = section.counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let _ = writeln!(err, "  {protocol:<9} {}", counters.join(" "));
         if !section.errors.is_empty() {

@@ -10,6 +10,8 @@ use std::process::Command;
 use assert_cmd::prelude::*;
 use serde_json::Value;
 
+mod events;
+
 fn lab(name: &str) -> PathBuf {
     orthrus_testkit::fixture(&format!("pcap/{name}.pcap"))
 }

@@ -1,0 +1,99 @@
+//! Event logs through the binary: alone, and merged with captures in one run.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::{alerts, lab, orthrus};
+
+fn audit(name: &str) -> String {
+    orthrus_testkit::fixture(&format!("audit/{name}.audit.jsonl")).to_string_lossy().into_owned()
+}
+
+fn corpus(path: &str) -> String {
+    orthrus_testkit::corpus().join(path).to_string_lossy().into_owned()
+}
+
+#[test]
+fn evtx_alone_raises_its_detection_with_record_evidence() {
+    let raised = alerts(&[&corpus("evtx-attack-samples/Credential Access/CA_DCSync_4662.evtx")]);
+    assert_eq!(raised.len(), 1, "{raised:#?}");
+    assert_eq!(raised[0]["detection"], "ORT-DRS-001");
+    let evidence = raised[0]["evidence"].as_array().unwrap();
+    let records: Vec<u64> = evidence.iter().map(|e| e["record"].as_u64().unwrap()).collect();
+    assert_eq!(records, [1, 2, 3]);
+    assert_eq!(evidence[0]["file"], "CA_DCSync_4662.evtx");
+}
+
+#[test]
+fn capture_and_samba_audit_log_merge_into_one_timeline() {
+    // The lab's group change: the wire shows the LDAP modify, the DC's audit log the membership
+    // change it made; together one run raises what the log shows.
+    let pcap = lab("group_membership_change");
+    let out = orthrus()
+        .args(["activities"])
+        .arg(&pcap)
+        .arg(audit("group_membership_change"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let activities: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let kinds: BTreeSet<&str> = activities.iter().map(|a| a["activity"].as_str().unwrap()).collect();
+    assert!(kinds.contains("group_membership_changed"), "{kinds:?}");
+    assert!(kinds.contains("ldap_changed"), "{kinds:?}");
+    let from_log = activities.iter().filter(|a| a["provenance"][0]["line"].is_u64()).count();
+    let from_wire = activities.iter().filter(|a| a["provenance"][0]["frame"].is_u64()).count();
+    assert!(from_log > 0 && from_wire > 0);
+    // One timeline: event times never go backwards by more than the decoder's reorder slack
+    // (network activities complete at their reply).
+    let times: Vec<&str> = activities.iter().map(|a| a["time"].as_str().unwrap()).collect();
+    let sorted_log: Vec<&str> = activities
+        .iter()
+        .filter(|a| a["provenance"][0]["line"].is_u64())
+        .map(|a| a["time"].as_str().unwrap())
+        .collect();
+    assert!(sorted_log.windows(2).all(|w| w[0] <= w[1]), "log activities in time order");
+    assert_eq!(times.len(), activities.len());
+
+    let raised = alerts(&[pcap.to_str().unwrap(), &audit("group_membership_change")]);
+    let detections: BTreeSet<&str> = raised.iter().map(|a| a["detection"].as_str().unwrap()).collect();
+    assert_eq!(detections, BTreeSet::from(["ORT-EVT-001"]));
+    assert_eq!(raised[0]["source"]["ip"], "10.99.0.21");
+}
+
+#[test]
+fn benign_lab_audit_logs_with_their_captures_raise_nothing() {
+    for name in ["benign_logon", "benign_admin", "benign_password_typo", "benign_busy"] {
+        let pcap = lab(name);
+        assert_eq!(alerts(&[pcap.to_str().unwrap(), &audit(name)]), Vec::<Value>::new(), "{name}");
+    }
+}
+
+#[test]
+fn stats_count_skipped_records_and_unreadable_event_files_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("forwarded.jsonl");
+    std::fs::write(
+        &log,
+        "{\"EventID\": 1102, \"EventTime\": \"2024-05-01T10:00:00Z\", \"Channel\": \"Security\", \
+         \"SourceName\": \"Microsoft-Windows-Eventlog\", \"Hostname\": \"DC9.corp.example\", \
+         \"SubjectUserName\": \"eve\", \"SubjectDomainName\": \"CORP\"}\n{\"EventID\": 11\n",
+    )
+    .unwrap();
+    let out = orthrus().args(["analyze", "--stats", "--format", "json"]).arg(&log).output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("event JSON: 1 events, 1 activities, skipped: malformed JSON document=1"), "{stderr}");
+    assert!(!stderr.contains("kerberos"), "no capture, no network statistics: {stderr}");
+    let raised: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(raised.len(), 1);
+    assert_eq!(raised[0]["detection"], "ORT-EVT-018");
+
+    let truncated = dir.path().join("bad.evtx");
+    std::fs::write(&truncated, b"ElfFile\0garbage").unwrap();
+    let out = orthrus().arg("analyze").arg(&truncated).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.evtx"));
+}
