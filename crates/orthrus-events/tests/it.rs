@@ -298,3 +298,28 @@ fn samba_audit_logs_of_the_lab_become_windows_events() {
     let (events, _) = read_all(&orthrus_testkit::fixture("audit/krb_user_enum.audit.jsonl"));
     assert!(events.iter().filter(|e| e.event_id == 4768 && e.data.number("Status") == Some(6)).count() >= 5);
 }
+
+const SNARE_SEED: &str = "<13>Mar  2 10:00:00 DC01 MSWinEventLog\t1\tSecurity\t9\tTue Mar 02 10:00:00 2021\t4625\tMicrosoft-Windows-Security-Auditing\tN/A\tN/A\tFailure Audit\tDC01.corp.example\tLogon\t\tAn account failed to log on.    Subject:   Security ID:  S-1-0-0   Account Name:  -   Account Domain:  -   Logon ID:  0x0    Logon Type:   3    Account For Which Logon Failed:   Security ID:  S-1-0-0   Account Name:  bob   Account Domain:  CORP    Failure Information:   Failure Reason:  Unknown user name or bad password.   Status:   0xC000006D   Sub Status:  0xC000006A    Network Information:   Workstation Name: WS7   Source Network Address: 10.0.0.5   Source Port:  51234\t9\n";
+
+/// The fuzz seeds of the text readers are real corpus events rendered in each form; this
+/// test writes them (`ORTHRUS_BLESS=1`) and keeps them current.
+#[test]
+fn fuzz_seeds_are_real_events_in_every_text_form() {
+    let events: Vec<WindowsEvent> = sample_events().into_iter().take(24).collect();
+    let seeds_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds");
+    let seeds = [
+        ("event_json/ecs.jsonl", render_ecs(&events)),
+        ("event_json/get-winevent.json", render_get_winevent(&events)),
+        ("event_xml/forwarded.xml", render_xml(&events)),
+        ("event_syslog/nxlog.log", render_nxlog_syslog(&events)),
+        ("event_syslog/snare.log", SNARE_SEED.to_owned()),
+    ];
+    for (name, text) in seeds {
+        let path = seeds_dir.join(name);
+        if std::env::var_os("ORTHRUS_BLESS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &text).unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap_or_default(), text, "{name} is stale: ORTHRUS_BLESS=1");
+    }
+}

@@ -134,6 +134,39 @@ pub mod fuzz {
     use orthrus_net::{Decoder, DecoderConfig, decode_reader};
     use orthrus_proto::kerberos;
 
+    /// Runs a text event-log reader over arbitrary bytes, then maps every event it yields.
+    fn event_reader(format: orthrus_events::Format, data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        let file: std::sync::Arc<str> = std::sync::Arc::from("fuzz");
+        let context = orthrus_events::MapContext::default();
+        let mut mapped = 0usize;
+        let summary = orthrus_events::read_text(format, &text, &file, &mut |event| {
+            mapped += usize::from(orthrus_events::to_activity(&event, &context).is_some());
+        });
+        assert!(summary.events as usize >= mapped);
+        let _ = orthrus_events::sniff(data);
+    }
+
+    /// Windows events as JSON: Winlogbeat/ECS, Get-WinEvent, NXLog flat; lines or a stream.
+    pub fn event_json(data: &[u8]) {
+        event_reader(orthrus_events::Format::Json, data);
+    }
+
+    /// Windows events as rendered XML (Event Forwarding, wevtutil).
+    pub fn event_xml(data: &[u8]) {
+        event_reader(orthrus_events::Format::Xml, data);
+    }
+
+    /// Syslog-wrapped Windows events (NXLog JSON, Snare).
+    pub fn event_syslog(data: &[u8]) {
+        event_reader(orthrus_events::Format::Syslog, data);
+    }
+
+    /// Samba's JSON audit log.
+    pub fn samba_audit(data: &[u8]) {
+        event_reader(orthrus_events::Format::SambaAudit, data);
+    }
+
     /// A whole capture file: pcap/pcapng/gzip framing, link layers, IP, TCP, Kerberos.
     pub fn capture(data: &[u8]) {
         let mut decoder = Decoder::new(DecoderConfig::default());

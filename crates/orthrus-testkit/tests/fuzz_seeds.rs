@@ -12,6 +12,7 @@ fn replay(target: &str, run: fn(&[u8])) {
         "kerberos_message" => root.join("testdata/kerberos"),
         "ntlmssp_message" => root.join("testdata/ntlmssp"),
         "spnego_blob" => root.join("testdata/spnego"),
+        "samba_audit" => root.join("testdata/audit"),
         _ => root.join("fuzz/seeds").join(target),
     };
     for dir in [real, root.join("fuzz/seeds").join(target), root.join("testdata/crashes").join(target)] {
@@ -103,4 +104,24 @@ fn public_corpus_is_in_place() {
     // In CI the shared corpus is always beside the repository; its absence is a failure.
     let corpus = orthrus_testkit::corpus();
     assert!(std::fs::read_dir(corpus).map(|d| d.count()).unwrap_or(0) > 1);
+}
+
+#[test]
+fn event_json_seeds() {
+    replay("event_json", orthrus_testkit::fuzz::event_json);
+}
+
+#[test]
+fn event_xml_seeds() {
+    replay("event_xml", orthrus_testkit::fuzz::event_xml);
+}
+
+#[test]
+fn event_syslog_seeds() {
+    replay("event_syslog", orthrus_testkit::fuzz::event_syslog);
+}
+
+#[test]
+fn samba_audit_seeds() {
+    replay("samba_audit", orthrus_testkit::fuzz::samba_audit);
 }
