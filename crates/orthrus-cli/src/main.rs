@@ -5,6 +5,7 @@
 
 mod analyze;
 mod bench;
+mod bench_events;
 mod output;
 
 use std::path::PathBuf;
@@ -38,6 +39,9 @@ enum Command {
     /// Measure decoding throughput (and tshark's, for comparison) on a large capture built
     /// from the given ones.
     Bench(bench::BenchArgs),
+    /// Measure event-log throughput (EVTX → activities → detections) beside the evtx
+    /// crate's own parse of the same files.
+    BenchEvents(bench_events::EventBenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -128,6 +132,7 @@ fn main() -> ExitCode {
             output::list_detections(format == ListFormat::Markdown).map(|()| exit::OK)
         }
         Command::Bench(args) => bench::bench(&args).map(|()| exit::OK),
+        Command::BenchEvents(args) => bench_events::bench_events(&args).map(|()| exit::OK),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -49,6 +49,7 @@ fn read_lines(text: &str, file: &Arc<str>, summary: &mut ReadSummary, out: &mut 
 /// error, reading resumes at the next line.
 fn read_stream(text: &str, file: &Arc<str>, summary: &mut ReadSummary, out: &mut dyn FnMut(WindowsEvent)) {
     let mut offset = 0;
+    let mut lines = crate::LineCounter::new(text);
     // Bounded: every pass either consumes a document or skips at least one line.
     while let Some(rest) = text.get(offset..) {
         if rest.trim().is_empty() {
@@ -58,12 +59,12 @@ fn read_stream(text: &str, file: &Arc<str>, summary: &mut ReadSummary, out: &mut
         let start = offset;
         match stream.next() {
             Some(Ok(value)) => {
-                let line = line_of(text, start + leading_whitespace(rest));
+                let line = lines.line_at(start + leading_whitespace(rest));
                 offset += stream.byte_offset().max(1);
                 take_document(value, file, line, summary, out);
             }
             Some(Err(e)) => {
-                summary.skip_with("malformed JSON document", &format!("line {}: {e}", line_of(text, start)));
+                summary.skip_with("malformed JSON document", &format!("line {}: {e}", lines.line_at(start)));
                 let error_at = start + byte_of_line(rest, e.line());
                 offset = match text.get(error_at..).and_then(|t| t.find('\n')) {
                     Some(nl) => error_at + nl + 1,
@@ -110,12 +111,6 @@ fn take(
 
 fn leading_whitespace(text: &str) -> usize {
     text.len() - text.trim_start().len()
-}
-
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> u64 {
-    let before = text.get(..offset).unwrap_or(text);
-    before.bytes().filter(|b| *b == b'\n').count() as u64 + 1
 }
 
 /// Byte offset where 1-based `line` starts.

@@ -208,6 +208,37 @@ pub fn read_text(
     summary
 }
 
+/// Line numbers of byte offsets that mostly move forward, in time linear in the text (a
+/// recount from the start only when asked about an earlier offset).
+pub(crate) struct LineCounter<'a> {
+    text: &'a str,
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self { text, offset: 0, line: 1 }
+    }
+
+    /// The 1-based line holding byte `offset`.
+    pub(crate) fn line_at(&mut self, offset: usize) -> u64 {
+        let offset = offset.min(self.text.len());
+        if offset < self.offset {
+            self.offset = 0;
+            self.line = 1;
+        }
+        let newlines = self
+            .text
+            .as_bytes()
+            .get(self.offset..offset)
+            .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count());
+        self.line += newlines as u64;
+        self.offset = offset;
+        self.line
+    }
+}
+
 /// UTF-8, or UTF-16 with a byte-order mark (what PowerShell 5.1's `>` writes).
 fn decode_text(bytes: &[u8]) -> String {
     let utf16 = |rest: &[u8], little: bool| {

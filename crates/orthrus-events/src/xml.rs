@@ -15,15 +15,16 @@ use crate::event::{EventData, WindowsEvent, parse_number, parse_time};
 
 pub fn read(text: &str, file: &Arc<str>, summary: &mut ReadSummary, out: &mut dyn FnMut(WindowsEvent)) {
     let mut offset = 0;
+    let mut lines = crate::LineCounter::new(text);
     while let Some(rest) = text.get(offset..) {
-        match read_from(rest, offset, text, file, summary, out) {
+        match read_from(rest, offset, &mut lines, file, summary, out) {
             Ok(()) => break,
             Err((error_at, message, in_event)) => {
                 // Damage outside any event (a wrapper's close tag after a resume) loses nothing.
                 if in_event {
                     summary.skip_with(
                         "malformed event XML",
-                        &format!("line {}: {message}", line_of(text, error_at)),
+                        &format!("line {}: {message}", lines.line_at(error_at)),
                     );
                 }
                 // Resume at the next event after the damage; `+ 1` guarantees progress.
@@ -72,7 +73,7 @@ struct Builder {
 fn read_from(
     rest: &str,
     base: usize,
-    whole: &str,
+    lines: &mut crate::LineCounter<'_>,
     file: &Arc<str>,
     summary: &mut ReadSummary,
     out: &mut dyn FnMut(WindowsEvent),
@@ -94,7 +95,7 @@ fn read_from(
                 let name = local_name(&start);
                 match (section, event.as_mut()) {
                     (_, None) if name == "Event" => {
-                        event = Some(Builder { line: line_of(whole, at), ..Builder::default() });
+                        event = Some(Builder { line: lines.line_at(at), ..Builder::default() });
                     }
                     (Section::Outside, Some(_)) => {
                         section = match name.as_str() {
@@ -238,11 +239,6 @@ fn resolve(reference: &BytesRef<'_>) -> String {
     }
     let name: &str = reference.as_ref();
     quick_xml::escape::resolve_predefined_entity(name).map_or_else(|| format!("&{name};"), str::to_owned)
-}
-
-fn line_of(text: &str, offset: usize) -> u64 {
-    let before = text.get(..offset.min(text.len())).unwrap_or(text);
-    before.bytes().filter(|b| *b == b'\n').count() as u64 + 1
 }
 
 #[cfg(test)]

@@ -320,6 +320,10 @@ fn fuzz_seeds_are_real_events_in_every_text_form() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &text).unwrap();
         }
-        assert_eq!(std::fs::read_to_string(&path).unwrap_or_default(), text, "{name} is stale: ORTHRUS_BLESS=1");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap_or_default(),
+            text,
+            "{name} is stale: ORTHRUS_BLESS=1"
+        );
     }
 }

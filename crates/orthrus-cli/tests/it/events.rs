@@ -30,12 +30,8 @@ fn capture_and_samba_audit_log_merge_into_one_timeline() {
     // The lab's group change: the wire shows the LDAP modify, the DC's audit log the membership
     // change it made; together one run raises what the log shows.
     let pcap = lab("group_membership_change");
-    let out = orthrus()
-        .args(["activities"])
-        .arg(&pcap)
-        .arg(audit("group_membership_change"))
-        .output()
-        .unwrap();
+    let out =
+        orthrus().args(["activities"]).arg(&pcap).arg(audit("group_membership_change")).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let activities: Vec<Value> =
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -84,7 +80,10 @@ fn stats_count_skipped_records_and_unreadable_event_files_fail() {
     let out = orthrus().args(["analyze", "--stats", "--format", "json"]).arg(&log).output().unwrap();
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("event JSON: 1 events, 1 activities, skipped: malformed JSON document=1"), "{stderr}");
+    assert!(
+        stderr.contains("event JSON: 1 events, 1 activities, skipped: malformed JSON document=1"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("kerberos"), "no capture, no network statistics: {stderr}");
     let raised: Vec<Value> =
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
