@@ -276,7 +276,15 @@ fn from_flat(
         .find_map(|k| object.get(*k))
         .and_then(number_or_text)
         .ok_or("JSON object is not a Windows event (no EventID, winlog or Id)")?;
-    let time = ["EventTime", "TimeCreated", "@timestamp", "EventReceivedTime"]
+    // NXLog's EventTime is the agent's local time without a zone; a shipper's UTC
+    // `@timestamp` is then closer to the truth (off by the shipping delay, not by hours).
+    let zoned = |text: &str| text.ends_with('Z') || text.get(19..).is_some_and(|t| t.contains(['+', '-']));
+    let event_time = object.get("EventTime").and_then(Value::as_str);
+    let keys: &[&str] = match event_time {
+        Some(t) if !zoned(t) && object.contains_key("@timestamp") => &["@timestamp", "EventTime"],
+        _ => &["EventTime", "TimeCreated", "@timestamp", "EventReceivedTime"],
+    };
+    let time = keys
         .iter()
         .filter_map(|k| object.get(*k))
         .find_map(powershell_time)

@@ -96,3 +96,35 @@ fn stats_count_skipped_records_and_unreadable_event_files_fail() {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.evtx"));
 }
+
+#[test]
+fn windows_dcsync_capture_and_its_domain_controller_log_line_up_in_time() {
+    // OTRF's Covenant DCSync: the DC's traffic and its Security log (NXLog JSON, whose
+    // EventTime is the DC's local time; the shipper's UTC @timestamp is used instead).
+    let dir = "security-datasets/atomic/windows/credential_access";
+    let pcap = corpus(&format!(
+        "{dir}/network/covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges/covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges_2020-08-05020926.cap"
+    ));
+    let log = corpus(&format!(
+        "{dir}/host/covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges/covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges_2020-08-05020926.json"
+    ));
+    let out = orthrus().arg("activities").arg(&pcap).arg(&log).output().unwrap();
+    let activities: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let micros = |a: &Value| -> i64 {
+        let t: jiff::Timestamp = a["time"].as_str().unwrap().parse().unwrap();
+        t.as_microsecond()
+    };
+    let wire = activities
+        .iter()
+        .find(|a| a["activity"] == "rpc_called" && a["operation"] == "IDL_DRSGetNCChanges")
+        .expect("GetNCChanges on the wire");
+    let event = activities.iter().find(|a| a["activity"] == "directory_object_accessed").expect("4662");
+    assert!((micros(wire) - micros(event)).abs() < 5_000_000, "{wire}\n{event}");
+    let raised = alerts(&[&pcap, &log]);
+    assert!(
+        raised
+            .iter()
+            .any(|a| a["detection"] == "ORT-DRS-001" && a["source"]["account"] == "THESHIRE\\pgustavo")
+    );
+}
