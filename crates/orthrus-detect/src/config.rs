@@ -21,9 +21,8 @@ use crate::detections::kerberos::{
 };
 use crate::detections::ntlm::brute_force::NtlmBruteForceConfig;
 use crate::detections::windows::{
-    EventRuleConfig, dcsync::DcsyncConfig, log_cleared::LogClearedConfig,
-    scheduled_task::RemoteExecutionConfig, sensitive_groups::SensitiveGroupsConfig,
-    service_creation::ServiceCreationConfig,
+    EventRuleConfig, dcsync::DcsyncConfig, scheduled_task::RemoteExecutionConfig,
+    sensitive_groups::SensitiveGroupsConfig, service_creation::ServiceCreationConfig,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +50,7 @@ pub struct DetectionConfig {
     pub sensitive_groups: SensitiveGroupsConfig,
     pub service_creation: ServiceCreationConfig,
     pub remote_execution: RemoteExecutionConfig,
-    pub log_cleared: LogClearedConfig,
+    pub log_cleared: EventRuleConfig,
     pub sid_history: EventRuleConfig,
     pub adminsdholder: EventRuleConfig,
     pub rbcd: EventRuleConfig,

@@ -16,15 +16,11 @@
 //! - Evidence: each clearing: log, account, computer.
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 
-use orthrus_model::{Activity, ActivityKind, AlertSource, AlertTargets, Severity};
-use serde::Deserialize;
+use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 
-use super::{KnownDcs, host_key};
-use crate::detections::kerberos::account_key;
-use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+use super::{EventRuleConfig, Finding, KnownDcs, NamedEpisodes, host_key, logged_on};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-018",
@@ -37,41 +33,18 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "log_cleared",
 };
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LogClearedConfig {
-    pub window_secs: u64,
-    pub exclude_actors: Vec<String>,
-    pub exclude_sources: Vec<IpAddr>,
-}
-
-impl Default for LogClearedConfig {
-    fn default() -> Self {
-        Self { window_secs: 3600, exclude_actors: Vec::new(), exclude_sources: Vec::new() }
-    }
-}
-
-impl LogClearedConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
-        vec![("window_secs", self.window_secs.to_string())]
-    }
-}
-
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let c = &config.log_cleared;
     Box::new(LogCleared {
-        excluded: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
+        config: config.log_cleared.clone(),
         dcs: KnownDcs::new(&config.domain_controllers),
-        incidents: Incidents::new(c.window_secs),
-        logs: Default::default(),
+        episodes: NamedEpisodes::new(config.log_cleared.window_secs),
     })
 }
 
 pub struct LogCleared {
-    excluded: Vec<String>,
+    config: EventRuleConfig,
     dcs: KnownDcs,
-    incidents: Incidents<String>,
-    logs: std::collections::HashMap<String, BTreeSet<String>>,
+    episodes: NamedEpisodes,
 }
 
 impl Detector for LogCleared {
@@ -85,47 +58,28 @@ impl Detector for LogCleared {
         if !matches!(cleared.channel.as_str(), "Security" | "System") {
             return;
         }
-        let actor =
-            cleared.subject.as_ref().map(|s| s.qualified()).unwrap_or_else(|| "an unknown account".into());
-        if cleared.subject.as_ref().is_some_and(|s| self.excluded.contains(&account_key(&s.name))) {
+        let actor = cleared.subject.as_ref().map(|s| s.qualified());
+        if actor.as_deref().is_some_and(|a| self.config.excludes(a)) {
             return;
         }
-        let computer = activity.destination_host.as_deref().unwrap_or("an unnamed computer");
-        let key = host_key(computer);
-        let incident = self.incidents.at(&key, activity.time);
-        if incident.count == 0 {
-            self.logs.remove(&key);
-        }
-        incident.record(
-            activity.time,
-            &activity.provenance,
-            format!("{actor} cleared the {} log", cleared.channel),
-        );
-        incident.alerted = true;
-        let logs = self.logs.entry(key.clone()).or_default();
-        logs.insert(cleared.channel.clone());
-        let on_dc = self.dcs.contains(computer);
-        let severity = if on_dc && logs.contains("Security") { Severity::High } else { META.base_severity };
-        let description = format!(
-            "{actor} cleared the {} log{} of {}{computer}.",
-            logs.iter().cloned().collect::<Vec<_>>().join(" and "),
-            if logs.len() == 1 { "" } else { "s" },
-            if on_dc { "domain controller " } else { "" },
-        );
-        let targets =
-            AlertTargets { computers: BTreeSet::from([computer.to_owned()]), ..AlertTargets::default() };
-        let source = AlertSource {
-            ip: activity.source_ip(),
-            computer: None,
-            account: cleared.subject.as_ref().map(|s| s.qualified()),
+        let who = actor.clone().unwrap_or_else(|| "an unknown account".into());
+        let computer = logged_on(activity).to_owned();
+        let logs = self.episodes.add(&host_key(&computer), activity.time, [cleared.channel.clone()]);
+        let on_dc = self.dcs.contains(&computer);
+        let finding = Finding {
+            key: host_key(&computer),
+            summary: format!("{who} cleared the {} log", cleared.channel),
+            description: format!(
+                "{who} cleared the {} log{} of {}{computer}.",
+                logs.iter().cloned().collect::<Vec<_>>().join(" and "),
+                if logs.len() == 1 { "" } else { "s" },
+                if on_dc { "domain controller " } else { "" },
+            ),
+            severity: if on_dc && logs.contains("Security") { Severity::High } else { META.base_severity },
+            actor,
+            targets: AlertTargets { computers: BTreeSet::from([computer]), ..AlertTargets::default() },
         };
-        updates.push(AlertUpdate::keyed(
-            &META,
-            activity,
-            &key,
-            incident,
-            Verdict { severity, description, source, targets },
-        ));
+        self.episodes.raise(&META, activity, finding, updates);
     }
 }
 

@@ -85,6 +85,45 @@ pub(crate) fn raise(
     updates.push(AlertUpdate::keyed(meta, activity, &finding.key, incident, verdict));
 }
 
+/// Episodes keyed by computer or account, each with the names it involved (services, tasks,
+/// groups, logs), for detections whose alert lists them.
+pub(crate) struct NamedEpisodes {
+    incidents: Incidents<String>,
+    names: std::collections::HashMap<String, BTreeSet<String>>,
+}
+
+impl NamedEpisodes {
+    pub fn new(window_secs: u64) -> Self {
+        Self { incidents: Incidents::new(window_secs), names: Default::default() }
+    }
+
+    /// Adds `names` to the episode of `key` at `time` (a new episode starts empty); returns
+    /// the names so far. Call once per activity, before `raise`.
+    pub fn add(
+        &mut self,
+        key: &str,
+        time: orthrus_model::Timestamp,
+        names: impl IntoIterator<Item = String>,
+    ) -> BTreeSet<String> {
+        if self.incidents.at(&key.to_owned(), time).count == 0 {
+            self.names.remove(key);
+        }
+        let known = self.names.entry(key.to_owned()).or_default();
+        known.extend(names);
+        known.clone()
+    }
+
+    pub fn raise(
+        &mut self,
+        meta: &'static DetectionMeta,
+        activity: &Activity,
+        finding: Finding,
+        updates: &mut Vec<AlertUpdate>,
+    ) {
+        raise(meta, &mut self.incidents, activity, finding, updates);
+    }
+}
+
 /// Where an event was logged, for sentences.
 pub(crate) fn logged_on(activity: &Activity) -> &str {
     activity.destination_host.as_deref().unwrap_or("a domain controller")

@@ -20,13 +20,12 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use orthrus_model::{Activity, ActivityKind, AlertSource, AlertTargets, Severity};
+use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 use serde::Deserialize;
 
-use super::{KnownDcs, host_key, suspicious_command};
+use super::{Finding, KnownDcs, NamedEpisodes, host_key, suspicious_command};
 use crate::detections::kerberos::{account_key, name_list};
-use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-RPC-001",
@@ -71,8 +70,7 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
         excluded_tasks: c.exclude_tasks.iter().map(|t| t.trim_start_matches('\\').to_lowercase()).collect(),
         excluded_actors: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
         dcs: KnownDcs::new(&config.domain_controllers),
-        incidents: Incidents::new(c.window_secs),
-        tasks: Default::default(),
+        episodes: NamedEpisodes::new(c.window_secs),
     })
 }
 
@@ -80,8 +78,7 @@ pub struct RemoteExecution {
     excluded_tasks: Vec<String>,
     excluded_actors: Vec<String>,
     dcs: KnownDcs,
-    incidents: Incidents<String>,
-    tasks: std::collections::HashMap<String, BTreeSet<String>>,
+    episodes: NamedEpisodes,
 }
 
 impl Detector for RemoteExecution {
@@ -99,39 +96,24 @@ impl Detector for RemoteExecution {
             return;
         }
         let Some(why) = suspicious_command(command) else { return };
-        let computer = activity.destination_host.as_deref().unwrap_or("an unnamed computer");
-        let key = host_key(computer);
-        let incident = self.incidents.at(&key, activity.time);
-        if incident.count == 0 {
-            self.tasks.remove(&key);
-        }
+        let computer = activity.destination_host.as_deref().unwrap_or("an unnamed computer").to_owned();
+        let key = host_key(&computer);
+        let names = self.episodes.add(&key, activity.time, [task.name.clone()]);
         let actor = task.subject.qualified();
-        incident.record(
-            activity.time,
-            &activity.provenance,
-            format!("{actor} registered task {}: {command}", task.name),
-        );
-        incident.alerted = true;
-        let names = self.tasks.entry(key.clone()).or_default();
-        names.insert(task.name.clone());
-        let on_dc = self.dcs.contains(computer);
-        let severity = if on_dc { Severity::High } else { META.base_severity };
-        let description = format!(
-            "{actor} registered the scheduled task{} {} on {computer}, which {why}: {}.",
-            if names.len() == 1 { "" } else { "s" },
-            name_list(names.iter(), 5),
-            command.chars().take(120).collect::<String>(),
-        );
-        let targets =
-            AlertTargets { computers: BTreeSet::from([computer.to_owned()]), ..AlertTargets::default() };
-        let source = AlertSource { ip: activity.source_ip(), computer: None, account: Some(actor) };
-        updates.push(AlertUpdate::keyed(
-            &META,
-            activity,
-            &key,
-            incident,
-            Verdict { severity, description, source, targets },
-        ));
+        let finding = Finding {
+            key,
+            summary: format!("{actor} registered task {}: {command}", task.name),
+            description: format!(
+                "{actor} registered the scheduled task{} {} on {computer}, which {why}: {}.",
+                if names.len() == 1 { "" } else { "s" },
+                name_list(names.iter(), 5),
+                command.chars().take(120).collect::<String>(),
+            ),
+            severity: if self.dcs.contains(&computer) { Severity::High } else { META.base_severity },
+            actor: Some(actor),
+            targets: AlertTargets { computers: BTreeSet::from([computer]), ..AlertTargets::default() },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
     }
 }
 

@@ -22,12 +22,12 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use orthrus_model::{Activity, ActivityKind, AlertSource, AlertTargets, Severity};
+use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 use serde::Deserialize;
 
+use super::{Finding, NamedEpisodes, logged_on};
 use crate::detections::kerberos::{account_key, name_list};
-use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-001",
@@ -117,16 +117,15 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(SensitiveGroups {
         extra: c.extra_groups.iter().map(|g| account_key(g)).collect(),
         excluded: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
-        incidents: Incidents::new(c.window_secs),
-        groups: Default::default(),
+        episodes: NamedEpisodes::new(c.window_secs),
     })
 }
 
 pub struct SensitiveGroups {
     extra: Vec<String>,
     excluded: Vec<String>,
-    incidents: Incidents<String>,
-    groups: std::collections::HashMap<String, (BTreeSet<String>, BTreeSet<String>)>,
+    /// Names in an episode: `group:<name>` and `member:<name>`.
+    episodes: NamedEpisodes,
 }
 
 /// Whether a group is sensitive, and whether critically so.
@@ -177,37 +176,30 @@ impl Detector for SensitiveGroups {
         } else {
             change.member.name.clone()
         };
-        let group = change.group.name.clone();
-        let dc = activity.destination_host.as_deref().unwrap_or("a domain controller");
-        let incident = self.incidents.at(&key, activity.time);
-        if incident.count == 0 {
-            self.groups.remove(&key);
-        }
-        incident.record(
-            activity.time,
-            &activity.provenance,
-            format!("{actor} added {member} to {group} on {dc}"),
-        );
-        incident.alerted = true;
-        let (groups, members) = self.groups.entry(key.clone()).or_default();
-        groups.insert(group);
-        members.insert(member);
-        let description = format!(
-            "{actor} added {} to the sensitive group{} {}.",
-            name_list(members.iter(), 3),
-            if groups.len() == 1 { "" } else { "s" },
-            name_list(groups.iter(), 5),
-        );
-        let severity = if critical { Severity::High } else { META.base_severity };
-        let targets = AlertTargets { accounts: members.clone(), ..AlertTargets::default() };
-        let source = AlertSource { ip: activity.source_ip(), computer: None, account: Some(actor) };
-        updates.push(AlertUpdate::keyed(
-            &META,
-            activity,
+        let dc = logged_on(activity);
+        let names = self.episodes.add(
             &key,
-            incident,
-            Verdict { severity, description, source, targets },
-        ));
+            activity.time,
+            [format!("group:{}", change.group.name), format!("member:{member}")],
+        );
+        let of = |prefix: &str| -> BTreeSet<String> {
+            names.iter().filter_map(|n| n.strip_prefix(prefix)).map(str::to_owned).collect()
+        };
+        let (groups, members) = (of("group:"), of("member:"));
+        let finding = Finding {
+            key,
+            summary: format!("{actor} added {member} to {} on {dc}", change.group.name),
+            description: format!(
+                "{actor} added {} to the sensitive group{} {}.",
+                name_list(members.iter(), 3),
+                if groups.len() == 1 { "" } else { "s" },
+                name_list(groups.iter(), 5),
+            ),
+            severity: if critical { Severity::High } else { META.base_severity },
+            actor: Some(actor),
+            targets: AlertTargets { accounts: members, ..AlertTargets::default() },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
     }
 }
 

@@ -21,13 +21,12 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use orthrus_model::{Activity, ActivityKind, AlertSource, AlertTargets, Severity};
+use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 use serde::Deserialize;
 
-use super::{KnownDcs, host_key, suspicious_command, user_writable};
+use super::{Finding, KnownDcs, NamedEpisodes, host_key, suspicious_command, user_writable};
 use crate::detections::kerberos::name_list;
-use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-002",
@@ -66,16 +65,14 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(ServiceCreation {
         excluded: c.exclude_services.iter().map(|s| s.to_lowercase()).collect(),
         dcs: KnownDcs::new(&config.domain_controllers),
-        incidents: Incidents::new(c.window_secs),
-        services: Default::default(),
+        episodes: NamedEpisodes::new(c.window_secs),
     })
 }
 
 pub struct ServiceCreation {
     excluded: Vec<String>,
     dcs: KnownDcs,
-    incidents: Incidents<String>,
-    services: std::collections::HashMap<String, BTreeSet<String>>,
+    episodes: NamedEpisodes,
 }
 
 impl Detector for ServiceCreation {
@@ -89,52 +86,35 @@ impl Detector for ServiceCreation {
         if self.excluded.contains(&service.name.to_lowercase()) {
             return;
         }
-        let computer = activity.destination_host.as_deref().unwrap_or("an unnamed computer");
-        let on_dc = self.dcs.contains(computer);
+        let computer = activity.destination_host.as_deref().unwrap_or("an unnamed computer").to_owned();
+        let on_dc = self.dcs.contains(&computer);
         let shape = format!("{} {}", service.name, service.image_path);
         let why = suspicious_command(&shape).or_else(|| {
             (on_dc && user_writable(&service.image_path)).then_some("runs from a user-writable folder")
         });
         let Some(why) = why else { return };
-        let key = host_key(computer);
-        let incident = self.incidents.at(&key, activity.time);
-        if incident.count == 0 {
-            self.services.remove(&key);
-        }
+        let key = host_key(&computer);
+        let names = self.episodes.add(&key, activity.time, [service.name.clone()]);
         let by = service.subject.as_ref().map(|s| format!(" by {}", s.qualified())).unwrap_or_default();
-        incident.record(
-            activity.time,
-            &activity.provenance,
-            format!("service {} ({}) installed{by}: {why}", service.name, service.image_path),
-        );
-        incident.alerted = true;
-        let names = self.services.entry(key.clone()).or_default();
-        names.insert(service.name.clone());
         let strong = !why.contains("folder") && !why.contains("random");
-        let severity = if on_dc && strong { Severity::High } else { META.base_severity };
-        let description = format!(
-            "Service{} {} installed on {computer}{by}: {why} ({}).",
-            if names.len() == 1 { "" } else { "s" },
-            name_list(names.iter(), 5),
-            service.image_path.chars().take(120).collect::<String>(),
-        );
-        let targets = AlertTargets {
-            computers: BTreeSet::from([computer.to_owned()]),
-            services: names.clone(),
-            ..AlertTargets::default()
+        let finding = Finding {
+            key,
+            summary: format!("service {} ({}) installed{by}: {why}", service.name, service.image_path),
+            description: format!(
+                "Service{} {} installed on {computer}{by}: {why} ({}).",
+                if names.len() == 1 { "" } else { "s" },
+                name_list(names.iter(), 5),
+                service.image_path.chars().take(120).collect::<String>(),
+            ),
+            severity: if on_dc && strong { Severity::High } else { META.base_severity },
+            actor: service.subject.as_ref().map(|s| s.qualified()),
+            targets: AlertTargets {
+                computers: BTreeSet::from([computer]),
+                services: names,
+                ..AlertTargets::default()
+            },
         };
-        let source = AlertSource {
-            ip: activity.source_ip(),
-            computer: None,
-            account: service.subject.as_ref().map(|s| s.qualified()),
-        };
-        updates.push(AlertUpdate::keyed(
-            &META,
-            activity,
-            &key,
-            incident,
-            Verdict { severity, description, source, targets },
-        ));
+        self.episodes.raise(&META, activity, finding, updates);
     }
 }
 
