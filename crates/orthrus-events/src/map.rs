@@ -272,27 +272,9 @@ fn tgt_exchange(d: &EventData) -> KerberosExchange {
         }
         _ => {}
     }
-    let request = KdcRequest {
-        realm: realm.clone(),
-        cname: Some(user.to_owned()),
-        sname: Some(
-            d.get("ServiceName").map_or_else(|| format!("krbtgt/{realm}"), |s| slash_realm(s, &realm)),
-        ),
-        kdc_options: KdcOptions(status(d, "TicketOptions").unwrap_or_default()),
-        etypes: Vec::new(),
-        padata,
-        enc_timestamp_etype: None,
-        pac_request: None,
-        fast_armor: false,
-        pkinit,
-        addresses: Vec::new(),
-        till: None,
-        nonce: 0,
-        presented_ticket: None,
-        authenticator_etype: None,
-        enc_authorization_data: false,
-        additional_tickets: 0,
-    };
+    let sname = d.get("ServiceName").map_or_else(|| format!("krbtgt/{realm}"), |s| slash_realm(s, &realm));
+    let request =
+        KdcRequest { cname: Some(user.to_owned()), pkinit, ..logged_request(d, &realm, sname, padata) };
     let code = status(d, "Status").unwrap_or_default();
     let sname = request.sname.clone().unwrap_or_default();
     let outcome = if code == 0 {
@@ -313,6 +295,30 @@ fn tgt_exchange(d: &EventData) -> KerberosExchange {
         failure(code, &realm, sname, user)
     };
     KerberosExchange { request: Some(request), outcome }
+}
+
+/// What a KDC event says of the request: realm, service, options and pre-authentication;
+/// not the offered encryption types, nonce or addresses, which the event does not carry.
+fn logged_request(d: &EventData, realm: &str, sname: String, padata: Vec<PaDataType>) -> KdcRequest {
+    KdcRequest {
+        realm: realm.to_owned(),
+        cname: None,
+        sname: Some(sname),
+        kdc_options: KdcOptions(status(d, "TicketOptions").unwrap_or_default()),
+        etypes: Vec::new(),
+        padata,
+        enc_timestamp_etype: None,
+        pac_request: None,
+        fast_armor: false,
+        pkinit: false,
+        addresses: Vec::new(),
+        till: None,
+        nonce: 0,
+        presented_ticket: None,
+        authenticator_etype: None,
+        enc_authorization_data: false,
+        additional_tickets: 0,
+    }
 }
 
 fn failure(code: u32, realm: &str, sname: String, user: &str) -> KdcOutcome {
@@ -338,25 +344,7 @@ fn service_ticket_exchange(d: &EventData) -> KerberosExchange {
     let (user, realm) = client.split_once('@').unwrap_or((client, ""));
     let realm = d.get("TargetDomainName").unwrap_or(realm).to_ascii_uppercase();
     let service = d.get("ServiceName").unwrap_or_default().to_owned();
-    let request = KdcRequest {
-        realm: realm.clone(),
-        cname: None,
-        sname: Some(service.clone()),
-        kdc_options: KdcOptions(status(d, "TicketOptions").unwrap_or_default()),
-        etypes: Vec::new(),
-        padata: vec![PaDataType::TGS_REQ],
-        enc_timestamp_etype: None,
-        pac_request: None,
-        fast_armor: false,
-        pkinit: false,
-        addresses: Vec::new(),
-        till: None,
-        nonce: 0,
-        presented_ticket: None,
-        authenticator_etype: None,
-        enc_authorization_data: false,
-        additional_tickets: 0,
-    };
+    let request = logged_request(d, &realm, service.clone(), vec![PaDataType::TGS_REQ]);
     let code = status(d, "Status").unwrap_or_default();
     let outcome = if code == 0 {
         let ticket_etype = etype(d).unwrap_or(EncryptionType(0));
