@@ -103,7 +103,7 @@ pub fn decode_files(files: &[PathBuf], progress: bool, out: &mut dyn FnMut(Activ
     let (event_files, captures): (Vec<&PathBuf>, Vec<&PathBuf>) =
         files.iter().partition(|path| orthrus_events::sniff_file(path).is_some());
     let mut run = Run { stats: DecodeStats::default(), files: Vec::new(), failed_files: 0 };
-    let mut pending = read_event_files(&event_files, &mut run).into_iter().peekable();
+    let mut pending = read_event_files(&event_files, progress, &mut run).into_iter().peekable();
     let mut merged = |activity: Activity| {
         while let Some(earlier) = pending.next_if(|e| e.time <= activity.time) {
             out(earlier);
@@ -116,12 +116,18 @@ pub fn decode_files(files: &[PathBuf], progress: bool, out: &mut dyn FnMut(Activ
 }
 
 /// Every event file's activities, ordered by event time (stable: file order within a time).
-fn read_event_files(files: &[&PathBuf], run: &mut Run) -> Vec<Activity> {
+fn read_event_files(files: &[&PathBuf], progress: bool, run: &mut Run) -> Vec<Activity> {
+    let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let bar = progress_bar(progress && total >= PROGRESS_MIN_BYTES, files.len() as u64);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} event logs {wide_msg}") {
+        bar.set_style(style);
+    }
     let context = MapContext::default();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut activities = Vec::new();
     for path in files {
         let label = file_label(path);
+        bar.set_message(label.clone());
         let before = activities.len();
         let read = orthrus_events::read_file(path, &label, threads, &mut |event| {
             if let Some(activity) = to_activity(&event, &context) {
@@ -136,7 +142,9 @@ fn read_event_files(files: &[&PathBuf], run: &mut Run) -> Vec<Activity> {
             }
         };
         run.files.push(FileResult { label, outcome });
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     activities.sort_by_key(|a| a.time);
     activities
 }
@@ -201,7 +209,7 @@ fn report_input_errors(run: &Run) {
             FileOutcome::Events { summary, .. } => {
                 if summary.skipped_total() > 0 {
                     eprintln!(
-                        "orthrus: {}: {} unreadable records skipped ({}); the rest was analyzed",
+                        "orthrus: {}: skipped {} unreadable records or chunks ({}); the rest was analyzed",
                         file.label,
                         summary.skipped_total(),
                         summary

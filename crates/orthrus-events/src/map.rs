@@ -50,6 +50,7 @@ pub fn from_expected_provider(provider: &str, channel: &str, event_id: u32) -> b
     match event_id {
         1102 | 104 => provider.contains("Eventlog"),
         7045 => provider.contains("Service Control Manager"),
+        8004 => provider.contains("NTLM"),
         4600..=5999 => provider.contains("Security-Auditing") || channel == "Security",
         _ => true,
     }
@@ -78,7 +79,8 @@ pub fn to_activity(event: &WindowsEvent, context: &MapContext) -> Option<Activit
         (4768, _) => ActivityKind::TgtRequested(tgt_exchange(d)),
         (4771, _) => ActivityKind::TgtRequested(tgt_exchange(d)),
         (4769, _) => ActivityKind::ServiceTicketRequested(service_ticket_exchange(d)),
-        (4776 | 8004, _) => ActivityKind::NtlmAuthenticated(ntlm(d)),
+        (4776, _) => ActivityKind::NtlmAuthenticated(ntlm(d)),
+        (8004, _) => ActivityKind::NtlmAuthenticated(ntlm_audit(d)),
         (4624 | 4625, _) => ActivityKind::LoggedOn(logon(d, event.event_id == 4625)),
         (4634, _) => ActivityKind::LoggedOff(logon(d, false)),
         (4648, _) => ActivityKind::ExplicitCredentialsUsed(Logon {
@@ -186,7 +188,8 @@ pub fn to_activity(event: &WindowsEvent, context: &MapContext) -> Option<Activit
     let destination_ip = d.get("DestinationIp").and_then(parse_ip);
     let destination_port = d.number("DestinationPort").and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
     let source_host = match event.event_id {
-        4776 | 8004 => d.get("Workstation"),
+        4776 => d.get("Workstation"),
+        8004 => d.get("WorkstationName"),
         4624 | 4625 => d.get("WorkstationName"),
         _ => None,
     }
@@ -394,6 +397,23 @@ fn ntlm(d: &EventData) -> NtlmAuthentication {
     }
 }
 
+/// 8004 (Microsoft-Windows-NTLM/Operational, "Audit NTLM authentication in this domain"):
+/// who authenticated with NTLM through which server, not whether it worked.
+fn ntlm_audit(d: &EventData) -> NtlmAuthentication {
+    NtlmAuthentication {
+        via: Carrier::Unknown,
+        user: d.get("UserName").unwrap_or_default().to_owned(),
+        domain: d.get("DomainName").unwrap_or_default().to_owned(),
+        workstation: d.get("WorkstationName").unwrap_or_default().trim_start_matches('\\').to_owned(),
+        response: NtlmResponse::Unknown,
+        client_time: None,
+        mic: false,
+        target_name: d.get("SChannelName").map(str::to_owned),
+        channel_bindings: false,
+        outcome: AuthOutcome::Unknown,
+    }
+}
+
 fn outcome(code: u32) -> AuthOutcome {
     if code == 0 { AuthOutcome::Succeeded } else { AuthOutcome::Failed { status: NtStatus(code) } }
 }
@@ -549,4 +569,91 @@ fn unescape(text: &str) -> String {
         .replace("&gt;", ">")
         .replace("&apos;", "'")
         .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use orthrus_model::Timestamp;
+
+    use super::*;
+
+    fn event(provider: &str, event_id: u32, fields: &[(&str, &str)]) -> WindowsEvent {
+        let mut data = EventData::default();
+        for (k, v) in fields {
+            data.push(*k, *v);
+        }
+        WindowsEvent {
+            time: Timestamp::from_micros(0),
+            channel: "Security".into(),
+            provider: provider.into(),
+            event_id,
+            record_id: Some(7),
+            computer: "DC1.corp.example".into(),
+            data,
+            file: Arc::from("t.evtx"),
+            position: orthrus_model::Position::Record(7),
+        }
+    }
+
+    const AUDIT: &str = "Microsoft-Windows-Security-Auditing";
+
+    #[test]
+    fn mapped_ipv4_addresses_and_generic_failure_status() {
+        let failed = event(
+            AUDIT,
+            4625,
+            &[
+                ("TargetUserName", "bob"),
+                ("Status", "0xc000006d"),
+                ("SubStatus", "0xc000006a"),
+                ("IpAddress", "::ffff:10.1.2.3"),
+                ("IpPort", "50123"),
+                ("WorkstationName", "ws7"),
+            ],
+        );
+        let activity = to_activity(&failed, &MapContext::default()).expect("4625");
+        assert_eq!(activity.source_ip(), Some("10.1.2.3".parse().unwrap()));
+        assert_eq!(activity.source_host.as_deref(), Some("WS7"));
+        assert_eq!(activity.destination_host.as_deref(), Some("DC1.corp.example"));
+        let ActivityKind::LoggedOn(logon) = activity.kind else { panic!("logon") };
+        assert_eq!(logon.outcome, AuthOutcome::Failed { status: NtStatus::WRONG_PASSWORD });
+    }
+
+    #[test]
+    fn reused_event_numbers_from_other_providers_are_not_misread() {
+        let mut app = event("Microsoft-Windows-EventSystem", 4625, &[("TargetUserName", "x")]);
+        app.channel = "Application".into();
+        assert!(to_activity(&app, &MapContext::default()).is_none());
+        let mut other_channel = event("SomeApp", 1102, &[]);
+        other_channel.channel = "Application".into();
+        assert!(to_activity(&other_channel, &MapContext::default()).is_none());
+    }
+
+    #[test]
+    fn ntlm_audit_8004_names_user_and_workstation_without_an_outcome() {
+        let audit = event(
+            "Microsoft-Windows-NTLM",
+            8004,
+            &[
+                ("SChannelName", "DC1"),
+                ("UserName", "eve"),
+                ("DomainName", "CORP"),
+                ("WorkstationName", "KALI"),
+            ],
+        );
+        let activity = to_activity(&audit, &MapContext::default()).expect("8004");
+        assert_eq!(activity.source_host.as_deref(), Some("KALI"));
+        let ActivityKind::NtlmAuthenticated(ntlm) = activity.kind else { panic!("ntlm") };
+        assert_eq!((ntlm.user.as_str(), ntlm.outcome), ("eve", AuthOutcome::Unknown));
+    }
+
+    #[test]
+    fn task_command_is_read_from_the_task_xml() {
+        let xml = "<Task><Actions><Exec><Command>cmd.exe</Command><Arguments>/C whoami &gt; %windir%\\Temp\\x.tmp</Arguments></Exec></Actions></Task>";
+        assert_eq!(task_command(xml).as_deref(), Some("cmd.exe /C whoami > %windir%\\Temp\\x.tmp"));
+        assert_eq!(
+            guids("%{1131F6AD-9C07-11D1-F79F-00C04FC2DCD2} x"),
+            ["1131f6ad-9c07-11d1-f79f-00c04fc2dcd2"]
+        );
+    }
 }
