@@ -7,7 +7,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use orthrus_detect::{DetectionConfig, Engine};
 use orthrus_events::{MapContext, ReadSummary, to_activity};
 use orthrus_model::Activity;
-use orthrus_net::{CaptureSummary, DecodeStats, Decoder, DecoderConfig, capture, decode_reader, file_label};
+use orthrus_net::{
+    CaptureError, CaptureSummary, DecodeStats, Decoder, DecoderConfig, capture, decode_reader, file_label,
+};
 
 use crate::output::{print_stats, write_alerts};
 use crate::{ActivitiesArgs, AnalyzeArgs, exit};
@@ -168,7 +170,14 @@ fn decode_captures(files: &[&PathBuf], progress: bool, run: &mut Run, out: &mut 
         let label = file_label(path);
         let outcome = File::open(path).map_err(|e| format!("cannot open: {e}")).and_then(|file| {
             let reader: Box<dyn Read + Send> = Box::new(bar.wrap_read(file));
-            decode_reader(reader, &label, &mut decoder, out).map_err(|e| e.to_string())
+            decode_reader(reader, &label, &mut decoder, out).map_err(|e| match e {
+                CaptureError::NotACapture => {
+                    "neither a capture (pcap, pcapng) nor an event log Orthrus reads \
+                                              (EVTX, event XML or JSON, syslog, Samba audit log)"
+                        .to_owned()
+                }
+                other => other.to_string(),
+            })
         });
         let outcome = match outcome {
             Ok(summary) => {

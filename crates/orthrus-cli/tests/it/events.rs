@@ -95,6 +95,12 @@ fn stats_count_skipped_records_and_unreadable_event_files_fail() {
     let out = orthrus().arg("analyze").arg(&truncated).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.evtx"));
+
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "meeting notes, not a log\n").unwrap();
+    let out = orthrus().arg("analyze").arg(&notes).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("neither a capture (pcap, pcapng) nor an event log"));
 }
 
 #[test]
