@@ -100,7 +100,9 @@ fn stats_count_skipped_records_and_unreadable_event_files_fail() {
     std::fs::write(&notes, "meeting notes, not a log\n").unwrap();
     let out = orthrus().arg("analyze").arg(&notes).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("neither a capture (pcap, pcapng) nor an event log"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("neither a capture (pcap, pcapng) nor an event log")
+    );
 }
 
 #[test]
