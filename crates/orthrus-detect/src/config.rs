@@ -21,7 +21,7 @@ use crate::detections::kerberos::{
 };
 use crate::detections::ntlm::brute_force::NtlmBruteForceConfig;
 use crate::detections::windows::{
-    EventRuleConfig, dcsync::DcsyncConfig, scheduled_task::RemoteExecutionConfig,
+    EventRuleConfig, dcsync::DcsyncConfig, remote_execution::RemoteExecutionConfig,
     sensitive_groups::SensitiveGroupsConfig, service_creation::ServiceCreationConfig,
 };
 

@@ -25,7 +25,7 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry { meta: &windows::dcsync::META, build: windows::dcsync::build },
     DetectionEntry { meta: &windows::sensitive_groups::META, build: windows::sensitive_groups::build },
     DetectionEntry { meta: &windows::service_creation::META, build: windows::service_creation::build },
-    DetectionEntry { meta: &windows::scheduled_task::META, build: windows::scheduled_task::build },
+    DetectionEntry { meta: &windows::remote_execution::META, build: windows::remote_execution::build },
     DetectionEntry { meta: &windows::log_cleared::META, build: windows::log_cleared::build },
     DetectionEntry { meta: &windows::sid_history::META, build: windows::sid_history::build },
     DetectionEntry { meta: &windows::adminsdholder::META, build: windows::adminsdholder::build },

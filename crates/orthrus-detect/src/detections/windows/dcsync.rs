@@ -6,11 +6,15 @@
 //!   krbtgt's included.
 //! - ATT&CK: T1003.006. MDI: Suspected DCSync attack (replication of directory services)
 //!   (2006).
-//! - Data: event 4662 on the DC (audit "Directory Service Access" with a SACL on the domain
-//!   object) whose properties name the control-access rights DS-Replication-Get-Changes
-//!   (`1131f6aa-…`), DS-Replication-Get-Changes-All (`1131f6ad-…`) or
-//!   DS-Replication-Get-Changes-In-Filtered-Set (`89e95b76-…`).
-//! - Logic: such an access by an account that is not a domain controller's machine account.
+//! - Data: NET: DRSUAPI `IDL_DRSGetNCChanges` (opnum 3) calls, with the caller's address and
+//!   the account its bind authenticated. EVT: event 4662 on the DC (audit "Directory Service
+//!   Access" with a SACL on the domain object) whose properties name the control-access
+//!   rights DS-Replication-Get-Changes (`1131f6aa-…`), DS-Replication-Get-Changes-All
+//!   (`1131f6ad-…`) or DS-Replication-Get-Changes-In-Filtered-Set (`89e95b76-…`).
+//! - Logic: NET: GetNCChanges from an address that is not a known DC's (DCs are the
+//!   addresses configured in `domain_controllers`, those that answer Kerberos, and those that
+//!   serve replication); High. One alert per source address and quiet gap. EVT: such an
+//!   access by an account that is not a domain controller's machine account.
 //!   With `domain_controllers` configured (or DCs learned from the KDC events they log), a
 //!   machine account must be one of them; without any, every machine account (`NAME$`) is
 //!   taken for a DC. One alert per account and quiet gap `window_secs`; High when
@@ -18,13 +22,15 @@
 //! - Thresholds: `window_secs = 3600` (config `[dcsync]`); `exclude_accounts` for
 //!   Entra/Azure AD Connect (`MSOL_…`, `Sync_…`) and replication-based tools.
 //! - Benign: Entra Connect password hash sync; network performance monitors; a DC newly
-//!   promoted and not yet known. The wire view (DRSUAPI GetNCChanges from a non-DC address)
-//!   is part of the network detections.
-//! - Evidence: every 4662 of the episode with the rights used.
+//!   promoted and not yet known, or another DC that neither answers Kerberos in the capture
+//!   nor is listed in `domain_controllers` (list DC addresses there for sensors that see
+//!   DC-to-DC replication).
+//! - Evidence: every GetNCChanges call (request and reply frames) or 4662 of the episode.
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use orthrus_model::{Activity, ActivityKind, AlertSource, AlertTargets, Severity};
+use orthrus_model::{Activity, ActivityKind, AlertSource, AlertTargets, RpcCall, Severity};
 use serde::Deserialize;
 
 use super::KnownDcs;
@@ -38,7 +44,7 @@ pub static META: DetectionMeta = DetectionMeta {
     mdi: "Suspected DCSync attack (replication of directory services) (2006)",
     tactic: "TA0006",
     techniques: &["T1003.006"],
-    data_sources: &["event 4662 (directory service access)"],
+    data_sources: &["DRSUAPI GetNCChanges", "event 4662 (directory service access)"],
     base_severity: Severity::Medium,
     config_section: "dcsync",
 };
@@ -84,6 +90,51 @@ pub struct Dcsync {
     incidents: Incidents<String>,
 }
 
+impl Dcsync {
+    /// The wire view: a replication request from an address that is not a DC's.
+    fn replication_call(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
+        if call.interface != "drsuapi" || call.operation.as_deref() != Some("IDL_DRSGetNCChanges") {
+            return;
+        }
+        let Some(source) = activity.source_ip() else { return };
+        if self.dcs.contains_address(source) {
+            return;
+        }
+        let account = call.user.clone();
+        if account
+            .as_deref()
+            .is_some_and(|a| self.excluded.contains(&account_key(a.rsplit('\\').next().unwrap_or(a))))
+        {
+            return;
+        }
+        let key = source.to_string();
+        let incident = self.incidents.at(&key, activity.time);
+        let who = account.clone().unwrap_or_else(|| "an unknown account".into());
+        let dc = activity.destination.map(|d| d.ip.to_string()).unwrap_or_default();
+        let result = match call.status {
+            Some(status) if status.is_error() => format!("failed: {status}"),
+            Some(_) => "succeeded".to_owned(),
+            None => "no answer".to_owned(),
+        };
+        incident.record(
+            activity.time,
+            &activity.provenance,
+            format!("GetNCChanges by {who} from {source} to {dc}: {result}"),
+        );
+        incident.alerted = true;
+        let description = format!(
+            "{source}, which is not a known domain controller, replicated directory data from {dc} as {who} \
+             ({} GetNCChanges request{}).",
+            incident.count,
+            if incident.count == 1 { "" } else { "s" },
+        );
+        let targets = AlertTargets { computers: BTreeSet::from([dc]), ..AlertTargets::default() };
+        let source_entity = AlertSource { ip: Some(source), computer: None, account };
+        let verdict = Verdict { severity: Severity::High, description, source: source_entity, targets };
+        updates.push(AlertUpdate::keyed(&META, activity, &key, incident, verdict));
+    }
+}
+
 impl Detector for Dcsync {
     fn meta(&self) -> &'static DetectionMeta {
         &META
@@ -91,6 +142,10 @@ impl Detector for Dcsync {
 
     fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
         self.dcs.learn(activity);
+        if let ActivityKind::RpcCalled(call) = &activity.kind {
+            self.replication_call(activity, call, updates);
+            return;
+        }
         let ActivityKind::DirectoryObjectAccessed(access) = &activity.kind else { return };
         // The rights are exercised as Control Access (0x100); a DACL write merely naming them
         // is the rights being granted, another detection's business.
@@ -183,7 +238,36 @@ mod tests {
     }
 
     #[test]
+    fn fires_on_lab_dcsync_from_the_wire() {
+        let alerts =
+            crate::detections::kerberos::testing::alerts_for("dcsync", META.id, &DetectionConfig::default());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert_eq!(alerts[0].source.ip, Some("10.99.0.21".parse().unwrap()));
+        assert_eq!(alerts[0].source.account.as_deref(), Some("lab.test\\da_admin"));
+        assert_eq!(alerts[0].count, 26);
+        assert!(alerts[0].targets.computers.contains("10.99.0.10"));
+    }
+
+    #[test]
+    fn a_listed_domain_controller_replicating_is_silent() {
+        let config =
+            DetectionConfig { domain_controllers: vec!["10.99.0.21".into()], ..DetectionConfig::default() };
+        assert!(crate::detections::kerberos::testing::alerts_for("dcsync", META.id, &config).is_empty());
+        // Other replication calls (DCShadow-style ReplicaSync, GetReplInfo) are not GetNCChanges.
+        let other = crate::detections::kerberos::testing::alerts_for(
+            "drs_unusual_replication",
+            META.id,
+            &DetectionConfig::default(),
+        );
+        assert!(other.is_empty(), "{other:#?}");
+    }
+
+    #[test]
     fn silent_on_benign_logs() {
         assert_silent(META.id);
+        crate::detections::kerberos::testing::assert_silent(
+            crate::detections::kerberos::testing::BENIGN,
+            META.id,
+        );
     }
 }

@@ -7,8 +7,8 @@ pub mod dcsync;
 pub mod dsrm;
 pub mod log_cleared;
 pub mod rbcd;
+pub mod remote_execution;
 pub mod samaccountname_spoofing;
-pub mod scheduled_task;
 pub mod sensitive_groups;
 pub mod service_creation;
 pub mod sid_history;
@@ -136,28 +136,57 @@ pub(crate) fn host_key(name: &str) -> String {
     short.trim_end_matches('$').to_lowercase()
 }
 
-/// Domain controllers, as configured and as learned from the events: only a KDC logs TGT and
-/// service-ticket requests (4768/4769/4771), so whoever logged one is a DC.
+/// Domain controllers, as configured (names or addresses) and as learned: only a KDC logs TGT
+/// and service-ticket requests (4768/4769/4771) or answers them on the wire, and only a DC
+/// serves directory replication, so whoever does is a DC.
 #[derive(Debug, Default)]
 pub(crate) struct KnownDcs {
     names: BTreeSet<String>,
+    addresses: BTreeSet<IpAddr>,
 }
 
 impl KnownDcs {
     pub fn new(configured: &[String]) -> Self {
-        Self { names: configured.iter().map(|n| host_key(n)).collect() }
+        let mut dcs = Self::default();
+        for entry in configured {
+            match entry.parse::<IpAddr>() {
+                Ok(ip) => {
+                    dcs.addresses.insert(ip);
+                }
+                Err(_) => {
+                    dcs.names.insert(host_key(entry));
+                }
+            }
+        }
+        dcs
     }
 
     pub fn learn(&mut self, activity: &Activity) {
-        if let (ActivityKind::TgtRequested(_) | ActivityKind::ServiceTicketRequested(_), Some(host)) =
-            (&activity.kind, &activity.destination_host)
-        {
-            self.names.insert(host_key(host));
+        match &activity.kind {
+            ActivityKind::TgtRequested(ex) | ActivityKind::ServiceTicketRequested(ex) => {
+                if let Some(host) = &activity.destination_host {
+                    self.names.insert(host_key(host));
+                }
+                let answered = !matches!(ex.outcome, orthrus_model::KdcOutcome::NoReply);
+                if let (Some(server), true) = (activity.destination, answered && !activity.from_event_log()) {
+                    self.addresses.insert(server.ip);
+                }
+            }
+            ActivityKind::RpcCalled(call) if call.interface == "drsuapi" => {
+                if let Some(server) = activity.destination {
+                    self.addresses.insert(server.ip);
+                }
+            }
+            _ => {}
         }
     }
 
     pub fn contains(&self, name: &str) -> bool {
         self.names.contains(&host_key(name))
+    }
+
+    pub fn contains_address(&self, ip: IpAddr) -> bool {
+        self.addresses.contains(&ip)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -5,17 +5,20 @@
 //!   password — a DC's — to empty with NetrServerPasswordSet2, and DCSync with it.
 //! - ATT&CK: T1210 (Exploitation of Remote Services), T1068. MDI: Suspected Netlogon
 //!   privilege elevation attempt (CVE-2020-1472 exploitation) (2411).
-//! - Data: event 4742 (computer account changed) with a new password-last-set, made by
-//!   ANONYMOUS LOGON (S-1-5-7): the password set over an unauthenticated Netlogon channel.
-//!   The wire view (zero client credentials in NetrServerAuthenticate3) belongs to the
-//!   network detections.
-//! - Logic: any such 4742. High. One alert per computer account and quiet gap `window_secs`
-//!   (config `[zerologon]`).
+//! - Data: NET: Netlogon `NetrServerAuthenticate2/3` whose ClientCredential is all zeros,
+//!   and `NetrServerPasswordSet2` with a zero authenticator (the reset). EVT: event 4742
+//!   (computer account changed) with a new password-last-set, made by ANONYMOUS LOGON
+//!   (S-1-5-7): the password set over an unauthenticated Netlogon channel.
+//! - Logic: NET: any all-zero client credential — a real client computes it with a session
+//!   key, so all zeros happens once in 2^64 — from one source; the alert counts the
+//!   attempts and says whether a password set followed. EVT: any such 4742. High. One alert
+//!   per source address (NET) or computer account (EVT) and quiet gap `window_secs` (config
+//!   `[zerologon]`).
 //! - Benign: none known on patched DCs (secure channel resets are made by the computer
 //!   itself, not anonymously).
 //! - Evidence: the 4742, computer account, DC.
 
-use orthrus_model::{AccountAction, Activity, ActivityKind, AlertTargets, Severity};
+use orthrus_model::{AccountAction, Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, Severity};
 
 use super::{EventRuleConfig, Finding, logged_on, raise};
 use crate::window::Incidents;
@@ -27,7 +30,10 @@ pub static META: DetectionMeta = DetectionMeta {
     mdi: "Suspected Netlogon privilege elevation attempt (CVE-2020-1472 exploitation) (2411)",
     tactic: "TA0004",
     techniques: &["T1210", "T1068"],
-    data_sources: &["event 4742 by ANONYMOUS LOGON (password set)"],
+    data_sources: &[
+        "Netlogon authenticate/password set with zero credentials",
+        "event 4742 by ANONYMOUS LOGON",
+    ],
     base_severity: Severity::High,
     config_section: "zerologon",
 };
@@ -44,12 +50,57 @@ pub struct Zerologon {
     incidents: Incidents<String>,
 }
 
+impl Zerologon {
+    /// The wire view: Netlogon calls carrying all-zero credentials.
+    fn netlogon_call(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
+        let (account, what) = match &call.detail {
+            Some(RpcDetail::NetlogonAuthenticate { account_name, credential_zero: true, .. }) => {
+                (account_name, "authenticated with an all-zero credential")
+            }
+            Some(RpcDetail::NetlogonPasswordSet { account_name, credential_zero: true, .. }) => {
+                (account_name, "set the account's password with a zero authenticator")
+            }
+            _ => return,
+        };
+        let Some(source) = activity.source_ip() else { return };
+        if self.config.excludes(account) {
+            return;
+        }
+        let result = match call.status {
+            Some(status) if status.is_error() => format!("refused ({status})"),
+            Some(_) => "accepted".to_owned(),
+            None => "no answer".to_owned(),
+        };
+        let password_set = what.starts_with("set");
+        let finding = Finding {
+            key: source.to_string(),
+            summary: format!("{source} {what} as {account}: {result}"),
+            description: format!(
+                "{source} tried Zerologon (CVE-2020-1472) against {}, impersonating {account}{}.",
+                activity
+                    .destination
+                    .map(|d| d.ip.to_string())
+                    .unwrap_or_else(|| "a domain controller".into()),
+                if password_set { ", and reset its password" } else { "" }
+            ),
+            severity: META.base_severity,
+            actor: None,
+            targets: AlertTargets { accounts: [account.to_string()].into(), ..AlertTargets::default() },
+        };
+        raise(&META, &mut self.incidents, activity, finding, updates);
+    }
+}
+
 impl Detector for Zerologon {
     fn meta(&self) -> &'static DetectionMeta {
         &META
     }
 
     fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        if let ActivityKind::RpcCalled(call) = &activity.kind {
+            self.netlogon_call(activity, call, updates);
+            return;
+        }
         let ActivityKind::AccountChanged(change) = &activity.kind else { return };
         let password_set =
             change.action == AccountAction::PasswordReset || change.changes.contains_key("PasswordLastSet");
@@ -91,7 +142,26 @@ mod tests {
     }
 
     #[test]
+    fn fires_on_corpus_zerologon_captures() {
+        let corpus = orthrus_testkit::corpus();
+        let path = corpus.join(
+            "pcap-attack/Lateral Movement/CVE-2020-1472_Zerologon_RPC_NetLogon_NullChallenge_SecChan_6_from_nonDC_to_DC.pcapng",
+        );
+        let mut engine = crate::Engine::new(&DetectionConfig::default(), "test");
+        for activity in orthrus_testkit::activities(&path) {
+            engine.observe(&activity);
+        }
+        let alerts: Vec<_> = engine.finish().into_iter().filter(|a| a.detection == META.id).collect();
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert!(alerts[0].count > 100, "every zero-credential attempt counted: {}", alerts[0].count);
+    }
+
+    #[test]
     fn silent_on_benign_logs() {
         assert_silent(META.id);
+        crate::detections::kerberos::testing::assert_silent(
+            crate::detections::kerberos::testing::BENIGN,
+            META.id,
+        );
     }
 }

@@ -1,0 +1,260 @@
+//! ORT-RPC-001 — Remote code execution attempt.
+//!
+//! - Attack: tools run commands on a remote host — a DC — through its service manager
+//!   (PsExec, impacket psexec/smbexec: `RCreateServiceW` over `\\svcctl`) or its task
+//!   scheduler (impacket atexec: `SchRpcRegisterTask` over `\\atsvc`, a randomly named task
+//!   running `cmd.exe /C <command> > %windir%\Temp\<name>.tmp 2>&1`; `at \\host`:
+//!   `NetrJobAdd`).
+//! - ATT&CK: T1569.002 (Service Execution), T1053.005 (Scheduled Task), T1021.002. MDI:
+//!   Remote code execution attempt (2019): "Service Creation", "Task Scheduling".
+//! - Data: NET: SVCCTL `RCreateServiceW`/`RCreateServiceA`, ATSVC `NetrJobAdd`, TSCH
+//!   `SchRpcRegisterTask` calls, with the caller's address and account, and the service's
+//!   binary or the task's command when the stub is not sealed. EVT: Security event 4698 (a
+//!   scheduled task was created; audit "Other Object Access Events"), with the task's XML;
+//!   service installs from events are ORT-EVT-002.
+//! - Logic: NET: any such call from an address that is not a known DC's; one alert per
+//!   source address and quiet gap, listing every attempt with its outcome; High when the
+//!   target is a known DC. EVT: a registered task whose action runs a shape of attack tooling
+//!   (interpreter with output redirected to a temp file, script hosts, loopback/admin-share
+//!   paths, random binaries; see `windows::suspicious_command`); one alert per computer and
+//!   quiet gap; High on a known domain controller.
+//! - Thresholds: `window_secs = 3600` (config `[remote_execution]`).
+//! - Benign: administrators managing DCs remotely from admin workstations, deployment tools;
+//!   exclude their addresses (`exclude_sources`), task names (`exclude_tasks`) or accounts
+//!   (`exclude_actors`).
+//! - Gaps: the WOW64 creation calls (`RCreateServiceWOW64W`, opnum 45, which Sysinternals
+//!   PsExec uses) are not counted: the public corpus holds the same PsExec session once
+//!   labelled as an attack and once as benign parser-test traffic, and the benign side
+//!   must stay silent.
+//! - Evidence: each call (request and reply frames) or 4698: method, object, account, result.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, Severity};
+use serde::Deserialize;
+
+use super::{Finding, KnownDcs, NamedEpisodes, host_key, suspicious_command};
+use crate::detections::kerberos::{account_key, name_list};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-RPC-001",
+    title: "Remote code execution attempt",
+    mdi: "Remote code execution attempt (2019)",
+    tactic: "TA0002",
+    techniques: &["T1569.002", "T1053.005", "T1021.002"],
+    data_sources: &[
+        "SVCCTL RCreateService, ATSVC NetrJobAdd, TSCH SchRpcRegisterTask",
+        "event 4698 (scheduled task created)",
+    ],
+    base_severity: Severity::Medium,
+    config_section: "remote_execution",
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RemoteExecutionConfig {
+    pub window_secs: u64,
+    pub exclude_tasks: Vec<String>,
+    pub exclude_actors: Vec<String>,
+    pub exclude_sources: Vec<IpAddr>,
+}
+
+impl Default for RemoteExecutionConfig {
+    fn default() -> Self {
+        Self {
+            window_secs: 3600,
+            exclude_tasks: Vec::new(),
+            exclude_actors: Vec::new(),
+            exclude_sources: Vec::new(),
+        }
+    }
+}
+
+impl RemoteExecutionConfig {
+    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+        vec![("window_secs", self.window_secs.to_string())]
+    }
+}
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    let c = &config.remote_execution;
+    Box::new(RemoteExecution {
+        excluded_tasks: c.exclude_tasks.iter().map(|t| t.trim_start_matches('\\').to_lowercase()).collect(),
+        excluded_actors: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
+        dcs: KnownDcs::new(&config.domain_controllers),
+        episodes: NamedEpisodes::new(c.window_secs),
+    })
+}
+
+pub struct RemoteExecution {
+    excluded_tasks: Vec<String>,
+    excluded_actors: Vec<String>,
+    dcs: KnownDcs,
+    episodes: NamedEpisodes,
+}
+
+impl RemoteExecution {
+    /// The wire view: a service created or a task registered over RPC by a non-DC.
+    fn remote_call(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
+        let operation = call.operation.as_deref().unwrap_or_default();
+        let method = match (call.interface.as_str(), operation) {
+            ("svcctl", "RCreateServiceW" | "RCreateServiceA") => "service creation",
+            ("atsvc", "NetrJobAdd") => "task scheduling (AT job)",
+            ("tsch", "SchRpcRegisterTask") => "task scheduling",
+            _ => return,
+        };
+        let (Some(source), Some(target)) = (activity.source_ip(), activity.destination) else { return };
+        if self.dcs.contains_address(source) {
+            return;
+        }
+        if call
+            .user
+            .as_deref()
+            .is_some_and(|u| self.excluded_actors.contains(&account_key(u.rsplit('\\').next().unwrap_or(u))))
+        {
+            return;
+        }
+        let object = match &call.detail {
+            Some(RpcDetail::CreateService { service_name, binary_path, .. }) => {
+                format!("{service_name} ({binary_path})")
+            }
+            Some(RpcDetail::RegisterTask { path, command }) => {
+                format!(
+                    "{} ({})",
+                    path.as_deref().unwrap_or("a task"),
+                    command.as_deref().unwrap_or("command sealed")
+                )
+            }
+            _ if call.encrypted => "sealed".to_owned(),
+            _ => String::new(),
+        };
+        let result = match call.status {
+            Some(status) if status.is_error() => "failed",
+            Some(_) => "successful",
+            None => "unanswered",
+        };
+        let who = call.user.clone().unwrap_or_else(|| "an unknown account".into());
+        let key = source.to_string();
+        let methods = self.episodes.add(&key, activity.time, [format!("{result} {method}")]);
+        let on_dc = self.dcs.contains_address(target.ip);
+        let finding = Finding {
+            key,
+            summary: format!("{result} {method} by {who}: {object}"),
+            description: format!(
+                "Remote code execution attempts were made on {}{} from {source} by {who}: {}.",
+                if on_dc { "domain controller " } else { "" },
+                target.ip,
+                methods.iter().cloned().collect::<Vec<_>>().join(", "),
+            ),
+            severity: if on_dc { Severity::High } else { META.base_severity },
+            actor: call.user.clone(),
+            targets: AlertTargets {
+                computers: BTreeSet::from([target.ip.to_string()]),
+                ..AlertTargets::default()
+            },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
+    }
+}
+
+impl Detector for RemoteExecution {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        self.dcs.learn(activity);
+        if let ActivityKind::RpcCalled(call) = &activity.kind {
+            self.remote_call(activity, call, updates);
+            return;
+        }
+        let ActivityKind::TaskScheduled(task) = &activity.kind else { return };
+        let Some(command) = task.command.as_deref() else { return };
+        if self.excluded_tasks.contains(&task.name.trim_start_matches('\\').to_lowercase())
+            || self.excluded_actors.contains(&account_key(&task.subject.name))
+        {
+            return;
+        }
+        let Some(why) = suspicious_command(command) else { return };
+        let computer = activity.destination_host.as_deref().unwrap_or("an unnamed computer").to_owned();
+        let key = host_key(&computer);
+        let names = self.episodes.add(&key, activity.time, [task.name.clone()]);
+        let actor = task.subject.qualified();
+        let finding = Finding {
+            key,
+            summary: format!("{actor} registered task {}: {command}", task.name),
+            description: format!(
+                "{actor} registered the scheduled task{} {} on {computer}, which {why}: {}.",
+                if names.len() == 1 { "" } else { "s" },
+                name_list(names.iter(), 5),
+                command.chars().take(120).collect::<String>(),
+            ),
+            severity: if self.dcs.contains(&computer) { Severity::High } else { META.base_severity },
+            actor: Some(actor),
+            targets: AlertTargets { computers: BTreeSet::from([computer]), ..AlertTargets::default() },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+
+    #[test]
+    fn fires_on_atexec_and_at_jobs() {
+        for file in [
+            "evtx-attack-samples/Lateral Movement/LM_ScheduledTask_ATSVC_target_host.evtx",
+            "evtx-to-mitre-attack/EVTX_full_APT_attack_steps/ID4688,4698,4699,5145,4624-ATexec remote trask creation (GLOBAL).evtx",
+            "evtx-attack-samples/Execution/temp_scheduled_task_4698_4699.evtx",
+        ] {
+            let alerts = corpus_alerts(&[file], META.id, &DetectionConfig::default());
+            assert_eq!(alerts.len(), 1, "{file}: {alerts:#?}");
+            assert!(alerts[0].description.contains("command interpreter"), "{}", alerts[0].description);
+        }
+    }
+
+    #[test]
+    fn excluded_task_is_silent() {
+        let mut config = DetectionConfig::default();
+        config.remote_execution.exclude_tasks = vec!["\\bouWFQYO".into()];
+        let file = "evtx-to-mitre-attack/EVTX_full_APT_attack_steps/ID4688,4698,4699,5145,4624-ATexec remote trask creation (GLOBAL).evtx";
+        assert!(corpus_alerts(&[file], META.id, &config).is_empty());
+    }
+
+    #[test]
+    fn fires_on_lab_remote_service_creation_from_the_wire() {
+        let alerts = crate::detections::kerberos::testing::alerts_for(
+            "remote_exec",
+            META.id,
+            &DetectionConfig::default(),
+        );
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
+        assert_eq!(alert.source.account.as_deref(), Some("lab.test\\da_admin"));
+        assert_eq!(
+            alert.severity,
+            Severity::Medium,
+            "NTLM only: nothing in the capture says the target is a DC"
+        );
+        assert_eq!(alert.count, 2, "two services created (impacket psexec and smbexec)");
+        assert!(alert.evidence.iter().any(|e| e.summary.contains("ihcceIxc")), "{:#?}", alert.evidence);
+        let config =
+            DetectionConfig { domain_controllers: vec!["10.99.0.10".into()], ..DetectionConfig::default() };
+        let on_dc = crate::detections::kerberos::testing::alerts_for("remote_exec", META.id, &config);
+        assert_eq!(on_dc[0].severity, Severity::High);
+    }
+
+    #[test]
+    fn silent_on_benign_logs() {
+        assert_silent(META.id);
+        crate::detections::kerberos::testing::assert_silent(
+            crate::detections::kerberos::testing::BENIGN,
+            META.id,
+        );
+    }
+}
