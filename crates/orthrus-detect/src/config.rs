@@ -58,6 +58,8 @@ pub struct DetectionConfig {
     pub samaccountname_spoofing: EventRuleConfig,
     pub dcshadow: EventRuleConfig,
     pub zerologon: EventRuleConfig,
+    pub zone_transfer: EventRuleConfig,
+    pub session_enumeration: EventRuleConfig,
 }
 
 impl DetectionConfig {
@@ -72,6 +74,8 @@ impl DetectionConfig {
             "asrep_roasting" => self.asrep_roasting.exclude_sources.clone(),
             "account_enumeration" => self.account_enumeration.exclude_sources.clone(),
             "brute_force" => self.brute_force.exclude_sources.clone(),
+            "session_enumeration" => self.session_enumeration.exclude_sources.clone(),
+            "zone_transfer" => self.zone_transfer.exclude_sources.clone(),
             "zerologon" => self.zerologon.exclude_sources.clone(),
             "dcshadow" => self.dcshadow.exclude_sources.clone(),
             "samaccountname_spoofing" => self.samaccountname_spoofing.exclude_sources.clone(),
@@ -97,6 +101,8 @@ impl DetectionConfig {
             "asrep_roasting" => self.asrep_roasting.thresholds(),
             "account_enumeration" => self.account_enumeration.thresholds(),
             "brute_force" => self.brute_force.thresholds(),
+            "session_enumeration" => self.session_enumeration.thresholds(),
+            "zone_transfer" => self.zone_transfer.thresholds(),
             "zerologon" => self.zerologon.thresholds(),
             "dcshadow" => self.dcshadow.thresholds(),
             "samaccountname_spoofing" => self.samaccountname_spoofing.thresholds(),

@@ -26,7 +26,7 @@ fn alerts(args: &[&str]) -> Vec<Value> {
     String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
-/// Which detection each Kerberos attack capture of the lab must raise.
+/// Which detection each attack capture of the lab must raise (None: not covered yet).
 fn expected_detection(capture: &str) -> Option<&'static str> {
     Some(match capture {
         "kerberoast" => "ORT-KRB-001",
@@ -36,6 +36,8 @@ fn expected_detection(capture: &str) -> Option<&'static str> {
         "ntlm_bruteforce" | "ntlm_password_spray" => "ORT-NTLM-002",
         "dcsync" => "ORT-DRS-001",
         "remote_exec" => "ORT-RPC-001",
+        "dns_zone_transfer" => "ORT-DNS-001",
+        "netsession_enum" => "ORT-SMB-001",
         _ => return None,
     })
 }
@@ -68,6 +70,8 @@ fn every_lab_capture_per_its_manifest() {
                         // The manifest names what was replicated or which pipes were used;
                         // the alert names the account the calls were made as, and the DC.
                         vec!["da_admin".into(), "10.99.0.10".into()]
+                    } else if capture.name == "netsession_enum" {
+                        vec!["bob".into(), "10.99.0.10".into()]
                     } else {
                         capture.targets.split(", ").map(String::from).collect()
                     };

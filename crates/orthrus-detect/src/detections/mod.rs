@@ -3,6 +3,7 @@
 
 pub mod kerberos;
 pub mod ntlm;
+pub mod recon;
 pub mod windows;
 
 use crate::{DetectionConfig, DetectionMeta, Detector};
@@ -37,6 +38,8 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     },
     DetectionEntry { meta: &windows::dcshadow::META, build: windows::dcshadow::build },
     DetectionEntry { meta: &windows::zerologon::META, build: windows::zerologon::build },
+    DetectionEntry { meta: &recon::zone_transfer::META, build: recon::zone_transfer::build },
+    DetectionEntry { meta: &recon::session_enumeration::META, build: recon::session_enumeration::build },
 ];
 
 /// The catalogue as Markdown: `docs/DETECTIONS.md` is this text, and a test fails when the

@@ -1,0 +1,110 @@
+//! ORT-SMB-001 — User and IP address reconnaissance (SMB session enumeration).
+//!
+//! - Attack: asking a DC (or any server) which users have sessions on it, and from which
+//!   addresses, tells an attacker where each administrator is logged on — the first step of
+//!   lateral movement (PowerView `Get-NetSession`/`Invoke-UserHunter`, BloodHound's session
+//!   collection, `net session \\dc`, impacket `netview`).
+//! - ATT&CK: T1049 (System Network Connections Discovery), T1087.002. MDI: User and IP
+//!   address reconnaissance (SMB) (2012).
+//! - Data: SRVSVC `NetrSessionEnum` (and WKSSVC `NetrWkstaUserEnum`, the logged-on users)
+//!   over `\PIPE\srvsvc` / `\PIPE\wkssvc`, with the caller's address, account and result.
+//! - Logic: any such call from an address that is not a known DC's. One alert per source and
+//!   quiet gap `window_secs` (config `[session_enumeration]`), listing the calls and results.
+//! - Benign: security scanners and inventory tools that query sessions; exclude their address.
+//! - Gaps: the exposed users and addresses in the answer are not decoded yet.
+//! - Evidence: each call (request and reply frames), account, result.
+
+use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
+
+use crate::detections::windows::{EventRuleConfig, Finding, KnownDcs, NamedEpisodes};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-SMB-001",
+    title: "User and IP address reconnaissance (SMB)",
+    mdi: "User and IP address reconnaissance (SMB) (2012)",
+    tactic: "TA0007",
+    techniques: &["T1049", "T1087.002"],
+    data_sources: &["SRVSVC NetrSessionEnum", "WKSSVC NetrWkstaUserEnum"],
+    base_severity: Severity::Medium,
+    config_section: "session_enumeration",
+};
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    Box::new(SessionEnumeration {
+        dcs: KnownDcs::new(&config.domain_controllers),
+        episodes: NamedEpisodes::new(config.session_enumeration.window_secs),
+        config: config.session_enumeration.clone(),
+    })
+}
+
+pub struct SessionEnumeration {
+    config: EventRuleConfig,
+    dcs: KnownDcs,
+    episodes: NamedEpisodes,
+}
+
+impl Detector for SessionEnumeration {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        self.dcs.learn(activity);
+        let ActivityKind::RpcCalled(call) = &activity.kind else { return };
+        let what = match (call.interface.as_str(), call.operation.as_deref()) {
+            ("srvsvc", Some("NetrSessionEnum")) => "sessions (NetrSessionEnum)",
+            ("wkssvc", Some("NetrWkstaUserEnum")) => "logged-on users (NetrWkstaUserEnum)",
+            _ => return,
+        };
+        let (Some(source), Some(server)) = (activity.source_ip(), activity.destination) else { return };
+        if self.dcs.contains_address(source) || call.user.as_deref().is_some_and(|u| self.config.excludes(u))
+        {
+            return;
+        }
+        let result = match call.status {
+            Some(status) if status.is_error() => "failed",
+            Some(_) => "succeeded",
+            None => "unanswered",
+        };
+        let who = call.user.clone().unwrap_or_else(|| "an unknown account".into());
+        let key = source.to_string();
+        let calls = self.episodes.add(&key, activity.time, [format!("{what} {result}")]);
+        let finding = Finding {
+            key,
+            summary: format!("{who} enumerated {what} on {}: {result}", server.ip),
+            description: format!(
+                "{source} ({who}) enumerated who is logged on to {}: {}.",
+                server.ip,
+                calls.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            severity: META.base_severity,
+            actor: call.user.clone(),
+            targets: AlertTargets { computers: [server.ip.to_string()].into(), ..AlertTargets::default() },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::kerberos::testing::{BENIGN, alerts_for, assert_silent};
+
+    #[test]
+    fn fires_on_lab_session_enumeration() {
+        let alerts = alerts_for("netsession_enum", META.id, &DetectionConfig::default());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
+        assert_eq!(alert.source.account.as_deref(), Some("LAB\\bob"));
+        assert_eq!(alert.count, 4, "three NetrSessionEnum and one NetrWkstaUserEnum");
+    }
+
+    #[test]
+    fn silent_on_benign_captures_and_share_listing() {
+        assert_silent(BENIGN, META.id);
+        // Share enumeration alone (NetrShareEnum, as every Explorer does) is not it.
+        assert!(alerts_for("remote_exec", META.id, &DetectionConfig::default()).is_empty());
+    }
+}
