@@ -60,6 +60,7 @@ pub struct DetectionConfig {
     pub zerologon: EventRuleConfig,
     pub zone_transfer: EventRuleConfig,
     pub session_enumeration: EventRuleConfig,
+    pub dpapi_backup_key: EventRuleConfig,
 }
 
 impl DetectionConfig {
@@ -74,6 +75,7 @@ impl DetectionConfig {
             "asrep_roasting" => self.asrep_roasting.exclude_sources.clone(),
             "account_enumeration" => self.account_enumeration.exclude_sources.clone(),
             "brute_force" => self.brute_force.exclude_sources.clone(),
+            "dpapi_backup_key" => self.dpapi_backup_key.exclude_sources.clone(),
             "session_enumeration" => self.session_enumeration.exclude_sources.clone(),
             "zone_transfer" => self.zone_transfer.exclude_sources.clone(),
             "zerologon" => self.zerologon.exclude_sources.clone(),
@@ -101,6 +103,7 @@ impl DetectionConfig {
             "asrep_roasting" => self.asrep_roasting.thresholds(),
             "account_enumeration" => self.account_enumeration.thresholds(),
             "brute_force" => self.brute_force.thresholds(),
+            "dpapi_backup_key" => self.dpapi_backup_key.thresholds(),
             "session_enumeration" => self.session_enumeration.thresholds(),
             "zone_transfer" => self.zone_transfer.thresholds(),
             "zerologon" => self.zerologon.thresholds(),

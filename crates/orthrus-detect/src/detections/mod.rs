@@ -1,6 +1,7 @@
 //! The registry: every detection Orthrus implements, one line each.
 //! `orthrus detections list` and docs/DETECTIONS.md are generated from it.
 
+pub mod credential;
 pub mod kerberos;
 pub mod ntlm;
 pub mod recon;
@@ -40,6 +41,7 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry { meta: &windows::zerologon::META, build: windows::zerologon::build },
     DetectionEntry { meta: &recon::zone_transfer::META, build: recon::zone_transfer::build },
     DetectionEntry { meta: &recon::session_enumeration::META, build: recon::session_enumeration::build },
+    DetectionEntry { meta: &credential::dpapi_backup_key::META, build: credential::dpapi_backup_key::build },
 ];
 
 /// The catalogue as Markdown: `docs/DETECTIONS.md` is this text, and a test fails when the

@@ -1,0 +1,117 @@
+//! ORT-LSA-001 — DPAPI domain backup key retrieval.
+//!
+//! - Attack: the domain's DPAPI backup key decrypts every user's DPAPI master keys — saved
+//!   browser passwords, credential manager, certificates' private keys — forever; it is
+//!   stored as the LSA secrets `G$BCKUPKEY_PREFERRED` and `G$BCKUPKEY_<guid>` on every DC and
+//!   read remotely over LSARPC by mimikatz `lsadump::backupkeys`, impacket `dpapi.py
+//!   backupkeys`, DonPAPI, SharpDPAPI.
+//! - ATT&CK: T1555 (Credentials from Password Stores), T1552.004. MDI: Malicious request of
+//!   Data Protection API master key (2020).
+//! - Data: LSARPC `LsarOpenSecret` (28), `LsarQuerySecret` (30) and
+//!   `LsarRetrievePrivateData` (43) calls, with the caller's address, account and result. The
+//!   secret's name is in the request only when the call is not sealed and is not decoded yet;
+//!   reading LSA secrets of a DC remotely is itself what these tools do.
+//! - Logic: any such call from an address that is not a known DC's. High. One alert per
+//!   source and quiet gap `window_secs` (config `[dpapi_backup_key]`), counting successful
+//!   and failed attempts.
+//! - Benign: approved security scanners that audit LSA secrets; exclude their address.
+//! - Evidence: each call (request and reply frames), account, result.
+
+use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
+
+use crate::detections::windows::{Finding, KnownDcs, NamedEpisodes};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-LSA-001",
+    title: "Malicious request of Data Protection API master key",
+    mdi: "Malicious request of Data Protection API master key (2020)",
+    tactic: "TA0006",
+    techniques: &["T1555", "T1552.004"],
+    data_sources: &["LSARPC LsarOpenSecret / LsarQuerySecret / LsarRetrievePrivateData"],
+    base_severity: Severity::High,
+    config_section: "dpapi_backup_key",
+};
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    Box::new(DpapiBackupKey {
+        dcs: KnownDcs::new(&config.domain_controllers),
+        episodes: NamedEpisodes::new(config.dpapi_backup_key.window_secs),
+    })
+}
+
+pub struct DpapiBackupKey {
+    dcs: KnownDcs,
+    episodes: NamedEpisodes,
+}
+
+impl Detector for DpapiBackupKey {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        self.dcs.learn(activity);
+        let ActivityKind::RpcCalled(call) = &activity.kind else { return };
+        let operation = call.operation.as_deref().unwrap_or_default();
+        if call.interface != "lsarpc"
+            || !matches!(operation, "LsarOpenSecret" | "LsarQuerySecret" | "LsarRetrievePrivateData")
+        {
+            return;
+        }
+        let (Some(source), Some(server)) = (activity.source_ip(), activity.destination) else { return };
+        if self.dcs.contains_address(source) {
+            return;
+        }
+        let result = match call.status {
+            Some(status) if status.is_error() => "failed",
+            Some(_) => "successful",
+            None => "unanswered",
+        };
+        let who = call.user.clone().unwrap_or_else(|| "an unknown user".into());
+        let key = source.to_string();
+        let seen = self.episodes.add(&key, activity.time, [format!("{result} {operation}")]);
+        let finding = Finding {
+            key,
+            summary: format!("{operation} by {who} on {}: {result}", server.ip),
+            description: format!(
+                "{who} read LSA secrets of {} from {source} (the DPAPI domain backup key is one): {}.",
+                server.ip,
+                seen.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            severity: META.base_severity,
+            actor: call.user.clone(),
+            targets: AlertTargets { computers: [server.ip.to_string()].into(), ..AlertTargets::default() },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::kerberos::testing::{BENIGN, assert_silent};
+
+    #[test]
+    fn fires_on_mimikatz_backupkeys_against_a_windows_dc() {
+        let path = orthrus_testkit::corpus().join(
+            "security-datasets/atomic/windows/credential_access/network/empire_mimikatz_backupkeys_dcerpc_smb_lsarpc/empire_mimikatz_backupkeys_dcerpc_smb_lsarpc_2020-10-22143243.cap",
+        );
+        let mut engine = crate::Engine::new(&DetectionConfig::default(), "test");
+        for activity in orthrus_testkit::activities(&path) {
+            engine.observe(&activity);
+        }
+        let alerts: Vec<_> = engine.finish().into_iter().filter(|a| a.detection == META.id).collect();
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert_eq!(alerts[0].source.ip, Some("172.18.39.5".parse().unwrap()));
+        assert_eq!(alerts[0].count, 4, "four LsarRetrievePrivateData calls");
+        assert!(alerts[0].targets.computers.contains("172.18.38.5"));
+    }
+
+    #[test]
+    fn silent_on_benign_captures_and_ordinary_lsarpc_use() {
+        // The lab's SAMR recon and DCSync look names up over LSARPC; that is not secrets.
+        assert_silent(BENIGN, META.id);
+        assert_silent(&["samr_recon", "dcsync"], META.id);
+    }
+}
