@@ -49,8 +49,18 @@ pub fn read(
 }
 
 fn skip_reason(e: &evtx::err::EvtxError) -> &'static str {
-    let text = e.to_string();
-    if text.contains("chunk") { "damaged EVTX chunk" } else { "unreadable EVTX record" }
+    use evtx::err::{ChunkError, EvtxError};
+    match e {
+        // Windows preallocates chunk slots; one never written, or left over from an earlier
+        // log, has no valid header. Damage looks the same, so both are counted here.
+        EvtxError::FailedToParseChunk { source, .. }
+            if matches!(**source, ChunkError::FailedToParseChunkHeader(_)) =>
+        {
+            "EVTX chunk slot without a valid header (unused or damaged)"
+        }
+        EvtxError::FailedToParseChunk { .. } => "damaged EVTX chunk",
+        _ => "unreadable EVTX record",
+    }
 }
 
 /// One record as the crate renders it to JSON (`{"Event": {"System": …, "EventData": …}}`).

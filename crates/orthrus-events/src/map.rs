@@ -33,13 +33,6 @@ impl Default for MapContext {
     }
 }
 
-/// The event ids [`to_activity`] maps (Security, System, Sysmon, Samba-derived).
-pub const MAPPED_EVENT_IDS: &[u32] = &[
-    1, 3, 104, 1102, 4624, 4625, 4634, 4648, 4662, 4672, 4688, 4697, 4698, 4720, 4722, 4723, 4724, 4725,
-    4726, 4728, 4729, 4732, 4733, 4738, 4740, 4741, 4742, 4743, 4756, 4757, 4765, 4767, 4768, 4769, 4771,
-    4776, 4781, 4794, 5136, 5137, 5139, 5141, 5140, 5145, 7045, 8004,
-];
-
 /// Whether an event id comes from the provider that defines it: other providers reuse the
 /// numbers (an application's event 4625 is not a refused logon). Logs that name no provider
 /// (some flat JSON) are trusted.
@@ -144,7 +137,7 @@ pub fn to_activity(event: &WindowsEvent, context: &MapContext) -> Option<Activit
         (4698, _) => ActivityKind::TaskScheduled(TaskRegistration {
             subject: subject(d),
             name: d.get("TaskName").unwrap_or_default().to_owned(),
-            command: d.get("TaskContent").and_then(task_command),
+            command: d.get("TaskContent").and_then(orthrus_proto::msrpc::task_command),
         }),
         (1102, _) => {
             ActivityKind::LogCleared(LogCleared { subject: Some(subject(d)), channel: "Security".to_owned() })
@@ -547,30 +540,6 @@ fn is_guid(text: &str) -> bool {
         })
 }
 
-/// `<Exec><Command>cmd.exe</Command><Arguments>/c …</Arguments></Exec>` → `cmd.exe /c …`.
-fn task_command(content: &str) -> Option<String> {
-    let between = |text: &str, tag: &str| -> Option<String> {
-        let open = format!("<{tag}>");
-        let close = format!("</{tag}>");
-        let start = text.find(&open)? + open.len();
-        let end = text.get(start..)?.find(&close)? + start;
-        Some(unescape(text.get(start..end)?.trim()))
-    };
-    let command = between(content, "Command")?;
-    Some(match between(content, "Arguments") {
-        Some(args) if !args.is_empty() => format!("{command} {args}"),
-        _ => command,
-    })
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
-
 #[cfg(test)]
 mod tests {
     use orthrus_model::Timestamp;
@@ -650,7 +619,8 @@ mod tests {
     #[test]
     fn task_command_is_read_from_the_task_xml() {
         let xml = "<Task><Actions><Exec><Command>cmd.exe</Command><Arguments>/C whoami &gt; %windir%\\Temp\\x.tmp</Arguments></Exec></Actions></Task>";
-        assert_eq!(task_command(xml).as_deref(), Some("cmd.exe /C whoami > %windir%\\Temp\\x.tmp"));
+        let command = orthrus_proto::msrpc::task_command(xml);
+        assert_eq!(command.as_deref(), Some("cmd.exe /C whoami > %windir%\\Temp\\x.tmp"));
         assert_eq!(
             guids("%{1131F6AD-9C07-11D1-F79F-00C04FC2DCD2} x"),
             ["1131f6ad-9c07-11d1-f79f-00c04fc2dcd2"]

@@ -84,8 +84,9 @@ pub fn decode_request(interface: &str, opnum: u16, stub: &[u8], ndr64: bool) -> 
     }
 }
 
-/// The first `<Command>` of a task definition, with its `<Arguments>`.
-fn task_command(xml: &str) -> Option<String> {
+/// The first `<Command>` of a task definition, with its `<Arguments>` (the task XML of
+/// SchRpcRegisterTask on the wire and of event 4698 alike).
+pub fn task_command(xml: &str) -> Option<String> {
     let element = |name: &str| {
         let open = format!("<{name}>");
         let start = xml.find(&open)? + open.len();

@@ -19,7 +19,7 @@
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 
-use crate::detections::windows::{Finding, KnownDcs, NamedEpisodes};
+use crate::detections::windows::{Finding, ForeignCall, KnownDcs, NamedEpisodes};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -59,29 +59,22 @@ impl Detector for DpapiBackupKey {
         {
             return;
         }
-        let (Some(source), Some(server)) = (activity.source_ip(), activity.destination) else { return };
-        if self.dcs.contains_address(source) {
+        let Some(ForeignCall { source, server, who, result }) = self.dcs.foreign_call(activity, call) else {
             return;
-        }
-        let result = match call.status {
-            Some(status) if status.is_error() => "failed",
-            Some(_) => "successful",
-            None => "unanswered",
         };
-        let who = call.user.clone().unwrap_or_else(|| "an unknown user".into());
         let key = source.to_string();
         let seen = self.episodes.add(&key, activity.time, [format!("{result} {operation}")]);
         let finding = Finding {
             key,
-            summary: format!("{operation} by {who} on {}: {result}", server.ip),
+            summary: format!("{operation} by {who} on {}: {result}", server),
             description: format!(
                 "{who} read LSA secrets of {} from {source} (the DPAPI domain backup key is one): {}.",
-                server.ip,
+                server,
                 seen.iter().cloned().collect::<Vec<_>>().join(", ")
             ),
             severity: META.base_severity,
             actor: call.user.clone(),
-            targets: AlertTargets { computers: [server.ip.to_string()].into(), ..AlertTargets::default() },
+            targets: AlertTargets { computers: [server.to_string()].into(), ..AlertTargets::default() },
         };
         self.episodes.raise(&META, activity, finding, updates);
     }

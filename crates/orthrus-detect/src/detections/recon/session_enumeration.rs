@@ -16,7 +16,7 @@
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 
-use crate::detections::windows::{EventRuleConfig, Finding, KnownDcs, NamedEpisodes};
+use crate::detections::windows::{EventRuleConfig, Finding, ForeignCall, KnownDcs, NamedEpisodes};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -57,30 +57,25 @@ impl Detector for SessionEnumeration {
             ("wkssvc", Some("NetrWkstaUserEnum")) => "logged-on users (NetrWkstaUserEnum)",
             _ => return,
         };
-        let (Some(source), Some(server)) = (activity.source_ip(), activity.destination) else { return };
-        if self.dcs.contains_address(source) || call.user.as_deref().is_some_and(|u| self.config.excludes(u))
-        {
+        let Some(ForeignCall { source, server, who, result }) = self.dcs.foreign_call(activity, call) else {
+            return;
+        };
+        if call.user.as_deref().is_some_and(|u| self.config.excludes(u)) {
             return;
         }
-        let result = match call.status {
-            Some(status) if status.is_error() => "failed",
-            Some(_) => "succeeded",
-            None => "unanswered",
-        };
-        let who = call.user.clone().unwrap_or_else(|| "an unknown account".into());
         let key = source.to_string();
         let calls = self.episodes.add(&key, activity.time, [format!("{what} {result}")]);
         let finding = Finding {
             key,
-            summary: format!("{who} enumerated {what} on {}: {result}", server.ip),
+            summary: format!("{who} enumerated {what} on {}: {result}", server),
             description: format!(
                 "{source} ({who}) enumerated who is logged on to {}: {}.",
-                server.ip,
+                server,
                 calls.iter().cloned().collect::<Vec<_>>().join(", ")
             ),
             severity: META.base_severity,
             actor: call.user.clone(),
-            targets: AlertTargets { computers: [server.ip.to_string()].into(), ..AlertTargets::default() },
+            targets: AlertTargets { computers: [server.to_string()].into(), ..AlertTargets::default() },
         };
         self.episodes.raise(&META, activity, finding, updates);
     }

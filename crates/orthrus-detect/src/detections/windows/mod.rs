@@ -124,6 +124,34 @@ impl NamedEpisodes {
     }
 }
 
+/// An RPC call made by a host that is not a known DC: who called which server, as whom, and
+/// how it ended, as the wire detections' evidence words it.
+pub(crate) struct ForeignCall {
+    pub source: IpAddr,
+    pub server: IpAddr,
+    /// The account the call was made as, or "an unknown account".
+    pub who: String,
+    /// `successful`, `failed` or `unanswered`.
+    pub result: &'static str,
+}
+
+impl KnownDcs {
+    /// The call's parties, unless it came from a known DC (or its addresses are unknown).
+    pub fn foreign_call(&self, activity: &Activity, call: &orthrus_model::RpcCall) -> Option<ForeignCall> {
+        let (source, server) = (activity.source_ip()?, activity.destination?);
+        if self.contains_address(source) {
+            return None;
+        }
+        let result = match call.status {
+            Some(status) if status.is_error() => "failed",
+            Some(_) => "successful",
+            None => "unanswered",
+        };
+        let who = call.user.clone().unwrap_or_else(|| "an unknown account".into());
+        Some(ForeignCall { source, server: server.ip, who, result })
+    }
+}
+
 /// Where an event was logged, for sentences.
 pub(crate) fn logged_on(activity: &Activity) -> &str {
     activity.destination_host.as_deref().unwrap_or("a domain controller")
@@ -337,6 +365,12 @@ pub(crate) mod testing {
     /// Benign lab Samba audit logs.
     pub const BENIGN_AUDIT: &[&str] =
         &["benign_logon", "benign_admin", "benign_password_typo", "benign_busy"];
+
+    /// For detections that read the wire as well: also silent on every benign lab capture.
+    pub fn assert_silent_on_logs_and_captures(id: &str) {
+        assert_silent(id);
+        crate::detections::kerberos::testing::assert_silent(crate::detections::kerberos::testing::BENIGN, id);
+    }
 
     pub fn assert_silent(id: &str) {
         let alerts = corpus_alerts(BENIGN, id, &DetectionConfig::default());

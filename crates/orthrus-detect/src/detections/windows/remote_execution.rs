@@ -34,7 +34,7 @@ use std::net::IpAddr;
 use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, Severity};
 use serde::Deserialize;
 
-use super::{Finding, KnownDcs, NamedEpisodes, host_key, suspicious_command};
+use super::{Finding, ForeignCall, KnownDcs, NamedEpisodes, host_key, suspicious_command};
 use crate::detections::kerberos::{account_key, name_list};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
@@ -105,10 +105,10 @@ impl RemoteExecution {
             ("tsch", "SchRpcRegisterTask") => "task scheduling",
             _ => return,
         };
-        let (Some(source), Some(target)) = (activity.source_ip(), activity.destination) else { return };
-        if self.dcs.contains_address(source) {
+        let Some(ForeignCall { source, server: target, who, result }) = self.dcs.foreign_call(activity, call)
+        else {
             return;
-        }
+        };
         if call
             .user
             .as_deref()
@@ -130,28 +130,22 @@ impl RemoteExecution {
             _ if call.encrypted => "sealed".to_owned(),
             _ => String::new(),
         };
-        let result = match call.status {
-            Some(status) if status.is_error() => "failed",
-            Some(_) => "successful",
-            None => "unanswered",
-        };
-        let who = call.user.clone().unwrap_or_else(|| "an unknown account".into());
         let key = source.to_string();
         let methods = self.episodes.add(&key, activity.time, [format!("{result} {method}")]);
-        let on_dc = self.dcs.contains_address(target.ip);
+        let on_dc = self.dcs.contains_address(target);
         let finding = Finding {
             key,
             summary: format!("{result} {method} by {who}: {object}"),
             description: format!(
                 "Remote code execution attempts were made on {}{} from {source} by {who}: {}.",
                 if on_dc { "domain controller " } else { "" },
-                target.ip,
+                target,
                 methods.iter().cloned().collect::<Vec<_>>().join(", "),
             ),
             severity: if on_dc { Severity::High } else { META.base_severity },
             actor: call.user.clone(),
             targets: AlertTargets {
-                computers: BTreeSet::from([target.ip.to_string()]),
+                computers: BTreeSet::from([target.to_string()]),
                 ..AlertTargets::default()
             },
         };
@@ -202,7 +196,7 @@ impl Detector for RemoteExecution {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+    use crate::detections::windows::testing::{assert_silent_on_logs_and_captures, corpus_alerts};
 
     #[test]
     fn fires_on_atexec_and_at_jobs() {
@@ -251,10 +245,6 @@ mod tests {
 
     #[test]
     fn silent_on_benign_logs() {
-        assert_silent(META.id);
-        crate::detections::kerberos::testing::assert_silent(
-            crate::detections::kerberos::testing::BENIGN,
-            META.id,
-        );
+        assert_silent_on_logs_and_captures(META.id);
     }
 }
