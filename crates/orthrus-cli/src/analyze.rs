@@ -17,15 +17,24 @@ use crate::{ActivitiesArgs, AnalyzeArgs, exit};
 /// Inputs smaller than this finish before a progress bar would be worth drawing.
 const PROGRESS_MIN_BYTES: u64 = 16 << 20;
 
-pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
-    let config = match &args.config {
+pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<DetectionConfig> {
+    Ok(match path {
         Some(path) => {
             let text =
                 std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             DetectionConfig::from_toml(&text).with_context(|| format!("in {}", path.display()))?
         }
         None => DetectionConfig::default(),
-    };
+    })
+}
+
+pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
+    let mut config = load_config(args.config.as_ref())?;
+    let tags = config.entity_tags();
+    config.directory = std::sync::Arc::new(match &args.directory {
+        Some(path) => crate::directory::load_directory(path, &tags)?,
+        None => orthrus_directory::Directory::new(orthrus_directory::Snapshot::default(), &tags),
+    });
     let mut engine = Engine::new(&config, "orthrus-analyze");
     let run = decode_files(&args.files, !args.no_progress, &mut |activity| engine.observe(&activity));
     let alerts = engine.finish();

@@ -6,6 +6,7 @@
 mod analyze;
 mod bench;
 mod bench_events;
+mod directory;
 mod output;
 
 use std::path::PathBuf;
@@ -42,6 +43,11 @@ enum Command {
     /// Measure event-log throughput (EVTX → activities → detections) beside the evtx
     /// crate's own parse of the same files.
     BenchEvents(bench_events::EventBenchArgs),
+    /// Directory knowledge: sync a domain over LDAP into a snapshot, look entities up.
+    Directory {
+        #[command(subcommand)]
+        command: directory::DirectoryCommand,
+    },
 }
 
 #[derive(clap::Args)]
@@ -66,6 +72,10 @@ pub struct AnalyzeArgs {
     /// Detection settings (TOML): thresholds, exclusions, disabled detections.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// A directory snapshot (`orthrus directory sync`): alerts then name accounts as the
+    /// directory knows them, mark sensitive accounts and honeytokens, and raise severity.
+    #[arg(long)]
+    directory: Option<PathBuf>,
     /// Never draw a progress bar (it is drawn only on a terminal anyway).
     #[arg(long)]
     no_progress: bool,
@@ -133,6 +143,7 @@ fn main() -> ExitCode {
         }
         Command::Bench(args) => bench::bench(&args).map(|()| exit::OK),
         Command::BenchEvents(args) => bench_events::bench_events(&args).map(|()| exit::OK),
+        Command::Directory { command } => directory::run(&command),
     };
     match result {
         Ok(code) => ExitCode::from(code),

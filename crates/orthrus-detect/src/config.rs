@@ -12,6 +12,9 @@
 //! ```
 
 use std::net::IpAddr;
+use std::sync::Arc;
+
+use orthrus_directory::{Directory, EntityTags};
 
 use serde::Deserialize;
 
@@ -61,11 +64,24 @@ pub struct DetectionConfig {
     pub zone_transfer: EventRuleConfig,
     pub session_enumeration: EventRuleConfig,
     pub dpapi_backup_key: EventRuleConfig,
+    /// Manual sensitive tags (accounts, groups, computers; their members inherit them) and
+    /// extra honeytokens, in any name form the directory understands.
+    pub entities: EntityTags,
+    /// The directory snapshot (`--directory`), not part of the TOML.
+    #[serde(skip)]
+    pub directory: Arc<Directory>,
 }
 
 impl DetectionConfig {
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         Ok(toml::from_str(text)?)
+    }
+
+    /// Sensitive and honeytoken tags: `[entities]` plus `[honeytoken] accounts`.
+    pub fn entity_tags(&self) -> EntityTags {
+        let mut tags = self.entities.clone();
+        tags.honeytokens.extend(self.honeytoken.accounts.iter().cloned());
+        tags
     }
 
     /// Source addresses a detection ignores.

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use orthrus_model::{Activity, Alert, AlertSource, AlertTargets, Evidence, Severity, TenantId, Timestamp};
 
 use crate::detections::DETECTIONS;
+use crate::enrich::Enricher;
 use crate::window::Incident;
 use crate::{DetectionConfig, DetectionMeta, Detector};
 
@@ -85,6 +86,7 @@ struct Enabled {
 /// Runs every enabled detection over activities and keeps the resulting alerts.
 pub struct Engine {
     detectors: Vec<Enabled>,
+    enricher: Enricher,
     sensor: String,
     alerts: BTreeMap<(&'static str, TenantId, String), Alert>,
     updates: Vec<AlertUpdate>,
@@ -100,10 +102,17 @@ impl Engine {
                 exclude_sources: config.exclusions(entry.meta.config_section),
             })
             .collect();
-        Self { detectors, sensor: sensor.to_string(), alerts: BTreeMap::new(), updates: Vec::new() }
+        Self {
+            detectors,
+            enricher: Enricher::new(config.directory.clone()),
+            sensor: sensor.to_string(),
+            alerts: BTreeMap::new(),
+            updates: Vec::new(),
+        }
     }
 
     pub fn observe(&mut self, activity: &Activity) {
+        self.enricher.observe(activity);
         for enabled in &mut self.detectors {
             if activity.source_ip().is_some_and(|ip| enabled.exclude_sources.contains(&ip)) {
                 continue;
@@ -119,7 +128,15 @@ impl Engine {
             enabled.detector.finish(&mut self.updates);
         }
         self.apply_updates();
-        let mut alerts: Vec<Alert> = self.alerts.into_values().collect();
+        // Annotated at the end: offline, what the whole input taught name resolution applies to
+        // every alert.
+        let mut alerts: Vec<Alert> = Vec::with_capacity(self.alerts.len());
+        for mut alert in self.alerts.into_values() {
+            if let Some(entry) = DETECTIONS.iter().find(|e| e.meta.id == alert.detection) {
+                self.enricher.annotate(&mut alert, entry.meta);
+            }
+            alerts.push(alert);
+        }
         alerts.sort_by(|a, b| (a.first_seen, a.detection, &a.id).cmp(&(b.first_seen, b.detection, &b.id)));
         alerts
     }
@@ -144,6 +161,7 @@ impl Engine {
                 evidence: Vec::new(),
                 evidence_omitted: 0,
                 sensor: self.sensor.clone(),
+                entities: Vec::new(),
             });
             alert.description = update.description;
             // Severity only ever rises within an alert.

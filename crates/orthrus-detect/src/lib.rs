@@ -17,6 +17,7 @@
 mod config;
 pub mod detections;
 mod engine;
+pub mod enrich;
 pub mod window;
 
 pub use config::{ConfigError, DetectionConfig};
@@ -37,6 +38,9 @@ pub struct DetectionMeta {
     pub data_sources: &'static [&'static str],
     /// Severity before escalation (sensitive accounts, guessed passwords, ...).
     pub base_severity: Severity,
+    /// Raised one level when a target account or computer is sensitive or a honeytoken
+    /// (detections.md, `severity_escalation`).
+    pub escalates_for_sensitive: bool,
     /// The config section holding its thresholds.
     pub config_section: &'static str,
 }

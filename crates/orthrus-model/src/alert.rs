@@ -40,6 +40,48 @@ pub struct AlertSource {
     pub computer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// How `computer` was learned from the address (network name resolution), when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<NameResolutionNote>,
+}
+
+/// How an address was resolved to a computer, for the analyst to weigh.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameResolutionNote {
+    /// `high`, `medium` or `low`.
+    pub confidence: String,
+    /// `kerberos_machine_account`, `ntlm_workstation`, `dns_answer`, ...
+    pub methods: Vec<String>,
+}
+
+/// The side of the alert an entity is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntityRole {
+    Source,
+    Target,
+}
+
+/// An account or computer the alert involves, as the directory knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvolvedEntity {
+    pub role: EntityRole,
+    /// `account` or `computer`.
+    pub kind: String,
+    /// The name as the alert gives it.
+    pub name: String,
+    /// `DOMAIN\name` when the directory knows the entity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    pub sensitive: bool,
+    /// Why it is sensitive: the group path or the tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitive_reason: Option<String>,
+    pub honeytoken: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub domain_controller: bool,
 }
 
 impl AlertSource {
@@ -101,6 +143,10 @@ pub struct Alert {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub evidence_omitted: u64,
     pub sensor: String,
+    /// Every source and target account and computer, with its sensitivity and honeytoken
+    /// marks (filled by enrichment).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<InvolvedEntity>,
 }
 
 fn is_zero(n: &u64) -> bool {

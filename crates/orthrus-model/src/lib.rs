@@ -30,7 +30,10 @@ pub fn fnv1a64(parts: &[&[u8]]) -> u64 {
 }
 
 pub use activity::{Activity, ActivityKind, Endpoint, Position, Provenance, SourceId, TenantId, Transport};
-pub use alert::{Alert, AlertSource, AlertTargets, Evidence, Mitre, Severity};
+pub use alert::{
+    Alert, AlertSource, AlertTargets, EntityRole, Evidence, InvolvedEntity, Mitre, NameResolutionNote,
+    Severity,
+};
 pub use directory::{
     DnsQuery, LdapBind, LdapChange, LdapResultCode, LdapSearch, TlsSession, ldap_result_name,
 };

@@ -30,6 +30,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1555", "T1552.004"],
     data_sources: &["LSARPC LsarOpenSecret / LsarQuerySecret / LsarRetrievePrivateData"],
     base_severity: Severity::High,
+    escalates_for_sensitive: false,
     config_section: "dpapi_backup_key",
 };
 

@@ -38,6 +38,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1087.002"],
     data_sources: &["Kerberos AS-REQ/KRB-ERROR"],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: true,
     config_section: "account_enumeration",
 };
 

@@ -44,6 +44,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1558.004"],
     data_sources: &["Kerberos AS-REQ/AS-REP"],
     base_severity: Severity::High,
+    escalates_for_sensitive: false,
     config_section: "asrep_roasting",
 };
 

@@ -57,6 +57,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1110.001", "T1110.003"],
     data_sources: &["Kerberos AS-REQ/KRB-ERROR/AS-REP"],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: true,
     config_section: "brute_force",
 };
 

@@ -8,9 +8,12 @@
 //! - Data: any authentication naming the account: Kerberos AS/TGS (wire, or 4768/4769/4771),
 //!   NTLM (wire, or 4776 and Samba's audit), LDAP simple binds, logons (4624/4625) and explicit
 //!   credentials (4648).
-//! - Logic: an account in `accounts` (config `[honeytoken]`, case-insensitive, bare
-//!   sAMAccountName) authenticates or tries to, successfully or not. One alert per account
-//!   and quiet gap `window_secs`; High once an attempt succeeded.
+//! - Logic: a honeytoken authenticates or tries to, successfully or not, or someone asks for a
+//!   service ticket to one of its SPNs (authentication *to* the decoy: a roast of it).
+//!   Honeytokens are named in `[honeytoken] accounts` or `[entities] honeytokens`; with a
+//!   directory snapshot any of the account's names (UPN, `DOMAIN\name`, SID, SPN) match,
+//!   without one the bare sAMAccountName does. One alert per account and quiet gap
+//!   `window_secs`; High once an attempt succeeded.
 //! - Thresholds: `window_secs = 3600`; no list, no alert (the detection is inert until
 //!   honeytokens are named).
 //! - Benign: the owner testing the decoy; exclude the source (`exclude_sources`).
@@ -21,6 +24,8 @@ use std::net::IpAddr;
 
 use orthrus_model::{Activity, ActivityKind, AlertSource, AlertTargets, AuthOutcome, KdcOutcome, Severity};
 use serde::Deserialize;
+
+use orthrus_directory::bare_account_name;
 
 use super::account_key;
 use crate::window::Incidents;
@@ -39,6 +44,7 @@ pub static META: DetectionMeta = DetectionMeta {
         "events 4768/4769/4771/4776/4624/4625/4648",
     ],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: true,
     config_section: "honeytoken",
 };
 
@@ -66,7 +72,8 @@ impl HoneytokenConfig {
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     let c = &config.honeytoken;
     Box::new(Honeytoken {
-        accounts: c.accounts.iter().map(|a| account_key(a)).collect(),
+        accounts: config.entity_tags().honeytokens.iter().map(|a| bare_account_name(a)).collect(),
+        directory: config.directory.clone(),
         incidents: Incidents::new(c.window_secs),
         methods: Default::default(),
     })
@@ -74,19 +81,9 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
 
 pub struct Honeytoken {
     accounts: BTreeSet<String>,
+    directory: std::sync::Arc<orthrus_directory::Directory>,
     incidents: Incidents<String>,
     methods: std::collections::HashMap<String, (BTreeSet<String>, bool)>,
-}
-
-/// `bob`, `LAB\bob`, `bob@LAB.TEST`, `CN=bob,CN=Users,…` → `bob`.
-fn bare(name: &str) -> String {
-    let name = name.rsplit('\\').next().unwrap_or(name);
-    let name = name.split('@').next().unwrap_or(name);
-    let name = name
-        .strip_prefix("CN=")
-        .or_else(|| name.strip_prefix("cn="))
-        .map_or(name, |n| n.split(',').next().unwrap_or(n));
-    account_key(name)
 }
 
 /// The account an activity authenticates, how, and whether it succeeded (None: unknown).
@@ -122,6 +119,31 @@ fn outcome(outcome: AuthOutcome) -> Option<bool> {
     }
 }
 
+impl Honeytoken {
+    fn is_honeytoken(&self, name: &str) -> bool {
+        match self.directory.find(name) {
+            Some(found) => {
+                self.directory.is_honeytoken(&found)
+                    || self.accounts.contains(&bare_account_name(found.object.name()))
+            }
+            None => self.accounts.contains(&bare_account_name(name)),
+        }
+    }
+
+    /// A service ticket asked for one of a honeytoken's SPNs: authentication to the decoy.
+    fn roasted(&self, activity: &Activity) -> Option<(String, &'static str, Option<bool>)> {
+        let ActivityKind::ServiceTicketRequested(exchange) = &activity.kind else { return None };
+        let sname = exchange.request.as_ref()?.sname.as_deref()?;
+        let owner = self.directory.find_spn(sname)?;
+        let name = owner.object.name().to_owned();
+        self.is_honeytoken(&name).then_some((
+            name,
+            "Kerberos service ticket for its SPN",
+            Some(matches!(exchange.outcome, KdcOutcome::Issued(_))),
+        ))
+    }
+}
+
 impl Detector for Honeytoken {
     fn meta(&self) -> &'static DetectionMeta {
         &META
@@ -131,11 +153,16 @@ impl Detector for Honeytoken {
         if self.accounts.is_empty() {
             return;
         }
-        let Some((name, method, succeeded)) = authentication(activity) else { return };
-        let key = bare(&name);
-        if !self.accounts.contains(&key) {
+        let Some((name, method, succeeded)) = authentication(activity)
+            .filter(|(name, ..)| self.is_honeytoken(name))
+            .or_else(|| self.roasted(activity))
+        else {
             return;
-        }
+        };
+        let key = self
+            .directory
+            .find(&name)
+            .map_or_else(|| bare_account_name(&name), |found| account_key(found.object.name()));
         let source = activity.source_id();
         let result = match succeeded {
             Some(true) => "succeeded",
@@ -169,6 +196,7 @@ impl Detector for Honeytoken {
             ip: source.ip(),
             computer: activity.source_host.as_deref().map(str::to_owned),
             account: Some(key.clone()),
+            resolution: None,
         };
         updates.push(AlertUpdate::keyed(
             &META,

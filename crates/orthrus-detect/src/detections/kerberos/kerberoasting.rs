@@ -51,6 +51,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1558.003"],
     data_sources: &["Kerberos TGS-REQ/TGS-REP"],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: true,
     config_section: "kerberoasting",
 };
 
@@ -240,6 +241,7 @@ impl Detector for Kerberoasting {
             ip: source.ip(),
             computer: None,
             account: (state.accounts.len() == 1).then(|| who.clone()),
+            resolution: None,
         };
         updates.push(AlertUpdate::from_incident(
             &META,

@@ -43,6 +43,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1110.001", "T1110.003"],
     data_sources: &["NTLMSSP AUTHENTICATE + status", "events 4776 / 4625 / 4648", "Samba NTLMSSP audit"],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: true,
     config_section: "ntlm_brute_force",
 };
 
@@ -222,6 +223,7 @@ impl Detector for NtlmBruteForce {
             ip: activity.source_ip(),
             computer: activity.source_host.as_deref().map(str::to_owned),
             account: None,
+            resolution: None,
         };
         let severity = META.base_severity;
         updates.push(AlertUpdate::keyed(

@@ -27,6 +27,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1049", "T1087.002"],
     data_sources: &["SRVSVC NetrSessionEnum", "WKSSVC NetrWkstaUserEnum"],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: false,
     config_section: "session_enumeration",
 };
 

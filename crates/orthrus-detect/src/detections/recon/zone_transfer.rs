@@ -28,6 +28,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1590.002", "T1018"],
     data_sources: &["DNS AXFR/IXFR queries"],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: false,
     config_section: "zone_transfer",
 };
 

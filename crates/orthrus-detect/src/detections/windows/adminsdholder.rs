@@ -26,6 +26,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1098"],
     data_sources: &["event 5136 on CN=AdminSDHolder"],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: false,
     config_section: "adminsdholder",
 };
 

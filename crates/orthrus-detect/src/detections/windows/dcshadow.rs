@@ -30,6 +30,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1207"],
     data_sources: &["event 5137 (server object in Sites)", "events 4742/5136 (replication SPNs)"],
     base_severity: Severity::High,
+    escalates_for_sensitive: false,
     config_section: "dcshadow",
 };
 

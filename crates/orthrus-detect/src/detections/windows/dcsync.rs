@@ -46,6 +46,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1003.006"],
     data_sources: &["DRSUAPI GetNCChanges", "event 4662 (directory service access)"],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: false,
     config_section: "dcsync",
 };
 
@@ -129,7 +130,7 @@ impl Dcsync {
             if incident.count == 1 { "" } else { "s" },
         );
         let targets = AlertTargets { computers: BTreeSet::from([dc]), ..AlertTargets::default() };
-        let source_entity = AlertSource { ip: Some(source), computer: None, account };
+        let source_entity = AlertSource { ip: Some(source), account, ..AlertSource::default() };
         let verdict = Verdict { severity: Severity::High, description, source: source_entity, targets };
         updates.push(AlertUpdate::keyed(&META, activity, &key, incident, verdict));
     }
@@ -194,7 +195,8 @@ impl Detector for Dcsync {
             computers: activity.destination_host.iter().map(|h| h.to_string()).collect(),
             ..AlertTargets::default()
         };
-        let source = AlertSource { ip: activity.source_ip(), computer: None, account: Some(qualified) };
+        let source =
+            AlertSource { ip: activity.source_ip(), account: Some(qualified), ..AlertSource::default() };
         let severity = if secrets { Severity::High } else { META.base_severity };
         updates.push(AlertUpdate::keyed(
             &META,

@@ -25,6 +25,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1098"],
     data_sources: &["event 4794 (DSRM password set)"],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: false,
     config_section: "dsrm",
 };
 

@@ -30,6 +30,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1070.001"],
     data_sources: &["events 1102 (Security) / 104 (System)"],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: false,
     config_section: "log_cleared",
 };
 

@@ -75,7 +75,7 @@ pub(crate) fn raise(
     let incident = incidents.at(&finding.key, activity.time);
     incident.record(activity.time, &activity.provenance, finding.summary);
     incident.alerted = true;
-    let source = AlertSource { ip: activity.source_ip(), computer: None, account: finding.actor };
+    let source = AlertSource { ip: activity.source_ip(), account: finding.actor, ..AlertSource::default() };
     let verdict = Verdict {
         severity: finding.severity,
         description: finding.description,

@@ -27,6 +27,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1484", "T1134"],
     data_sources: &["event 5136 on msDS-AllowedToActOnBehalfOfOtherIdentity"],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: true,
     config_section: "rbcd",
 };
 

@@ -49,6 +49,7 @@ pub static META: DetectionMeta = DetectionMeta {
         "event 4698 (scheduled task created)",
     ],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: true,
     config_section: "remote_execution",
 };
 

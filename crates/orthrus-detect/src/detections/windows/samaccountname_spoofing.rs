@@ -29,6 +29,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1068", "T1078.002"],
     data_sources: &["event 4781 (account renamed), 4742 (SAM account name changed)"],
     base_severity: Severity::High,
+    escalates_for_sensitive: false,
     config_section: "samaccountname_spoofing",
 };
 

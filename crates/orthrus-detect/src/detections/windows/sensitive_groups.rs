@@ -37,6 +37,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1098"],
     data_sources: &["events 4728/4732/4756 (member added)", "Samba group-change audit"],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: false,
     config_section: "sensitive_groups",
 };
 

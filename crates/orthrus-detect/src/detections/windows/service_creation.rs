@@ -36,6 +36,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1569.002", "T1543.003"],
     data_sources: &["events 7045 / 4697 (service installed)"],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: false,
     config_section: "service_creation",
 };
 

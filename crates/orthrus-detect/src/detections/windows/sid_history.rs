@@ -26,6 +26,7 @@ pub static META: DetectionMeta = DetectionMeta {
     techniques: &["T1134.005"],
     data_sources: &["events 4765/4766, 4738/4742 (SID History), 5136 (sIDHistory)"],
     base_severity: Severity::Medium,
+    escalates_for_sensitive: true,
     config_section: "sid_history",
 };
 

@@ -35,6 +35,7 @@ pub static META: DetectionMeta = DetectionMeta {
         "event 4742 by ANONYMOUS LOGON",
     ],
     base_severity: Severity::High,
+    escalates_for_sensitive: false,
     config_section: "zerologon",
 };
 

@@ -1,0 +1,185 @@
+//! Enrichment: what the directory and network name resolution add to alerts.
+//!
+//! The engine feeds every activity to the [`NameResolver`] before the detectors, and annotates
+//! each alert as it leaves: the source computer named from its address (with method and
+//! confidence), every source and target account and computer marked sensitive (and why),
+//! honeytoken or domain controller, and the severity raised one level for detections that
+//! escalate on sensitive targets.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use orthrus_directory::{Directory, Found, NameResolver};
+use orthrus_model::{Activity, Alert, EntityRole, InvolvedEntity, NameResolutionNote, Severity};
+
+use crate::DetectionMeta;
+
+pub struct Enricher {
+    directory: Arc<Directory>,
+    resolver: NameResolver,
+}
+
+impl Enricher {
+    pub fn new(directory: Arc<Directory>) -> Self {
+        let mut resolver = NameResolver::new();
+        let dcs = directory.domain_controllers();
+        resolver.know_servers(dcs.iter().map(|dc| dc.object.name()));
+        resolver.know_servers(dcs.iter().filter_map(|dc| dc.object.dns_host_name.as_deref()));
+        Self { directory, resolver }
+    }
+
+    pub fn observe(&mut self, activity: &Activity) {
+        self.resolver.observe(activity);
+    }
+
+    pub fn annotate(&self, alert: &mut Alert, meta: &DetectionMeta) {
+        let mut entities = Vec::new();
+        if let Some(account) = alert.source.account.clone() {
+            entities.push(self.account(EntityRole::Source, &account));
+        }
+        if let Some(ip) = alert.source.ip {
+            self.name_source(alert, ip);
+        }
+        if let Some(computer) = alert.source.computer.clone() {
+            let mut entity = self.computer(EntityRole::Source, &computer);
+            entity.domain_controller |= alert.source.ip.is_some_and(|ip| self.resolver.serves_directory(ip));
+            if let Some(ip) = alert.source.ip {
+                alert.description = name_address(&alert.description, ip, &computer);
+            }
+            entities.push(entity);
+        }
+        for account in &alert.targets.accounts {
+            entities.push(self.account(EntityRole::Target, account));
+        }
+        for computer in alert.targets.computers.clone() {
+            let entity = match computer.parse::<IpAddr>() {
+                Ok(ip) => {
+                    let mut entity = match self.computer_at(ip) {
+                        Some(name) => {
+                            alert.description = name_address(&alert.description, ip, &name);
+                            self.computer(EntityRole::Target, &name)
+                        }
+                        None => self.computer(EntityRole::Target, &computer),
+                    };
+                    entity.domain_controller |= self.resolver.serves_directory(ip);
+                    entity
+                }
+                Err(_) => self.computer(EntityRole::Target, &computer),
+            };
+            entities.push(entity);
+        }
+        for service in &alert.targets.services {
+            if let Some(found) = self.directory.find_spn(service) {
+                let mut entity = self.entity(EntityRole::Target, "account", service, Some(found));
+                entity.name = found.object.name().to_owned();
+                if !entities.contains(&entity) {
+                    entities.push(entity);
+                }
+            }
+        }
+        let escalate = meta.escalates_for_sensitive
+            && entities.iter().any(|e| e.role == EntityRole::Target && (e.sensitive || e.honeytoken));
+        if escalate {
+            alert.severity = match alert.severity {
+                Severity::Low => Severity::Medium,
+                Severity::Medium | Severity::High => Severity::High,
+            };
+        }
+        alert.entities = entities;
+    }
+
+    /// The computer name at an address, as the directory spells it when it knows it.
+    fn computer_at(&self, ip: IpAddr) -> Option<String> {
+        let resolution = self.resolver.resolve(ip)?;
+        let found = resolution
+            .dns_name
+            .as_deref()
+            .and_then(|dns| self.directory.find_computer(dns))
+            .or_else(|| self.directory.find_computer(&resolution.computer));
+        Some(found.map_or(resolution.computer, |f| f.object.name().trim_end_matches('$').to_owned()))
+    }
+
+    /// Names the source computer from its address (unless an event already named it) and notes
+    /// how.
+    fn name_source(&self, alert: &mut Alert, ip: IpAddr) {
+        let Some(resolution) = self.resolver.resolve(ip) else { return };
+        if alert.source.computer.is_none() {
+            alert.source.computer = self.computer_at(ip);
+        }
+        alert.source.resolution = Some(NameResolutionNote {
+            confidence: resolution.confidence.name().to_owned(),
+            methods: resolution.methods.iter().map(|m| m.name().to_owned()).collect(),
+        });
+    }
+
+    fn account(&self, role: EntityRole, name: &str) -> InvolvedEntity {
+        let found = self.directory.find(name);
+        let mut entity = self.entity(role, "account", name, found);
+        entity.honeytoken |= self.directory.is_honeytoken_name(name);
+        entity
+    }
+
+    fn computer(&self, role: EntityRole, name: &str) -> InvolvedEntity {
+        self.entity(role, "computer", name, self.directory.find_computer(name))
+    }
+
+    fn entity(&self, role: EntityRole, kind: &str, name: &str, found: Option<Found<'_>>) -> InvolvedEntity {
+        let sensitivity = found.as_ref().and_then(|f| self.directory.sensitivity(f));
+        InvolvedEntity {
+            role,
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            directory_name: found.as_ref().map(Found::qualified_name),
+            sid: found.as_ref().and_then(|f| f.object.sid.clone()),
+            sensitive: sensitivity.is_some(),
+            sensitive_reason: sensitivity.map(|s| s.reason.clone()),
+            honeytoken: found.as_ref().is_some_and(|f| self.directory.is_honeytoken(f)),
+            domain_controller: found.as_ref().is_some_and(|f| f.object.is_domain_controller()),
+        }
+    }
+}
+
+/// `… from 10.0.0.21 …` → `… from WS01 (10.0.0.21) …`, whole addresses only (10.0.0.2 is not
+/// touched inside 10.0.0.21).
+fn name_address(sentence: &str, ip: IpAddr, name: &str) -> String {
+    let needle = ip.to_string();
+    let mut out = String::with_capacity(sentence.len() + name.len() + 3);
+    let mut rest = sentence;
+    while let Some(at) = rest.find(&needle) {
+        let (before, after) = rest.split_at(at);
+        let after = after.get(needle.len()..).unwrap_or_default();
+        let boundary_before = !before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '.' || c == ':');
+        // A longer address goes on with a digit (or, for IPv6, a hex digit or colon); a port
+        // after an IPv4 address (`:445`) or a full stop ends it.
+        let next_is = |f: fn(char) -> bool| after.get(1..).is_some_and(|a| a.starts_with(f));
+        let continues_address = after.starts_with(|c: char| c.is_ascii_alphanumeric())
+            || (after.starts_with('.') && next_is(|c| c.is_ascii_digit()))
+            || (ip.is_ipv6() && after.starts_with(':') && next_is(|c| c.is_ascii_hexdigit() || c == ':'));
+        let boundary_after = !continues_address;
+        out.push_str(before);
+        if boundary_before && boundary_after {
+            out.push_str(&format!("{name} ({needle})"));
+        } else {
+            out.push_str(&needle);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_whole_addresses_only() {
+        let ip: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(
+            name_address("Seen from 10.0.0.2 and 10.0.0.21, then 10.0.0.2.", ip, "WS01"),
+            "Seen from WS01 (10.0.0.2) and 10.0.0.21, then WS01 (10.0.0.2)."
+        );
+        assert_eq!(name_address("used from 10.0.0.2: x", ip, "WS01"), "used from WS01 (10.0.0.2): x");
+        assert_eq!(name_address("10.0.0.2.5 10.0.0.20", ip, "WS01"), "10.0.0.2.5 10.0.0.20");
+    }
+}

@@ -1,0 +1,162 @@
+//! Active Directory's binary and encoded attribute values.
+//!
+//! Our own: each format is a few lines and no maintained crate decodes them without pulling a
+//! whole Windows API layer (crates.md, "AD binary attributes").
+
+use orthrus_model::Timestamp;
+
+/// `userAccountControl` bits Orthrus reads (MS-ADTS 2.2.16).
+pub mod uac {
+    pub const ACCOUNTDISABLE: u32 = 0x0000_0002;
+    pub const NORMAL_ACCOUNT: u32 = 0x0000_0200;
+    pub const WORKSTATION_TRUST_ACCOUNT: u32 = 0x0000_1000;
+    pub const SERVER_TRUST_ACCOUNT: u32 = 0x0000_2000;
+    pub const DONT_EXPIRE_PASSWORD: u32 = 0x0001_0000;
+    pub const TRUSTED_FOR_DELEGATION: u32 = 0x0008_0000;
+    pub const NOT_DELEGATED: u32 = 0x0010_0000;
+    pub const USE_DES_KEY_ONLY: u32 = 0x0020_0000;
+    pub const DONT_REQUIRE_PREAUTH: u32 = 0x0040_0000;
+    pub const TRUSTED_TO_AUTH_FOR_DELEGATION: u32 = 0x0100_0000;
+    pub const PARTIAL_SECRETS_ACCOUNT: u32 = 0x0400_0000;
+    pub const PASSWD_NOTREQD: u32 = 0x0000_0020;
+
+    /// The flags set in `value`, by name, for people to read.
+    pub fn names(value: u32) -> Vec<&'static str> {
+        const NAMES: [(u32, &str); 12] = [
+            (ACCOUNTDISABLE, "ACCOUNTDISABLE"),
+            (PASSWD_NOTREQD, "PASSWD_NOTREQD"),
+            (NORMAL_ACCOUNT, "NORMAL_ACCOUNT"),
+            (WORKSTATION_TRUST_ACCOUNT, "WORKSTATION_TRUST_ACCOUNT"),
+            (SERVER_TRUST_ACCOUNT, "SERVER_TRUST_ACCOUNT"),
+            (DONT_EXPIRE_PASSWORD, "DONT_EXPIRE_PASSWORD"),
+            (TRUSTED_FOR_DELEGATION, "TRUSTED_FOR_DELEGATION"),
+            (NOT_DELEGATED, "NOT_DELEGATED"),
+            (USE_DES_KEY_ONLY, "USE_DES_KEY_ONLY"),
+            (DONT_REQUIRE_PREAUTH, "DONT_REQUIRE_PREAUTH"),
+            (TRUSTED_TO_AUTH_FOR_DELEGATION, "TRUSTED_TO_AUTH_FOR_DELEGATION"),
+            (PARTIAL_SECRETS_ACCOUNT, "PARTIAL_SECRETS_ACCOUNT"),
+        ];
+        NAMES.iter().filter(|(bit, _)| value & bit != 0).map(|(_, name)| *name).collect()
+    }
+}
+
+/// A binary SID (MS-DTYP 2.4.2.2) as `S-1-5-21-…`; None when malformed.
+pub fn sid_to_string(bytes: &[u8]) -> Option<String> {
+    let (&revision, rest) = bytes.split_first()?;
+    let (&count, rest) = rest.split_first()?;
+    let authority = rest.get(..6)?;
+    let subs = rest.get(6..)?;
+    if revision != 1 || subs.len() != usize::from(count) * 4 {
+        return None;
+    }
+    let authority = authority.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    let mut text = format!("S-1-{authority}");
+    for chunk in subs.chunks_exact(4) {
+        let mut le = [0u8; 4];
+        le.copy_from_slice(chunk);
+        text.push_str(&format!("-{}", u32::from_le_bytes(le)));
+    }
+    Some(text)
+}
+
+/// A binary GUID (mixed-endian, MS-DTYP 2.3.4.2) as lower-case text.
+pub fn guid_to_string(bytes: &[u8]) -> Option<String> {
+    let b: &[u8; 16] = bytes.try_into().ok()?;
+    Some(format!(
+        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+        b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]
+    ))
+}
+
+/// Windows FILETIME (100 ns since 1601) in its LDAP text form; 0 and "never" are None.
+pub fn filetime(text: &str) -> Option<Timestamp> {
+    let ticks: i64 = text.trim().parse().ok()?;
+    if ticks <= 0 || ticks == i64::MAX {
+        return None;
+    }
+    const UNIX_EPOCH_AS_FILETIME: i64 = 116_444_736_000_000_000;
+    Some(Timestamp::from_micros((ticks - UNIX_EPOCH_AS_FILETIME) / 10))
+}
+
+/// LDAP GeneralizedTime as AD writes it (`20261201134805.0Z`).
+pub fn generalized_time(text: &str) -> Option<Timestamp> {
+    let digits = text.get(..14)?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let civil = format!(
+        "{}-{}-{}T{}:{}:{}",
+        digits.get(..4)?,
+        digits.get(4..6)?,
+        digits.get(6..8)?,
+        digits.get(8..10)?,
+        digits.get(10..12)?,
+        digits.get(12..14)?
+    );
+    let dt: jiff::civil::DateTime = civil.parse().ok()?;
+    let ts = jiff::tz::TimeZone::UTC.to_timestamp(dt).ok()?;
+    Some(Timestamp::from_micros(ts.as_microsecond()))
+}
+
+/// The relative id: the last sub-authority of a SID.
+pub fn rid(sid: &str) -> Option<u32> {
+    sid.rsplit('-').next()?.parse().ok()
+}
+
+/// The SID's domain part (all but the RID).
+pub fn domain_part(sid: &str) -> Option<&str> {
+    sid.rsplit_once('-').map(|(domain, _)| domain)
+}
+
+/// `DC=lab,DC=test` → `lab.test`.
+pub fn dns_name_of_dn(dn: &str) -> String {
+    dn.split(',')
+        .filter_map(|part| {
+            let (key, value) = part.trim().split_once('=')?;
+            key.eq_ignore_ascii_case("dc").then(|| value.to_ascii_lowercase())
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The RDN's value: `CN=IT Staff,OU=…` → `IT Staff`.
+pub fn rdn_value(dn: &str) -> &str {
+    let first = dn.split(',').next().unwrap_or(dn);
+    first.split_once('=').map_or(first, |(_, value)| value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_a_domain_sid_and_its_parts() {
+        // S-1-5-21-3538352689-76488004-2016120183-512, as AD stores it
+        let mut bytes = vec![1u8, 5, 0, 0, 0, 0, 0, 5];
+        for sub in [21u32, 3_538_352_689, 76_488_004, 2_016_120_183, 512] {
+            bytes.extend_from_slice(&sub.to_le_bytes());
+        }
+        let sid = sid_to_string(&bytes).unwrap();
+        assert_eq!(sid, "S-1-5-21-3538352689-76488004-2016120183-512");
+        assert_eq!(rid(&sid), Some(512));
+        assert_eq!(domain_part(&sid), Some("S-1-5-21-3538352689-76488004-2016120183"));
+        assert_eq!(sid_to_string(&bytes[..bytes.len() - 1]), None, "truncated");
+        assert_eq!(sid_to_string(&[]), None);
+    }
+
+    #[test]
+    fn decodes_guid_and_times() {
+        let guid =
+            [0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff];
+        assert_eq!(guid_to_string(&guid).unwrap(), "00112233-4455-6677-8899-aabbccddeeff");
+        assert_eq!(guid_to_string(&guid[..3]), None);
+        assert_eq!(filetime("0"), None);
+        assert_eq!(filetime("9223372036854775807"), None);
+        assert_eq!(filetime("134092840000000000").unwrap().to_string(), "2025-12-04T01:06:40Z");
+        assert_eq!(generalized_time("20261201134805.0Z").unwrap().to_string(), "2026-12-01T13:48:05Z");
+        assert_eq!(generalized_time("2026"), None);
+        assert_eq!(dns_name_of_dn("DC=Lab,DC=test"), "lab.test");
+        assert_eq!(rdn_value("CN=IT Staff,CN=Users,DC=lab,DC=test"), "IT Staff");
+        assert_eq!(uac::names(0x400200), vec!["NORMAL_ACCOUNT", "DONT_REQUIRE_PREAUTH"]);
+    }
+}

@@ -1,0 +1,376 @@
+//! The directory as detections and alerts ask it: lookups by every name an account goes by,
+//! and which accounts are sensitive, and why.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ad;
+use crate::snapshot::{DirectoryObject, Domain, ObjectKind, Snapshot};
+
+/// Built-in sensitive groups (mdi-model.md section 4), by well-known SID or domain RID, never by
+/// (localisable) name.
+const SENSITIVE_BUILTIN_SIDS: &[(&str, &str)] = &[
+    ("S-1-5-32-544", "Administrators"),
+    ("S-1-5-32-547", "Power Users"),
+    ("S-1-5-32-548", "Account Operators"),
+    ("S-1-5-32-549", "Server Operators"),
+    ("S-1-5-32-550", "Print Operators"),
+    ("S-1-5-32-551", "Backup Operators"),
+    ("S-1-5-32-552", "Replicator"),
+    ("S-1-5-32-556", "Network Configuration Operators"),
+    ("S-1-5-32-557", "Incoming Forest Trust Builders"),
+];
+const SENSITIVE_DOMAIN_RIDS: &[(u32, &str)] = &[
+    (512, "Domain Admins"),
+    (516, "Domain Controllers"),
+    (518, "Schema Admins"),
+    (519, "Enterprise Admins"),
+    (520, "Group Policy Creator Owners"),
+    (521, "Read-only Domain Controllers"),
+    (498, "Enterprise Read-only Domain Controllers"),
+];
+/// Exchange's group has no well-known RID; its name is fixed by Exchange setup.
+const SENSITIVE_GROUP_NAMES: &[&str] = &["Exchange Servers", "Microsoft Exchange Servers"];
+
+/// Manual tags (config `[entities]`): names in any form [`Directory::find`] understands.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EntityTags {
+    pub sensitive: Vec<String>,
+    pub honeytokens: Vec<String>,
+}
+
+/// Why an object is sensitive.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Sensitivity {
+    /// `member of Domain Admins through Tier0 Operators`, `tagged sensitive in the config`.
+    pub reason: String,
+}
+
+/// Index position of an object: (domain, object).
+type Slot = (usize, usize);
+
+#[derive(Default)]
+pub struct Directory {
+    snapshot: Snapshot,
+    by_sid: HashMap<String, Slot>,
+    by_dn: HashMap<String, Slot>,
+    by_upn: HashMap<String, Slot>,
+    by_spn: HashMap<String, Slot>,
+    /// (domain netbios or dns name, sAMAccountName), lower-case.
+    by_domain_sam: HashMap<(String, String), Slot>,
+    /// Bare sAMAccountName → every slot with it (unique across domains or ambiguous).
+    by_sam: HashMap<String, Vec<Slot>>,
+    /// Computer by NetBIOS name (sAM without `$`) or DNS host name, lower-case.
+    computers: HashMap<String, Vec<Slot>>,
+    sensitive: HashMap<Slot, Sensitivity>,
+    honeytokens: HashSet<Slot>,
+    /// Honeytoken names that the directory does not know (still matched by name).
+    honeytoken_names: HashSet<String>,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory")
+            .field("domains", &self.snapshot.domains.len())
+            .field("sensitive", &self.sensitive.len())
+            .field("honeytokens", &(self.honeytokens.len() + self.honeytoken_names.len()))
+            .finish()
+    }
+}
+
+/// One object as lookups return it.
+#[derive(Clone, Copy)]
+pub struct Found<'a> {
+    pub domain: &'a Domain,
+    pub object: &'a DirectoryObject,
+    slot: Slot,
+}
+
+impl Found<'_> {
+    /// `LAB\bob`
+    pub fn qualified_name(&self) -> String {
+        let domain = self.domain.netbios_name.as_deref().unwrap_or(&self.domain.dns_name);
+        format!("{domain}\\{}", self.object.name())
+    }
+}
+
+fn lower(text: &str) -> String {
+    text.trim().to_lowercase()
+}
+
+impl Directory {
+    pub fn is_empty(&self) -> bool {
+        self.snapshot.domains.is_empty() && self.honeytoken_names.is_empty()
+    }
+
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    pub fn new(snapshot: Snapshot, tags: &EntityTags) -> Self {
+        let mut index = Directory { snapshot, ..Directory::default() };
+        for (d, domain) in index.snapshot.domains.iter().enumerate() {
+            let domain_names: Vec<String> = [domain.netbios_name.as_deref(), Some(domain.dns_name.as_str())]
+                .into_iter()
+                .flatten()
+                .map(lower)
+                .collect();
+            for (o, object) in domain.objects.iter().enumerate() {
+                let slot = (d, o);
+                if let Some(sid) = &object.sid {
+                    index.by_sid.insert(sid.to_ascii_uppercase(), slot);
+                }
+                index.by_dn.insert(lower(&object.dn), slot);
+                if let Some(upn) = &object.user_principal_name {
+                    index.by_upn.insert(lower(upn), slot);
+                }
+                for spn in &object.service_principal_names {
+                    index.by_spn.insert(lower(spn), slot);
+                }
+                if let Some(sam) = &object.sam_account_name {
+                    let sam = lower(sam);
+                    for domain_name in &domain_names {
+                        index.by_domain_sam.insert((domain_name.clone(), sam.clone()), slot);
+                    }
+                    index.by_sam.entry(sam.clone()).or_default().push(slot);
+                    if object.kind == Some(ObjectKind::Computer) {
+                        index.computers.entry(sam.trim_end_matches('$').to_owned()).or_default().push(slot);
+                    }
+                }
+                if let Some(host) = &object.dns_host_name {
+                    index.computers.entry(lower(host)).or_default().push(slot);
+                }
+            }
+        }
+        index.compute_sensitivity(tags);
+        for name in &tags.honeytokens {
+            match index.find(name) {
+                Some(found) => {
+                    index.honeytokens.insert(found.slot);
+                }
+                None => {
+                    index.honeytoken_names.insert(crate::bare_account_name(name));
+                }
+            }
+        }
+        index
+    }
+
+    fn found(&self, slot: Slot) -> Option<Found<'_>> {
+        let domain = self.snapshot.domains.get(slot.0)?;
+        Some(Found { domain, object: domain.objects.get(slot.1)?, slot })
+    }
+
+    /// An account (or group, or computer) by SID, DN, `DOMAIN\sam`, UPN, `sam@REALM`, SPN or
+    /// a bare sAMAccountName (when only one domain has it).
+    pub fn find(&self, name: &str) -> Option<Found<'_>> {
+        let name = name.trim();
+        if name.is_empty() {
+            return None;
+        }
+        if name.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("s-1-")) {
+            return self.by_sid.get(&name.to_ascii_uppercase()).and_then(|s| self.found(*s));
+        }
+        let key = lower(name);
+        if let Some(slot) = self.by_dn.get(&key).or_else(|| self.by_upn.get(&key)) {
+            return self.found(*slot);
+        }
+        if let Some((domain, sam)) = key.split_once('\\') {
+            return self.by_domain_sam.get(&(domain.to_owned(), sam.to_owned())).and_then(|s| self.found(*s));
+        }
+        if let Some((sam, realm)) = key.split_once('@') {
+            return self.by_domain_sam.get(&(realm.to_owned(), sam.to_owned())).and_then(|s| self.found(*s));
+        }
+        if key.contains('/') {
+            return self.find_spn(&key);
+        }
+        match self.by_sam.get(&key).map(Vec::as_slice) {
+            Some([only]) => self.found(*only),
+            _ => None,
+        }
+    }
+
+    /// The account owning an SPN; `service/host` also matches `service/host:port`'s owner and
+    /// the computer named `host` (whose `HOST/` SPN stands for most services).
+    pub fn find_spn(&self, spn: &str) -> Option<Found<'_>> {
+        let key = lower(spn);
+        let key = key.split('@').next().unwrap_or(&key);
+        if let Some(slot) = self.by_spn.get(key) {
+            return self.found(*slot);
+        }
+        let (_, host) = key.split_once('/')?;
+        let host = host.split([':', '/']).next().unwrap_or(host);
+        self.find_computer(host)
+    }
+
+    /// A computer by NetBIOS name, DNS host name or its first label (unique only).
+    pub fn find_computer(&self, name: &str) -> Option<Found<'_>> {
+        let key = lower(name).trim_end_matches('$').to_owned();
+        let candidates =
+            self.computers.get(&key).or_else(|| self.computers.get(key.split('.').next().unwrap_or(&key)))?;
+        let mut unique: Vec<Slot> = candidates.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        match unique.as_slice() {
+            [only] => self.found(*only),
+            _ => None,
+        }
+    }
+
+    pub fn sensitivity(&self, found: &Found<'_>) -> Option<&Sensitivity> {
+        self.sensitive.get(&found.slot)
+    }
+
+    pub fn is_honeytoken(&self, found: &Found<'_>) -> bool {
+        self.honeytokens.contains(&found.slot)
+    }
+
+    /// A honeytoken named in the config but absent from the directory (or no directory).
+    pub fn is_honeytoken_name(&self, name: &str) -> bool {
+        self.honeytoken_names.contains(&crate::bare_account_name(name))
+    }
+
+    /// Every member of `group`, transitively (nested groups and primary group), each once.
+    pub fn transitive_members(&self, group: &Found<'_>) -> Vec<Found<'_>> {
+        self.walk_members(group.slot).into_iter().filter_map(|(slot, _)| self.found(slot)).collect()
+    }
+
+    /// Breadth-first over `member` and primary-group links; a visited set makes nesting loops
+    /// and diamonds harmless, and the walk can never visit more objects than exist.
+    fn walk_members(&self, group: Slot) -> Vec<(Slot, Vec<Slot>)> {
+        let mut seen = HashSet::from([group]);
+        let mut queue = VecDeque::from([(group, Vec::new())]);
+        let mut out = Vec::new();
+        while let Some((slot, path)) = queue.pop_front() {
+            let Some(found) = self.found(slot) else { continue };
+            let mut path_here = path.clone();
+            path_here.push(slot);
+            let mut next: Vec<Slot> =
+                found.object.members.iter().filter_map(|dn| self.by_dn.get(&lower(dn)).copied()).collect();
+            next.extend(self.primary_group_members(&found));
+            for member in next {
+                if seen.insert(member) {
+                    out.push((member, path_here.clone()));
+                    queue.push_back((member, path_here.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Accounts whose primaryGroupID is this group's RID in the same domain (AD lists them in
+    /// no `member` attribute).
+    fn primary_group_members(&self, group: &Found<'_>) -> Vec<Slot> {
+        let Some(rid) = group.object.sid.as_deref().and_then(ad::rid) else { return Vec::new() };
+        if group.object.kind != Some(ObjectKind::Group)
+            || group.object.sid.as_deref().and_then(ad::domain_part) != group.domain.sid.as_deref()
+        {
+            return Vec::new();
+        }
+        group
+            .domain
+            .objects
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.primary_group_id == Some(rid))
+            .map(|(i, _)| (group.slot.0, i))
+            .collect()
+    }
+
+    fn builtin_sensitive_reason(&self, found: &Found<'_>) -> Option<String> {
+        let sid = found.object.sid.as_deref()?;
+        if let Some((_, name)) = SENSITIVE_BUILTIN_SIDS.iter().find(|(s, _)| *s == sid) {
+            return Some((*name).to_owned());
+        }
+        let in_domain = ad::domain_part(sid) == found.domain.sid.as_deref();
+        let rid = ad::rid(sid)?;
+        if in_domain && let Some((_, name)) = SENSITIVE_DOMAIN_RIDS.iter().find(|(r, _)| *r == rid) {
+            return Some((*name).to_owned());
+        }
+        let name = found.object.name();
+        (found.object.kind == Some(ObjectKind::Group)
+            && SENSITIVE_GROUP_NAMES.iter().any(|n| n.eq_ignore_ascii_case(name)))
+        .then(|| name.to_owned())
+    }
+
+    /// Where a sensitive root ranks when an account is sensitive several ways: the most
+    /// telling reason (Domain Admins before Print Operators) is the one shown.
+    fn root_rank(&self, found: &Found<'_>) -> usize {
+        const ORDER: &[u32] =
+            &[512, 519, 518, 544, 516, 521, 498, 520, 548, 549, 551, 550, 552, 547, 556, 557];
+        found
+            .object
+            .sid
+            .as_deref()
+            .and_then(ad::rid)
+            .and_then(|rid| ORDER.iter().position(|r| *r == rid))
+            .unwrap_or(ORDER.len())
+    }
+
+    fn compute_sensitivity(&mut self, tags: &EntityTags) {
+        // (root, rank, its own reason, the phrase its members inherit)
+        let mut roots: Vec<(Slot, usize, String, String)> = Vec::new();
+        for (d, domain) in self.snapshot.domains.iter().enumerate() {
+            for o in 0..domain.objects.len() {
+                if let Some(found) = self.found((d, o))
+                    && found.object.kind == Some(ObjectKind::Group)
+                    && let Some(name) = self.builtin_sensitive_reason(&found)
+                {
+                    roots.push((
+                        (d, o),
+                        self.root_rank(&found),
+                        format!("the built-in sensitive group {name}"),
+                        format!("member of {name}"),
+                    ));
+                }
+            }
+        }
+        for name in &tags.sensitive {
+            if let Some(found) = self.find(name) {
+                let member = format!("member of {} (tagged sensitive)", found.object.name());
+                roots.push((found.slot, usize::MAX, "tagged sensitive in the config".to_owned(), member));
+            }
+        }
+        // Per object: the shortest path from any root, then the best-ranked root.
+        let mut best: HashMap<Slot, (usize, usize, String)> = HashMap::new();
+        let mut offer = |slot: Slot, hops: usize, rank: usize, reason: String| {
+            let better = best.get(&slot).is_none_or(|(h, r, _)| (hops, rank) < (*h, *r));
+            if better {
+                best.insert(slot, (hops, rank, reason));
+            }
+        };
+        for (root, rank, own, inherited) in &roots {
+            offer(*root, 0, *rank, own.clone());
+            for (member, path) in self.walk_members(*root) {
+                let via: Vec<String> = path
+                    .iter()
+                    .skip(1)
+                    .filter_map(|s| self.found(*s).map(|f| f.object.name().to_owned()))
+                    .collect();
+                let reason = if via.is_empty() {
+                    inherited.clone()
+                } else {
+                    format!("{inherited} through {}", via.join(" → "))
+                };
+                offer(member, path.len(), *rank, reason);
+            }
+        }
+        self.sensitive =
+            best.into_iter().map(|(slot, (_, _, reason))| (slot, Sensitivity { reason })).collect();
+    }
+
+    /// Domain controllers' DNS host names and NetBIOS names.
+    pub fn domain_controllers(&self) -> Vec<Found<'_>> {
+        let mut out = Vec::new();
+        for (d, domain) in self.snapshot.domains.iter().enumerate() {
+            for (o, object) in domain.objects.iter().enumerate() {
+                if object.is_domain_controller() {
+                    out.extend(self.found((d, o)));
+                }
+            }
+        }
+        out
+    }
+}

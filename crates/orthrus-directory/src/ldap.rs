@@ -1,0 +1,661 @@
+//! `orthrus directory sync`: reads a domain over LDAP into a [`Domain`] snapshot.
+//!
+//! ldap3 does the protocol (bind, StartTLS/LDAPS over rustls, paged search); turning a search
+//! entry into attributes is ours, because ldap3's `SearchEntry::construct` panics on a
+//! malformed entry and a hostile or broken server must not crash the sync. Every value, every
+//! multi-valued attribute and the object count are bounded; what is cut is recorded in the
+//! snapshot's `truncations`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+use ldap3::asn1::{PL, StructureTag};
+use ldap3::controls::RawControl;
+use ldap3::{LdapConn, LdapConnSettings, Scope, SearchOptions};
+use tracing::{debug, info};
+
+use crate::DirectoryError;
+use crate::ad;
+use crate::snapshot::{ChangeSummary, DirectoryObject, Domain, ObjectKind, Site, Subnet, Trust};
+
+/// How to authenticate to the directory.
+#[derive(Clone, Debug)]
+pub enum Bind {
+    Anonymous,
+    /// A simple bind: use it over LDAPS or StartTLS (the password crosses the wire as is).
+    Simple {
+        dn: String,
+        password: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub enum Transport {
+    Plain,
+    StartTls,
+    /// Implied by an `ldaps://` URL.
+    Ldaps,
+}
+
+/// Bounds that keep a huge or hostile directory from exhausting memory or time.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_objects: usize,
+    /// Values kept per attribute (a group's members included).
+    pub max_values: usize,
+    pub max_value_bytes: usize,
+    /// Per LDAP operation (each page counts as one).
+    pub operation_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_objects: 2_000_000,
+            max_values: 100_000,
+            max_value_bytes: 64 * 1024,
+            operation_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    /// `ldap://dc1.example.com`, `ldaps://dc1.example.com:636`
+    pub url: String,
+    pub transport: Transport,
+    pub bind: Bind,
+    /// PEM file of the CA that signed the DC's certificate (else the system's roots).
+    pub ca_file: Option<PathBuf>,
+    /// Accept exactly the certificate with this SHA-256 fingerprint (hex, colons allowed),
+    /// whatever its names and issuer: for DCs whose certificate a CA file cannot validate
+    /// (Samba's self-signed one has no subjectAltName).
+    pub pin_sha256: Option<String>,
+    /// Accept any certificate: for labs only.
+    pub insecure_skip_verify: bool,
+    /// The domain to read; default: the server's `defaultNamingContext`.
+    pub base_dn: Option<String>,
+    pub page_size: i32,
+    pub limits: Limits,
+}
+
+impl SyncOptions {
+    pub fn new(url: &str, bind: Bind) -> Self {
+        let transport = if url.to_ascii_lowercase().starts_with("ldaps://") {
+            Transport::Ldaps
+        } else {
+            Transport::Plain
+        };
+        Self {
+            url: url.to_owned(),
+            transport,
+            bind,
+            ca_file: None,
+            pin_sha256: None,
+            insecure_skip_verify: false,
+            base_dn: None,
+            page_size: 500,
+            limits: Limits::default(),
+        }
+    }
+}
+
+const OBJECT_ATTRIBUTES: &[&str] = &[
+    "objectClass",
+    "objectGUID",
+    "objectSid",
+    "sAMAccountName",
+    "userPrincipalName",
+    "displayName",
+    "description",
+    "userAccountControl",
+    "servicePrincipalName",
+    "msDS-SupportedEncryptionTypes",
+    "pwdLastSet",
+    "lastLogonTimestamp",
+    "adminCount",
+    "primaryGroupID",
+    "sIDHistory",
+    "member",
+    "groupType",
+    "dNSHostName",
+    "operatingSystem",
+    "operatingSystemVersion",
+    "msDS-AllowedToDelegateTo",
+    "whenChanged",
+    "uSNChanged",
+];
+
+const OBJECT_FILTER: &str = "(|(objectClass=user)(objectClass=group)(objectClass=computer)\
+     (objectClass=organizationalUnit)(objectClass=msDS-ManagedServiceAccount)\
+     (objectClass=msDS-GroupManagedServiceAccount))";
+
+/// LDAP_SERVER_SHOW_DELETED_OID: tombstones become visible, so an incremental sync sees deletions.
+const SHOW_DELETED: &str = "1.2.840.113556.1.4.417";
+
+/// Attributes of one entry, decoded without panicking.
+#[derive(Debug, Default)]
+pub(crate) struct Entry {
+    pub dn: String,
+    /// Lower-cased attribute name (with any `;range=` option kept) → values.
+    pub attrs: HashMap<String, Vec<Vec<u8>>>,
+}
+
+impl Entry {
+    fn first(&self, name: &str) -> Option<&[u8]> {
+        self.attrs.get(name).and_then(|v| v.first()).map(Vec::as_slice)
+    }
+
+    fn text(&self, name: &str) -> Option<String> {
+        self.first(name).map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    fn texts(&self, name: &str) -> Vec<String> {
+        self.attrs
+            .get(name)
+            .map(|values| values.iter().map(|v| String::from_utf8_lossy(v).into_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
+        self.text(name)?.trim().parse().ok()
+    }
+}
+
+/// SearchResultEntry ::= [APPLICATION 4] SEQUENCE { objectName, attributes SEQUENCE OF
+/// PartialAttribute { type, vals SET OF value } } (RFC 4511 4.5.2).
+pub(crate) fn decode_entry(tag: StructureTag, limits: &Limits, cut: &mut Vec<String>) -> Option<Entry> {
+    let PL::C(parts) = tag.payload else { return None };
+    let mut parts = parts.into_iter();
+    let PL::P(dn) = parts.next()?.payload else { return None };
+    let PL::C(attributes) = parts.next()?.payload else { return None };
+    let mut entry = Entry { dn: String::from_utf8_lossy(&dn).into_owned(), attrs: HashMap::new() };
+    for attribute in attributes {
+        let PL::C(pair) = attribute.payload else { continue };
+        let mut pair = pair.into_iter();
+        let (Some(name), Some(values)) = (pair.next(), pair.next()) else { continue };
+        let (PL::P(name), PL::C(values)) = (name.payload, values.payload) else { continue };
+        let name = String::from_utf8_lossy(&name).to_ascii_lowercase();
+        if values.len() > limits.max_values {
+            cut.push(format!("{}: {name} has {} values, kept {}", entry.dn, values.len(), limits.max_values));
+        }
+        let mut kept = Vec::with_capacity(values.len().min(limits.max_values));
+        for value in values.into_iter().take(limits.max_values) {
+            let PL::P(mut bytes) = value.payload else { continue };
+            if bytes.len() > limits.max_value_bytes {
+                cut.push(format!("{}: a {name} value of {} bytes cut", entry.dn, bytes.len()));
+                bytes.truncate(limits.max_value_bytes);
+            }
+            kept.push(bytes);
+        }
+        entry.attrs.entry(name).or_default().extend(kept);
+    }
+    Some(entry)
+}
+
+/// Decodes one LDAPMessage as it crosses the wire and, when it is a SearchResultEntry, the
+/// directory object it describes; anything else or anything malformed is None. For fuzzing
+/// and tests: the sync gets its entries from ldap3 already framed.
+pub fn decode_message(ber: &[u8], limits: &Limits) -> Option<(DirectoryObject, Vec<String>)> {
+    let (_, message) = ldap3::asn1::parse_tag(ber).ok()?;
+    let PL::C(parts) = message.payload else { return None };
+    let operation = parts.into_iter().nth(1)?;
+    if operation.id != 4 {
+        return None;
+    }
+    let mut cut = Vec::new();
+    let entry = decode_entry(operation, limits, &mut cut)?;
+    Some((object_of(&entry), cut))
+}
+
+fn kind_of(classes: &[String]) -> Option<ObjectKind> {
+    let has = |c: &str| classes.iter().any(|k| k.eq_ignore_ascii_case(c));
+    if has("msDS-GroupManagedServiceAccount") || has("msDS-ManagedServiceAccount") {
+        Some(ObjectKind::ServiceAccount)
+    } else if has("computer") {
+        Some(ObjectKind::Computer)
+    } else if has("group") {
+        Some(ObjectKind::Group)
+    } else if has("user") {
+        Some(ObjectKind::User)
+    } else if has("organizationalUnit") {
+        Some(ObjectKind::OrganizationalUnit)
+    } else {
+        None
+    }
+}
+
+pub(crate) fn object_of(entry: &Entry) -> DirectoryObject {
+    let sid_list = |name: &str| -> Vec<String> {
+        entry
+            .attrs
+            .get(name)
+            .map(|v| v.iter().filter_map(|s| ad::sid_to_string(s)).collect())
+            .unwrap_or_default()
+    };
+    DirectoryObject {
+        kind: kind_of(&entry.texts("objectclass")),
+        dn: entry.dn.clone(),
+        guid: entry.first("objectguid").and_then(ad::guid_to_string),
+        sid: entry.first("objectsid").and_then(ad::sid_to_string),
+        sam_account_name: entry.text("samaccountname"),
+        user_principal_name: entry.text("userprincipalname"),
+        display_name: entry.text("displayname"),
+        description: entry.text("description"),
+        user_account_control: entry.number::<i64>("useraccountcontrol").map(|v| v as u32),
+        service_principal_names: entry.texts("serviceprincipalname"),
+        supported_encryption_types: entry.number::<i64>("msds-supportedencryptiontypes").map(|v| v as u32),
+        pwd_last_set: entry.text("pwdlastset").as_deref().and_then(ad::filetime),
+        last_logon_timestamp: entry.text("lastlogontimestamp").as_deref().and_then(ad::filetime),
+        admin_count: entry.number::<i64>("admincount").unwrap_or(0) != 0,
+        primary_group_id: entry.number("primarygroupid"),
+        sid_history: sid_list("sidhistory"),
+        members: entry.texts("member"),
+        group_type: entry.number::<i64>("grouptype").map(|v| v as i32),
+        dns_host_name: entry.text("dnshostname").map(|h| h.to_ascii_lowercase()),
+        operating_system: entry.text("operatingsystem"),
+        operating_system_version: entry.text("operatingsystemversion"),
+        allowed_to_delegate_to: entry.texts("msds-allowedtodelegateto"),
+        when_changed: entry.text("whenchanged").as_deref().and_then(ad::generalized_time),
+        usn_changed: entry.number("usnchanged").unwrap_or(0),
+    }
+}
+
+/// `member;range=0-1499` → Some(Some(1499)); `member;range=1500-*` → Some(None).
+fn member_range(attrs: &HashMap<String, Vec<Vec<u8>>>) -> Option<(String, Option<u64>)> {
+    attrs.keys().find_map(|key| {
+        let range = key.strip_prefix("member;range=")?;
+        let (_, end) = range.split_once('-')?;
+        Some((key.clone(), if end == "*" { None } else { end.parse().ok() }))
+    })
+}
+
+struct Session {
+    conn: LdapConn,
+    limits: Limits,
+    page_size: i32,
+}
+
+fn ldap_error(what: &str) -> impl Fn(ldap3::LdapError) -> DirectoryError + '_ {
+    move |e| DirectoryError::Ldap(format!("{what}: {e}"))
+}
+
+impl Session {
+    fn open(options: &SyncOptions) -> Result<Self, DirectoryError> {
+        let mut settings = LdapConnSettings::new().set_conn_timeout(options.limits.operation_timeout);
+        if matches!(options.transport, Transport::StartTls) {
+            settings = settings.set_starttls(true);
+        }
+        if !matches!(options.transport, Transport::Plain) {
+            if options.insecure_skip_verify {
+                settings = settings.set_no_tls_verify(true);
+            } else if let Some(pin) = &options.pin_sha256 {
+                settings = settings.set_config(Arc::new(pinned_config(pin)?));
+            } else if let Some(ca) = &options.ca_file {
+                settings = settings.set_config(Arc::new(tls_config(ca)?));
+            }
+        }
+        let mut conn = LdapConn::with_settings(settings, &options.url)
+            .map_err(|e| DirectoryError::Ldap(format!("cannot connect to {}: {e}", options.url)))?;
+        conn.with_timeout(options.limits.operation_timeout);
+        let result = match &options.bind {
+            Bind::Anonymous => conn.simple_bind("", ""),
+            Bind::Simple { dn, password } => conn.simple_bind(dn, password),
+        };
+        result.and_then(|r| r.success()).map_err(|e| {
+            DirectoryError::Ldap(format!(
+                "bind to {} refused: {e} (check the account and password; a DC that requires LDAP \
+                 signing refuses simple binds over plain LDAP: use ldaps:// or --starttls)",
+                options.url
+            ))
+        })?;
+        Ok(Self { conn, limits: options.limits, page_size: options.page_size })
+    }
+
+    /// One search, every page, entries decoded and bounded.
+    fn search(
+        &mut self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: &[&str],
+        controls: Vec<RawControl>,
+        cut: &mut Vec<String>,
+    ) -> Result<Vec<Entry>, DirectoryError> {
+        let limits = self.limits;
+        let adapters: Vec<Box<dyn Adapter<_, _>>> =
+            vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(self.page_size))];
+        let conn = &mut self.conn;
+        conn.with_timeout(limits.operation_timeout);
+        conn.with_search_options(SearchOptions::new().timelimit(limits.operation_timeout.as_secs() as i32));
+        if !controls.is_empty() {
+            conn.with_controls(controls);
+        }
+        let what = format!("search {base} {filter}");
+        let mut stream = conn
+            .streaming_search_with(adapters, base, scope, filter, attrs.to_vec())
+            .map_err(ldap_error(&what))?;
+        let mut entries = Vec::new();
+        while let Some(entry) = stream.next().map_err(ldap_error(&what))? {
+            let tag = entry.0;
+            if entries.len() >= limits.max_objects {
+                cut.push(format!("{base}: more than {} objects, the rest skipped", limits.max_objects));
+                break;
+            }
+            match decode_entry(tag, &limits, cut) {
+                Some(entry) => entries.push(entry),
+                None => cut.push(format!("{base}: a malformed search entry skipped")),
+            }
+        }
+        let result = stream.result();
+        // sizeLimitExceeded (4) after our own cut is expected, noSuchObject (32) is an empty
+        // container (no subnets defined); others are errors.
+        if result.rc != 0 && result.rc != 4 && result.rc != 32 {
+            return Err(DirectoryError::Ldap(format!("{what}: {result}")));
+        }
+        Ok(entries)
+    }
+
+    fn read(&mut self, dn: &str, attrs: &[&str], cut: &mut Vec<String>) -> Result<Entry, DirectoryError> {
+        self.search(dn, Scope::Base, "(objectClass=*)", attrs, Vec::new(), cut)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| DirectoryError::Ldap(format!("{dn} could not be read")))
+    }
+
+    /// AD returns at most MaxValRange (1500) members per read; fetch the other ranges.
+    fn complete_members(&mut self, entry: &mut Entry, cut: &mut Vec<String>) -> Result<(), DirectoryError> {
+        let mut rounds = 0;
+        while let Some((key, end)) = member_range(&entry.attrs) {
+            let values = entry.attrs.remove(&key).unwrap_or_default();
+            entry.attrs.entry("member".into()).or_default().extend(values);
+            let Some(end) = end else { break };
+            rounds += 1;
+            let have = entry.attrs.get("member").map_or(0, Vec::len);
+            if have >= self.limits.max_values || rounds > 10_000 {
+                cut.push(format!("{}: member ranges beyond {have} values skipped", entry.dn));
+                break;
+            }
+            let next = format!("member;range={}-*", end + 1);
+            let more = self.read(&entry.dn.clone(), &[next.as_str()], cut)?;
+            entry.attrs.extend(more.attrs);
+        }
+        Ok(())
+    }
+}
+
+fn tls_config(ca_file: &PathBuf) -> Result<rustls::ClientConfig, DirectoryError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(ca_file)
+        .map_err(|e| DirectoryError::Tls(format!("{}: {e}", ca_file.display())))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| DirectoryError::Tls(format!("{}: {e}", ca_file.display())))?;
+        roots.add(cert).map_err(|e| DirectoryError::Tls(format!("{}: {e}", ca_file.display())))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DirectoryError::Tls(e.to_string()))
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// Accepts the one certificate whose SHA-256 is pinned; handshake signatures are still
+/// verified with the provider's algorithms (so the peer must hold that certificate's key).
+#[derive(Debug)]
+struct PinnedCertificate {
+    fingerprint: Vec<u8>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedCertificate {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let digest = ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref());
+        if digest.as_ref() == self.fingerprint.as_slice() {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(format!(
+                "the server's certificate (SHA-256 {}) is not the pinned one",
+                hex(digest.as_ref())
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn pinned_config(pin: &str) -> Result<rustls::ClientConfig, DirectoryError> {
+    let digits: String = pin.chars().filter(|c| *c != ':').collect();
+    let fingerprint = (0..digits.len())
+        .step_by(2)
+        .map(|i| digits.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+        .filter(|f| f.len() == 32)
+        .ok_or_else(|| {
+            DirectoryError::Tls(format!("{pin:?} is not a SHA-256 fingerprint (64 hex digits)"))
+        })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(PinnedCertificate { fingerprint, provider: provider.clone() });
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DirectoryError::Tls(e.to_string()))
+        .map(|b| b.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth())
+}
+
+/// How a sync went.
+#[derive(Debug)]
+pub struct SyncOutcome {
+    pub domain: Domain,
+    pub changes: ChangeSummary,
+    /// Only what changed since the previous snapshot's cursor was read.
+    pub incremental: bool,
+}
+
+/// Reads one domain. When `previous` holds the domain synced from the same server, only objects
+/// changed since its cursor are read (and deletions, through the show-deleted control) and
+/// applied to it; USNs are per server, so another server means a full read.
+pub fn sync(options: &SyncOptions, previous: &crate::Snapshot) -> Result<SyncOutcome, DirectoryError> {
+    let mut session = Session::open(options)?;
+    let mut cut = Vec::new();
+    let root = session.read(
+        "",
+        &[
+            "defaultNamingContext",
+            "configurationNamingContext",
+            "rootDomainNamingContext",
+            "highestCommittedUSN",
+            "dnsHostName",
+            "currentTime",
+        ],
+        &mut cut,
+    )?;
+    let base = options.base_dn.clone().or_else(|| root.text("defaultnamingcontext")).ok_or_else(|| {
+        DirectoryError::Ldap("the server names no defaultNamingContext; give --base".into())
+    })?;
+    let server = root.text("dnshostname").unwrap_or_else(|| options.url.clone());
+    let highest_usn: u64 = root.number("highestcommittedusn").unwrap_or(0);
+    let configuration = root.text("configurationnamingcontext");
+
+    let domain_entry = session.read(&base, &["objectSid", "name"], &mut cut)?;
+    let incremental =
+        previous.domain(&base).filter(|p| p.synced_from.eq_ignore_ascii_case(&server) && p.highest_usn > 0);
+    let filter = match incremental {
+        Some(p) => format!("(&{OBJECT_FILTER}(uSNChanged>={}))", p.highest_usn + 1),
+        None => OBJECT_FILTER.to_owned(),
+    };
+    info!(server, base, incremental = incremental.is_some(), "reading directory objects");
+    let mut entries =
+        session.search(&base, Scope::Subtree, &filter, OBJECT_ATTRIBUTES, Vec::new(), &mut cut)?;
+    for entry in &mut entries {
+        session.complete_members(entry, &mut cut)?;
+    }
+    let objects: Vec<DirectoryObject> = entries.iter().map(object_of).collect();
+    debug!(count = objects.len(), "objects read");
+
+    let mut domain = Domain {
+        dns_name: ad::dns_name_of_dn(&base),
+        netbios_name: None,
+        dn: base.clone(),
+        sid: domain_entry.first("objectsid").and_then(ad::sid_to_string),
+        forest_root: root.text("rootdomainnamingcontext"),
+        synced_from: server,
+        invocation_id: None,
+        highest_usn,
+        synced_at: root.text("currenttime").as_deref().and_then(ad::generalized_time),
+        objects: Vec::new(),
+        trusts: Vec::new(),
+        sites: Vec::new(),
+        subnets: Vec::new(),
+        truncations: Vec::new(),
+    };
+    let changes = match incremental {
+        Some(previous) => {
+            let deleted = deleted_guids(&mut session, &base, previous.highest_usn, &mut cut)?;
+            domain.objects = previous.objects.clone();
+            domain.apply_changes(objects, &deleted)
+        }
+        None => {
+            let summary = ChangeSummary {
+                added: objects.iter().map(|o| o.dn.clone()).collect(),
+                ..ChangeSummary::default()
+            };
+            domain.objects = objects;
+            summary
+        }
+    };
+    domain.trusts = trusts(&mut session, &base, &mut cut)?;
+    if let Some(configuration) = configuration {
+        domain.netbios_name = netbios_name(&mut session, &configuration, &base, &mut cut)?;
+        let (sites, subnets) = sites_and_subnets(&mut session, &configuration, &mut cut)?;
+        domain.sites = sites;
+        domain.subnets = subnets;
+    }
+    domain.truncations = cut;
+    let _ = session.conn.unbind();
+    Ok(SyncOutcome { domain, changes, incremental: incremental.is_some() })
+}
+
+fn deleted_guids(
+    session: &mut Session,
+    base: &str,
+    since: u64,
+    cut: &mut Vec<String>,
+) -> Result<Vec<String>, DirectoryError> {
+    let control = RawControl { ctype: SHOW_DELETED.into(), crit: true, val: None };
+    let filter = format!("(&(isDeleted=TRUE)(uSNChanged>={}))", since + 1);
+    let entries = session.search(base, Scope::Subtree, &filter, &["objectGUID"], vec![control], cut)?;
+    Ok(entries.iter().filter_map(|e| e.first("objectguid").and_then(ad::guid_to_string)).collect())
+}
+
+fn trusts(session: &mut Session, base: &str, cut: &mut Vec<String>) -> Result<Vec<Trust>, DirectoryError> {
+    let system = format!("CN=System,{base}");
+    let entries = session.search(
+        &system,
+        Scope::OneLevel,
+        "(objectClass=trustedDomain)",
+        &["trustPartner", "flatName", "securityIdentifier", "trustDirection", "trustType", "trustAttributes"],
+        Vec::new(),
+        cut,
+    )?;
+    Ok(entries
+        .iter()
+        .map(|e| Trust {
+            partner: e.text("trustpartner").unwrap_or_default(),
+            flat_name: e.text("flatname"),
+            sid: e.first("securityidentifier").and_then(ad::sid_to_string),
+            direction: e.number("trustdirection").unwrap_or(0),
+            trust_type: e.number("trusttype").unwrap_or(0),
+            attributes: e.number("trustattributes").unwrap_or(0),
+        })
+        .collect())
+}
+
+fn netbios_name(
+    session: &mut Session,
+    configuration: &str,
+    base: &str,
+    cut: &mut Vec<String>,
+) -> Result<Option<String>, DirectoryError> {
+    let partitions = format!("CN=Partitions,{configuration}");
+    let filter = format!("(&(objectClass=crossRef)(nCName={}))", ldap3::ldap_escape(base));
+    let entries = session.search(&partitions, Scope::OneLevel, &filter, &["nETBIOSName"], Vec::new(), cut)?;
+    Ok(entries.iter().find_map(|e| e.text("netbiosname")))
+}
+
+fn sites_and_subnets(
+    session: &mut Session,
+    configuration: &str,
+    cut: &mut Vec<String>,
+) -> Result<(Vec<Site>, Vec<Subnet>), DirectoryError> {
+    let sites_dn = format!("CN=Sites,{configuration}");
+    let sites = session
+        .search(&sites_dn, Scope::OneLevel, "(objectClass=site)", &["name"], Vec::new(), cut)?
+        .iter()
+        .map(|e| Site {
+            name: e.text("name").unwrap_or_else(|| ad::rdn_value(&e.dn).to_owned()),
+            dn: e.dn.clone(),
+        })
+        .collect();
+    let subnets_dn = format!("CN=Subnets,{sites_dn}");
+    let subnets = session
+        .search(
+            &subnets_dn,
+            Scope::OneLevel,
+            "(objectClass=subnet)",
+            &["name", "siteObject"],
+            Vec::new(),
+            cut,
+        )?
+        .iter()
+        .map(|e| Subnet {
+            prefix: e.text("name").unwrap_or_else(|| ad::rdn_value(&e.dn).to_owned()),
+            site: e.text("siteobject").map(|dn| ad::rdn_value(&dn).to_owned()),
+        })
+        .collect();
+    Ok((sites, subnets))
+}

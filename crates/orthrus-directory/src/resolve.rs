@@ -1,0 +1,320 @@
+//! Network name resolution: which computer an IP address is, learned from what the traffic and
+//! the event logs themselves show (mdi-model.md section 6, passive methods first).
+//!
+//! Every observation keeps its method and confidence. An address resolves to a name only when
+//! the most confident methods that saw it agree; when they name different computers the
+//! address stays unresolved (an alert then shows the IP alone rather than a wrong computer).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use orthrus_model::{Activity, ActivityKind, AuthOutcome, KdcOutcome, Timestamp};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn name(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// The computer's own account got a Kerberos TGT from this address (it knew the machine key).
+    KerberosMachineAccount,
+    /// An NTLM AUTHENTICATE message's workstation field (client-supplied).
+    NtlmWorkstation,
+    /// A logon event's workstation name beside its source address (client-supplied).
+    EventWorkstation,
+    /// The host registered or refreshed its own name (NetBIOS name service, DNS dynamic update).
+    NameRegistration,
+    /// A NetBIOS name query answered with this address.
+    NetbiosAnswer,
+    /// A DNS A/AAAA/PTR answer seen on the wire.
+    DnsAnswer,
+    /// A reverse (PTR) lookup the sensor asked itself.
+    ReverseDns,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::KerberosMachineAccount => "kerberos_machine_account",
+            Method::NtlmWorkstation => "ntlm_workstation",
+            Method::EventWorkstation => "event_workstation",
+            Method::NameRegistration => "name_registration",
+            Method::NetbiosAnswer => "netbios_answer",
+            Method::DnsAnswer => "dns_answer",
+            Method::ReverseDns => "reverse_dns",
+        }
+    }
+
+    pub fn confidence(self) -> Confidence {
+        match self {
+            Method::KerberosMachineAccount => Confidence::High,
+            Method::NameRegistration | Method::ReverseDns | Method::NtlmWorkstation => Confidence::Medium,
+            Method::EventWorkstation | Method::NetbiosAnswer | Method::DnsAnswer => Confidence::Low,
+        }
+    }
+}
+
+/// What an address resolved to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Resolution {
+    /// Upper-case NetBIOS-style name (`WS01`).
+    pub computer: String,
+    /// The DNS name, when an observation gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_name: Option<String>,
+    pub confidence: Confidence,
+    pub methods: Vec<Method>,
+}
+
+#[derive(Default)]
+struct Seen {
+    methods: BTreeSet<Method>,
+    dns_name: Option<String>,
+    first: Option<Timestamp>,
+}
+
+/// Names that say nothing about the computer (tools' defaults, RDP's placeholder).
+const GENERIC_WORKSTATIONS: &[&str] = &["", "WORKSTATION", "MSTSC", "LOCALHOST", "-", "NULL"];
+
+/// Bounds: addresses tracked and names kept per address (overflow counted, not kept).
+const MAX_ADDRESSES: usize = 1_000_000;
+const MAX_NAMES_PER_ADDRESS: usize = 16;
+
+#[derive(Default)]
+pub struct NameResolver {
+    seen: HashMap<IpAddr, BTreeMap<String, Seen>>,
+    /// Addresses seen answering as a KDC or LDAP server.
+    servers: HashMap<IpAddr, BTreeSet<&'static str>>,
+    /// Domain controllers' names (from the directory): a logon event's workstation naming one
+    /// is the server's own name filled in (Samba's LDAP simple binds), not the client's.
+    server_names: BTreeSet<String>,
+    pub dropped: u64,
+}
+
+/// `ws01.lab.test` / `WS01$` / `ws01` → (`WS01`, DNS name if dotted).
+fn normalize(name: &str) -> Option<(String, Option<String>)> {
+    let name = name.trim().trim_end_matches('.').trim_end_matches('$');
+    if name.is_empty() || name.parse::<IpAddr>().is_ok() || name.len() > 255 {
+        return None;
+    }
+    let first = name.split('.').next()?;
+    if first.is_empty() || GENERIC_WORKSTATIONS.iter().any(|g| g.eq_ignore_ascii_case(first)) {
+        return None;
+    }
+    let dns = name.contains('.').then(|| name.to_ascii_lowercase());
+    Some((first.to_ascii_uppercase(), dns))
+}
+
+/// `1.0.99.10.in-addr.arpa` → 10.99.0.1
+fn ptr_address(name: &str) -> Option<IpAddr> {
+    let reversed = name.trim_end_matches('.').strip_suffix(".in-addr.arpa")?;
+    let mut octets: Vec<&str> = reversed.split('.').collect();
+    octets.reverse();
+    octets.join(".").parse().ok()
+}
+
+impl NameResolver {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Names the domain controllers (NetBIOS or DNS names).
+    pub fn know_servers<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+        self.server_names.extend(names.into_iter().filter_map(normalize).map(|(n, _)| n));
+    }
+
+    pub fn record(&mut self, ip: IpAddr, name: &str, method: Method, time: Timestamp) {
+        let Some((computer, dns)) = normalize(name) else { return };
+        if !self.seen.contains_key(&ip) && self.seen.len() >= MAX_ADDRESSES {
+            self.dropped += 1;
+            return;
+        }
+        let names = self.seen.entry(ip).or_default();
+        if !names.contains_key(&computer) && names.len() >= MAX_NAMES_PER_ADDRESS {
+            self.dropped += 1;
+            return;
+        }
+        let seen = names.entry(computer).or_default();
+        seen.methods.insert(method);
+        seen.first.get_or_insert(time);
+        if seen.dns_name.is_none() {
+            seen.dns_name = dns;
+        }
+    }
+
+    /// Learns from one activity (every kind that ties an address to a name).
+    pub fn observe(&mut self, activity: &Activity) {
+        let source = activity.source_ip();
+        let time = activity.time;
+        match &activity.kind {
+            ActivityKind::TgtRequested(exchange) => {
+                if let (Some(ip), KdcOutcome::Issued(issued)) = (source, &exchange.outcome)
+                    && issued.cname.ends_with('$')
+                {
+                    self.record(ip, &issued.cname, Method::KerberosMachineAccount, time);
+                }
+                self.server(activity, "kdc", !matches!(exchange.outcome, KdcOutcome::NoReply));
+            }
+            ActivityKind::ServiceTicketRequested(exchange) => {
+                self.server(activity, "kdc", !matches!(exchange.outcome, KdcOutcome::NoReply));
+            }
+            ActivityKind::NtlmAuthenticated(auth) if !activity.from_event_log() => {
+                if let Some(ip) = source {
+                    self.record(ip, &auth.workstation, Method::NtlmWorkstation, time);
+                }
+            }
+            ActivityKind::LdapBound(bind) => {
+                self.server(activity, "ldap", !matches!(bind.outcome, AuthOutcome::Unknown));
+            }
+            ActivityKind::DnsQueried(query) => {
+                if query.opcode == "update"
+                    && let Some(ip) = source
+                {
+                    self.record(ip, &query.name, Method::NameRegistration, time);
+                }
+                for answer in &query.answers {
+                    let mut parts = answer.split_whitespace();
+                    let (Some(name), Some(kind), Some(data)) = (parts.next(), parts.next(), parts.next())
+                    else {
+                        continue;
+                    };
+                    match kind {
+                        "A" | "AAAA" => {
+                            if let Ok(ip) = data.parse() {
+                                self.record(ip, name, Method::DnsAnswer, time);
+                            }
+                        }
+                        "PTR" => {
+                            if let Some(ip) = ptr_address(name) {
+                                self.record(ip, data, Method::DnsAnswer, time);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            ActivityKind::NetbiosNameSeen(nb) if matches!(nb.suffix, 0x00 | 0x20) => {
+                let method = match (nb.operation.as_str(), nb.response) {
+                    ("registration" | "refresh", false) => Method::NameRegistration,
+                    ("query", true) => Method::NetbiosAnswer,
+                    _ => return,
+                };
+                for address in &nb.addresses {
+                    self.record(IpAddr::V4(*address), &nb.name, method, time);
+                }
+            }
+            _ => {
+                // Event-log activities with an address and the workstation name beside it.
+                // A workstation name equal to the logging computer's own is the server filling
+                // in its name (Samba's LDAP simple binds, Windows network logons), not the client's.
+                let own_name = activity.destination_host.as_deref().and_then(normalize).map(|(n, _)| n);
+                let claimed = activity.source_host.as_deref().and_then(normalize).map(|(n, _)| n);
+                let names_a_server = claimed
+                    .as_ref()
+                    .is_some_and(|c| own_name.as_ref() == Some(c) || self.server_names.contains(c));
+                if activity.from_event_log()
+                    && let (Some(ip), Some(host)) = (source, activity.source_host.as_deref())
+                    && !names_a_server
+                {
+                    self.record(ip, host, Method::EventWorkstation, time);
+                }
+            }
+        }
+    }
+
+    fn server(&mut self, activity: &Activity, role: &'static str, answered: bool) {
+        if answered
+            && !activity.from_event_log()
+            && let Some(destination) = activity.destination
+        {
+            self.servers.entry(destination.ip).or_default().insert(role);
+        }
+    }
+
+    /// The computer at `ip`: the name the most confident methods agree on; None when nothing
+    /// named it or the most confident methods disagree.
+    pub fn resolve(&self, ip: IpAddr) -> Option<Resolution> {
+        let names = self.seen.get(&ip)?;
+        let best = names.values().filter_map(|s| s.methods.iter().map(|m| m.confidence()).max()).max()?;
+        let mut top = names.iter().filter(|(_, s)| s.methods.iter().any(|m| m.confidence() == best));
+        let (computer, seen) = top.next()?;
+        if top.next().is_some() {
+            return None;
+        }
+        Some(Resolution {
+            computer: computer.clone(),
+            dns_name: seen.dns_name.clone(),
+            confidence: best,
+            methods: seen.methods.iter().copied().collect(),
+        })
+    }
+
+    /// Names in conflict at `ip` (for evidence when [`resolve`](Self::resolve) gives None).
+    pub fn candidates(&self, ip: IpAddr) -> Vec<String> {
+        self.seen.get(&ip).map(|n| n.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Whether the address answered as a KDC or LDAP server (a domain controller), learned
+    /// without a directory.
+    pub fn serves_directory(&self, ip: IpAddr) -> bool {
+        self.servers.get(&ip).is_some_and(|roles| roles.contains("kdc"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn agreeing_methods_resolve_and_conflicts_stay_unresolved() {
+        let t = Timestamp::from_micros(0);
+        let mut r = NameResolver::new();
+        r.record(ip("10.0.0.5"), "WS01$", Method::KerberosMachineAccount, t);
+        r.record(ip("10.0.0.5"), "ws01.corp.example", Method::DnsAnswer, t);
+        r.record(ip("10.0.0.5"), "ALIAS", Method::DnsAnswer, t);
+        let got = r.resolve(ip("10.0.0.5")).unwrap();
+        assert_eq!((got.computer.as_str(), got.confidence), ("WS01", Confidence::High));
+        assert_eq!(got.dns_name.as_deref(), Some("ws01.corp.example"));
+
+        r.record(ip("10.0.0.6"), "LAPTOP7", Method::NtlmWorkstation, t);
+        r.record(ip("10.0.0.6"), "KALI", Method::NtlmWorkstation, t);
+        assert_eq!(r.resolve(ip("10.0.0.6")), None, "two client-supplied names: unresolved");
+        assert_eq!(r.candidates(ip("10.0.0.6")), vec!["KALI", "LAPTOP7"]);
+
+        r.record(ip("10.0.0.7"), "WORKSTATION", Method::NtlmWorkstation, t);
+        r.record(ip("10.0.0.7"), "", Method::NtlmWorkstation, t);
+        assert_eq!(r.resolve(ip("10.0.0.7")), None, "generic names say nothing");
+        assert_eq!(ptr_address("21.0.99.10.in-addr.arpa."), Some(ip("10.99.0.21")));
+    }
+
+    #[test]
+    fn names_per_address_are_bounded() {
+        let t = Timestamp::from_micros(0);
+        let mut r = NameResolver::new();
+        for n in 0..100 {
+            r.record(ip("10.0.0.9"), &format!("HOST{n}"), Method::DnsAnswer, t);
+        }
+        assert_eq!(r.candidates(ip("10.0.0.9")).len(), MAX_NAMES_PER_ADDRESS);
+        assert_eq!(r.dropped, 100 - MAX_NAMES_PER_ADDRESS as u64);
+    }
+}
