@@ -42,6 +42,23 @@ fn write_table(out: &mut dyn Write, alerts: &[Alert]) -> std::io::Result<()> {
             alert.mitre.techniques.join(",")
         )?;
         writeln!(out, "        {}", alert.description)?;
+        let marks: Vec<String> = alert
+            .entities
+            .iter()
+            .filter_map(|e| {
+                let name = e.directory_name.as_deref().unwrap_or(&e.name);
+                if e.honeytoken {
+                    Some(format!("{name} is a honeytoken"))
+                } else {
+                    e.sensitive_reason.as_ref().map(|why| format!("{name} is sensitive ({why})"))
+                }
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !marks.is_empty() {
+            writeln!(out, "        {}", marks.join("; "))?;
+        }
         let mut frames: Vec<String> = Vec::new();
         let mut file = None;
         for evidence in &alert.evidence {
@@ -129,7 +146,11 @@ pub fn list_detections(markdown: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = DetectionConfig::default();
-    writeln!(out, "{:<12} {:<20} {:<8} NAME", "ID", "MITRE", "SEVERITY")?;
+    writeln!(
+        out,
+        "{:<12} {:<20} {:<8} NAME   (severity+: one level higher for a sensitive target)",
+        "ID", "MITRE", "SEVERITY"
+    )?;
     for entry in DETECTIONS {
         let meta = entry.meta;
         writeln!(
@@ -137,7 +158,11 @@ pub fn list_detections(markdown: bool) -> anyhow::Result<()> {
             "{:<12} {:<20} {:<8} {}",
             meta.id,
             meta.techniques.join(","),
-            meta.base_severity.to_string(),
+            if meta.escalates_for_sensitive {
+                format!("{}+", meta.base_severity)
+            } else {
+                meta.base_severity.to_string()
+            },
             meta.title
         )?;
         writeln!(out, "{:<43} data: {}", "", meta.data_sources.join("; "))?;

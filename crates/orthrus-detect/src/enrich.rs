@@ -171,6 +171,111 @@ fn name_address(sentence: &str, ip: IpAddr, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detections::kerberos::testing::BENIGN;
+    use crate::{DetectionConfig, Engine};
+    use orthrus_directory::{EntityTags, Snapshot};
+
+    /// The Samba lab's directory, synced with `orthrus directory sync` (testdata/directory).
+    fn with_lab_directory(tags: EntityTags) -> DetectionConfig {
+        let snapshot = Snapshot::load(&orthrus_testkit::fixture("directory/lab.snapshot.json")).unwrap();
+        let mut config = DetectionConfig { entities: tags, ..DetectionConfig::default() };
+        config.directory = Arc::new(Directory::new(snapshot, &config.entity_tags()));
+        config
+    }
+
+    /// Every alert over the lab captures given, read as one sensor's timeline.
+    fn run(captures: &[&str], config: &DetectionConfig) -> Vec<Alert> {
+        let mut engine = Engine::new(config, "test");
+        for capture in captures {
+            for activity in orthrus_testkit::lab_activities(capture) {
+                engine.observe(&activity);
+            }
+        }
+        engine.finish()
+    }
+
+    fn entity<'a>(alert: &'a Alert, name: &str) -> &'a InvolvedEntity {
+        alert.entities.iter().find(|e| e.name == name).unwrap_or_else(|| panic!("{name} in {alert:#?}"))
+    }
+
+    #[test]
+    fn a_sensitive_roasted_account_is_marked_and_raises_severity() {
+        let plain = run(&["kerberoast"], &DetectionConfig::default());
+        let [plain] = plain.as_slice() else { panic!("{plain:#?}") };
+        assert_eq!((plain.detection, plain.severity), ("ORT-KRB-001", Severity::Medium));
+        assert!(plain.entities.iter().all(|e| e.directory_name.is_none() && !e.sensitive));
+
+        let enriched = run(&["kerberoast"], &with_lab_directory(EntityTags::default()));
+        let [alert] = enriched.as_slice() else { panic!("{enriched:#?}") };
+        assert_eq!(alert.severity, Severity::High, "svc_backup is in Backup Operators");
+        let backup = entity(alert, "svc_backup");
+        assert_eq!((backup.role, backup.sensitive), (EntityRole::Target, true));
+        assert_eq!(backup.sensitive_reason.as_deref(), Some("member of Backup Operators"));
+        assert_eq!(backup.directory_name.as_deref(), Some("LAB\\svc_backup"));
+        let sql = entity(alert, "svc_sql");
+        assert!(
+            !sql.sensitive
+                && !sql.honeytoken
+                && sql.sid.as_deref().is_some_and(|s| s.starts_with("S-1-5-21-"))
+        );
+        assert_eq!(entity(alert, "bob").role, EntityRole::Source);
+    }
+
+    #[test]
+    fn the_dc_a_sensor_watches_is_named_and_marked() {
+        // The benign logon shows the DC accepting tickets for cifs/dc1.lab.test at its address,
+        // as any sensor watching a DC sees all day; the attack that follows names it.
+        let alerts = run(&["benign_logon", "remote_exec"], &with_lab_directory(EntityTags::default()));
+        let alert = alerts.iter().find(|a| a.detection == "ORT-RPC-001").unwrap();
+        assert!(alert.description.contains("DC1 (10.99.0.10)"), "{}", alert.description);
+        let dc = entity(alert, "DC1");
+        assert!(dc.domain_controller && dc.sensitive && dc.role == EntityRole::Target);
+        assert_eq!(alert.severity, Severity::High, "a sensitive target raises it");
+        let admin = entity(alert, "lab.test\\da_admin");
+        assert_eq!(admin.sensitive_reason.as_deref(), Some("member of Domain Admins"));
+    }
+
+    #[test]
+    fn the_attacker_is_named_from_its_own_ntlm_messages() {
+        let config = with_lab_directory(EntityTags {
+            honeytokens: vec!["LAB\\adm_legacy".into()],
+            ..Default::default()
+        });
+        let alerts = run(&["honeytoken_auth"], &config);
+        let alert = alerts.iter().find(|a| a.detection == "ORT-KRB-010").unwrap();
+        assert_eq!(alert.source.computer.as_deref(), Some("VM"));
+        let resolution = alert.source.resolution.as_ref().unwrap();
+        assert_eq!(resolution.confidence, "medium");
+        assert_eq!(resolution.methods, ["ntlm_workstation"]);
+        assert!(alert.description.contains("from VM (10.99.0.21)"), "{}", alert.description);
+        assert!(entity(alert, "adm_legacy").honeytoken);
+    }
+
+    #[test]
+    fn a_decoy_service_account_fires_when_roasted() {
+        // The classic decoy: a service account with an SPN nobody uses (the lab's SQL service
+        // account; its SQL server does not exist). Tagged by its UPN-style name.
+        let config = with_lab_directory(EntityTags {
+            honeytokens: vec!["svc_sql@lab.test".into()],
+            ..Default::default()
+        });
+        let alerts = run(&["kerberoast"], &config);
+        let honey = alerts.iter().find(|a| a.detection == "ORT-KRB-010").unwrap();
+        assert!(
+            honey.description.contains("svc_sql") && honey.description.contains("service ticket for its SPN")
+        );
+        assert!(entity(honey, "svc_sql").honeytoken);
+        // the benign captures never touch it, nor any other decoy; svc_web, whose intranet
+        // site the workstation uses, would not be a decoy
+        let quiet = with_lab_directory(EntityTags {
+            honeytokens: vec!["svc_sql@lab.test".into(), "LAB\\adm_legacy".into(), "old_sqladmin".into()],
+            sensitive: vec!["IT Staff".into()],
+        });
+        for capture in BENIGN {
+            let alerts = run(&[capture], &quiet);
+            assert!(alerts.is_empty(), "{capture}: {alerts:#?}");
+        }
+    }
 
     #[test]
     fn names_whole_addresses_only() {

@@ -34,6 +34,13 @@ impl Confidence {
 pub enum Method {
     /// The computer's own account got a Kerberos TGT from this address (it knew the machine key).
     KerberosMachineAccount,
+    /// A server accepted a Kerberos service ticket for `service/host` at this address: it holds
+    /// that host's key.
+    ServiceTicketAccepted,
+    /// A client presented a service ticket for `service/host` to this address (answer unseen).
+    ServiceTicketPresented,
+    /// An SMB share path (`\\host\share`) a client asked this address for.
+    SharePath,
     /// An NTLM AUTHENTICATE message's workstation field (client-supplied).
     NtlmWorkstation,
     /// A logon event's workstation name beside its source address (client-supplied).
@@ -52,6 +59,9 @@ impl Method {
     pub fn name(self) -> &'static str {
         match self {
             Method::KerberosMachineAccount => "kerberos_machine_account",
+            Method::ServiceTicketAccepted => "service_ticket_accepted",
+            Method::ServiceTicketPresented => "service_ticket_presented",
+            Method::SharePath => "share_path",
             Method::NtlmWorkstation => "ntlm_workstation",
             Method::EventWorkstation => "event_workstation",
             Method::NameRegistration => "name_registration",
@@ -63,9 +73,14 @@ impl Method {
 
     pub fn confidence(self) -> Confidence {
         match self {
-            Method::KerberosMachineAccount => Confidence::High,
-            Method::NameRegistration | Method::ReverseDns | Method::NtlmWorkstation => Confidence::Medium,
-            Method::EventWorkstation | Method::NetbiosAnswer | Method::DnsAnswer => Confidence::Low,
+            Method::KerberosMachineAccount | Method::ServiceTicketAccepted => Confidence::High,
+            Method::NameRegistration
+            | Method::ReverseDns
+            | Method::NtlmWorkstation
+            | Method::ServiceTicketPresented => Confidence::Medium,
+            Method::EventWorkstation | Method::NetbiosAnswer | Method::DnsAnswer | Method::SharePath => {
+                Confidence::Low
+            }
         }
     }
 }
@@ -177,6 +192,25 @@ impl NameResolver {
             ActivityKind::NtlmAuthenticated(auth) if !activity.from_event_log() => {
                 if let Some(ip) = source {
                     self.record(ip, &auth.workstation, Method::NtlmWorkstation, time);
+                }
+            }
+            ActivityKind::ServiceAccessed(access) if !activity.from_event_log() => {
+                let method = match access.outcome {
+                    AuthOutcome::Succeeded => Method::ServiceTicketAccepted,
+                    AuthOutcome::Unknown => Method::ServiceTicketPresented,
+                    AuthOutcome::Failed { .. } => return,
+                };
+                // `cifs/dc1.lab.test`, `ldap/dc1.lab.test/lab.test`: the host is the second part
+                if let (Some(destination), Some(host)) =
+                    (activity.destination, access.service.split('/').nth(1))
+                {
+                    self.record(destination.ip, host.split(':').next().unwrap_or(host), method, time);
+                }
+            }
+            ActivityKind::ShareOpened(share) if !activity.from_event_log() => {
+                let host = share.path.trim_start_matches('\\').split('\\').next().unwrap_or_default();
+                if let Some(destination) = activity.destination {
+                    self.record(destination.ip, host, Method::SharePath, time);
                 }
             }
             ActivityKind::LdapBound(bind) => {

@@ -2,6 +2,9 @@
 //! in Domain Admins, testdata/directory/nested-admins.ldif), real LDAP search entries from a
 //! lab capture, and hostile variations of both.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use std::path::PathBuf;
 
 use orthrus_directory::ldap::{Limits, decode_message};
@@ -171,26 +174,44 @@ fn real_search_entries_decode_and_hostile_ones_are_bounded() {
     assert!(cut.iter().any(|c| c.contains("300 values")), "{cut:?}");
 }
 
-/// BER for LDAPMessage { 1, SearchResultEntry { dn, { { attribute, values } } } }.
-fn ldap_entry(dn: &str, attribute: &str, values: &[Vec<u8>]) -> Vec<u8> {
-    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        let len = content.len();
-        if len < 0x80 {
-            out.push(len as u8);
-        } else {
-            let bytes = len.to_be_bytes();
-            let skip = bytes.iter().take_while(|b| **b == 0).count();
-            out.push(0x80 | (bytes.len() - skip) as u8);
-            out.extend_from_slice(&bytes[skip..]);
-        }
-        out.extend_from_slice(content);
-        out
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
     }
-    let set: Vec<u8> = values.iter().flat_map(|v| tlv(0x04, v)).collect();
-    let partial = tlv(0x30, &[tlv(0x04, attribute.as_bytes()), tlv(0x31, &set)].concat());
-    let entry = tlv(0x64, &[tlv(0x04, dn.as_bytes()), tlv(0x30, &partial)].concat());
-    tlv(0x30, &[tlv(0x02, &[1]), entry].concat())
+    out.extend_from_slice(content);
+    out
+}
+
+fn message(id: u8, operation: Vec<u8>) -> Vec<u8> {
+    tlv(0x30, &[tlv(0x02, &[id]), operation].concat())
+}
+
+/// SearchResultEntry { dn, { { attribute, values } ... } } in LDAPMessage `id`.
+fn entry_message(id: u8, dn: &str, attributes: &[(&str, Vec<Vec<u8>>)]) -> Vec<u8> {
+    let partials: Vec<u8> = attributes
+        .iter()
+        .flat_map(|(name, values)| {
+            let set: Vec<u8> = values.iter().flat_map(|v| tlv(0x04, v)).collect();
+            tlv(0x30, &[tlv(0x04, name.as_bytes()), tlv(0x31, &set)].concat())
+        })
+        .collect();
+    message(id, tlv(0x64, &[tlv(0x04, dn.as_bytes()), tlv(0x30, &partials)].concat()))
+}
+
+fn ldap_entry(dn: &str, attribute: &str, values: &[Vec<u8>]) -> Vec<u8> {
+    entry_message(1, dn, &[(attribute, values.to_vec())])
+}
+
+/// LDAPResult with `code` as the given response operation (0x61 bind, 0x65 search done).
+fn result_message(id: u8, operation: u8, code: u8) -> Vec<u8> {
+    message(id, tlv(operation, &[tlv(0x0a, &[code]), tlv(0x04, b""), tlv(0x04, b"")].concat()))
 }
 
 #[test]
@@ -228,4 +249,208 @@ fn incremental_changes_apply_by_guid() {
     assert_eq!(summary.modified, ["CN=bob,OU=Finance,DC=lab,DC=test"], "renamed, matched by GUID");
     assert_eq!(summary.deleted.len(), 1);
     assert_eq!(domain.objects.len(), before);
+}
+
+mod hostile_server {
+    //! A directory server on loopback that answers like a broken or hostile DC: values far too
+    //! large, group nesting loops, a member range that never ends, a malformed entry; and one
+    //! that accepts the bind and then never answers.
+
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    use ldap3::asn1::{PL, StructureTag, parse_tag};
+    use orthrus_directory::ldap::{Bind, Limits, SyncOptions, sync};
+
+    use super::*;
+
+    fn text(tag: &StructureTag) -> String {
+        match &tag.payload {
+            PL::P(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            PL::C(_) => String::new(),
+        }
+    }
+
+    /// (message id, operation tag, search base, requested attributes)
+    type Request = (u8, u64, String, Vec<String>);
+
+    /// The requests that arrived complete.
+    fn requests(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Vec<Request>> {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).ok().filter(|n| *n > 0)?;
+        buffer.extend_from_slice(&chunk[..n]);
+        let mut out = Vec::new();
+        while let Ok((rest, tag)) = parse_tag(buffer) {
+            let consumed = buffer.len() - rest.len();
+            if let PL::C(parts) = tag.payload {
+                let id = match &parts[0].payload {
+                    PL::P(bytes) => *bytes.last().unwrap_or(&0),
+                    PL::C(_) => 0,
+                };
+                let operation = &parts[1];
+                let (base, attributes) = match &operation.payload {
+                    PL::C(fields) if operation.id == 3 => {
+                        let attributes = match &fields.last().unwrap().payload {
+                            PL::C(list) => list.iter().map(text).collect(),
+                            PL::P(_) => Vec::new(),
+                        };
+                        (text(&fields[0]), attributes)
+                    }
+                    _ => (String::new(), Vec::new()),
+                };
+                out.push((id, operation.id, base, attributes));
+            }
+            buffer.drain(..consumed);
+        }
+        Some(out)
+    }
+
+    fn sid_bytes(subs: &[u32]) -> Vec<u8> {
+        let mut bytes = vec![1u8, subs.len() as u8, 0, 0, 0, 0, 0, 5];
+        for sub in subs {
+            bytes.extend_from_slice(&sub.to_le_bytes());
+        }
+        bytes
+    }
+
+    fn hostile_answers(id: u8, base: &str, attributes: &[String]) -> Vec<u8> {
+        let v = |s: &str| vec![s.as_bytes().to_vec()];
+        let mut out = Vec::new();
+        if base.is_empty() {
+            out.extend(entry_message(
+                id,
+                "",
+                &[
+                    ("defaultNamingContext", v("DC=evil,DC=test")),
+                    ("dnsHostName", v("dc.evil.test")),
+                    ("highestCommittedUSN", v("42")),
+                ],
+            ));
+        } else if base == "DC=evil,DC=test" && !attributes.iter().any(|a| a == "uSNChanged") {
+            out.extend(entry_message(id, base, &[("objectSid", vec![sid_bytes(&[21, 1, 2, 3])])]));
+        } else if base == "DC=evil,DC=test" {
+            let group = |dn: &str, rid: u32, members: Vec<Vec<u8>>| {
+                entry_message(
+                    id,
+                    dn,
+                    &[
+                        ("objectClass", vec![b"top".to_vec(), b"group".to_vec()]),
+                        ("objectSid", vec![sid_bytes(&[21, 1, 2, 3, rid])]),
+                        ("sAMAccountName", v(dn.trim_start_matches("CN=").split(',').next().unwrap())),
+                        ("member", members),
+                        ("uSNChanged", v("7")),
+                    ],
+                )
+            };
+            out.extend(group("CN=Domain Admins,DC=evil,DC=test", 512, v("CN=Loop1,DC=evil,DC=test")));
+            out.extend(group("CN=Loop1,DC=evil,DC=test", 1001, v("CN=Loop2,DC=evil,DC=test")));
+            out.extend(group("CN=Loop2,DC=evil,DC=test", 1002, v("CN=Loop1,DC=evil,DC=test")));
+            out.extend(entry_message(
+                id,
+                "CN=huge,DC=evil,DC=test",
+                &[
+                    ("objectClass", vec![b"user".to_vec()]),
+                    ("sAMAccountName", v("huge")),
+                    ("description", vec![vec![b'x'; 1 << 20]]),
+                    ("servicePrincipalName", (0..5000).map(|i| format!("svc/h{i}").into_bytes()).collect()),
+                ],
+            ));
+            out.extend(entry_message(
+                id,
+                "CN=Endless,DC=evil,DC=test",
+                &[
+                    ("objectClass", vec![b"group".to_vec()]),
+                    ("member;range=0-1", vec![b"CN=a".to_vec(), b"CN=b".to_vec()]),
+                ],
+            ));
+            // malformed: the attribute list is a primitive
+            out.extend(message(
+                id,
+                tlv(0x64, &[tlv(0x04, b"CN=broken,DC=evil,DC=test"), tlv(0x04, b"junk")].concat()),
+            ));
+        } else if base == "CN=Endless,DC=evil,DC=test" {
+            // every range read answers with the next two members and promises more
+            let start: u64 = attributes
+                .first()
+                .and_then(|a| a.strip_prefix("member;range="))
+                .and_then(|r| r.split('-').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let name = format!("member;range={start}-{}", start + 1);
+            let values = vec![format!("CN=m{start}").into_bytes(), format!("CN=m{}", start + 1).into_bytes()];
+            out.extend(entry_message(id, base, &[(name.as_str(), values)]));
+        }
+        out.extend(result_message(id, 0x65, 0));
+        out
+    }
+
+    /// Serves one connection: binds succeed; searches get `answer`'s bytes (None: silence).
+    fn serve(answer: fn(u8, &str, &[String]) -> Option<Vec<u8>>) -> (String, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("ldap://{}", listener.local_addr().unwrap());
+        let handle = std::thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else { return };
+            stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut buffer = Vec::new();
+            while let Some(batch) = requests(&mut stream, &mut buffer) {
+                for (id, operation, base, attributes) in batch {
+                    let reply = match operation {
+                        0 => Some(result_message(id, 0x61, 0)),
+                        3 => answer(id, &base, &attributes),
+                        _ => None,
+                    };
+                    if let Some(reply) = reply
+                        && stream.write_all(&reply).is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        });
+        (url, handle)
+    }
+
+    #[test]
+    fn hostile_answers_are_bounded_and_recorded() {
+        let (url, server) = serve(|id, base, attributes| Some(hostile_answers(id, base, attributes)));
+        let mut options = SyncOptions::new(&url, Bind::Anonymous);
+        options.limits = Limits { max_values: 100, max_value_bytes: 4096, ..Limits::default() };
+        let started = Instant::now();
+        let outcome = sync(&options, &Snapshot::default()).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(30));
+        let domain = &outcome.domain;
+        let cuts = domain.truncations.join("\n");
+        assert!(
+            cuts.contains("CN=huge,DC=evil,DC=test: serviceprincipalname has 5000 values, kept 100"),
+            "{cuts}"
+        );
+        assert!(cuts.contains("a description value of 1048576 bytes cut"), "{cuts}");
+        let endless = domain.objects.iter().find(|o| o.dn.starts_with("CN=Endless"));
+        assert!(cuts.contains("CN=Endless,DC=evil,DC=test: member ranges beyond"), "{cuts} {endless:?}");
+        assert!(cuts.contains("a malformed search entry skipped"), "{cuts}");
+        let huge = domain.objects.iter().find(|o| o.name() == "huge").unwrap();
+        assert_eq!(huge.description.as_ref().unwrap().len(), 4096);
+        let endless = domain.objects.iter().find(|o| o.dn.starts_with("CN=Endless")).unwrap();
+        assert!(endless.members.len() >= 100 && endless.members.len() <= 102, "{}", endless.members.len());
+        // the nesting loop under Domain Admins: indexed and walked without hanging
+        let directory = Directory::new(Snapshot::new(vec![domain.clone()]), &EntityTags::default());
+        let loop2 = directory.find("Loop2").unwrap();
+        assert_eq!(directory.sensitivity(&loop2).unwrap().reason, "member of Domain Admins through Loop1");
+        drop(server);
+    }
+
+    #[test]
+    fn a_server_that_stops_answering_times_out() {
+        let (url, _server) = serve(|_, _, _| None);
+        let mut options = SyncOptions::new(&url, Bind::Anonymous);
+        options.limits.operation_timeout = Duration::from_secs(2);
+        let started = Instant::now();
+        let error = sync(&options, &Snapshot::default()).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+        assert!(
+            error.to_string().to_lowercase().contains("timeout") || error.to_string().contains("timed out"),
+            "{error}"
+        );
+    }
 }

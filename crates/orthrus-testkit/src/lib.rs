@@ -167,6 +167,33 @@ pub mod fuzz {
         event_reader(orthrus_events::Format::SambaAudit, data);
     }
 
+    /// One LDAP message as a DC answers a directory sync: a search entry becomes a directory
+    /// object, within the sync's bounds.
+    pub fn directory_entry(data: &[u8]) {
+        let limits =
+            orthrus_directory::ldap::Limits { max_values: 64, max_value_bytes: 256, ..Default::default() };
+        if let Some((object, _cut)) = orthrus_directory::ldap::decode_message(data, &limits) {
+            assert!(object.members.len() <= 64 && object.members.iter().all(|m| m.len() <= 256 * 4));
+        }
+    }
+
+    /// A directory snapshot file: loaded, indexed (sensitivity walks every nesting), asked.
+    pub fn directory_snapshot(data: &[u8]) {
+        let Ok(snapshot) = serde_json::from_slice::<orthrus_directory::Snapshot>(data) else { return };
+        let tags =
+            orthrus_directory::EntityTags { sensitive: vec!["a".into()], honeytokens: vec!["b".into()] };
+        let directory = orthrus_directory::Directory::new(snapshot, &tags);
+        for name in
+            ["a", "LAB\\a", "a@lab.test", "S-1-5-21-1-2-3-512", "cifs/a.lab.test", "CN=a,DC=lab,DC=test"]
+        {
+            if let Some(found) = directory.find(name) {
+                let _ = directory.transitive_members(&found);
+                let _ = directory.sensitivity(&found);
+            }
+            let _ = directory.find_computer(name);
+        }
+    }
+
     /// A whole capture file: pcap/pcapng/gzip framing, link layers, IP, TCP, Kerberos.
     pub fn capture(data: &[u8]) {
         let mut decoder = Decoder::new(DecoderConfig::default());

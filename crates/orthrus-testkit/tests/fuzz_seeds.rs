@@ -13,6 +13,7 @@ fn replay(target: &str, run: fn(&[u8])) {
         "ntlmssp_message" => root.join("testdata/ntlmssp"),
         "spnego_blob" => root.join("testdata/spnego"),
         "samba_audit" => root.join("testdata/audit"),
+        "directory_snapshot" => root.join("testdata/directory"),
         _ => root.join("fuzz/seeds").join(target),
     };
     for dir in [real, root.join("fuzz/seeds").join(target), root.join("testdata/crashes").join(target)] {
@@ -124,4 +125,14 @@ fn event_syslog_seeds() {
 #[test]
 fn samba_audit_seeds() {
     replay("samba_audit", orthrus_testkit::fuzz::samba_audit);
+}
+
+#[test]
+fn directory_entry_seeds() {
+    replay("directory_entry", orthrus_testkit::fuzz::directory_entry);
+}
+
+#[test]
+fn directory_snapshot_seeds() {
+    replay("directory_snapshot", orthrus_testkit::fuzz::directory_snapshot);
 }

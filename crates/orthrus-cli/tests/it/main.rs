@@ -11,6 +11,7 @@ use assert_cmd::prelude::*;
 use serde_json::Value;
 
 mod events;
+mod lab_directory;
 
 fn lab(name: &str) -> PathBuf {
     orthrus_testkit::fixture(&format!("pcap/{name}.pcap"))

@@ -70,7 +70,11 @@ pub fn catalogue_markdown() -> String {
             m.techniques.join(", "),
             m.tactic,
             m.data_sources.join("; "),
-            m.base_severity,
+            if m.escalates_for_sensitive {
+                format!("{} (+1 for a sensitive or honeytoken target)", m.base_severity)
+            } else {
+                m.base_severity.to_string()
+            },
             thresholds.join("<br>")
         ));
     }
