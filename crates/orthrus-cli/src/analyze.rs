@@ -37,6 +37,9 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
     });
     let mut engine = Engine::new(&config, "orthrus-analyze");
     let run = decode_files(&args.files, !args.no_progress, &mut |activity| engine.observe(&activity));
+    if let Some(server) = &args.reverse_dns {
+        reverse_dns(&mut engine, server)?;
+    }
     let alerts = engine.finish();
 
     let mut sink = open_output(args.output.as_deref())?;
@@ -53,6 +56,41 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// Most PTR lookups one run makes; each waits at most `REVERSE_DNS_TIMEOUT`.
+const REVERSE_DNS_LIMIT: usize = 256;
+const REVERSE_DNS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn reverse_dns(engine: &mut Engine, server: &str) -> anyhow::Result<()> {
+    let server: std::net::SocketAddr = server
+        .parse()
+        .or_else(|_| server.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+        .with_context(|| format!("--reverse-dns {server:?} is not an address (10.0.0.1 or 10.0.0.1:53)"))?;
+    let pending = engine.unresolved_addresses();
+    if pending.len() > REVERSE_DNS_LIMIT {
+        eprintln!(
+            "orthrus: reverse DNS: {} addresses, asking about the first {REVERSE_DNS_LIMIT}",
+            pending.len()
+        );
+    }
+    let mut failures = 0;
+    for (ip, time) in pending.into_iter().take(REVERSE_DNS_LIMIT) {
+        match orthrus_directory::reverse_dns::reverse_lookup(server, ip, REVERSE_DNS_TIMEOUT) {
+            Ok(Some(name)) => engine.learn_name(ip, &name, orthrus_directory::Method::ReverseDns, time),
+            Ok(None) => {}
+            Err(e) => {
+                failures += 1;
+                if failures <= 3 {
+                    eprintln!("orthrus: warning: {e}");
+                }
+            }
+        }
+    }
+    if failures > 3 {
+        eprintln!("orthrus: warning: reverse DNS failed for {failures} addresses in all");
+    }
+    Ok(())
 }
 
 pub fn activities(args: &ActivitiesArgs) -> anyhow::Result<u8> {

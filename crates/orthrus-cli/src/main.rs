@@ -76,6 +76,11 @@ pub struct AnalyzeArgs {
     /// directory knows them, mark sensitive accounts and honeytokens, and raise severity.
     #[arg(long)]
     directory: Option<PathBuf>,
+    /// Ask this DNS server (address, port 53 by default) for the names of the addresses alerts
+    /// stand on that the input did not name (PTR lookups, at most 256, 2 s each). Off by
+    /// default: offline analysis asks no one unless told.
+    #[arg(long, value_name = "SERVER")]
+    reverse_dns: Option<String>,
     /// Never draw a progress bar (it is drawn only on a terminal anyway).
     #[arg(long)]
     no_progress: bool,

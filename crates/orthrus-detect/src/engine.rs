@@ -122,6 +122,27 @@ impl Engine {
         self.apply_updates();
     }
 
+    /// Addresses the alerts so far stand on (sources, and targets given as addresses) that name
+    /// resolution has not resolved, each with the alert's last-seen time: what an active lookup
+    /// should ask about before [`finish`](Self::finish).
+    pub fn unresolved_addresses(&self) -> Vec<(IpAddr, Timestamp)> {
+        let mut out: Vec<(IpAddr, Timestamp)> = Vec::new();
+        for alert in self.alerts.values() {
+            let targets = alert.targets.computers.iter().filter_map(|c| c.parse::<IpAddr>().ok());
+            for ip in alert.source.ip.into_iter().chain(targets) {
+                if !self.enricher.is_resolved(ip) && !out.iter().any(|(seen, _)| *seen == ip) {
+                    out.push((ip, alert.last_seen));
+                }
+            }
+        }
+        out
+    }
+
+    /// Records a name an active lookup found for an address.
+    pub fn learn_name(&mut self, ip: IpAddr, name: &str, method: orthrus_directory::Method, time: Timestamp) {
+        self.enricher.learn_name(ip, name, method, time);
+    }
+
     /// Ends the run: detectors flush, alerts come out oldest first.
     pub fn finish(mut self) -> Vec<Alert> {
         for enabled in &mut self.detectors {

@@ -9,8 +9,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use orthrus_directory::{Directory, Found, NameResolver};
-use orthrus_model::{Activity, Alert, EntityRole, InvolvedEntity, NameResolutionNote, Severity};
+use orthrus_directory::{Directory, Found, Method, NameResolver};
+use orthrus_model::{Activity, Alert, EntityRole, InvolvedEntity, NameResolutionNote, Severity, Timestamp};
 
 use crate::DetectionMeta;
 
@@ -30,6 +30,15 @@ impl Enricher {
 
     pub fn observe(&mut self, activity: &Activity) {
         self.resolver.observe(activity);
+    }
+
+    /// What an active lookup (reverse DNS) found for an address.
+    pub fn learn_name(&mut self, ip: IpAddr, name: &str, method: Method, time: Timestamp) {
+        self.resolver.record(ip, name, method, time);
+    }
+
+    pub fn is_resolved(&self, ip: IpAddr) -> bool {
+        self.resolver.resolve(ip).is_some()
     }
 
     pub fn annotate(&self, alert: &mut Alert, meta: &DetectionMeta) {

@@ -13,6 +13,7 @@ pub mod ad;
 mod index;
 pub mod ldap;
 mod resolve;
+pub mod reverse_dns;
 mod snapshot;
 
 pub use index::{Directory, EntityTags, Found, Sensitivity};
@@ -29,6 +30,8 @@ pub enum DirectoryError {
     Ldap(String),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("reverse DNS: {0}")]
+    Dns(String),
 }
 
 /// `LAB\bob`, `bob@LAB.TEST`, `CN=bob,CN=Users,…`, `Bob` → `bob`.

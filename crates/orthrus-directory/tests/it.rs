@@ -454,3 +454,41 @@ mod hostile_server {
         );
     }
 }
+
+#[test]
+fn several_domains_keep_their_names_apart() {
+    let mut snapshot = lab();
+    let corp = Domain {
+        dn: "DC=corp,DC=example".into(),
+        dns_name: "corp.example".into(),
+        netbios_name: Some("CORP".into()),
+        sid: Some("S-1-5-21-9-9-9".into()),
+        objects: vec![
+            DirectoryObject {
+                kind: Some(ObjectKind::User),
+                dn: "CN=bob,CN=Users,DC=corp,DC=example".into(),
+                sid: Some("S-1-5-21-9-9-9-1104".into()),
+                sam_account_name: Some("bob".into()),
+                ..DirectoryObject::default()
+            },
+            group(
+                "CN=Domain Admins,CN=Users,DC=corp,DC=example",
+                "S-1-5-21-9-9-9-512",
+                &["CN=bob,CN=Users,DC=corp,DC=example"],
+            ),
+        ],
+        ..Domain::default()
+    };
+    snapshot.upsert(corp.clone());
+    snapshot.upsert(corp); // the same domain synced again replaces, never duplicates
+    assert_eq!(snapshot.domains.len(), 2);
+    let directory = Directory::new(snapshot, &EntityTags::default());
+    assert!(directory.find("bob").is_none(), "a bare name two domains share is ambiguous");
+    let lab_bob = directory.find("LAB\\bob").unwrap();
+    let corp_bob = directory.find("CORP\\bob").unwrap();
+    assert_ne!(lab_bob.object.sid, corp_bob.object.sid);
+    assert_eq!(directory.find("bob@corp.example").unwrap().object.dn, corp_bob.object.dn);
+    // each domain's Domain Admins by its own domain SID: CORP\bob is sensitive, LAB\bob is not
+    assert!(directory.sensitivity(&corp_bob).is_some());
+    assert!(directory.sensitivity(&lab_bob).is_none());
+}

@@ -14,10 +14,14 @@ const DC: &str = "10.99.0.10";
 const ADMIN: &str = "da_admin@lab.test";
 const ADMIN_PASSWORD: &str = "DaAdm1n!2024";
 
+/// The lab script: `ORTHRUS_LAB_SCRIPT` (a relative path is taken from the workspace root, as
+/// the README's command gives it), else ../shared/lab beside the workspace.
 fn script() -> PathBuf {
-    std::env::var_os("ORTHRUS_LAB_SCRIPT").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/lab/make-captures.sh")
-    })
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = std::env::var_os("ORTHRUS_LAB_SCRIPT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../shared/lab/make-captures.sh"));
+    if script.is_absolute() { script } else { root.join(script) }
 }
 
 /// Runs a command to completion within `limit`, killing it (by its PID) when it overruns.

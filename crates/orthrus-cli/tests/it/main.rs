@@ -12,6 +12,7 @@ use serde_json::Value;
 
 mod events;
 mod lab_directory;
+mod reverse_dns;
 
 fn lab(name: &str) -> PathBuf {
     orthrus_testkit::fixture(&format!("pcap/{name}.pcap"))
