@@ -22,6 +22,7 @@ use crate::detections::kerberos::{
     account_enumeration::AccountEnumerationConfig, asrep_roasting::AsRepRoastingConfig,
     brute_force::BruteForceConfig, honeytoken::HoneytokenConfig, kerberoasting::KerberoastingConfig,
 };
+use crate::detections::ldap::brute_force::LdapBruteForceConfig;
 use crate::detections::ntlm::brute_force::NtlmBruteForceConfig;
 use crate::detections::windows::{
     EventRuleConfig, dcsync::DcsyncConfig, remote_execution::RemoteExecutionConfig,
@@ -64,6 +65,9 @@ pub struct DetectionConfig {
     pub zone_transfer: EventRuleConfig,
     pub session_enumeration: EventRuleConfig,
     pub dpapi_backup_key: EventRuleConfig,
+    pub honeytoken_ldap_query: EventRuleConfig,
+    pub ldap_brute_force: LdapBruteForceConfig,
+    pub honeytoken_samr_query: EventRuleConfig,
     /// Manual sensitive tags (accounts, groups, computers; their members inherit them) and
     /// extra honeytokens, in any name form the directory understands.
     pub entities: EntityTags,
@@ -108,6 +112,9 @@ impl DetectionConfig {
             "dcsync" => self.dcsync.exclude_sources.clone(),
             "ntlm_brute_force" => self.ntlm_brute_force.exclude_sources.clone(),
             "honeytoken" => self.honeytoken.exclude_sources.clone(),
+            "honeytoken_ldap_query" => self.honeytoken_ldap_query.exclude_sources.clone(),
+            "ldap_brute_force" => self.ldap_brute_force.exclude_sources.clone(),
+            "honeytoken_samr_query" => self.honeytoken_samr_query.exclude_sources.clone(),
             _ => Vec::new(),
         }
     }
@@ -136,6 +143,9 @@ impl DetectionConfig {
             "dcsync" => self.dcsync.thresholds(),
             "ntlm_brute_force" => self.ntlm_brute_force.thresholds(),
             "honeytoken" => self.honeytoken.thresholds(),
+            "honeytoken_ldap_query" => self.honeytoken_ldap_query.thresholds(),
+            "ldap_brute_force" => self.ldap_brute_force.thresholds(),
+            "honeytoken_samr_query" => self.honeytoken_samr_query.thresholds(),
             _ => Vec::new(),
         }
     }

@@ -51,7 +51,7 @@ impl Enricher {
         }
         if let Some(computer) = alert.source.computer.clone() {
             let mut entity = self.computer(EntityRole::Source, &computer);
-            entity.domain_controller |= alert.source.ip.is_some_and(|ip| self.resolver.serves_directory(ip));
+            entity.domain_controller |= alert.source.ip.is_some_and(|ip| self.resolver.answered_as_kdc(ip));
             if let Some(ip) = alert.source.ip {
                 alert.description = name_address(&alert.description, ip, &computer);
             }
@@ -70,7 +70,7 @@ impl Enricher {
                         }
                         None => self.computer(EntityRole::Target, &computer),
                     };
-                    entity.domain_controller |= self.resolver.serves_directory(ip);
+                    entity.domain_controller |= self.resolver.answered_as_kdc(ip);
                     entity
                 }
                 Err(_) => self.computer(EntityRole::Target, &computer),

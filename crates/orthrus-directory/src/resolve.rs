@@ -114,8 +114,9 @@ const MAX_NAMES_PER_ADDRESS: usize = 16;
 #[derive(Default)]
 pub struct NameResolver {
     seen: HashMap<IpAddr, BTreeMap<String, Seen>>,
-    /// Addresses seen answering as a KDC or LDAP server.
-    servers: HashMap<IpAddr, BTreeSet<&'static str>>,
+    /// Addresses seen answering as a KDC: domain controllers (an LDAP server alone may be AD
+    /// LDS or OpenLDAP).
+    kdcs: BTreeSet<IpAddr>,
     /// Domain controllers' names (from the directory): a logon event's workstation naming one
     /// is the server's own name filled in (Samba's LDAP simple binds), not the client's.
     server_names: BTreeSet<String>,
@@ -184,10 +185,10 @@ impl NameResolver {
                 {
                     self.record(ip, &issued.cname, Method::KerberosMachineAccount, time);
                 }
-                self.server(activity, "kdc", !matches!(exchange.outcome, KdcOutcome::NoReply));
+                self.kdc(activity, !matches!(exchange.outcome, KdcOutcome::NoReply));
             }
             ActivityKind::ServiceTicketRequested(exchange) => {
-                self.server(activity, "kdc", !matches!(exchange.outcome, KdcOutcome::NoReply));
+                self.kdc(activity, !matches!(exchange.outcome, KdcOutcome::NoReply));
             }
             ActivityKind::NtlmAuthenticated(auth) if !activity.from_event_log() => {
                 if let Some(ip) = source {
@@ -212,9 +213,6 @@ impl NameResolver {
                 if let Some(destination) = activity.destination {
                     self.record(destination.ip, host, Method::SharePath, time);
                 }
-            }
-            ActivityKind::LdapBound(bind) => {
-                self.server(activity, "ldap", !matches!(bind.outcome, AuthOutcome::Unknown));
             }
             ActivityKind::DnsQueried(query) => {
                 if query.opcode == "update"
@@ -272,12 +270,13 @@ impl NameResolver {
         }
     }
 
-    fn server(&mut self, activity: &Activity, role: &'static str, answered: bool) {
+    fn kdc(&mut self, activity: &Activity, answered: bool) {
         if answered
             && !activity.from_event_log()
             && let Some(destination) = activity.destination
+            && self.kdcs.len() < MAX_ADDRESSES
         {
-            self.servers.entry(destination.ip).or_default().insert(role);
+            self.kdcs.insert(destination.ip);
         }
     }
 
@@ -304,10 +303,10 @@ impl NameResolver {
         self.seen.get(&ip).map(|n| n.keys().cloned().collect()).unwrap_or_default()
     }
 
-    /// Whether the address answered as a KDC or LDAP server (a domain controller), learned
-    /// without a directory.
-    pub fn serves_directory(&self, ip: IpAddr) -> bool {
-        self.servers.get(&ip).is_some_and(|roles| roles.contains("kdc"))
+    /// Whether the address answered as a KDC (a domain controller), learned without a
+    /// directory.
+    pub fn answered_as_kdc(&self, ip: IpAddr) -> bool {
+        self.kdcs.contains(&ip)
     }
 }
 

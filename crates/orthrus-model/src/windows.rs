@@ -222,6 +222,8 @@ pub enum RpcDetail {
     },
     /// SamrLookupNamesInDomain: names resolved to RIDs.
     LookupNames { names: Vec<String> },
+    /// SamrOpenUser: one account opened by its RID (before querying or changing it).
+    OpenUser { rid: u32 },
     /// NetrServerReqChallenge: a Netlogon secure channel starts.
     NetlogonChallenge { computer_name: String, client_challenge_zero: bool },
     /// NetrServerAuthenticate3: a secure channel authenticates.

@@ -104,6 +104,33 @@ fn all_benign_captures_together_raise_nothing() {
     assert_eq!(alerts(&args), Vec::<Value>::new());
 }
 
+/// Every benign lab recording with its DC's log, the extra benign recording (an admin's
+/// directory and SAM-R lookups, two mistyped binds), the lab's directory snapshot and its
+/// honeytokens tagged: one timeline, no alert.
+#[test]
+fn all_benign_lab_recordings_with_directory_and_honeytokens_raise_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("orthrus.toml");
+    std::fs::write(&config, "[entities]\nhoneytokens = [\"LAB\\\\adm_legacy\", \"old_sqladmin@lab.test\"]\n")
+        .unwrap();
+    let mut files: Vec<String> = Vec::new();
+    for capture in orthrus_testkit::lab_manifest().into_iter().filter(|c| c.label == "benign") {
+        files.push(lab(&capture.name).to_string_lossy().into_owned());
+        let audit = orthrus_testkit::fixture(&format!("audit/{}.audit.jsonl", capture.name));
+        if std::fs::metadata(&audit).is_ok_and(|m| m.len() > 0) {
+            files.push(audit.to_string_lossy().into_owned());
+        }
+    }
+    for extra in ["lab-extra/benign_directory_lookups.pcap", "lab-extra/benign_directory_lookups.audit.jsonl"]
+    {
+        files.push(orthrus_testkit::fixture(extra).to_string_lossy().into_owned());
+    }
+    let snapshot = orthrus_testkit::fixture("directory/lab.snapshot.json");
+    let mut args = vec!["--directory", snapshot.to_str().unwrap(), "--config", config.to_str().unwrap()];
+    args.extend(files.iter().map(String::as_str));
+    assert_eq!(alerts(&args), Vec::<Value>::new());
+}
+
 /// tshark's frame numbers for a display filter.
 fn tshark_frames(capture: &str, filter: &str) -> Option<BTreeSet<u64>> {
     let out = Command::new("tshark")
@@ -338,4 +365,47 @@ fn rotated_captures_are_one_timeline_in_any_order() {
         .map(|e| format!("{}#{}", e["file"].as_str().unwrap(), e["frame"]))
         .collect();
     assert_eq!(evidence[..2], ["dc.pcap0#36".to_string(), "dc.pcap1#2".to_string()]);
+}
+
+/// The extra lab recordings (testdata/lab-extra, made with the lab script and
+/// testdata/lab-extra/scenarios.sh): each attack raises exactly its detection from its capture
+/// and the DC's log read together, with the lab's directory and honeytokens; the benign one
+/// raises nothing.
+#[test]
+fn extra_lab_recordings_per_their_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("orthrus.toml");
+    std::fs::write(&config, "[entities]\nhoneytokens = [\"LAB\\\\adm_legacy\", \"old_sqladmin\"]\n").unwrap();
+    let snapshot = orthrus_testkit::fixture("directory/lab.snapshot.json");
+    let manifest = std::fs::read_to_string(orthrus_testkit::fixture("lab-extra/manifest.tsv")).unwrap();
+    let mut seen = 0;
+    for line in manifest.lines().skip(1) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let (name, label) = (fields[0], fields[1]);
+        let expected: BTreeSet<&str> = match name {
+            "honeytoken_ldap_query" => ["ORT-LDAP-002"].into(),
+            "honeytoken_samr_query" => ["ORT-SAMR-002"].into(),
+            "ldap_bind_bruteforce" => ["ORT-LDAP-001"].into(),
+            "ntlm_user_enum" => ["ORT-NTLM-001"].into(),
+            _ => BTreeSet::new(),
+        };
+        assert_eq!(label == "benign", expected.is_empty(), "{name}");
+        let pcap = orthrus_testkit::fixture(&format!("lab-extra/{name}.pcap"));
+        let audit = orthrus_testkit::fixture(&format!("lab-extra/{name}.audit.jsonl"));
+        let raised = alerts(&[
+            "--directory",
+            snapshot.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            pcap.to_str().unwrap(),
+            audit.to_str().unwrap(),
+        ]);
+        let detections: BTreeSet<&str> = raised.iter().map(|a| a["detection"].as_str().unwrap()).collect();
+        assert_eq!(detections, expected, "{name}: {raised:#?}");
+        for alert in &raised {
+            assert_eq!(alert["source"]["ip"], "10.99.0.21", "{name}");
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 5);
 }

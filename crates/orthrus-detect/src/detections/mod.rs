@@ -3,6 +3,7 @@
 
 pub mod credential;
 pub mod kerberos;
+pub mod ldap;
 pub mod ntlm;
 pub mod recon;
 pub mod windows;
@@ -23,7 +24,9 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     },
     DetectionEntry { meta: &kerberos::brute_force::META, build: kerberos::brute_force::build },
     DetectionEntry { meta: &kerberos::honeytoken::META, build: kerberos::honeytoken::build },
+    DetectionEntry { meta: &ntlm::account_enumeration::META, build: ntlm::account_enumeration::build },
     DetectionEntry { meta: &ntlm::brute_force::META, build: ntlm::brute_force::build },
+    DetectionEntry { meta: &ldap::brute_force::META, build: ldap::brute_force::build },
     DetectionEntry { meta: &windows::dcsync::META, build: windows::dcsync::build },
     DetectionEntry { meta: &windows::sensitive_groups::META, build: windows::sensitive_groups::build },
     DetectionEntry { meta: &windows::service_creation::META, build: windows::service_creation::build },
@@ -42,6 +45,8 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry { meta: &recon::zone_transfer::META, build: recon::zone_transfer::build },
     DetectionEntry { meta: &recon::session_enumeration::META, build: recon::session_enumeration::build },
     DetectionEntry { meta: &credential::dpapi_backup_key::META, build: credential::dpapi_backup_key::build },
+    DetectionEntry { meta: &recon::honeytoken_ldap_query::META, build: recon::honeytoken_ldap_query::build },
+    DetectionEntry { meta: &recon::honeytoken_samr_query::META, build: recon::honeytoken_samr_query::build },
 ];
 
 /// The catalogue as Markdown: `docs/DETECTIONS.md` is this text, and a test fails when the

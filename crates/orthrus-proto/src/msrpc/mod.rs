@@ -28,6 +28,12 @@ pub fn decode_request(interface: &str, opnum: u16, stub: &[u8], ndr64: bool) -> 
         (interfaces::DRSUAPI, 3) => get_nc_changes(&mut ndr),
         (interfaces::SVCCTL, 12) => create_service(&mut ndr),
         (interfaces::SAMR, 17) => lookup_names(&mut ndr),
+        (interfaces::SAMR, 34) => {
+            // SamrOpenUser(DomainHandle, DesiredAccess, UserId)
+            ndr.c.skip(20)?;
+            ndr.c.u32()?;
+            Some(RpcDetail::OpenUser { rid: ndr.c.u32()? })
+        }
         (interfaces::NETLOGON, 4) => {
             ndr.unique_string()?;
             let computer_name = ndr.string()?;

@@ -69,7 +69,7 @@ impl AccountEnumerationConfig {
 }
 
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(AccountEnumeration::new(config.account_enumeration.clone()))
+    Box::new(AccountEnumeration { guesses: NameGuesses::new(config.account_enumeration.clone()) })
 }
 
 struct SourceState {
@@ -81,15 +81,106 @@ struct SourceState {
     found_reported: BTreeSet<String>,
 }
 
-pub struct AccountEnumeration {
+/// One name guessed from a source, as a protocol's answer showed it.
+pub(crate) struct Guess<'a> {
+    pub name: &'a str,
+    /// The server said no such account (else: it exists).
+    pub unknown: bool,
+    /// The evidence line: `AS-REQ for jdoe: KDC_ERR_C_PRINCIPAL_UNKNOWN`.
+    pub evidence: String,
+}
+
+/// Counts distinct unknown names per source in a sliding window and keeps the names found to
+/// exist: the logic both account-enumeration detections share (Kerberos ORT-KRB-003, NTLM
+/// ORT-NTLM-001); each detection only says what a guess is in its protocol.
+pub(crate) struct NameGuesses {
     config: AccountEnumerationConfig,
     sources: PerSource<SourceState>,
 }
 
-impl AccountEnumeration {
+impl NameGuesses {
     pub fn new(config: AccountEnumerationConfig) -> Self {
         Self { sources: PerSource::new(config.window_secs), config }
     }
+
+    /// Records a guess; emits the alert's new state once the source is enumerating.
+    /// `against` completes the sentence: "guessed account names {against}".
+    pub fn observe(
+        &mut self,
+        meta: &'static DetectionMeta,
+        activity: &Activity,
+        guess: Guess<'_>,
+        against: &str,
+        updates: &mut Vec<AlertUpdate>,
+    ) {
+        let source = activity.source_id();
+        let window = self.config.window_secs;
+        let (state, incident) = self.sources.at(&source, activity.time, || SourceState {
+            unknown: Window::new(window, 10_000),
+            found_recently: Window::new(window, 10_000),
+            recent: Recent::new(window),
+            unknown_reported: BTreeSet::new(),
+            found_reported: BTreeSet::new(),
+        });
+        let key = account_key(guess.name);
+        if guess.unknown {
+            state.unknown.insert(activity.time, key.clone());
+        } else {
+            state.found_recently.insert(activity.time, key.clone());
+        }
+        state.unknown.expire(activity.time);
+        state.found_recently.expire(activity.time);
+        state.recent.push(activity.time, &activity.provenance, guess.evidence);
+
+        let enumerating = state.unknown.distinct() >= self.config.min_unknown_accounts;
+        if !enumerating && !incident.alerted {
+            return;
+        }
+        if !incident.alerted {
+            // A new alert: the guesses that crossed the threshold are part of it.
+            state.unknown_reported = state.unknown.items().map(|(n, _)| n.clone()).collect();
+            state.found_reported = state.found_recently.items().map(|(n, _)| n.clone()).collect();
+            incident.restart(activity.time);
+        } else if guess.unknown {
+            state.unknown_reported.insert(key);
+        } else {
+            state.found_reported.insert(key);
+        }
+        state.recent.drain_into(incident);
+        incident.alerted = true;
+
+        let found = if state.found_reported.is_empty() {
+            "none of them exist".to_string()
+        } else {
+            format!(
+                "{} exist{}: {}",
+                state.found_reported.len(),
+                if state.found_reported.len() == 1 { "s" } else { "" },
+                name_list(state.found_reported.iter(), 10)
+            )
+        };
+        let description = format!(
+            "{source} guessed account names {against}: {} unknown names ({}) and {found}.",
+            state.unknown_reported.len(),
+            name_list(state.unknown_reported.iter(), 10),
+        );
+        let targets = AlertTargets { accounts: state.found_reported.clone(), ..AlertTargets::default() };
+        updates.push(AlertUpdate::from_incident(
+            meta,
+            activity,
+            incident,
+            Verdict {
+                severity: meta.base_severity,
+                description,
+                source: AlertSource::from_id(&source),
+                targets,
+            },
+        ));
+    }
+}
+
+pub struct AccountEnumeration {
+    guesses: NameGuesses,
 }
 
 impl Detector for AccountEnumeration {
@@ -115,70 +206,9 @@ impl Detector for AccountEnumeration {
         if !unknown && !exists {
             return;
         }
-        let source = activity.source_id();
-        let window = self.config.window_secs;
-        let (state, incident) = self.sources.at(&source, activity.time, || SourceState {
-            unknown: Window::new(window, 10_000),
-            found_recently: Window::new(window, 10_000),
-            recent: Recent::new(window),
-            unknown_reported: BTreeSet::new(),
-            found_reported: BTreeSet::new(),
-        });
-        let key = account_key(&name);
-        if unknown {
-            state.unknown.insert(activity.time, key.clone());
-        } else {
-            state.found_recently.insert(activity.time, key.clone());
-        }
-        state.unknown.expire(activity.time);
-        state.found_recently.expire(activity.time);
         let answer = exchange.error().map(|e| e.to_string()).unwrap_or_else(|| "TGT issued".into());
-        state.recent.push(activity.time, &activity.provenance, format!("AS-REQ for {name}: {answer}"));
-
-        let enumerating = state.unknown.distinct() >= self.config.min_unknown_accounts;
-        if !enumerating && !incident.alerted {
-            return;
-        }
-        if !incident.alerted {
-            // A new alert: the guesses that crossed the threshold are part of it.
-            state.unknown_reported = state.unknown.items().map(|(n, _)| n.clone()).collect();
-            state.found_reported = state.found_recently.items().map(|(n, _)| n.clone()).collect();
-            incident.restart(activity.time);
-        } else if unknown {
-            state.unknown_reported.insert(key);
-        } else {
-            state.found_reported.insert(key);
-        }
-        state.recent.drain_into(incident);
-        incident.alerted = true;
-
-        let found = if state.found_reported.is_empty() {
-            "none of them exist".to_string()
-        } else {
-            format!(
-                "{} exist{}: {}",
-                state.found_reported.len(),
-                if state.found_reported.len() == 1 { "s" } else { "" },
-                name_list(state.found_reported.iter(), 10)
-            )
-        };
-        let description = format!(
-            "{source} guessed account names against the KDC: {} unknown names ({}) and {found}.",
-            state.unknown_reported.len(),
-            name_list(state.unknown_reported.iter(), 10),
-        );
-        let targets = AlertTargets { accounts: state.found_reported.clone(), ..AlertTargets::default() };
-        updates.push(AlertUpdate::from_incident(
-            &META,
-            activity,
-            incident,
-            Verdict {
-                severity: META.base_severity,
-                description,
-                source: AlertSource::from_id(&source),
-                targets,
-            },
-        ));
+        let guess = Guess { name: &name, unknown, evidence: format!("AS-REQ for {name}: {answer}") };
+        self.guesses.observe(&META, activity, guess, "against the KDC", updates);
     }
 }
 

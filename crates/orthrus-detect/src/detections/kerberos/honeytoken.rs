@@ -69,19 +69,72 @@ impl HoneytokenConfig {
     }
 }
 
+/// The honeytokens as every honeytoken detection recognises them: by any name the directory
+/// knows the account by (UPN, `DOMAIN\name`, SID, DN, SPN, RID), or, without a directory,
+/// by the bare sAMAccountName the config gives.
+pub(crate) struct Honeytokens {
+    names: BTreeSet<String>,
+    directory: std::sync::Arc<orthrus_directory::Directory>,
+}
+
+impl Honeytokens {
+    pub fn new(config: &DetectionConfig) -> Self {
+        Self {
+            names: config.entity_tags().honeytokens.iter().map(|a| bare_account_name(a)).collect(),
+            directory: config.directory.clone(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The honeytoken `name` stands for (its sAMAccountName, lower-case), if it is one.
+    pub fn named(&self, name: &str) -> Option<String> {
+        match self.directory.find(name) {
+            Some(found) => {
+                let key = account_key(found.object.name());
+                (self.directory.is_honeytoken(&found) || self.names.contains(&key)).then_some(key)
+            }
+            None => {
+                let key = bare_account_name(name);
+                self.names.contains(&key).then_some(key)
+            }
+        }
+    }
+
+    /// The honeytoken owning the SPN `service`, if one does.
+    pub fn owning(&self, service: &str) -> Option<String> {
+        let owner = self.directory.find_spn(service)?;
+        self.named(owner.object.name())
+    }
+
+    /// The honeytoken with this relative id. RIDs repeat across domains; the directory's
+    /// domains are searched and a RID two honeytokens share matches neither.
+    pub fn with_rid(&self, rid: u32) -> Option<String> {
+        let mut found = self.directory.snapshot().domains.iter().flat_map(|d| &d.objects).filter(|o| {
+            o.sid.as_deref().and_then(orthrus_directory::ad::rid) == Some(rid)
+                && self.named(o.sid.as_deref().unwrap_or_default()).is_some()
+        });
+        let first = found.next()?;
+        if found.next().is_some() {
+            return None;
+        }
+        Some(account_key(first.name()))
+    }
+}
+
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     let c = &config.honeytoken;
     Box::new(Honeytoken {
-        accounts: config.entity_tags().honeytokens.iter().map(|a| bare_account_name(a)).collect(),
-        directory: config.directory.clone(),
+        honeytokens: Honeytokens::new(config),
         incidents: Incidents::new(c.window_secs),
         methods: Default::default(),
     })
 }
 
 pub struct Honeytoken {
-    accounts: BTreeSet<String>,
-    directory: std::sync::Arc<orthrus_directory::Directory>,
+    honeytokens: Honeytokens,
     incidents: Incidents<String>,
     methods: std::collections::HashMap<String, (BTreeSet<String>, bool)>,
 }
@@ -120,23 +173,12 @@ fn outcome(outcome: AuthOutcome) -> Option<bool> {
 }
 
 impl Honeytoken {
-    fn is_honeytoken(&self, name: &str) -> bool {
-        match self.directory.find(name) {
-            Some(found) => {
-                self.directory.is_honeytoken(&found)
-                    || self.accounts.contains(&bare_account_name(found.object.name()))
-            }
-            None => self.accounts.contains(&bare_account_name(name)),
-        }
-    }
-
     /// A service ticket asked for one of a honeytoken's SPNs: authentication to the decoy.
     fn roasted(&self, activity: &Activity) -> Option<(String, &'static str, Option<bool>)> {
         let ActivityKind::ServiceTicketRequested(exchange) = &activity.kind else { return None };
         let sname = exchange.request.as_ref()?.sname.as_deref()?;
-        let owner = self.directory.find_spn(sname)?;
-        let name = owner.object.name().to_owned();
-        self.is_honeytoken(&name).then_some((
+        let name = self.honeytokens.owning(sname)?;
+        Some((
             name,
             "Kerberos service ticket for its SPN",
             Some(matches!(exchange.outcome, KdcOutcome::Issued(_))),
@@ -150,19 +192,16 @@ impl Detector for Honeytoken {
     }
 
     fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        if self.accounts.is_empty() {
+        if self.honeytokens.is_empty() {
             return;
         }
         let Some((name, method, succeeded)) = authentication(activity)
-            .filter(|(name, ..)| self.is_honeytoken(name))
+            .filter(|(name, ..)| self.honeytokens.named(name).is_some())
             .or_else(|| self.roasted(activity))
         else {
             return;
         };
-        let key = self
-            .directory
-            .find(&name)
-            .map_or_else(|| bare_account_name(&name), |found| account_key(found.object.name()));
+        let Some(key) = self.honeytokens.named(&name) else { return };
         let source = activity.source_id();
         let result = match succeeded {
             Some(true) => "succeeded",

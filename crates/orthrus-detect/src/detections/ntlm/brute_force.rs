@@ -7,15 +7,18 @@
 //! - ATT&CK: T1110.001 (Password Guessing), T1110.003 (Password Spraying). MDI: Suspected
 //!   Brute Force attack (Kerberos, NTLM) (2023), NTLM part.
 //! - Data: refused NTLM authentications (NTLMSSP AUTHENTICATE and the server's status on the
-//!   wire; events 4776 on the DC; Samba's NTLMSSP audit) and refused logons (4625); successful
-//!   explicit-credential logons (4648).
+//!   wire; events 4776 on the DC; Samba's NTLMSSP audit) and refused logons (4625, except
+//!   LDAP simple binds, which ORT-LDAP-001 counts); successful explicit-credential logons (4648).
 //! - Logic: per source (address; else the workstation name the client claimed; else the
 //!   computer that logged a local attempt), in event time, within `window_secs`:
 //!   *brute force* when one account collects `min_failures_one_account` failures (any
 //!   status: an attacker does not know the name is wrong); *spray* when at least one guess
 //!   was a wrong password and `min_accounts` distinct accounts failed. A refused attempt often
 //!   shows up twice on a DC (4776 and 4625): each account's count is the larger of the two
-//!   views, not their sum. *Explicit-credential spray*: one account on one computer uses
+//!   views, not their sum. Names the DC answered STATUS_NO_SUCH_USER for in an NTLM
+//!   authentication are enumeration (ORT-NTLM-001) and never count, even where the wire showed
+//!   only STATUS_LOGON_FAILURE; refused logons (4625) with unknown names still count (SSH and
+//!   console guessing try names and passwords together). *Explicit-credential spray*: one account on one computer uses
 //!   explicit credentials of `min_accounts` distinct accounts (4648).
 //! - Thresholds: `window_secs = 3600`, `min_failures_one_account = 5`, `min_accounts = 5`
 //!   (config `[ntlm_brute_force]`).
@@ -92,6 +95,9 @@ struct State {
     /// (account, view) → failure times, oldest first.
     failures: BTreeMap<(String, View), Vec<i64>>,
     names: BTreeMap<String, String>,
+    /// Names the DC said do not exist: enumeration (ORT-NTLM-001), never counted as guesses,
+    /// even where the wire showed them only as STATUS_LOGON_FAILURE.
+    unknown: BTreeSet<String>,
     wrong_password: bool,
     recent: Recent,
 }
@@ -101,6 +107,7 @@ impl State {
         Self {
             failures: BTreeMap::new(),
             names: BTreeMap::new(),
+            unknown: BTreeSet::new(),
             wrong_password: false,
             recent: Recent::new(window_secs),
         }
@@ -130,6 +137,8 @@ impl Detector for NtlmBruteForce {
                 AuthOutcome::Failed { status } => (View::Ntlm, auth.account(), status),
                 _ => return,
             },
+            // LDAP simple binds are ORT-LDAP-001's.
+            ActivityKind::LoggedOn(logon) if crate::detections::ldap::is_simple_bind_logon(logon) => return,
             ActivityKind::LoggedOn(logon) => match logon.outcome {
                 AuthOutcome::Failed { status } => (View::Logon, logon.account.qualified(), status),
                 _ => return,
@@ -163,6 +172,12 @@ impl Detector for NtlmBruteForce {
         // A bare user name and DOMAIN\user are one account.
         let bare = account.rsplit('\\').next().unwrap_or(&account).to_owned();
         let key = account_key(&bare);
+        if status == NtStatus::NO_SUCH_USER && view == View::Ntlm {
+            if state.unknown.len() < 10_000 {
+                state.unknown.insert(key);
+            }
+            return;
+        }
         state.names.entry(key.clone()).or_insert(bare);
         let times = state.failures.entry((key, view)).or_default();
         times.push(now);
@@ -179,6 +194,9 @@ impl Detector for NtlmBruteForce {
         let mut per_account: BTreeMap<&str, usize> = BTreeMap::new();
         let mut explicit: BTreeSet<&str> = BTreeSet::new();
         for ((account, view), times) in &state.failures {
+            if *view == View::Ntlm && state.unknown.contains(account) {
+                continue;
+            }
             if *view == View::Explicit {
                 explicit.insert(account);
             } else {

@@ -1,0 +1,199 @@
+//! ORT-LDAP-002 — Honeytoken queried via LDAP.
+//!
+//! - Attack: an attacker who found an attractive account (`adm_legacy`, `old_sqladmin`) looks
+//!   it up before using it — its groups, its description, when its password was last set.
+//!   Nobody else ever asks about a decoy.
+//! - ATT&CK: T1087.002 (Domain Account discovery). MDI: Honeytoken was queried via LDAP (2429).
+//! - Data: LDAP SearchRequests in the clear (simple binds or unsealed SASL): the base DN, and
+//!   the filter's equality assertions on the attributes that name one account
+//!   (`sAMAccountName`, `userPrincipalName`, `cn`, `name`, `displayName`,
+//!   `distinguishedName`, `objectSid`, `anr`). Sealed LDAP (Kerberos/NTLM with signing and
+//!   sealing, as current Windows tools use) cannot be read.
+//! - Logic: a search whose base is a honeytoken's DN, or whose filter names a honeytoken, from
+//!   any source. Only *specific* queries count: a full-directory dump that happens to include
+//!   the decoy (every backup and inventory tool does it) has no equality naming it and is
+//!   left to the reconnaissance detections. One alert per source and quiet gap `window_secs`
+//!   (config `[honeytoken_ldap_query]`).
+//! - Thresholds: `window_secs = 3600`; no honeytokens named, no alert.
+//! - Benign: the owner of the decoy checking it; exclude that source or account.
+//! - Gaps: the returned entries' names are not kept per search, so a small result set that
+//!   contains the decoy without naming it in the filter is not matched.
+//! - Evidence: each search (request and result frames), bound account, filter, honeytoken.
+
+use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
+
+use crate::detections::kerberos::honeytoken::Honeytokens;
+use crate::detections::windows::{EventRuleConfig, Finding, NamedEpisodes};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-LDAP-002",
+    title: "Honeytoken was queried via LDAP",
+    mdi: "Honeytoken was queried via LDAP (2429)",
+    tactic: "TA0007",
+    techniques: &["T1087.002"],
+    data_sources: &["LDAP SearchRequest (clear)", "directory snapshot or honeytoken tags"],
+    base_severity: Severity::Low,
+    escalates_for_sensitive: false,
+    config_section: "honeytoken_ldap_query",
+};
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    Box::new(HoneytokenLdapQuery {
+        honeytokens: Honeytokens::new(config),
+        episodes: NamedEpisodes::new(config.honeytoken_ldap_query.window_secs),
+        config: config.honeytoken_ldap_query.clone(),
+    })
+}
+
+pub struct HoneytokenLdapQuery {
+    honeytokens: Honeytokens,
+    episodes: NamedEpisodes,
+    config: EventRuleConfig,
+}
+
+/// Attributes whose equality value names one account.
+const NAMING_ATTRIBUTES: &[&str] = &[
+    "samaccountname",
+    "userprincipalname",
+    "cn",
+    "name",
+    "displayname",
+    "distinguishedname",
+    "objectsid",
+    "anr",
+];
+
+/// The values of the filter's equality assertions on naming attributes, unescaped
+/// (`(&(objectClass=user)(sAMAccountName=adm\5flegacy))` → `adm_legacy`). Substring,
+/// presence, ordering, approximate and extensible matches are not equalities.
+pub(crate) fn named_values(filter: &str) -> Vec<String> {
+    let mut values = Vec::new();
+    for item in filter.split(['(', ')']) {
+        let Some((attribute, value)) = item.split_once('=') else { continue };
+        let attribute = attribute.trim().to_ascii_lowercase();
+        if !NAMING_ATTRIBUTES.contains(&attribute.as_str()) || value.is_empty() || value.contains('*') {
+            continue;
+        }
+        values.push(unescape(value));
+    }
+    values
+}
+
+/// RFC 4515 `\XX` escapes; bytes that do not form UTF-8 are replaced.
+fn unescape(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (b, hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'\\', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Detector for HoneytokenLdapQuery {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        if self.honeytokens.is_empty() {
+            return;
+        }
+        let ActivityKind::LdapSearched(search) = &activity.kind else { return };
+        let mut named: Vec<String> = named_values(&search.filter);
+        named.push(search.base.clone());
+        let mut decoys: Vec<String> = named.iter().filter_map(|n| self.honeytokens.named(n)).collect();
+        decoys.sort_unstable();
+        decoys.dedup();
+        if decoys.is_empty() {
+            return;
+        }
+        let who = search.user.clone().unwrap_or_else(|| "an unknown account".into());
+        if self.config.excludes(&who) {
+            return;
+        }
+        let source = activity.source_id();
+        let key = source.to_string();
+        let queried = self.episodes.add(&key, activity.time, decoys.iter().cloned());
+        let list = queried.iter().cloned().collect::<Vec<_>>().join(", ");
+        let finding = Finding {
+            key,
+            summary: format!(
+                "{who} searched {} for {} ({}): {} entries",
+                search.base,
+                decoys.join(", "),
+                search.filter,
+                search.entries
+            ),
+            description: format!(
+                "{source} ({who}) queried the honeytoken account{} {list} over LDAP.",
+                if queried.len() == 1 { "" } else { "s" }
+            ),
+            severity: META.base_severity,
+            actor: search.user.clone(),
+            targets: AlertTargets { accounts: queried, ..AlertTargets::default() },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::kerberos::testing::BENIGN;
+    use crate::detections::recon::testing::{extra_alerts, lab_alerts_with};
+
+    fn config() -> DetectionConfig {
+        let mut config = DetectionConfig::default();
+        config.entities.honeytokens = vec!["LAB\\adm_legacy".into(), "old_sqladmin".into()];
+        config
+    }
+
+    #[test]
+    fn filters_name_accounts_only_by_equality() {
+        assert_eq!(named_values("(&(objectClass=user)(sAMAccountName=adm\\5flegacy))"), ["adm_legacy"]);
+        assert_eq!(
+            named_values("(|(cn=Bob User)(userPrincipalName=bob@lab.test))"),
+            ["Bob User", "bob@lab.test"]
+        );
+        assert!(named_values("(sAMAccountName=adm*)").is_empty());
+        assert!(named_values("(objectClass=*)").is_empty());
+        assert!(
+            named_values("(memberOf:1.2.840.113556.1.4.1941:=CN=Domain Admins,CN=Users,DC=lab,DC=test)")
+                .is_empty()
+        );
+        assert!(named_values("(sAMAccountName>=a)").is_empty());
+    }
+
+    #[test]
+    fn fires_on_specific_queries_for_the_decoy() {
+        let alerts = extra_alerts("honeytoken_ldap_query", META.id, &config());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.count, 3, "by sAMAccountName, by UPN and a base read of its DN");
+        assert_eq!(alert.source.account.as_deref(), Some("bob@lab.test"));
+        assert_eq!(alert.targets.accounts.iter().collect::<Vec<_>>(), ["adm_legacy"]);
+        assert_eq!(alert.severity, Severity::Low);
+        // without a tag the decoy is an ordinary account
+        assert!(extra_alerts("honeytoken_ldap_query", META.id, &DetectionConfig::default()).is_empty());
+    }
+
+    #[test]
+    fn silent_on_dumps_that_include_the_decoy_and_on_benign_lookups() {
+        // ldapdomaindump and bulk queries return adm_legacy among every account
+        assert!(lab_alerts_with(&["ldap_recon"], META.id, &config()).is_empty());
+        assert!(extra_alerts("benign_directory_lookups", META.id, &config()).is_empty());
+        assert!(lab_alerts_with(BENIGN, META.id, &config()).is_empty());
+    }
+}

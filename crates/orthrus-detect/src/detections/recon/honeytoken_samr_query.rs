@@ -1,0 +1,157 @@
+//! ORT-SAMR-002 — Honeytoken queried via SAM-R.
+//!
+//! - Attack: the decoy account looked up over SAM-R — its name resolved to a RID, then the
+//!   account opened to read its details (`net user adm_legacy /domain`, rpcclient
+//!   `queryuser`, impacket tools).
+//! - ATT&CK: T1087.002. MDI: Honeytoken was queried via SAM-R (2439).
+//! - Data: SAMR over SMB named pipes in the clear: SamrLookupNamesInDomain (the names asked
+//!   for) and SamrOpenUser (the RID opened); RIDs map to accounts through the directory
+//!   snapshot. SMB3-encrypted sessions cannot be read.
+//! - Logic: any lookup naming a honeytoken, or any opening of a honeytoken's RID, from any
+//!   source. Enumerations that list every user (SamrEnumerateUsersInDomain,
+//!   SamrQueryDisplayInformation) name no account and do not count, and neither do the
+//!   openings that follow one from the same source within the window: tools such as
+//!   samrdump open every account the enumeration returned, the decoy among them. One alert per source and
+//!   quiet gap `window_secs` (config `[honeytoken_samr_query]`).
+//! - Thresholds: `window_secs = 3600`; without honeytokens named, no alert; RIDs match only
+//!   with a directory snapshot (and not when two domains' honeytokens share the RID).
+//! - Benign: legacy systems that resolve every account by name now and then (MDI disabled
+//!   this alert for that reason by default); exclude their source.
+//! - Evidence: each call (request and reply frames), account, call, honeytoken.
+
+use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcDetail, Severity};
+
+use crate::detections::kerberos::honeytoken::Honeytokens;
+use crate::detections::windows::{EventRuleConfig, Finding, NamedEpisodes};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-SAMR-002",
+    title: "Honeytoken was queried via SAM-R",
+    mdi: "Honeytoken was queried via SAM-R (2439)",
+    tactic: "TA0007",
+    techniques: &["T1087.002"],
+    data_sources: &["SAMR SamrLookupNamesInDomain / SamrOpenUser", "directory snapshot or honeytoken tags"],
+    base_severity: Severity::Low,
+    escalates_for_sensitive: false,
+    config_section: "honeytoken_samr_query",
+};
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    Box::new(HoneytokenSamrQuery {
+        honeytokens: Honeytokens::new(config),
+        episodes: NamedEpisodes::new(config.honeytoken_samr_query.window_secs),
+        config: config.honeytoken_samr_query.clone(),
+        enumerated: Default::default(),
+    })
+}
+
+pub struct HoneytokenSamrQuery {
+    honeytokens: Honeytokens,
+    episodes: NamedEpisodes,
+    config: EventRuleConfig,
+    /// When each source last enumerated all users.
+    enumerated: std::collections::HashMap<orthrus_model::SourceId, orthrus_model::Timestamp>,
+}
+
+/// SAMR calls that list every account.
+const ENUMERATIONS: &[&str] = &[
+    "SamrEnumerateUsersInDomain",
+    "SamrQueryDisplayInformation",
+    "SamrQueryDisplayInformation2",
+    "SamrQueryDisplayInformation3",
+];
+
+impl Detector for HoneytokenSamrQuery {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        if self.honeytokens.is_empty() {
+            return;
+        }
+        let ActivityKind::RpcCalled(call) = &activity.kind else { return };
+        if call.interface != "samr" {
+            return;
+        }
+        let source = activity.source_id();
+        if call.operation.as_deref().is_some_and(|op| ENUMERATIONS.contains(&op)) {
+            if self.enumerated.len() >= crate::window::MAX_SOURCES {
+                self.enumerated.clear();
+            }
+            self.enumerated.insert(source, activity.time);
+            return;
+        }
+        let walking = self.enumerated.get(&source).is_some_and(|t| {
+            activity.time.as_micros().saturating_sub(t.as_micros())
+                <= i64::try_from(self.config.window_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX)
+        });
+        let (how, decoys): (&str, Vec<String>) = match &call.detail {
+            Some(RpcDetail::LookupNames { names }) => {
+                ("looked up by name", names.iter().filter_map(|n| self.honeytokens.named(n)).collect())
+            }
+            Some(RpcDetail::OpenUser { rid }) if !walking => {
+                ("opened by RID", self.honeytokens.with_rid(*rid).into_iter().collect())
+            }
+            _ => return,
+        };
+        if decoys.is_empty() {
+            return;
+        }
+        let who = call.user.clone().unwrap_or_else(|| "an unknown account".into());
+        if self.config.excludes(&who) {
+            return;
+        }
+        let key = source.to_string();
+        let queried = self.episodes.add(&key, activity.time, decoys.iter().cloned());
+        let list = queried.iter().cloned().collect::<Vec<_>>().join(", ");
+        let operation = call.operation.as_deref().unwrap_or("SAMR call");
+        let finding = Finding {
+            key,
+            summary: format!("{who}: {operation}: {} {how}", decoys.join(", ")),
+            description: format!(
+                "{source} ({who}) queried the honeytoken account{} {list} over SAM-R.",
+                if queried.len() == 1 { "" } else { "s" }
+            ),
+            severity: META.base_severity,
+            actor: call.user.clone(),
+            targets: AlertTargets { accounts: queried, ..AlertTargets::default() },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::kerberos::testing::BENIGN;
+    use crate::detections::recon::testing::{extra_alerts, lab_alerts_with, with_lab_directory};
+
+    fn config() -> DetectionConfig {
+        let mut config = DetectionConfig::default();
+        config.entities.honeytokens = vec!["adm_legacy".into()];
+        config
+    }
+
+    #[test]
+    fn fires_on_lookup_by_name_and_by_rid() {
+        let by_name = extra_alerts("honeytoken_samr_query", META.id, &config());
+        assert_eq!(by_name.len(), 1, "{by_name:#?}");
+        assert_eq!(by_name[0].count, 2, "two SamrLookupNamesInDomain; the RID needs the directory");
+        assert_eq!(by_name[0].source.account.as_deref(), Some("LAB\\bob"));
+        let with_directory = extra_alerts("honeytoken_samr_query", META.id, &with_lab_directory(config()));
+        assert_eq!(with_directory[0].count, 3, "and SamrOpenUser on its RID");
+        assert!(with_directory[0].evidence.iter().any(|e| e.summary.contains("opened by RID")));
+        assert!(extra_alerts("honeytoken_samr_query", META.id, &DetectionConfig::default()).is_empty());
+    }
+
+    #[test]
+    fn silent_on_enumerations_and_an_admins_ordinary_samr_use() {
+        let config = with_lab_directory(config());
+        // samrdump and lookupsid enumerate every account, the decoy among them
+        assert!(lab_alerts_with(&["samr_recon"], META.id, &config).is_empty());
+        assert!(extra_alerts("benign_directory_lookups", META.id, &config).is_empty());
+        assert!(lab_alerts_with(BENIGN, META.id, &config).is_empty());
+    }
+}

@@ -1,0 +1,79 @@
+# Extra scenarios for ../shared/lab/make-captures.sh, recorded into testdata/lab-extra/ by
+#   sudo ../shared/lab/make-captures.sh up
+#   sudo env VARIANT_FILE=$PWD/testdata/lab-extra/scenarios.sh \
+#        ONLY="honeytoken_ldap_query honeytoken_samr_query ldap_bind_bruteforce ntlm_user_enum benign_directory_lookups" \
+#        ../shared/lab/make-captures.sh run testdata/lab-extra
+#   sudo ../shared/lab/make-captures.sh down
+# Sourced by the lab script after its own definitions: it uses the lab's framework (cap_begin,
+# on, expect, cap_end) and its accounts; the pass parameters are the main pass's.
+
+SCEN_LIST="$SCEN_LIST honeytoken_ldap_query honeytoken_samr_query ldap_bind_bruteforce ntlm_user_enum benign_directory_lookups"
+
+sc_honeytoken_ldap_query() {
+  cap_begin honeytoken_ldap_query attack T1087.002 "$ATK_IP" "$HONEY_USER" \
+    "LDAP queries aimed at the honeytoken with a phished account ($RECON_USER): by sAMAccountName, by UPN, and a base read of its DN, over clear-text simple binds."
+  local L=(ldapsearch -LLL -x -H "ldap://$DC_IP" -D "$RECON_USER@$DNSDOM" -w "$RECON_PASS" -b "$BASEDN")
+  on atk -- "${L[@]}" "(sAMAccountName=$HONEY_USER)" cn description memberOf pwdLastSet
+  on atk -- "${L[@]}" "(&(objectClass=user)(userPrincipalName=$HONEY_USER@$DNSDOM))" sAMAccountName
+  on atk -- ldapsearch -LLL -x -H "ldap://$DC_IP" -D "$RECON_USER@$DNSDOM" -w "$RECON_PASS" \
+    -b "CN=$HONEY_USER,CN=Users,$BASEDN" -s base '(objectClass=*)' servicePrincipalName userAccountControl
+  expect 'ldap.protocolOp==3' 3
+  expect "ldap.assertionValue==\"$HONEY_USER\""
+  cap_end
+}
+
+sc_honeytoken_samr_query() {
+  cap_begin honeytoken_samr_query attack T1087.002 "$ATK_IP" "$HONEY_USER" \
+    "SAM-R queries aimed at the honeytoken with a phished account ($RECON_USER): SamrLookupNamesInDomain for its name, then SamrOpenUser and SamrQueryInformationUser on its RID (rpcclient)."
+  on atk 60 -- rpcclient -s "$WORK/client.conf" -U "$DOMAIN\\$RECON_USER%$RECON_PASS" --use-kerberos=disabled "$DC_IP" \
+    -c "samlookupnames domain $HONEY_USER"
+  local rid
+  rid=$(ip netns exec "$NS_ATK" "${CL_ENV[@]}" rpcclient -s "$WORK/client.conf" -U "$DOMAIN\\$RECON_USER%$RECON_PASS" \
+        --use-kerberos=disabled "$DC_IP" -c "samlookupnames domain $HONEY_USER" 2>/dev/null | awk '/\(/{print $3; exit}')
+  on atk 60 -- rpcclient -s "$WORK/client.conf" -U "$DOMAIN\\$RECON_USER%$RECON_PASS" --use-kerberos=disabled "$DC_IP" \
+    -c "queryuser ${rid:-0}"
+  expect 'samr.opnum==17' 1
+  expect 'samr.opnum==34 && samr.rid > 0' 1
+  cap_end
+}
+
+sc_ldap_bind_bruteforce() {
+  cap_begin ldap_bind_bruteforce attack T1110.001 "$ATK_IP" "$NTLM_BRUTE_USER" \
+    "LDAP simple-bind brute force against one account ($NTLM_BRUTE_USER): 15 wrong passwords, then the right one (ldapwhoami)."
+  local p
+  for p in Password1 Welcome1 Summer2024 Winter2024 Autumn2024 Spring2024 Passw0rd P@ssw0rd Company1 Letmein1 Qwerty123 Admin123 Changeme1 Monday1 Secret123; do
+    on atk -- ldapwhoami -x -H "ldap://$DC_IP" -D "$NTLM_BRUTE_USER@$DNSDOM" -w "$p"
+  done
+  on atk -- ldapwhoami -x -H "ldap://$DC_IP" -D "$NTLM_BRUTE_USER@$DNSDOM" -w "$NTLM_BRUTE_PASS"
+  expect 'ldap.protocolOp==1 && ldap.resultCode==49' 15
+  expect 'ldap.protocolOp==1 && ldap.resultCode==0' 1
+  cap_end
+}
+
+sc_ntlm_user_enum() {
+  cap_begin ntlm_user_enum attack T1087.002 "$ATK_IP" "${ENUM_FAKE// /, }, ${ENUM_REAL// /, }" \
+    "Account enumeration over NTLM: SMB session setups with a dictionary of candidate names and a dummy password. On the wire every attempt fails alike (STATUS_LOGON_FAILURE); the DC's log tells unknown names (NT_STATUS_NO_SUCH_USER) from wrong passwords."
+  local u
+  for u in $ENUM_FAKE a.smith b.jones c.brown d.white e.black f.green g.grey h.wood i.stone j.hill $ENUM_REAL; do
+    on atk -- smbclient -s "$WORK/client.conf" -U "$DOMAIN\\$u%Guess123!" --use-kerberos=disabled -L "//$DC_IP"
+  done
+  expect 'ntlmssp.messagetype==3' 20
+  cap_end
+}
+
+sc_benign_directory_lookups() {
+  cap_begin benign_directory_lookups benign none "$WS_IP" "bob, IT Staff, Domain Admins" \
+    "An admin's ordinary directory and SAM-R use from the workstation: looking a colleague and a group up over LDAP, listing Domain Admins' members and a user's groups over SAM-R, and two mistyped LDAP binds before the right one."
+  local L=(ldapsearch -LLL -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -b "$BASEDN")
+  on ws -- "${L[@]}" "(sAMAccountName=bob)" cn mail memberOf
+  on ws -- "${L[@]}" "(&(objectClass=group)(cn=IT Staff))" member
+  on ws 60 -- rpcclient -s "$WORK/client.conf" -U "$DOMAIN\\$DA_USER%$DA_PASS" --use-kerberos=disabled "$DC_IP" \
+    -c "samlookupnames domain bob"
+  on ws 60 -- net rpc group members "Domain Admins" -s "$WORK/client.conf" -S "$DC_IP" -U "$DOMAIN\\$DA_USER%$DA_PASS" --use-kerberos=disabled
+  on ws -- ldapwhoami -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "wrong-once"
+  on ws -- ldapwhoami -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "wrong-twice"
+  on ws -- ldapwhoami -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS"
+  expect 'ldap.protocolOp==3' 2
+  expect 'samr' 1
+  cap_end
+}
