@@ -149,7 +149,19 @@ fn samr_recon_yields_the_membership_and_name_queries() {
     }
     let names: Vec<&RpcDetail> =
         rpc_calls(&activities).into_iter().filter_map(|(_, c)| c.detail.as_ref()).collect();
-    assert_eq!(names, [&RpcDetail::LookupNames { names: vec!["Domain Admins".into()] }]);
+    let lookups: Vec<&&RpcDetail> =
+        names.iter().filter(|d| matches!(d, RpcDetail::LookupNames { .. })).collect();
+    assert_eq!(lookups, [&&RpcDetail::LookupNames { names: vec!["Domain Admins".into()] }]);
+    // samrdump opens every account the enumeration returned: SamrOpenUser by RID
+    let opened: Vec<u32> = names
+        .iter()
+        .filter_map(|d| match d {
+            RpcDetail::OpenUser { rid } => Some(*rid),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(opened.len(), 21, "{opened:?}");
+    assert!(opened.contains(&500) && opened.contains(&1113), "Administrator and adm_legacy among them");
     // The SMB3-encrypted run of the same attack is recorded as an encrypted session of the
     // account that logged on, its calls unreadable; the plain run has no encrypted session.
     let encrypted = lab_activities("samr_recon_smb3_encrypted");
