@@ -46,6 +46,14 @@ pub struct SyncArgs {
     /// Bind DN or user principal (user@example.com) for a simple bind; anonymous without it.
     #[arg(long)]
     bind_dn: Option<String>,
+    /// Bind with Kerberos (SASL GSSAPI) using the ticket cache of `kinit` (`KRB5CCNAME`),
+    /// instead of a password (builds with the `kerberos` feature).
+    #[arg(long, conflicts_with_all = ["bind_dn", "password_file"])]
+    kerberos: bool,
+    /// The DC's DNS name for the Kerberos service ticket (`ldap/NAME`); default: the name the
+    /// DC gives in its root DSE.
+    #[arg(long, requires = "kerberos")]
+    kerberos_server_name: Option<String>,
     /// File holding the bind password (first line), so it never appears in `ps`.
     #[arg(long, env = "ORTHRUS_LDAP_PASSWORD_FILE")]
     password_file: Option<PathBuf>,
@@ -92,6 +100,7 @@ fn sync(args: &SyncArgs) -> Result<u8> {
             Bind::Simple { dn: dn.clone(), password: text.lines().next().unwrap_or_default().to_owned() }
         }
         (Some(_), None) => bail!("--bind-dn needs --password-file (or ORTHRUS_LDAP_PASSWORD_FILE)"),
+        (None, _) if args.kerberos => Bind::Kerberos { server_name: args.kerberos_server_name.clone() },
         (None, _) => Bind::Anonymous,
     };
     let mut options = SyncOptions::new(&args.url, bind);

@@ -30,6 +30,12 @@ pub enum Bind {
         dn: String,
         password: String,
     },
+    /// A Kerberos (SASL GSSAPI) bind with the caller's ticket cache (`kinit`, `KRB5CCNAME`),
+    /// for the service `ldap/<server name>`; without a name, the DC's own `dnsHostName` from
+    /// its root DSE. Needs the `kerberos` build feature.
+    Kerberos {
+        server_name: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -304,6 +310,7 @@ impl Session {
         let result = match &options.bind {
             Bind::Anonymous => conn.simple_bind("", ""),
             Bind::Simple { dn, password } => conn.simple_bind(dn, password),
+            Bind::Kerberos { server_name } => kerberos_bind(&mut conn, server_name.as_deref(), &options.url)?,
         };
         result.and_then(|r| r.success()).map_err(|e| {
             DirectoryError::Ldap(format!(
@@ -385,6 +392,48 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// The root DSE is readable before any bind: it names the DC, whose `ldap/` service the
+/// Kerberos ticket must be for.
+#[cfg(feature = "kerberos")]
+fn kerberos_bind(
+    conn: &mut LdapConn,
+    server_name: Option<&str>,
+    url: &str,
+) -> Result<ldap3::result::Result<ldap3::LdapResult>, DirectoryError> {
+    let name = match server_name {
+        Some(name) => name.to_owned(),
+        None => {
+            let (entries, _) = conn
+                .search("", Scope::Base, "(objectClass=*)", vec!["dnsHostName"])
+                .and_then(|r| r.success())
+                .map_err(ldap_error("reading the root DSE before the Kerberos bind"))?;
+            let mut cut = Vec::new();
+            entries
+                .into_iter()
+                .next()
+                .and_then(|e| decode_entry(e.0, &Limits::default(), &mut cut))
+                .and_then(|e| e.text("dnshostname"))
+                .ok_or_else(|| {
+                    DirectoryError::Ldap(format!("{url} names no dnsHostName: give --kerberos-server-name"))
+                })?
+        }
+    };
+    Ok(conn.sasl_gssapi_bind(&name))
+}
+
+#[cfg(not(feature = "kerberos"))]
+fn kerberos_bind(
+    _conn: &mut LdapConn,
+    _server_name: Option<&str>,
+    _url: &str,
+) -> Result<ldap3::result::Result<ldap3::LdapResult>, DirectoryError> {
+    Err(DirectoryError::Ldap(
+        "this orthrus was built without Kerberos support: rebuild with `--features kerberos` \
+         (needs libkrb5-dev and clang), or use a simple bind over LDAPS/StartTLS"
+            .into(),
+    ))
 }
 
 fn tls_config(ca_file: &PathBuf) -> Result<rustls::ClientConfig, DirectoryError> {

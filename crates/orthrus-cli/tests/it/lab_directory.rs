@@ -106,6 +106,41 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// A Kerberos bind with da_admin's ticket from `kinit` (MIT krb5 on the attacker host, the
+/// lab's krb5.conf): the same domain comes back without any password given to orthrus.
+#[cfg(feature = "kerberos")]
+fn kerberos_sync(lab: &Lab, dir: &Path, objects: usize) {
+    use std::io::Write;
+    let krb5_conf = lab.work.path().join("krb5.conf");
+    let cache = format!("FILE:{}", dir.join("krb5cc").display());
+    let mut kinit = lab
+        .on_attacker("kinit")
+        .env("KRB5_CONFIG", &krb5_conf)
+        .env("KRB5CCNAME", &cache)
+        .arg("da_admin@LAB.TEST")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    kinit.stdin.take().unwrap().write_all(format!("{ADMIN_PASSWORD}\n").as_bytes()).unwrap();
+    let out = kinit.wait_with_output().unwrap();
+    assert!(out.status.success(), "kinit: {}", stderr(&out));
+    let snapshot = dir.join("kerberos.json");
+    let orthrus = assert_cmd::cargo::cargo_bin("orthrus");
+    let out = bounded(
+        lab.on_attacker(orthrus.to_str().unwrap())
+            .env("KRB5_CONFIG", &krb5_conf)
+            .env("KRB5CCNAME", &cache)
+            .args(["directory", "sync", "--kerberos", "--url", &format!("ldap://{DC}"), "--output"])
+            .arg(&snapshot),
+        Duration::from_secs(300),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("full sync from dc1.lab.test"), "{}", stderr(&out));
+    assert_eq!(Snapshot::load(&snapshot).unwrap().domains[0].objects.len(), objects);
+}
+
 fn sha256_of_pem(path: &Path) -> String {
     let out = Command::new("openssl")
         .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
@@ -176,6 +211,9 @@ fn lab_directory_sync_full_incremental_and_enrichment() {
     let nested = directory.find("nested_admin@lab.test").unwrap();
     assert_eq!(directory.sensitivity(&nested).unwrap().reason, "member of Domain Admins through tier0ops");
     assert!(directory.find_computer("dc1.lab.test").unwrap().object.is_domain_controller());
+
+    #[cfg(feature = "kerberos")]
+    kerberos_sync(&lab, dir.path(), domain.objects.len());
 
     // incremental over StartTLS: only the new account comes back; then its deletion
     lab.ldapmodify("dn: CN=newhire02,CN=Users,DC=lab,DC=test\nchangetype: add\nobjectClass: user\nsAMAccountName: newhire02\n");
