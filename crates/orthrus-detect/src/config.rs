@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 use orthrus_directory::{Directory, EntityTags};
 
+use crate::exclusions::Exclusion;
+
 use serde::Deserialize;
 
 use crate::detections::kerberos::{
@@ -33,6 +35,10 @@ use crate::detections::windows::{
 pub enum ConfigError {
     #[error("invalid detection config: {0}")]
     Toml(#[from] toml::de::Error),
+    #[error(
+        "invalid detection config: [exclusions.{0}] names no detection (use `global` or an id from `orthrus detections list`)"
+    )]
+    UnknownDetection(String),
 }
 
 /// All detection settings.
@@ -71,6 +77,8 @@ pub struct DetectionConfig {
     /// Manual sensitive tags (accounts, groups, computers; their members inherit them) and
     /// extra honeytokens, in any name form the directory understands.
     pub entities: EntityTags,
+    /// Sources never alerted on: `global`, or per detection id (`ORT-DRS-001`).
+    pub exclusions: std::collections::BTreeMap<String, Exclusion>,
     /// The directory snapshot (`--directory`), not part of the TOML.
     #[serde(skip)]
     pub directory: Arc<Directory>,
@@ -78,7 +86,20 @@ pub struct DetectionConfig {
 
 impl DetectionConfig {
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        Ok(toml::from_str(text)?)
+        let config: Self = toml::from_str(text)?;
+        if let Some(unknown) = config.exclusions.keys().find(|k| {
+            *k != "global" && !crate::detections::DETECTIONS.iter().any(|d| d.meta.id == k.as_str())
+        }) {
+            return Err(ConfigError::UnknownDetection(unknown.clone()));
+        }
+        Ok(config)
+    }
+
+    /// The exclusions of one detection: its own, the global ones and its section's
+    /// `exclude_sources`.
+    pub fn exclusions_for(&self, id: &str, section: &str) -> crate::exclusions::Applicable {
+        let own = ["global", id].into_iter().filter_map(|k| self.exclusions.get(k));
+        crate::exclusions::Applicable::new(own, &self.exclusions(section))
     }
 
     /// Sensitive and honeytoken tags: `[entities]` plus `[honeytoken] accounts`.
@@ -147,6 +168,58 @@ impl DetectionConfig {
             "ldap_brute_force" => self.ldap_brute_force.thresholds(),
             "honeytoken_samr_query" => self.honeytoken_samr_query.thresholds(),
             _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's example configuration is a valid one, and says what it seems to.
+    #[test]
+    fn the_readme_example_parses() {
+        let readme = std::fs::read_to_string(orthrus_testkit::testdata().join("../README.md")).unwrap();
+        let section = readme.split("### Configuration").nth(1).unwrap();
+        let block = section.split("```toml\n").nth(1).unwrap().split("```").next().unwrap();
+        let config = DetectionConfig::from_toml(block).unwrap();
+        assert_eq!(config.disabled, ["ORT-KRB-003"]);
+        assert_eq!(config.entities.honeytokens, ["CORP\\adm_legacy"]);
+        let dcsync = config.exclusions_for("ORT-DRS-001", "dcsync");
+        let kerberoast = config.exclusions_for("ORT-KRB-001", "kerberoasting");
+        let alert = |account: &str, ip: &str| orthrus_model::Alert {
+            source: orthrus_model::AlertSource {
+                ip: Some(ip.parse().unwrap()),
+                account: Some(account.into()),
+                ..Default::default()
+            },
+            ..test_alert()
+        };
+        assert!(dcsync.suppresses(&alert("corp.example\\SVC-AADSYNC", "10.1.1.1")));
+        assert!(!kerberoast.suppresses(&alert("corp.example\\SVC-AADSYNC", "10.1.1.1")));
+        assert!(kerberoast.suppresses(&alert("bob", "10.0.5.77")), "the global subnet");
+        assert!(kerberoast.suppresses(&alert("bob", "10.0.0.50")), "the section's exclude_sources");
+    }
+
+    fn test_alert() -> orthrus_model::Alert {
+        orthrus_model::Alert {
+            id: String::new(),
+            tenant: orthrus_model::TenantId("t".into()),
+            detection: "ORT-KRB-001",
+            title: "",
+            description: String::new(),
+            severity: orthrus_model::Severity::Low,
+            status: "open",
+            mitre: orthrus_model::Mitre { tactic: "", techniques: Vec::new() },
+            first_seen: orthrus_model::Timestamp::from_micros(0),
+            last_seen: orthrus_model::Timestamp::from_micros(0),
+            count: 1,
+            source: orthrus_model::AlertSource::default(),
+            targets: orthrus_model::AlertTargets::default(),
+            evidence: Vec::new(),
+            evidence_omitted: 0,
+            sensor: String::new(),
+            entities: Vec::new(),
         }
     }
 }

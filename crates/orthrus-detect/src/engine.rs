@@ -80,7 +80,7 @@ impl AlertUpdate {
 
 struct Enabled {
     detector: Box<dyn Detector>,
-    exclude_sources: Vec<IpAddr>,
+    exclusions: crate::exclusions::Applicable,
 }
 
 /// Runs every enabled detection over activities and keeps the resulting alerts.
@@ -99,7 +99,7 @@ impl Engine {
             .filter(|entry| !config.disabled.iter().any(|d| d == entry.meta.id))
             .map(|entry| Enabled {
                 detector: (entry.build)(config),
-                exclude_sources: config.exclusions(entry.meta.config_section),
+                exclusions: config.exclusions_for(entry.meta.id, entry.meta.config_section),
             })
             .collect();
         Self {
@@ -114,7 +114,7 @@ impl Engine {
     pub fn observe(&mut self, activity: &Activity) {
         self.enricher.observe(activity);
         for enabled in &mut self.detectors {
-            if activity.source_ip().is_some_and(|ip| enabled.exclude_sources.contains(&ip)) {
+            if enabled.exclusions.skips(activity) {
                 continue;
             }
             enabled.detector.observe(activity, &mut self.updates);
@@ -156,7 +156,14 @@ impl Engine {
             if let Some(entry) = DETECTIONS.iter().find(|e| e.meta.id == alert.detection) {
                 self.enricher.annotate(&mut alert, entry.meta);
             }
-            alerts.push(alert);
+            let excluded = self
+                .detectors
+                .iter()
+                .find(|d| d.detector.meta().id == alert.detection)
+                .is_some_and(|d| d.exclusions.suppresses(&alert));
+            if !excluded {
+                alerts.push(alert);
+            }
         }
         alerts.sort_by(|a, b| (a.first_seen, a.detection, &a.id).cmp(&(b.first_seen, b.detection, &b.id)));
         alerts

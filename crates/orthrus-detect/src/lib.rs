@@ -18,6 +18,7 @@ mod config;
 pub mod detections;
 mod engine;
 pub mod enrich;
+pub mod exclusions;
 pub mod window;
 
 pub use config::{ConfigError, DetectionConfig};
