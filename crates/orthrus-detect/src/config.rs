@@ -72,6 +72,7 @@ pub struct DetectionConfig {
     pub session_enumeration: EventRuleConfig,
     pub dpapi_backup_key: EventRuleConfig,
     pub honeytoken_ldap_query: EventRuleConfig,
+    pub golden_ticket_nonexistent: EventRuleConfig,
     pub ldap_brute_force: LdapBruteForceConfig,
     pub honeytoken_samr_query: EventRuleConfig,
     /// Manual sensitive tags (accounts, groups, computers; their members inherit them) and
@@ -134,6 +135,7 @@ impl DetectionConfig {
             "ntlm_brute_force" => self.ntlm_brute_force.exclude_sources.clone(),
             "honeytoken" => self.honeytoken.exclude_sources.clone(),
             "honeytoken_ldap_query" => self.honeytoken_ldap_query.exclude_sources.clone(),
+            "golden_ticket_nonexistent" => self.golden_ticket_nonexistent.exclude_sources.clone(),
             "ldap_brute_force" => self.ldap_brute_force.exclude_sources.clone(),
             "honeytoken_samr_query" => self.honeytoken_samr_query.exclude_sources.clone(),
             _ => Vec::new(),
@@ -165,6 +167,7 @@ impl DetectionConfig {
             "ntlm_brute_force" => self.ntlm_brute_force.thresholds(),
             "honeytoken" => self.honeytoken.thresholds(),
             "honeytoken_ldap_query" => self.honeytoken_ldap_query.thresholds(),
+            "golden_ticket_nonexistent" => self.golden_ticket_nonexistent.thresholds(),
             "ldap_brute_force" => self.ldap_brute_force.thresholds(),
             "honeytoken_samr_query" => self.honeytoken_samr_query.thresholds(),
             _ => Vec::new(),

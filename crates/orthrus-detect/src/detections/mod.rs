@@ -24,6 +24,10 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     },
     DetectionEntry { meta: &kerberos::brute_force::META, build: kerberos::brute_force::build },
     DetectionEntry { meta: &kerberos::honeytoken::META, build: kerberos::honeytoken::build },
+    DetectionEntry {
+        meta: &kerberos::golden_ticket_nonexistent::META,
+        build: kerberos::golden_ticket_nonexistent::build,
+    },
     DetectionEntry { meta: &ntlm::account_enumeration::META, build: ntlm::account_enumeration::build },
     DetectionEntry { meta: &ntlm::brute_force::META, build: ntlm::brute_force::build },
     DetectionEntry { meta: &ldap::brute_force::META, build: ldap::brute_force::build },
