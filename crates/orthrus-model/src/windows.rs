@@ -224,6 +224,9 @@ pub enum RpcDetail {
     LookupNames { names: Vec<String> },
     /// SamrOpenUser: one account opened by its RID (before querying or changing it).
     OpenUser { rid: u32 },
+    /// LsarOpenSecret / LsarRetrievePrivateData / LsarStorePrivateData: an LSA secret by name
+    /// (`G$BCKUPKEY_PREFERRED`, `$MACHINE.ACC`, ...).
+    LsaSecret { name: String },
     /// NetrServerReqChallenge: a Netlogon secure channel starts.
     NetlogonChallenge { computer_name: String, client_challenge_zero: bool },
     /// NetrServerAuthenticate3: a secure channel authenticates.

@@ -28,6 +28,13 @@ pub fn decode_request(interface: &str, opnum: u16, stub: &[u8], ndr64: bool) -> 
         (interfaces::DRSUAPI, 3) => get_nc_changes(&mut ndr),
         (interfaces::SVCCTL, 12) => create_service(&mut ndr),
         (interfaces::SAMR, 17) => lookup_names(&mut ndr),
+        // LsarOpenSecret(PolicyHandle, SecretName, ...), LsarRetrievePrivateData(PolicyHandle,
+        // KeyName, ...), LsarStorePrivateData(PolicyHandle, KeyName, ...): the name follows the
+        // handle as an RPC_UNICODE_STRING whose buffer is marshalled right after it.
+        (interfaces::LSARPC, 28 | 42 | 43) => {
+            ndr.c.skip(20)?;
+            Some(RpcDetail::LsaSecret { name: ndr.unicode_string()? })
+        }
         (interfaces::SAMR, 34) => {
             // SamrOpenUser(DomainHandle, DesiredAccess, UserId)
             ndr.c.skip(20)?;
@@ -147,6 +154,19 @@ impl Ndr<'_> {
         Some(wide_text(bytes.get(..max_bytes.min(bytes.len()))?))
     }
 
+    /// An RPC_UNICODE_STRING {Length, MaximumLength, Buffer*} with its buffer right behind.
+    fn unicode_string(&mut self) -> Option<String> {
+        // The structure aligns to its pointer: 4 in NDR 2.0, 8 in NDR64.
+        let pointer = if self.ndr64 { 8 } else { 4 };
+        self.c.align(pointer)?;
+        self.c.skip(4)?; // Length, MaximumLength (in bytes)
+        self.c.align(pointer)?;
+        match self.referent()? {
+            0 => Some(String::new()),
+            _ => self.string(),
+        }
+    }
+
     /// A `[unique, string] wchar_t*`: a referent id, then the string unless null.
     fn unique_string(&mut self) -> Option<Option<String>> {
         match self.count()? {
@@ -259,6 +279,25 @@ mod tests {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+    }
+
+    #[test]
+    fn lsa_secret_names_in_ndr20() {
+        // LsarOpenSecret(PolicyHandle, SecretName = "G$BCKUPKEY_PREFERRED", DesiredAccess)
+        let mut stub = vec![0u8; 20];
+        let name = "G$BCKUPKEY_PREFERRED";
+        let bytes = (name.len() * 2) as u16;
+        stub.extend_from_slice(&bytes.to_le_bytes());
+        stub.extend_from_slice(&(bytes + 2).to_le_bytes());
+        stub.extend_from_slice(&0x0002_0000u32.to_le_bytes());
+        ndr_string(&mut stub, name);
+        stub.extend_from_slice(&0x0002_0000u32.to_le_bytes());
+        assert_eq!(
+            decode_request(interfaces::LSARPC, 28, &stub, false),
+            Some(RpcDetail::LsaSecret { name: name.into() })
+        );
+        // a null buffer, and a stub cut anywhere, never panic
+        assert!(decode_request(interfaces::LSARPC, 43, &stub[..30], false).is_none());
     }
 
     #[test]

@@ -8,16 +8,17 @@
 //! - ATT&CK: T1555 (Credentials from Password Stores), T1552.004. MDI: Malicious request of
 //!   Data Protection API master key (2020).
 //! - Data: LSARPC `LsarOpenSecret` (28), `LsarQuerySecret` (30) and
-//!   `LsarRetrievePrivateData` (43) calls, with the caller's address, account and result. The
-//!   secret's name is in the request only when the call is not sealed and is not decoded yet;
-//!   reading LSA secrets of a DC remotely is itself what these tools do.
+//!   `LsarRetrievePrivateData` (43) calls, with the caller's address, account, result and,
+//!   when the call is not sealed, the secret's name (`G$BCKUPKEY_…` is the backup key);
+//!   reading LSA secrets of a DC remotely is itself what these tools do, so a sealed call
+//!   whose name cannot be read still counts.
 //! - Logic: any such call from an address that is not a known DC's. High. One alert per
 //!   source and quiet gap `window_secs` (config `[dpapi_backup_key]`), counting successful
 //!   and failed attempts.
 //! - Benign: approved security scanners that audit LSA secrets; exclude their address.
 //! - Evidence: each call (request and reply frames), account, result.
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
+use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcDetail, Severity};
 
 use crate::detections::windows::{Finding, ForeignCall, KnownDcs, NamedEpisodes};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
@@ -33,6 +34,9 @@ pub static META: DetectionMeta = DetectionMeta {
     escalates_for_sensitive: false,
     config_section: "dpapi_backup_key",
 };
+
+/// The backup key's secrets: `G$BCKUPKEY_PREFERRED`, `G$BCKUPKEY_P` and `G$BCKUPKEY_<guid>`.
+const BACKUP_KEY_PREFIX: &str = "G$BCKUPKEY_";
 
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(DpapiBackupKey {
@@ -63,16 +67,35 @@ impl Detector for DpapiBackupKey {
         let Some(ForeignCall { source, server, who, result }) = self.dcs.foreign_call(activity, call) else {
             return;
         };
+        let secret = match &call.detail {
+            Some(RpcDetail::LsaSecret { name }) if !name.is_empty() => Some(name.clone()),
+            _ => None,
+        };
         let key = source.to_string();
-        let seen = self.episodes.add(&key, activity.time, [format!("{result} {operation}")]);
+        // The episode's names: the secrets asked for (when the call shows them) and the calls.
+        let seen = self.episodes.add(
+            &key,
+            activity.time,
+            [format!("{result} {operation}")].into_iter().chain(secret.iter().map(|s| format!("secret {s}"))),
+        );
+        let secrets: Vec<&str> = seen.iter().filter_map(|s| s.strip_prefix("secret ")).collect();
+        let calls: Vec<&str> =
+            seen.iter().filter(|s| !s.starts_with("secret ")).map(String::as_str).collect();
+        let what = if secrets.iter().any(|s| s.starts_with(BACKUP_KEY_PREFIX)) {
+            format!("the DPAPI domain backup key ({})", secrets.join(", "))
+        } else if secrets.is_empty() {
+            "LSA secrets (the DPAPI domain backup key is one)".to_owned()
+        } else {
+            format!("the LSA secrets {}", secrets.join(", "))
+        };
         let finding = Finding {
             key,
-            summary: format!("{operation} by {who} on {}: {result}", server),
-            description: format!(
-                "{who} read LSA secrets of {} from {source} (the DPAPI domain backup key is one): {}.",
-                server,
-                seen.iter().cloned().collect::<Vec<_>>().join(", ")
+            summary: format!(
+                "{operation}{} by {who} on {}: {result}",
+                secret.as_deref().map(|s| format!(" of {s}")).unwrap_or_default(),
+                server
             ),
+            description: format!("{who} read {what} of {} from {source}: {}.", server, calls.join(", ")),
             severity: META.base_severity,
             actor: call.user.clone(),
             targets: AlertTargets { computers: [server.to_string()].into(), ..AlertTargets::default() },
@@ -100,6 +123,8 @@ mod tests {
         assert_eq!(alerts[0].source.ip, Some("172.18.39.5".parse().unwrap()));
         assert_eq!(alerts[0].count, 4, "four LsarRetrievePrivateData calls");
         assert!(alerts[0].targets.computers.contains("172.18.38.5"));
+        let description = &alerts[0].description;
+        assert!(description.contains("the DPAPI domain backup key (G$BCKUPKEY_0343c16b-26f1-4e2c-83ed-90e443b3bfca, G$BCKUPKEY_P, G$BCKUPKEY_PREFERRED, G$BCKUPKEY_a0feda20-878f-4e68-ba74-d4df8f0191ab)"), "{description}");
     }
 
     #[test]
