@@ -49,6 +49,6 @@ pub use kerberos::{
 pub use time::Timestamp;
 pub use windows::{
     AuthOutcome, Carrier, FileAccess, KerberosServiceAccess, NetbiosName, NtStatus, NtlmAuthentication,
-    NtlmResponse, RdpConnection, RpcAuth, RpcCall, RpcDetail, ShareAccess, SmbEncryptedSession,
+    NtlmResponse, RdpConnection, RpcAuth, RpcCall, RpcDetail, SessionEntry, ShareAccess, SmbEncryptedSession,
     SmbNegotiation,
 };

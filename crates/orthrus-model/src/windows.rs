@@ -227,6 +227,8 @@ pub enum RpcDetail {
     /// LsarOpenSecret / LsarRetrievePrivateData / LsarStorePrivateData: an LSA secret by name
     /// (`G$BCKUPKEY_PREFERRED`, `$MACHINE.ACC`, ...).
     LsaSecret { name: String },
+    /// NetrSessionEnum's answer: who has sessions on the server, from which client.
+    Sessions { sessions: Vec<SessionEntry> },
     /// NetrServerReqChallenge: a Netlogon secure channel starts.
     NetlogonChallenge { computer_name: String, client_challenge_zero: bool },
     /// NetrServerAuthenticate3: a secure channel authenticates.
@@ -240,6 +242,14 @@ pub enum RpcDetail {
         #[serde(skip_serializing_if = "Option::is_none")]
         command: Option<String>,
     },
+}
+
+/// One session a server reported (NetrSessionEnum).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEntry {
+    /// The client's name or address as the server knows it (`\\10.0.0.5`).
+    pub client: String,
+    pub user: String,
 }
 
 /// One remote procedure call: request, and the response or fault when seen.
@@ -269,6 +279,10 @@ pub struct RpcCall {
     /// `0x00000000` on a response; the fault status on a fault; absent when unanswered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<NtStatus>,
+    /// The operation's own return value (NTSTATUS or WERROR: the last word of a readable
+    /// response), e.g. `5` (WERR_ACCESS_DENIED) for a refused NetrSessionEnum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_code: Option<u32>,
 }
 
 /// An SMB dialect negotiation: what the client offered and the server chose.

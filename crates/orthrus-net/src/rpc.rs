@@ -21,6 +21,8 @@ use crate::tcp::Direction;
 const MAX_FRAGMENT_BUFFER: usize = dcerpc::MAX_FRAGMENT_LEN + 16;
 /// Stub bytes kept of one request across its fragments (enough for every stub we decode).
 const MAX_STUB: usize = 1 << 20;
+/// Response bytes kept for the operations whose answer is read (a session list).
+const MAX_RESPONSE: usize = 256 << 10;
 /// Calls one association may have outstanding; beyond, the oldest is reported unanswered.
 const MAX_PENDING_CALLS: usize = 64;
 /// Presentation contexts one association may define.
@@ -58,6 +60,10 @@ struct PendingCall {
     context: Option<ContextElement>,
     opnum: u16,
     stub: Vec<u8>,
+    /// The response, kept only for operations whose answer Orthrus reads.
+    response: Vec<u8>,
+    /// The last word of a readable response: the operation's return value.
+    return_code: Option<u32>,
     complete: bool,
     encrypted: bool,
     seen: Seen,
@@ -199,6 +205,8 @@ impl Conversation {
                         context,
                         opnum,
                         stub: Vec::new(),
+                        response: Vec::new(),
+                        return_code: None,
                         complete: false,
                         encrypted,
                         seen: d.seen.clone(),
@@ -217,6 +225,24 @@ impl Conversation {
                 };
                 if header.first_fragment {
                     self.learn_endpoints(at, stub, d);
+                }
+                let sealed = pdu.auth.is_some_and(|a| a.auth_level >= AuthLevel::PRIVACY);
+                if let Some(call) = self.calls.get_mut(at)
+                    && !sealed
+                {
+                    let uuid = call.context.map(|c| guid_text(&c.abstract_syntax.uuid)).unwrap_or_default();
+                    if msrpc::reads_response(&uuid, call.opnum) {
+                        let room = MAX_RESPONSE.saturating_sub(call.response.len());
+                        call.response.extend_from_slice(stub.get(..room.min(stub.len())).unwrap_or_default());
+                    }
+                    if header.last_fragment {
+                        call.return_code = stub
+                            .len()
+                            .checked_sub(4)
+                            .and_then(|end| stub.get(end..))
+                            .and_then(|w| w.try_into().ok())
+                            .map(u32::from_le_bytes);
+                    }
                 }
                 if header.last_fragment {
                     let mut call = self.calls.remove(at);
@@ -285,11 +311,17 @@ impl Conversation {
         // No context: the BIND came before the capture began.
         let uuid = call.context.map(|c| guid_text(&c.abstract_syntax.uuid)).unwrap_or_default();
         let interface = interfaces::by_uuid(&uuid);
+        let ndr64 = call.context.is_some_and(|c| c.ndr64);
         let detail = if call.encrypted || !call.complete {
             None
         } else {
-            msrpc::decode_request(&uuid, call.opnum, &call.stub, call.context.is_some_and(|c| c.ndr64))
-        };
+            msrpc::decode_request(&uuid, call.opnum, &call.stub, ndr64)
+        }
+        .or_else(|| {
+            (call.return_code == Some(0))
+                .then(|| msrpc::decode_response(&uuid, call.opnum, &call.response, ndr64))
+                .flatten()
+        });
         let rpc = RpcCall {
             via: self.via,
             pipe: self.pipe.clone(),
@@ -306,6 +338,7 @@ impl Conversation {
             encrypted: call.encrypted,
             detail,
             status,
+            return_code: call.return_code,
         };
         origin.activity(&call.seen, call.provenance, orthrus_model::ActivityKind::RpcCalled(rpc))
     }

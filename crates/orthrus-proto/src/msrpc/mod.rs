@@ -20,6 +20,61 @@ const MAX_LOOKUP_NAMES: usize = 1000;
 /// Bytes of a scheduled task's XML kept (enough for the actions).
 const MAX_TASK_XML: usize = 64 << 10;
 
+/// Sessions read from one NetrSessionEnum answer.
+const MAX_SESSIONS: usize = 1000;
+
+/// Whether Orthrus reads the response of `interface`'s `opnum` (so the tracker keeps it).
+pub fn reads_response(interface: &str, opnum: u16) -> bool {
+    matches!((interface, opnum), (interfaces::SRVSVC, 12))
+}
+
+/// Decodes the response stub of `interface`'s `opnum` where Orthrus reads it.
+pub fn decode_response(interface: &str, opnum: u16, stub: &[u8], ndr64: bool) -> Option<RpcDetail> {
+    let mut ndr = Ndr { c: Cursor::new(stub), ndr64 };
+    match (interface, opnum) {
+        (interfaces::SRVSVC, 12) => session_enum(&mut ndr),
+        _ => None,
+    }
+}
+
+/// NetrSessionEnum's SESSION_ENUM_STRUCT { Level, union switch, container* { EntriesRead,
+/// SESSION_INFO_10/0* } } (MS-SRVS 2.2.4.21): levels 10 (client, user) and 0 (client).
+fn session_enum(ndr: &mut Ndr<'_>) -> Option<RpcDetail> {
+    let pointer = if ndr.ndr64 { 8 } else { 4 };
+    let level = ndr.c.u32()?;
+    ndr.c.align(pointer)?; // the union aligns to its arms (a pointer)
+    ndr.c.u32()?; // the union's switch: the level again
+    if !matches!(level, 0 | 10) || ndr.referent()? == 0 {
+        return None;
+    }
+    ndr.c.align(pointer)?;
+    let entries = ndr.c.u32()? as usize;
+    if ndr.referent()? == 0 {
+        return Some(RpcDetail::Sessions { sessions: Vec::new() });
+    }
+    let count = usize::try_from(ndr.count()?).ok()?.min(entries).min(MAX_SESSIONS);
+    let mut pointers = Vec::with_capacity(count.min(ndr.c.remaining().len() / 8));
+    for _ in 0..count {
+        ndr.c.align(pointer)?;
+        let client = ndr.referent()?;
+        let user = if level == 10 {
+            let user = ndr.referent()?;
+            ndr.c.skip(8)?; // time, idle time
+            user
+        } else {
+            0
+        };
+        pointers.push((client, user));
+    }
+    let mut sessions = Vec::with_capacity(pointers.len());
+    for (client, user) in pointers {
+        let client = if client != 0 { ndr.string()? } else { String::new() };
+        let user = if user != 0 { ndr.string()? } else { String::new() };
+        sessions.push(orthrus_model::SessionEntry { client, user });
+    }
+    Some(RpcDetail::Sessions { sessions })
+}
+
 /// Decodes the request stub of `interface`'s `opnum` where Orthrus reads it; `ndr64` when
 /// the presentation context negotiated NDR64 (8-byte pointers and counts) over NDR 2.0.
 pub fn decode_request(interface: &str, opnum: u16, stub: &[u8], ndr64: bool) -> Option<RpcDetail> {

@@ -11,10 +11,12 @@
 //! - Logic: any such call from an address that is not a known DC's. One alert per source and
 //!   quiet gap `window_secs` (config `[session_enumeration]`), listing the calls and results.
 //! - Benign: security scanners and inventory tools that query sessions; exclude their address.
-//! - Gaps: the exposed users and addresses in the answer are not decoded yet.
+//! - The answer, when readable (levels 10 and 0), names the sessions exposed: each user and the
+//!   client address they sit at — the alert lists them as targets (sensitive ones marked with
+//!   a directory snapshot). A refused call (WERR_ACCESS_DENIED: hardened servers) says so.
 //! - Evidence: each call (request and reply frames), account, result.
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
+use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcDetail, Severity};
 
 use crate::detections::windows::{EventRuleConfig, Finding, ForeignCall, KnownDcs, NamedEpisodes};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
@@ -65,18 +67,41 @@ impl Detector for SessionEnumeration {
             return;
         }
         let key = source.to_string();
-        let calls = self.episodes.add(&key, activity.time, [format!("{what} {result}")]);
+        // The sessions the server gave away, when its answer was readable.
+        let exposed: Vec<String> = match &call.detail {
+            Some(RpcDetail::Sessions { sessions }) => sessions
+                .iter()
+                .filter(|s| !s.user.is_empty())
+                .map(|s| format!("exposed {} from {}", s.user, s.client.trim_start_matches('\\')))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let names =
+            self.episodes.add(&key, activity.time, [format!("{what} {result}")].into_iter().chain(exposed));
+        let calls: Vec<&str> =
+            names.iter().filter(|n| !n.starts_with("exposed ")).map(String::as_str).collect();
+        let sessions: Vec<&str> = names.iter().filter_map(|n| n.strip_prefix("exposed ")).collect();
+        let accounts = sessions.iter().filter_map(|s| s.split(" from ").next()).map(str::to_owned).collect();
         let finding = Finding {
             key,
             summary: format!("{who} enumerated {what} on {}: {result}", server),
             description: format!(
-                "{source} ({who}) enumerated who is logged on to {}: {}.",
+                "{source} ({who}) enumerated who is logged on to {}: {}{}.",
                 server,
-                calls.iter().cloned().collect::<Vec<_>>().join(", ")
+                calls.join(", "),
+                if sessions.is_empty() {
+                    String::new()
+                } else {
+                    format!("; sessions exposed: {}", sessions.join(", "))
+                }
             ),
             severity: META.base_severity,
             actor: call.user.clone(),
-            targets: AlertTargets { computers: [server.to_string()].into(), ..AlertTargets::default() },
+            targets: AlertTargets {
+                computers: [server.to_string()].into(),
+                accounts,
+                ..AlertTargets::default()
+            },
         };
         self.episodes.raise(&META, activity, finding, updates);
     }
@@ -95,6 +120,30 @@ mod tests {
         assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
         assert_eq!(alert.source.account.as_deref(), Some("LAB\\bob"));
         assert_eq!(alert.count, 4, "three NetrSessionEnum and one NetrWkstaUserEnum");
+        // Samba refuses the non-admin (WERR_ACCESS_DENIED) and has no NetrWkstaUserEnum
+        assert!(alert.description.contains("sessions (NetrSessionEnum) refused"), "{}", alert.description);
+        assert!(alert.description.contains("(NetrWkstaUserEnum) failed"), "{}", alert.description);
+        assert!(alert.targets.accounts.is_empty());
+    }
+
+    #[test]
+    fn names_the_sessions_a_windows_dc_gave_away() {
+        let path = orthrus_testkit::corpus().join(
+            "security-datasets/atomic/windows/discovery/network/empire_getsession_dcerpc_smb_srvsvc_NetSessEnum/empire_getsession_dcerpc_smb_srvsvc_NetSessEnum_2020-09-22034513.cap",
+        );
+        let mut engine = crate::Engine::new(&DetectionConfig::default(), "test");
+        for activity in orthrus_testkit::activities(&path) {
+            engine.observe(&activity);
+        }
+        let alerts: Vec<_> = engine.finish().into_iter().filter(|a| a.detection == META.id).collect();
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert!(
+            alert.description.contains("sessions exposed: pgustavo from 172.18.39.5"),
+            "{}",
+            alert.description
+        );
+        assert_eq!(alert.targets.accounts.iter().collect::<Vec<_>>(), ["pgustavo"]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub mod zerologon;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use orthrus_model::{Activity, ActivityKind, AlertSource, AlertTargets, Severity};
+use orthrus_model::{Activity, ActivityKind, AlertSource, AlertTargets, NtStatus, Severity};
 use serde::Deserialize;
 
 use crate::window::Incidents;
@@ -131,7 +131,8 @@ pub(crate) struct ForeignCall {
     pub server: IpAddr,
     /// The account the call was made as, or "an unknown account".
     pub who: String,
-    /// `successful`, `failed` or `unanswered`.
+    /// `successful`, `refused` (the operation answered with an error), `failed` (a fault) or
+    /// `unanswered`.
     pub result: &'static str,
 }
 
@@ -142,8 +143,15 @@ impl KnownDcs {
         if self.contains_address(source) {
             return None;
         }
+        // The operation's own answer: these interfaces return WERRORs (any non-zero is a
+        // refusal: 5 is access denied); the others NTSTATUS or HRESULT (errors have the top bits).
+        let werror = matches!(call.interface.as_str(), "srvsvc" | "wkssvc" | "svcctl");
+        let refused = call.return_code.is_some_and(|c| if werror { c != 0 } else { NtStatus(c).is_error() });
+        // A response carries SUCCESS; anything else is a fault (nca_s_op_rng_error,
+        // access denied, ...), whatever its code looks like.
         let result = match call.status {
-            Some(status) if status.is_error() => "failed",
+            Some(status) if status != NtStatus::SUCCESS => "failed",
+            Some(_) if refused => "refused",
             Some(_) => "successful",
             None => "unanswered",
         };
