@@ -19,10 +19,8 @@
 //! - Evidence: each failed bind (and the success that follows), account, result.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::IpAddr;
 
 use orthrus_model::{Activity, AlertSource, AlertTargets, AuthOutcome, Severity};
-use serde::Deserialize;
 
 use super::simple_bind;
 use crate::detections::kerberos::{account_key, name_list};
@@ -44,30 +42,9 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "ldap_brute_force",
 };
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LdapBruteForceConfig {
-    pub window_secs: u64,
-    pub min_failures_one_account: usize,
-    pub min_accounts: usize,
-    pub exclude_sources: Vec<IpAddr>,
-}
-
-impl Default for LdapBruteForceConfig {
-    fn default() -> Self {
-        Self { window_secs: 3600, min_failures_one_account: 5, min_accounts: 5, exclude_sources: Vec::new() }
-    }
-}
-
-impl LdapBruteForceConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("window_secs", self.window_secs.to_string()),
-            ("min_failures_one_account", self.min_failures_one_account.to_string()),
-            ("min_accounts", self.min_accounts.to_string()),
-        ]
-    }
-}
+/// The same settings as NTLM guessing (`window_secs`, `min_failures_one_account`,
+/// `min_accounts`, `exclude_sources`), under its own section.
+pub use crate::detections::ntlm::brute_force::NtlmBruteForceConfig as LdapBruteForceConfig;
 
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(LdapBruteForce {
@@ -142,7 +119,7 @@ impl Detector for LdapBruteForce {
         }
         let brute: Vec<&str> = per_account
             .iter()
-            .filter(|(_, n)| **n >= self.config.min_failures_one_account)
+            .filter(|(_, n)| **n >= self.config.min_failures_one_account as usize)
             .map(|(a, _)| *a)
             .collect();
         let spray = per_account.len() >= self.config.min_accounts;
