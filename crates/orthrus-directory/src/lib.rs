@@ -23,7 +23,7 @@ pub use snapshot::{ChangeSummary, DirectoryObject, Domain, ObjectKind, Site, Sna
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
     #[error("{0}: {1}")]
-    Io(String, #[source] std::io::Error),
+    Io(String, std::io::Error),
     #[error("{0}: {1}")]
     Snapshot(String, String),
     #[error("LDAP: {0}")]
