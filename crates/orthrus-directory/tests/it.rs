@@ -317,6 +317,10 @@ mod hostile_server {
     fn hostile_answers(id: u8, base: &str, attributes: &[String]) -> Vec<u8> {
         let v = |s: &str| vec![s.as_bytes().to_vec()];
         let mut out = Vec::new();
+        if attributes == ["objectGUID"] {
+            // the tombstone search of an incremental sync: this account may not see them
+            return result_message(id, 0x65, 50);
+        }
         if base.is_empty() {
             out.extend(entry_message(
                 id,
@@ -438,6 +442,19 @@ mod hostile_server {
         let loop2 = directory.find("Loop2").unwrap();
         assert_eq!(directory.sensitivity(&loop2).unwrap().reason, "member of Domain Admins through Loop1");
         drop(server);
+
+        // again, incrementally: the tombstone search is refused (insufficientAccessRights), the
+        // sync still completes and says deletions were not seen
+        let (url, _server) = serve(|id, base, attributes| Some(hostile_answers(id, base, attributes)));
+        let again =
+            sync(&SyncOptions { url, ..options }, &Snapshot::new(vec![outcome.domain.clone()])).unwrap();
+        assert!(again.incremental);
+        assert!(
+            again.domain.truncations.iter().any(|c| c.contains("deletions not seen")),
+            "{:?}",
+            again.domain.truncations
+        );
+        assert_eq!(again.domain.objects.len(), outcome.domain.objects.len());
     }
 
     #[test]
