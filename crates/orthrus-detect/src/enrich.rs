@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use orthrus_directory::{Directory, Found, Method, NameResolver};
+use orthrus_directory::{Directory, Found, Method, NameResolver, Resolution};
 use orthrus_model::{Activity, Alert, EntityRole, InvolvedEntity, NameResolutionNote, Severity, Timestamp};
 
 use crate::DetectionMeta;
@@ -99,26 +99,29 @@ impl Enricher {
 
     /// The computer name at an address, as the directory spells it when it knows it.
     fn computer_at(&self, ip: IpAddr) -> Option<String> {
-        let resolution = self.resolver.resolve(ip)?;
+        self.resolver.resolve(ip).map(|r| self.computer_name(r))
+    }
+
+    fn computer_name(&self, resolution: Resolution) -> String {
         let found = resolution
             .dns_name
             .as_deref()
             .and_then(|dns| self.directory.find_computer(dns))
             .or_else(|| self.directory.find_computer(&resolution.computer));
-        Some(found.map_or(resolution.computer, |f| f.object.name().trim_end_matches('$').to_owned()))
+        found.map_or(resolution.computer, |f| f.object.name().trim_end_matches('$').to_owned())
     }
 
     /// Names the source computer from its address (unless an event already named it) and notes
     /// how.
     fn name_source(&self, alert: &mut Alert, ip: IpAddr) {
         let Some(resolution) = self.resolver.resolve(ip) else { return };
-        if alert.source.computer.is_none() {
-            alert.source.computer = self.computer_at(ip);
-        }
         alert.source.resolution = Some(NameResolutionNote {
             confidence: resolution.confidence.name().to_owned(),
             methods: resolution.methods.iter().map(|m| m.name().to_owned()).collect(),
         });
+        if alert.source.computer.is_none() {
+            alert.source.computer = Some(self.computer_name(resolution));
+        }
     }
 
     fn account(&self, role: EntityRole, name: &str) -> InvolvedEntity {

@@ -22,6 +22,8 @@ use ipnet::IpNet;
 use orthrus_model::{Activity, Alert};
 use serde::Deserialize;
 
+use crate::detections::windows::host_key;
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Exclusion {
@@ -50,11 +52,6 @@ impl<'de> Deserialize<'de> for Address {
     }
 }
 
-fn host(name: &str) -> String {
-    let name = name.trim().trim_end_matches('$');
-    name.split('.').next().unwrap_or(name).to_ascii_lowercase()
-}
-
 /// The exclusions that apply to one detection: its own and the global ones.
 #[derive(Debug, Clone, Default)]
 pub struct Applicable {
@@ -74,7 +71,7 @@ impl Applicable {
             applicable
                 .accounts
                 .extend(exclusion.accounts.iter().map(|a| orthrus_directory::bare_account_name(a)));
-            applicable.computers.extend(exclusion.computers.iter().map(|c| host(c)));
+            applicable.computers.extend(exclusion.computers.iter().map(|c| host_key(c)));
         }
         applicable
     }
@@ -86,7 +83,7 @@ impl Applicable {
     /// Whether the detection must not see this activity.
     pub fn skips(&self, activity: &Activity) -> bool {
         activity.source_ip().is_some_and(|ip| self.address(ip))
-            || activity.source_host.as_deref().is_some_and(|h| self.computers.contains(&host(h)))
+            || activity.source_host.as_deref().is_some_and(|h| self.computers.contains(&host_key(h)))
     }
 
     /// Whether the finished alert's source is excluded.
@@ -97,7 +94,7 @@ impl Applicable {
                 .account
                 .as_deref()
                 .is_some_and(|a| self.accounts.contains(&orthrus_directory::bare_account_name(a)))
-            || alert.source.computer.as_deref().is_some_and(|c| self.computers.contains(&host(c)))
+            || alert.source.computer.as_deref().is_some_and(|c| self.computers.contains(&host_key(c)))
     }
 }
 

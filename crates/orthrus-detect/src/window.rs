@@ -276,6 +276,66 @@ impl<S> PerSource<S> {
     }
 }
 
+/// Failed attempts of one source per (account, view) in a sliding window of event time: what
+/// the password-guessing detections count. A view is where an attempt was seen (the wire, a
+/// log); the same attempt often shows in two views, so counts compare per view, never add up.
+pub struct AccountFailures<V> {
+    window_micros: i64,
+    failures: std::collections::BTreeMap<(String, V), Vec<i64>>,
+}
+
+impl<V: Ord + Copy> AccountFailures<V> {
+    pub fn new(window_secs: u64) -> Self {
+        Self {
+            window_micros: i64::try_from(window_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX),
+            failures: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Forgets attempts older than the window.
+    pub fn expire(&mut self, now: Timestamp) {
+        let (now, window) = (now.as_micros(), self.window_micros);
+        for times in self.failures.values_mut() {
+            times.retain(|t| now.saturating_sub(*t) <= window);
+        }
+        self.failures.retain(|_, times| !times.is_empty());
+    }
+
+    /// Records a failure, after forgetting what fell out of the window.
+    pub fn record(&mut self, account: String, view: V, time: Timestamp) {
+        self.expire(time);
+        self.failures.entry((account, view)).or_default().push(time.as_micros());
+    }
+
+    /// Whether any attempt is still within the window at `now` (else the source can go).
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        let now = now.as_micros();
+        self.failures.values().flatten().any(|t| now.saturating_sub(*t) <= self.window_micros)
+    }
+
+    /// Whether `account` has failures in any view.
+    pub fn has(&self, account: &str) -> bool {
+        self.failures.keys().any(|(a, _)| a == account)
+    }
+
+    /// Accounts with failures in `view`.
+    pub fn accounts_in(&self, view: V) -> std::collections::BTreeSet<&str> {
+        self.failures.keys().filter(|(_, v)| *v == view).map(|(a, _)| a.as_str()).collect()
+    }
+
+    /// Per account, the largest count among the views `counts` accepts.
+    pub fn per_account(&self, counts: impl Fn(&str, V) -> bool) -> std::collections::BTreeMap<&str, usize> {
+        let mut per_account = std::collections::BTreeMap::new();
+        for ((account, view), times) in &self.failures {
+            if counts(account, *view) {
+                let n: &mut usize = per_account.entry(account.as_str()).or_default();
+                *n = (*n).max(times.len());
+            }
+        }
+        per_account
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

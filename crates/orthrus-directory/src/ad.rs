@@ -7,37 +7,10 @@ use orthrus_model::Timestamp;
 
 /// `userAccountControl` bits Orthrus reads (MS-ADTS 2.2.16).
 pub mod uac {
-    pub const ACCOUNTDISABLE: u32 = 0x0000_0002;
-    pub const NORMAL_ACCOUNT: u32 = 0x0000_0200;
-    pub const WORKSTATION_TRUST_ACCOUNT: u32 = 0x0000_1000;
     pub const SERVER_TRUST_ACCOUNT: u32 = 0x0000_2000;
-    pub const DONT_EXPIRE_PASSWORD: u32 = 0x0001_0000;
-    pub const TRUSTED_FOR_DELEGATION: u32 = 0x0008_0000;
-    pub const NOT_DELEGATED: u32 = 0x0010_0000;
-    pub const USE_DES_KEY_ONLY: u32 = 0x0020_0000;
     pub const DONT_REQUIRE_PREAUTH: u32 = 0x0040_0000;
-    pub const TRUSTED_TO_AUTH_FOR_DELEGATION: u32 = 0x0100_0000;
+    /// A read-only DC's computer account.
     pub const PARTIAL_SECRETS_ACCOUNT: u32 = 0x0400_0000;
-    pub const PASSWD_NOTREQD: u32 = 0x0000_0020;
-
-    /// The flags set in `value`, by name, for people to read.
-    pub fn names(value: u32) -> Vec<&'static str> {
-        const NAMES: [(u32, &str); 12] = [
-            (ACCOUNTDISABLE, "ACCOUNTDISABLE"),
-            (PASSWD_NOTREQD, "PASSWD_NOTREQD"),
-            (NORMAL_ACCOUNT, "NORMAL_ACCOUNT"),
-            (WORKSTATION_TRUST_ACCOUNT, "WORKSTATION_TRUST_ACCOUNT"),
-            (SERVER_TRUST_ACCOUNT, "SERVER_TRUST_ACCOUNT"),
-            (DONT_EXPIRE_PASSWORD, "DONT_EXPIRE_PASSWORD"),
-            (TRUSTED_FOR_DELEGATION, "TRUSTED_FOR_DELEGATION"),
-            (NOT_DELEGATED, "NOT_DELEGATED"),
-            (USE_DES_KEY_ONLY, "USE_DES_KEY_ONLY"),
-            (DONT_REQUIRE_PREAUTH, "DONT_REQUIRE_PREAUTH"),
-            (TRUSTED_TO_AUTH_FOR_DELEGATION, "TRUSTED_TO_AUTH_FOR_DELEGATION"),
-            (PARTIAL_SECRETS_ACCOUNT, "PARTIAL_SECRETS_ACCOUNT"),
-        ];
-        NAMES.iter().filter(|(bit, _)| value & bit != 0).map(|(_, name)| *name).collect()
-    }
 }
 
 /// A binary SID (MS-DTYP 2.4.2.2) as `S-1-5-21-…`; None when malformed.
@@ -157,6 +130,5 @@ mod tests {
         assert_eq!(generalized_time("2026"), None);
         assert_eq!(dns_name_of_dn("DC=Lab,DC=test"), "lab.test");
         assert_eq!(rdn_value("CN=IT Staff,CN=Users,DC=lab,DC=test"), "IT Staff");
-        assert_eq!(uac::names(0x400200), vec!["NORMAL_ACCOUNT", "DONT_REQUIRE_PREAUTH"]);
     }
 }

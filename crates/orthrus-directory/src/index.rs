@@ -101,10 +101,6 @@ fn lower(text: &str) -> String {
 }
 
 impl Directory {
-    pub fn is_empty(&self) -> bool {
-        self.snapshot.domains.is_empty() && self.honeytoken_names.is_empty()
-    }
-
     pub fn snapshot(&self) -> &Snapshot {
         &self.snapshot
     }

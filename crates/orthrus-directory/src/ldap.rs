@@ -593,7 +593,6 @@ pub fn sync(options: &SyncOptions, previous: &crate::Snapshot) -> Result<SyncOut
         sid: domain_entry.first("objectsid").and_then(ad::sid_to_string),
         forest_root: root.text("rootdomainnamingcontext"),
         synced_from: server,
-        invocation_id: None,
         highest_usn,
         synced_at: root.text("currenttime").as_deref().and_then(ad::generalized_time),
         objects: Vec::new(),

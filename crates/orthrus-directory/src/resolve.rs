@@ -251,22 +251,18 @@ impl NameResolver {
                     self.record(IpAddr::V4(*address), &nb.name, method, time);
                 }
             }
-            _ => {
-                // Event-log activities with an address and the workstation name beside it.
-                // A workstation name equal to the logging computer's own is the server filling
-                // in its name (Samba's LDAP simple binds, Windows network logons), not the client's.
+            _ if activity.from_event_log() => {
+                // Event-log activities with an address and the workstation name beside it. A
+                // workstation name equal to the logging computer's own is the server filling in
+                // its name (Samba's LDAP simple binds, Windows network logons), not the client's.
+                let (Some(ip), Some(host)) = (source, activity.source_host.as_deref()) else { return };
+                let Some((claimed, _)) = normalize(host) else { return };
                 let own_name = activity.destination_host.as_deref().and_then(normalize).map(|(n, _)| n);
-                let claimed = activity.source_host.as_deref().and_then(normalize).map(|(n, _)| n);
-                let names_a_server = claimed
-                    .as_ref()
-                    .is_some_and(|c| own_name.as_ref() == Some(c) || self.server_names.contains(c));
-                if activity.from_event_log()
-                    && let (Some(ip), Some(host)) = (source, activity.source_host.as_deref())
-                    && !names_a_server
-                {
+                if own_name.as_ref() != Some(&claimed) && !self.server_names.contains(&claimed) {
                     self.record(ip, host, Method::EventWorkstation, time);
                 }
             }
+            _ => {}
         }
     }
 
@@ -298,11 +294,6 @@ impl NameResolver {
         })
     }
 
-    /// Names in conflict at `ip` (for evidence when [`resolve`](Self::resolve) gives None).
-    pub fn candidates(&self, ip: IpAddr) -> Vec<String> {
-        self.seen.get(&ip).map(|n| n.keys().cloned().collect()).unwrap_or_default()
-    }
-
     /// Whether the address answered as a KDC (a domain controller), learned without a
     /// directory.
     pub fn answered_as_kdc(&self, ip: IpAddr) -> bool {
@@ -332,7 +323,7 @@ mod tests {
         r.record(ip("10.0.0.6"), "LAPTOP7", Method::NtlmWorkstation, t);
         r.record(ip("10.0.0.6"), "KALI", Method::NtlmWorkstation, t);
         assert_eq!(r.resolve(ip("10.0.0.6")), None, "two client-supplied names: unresolved");
-        assert_eq!(r.candidates(ip("10.0.0.6")), vec!["KALI", "LAPTOP7"]);
+        assert_eq!(r.seen[&ip("10.0.0.6")].keys().collect::<Vec<_>>(), ["KALI", "LAPTOP7"]);
 
         r.record(ip("10.0.0.7"), "WORKSTATION", Method::NtlmWorkstation, t);
         r.record(ip("10.0.0.7"), "", Method::NtlmWorkstation, t);
@@ -347,7 +338,7 @@ mod tests {
         for n in 0..100 {
             r.record(ip("10.0.0.9"), &format!("HOST{n}"), Method::DnsAnswer, t);
         }
-        assert_eq!(r.candidates(ip("10.0.0.9")).len(), MAX_NAMES_PER_ADDRESS);
+        assert_eq!(r.seen[&ip("10.0.0.9")].len(), MAX_NAMES_PER_ADDRESS);
         assert_eq!(r.dropped, 100 - MAX_NAMES_PER_ADDRESS as u64);
     }
 }

@@ -36,8 +36,6 @@ pub struct Domain {
     pub forest_root: Option<String>,
     /// The server the last sync read from and its `highestCommittedUSN` then: the cursor.
     pub synced_from: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invocation_id: Option<String>,
     pub highest_usn: u64,
     /// Wall-clock time of the last sync, as the server reported it (`currentTime`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,10 +126,6 @@ impl DirectoryObject {
             && (self.uac() & (crate::ad::uac::SERVER_TRUST_ACCOUNT | crate::ad::uac::PARTIAL_SECRETS_ACCOUNT)
                 != 0
                 || matches!(self.primary_group_id, Some(516 | 521)))
-    }
-
-    pub fn is_disabled(&self) -> bool {
-        self.uac() & crate::ad::uac::ACCOUNTDISABLE != 0
     }
 
     pub fn does_not_require_preauth(&self) -> bool {

@@ -24,7 +24,7 @@ use orthrus_model::{Activity, AlertSource, AlertTargets, AuthOutcome, Severity};
 
 use super::simple_bind;
 use crate::detections::kerberos::{account_key, name_list};
-use crate::window::{Incidents, Recent};
+use crate::window::{AccountFailures, Incidents, Recent};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -54,9 +54,9 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     })
 }
 
-/// One source's failed binds: per account and view (wire, log), their times.
+/// One source's failed binds, per account and view (the log or the wire).
 struct Guesses {
-    failures: BTreeMap<(String, bool), Vec<i64>>,
+    failures: AccountFailures<bool>,
     names: BTreeMap<String, String>,
     guessed: BTreeSet<String>,
     recent: Recent,
@@ -78,27 +78,21 @@ impl Detector for LdapBruteForce {
         let source = activity.source_id().to_string();
         let from_log = activity.from_event_log();
         let key = account_key(orthrus_directory::bare_account_name(&account).as_str());
-        let now = activity.time.as_micros();
-        let window = i64::try_from(self.config.window_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
         if self.sources.len() >= crate::window::MAX_SOURCES && !self.sources.contains_key(&source) {
-            self.sources
-                .retain(|_, g| g.failures.values().flatten().any(|t| now.saturating_sub(*t) <= window));
+            self.sources.retain(|_, g| g.failures.is_live(activity.time));
         }
         let window_secs = self.config.window_secs;
         let guesses = self.sources.entry(source.clone()).or_insert_with(|| Guesses {
-            failures: BTreeMap::new(),
+            failures: AccountFailures::new(window_secs),
             names: BTreeMap::new(),
             guessed: BTreeSet::new(),
             recent: Recent::new(window_secs),
         });
-        for times in guesses.failures.values_mut() {
-            times.retain(|t| now.saturating_sub(*t) <= window);
-        }
-        guesses.failures.retain(|_, times| !times.is_empty());
-        let attacked = guesses.failures.keys().any(|(a, _)| *a == key);
+        guesses.failures.expire(activity.time);
+        let attacked = guesses.failures.has(&key);
         match outcome {
             AuthOutcome::Failed { status } => {
-                guesses.failures.entry((key.clone(), from_log)).or_default().push(now);
+                guesses.failures.record(key.clone(), from_log, activity.time);
                 guesses.names.entry(key.clone()).or_insert(account.clone());
                 guesses.recent.push(
                     activity.time,
@@ -112,11 +106,7 @@ impl Detector for LdapBruteForce {
             }
             _ => return,
         }
-        let mut per_account: BTreeMap<&str, usize> = BTreeMap::new();
-        for ((account, _), times) in &guesses.failures {
-            let n = per_account.entry(account).or_default();
-            *n = (*n).max(times.len());
-        }
+        let per_account = guesses.failures.per_account(|_, _| true);
         let brute: Vec<&str> = per_account
             .iter()
             .filter(|(_, n)| **n >= self.config.min_failures_one_account as usize)

@@ -35,7 +35,7 @@ use orthrus_model::{
 use serde::Deserialize;
 
 use crate::detections::kerberos::{account_key, name_list};
-use crate::window::{Incidents, Recent};
+use crate::window::{AccountFailures, Incidents, Recent};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -92,8 +92,7 @@ enum View {
 }
 
 struct State {
-    /// (account, view) → failure times, oldest first.
-    failures: BTreeMap<(String, View), Vec<i64>>,
+    failures: AccountFailures<View>,
     names: BTreeMap<String, String>,
     /// Names the DC said do not exist: enumeration (ORT-NTLM-001), never counted as guesses,
     /// even where the wire showed them only as STATUS_LOGON_FAILURE.
@@ -105,7 +104,7 @@ struct State {
 impl State {
     fn new(window_secs: u64) -> Self {
         Self {
-            failures: BTreeMap::new(),
+            failures: AccountFailures::new(window_secs),
             names: BTreeMap::new(),
             unknown: BTreeSet::new(),
             wrong_password: false,
@@ -118,12 +117,6 @@ pub struct NtlmBruteForce {
     config: NtlmBruteForceConfig,
     states: HashMap<String, State>,
     incidents: Incidents<String>,
-}
-
-impl NtlmBruteForce {
-    fn window_micros(&self) -> i64 {
-        i64::try_from(self.config.window_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX)
-    }
 }
 
 impl Detector for NtlmBruteForce {
@@ -161,11 +154,8 @@ impl Detector for NtlmBruteForce {
             (_, SourceId::Unknown) if !computer.is_empty() => format!("local logons on {computer}"),
             (_, id) => id.to_string(),
         };
-        let window = self.window_micros();
-        let now = activity.time.as_micros();
         if self.states.len() >= crate::window::MAX_SOURCES {
-            self.states
-                .retain(|_, s| s.failures.values().flatten().any(|t| now.saturating_sub(*t) <= window));
+            self.states.retain(|_, s| s.failures.is_live(activity.time));
         }
         let window_secs = self.config.window_secs;
         let state = self.states.entry(source.clone()).or_insert_with(|| State::new(window_secs));
@@ -179,31 +169,20 @@ impl Detector for NtlmBruteForce {
             return;
         }
         state.names.entry(key.clone()).or_insert(bare);
-        let times = state.failures.entry((key, view)).or_default();
-        times.push(now);
-        for times in state.failures.values_mut() {
-            times.retain(|t| now.saturating_sub(*t) <= window);
-        }
-        state.failures.retain(|_, times| !times.is_empty());
+        state.failures.record(key, view, activity.time);
         if matches!(status, NtStatus::WRONG_PASSWORD | NtStatus::LOGON_FAILURE) {
             state.wrong_password = true;
         }
         state.recent.push(activity.time, &activity.provenance, format!("{account}: {status}"));
 
         // Per account, the larger of the NTLM and logon views; explicit credentials apart.
-        let mut per_account: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut explicit: BTreeSet<&str> = BTreeSet::new();
-        for ((account, view), times) in &state.failures {
-            if *view == View::Ntlm && state.unknown.contains(account) {
-                continue;
-            }
-            if *view == View::Explicit {
-                explicit.insert(account);
-            } else {
-                let n = per_account.entry(account).or_default();
-                *n = (*n).max(times.len());
-            }
-        }
+        let unknown = &state.unknown;
+        let per_account = state.failures.per_account(|account, view| match view {
+            View::Ntlm => !unknown.contains(account),
+            View::Logon => true,
+            View::Explicit => false,
+        });
+        let explicit = state.failures.accounts_in(View::Explicit);
         let brute: Vec<&str> = per_account
             .iter()
             .filter(|(_, n)| **n >= self.config.min_failures_one_account as usize)

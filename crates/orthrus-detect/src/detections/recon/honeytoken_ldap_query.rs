@@ -20,10 +20,11 @@
 //!   contains the decoy without naming it in the filter is not matched.
 //! - Evidence: each search (request and result frames), bound account, filter, honeytoken.
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
+use orthrus_model::{Activity, ActivityKind, Severity};
 
 use crate::detections::kerberos::honeytoken::Honeytokens;
-use crate::detections::windows::{EventRuleConfig, Finding, NamedEpisodes};
+use crate::detections::recon::{DecoyQuery, raise_decoy_query};
+use crate::detections::windows::{EventRuleConfig, NamedEpisodes};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -119,32 +120,17 @@ impl Detector for HoneytokenLdapQuery {
         if decoys.is_empty() {
             return;
         }
-        let who = search.user.clone().unwrap_or_else(|| "an unknown account".into());
-        if self.config.excludes(&who) {
-            return;
-        }
-        let source = activity.source_id();
-        let key = source.to_string();
-        let queried = self.episodes.add(&key, activity.time, decoys.iter().cloned());
-        let list = queried.iter().cloned().collect::<Vec<_>>().join(", ");
-        let finding = Finding {
-            key,
-            summary: format!(
+        let summary = |who: &str| {
+            format!(
                 "{who} searched {} for {} ({}): {} entries",
                 search.base,
                 decoys.join(", "),
                 search.filter,
                 search.entries
-            ),
-            description: format!(
-                "{source} ({who}) queried the honeytoken account{} {list} over LDAP.",
-                if queried.len() == 1 { "" } else { "s" }
-            ),
-            severity: META.base_severity,
-            actor: search.user.clone(),
-            targets: AlertTargets { accounts: queried, ..AlertTargets::default() },
+            )
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let query = DecoyQuery { actor: search.user.as_deref(), decoys: decoys.clone(), over: "LDAP" };
+        raise_decoy_query(&META, &mut self.episodes, &self.config, activity, query, summary, updates);
     }
 }
 

@@ -19,10 +19,11 @@
 //!   this alert for that reason by default); exclude their source.
 //! - Evidence: each call (request and reply frames), account, call, honeytoken.
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcDetail, Severity};
+use orthrus_model::{Activity, ActivityKind, RpcDetail, Severity};
 
 use crate::detections::kerberos::honeytoken::Honeytokens;
-use crate::detections::windows::{EventRuleConfig, Finding, NamedEpisodes};
+use crate::detections::recon::{DecoyQuery, raise_decoy_query};
+use crate::detections::windows::{EventRuleConfig, NamedEpisodes};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -99,26 +100,10 @@ impl Detector for HoneytokenSamrQuery {
         if decoys.is_empty() {
             return;
         }
-        let who = call.user.clone().unwrap_or_else(|| "an unknown account".into());
-        if self.config.excludes(&who) {
-            return;
-        }
-        let key = source.to_string();
-        let queried = self.episodes.add(&key, activity.time, decoys.iter().cloned());
-        let list = queried.iter().cloned().collect::<Vec<_>>().join(", ");
         let operation = call.operation.as_deref().unwrap_or("SAMR call");
-        let finding = Finding {
-            key,
-            summary: format!("{who}: {operation}: {} {how}", decoys.join(", ")),
-            description: format!(
-                "{source} ({who}) queried the honeytoken account{} {list} over SAM-R.",
-                if queried.len() == 1 { "" } else { "s" }
-            ),
-            severity: META.base_severity,
-            actor: call.user.clone(),
-            targets: AlertTargets { accounts: queried, ..AlertTargets::default() },
-        };
-        self.episodes.raise(&META, activity, finding, updates);
+        let summary = |who: &str| format!("{who}: {operation}: {} {how}", decoys.join(", "));
+        let query = DecoyQuery { actor: call.user.as_deref(), decoys: decoys.clone(), over: "SAM-R" };
+        raise_decoy_query(&META, &mut self.episodes, &self.config, activity, query, summary, updates);
     }
 }
 

@@ -6,6 +6,55 @@ pub mod honeytoken_samr_query;
 pub mod session_enumeration;
 pub mod zone_transfer;
 
+use orthrus_model::{Activity, AlertTargets};
+
+use crate::detections::windows::{EventRuleConfig, Finding, NamedEpisodes};
+use crate::{AlertUpdate, DetectionMeta};
+
+/// One lookup that named honeytokens, as ORT-LDAP-002 and ORT-SAMR-002 see it.
+pub(crate) struct DecoyQuery<'a> {
+    /// The account that asked, when known.
+    pub actor: Option<&'a str>,
+    /// The honeytokens this lookup named (non-empty).
+    pub decoys: Vec<String>,
+    /// The protocol, for the sentence: `LDAP`, `SAM-R`.
+    pub over: &'static str,
+}
+
+/// Raises the per-source alert of a honeytoken lookup, naming every decoy the source asked
+/// about in the episode; `summary` words the evidence line from the asking account's name.
+pub(crate) fn raise_decoy_query(
+    meta: &'static DetectionMeta,
+    episodes: &mut NamedEpisodes,
+    config: &EventRuleConfig,
+    activity: &Activity,
+    query: DecoyQuery<'_>,
+    summary: impl FnOnce(&str) -> String,
+    updates: &mut Vec<AlertUpdate>,
+) {
+    let who = query.actor.unwrap_or("an unknown account");
+    if config.excludes(who) {
+        return;
+    }
+    let source = activity.source_id();
+    let key = source.to_string();
+    let queried = episodes.add(&key, activity.time, query.decoys.iter().cloned());
+    let list = queried.iter().cloned().collect::<Vec<_>>().join(", ");
+    let finding = Finding {
+        key,
+        summary: summary(who),
+        description: format!(
+            "{source} ({who}) queried the honeytoken account{} {list} over {}.",
+            if queried.len() == 1 { "" } else { "s" },
+            query.over
+        ),
+        severity: meta.base_severity,
+        actor: query.actor.map(str::to_owned),
+        targets: AlertTargets { accounts: queried, ..AlertTargets::default() },
+    };
+    episodes.raise(meta, activity, finding, updates);
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     //! The recordings of testdata/lab-extra (made with the lab script and

@@ -18,7 +18,9 @@
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, DirectoryOperation, Severity};
 
-use super::{EventRuleConfig, Finding, KnownDcs, dn_name, host_key, logged_on, raise};
+use orthrus_directory::ad::rdn_value;
+
+use super::{EventRuleConfig, Finding, KnownDcs, host_key, logged_on, raise};
 use crate::window::Incidents;
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
@@ -74,9 +76,9 @@ impl Detector for DcShadow {
                     && change.dn.to_ascii_lowercase().contains(",cn=sites,cn=configuration,") =>
             {
                 let server = if change.class.as_deref() == Some("nTDSDSA") {
-                    change.dn.split(',').nth(1).map(dn_name).unwrap_or_default()
+                    change.dn.split(',').nth(1).map(|rdn| rdn_value(rdn).to_owned()).unwrap_or_default()
                 } else {
-                    dn_name(&change.dn)
+                    rdn_value(&change.dn).to_owned()
                 };
                 (
                     change.subject.clone(),
@@ -93,7 +95,7 @@ impl Detector for DcShadow {
                     && change.value.as_deref().is_some_and(|v| !replication_spns(v).is_empty()) =>
             {
                 let spn = change.value.clone().unwrap_or_default();
-                (change.subject.clone(), dn_name(&change.dn), format!("added SPN {spn}"))
+                (change.subject.clone(), rdn_value(&change.dn).to_owned(), format!("added SPN {spn}"))
             }
             ActivityKind::AccountChanged(change) if change.computer => {
                 let Some(spns) = change.changes.get("ServicePrincipalNames") else { return };

@@ -309,12 +309,6 @@ pub(crate) fn user_writable(text: &str) -> bool {
         && !lower.contains("\\microsoft\\windows defender\\")
 }
 
-/// `CN=TARGET01,CN=Computers,DC=corp` → `TARGET01`.
-pub(crate) fn dn_name(dn: &str) -> String {
-    let first = dn.split(',').next().unwrap_or(dn);
-    first.split_once('=').map_or(first, |(_, v)| v).to_owned()
-}
-
 #[cfg(test)]
 pub(crate) mod testing {
     //! Runs public corpus event logs (and lab Samba audit logs) through the engine.

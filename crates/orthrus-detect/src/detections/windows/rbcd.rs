@@ -63,7 +63,7 @@ impl Detector for Rbcd {
             return;
         }
         let machine = change.subject.is_machine();
-        let target = crate::detections::windows::dn_name(&change.dn);
+        let target = orthrus_directory::ad::rdn_value(&change.dn).to_owned();
         let finding = Finding {
             key: change.dn.to_lowercase(),
             summary: format!("{actor} wrote msDS-AllowedToActOnBehalfOfOtherIdentity on {}", change.dn),
