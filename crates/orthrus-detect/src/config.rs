@@ -20,6 +20,7 @@ use crate::exclusions::Exclusion;
 
 use serde::Deserialize;
 
+use crate::detections::kerberos::forged_pac::ForgedPacConfig;
 use crate::detections::kerberos::{
     account_enumeration::AccountEnumerationConfig, asrep_roasting::AsRepRoastingConfig,
     brute_force::BruteForceConfig, honeytoken::HoneytokenConfig, kerberoasting::KerberoastingConfig,
@@ -75,6 +76,7 @@ pub struct DetectionConfig {
     pub golden_ticket_nonexistent: EventRuleConfig,
     pub ldap_brute_force: LdapBruteForceConfig,
     pub honeytoken_samr_query: EventRuleConfig,
+    pub forged_pac: ForgedPacConfig,
     /// Manual sensitive tags (accounts, groups, computers; their members inherit them) and
     /// extra honeytokens, in any name form the directory understands.
     pub entities: EntityTags,
@@ -138,6 +140,7 @@ impl DetectionConfig {
             "golden_ticket_nonexistent" => self.golden_ticket_nonexistent.exclude_sources.clone(),
             "ldap_brute_force" => self.ldap_brute_force.exclude_sources.clone(),
             "honeytoken_samr_query" => self.honeytoken_samr_query.exclude_sources.clone(),
+            "forged_pac" => self.forged_pac.exclude_sources.clone(),
             _ => Vec::new(),
         }
     }
@@ -170,6 +173,7 @@ impl DetectionConfig {
             "golden_ticket_nonexistent" => self.golden_ticket_nonexistent.thresholds(),
             "ldap_brute_force" => self.ldap_brute_force.thresholds(),
             "honeytoken_samr_query" => self.honeytoken_samr_query.thresholds(),
+            "forged_pac" => self.forged_pac.thresholds(),
             _ => Vec::new(),
         }
     }

@@ -172,6 +172,8 @@ pub struct KerberosErrorCode(pub i32);
 
 impl KerberosErrorCode {
     pub const C_PRINCIPAL_UNKNOWN: Self = Self(6);
+    /// Windows' answer to a TGT whose client account is gone.
+    pub const TGT_REVOKED: Self = Self(20);
     pub const S_PRINCIPAL_UNKNOWN: Self = Self(7);
     pub const ETYPE_NOSUPP: Self = Self(14);
     pub const CLIENT_REVOKED: Self = Self(18);
@@ -188,15 +190,22 @@ impl KerberosErrorCode {
             12 => "KDC_ERR_POLICY",
             13 => "KDC_ERR_BADOPTION",
             14 => "KDC_ERR_ETYPE_NOSUPP",
+            15 => "KDC_ERR_SUMTYPE_NOSUPP",
+            16 => "KDC_ERR_PADATA_TYPE_NOSUPP",
             18 => "KDC_ERR_CLIENT_REVOKED",
+            20 => "KDC_ERR_TGT_REVOKED",
             23 => "KDC_ERR_KEY_EXPIRED",
             24 => "KDC_ERR_PREAUTH_FAILED",
             25 => "KDC_ERR_PREAUTH_REQUIRED",
             31 => "KRB_AP_ERR_BAD_INTEGRITY",
             32 => "KRB_AP_ERR_TKT_EXPIRED",
+            33 => "KRB_AP_ERR_TKT_NYV",
+            34 => "KRB_AP_ERR_REPEAT",
+            36 => "KRB_AP_ERR_BADMATCH",
             37 => "KRB_AP_ERR_SKEW",
             41 => "KRB_AP_ERR_MODIFIED",
             44 => "KRB_AP_ERR_BADKEYVER",
+            50 => "KRB_AP_ERR_INAPP_CKSUM",
             52 => "KRB_ERR_RESPONSE_TOO_BIG",
             60 => "KRB_ERR_GENERIC",
             68 => "KDC_ERR_WRONG_REALM",

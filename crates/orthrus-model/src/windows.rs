@@ -227,6 +227,9 @@ pub enum RpcDetail {
     /// LsarOpenSecret / LsarRetrievePrivateData / LsarStorePrivateData: an LSA secret by name
     /// (`G$BCKUPKEY_PREFERRED`, `$MACHINE.ACC`, ...).
     LsaSecret { name: String },
+    /// MS-BKRP BackuprKey: what the caller asks of the domain's DPAPI backup key, by the
+    /// action GUID (`pguidActionAgent`), named when it is one of MS-BKRP's.
+    BackupKey { action: BackupKeyAction },
     /// NetrSessionEnum's answer: who has sessions on the server, from which client.
     Sessions { sessions: Vec<SessionEntry> },
     /// NetrServerReqChallenge: a Netlogon secure channel starts.
@@ -333,4 +336,33 @@ pub struct SmbEncryptedSession {
     /// The account its NTLM logon named, when that logon was seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+}
+
+/// MS-BKRP 3.1.4.1: the four BackuprKey actions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupKeyAction {
+    /// BACKUPKEY_BACKUP_GUID (7f752b10-…): a client wraps a secret server-side (Windows 2000).
+    Backup,
+    /// BACKUPKEY_RESTORE_GUID_WIN2K (7fe94d50-…): server-side unwrap of a Windows 2000 blob.
+    RestoreWin2k,
+    /// BACKUPKEY_RETRIEVE_BACKUP_KEY_GUID (018ff48a-…): the domain backup key's public part.
+    RetrieveBackupKey,
+    /// BACKUPKEY_RESTORE_GUID (47270c64-…): unwrap a client-wrapped master key.
+    Restore,
+    /// Any other GUID, as text.
+    Other(String),
+}
+
+impl BackupKeyAction {
+    /// The action of a GUID in its usual text form (lower case).
+    pub fn from_guid(guid: &str) -> Self {
+        match guid {
+            "7f752b10-178e-11d1-ab8f-00805f14db40" => Self::Backup,
+            "7fe94d50-178e-11d1-ab8f-00805f14db40" => Self::RestoreWin2k,
+            "018ff48a-eaba-40c6-8f6d-72370240e967" => Self::RetrieveBackupKey,
+            "47270c64-2fc7-499b-ac5b-0e37cdce899a" => Self::Restore,
+            other => Self::Other(other.to_owned()),
+        }
+    }
 }

@@ -322,6 +322,10 @@ pub mod fuzz {
             (interfaces::NETLOGON, 26),
             (interfaces::NETLOGON, 30),
             (interfaces::TSCH, 1),
+            (interfaces::LSARPC, 28),
+            (interfaces::LSARPC, 43),
+            (interfaces::SAMR, 34),
+            (interfaces::BKRP, 0),
         ];
         for (interface, opnum) in stubs {
             for ndr64 in [false, true] {

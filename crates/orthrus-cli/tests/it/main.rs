@@ -388,6 +388,8 @@ fn extra_lab_recordings_per_their_manifest() {
             "ldap_bind_bruteforce" => ["ORT-LDAP-001"].into(),
             "ntlm_user_enum" => ["ORT-NTLM-001"].into(),
             "golden_ticket_ghost" => ["ORT-KRB-005"].into(),
+            "forged_pac" => ["ORT-KRB-006"].into(),
+            "dpapi_backupkey_bkrp" => ["ORT-LSA-001"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
@@ -407,5 +409,5 @@ fn extra_lab_recordings_per_their_manifest() {
         }
         seen += 1;
     }
-    assert_eq!(seen, 6);
+    assert_eq!(seen, 10);
 }

@@ -28,6 +28,7 @@ pub const DETECTIONS: &[DetectionEntry] = &[
         meta: &kerberos::golden_ticket_nonexistent::META,
         build: kerberos::golden_ticket_nonexistent::build,
     },
+    DetectionEntry { meta: &kerberos::forged_pac::META, build: kerberos::forged_pac::build },
     DetectionEntry { meta: &ntlm::account_enumeration::META, build: ntlm::account_enumeration::build },
     DetectionEntry { meta: &ntlm::brute_force::META, build: ntlm::brute_force::build },
     DetectionEntry { meta: &ldap::brute_force::META, build: ldap::brute_force::build },

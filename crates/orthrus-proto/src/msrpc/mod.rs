@@ -11,6 +11,7 @@
 
 pub mod interfaces;
 
+use orthrus_model::BackupKeyAction;
 pub use orthrus_model::RpcDetail;
 
 use crate::wire::{Cursor, guid_text, utf16le};
@@ -89,6 +90,12 @@ pub fn decode_request(interface: &str, opnum: u16, stub: &[u8], ndr64: bool) -> 
         (interfaces::LSARPC, 28 | 42 | 43) => {
             ndr.c.skip(20)?;
             Some(RpcDetail::LsaSecret { name: ndr.unicode_string()? })
+        }
+        // BackuprKey(pguidActionAgent, pDataIn, cbDataIn, ...): the GUID is a top-level [ref]
+        // pointer, so it is marshalled first and in place (little-endian fields).
+        (interfaces::BKRP, 0) => {
+            let guid = ndr.c.array::<16>()?;
+            Some(RpcDetail::BackupKey { action: BackupKeyAction::from_guid(&guid_text(&guid)) })
         }
         (interfaces::SAMR, 34) => {
             // SamrOpenUser(DomainHandle, DesiredAccess, UserId)
@@ -353,6 +360,26 @@ mod tests {
         );
         // a null buffer, and a stub cut anywhere, never panic
         assert!(decode_request(interfaces::LSARPC, 43, &stub[..30], false).is_none());
+    }
+
+    #[test]
+    fn backup_key_actions_by_guid() {
+        // BACKUPKEY_RETRIEVE_BACKUP_KEY_GUID as impacket's bkrp marshals it, then pDataIn.
+        let mut stub = vec![
+            0x8a, 0xf4, 0x8f, 0x01, 0xba, 0xea, 0xc6, 0x40, 0x8f, 0x6d, 0x72, 0x37, 0x02, 0x40, 0xe9, 0x67,
+        ];
+        stub.extend_from_slice(&[4, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0]);
+        assert_eq!(
+            decode_request(interfaces::BKRP, 0, &stub, false),
+            Some(RpcDetail::BackupKey { action: BackupKeyAction::RetrieveBackupKey })
+        );
+        assert_eq!(
+            decode_request(interfaces::BKRP, 0, &[0x11; 16], false),
+            Some(RpcDetail::BackupKey {
+                action: BackupKeyAction::Other("11111111-1111-1111-1111-111111111111".into())
+            })
+        );
+        assert!(decode_request(interfaces::BKRP, 0, &stub[..15], false).is_none());
     }
 
     #[test]

@@ -4,21 +4,30 @@
 //!   browser passwords, credential manager, certificates' private keys — forever; it is
 //!   stored as the LSA secrets `G$BCKUPKEY_PREFERRED` and `G$BCKUPKEY_<guid>` on every DC and
 //!   read remotely over LSARPC by mimikatz `lsadump::backupkeys`, impacket `dpapi.py
-//!   backupkeys`, DonPAPI, SharpDPAPI.
+//!   backupkeys`, DonPAPI, SharpDPAPI; or asked of the DC's BackupKey Remote Protocol
+//!   (MS-BKRP) with the retrieve-backup-key action.
 //! - ATT&CK: T1555 (Credentials from Password Stores), T1552.004. MDI: Malicious request of
 //!   Data Protection API master key (2020).
 //! - Data: LSARPC `LsarOpenSecret` (28), `LsarQuerySecret` (30) and
 //!   `LsarRetrievePrivateData` (43) calls, with the caller's address, account, result and,
 //!   when the call is not sealed, the secret's name (`G$BCKUPKEY_…` is the backup key);
 //!   reading LSA secrets of a DC remotely is itself what these tools do, so a sealed call
-//!   whose name cannot be read still counts.
+//!   whose name cannot be read still counts. MS-BKRP `BackuprKey` (opnum 0 over
+//!   `\\pipe\\protected_storage`) whose action GUID is BACKUPKEY_RETRIEVE_BACKUP_KEY_GUID
+//!   (`018ff48a-eaba-40c6-8f6d-72370240e967`), readable when the call is signed but not
+//!   sealed.
 //! - Logic: any such call from an address that is not a known DC's. High. One alert per
 //!   source and quiet gap `window_secs` (config `[dpapi_backup_key]`), counting successful
 //!   and failed attempts.
 //! - Benign: approved security scanners that audit LSA secrets; exclude their address.
+//!   Windows clients call BackuprKey themselves — to restore a master key (the restore
+//!   GUID, not counted) and to fetch the key's public part for wrapping new master keys —
+//!   always sealed; a sealed BackuprKey shows only its opnum, so it is not counted.
+//! - Gaps: a sealed retrieve-backup-key request (a tool that asks for packet privacy) looks
+//!   like a client's own and is not seen; the LSARPC path stays visible as calls.
 //! - Evidence: each call (request and reply frames), account, result.
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcDetail, Severity};
+use orthrus_model::{Activity, ActivityKind, AlertTargets, BackupKeyAction, RpcDetail, Severity};
 
 use crate::detections::windows::{Finding, ForeignCall, KnownDcs, NamedEpisodes};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
@@ -29,7 +38,10 @@ pub static META: DetectionMeta = DetectionMeta {
     mdi: "Malicious request of Data Protection API master key (2020)",
     tactic: "TA0006",
     techniques: &["T1555", "T1552.004"],
-    data_sources: &["LSARPC LsarOpenSecret / LsarQuerySecret / LsarRetrievePrivateData"],
+    data_sources: &[
+        "LSARPC LsarOpenSecret / LsarQuerySecret / LsarRetrievePrivateData",
+        "BKRP BackuprKey (retrieve-backup-key action)",
+    ],
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "dpapi_backup_key",
@@ -37,6 +49,9 @@ pub static META: DetectionMeta = DetectionMeta {
 
 /// The backup key's secrets: `G$BCKUPKEY_PREFERRED`, `G$BCKUPKEY_P` and `G$BCKUPKEY_<guid>`.
 const BACKUP_KEY_PREFIX: &str = "G$BCKUPKEY_";
+
+/// How the evidence names MS-BKRP's request for the backup key.
+const BKRP_RETRIEVE: &str = "BACKUPKEY_RETRIEVE_BACKUP_KEY_GUID";
 
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(DpapiBackupKey {
@@ -59,17 +74,22 @@ impl Detector for DpapiBackupKey {
         self.dcs.learn(activity);
         let ActivityKind::RpcCalled(call) = &activity.kind else { return };
         let operation = call.operation.as_deref().unwrap_or_default();
-        if call.interface != "lsarpc"
-            || !matches!(operation, "LsarOpenSecret" | "LsarQuerySecret" | "LsarRetrievePrivateData")
-        {
-            return;
-        }
+        let secret = match (call.interface.as_str(), operation, &call.detail) {
+            ("lsarpc", "LsarOpenSecret" | "LsarQuerySecret" | "LsarRetrievePrivateData", detail) => {
+                match detail {
+                    Some(RpcDetail::LsaSecret { name }) if !name.is_empty() => Some(name.clone()),
+                    _ => None,
+                }
+            }
+            (
+                "bkrp",
+                "BackuprKey",
+                Some(RpcDetail::BackupKey { action: BackupKeyAction::RetrieveBackupKey }),
+            ) => Some(BKRP_RETRIEVE.to_owned()),
+            _ => return,
+        };
         let Some(ForeignCall { source, server, who, result }) = self.dcs.foreign_call(activity, call) else {
             return;
-        };
-        let secret = match &call.detail {
-            Some(RpcDetail::LsaSecret { name }) if !name.is_empty() => Some(name.clone()),
-            _ => None,
         };
         let key = source.to_string();
         // The episode's names: the secrets asked for (when the call shows them) and the calls.
@@ -81,7 +101,7 @@ impl Detector for DpapiBackupKey {
         let secrets: Vec<&str> = seen.iter().filter_map(|s| s.strip_prefix("secret ")).collect();
         let calls: Vec<&str> =
             seen.iter().filter(|s| !s.starts_with("secret ")).map(String::as_str).collect();
-        let what = if secrets.iter().any(|s| s.starts_with(BACKUP_KEY_PREFIX)) {
+        let what = if secrets.iter().any(|s| s.starts_with(BACKUP_KEY_PREFIX) || *s == BKRP_RETRIEVE) {
             format!("the DPAPI domain backup key ({})", secrets.join(", "))
         } else if secrets.is_empty() {
             "LSA secrets (the DPAPI domain backup key is one)".to_owned()
@@ -108,6 +128,7 @@ impl Detector for DpapiBackupKey {
 mod tests {
     use super::*;
     use crate::detections::kerberos::testing::{BENIGN, assert_silent};
+    use crate::detections::recon::testing::extra_alerts;
 
     #[test]
     fn fires_on_mimikatz_backupkeys_against_a_windows_dc() {
@@ -132,5 +153,26 @@ mod tests {
         // The lab's SAMR recon and DCSync look names up over LSARPC; that is not secrets.
         assert_silent(BENIGN, META.id);
         assert_silent(&["samr_recon", "dcsync"], META.id);
+    }
+
+    #[test]
+    fn fires_on_a_bkrp_retrieve_backup_key_request() {
+        let alerts = extra_alerts("dpapi_backupkey_bkrp", META.id, &DetectionConfig::default());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.severity, Severity::High);
+        assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
+        assert_eq!(alert.source.account.as_deref(), Some("LAB\\da_admin"));
+        // Samba wants packet privacy for BackupKey: the signed request is refused with a fault.
+        assert_eq!(
+            alert.description,
+            "LAB\\da_admin read the DPAPI domain backup key (BACKUPKEY_RETRIEVE_BACKUP_KEY_GUID) of 10.99.0.10 from 10.99.0.21: failed BackuprKey."
+        );
+    }
+
+    #[test]
+    fn silent_on_a_clients_master_key_restore() {
+        // The restore action, signed (readable) and sealed (only the opnum shows).
+        assert!(extra_alerts("benign_bkrp_restore", META.id, &DetectionConfig::default()).is_empty());
     }
 }

@@ -38,9 +38,6 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "golden_ticket_nonexistent",
 };
 
-/// KDC_ERR_TGT_REVOKED: Windows' answer to a TGT whose client account is gone.
-const TGT_REVOKED: KerberosErrorCode = KerberosErrorCode(20);
-
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(GoldenTicketNonexistent {
         directory: config.directory.clone(),
@@ -80,7 +77,8 @@ impl Detector for GoldenTicketNonexistent {
         let service = exchange.service().unwrap_or("a service");
         let why = match &exchange.outcome {
             KdcOutcome::Failed(failure)
-                if failure.code == KerberosErrorCode::C_PRINCIPAL_UNKNOWN || failure.code == TGT_REVOKED =>
+                if failure.code == KerberosErrorCode::C_PRINCIPAL_UNKNOWN
+                    || failure.code == KerberosErrorCode::TGT_REVOKED =>
             {
                 format!("the KDC answered {}", failure.code)
             }

@@ -4,6 +4,7 @@
 pub mod account_enumeration;
 pub mod asrep_roasting;
 pub mod brute_force;
+pub mod forged_pac;
 pub mod golden_ticket_nonexistent;
 pub mod honeytoken;
 pub mod kerberoasting;

@@ -4,12 +4,17 @@
 //!   (PsExec, impacket psexec/smbexec: `RCreateServiceW` over `\\svcctl`) or its task
 //!   scheduler (impacket atexec: `SchRpcRegisterTask` over `\\atsvc`, a randomly named task
 //!   running `cmd.exe /C <command> > %windir%\Temp\<name>.tmp 2>&1`; `at \\host`:
-//!   `NetrJobAdd`).
-//! - ATT&CK: T1569.002 (Service Execution), T1053.005 (Scheduled Task), T1021.002. MDI:
-//!   Remote code execution attempt (2019): "Service Creation", "Task Scheduling".
+//!   `NetrJobAdd`) or WMI (impacket wmiexec, Empire/Covenant `Invoke-WMIMethod`, `wmic /node`:
+//!   DCOM activation, `IWbemLevel1Login::NTLMLogin`, then `IWbemServices::ExecMethod` of
+//!   `Win32_Process.Create`).
+//! - ATT&CK: T1569.002 (Service Execution), T1053.005 (Scheduled Task), T1047 (WMI),
+//!   T1021.002, T1021.003. MDI: Remote code execution attempt (2019): "Service Creation",
+//!   "Task Scheduling", "Wmi Execution".
 //! - Data: NET: SVCCTL `RCreateServiceW`/`RCreateServiceA`, ATSVC `NetrJobAdd`, TSCH
-//!   `SchRpcRegisterTask` calls, with the caller's address and account, and the service's
-//!   binary or the task's command when the stub is not sealed. EVT: Security event 4698 (a
+//!   `SchRpcRegisterTask`, WMI `IWbemServices::ExecMethod`/`ExecMethodAsync` calls (their
+//!   interface and opnum show even when sealed; WMI over DCOM always is), with the caller's
+//!   address and account, and the service's binary or the task's command when the stub is
+//!   not sealed. EVT: Security event 4698 (a
 //!   scheduled task was created; audit "Other Object Access Events"), with the task's XML;
 //!   service installs from events are ORT-EVT-002.
 //! - Logic: NET: any such call from an address that is not a known DC's; one alert per
@@ -19,13 +24,15 @@
 //!   paths, random binaries; see `windows::suspicious_command`); one alert per computer and
 //!   quiet gap; High on a known domain controller.
 //! - Thresholds: `window_secs = 3600` (config `[remote_execution]`).
-//! - Benign: administrators managing DCs remotely from admin workstations, deployment tools;
-//!   exclude their addresses (`exclude_sources`), task names (`exclude_tasks`) or accounts
+//! - Benign: administrators managing DCs remotely from admin workstations, deployment and
+//!   inventory tools (SCCM and monitoring agents call WMI methods such as `StdRegProv`'s,
+//!   which sealed look like `Win32_Process.Create`); exclude their addresses (`exclude_sources`), task names (`exclude_tasks`) or accounts
 //!   (`exclude_actors`).
 //! - Gaps: the WOW64 creation calls (`RCreateServiceWOW64W`, opnum 45, which Sysinternals
 //!   PsExec uses) are not counted: the public corpus holds the same PsExec session once
 //!   labelled as an attack and once as benign parser-test traffic, and the benign side
-//!   must stay silent.
+//!   must stay silent. WinRM (PowerShell remoting, `POST /wsman` on 5985/5986) is seen only as
+//!   Kerberos/NTLM access to the HTTP service, not as execution.
 //! - Evidence: each call (request and reply frames) or 4698: method, object, account, result.
 
 use std::collections::BTreeSet;
@@ -43,9 +50,9 @@ pub static META: DetectionMeta = DetectionMeta {
     title: "Remote code execution attempt",
     mdi: "Remote code execution attempt (2019)",
     tactic: "TA0002",
-    techniques: &["T1569.002", "T1053.005", "T1021.002"],
+    techniques: &["T1569.002", "T1053.005", "T1047", "T1021.002", "T1021.003"],
     data_sources: &[
-        "SVCCTL RCreateService, ATSVC NetrJobAdd, TSCH SchRpcRegisterTask",
+        "SVCCTL RCreateService, ATSVC NetrJobAdd, TSCH SchRpcRegisterTask, WMI IWbemServices::ExecMethod",
         "event 4698 (scheduled task created)",
     ],
     base_severity: Severity::Medium,
@@ -104,6 +111,7 @@ impl RemoteExecution {
             ("svcctl", "RCreateServiceW" | "RCreateServiceA") => "service creation",
             ("atsvc", "NetrJobAdd") => "task scheduling (AT job)",
             ("tsch", "SchRpcRegisterTask") => "task scheduling",
+            ("wmi_services", "ExecMethod" | "ExecMethodAsync") => "WMI method execution",
             _ => return,
         };
         let Some(ForeignCall { source, server: target, who, result }) = self.dcs.foreign_call(activity, call)
@@ -242,6 +250,81 @@ mod tests {
             DetectionConfig { domain_controllers: vec!["10.99.0.10".into()], ..DetectionConfig::default() };
         let on_dc = crate::detections::kerberos::testing::alerts_for("remote_exec", META.id, &config);
         assert_eq!(on_dc[0].severity, Severity::High);
+    }
+
+    #[test]
+    fn fires_on_wmi_method_execution_over_dcom() {
+        // NTLM-authenticated wmic/WMI Win32_Process.Create (sealed), and Empire's
+        // Invoke-WMIMethod with Kerberos seen from both ends.
+        let corpus = orthrus_testkit::corpus();
+        let ntlm = corpus.join("pcap-attack/Lateral Movement/LM_WMI_ProcessCallCreate.pcapng");
+        let alerts = wire_alerts(&[ntlm], &DetectionConfig::default());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("172.16.66.1".parse().unwrap()));
+        assert_eq!(alert.source.account.as_deref(), Some("3B\\lgreen"));
+        assert_eq!(
+            alert.description,
+            "Remote code execution attempts were made on 172.16.66.36 from 02694W-WIN10 (172.16.66.1) by 3B\\lgreen: successful WMI method execution."
+        );
+        assert!(alert.evidence.iter().any(|e| e.summary.contains("sealed")), "{:#?}", alert.evidence);
+
+        let empire = "security-datasets/atomic/windows/lateral_movement/network/empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod";
+        for end in ["WORKSTATION5", "WORKSTATION6"] {
+            let path = corpus.join(format!(
+                "{empire}/empire_wmi_dcerpc_wmi_IWbemServices_ExecMethod_{end}_2020-09-21001437.cap"
+            ));
+            let alerts = wire_alerts(&[path], &DetectionConfig::default());
+            assert_eq!(alerts.len(), 1, "{end}: {alerts:#?}");
+            assert_eq!(alerts[0].source.ip, Some("172.18.39.5".parse().unwrap()));
+            assert!(alerts[0].targets.computers.contains("172.18.39.6"));
+            assert!(alerts[0].description.contains("WMI method execution"), "{}", alerts[0].description);
+        }
+    }
+
+    #[test]
+    fn silent_on_wmi_queries_and_persistence_without_method_calls() {
+        // Remote WMI event subscription (PutInstance of filters and consumers) and DCOM
+        // lateral movement through other objects are not WMI method execution.
+        let corpus =
+            orthrus_testkit::corpus().join("security-datasets/atomic/windows/lateral_movement/network");
+        let paths: Vec<_> = [
+            "covenant_wmi_remote_event_subscription_ActiveScriptEventConsumers/covenant_wmi_remote_event_subscription_ActiveScriptEventConsumers_WORKSTATION5_2020-09-01103012.cap",
+            "empire_dcom_shellwindows/empire_dcom_shellwindows_WORKSTATION5_2020-09-18130751.cap",
+        ]
+        .iter()
+        .map(|p| corpus.join(p))
+        .collect();
+        for path in paths {
+            assert!(
+                wire_alerts(std::slice::from_ref(&path), &DetectionConfig::default()).is_empty(),
+                "{path:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_excluded_wmi_caller_is_silent() {
+        let config = DetectionConfig {
+            remote_execution: RemoteExecutionConfig {
+                exclude_actors: vec!["lgreen".into()],
+                ..Default::default()
+            },
+            ..DetectionConfig::default()
+        };
+        let path =
+            orthrus_testkit::corpus().join("pcap-attack/Lateral Movement/LM_WMI_ProcessCallCreate.pcapng");
+        assert!(wire_alerts(&[path], &config).is_empty());
+    }
+
+    fn wire_alerts(paths: &[std::path::PathBuf], config: &DetectionConfig) -> Vec<orthrus_model::Alert> {
+        let mut engine = crate::Engine::new(config, "test");
+        for path in paths {
+            for activity in orthrus_testkit::activities(path) {
+                engine.observe(&activity);
+            }
+        }
+        engine.finish().into_iter().filter(|a| a.detection == META.id).collect()
     }
 
     #[test]
