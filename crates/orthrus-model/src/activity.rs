@@ -5,10 +5,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AccountChange, DirectoryAccess, DirectoryChange, DnsQuery, FileAccess, GroupChange, KerberosExchange,
-    KerberosServiceAccess, LdapBind, LdapChange, LdapSearch, LogCleared, Logon, NetbiosName,
-    NtlmAuthentication, PrivilegedLogon, ProcessConnection, ProcessStart, RdpConnection, RpcCall,
-    ServiceInstall, ShareAccess, SmbEncryptedSession, SmbNegotiation, TaskRegistration, Timestamp,
+    AccountChange, DirectoryAccess, DirectoryChange, DnsQuery, FileAccess, GroupChange, HttpRequest,
+    KerberosExchange, KerberosServiceAccess, LdapBind, LdapChange, LdapSearch, LogCleared, Logon,
+    NetbiosName, NtlmAuthentication, PrivilegedLogon, ProcessConnection, ProcessStart, RdpConnection,
+    RpcCall, ServiceInstall, ShareAccess, SmbEncryptedSession, SmbNegotiation, TaskRegistration, Timestamp,
     TlsSession,
 };
 
@@ -178,6 +178,8 @@ pub enum ActivityKind {
     SmbNegotiated(SmbNegotiation),
     /// A NetBIOS name service message: a name claimed, asked for or answered.
     NetbiosNameSeen(NetbiosName),
+    /// An HTTP request that authenticated, and its answer.
+    HttpRequested(HttpRequest),
     /// An RDP connection request with its cookie.
     RdpConnectionRequested(RdpConnection),
     /// A TLS session on a directory port (handshake metadata).
@@ -247,6 +249,7 @@ impl ActivityKind {
             ActivityKind::DnsQueried(_) => "dns_queried",
             ActivityKind::SmbNegotiated(_) => "smb_negotiated",
             ActivityKind::NetbiosNameSeen(_) => "netbios_name_seen",
+            ActivityKind::HttpRequested(_) => "http_requested",
             ActivityKind::RdpConnectionRequested(_) => "rdp_connection_requested",
             ActivityKind::TlsSessionStarted(_) => "tls_session_started",
             ActivityKind::LoggedOn(_) => "logged_on",

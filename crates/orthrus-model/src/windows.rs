@@ -327,6 +327,34 @@ pub struct RdpConnection {
     pub requested_protocols: Option<u32>,
 }
 
+/// An HTTP request that authenticated (it carried an NTLM AUTHENTICATE or a Kerberos AP-REQ
+/// in `Authorization`), with the server's answer: WinRM (`POST /wsman`), web enrollment,
+/// Exchange or other IIS endpoints on a server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpRequest {
+    pub method: String,
+    /// The request target as sent (path and query), cut at 512 characters.
+    pub target: String,
+    /// `ntlm` or `kerberos`.
+    pub auth: String,
+    /// The NTLM account (`DOMAIN\user`); a Kerberos ticket does not show it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The Kerberos service ticket's fingerprint (as the TGS-REP that issued it has it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket_id: Option<String>,
+    /// The response status; none when the connection ended first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+impl HttpRequest {
+    /// The target's path, without its query.
+    pub fn path(&self) -> &str {
+        self.target.split(['?', '#']).next().unwrap_or_default()
+    }
+}
+
 /// An SMB3 session whose messages are encrypted from here on: what it does (shares, pipes,
 /// RPC calls) cannot be read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,11 +1,14 @@
 //! HTTP connections (WinRM 5985, IIS 80): NTLM and Kerberos tokens in `Authorization`
 //! headers, paired in order with the response status, as `ntlm_authenticated` and
-//! `service_accessed` activities. Bodies are passed over by their length.
+//! `service_accessed` activities, and the request that authenticated (method, target,
+//! status) as `http_requested`. Bodies are passed over by their length.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use foldhash::HashMap;
-use orthrus_model::{Activity, AuthOutcome, Carrier, NtStatus, Provenance, TenantId};
+use orthrus_model::{
+    Activity, ActivityKind, AuthOutcome, Carrier, HttpRequest, NtStatus, Provenance, TenantId,
+};
 use orthrus_proto::http::{self, Body};
 
 use crate::auth::{ClientAuth, client_auth};
@@ -33,11 +36,53 @@ struct Reader {
     lost: bool,
 }
 
+/// A request that authenticated, waiting for its response.
+struct Authenticated {
+    auth: ClientAuth,
+    method: String,
+    target: String,
+    seen: Seen,
+    at: Provenance,
+}
+
+impl Authenticated {
+    /// The authentication and the request, as activities, with the answer's frame if any.
+    fn emit(
+        mut self,
+        origin: &Origin,
+        status: Option<u16>,
+        answer: Option<Provenance>,
+        out: &mut dyn FnMut(Activity),
+    ) {
+        self.auth.set_outcome(match status {
+            Some(200..=399) => AuthOutcome::Succeeded,
+            // HTTP says no more than "unauthorized": recorded as a logon failure.
+            Some(401 | 403) => AuthOutcome::Failed { status: NtStatus::LOGON_FAILURE },
+            _ => AuthOutcome::Unknown,
+        });
+        let (auth, user, ticket_id) = match &self.auth {
+            ClientAuth::Ntlm(n) => ("ntlm", Some(format!("{}\\{}", n.domain, n.user)), None),
+            ClientAuth::Kerberos(k) => ("kerberos", None, Some(k.ticket_id.clone())),
+        };
+        let request = HttpRequest {
+            method: self.method,
+            target: self.target,
+            auth: auth.to_owned(),
+            user,
+            ticket_id,
+            status,
+        };
+        let frames: Vec<Provenance> = std::iter::once(self.at).chain(answer).collect();
+        out(origin.activity(&self.seen, frames.clone(), self.auth.into_kind()));
+        out(origin.activity(&self.seen, frames, ActivityKind::HttpRequested(request)));
+    }
+}
+
 #[derive(Default)]
 struct Connection {
     readers: PerDirection<Reader>,
-    /// One entry per request, in order: its authentication, if it carried one.
-    pending: VecDeque<Option<(ClientAuth, Seen, Provenance)>>,
+    /// One entry per request, in order: the request, if it authenticated.
+    pending: VecDeque<Option<Authenticated>>,
 }
 
 pub struct HttpTracker {
@@ -74,8 +119,8 @@ impl HttpTracker {
             }
             StreamEvent::Closed { flow, .. } => {
                 if let Some(conn) = self.connections.remove(&flow) {
-                    for (auth, seen, at) in conn.pending.into_iter().flatten() {
-                        out(self.origin.activity(&seen, vec![at], auth.into_kind()));
+                    for request in conn.pending.into_iter().flatten() {
+                        request.emit(&self.origin, None, None, out);
                     }
                 }
             }
@@ -143,7 +188,13 @@ impl HttpTracker {
         if dir == Direction::ToServer {
             self.counters.requests += 1;
             let auth = match head.auth_token.as_deref().map(|t| client_auth(t, Carrier::Http)) {
-                Some(Ok(Some(auth))) => Some((auth, seen.clone(), self.origin.at(seen.frame))),
+                Some(Ok(Some(auth))) => Some(Authenticated {
+                    auth,
+                    method: head.method.unwrap_or_default(),
+                    target: head.target.unwrap_or_default(),
+                    seen: seen.clone(),
+                    at: self.origin.at(seen.frame),
+                }),
                 Some(Err(reason)) => {
                     *self.counters.errors.entry(reason).or_default() += 1;
                     None
@@ -162,14 +213,8 @@ impl HttpTracker {
         if head.status.is_some_and(|s| s < 200) {
             return;
         }
-        if let Some(Some((mut auth, req, at))) = conn.pending.pop_front() {
-            auth.set_outcome(match head.status {
-                Some(200..=399) => AuthOutcome::Succeeded,
-                // HTTP says no more than "unauthorized": recorded as a logon failure.
-                Some(401 | 403) => AuthOutcome::Failed { status: NtStatus::LOGON_FAILURE },
-                _ => AuthOutcome::Unknown,
-            });
-            out(self.origin.activity(&req, vec![at, self.origin.at(seen.frame)], auth.into_kind()));
+        if let Some(Some(request)) = conn.pending.pop_front() {
+            request.emit(&self.origin, head.status, Some(self.origin.at(seen.frame)), out);
         }
     }
 }

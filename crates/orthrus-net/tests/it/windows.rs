@@ -333,4 +333,31 @@ fn kerberos_over_winrm_http_matches_tshark() {
     assert_eq!(over_http.len(), theirs.len());
     assert!(over_http.iter().all(|s| s.service.starts_with("HTTP/")));
     assert!(over_http.iter().any(|s| s.outcome == AuthOutcome::Succeeded));
+
+    // The requests that authenticated, with their request line and the answer's status,
+    // frame for frame as tshark reads them.
+    let mut requests: Vec<(u64, &orthrus_model::HttpRequest)> = activities
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActivityKind::HttpRequested(r) => Some((a.provenance[0].frame_number().unwrap(), r)),
+            _ => None,
+        })
+        .collect();
+    requests.sort_by_key(|(frame, _)| *frame);
+    assert_eq!(requests.len(), theirs.len());
+    let lines = tshark_fields(
+        &path,
+        "http.authorization && kerberos.msg_type == 14",
+        &["frame.number", "http.request.method", "http.request.uri"],
+    );
+    for ((frame, request), line) in requests.iter().zip(&lines) {
+        assert_eq!(frame.to_string(), line[0][0]);
+        assert_eq!(
+            (request.method.as_str(), request.target.as_str()),
+            (line[1][0].as_str(), line[2][0].as_str())
+        );
+        assert_eq!(request.auth, "kerberos");
+        assert_eq!(request.path(), "/wsman");
+    }
+    assert_eq!(requests.iter().filter(|(_, r)| r.status == Some(200)).count(), 4);
 }

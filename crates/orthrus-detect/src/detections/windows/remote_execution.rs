@@ -6,39 +6,43 @@
 //!   running `cmd.exe /C <command> > %windir%\Temp\<name>.tmp 2>&1`; `at \\host`:
 //!   `NetrJobAdd`) or WMI (impacket wmiexec, Empire/Covenant `Invoke-WMIMethod`, `wmic /node`:
 //!   DCOM activation, `IWbemLevel1Login::NTLMLogin`, then `IWbemServices::ExecMethod` of
-//!   `Win32_Process.Create`).
+//!   `Win32_Process.Create`) or WinRM (PowerShell remoting, `Enter-PSSession`/
+//!   `Invoke-Command`, winrs: authenticated `POST /wsman` on 5985).
 //! - ATT&CK: T1569.002 (Service Execution), T1053.005 (Scheduled Task), T1047 (WMI),
-//!   T1021.002, T1021.003. MDI: Remote code execution attempt (2019): "Service Creation",
-//!   "Task Scheduling", "Wmi Execution".
+//!   T1021.002, T1021.003, T1021.006 (WinRM). MDI: Remote code execution attempt (2019):
+//!   "Service Creation", "Task Scheduling", "Wmi Execution", "PowerShell execution".
 //! - Data: NET: SVCCTL `RCreateServiceW`/`RCreateServiceA`, ATSVC `NetrJobAdd`, TSCH
 //!   `SchRpcRegisterTask`, WMI `IWbemServices::ExecMethod`/`ExecMethodAsync` calls (their
 //!   interface and opnum show even when sealed; WMI over DCOM always is), with the caller's
 //!   address and account, and the service's binary or the task's command when the stub is
-//!   not sealed. EVT: Security event 4698 (a
-//!   scheduled task was created; audit "Other Object Access Events"), with the task's XML;
-//!   service installs from events are ORT-EVT-002.
+//!   not sealed; HTTP requests that authenticated (NTLM or Kerberos in `Authorization`) to
+//!   the WS-Management endpoint `/wsman` — the body is encrypted, the request line is not,
+//!   and PowerShell adds `?PSVersion=` to it. EVT: Security event 4698 (a scheduled task was
+//!   created; audit "Other Object Access Events"), with the task's XML; service installs
+//!   from events are ORT-EVT-002.
 //! - Logic: NET: any such call from an address that is not a known DC's; one alert per
-//!   source address and quiet gap, listing every attempt with its outcome; High when the
-//!   target is a known DC. EVT: a registered task whose action runs a shape of attack tooling
-//!   (interpreter with output redirected to a temp file, script hosts, loopback/admin-share
-//!   paths, random binaries; see `windows::suspicious_command`); one alert per computer and
-//!   quiet gap; High on a known domain controller.
+//!   source address, target and quiet gap, listing every attempt with its outcome; High when
+//!   the target is a known DC. EVT: a registered task whose action runs a shape of attack
+//!   tooling (interpreter with output redirected to a temp file, script hosts,
+//!   loopback/admin-share paths, random binaries; see `windows::suspicious_command`); one
+//!   alert per computer and quiet gap; High on a known domain controller.
 //! - Thresholds: `window_secs = 3600` (config `[remote_execution]`).
 //! - Benign: administrators managing DCs remotely from admin workstations, deployment and
 //!   inventory tools (SCCM and monitoring agents call WMI methods such as `StdRegProv`'s,
-//!   which sealed look like `Win32_Process.Create`); exclude their addresses (`exclude_sources`), task names (`exclude_tasks`) or accounts
-//!   (`exclude_actors`).
+//!   which sealed look like `Win32_Process.Create`; Server Manager speaks WS-Management to
+//!   `/wsman`, without `PSVersion`); exclude their addresses (`exclude_sources`), task names
+//!   (`exclude_tasks`) or accounts (`exclude_actors`).
 //! - Gaps: the WOW64 creation calls (`RCreateServiceWOW64W`, opnum 45, which Sysinternals
 //!   PsExec uses) are not counted: the public corpus holds the same PsExec session once
 //!   labelled as an attack and once as benign parser-test traffic, and the benign side
-//!   must stay silent. WinRM (PowerShell remoting, `POST /wsman` on 5985/5986) is seen only as
-//!   Kerberos/NTLM access to the HTTP service, not as execution.
+//!   must stay silent. WinRM over HTTPS (5986) shows only TLS. A Kerberos WinRM session does
+//!   not name its account on the wire.
 //! - Evidence: each call (request and reply frames) or 4698: method, object, account, result.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, Severity};
+use orthrus_model::{Activity, ActivityKind, AlertTargets, HttpRequest, RpcCall, RpcDetail, Severity};
 use serde::Deserialize;
 
 use super::{Finding, ForeignCall, KnownDcs, NamedEpisodes, host_key, suspicious_command};
@@ -50,9 +54,10 @@ pub static META: DetectionMeta = DetectionMeta {
     title: "Remote code execution attempt",
     mdi: "Remote code execution attempt (2019)",
     tactic: "TA0002",
-    techniques: &["T1569.002", "T1053.005", "T1047", "T1021.002", "T1021.003"],
+    techniques: &["T1569.002", "T1053.005", "T1047", "T1021.002", "T1021.003", "T1021.006"],
     data_sources: &[
         "SVCCTL RCreateService, ATSVC NetrJobAdd, TSCH SchRpcRegisterTask, WMI IWbemServices::ExecMethod",
+        "WinRM: authenticated HTTP POST /wsman",
         "event 4698 (scheduled task created)",
     ],
     base_severity: Severity::Medium,
@@ -93,6 +98,7 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
         excluded_actors: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
         dcs: KnownDcs::new(&config.domain_controllers),
         episodes: NamedEpisodes::new(c.window_secs),
+        ticket_owners: TicketOwners::default(),
     })
 }
 
@@ -101,10 +107,61 @@ pub struct RemoteExecution {
     excluded_actors: Vec<String>,
     dcs: KnownDcs,
     episodes: NamedEpisodes,
+    ticket_owners: TicketOwners,
+}
+
+/// Who each HTTP service ticket was issued to, from the TGS-REPs seen: a Kerberos WinRM
+/// session names no account on the wire, its ticket does. Bounded; the oldest go first.
+#[derive(Default)]
+struct TicketOwners {
+    owners: std::collections::HashMap<String, String>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl TicketOwners {
+    const MAX: usize = 65_536;
+
+    fn learn(&mut self, activity: &Activity) {
+        let ActivityKind::ServiceTicketRequested(exchange) = &activity.kind else { return };
+        let orthrus_model::KdcOutcome::Issued(issued) = &exchange.outcome else { return };
+        if !issued.ticket.sname.to_ascii_lowercase().starts_with("http/") {
+            return;
+        }
+        let owner = format!("{}@{}", issued.cname, issued.crealm);
+        if self.owners.insert(issued.ticket.id.clone(), owner).is_none() {
+            self.order.push_back(issued.ticket.id.clone());
+        }
+        while self.order.len() > Self::MAX {
+            if let Some(oldest) = self.order.pop_front() {
+                self.owners.remove(&oldest);
+            }
+        }
+    }
+
+    fn owner(&self, ticket_id: Option<&str>) -> Option<&String> {
+        ticket_id.and_then(|id| self.owners.get(id))
+    }
+}
+
+/// One remote execution attempt, as the alert's evidence and sentence word it.
+struct Attempt {
+    source: IpAddr,
+    target: IpAddr,
+    who: String,
+    /// `successful`, `refused`, `failed` or `unanswered`.
+    result: &'static str,
+    method: &'static str,
+    object: String,
+    actor: Option<String>,
 }
 
 impl RemoteExecution {
-    /// The wire view: a service created or a task registered over RPC by a non-DC.
+    fn excludes_account(&self, user: Option<&str>) -> bool {
+        user.is_some_and(|u| self.excluded_actors.contains(&account_key(u.rsplit('\\').next().unwrap_or(u))))
+    }
+
+    /// The wire view: a service created, a task registered or a WMI method executed over
+    /// RPC by a non-DC.
     fn remote_call(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
         let operation = call.operation.as_deref().unwrap_or_default();
         let method = match (call.interface.as_str(), operation) {
@@ -118,11 +175,7 @@ impl RemoteExecution {
         else {
             return;
         };
-        if call
-            .user
-            .as_deref()
-            .is_some_and(|u| self.excluded_actors.contains(&account_key(u.rsplit('\\').next().unwrap_or(u))))
-        {
+        if self.excludes_account(call.user.as_deref()) {
             return;
         }
         let object = match &call.detail {
@@ -139,7 +192,49 @@ impl RemoteExecution {
             _ if call.encrypted => "sealed".to_owned(),
             _ => String::new(),
         };
-        let key = source.to_string();
+        let attempt = Attempt { source, target, who, result, method, object, actor: call.user.clone() };
+        self.record(activity, attempt, updates);
+    }
+
+    /// The wire view of WinRM: an authenticated `POST /wsman` to a server by a non-DC.
+    /// PowerShell remoting says so in the target (`?PSVersion=`); winrs and WS-Management
+    /// clients do not.
+    fn remote_shell(&mut self, activity: &Activity, request: &HttpRequest, updates: &mut Vec<AlertUpdate>) {
+        if !request.method.eq_ignore_ascii_case("POST") || !request.path().eq_ignore_ascii_case("/wsman") {
+            return;
+        }
+        let (Some(source), Some(target)) = (activity.source_ip(), activity.destination.map(|d| d.ip)) else {
+            return;
+        };
+        let account =
+            request.user.clone().or_else(|| self.ticket_owners.owner(request.ticket_id.as_deref()).cloned());
+        if self.dcs.contains_address(source) || self.excludes_account(account.as_deref()) {
+            return;
+        }
+        let powershell = request.target.to_ascii_lowercase().contains("psversion=");
+        let result = match request.status {
+            Some(200..=299) => "successful",
+            Some(401 | 403) => "refused",
+            Some(_) => "failed",
+            None => "unanswered",
+        };
+        let attempt = Attempt {
+            source,
+            target,
+            who: account.clone().unwrap_or_else(|| format!("an unknown account ({})", request.auth)),
+            result,
+            method: if powershell { "PowerShell remoting (WinRM)" } else { "WinRM remote shell" },
+            object: request.target.clone(),
+            actor: account,
+        };
+        self.record(activity, attempt, updates);
+    }
+
+    fn record(&mut self, activity: &Activity, attempt: Attempt, updates: &mut Vec<AlertUpdate>) {
+        let Attempt { source, target, who, result, method, object, actor } = attempt;
+        // One alert per source and target, as MDI words it ("… were performed on DC1 from
+        // CLIENT1").
+        let key = format!("{source} {target}");
         let methods = self.episodes.add(&key, activity.time, [format!("{result} {method}")]);
         let on_dc = self.dcs.contains_address(target);
         let finding = Finding {
@@ -152,7 +247,7 @@ impl RemoteExecution {
                 methods.iter().cloned().collect::<Vec<_>>().join(", "),
             ),
             severity: if on_dc { Severity::High } else { META.base_severity },
-            actor: call.user.clone(),
+            actor,
             targets: AlertTargets {
                 computers: BTreeSet::from([target.to_string()]),
                 ..AlertTargets::default()
@@ -169,9 +264,11 @@ impl Detector for RemoteExecution {
 
     fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
         self.dcs.learn(activity);
-        if let ActivityKind::RpcCalled(call) = &activity.kind {
-            self.remote_call(activity, call, updates);
-            return;
+        self.ticket_owners.learn(activity);
+        match &activity.kind {
+            ActivityKind::RpcCalled(call) => return self.remote_call(activity, call, updates),
+            ActivityKind::HttpRequested(request) => return self.remote_shell(activity, request, updates),
+            _ => {}
         }
         let ActivityKind::TaskScheduled(task) = &activity.kind else { return };
         let Some(command) = task.command.as_deref() else { return };
@@ -316,6 +413,69 @@ mod tests {
             orthrus_testkit::corpus().join("pcap-attack/Lateral Movement/LM_WMI_ProcessCallCreate.pcapng");
         assert!(wire_alerts(&[path], &config).is_empty());
     }
+
+    #[test]
+    fn fires_on_powershell_remoting_over_winrm() {
+        // Covenant's PowerShell remoting with Kerberos: four sessions answered, one cut off.
+        let path = orthrus_testkit::corpus().join(POWERSHELL_REMOTING);
+        let alerts = wire_alerts(std::slice::from_ref(&path), &DetectionConfig::default());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("172.18.39.5".parse().unwrap()));
+        assert!(alert.targets.computers.contains("172.18.39.6"));
+        assert_eq!(alert.count, 5);
+        assert!(
+            alert.description.contains(
+                "by an unknown account (kerberos): successful PowerShell remoting (WinRM), unanswered PowerShell remoting (WinRM)"
+            ),
+            "{}",
+            alert.description
+        );
+        assert!(alert.evidence.iter().any(|e| e.summary.contains("/wsman?PSVersion=5.1.18362.752")));
+        // The same source known as a DC, or excluded by address, raises nothing.
+        let as_dc =
+            DetectionConfig { domain_controllers: vec!["172.18.39.5".into()], ..DetectionConfig::default() };
+        assert!(wire_alerts(std::slice::from_ref(&path), &as_dc).is_empty());
+    }
+
+    #[test]
+    fn a_kerberos_winrm_session_is_charged_to_its_tickets_owner() {
+        // PurpleSharp: pgustavo's TGS-REPs for HTTP/<host> are in the capture, and the
+        // sessions to the DC and two workstations present those tickets.
+        let path = orthrus_testkit::corpus().join(
+            "security-datasets/atomic/windows/lateral_movement/network/purplesharp_ad_playbook_I/purplesharp_ad_playbook_I_2020-10-22042947.cap",
+        );
+        let config =
+            DetectionConfig { domain_controllers: vec!["172.18.38.5".into()], ..DetectionConfig::default() };
+        let alerts = wire_alerts(&[path], &config);
+        let targets: BTreeSet<&str> =
+            alerts.iter().flat_map(|a| a.targets.computers.iter().map(String::as_str)).collect();
+        assert_eq!(targets, BTreeSet::from(["172.18.38.5", "172.18.39.6", "172.18.39.7"]));
+        for alert in &alerts {
+            assert_eq!(alert.source.account.as_deref(), Some("pgustavo@THESHIRE.LOCAL"));
+            let on_dc = alert.targets.computers.contains("172.18.38.5");
+            assert_eq!(alert.severity, if on_dc { Severity::High } else { Severity::Medium });
+        }
+    }
+
+    #[test]
+    fn silent_on_authenticated_http_that_is_not_ws_management() {
+        // The same real requests sent to another endpoint (web enrollment) are no remote shell.
+        let path = orthrus_testkit::corpus().join(POWERSHELL_REMOTING);
+        let mut engine = crate::Engine::new(&DetectionConfig::default(), "test");
+        let mut rewritten = 0;
+        for mut activity in orthrus_testkit::activities(&path) {
+            if let ActivityKind::HttpRequested(request) = &mut activity.kind {
+                request.target = "/certsrv/certfnsh.asp".into();
+                rewritten += 1;
+            }
+            engine.observe(&activity);
+        }
+        assert_eq!(rewritten, 5);
+        assert!(engine.finish().iter().all(|a| a.detection != META.id));
+    }
+
+    const POWERSHELL_REMOTING: &str = "security-datasets/atomic/windows/lateral_movement/network/covenant_psremoting_command/covenant_psremoting_command_2020-08-06115603.cap";
 
     fn wire_alerts(paths: &[std::path::PathBuf], config: &DetectionConfig) -> Vec<orthrus_model::Alert> {
         let mut engine = crate::Engine::new(config, "test");
