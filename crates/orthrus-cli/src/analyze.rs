@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use orthrus_detect::{DetectionConfig, Engine};
+use orthrus_detect::{Baseline, DetectionConfig, Engine};
 use orthrus_events::{MapContext, ReadSummary, to_activity};
 use orthrus_model::Activity;
 use orthrus_net::{
@@ -36,9 +36,21 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
         None => orthrus_directory::Directory::new(orthrus_directory::Snapshot::default(), &tags),
     });
     let mut engine = Engine::new(&config, "orthrus-analyze");
+    if let Some(path) = &args.baseline {
+        let baseline = Baseline::load(path)?;
+        for id in engine.restore(&baseline)? {
+            eprintln!(
+                "orthrus: {}: the state for {id} was left unused (not a detection enabled here)",
+                path.display()
+            );
+        }
+    }
     let run = decode_files(&args.files, !args.no_progress, &mut |activity| engine.observe(&activity));
     if let Some(server) = &args.reverse_dns {
         reverse_dns(&mut engine, server)?;
+    }
+    if let Some(path) = &args.save_baseline {
+        engine.baseline().save(path)?;
     }
     let alerts = engine.finish();
 

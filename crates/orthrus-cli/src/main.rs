@@ -81,6 +81,14 @@ pub struct AnalyzeArgs {
     /// default: offline analysis asks no one unless told.
     #[arg(long, value_name = "SERVER")]
     reverse_dns: Option<String>,
+    /// Start from what an earlier run learned (a file written by `--save-baseline`): the
+    /// detections that learn (profiles of who changes sensitive groups, …) begin with it.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Write what the detections learned over this run (and the `--baseline` it started
+    /// from) to FILE, for later runs or the center to start from.
+    #[arg(long, value_name = "FILE")]
+    save_baseline: Option<PathBuf>,
     /// Never draw a progress bar (it is drawn only on a terminal anyway).
     #[arg(long)]
     no_progress: bool,

@@ -6,7 +6,7 @@ use orthrus_model::{Activity, Alert, AlertSource, AlertTargets, Evidence, Severi
 use crate::detections::DETECTIONS;
 use crate::enrich::Enricher;
 use crate::window::Incident;
-use crate::{DetectionConfig, DetectionMeta, Detector};
+use crate::{Baseline, BaselineError, DetectionConfig, DetectionMeta, Detector};
 
 /// The current state of one alert as its detector sees it; the engine keeps the latest.
 #[derive(Debug, Clone)]
@@ -90,6 +90,8 @@ pub struct Engine {
     sensor: String,
     alerts: BTreeMap<(&'static str, TenantId, String), Alert>,
     updates: Vec<AlertUpdate>,
+    /// Event time of the latest activity seen (or restored from a baseline).
+    latest: Option<Timestamp>,
 }
 
 impl Engine {
@@ -108,10 +110,41 @@ impl Engine {
             sensor: sensor.to_string(),
             alerts: BTreeMap::new(),
             updates: Vec::new(),
+            latest: None,
         }
     }
 
+    /// Gives each learning detection its saved state. Returns the ids of states this build
+    /// has no enabled detection for (reported, not applied).
+    pub fn restore(&mut self, baseline: &Baseline) -> Result<Vec<String>, BaselineError> {
+        let mut unused = Vec::new();
+        for (id, state) in &baseline.detections {
+            let Some(enabled) = self.detectors.iter_mut().find(|d| d.detector.meta().id == id.as_str())
+            else {
+                unused.push(id.clone());
+                continue;
+            };
+            enabled
+                .detector
+                .restore(state.clone())
+                .map_err(|reason| BaselineError::State { detection: id.clone(), reason })?;
+        }
+        self.latest = self.latest.max(baseline.learned_until);
+        Ok(unused)
+    }
+
+    /// What the detectors have learned so far.
+    pub fn baseline(&self) -> Baseline {
+        let detections = self
+            .detectors
+            .iter()
+            .filter_map(|d| Some((d.detector.meta().id.to_owned(), d.detector.learned()?)))
+            .collect();
+        Baseline { format: crate::baseline::FORMAT, learned_until: self.latest, detections }
+    }
+
     pub fn observe(&mut self, activity: &Activity) {
+        self.latest = self.latest.max(Some(activity.time));
         self.enricher.observe(activity);
         for enabled in &mut self.detectors {
             if enabled.exclusions.skips(activity) {

@@ -14,6 +14,7 @@
 //! assert!(engine.finish().is_empty());
 //! ```
 
+pub mod baseline;
 mod config;
 pub mod detections;
 mod engine;
@@ -21,6 +22,7 @@ pub mod enrich;
 pub mod exclusions;
 pub mod window;
 
+pub use baseline::{Baseline, BaselineError};
 pub use config::{ConfigError, DetectionConfig};
 pub use engine::{AlertUpdate, Engine, Verdict};
 
@@ -61,4 +63,16 @@ pub trait Detector: Send {
 
     /// End of input: a detector holding back a decision may emit it now.
     fn finish(&mut self, _updates: &mut Vec<AlertUpdate>) {}
+
+    /// What the detector has learned, to be saved in a [`Baseline`]; `None` for detectors
+    /// that learn nothing.
+    fn learned(&self) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// Starts from a saved state (what [`learned`](Self::learned) gave); a state that does not
+    /// fit is refused with the reason.
+    fn restore(&mut self, _state: serde_json::Value) -> Result<(), String> {
+        Ok(())
+    }
 }

@@ -136,3 +136,40 @@ fn windows_dcsync_capture_and_its_domain_controller_log_line_up_in_time() {
             .any(|a| a["detection"] == "ORT-DRS-001" && a["source"]["account"] == "THESHIRE\\pgustavo")
     );
 }
+
+/// A baseline learned in one run silences what it learned in the next, and says so in the
+/// file; a baseline that is not one stops the run with a clear error.
+#[test]
+fn a_saved_baseline_carries_learning_into_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("learn.toml");
+    std::fs::write(&config, "[sensitive_groups]\nlearning_days = 28\n").unwrap();
+    let baseline = dir.path().join("baseline.json");
+    let log = orthrus_testkit::fixture("audit/group_membership_change.audit.jsonl");
+    let log = log.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = orthrus().arg("analyze").args(["--format", "json"]).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let learning =
+        run(&["--config", config.to_str().unwrap(), "--save-baseline", baseline.to_str().unwrap(), log]);
+    assert_eq!((learning.0, learning.1.as_str()), (Some(0), ""), "{}", learning.2);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&baseline).unwrap()).unwrap();
+    assert_eq!(saved["format"], 1);
+    assert!(saved["detections"]["ORT-EVT-001"]["changes"].to_string().contains("domain admins"), "{saved}");
+
+    let without = run(&[log]);
+    assert!(without.1.contains("ORT-EVT-001"), "{}", without.1);
+    let with = run(&["--baseline", baseline.to_str().unwrap(), log]);
+    assert_eq!((with.0, with.1.as_str()), (Some(0), ""), "{}", with.2);
+
+    std::fs::write(&baseline, "{\"format\": 1, \"detections\": {\"ORT-EVT-001\": {\"changes\": 3}}}")
+        .unwrap();
+    let bad = run(&["--baseline", baseline.to_str().unwrap(), log]);
+    assert_eq!(bad.0, Some(2));
+    assert!(bad.2.contains("baseline state of ORT-EVT-001 does not fit it"), "{}", bad.2);
+}

@@ -10,20 +10,27 @@
 //! - Logic: a member added to a sensitive group, named by well-known SID/RID (S-1-5-32-544,
 //!   -548, -549, -550, -551, -552, -556, -557, -578; domain RIDs 512, 516, 518, 519, 520, 521,
 //!   526, 527) or by name (DnsAdmins, Exchange groups, and the built-in names for logs that
-//!   give no SID), plus `extra_groups`. MDI learns who usually changes which group for four
-//!   weeks; Orthrus has no learning period yet, so every such addition alerts. One alert per
-//!   actor and quiet gap `window_secs`; High for Domain/Enterprise/Schema Admins and
-//!   Administrators.
-//! - Thresholds: `window_secs = 3600` (config `[sensitive_groups]`).
-//! - Benign: onboarding of a new administrator; exclude the provisioning account
-//!   (`exclude_actors`).
+//!   give no SID), plus `extra_groups`, by a (modifier, group) pair the profile has not seen.
+//!   The profile learns who changes (adds to or removes from) which sensitive group: for
+//!   `learning_days` from the first group change each DC logs, nothing alerts and every pair
+//!   is learned; a saved baseline (`orthrus analyze --baseline`) brings pairs learned before.
+//!   MDI learns four weeks per DC (`learning_days = 28`); the default, 0, is MDI's "low
+//!   threshold" mode: without a baseline every addition alerts. One alert per actor and
+//!   quiet gap `window_secs`; High for Domain/Enterprise/Schema Admins and Administrators,
+//!   and, with the directory, for a modifier that is not itself sensitive (an administrator
+//!   adds administrators; anyone else doing so holds a right they should not).
+//! - Thresholds: `window_secs = 3600`, `learning_days = 0` (config `[sensitive_groups]`);
+//!   at most 100 000 learned pairs and 10 000 DCs.
+//! - Benign: onboarding of a new administrator by someone who never did it while learning;
+//!   exclude the provisioning account (`exclude_actors`).
 //! - Evidence: each addition: actor, group, member, DC.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
-use serde::Deserialize;
+use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity, Timestamp};
+use serde::{Deserialize, Serialize};
 
 use super::{Finding, NamedEpisodes, logged_on};
 use crate::detections::kerberos::{account_key, name_list};
@@ -89,6 +96,8 @@ const CRITICAL_RIDS: &[&str] = &["512", "518", "519"];
 #[serde(default, deny_unknown_fields)]
 pub struct SensitiveGroupsConfig {
     pub window_secs: u64,
+    /// Days from a DC's first group change during which changes are learned, not alerted.
+    pub learning_days: u64,
     /// More group names to treat as sensitive.
     pub extra_groups: Vec<String>,
     /// Accounts whose additions are expected (provisioning systems).
@@ -100,6 +109,7 @@ impl Default for SensitiveGroupsConfig {
     fn default() -> Self {
         Self {
             window_secs: 3600,
+            learning_days: 0,
             extra_groups: Vec::new(),
             exclude_actors: Vec::new(),
             exclude_sources: Vec::new(),
@@ -109,8 +119,23 @@ impl Default for SensitiveGroupsConfig {
 
 impl SensitiveGroupsConfig {
     pub fn thresholds(&self) -> Vec<(&'static str, String)> {
-        vec![("window_secs", self.window_secs.to_string())]
+        vec![("window_secs", self.window_secs.to_string()), ("learning_days", self.learning_days.to_string())]
     }
+}
+
+/// Most (modifier, group) pairs and DCs the profile keeps; beyond them nothing more is learned.
+const MAX_PAIRS: usize = 100_000;
+const MAX_DCS: usize = 10_000;
+
+/// Who changes which sensitive group, as learned.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Profile {
+    /// When learning started on each DC (its first logged change to a sensitive group); `*`
+    /// for logs that name no computer.
+    started: BTreeMap<String, Timestamp>,
+    /// (modifier, group) pairs seen while learning, lower case.
+    changes: BTreeSet<(String, String)>,
 }
 
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
@@ -119,6 +144,9 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
         extra: c.extra_groups.iter().map(|g| account_key(g)).collect(),
         excluded: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
         episodes: NamedEpisodes::new(c.window_secs),
+        learning_secs: i64::try_from(c.learning_days.saturating_mul(86_400)).unwrap_or(i64::MAX),
+        profile: Profile::default(),
+        directory: config.directory.clone(),
     })
 }
 
@@ -127,6 +155,31 @@ pub struct SensitiveGroups {
     excluded: Vec<String>,
     /// Names in an episode: `group:<name>` and `member:<name>`.
     episodes: NamedEpisodes,
+    learning_secs: i64,
+    profile: Profile,
+    directory: Arc<orthrus_directory::Directory>,
+}
+
+impl SensitiveGroups {
+    /// Whether `dc` is still learning at `time` (its learning starts with its first change).
+    fn learning(&mut self, dc: &str, time: Timestamp) -> bool {
+        if self.learning_secs == 0 {
+            return false;
+        }
+        let started = match self.profile.started.get(dc) {
+            Some(started) => *started,
+            None if self.profile.started.len() < MAX_DCS => {
+                *self.profile.started.entry(dc.to_owned()).or_insert(time)
+            }
+            None => return false,
+        };
+        time < started.saturating_add_secs(self.learning_secs)
+    }
+
+    /// The modifier is in the directory and not sensitive: not an administrator.
+    fn is_unprivileged(&self, actor: &str) -> bool {
+        self.directory.find(actor).is_some_and(|found| self.directory.sensitivity(&found).is_none())
+    }
 }
 
 /// Whether a group is sensitive, and whether critically so.
@@ -149,9 +202,6 @@ impl Detector for SensitiveGroups {
 
     fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
         let ActivityKind::GroupMembershipChanged(change) = &activity.kind else { return };
-        if !change.added {
-            return;
-        }
         let Some(critical) = classify(&change.group.name, change.group.sid.as_deref(), &self.extra) else {
             return;
         };
@@ -172,6 +222,19 @@ impl Detector for SensitiveGroups {
         if self.excluded.contains(&account_key(&change.subject.name)) {
             return;
         }
+        let pair = (key.clone(), account_key(&change.group.name));
+        // Logs that name no computer (Samba's audit lines) learn on one shared clock.
+        let dc = if computer.is_empty() { "*" } else { computer.as_str() };
+        if self.learning(dc, activity.time) {
+            if self.profile.changes.len() < MAX_PAIRS {
+                self.profile.changes.insert(pair);
+            }
+            return;
+        }
+        if !change.added || self.profile.changes.contains(&pair) {
+            return;
+        }
+        let unprivileged = self.is_unprivileged(&actor);
         let member = if change.member.name.is_empty() {
             change.member.sid.clone().unwrap_or_default()
         } else {
@@ -191,16 +254,31 @@ impl Detector for SensitiveGroups {
             key,
             summary: format!("{actor} added {member} to {} on {dc}", change.group.name),
             description: format!(
-                "{actor} added {} to the sensitive group{} {}.",
+                "{actor}{} added {} to the sensitive group{} {}{}.",
+                if unprivileged { ", not itself an administrator," } else { "" },
                 name_list(members.iter(), 3),
                 if groups.len() == 1 { "" } else { "s" },
                 name_list(groups.iter(), 5),
+                if self.profile.changes.is_empty() { "" } else { ", a change not seen while learning" },
             ),
-            severity: if critical { Severity::High } else { META.base_severity },
+            severity: if critical || unprivileged { Severity::High } else { META.base_severity },
             actor: Some(actor),
             targets: AlertTargets { accounts: members, ..AlertTargets::default() },
         };
         self.episodes.raise(&META, activity, finding, updates);
+    }
+
+    fn learned(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(&self.profile).ok()
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), String> {
+        let saved: Profile = serde_json::from_value(state).map_err(|e| e.to_string())?;
+        if saved.changes.len() > MAX_PAIRS || saved.started.len() > MAX_DCS {
+            return Err(format!("more than {MAX_PAIRS} pairs or {MAX_DCS} DCs"));
+        }
+        self.profile = saved;
+        Ok(())
     }
 }
 
@@ -233,5 +311,106 @@ mod tests {
     #[test]
     fn silent_on_benign_logs() {
         assert_silent(META.id);
+    }
+
+    const DNSADMINS: &str = "evtx-to-mitre-attack/TA0003-Persistence/T1098.xxx-Account manipulation/ID4732-DNSadmin new member added.evtx";
+
+    fn run(
+        paths: &[std::path::PathBuf],
+        config: &DetectionConfig,
+        baseline: Option<&crate::Baseline>,
+    ) -> crate::Engine {
+        let mut engine = crate::Engine::new(config, "test");
+        if let Some(baseline) = baseline {
+            assert!(engine.restore(baseline).unwrap().is_empty());
+        }
+        for path in paths {
+            for activity in crate::detections::windows::testing::event_activities(path) {
+                engine.observe(&activity);
+            }
+        }
+        engine
+    }
+
+    fn raised(engine: crate::Engine) -> Vec<orthrus_model::Alert> {
+        engine.finish().into_iter().filter(|a| a.detection == META.id).collect()
+    }
+
+    #[test]
+    fn changes_seen_while_learning_are_silent_and_the_baseline_carries_them() {
+        let lab = orthrus_testkit::fixture("audit/group_membership_change.audit.jsonl");
+        let dnsadmins = orthrus_testkit::corpus().join(DNSADMINS);
+        let learning = DetectionConfig {
+            sensitive_groups: SensitiveGroupsConfig { learning_days: 28, ..Default::default() },
+            ..DetectionConfig::default()
+        };
+        // Learning: the lab's addition to Domain Admins raises nothing and is learned.
+        let engine = run(std::slice::from_ref(&lab), &learning, None);
+        let baseline = engine.baseline();
+        assert!(raised(engine).is_empty());
+        let state = baseline.detections[META.id].to_string();
+        assert!(state.contains("domain admins") && state.contains("s-1-5-21-1246678650"), "{state}");
+
+        // Saved, loaded: the same change is known; another modifier's change is not.
+        let file = std::env::temp_dir().join(format!("orthrus-baseline-{}.json", std::process::id()));
+        baseline.save(&file).unwrap();
+        let loaded = crate::Baseline::load(&file).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(loaded, baseline);
+        let config = DetectionConfig::default();
+        assert!(raised(run(std::slice::from_ref(&lab), &config, Some(&loaded))).is_empty());
+        let other = raised(run(std::slice::from_ref(&dnsadmins), &config, Some(&loaded)));
+        assert_eq!(other.len(), 1, "{other:#?}");
+        assert!(
+            other[0].description.ends_with("DnsAdmins, a change not seen while learning."),
+            "{}",
+            other[0].description
+        );
+        // Without the baseline the lab's change alerts (low-threshold mode).
+        assert_eq!(raised(run(&[lab], &config, None)).len(), 1);
+    }
+
+    #[test]
+    fn a_baseline_that_does_not_fit_is_refused() {
+        let mut baseline = crate::Engine::new(&DetectionConfig::default(), "test").baseline();
+        baseline.detections.insert(META.id.into(), serde_json::json!({"changes": "not a list"}));
+        let mut engine = crate::Engine::new(&DetectionConfig::default(), "test");
+        let error = engine.restore(&baseline).unwrap_err().to_string();
+        assert!(error.contains("ORT-EVT-001"), "{error}");
+        baseline.detections.clear();
+        baseline.detections.insert("ORT-XXX-999".into(), serde_json::json!({}));
+        assert_eq!(engine.restore(&baseline).unwrap(), ["ORT-XXX-999"]);
+    }
+
+    #[test]
+    fn an_unprivileged_modifier_is_high_with_the_directory() {
+        // The corpus' DnsAdmins addition by OFFSEC\admmig, with a directory in which admmig is
+        // an ordinary user: DnsAdmins alone is medium; a non-administrator granting it is high.
+        let snapshot: orthrus_directory::Snapshot = serde_json::from_value(serde_json::json!({
+            "format": "orthrus-directory-snapshot", "version": 1,
+            "domains": [{"dns_name": "offsec.lan", "netbios_name": "OFFSEC", "dn": "DC=offsec,DC=lan",
+                "sid": "S-1-5-21-1-2-3", "synced_from": "dc01.offsec.lan", "highest_usn": 1, "synced_at": "2020-01-01T00:00:00Z", "objects": [{"kind": "user", "dn": "CN=admmig,CN=Users,DC=offsec,DC=lan",
+                "sid": "S-1-5-21-1-2-3-1105", "sam_account_name": "admmig", "primary_group_id": 513, "usn_changed": 1}]}]
+        }))
+        .unwrap();
+        let dnsadmins = orthrus_testkit::corpus().join(DNSADMINS);
+        let plain = raised(run(std::slice::from_ref(&dnsadmins), &DetectionConfig::default(), None));
+        assert_eq!(plain[0].severity, Severity::Medium);
+        let config = DetectionConfig {
+            directory: Arc::new(orthrus_directory::Directory::new(snapshot.clone(), &Default::default())),
+            ..DetectionConfig::default()
+        };
+        let alerts = raised(run(std::slice::from_ref(&dnsadmins), &config, None));
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert_eq!(alerts[0].severity, Severity::High);
+        assert!(alerts[0].description.starts_with("OFFSEC\\admmig, not itself an administrator, added"));
+        // Tagged sensitive, the same modifier is an administrator: medium again.
+        let tags =
+            orthrus_directory::EntityTags { sensitive: vec!["OFFSEC\\admmig".into()], ..Default::default() };
+        let config = DetectionConfig {
+            directory: Arc::new(orthrus_directory::Directory::new(snapshot, &tags)),
+            ..DetectionConfig::default()
+        };
+        assert_eq!(raised(run(&[dnsadmins], &config, None))[0].severity, Severity::Medium);
     }
 }
