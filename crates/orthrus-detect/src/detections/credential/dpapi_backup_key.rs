@@ -55,7 +55,7 @@ const BKRP_RETRIEVE: &str = "BACKUPKEY_RETRIEVE_BACKUP_KEY_GUID";
 
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(DpapiBackupKey {
-        dcs: KnownDcs::new(&config.domain_controllers),
+        dcs: KnownDcs::from_config(config),
         episodes: NamedEpisodes::new(config.dpapi_backup_key.window_secs),
     })
 }

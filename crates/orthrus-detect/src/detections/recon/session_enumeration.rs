@@ -35,7 +35,7 @@ pub static META: DetectionMeta = DetectionMeta {
 
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(SessionEnumeration {
-        dcs: KnownDcs::new(&config.domain_controllers),
+        dcs: KnownDcs::from_config(config),
         episodes: NamedEpisodes::new(config.session_enumeration.window_secs),
         config: config.session_enumeration.clone(),
     })

@@ -34,7 +34,7 @@ pub static META: DetectionMeta = DetectionMeta {
 
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(ZoneTransfer {
-        dcs: KnownDcs::new(&config.domain_controllers),
+        dcs: KnownDcs::from_config(config),
         episodes: NamedEpisodes::new(config.zone_transfer.window_secs),
     })
 }

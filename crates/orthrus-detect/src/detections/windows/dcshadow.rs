@@ -42,7 +42,7 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(DcShadow {
         incidents: Incidents::new(config.dcshadow.window_secs),
         config: config.dcshadow.clone(),
-        dcs: KnownDcs::new(&config.domain_controllers),
+        dcs: KnownDcs::from_config(config),
     })
 }
 

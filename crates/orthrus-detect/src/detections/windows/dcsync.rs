@@ -15,9 +15,9 @@
 //!   addresses configured in `domain_controllers`, those that answer Kerberos, and those that
 //!   serve replication); High. One alert per source address and quiet gap. EVT: such an
 //!   access by an account that is not a domain controller's machine account.
-//!   With `domain_controllers` configured (or DCs learned from the KDC events they log), a
-//!   machine account must be one of them; without any, every machine account (`NAME$`) is
-//!   taken for a DC. One alert per account and quiet gap `window_secs`; High when
+//!   With `domain_controllers` configured, a directory snapshot (`--directory`: the computers
+//!   it knows as DCs) or DCs learned from the KDC events they log, a machine account must be
+//!   one of them; without any, every machine account (`NAME$`) is taken for a DC. One alert per account and quiet gap `window_secs`; High when
 //!   Get-Changes-All (secrets) was used.
 //! - Thresholds: `window_secs = 3600` (config `[dcsync]`); `exclude_accounts` for
 //!   Entra/Azure AD Connect (`MSOL_…`, `Sync_…`) and replication-based tools.
@@ -44,7 +44,11 @@ pub static META: DetectionMeta = DetectionMeta {
     mdi: "Suspected DCSync attack (replication of directory services) (2006)",
     tactic: "TA0006",
     techniques: &["T1003.006"],
-    data_sources: &["DRSUAPI GetNCChanges", "event 4662 (directory service access)"],
+    data_sources: &[
+        "DRSUAPI GetNCChanges",
+        "event 4662 (directory service access)",
+        "directory snapshot (DC list)",
+    ],
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "dcsync",
@@ -80,7 +84,7 @@ impl DcsyncConfig {
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(Dcsync {
         excluded: config.dcsync.exclude_accounts.iter().map(|a| account_key(a)).collect(),
-        dcs: KnownDcs::new(&config.domain_controllers),
+        dcs: KnownDcs::from_config(config),
         incidents: Incidents::new(config.dcsync.window_secs),
     })
 }
@@ -267,5 +271,38 @@ mod tests {
     #[test]
     fn silent_on_benign_logs() {
         assert_silent_on_logs_and_captures(META.id);
+    }
+
+    #[test]
+    fn the_directorys_dc_list_tells_a_dcs_replication_from_a_machine_accounts() {
+        // DC1$ (as SYSTEM) exercising replication rights in a corpus log: with no DC known,
+        // any machine account passes; the directory naming DC1 a DC keeps it silent, and a
+        // directory whose only DC is another one makes DC1$ a machine account replicating.
+        use crate::detections::windows::testing::{corpus_alerts, directory_of};
+        let file = "evtx-attack-samples/Credential Access/ACL_ForcePwd_SPNAdd_User_Computer_Accounts.evtx";
+        let with = |dc: &str| {
+            let snapshot = directory_of(
+                "insecurebank.local",
+                "INSECUREBANK",
+                serde_json::json!([{"kind": "computer", "dn": format!("CN={dc},OU=Domain Controllers,DC=insecurebank,DC=local"),
+                    "sam_account_name": format!("{dc}$"), "user_account_control": 532480, "primary_group_id": 516,
+                    "dns_host_name": format!("{dc}.insecurebank.local"), "usn_changed": 1}]),
+            );
+            DetectionConfig {
+                directory: std::sync::Arc::new(orthrus_directory::Directory::new(
+                    snapshot,
+                    &Default::default(),
+                )),
+                ..DetectionConfig::default()
+            }
+        };
+        assert!(corpus_alerts(&[file], META.id, &DetectionConfig::default()).is_empty());
+        assert!(corpus_alerts(&[file], META.id, &with("DC1")).is_empty());
+        let alerts = corpus_alerts(&[file], META.id, &with("DC2"));
+        assert!(!alerts.is_empty());
+        for alert in &alerts {
+            let text = &alert.description;
+            assert!(text.starts_with("insecurebank\\DC1$, which is not a domain controller"), "{text}");
+        }
     }
 }

@@ -37,7 +37,7 @@ pub static META: DetectionMeta = DetectionMeta {
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(LogCleared {
         config: config.log_cleared.clone(),
-        dcs: KnownDcs::new(&config.domain_controllers),
+        dcs: KnownDcs::from_config(config),
         episodes: NamedEpisodes::new(config.log_cleared.window_secs),
     })
 }

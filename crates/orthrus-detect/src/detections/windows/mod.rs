@@ -182,6 +182,19 @@ pub(crate) struct KnownDcs {
 }
 
 impl KnownDcs {
+    /// The DCs the config lists and those the directory snapshot holds (by name: the
+    /// snapshot has no addresses).
+    pub fn from_config(config: &crate::DetectionConfig) -> Self {
+        let mut dcs = Self::new(&config.domain_controllers);
+        for dc in config.directory.domain_controllers() {
+            dcs.names.insert(host_key(dc.object.name()));
+            if let Some(dns) = &dc.object.dns_host_name {
+                dcs.names.insert(host_key(dns));
+            }
+        }
+        dcs
+    }
+
     pub fn new(configured: &[String]) -> Self {
         let mut dcs = Self::default();
         for entry in configured {
@@ -318,6 +331,23 @@ pub(crate) mod testing {
     use orthrus_model::{Activity, Alert};
 
     use crate::{DetectionConfig, Engine};
+
+    /// A directory of one domain holding `objects` (snapshot JSON objects): what a sync of
+    /// the corpus' domains would give, for corpus logs whose domains we cannot sync.
+    pub fn directory_of(
+        dns_name: &str,
+        netbios: &str,
+        objects: serde_json::Value,
+    ) -> orthrus_directory::Snapshot {
+        let dn = format!("DC={}", dns_name.replace('.', ",DC="));
+        serde_json::from_value(serde_json::json!({
+            "format": "orthrus-directory-snapshot", "version": 1,
+            "domains": [{"dns_name": dns_name, "netbios_name": netbios, "dn": dn, "sid": "S-1-5-21-1-2-3",
+                "synced_from": format!("dc.{dns_name}"), "highest_usn": 1, "synced_at": "2020-01-01T00:00:00Z",
+                "objects": objects}]
+        }))
+        .unwrap()
+    }
 
     /// Activities of an event log file, ordered by event time.
     pub fn event_activities(path: &Path) -> Vec<Activity> {

@@ -96,7 +96,7 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(RemoteExecution {
         excluded_tasks: c.exclude_tasks.iter().map(|t| t.trim_start_matches('\\').to_lowercase()).collect(),
         excluded_actors: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
-        dcs: KnownDcs::new(&config.domain_controllers),
+        dcs: KnownDcs::from_config(config),
         episodes: NamedEpisodes::new(c.window_secs),
         ticket_owners: TicketOwners::default(),
     })

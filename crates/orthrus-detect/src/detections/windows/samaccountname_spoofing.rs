@@ -37,7 +37,7 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(SamAccountNameSpoofing {
         incidents: Incidents::new(config.samaccountname_spoofing.window_secs),
         config: config.samaccountname_spoofing.clone(),
-        dcs: KnownDcs::new(&config.domain_controllers),
+        dcs: KnownDcs::from_config(config),
     })
 }
 

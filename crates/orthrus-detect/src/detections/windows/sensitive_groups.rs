@@ -386,13 +386,12 @@ mod tests {
     fn an_unprivileged_modifier_is_high_with_the_directory() {
         // The corpus' DnsAdmins addition by OFFSEC\admmig, with a directory in which admmig is
         // an ordinary user: DnsAdmins alone is medium; a non-administrator granting it is high.
-        let snapshot: orthrus_directory::Snapshot = serde_json::from_value(serde_json::json!({
-            "format": "orthrus-directory-snapshot", "version": 1,
-            "domains": [{"dns_name": "offsec.lan", "netbios_name": "OFFSEC", "dn": "DC=offsec,DC=lan",
-                "sid": "S-1-5-21-1-2-3", "synced_from": "dc01.offsec.lan", "highest_usn": 1, "synced_at": "2020-01-01T00:00:00Z", "objects": [{"kind": "user", "dn": "CN=admmig,CN=Users,DC=offsec,DC=lan",
-                "sid": "S-1-5-21-1-2-3-1105", "sam_account_name": "admmig", "primary_group_id": 513, "usn_changed": 1}]}]
-        }))
-        .unwrap();
+        let snapshot = crate::detections::windows::testing::directory_of(
+            "offsec.lan",
+            "OFFSEC",
+            serde_json::json!([{"kind": "user", "dn": "CN=admmig,CN=Users,DC=offsec,DC=lan",
+                "sid": "S-1-5-21-1-2-3-1105", "sam_account_name": "admmig", "primary_group_id": 513, "usn_changed": 1}]),
+        );
         let dnsadmins = orthrus_testkit::corpus().join(DNSADMINS);
         let plain = raised(run(std::slice::from_ref(&dnsadmins), &DetectionConfig::default(), None));
         assert_eq!(plain[0].severity, Severity::Medium);

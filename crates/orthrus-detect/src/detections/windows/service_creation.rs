@@ -65,7 +65,7 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     let c = &config.service_creation;
     Box::new(ServiceCreation {
         excluded: c.exclude_services.iter().map(|s| s.to_lowercase()).collect(),
-        dcs: KnownDcs::new(&config.domain_controllers),
+        dcs: KnownDcs::from_config(config),
         episodes: NamedEpisodes::new(c.window_secs),
     })
 }
