@@ -226,6 +226,50 @@ impl Activity {
         }
     }
 
+    /// The accounts the activity names (the acting one first), as they appear: what an
+    /// entity's timeline is built from.
+    pub fn accounts(&self) -> Vec<String> {
+        let refs = |list: &[Option<&crate::AccountRef>]| -> Vec<String> {
+            list.iter().flatten().filter(|a| !a.name.is_empty()).map(|a| a.qualified()).collect()
+        };
+        let mut out = match &self.kind {
+            ActivityKind::TgtRequested(ex) | ActivityKind::ServiceTicketRequested(ex) => ex
+                .client()
+                .map(|c| match ex.client_realm() {
+                    Some(realm) => format!("{c}@{realm}"),
+                    None => c.to_owned(),
+                })
+                .into_iter()
+                .collect(),
+            ActivityKind::NtlmAuthenticated(n) if !n.user.is_empty() => {
+                vec![if n.domain.is_empty() { n.user.clone() } else { format!("{}\\{}", n.domain, n.user) }]
+            }
+            ActivityKind::RpcCalled(c) => c.user.iter().cloned().collect(),
+            ActivityKind::ShareOpened(s) => s.user.iter().cloned().collect(),
+            ActivityKind::FileOpened(f) => f.user.iter().cloned().collect(),
+            ActivityKind::HttpRequested(r) => r.user.iter().cloned().collect(),
+            ActivityKind::LdapBound(b) if !b.name.is_empty() => vec![b.name.clone()],
+            ActivityKind::LdapSearched(s) => s.user.iter().cloned().collect(),
+            ActivityKind::LdapChanged(c) => c.user.iter().cloned().collect(),
+            ActivityKind::LoggedOn(l)
+            | ActivityKind::LoggedOff(l)
+            | ActivityKind::ExplicitCredentialsUsed(l) => refs(&[Some(&l.account), l.subject.as_ref()]),
+            ActivityKind::PrivilegesAssigned(p) => refs(&[Some(&p.account)]),
+            ActivityKind::DirectoryObjectAccessed(d) => refs(&[Some(&d.subject)]),
+            ActivityKind::DirectoryObjectChanged(d) => refs(&[Some(&d.subject)]),
+            ActivityKind::GroupMembershipChanged(g) => refs(&[Some(&g.subject), Some(&g.member)]),
+            ActivityKind::AccountChanged(a) => refs(&[Some(&a.subject), Some(&a.target)]),
+            ActivityKind::ServiceInstalled(s) => refs(&[s.subject.as_ref()]),
+            ActivityKind::TaskScheduled(t) => refs(&[Some(&t.subject)]),
+            ActivityKind::LogCleared(l) => refs(&[l.subject.as_ref()]),
+            ActivityKind::ProcessStarted(p) => refs(&[p.user.as_ref()]),
+            ActivityKind::ProcessConnected(p) => refs(&[p.user.as_ref()]),
+            _ => Vec::new(),
+        };
+        out.dedup();
+        out
+    }
+
     /// Whether the activity came from an event log rather than from the wire.
     pub fn from_event_log(&self) -> bool {
         self.provenance.first().is_some_and(|p| p.frame_number().is_none())

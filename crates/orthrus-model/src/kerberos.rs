@@ -331,10 +331,11 @@ pub struct KdcIssued {
 }
 
 /// The KDC refused (KRB-ERROR).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct KdcFailure {
     pub code: KerberosErrorCode,
-    #[serde(default, skip_serializing_if = "Option::is_none", skip_deserializing)]
+    /// The code's RFC 4120 name, written for readers; read back from the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<&'static str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etext: Option<String>,
@@ -342,6 +343,32 @@ pub struct KdcFailure {
     pub sname: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cname: Option<String>,
+}
+
+/// A stored or shipped [`KdcFailure`]: its `name` is not trusted, it is derived again.
+#[derive(Deserialize)]
+struct KdcFailureFields {
+    code: KerberosErrorCode,
+    #[serde(default)]
+    etext: Option<String>,
+    realm: String,
+    sname: String,
+    #[serde(default)]
+    cname: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for KdcFailure {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let f = KdcFailureFields::deserialize(deserializer)?;
+        Ok(Self {
+            code: f.code,
+            name: f.code.name(),
+            etext: f.etext,
+            realm: f.realm,
+            sname: f.sname,
+            cname: f.cname,
+        })
+    }
 }
 
 /// How the exchange ended.

@@ -50,6 +50,22 @@ pub fn activities(path: &Path) -> Vec<Activity> {
     out
 }
 
+/// Every activity of an event log (EVTX, forwarded XML/JSON, syslog, Samba audit), in event
+/// time order.
+pub fn log_activities(path: &Path) -> Vec<Activity> {
+    let context = orthrus_events::MapContext::default();
+    let mut out = Vec::new();
+    let label = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let read = orthrus_events::read_file(path, &label, 1, &mut |event| {
+        out.extend(orthrus_events::to_activity(&event, &context));
+    });
+    if let Err(e) = read {
+        panic!("{}: {e:?}", path.display());
+    }
+    out.sort_by_key(|a| a.time);
+    out
+}
+
 /// Activities of the lab capture `testdata/pcap/NAME.pcap`.
 pub fn lab_activities(name: &str) -> Vec<Activity> {
     activities(&fixture(&format!("pcap/{name}.pcap")))

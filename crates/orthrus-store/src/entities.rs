@@ -1,0 +1,85 @@
+//! Entity keys: how activities and alerts are indexed by who and what they involve, so an
+//! account's or a computer's timeline and alerts are one lookup away. One key names one
+//! entity however the data spelled it: `account:bob` for `LAB\bob`, `bob@LAB.TEST` and `Bob`;
+//! `computer:ws01` for `WS01`, `ws01.lab.test` and `WS01$`; `ip:10.0.0.5`.
+
+use std::net::IpAddr;
+
+use orthrus_model::{Activity, Alert};
+
+/// The key of an entity of `kind` (`account`, `computer`, `ip`, `service`).
+pub fn entity_key(kind: &str, value: &str) -> String {
+    let value = value.trim();
+    let normalized = match kind {
+        "account" => {
+            let bare = value.rsplit('\\').next().unwrap_or(value);
+            let bare = bare.split('@').next().unwrap_or(bare);
+            bare.to_lowercase()
+        }
+        "computer" => {
+            let short = value.trim_start_matches('\\').split('.').next().unwrap_or(value);
+            short.trim_end_matches('$').to_lowercase()
+        }
+        _ => value.to_lowercase(),
+    };
+    format!("{kind}:{normalized}")
+}
+
+/// Every entity an activity involves: its addresses, the computers it names, its accounts.
+pub fn activity_entities(activity: &Activity) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for ip in [activity.source.map(|e| e.ip), activity.destination.map(|e| e.ip)].into_iter().flatten() {
+        keys.push(entity_key("ip", &ip.to_string()));
+    }
+    for host in [&activity.source_host, &activity.destination_host].into_iter().flatten() {
+        keys.push(entity_key("computer", host));
+    }
+    for account in activity.accounts() {
+        keys.push(entity_key("account", &account));
+    }
+    keys.retain(|k| !k.ends_with(':'));
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Every entity an alert names as source or target.
+pub fn alert_entities(alert: &Alert) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    if let Some(ip) = alert.source.ip {
+        keys.push(entity_key("ip", &ip.to_string()));
+    }
+    keys.extend(alert.source.computer.iter().map(|c| entity_key("computer", c)));
+    keys.extend(alert.source.account.iter().map(|a| entity_key("account", a)));
+    keys.extend(alert.targets.accounts.iter().map(|a| entity_key("account", a)));
+    for computer in &alert.targets.computers {
+        keys.push(match computer.parse::<IpAddr>() {
+            Ok(ip) => entity_key("ip", &ip.to_string()),
+            Err(_) => entity_key("computer", computer),
+        });
+    }
+    keys.extend(alert.targets.services.iter().map(|s| entity_key("service", s)));
+    for entity in &alert.entities {
+        keys.push(entity_key(&entity.kind, &entity.name));
+    }
+    keys.retain(|k| !k.ends_with(':'));
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_key_per_entity_however_spelled() {
+        for name in ["LAB\\bob", "bob@LAB.TEST", "Bob", " bob "] {
+            assert_eq!(entity_key("account", name), "account:bob");
+        }
+        for name in ["WS01", "ws01.lab.test", "WS01$", "\\\\WS01"] {
+            assert_eq!(entity_key("computer", name), "computer:ws01");
+        }
+        assert_eq!(entity_key("ip", "10.0.0.5"), "ip:10.0.0.5");
+    }
+}

@@ -1,0 +1,346 @@
+//! The center's store: tenants, users and their grants, sensors and their credentials,
+//! batches (idempotent by sensor and sequence), activities with entity timelines, alerts with
+//! their lifecycle and comments, and exclusions.
+//!
+//! One trait, [`Store`], with every tenant-owned operation taking the [`TenantId`] it acts
+//! for: scoping lives here, in one place, not in each caller. [`SqliteStore`] is the default
+//! (one file, WAL, migrations embedded in the binary). Secrets never reach the store: it keeps
+//! SHA-256 hashes of tokens and whatever password hash the caller made.
+//!
+//! Times are event or request times the caller passes in; the store never reads the clock.
+//!
+//! ```
+//! use orthrus_store::{SqliteStore, Store};
+//! use orthrus_model::{TenantId, Timestamp};
+//! let store = SqliteStore::in_memory().unwrap();
+//! store.create_tenant(&TenantId("acme".into()), "ACME Corp", Timestamp::from_micros(0)).unwrap();
+//! assert_eq!(store.tenants().unwrap()[0].name, "ACME Corp");
+//! ```
+
+mod entities;
+mod sqlite;
+
+use orthrus_model::{Activity, Alert, Severity, TenantId, Timestamp};
+use serde::{Deserialize, Serialize};
+
+pub use entities::{activity_entities, alert_entities, entity_key};
+pub use sqlite::SqliteStore;
+
+/// Largest page a listing returns.
+pub const MAX_PAGE: usize = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database migration: {0}")]
+    Migration(String),
+    #[error("stored record: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    pub id: TenantId,
+    pub name: String,
+    pub created: Timestamp,
+}
+
+/// What a user may do in a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads alerts, entities, sensors and health.
+    Viewer,
+    /// Also changes alert status and comments.
+    Analyst,
+    /// Also manages exclusions and sensors.
+    Admin,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "analyst" => Some(Role::Analyst),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub name: String,
+    /// The tenants the user may see, with the role in each.
+    pub grants: Vec<(TenantId, Role)>,
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+}
+
+impl UserRecord {
+    pub fn role_in(&self, tenant: &TenantId) -> Option<Role> {
+        self.grants.iter().find(|(t, _)| t == tenant).map(|(_, r)| *r)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SensorRecord {
+    pub id: String,
+    pub tenant: TenantId,
+    pub name: String,
+    pub created: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The last heartbeat's statistics (capture, decode, buffer), as the sensor sent them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<serde_json::Value>,
+}
+
+/// What happened to a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingested {
+    /// Stored, with this many activities.
+    Stored(usize),
+    /// This sensor's batch of that sequence number was stored before: nothing stored again.
+    Duplicate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Open,
+    Closed,
+    Suppressed,
+}
+
+impl AlertStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "open",
+            AlertStatus::Closed => "closed",
+            AlertStatus::Suppressed => "suppressed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "open" => Some(AlertStatus::Open),
+            "closed" => Some(AlertStatus::Closed),
+            "suppressed" => Some(AlertStatus::Suppressed),
+            _ => None,
+        }
+    }
+}
+
+/// How an alert update landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    New,
+    Updated,
+    /// It was closed; new activity opened it again.
+    Reopened,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    pub time: Timestamp,
+    pub author: String,
+    pub text: String,
+}
+
+/// An alert as stored: its record (the alert JSON of architecture.md, `status` current) and
+/// its lifecycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    pub id: String,
+    pub tenant: TenantId,
+    pub detection: String,
+    pub severity: Severity,
+    pub status: AlertStatus,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub count: u64,
+    pub alert: serde_json::Value,
+    pub comments: Vec<Comment>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    pub severity: Option<Severity>,
+    pub status: Option<AlertStatus>,
+    pub detection: Option<String>,
+    /// Alerts last seen at or after this time.
+    pub since: Option<Timestamp>,
+    /// Alerts first seen at or before this time.
+    pub until: Option<Timestamp>,
+    /// An entity key ([`entity_key`]): alerts naming it as source or target.
+    pub entity: Option<String>,
+}
+
+/// One page of a listing, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Self { offset: 0, limit: 100 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertPage {
+    pub alerts: Vec<AlertRecord>,
+    /// How many alerts match the filter in all.
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityQuery {
+    /// An entity key: only activities naming it.
+    pub entity: Option<String>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub limit: usize,
+}
+
+/// What an exclusion matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExclusionKind {
+    /// An address or a subnet.
+    Address,
+    Account,
+    Computer,
+}
+
+impl ExclusionKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ExclusionKind::Address => "address",
+            ExclusionKind::Account => "account",
+            ExclusionKind::Computer => "computer",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "address" => Some(ExclusionKind::Address),
+            "account" => Some(ExclusionKind::Account),
+            "computer" => Some(ExclusionKind::Computer),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewExclusion {
+    /// A detection id, or `global`.
+    pub detection: String,
+    pub kind: ExclusionKind,
+    pub value: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExclusionRecord {
+    pub id: i64,
+    #[serde(flatten)]
+    pub exclusion: NewExclusion,
+    pub created: Timestamp,
+}
+
+/// Everything the center keeps. Tenant-owned operations take the tenant they act for and
+/// never see or change another's rows.
+pub trait Store: Send + Sync {
+    // Tenants, users, credentials (administration: no tenant scope of their own).
+    fn create_tenant(&self, id: &TenantId, name: &str, now: Timestamp) -> Result<TenantRecord>;
+    fn tenants(&self) -> Result<Vec<TenantRecord>>;
+    fn create_user(&self, name: &str, password_hash: Option<&str>, now: Timestamp) -> Result<()>;
+    fn grant(&self, user: &str, tenant: &TenantId, role: Role) -> Result<()>;
+    fn user(&self, name: &str) -> Result<Option<UserRecord>>;
+    fn add_user_token(&self, user: &str, token_hash: &[u8; 32], label: &str, now: Timestamp) -> Result<()>;
+    fn user_for_token(&self, token_hash: &[u8; 32]) -> Result<Option<UserRecord>>;
+    fn create_sensor(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        token_hash: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<SensorRecord>;
+    fn sensor_for_token(&self, token_hash: &[u8; 32]) -> Result<Option<SensorRecord>>;
+
+    // Sensors of a tenant.
+    fn sensors(&self, tenant: &TenantId) -> Result<Vec<SensorRecord>>;
+    fn heartbeat(
+        &self,
+        tenant: &TenantId,
+        sensor: &str,
+        now: Timestamp,
+        version: &str,
+        status: &serde_json::Value,
+    ) -> Result<()>;
+
+    /// Stores a sensor's batch once: the activities are stamped with `tenant` whatever they
+    /// claim, and a batch whose (sensor, sequence) was stored before is not stored again.
+    fn ingest(
+        &self,
+        tenant: &TenantId,
+        sensor: &str,
+        sequence: u64,
+        activities: &[Activity],
+        now: Timestamp,
+    ) -> Result<Ingested>;
+    fn activities(&self, tenant: &TenantId, query: &ActivityQuery) -> Result<Vec<Activity>>;
+    fn activity_count(&self, tenant: &TenantId) -> Result<u64>;
+    /// Drops activities older than `before` (all tenants: retention is the center's).
+    fn prune_activities(&self, before: Timestamp) -> Result<u64>;
+
+    /// Records an alert's current state (its id is the engine's, stable for the incident):
+    /// new, or an update of count, last-seen, evidence and sentence. A closed alert that
+    /// gains activity opens again; a suppressed one stays suppressed.
+    fn upsert_alert(&self, alert: &Alert) -> Result<Upserted>;
+    fn alerts(&self, tenant: &TenantId, filter: &AlertFilter, page: Page) -> Result<AlertPage>;
+    fn alert(&self, tenant: &TenantId, id: &str) -> Result<Option<AlertRecord>>;
+    /// Whether the alert exists (in that tenant) and now has `status`.
+    fn set_alert_status(&self, tenant: &TenantId, id: &str, status: AlertStatus) -> Result<bool>;
+    fn comment(&self, tenant: &TenantId, id: &str, author: &str, text: &str, now: Timestamp) -> Result<bool>;
+
+    fn add_exclusion(
+        &self,
+        tenant: &TenantId,
+        exclusion: &NewExclusion,
+        now: Timestamp,
+    ) -> Result<ExclusionRecord>;
+    fn exclusions(&self, tenant: &TenantId) -> Result<Vec<ExclusionRecord>>;
+    fn remove_exclusion(&self, tenant: &TenantId, id: i64) -> Result<bool>;
+}
+
+/// Tenant ids appear in URLs and file names: lower-case letters, digits, `-` and `_`, 1 to 64.
+pub fn valid_tenant_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}

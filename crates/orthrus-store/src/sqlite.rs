@@ -1,0 +1,674 @@
+//! The embedded store: one SQLite file in WAL mode, schema migrations embedded (refinery),
+//! one connection behind a mutex (SQLite has one writer anyway; batches are one transaction
+//! each, which is what makes ingest fast).
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use orthrus_model::{Activity, Alert, Severity, TenantId, Timestamp};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use crate::{
+    ActivityQuery, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, ExclusionKind, ExclusionRecord,
+    Ingested, MAX_PAGE, NewExclusion, Page, Result, Role, SensorRecord, Store, StoreError, TenantRecord,
+    Upserted, UserRecord, activity_entities, alert_entities, valid_tenant_id,
+};
+
+mod embedded {
+    refinery::embed_migrations!("migrations/sqlite");
+}
+
+/// Longest comment kept.
+const MAX_COMMENT_CHARS: usize = 10_000;
+/// Most activities one query returns.
+const MAX_ACTIVITIES: usize = 10_000;
+
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        let connection = Connection::open(path)?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        Self::prepare(connection)
+    }
+
+    /// A store in memory (tests, `orthrus analyze`-style one-shot runs).
+    pub fn in_memory() -> Result<Self> {
+        Self::prepare(Connection::open_in_memory()?)
+    }
+
+    fn prepare(mut connection: Connection) -> Result<Self> {
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        embedded::migrations::runner()
+            .run(&mut connection)
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(Self { connection: Mutex::new(connection) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic elsewhere while holding the lock leaves the connection usable: SQLite rolls
+        // an unfinished transaction back when its handle drops.
+        self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn micros(t: Timestamp) -> i64 {
+    t.as_micros()
+}
+
+fn seq(n: u64) -> Result<i64> {
+    i64::try_from(n).map_err(|_| StoreError::Invalid(format!("sequence {n} is out of range")))
+}
+
+fn severity(text: &str) -> Result<Severity> {
+    Ok(serde_json::from_value(serde_json::Value::String(text.to_owned()))?)
+}
+
+fn status(text: &str) -> Result<AlertStatus> {
+    AlertStatus::parse(text).ok_or_else(|| StoreError::Invalid(format!("stored alert status {text:?}")))
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// A constraint violation named as what the caller tried to add.
+fn exists_or(error: rusqlite::Error, what: &str) -> StoreError {
+    match error {
+        rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            StoreError::Exists(what.to_owned())
+        }
+        other => StoreError::Sqlite(other),
+    }
+}
+
+fn sensor_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(SensorRecord, Option<String>)> {
+    Ok((
+        SensorRecord {
+            id: row.get(0)?,
+            tenant: TenantId(row.get::<_, String>(1)?.into()),
+            name: row.get(2)?,
+            created: Timestamp::from_micros(row.get(3)?),
+            last_seen: row.get::<_, Option<i64>>(4)?.map(Timestamp::from_micros),
+            version: row.get(5)?,
+            status: None,
+        },
+        row.get(6)?,
+    ))
+}
+
+fn with_status(pair: (SensorRecord, Option<String>)) -> Result<SensorRecord> {
+    let (mut sensor, status) = pair;
+    sensor.status = status.map(|s| serde_json::from_str(&s)).transpose()?;
+    Ok(sensor)
+}
+
+const SENSOR_COLUMNS: &str = "id, tenant, name, created, last_seen, version, status";
+
+type AlertRow = (String, String, String, String, String, i64, i64, i64, String);
+
+fn alert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+const ALERT_COLUMNS: &str = "id, tenant, detection, severity, status, first_seen, last_seen, count, record";
+
+fn alert_record(row: AlertRow) -> Result<AlertRecord> {
+    let (id, tenant, detection, severity_text, status_text, first_seen, last_seen, count, record) = row;
+    let status = status(&status_text)?;
+    let mut alert: serde_json::Value = serde_json::from_str(&record)?;
+    if let Some(fields) = alert.as_object_mut() {
+        fields.insert("status".into(), serde_json::Value::String(status.name().into()));
+    }
+    Ok(AlertRecord {
+        id,
+        tenant: TenantId(tenant.into()),
+        detection,
+        severity: severity(&severity_text)?,
+        status,
+        first_seen: Timestamp::from_micros(first_seen),
+        last_seen: Timestamp::from_micros(last_seen),
+        count: u64::try_from(count).unwrap_or_default(),
+        alert,
+        comments: Vec::new(),
+    })
+}
+
+fn user_record(connection: &Connection, name: &str) -> Result<Option<UserRecord>> {
+    let password_hash: Option<Option<String>> = connection
+        .query_row("SELECT password_hash FROM users WHERE name = ?1", [name], |r| r.get(0))
+        .optional()?;
+    let Some(password_hash) = password_hash else { return Ok(None) };
+    let mut statement =
+        connection.prepare("SELECT tenant, role FROM grants WHERE user_name = ?1 ORDER BY tenant")?;
+    let rows = statement.query_map([name], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut grants = Vec::new();
+    for row in rows {
+        let (tenant, role) = row?;
+        let role = Role::parse(&role).ok_or_else(|| StoreError::Invalid(format!("stored role {role:?}")))?;
+        grants.push((TenantId(tenant.into()), role));
+    }
+    Ok(Some(UserRecord { name: name.to_owned(), grants, password_hash }))
+}
+
+impl Store for SqliteStore {
+    fn create_tenant(&self, id: &TenantId, name: &str, now: Timestamp) -> Result<TenantRecord> {
+        if !valid_tenant_id(&id.0) {
+            return Err(StoreError::Invalid(format!(
+                "tenant id {:?}: use 1 to 64 lower-case letters, digits, - or _",
+                id.0
+            )));
+        }
+        self.lock()
+            .execute(
+                "INSERT INTO tenants (id, name, created) VALUES (?1, ?2, ?3)",
+                params![&*id.0, name, micros(now)],
+            )
+            .map_err(|e| exists_or(e, &format!("tenant {}", id.0)))?;
+        Ok(TenantRecord { id: id.clone(), name: name.to_owned(), created: now })
+    }
+
+    fn tenants(&self) -> Result<Vec<TenantRecord>> {
+        let connection = self.lock();
+        let mut statement = connection.prepare("SELECT id, name, created FROM tenants ORDER BY id")?;
+        let rows = statement.query_map([], |r| {
+            Ok(TenantRecord {
+                id: TenantId(r.get::<_, String>(0)?.into()),
+                name: r.get(1)?,
+                created: Timestamp::from_micros(r.get(2)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn create_user(&self, name: &str, password_hash: Option<&str>, now: Timestamp) -> Result<()> {
+        if !valid_name(name) {
+            return Err(StoreError::Invalid(format!(
+                "user name {name:?}: use 1 to 64 letters, digits, ., - or _"
+            )));
+        }
+        self.lock()
+            .execute(
+                "INSERT INTO users (name, password_hash, created) VALUES (?1, ?2, ?3)",
+                params![name, password_hash, micros(now)],
+            )
+            .map_err(|e| exists_or(e, &format!("user {name}")))?;
+        Ok(())
+    }
+
+    fn grant(&self, user: &str, tenant: &TenantId, role: Role) -> Result<()> {
+        let connection = self.lock();
+        let known: i64 = connection.query_row(
+            "SELECT (SELECT count(*) FROM users WHERE name = ?1) + 2 * (SELECT count(*) FROM tenants WHERE id = ?2)",
+            params![user, &*tenant.0],
+            |r| r.get(0),
+        )?;
+        match known {
+            3 => {}
+            2 => return Err(StoreError::NotFound(format!("user {user}"))),
+            _ => return Err(StoreError::NotFound(format!("tenant {}", tenant.0))),
+        }
+        connection.execute(
+            "INSERT INTO grants (user_name, tenant, role) VALUES (?1, ?2, ?3)
+             ON CONFLICT (user_name, tenant) DO UPDATE SET role = excluded.role",
+            params![user, &*tenant.0, role.name()],
+        )?;
+        Ok(())
+    }
+
+    fn user(&self, name: &str) -> Result<Option<UserRecord>> {
+        user_record(&self.lock(), name)
+    }
+
+    fn add_user_token(&self, user: &str, token_hash: &[u8; 32], label: &str, now: Timestamp) -> Result<()> {
+        let connection = self.lock();
+        if user_record(&connection, user)?.is_none() {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        connection
+            .execute(
+                "INSERT INTO api_tokens (token_hash, user_name, label, created) VALUES (?1, ?2, ?3, ?4)",
+                params![&token_hash[..], user, label, micros(now)],
+            )
+            .map_err(|e| exists_or(e, "token"))?;
+        Ok(())
+    }
+
+    fn user_for_token(&self, token_hash: &[u8; 32]) -> Result<Option<UserRecord>> {
+        let connection = self.lock();
+        let user: Option<String> = connection
+            .query_row("SELECT user_name FROM api_tokens WHERE token_hash = ?1", [&token_hash[..]], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match user {
+            Some(name) => user_record(&connection, &name),
+            None => Ok(None),
+        }
+    }
+
+    fn create_sensor(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        token_hash: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<SensorRecord> {
+        if !valid_name(name) {
+            return Err(StoreError::Invalid(format!(
+                "sensor name {name:?}: use 1 to 64 letters, digits, ., - or _"
+            )));
+        }
+        let id = format!("{}:{name}", tenant.0);
+        let connection = self.lock();
+        let known: bool =
+            connection.query_row("SELECT count(*) FROM tenants WHERE id = ?1", [&*tenant.0], |r| r.get(0))?;
+        if !known {
+            return Err(StoreError::NotFound(format!("tenant {}", tenant.0)));
+        }
+        connection
+            .execute(
+                "INSERT INTO sensors (id, tenant, name, token_hash, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, &*tenant.0, name, &token_hash[..], micros(now)],
+            )
+            .map_err(|e| exists_or(e, &format!("sensor {id}")))?;
+        Ok(SensorRecord {
+            id,
+            tenant: tenant.clone(),
+            name: name.to_owned(),
+            created: now,
+            last_seen: None,
+            version: None,
+            status: None,
+        })
+    }
+
+    fn sensor_for_token(&self, token_hash: &[u8; 32]) -> Result<Option<SensorRecord>> {
+        let connection = self.lock();
+        let row = connection
+            .query_row(
+                &format!("SELECT {SENSOR_COLUMNS} FROM sensors WHERE token_hash = ?1"),
+                [&token_hash[..]],
+                sensor_from_row,
+            )
+            .optional()?;
+        row.map(with_status).transpose()
+    }
+
+    fn sensors(&self, tenant: &TenantId) -> Result<Vec<SensorRecord>> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(&format!("SELECT {SENSOR_COLUMNS} FROM sensors WHERE tenant = ?1 ORDER BY name"))?;
+        let rows = statement.query_map([&*tenant.0], sensor_from_row)?;
+        rows.map(|r| with_status(r?)).collect()
+    }
+
+    fn heartbeat(
+        &self,
+        tenant: &TenantId,
+        sensor: &str,
+        now: Timestamp,
+        version: &str,
+        status: &serde_json::Value,
+    ) -> Result<()> {
+        let changed = self.lock().execute(
+            "UPDATE sensors SET last_seen = ?1, version = ?2, status = ?3 WHERE tenant = ?4 AND id = ?5",
+            params![micros(now), version, status.to_string(), &*tenant.0, sensor],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("sensor {sensor}")));
+        }
+        Ok(())
+    }
+
+    fn ingest(
+        &self,
+        tenant: &TenantId,
+        sensor: &str,
+        sequence: u64,
+        activities: &[Activity],
+        now: Timestamp,
+    ) -> Result<Ingested> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let count = i64::try_from(activities.len()).unwrap_or(i64::MAX);
+        let inserted = transaction.execute(
+            "INSERT INTO batches (sensor_id, sequence, received, activities)
+             SELECT id, ?2, ?3, ?4 FROM sensors WHERE id = ?1 AND tenant = ?5
+             ON CONFLICT (sensor_id, sequence) DO NOTHING",
+            params![sensor, seq(sequence)?, micros(now), count, &*tenant.0],
+        )?;
+        if inserted == 0 {
+            let known: bool = transaction.query_row(
+                "SELECT count(*) FROM sensors WHERE id = ?1 AND tenant = ?2",
+                params![sensor, &*tenant.0],
+                |r| r.get(0),
+            )?;
+            return if known {
+                Ok(Ingested::Duplicate)
+            } else {
+                Err(StoreError::NotFound(format!("sensor {sensor}")))
+            };
+        }
+        {
+            let mut insert_activity = transaction.prepare_cached(
+                "INSERT INTO activities (tenant, time, sensor, kind, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut insert_entity = transaction.prepare_cached(
+                "INSERT OR IGNORE INTO activity_entities (tenant, entity, time, activity) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for activity in activities {
+                let mut activity = activity.clone();
+                activity.tenant = tenant.clone();
+                let record = serde_json::to_string(&activity)?;
+                let time = micros(activity.time);
+                insert_activity.execute(params![&*tenant.0, time, sensor, activity.kind.name(), record])?;
+                let id = transaction.last_insert_rowid();
+                for entity in activity_entities(&activity) {
+                    insert_entity.execute(params![&*tenant.0, entity, time, id])?;
+                }
+            }
+        }
+        transaction.commit()?;
+        Ok(Ingested::Stored(activities.len()))
+    }
+
+    fn activities(&self, tenant: &TenantId, query: &ActivityQuery) -> Result<Vec<Activity>> {
+        let limit = i64::try_from(match query.limit {
+            0 => 100,
+            n => n.min(MAX_ACTIVITIES),
+        })
+        .unwrap_or(100);
+        let since = query.since.map_or(i64::MIN, micros);
+        let until = query.until.map_or(i64::MAX, micros);
+        let connection = self.lock();
+        let records: Vec<String> = match &query.entity {
+            Some(entity) => {
+                let mut statement = connection.prepare_cached(
+                    "SELECT a.record FROM activity_entities e JOIN activities a ON a.id = e.activity
+                     WHERE e.tenant = ?1 AND a.tenant = ?1 AND e.entity = ?2 AND e.time BETWEEN ?3 AND ?4
+                     ORDER BY e.time DESC, e.activity DESC LIMIT ?5",
+                )?;
+                let rows =
+                    statement.query_map(params![&*tenant.0, entity, since, until, limit], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            }
+            None => {
+                let mut statement = connection.prepare_cached(
+                    "SELECT record FROM activities WHERE tenant = ?1 AND time BETWEEN ?2 AND ?3
+                     ORDER BY time DESC, id DESC LIMIT ?4",
+                )?;
+                let rows = statement.query_map(params![&*tenant.0, since, until, limit], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            }
+        };
+        records.iter().map(|r| Ok(serde_json::from_str(r)?)).collect()
+    }
+
+    fn activity_count(&self, tenant: &TenantId) -> Result<u64> {
+        let count: i64 = self.lock().query_row(
+            "SELECT count(*) FROM activities WHERE tenant = ?1",
+            [&*tenant.0],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    fn prune_activities(&self, before: Timestamp) -> Result<u64> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        transaction.execute("DELETE FROM activity_entities WHERE time < ?1", [micros(before)])?;
+        let removed = transaction.execute("DELETE FROM activities WHERE time < ?1", [micros(before)])?;
+        transaction.commit()?;
+        Ok(u64::try_from(removed).unwrap_or_default())
+    }
+
+    fn upsert_alert(&self, alert: &Alert) -> Result<Upserted> {
+        let record = serde_json::to_string(alert)?;
+        let tenant = &*alert.tenant.0;
+        let count = i64::try_from(alert.count).unwrap_or(i64::MAX);
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let known: Option<(String, i64)> = transaction
+            .query_row(
+                "SELECT status, last_seen FROM alerts WHERE tenant = ?1 AND id = ?2",
+                params![tenant, &alert.id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let outcome = match known {
+            None => {
+                transaction.execute(
+                    &format!(
+                        "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?6, ?7, ?8)"
+                    ),
+                    params![
+                        &alert.id,
+                        tenant,
+                        alert.detection,
+                        alert.severity.to_string(),
+                        micros(alert.first_seen),
+                        micros(alert.last_seen),
+                        count,
+                        record
+                    ],
+                )?;
+                Upserted::New
+            }
+            Some((stored_status, last_seen)) => {
+                let reopen = stored_status == "closed" && micros(alert.last_seen) > last_seen;
+                transaction.execute(
+                    "UPDATE alerts SET detection = ?3, severity = ?4, status = ?5,
+                        first_seen = min(first_seen, ?6), last_seen = max(last_seen, ?7), count = ?8, record = ?9
+                     WHERE tenant = ?1 AND id = ?2",
+                    params![
+                        tenant,
+                        &alert.id,
+                        alert.detection,
+                        alert.severity.to_string(),
+                        if reopen { "open" } else { stored_status.as_str() },
+                        micros(alert.first_seen),
+                        micros(alert.last_seen),
+                        count,
+                        record
+                    ],
+                )?;
+                transaction.execute(
+                    "DELETE FROM alert_entities WHERE tenant = ?1 AND alert = ?2",
+                    params![tenant, &alert.id],
+                )?;
+                if reopen { Upserted::Reopened } else { Upserted::Updated }
+            }
+        };
+        {
+            let mut insert = transaction.prepare_cached(
+                "INSERT OR IGNORE INTO alert_entities (tenant, entity, alert) VALUES (?1, ?2, ?3)",
+            )?;
+            for entity in alert_entities(alert) {
+                insert.execute(params![tenant, entity, &alert.id])?;
+            }
+        }
+        transaction.commit()?;
+        Ok(outcome)
+    }
+
+    fn alerts(&self, tenant: &TenantId, filter: &AlertFilter, page: Page) -> Result<AlertPage> {
+        let mut conditions = vec!["tenant = ?1".to_owned()];
+        let mut values: Vec<Value> = vec![Value::Text(tenant.0.to_string())];
+        let mut bind = |condition: &str, value: Value, values: &mut Vec<Value>| {
+            values.push(value);
+            conditions.push(condition.replace("{}", &format!("?{}", values.len())));
+        };
+        if let Some(severity) = filter.severity {
+            bind("severity = {}", Value::Text(severity.to_string()), &mut values);
+        }
+        if let Some(status) = filter.status {
+            bind("status = {}", Value::Text(status.name().into()), &mut values);
+        }
+        if let Some(detection) = &filter.detection {
+            bind("detection = {}", Value::Text(detection.clone()), &mut values);
+        }
+        if let Some(since) = filter.since {
+            bind("last_seen >= {}", Value::Integer(micros(since)), &mut values);
+        }
+        if let Some(until) = filter.until {
+            bind("first_seen <= {}", Value::Integer(micros(until)), &mut values);
+        }
+        if let Some(entity) = &filter.entity {
+            bind(
+                "id IN (SELECT alert FROM alert_entities WHERE tenant = ?1 AND entity = {})",
+                Value::Text(entity.clone()),
+                &mut values,
+            );
+        }
+        let clause = conditions.join(" AND ");
+        let connection = self.lock();
+        let total: i64 = connection.query_row(
+            &format!("SELECT count(*) FROM alerts WHERE {clause}"),
+            params_from_iter(values.iter()),
+            |r| r.get(0),
+        )?;
+        let limit = page.limit.clamp(1, MAX_PAGE);
+        let mut statement = connection.prepare(&format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE {clause} ORDER BY last_seen DESC, id LIMIT {limit} OFFSET {}",
+            page.offset
+        ))?;
+        let rows = statement.query_map(params_from_iter(values.iter()), alert_row)?;
+        let alerts = rows.map(|r| alert_record(r?)).collect::<Result<Vec<_>>>()?;
+        Ok(AlertPage { alerts, total: u64::try_from(total).unwrap_or_default() })
+    }
+
+    fn alert(&self, tenant: &TenantId, id: &str) -> Result<Option<AlertRecord>> {
+        let connection = self.lock();
+        let row = connection
+            .query_row(
+                &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE tenant = ?1 AND id = ?2"),
+                params![&*tenant.0, id],
+                alert_row,
+            )
+            .optional()?;
+        let Some(row) = row else { return Ok(None) };
+        let mut record = alert_record(row)?;
+        let mut statement = connection
+            .prepare("SELECT time, author, text FROM alert_comments WHERE tenant = ?1 AND alert = ?2 ORDER BY time, id")?;
+        let comments = statement.query_map(params![&*tenant.0, id], |r| {
+            Ok(Comment { time: Timestamp::from_micros(r.get(0)?), author: r.get(1)?, text: r.get(2)? })
+        })?;
+        record.comments = comments.collect::<rusqlite::Result<_>>()?;
+        Ok(Some(record))
+    }
+
+    fn set_alert_status(&self, tenant: &TenantId, id: &str, status: AlertStatus) -> Result<bool> {
+        let changed = self.lock().execute(
+            "UPDATE alerts SET status = ?3 WHERE tenant = ?1 AND id = ?2",
+            params![&*tenant.0, id, status.name()],
+        )?;
+        Ok(changed > 0)
+    }
+
+    fn comment(&self, tenant: &TenantId, id: &str, author: &str, text: &str, now: Timestamp) -> Result<bool> {
+        if text.trim().is_empty() || text.chars().count() > MAX_COMMENT_CHARS {
+            return Err(StoreError::Invalid(format!("a comment has 1 to {MAX_COMMENT_CHARS} characters")));
+        }
+        let changed = self.lock().execute(
+            "INSERT INTO alert_comments (tenant, alert, time, author, text)
+             SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM alerts WHERE tenant = ?1 AND id = ?2)",
+            params![&*tenant.0, id, micros(now), author, text],
+        )?;
+        Ok(changed > 0)
+    }
+
+    fn add_exclusion(
+        &self,
+        tenant: &TenantId,
+        exclusion: &NewExclusion,
+        now: Timestamp,
+    ) -> Result<ExclusionRecord> {
+        if exclusion.value.trim().is_empty() || exclusion.detection.trim().is_empty() {
+            return Err(StoreError::Invalid("an exclusion names a detection (or global) and a value".into()));
+        }
+        let connection = self.lock();
+        connection
+            .execute(
+                "INSERT INTO exclusions (tenant, detection, kind, value, reason, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    &*tenant.0,
+                    exclusion.detection,
+                    exclusion.kind.name(),
+                    exclusion.value.trim(),
+                    exclusion.reason,
+                    micros(now)
+                ],
+            )
+            .map_err(|e| match exists_or(e, "exclusion") {
+                // The tenant is checked by its foreign key.
+                StoreError::Exists(_) => StoreError::Exists(format!(
+                    "exclusion {} {} for {} (or tenant {} unknown)",
+                    exclusion.kind.name(),
+                    exclusion.value,
+                    exclusion.detection,
+                    tenant.0
+                )),
+                other => other,
+            })?;
+        Ok(ExclusionRecord {
+            id: connection.last_insert_rowid(),
+            exclusion: NewExclusion { value: exclusion.value.trim().to_owned(), ..exclusion.clone() },
+            created: now,
+        })
+    }
+
+    fn exclusions(&self, tenant: &TenantId) -> Result<Vec<ExclusionRecord>> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT id, detection, kind, value, reason, created FROM exclusions WHERE tenant = ?1 ORDER BY id",
+        )?;
+        let rows = statement.query_map([&*tenant.0], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, detection, kind, value, reason, created) = row?;
+            let kind = ExclusionKind::parse(&kind)
+                .ok_or_else(|| StoreError::Invalid(format!("stored exclusion kind {kind:?}")))?;
+            out.push(ExclusionRecord {
+                id,
+                exclusion: NewExclusion { detection, kind, value, reason },
+                created: Timestamp::from_micros(created),
+            });
+        }
+        Ok(out)
+    }
+
+    fn remove_exclusion(&self, tenant: &TenantId, id: i64) -> Result<bool> {
+        let changed = self
+            .lock()
+            .execute("DELETE FROM exclusions WHERE tenant = ?1 AND id = ?2", params![&*tenant.0, id])?;
+        Ok(changed > 0)
+    }
+}
