@@ -3,6 +3,7 @@
 //! The binary is glue: argument parsing, files, terminals and exit codes. The work is done by
 //! the library crates (`orthrus-net` decodes, `orthrus-detect` detects).
 
+mod admin;
 mod analyze;
 mod bench;
 mod bench_events;
@@ -48,6 +49,8 @@ enum Command {
         #[command(subcommand)]
         command: directory::DirectoryCommand,
     },
+    /// The center's administration: tenants, sensor credentials, users, roles, API tokens.
+    Admin(admin::AdminArgs),
 }
 
 #[derive(clap::Args)]
@@ -157,6 +160,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::bench(&args).map(|()| exit::OK),
         Command::BenchEvents(args) => bench_events::bench_events(&args).map(|()| exit::OK),
         Command::Directory { command } => directory::run(&command),
+        Command::Admin(args) => admin::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -10,6 +10,7 @@ use std::process::Command;
 use assert_cmd::prelude::*;
 use serde_json::Value;
 
+mod admin;
 mod events;
 mod lab_directory;
 mod reverse_dns;
