@@ -19,12 +19,17 @@
 
 pub mod credentials;
 mod entities;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod rows;
 mod sqlite;
 
 use orthrus_model::{Activity, Alert, Severity, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 pub use entities::{activity_entities, alert_entities, entity_key};
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Largest page a listing returns.
@@ -34,6 +39,9 @@ pub const MAX_PAGE: usize = 1000;
 pub enum StoreError {
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[cfg(feature = "postgres")]
+    #[error("database: {0}")]
+    Postgres(#[from] ::postgres::Error),
     #[error("database migration: {0}")]
     Migration(String),
     #[error("stored record: {0}")]

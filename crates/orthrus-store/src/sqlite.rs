@@ -5,10 +5,14 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use orthrus_model::{Activity, Alert, Severity, TenantId, Timestamp};
+use orthrus_model::{Activity, Alert, TenantId, Timestamp};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
+use crate::rows::{
+    ALERT_COLUMNS, AlertRow, SENSOR_COLUMNS, SensorRow, activity_limit, alert_record, invalid_comment,
+    invalid_name, invalid_tenant, micros, sensor_record, seq, valid_comment, valid_name,
+};
 use crate::{
     ActivityQuery, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, ExclusionKind, ExclusionRecord,
     Ingested, MAX_PAGE, NewExclusion, Page, Result, Role, SensorRecord, Store, StoreError, TenantRecord,
@@ -18,11 +22,6 @@ use crate::{
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
 }
-
-/// Longest comment kept.
-const MAX_COMMENT_CHARS: usize = 10_000;
-/// Most activities one query returns.
-const MAX_ACTIVITIES: usize = 10_000;
 
 pub struct SqliteStore {
     connection: Mutex<Connection>,
@@ -58,28 +57,6 @@ impl SqliteStore {
     }
 }
 
-fn micros(t: Timestamp) -> i64 {
-    t.as_micros()
-}
-
-fn seq(n: u64) -> Result<i64> {
-    i64::try_from(n).map_err(|_| StoreError::Invalid(format!("sequence {n} is out of range")))
-}
-
-fn severity(text: &str) -> Result<Severity> {
-    Ok(serde_json::from_value(serde_json::Value::String(text.to_owned()))?)
-}
-
-fn status(text: &str) -> Result<AlertStatus> {
-    AlertStatus::parse(text).ok_or_else(|| StoreError::Invalid(format!("stored alert status {text:?}")))
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
 /// A constraint violation named as what the caller tried to add.
 fn exists_or(error: rusqlite::Error, what: &str) -> StoreError {
     match error {
@@ -90,30 +67,9 @@ fn exists_or(error: rusqlite::Error, what: &str) -> StoreError {
     }
 }
 
-fn sensor_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(SensorRecord, Option<String>)> {
-    Ok((
-        SensorRecord {
-            id: row.get(0)?,
-            tenant: TenantId(row.get::<_, String>(1)?.into()),
-            name: row.get(2)?,
-            created: Timestamp::from_micros(row.get(3)?),
-            last_seen: row.get::<_, Option<i64>>(4)?.map(Timestamp::from_micros),
-            version: row.get(5)?,
-            status: None,
-        },
-        row.get(6)?,
-    ))
+fn sensor_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SensorRow> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
 }
-
-fn with_status(pair: (SensorRecord, Option<String>)) -> Result<SensorRecord> {
-    let (mut sensor, status) = pair;
-    sensor.status = status.map(|s| serde_json::from_str(&s)).transpose()?;
-    Ok(sensor)
-}
-
-const SENSOR_COLUMNS: &str = "id, tenant, name, created, last_seen, version, status";
-
-type AlertRow = (String, String, String, String, String, i64, i64, i64, String);
 
 fn alert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
     Ok((
@@ -127,29 +83,6 @@ fn alert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
         row.get(7)?,
         row.get(8)?,
     ))
-}
-
-const ALERT_COLUMNS: &str = "id, tenant, detection, severity, status, first_seen, last_seen, count, record";
-
-fn alert_record(row: AlertRow) -> Result<AlertRecord> {
-    let (id, tenant, detection, severity_text, status_text, first_seen, last_seen, count, record) = row;
-    let status = status(&status_text)?;
-    let mut alert: serde_json::Value = serde_json::from_str(&record)?;
-    if let Some(fields) = alert.as_object_mut() {
-        fields.insert("status".into(), serde_json::Value::String(status.name().into()));
-    }
-    Ok(AlertRecord {
-        id,
-        tenant: TenantId(tenant.into()),
-        detection,
-        severity: severity(&severity_text)?,
-        status,
-        first_seen: Timestamp::from_micros(first_seen),
-        last_seen: Timestamp::from_micros(last_seen),
-        count: u64::try_from(count).unwrap_or_default(),
-        alert,
-        comments: Vec::new(),
-    })
 }
 
 fn user_record(connection: &Connection, name: &str) -> Result<Option<UserRecord>> {
@@ -172,10 +105,7 @@ fn user_record(connection: &Connection, name: &str) -> Result<Option<UserRecord>
 impl Store for SqliteStore {
     fn create_tenant(&self, id: &TenantId, name: &str, now: Timestamp) -> Result<TenantRecord> {
         if !valid_tenant_id(&id.0) {
-            return Err(StoreError::Invalid(format!(
-                "tenant id {:?}: use 1 to 64 lower-case letters, digits, - or _",
-                id.0
-            )));
+            return Err(invalid_tenant(&id.0));
         }
         self.lock()
             .execute(
@@ -201,9 +131,7 @@ impl Store for SqliteStore {
 
     fn create_user(&self, name: &str, password_hash: Option<&str>, now: Timestamp) -> Result<()> {
         if !valid_name(name) {
-            return Err(StoreError::Invalid(format!(
-                "user name {name:?}: use 1 to 64 letters, digits, ., - or _"
-            )));
+            return Err(invalid_name("user", name));
         }
         self.lock()
             .execute(
@@ -273,9 +201,7 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<SensorRecord> {
         if !valid_name(name) {
-            return Err(StoreError::Invalid(format!(
-                "sensor name {name:?}: use 1 to 64 letters, digits, ., - or _"
-            )));
+            return Err(invalid_name("sensor", name));
         }
         let id = format!("{}:{name}", tenant.0);
         let connection = self.lock();
@@ -307,18 +233,18 @@ impl Store for SqliteStore {
             .query_row(
                 &format!("SELECT {SENSOR_COLUMNS} FROM sensors WHERE token_hash = ?1"),
                 [&token_hash[..]],
-                sensor_from_row,
+                sensor_row,
             )
             .optional()?;
-        row.map(with_status).transpose()
+        row.map(sensor_record).transpose()
     }
 
     fn sensors(&self, tenant: &TenantId) -> Result<Vec<SensorRecord>> {
         let connection = self.lock();
         let mut statement = connection
             .prepare(&format!("SELECT {SENSOR_COLUMNS} FROM sensors WHERE tenant = ?1 ORDER BY name"))?;
-        let rows = statement.query_map([&*tenant.0], sensor_from_row)?;
-        rows.map(|r| with_status(r?)).collect()
+        let rows = statement.query_map([&*tenant.0], sensor_row)?;
+        rows.map(|r| sensor_record(r?)).collect()
     }
 
     fn heartbeat(
@@ -392,11 +318,7 @@ impl Store for SqliteStore {
     }
 
     fn activities(&self, tenant: &TenantId, query: &ActivityQuery) -> Result<Vec<Activity>> {
-        let limit = i64::try_from(match query.limit {
-            0 => 100,
-            n => n.min(MAX_ACTIVITIES),
-        })
-        .unwrap_or(100);
+        let limit = activity_limit(query.limit);
         let since = query.since.map_or(i64::MIN, micros);
         let until = query.until.map_or(i64::MAX, micros);
         let connection = self.lock();
@@ -585,8 +507,8 @@ impl Store for SqliteStore {
     }
 
     fn comment(&self, tenant: &TenantId, id: &str, author: &str, text: &str, now: Timestamp) -> Result<bool> {
-        if text.trim().is_empty() || text.chars().count() > MAX_COMMENT_CHARS {
-            return Err(StoreError::Invalid(format!("a comment has 1 to {MAX_COMMENT_CHARS} characters")));
+        if !valid_comment(text) {
+            return Err(invalid_comment());
         }
         let changed = self.lock().execute(
             "INSERT INTO alert_comments (tenant, alert, time, author, text)

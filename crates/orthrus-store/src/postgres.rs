@@ -1,0 +1,578 @@
+//! The PostgreSQL store, for larger deployments: the same schema and behaviour as SQLite's
+//! (the storage suite runs against both), over the synchronous `postgres` client (the
+//! tokio-postgres project's blocking wrapper: the store's callers are blocking threads).
+//! One connection behind a mutex for now; batches are one transaction each.
+
+use std::sync::{Mutex, MutexGuard};
+
+use orthrus_model::{Activity, Alert, TenantId, Timestamp};
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row};
+
+use crate::rows::{
+    ALERT_COLUMNS, AlertRow, SENSOR_COLUMNS, SensorRow, activity_limit, alert_record, invalid_comment,
+    invalid_name, invalid_tenant, micros, sensor_record, seq, valid_comment, valid_name,
+};
+use crate::{
+    ActivityQuery, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, ExclusionKind, ExclusionRecord,
+    Ingested, MAX_PAGE, NewExclusion, Page, Result, Role, SensorRecord, Store, StoreError, TenantRecord,
+    Upserted, UserRecord, activity_entities, alert_entities, valid_tenant_id,
+};
+
+mod embedded {
+    refinery::embed_migrations!("migrations/postgres");
+}
+
+pub struct PostgresStore {
+    client: Mutex<Client>,
+}
+
+impl PostgresStore {
+    /// Connects (`postgres://user:password@host/database`, or key=value form) and brings the
+    /// schema up to date.
+    pub fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(&url.parse()?)
+    }
+
+    pub fn connect_with(config: &postgres::Config) -> Result<Self> {
+        let mut client = config.connect(NoTls)?;
+        embedded::migrations::runner().run(&mut client).map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(Self { client: Mutex::new(client) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Client> {
+        self.client.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A unique or foreign-key violation named as what the caller tried to add.
+fn exists_or(error: postgres::Error, what: &str) -> StoreError {
+    match error.code() {
+        Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Exists(what.to_owned()),
+        Some(code) if *code == SqlState::FOREIGN_KEY_VIOLATION => StoreError::NotFound(what.to_owned()),
+        _ => StoreError::Postgres(error),
+    }
+}
+
+fn alert_row(row: &Row) -> Result<AlertRow> {
+    Ok((
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+        row.try_get(4)?,
+        row.try_get(5)?,
+        row.try_get(6)?,
+        row.try_get(7)?,
+        row.try_get(8)?,
+    ))
+}
+
+fn sensor_row(row: &Row) -> Result<SensorRow> {
+    Ok((
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+        row.try_get(4)?,
+        row.try_get(5)?,
+        row.try_get(6)?,
+    ))
+}
+
+fn user_record(client: &mut Client, name: &str) -> Result<Option<UserRecord>> {
+    let Some(row) = client.query_opt("SELECT password_hash FROM users WHERE name = $1", &[&name])? else {
+        return Ok(None);
+    };
+    let password_hash: Option<String> = row.try_get(0)?;
+    let mut grants = Vec::new();
+    for row in
+        client.query("SELECT tenant, role FROM grants WHERE user_name = $1 ORDER BY tenant", &[&name])?
+    {
+        let (tenant, role): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        let role = Role::parse(&role).ok_or_else(|| StoreError::Invalid(format!("stored role {role:?}")))?;
+        grants.push((TenantId(tenant.into()), role));
+    }
+    Ok(Some(UserRecord { name: name.to_owned(), grants, password_hash }))
+}
+
+fn count(client: &mut Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<i64> {
+    Ok(client.query_one(sql, params)?.try_get(0)?)
+}
+
+impl Store for PostgresStore {
+    fn create_tenant(&self, id: &TenantId, name: &str, now: Timestamp) -> Result<TenantRecord> {
+        if !valid_tenant_id(&id.0) {
+            return Err(invalid_tenant(&id.0));
+        }
+        self.lock()
+            .execute(
+                "INSERT INTO tenants (id, name, created) VALUES ($1, $2, $3)",
+                &[&&*id.0, &name, &micros(now)],
+            )
+            .map_err(|e| exists_or(e, &format!("tenant {}", id.0)))?;
+        Ok(TenantRecord { id: id.clone(), name: name.to_owned(), created: now })
+    }
+
+    fn tenants(&self) -> Result<Vec<TenantRecord>> {
+        let rows = self.lock().query("SELECT id, name, created FROM tenants ORDER BY id", &[])?;
+        rows.iter()
+            .map(|r| {
+                Ok(TenantRecord {
+                    id: TenantId(r.try_get::<_, String>(0)?.into()),
+                    name: r.try_get(1)?,
+                    created: Timestamp::from_micros(r.try_get(2)?),
+                })
+            })
+            .collect()
+    }
+
+    fn create_user(&self, name: &str, password_hash: Option<&str>, now: Timestamp) -> Result<()> {
+        if !valid_name(name) {
+            return Err(invalid_name("user", name));
+        }
+        self.lock()
+            .execute(
+                "INSERT INTO users (name, password_hash, created) VALUES ($1, $2, $3)",
+                &[&name, &password_hash, &micros(now)],
+            )
+            .map_err(|e| exists_or(e, &format!("user {name}")))?;
+        Ok(())
+    }
+
+    fn grant(&self, user: &str, tenant: &TenantId, role: Role) -> Result<()> {
+        let mut client = self.lock();
+        let known = count(
+            &mut client,
+            "SELECT (SELECT count(*) FROM users WHERE name = $1) + 2 * (SELECT count(*) FROM tenants WHERE id = $2)",
+            &[&user, &&*tenant.0],
+        )?;
+        match known {
+            3 => {}
+            2 => return Err(StoreError::NotFound(format!("user {user}"))),
+            _ => return Err(StoreError::NotFound(format!("tenant {}", tenant.0))),
+        }
+        client.execute(
+            "INSERT INTO grants (user_name, tenant, role) VALUES ($1, $2, $3)
+             ON CONFLICT (user_name, tenant) DO UPDATE SET role = excluded.role",
+            &[&user, &&*tenant.0, &role.name()],
+        )?;
+        Ok(())
+    }
+
+    fn user(&self, name: &str) -> Result<Option<UserRecord>> {
+        user_record(&mut self.lock(), name)
+    }
+
+    fn add_user_token(&self, user: &str, token_hash: &[u8; 32], label: &str, now: Timestamp) -> Result<()> {
+        let mut client = self.lock();
+        if user_record(&mut client, user)?.is_none() {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        client
+            .execute(
+                "INSERT INTO api_tokens (token_hash, user_name, label, created) VALUES ($1, $2, $3, $4)",
+                &[&&token_hash[..], &user, &label, &micros(now)],
+            )
+            .map_err(|e| exists_or(e, "token"))?;
+        Ok(())
+    }
+
+    fn user_for_token(&self, token_hash: &[u8; 32]) -> Result<Option<UserRecord>> {
+        let mut client = self.lock();
+        let row = client
+            .query_opt("SELECT user_name FROM api_tokens WHERE token_hash = $1", &[&&token_hash[..]])?;
+        match row {
+            Some(row) => user_record(&mut client, &row.try_get::<_, String>(0)?),
+            None => Ok(None),
+        }
+    }
+
+    fn create_sensor(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        token_hash: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<SensorRecord> {
+        if !valid_name(name) {
+            return Err(invalid_name("sensor", name));
+        }
+        let id = format!("{}:{name}", tenant.0);
+        let mut client = self.lock();
+        if count(&mut client, "SELECT count(*) FROM tenants WHERE id = $1", &[&&*tenant.0])? == 0 {
+            return Err(StoreError::NotFound(format!("tenant {}", tenant.0)));
+        }
+        client
+            .execute(
+                "INSERT INTO sensors (id, tenant, name, token_hash, created) VALUES ($1, $2, $3, $4, $5)",
+                &[&id, &&*tenant.0, &name, &&token_hash[..], &micros(now)],
+            )
+            .map_err(|e| exists_or(e, &format!("sensor {id}")))?;
+        Ok(SensorRecord {
+            id,
+            tenant: tenant.clone(),
+            name: name.to_owned(),
+            created: now,
+            last_seen: None,
+            version: None,
+            status: None,
+        })
+    }
+
+    fn sensor_for_token(&self, token_hash: &[u8; 32]) -> Result<Option<SensorRecord>> {
+        let row = self.lock().query_opt(
+            &format!("SELECT {SENSOR_COLUMNS} FROM sensors WHERE token_hash = $1"),
+            &[&&token_hash[..]],
+        )?;
+        row.map(|r| sensor_record(sensor_row(&r)?)).transpose()
+    }
+
+    fn sensors(&self, tenant: &TenantId) -> Result<Vec<SensorRecord>> {
+        let rows = self.lock().query(
+            &format!("SELECT {SENSOR_COLUMNS} FROM sensors WHERE tenant = $1 ORDER BY name"),
+            &[&&*tenant.0],
+        )?;
+        rows.iter().map(|r| sensor_record(sensor_row(r)?)).collect()
+    }
+
+    fn heartbeat(
+        &self,
+        tenant: &TenantId,
+        sensor: &str,
+        now: Timestamp,
+        version: &str,
+        status: &serde_json::Value,
+    ) -> Result<()> {
+        let changed = self.lock().execute(
+            "UPDATE sensors SET last_seen = $1, version = $2, status = $3 WHERE tenant = $4 AND id = $5",
+            &[&micros(now), &version, &status.to_string(), &&*tenant.0, &sensor],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("sensor {sensor}")));
+        }
+        Ok(())
+    }
+
+    fn ingest(
+        &self,
+        tenant: &TenantId,
+        sensor: &str,
+        sequence: u64,
+        activities: &[Activity],
+        now: Timestamp,
+    ) -> Result<Ingested> {
+        let mut client = self.lock();
+        let mut transaction = client.transaction()?;
+        let batch_size = i64::try_from(activities.len()).unwrap_or(i64::MAX);
+        let inserted = transaction.execute(
+            "INSERT INTO batches (sensor_id, sequence, received, activities)
+             SELECT id, $2, $3, $4 FROM sensors WHERE id = $1 AND tenant = $5
+             ON CONFLICT (sensor_id, sequence) DO NOTHING",
+            &[&sensor, &seq(sequence)?, &micros(now), &batch_size, &&*tenant.0],
+        )?;
+        if inserted == 0 {
+            let known: i64 = transaction
+                .query_one(
+                    "SELECT count(*) FROM sensors WHERE id = $1 AND tenant = $2",
+                    &[&sensor, &&*tenant.0],
+                )?
+                .try_get(0)?;
+            return if known > 0 {
+                Ok(Ingested::Duplicate)
+            } else {
+                Err(StoreError::NotFound(format!("sensor {sensor}")))
+            };
+        }
+        let insert_activity = transaction.prepare(
+            "INSERT INTO activities (tenant, time, sensor, kind, record) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )?;
+        let insert_entity = transaction.prepare(
+            "INSERT INTO activity_entities (tenant, entity, time, activity) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+        )?;
+        for activity in activities {
+            let mut activity = activity.clone();
+            activity.tenant = tenant.clone();
+            let record = serde_json::to_string(&activity)?;
+            let time = micros(activity.time);
+            let id: i64 = transaction
+                .query_one(&insert_activity, &[&&*tenant.0, &time, &sensor, &activity.kind.name(), &record])?
+                .try_get(0)?;
+            for entity in activity_entities(&activity) {
+                transaction.execute(&insert_entity, &[&&*tenant.0, &entity, &time, &id])?;
+            }
+        }
+        transaction.commit()?;
+        Ok(Ingested::Stored(activities.len()))
+    }
+
+    fn activities(&self, tenant: &TenantId, query: &ActivityQuery) -> Result<Vec<Activity>> {
+        let limit = activity_limit(query.limit);
+        let since = query.since.map_or(i64::MIN, micros);
+        let until = query.until.map_or(i64::MAX, micros);
+        let mut client = self.lock();
+        let rows = match &query.entity {
+            Some(entity) => client.query(
+                "SELECT a.record FROM activity_entities e JOIN activities a ON a.id = e.activity
+                 WHERE e.tenant = $1 AND a.tenant = $1 AND e.entity = $2 AND e.time BETWEEN $3 AND $4
+                 ORDER BY e.time DESC, e.activity DESC LIMIT $5",
+                &[&&*tenant.0, entity, &since, &until, &limit],
+            )?,
+            None => client.query(
+                "SELECT record FROM activities WHERE tenant = $1 AND time BETWEEN $2 AND $3
+                 ORDER BY time DESC, id DESC LIMIT $4",
+                &[&&*tenant.0, &since, &until, &limit],
+            )?,
+        };
+        rows.iter().map(|r| Ok(serde_json::from_str(&r.try_get::<_, String>(0)?)?)).collect()
+    }
+
+    fn activity_count(&self, tenant: &TenantId) -> Result<u64> {
+        let n = count(&mut self.lock(), "SELECT count(*) FROM activities WHERE tenant = $1", &[&&*tenant.0])?;
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    fn prune_activities(&self, before: Timestamp) -> Result<u64> {
+        let mut client = self.lock();
+        let mut transaction = client.transaction()?;
+        transaction.execute("DELETE FROM activity_entities WHERE time < $1", &[&micros(before)])?;
+        let removed = transaction.execute("DELETE FROM activities WHERE time < $1", &[&micros(before)])?;
+        transaction.commit()?;
+        Ok(removed)
+    }
+
+    fn upsert_alert(&self, alert: &Alert) -> Result<Upserted> {
+        let record = serde_json::to_string(alert)?;
+        let tenant = &*alert.tenant.0;
+        let alert_count = i64::try_from(alert.count).unwrap_or(i64::MAX);
+        let severity = alert.severity.to_string();
+        let mut client = self.lock();
+        let mut transaction = client.transaction()?;
+        let known = transaction.query_opt(
+            "SELECT status, last_seen FROM alerts WHERE tenant = $1 AND id = $2 FOR UPDATE",
+            &[&tenant, &alert.id],
+        )?;
+        let outcome = match known {
+            None => {
+                transaction.execute(
+                    &format!(
+                        "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8)"
+                    ),
+                    &[
+                        &alert.id,
+                        &tenant,
+                        &alert.detection,
+                        &severity,
+                        &micros(alert.first_seen),
+                        &micros(alert.last_seen),
+                        &alert_count,
+                        &record,
+                    ],
+                )?;
+                Upserted::New
+            }
+            Some(row) => {
+                let stored_status: String = row.try_get(0)?;
+                let last_seen: i64 = row.try_get(1)?;
+                let reopen = stored_status == "closed" && micros(alert.last_seen) > last_seen;
+                let status = if reopen { "open" } else { stored_status.as_str() };
+                transaction.execute(
+                    "UPDATE alerts SET detection = $3, severity = $4, status = $5,
+                        first_seen = LEAST(first_seen, $6), last_seen = GREATEST(last_seen, $7), count = $8,
+                        record = $9
+                     WHERE tenant = $1 AND id = $2",
+                    &[
+                        &tenant,
+                        &alert.id,
+                        &alert.detection,
+                        &severity,
+                        &status,
+                        &micros(alert.first_seen),
+                        &micros(alert.last_seen),
+                        &alert_count,
+                        &record,
+                    ],
+                )?;
+                transaction.execute(
+                    "DELETE FROM alert_entities WHERE tenant = $1 AND alert = $2",
+                    &[&tenant, &alert.id],
+                )?;
+                if reopen { Upserted::Reopened } else { Upserted::Updated }
+            }
+        };
+        let insert = transaction.prepare(
+            "INSERT INTO alert_entities (tenant, entity, alert) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )?;
+        for entity in alert_entities(alert) {
+            transaction.execute(&insert, &[&tenant, &entity, &alert.id])?;
+        }
+        transaction.commit()?;
+        Ok(outcome)
+    }
+
+    fn alerts(&self, tenant: &TenantId, filter: &AlertFilter, page: Page) -> Result<AlertPage> {
+        let mut conditions = vec!["tenant = $1".to_owned()];
+        let mut values: Vec<Box<dyn ToSql + Sync>> = vec![Box::new(tenant.0.to_string())];
+        let mut bind =
+            |condition: &str, value: Box<dyn ToSql + Sync>, values: &mut Vec<Box<dyn ToSql + Sync>>| {
+                values.push(value);
+                conditions.push(condition.replace("{}", &format!("${}", values.len())));
+            };
+        if let Some(severity) = filter.severity {
+            bind("severity = {}", Box::new(severity.to_string()), &mut values);
+        }
+        if let Some(status) = filter.status {
+            bind("status = {}", Box::new(status.name()), &mut values);
+        }
+        if let Some(detection) = &filter.detection {
+            bind("detection = {}", Box::new(detection.clone()), &mut values);
+        }
+        if let Some(since) = filter.since {
+            bind("last_seen >= {}", Box::new(micros(since)), &mut values);
+        }
+        if let Some(until) = filter.until {
+            bind("first_seen <= {}", Box::new(micros(until)), &mut values);
+        }
+        if let Some(entity) = &filter.entity {
+            bind(
+                "id IN (SELECT alert FROM alert_entities WHERE tenant = $1 AND entity = {})",
+                Box::new(entity.clone()),
+                &mut values,
+            );
+        }
+        let clause = conditions.join(" AND ");
+        let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+        let mut client = self.lock();
+        let total = count(&mut client, &format!("SELECT count(*) FROM alerts WHERE {clause}"), &params)?;
+        let limit = page.limit.clamp(1, MAX_PAGE);
+        let rows = client.query(
+            &format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE {clause} ORDER BY last_seen DESC, id LIMIT {limit} OFFSET {}",
+                page.offset
+            ),
+            &params,
+        )?;
+        let alerts = rows.iter().map(|r| alert_record(alert_row(r)?)).collect::<Result<Vec<_>>>()?;
+        Ok(AlertPage { alerts, total: u64::try_from(total).unwrap_or_default() })
+    }
+
+    fn alert(&self, tenant: &TenantId, id: &str) -> Result<Option<AlertRecord>> {
+        let mut client = self.lock();
+        let row = client.query_opt(
+            &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE tenant = $1 AND id = $2"),
+            &[&&*tenant.0, &id],
+        )?;
+        let Some(row) = row else { return Ok(None) };
+        let mut record = alert_record(alert_row(&row)?)?;
+        let comments = client.query(
+            "SELECT time, author, text FROM alert_comments WHERE tenant = $1 AND alert = $2 ORDER BY time, id",
+            &[&&*tenant.0, &id],
+        )?;
+        record.comments = comments
+            .iter()
+            .map(|r| {
+                Ok(Comment {
+                    time: Timestamp::from_micros(r.try_get(0)?),
+                    author: r.try_get(1)?,
+                    text: r.try_get(2)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Some(record))
+    }
+
+    fn set_alert_status(&self, tenant: &TenantId, id: &str, status: AlertStatus) -> Result<bool> {
+        let changed = self.lock().execute(
+            "UPDATE alerts SET status = $3 WHERE tenant = $1 AND id = $2",
+            &[&&*tenant.0, &id, &status.name()],
+        )?;
+        Ok(changed > 0)
+    }
+
+    fn comment(&self, tenant: &TenantId, id: &str, author: &str, text: &str, now: Timestamp) -> Result<bool> {
+        if !valid_comment(text) {
+            return Err(invalid_comment());
+        }
+        let changed = self.lock().execute(
+            "INSERT INTO alert_comments (tenant, alert, time, author, text)
+             SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM alerts WHERE tenant = $1 AND id = $2)",
+            &[&&*tenant.0, &id, &micros(now), &author, &text],
+        )?;
+        Ok(changed > 0)
+    }
+
+    fn add_exclusion(
+        &self,
+        tenant: &TenantId,
+        exclusion: &NewExclusion,
+        now: Timestamp,
+    ) -> Result<ExclusionRecord> {
+        if exclusion.value.trim().is_empty() || exclusion.detection.trim().is_empty() {
+            return Err(StoreError::Invalid("an exclusion names a detection (or global) and a value".into()));
+        }
+        let value = exclusion.value.trim();
+        let row = self
+            .lock()
+            .query_one(
+                "INSERT INTO exclusions (tenant, detection, kind, value, reason, created)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                &[
+                    &&*tenant.0,
+                    &exclusion.detection,
+                    &exclusion.kind.name(),
+                    &value,
+                    &exclusion.reason,
+                    &micros(now),
+                ],
+            )
+            .map_err(|e| {
+                exists_or(
+                    e,
+                    &format!(
+                        "exclusion {} {value} for {} (tenant {})",
+                        exclusion.kind.name(),
+                        exclusion.detection,
+                        tenant.0
+                    ),
+                )
+            })?;
+        Ok(ExclusionRecord {
+            id: row.try_get(0)?,
+            exclusion: NewExclusion { value: value.to_owned(), ..exclusion.clone() },
+            created: now,
+        })
+    }
+
+    fn exclusions(&self, tenant: &TenantId) -> Result<Vec<ExclusionRecord>> {
+        let rows = self.lock().query(
+            "SELECT id, detection, kind, value, reason, created FROM exclusions WHERE tenant = $1 ORDER BY id",
+            &[&&*tenant.0],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get(2)?;
+                let kind = ExclusionKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Invalid(format!("stored exclusion kind {kind:?}")))?;
+                Ok(ExclusionRecord {
+                    id: r.try_get(0)?,
+                    exclusion: NewExclusion {
+                        detection: r.try_get(1)?,
+                        kind,
+                        value: r.try_get(3)?,
+                        reason: r.try_get(4)?,
+                    },
+                    created: Timestamp::from_micros(r.try_get(5)?),
+                })
+            })
+            .collect()
+    }
+
+    fn remove_exclusion(&self, tenant: &TenantId, id: i64) -> Result<bool> {
+        let changed = self
+            .lock()
+            .execute("DELETE FROM exclusions WHERE tenant = $1 AND id = $2", &[&&*tenant.0, &id])?;
+        Ok(changed > 0)
+    }
+}

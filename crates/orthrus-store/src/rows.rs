@@ -1,0 +1,105 @@
+//! Row values to records, the same for every backend.
+
+use orthrus_model::{Severity, TenantId, Timestamp};
+
+use crate::{AlertRecord, AlertStatus, Result, SensorRecord, StoreError};
+
+/// Names of users and sensors: 1 to 64 letters, digits, `.`, `-`, `_`.
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+pub(crate) fn severity(text: &str) -> Result<Severity> {
+    Ok(serde_json::from_value(serde_json::Value::String(text.to_owned()))?)
+}
+
+pub(crate) fn status(text: &str) -> Result<AlertStatus> {
+    AlertStatus::parse(text).ok_or_else(|| StoreError::Invalid(format!("stored alert status {text:?}")))
+}
+
+/// `id, tenant, detection, severity, status, first_seen, last_seen, count, record`.
+pub(crate) type AlertRow = (String, String, String, String, String, i64, i64, i64, String);
+
+pub(crate) const ALERT_COLUMNS: &str =
+    "id, tenant, detection, severity, status, first_seen, last_seen, count, record";
+
+/// The stored alert, its record's `status` made current (comments are loaded apart).
+pub(crate) fn alert_record(row: AlertRow) -> Result<AlertRecord> {
+    let (id, tenant, detection, severity_text, status_text, first_seen, last_seen, count, record) = row;
+    let status = status(&status_text)?;
+    let mut alert: serde_json::Value = serde_json::from_str(&record)?;
+    if let Some(fields) = alert.as_object_mut() {
+        fields.insert("status".into(), serde_json::Value::String(status.name().into()));
+    }
+    Ok(AlertRecord {
+        id,
+        tenant: TenantId(tenant.into()),
+        detection,
+        severity: severity(&severity_text)?,
+        status,
+        first_seen: Timestamp::from_micros(first_seen),
+        last_seen: Timestamp::from_micros(last_seen),
+        count: u64::try_from(count).unwrap_or_default(),
+        alert,
+        comments: Vec::new(),
+    })
+}
+
+/// `id, tenant, name, created, last_seen, version, status`.
+pub(crate) type SensorRow = (String, String, String, i64, Option<i64>, Option<String>, Option<String>);
+
+pub(crate) const SENSOR_COLUMNS: &str = "id, tenant, name, created, last_seen, version, status";
+
+pub(crate) fn sensor_record(row: SensorRow) -> Result<SensorRecord> {
+    let (id, tenant, name, created, last_seen, version, status) = row;
+    Ok(SensorRecord {
+        id,
+        tenant: TenantId(tenant.into()),
+        name,
+        created: Timestamp::from_micros(created),
+        last_seen: last_seen.map(Timestamp::from_micros),
+        version,
+        status: status.map(|s| serde_json::from_str(&s)).transpose()?,
+    })
+}
+
+pub(crate) fn invalid_name(what: &str, name: &str) -> StoreError {
+    StoreError::Invalid(format!("{what} name {name:?}: use 1 to 64 letters, digits, ., - or _"))
+}
+
+pub(crate) fn invalid_tenant(id: &str) -> StoreError {
+    StoreError::Invalid(format!("tenant id {id:?}: use 1 to 64 lower-case letters, digits, - or _"))
+}
+
+pub(crate) fn invalid_comment() -> StoreError {
+    StoreError::Invalid(format!("a comment has 1 to {MAX_COMMENT_CHARS} characters"))
+}
+
+/// Longest comment kept.
+pub(crate) const MAX_COMMENT_CHARS: usize = 10_000;
+/// Most activities one query returns.
+pub(crate) const MAX_ACTIVITIES: usize = 10_000;
+
+/// The number of activities a query asks for, bounded.
+pub(crate) fn activity_limit(asked: usize) -> i64 {
+    i64::try_from(match asked {
+        0 => 100,
+        n => n.min(MAX_ACTIVITIES),
+    })
+    .unwrap_or(100)
+}
+
+pub(crate) fn valid_comment(text: &str) -> bool {
+    !text.trim().is_empty() && text.chars().count() <= MAX_COMMENT_CHARS
+}
+
+pub(crate) fn micros(t: Timestamp) -> i64 {
+    t.as_micros()
+}
+
+/// A batch sequence number as the databases store it.
+pub(crate) fn seq(n: u64) -> Result<i64> {
+    i64::try_from(n).map_err(|_| StoreError::Invalid(format!("sequence {n} is out of range")))
+}
