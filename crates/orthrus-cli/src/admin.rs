@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use orthrus_model::{TenantId, Timestamp};
+use orthrus_model::TenantId;
 use orthrus_store::credentials::new_token;
 use orthrus_store::{Role, SqliteStore, Store};
 
-use crate::exit;
+use crate::{exit, wall_clock as now};
 
 #[derive(clap::Args)]
 pub struct AdminArgs {
@@ -89,16 +89,6 @@ enum UserCommand {
     },
     /// Show a user's grants.
     Show { name: String },
-}
-
-/// The wall clock, for creation times: administration happens now, not in event time.
-#[allow(clippy::disallowed_methods)]
-fn now() -> Timestamp {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or_default();
-    Timestamp::from_micros(micros)
 }
 
 pub fn run(args: &AdminArgs) -> anyhow::Result<u8> {

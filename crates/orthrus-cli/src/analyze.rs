@@ -35,6 +35,8 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
         Some(path) => crate::directory::load_directory(path, &tags)?,
         None => orthrus_directory::Directory::new(orthrus_directory::Snapshot::default(), &tags),
     });
+    // A bad syslog URL stops the run before any input is read.
+    let syslog = args.syslog.as_deref().map(syslog_endpoint).transpose()?;
     let mut engine = Engine::new(&config, "orthrus-analyze");
     if let Some(path) = &args.baseline {
         let baseline = Baseline::load(path)?;
@@ -57,6 +59,9 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
     let mut sink = open_output(args.output.as_deref())?;
     write_alerts(&mut sink, &alerts, args.format)?;
     sink.flush()?;
+    if let Some((transport, endpoint)) = syslog {
+        send_syslog(transport, endpoint, args.syslog_format, &alerts)?;
+    }
     if args.stats {
         print_stats(&run.stats, &run.files);
     }
@@ -302,4 +307,66 @@ fn report_input_errors(run: &Run) {
             }
         }
     }
+}
+
+/// `udp://HOST[:PORT]` or `tcp://HOST[:PORT]` (514 by default).
+fn syslog_endpoint(url: &str) -> anyhow::Result<(orthrus_sinks::Transport, std::net::SocketAddr)> {
+    use std::net::ToSocketAddrs;
+    let (transport, rest) = if let Some(rest) = url.strip_prefix("udp://") {
+        (orthrus_sinks::Transport::Udp, rest)
+    } else if let Some(rest) = url.strip_prefix("tcp://") {
+        (orthrus_sinks::Transport::Tcp { octet_counting: true }, rest)
+    } else {
+        anyhow::bail!("--syslog {url}: use udp://HOST[:PORT] or tcp://HOST[:PORT]");
+    };
+    let with_port =
+        if rest.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) && !rest.ends_with(']') {
+            rest.to_owned()
+        } else {
+            format!("{rest}:514")
+        };
+    let endpoint = with_port
+        .to_socket_addrs()
+        .with_context(|| format!("--syslog {url}"))?
+        .next()
+        .with_context(|| format!("--syslog {url}: no address"))?;
+    Ok((transport, endpoint))
+}
+
+/// Sends the run's alerts as CEF over syslog (`design/cef.md`), then says how many went.
+fn send_syslog(
+    transport: orthrus_sinks::Transport,
+    endpoint: std::net::SocketAddr,
+    framing: crate::SyslogFraming,
+    alerts: &[orthrus_model::Alert],
+) -> anyhow::Result<()> {
+    use orthrus_sinks::{CefOptions, Framing, SyslogOptions, SyslogSink, Trigger, alert_message, meta_of};
+    let hostname =
+        std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+    let options = SyslogOptions {
+        framing: match framing {
+            crate::SyslogFraming::Rfc5424 => Framing::Rfc5424,
+            crate::SyslogFraming::Rfc3164 => Framing::Rfc3164,
+        },
+        hostname: if hostname.is_empty() { "orthrus".into() } else { hostname },
+        ..SyslogOptions::default()
+    };
+    let mut sink = SyslogSink::new(endpoint, transport, alerts.len().max(1));
+    let now = crate::wall_clock();
+    for alert in alerts {
+        if let Some(meta) = meta_of(alert) {
+            sink.push(alert_message(
+                alert,
+                meta,
+                Trigger::New,
+                &CefOptions::default(),
+                &options,
+                transport,
+                now,
+            ));
+        }
+    }
+    sink.flush()?;
+    eprintln!("orthrus: sent {} alert(s) as CEF to syslog {endpoint}", sink.sent);
+    Ok(())
 }

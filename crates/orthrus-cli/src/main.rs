@@ -92,6 +92,13 @@ pub struct AnalyzeArgs {
     /// from) to FILE, for later runs or the center to start from.
     #[arg(long, value_name = "FILE")]
     save_baseline: Option<PathBuf>,
+    /// Also send every alert as CEF over syslog to this endpoint: `udp://HOST[:PORT]` or
+    /// `tcp://HOST[:PORT]` (port 514 by default; TCP uses RFC 6587 octet counting).
+    #[arg(long, value_name = "URL")]
+    syslog: Option<String>,
+    /// Syslog framing for `--syslog`.
+    #[arg(long, value_enum, default_value_t = SyslogFraming::Rfc5424)]
+    syslog_format: SyslogFraming,
     /// Never draw a progress bar (it is drawn only on a terminal anyway).
     #[arg(long)]
     no_progress: bool,
@@ -120,6 +127,12 @@ enum DetectionsCommand {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyslogFraming {
+    Rfc5424,
+    Rfc3164,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// A readable table.
     Table,
@@ -135,6 +148,17 @@ enum ListFormat {
 
 /// Exit statuses: 0 ran; 1 some input could not be read (the rest was analyzed); 2 fatal;
 /// 3 alerts raised under `--fail-on-alert`.
+/// The wall clock, for what happens now rather than in event time: administration records,
+/// syslog send times. Detection never reads it.
+#[allow(clippy::disallowed_methods)]
+pub fn wall_clock() -> orthrus_model::Timestamp {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or_default();
+    orthrus_model::Timestamp::from_micros(micros)
+}
+
 pub mod exit {
     pub const OK: u8 = 0;
     pub const INPUT_ERRORS: u8 = 1;

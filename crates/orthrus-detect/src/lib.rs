@@ -36,6 +36,11 @@ pub struct DetectionMeta {
     pub title: &'static str,
     /// The Microsoft Defender for Identity alert it matches, with its external id.
     pub mdi: &'static str,
+    /// CEF `externalId`: MDI's external id when the detection matches one (SIEM content keyed
+    /// on MDI ids keeps working), else Orthrus' own in 9000–9999, never reused.
+    pub external_id: u16,
+    /// CEF `app`: the protocol or event source, in MDI's words (`Kerberos`, `Samr`, `Drsr`…).
+    pub cef_app: &'static str,
     pub tactic: &'static str,
     pub techniques: &'static [&'static str],
     pub data_sources: &'static [&'static str],

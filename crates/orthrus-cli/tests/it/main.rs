@@ -416,3 +416,35 @@ fn extra_lab_recordings_per_their_manifest() {
     }
     assert_eq!(seen, 10);
 }
+
+/// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on
+/// loopback); a bad URL is refused before anything is read.
+#[test]
+fn analyze_forwards_alerts_as_cef_over_syslog() {
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    receiver.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let url = format!("udp://{}", receiver.local_addr().unwrap());
+    let capture = orthrus_testkit::fixture("pcap/dcsync.pcap");
+    let out = orthrus()
+        .args(["analyze", "--format", "json", "--syslog", &url, capture.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let raised: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("sent {} alert(s) as CEF", raised.len())));
+    let mut buffer = [0u8; 4096];
+    for alert in &raised {
+        let n = receiver.recv(&mut buffer).unwrap();
+        let message = std::str::from_utf8(&buffer[..n]).unwrap();
+        let detection = alert["detection"].as_str().unwrap();
+        assert!(message.starts_with("<35>1 ") || message.starts_with("<36>1 "), "{message}");
+        assert!(message.contains(&format!(" {detection} - CEF:0|Orthrus|Orthrus|")), "{message}");
+        assert!(message.contains("externalId=2006"), "{message}");
+    }
+
+    let bad =
+        orthrus().args(["analyze", "--syslog", "http://x", capture.to_str().unwrap()]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("use udp://HOST[:PORT] or tcp://HOST[:PORT]"));
+}

@@ -36,6 +36,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-LSA-001",
     title: "Malicious request of Data Protection API master key",
     mdi: "Malicious request of Data Protection API master key (2020)",
+    external_id: 2020,
+    cef_app: "LsaRpc",
     tactic: "TA0006",
     techniques: &["T1555", "T1552.004"],
     data_sources: &[

@@ -34,6 +34,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-003",
     title: "Account enumeration reconnaissance (Kerberos)",
     mdi: "Account enumeration reconnaissance (2003)",
+    external_id: 2003,
+    cef_app: "Kerberos",
     tactic: "TA0007",
     techniques: &["T1087.002"],
     data_sources: &["Kerberos AS-REQ/KRB-ERROR"],

@@ -40,6 +40,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-002",
     title: "Suspected AS-REP roasting",
     mdi: "Suspected AS-REP Roasting attack (2412)",
+    external_id: 2412,
+    cef_app: "Kerberos",
     tactic: "TA0006",
     techniques: &["T1558.004"],
     data_sources: &["Kerberos AS-REQ/AS-REP"],

@@ -53,6 +53,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-004",
     title: "Suspected brute force or password spray (Kerberos)",
     mdi: "Suspected Brute Force attack (Kerberos, NTLM) (2023)",
+    external_id: 2023,
+    cef_app: "Kerberos",
     tactic: "TA0006",
     techniques: &["T1110.001", "T1110.003"],
     data_sources: &["Kerberos AS-REQ/KRB-ERROR/AS-REP"],

@@ -36,6 +36,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-006",
     title: "Suspected Golden Ticket usage (forged authorization data)",
     mdi: "Suspected Golden Ticket usage (forged authorization data) (2013)",
+    external_id: 2013,
+    cef_app: "Kerberos",
     tactic: "TA0004",
     techniques: &["T1558.001", "T1068"],
     data_sources: &["Kerberos AS-REQ PA-PAC-REQUEST + TGS-REQ enc-authorization-data + KDC answer"],

@@ -30,6 +30,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-005",
     title: "Suspected Golden Ticket usage (nonexistent account)",
     mdi: "Suspected Golden Ticket usage (nonexistent account) (2027)",
+    external_id: 2027,
+    cef_app: "Kerberos",
     tactic: "TA0006",
     techniques: &["T1558.001"],
     data_sources: &["Kerberos TGS-REQ + TGS-REP/KRB-ERROR", "event 4769", "directory snapshot"],

@@ -35,6 +35,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-010",
     title: "Honeytoken authentication activity",
     mdi: "Honeytoken authentication activity (2014)",
+    external_id: 2014,
+    cef_app: "Kerberos",
     tactic: "TA0006",
     techniques: &["T1078.002", "T1087.002"],
     data_sources: &[

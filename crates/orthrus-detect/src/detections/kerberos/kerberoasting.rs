@@ -47,6 +47,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-001",
     title: "Suspected Kerberoasting (Kerberos SPN exposure)",
     mdi: "Suspected Kerberos SPN exposure (2410)",
+    external_id: 2410,
+    cef_app: "Kerberos",
     tactic: "TA0006",
     techniques: &["T1558.003"],
     data_sources: &["Kerberos TGS-REQ/TGS-REP"],

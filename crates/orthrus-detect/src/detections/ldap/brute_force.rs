@@ -31,6 +31,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-LDAP-001",
     title: "Suspected brute force attack (LDAP)",
     mdi: "Suspected Brute Force attack (LDAP) (2004)",
+    external_id: 2004,
+    cef_app: "Ldap",
     tactic: "TA0006",
     techniques: &["T1110.001", "T1110.003"],
     data_sources: &[

@@ -27,6 +27,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-NTLM-001",
     title: "Account enumeration reconnaissance (NTLM)",
     mdi: "Account enumeration reconnaissance (2003)",
+    external_id: 2003,
+    cef_app: "Ntlm",
     tactic: "TA0007",
     techniques: &["T1087.002"],
     data_sources: &["event 4776 / Samba NTLMSSP audit", "NTLMSSP AUTHENTICATE + STATUS_NO_SUCH_USER"],

@@ -42,6 +42,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-NTLM-002",
     title: "Suspected brute force or password spray (NTLM, logon events)",
     mdi: "Suspected Brute Force attack (Kerberos, NTLM) (2023)",
+    external_id: 2023,
+    cef_app: "Ntlm",
     tactic: "TA0006",
     techniques: &["T1110.001", "T1110.003"],
     data_sources: &["NTLMSSP AUTHENTICATE + status", "events 4776 / 4625 / 4648", "Samba NTLMSSP audit"],

@@ -31,6 +31,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-LDAP-002",
     title: "Honeytoken was queried via LDAP",
     mdi: "Honeytoken was queried via LDAP (2429)",
+    external_id: 2429,
+    cef_app: "LdapSearch",
     tactic: "TA0007",
     techniques: &["T1087.002"],
     data_sources: &["LDAP SearchRequest (clear)", "directory snapshot or honeytoken tags"],

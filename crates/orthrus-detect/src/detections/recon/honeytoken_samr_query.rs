@@ -30,6 +30,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-SAMR-002",
     title: "Honeytoken was queried via SAM-R",
     mdi: "Honeytoken was queried via SAM-R (2439)",
+    external_id: 2439,
+    cef_app: "Samr",
     tactic: "TA0007",
     techniques: &["T1087.002"],
     data_sources: &["SAMR SamrLookupNamesInDomain / SamrOpenUser", "directory snapshot or honeytoken tags"],

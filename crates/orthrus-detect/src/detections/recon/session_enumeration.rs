@@ -25,6 +25,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-SMB-001",
     title: "User and IP address reconnaissance (SMB)",
     mdi: "User and IP address reconnaissance (SMB) (2012)",
+    external_id: 2012,
+    cef_app: "SrvSvc",
     tactic: "TA0007",
     techniques: &["T1049", "T1087.002"],
     data_sources: &["SRVSVC NetrSessionEnum", "WKSSVC NetrWkstaUserEnum"],

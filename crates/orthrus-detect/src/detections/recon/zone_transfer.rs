@@ -24,6 +24,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-DNS-001",
     title: "Network-mapping reconnaissance (DNS)",
     mdi: "Network-mapping reconnaissance (DNS) (2007)",
+    external_id: 2007,
+    cef_app: "Dns",
     tactic: "TA0007",
     techniques: &["T1590.002", "T1018"],
     data_sources: &["DNS AXFR/IXFR queries"],

@@ -22,6 +22,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-004",
     title: "Suspicious modification of domain AdminSdHolder",
     mdi: "Suspicious modification of domain AdminSdHolder (2430)",
+    external_id: 2430,
+    cef_app: "DirectoryChangeEvent",
     tactic: "TA0003",
     techniques: &["T1098"],
     data_sources: &["event 5136 on CN=AdminSDHolder"],

@@ -28,6 +28,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-DRS-002",
     title: "Suspected DCShadow attack (domain controller promotion)",
     mdi: "Suspected DCShadow attack (domain controller promotion) (2028)",
+    external_id: 2028,
+    cef_app: "Replication Activity",
     tactic: "TA0005",
     techniques: &["T1207"],
     data_sources: &["event 5137 (server object in Sites)", "events 4742/5136 (replication SPNs)"],

@@ -42,6 +42,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-DRS-001",
     title: "Suspected DCSync attack (replication of directory services)",
     mdi: "Suspected DCSync attack (replication of directory services) (2006)",
+    external_id: 2006,
+    cef_app: "Drsr",
     tactic: "TA0006",
     techniques: &["T1003.006"],
     data_sources: &[

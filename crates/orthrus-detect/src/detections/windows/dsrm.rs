@@ -21,6 +21,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-010",
     title: "Directory Services Restore Mode password change",
     mdi: "Directory Services Restore Mode Password Change (2438)",
+    external_id: 2438,
+    cef_app: "DsrmEvent",
     tactic: "TA0003",
     techniques: &["T1098"],
     data_sources: &["event 4794 (DSRM password set)"],

@@ -26,6 +26,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-018",
     title: "Audit log cleared",
     mdi: "none (Orthrus extension)",
+    external_id: 9018,
+    cef_app: "EventLog",
     tactic: "TA0005",
     techniques: &["T1070.001"],
     data_sources: &["events 1102 (Security) / 104 (System)"],

@@ -23,6 +23,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-005",
     title: "Suspicious modification of the Resource Based Constrained Delegation attribute",
     mdi: "Suspicious modification of the Resource Based Constrained Delegation attribute by a machine account (2423)",
+    external_id: 2423,
+    cef_app: "DirectoryChangeEvent",
     tactic: "TA0004",
     techniques: &["T1484", "T1134"],
     data_sources: &["event 5136 on msDS-AllowedToActOnBehalfOfOtherIdentity"],

@@ -53,6 +53,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-RPC-001",
     title: "Remote code execution attempt",
     mdi: "Remote code execution attempt (2019)",
+    external_id: 2019,
+    cef_app: "ServiceControl",
     tactic: "TA0002",
     techniques: &["T1569.002", "T1053.005", "T1047", "T1021.002", "T1021.003", "T1021.006"],
     data_sources: &[

@@ -25,6 +25,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-013",
     title: "Suspected sAMAccountName spoofing",
     mdi: "Suspected sAMAccountName spoofing (2419)",
+    external_id: 2419,
+    cef_app: "Kerberos",
     tactic: "TA0004",
     techniques: &["T1068", "T1078.002"],
     data_sources: &["event 4781 (account renamed), 4742 (SAM account name changed)"],

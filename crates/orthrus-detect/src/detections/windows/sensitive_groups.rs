@@ -40,6 +40,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-001",
     title: "Suspicious additions to sensitive groups",
     mdi: "Suspicious additions to sensitive groups (2024)",
+    external_id: 2024,
+    cef_app: "GroupMembershipChangeEvent",
     tactic: "TA0003",
     techniques: &["T1098"],
     data_sources: &["events 4728/4732/4756 (member added)", "Samba group-change audit"],

@@ -32,6 +32,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-002",
     title: "Suspicious service creation",
     mdi: "Suspicious service creation (2026)",
+    external_id: 2026,
+    cef_app: "ServiceInstalledEvent",
     tactic: "TA0002",
     techniques: &["T1569.002", "T1543.003"],
     data_sources: &["events 7045 / 4697 (service installed)"],

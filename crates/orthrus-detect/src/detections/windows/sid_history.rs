@@ -22,6 +22,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-003",
     title: "Suspected SID-History injection",
     mdi: "Suspected SID-History injection (1106)",
+    external_id: 1106,
+    cef_app: "DirectoryChangeEvent",
     tactic: "TA0004",
     techniques: &["T1134.005"],
     data_sources: &["events 4765/4766, 4738/4742 (SID History), 5136 (sIDHistory)"],

@@ -28,6 +28,8 @@ pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-NRPC-001",
     title: "Suspected Netlogon privilege elevation attempt (Zerologon)",
     mdi: "Suspected Netlogon privilege elevation attempt (CVE-2020-1472 exploitation) (2411)",
+    external_id: 2411,
+    cef_app: "Netlogon",
     tactic: "TA0004",
     techniques: &["T1210", "T1068"],
     data_sources: &[

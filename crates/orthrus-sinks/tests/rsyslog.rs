@@ -1,0 +1,260 @@
+//! CEF over syslog into a real rsyslog (Debian's `rsyslog`, which `.ci/run` installs), started
+//! by this test on loopback ports with its own configuration and stopped by its PID: the
+//! engine's alerts on lab captures go out over UDP and TCP (octet counting and LF), RFC 5424
+//! and 3164; rsyslog's own parser splits each message into its header fields, which are
+//! written to a file and read back here field by field, with the CEF extension.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use orthrus_model::{Alert, Timestamp};
+use orthrus_sinks::cef::{cef_time, parse_extension};
+use orthrus_sinks::{
+    CefOptions, Framing, SyslogOptions, SyslogSink, Transport, Trigger, alert_message, meta_of,
+};
+
+fn rsyslogd() -> PathBuf {
+    ["/usr/sbin/rsyslogd", "/sbin/rsyslogd"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("rsyslogd (Debian package rsyslog; .ci/run installs it)")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// rsyslog as a child process; killed by PID when dropped.
+struct Rsyslog {
+    child: Child,
+    out: PathBuf,
+    udp: u16,
+    tcp: u16,
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// rsyslog listening on loopback: UDP (when given) and TCP, writing what it parsed to a file.
+fn launch(dir: &Path, name: &str, udp: Option<u16>, tcp: u16) -> Rsyslog {
+    let out = dir.join(format!("{name}.log"));
+    let udp_input = udp.map_or_else(String::new, |port| {
+        format!("module(load=\"imudp\")\ninput(type=\"imudp\" address=\"127.0.0.1\" port=\"{port}\")\n")
+    });
+    // Fields rsyslog parsed out of each message, `msg` last (CEF itself contains `|`).
+    let config = format!(
+        r#"global(workDirectory="{dir}")
+{udp_input}module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="{tcp}")
+template(name="fields" type="string" string="%pri%|%protocol-version%|%timereported:::date-rfc3339%|%hostname%|%app-name%|%procid%|%msgid%|%structured-data%|%syslogtag%|%msg%\n")
+*.* action(type="omfile" file="{out}" template="fields")
+"#,
+        dir = dir.display(),
+        out = out.display()
+    );
+    let conf = dir.join(format!("{name}.conf"));
+    std::fs::write(&conf, config).unwrap();
+    let child = Command::new(rsyslogd())
+        .arg("-n")
+        .arg("-f")
+        .arg(&conf)
+        .arg("-i")
+        .arg(dir.join(format!("{name}.pid")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", tcp)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(15), "rsyslogd did not listen on {tcp}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Rsyslog { child, out, udp: udp.unwrap_or_default(), tcp }
+}
+
+fn lab_alerts() -> Vec<Alert> {
+    let mut alerts = Vec::new();
+    for capture in ["kerberoast", "dcsync", "krb_password_spray", "asrep_roast"] {
+        let mut engine =
+            orthrus_detect::Engine::new(&orthrus_detect::DetectionConfig::default(), "sensor-dc1");
+        for mut activity in orthrus_testkit::lab_activities(capture) {
+            activity.tenant = orthrus_model::TenantId("acme".into());
+            engine.observe(&activity);
+        }
+        alerts.extend(engine.finish());
+    }
+    assert!(alerts.len() >= 4, "{alerts:#?}");
+    alerts
+}
+
+fn wait_for_lines(path: &Path, n: usize) -> Vec<String> {
+    let started = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        if lines.len() >= n || started.elapsed() > Duration::from_secs(15) {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// CEF header fields split on unescaped `|`, and the extension.
+fn split_cef(msg: &str) -> (Vec<String>, String) {
+    let body = msg.trim_start_matches('\u{feff}').trim_start();
+    let mut fields = Vec::new();
+    let mut current = String::new();
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if fields.len() == 7 {
+            current.push(c);
+            continue;
+        }
+        match c {
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    current.push(next);
+                }
+            }
+            '|' => fields.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    (fields, current)
+}
+
+fn check_alert(alert: &Alert, msg: &str) {
+    let meta = meta_of(alert).unwrap();
+    let (header, extension) = split_cef(msg);
+    assert_eq!(header[0], "CEF:0");
+    assert_eq!(&header[1..4], ["Orthrus", "Orthrus", env!("CARGO_PKG_VERSION")]);
+    assert_eq!((header[4].as_str(), header[5].as_str()), (meta.id, meta.title));
+    assert_eq!(header[6], orthrus_sinks::cef::cef_severity(alert.severity).to_string());
+    let fields: std::collections::BTreeMap<String, String> =
+        parse_extension(&extension).into_iter().collect();
+    assert_eq!(fields["msg"], alert.description);
+    assert_eq!(fields["externalId"], meta.external_id.to_string());
+    assert_eq!(fields["cnt"], alert.count.to_string());
+    assert_eq!(fields["start"], cef_time(alert.first_seen));
+    assert_eq!(fields["app"], meta.cef_app);
+    assert_eq!(fields["cs5"], "acme");
+    assert_eq!(fields["cs4"], meta.techniques.join(","));
+    assert_eq!(fields["deviceExternalId"], "sensor-dc1");
+    if let Some(ip) = alert.source.ip {
+        assert_eq!(fields["src"], ip.to_string());
+    }
+    if let Some(account) = &alert.source.account {
+        assert_eq!(&fields["suser"], account);
+    }
+    assert_eq!(
+        fields.get("cs1").map(String::as_str),
+        Some(format!("https://orthrus.example/alerts/{}", alert.id).as_str()),
+        "{msg}"
+    );
+}
+
+#[test]
+fn alerts_reach_a_real_rsyslog_and_parse_back_field_by_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let rsyslog = launch(dir.path(), "first", Some(free_port()), free_port());
+    let alerts = lab_alerts();
+    let cef = CefOptions { url_base: Some("https://orthrus.example/".into()), ..CefOptions::default() };
+    let now = Timestamp::from_micros(1_772_442_847_412_000);
+    let rfc5424 = SyslogOptions { hostname: "orthrus-c1".into(), ..SyslogOptions::default() };
+    let rfc3164 = SyslogOptions { framing: Framing::Rfc3164, ..rfc5424.clone() };
+    let runs = [
+        (Transport::Udp, rsyslog.udp, &rfc5424),
+        (Transport::Tcp { octet_counting: true }, rsyslog.tcp, &rfc5424),
+        (Transport::Tcp { octet_counting: false }, rsyslog.tcp, &rfc3164),
+    ];
+    for (transport, port, options) in runs {
+        let mut sink = SyslogSink::new(format!("127.0.0.1:{port}").parse().unwrap(), transport, 1000);
+        for alert in &alerts {
+            sink.push(alert_message(
+                alert,
+                meta_of(alert).unwrap(),
+                Trigger::New,
+                &cef,
+                options,
+                transport,
+                now,
+            ));
+        }
+        sink.flush().unwrap();
+        assert_eq!((sink.sent, sink.dropped, sink.queued()), (alerts.len() as u64, 0, 0));
+    }
+    let lines = wait_for_lines(&rsyslog.out, alerts.len() * 3);
+    assert_eq!(lines.len(), alerts.len() * 3, "{lines:#?}");
+
+    let pid = std::process::id().to_string();
+    for (run, chunk) in lines.chunks(alerts.len()).enumerate() {
+        for (line, alert) in chunk.iter().zip(&alerts) {
+            let parts: Vec<&str> = line.splitn(10, '|').collect();
+            let [pri, version, time, host, app, procid, msgid, sd, tag, msg] = parts[..] else {
+                panic!("{line}")
+            };
+            let expected_pri = match alert.severity {
+                orthrus_model::Severity::High => "35",
+                orthrus_model::Severity::Medium => "36",
+                orthrus_model::Severity::Low => "37",
+            };
+            assert_eq!(pri, expected_pri, "{line}");
+            assert_eq!(host, "orthrus-c1", "{line}");
+            assert!(time.starts_with("2026-03-02T09:14:07"), "{line}");
+            if run < 2 {
+                // RFC 5424: every header field where we put it.
+                assert_eq!(
+                    (version, app, procid, msgid, sd),
+                    ("1", "orthrus", pid.as_str(), alert.detection, "-"),
+                    "{line}"
+                );
+            } else {
+                assert_eq!(tag, "orthrus:", "{line}");
+            }
+            check_alert(alert, msg);
+        }
+    }
+}
+
+#[test]
+fn a_tcp_endpoint_that_is_down_keeps_the_queue_until_it_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = lab_alerts();
+    let port = free_port();
+    let transport = Transport::Tcp { octet_counting: true };
+    let mut sink = SyslogSink::new(format!("127.0.0.1:{port}").parse().unwrap(), transport, 1000);
+    let options = SyslogOptions::default();
+    let cef = CefOptions { url_base: Some("https://orthrus.example".into()), ..CefOptions::default() };
+    let now = Timestamp::from_micros(1_772_442_847_412_000);
+    for alert in &alerts {
+        sink.push(alert_message(
+            alert,
+            meta_of(alert).unwrap(),
+            Trigger::New,
+            &cef,
+            &options,
+            transport,
+            now,
+        ));
+    }
+    assert!(sink.flush().is_err(), "nothing listens yet");
+    assert_eq!((sink.queued(), sink.sent, sink.failures), (alerts.len(), 0, 1));
+
+    // The receiver comes up on that port: the same queue goes out, in order, once.
+    let rsyslog = launch(dir.path(), "late", None, port);
+    sink.flush().unwrap();
+    assert_eq!((sink.queued(), sink.sent), (0, alerts.len() as u64));
+    let lines = wait_for_lines(&rsyslog.out, alerts.len());
+    assert_eq!(lines.len(), alerts.len());
+    for (line, alert) in lines.iter().zip(&alerts) {
+        check_alert(alert, line.splitn(10, '|').nth(9).unwrap());
+    }
+}
