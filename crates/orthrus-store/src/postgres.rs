@@ -11,8 +11,9 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row};
 
 use crate::rows::{
-    ALERT_COLUMNS, AlertRow, SENSOR_COLUMNS, SensorRow, activity_limit, alert_record, invalid_comment,
-    invalid_name, invalid_tenant, micros, sensor_record, seq, valid_comment, valid_name,
+    ALERT_COLUMNS, AlertRow, FilterValue, SENSOR_COLUMNS, SensorRow, activity_limit, alert_conditions,
+    alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, valid_comment,
+    valid_name, where_clause,
 };
 use crate::{
     ActivityQuery, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, ExclusionKind, ExclusionRecord,
@@ -413,36 +414,17 @@ impl Store for PostgresStore {
     }
 
     fn alerts(&self, tenant: &TenantId, filter: &AlertFilter, page: Page) -> Result<AlertPage> {
-        let mut conditions = vec!["tenant = $1".to_owned()];
-        let mut values: Vec<Box<dyn ToSql + Sync>> = vec![Box::new(tenant.0.to_string())];
-        let mut bind =
-            |condition: &str, value: Box<dyn ToSql + Sync>, values: &mut Vec<Box<dyn ToSql + Sync>>| {
-                values.push(value);
-                conditions.push(condition.replace("{}", &format!("${}", values.len())));
-            };
-        if let Some(severity) = filter.severity {
-            bind("severity = {}", Box::new(severity.to_string()), &mut values);
-        }
-        if let Some(status) = filter.status {
-            bind("status = {}", Box::new(status.name()), &mut values);
-        }
-        if let Some(detection) = &filter.detection {
-            bind("detection = {}", Box::new(detection.clone()), &mut values);
-        }
-        if let Some(since) = filter.since {
-            bind("last_seen >= {}", Box::new(micros(since)), &mut values);
-        }
-        if let Some(until) = filter.until {
-            bind("first_seen <= {}", Box::new(micros(until)), &mut values);
-        }
-        if let Some(entity) = &filter.entity {
-            bind(
-                "id IN (SELECT alert FROM alert_entities WHERE tenant = $1 AND entity = {})",
-                Box::new(entity.clone()),
-                &mut values,
-            );
-        }
-        let clause = conditions.join(" AND ");
+        let (conditions, bound) = alert_conditions(&tenant.0, filter);
+        let clause = where_clause(&conditions, '$');
+        let values: Vec<Box<dyn ToSql + Sync>> = bound
+            .into_iter()
+            .map(|v| -> Box<dyn ToSql + Sync> {
+                match v {
+                    FilterValue::Text(text) => Box::new(text),
+                    FilterValue::Integer(n) => Box::new(n),
+                }
+            })
+            .collect();
         let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
         let mut client = self.lock();
         let total = count(&mut client, &format!("SELECT count(*) FROM alerts WHERE {clause}"), &params)?;

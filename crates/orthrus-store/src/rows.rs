@@ -103,3 +103,53 @@ pub(crate) fn micros(t: Timestamp) -> i64 {
 pub(crate) fn seq(n: u64) -> Result<i64> {
     i64::try_from(n).map_err(|_| StoreError::Invalid(format!("sequence {n} is out of range")))
 }
+
+/// A value an alert filter binds.
+pub(crate) enum FilterValue {
+    Text(String),
+    Integer(i64),
+}
+
+/// The WHERE conditions of an alert listing, the tenant first: each condition holds `{}`
+/// where its value's placeholder goes (`?N` in SQLite, `$N` in PostgreSQL), and `{tenant}`
+/// where the tenant's goes again.
+pub(crate) fn alert_conditions(tenant: &str, filter: &crate::AlertFilter) -> (Vec<String>, Vec<FilterValue>) {
+    let mut conditions = vec!["tenant = {}".to_owned()];
+    let mut values = vec![FilterValue::Text(tenant.to_owned())];
+    let mut bind = |condition: &str, value: FilterValue| {
+        conditions.push(condition.to_owned());
+        values.push(value);
+    };
+    if let Some(severity) = filter.severity {
+        bind("severity = {}", FilterValue::Text(severity.to_string()));
+    }
+    if let Some(status) = filter.status {
+        bind("status = {}", FilterValue::Text(status.name().into()));
+    }
+    if let Some(detection) = &filter.detection {
+        bind("detection = {}", FilterValue::Text(detection.clone()));
+    }
+    if let Some(since) = filter.since {
+        bind("last_seen >= {}", FilterValue::Integer(micros(since)));
+    }
+    if let Some(until) = filter.until {
+        bind("first_seen <= {}", FilterValue::Integer(micros(until)));
+    }
+    if let Some(entity) = &filter.entity {
+        bind(
+            "id IN (SELECT alert FROM alert_entities WHERE tenant = {tenant} AND entity = {})",
+            FilterValue::Text(entity.clone()),
+        );
+    }
+    (conditions, values)
+}
+
+/// The conditions joined with AND, placeholders numbered by `mark` (`?` or `$`).
+pub(crate) fn where_clause(conditions: &[String], mark: char) -> String {
+    conditions
+        .iter()
+        .enumerate()
+        .map(|(n, c)| c.replace("{tenant}", &format!("{mark}1")).replace("{}", &format!("{mark}{}", n + 1)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}

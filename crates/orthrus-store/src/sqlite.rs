@@ -10,8 +10,9 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::rows::{
-    ALERT_COLUMNS, AlertRow, SENSOR_COLUMNS, SensorRow, activity_limit, alert_record, invalid_comment,
-    invalid_name, invalid_tenant, micros, sensor_record, seq, valid_comment, valid_name,
+    ALERT_COLUMNS, AlertRow, FilterValue, SENSOR_COLUMNS, SensorRow, activity_limit, alert_conditions,
+    alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, valid_comment,
+    valid_name, where_clause,
 };
 use crate::{
     ActivityQuery, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, ExclusionKind, ExclusionRecord,
@@ -433,35 +434,15 @@ impl Store for SqliteStore {
     }
 
     fn alerts(&self, tenant: &TenantId, filter: &AlertFilter, page: Page) -> Result<AlertPage> {
-        let mut conditions = vec!["tenant = ?1".to_owned()];
-        let mut values: Vec<Value> = vec![Value::Text(tenant.0.to_string())];
-        let mut bind = |condition: &str, value: Value, values: &mut Vec<Value>| {
-            values.push(value);
-            conditions.push(condition.replace("{}", &format!("?{}", values.len())));
-        };
-        if let Some(severity) = filter.severity {
-            bind("severity = {}", Value::Text(severity.to_string()), &mut values);
-        }
-        if let Some(status) = filter.status {
-            bind("status = {}", Value::Text(status.name().into()), &mut values);
-        }
-        if let Some(detection) = &filter.detection {
-            bind("detection = {}", Value::Text(detection.clone()), &mut values);
-        }
-        if let Some(since) = filter.since {
-            bind("last_seen >= {}", Value::Integer(micros(since)), &mut values);
-        }
-        if let Some(until) = filter.until {
-            bind("first_seen <= {}", Value::Integer(micros(until)), &mut values);
-        }
-        if let Some(entity) = &filter.entity {
-            bind(
-                "id IN (SELECT alert FROM alert_entities WHERE tenant = ?1 AND entity = {})",
-                Value::Text(entity.clone()),
-                &mut values,
-            );
-        }
-        let clause = conditions.join(" AND ");
+        let (conditions, bound) = alert_conditions(&tenant.0, filter);
+        let clause = where_clause(&conditions, '?');
+        let values: Vec<Value> = bound
+            .into_iter()
+            .map(|v| match v {
+                FilterValue::Text(text) => Value::Text(text),
+                FilterValue::Integer(n) => Value::Integer(n),
+            })
+            .collect();
         let connection = self.lock();
         let total: i64 = connection.query_row(
             &format!("SELECT count(*) FROM alerts WHERE {clause}"),

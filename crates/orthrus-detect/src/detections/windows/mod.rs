@@ -351,15 +351,7 @@ pub(crate) mod testing {
 
     /// Activities of an event log file, ordered by event time.
     pub fn event_activities(path: &Path) -> Vec<Activity> {
-        let context = orthrus_events::MapContext::default();
-        let mut out = Vec::new();
-        let label = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let read = orthrus_events::read_file(path, &label, 1, &mut |event| {
-            out.extend(orthrus_events::to_activity(&event, &context));
-        });
-        assert!(read.is_ok(), "{}: {read:?}", path.display());
-        out.sort_by_key(|a| a.time);
-        out
+        orthrus_testkit::log_activities(path)
     }
 
     /// Alerts of detection `id` over corpus files (paths relative to the corpus).
