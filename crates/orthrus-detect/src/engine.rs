@@ -92,6 +92,8 @@ pub struct Engine {
     updates: Vec<AlertUpdate>,
     /// Event time of the latest activity seen (or restored from a baseline).
     latest: Option<Timestamp>,
+    /// Alerts updated since the last [`take_changed`](Self::take_changed).
+    changed: std::collections::BTreeSet<(&'static str, TenantId, String)>,
 }
 
 impl Engine {
@@ -111,6 +113,7 @@ impl Engine {
             alerts: BTreeMap::new(),
             updates: Vec::new(),
             latest: None,
+            changed: std::collections::BTreeSet::new(),
         }
     }
 
@@ -176,6 +179,29 @@ impl Engine {
         self.enricher.learn_name(ip, name, method, time);
     }
 
+    /// The alerts raised or updated since the last call, annotated as [`finish`](Self::finish)
+    /// annotates them (with what name resolution knows so far) and without the excluded ones:
+    /// what a running center stores and forwards as it goes.
+    pub fn take_changed(&mut self) -> Vec<Alert> {
+        let mut out = Vec::new();
+        for key in std::mem::take(&mut self.changed) {
+            let Some(mut alert) = self.alerts.get(&key).cloned() else { continue };
+            if let Some(entry) = DETECTIONS.iter().find(|e| e.meta.id == alert.detection) {
+                self.enricher.annotate(&mut alert, entry.meta);
+            }
+            let excluded = self
+                .detectors
+                .iter()
+                .find(|d| d.detector.meta().id == alert.detection)
+                .is_some_and(|d| d.exclusions.suppresses(&alert));
+            if !excluded {
+                out.push(alert);
+            }
+        }
+        out.sort_by(|a, b| (a.first_seen, a.detection, &a.id).cmp(&(b.first_seen, b.detection, &b.id)));
+        out
+    }
+
     /// Ends the run: detectors flush, alerts come out oldest first.
     pub fn finish(mut self) -> Vec<Alert> {
         for enabled in &mut self.detectors {
@@ -205,6 +231,7 @@ impl Engine {
     fn apply_updates(&mut self) {
         for update in self.updates.drain(..) {
             let key = (update.meta.id, update.tenant.clone(), update.key.clone());
+            self.changed.insert(key.clone());
             let alert = self.alerts.entry(key).or_insert_with(|| Alert {
                 id: alert_id(&update),
                 tenant: update.tenant.clone(),
@@ -243,4 +270,41 @@ fn alert_id(update: &AlertUpdate) -> String {
     let text =
         format!("{}|{}|{}|{}", update.tenant, update.meta.id, update.key, update.first_seen.as_micros());
     format!("{}-{:016x}", update.meta.id.to_ascii_lowercase(), orthrus_model::fnv1a64(&[text.as_bytes()]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A running center takes alerts as they change; at the end it has what an offline run
+    /// has, alert for alert.
+    #[test]
+    fn alerts_taken_as_they_change_end_as_the_offline_run_ends() {
+        let config = DetectionConfig::default();
+        let mut streaming = Engine::new(&config, "test");
+        let mut offline = Engine::new(&config, "test");
+        let mut taken: BTreeMap<String, Alert> = BTreeMap::new();
+        let mut takes = 0;
+        for capture in ["krb_password_spray", "dcsync", "kerberoast"] {
+            for activity in orthrus_testkit::lab_activities(capture) {
+                streaming.observe(&activity);
+                offline.observe(&activity);
+                for alert in streaming.take_changed() {
+                    takes += 1;
+                    taken.insert(alert.id.clone(), alert);
+                }
+            }
+        }
+        assert!(streaming.take_changed().is_empty(), "nothing changed since the last take");
+        let finished = offline.finish();
+        assert_eq!(finished.len(), 3);
+        assert!(takes > finished.len(), "alerts were taken again as they grew");
+        for alert in &finished {
+            let last = &taken[&alert.id];
+            assert_eq!(
+                (last.count, last.last_seen, &last.description),
+                (alert.count, alert.last_seen, &alert.description)
+            );
+        }
+    }
 }

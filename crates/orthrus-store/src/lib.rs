@@ -324,6 +324,9 @@ pub trait Store: Send + Sync {
     ) -> Result<Ingested>;
     fn activities(&self, tenant: &TenantId, query: &ActivityQuery) -> Result<Vec<Activity>>;
     fn activity_count(&self, tenant: &TenantId) -> Result<u64>;
+    /// A tenant's activities in the order they were stored, after the one numbered `after`
+    /// (0: from the first), with their numbers: how a restarted center replays what it had.
+    fn activities_after(&self, tenant: &TenantId, after: i64, limit: usize) -> Result<Vec<(i64, Activity)>>;
     /// Drops activities older than `before` (all tenants: retention is the center's).
     fn prune_activities(&self, before: Timestamp) -> Result<u64>;
 

@@ -335,6 +335,16 @@ impl Store for PostgresStore {
         Ok(u64::try_from(n).unwrap_or_default())
     }
 
+    fn activities_after(&self, tenant: &TenantId, after: i64, limit: usize) -> Result<Vec<(i64, Activity)>> {
+        let rows = self.lock().query(
+            "SELECT id, record FROM activities WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3",
+            &[&&*tenant.0, &after, &activity_limit(limit)],
+        )?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<_, i64>(0)?, serde_json::from_str(&r.try_get::<_, String>(1)?)?)))
+            .collect()
+    }
+
     fn prune_activities(&self, before: Timestamp) -> Result<u64> {
         let mut client = self.lock();
         let mut transaction = client.transaction()?;

@@ -355,6 +355,21 @@ impl Store for SqliteStore {
         Ok(u64::try_from(count).unwrap_or_default())
     }
 
+    fn activities_after(&self, tenant: &TenantId, after: i64, limit: usize) -> Result<Vec<(i64, Activity)>> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT id, record FROM activities WHERE tenant = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let rows = statement.query_map(params![&*tenant.0, after, activity_limit(limit)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.map(|r| {
+            let (id, record) = r?;
+            Ok((id, serde_json::from_str(&record)?))
+        })
+        .collect()
+    }
+
     fn prune_activities(&self, before: Timestamp) -> Result<u64> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;

@@ -9,6 +9,8 @@
 // Test support: a broken fixture should stop the test loudly.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod rsyslog;
+
 use std::path::{Path, PathBuf};
 
 use orthrus_model::Activity;

@@ -138,6 +138,23 @@ pub fn ingest_is_idempotent_and_stamped_with_the_senders_tenant(store: &dyn Stor
         Ingested::Stored(3)
     );
 
+    // Replay order: as stored, in pages.
+    let mut replayed = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.activities_after(&tenant("acme"), after, 4).unwrap();
+        let Some((last, _)) = page.last() else { break };
+        after = *last;
+        replayed.extend(page.into_iter().map(|(_, a)| a));
+    }
+    let mut in_order = lab("kerberoast", &tenant("acme"));
+    in_order.iter_mut().for_each(|a| a.tenant = tenant("acme"));
+    assert_eq!(replayed.len(), in_order.len());
+    for (got, want) in replayed.iter().zip(&in_order) {
+        assert_eq!(serde_json::to_value(got).unwrap(), serde_json::to_value(want).unwrap());
+    }
+    assert!(store.activities_after(&tenant("globex"), 0, 100).unwrap().len() == 3, "globex's own three only");
+
     // What comes back is what went in, the tenant set, newest first.
     let mut stored =
         store.activities(&tenant("acme"), &ActivityQuery { limit: 10_000, ..Default::default() }).unwrap();

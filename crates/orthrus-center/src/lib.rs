@@ -1,0 +1,175 @@
+//! The center's core, without its network face: a sensor's batch comes in with the sensor's
+//! token and sequence number; the token names the sensor and its tenant (whatever the
+//! activities claim); the store keeps the batch once (a retry is recognised and nothing is
+//! run twice); the tenant's own engine sees the activities in arrival order; the alerts that
+//! changed are stored (new, updated, reopened) and forwarded as CEF to each syslog endpoint.
+//!
+//! Engines live in memory; on start the center replays every tenant's stored activities, in
+//! the order they were stored, into fresh engines: the same alerts come back with the same
+//! ids (the engine's ids are deterministic), so a restart neither loses nor duplicates an
+//! alert, and nothing is forwarded twice for what was forwarded before.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use orthrus_detect::{DetectionConfig, Engine};
+use orthrus_model::{Activity, Alert, TenantId, Timestamp};
+use orthrus_sinks::{CefOptions, SyslogOptions, SyslogSink, Trigger, alert_message, meta_of};
+use orthrus_store::credentials::token_hash;
+use orthrus_store::{Ingested, Store, StoreError, Upserted};
+
+/// Activities read per page when an engine is rebuilt.
+const REPLAY_PAGE: usize = 5_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CenterError {
+    /// The token names no sensor (wrong, revoked, or a user's token).
+    #[error("unknown sensor token")]
+    Unauthorized,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A syslog endpoint the center forwards to.
+pub struct SyslogEndpoint {
+    pub sink: SyslogSink,
+    pub options: SyslogOptions,
+}
+
+#[derive(Default)]
+pub struct CenterConfig {
+    pub detection: DetectionConfig,
+    pub cef: CefOptions,
+    pub syslog: Vec<SyslogEndpoint>,
+}
+
+/// What became of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub tenant: TenantId,
+    /// Activities stored (0 for a batch stored before).
+    pub stored: usize,
+    pub duplicate: bool,
+    /// Alerts this batch raised or changed, with how they landed.
+    pub alerts: Vec<(String, Upserted)>,
+}
+
+pub struct Center {
+    store: Arc<dyn Store>,
+    detection: DetectionConfig,
+    cef: CefOptions,
+    syslog: Vec<SyslogEndpoint>,
+    engines: BTreeMap<TenantId, Engine>,
+}
+
+impl Center {
+    /// A center over `store`, its engines rebuilt from what the store holds.
+    pub fn start(store: Arc<dyn Store>, config: CenterConfig) -> Result<Self, CenterError> {
+        let mut center = Self {
+            store,
+            detection: config.detection,
+            cef: config.cef,
+            syslog: config.syslog,
+            engines: BTreeMap::new(),
+        };
+        for tenant in center.store.tenants()? {
+            center.replay(&tenant.id)?;
+        }
+        Ok(center)
+    }
+
+    fn engine(&mut self, tenant: &TenantId) -> &mut Engine {
+        let detection = &self.detection;
+        self.engines.entry(tenant.clone()).or_insert_with(|| Engine::new(detection, "orthrus-center"))
+    }
+
+    /// Feeds a tenant's stored activities to a fresh engine and brings the stored alerts up to
+    /// date, forwarding nothing (what the replay finds was forwarded when it first happened).
+    fn replay(&mut self, tenant: &TenantId) -> Result<(), CenterError> {
+        let mut after = 0;
+        loop {
+            let page = self.store.activities_after(tenant, after, REPLAY_PAGE)?;
+            let Some((last, _)) = page.last() else { break };
+            after = *last;
+            let engine = self.engine(tenant);
+            for (_, activity) in &page {
+                engine.observe(activity);
+            }
+        }
+        let changed = self.engine(tenant).take_changed();
+        for alert in &changed {
+            self.store.upsert_alert(alert)?;
+        }
+        Ok(())
+    }
+
+    /// One batch from a sensor.
+    pub fn ingest(
+        &mut self,
+        token: &str,
+        sequence: u64,
+        activities: &[Activity],
+        now: Timestamp,
+    ) -> Result<Accepted, CenterError> {
+        let sensor = self.store.sensor_for_token(&token_hash(token))?.ok_or(CenterError::Unauthorized)?;
+        let tenant = sensor.tenant.clone();
+        // The credential says whose activities these are and where they came from.
+        let stamped: Vec<Activity> = activities
+            .iter()
+            .map(|a| {
+                let mut a = a.clone();
+                a.tenant = tenant.clone();
+                a.sensor = Arc::from(sensor.name.as_str());
+                a
+            })
+            .collect();
+        match self.store.ingest(&tenant, &sensor.id, sequence, &stamped, now)? {
+            Ingested::Duplicate => {
+                return Ok(Accepted { tenant, stored: 0, duplicate: true, alerts: Vec::new() });
+            }
+            Ingested::Stored(_) => {}
+        }
+        let engine = self.engine(&tenant);
+        for activity in &stamped {
+            engine.observe(activity);
+        }
+        let changed = engine.take_changed();
+        let mut alerts = Vec::with_capacity(changed.len());
+        for alert in &changed {
+            let upserted = self.store.upsert_alert(alert)?;
+            self.forward(alert, upserted, now);
+            alerts.push((alert.id.clone(), upserted));
+        }
+        Ok(Accepted { tenant, stored: stamped.len(), duplicate: false, alerts })
+    }
+
+    fn forward(&mut self, alert: &Alert, upserted: Upserted, now: Timestamp) {
+        let Some(meta) = meta_of(alert) else { return };
+        let trigger = match upserted {
+            Upserted::New | Upserted::Reopened => Trigger::New,
+            Upserted::Updated => Trigger::Update,
+        };
+        for endpoint in &mut self.syslog {
+            let transport = endpoint.sink.transport();
+            endpoint.sink.push(alert_message(
+                alert,
+                meta,
+                trigger,
+                &self.cef,
+                &endpoint.options,
+                transport,
+                now,
+            ));
+        }
+    }
+
+    /// Sends what waits for each syslog endpoint; returns the endpoints' errors (their
+    /// messages stay queued for the next flush).
+    pub fn flush_syslog(&mut self) -> Vec<orthrus_sinks::syslog::SyslogError> {
+        self.syslog.iter_mut().filter_map(|e| e.sink.flush().err()).collect()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}

@@ -1,0 +1,85 @@
+//! A real rsyslog for tests: started on loopback ports with its own configuration, writing
+//! the header fields its parser found and the message to a file; stopped by its PID when
+//! dropped. Debian's `rsyslog` package (`.ci/run` installs it).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn rsyslogd() -> PathBuf {
+    ["/usr/sbin/rsyslogd", "/sbin/rsyslogd"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("rsyslogd (Debian package rsyslog; .ci/run installs it)")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// rsyslog as a child process; killed by PID when dropped.
+pub struct Rsyslog {
+    child: Child,
+    /// The file rsyslog writes: `pri|version|time|host|app|procid|msgid|sd|tag|msg` per line.
+    pub out: PathBuf,
+    pub udp: u16,
+    pub tcp: u16,
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// rsyslog listening on loopback: UDP (when given) and TCP, writing what it parsed to a file.
+pub fn launch(dir: &Path, name: &str, udp: Option<u16>, tcp: u16) -> Rsyslog {
+    let out = dir.join(format!("{name}.log"));
+    let udp_input = udp.map_or_else(String::new, |port| {
+        format!("module(load=\"imudp\")\ninput(type=\"imudp\" address=\"127.0.0.1\" port=\"{port}\")\n")
+    });
+    // Fields rsyslog parsed out of each message, `msg` last (CEF itself contains `|`).
+    let config = format!(
+        r#"global(workDirectory="{dir}")
+{udp_input}module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="{tcp}")
+template(name="fields" type="string" string="%pri%|%protocol-version%|%timereported:::date-rfc3339%|%hostname%|%app-name%|%procid%|%msgid%|%structured-data%|%syslogtag%|%msg%\n")
+*.* action(type="omfile" file="{out}" template="fields")
+"#,
+        dir = dir.display(),
+        out = out.display()
+    );
+    let conf = dir.join(format!("{name}.conf"));
+    std::fs::write(&conf, config).unwrap();
+    let child = Command::new(rsyslogd())
+        .arg("-n")
+        .arg("-f")
+        .arg(&conf)
+        .arg("-i")
+        .arg(dir.join(format!("{name}.pid")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", tcp)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(15), "rsyslogd did not listen on {tcp}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Rsyslog { child, out, udp: udp.unwrap_or_default(), tcp }
+}
+
+/// The lines rsyslog has written, once there are `n` of them (or after 15 s).
+pub fn wait_for_lines(path: &Path, n: usize) -> Vec<String> {
+    let started = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        if lines.len() >= n || started.elapsed() > Duration::from_secs(15) {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
