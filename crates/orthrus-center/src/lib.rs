@@ -9,6 +9,8 @@
 //! ids (the engine's ids are deterministic), so a restart neither loses nor duplicates an
 //! alert, and nothing is forwarded twice for what was forwarded before.
 
+pub mod health;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -41,6 +43,7 @@ pub struct CenterConfig {
     pub detection: DetectionConfig,
     pub cef: CefOptions,
     pub syslog: Vec<SyslogEndpoint>,
+    pub health: health::HealthThresholds,
 }
 
 /// What became of a batch.
@@ -60,6 +63,7 @@ pub struct Center {
     cef: CefOptions,
     syslog: Vec<SyslogEndpoint>,
     engines: BTreeMap<TenantId, Engine>,
+    health: health::HealthMonitor,
 }
 
 impl Center {
@@ -71,6 +75,7 @@ impl Center {
             cef: config.cef,
             syslog: config.syslog,
             engines: BTreeMap::new(),
+            health: health::HealthMonitor::new(config.health),
         };
         for tenant in center.store.tenants()? {
             center.replay(&tenant.id)?;
@@ -161,6 +166,56 @@ impl Center {
                 now,
             ));
         }
+    }
+
+    /// A sensor's heartbeat: its last contact and what it reports.
+    pub fn heartbeat(
+        &mut self,
+        token: &str,
+        heartbeat: &health::Heartbeat,
+        now: Timestamp,
+    ) -> Result<(), CenterError> {
+        let sensor = self.store.sensor_for_token(&token_hash(token))?.ok_or(CenterError::Unauthorized)?;
+        let status = serde_json::to_value(heartbeat).map_err(StoreError::from)?;
+        self.store.heartbeat(&sensor.tenant, &sensor.id, now, &heartbeat.version, &status)?;
+        Ok(())
+    }
+
+    /// Evaluates every tenant's sensors at `now`; health issues that opened, changed or closed
+    /// are forwarded (CEF `act=health`) and returned.
+    pub fn check_health(
+        &mut self,
+        now: Timestamp,
+    ) -> Result<Vec<(health::HealthIssue, health::HealthTrigger)>, CenterError> {
+        let mut sensors = Vec::new();
+        for tenant in self.store.tenants()? {
+            sensors.extend(self.store.sensors(&tenant.id)?);
+        }
+        let changes = self.health.evaluate(&sensors, now);
+        for (issue, trigger) in &changes {
+            let record = orthrus_sinks::cef::HealthRecord {
+                id: issue.kind.id(),
+                title: issue.kind.title(),
+                external_id: issue.kind.external_id(),
+                severity: issue.severity,
+                message: &issue.message,
+                tenant: &issue.tenant.0,
+                sensor: &issue.sensor,
+                opened: issue.opened,
+                closed: (*trigger == health::HealthTrigger::Closed).then_some(issue.last_seen),
+            };
+            let cef_trigger = match trigger {
+                health::HealthTrigger::Opened => Trigger::New,
+                health::HealthTrigger::Updated => Trigger::Update,
+                health::HealthTrigger::Closed => Trigger::Closed,
+            };
+            for endpoint in &mut self.syslog {
+                let message =
+                    orthrus_sinks::health_message(&record, cef_trigger, &self.cef, &endpoint.options, now);
+                endpoint.sink.push(message);
+            }
+        }
+        Ok(changes)
     }
 
     /// Sends what waits for each syslog endpoint; returns the endpoints' errors (their

@@ -214,6 +214,57 @@ pub(crate) fn alert_line_within(
     line
 }
 
+/// A health issue as CEF carries it (`design/cef.md`: the alert template with `act=health`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthRecord<'a> {
+    /// `ORT-H-SENSOR-SILENT`…
+    pub id: &'a str,
+    pub title: &'a str,
+    pub external_id: u16,
+    pub severity: Severity,
+    pub message: &'a str,
+    pub tenant: &'a str,
+    /// The sensor concerned (`dhost` and `deviceExternalId`).
+    pub sensor: &'a str,
+    pub opened: Timestamp,
+    /// Set when the message closes the issue.
+    pub closed: Option<Timestamp>,
+}
+
+/// A health issue as a CEF line.
+pub fn health_line(issue: &HealthRecord<'_>, trigger: Trigger, options: &CefOptions) -> String {
+    let mut fields: Vec<(&str, String)> = vec![("start", cef_time(issue.opened))];
+    if let Some(closed) = issue.closed {
+        fields.push(("end", cef_time(closed)));
+    }
+    fields.push(("dhost", limit(issue.sensor, NAME_MAX)));
+    fields.push(("msg", limit(issue.message, MSG_MAX)));
+    fields.push(("externalId", issue.external_id.to_string()));
+    if let Some(base) = &options.url_base {
+        fields.push(("cs1Label", "url".into()));
+        fields.push(("cs1", limit(&format!("{}/health", base.trim_end_matches('/')), CUSTOM_MAX)));
+    }
+    fields.push(("cs2Label", "trigger".into()));
+    fields.push(("cs2", trigger.name().into()));
+    fields.push(("cs5Label", "tenant".into()));
+    fields.push(("cs5", issue.tenant.to_owned()));
+    fields.push(("act", "health".into()));
+    fields.push(("deviceExternalId", issue.sensor.to_owned()));
+    let mut line = format!(
+        "CEF:0|{}|{}|{}|{}|{}|{}|",
+        escape_header(&options.vendor),
+        escape_header(&options.product),
+        escape_header(&options.version),
+        escape_header(issue.id),
+        escape_header(issue.title),
+        cef_severity(issue.severity),
+    );
+    let extension: Vec<String> =
+        fields.iter().map(|(k, v)| format!("{k}={}", escape_value(v, options.escape_colon))).collect();
+    line.push_str(&extension.join(" "));
+    line
+}
+
 /// Reads an extension back into (key, value) pairs, unescaping: what a SIEM's parser does,
 /// for tests and for `orthrus cef-test`'s echo.
 pub fn parse_extension(extension: &str) -> Vec<(String, String)> {

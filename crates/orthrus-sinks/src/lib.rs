@@ -5,7 +5,7 @@ pub mod cef;
 pub mod syslog;
 
 pub use cef::{CefOptions, Trigger, alert_line};
-pub use syslog::{Framing, SyslogOptions, SyslogSink, Transport, alert_message};
+pub use syslog::{Framing, SyslogOptions, SyslogSink, Transport, alert_message, health_message};
 
 /// The registry entry of an alert's detection (its CEF name, external id, app, tactic).
 pub fn meta_of(alert: &orthrus_model::Alert) -> Option<&'static orthrus_detect::DetectionMeta> {

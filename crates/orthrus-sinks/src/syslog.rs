@@ -127,6 +127,18 @@ pub fn alert_message(
     }
 }
 
+/// The whole syslog message for a health issue.
+pub fn health_message(
+    issue: &crate::cef::HealthRecord<'_>,
+    trigger: Trigger,
+    cef: &CefOptions,
+    options: &SyslogOptions,
+    now: Timestamp,
+) -> String {
+    let pri = priority(options.facility, issue.severity, trigger);
+    frame(options, pri, issue.id, &crate::cef::health_line(issue, trigger, cef), now)
+}
+
 /// One endpoint: its transport, its bounded queue, its counters.
 pub struct SyslogSink {
     endpoint: SocketAddr,

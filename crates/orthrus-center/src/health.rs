@@ -1,0 +1,392 @@
+//! Health issues (`design/health.md`): what tells the operator that detection coverage is
+//! degraded. Each issue has a scope (here: a sensor), opens when its condition holds, updates
+//! while it holds, and closes itself once the condition has been false for its clear delay.
+//! Conditions are read from what sensors report: the time of their last contact and their
+//! heartbeats' counters (totals since the sensor started; the monitor compares each heartbeat
+//! with the previous one).
+
+use std::collections::BTreeMap;
+
+use orthrus_model::{Severity, TenantId, Timestamp};
+use orthrus_store::SensorRecord;
+use serde::{Deserialize, Serialize};
+
+/// What a sensor reports in each heartbeat (`SensorRecord::status`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Heartbeat {
+    pub version: String,
+    /// Packets captured and dropped (kernel, ring or decoder backlog) since the sensor started.
+    pub packets: u64,
+    pub dropped_packets: u64,
+    /// Windows events read and dropped since the sensor started; `events_expected` when the
+    /// sensor is configured to read event logs.
+    pub events: u64,
+    pub dropped_events: u64,
+    pub events_expected: bool,
+    /// The disk buffer: bytes held, its bound, batches dropped since the spool was created.
+    pub spool_bytes: u64,
+    pub spool_max_bytes: u64,
+    pub spool_dropped_batches: u64,
+    /// The last directory sync's outcome, when the sensor syncs the directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directory_sync_error: Option<String>,
+}
+
+/// Thresholds, per `health.md`'s defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthThresholds {
+    pub silent_secs: i64,
+    pub silent_high_secs: i64,
+    pub no_traffic_secs: i64,
+    pub no_events_secs: i64,
+    /// Dropped share of packets (or events) between two heartbeats: Medium above, High above
+    /// the second.
+    pub drop_ratio: f64,
+    pub drop_ratio_high: f64,
+    /// Share of the disk buffer in use that raises the buffer issue.
+    pub spool_full_ratio: f64,
+    /// Oldest sensor version the center works with.
+    pub minimum_version: String,
+}
+
+impl Default for HealthThresholds {
+    fn default() -> Self {
+        Self {
+            silent_secs: 300,
+            silent_high_secs: 3600,
+            no_traffic_secs: 600,
+            no_events_secs: 86_400,
+            drop_ratio: 0.001,
+            drop_ratio_high: 0.05,
+            spool_full_ratio: 0.8,
+            minimum_version: "0.1.0".into(),
+        }
+    }
+}
+
+/// The kinds of issue the monitor raises: Orthrus id, ATA/MDI external id, title, clear delay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HealthKind {
+    SensorSilent,
+    SensorOutdated,
+    NoTraffic,
+    PacketDrop,
+    EventBacklog,
+    EventsMissing,
+    BufferFilling,
+    DirectorySync,
+}
+
+impl HealthKind {
+    pub fn id(self) -> &'static str {
+        match self {
+            HealthKind::SensorSilent => "ORT-H-SENSOR-SILENT",
+            HealthKind::SensorOutdated => "ORT-H-SENSOR-OUTDATED",
+            HealthKind::NoTraffic => "ORT-H-NO-TRAFFIC",
+            HealthKind::PacketDrop => "ORT-H-PACKET-DROP",
+            HealthKind::EventBacklog => "ORT-H-EVENT-BACKLOG",
+            HealthKind::EventsMissing => "ORT-H-EVENTS-MISSING",
+            HealthKind::BufferFilling => "ORT-H-BUFFER",
+            HealthKind::DirectorySync => "ORT-H-DIR-CREDS",
+        }
+    }
+
+    pub fn external_id(self) -> u16 {
+        match self {
+            HealthKind::SensorSilent => 1011,
+            HealthKind::SensorOutdated => 1016,
+            HealthKind::NoTraffic => 1017,
+            HealthKind::PacketDrop => 1013,
+            HealthKind::EventBacklog => 1012,
+            HealthKind::EventsMissing => 1202,
+            HealthKind::BufferFilling => 1211,
+            HealthKind::DirectorySync => 1206,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            HealthKind::SensorSilent => "Sensor stopped communicating",
+            HealthKind::SensorOutdated => "Sensor version outdated",
+            HealthKind::NoTraffic => "No traffic received from domain controller",
+            HealthKind::PacketDrop => "Some network traffic is not being analyzed",
+            HealthKind::EventBacklog => "Some Windows events are not being analyzed",
+            HealthKind::EventsMissing => "Windows events missing",
+            HealthKind::BufferFilling => "Sensor disk buffer filling",
+            HealthKind::DirectorySync => "Directory sync failing",
+        }
+    }
+
+    /// How long the condition must be false before the issue closes itself.
+    pub fn clear_delay_secs(self) -> i64 {
+        match self {
+            HealthKind::SensorSilent => 120,
+            HealthKind::NoTraffic => 300,
+            HealthKind::PacketDrop | HealthKind::EventBacklog => 900,
+            HealthKind::EventsMissing => 86_400,
+            HealthKind::SensorOutdated | HealthKind::BufferFilling | HealthKind::DirectorySync => 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthIssue {
+    pub kind: HealthKind,
+    pub tenant: TenantId,
+    /// The sensor concerned.
+    pub sensor: String,
+    pub severity: Severity,
+    /// One sentence: what, where, since when, what it degrades.
+    pub message: String,
+    pub opened: Timestamp,
+    pub last_seen: Timestamp,
+}
+
+/// How an issue changed at an evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthTrigger {
+    Opened,
+    Updated,
+    Closed,
+}
+
+/// Open issues and what each sensor last reported.
+#[derive(Default)]
+pub struct HealthMonitor {
+    pub thresholds: HealthThresholds,
+    open: BTreeMap<(TenantId, HealthKind, String), HealthIssue>,
+    /// When each open issue's condition was last true.
+    held: BTreeMap<(TenantId, HealthKind, String), Timestamp>,
+    previous: BTreeMap<String, (Timestamp, Heartbeat)>,
+    /// When each sensor's packet (event) counter last grew.
+    last_packets: BTreeMap<String, Timestamp>,
+    last_events: BTreeMap<String, Timestamp>,
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+}
+
+/// `1.2.10` > `1.2.9`: dotted numbers compared as numbers.
+fn version_below(version: &str, minimum: &str) -> bool {
+    let parts = |v: &str| v.split(['.', '-', '+']).map(|p| p.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
+    parts(version) < parts(minimum)
+}
+
+impl HealthMonitor {
+    pub fn new(thresholds: HealthThresholds) -> Self {
+        Self { thresholds, ..Self::default() }
+    }
+
+    pub fn open_issues(&self) -> impl Iterator<Item = &HealthIssue> {
+        self.open.values()
+    }
+
+    /// Evaluates every sensor at `now`: the issues that opened, updated or closed.
+    pub fn evaluate(
+        &mut self,
+        sensors: &[SensorRecord],
+        now: Timestamp,
+    ) -> Vec<(HealthIssue, HealthTrigger)> {
+        let mut holding: Vec<(TenantId, HealthKind, String, Severity, String)> = Vec::new();
+        for sensor in sensors {
+            self.conditions(sensor, now, &mut holding);
+        }
+        let mut changes = Vec::new();
+        let mut seen_now = std::collections::BTreeSet::new();
+        for (tenant, kind, scope, severity, message) in holding {
+            let key = (tenant.clone(), kind, scope.clone());
+            seen_now.insert(key.clone());
+            self.held.insert(key.clone(), now);
+            match self.open.get_mut(&key) {
+                Some(issue) => {
+                    // Only a rise in severity is news; the sentence (durations, counts) is kept
+                    // current without a message of its own.
+                    let changed = severity > issue.severity;
+                    issue.severity = issue.severity.max(severity);
+                    issue.message = message;
+                    issue.last_seen = now;
+                    if changed {
+                        changes.push((issue.clone(), HealthTrigger::Updated));
+                    }
+                }
+                None => {
+                    let issue = HealthIssue {
+                        kind,
+                        tenant,
+                        sensor: scope,
+                        severity,
+                        message,
+                        opened: now,
+                        last_seen: now,
+                    };
+                    self.open.insert(key, issue.clone());
+                    changes.push((issue, HealthTrigger::Opened));
+                }
+            }
+        }
+        let cleared: Vec<_> = self
+            .open
+            .keys()
+            .filter(|key| !seen_now.contains(*key))
+            .filter(|key| {
+                let since = self.held.get(*key).copied().unwrap_or(now);
+                now.as_micros() - since.as_micros() >= key.1.clear_delay_secs().saturating_mul(1_000_000)
+            })
+            .cloned()
+            .collect();
+        for key in cleared {
+            self.held.remove(&key);
+            if let Some(mut issue) = self.open.remove(&key) {
+                issue.last_seen = now;
+                changes.push((issue, HealthTrigger::Closed));
+            }
+        }
+        changes
+    }
+
+    fn conditions(
+        &mut self,
+        sensor: &SensorRecord,
+        now: Timestamp,
+        out: &mut Vec<(TenantId, HealthKind, String, Severity, String)>,
+    ) {
+        let t = self.thresholds.clone();
+        let mut hold = |kind, severity, message: String| {
+            out.push((sensor.tenant.clone(), kind, sensor.id.clone(), severity, message));
+        };
+        let name = &sensor.name;
+        // Silence: counted from the last contact, or from registration if it never spoke.
+        let last_contact = sensor.last_seen.unwrap_or(sensor.created);
+        let silent_for = (now.as_micros() - last_contact.as_micros()) / 1_000_000;
+        if silent_for >= t.silent_secs {
+            let severity = if silent_for >= t.silent_high_secs { Severity::High } else { Severity::Medium };
+            hold(
+                HealthKind::SensorSilent,
+                severity,
+                format!(
+                    "No communication from sensor {name} for {} minutes (last at {last_contact}); nothing it watches is being analyzed.",
+                    silent_for / 60
+                ),
+            );
+            return;
+        }
+        let Some(heartbeat) =
+            sensor.status.as_ref().and_then(|s| serde_json::from_value::<Heartbeat>(s.clone()).ok())
+        else {
+            return;
+        };
+        let at = sensor.last_seen.unwrap_or(now);
+        if version_below(&heartbeat.version, &t.minimum_version) {
+            hold(
+                HealthKind::SensorOutdated,
+                Severity::Medium,
+                format!(
+                    "Sensor {name} runs version {} (the center needs {} or later); upgrade it.",
+                    heartbeat.version, t.minimum_version
+                ),
+            );
+        }
+        let first_packets = *self.last_packets.entry(sensor.id.clone()).or_insert(at);
+        let first_events = *self.last_events.entry(sensor.id.clone()).or_insert(at);
+        if let Some((_, before)) = self.previous.get(&sensor.id) {
+            if heartbeat.packets > before.packets {
+                self.last_packets.insert(sensor.id.clone(), at);
+            }
+            if heartbeat.events > before.events {
+                self.last_events.insert(sensor.id.clone(), at);
+            }
+            let packets = heartbeat.packets.saturating_sub(before.packets);
+            let dropped = heartbeat.dropped_packets.saturating_sub(before.dropped_packets);
+            let share = ratio(dropped, packets + dropped);
+            if share > t.drop_ratio {
+                let severity = if share > t.drop_ratio_high { Severity::High } else { Severity::Medium };
+                hold(
+                    HealthKind::PacketDrop,
+                    severity,
+                    format!(
+                        "Sensor {name} dropped {dropped} of {} packets ({:.2} %) since its last heartbeat; detections miss what was dropped.",
+                        packets + dropped,
+                        share * 100.0
+                    ),
+                );
+            }
+            let events = heartbeat.events.saturating_sub(before.events);
+            let dropped_events = heartbeat.dropped_events.saturating_sub(before.dropped_events);
+            let share = ratio(dropped_events, events + dropped_events);
+            if share > t.drop_ratio {
+                let severity = if share > t.drop_ratio_high { Severity::High } else { Severity::Medium };
+                hold(
+                    HealthKind::EventBacklog,
+                    severity,
+                    format!(
+                        "Sensor {name} dropped {dropped_events} of {} Windows events ({:.2} %) since its last heartbeat.",
+                        events + dropped_events,
+                        share * 100.0
+                    ),
+                );
+            }
+            if heartbeat.spool_dropped_batches > before.spool_dropped_batches {
+                hold(
+                    HealthKind::BufferFilling,
+                    Severity::High,
+                    format!(
+                        "Sensor {name}'s disk buffer was full: {} batches of activities were dropped while the center could not be reached.",
+                        heartbeat.spool_dropped_batches - before.spool_dropped_batches
+                    ),
+                );
+            }
+        }
+        let quiet = |since: Timestamp| (at.as_micros() - since.as_micros()) / 1_000_000;
+        let last_packet = self.last_packets.get(&sensor.id).copied().unwrap_or(first_packets);
+        if quiet(last_packet) >= t.no_traffic_secs {
+            hold(
+                HealthKind::NoTraffic,
+                Severity::Medium,
+                format!(
+                    "Sensor {name} has captured no traffic for {} minutes: check the capture interface and port mirroring; network detections see nothing.",
+                    quiet(last_packet) / 60
+                ),
+            );
+        }
+        let last_event = self.last_events.get(&sensor.id).copied().unwrap_or(first_events);
+        if heartbeat.events_expected && quiet(last_event) >= t.no_events_secs {
+            hold(
+                HealthKind::EventsMissing,
+                Severity::Medium,
+                format!(
+                    "Sensor {name} has read no Windows events for {} hours: check event forwarding and the audit policy; event detections see nothing.",
+                    quiet(last_event) / 3600
+                ),
+            );
+        }
+        if heartbeat.spool_max_bytes > 0
+            && ratio(heartbeat.spool_bytes, heartbeat.spool_max_bytes) >= t.spool_full_ratio
+            && !out.iter().any(|o| o.1 == HealthKind::BufferFilling && o.2 == sensor.id)
+        {
+            out.push((
+                sensor.tenant.clone(),
+                HealthKind::BufferFilling,
+                sensor.id.clone(),
+                Severity::Medium,
+                format!(
+                    "Sensor {name}'s disk buffer is {:.0} % full ({} of {} bytes): the center has not taken its batches; the oldest go when it is full.",
+                    ratio(heartbeat.spool_bytes, heartbeat.spool_max_bytes) * 100.0,
+                    heartbeat.spool_bytes,
+                    heartbeat.spool_max_bytes
+                ),
+            ));
+        }
+        if let Some(error) = &heartbeat.directory_sync_error {
+            out.push((
+                sensor.tenant.clone(),
+                HealthKind::DirectorySync,
+                sensor.id.clone(),
+                Severity::Medium,
+                format!("Sensor {name} cannot sync the directory ({error}): names, sensitivity and honeytokens go stale."),
+            ));
+        }
+        self.previous.insert(sensor.id.clone(), (at, heartbeat));
+    }
+}

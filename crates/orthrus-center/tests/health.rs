@@ -1,0 +1,112 @@
+//! Health issues over a timeline of sensor heartbeats (event time, one evaluation per step):
+//! each opens when its condition holds, escalates, and closes itself after its clear delay;
+//! each change reaches a real rsyslog as CEF with `act=health`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use orthrus_center::health::{HealthTrigger, Heartbeat};
+use orthrus_center::{Center, CenterConfig, SyslogEndpoint};
+use orthrus_model::{Severity, TenantId, Timestamp};
+use orthrus_sinks::cef::parse_extension;
+use orthrus_sinks::{SyslogOptions, SyslogSink, Transport};
+use orthrus_store::credentials::new_token;
+use orthrus_store::{SqliteStore, Store};
+use orthrus_testkit::rsyslog::{free_port, launch, wait_for_lines};
+
+fn at(minutes: i64) -> Timestamp {
+    Timestamp::from_micros(1_772_442_000_000_000 + minutes * 60_000_000)
+}
+
+#[test]
+fn health_issues_open_escalate_and_close_and_reach_the_siem() {
+    let dir = tempfile::tempdir().unwrap();
+    let rsyslog = launch(dir.path(), "siem", None, free_port());
+    let store = SqliteStore::open(&dir.path().join("center.db")).unwrap();
+    let acme = TenantId("acme".into());
+    store.create_tenant(&acme, "ACME", at(0)).unwrap();
+    let (dc1, dc1_hash) = new_token().unwrap();
+    store.create_sensor(&acme, "dc1", &dc1_hash, at(0)).unwrap();
+    // dc2 is registered and never heard from.
+    store.create_sensor(&acme, "dc2", &new_token().unwrap().1, at(0)).unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let config = CenterConfig {
+        syslog: vec![SyslogEndpoint {
+            sink: SyslogSink::new(
+                format!("127.0.0.1:{}", rsyslog.tcp).parse().unwrap(),
+                Transport::Tcp { octet_counting: true },
+                1000,
+            ),
+            options: SyslogOptions { hostname: "orthrus-c1".into(), ..SyslogOptions::default() },
+        }],
+        ..CenterConfig::default()
+    };
+    let mut center = Center::start(store, config).unwrap();
+
+    let beat = |packets, dropped_packets, spool_bytes, spool_dropped_batches, version: &str| Heartbeat {
+        version: version.into(),
+        packets,
+        dropped_packets,
+        spool_bytes,
+        spool_max_bytes: 1000,
+        spool_dropped_batches,
+        ..Heartbeat::default()
+    };
+    // (minute, dc1's heartbeat) — every step is also an evaluation.
+    let timeline = [
+        (0, beat(1000, 0, 0, 0, "0.1.0")),
+        (1, beat(2000, 100, 0, 0, "0.1.0")), // 100 of 1100 dropped: traffic not analyzed
+        (6, beat(2000, 100, 0, 0, "0.1.0")), // no new packets; dc2 silent 6 min
+        (12, beat(2000, 100, 850, 0, "0.1.0")), // no packets for 11 min; buffer 85 % full
+        (20, beat(5000, 100, 900, 2, "0.1.0")), // traffic again; buffer overflowed
+        (30, beat(6000, 100, 0, 2, "0.1.0")),
+        (70, beat(7000, 100, 0, 2, "0.0.9")), // dc2 silent over an hour; dc1 downgraded
+    ];
+    let mut events: Vec<(i64, &'static str, String, HealthTrigger, Severity)> = Vec::new();
+    for (minute, heartbeat) in &timeline {
+        center.heartbeat(&dc1, heartbeat, at(*minute)).unwrap();
+        for (issue, trigger) in center.check_health(at(*minute)).unwrap() {
+            let sensor = issue.sensor.rsplit(':').next().unwrap().to_owned();
+            events.push((*minute, issue.kind.id(), sensor, trigger, issue.severity));
+        }
+    }
+    assert!(center.flush_syslog().is_empty());
+    let expected = [
+        (1, "ORT-H-PACKET-DROP", "dc1", HealthTrigger::Opened, Severity::High),
+        (6, "ORT-H-SENSOR-SILENT", "dc2", HealthTrigger::Opened, Severity::Medium),
+        (12, "ORT-H-NO-TRAFFIC", "dc1", HealthTrigger::Opened, Severity::Medium),
+        (12, "ORT-H-BUFFER", "dc1", HealthTrigger::Opened, Severity::Medium),
+        (20, "ORT-H-BUFFER", "dc1", HealthTrigger::Updated, Severity::High),
+        (20, "ORT-H-PACKET-DROP", "dc1", HealthTrigger::Closed, Severity::High),
+        (20, "ORT-H-NO-TRAFFIC", "dc1", HealthTrigger::Closed, Severity::Medium),
+        (30, "ORT-H-BUFFER", "dc1", HealthTrigger::Closed, Severity::High),
+        (70, "ORT-H-SENSOR-SILENT", "dc2", HealthTrigger::Updated, Severity::High),
+        (70, "ORT-H-SENSOR-OUTDATED", "dc1", HealthTrigger::Opened, Severity::Medium),
+    ];
+    let mut got: Vec<_> = events.iter().map(|(m, id, s, t, sev)| (*m, *id, s.as_str(), *t, *sev)).collect();
+    let mut want = expected.to_vec();
+    got.sort_by_key(|e| (e.0, e.1));
+    want.sort_by_key(|e| (e.0, e.1));
+    assert_eq!(got, want);
+    assert!(center.check_health(at(71)).unwrap().is_empty(), "nothing changed");
+
+    // The SIEM has one CEF health message per change, closing ones at notice (<37>).
+    let lines = wait_for_lines(&rsyslog.out, expected.len());
+    assert_eq!(lines.len(), expected.len(), "{lines:#?}");
+    let mut closed = 0;
+    for line in &lines {
+        let parts: Vec<&str> = line.splitn(10, '|').collect();
+        let extension = parts[9].splitn(8, '|').nth(7).unwrap();
+        let fields: BTreeMap<String, String> = parse_extension(extension).into_iter().collect();
+        assert_eq!((fields["act"].as_str(), fields["cs5"].as_str()), ("health", "acme"), "{line}");
+        assert!(fields["externalId"].parse::<u16>().unwrap() >= 1000);
+        if fields["cs2"] == "closed" {
+            closed += 1;
+            assert_eq!(parts[0], "37", "{line}");
+            assert!(fields.contains_key("end"));
+        }
+    }
+    assert_eq!(closed, 3);
+}
