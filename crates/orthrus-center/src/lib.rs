@@ -224,6 +224,10 @@ impl Center {
         self.syslog.iter_mut().filter_map(|e| e.sink.flush().err()).collect()
     }
 
+    pub fn open_health_issues(&self) -> impl Iterator<Item = &health::HealthIssue> {
+        self.health.open_issues()
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

@@ -1,0 +1,483 @@
+//! The REST API: sensor intake (`/api/v1/sensor/…`, sensor tokens) and the tenant-scoped
+//! read/write API for people and scripts (`/api/v1/tenants/{tenant}/…`, user tokens whose
+//! grants name the tenant). Every route needs a token; every tenant route checks the grant
+//! and the role before it touches the store, and the store scopes every query by the tenant.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use orthrus_center::health::Heartbeat;
+use orthrus_center::{Center, CenterError};
+use orthrus_model::{Activity, Severity, TenantId, Timestamp};
+use orthrus_store::credentials::token_hash;
+use orthrus_store::{
+    ActivityQuery, AlertFilter, AlertStatus, NewExclusion, Page, Role, Store, StoreError, UserRecord,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Largest request body accepted (a sensor batch, compressed or not).
+pub const MAX_BODY_BYTES: usize = 64 << 20;
+
+pub struct AppState {
+    pub center: Mutex<Center>,
+    pub store: Arc<dyn Store>,
+    /// "Now" for what the API records (comments, batch receipt): the wall clock in the
+    /// binary, a fixed clock in tests.
+    pub clock: fn() -> Timestamp,
+}
+
+/// Every route: method, path, who may call it, what it does. The router and the OpenAPI
+/// document are both built from this table, so they cannot disagree.
+pub const ROUTES: &[(&str, &str, &str, &str)] = &[
+    (
+        "post",
+        "/api/v1/sensor/batches",
+        "sensor",
+        "Store a sensor's batch of activities once (idempotent by sequence) and run the detections",
+    ),
+    (
+        "post",
+        "/api/v1/sensor/heartbeat",
+        "sensor",
+        "Record a sensor's heartbeat (version, capture, event and buffer counters)",
+    ),
+    ("get", "/api/v1/tenants", "viewer", "The tenants the caller may see, with its role in each"),
+    (
+        "get",
+        "/api/v1/tenants/{tenant}/alerts",
+        "viewer",
+        "Alerts, newest first; filters severity, status, detection, since, until, entity; paging offset, limit",
+    ),
+    ("get", "/api/v1/tenants/{tenant}/alerts/{id}", "viewer", "One alert with its comments"),
+    (
+        "patch",
+        "/api/v1/tenants/{tenant}/alerts/{id}",
+        "analyst",
+        "Change an alert's status (open, closed, suppressed)",
+    ),
+    ("post", "/api/v1/tenants/{tenant}/alerts/{id}/comments", "analyst", "Comment on an alert"),
+    (
+        "get",
+        "/api/v1/tenants/{tenant}/entities/{entity}/timeline",
+        "viewer",
+        "An entity's activities, newest first (entity key: account:NAME, computer:NAME, ip:ADDRESS)",
+    ),
+    ("get", "/api/v1/tenants/{tenant}/sensors", "viewer", "The tenant's sensors with their last heartbeat"),
+    ("get", "/api/v1/tenants/{tenant}/health", "viewer", "The tenant's open health issues"),
+    ("get", "/api/v1/tenants/{tenant}/exclusions", "viewer", "Exclusions"),
+    (
+        "post",
+        "/api/v1/tenants/{tenant}/exclusions",
+        "admin",
+        "Add an exclusion (detection id or global; address, account or computer)",
+    ),
+    ("delete", "/api/v1/tenants/{tenant}/exclusions/{id}", "admin", "Remove an exclusion"),
+    ("get", "/api/v1/openapi.json", "anyone", "This API's OpenAPI 3.1 document"),
+];
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let open = Router::new().route("/api/v1/openapi.json", get(openapi));
+    let guarded = Router::new()
+        .route("/api/v1/sensor/batches", post(ingest))
+        .route("/api/v1/sensor/heartbeat", post(heartbeat))
+        .route("/api/v1/tenants", get(tenants))
+        .route("/api/v1/tenants/{tenant}/alerts", get(alerts))
+        .route("/api/v1/tenants/{tenant}/alerts/{id}", get(alert).patch(set_status))
+        .route("/api/v1/tenants/{tenant}/alerts/{id}/comments", post(comment))
+        .route("/api/v1/tenants/{tenant}/entities/{entity}/timeline", get(timeline))
+        .route("/api/v1/tenants/{tenant}/sensors", get(sensors))
+        .route("/api/v1/tenants/{tenant}/health", get(health))
+        .route("/api/v1/tenants/{tenant}/exclusions", get(exclusions).post(add_exclusion))
+        .route("/api/v1/tenants/{tenant}/exclusions/{id}", delete(remove_exclusion))
+        // The token is checked before anything else of the request is read: a caller without
+        // one learns nothing, not even whether its body would have parsed.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
+    open.merge(guarded).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
+}
+
+/// Sensor routes need a sensor's token, the others a user's.
+async fn require_token(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Ok(token) = bearer(request.headers()) else { return unauthorized().into_response() };
+    let hash = token_hash(token);
+    let known = if request.uri().path().starts_with("/api/v1/sensor/") {
+        state.store.sensor_for_token(&hash).map(|s| s.is_some())
+    } else {
+        state.store.user_for_token(&hash).map(|u| u.is_some())
+    };
+    match known {
+        Ok(true) => next.run(request).await,
+        Ok(false) => unauthorized().into_response(),
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+/// An API error: its status and a sentence.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(what) => ApiError(StatusCode::NOT_FOUND, format!("{what} not found")),
+            StoreError::Exists(what) => ApiError(StatusCode::CONFLICT, format!("{what} already exists")),
+            StoreError::Invalid(why) => ApiError(StatusCode::BAD_REQUEST, why),
+            other => {
+                tracing::error!("store: {other}");
+                ApiError(StatusCode::INTERNAL_SERVER_ERROR, "the store failed; see the center's log".into())
+            }
+        }
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn unauthorized() -> ApiError {
+    ApiError(StatusCode::UNAUTHORIZED, "a valid token is required (Authorization: Bearer …)".into())
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(unauthorized)
+}
+
+/// The user behind the token, and its role in `tenant` (at least `needed`).
+fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &str,
+    needed: Role,
+) -> Result<(UserRecord, TenantId), ApiError> {
+    let user = state.store.user_for_token(&token_hash(bearer(headers)?))?.ok_or_else(unauthorized)?;
+    let tenant = TenantId(tenant.into());
+    match user.role_in(&tenant) {
+        // A tenant the caller has no grant in does not exist, as far as it can tell.
+        None => Err(ApiError(StatusCode::NOT_FOUND, format!("tenant {} not found", tenant.0))),
+        Some(role) if role < needed => Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("this needs the {} role in {}", needed.name(), tenant.0),
+        )),
+        Some(_) => Ok((user, tenant)),
+    }
+}
+
+fn center_error(error: CenterError) -> ApiError {
+    match error {
+        CenterError::Unauthorized => unauthorized(),
+        CenterError::Store(e) => e.into(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Batch {
+    sequence: u64,
+    activities: Vec<Activity>,
+}
+
+async fn ingest(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Json(batch): Json<Batch>,
+) -> ApiResult {
+    let token = bearer(&headers)?.to_owned();
+    let now = (state.clock)();
+    let accepted = tokio::task::spawn_blocking(move || {
+        let mut center = state.center.lock().unwrap_or_else(|p| p.into_inner());
+        center.ingest(&token, batch.sequence, &batch.activities, now)
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(center_error)?;
+    Ok(Json(json!({
+        "sequence": batch.sequence,
+        "stored": accepted.stored,
+        "duplicate": accepted.duplicate,
+        "alerts": accepted.alerts.len(),
+    }))
+    .into_response())
+}
+
+async fn heartbeat(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Json(beat): Json<Heartbeat>,
+) -> ApiResult {
+    let token = bearer(&headers)?.to_owned();
+    let now = (state.clock)();
+    tokio::task::spawn_blocking(move || {
+        let mut center = state.center.lock().unwrap_or_else(|p| p.into_inner());
+        center.heartbeat(&token, &beat, now)
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(center_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn tenants(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult {
+    let user = state.store.user_for_token(&token_hash(bearer(&headers)?))?.ok_or_else(unauthorized)?;
+    let granted: Vec<Value> = user
+        .grants
+        .iter()
+        .map(|(tenant, role)| json!({ "tenant": tenant.0.as_ref(), "role": role.name() }))
+        .collect();
+    Ok(Json(json!({ "user": user.name, "tenants": granted })).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct AlertQuery {
+    severity: Option<Severity>,
+    status: Option<AlertStatus>,
+    detection: Option<String>,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+    entity: Option<String>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+async fn alerts(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    Query(query): Query<AlertQuery>,
+) -> ApiResult {
+    let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
+    let filter = AlertFilter {
+        severity: query.severity,
+        status: query.status,
+        detection: query.detection,
+        since: query.since,
+        until: query.until,
+        entity: query.entity,
+    };
+    let page = Page { offset: query.offset.unwrap_or(0), limit: query.limit.unwrap_or(100) };
+    let found = state.store.alerts(&tenant, &filter, page)?;
+    let alerts: Vec<Value> = found.alerts.into_iter().map(alert_json).collect();
+    Ok(Json(json!({ "total": found.total, "offset": page.offset, "alerts": alerts })).into_response())
+}
+
+fn alert_json(record: orthrus_store::AlertRecord) -> Value {
+    let mut alert = record.alert;
+    if let Some(fields) = alert.as_object_mut() {
+        fields.insert("comments".into(), json!(record.comments));
+    }
+    alert
+}
+
+async fn alert(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult {
+    let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
+    let record = state
+        .store
+        .alert(&tenant, &id)?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("alert {id} not found")))?;
+    Ok(Json(alert_json(record)).into_response())
+}
+
+#[derive(Deserialize)]
+struct StatusChange {
+    status: AlertStatus,
+}
+
+async fn set_status(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+    Json(change): Json<StatusChange>,
+) -> ApiResult {
+    let (_, tenant) = caller(&state, &headers, &tenant, Role::Analyst)?;
+    if !state.store.set_alert_status(&tenant, &id, change.status)? {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("alert {id} not found")));
+    }
+    let record = state
+        .store
+        .alert(&tenant, &id)?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("alert {id} not found")))?;
+    Ok(Json(alert_json(record)).into_response())
+}
+
+#[derive(Deserialize)]
+struct NewComment {
+    text: String,
+}
+
+async fn comment(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+    Json(new): Json<NewComment>,
+) -> ApiResult {
+    let (user, tenant) = caller(&state, &headers, &tenant, Role::Analyst)?;
+    if !state.store.comment(&tenant, &id, &user.name, &new.text, (state.clock)())? {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("alert {id} not found")));
+    }
+    Ok(StatusCode::CREATED.into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct TimelineQuery {
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+    limit: Option<usize>,
+}
+
+async fn timeline(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((tenant, entity)): Path<(String, String)>,
+    Query(query): Query<TimelineQuery>,
+) -> ApiResult {
+    let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
+    let activities = state.store.activities(
+        &tenant,
+        &ActivityQuery {
+            entity: Some(entity.clone()),
+            since: query.since,
+            until: query.until,
+            limit: query.limit.unwrap_or(100),
+        },
+    )?;
+    Ok(Json(json!({ "entity": entity, "activities": activities })).into_response())
+}
+
+async fn sensors(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> ApiResult {
+    let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
+    Ok(Json(json!({ "sensors": state.store.sensors(&tenant)? })).into_response())
+}
+
+async fn health(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> ApiResult {
+    let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
+    let center = state.center.lock().unwrap_or_else(|p| p.into_inner());
+    let issues: Vec<Value> = center
+        .open_health_issues()
+        .filter(|issue| issue.tenant == tenant)
+        .map(|issue| {
+            json!({
+                "id": issue.kind.id(),
+                "external_id": issue.kind.external_id(),
+                "title": issue.kind.title(),
+                "severity": issue.severity,
+                "sensor": issue.sensor,
+                "message": issue.message,
+                "opened": issue.opened,
+                "last_seen": issue.last_seen,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "issues": issues })).into_response())
+}
+
+async fn exclusions(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> ApiResult {
+    let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
+    Ok(Json(json!({ "exclusions": state.store.exclusions(&tenant)? })).into_response())
+}
+
+async fn add_exclusion(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    Json(new): Json<NewExclusion>,
+) -> ApiResult {
+    let (_, tenant) = caller(&state, &headers, &tenant, Role::Admin)?;
+    let known = new.detection == "global"
+        || orthrus_detect::detections::DETECTIONS.iter().any(|d| d.meta.id == new.detection);
+    if !known {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{} names no detection (use global or an id from `orthrus detections list`)",
+                new.detection
+            ),
+        ));
+    }
+    let added = state.store.add_exclusion(&tenant, &new, (state.clock)())?;
+    Ok((StatusCode::CREATED, Json(json!(added))).into_response())
+}
+
+async fn remove_exclusion(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult {
+    let (_, tenant) = caller(&state, &headers, &tenant, Role::Admin)?;
+    let id: i64 =
+        id.parse().map_err(|_| ApiError(StatusCode::NOT_FOUND, format!("exclusion {id} not found")))?;
+    if !state.store.remove_exclusion(&tenant, id)? {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("exclusion {id} not found")));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn openapi() -> Response {
+    Json(openapi_document()).into_response()
+}
+
+/// The OpenAPI 3.1 document, from [`ROUTES`]. Written from the route table rather than derived
+/// (utoipa) to keep the build small; a test checks that every routed path is in it.
+pub fn openapi_document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for (method, path, who, summary) in ROUTES {
+        let parameters: Vec<Value> = path
+            .split('/')
+            .filter_map(|part| part.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        let security = if *who == "anyone" { json!([]) } else { json!([{ "bearer": [] }]) };
+        let operation = json!({
+            "summary": summary,
+            "description": format!("Caller: {who}."),
+            "parameters": parameters,
+            "security": security,
+            "responses": {
+                "200": { "description": "done" },
+                "401": { "description": "no valid token" },
+                "403": { "description": "the caller's role is not enough" },
+                "404": { "description": "no such tenant (for this caller) or object" }
+            }
+        });
+        let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));
+        if let Some(methods) = entry.as_object_mut() {
+            methods.insert((*method).to_owned(), operation);
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "Orthrus center API", "version": env!("CARGO_PKG_VERSION") },
+        "components": { "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } } },
+        "paths": paths,
+    })
+}

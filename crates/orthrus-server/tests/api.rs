@@ -1,0 +1,272 @@
+//! The REST API on the real router (no port): two tenants fed the same lab captures (the same
+//! account names, the same detections), three users with different grants. Nothing answers
+//! without a token; a tenant's data is never visible with another tenant's grant; roles gate
+//! changes; what the API changes, the store holds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use orthrus_center::{Center, CenterConfig};
+use orthrus_model::{Activity, TenantId, Timestamp};
+use orthrus_server::api::{AppState, ROUTES, openapi_document, router};
+use orthrus_store::credentials::new_token;
+use orthrus_store::{Role, SqliteStore, Store};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+fn clock() -> Timestamp {
+    Timestamp::from_micros(1_772_442_847_412_000)
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    app: axum::Router,
+    store: Arc<dyn Store>,
+    sensor: [String; 2],
+    alice: String, // analyst in acme
+    bob: String,   // viewer in globex
+    carol: String, // admin in acme
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("center.db")).unwrap();
+    let mut sensor = [String::new(), String::new()];
+    for (n, id) in ["acme", "globex"].iter().enumerate() {
+        store.create_tenant(&TenantId((*id).into()), id, clock()).unwrap();
+        let (token, hash) = new_token().unwrap();
+        store.create_sensor(&TenantId((*id).into()), "dc1", &hash, clock()).unwrap();
+        sensor[n] = token;
+    }
+    let user = |name: &str, tenant: &str, role: Role| {
+        store.create_user(name, None, clock()).unwrap();
+        store.grant(name, &TenantId(tenant.into()), role).unwrap();
+        let (token, hash) = new_token().unwrap();
+        store.add_user_token(name, &hash, "test", clock()).unwrap();
+        token
+    };
+    let alice = user("alice", "acme", Role::Analyst);
+    let bob = user("bob", "globex", Role::Viewer);
+    let carol = user("carol", "acme", Role::Admin);
+    let store: Arc<dyn Store> = Arc::new(store);
+    let center = Center::start(store.clone(), CenterConfig::default()).unwrap();
+    let state = Arc::new(AppState { center: Mutex::new(center), store: store.clone(), clock });
+    Fixture { _dir: dir, app: router(state), store, sensor, alice, bob, carol }
+}
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = match body {
+        Some(body) => request.header("content-type", "application/json").body(Body::from(body.to_string())),
+        None => request.body(Body::empty()),
+    }
+    .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    (status, value)
+}
+
+fn lab(captures: &[&str]) -> Vec<Activity> {
+    captures.iter().flat_map(|c| orthrus_testkit::lab_activities(c)).collect()
+}
+
+/// Both sensors post the same captures in batches of 30.
+async fn feed(f: &Fixture) {
+    let activities = lab(&["kerberoast", "dcsync", "krb_password_spray"]);
+    for token in &f.sensor {
+        for (n, chunk) in activities.chunks(30).enumerate() {
+            let (status, body) = call(
+                &f.app,
+                "POST",
+                "/api/v1/sensor/batches",
+                Some(token),
+                Some(json!({ "sequence": n + 1, "activities": chunk })),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(body["duplicate"], false);
+        }
+    }
+}
+
+#[tokio::test]
+async fn sensors_post_batches_once_and_only_with_their_token() {
+    let f = fixture();
+    feed(&f).await;
+    let batch = json!({ "sequence": 1, "activities": lab(&["kerberoast"])[..2] });
+    let (status, body) =
+        call(&f.app, "POST", "/api/v1/sensor/batches", Some(&f.sensor[0]), Some(batch.clone())).await;
+    assert_eq!((status, &body["duplicate"], &body["stored"]), (StatusCode::OK, &json!(true), &json!(0)));
+    // A user's token is no sensor's; no token, no entry.
+    assert_eq!(
+        call(&f.app, "POST", "/api/v1/sensor/batches", Some(&f.alice), Some(batch.clone())).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&f.app, "POST", "/api/v1/sensor/batches", None, Some(batch)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let beat = json!({ "version": "0.1.0", "packets": 10 });
+    assert_eq!(
+        call(&f.app, "POST", "/api/v1/sensor/heartbeat", Some(&f.sensor[1]), Some(beat)).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, sensors) = call(&f.app, "GET", "/api/v1/tenants/globex/sensors", Some(&f.bob), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sensors["sensors"][0]["status"]["packets"], 10);
+}
+
+#[tokio::test]
+async fn no_route_answers_without_a_valid_token() {
+    let f = fixture();
+    for (method, path, who, _) in ROUTES {
+        if *who == "anyone" {
+            continue;
+        }
+        let uri = path.replace("{tenant}", "acme").replace("{id}", "1").replace("{entity}", "account:bob");
+        for token in [None, Some("ort_forged"), Some("")] {
+            let (status, body) = call(&f.app, &method.to_uppercase(), &uri, token, Some(json!({}))).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri} with {token:?}: {body}");
+        }
+    }
+    let (status, document) = call(&f.app, "GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(document, openapi_document());
+}
+
+#[tokio::test]
+async fn a_tenants_data_is_never_seen_with_another_tenants_grant() {
+    let f = fixture();
+    feed(&f).await;
+    let (_, acme) = call(&f.app, "GET", "/api/v1/tenants/acme/alerts", Some(&f.alice), None).await;
+    let (_, globex) = call(&f.app, "GET", "/api/v1/tenants/globex/alerts", Some(&f.bob), None).await;
+    assert_eq!(acme["total"], 3);
+    assert_eq!(globex["total"], 3);
+    assert!(acme["alerts"].as_array().unwrap().iter().all(|a| a["tenant"] == "acme"));
+    assert!(globex["alerts"].as_array().unwrap().iter().all(|a| a["tenant"] == "globex"));
+    let acme_id = acme["alerts"][0]["id"].as_str().unwrap().to_owned();
+    let globex_id = globex["alerts"][0]["id"].as_str().unwrap().to_owned();
+
+    // Alice (acme) asks for globex's things, by every route: each answers as if globex did
+    // not exist.
+    for (method, path, _, _) in ROUTES.iter().filter(|r| r.1.contains("{tenant}")) {
+        for id in [&acme_id, &globex_id] {
+            let uri =
+                path.replace("{tenant}", "globex").replace("{id}", id).replace("{entity}", "account:bob");
+            let body = match *method {
+                "patch" => Some(json!({ "status": "closed" })),
+                "post" => Some(
+                    json!({ "text": "x", "detection": "global", "kind": "address", "value": "10.0.0.1" }),
+                ),
+                _ => None,
+            };
+            let (status, answer) = call(&f.app, &method.to_uppercase(), &uri, Some(&f.alice), body).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}: {answer}");
+            assert!(!answer.to_string().contains("10.99.0.21"), "{answer}");
+        }
+    }
+    // Nor does acme's alert id work inside globex for bob.
+    let (status, _) =
+        call(&f.app, "GET", &format!("/api/v1/tenants/globex/alerts/{acme_id}"), Some(&f.bob), None).await;
+    if acme_id != globex_id {
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    // Nothing globex holds changed.
+    let (_, after) =
+        call(&f.app, "GET", "/api/v1/tenants/globex/alerts?status=open", Some(&f.bob), None).await;
+    assert_eq!(after["total"], 3);
+    assert!(f.store.exclusions(&TenantId("globex".into())).unwrap().is_empty());
+    let (_, tenants) = call(&f.app, "GET", "/api/v1/tenants", Some(&f.alice), None).await;
+    assert_eq!(tenants["tenants"], json!([{ "tenant": "acme", "role": "analyst" }]));
+}
+
+#[tokio::test]
+async fn roles_gate_changes_and_the_store_keeps_them() {
+    let f = fixture();
+    feed(&f).await;
+    let (_, acme) =
+        call(&f.app, "GET", "/api/v1/tenants/acme/alerts?detection=ORT-DRS-001", Some(&f.alice), None).await;
+    assert_eq!(acme["total"], 1);
+    let id = acme["alerts"][0]["id"].as_str().unwrap().to_owned();
+    let uri = format!("/api/v1/tenants/acme/alerts/{id}");
+    let (status, closed) =
+        call(&f.app, "PATCH", &uri, Some(&f.alice), Some(json!({ "status": "closed" }))).await;
+    assert_eq!((status, &closed["status"]), (StatusCode::OK, &json!("closed")));
+    let comment = json!({ "text": "replication by the new DC, confirmed with the AD team" });
+    assert_eq!(
+        call(&f.app, "POST", &format!("{uri}/comments"), Some(&f.alice), Some(comment)).await.0,
+        StatusCode::CREATED
+    );
+    let (_, shown) = call(&f.app, "GET", &uri, Some(&f.carol), None).await;
+    assert_eq!(shown["status"], "closed");
+    assert_eq!(shown["comments"][0]["author"], "alice");
+    let stored = f.store.alert(&TenantId("acme".into()), &id).unwrap().unwrap();
+    assert_eq!(stored.status, orthrus_store::AlertStatus::Closed);
+
+    // A viewer reads but changes nothing; exclusions are the admin's.
+    let (_, globex) = call(&f.app, "GET", "/api/v1/tenants/globex/alerts", Some(&f.bob), None).await;
+    let globex_alert =
+        format!("/api/v1/tenants/globex/alerts/{}", globex["alerts"][0]["id"].as_str().unwrap());
+    assert_eq!(
+        call(&f.app, "PATCH", &globex_alert, Some(&f.bob), Some(json!({ "status": "closed" }))).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let exclusion =
+        json!({ "detection": "ORT-KRB-001", "kind": "address", "value": "10.99.0.21", "reason": "pentest" });
+    let exclusions = "/api/v1/tenants/acme/exclusions";
+    assert_eq!(
+        call(&f.app, "POST", exclusions, Some(&f.alice), Some(exclusion.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, added) = call(&f.app, "POST", exclusions, Some(&f.carol), Some(exclusion)).await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    let bad = json!({ "detection": "ORT-NOPE-1", "kind": "address", "value": "10.0.0.1" });
+    assert_eq!(call(&f.app, "POST", exclusions, Some(&f.carol), Some(bad)).await.0, StatusCode::BAD_REQUEST);
+    let (_, listed) = call(&f.app, "GET", exclusions, Some(&f.alice), None).await;
+    assert_eq!(listed["exclusions"][0]["value"], "10.99.0.21");
+    let removal = format!("{exclusions}/{}", added["id"]);
+    assert_eq!(call(&f.app, "DELETE", &removal, Some(&f.carol), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(call(&f.app, "DELETE", &removal, Some(&f.carol), None).await.0, StatusCode::NOT_FOUND);
+
+    // The roaster's timeline, by entity key.
+    let (status, timeline) = call(
+        &f.app,
+        "GET",
+        "/api/v1/tenants/acme/entities/account:bob/timeline?limit=500",
+        Some(&f.alice),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let activities = timeline["activities"].as_array().unwrap();
+    assert!(!activities.is_empty() && activities.iter().all(|a| a["tenant"] == "acme"));
+}
+
+#[test]
+fn the_openapi_document_names_every_route() {
+    let document = openapi_document();
+    for (method, path, _, _) in ROUTES {
+        assert!(document["paths"][path][method].is_object(), "{method} {path}");
+    }
+    assert_eq!(document["openapi"], "3.1.0");
+}
