@@ -9,6 +9,7 @@ mod bench;
 mod bench_events;
 mod directory;
 mod output;
+mod server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +52,9 @@ enum Command {
     },
     /// The center's administration: tenants, sensor credentials, users, roles, API tokens.
     Admin(admin::AdminArgs),
+    /// Run the center: HTTPS intake for sensors, the REST API, detections per tenant, CEF
+    /// syslog forwarding, health issues.
+    Server(server::ServerArgs),
 }
 
 #[derive(clap::Args)]
@@ -185,6 +189,7 @@ fn main() -> ExitCode {
         Command::BenchEvents(args) => bench_events::bench_events(&args).map(|()| exit::OK),
         Command::Directory { command } => directory::run(&command),
         Command::Admin(args) => admin::run(&args),
+        Command::Server(args) => server::server(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

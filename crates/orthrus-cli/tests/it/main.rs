@@ -14,6 +14,7 @@ mod admin;
 mod events;
 mod lab_directory;
 mod reverse_dns;
+mod server;
 
 fn lab(name: &str) -> PathBuf {
     orthrus_testkit::fixture(&format!("pcap/{name}.pcap"))
