@@ -185,18 +185,8 @@ impl Engine {
     pub fn take_changed(&mut self) -> Vec<Alert> {
         let mut out = Vec::new();
         for key in std::mem::take(&mut self.changed) {
-            let Some(mut alert) = self.alerts.get(&key).cloned() else { continue };
-            if let Some(entry) = DETECTIONS.iter().find(|e| e.meta.id == alert.detection) {
-                self.enricher.annotate(&mut alert, entry.meta);
-            }
-            let excluded = self
-                .detectors
-                .iter()
-                .find(|d| d.detector.meta().id == alert.detection)
-                .is_some_and(|d| d.exclusions.suppresses(&alert));
-            if !excluded {
-                out.push(alert);
-            }
+            let Some(alert) = self.alerts.get(&key).cloned() else { continue };
+            out.extend(self.presented(alert));
         }
         out.sort_by(|a, b| (a.first_seen, a.detection, &a.id).cmp(&(b.first_seen, b.detection, &b.id)));
         out
@@ -211,21 +201,24 @@ impl Engine {
         // Annotated at the end: offline, what the whole input taught name resolution applies to
         // every alert.
         let mut alerts: Vec<Alert> = Vec::with_capacity(self.alerts.len());
-        for mut alert in self.alerts.into_values() {
-            if let Some(entry) = DETECTIONS.iter().find(|e| e.meta.id == alert.detection) {
-                self.enricher.annotate(&mut alert, entry.meta);
-            }
-            let excluded = self
-                .detectors
-                .iter()
-                .find(|d| d.detector.meta().id == alert.detection)
-                .is_some_and(|d| d.exclusions.suppresses(&alert));
-            if !excluded {
-                alerts.push(alert);
-            }
+        for alert in std::mem::take(&mut self.alerts).into_values() {
+            alerts.extend(self.presented(alert));
         }
         alerts.sort_by(|a, b| (a.first_seen, a.detection, &a.id).cmp(&(b.first_seen, b.detection, &b.id)));
         alerts
+    }
+
+    /// The alert annotated with what enrichment knows, unless an exclusion suppresses it.
+    fn presented(&self, mut alert: Alert) -> Option<Alert> {
+        if let Some(entry) = DETECTIONS.iter().find(|e| e.meta.id == alert.detection) {
+            self.enricher.annotate(&mut alert, entry.meta);
+        }
+        let excluded = self
+            .detectors
+            .iter()
+            .find(|d| d.detector.meta().id == alert.detection)
+            .is_some_and(|d| d.exclusions.suppresses(&alert));
+        (!excluded).then_some(alert)
     }
 
     fn apply_updates(&mut self) {

@@ -72,6 +72,19 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or_default()
 }
 
+/// Removes a batch that will never be sent, and counts it (and its activities) as dropped.
+fn drop_counted(
+    transaction: &rusqlite::Transaction<'_>,
+    sequence: i64,
+    activities: i64,
+) -> Result<(), SpoolError> {
+    transaction.execute("DELETE FROM batches WHERE sequence = ?1", [sequence])?;
+    transaction.execute("UPDATE counters SET value = value + 1 WHERE name = 'dropped_batches'", [])?;
+    transaction
+        .execute("UPDATE counters SET value = value + ?1 WHERE name = 'dropped_activities'", [activities])?;
+    Ok(())
+}
+
 impl Spool {
     /// Opens (or creates) the spool file, bounded to `max_bytes` of compressed batches.
     pub fn open(path: &Path, max_bytes: u64) -> Result<Self, SpoolError> {
@@ -113,13 +126,7 @@ impl Spool {
                 )
                 .optional()?;
             let Some((sequence, count, size)) = oldest else { break };
-            transaction.execute("DELETE FROM batches WHERE sequence = ?1", [sequence])?;
-            transaction
-                .execute("UPDATE counters SET value = value + 1 WHERE name = 'dropped_batches'", [])?;
-            transaction.execute(
-                "UPDATE counters SET value = value + ?1 WHERE name = 'dropped_activities'",
-                [count],
-            )?;
+            drop_counted(&transaction, sequence, count)?;
             used -= size;
         }
         let sequence: i64 =
@@ -172,13 +179,7 @@ impl Spool {
             .query_row("SELECT activities FROM batches WHERE sequence = ?1", [to_i64(sequence)], |r| r.get(0))
             .optional()?;
         if let Some(count) = count {
-            transaction.execute("DELETE FROM batches WHERE sequence = ?1", [to_i64(sequence)])?;
-            transaction
-                .execute("UPDATE counters SET value = value + 1 WHERE name = 'dropped_batches'", [])?;
-            transaction.execute(
-                "UPDATE counters SET value = value + ?1 WHERE name = 'dropped_activities'",
-                [count],
-            )?;
+            drop_counted(&transaction, to_i64(sequence), count)?;
         }
         transaction.commit()?;
         Ok(())

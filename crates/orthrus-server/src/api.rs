@@ -192,6 +192,20 @@ struct Batch {
     activities: Vec<Activity>,
 }
 
+/// Runs `work` on the center off the async threads (the store is blocking).
+async fn with_center<T: Send + 'static>(
+    state: Arc<AppState>,
+    work: impl FnOnce(&mut Center) -> Result<T, CenterError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let mut center = state.center.lock().unwrap_or_else(|p| p.into_inner());
+        work(&mut center)
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(center_error)
+}
+
 async fn ingest(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -199,15 +213,12 @@ async fn ingest(
 ) -> ApiResult {
     let token = bearer(&headers)?.to_owned();
     let now = (state.clock)();
-    let accepted = tokio::task::spawn_blocking(move || {
-        let mut center = state.center.lock().unwrap_or_else(|p| p.into_inner());
-        center.ingest(&token, batch.sequence, &batch.activities, now)
-    })
-    .await
-    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(center_error)?;
+    let sequence = batch.sequence;
+    let accepted =
+        with_center(state, move |center| center.ingest(&token, batch.sequence, &batch.activities, now))
+            .await?;
     Ok(Json(json!({
-        "sequence": batch.sequence,
+        "sequence": sequence,
         "stored": accepted.stored,
         "duplicate": accepted.duplicate,
         "alerts": accepted.alerts.len(),
@@ -222,13 +233,7 @@ async fn heartbeat(
 ) -> ApiResult {
     let token = bearer(&headers)?.to_owned();
     let now = (state.clock)();
-    tokio::task::spawn_blocking(move || {
-        let mut center = state.center.lock().unwrap_or_else(|p| p.into_inner());
-        center.heartbeat(&token, &beat, now)
-    })
-    .await
-    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(center_error)?;
+    with_center(state, move |center| center.heartbeat(&token, &beat, now)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -289,10 +294,16 @@ async fn alert(
     Path((tenant, id)): Path<(String, String)>,
 ) -> ApiResult {
     let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
-    let record = state
-        .store
-        .alert(&tenant, &id)?
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("alert {id} not found")))?;
+    stored_alert(&state, &tenant, &id)
+}
+
+fn no_alert(id: &str) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, format!("alert {id} not found"))
+}
+
+/// The alert as the API shows it (with its comments), or 404.
+fn stored_alert(state: &AppState, tenant: &TenantId, id: &str) -> ApiResult {
+    let record = state.store.alert(tenant, id)?.ok_or_else(|| no_alert(id))?;
     Ok(Json(alert_json(record)).into_response())
 }
 
@@ -309,13 +320,9 @@ async fn set_status(
 ) -> ApiResult {
     let (_, tenant) = caller(&state, &headers, &tenant, Role::Analyst)?;
     if !state.store.set_alert_status(&tenant, &id, change.status)? {
-        return Err(ApiError(StatusCode::NOT_FOUND, format!("alert {id} not found")));
+        return Err(no_alert(&id));
     }
-    let record = state
-        .store
-        .alert(&tenant, &id)?
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("alert {id} not found")))?;
-    Ok(Json(alert_json(record)).into_response())
+    stored_alert(&state, &tenant, &id)
 }
 
 #[derive(Deserialize)]
@@ -331,7 +338,7 @@ async fn comment(
 ) -> ApiResult {
     let (user, tenant) = caller(&state, &headers, &tenant, Role::Analyst)?;
     if !state.store.comment(&tenant, &id, &user.name, &new.text, (state.clock)())? {
-        return Err(ApiError(StatusCode::NOT_FOUND, format!("alert {id} not found")));
+        return Err(no_alert(&id));
     }
     Ok(StatusCode::CREATED.into_response())
 }

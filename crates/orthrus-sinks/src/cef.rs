@@ -196,14 +196,25 @@ pub(crate) fn alert_line_within(
     add("act", "alert".into());
     add("deviceExternalId", alert.sensor.clone());
 
+    cef_line(options, meta.id, meta.title, alert.severity, &fields)
+}
+
+/// `CEF:0|vendor|product|version|signature|name|severity|key=value …`, escaped.
+fn cef_line(
+    options: &CefOptions,
+    signature: &str,
+    name: &str,
+    severity: Severity,
+    fields: &[(&str, String)],
+) -> String {
     let mut line = format!(
         "CEF:0|{}|{}|{}|{}|{}|{}|",
         escape_header(&options.vendor),
         escape_header(&options.product),
         escape_header(&options.version),
-        escape_header(meta.id),
-        escape_header(meta.title),
-        cef_severity(alert.severity),
+        escape_header(signature),
+        escape_header(name),
+        cef_severity(severity),
     );
     for (i, (key, value)) in fields.iter().enumerate() {
         if i > 0 {
@@ -250,19 +261,7 @@ pub fn health_line(issue: &HealthRecord<'_>, trigger: Trigger, options: &CefOpti
     fields.push(("cs5", issue.tenant.to_owned()));
     fields.push(("act", "health".into()));
     fields.push(("deviceExternalId", issue.sensor.to_owned()));
-    let mut line = format!(
-        "CEF:0|{}|{}|{}|{}|{}|{}|",
-        escape_header(&options.vendor),
-        escape_header(&options.product),
-        escape_header(&options.version),
-        escape_header(issue.id),
-        escape_header(issue.title),
-        cef_severity(issue.severity),
-    );
-    let extension: Vec<String> =
-        fields.iter().map(|(k, v)| format!("{k}={}", escape_value(v, options.escape_colon))).collect();
-    line.push_str(&extension.join(" "));
-    line
+    cef_line(options, issue.id, issue.title, issue.severity, &fields)
 }
 
 /// Reads an extension back into (key, value) pairs, unescaping: what a SIEM's parser does,
