@@ -9,6 +9,7 @@ mod bench;
 mod bench_events;
 mod directory;
 mod output;
+mod sensor;
 mod server;
 
 use std::path::PathBuf;
@@ -55,6 +56,9 @@ enum Command {
     /// Run the center: HTTPS intake for sensors, the REST API, detections per tenant, CEF
     /// syslog forwarding, health issues.
     Server(server::ServerArgs),
+    /// Run a sensor: read the capture files and event logs dropped in a folder, keep them in a
+    /// disk buffer, ship them to the center over pinned HTTPS, with heartbeats.
+    Sensor(sensor::SensorArgs),
 }
 
 #[derive(clap::Args)]
@@ -190,6 +194,7 @@ fn main() -> ExitCode {
         Command::Directory { command } => directory::run(&command),
         Command::Admin(args) => admin::run(&args),
         Command::Server(args) => server::server(&args),
+        Command::Sensor(args) => sensor::sensor(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

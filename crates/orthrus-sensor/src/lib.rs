@@ -2,6 +2,7 @@
 //! `orthrus-events`); here they wait, batched, on disk ([`spool`]) until the center has
 //! stored them.
 
+pub mod client;
 pub mod spool;
 
 pub use spool::{Spool, SpoolError, SpoolStats, SpooledBatch};

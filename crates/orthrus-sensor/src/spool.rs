@@ -17,6 +17,10 @@ CREATE TABLE IF NOT EXISTS batches (
     activities INTEGER NOT NULL,
     body BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS files (
+    name TEXT PRIMARY KEY,
+    batches INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -72,6 +76,51 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or_default()
 }
 
+/// A batch's body: its activities as JSON lines, zstd-compressed.
+fn encode(activities: &[Activity]) -> Result<Vec<u8>, SpoolError> {
+    let mut lines = Vec::new();
+    for activity in activities {
+        serde_json::to_writer(&mut lines, activity).map_err(std::io::Error::other)?;
+        lines.push(b'\n');
+    }
+    Ok(zstd::encode_all(lines.as_slice(), 3)?)
+}
+
+/// Inserts a batch with the next sequence number, dropping (and counting) the oldest batches
+/// while the spool would exceed `max_bytes`.
+fn insert_batch(
+    transaction: &rusqlite::Transaction<'_>,
+    max_bytes: u64,
+    activities: usize,
+    body: Vec<u8>,
+) -> Result<u64, SpoolError> {
+    if body.len() as u64 > max_bytes {
+        return Err(SpoolError::TooLarge { bytes: body.len(), max: max_bytes });
+    }
+    let mut used: i64 =
+        transaction.query_row("SELECT coalesce(sum(length(body)), 0) FROM batches", [], |r| r.get(0))?;
+    while to_u64(used).saturating_add(body.len() as u64) > max_bytes {
+        let oldest: Option<(i64, i64, i64)> = transaction
+            .query_row(
+                "SELECT sequence, activities, length(body) FROM batches ORDER BY sequence LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((sequence, count, size)) = oldest else { break };
+        drop_counted(transaction, sequence, count)?;
+        used -= size;
+    }
+    let sequence: i64 =
+        transaction.query_row("SELECT value FROM counters WHERE name = 'next_sequence'", [], |r| r.get(0))?;
+    transaction.execute(
+        "INSERT INTO batches (sequence, activities, body) VALUES (?1, ?2, ?3)",
+        params![sequence, to_i64(activities as u64), body],
+    )?;
+    transaction.execute("UPDATE counters SET value = value + 1 WHERE name = 'next_sequence'", [])?;
+    Ok(to_u64(sequence))
+}
+
 /// Removes a batch that will never be sent, and counts it (and its activities) as dropped.
 fn drop_counted(
     transaction: &rusqlite::Transaction<'_>,
@@ -102,43 +151,49 @@ impl Spool {
         ))
     }
 
+    /// Whether the input file `name` was spooled before (a restarted sensor does not read it
+    /// again).
+    pub fn has_file(&self, name: &str) -> Result<bool, SpoolError> {
+        Ok(self
+            .connection
+            .query_row("SELECT count(*) FROM files WHERE name = ?1", [name], |r| r.get::<_, i64>(0))?
+            > 0)
+    }
+
+    /// Keeps a whole input file's activities as batches of at most `batch` activities and
+    /// records the file as read, in one transaction: a sensor stopped half-way keeps none of
+    /// it and reads the file again, one that finished never reads it twice.
+    pub fn append_file(
+        &mut self,
+        name: &str,
+        activities: &[Activity],
+        batch: usize,
+    ) -> Result<Vec<u64>, SpoolError> {
+        let bodies = activities
+            .chunks(batch.max(1))
+            .map(|chunk| Ok((chunk.len(), encode(chunk)?)))
+            .collect::<Result<Vec<_>, SpoolError>>()?;
+        let transaction = self.connection.transaction()?;
+        let mut sequences = Vec::with_capacity(bodies.len());
+        for (count, body) in bodies {
+            sequences.push(insert_batch(&transaction, self.max_bytes, count, body)?);
+        }
+        transaction.execute(
+            "INSERT OR REPLACE INTO files (name, batches) VALUES (?1, ?2)",
+            params![name, to_i64(sequences.len() as u64)],
+        )?;
+        transaction.commit()?;
+        Ok(sequences)
+    }
+
     /// Keeps `activities` as the next batch; returns its sequence number. Older batches are
     /// dropped (and counted) to make room when the spool is full.
     pub fn append(&mut self, activities: &[Activity]) -> Result<u64, SpoolError> {
-        let mut lines = Vec::new();
-        for activity in activities {
-            serde_json::to_writer(&mut lines, activity).map_err(std::io::Error::other)?;
-            lines.push(b'\n');
-        }
-        let body = zstd::encode_all(lines.as_slice(), 3)?;
-        if body.len() as u64 > self.max_bytes {
-            return Err(SpoolError::TooLarge { bytes: body.len(), max: self.max_bytes });
-        }
+        let body = encode(activities)?;
         let transaction = self.connection.transaction()?;
-        let mut used: i64 =
-            transaction.query_row("SELECT coalesce(sum(length(body)), 0) FROM batches", [], |r| r.get(0))?;
-        while to_u64(used).saturating_add(body.len() as u64) > self.max_bytes {
-            let oldest: Option<(i64, i64, i64)> = transaction
-                .query_row(
-                    "SELECT sequence, activities, length(body) FROM batches ORDER BY sequence LIMIT 1",
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let Some((sequence, count, size)) = oldest else { break };
-            drop_counted(&transaction, sequence, count)?;
-            used -= size;
-        }
-        let sequence: i64 =
-            transaction
-                .query_row("SELECT value FROM counters WHERE name = 'next_sequence'", [], |r| r.get(0))?;
-        transaction.execute(
-            "INSERT INTO batches (sequence, activities, body) VALUES (?1, ?2, ?3)",
-            params![sequence, to_i64(activities.len() as u64), body],
-        )?;
-        transaction.execute("UPDATE counters SET value = value + 1 WHERE name = 'next_sequence'", [])?;
+        let sequence = insert_batch(&transaction, self.max_bytes, activities.len(), body)?;
         transaction.commit()?;
-        Ok(to_u64(sequence))
+        Ok(sequence)
     }
 
     /// The oldest batch not yet acknowledged.

@@ -91,14 +91,7 @@ fn the_center_serves_sensors_and_users_over_https_and_forwards_to_the_siem() {
     let mut banner = String::new();
     stderr.read_line(&mut banner).unwrap();
     // Stop the server by its PID whatever happens below.
-    struct Stop(std::process::Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _server = Stop(server);
+    let _server = Running(server);
     let address = banner
         .split("https://")
         .nth(1)
@@ -132,4 +125,165 @@ fn the_center_serves_sensors_and_users_over_https_and_forwards_to_the_siem() {
         lines.iter().any(|l| l.contains(&format!("cs1=https://orthrus.example/alerts/{id}"))),
         "{lines:#?}"
     );
+}
+
+/// A running process of ours, stopped by its PID when dropped.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the center on `config`; its address and certificate fingerprint.
+fn start_center(config: &std::path::Path) -> (Running, String, String) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("orthrus"))
+        .args(["server", "--config"])
+        .arg(config)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stderr.take().unwrap()).read_line(&mut banner).unwrap();
+    let address = banner
+        .split("https://")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_else(|| panic!("{banner}"));
+    let fingerprint = banner.split("SHA-256 ").nth(1).unwrap().trim_end_matches([')', '\n']);
+    (Running(child), address.to_owned(), fingerprint.to_owned())
+}
+
+fn start_sensor(config: &std::path::Path) -> Running {
+    Running(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("orthrus"))
+            .args(["sensor", "--config"])
+            .arg(config)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Waits (at most 60 s) until the store holds `n` activities of acme; returns what it holds.
+fn wait_for_activities(store: &std::path::Path, n: u64) -> u64 {
+    use orthrus_store::Store as _;
+    let started = std::time::Instant::now();
+    loop {
+        let count = orthrus_store::SqliteStore::open(store)
+            .and_then(|s| s.activity_count(&orthrus_model::TenantId("acme".into())))
+            .unwrap_or(0);
+        if count >= n || started.elapsed() > std::time::Duration::from_secs(60) {
+            return count;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// The loss test: a sensor watching a folder ships lab captures; the center is killed in the
+/// middle and restarted, then the sensor is; every activity arrives exactly once, and the
+/// alerts are an uninterrupted run's.
+#[test]
+fn killing_the_center_and_the_sensor_loses_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("center.db");
+    let admin = |args: &[&str]| {
+        let out = orthrus().arg("admin").arg("--store").arg(&store).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    admin(&["tenant", "add", "acme"]);
+    let token_file = dir.path().join("sensor.token");
+    std::fs::write(&token_file, admin(&["sensor", "add", "--tenant", "acme", "dc1"])).unwrap();
+    let port = orthrus_testkit::rsyslog::free_port();
+    let center_config = dir.path().join("center.toml");
+    std::fs::write(
+        &center_config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\nstore = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            store.display(),
+            dir.path().join("center.crt").display(),
+            dir.path().join("center.key").display()
+        ),
+    )
+    .unwrap();
+    let (center, address, fingerprint) = start_center(&center_config);
+    let watch = dir.path().join("incoming");
+    std::fs::create_dir_all(&watch).unwrap();
+    let sensor_config = dir.path().join("sensor.toml");
+    std::fs::write(
+        &sensor_config,
+        format!(
+            "center = \"https://{address}\"\ncenter_fingerprint = \"{fingerprint}\"\ntoken_file = \"{}\"\nwatch = \"{}\"\n\
+             spool = \"{}\"\nbatch_activities = 25\nheartbeat_secs = 1\npoll_millis = 200\n",
+            token_file.display(),
+            watch.display(),
+            dir.path().join("sensor.spool").display()
+        ),
+    )
+    .unwrap();
+    let sensor = start_sensor(&sensor_config);
+
+    let captures =
+        ["kerberoast", "benign_logon", "dcsync", "krb_password_spray", "samr_recon", "asrep_roast"];
+    let count = |names: &[&str]| -> u64 {
+        names.iter().map(|n| orthrus_testkit::lab_activities(n).len() as u64).sum()
+    };
+    let drop_in = |name: &str, n: usize| {
+        // Written beside, then renamed in: the sensor never sees half a file.
+        let staged = dir.path().join(format!("{n:02}-{name}.pcap"));
+        std::fs::copy(orthrus_testkit::fixture(&format!("pcap/{name}.pcap")), &staged).unwrap();
+        std::fs::rename(&staged, watch.join(format!("{n:02}-{name}.pcap"))).unwrap();
+    };
+    drop_in(captures[0], 0);
+    drop_in(captures[1], 1);
+    assert_eq!(wait_for_activities(&store, count(&captures[..2])), count(&captures[..2]));
+
+    // The center goes down; the sensor keeps reading into its disk buffer.
+    drop(center);
+    drop_in(captures[2], 2);
+    drop_in(captures[3], 3);
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(watch.join("done")).unwrap().count() < 4 && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Back up (same store, same certificate): the buffer drains.
+    let (_center, _, again) = start_center(&center_config);
+    assert_eq!(again, fingerprint, "the certificate made on first start is kept");
+    assert_eq!(wait_for_activities(&store, count(&captures[..4])), count(&captures[..4]));
+
+    // Now the sensor is killed with files waiting, and started again.
+    drop_in(captures[4], 4);
+    drop_in(captures[5], 5);
+    drop(sensor);
+    let _sensor = start_sensor(&sensor_config);
+    let total = count(&captures);
+    assert_eq!(wait_for_activities(&store, total), total);
+    // A few more rounds of the sensor (it polls every 200 ms): nothing more arrives.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(wait_for_activities(&store, 0), total, "nothing arrived twice");
+
+    // The alerts are those of one uninterrupted run over the same files.
+    use orthrus_store::Store as _;
+    let db = orthrus_store::SqliteStore::open(&store).unwrap();
+    let stored = db
+        .alerts(
+            &orthrus_model::TenantId("acme".into()),
+            &orthrus_store::AlertFilter::default(),
+            orthrus_store::Page { offset: 0, limit: 100 },
+        )
+        .unwrap();
+    let mut detections: Vec<String> = stored.alerts.iter().map(|a| a.detection.clone()).collect();
+    detections.sort();
+    let mut engine = orthrus_detect::Engine::new(&orthrus_detect::DetectionConfig::default(), "x");
+    for name in captures {
+        for activity in orthrus_testkit::lab_activities(name) {
+            engine.observe(&activity);
+        }
+    }
+    let mut expected: Vec<String> = engine.finish().into_iter().map(|a| a.detection.to_owned()).collect();
+    expected.sort();
+    assert_eq!(detections, expected);
 }

@@ -1,0 +1,187 @@
+//! The sensor's connection to the center: HTTPS (rustls, ring) whose server certificate is
+//! pinned by its SHA-256 fingerprint (the center prints it at start; a self-signed center has
+//! no CA to check), or checked against a CA file. One JSON request per connection, answered
+//! with a status and a JSON body. Hand-written on rustls' blocking stream rather than an HTTP
+//! client crate: the sensor makes two kinds of request and must pin a certificate, which
+//! general clients make awkward.
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+/// Largest answer read from the center.
+const MAX_RESPONSE_BYTES: u64 = 16 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("center {0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("center address {0}: use https://HOST:PORT")]
+    Address(String),
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("center answered {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("center's answer: {0}")]
+    Answer(String),
+}
+
+/// Accepts exactly the certificate whose SHA-256 is pinned; signatures are still checked, so
+/// only the key's holder completes the handshake.
+#[derive(Debug)]
+struct Pinned {
+    fingerprint: Vec<u8>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let digest = ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref());
+        if digest.as_ref() == self.fingerprint.as_slice() {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General("the center's certificate is not the pinned one".into()))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+pub struct CenterClient {
+    host: String,
+    port: u16,
+    token: String,
+    tls: Arc<rustls::ClientConfig>,
+    timeout: Duration,
+}
+
+/// `ab:cd:…` or `abcd…` → bytes.
+fn parse_fingerprint(text: &str) -> Option<Vec<u8>> {
+    let hex: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    if hex.len() != 64 {
+        return None;
+    }
+    (0..32).map(|i| hex.get(i * 2..i * 2 + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+}
+
+impl CenterClient {
+    /// A client for `https://HOST:PORT`, pinning the certificate with that SHA-256 fingerprint.
+    pub fn pinned(url: &str, fingerprint: &str, token: &str) -> Result<Self, ClientError> {
+        let rest = url.strip_prefix("https://").ok_or_else(|| ClientError::Address(url.into()))?;
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) => (host, port.parse().map_err(|_| ClientError::Address(url.into()))?),
+            None => (rest, 443),
+        };
+        let fingerprint = parse_fingerprint(fingerprint)
+            .ok_or_else(|| ClientError::Answer(format!("fingerprint {fingerprint:?} is not 32 hex bytes")))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinned { fingerprint, provider }))
+            .with_no_client_auth();
+        Ok(Self {
+            host: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+            port,
+            token: token.trim().to_owned(),
+            tls: Arc::new(tls),
+            timeout: Duration::from_secs(30),
+        })
+    }
+
+    /// POSTs `body` as JSON to `path`; the center's JSON answer (null when empty).
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, ClientError> {
+        let endpoint = format!("{}:{}", self.host, self.port);
+        let io = |e| ClientError::Io(endpoint.clone(), e);
+        let address = (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .map_err(io)?
+            .next()
+            .ok_or_else(|| ClientError::Address(endpoint.clone()))?;
+        let socket = TcpStream::connect_timeout(&address, self.timeout).map_err(io)?;
+        socket.set_read_timeout(Some(self.timeout)).map_err(io)?;
+        socket.set_write_timeout(Some(self.timeout)).map_err(io)?;
+        let name =
+            ServerName::try_from(self.host.clone()).map_err(|_| ClientError::Address(endpoint.clone()))?;
+        let connection = rustls::ClientConnection::new(self.tls.clone(), name)?;
+        let mut stream = rustls::StreamOwned::new(connection, socket);
+        let payload = body.to_string();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            self.host,
+            self.token,
+            payload.len()
+        );
+        stream.write_all(head.as_bytes()).map_err(io)?;
+        stream.write_all(payload.as_bytes()).map_err(io)?;
+        stream.flush().map_err(io)?;
+        let mut response = Vec::new();
+        // The center closes the connection after its answer; a peer that closes without
+        // TLS close_notify still gave a complete answer when its length says so.
+        let read = (&mut stream).take(MAX_RESPONSE_BYTES).read_to_end(&mut response);
+        if let Err(error) = read
+            && response.is_empty()
+        {
+            return Err(io(error));
+        }
+        let text = String::from_utf8_lossy(&response);
+        let (head, body) =
+            text.split_once("\r\n\r\n").ok_or_else(|| ClientError::Answer("no HTTP head".into()))?;
+        let status: u16 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| ClientError::Answer("no status".into()))?;
+        if !(200..300).contains(&status) {
+            return Err(ClientError::Status { status, body: body.chars().take(500).collect() });
+        }
+        if body.trim().is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_str(body).map_err(|e| ClientError::Answer(e.to_string()))
+    }
+}
