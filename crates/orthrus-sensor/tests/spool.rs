@@ -185,3 +185,24 @@ fn every_activity_arrives_once_through_outages_lost_acks_and_restarts() {
     sent_keys.sort();
     assert_eq!(stored_keys, sent_keys);
 }
+
+#[test]
+fn a_file_is_spooled_whole_and_remembered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spool.db");
+    let activities = orthrus_testkit::lab_activities("samr_recon");
+    let mut spool = Spool::open(&path, 64 << 20).unwrap();
+    assert!(!spool.has_file("0001-samr_recon.pcap").unwrap());
+    let sequences = spool.append_file("0001-samr_recon.pcap", &activities, 40).unwrap();
+    assert_eq!(sequences.len(), activities.len().div_ceil(40));
+    assert!(sequences.windows(2).all(|w| w[1] == w[0] + 1));
+    drop(spool);
+    let spool = Spool::open(&path, 64 << 20).unwrap();
+    assert!(spool.has_file("0001-samr_recon.pcap").unwrap(), "remembered across a restart");
+    assert_eq!(spool.stats().unwrap().activities, activities.len() as u64);
+    // A file too large for the spool leaves nothing behind, not even its name.
+    let mut tiny = Spool::open(&dir.path().join("tiny.db"), 64).unwrap();
+    assert!(tiny.append_file("big.pcap", &activities, 1000).is_err());
+    assert!(!tiny.has_file("big.pcap").unwrap());
+    assert_eq!(tiny.stats().unwrap().batches, 0);
+}
