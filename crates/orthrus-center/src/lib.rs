@@ -2,7 +2,9 @@
 //! token and sequence number; the token names the sensor and its tenant (whatever the
 //! activities claim); the store keeps the batch once (a retry is recognised and nothing is
 //! run twice); the tenant's own engine sees the activities in arrival order; the alerts that
-//! changed are stored (new, updated, reopened) and forwarded as CEF to each syslog endpoint.
+//! changed are stored (new, updated, reopened) and forwarded as CEF to each syslog endpoint,
+//! unless the tenant's exclusions (kept in the store, managed through the API) cover their
+//! source.
 //!
 //! Engines live in memory; on start the center replays every tenant's stored activities, in
 //! the order they were stored, into fresh engines: the same alerts come back with the same
@@ -14,11 +16,26 @@ pub mod health;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use orthrus_detect::exclusions::{Address, Applicable, Exclusion};
 use orthrus_detect::{DetectionConfig, Engine};
 use orthrus_model::{Activity, Alert, TenantId, Timestamp};
 use orthrus_sinks::{CefOptions, SyslogOptions, SyslogSink, Trigger, alert_message, meta_of};
 use orthrus_store::credentials::token_hash;
-use orthrus_store::{Ingested, Store, StoreError, Upserted};
+use orthrus_store::{ExclusionKind, Ingested, Store, StoreError, Upserted};
+
+/// An address or a subnet, as exclusions take them.
+pub fn parse_net(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| text.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+/// Whether the tenant's exclusions (global and the alert's detection's) cover the alert's source.
+fn excluded(exclusions: &BTreeMap<String, Exclusion>, alert: &Alert) -> bool {
+    let own = ["global", alert.detection].into_iter().filter_map(|k| exclusions.get(k));
+    Applicable::new(own, &[]).suppresses(alert)
+}
 
 /// Activities read per page when an engine is rebuilt.
 const REPLAY_PAGE: usize = 5_000;
@@ -102,10 +119,31 @@ impl Center {
             }
         }
         let changed = self.engine(tenant).take_changed();
-        for alert in &changed {
+        let exclusions = self.exclusions(tenant)?;
+        for alert in changed.iter().filter(|a| !excluded(&exclusions, a)) {
             self.store.upsert_alert(alert)?;
         }
         Ok(())
+    }
+
+    /// The tenant's exclusions as the API keeps them (`global` or per detection id).
+    fn exclusions(&self, tenant: &TenantId) -> Result<BTreeMap<String, Exclusion>, CenterError> {
+        let mut out: BTreeMap<String, Exclusion> = BTreeMap::new();
+        for record in self.store.exclusions(tenant)? {
+            let entry = out.entry(record.exclusion.detection.clone()).or_default();
+            let value = record.exclusion.value;
+            match record.exclusion.kind {
+                ExclusionKind::Address => {
+                    // The API refuses what does not parse; an old or hand-made row is skipped.
+                    if let Some(net) = parse_net(&value) {
+                        entry.addresses.push(Address(net));
+                    }
+                }
+                ExclusionKind::Account => entry.accounts.push(value),
+                ExclusionKind::Computer => entry.computers.push(value),
+            }
+        }
+        Ok(out)
     }
 
     /// One batch from a sensor.
@@ -139,8 +177,9 @@ impl Center {
             engine.observe(activity);
         }
         let changed = engine.take_changed();
+        let exclusions = self.exclusions(&tenant)?;
         let mut alerts = Vec::with_capacity(changed.len());
-        for alert in &changed {
+        for alert in changed.iter().filter(|a| !excluded(&exclusions, a)) {
             let upserted = self.store.upsert_alert(alert)?;
             self.forward(alert, upserted, now);
             alerts.push((alert.id.clone(), upserted));

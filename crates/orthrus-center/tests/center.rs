@@ -185,3 +185,55 @@ fn a_restarted_center_and_a_resent_batch_change_nothing() {
     assert!(stored(store.as_ref(), "globex").is_empty());
     let _ = setup.globex_token;
 }
+
+#[test]
+fn the_tenants_exclusions_keep_their_sources_alerts_out() {
+    let setup = setup();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&setup.store_path).unwrap());
+    // The attacker's address is excluded from every detection; the password spray's account
+    // from one detection only.
+    let exclusion = |detection: &str, kind, value: &str| orthrus_store::NewExclusion {
+        detection: detection.into(),
+        kind,
+        value: value.into(),
+        reason: "pentest".into(),
+    };
+    store
+        .add_exclusion(
+            &tenant("acme"),
+            &exclusion("global", orthrus_store::ExclusionKind::Address, "10.99.0.21/32"),
+            now(),
+        )
+        .unwrap();
+    let mut center = Center::start(store.clone(), CenterConfig::default()).unwrap();
+    let mut spool = Spool::open(&setup.spools.join("acme.spool"), 64 << 20).unwrap();
+    for batch in batches(ACME) {
+        spool.append(&batch).unwrap();
+    }
+    ship(&mut center, &mut spool, &setup.acme_token);
+    let offline_alerts: Vec<orthrus_model::Alert> = {
+        let mut engine =
+            orthrus_detect::Engine::new(&orthrus_detect::DetectionConfig::default(), "orthrus-center");
+        for mut activity in ACME.iter().flat_map(|c| orthrus_testkit::lab_activities(c)) {
+            activity.tenant = tenant("acme");
+            activity.sensor = Arc::from("dc1");
+            engine.observe(&activity);
+        }
+        engine.finish()
+    };
+    let attacker: std::net::IpAddr = "10.99.0.21".parse().unwrap();
+    assert!(
+        offline_alerts.iter().any(|a| a.source.ip == Some(attacker)),
+        "the captures have alerts from the attacker"
+    );
+    let expected: BTreeMap<String, u64> = offline_alerts
+        .iter()
+        .filter(|a| a.source.ip != Some(attacker))
+        .map(|a| (a.id.clone(), a.count))
+        .collect();
+    assert_eq!(stored(store.as_ref(), "acme"), expected);
+    // A restarted center applies them too.
+    drop(center);
+    let _again = Center::start(store.clone(), CenterConfig::default()).unwrap();
+    assert_eq!(stored(store.as_ref(), "acme"), expected);
+}

@@ -431,6 +431,12 @@ async fn add_exclusion(
             ),
         ));
     }
+    if new.kind == orthrus_store::ExclusionKind::Address && orthrus_center::parse_net(&new.value).is_none() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{:?} is not an address or a subnet", new.value),
+        ));
+    }
     let added = state.store.add_exclusion(&tenant, &new, (state.clock)())?;
     Ok((StatusCode::CREATED, Json(json!(added))).into_response())
 }

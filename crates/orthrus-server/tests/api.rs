@@ -242,6 +242,9 @@ async fn roles_gate_changes_and_the_store_keeps_them() {
     assert_eq!(status, StatusCode::CREATED, "{added}");
     let bad = json!({ "detection": "ORT-NOPE-1", "kind": "address", "value": "10.0.0.1" });
     assert_eq!(call(&f.app, "POST", exclusions, Some(&f.carol), Some(bad)).await.0, StatusCode::BAD_REQUEST);
+    let not_an_address = json!({ "detection": "global", "kind": "address", "value": "scanner01" });
+    let (status, said) = call(&f.app, "POST", exclusions, Some(&f.carol), Some(not_an_address)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{said}");
     let (_, listed) = call(&f.app, "GET", exclusions, Some(&f.alice), None).await;
     assert_eq!(listed["exclusions"][0]["value"], "10.99.0.21");
     let removal = format!("{exclusions}/{}", added["id"]);
