@@ -6,6 +6,7 @@
 mod admin;
 mod analyze;
 mod bench;
+mod bench_center;
 mod bench_events;
 mod directory;
 mod output;
@@ -46,6 +47,9 @@ enum Command {
     /// Measure event-log throughput (EVTX → activities → detections) beside the evtx
     /// crate's own parse of the same files.
     BenchEvents(bench_events::EventBenchArgs),
+    /// Measure the center's intake (activities stored and detected on per second) with its
+    /// SQLite store, in process or over HTTPS on loopback.
+    BenchCenter(bench_center::CenterBenchArgs),
     /// Directory knowledge: sync a domain over LDAP into a snapshot, look entities up.
     Directory {
         #[command(subcommand)]
@@ -191,6 +195,7 @@ fn main() -> ExitCode {
         }
         Command::Bench(args) => bench::bench(&args).map(|()| exit::OK),
         Command::BenchEvents(args) => bench_events::bench_events(&args).map(|()| exit::OK),
+        Command::BenchCenter(args) => bench_center::bench_center(&args).map(|()| exit::OK),
         Command::Directory { command } => directory::run(&command),
         Command::Admin(args) => admin::run(&args),
         Command::Server(args) => server::server(&args),

@@ -287,3 +287,21 @@ fn killing_the_center_and_the_sensor_loses_and_repeats_nothing() {
     expected.sort();
     assert_eq!(detections, expected);
 }
+
+/// The intake benchmark runs its bounded load both ways and stores all of it (its figures
+/// are for docs/BENCHMARKS.md, not for assertions).
+#[test]
+fn bench_center_stores_its_whole_load() {
+    let capture = orthrus_testkit::fixture("pcap/kerberoast.pcap");
+    for https in [false, true] {
+        let mut command = orthrus();
+        command.args(["bench-center", "--batches", "4", "--batch-size", "10"]).arg(&capture);
+        if https {
+            command.arg("--https");
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let said = String::from_utf8(out.stdout).unwrap();
+        assert!(said.contains("activities/s (40 stored in"), "{said}");
+    }
+}
