@@ -288,8 +288,9 @@ impl HealthMonitor {
                 ),
             );
         }
-        let first_packets = *self.last_packets.entry(sensor.id.clone()).or_insert(at);
-        let first_events = *self.last_events.entry(sensor.id.clone()).or_insert(at);
+        // Quiet is counted from the first heartbeat until a counter grows.
+        self.last_packets.entry(sensor.id.clone()).or_insert(at);
+        self.last_events.entry(sensor.id.clone()).or_insert(at);
         if let Some((_, before)) = self.previous.get(&sensor.id) {
             if heartbeat.packets > before.packets {
                 self.last_packets.insert(sensor.id.clone(), at);
@@ -297,35 +298,41 @@ impl HealthMonitor {
             if heartbeat.events > before.events {
                 self.last_events.insert(sensor.id.clone(), at);
             }
-            let packets = heartbeat.packets.saturating_sub(before.packets);
-            let dropped = heartbeat.dropped_packets.saturating_sub(before.dropped_packets);
-            let share = ratio(dropped, packets + dropped);
-            if share > t.drop_ratio {
-                let severity = if share > t.drop_ratio_high { Severity::High } else { Severity::Medium };
-                hold(
+            // Packets and events: what was dropped of what came, since the last heartbeat.
+            let shares = [
+                (
                     HealthKind::PacketDrop,
-                    severity,
-                    format!(
-                        "Sensor {name} dropped {dropped} of {} packets ({:.2} %) since its last heartbeat; detections miss what was dropped.",
-                        packets + dropped,
-                        share * 100.0
-                    ),
-                );
-            }
-            let events = heartbeat.events.saturating_sub(before.events);
-            let dropped_events = heartbeat.dropped_events.saturating_sub(before.dropped_events);
-            let share = ratio(dropped_events, events + dropped_events);
-            if share > t.drop_ratio {
-                let severity = if share > t.drop_ratio_high { Severity::High } else { Severity::Medium };
-                hold(
+                    "packets",
+                    heartbeat.packets,
+                    before.packets,
+                    heartbeat.dropped_packets,
+                    before.dropped_packets,
+                ),
+                (
                     HealthKind::EventBacklog,
-                    severity,
-                    format!(
-                        "Sensor {name} dropped {dropped_events} of {} Windows events ({:.2} %) since its last heartbeat.",
-                        events + dropped_events,
-                        share * 100.0
-                    ),
-                );
+                    "Windows events",
+                    heartbeat.events,
+                    before.events,
+                    heartbeat.dropped_events,
+                    before.dropped_events,
+                ),
+            ];
+            for (kind, what, seen_now, seen_before, dropped_now, dropped_before) in shares {
+                let seen = seen_now.saturating_sub(seen_before);
+                let dropped = dropped_now.saturating_sub(dropped_before);
+                let share = ratio(dropped, seen + dropped);
+                if share > t.drop_ratio {
+                    let severity = if share > t.drop_ratio_high { Severity::High } else { Severity::Medium };
+                    hold(
+                        kind,
+                        severity,
+                        format!(
+                            "Sensor {name} dropped {dropped} of {} {what} ({:.2} %) since its last heartbeat; detections miss what was dropped.",
+                            seen + dropped,
+                            share * 100.0
+                        ),
+                    );
+                }
             }
             if heartbeat.spool_dropped_batches > before.spool_dropped_batches {
                 hold(
@@ -339,7 +346,7 @@ impl HealthMonitor {
             }
         }
         let quiet = |since: Timestamp| (at.as_micros() - since.as_micros()) / 1_000_000;
-        let last_packet = self.last_packets.get(&sensor.id).copied().unwrap_or(first_packets);
+        let last_packet = self.last_packets.get(&sensor.id).copied().unwrap_or(at);
         if quiet(last_packet) >= t.no_traffic_secs {
             hold(
                 HealthKind::NoTraffic,
@@ -350,7 +357,7 @@ impl HealthMonitor {
                 ),
             );
         }
-        let last_event = self.last_events.get(&sensor.id).copied().unwrap_or(first_events);
+        let last_event = self.last_events.get(&sensor.id).copied().unwrap_or(at);
         if heartbeat.events_expected && quiet(last_event) >= t.no_events_secs {
             hold(
                 HealthKind::EventsMissing,

@@ -59,7 +59,7 @@ pub fn bench_center(args: &CenterBenchArgs) -> anyhow::Result<()> {
     );
 
     let elapsed = if args.https {
-        https_load(store, dir.path(), &token, &batches)?
+        https_load(dir.path(), &token, &batches)?
     } else {
         let mut center = Center::start(store.clone(), CenterConfig::default())?;
         let started = Instant::now();
@@ -84,12 +84,10 @@ fn store_count(path: &std::path::Path, tenant: &TenantId) -> anyhow::Result<u64>
 
 /// Starts a center on 127.0.0.1 in this process and posts every batch to it over HTTPS.
 fn https_load(
-    store: Arc<dyn Store>,
     dir: &std::path::Path,
     token: &str,
     batches: &[Vec<Activity>],
 ) -> anyhow::Result<std::time::Duration> {
-    drop(store);
     let config = orthrus_server::run::ServerConfig {
         listen: "127.0.0.1:0".into(),
         store: dir.join("bench.db"),

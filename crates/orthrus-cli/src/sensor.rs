@@ -15,8 +15,6 @@ use orthrus_sensor::{Spool, SpoolStats};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::exit;
-
 #[derive(clap::Args)]
 pub struct SensorArgs {
     /// The sensor's configuration (TOML).
@@ -115,8 +113,6 @@ pub fn sensor(args: &SensorArgs) -> anyhow::Result<u8> {
         }
         std::thread::sleep(backoff);
     }
-    #[allow(unreachable_code)]
-    Ok(exit::OK)
 }
 
 fn heartbeat(counters: &Counters, stats: &SpoolStats, config: &SensorConfig) -> serde_json::Value {

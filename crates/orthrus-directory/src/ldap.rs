@@ -518,7 +518,15 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn pinned_config(pin: &str) -> Result<rustls::ClientConfig, DirectoryError> {
+/// A certificate's SHA-256 fingerprint (lower-case hex), as pins give it.
+pub fn certificate_fingerprint(der: &[u8]) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, der).as_ref())
+}
+
+/// A rustls client configuration that accepts exactly the certificate with SHA-256 `pin`
+/// (hex, colons allowed): the directory sync's `--pin-sha256`, and the sensor's pin on the
+/// center's self-signed certificate.
+pub fn pinned_config(pin: &str) -> Result<rustls::ClientConfig, DirectoryError> {
     let digits: String = pin.chars().filter(|c| *c != ':').collect();
     let fingerprint = (0..digits.len())
         .step_by(2)

@@ -1,6 +1,6 @@
 //! The sensor's connection to the center: HTTPS (rustls, ring) whose server certificate is
 //! pinned by its SHA-256 fingerprint (the center prints it at start; a self-signed center has
-//! no CA to check), or checked against a CA file. One JSON request per connection, answered
+//! no CA to check), with the directory sync's pinning verifier. One JSON request per connection, answered
 //! with a status and a JSON body. Hand-written on rustls' blocking stream rather than an HTTP
 //! client crate: the sensor makes two kinds of request and must pin a certificate, which
 //! general clients make awkward.
@@ -10,9 +10,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::ServerName;
 
 /// Largest answer read from the center.
 const MAX_RESPONSE_BYTES: u64 = 16 << 20;
@@ -29,64 +27,8 @@ pub enum ClientError {
     Status { status: u16, body: String },
     #[error("center's answer: {0}")]
     Answer(String),
-}
-
-/// Accepts exactly the certificate whose SHA-256 is pinned; signatures are still checked, so
-/// only the key's holder completes the handshake.
-#[derive(Debug)]
-struct Pinned {
-    fingerprint: Vec<u8>,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let digest = ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref());
-        if digest.as_ref() == self.fingerprint.as_slice() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General("the center's certificate is not the pinned one".into()))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
+    #[error("center certificate pin: {0}")]
+    Pin(String),
 }
 
 pub struct CenterClient {
@@ -95,15 +37,6 @@ pub struct CenterClient {
     token: String,
     tls: Arc<rustls::ClientConfig>,
     timeout: Duration,
-}
-
-/// `ab:cd:…` or `abcd…` → bytes.
-fn parse_fingerprint(text: &str) -> Option<Vec<u8>> {
-    let hex: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    if hex.len() != 64 {
-        return None;
-    }
-    (0..32).map(|i| hex.get(i * 2..i * 2 + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
 }
 
 impl CenterClient {
@@ -115,14 +48,8 @@ impl CenterClient {
             Some((host, port)) => (host, port.parse().map_err(|_| ClientError::Address(url.into()))?),
             None => (rest, 443),
         };
-        let fingerprint = parse_fingerprint(fingerprint)
-            .ok_or_else(|| ClientError::Answer(format!("fingerprint {fingerprint:?} is not 32 hex bytes")))?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Pinned { fingerprint, provider }))
-            .with_no_client_auth();
+        let tls = orthrus_directory::ldap::pinned_config(fingerprint)
+            .map_err(|e| ClientError::Pin(e.to_string()))?;
         Ok(Self {
             host: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
             port,

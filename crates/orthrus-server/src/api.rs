@@ -384,23 +384,25 @@ async fn health(
     Path(tenant): Path<String>,
 ) -> ApiResult {
     let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
-    let center = state.center.lock().unwrap_or_else(|p| p.into_inner());
-    let issues: Vec<Value> = center
-        .open_health_issues()
-        .filter(|issue| issue.tenant == tenant)
-        .map(|issue| {
-            json!({
-                "id": issue.kind.id(),
-                "external_id": issue.kind.external_id(),
-                "title": issue.kind.title(),
-                "severity": issue.severity,
-                "sensor": issue.sensor,
-                "message": issue.message,
-                "opened": issue.opened,
-                "last_seen": issue.last_seen,
+    let issues: Vec<Value> = with_center(state, move |center| {
+        Ok(center
+            .open_health_issues()
+            .filter(|issue| issue.tenant == tenant)
+            .map(|issue| {
+                json!({
+                    "id": issue.kind.id(),
+                    "external_id": issue.kind.external_id(),
+                    "title": issue.kind.title(),
+                    "severity": issue.severity,
+                    "sensor": issue.sensor,
+                    "message": issue.message,
+                    "opened": issue.opened,
+                    "last_seen": issue.last_seen,
+                })
             })
-        })
-        .collect();
+            .collect())
+    })
+    .await?;
     Ok(Json(json!({ "issues": issues })).into_response())
 }
 

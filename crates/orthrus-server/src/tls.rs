@@ -21,8 +21,7 @@ pub enum TlsError {
 
 /// The certificate's SHA-256 fingerprint, hex: what a sensor pins.
 pub fn fingerprint(certificate: &CertificateDer<'_>) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, certificate.as_ref());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    orthrus_directory::ldap::certificate_fingerprint(certificate.as_ref())
 }
 
 /// Reads `cert`/`key` (PEM); when both are missing, makes a self-signed pair for `names` and

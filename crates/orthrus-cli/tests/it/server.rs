@@ -81,28 +81,10 @@ fn the_center_serves_sensors_and_users_over_https_and_forwards_to_the_siem() {
         ),
     )
     .unwrap();
-    let mut server = std::process::Command::new(assert_cmd::cargo::cargo_bin("orthrus"))
-        .args(["server", "--config"])
-        .arg(&config)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(server.stderr.take().unwrap());
-    let mut banner = String::new();
-    stderr.read_line(&mut banner).unwrap();
-    // Stop the server by its PID whatever happens below.
-    let _server = Running(server);
-    let address = banner
-        .split("https://")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .unwrap_or_else(|| panic!("{banner}"))
-        .to_owned();
-    let printed = banner.split("SHA-256 ").nth(1).unwrap().trim_end_matches([')', '\n']).to_owned();
+    let (_server, address, printed) = start_center(&config);
     // The fingerprint printed is the certificate's, made on this first start.
     let der = CertificateDer::pem_file_iter(&cert).unwrap().next().unwrap().unwrap();
-    let digest = ring::digest::digest(&ring::digest::SHA256, der.as_ref());
-    assert_eq!(printed, digest.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>());
+    assert_eq!(printed, orthrus_directory::ldap::certificate_fingerprint(der.as_ref()));
 
     let activities = orthrus_testkit::lab_activities("dcsync");
     let batch = json!({ "sequence": 1, "activities": activities });
