@@ -28,6 +28,10 @@ pub struct Heartbeat {
     pub spool_bytes: u64,
     pub spool_max_bytes: u64,
     pub spool_dropped_batches: u64,
+    /// A live capture's own counters (interface, kernel drops, decoder counters), shown as
+    /// the sensor sent them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<serde_json::Value>,
     /// The last directory sync's outcome, when the sensor syncs the directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub directory_sync_error: Option<String>,

@@ -1,14 +1,16 @@
-//! `orthrus sensor`: watches a folder for capture files and event logs (what a capture ring
-//! or an event forwarder drops there), decodes each into activities, keeps them in the disk
-//! buffer, and ships them to the center over pinned HTTPS, with heartbeats. A file is read
-//! once: it is recorded in the buffer in the same transaction as its batches, then moved to
-//! `done/` (or `failed/` when it cannot be read). The center down, the batches wait; the
-//! sensor restarted, it carries on where it was.
+//! `orthrus sensor`: captures live from an interface (feature `libpcap`) and/or watches a
+//! folder for capture files and event logs (what a capture ring or an event forwarder drops
+//! there), decodes them into activities, keeps them in the disk buffer, and ships them to the
+//! center over pinned HTTPS, with heartbeats. A file is read once: it is recorded in the
+//! buffer in the same transaction as its batches, then moved to `done/` (or `failed/` when it
+//! cannot be read). The center down, the batches wait; the sensor restarted, it carries on
+//! where it was.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use orthrus_center::health::Heartbeat;
 use orthrus_model::Activity;
 use orthrus_sensor::client::CenterClient;
 use orthrus_sensor::{Spool, SpoolStats};
@@ -24,6 +26,7 @@ pub struct SensorArgs {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(not(feature = "libpcap"), allow(dead_code))]
 struct SensorConfig {
     /// `https://HOST:PORT` of the center.
     center: String,
@@ -31,8 +34,16 @@ struct SensorConfig {
     center_fingerprint: String,
     /// A file holding the sensor's token (`orthrus admin sensor add` printed it).
     token_file: PathBuf,
-    /// The folder to watch.
-    watch: PathBuf,
+    /// The folder to watch (optional when capturing live).
+    watch: Option<PathBuf>,
+    /// Live capture from a network interface.
+    capture: Option<CaptureConfig>,
+    /// Recorded on each activity as the sensor that observed it.
+    #[serde(default = "default_name")]
+    name: String,
+    /// The sensor reads Windows event logs: the center raises a health issue when none arrive.
+    #[serde(default)]
+    events_expected: bool,
     #[serde(default = "default_spool")]
     spool: PathBuf,
     #[serde(default = "default_spool_max")]
@@ -41,8 +52,27 @@ struct SensorConfig {
     batch_activities: usize,
     #[serde(default = "default_heartbeat")]
     heartbeat_secs: u64,
+    /// A live batch is cut at `batch_activities` or at this age, whichever comes first.
+    #[serde(default = "default_batch_secs")]
+    batch_secs: u64,
     #[serde(default = "default_poll")]
     poll_millis: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(not(feature = "libpcap"), allow(dead_code))]
+struct CaptureConfig {
+    interface: String,
+    /// BPF filter; the DC ports (see `orthrus_sensor::live::DEFAULT_FILTER`) by default, "" for
+    /// everything.
+    filter: Option<String>,
+    #[serde(default = "default_snaplen")]
+    snaplen: i32,
+    #[serde(default = "default_capture_buffer")]
+    buffer_mib: i32,
+    #[serde(default = "default_true")]
+    promiscuous: bool,
 }
 
 fn default_spool() -> PathBuf {
@@ -60,12 +90,147 @@ fn default_heartbeat() -> u64 {
 fn default_poll() -> u64 {
     1000
 }
+fn default_batch_secs() -> u64 {
+    2
+}
+fn default_name() -> String {
+    "orthrus-sensor".into()
+}
+fn default_snaplen() -> i32 {
+    65535
+}
+fn default_capture_buffer() -> i32 {
+    64
+}
+fn default_true() -> bool {
+    true
+}
+
+/// Longest wait between two attempts to reach the center.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What the sensor has read since it started, for its heartbeats.
 #[derive(Default)]
 struct Counters {
     network: u64,
     events: u64,
+}
+
+impl Counters {
+    fn count(&mut self, activities: &[Activity]) {
+        for activity in activities {
+            if activity.from_event_log() {
+                self.events += 1;
+            } else {
+                self.network += 1;
+            }
+        }
+    }
+}
+
+/// Live capture, when this binary has it (feature `libpcap`).
+#[cfg(feature = "libpcap")]
+mod live {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use anyhow::Context as _;
+    use orthrus_sensor::Spool;
+    use orthrus_sensor::live::{LiveCapture, LiveConfig};
+
+    use super::{CaptureConfig, CaptureCounters, Counters, SensorConfig};
+
+    pub fn start(capture: &CaptureConfig, config: &SensorConfig) -> anyhow::Result<LiveCapture> {
+        let decoder = orthrus_net::DecoderConfig {
+            sensor: Arc::from(config.name.as_str()),
+            ..orthrus_net::DecoderConfig::default()
+        };
+        let live = LiveCapture::start(LiveConfig {
+            interface: capture.interface.clone(),
+            filter: capture.filter.clone(),
+            snaplen: capture.snaplen,
+            buffer_bytes: capture.buffer_mib.saturating_mul(1 << 20),
+            promiscuous: capture.promiscuous,
+            batch_activities: config.batch_activities,
+            batch_age: Duration::from_secs(config.batch_secs.max(1)),
+            decoder,
+        })
+        .context("starting the live capture")?;
+        eprintln!("orthrus: sensor capturing on {} for {}", capture.interface, config.center);
+        Ok(live)
+    }
+
+    /// Batches the capture has cut, into the disk buffer.
+    pub fn drain(live: &LiveCapture, spool: &mut Spool, counters: &mut Counters) -> anyhow::Result<()> {
+        while let Ok(batch) = live.batches.try_recv() {
+            keep(&batch, spool, counters)?;
+        }
+        Ok(())
+    }
+
+    /// Waits up to `tick` for the next batch (the sensor's idle wait, cut short by traffic).
+    pub fn wait(
+        live: &LiveCapture,
+        tick: Duration,
+        spool: &mut Spool,
+        counters: &mut Counters,
+    ) -> anyhow::Result<()> {
+        match live.batches.recv_timeout(tick) {
+            Ok(batch) => keep(&batch, spool, counters),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Ok(()),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                let why = live.stats().failure.unwrap_or_else(|| "the capture thread ended".into());
+                anyhow::bail!("live capture stopped: {why}")
+            }
+        }
+    }
+
+    fn keep(
+        batch: &[orthrus_model::Activity],
+        spool: &mut Spool,
+        counters: &mut Counters,
+    ) -> anyhow::Result<()> {
+        spool.append(batch)?;
+        counters.count(batch);
+        Ok(())
+    }
+
+    pub fn stats(live: &LiveCapture) -> CaptureCounters {
+        let stats = live.stats();
+        CaptureCounters {
+            received: stats.received,
+            dropped: stats.dropped + stats.interface_dropped,
+            detail: serde_json::to_value(&stats).unwrap_or_default(),
+        }
+    }
+}
+
+/// Without libpcap, a [capture] section is refused with the reason.
+#[cfg(not(feature = "libpcap"))]
+mod live {
+    use std::time::Duration;
+
+    use orthrus_sensor::Spool;
+
+    use super::{CaptureConfig, CaptureCounters, Counters, SensorConfig};
+
+    pub enum Never {}
+
+    pub fn start(_: &CaptureConfig, _: &SensorConfig) -> anyhow::Result<Never> {
+        anyhow::bail!(
+            "this orthrus was built without live capture: build it with `--features libpcap` \
+             (Debian's libpcap-dev), or give the sensor a `watch` folder"
+        )
+    }
+    pub fn drain(live: &Never, _: &mut Spool, _: &mut Counters) -> anyhow::Result<()> {
+        match *live {}
+    }
+    pub fn wait(live: &Never, _: Duration, _: &mut Spool, _: &mut Counters) -> anyhow::Result<()> {
+        match *live {}
+    }
+    pub fn stats(live: &Never) -> CaptureCounters {
+        match *live {}
+    }
 }
 
 pub fn sensor(args: &SensorArgs) -> anyhow::Result<u8> {
@@ -78,58 +243,114 @@ pub fn sensor(args: &SensorArgs) -> anyhow::Result<u8> {
     let client = CenterClient::pinned(&config.center, &config.center_fingerprint, &token)?;
     let mut spool = Spool::open(&config.spool, config.spool_max_bytes)
         .with_context(|| format!("opening the disk buffer {}", config.spool.display()))?;
-    for folder in ["done", "failed"] {
-        std::fs::create_dir_all(config.watch.join(folder))
-            .with_context(|| format!("creating {}", config.watch.join(folder).display()))?;
+    if config.watch.is_none() && config.capture.is_none() {
+        anyhow::bail!("{}: give `watch` (a folder), a [capture] interface, or both", args.config.display());
     }
-    eprintln!("orthrus: sensor watching {} for {}", config.watch.display(), config.center);
+    if let Some(watch) = &config.watch {
+        for folder in ["done", "failed"] {
+            std::fs::create_dir_all(watch.join(folder))
+                .with_context(|| format!("creating {}", watch.join(folder).display()))?;
+        }
+        eprintln!("orthrus: sensor watching {} for {}", watch.display(), config.center);
+    }
+    let live = match &config.capture {
+        Some(capture) => Some(live::start(capture, &config)?),
+        None => None,
+    };
     let mut counters = Counters::default();
-    let mut backoff = Duration::from_millis(config.poll_millis.max(100));
+    let tick = Duration::from_millis(config.poll_millis.max(100));
+    let mut backoff = tick;
+    let mut next_ship = Instant::now();
     let mut last_heartbeat: Option<Instant> = None;
     let mut center_down = false;
     loop {
-        read_new_files(&config, &mut spool, &mut counters)?;
-        match ship(&client, &mut spool) {
-            Ok(_) => {
-                if center_down {
-                    eprintln!("orthrus: center reachable again");
+        if let Some(watch) = &config.watch {
+            read_new_files(watch, &config, &mut spool, &mut counters)?;
+        }
+        if let Some(live) = &live {
+            live::drain(live, &mut spool, &mut counters)?;
+        }
+        if Instant::now() >= next_ship {
+            match ship(&client, &mut spool) {
+                Ok(_) => {
+                    if center_down {
+                        eprintln!("orthrus: center reachable again");
+                    }
+                    center_down = false;
+                    backoff = tick;
                 }
-                center_down = false;
-                backoff = Duration::from_millis(config.poll_millis.max(100));
-            }
-            Err(error) => {
-                if !center_down {
-                    eprintln!("orthrus: center unreachable, batches wait in the disk buffer: {error}");
+                Err(error) => {
+                    if !center_down {
+                        eprintln!("orthrus: center unreachable, batches wait in the disk buffer: {error}");
+                    }
+                    center_down = true;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    next_ship = Instant::now() + backoff;
                 }
-                center_down = true;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
             }
         }
         if last_heartbeat.is_none_or(|t| t.elapsed() >= Duration::from_secs(config.heartbeat_secs)) {
             let stats = spool.stats()?;
-            if client.post("/api/v1/sensor/heartbeat", &heartbeat(&counters, &stats, &config)).is_ok() {
-                last_heartbeat = Some(Instant::now());
+            let beat = heartbeat(&counters, &stats, live.as_ref().map(live::stats), &config);
+            match client.post("/api/v1/sensor/heartbeat", &beat) {
+                Ok(_) => last_heartbeat = Some(Instant::now()),
+                // Unreachable is said once above; a refusal is worth saying each time.
+                Err(error @ orthrus_sensor::client::ClientError::Status { .. }) => {
+                    eprintln!("orthrus: the center refused the heartbeat: {error}");
+                }
+                Err(_) => {}
             }
         }
-        std::thread::sleep(backoff);
+        match &live {
+            Some(live) => live::wait(live, tick, &mut spool, &mut counters)?,
+            None => std::thread::sleep(tick),
+        }
     }
 }
 
-fn heartbeat(counters: &Counters, stats: &SpoolStats, config: &SensorConfig) -> serde_json::Value {
-    json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "packets": counters.network,
-        "events": counters.events,
-        "spool_bytes": stats.bytes,
-        "spool_max_bytes": config.spool_max_bytes,
-        "spool_dropped_batches": stats.dropped_batches,
-    })
+fn heartbeat(
+    counters: &Counters,
+    stats: &SpoolStats,
+    capture: Option<CaptureCounters>,
+    config: &SensorConfig,
+) -> serde_json::Value {
+    let mut beat = Heartbeat {
+        version: env!("CARGO_PKG_VERSION").into(),
+        packets: counters.network,
+        events: counters.events,
+        events_expected: config.events_expected,
+        spool_bytes: stats.bytes,
+        spool_max_bytes: config.spool_max_bytes,
+        spool_dropped_batches: stats.dropped_batches,
+        ..Heartbeat::default()
+    };
+    // Live capture: the kernel's counts of packets received and dropped are the capture's
+    // health (health.md's drop ratio); the decoder's counters say what became of them.
+    if let Some(capture) = capture {
+        beat.packets = capture.received;
+        beat.dropped_packets = capture.dropped;
+        beat.capture = Some(capture.detail);
+    }
+    serde_json::to_value(beat).unwrap_or_default()
+}
+
+/// What a live capture reports for a heartbeat.
+struct CaptureCounters {
+    received: u64,
+    dropped: u64,
+    /// Interface, kernel and decoder counters as they are.
+    detail: serde_json::Value,
 }
 
 /// New files of the watched folder, oldest name first, into the disk buffer.
-fn read_new_files(config: &SensorConfig, spool: &mut Spool, counters: &mut Counters) -> anyhow::Result<()> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&config.watch)
-        .with_context(|| format!("reading {}", config.watch.display()))?
+fn read_new_files(
+    watch: &Path,
+    config: &SensorConfig,
+    spool: &mut Spool,
+    counters: &mut Counters,
+) -> anyhow::Result<()> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(watch)
+        .with_context(|| format!("reading {}", watch.display()))?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
@@ -143,19 +364,13 @@ fn read_new_files(config: &SensorConfig, spool: &mut Spool, counters: &mut Count
                 crate::analyze::decode_files(std::slice::from_ref(&path), false, &mut |a| activities.push(a));
             if run.failed_files > 0 {
                 eprintln!("orthrus: {name} could not be read; moved to failed/");
-                move_into(&path, &config.watch.join("failed"))?;
+                move_into(&path, &watch.join("failed"))?;
                 continue;
             }
-            for activity in &activities {
-                if activity.from_event_log() {
-                    counters.events += 1;
-                } else {
-                    counters.network += 1;
-                }
-            }
+            counters.count(&activities);
             spool.append_file(&name, &activities, config.batch_activities)?;
         }
-        move_into(&path, &config.watch.join("done"))?;
+        move_into(&path, &watch.join("done"))?;
     }
     Ok(())
 }

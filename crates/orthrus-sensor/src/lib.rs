@@ -3,6 +3,8 @@
 //! stored them.
 
 pub mod client;
+#[cfg(feature = "libpcap")]
+pub mod live;
 pub mod spool;
 
 pub use spool::{Spool, SpoolError, SpoolStats, SpooledBatch};

@@ -18,6 +18,8 @@ use orthrus_store::{
     ActivityQuery, AlertFilter, AlertStatus, NewExclusion, Page, Role, Store, StoreError, UserRecord,
 };
 use serde::Deserialize;
+
+use crate::body::SensorJson;
 use serde_json::{Value, json};
 
 /// Largest request body accepted (a sensor batch, compressed or not).
@@ -123,6 +125,12 @@ async fn require_token(
 /// An API error: its status and a sentence.
 pub struct ApiError(StatusCode, String);
 
+impl ApiError {
+    pub fn new(status: StatusCode, why: impl Into<String>) -> Self {
+        Self(status, why.into())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.0, Json(json!({ "error": self.1 }))).into_response()
@@ -209,7 +217,7 @@ async fn with_center<T: Send + 'static>(
 async fn ingest(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Json(batch): Json<Batch>,
+    SensorJson(batch): SensorJson<Batch>,
 ) -> ApiResult {
     let token = bearer(&headers)?.to_owned();
     let now = (state.clock)();
@@ -229,7 +237,7 @@ async fn ingest(
 async fn heartbeat(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Json(beat): Json<Heartbeat>,
+    SensorJson(beat): SensorJson<Heartbeat>,
 ) -> ApiResult {
     let token = bearer(&headers)?.to_owned();
     let now = (state.clock)();

@@ -3,6 +3,7 @@
 //! (`orthrus-center`) does the work behind it.
 
 pub mod api;
+pub mod body;
 pub mod run;
 pub mod tls;
 

@@ -13,6 +13,8 @@ use serde_json::Value;
 mod admin;
 mod events;
 mod lab_directory;
+#[cfg(feature = "libpcap")]
+mod live;
 mod reverse_dns;
 mod server;
 

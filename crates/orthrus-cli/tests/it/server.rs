@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::orthrus;
 
 /// One HTTPS request over a fresh connection, trusting only `cert`.
-fn https(
+pub(crate) fn https(
     address: &str,
     cert: &std::path::Path,
     method: &str,
@@ -110,7 +110,7 @@ fn the_center_serves_sensors_and_users_over_https_and_forwards_to_the_siem() {
 }
 
 /// A running process of ours, stopped by its PID when dropped.
-struct Running(std::process::Child);
+pub(crate) struct Running(pub(crate) std::process::Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -120,7 +120,7 @@ impl Drop for Running {
 }
 
 /// Starts the center on `config`; its address and certificate fingerprint.
-fn start_center(config: &std::path::Path) -> (Running, String, String) {
+pub(crate) fn start_center(config: &std::path::Path) -> (Running, String, String) {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("orthrus"))
         .args(["server", "--config"])
         .arg(config)
@@ -150,7 +150,7 @@ fn start_sensor(config: &std::path::Path) -> Running {
 }
 
 /// Waits (at most 60 s) until the store holds `n` activities of acme; returns what it holds.
-fn wait_for_activities(store: &std::path::Path, n: u64) -> u64 {
+pub(crate) fn wait_for_activities(store: &std::path::Path, n: u64) -> u64 {
     use orthrus_store::Store as _;
     let started = std::time::Instant::now();
     loop {

@@ -1,0 +1,153 @@
+//! `orthrus sensor` capturing live (feature `libpcap`): a lab capture is replayed by tcpreplay
+//! onto one end of a veth pair whose other end lives in a network namespace this test makes
+//! (the frames go nowhere else); the sensor captures them on the interface with its default
+//! filter and ships them to the center on loopback, where the attack is an alert and the
+//! heartbeat reports what the kernel captured. Needs root, iproute2 and tcpreplay (.ci/run
+//! installs them and runs this test with the feature).
+
+use std::io::{BufRead as _, BufReader};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::orthrus;
+use super::server::{Running, https, start_center, wait_for_activities};
+
+/// A veth pair, one end here and one in a namespace of its own; both gone when dropped.
+struct Veth {
+    namespace: String,
+    here: String,
+}
+
+impl Veth {
+    fn new() -> Self {
+        let id = std::process::id();
+        let veth = Veth { namespace: format!("orthrus-live-{id}"), here: format!("olv{id}a") };
+        let peer = format!("olv{id}b");
+        let ip = |args: &[&str]| {
+            let out = Command::new("ip").args(args).output().expect("iproute2's ip");
+            assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        ip(&["netns", "add", &veth.namespace]);
+        ip(&["link", "add", &veth.here, "type", "veth", "peer", "name", &peer, "netns", &veth.namespace]);
+        // Lab frames reach 4.3 KB (Samba's segmentation offload); the MTU must let them through.
+        ip(&["link", "set", &veth.here, "mtu", "16000", "up"]);
+        ip(&["-n", &veth.namespace, "link", "set", &peer, "mtu", "16000", "up"]);
+        veth
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        // Deleting the namespace deletes the peer, and with it this end.
+        let _ = Command::new("ip").args(["netns", "del", &self.namespace]).status();
+        let _ = Command::new("ip").args(["link", "del", &self.here]).output();
+    }
+}
+
+#[test]
+fn the_sensor_captures_live_and_the_center_alerts() {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&uid.stdout).trim(), "0", "live capture needs root");
+    let veth = Veth::new();
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("center.db");
+    let admin = |args: &[&str]| {
+        let out = orthrus().arg("admin").arg("--store").arg(&store).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    admin(&["tenant", "add", "acme"]);
+    let token_file = dir.path().join("sensor.token");
+    std::fs::write(&token_file, admin(&["sensor", "add", "--tenant", "acme", "dc1"])).unwrap();
+    admin(&["user", "add", "alice"]);
+    admin(&["user", "grant", "alice", "--tenant", "acme", "--role", "viewer"]);
+    let user_token = admin(&["user", "token", "alice"]);
+    let cert = dir.path().join("center.crt");
+    let center_config = dir.path().join("center.toml");
+    std::fs::write(
+        &center_config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nstore = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            store.display(),
+            cert.display(),
+            dir.path().join("center.key").display()
+        ),
+    )
+    .unwrap();
+    let (_center, address, fingerprint) = start_center(&center_config);
+
+    let sensor_config = dir.path().join("sensor.toml");
+    std::fs::write(
+        &sensor_config,
+        format!(
+            "center = \"https://{address}\"\ncenter_fingerprint = \"{fingerprint}\"\ntoken_file = \"{}\"\n\
+             spool = \"{}\"\nname = \"dc1-live\"\nbatch_secs = 1\nheartbeat_secs = 1\npoll_millis = 200\n\n\
+             [capture]\ninterface = \"{}\"\n",
+            token_file.display(),
+            dir.path().join("sensor.spool").display(),
+            veth.here
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("orthrus"))
+        .args(["sensor", "--config"])
+        .arg(&sensor_config)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stderr.take().unwrap()).read_line(&mut banner).unwrap();
+    let _sensor = Running(child);
+    assert!(banner.contains(&format!("capturing on {}", veth.here)), "{banner}");
+
+    // The DCSync recording, at a pace a veth takes without drops.
+    let capture = orthrus_testkit::fixture("pcap/dcsync.pcap");
+    let replay = Command::new("tcpreplay")
+        .args(["-q", "--pps", "500", "-i", &veth.here])
+        .arg(&capture)
+        .output()
+        .expect("tcpreplay");
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+
+    // Every activity the file holds arrives (the live decoder sees the same frames).
+    let expected = orthrus_testkit::lab_activities("dcsync").len() as u64;
+    assert!(expected > 0);
+    assert_eq!(wait_for_activities(&store, expected), expected);
+
+    let started = Instant::now();
+    let alerts = loop {
+        let (status, body) = https(&address, &cert, "GET", "/api/v1/tenants/acme/alerts", &user_token, None);
+        assert_eq!(status, 200, "{body}");
+        let alerts: Value = serde_json::from_str(&body).unwrap();
+        if alerts["total"].as_u64() >= Some(1) || started.elapsed() > Duration::from_secs(30) {
+            break alerts;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(alerts["total"], 1, "{alerts}");
+    assert_eq!(alerts["alerts"][0]["detection"], "ORT-DRS-001");
+
+    // The heartbeat carries the kernel's counts: every frame of the file received, none dropped.
+    let frames = 174;
+    let started = Instant::now();
+    let sensor = loop {
+        let (status, body) = https(&address, &cert, "GET", "/api/v1/tenants/acme/sensors", &user_token, None);
+        assert_eq!(status, 200, "{body}");
+        let sensors: Value = serde_json::from_str(&body).unwrap();
+        let sensor = sensors["sensors"][0].clone();
+        let received = sensor["status"]["capture"]["received"].as_u64().unwrap_or(0);
+        if received >= frames || started.elapsed() > Duration::from_secs(30) {
+            break sensor;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let capture = &sensor["status"]["capture"];
+    assert_eq!(capture["interface"], veth.here.as_str(), "{sensor}");
+    assert_eq!(capture["received"], frames, "{sensor}");
+    assert_eq!(capture["dropped"], 0, "{sensor}");
+    assert_eq!(sensor["status"]["dropped_packets"], 0, "{sensor}");
+    assert!(capture["decode"]["protocols"]["dcerpc"].is_object(), "{sensor}");
+}

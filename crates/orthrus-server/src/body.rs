@@ -1,0 +1,60 @@
+//! Sensor request bodies: JSON, zstd-compressed when the sensor says so
+//! (`Content-Encoding: zstd`). A batch of activities is repetitive JSON that zstd shrinks about
+//! tenfold; the decompressed size is bounded so a small hostile body cannot take the memory.
+
+use std::io::Read as _;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_ENCODING;
+use serde::de::DeserializeOwned;
+
+use crate::api::ApiError;
+
+/// Largest body after decompression.
+pub const MAX_DECODED_BYTES: u64 = 512 << 20;
+
+/// A JSON body, plain or zstd-compressed.
+pub struct SensorJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for SensorJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let encoding = request
+            .headers()
+            .get(CONTENT_ENCODING)
+            .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        let json = match encoding.as_deref() {
+            None | Some("identity") => bytes.to_vec(),
+            Some("zstd") => decompress(&bytes)?,
+            Some(other) => {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    format!("content encoding {other:?}: send identity or zstd"),
+                ));
+            }
+        };
+        serde_json::from_slice(&json)
+            .map(SensorJson)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the body is no valid request: {e}")))
+    }
+}
+
+fn decompress(bytes: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let bad = |e: std::io::Error| ApiError::new(StatusCode::BAD_REQUEST, format!("zstd body: {e}"));
+    let mut decoder = zstd::stream::read::Decoder::new(bytes).map_err(bad)?;
+    let mut out = Vec::new();
+    (&mut decoder).take(MAX_DECODED_BYTES + 1).read_to_end(&mut out).map_err(bad)?;
+    if out.len() as u64 > MAX_DECODED_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body decompresses to more than {MAX_DECODED_BYTES} bytes"),
+        ));
+    }
+    Ok(out)
+}
