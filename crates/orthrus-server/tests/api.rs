@@ -136,6 +136,48 @@ async fn sensors_post_batches_once_and_only_with_their_token() {
     assert_eq!(sensors["sensors"][0]["status"]["packets"], 10);
 }
 
+/// A sensor's body as raw bytes with a Content-Encoding.
+async fn post_encoded(f: &Fixture, encoding: &str, body: Vec<u8>) -> (StatusCode, String) {
+    let request = Request::builder()
+        .method("POST")
+        .uri("/api/v1/sensor/batches")
+        .header("authorization", format!("Bearer {}", f.sensor[0]))
+        .header("content-type", "application/json")
+        .header("content-encoding", encoding)
+        .body(Body::from(body))
+        .unwrap();
+    let response = f.app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn sensor_bodies_may_come_zstd_compressed_and_hostile_ones_are_refused() {
+    let f = fixture();
+    let activities = lab(&["dcsync"]);
+    let json = json!({ "sequence": 1, "activities": activities }).to_string();
+    let compressed = zstd::bulk::compress(json.as_bytes(), 3).unwrap();
+    assert!(compressed.len() * 4 < json.len(), "a batch shrinks");
+    let (status, body) = post_encoded(&f, "zstd", compressed).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(&format!("\"stored\":{}", activities.len())), "{body}");
+    let (status, alerts) = call(&f.app, "GET", "/api/v1/tenants/acme/alerts", Some(&f.alice), None).await;
+    assert_eq!((status, &alerts["alerts"][0]["detection"]), (StatusCode::OK, &json!("ORT-DRS-001")));
+
+    // Not zstd at all, an encoding the center does not speak, and a bomb: refused, nothing kept.
+    let (status, body) = post_encoded(&f, "zstd", b"not zstd".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = post_encoded(&f, "br", json.clone().into_bytes()).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    let zeros = vec![b' '; (orthrus_server::body::MAX_DECODED_BYTES + 1) as usize];
+    let bomb = zstd::bulk::compress(&zeros, 19).unwrap();
+    assert!(bomb.len() < 1 << 20);
+    let (status, body) = post_encoded(&f, "zstd", bomb).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(f.store.activity_count(&TenantId("acme".into())).unwrap(), activities.len() as u64);
+}
+
 #[tokio::test]
 async fn no_route_answers_without_a_valid_token() {
     let f = fixture();
