@@ -2,8 +2,8 @@
 //! token and sequence number; the token names the sensor and its tenant (whatever the
 //! activities claim); the store keeps the batch once (a retry is recognised and nothing is
 //! run twice); the tenant's own engine sees the activities in arrival order; the alerts that
-//! changed are stored (new, updated, reopened) and forwarded as CEF to each syslog endpoint,
-//! unless the tenant's exclusions (kept in the store, managed through the API) cover their
+//! changed are stored (new, updated, reopened) and queued for each sink route (CEF syslog,
+//! webhook) whose filter takes them, unless the tenant's exclusions (kept in the store, managed through the API) cover their
 //! source.
 //!
 //! Engines live in memory; on start the center replays every tenant's stored activities, in
@@ -19,7 +19,7 @@ use std::sync::Arc;
 use orthrus_detect::exclusions::{Address, Applicable, Exclusion};
 use orthrus_detect::{DetectionConfig, Engine};
 use orthrus_model::{Activity, Alert, TenantId, Timestamp};
-use orthrus_sinks::{CefOptions, SyslogOptions, SyslogSink, Trigger, alert_message, meta_of};
+use orthrus_sinks::{CefOptions, Route, Trigger};
 use orthrus_store::credentials::token_hash;
 use orthrus_store::{ExclusionKind, Ingested, Store, StoreError, Upserted};
 
@@ -49,17 +49,12 @@ pub enum CenterError {
     Store(#[from] StoreError),
 }
 
-/// A syslog endpoint the center forwards to.
-pub struct SyslogEndpoint {
-    pub sink: SyslogSink,
-    pub options: SyslogOptions,
-}
-
 #[derive(Default)]
 pub struct CenterConfig {
     pub detection: DetectionConfig,
     pub cef: CefOptions,
-    pub syslog: Vec<SyslogEndpoint>,
+    /// Where alerts and health issues go (syslog, webhooks): each route's sender drains it.
+    pub routes: Vec<Route>,
     pub health: health::HealthThresholds,
 }
 
@@ -78,7 +73,7 @@ pub struct Center {
     store: Arc<dyn Store>,
     detection: DetectionConfig,
     cef: CefOptions,
-    syslog: Vec<SyslogEndpoint>,
+    routes: Vec<Route>,
     engines: BTreeMap<TenantId, Engine>,
     health: health::HealthMonitor,
 }
@@ -90,7 +85,7 @@ impl Center {
             store,
             detection: config.detection,
             cef: config.cef,
-            syslog: config.syslog,
+            routes: config.routes,
             engines: BTreeMap::new(),
             health: health::HealthMonitor::new(config.health),
         };
@@ -187,23 +182,13 @@ impl Center {
         Ok(Accepted { tenant, stored: stamped.len(), duplicate: false, alerts })
     }
 
-    fn forward(&mut self, alert: &Alert, upserted: Upserted, now: Timestamp) {
-        let Some(meta) = meta_of(alert) else { return };
+    fn forward(&self, alert: &Alert, upserted: Upserted, now: Timestamp) {
         let trigger = match upserted {
             Upserted::New | Upserted::Reopened => Trigger::New,
             Upserted::Updated => Trigger::Update,
         };
-        for endpoint in &mut self.syslog {
-            let transport = endpoint.sink.transport();
-            endpoint.sink.push(alert_message(
-                alert,
-                meta,
-                trigger,
-                &self.cef,
-                &endpoint.options,
-                transport,
-                now,
-            ));
+        for route in &self.routes {
+            route.alert(alert, trigger, &self.cef, now);
         }
     }
 
@@ -248,19 +233,11 @@ impl Center {
                 health::HealthTrigger::Updated => Trigger::Update,
                 health::HealthTrigger::Closed => Trigger::Closed,
             };
-            for endpoint in &mut self.syslog {
-                let message =
-                    orthrus_sinks::health_message(&record, cef_trigger, &self.cef, &endpoint.options, now);
-                endpoint.sink.push(message);
+            for route in &self.routes {
+                route.health(&record, cef_trigger, &self.cef, now);
             }
         }
         Ok(changes)
-    }
-
-    /// Sends what waits for each syslog endpoint; returns the endpoints' errors (their
-    /// messages stay queued for the next flush).
-    pub fn flush_syslog(&mut self) -> Vec<orthrus_sinks::syslog::SyslogError> {
-        self.syslog.iter_mut().filter_map(|e| e.sink.flush().err()).collect()
     }
 
     pub fn open_health_issues(&self) -> impl Iterator<Item = &health::HealthIssue> {

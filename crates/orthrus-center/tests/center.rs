@@ -7,11 +7,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use orthrus_center::{Center, CenterConfig, CenterError, SyslogEndpoint};
+use orthrus_center::{Center, CenterConfig, CenterError};
 use orthrus_model::{Activity, TenantId, Timestamp};
 use orthrus_sensor::Spool;
 use orthrus_sinks::cef::parse_extension;
-use orthrus_sinks::{CefOptions, SyslogOptions, SyslogSink, Transport};
+use orthrus_sinks::{CefOptions, Route, SinkFilter, SyslogOptions, SyslogSink, Transport};
 use orthrus_store::credentials::new_token;
 use orthrus_store::{AlertFilter, Page, SqliteStore, Store};
 use orthrus_testkit::rsyslog::{free_port, launch, wait_for_lines};
@@ -89,13 +89,15 @@ fn sensors_ship_the_center_detects_stores_and_forwards_cef_per_tenant() {
     let setup = setup();
     let rsyslog = launch(setup.spools.as_path(), "siem", Some(free_port()), free_port());
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&setup.store_path).unwrap());
-    let endpoint = |transport, port: u16| SyslogEndpoint {
-        sink: SyslogSink::new(format!("127.0.0.1:{port}").parse().unwrap(), transport, 10_000),
-        options: SyslogOptions { hostname: "orthrus-c1".into(), ..SyslogOptions::default() },
-    };
+    let mut sink = SyslogSink::new(
+        format!("127.0.0.1:{}", rsyslog.tcp).parse().unwrap(),
+        Transport::Tcp { octet_counting: true },
+        10_000,
+    );
+    let options = SyslogOptions { hostname: "orthrus-c1".into(), ..SyslogOptions::default() };
     let config = CenterConfig {
         cef: CefOptions { url_base: Some("https://orthrus.example".into()), ..CefOptions::default() },
-        syslog: vec![endpoint(Transport::Tcp { octet_counting: true }, rsyslog.tcp)],
+        routes: vec![Route::syslog(&sink, options, SinkFilter::default())],
         ..CenterConfig::default()
     };
     let mut center = Center::start(store.clone(), config).unwrap();
@@ -114,7 +116,7 @@ fn sensors_ship_the_center_detects_stores_and_forwards_cef_per_tenant() {
     }
     assert!(ship(&mut center, &mut acme, &setup.acme_token) > 5);
     ship(&mut center, &mut globex, &setup.globex_token);
-    assert!(center.flush_syslog().is_empty());
+    sink.flush().unwrap();
 
     // Each tenant has exactly the alerts an offline run over its own activities has.
     let expected_acme = offline(ACME, "acme");

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use orthrus_center::health::{HealthTrigger, Heartbeat};
-use orthrus_center::{Center, CenterConfig, SyslogEndpoint};
+use orthrus_center::{Center, CenterConfig};
 use orthrus_model::{Severity, TenantId, Timestamp};
 use orthrus_sinks::cef::parse_extension;
-use orthrus_sinks::{SyslogOptions, SyslogSink, Transport};
+use orthrus_sinks::{Route, SinkFilter, SyslogOptions, SyslogSink, Transport};
 use orthrus_store::credentials::new_token;
 use orthrus_store::{SqliteStore, Store};
 use orthrus_testkit::rsyslog::{free_port, launch, wait_for_lines};
@@ -32,15 +32,14 @@ fn health_issues_open_escalate_and_close_and_reach_the_siem() {
     // dc2 is registered and never heard from.
     store.create_sensor(&acme, "dc2", &new_token().unwrap().1, at(0)).unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
+    let mut sink = SyslogSink::new(
+        format!("127.0.0.1:{}", rsyslog.tcp).parse().unwrap(),
+        Transport::Tcp { octet_counting: true },
+        1000,
+    );
+    let options = SyslogOptions { hostname: "orthrus-c1".into(), ..SyslogOptions::default() };
     let config = CenterConfig {
-        syslog: vec![SyslogEndpoint {
-            sink: SyslogSink::new(
-                format!("127.0.0.1:{}", rsyslog.tcp).parse().unwrap(),
-                Transport::Tcp { octet_counting: true },
-                1000,
-            ),
-            options: SyslogOptions { hostname: "orthrus-c1".into(), ..SyslogOptions::default() },
-        }],
+        routes: vec![Route::syslog(&sink, options, SinkFilter::default())],
         ..CenterConfig::default()
     };
     let mut center = Center::start(store, config).unwrap();
@@ -72,7 +71,7 @@ fn health_issues_open_escalate_and_close_and_reach_the_siem() {
             events.push((*minute, issue.kind.id(), sensor, trigger, issue.severity));
         }
     }
-    assert!(center.flush_syslog().is_empty());
+    sink.flush().unwrap();
     let expected = [
         (1, "ORT-H-PACKET-DROP", "dc1", HealthTrigger::Opened, Severity::High),
         (6, "ORT-H-SENSOR-SILENT", "dc2", HealthTrigger::Opened, Severity::Medium),

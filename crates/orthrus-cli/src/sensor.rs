@@ -295,7 +295,7 @@ pub fn sensor(args: &SensorArgs) -> anyhow::Result<u8> {
             match client.post("/api/v1/sensor/heartbeat", &beat) {
                 Ok(_) => last_heartbeat = Some(Instant::now()),
                 // Unreachable is said once above; a refusal is worth saying each time.
-                Err(error @ orthrus_sensor::client::ClientError::Status { .. }) => {
+                Err(error) if error.is_refusal() => {
                     eprintln!("orthrus: the center refused the heartbeat: {error}");
                 }
                 Err(_) => {}

@@ -7,7 +7,7 @@
 //! snapshot's `truncations`.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -301,7 +301,7 @@ impl Session {
             } else if let Some(pin) = &options.pin_sha256 {
                 settings = settings.set_config(Arc::new(pinned_config(pin)?));
             } else if let Some(ca) = &options.ca_file {
-                settings = settings.set_config(Arc::new(tls_config(ca)?));
+                settings = settings.set_config(Arc::new(ca_config(ca)?));
             }
         }
         let mut conn = LdapConn::with_settings(settings, &options.url)
@@ -436,7 +436,8 @@ fn kerberos_bind(
     ))
 }
 
-fn tls_config(ca_file: &PathBuf) -> Result<rustls::ClientConfig, DirectoryError> {
+/// Trusts the CAs of a PEM file (and nothing else).
+pub fn ca_config(ca_file: &Path) -> Result<rustls::ClientConfig, DirectoryError> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();

@@ -20,6 +20,7 @@ use orthrus_store::{
 use serde::Deserialize;
 
 use crate::body::SensorJson;
+use crate::metrics::IntakeCounters;
 use serde_json::{Value, json};
 
 /// Largest request body accepted (a sensor batch, compressed or not).
@@ -31,6 +32,21 @@ pub struct AppState {
     /// "Now" for what the API records (comments, batch receipt): the wall clock in the
     /// binary, a fixed clock in tests.
     pub clock: fn() -> Timestamp,
+    /// Each sink endpoint's counters, as its sender last saw them (for /metrics).
+    pub sink_counters: Arc<Mutex<Vec<(String, orthrus_sinks::SenderCounters)>>>,
+    pub intake: IntakeCounters,
+}
+
+impl AppState {
+    pub fn new(center: Center, store: Arc<dyn Store>, clock: fn() -> Timestamp) -> Self {
+        Self {
+            center: Mutex::new(center),
+            store,
+            clock,
+            sink_counters: Arc::default(),
+            intake: IntakeCounters::default(),
+        }
+    }
 }
 
 /// Every route: method, path, who may call it, what it does. The router and the OpenAPI
@@ -79,6 +95,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "Add an exclusion (detection id or global; address, account or computer)",
     ),
     ("delete", "/api/v1/tenants/{tenant}/exclusions/{id}", "admin", "Remove an exclusion"),
+    ("get", "/metrics", "user", "The center's counters in Prometheus text format (no tenant labels)"),
     ("get", "/api/v1/openapi.json", "anyone", "This API's OpenAPI 3.1 document"),
 ];
 
@@ -96,6 +113,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tenants/{tenant}/health", get(health))
         .route("/api/v1/tenants/{tenant}/exclusions", get(exclusions).post(add_exclusion))
         .route("/api/v1/tenants/{tenant}/exclusions/{id}", delete(remove_exclusion))
+        .route("/metrics", get(metrics))
         // The token is checked before anything else of the request is read: a caller without
         // one learns nothing, not even whether its body would have parsed.
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
@@ -108,16 +126,23 @@ async fn require_token(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let Ok(token) = bearer(request.headers()) else { return unauthorized().into_response() };
+    let sensor_route = request.uri().path().starts_with("/api/v1/sensor/");
+    let refuse = || {
+        if sensor_route {
+            IntakeCounters::add(&state.intake.refused, 1);
+        }
+        unauthorized().into_response()
+    };
+    let Ok(token) = bearer(request.headers()) else { return refuse() };
     let hash = token_hash(token);
-    let known = if request.uri().path().starts_with("/api/v1/sensor/") {
+    let known = if sensor_route {
         state.store.sensor_for_token(&hash).map(|s| s.is_some())
     } else {
         state.store.user_for_token(&hash).map(|u| u.is_some())
     };
     match known {
         Ok(true) => next.run(request).await,
-        Ok(false) => unauthorized().into_response(),
+        Ok(false) => refuse(),
         Err(error) => ApiError::from(error).into_response(),
     }
 }
@@ -222,9 +247,18 @@ async fn ingest(
     let token = bearer(&headers)?.to_owned();
     let now = (state.clock)();
     let sequence = batch.sequence;
+    let counted = state.clone();
     let accepted =
         with_center(state, move |center| center.ingest(&token, batch.sequence, &batch.activities, now))
             .await?;
+    let intake = &counted.intake;
+    if accepted.duplicate {
+        IntakeCounters::add(&intake.duplicate_batches, 1);
+    } else {
+        IntakeCounters::add(&intake.batches, 1);
+        IntakeCounters::add(&intake.activities, accepted.stored as u64);
+        IntakeCounters::add(&intake.alerts_changed, accepted.alerts.len() as u64);
+    }
     Ok(Json(json!({
         "sequence": sequence,
         "stored": accepted.stored,
@@ -241,7 +275,9 @@ async fn heartbeat(
 ) -> ApiResult {
     let token = bearer(&headers)?.to_owned();
     let now = (state.clock)();
+    let counted = state.clone();
     with_center(state, move |center| center.heartbeat(&token, &beat, now)).await?;
+    IntakeCounters::add(&counted.intake.heartbeats, 1);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -463,6 +499,22 @@ async fn remove_exclusion(
         return Err(ApiError(StatusCode::NOT_FOUND, format!("exclusion {id} not found")));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> ApiResult {
+    let counted = state.clone();
+    let (open_health, sensors, tenants) = with_center(state, |center| {
+        let open = center.open_health_issues().count() as u64;
+        let tenants = center.store().tenants()?;
+        let mut sensors = 0u64;
+        for tenant in &tenants {
+            sensors += center.store().sensors(&tenant.id)?.len() as u64;
+        }
+        Ok((open, sensors, tenants.len() as u64))
+    })
+    .await?;
+    let text = crate::metrics::render(&counted, open_health, sensors, tenants);
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
 async fn openapi() -> Response {

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod body;
+pub mod metrics;
 pub mod run;
 pub mod tls;
 

@@ -5,10 +5,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use orthrus_center::{Center, CenterConfig, SyslogEndpoint};
+use orthrus_center::{Center, CenterConfig};
 use orthrus_detect::DetectionConfig;
 use orthrus_model::Timestamp;
-use orthrus_sinks::{Framing, SyslogOptions, SyslogSink, Transport};
+use orthrus_sinks::http::HttpTarget;
+use orthrus_sinks::syslog::TlsTarget;
+use orthrus_sinks::{
+    Framing, Outbox, Route, Sender, SenderCounters, SinkFilter, SyslogOptions, SyslogSink, Transport,
+    WebhookSink,
+};
 use orthrus_store::{SqliteStore, Store};
 use serde::Deserialize;
 
@@ -34,6 +39,8 @@ pub struct ServerConfig {
     pub health_interval_secs: u64,
     /// CEF over syslog endpoints.
     pub syslog: Vec<SyslogConfig>,
+    /// JSON webhooks.
+    pub webhook: Vec<WebhookConfig>,
     /// Detection settings, as `orthrus analyze --config` takes them.
     pub detection: toml::Table,
     /// The web UI's address, for links in CEF (`cs1`).
@@ -51,6 +58,7 @@ impl Default for ServerConfig {
             retention_days: 30,
             health_interval_secs: 30,
             syslog: Vec::new(),
+            webhook: Vec::new(),
             detection: toml::Table::new(),
             url_base: None,
         }
@@ -60,12 +68,36 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyslogConfig {
-    /// `udp://HOST:PORT` or `tcp://HOST:PORT`.
+    /// `udp://HOST:PORT`, `tcp://HOST:PORT` or `tls://HOST:PORT` (RFC 5425).
     pub url: String,
     #[serde(default)]
     pub rfc3164: bool,
     #[serde(default = "default_queue")]
     pub queue: usize,
+    /// TLS: the SIEM's CA (PEM) or its certificate's SHA-256; the system's roots otherwise.
+    pub ca_file: Option<PathBuf>,
+    pub pin_sha256: Option<String>,
+    /// TLS: the name the SIEM's certificate carries, when not the URL's host.
+    pub server_name: Option<String>,
+    /// What this endpoint is sent (default: every alert and health issue).
+    #[serde(default)]
+    pub filter: SinkFilter,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// `https://HOST[:PORT]/PATH` (or `http://` on a trusted network).
+    pub url: String,
+    /// Header lines sent with each POST, such as `Authorization: Bearer …`.
+    #[serde(default)]
+    pub headers: Vec<String>,
+    #[serde(default = "default_queue")]
+    pub queue: usize,
+    pub ca_file: Option<PathBuf>,
+    pub pin_sha256: Option<String>,
+    #[serde(default)]
+    pub filter: SinkFilter,
 }
 
 fn default_queue() -> usize {
@@ -86,24 +118,96 @@ pub enum RunError {
     Listen { address: String, error: std::io::Error },
 }
 
-fn endpoint(config: &SyslogConfig, hostname: &str) -> Result<SyslogEndpoint, RunError> {
+/// Every configured endpoint: the center's routes and their senders, in config order.
+pub fn sinks(config: &ServerConfig, hostname: &str) -> Result<(Vec<Route>, Vec<Sender>), RunError> {
+    let mut routes = Vec::new();
+    let mut senders = Vec::new();
+    for syslog in &config.syslog {
+        let (route, sink) = syslog_endpoint(syslog, hostname)?;
+        routes.push(route);
+        senders.push(Sender::Syslog(sink));
+    }
+    for webhook in &config.webhook {
+        let (route, sink) = webhook_endpoint(webhook)?;
+        routes.push(route);
+        senders.push(Sender::Webhook(sink));
+    }
+    Ok((routes, senders))
+}
+
+fn check_filter(url: &str, filter: &SinkFilter) -> Result<(), RunError> {
+    let unknown = filter.unknown_detections();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::Config(format!("{url}: filter names unknown detections {unknown:?}")))
+    }
+}
+
+fn syslog_endpoint(config: &SyslogConfig, hostname: &str) -> Result<(Route, SyslogSink), RunError> {
     use std::net::ToSocketAddrs;
-    let bad =
-        || RunError::Config(format!("syslog url {}: use udp://HOST:PORT or tcp://HOST:PORT", config.url));
+    let bad = || {
+        RunError::Config(format!(
+            "syslog url {}: use udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT",
+            config.url
+        ))
+    };
     let (transport, rest) = match config.url.split_once("://") {
         Some(("udp", rest)) => (Transport::Udp, rest),
         Some(("tcp", rest)) => (Transport::Tcp { octet_counting: true }, rest),
+        Some(("tls", rest)) => (Transport::Tls, rest),
         _ => return Err(bad()),
     };
+    check_filter(&config.url, &config.filter)?;
     let address = rest.to_socket_addrs().map_err(|_| bad())?.next().ok_or_else(bad)?;
-    Ok(SyslogEndpoint {
-        sink: SyslogSink::new(address, transport, config.queue),
-        options: SyslogOptions {
-            framing: if config.rfc3164 { Framing::Rfc3164 } else { Framing::Rfc5424 },
-            hostname: hostname.to_owned(),
-            ..SyslogOptions::default()
-        },
-    })
+    let tls = match transport {
+        Transport::Tls => {
+            let host = rest.rsplit_once(':').map_or(rest, |(host, _)| host).trim_matches(['[', ']']);
+            let name = config.server_name.clone().unwrap_or_else(|| host.to_owned());
+            let server_name = rustls::pki_types::ServerName::try_from(name.clone()).map_err(|_| {
+                RunError::Config(format!("syslog {}: {name:?} is no server name", config.url))
+            })?;
+            let client =
+                orthrus_sinks::tls::client_config(config.ca_file.as_deref(), config.pin_sha256.as_deref())
+                    .map_err(|e| RunError::Config(format!("syslog {}: {e}", config.url)))?;
+            Some(TlsTarget { server_name, config: client })
+        }
+        _ if config.ca_file.is_some() || config.pin_sha256.is_some() => {
+            return Err(RunError::Config(format!(
+                "syslog {}: ca_file and pin_sha256 need tls://",
+                config.url
+            )));
+        }
+        _ => None,
+    };
+    let sink = SyslogSink::with_outbox(address, transport, tls, Arc::new(Outbox::new(config.queue)));
+    let options = SyslogOptions {
+        framing: if config.rfc3164 { Framing::Rfc3164 } else { Framing::Rfc5424 },
+        hostname: hostname.to_owned(),
+        ..SyslogOptions::default()
+    };
+    Ok((Route::syslog(&sink, options, config.filter.clone()), sink))
+}
+
+fn webhook_endpoint(config: &WebhookConfig) -> Result<(Route, WebhookSink), RunError> {
+    let target = HttpTarget::parse(&config.url).map_err(|e| RunError::Config(e.to_string()))?;
+    check_filter(&config.url, &config.filter)?;
+    if let Some(bad) = config.headers.iter().find(|h| h.contains(['\r', '\n']) || !h.contains(':')) {
+        return Err(RunError::Config(format!(
+            "webhook {}: header {bad:?} is no `Name: value` line",
+            config.url
+        )));
+    }
+    let tls = if target.https {
+        Some(
+            orthrus_sinks::tls::client_config(config.ca_file.as_deref(), config.pin_sha256.as_deref())
+                .map_err(|e| RunError::Config(format!("webhook {}: {e}", config.url)))?,
+        )
+    } else {
+        None
+    };
+    let sink = WebhookSink::new(target, tls, config.headers.clone(), Arc::new(Outbox::new(config.queue)));
+    Ok((Route::webhook(&sink, config.filter.clone()), sink))
 }
 
 /// Runs the center until `shutdown` resolves. `clock` is the wall clock (the binary's);
@@ -123,14 +227,14 @@ pub async fn run(
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "orthrus".into());
-    let syslog = config.syslog.iter().map(|s| endpoint(s, &hostname)).collect::<Result<Vec<_>, _>>()?;
+    let (routes, senders) = sinks(&config, &hostname)?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store)?);
     let center = Center::start(
         store.clone(),
         CenterConfig {
             detection,
             cef: orthrus_sinks::CefOptions { url_base: config.url_base.clone(), ..Default::default() },
-            syslog,
+            routes,
             ..CenterConfig::default()
         },
     )?;
@@ -142,24 +246,19 @@ pub async fn run(
         .map_err(|error| RunError::Listen { address: config.listen.clone(), error })?;
     let bound =
         listener.local_addr().map_err(|error| RunError::Listen { address: config.listen.clone(), error })?;
-    let state = Arc::new(AppState { center: Mutex::new(center), store: store.clone(), clock });
+    let state = Arc::new(AppState::new(center, store.clone(), clock));
     ready(bound, &fingerprint);
 
+    let delivery = Delivery::start(senders, state.sink_counters.clone());
     let periodic = tokio::spawn(periodic(state.clone(), config.health_interval_secs, config.retention_days));
     crate::serve_tls(listener, tls_config, router(state.clone()), shutdown).await;
     periodic.abort();
-    // What waits for the SIEM goes out before the center stops.
-    let state_for_flush = state.clone();
-    let _ = tokio::task::spawn_blocking(move || {
-        let mut center = state_for_flush.center.lock().unwrap_or_else(|p| p.into_inner());
-        center.flush_syslog()
-    })
-    .await;
+    // What waits for the SIEMs goes out before the center stops.
+    let _ = tokio::task::spawn_blocking(move || delivery.stop()).await;
     Ok(())
 }
 
-/// Every second: syslog queues flushed; every `health_secs`: health evaluated; hourly:
-/// activities past retention pruned.
+/// Every `health_secs`: health evaluated; hourly: activities past retention pruned.
 async fn periodic(state: Arc<AppState>, health_secs: u64, retention_days: u64) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut seconds: u64 = 0;
@@ -175,9 +274,6 @@ async fn periodic(state: Arc<AppState>, health_secs: u64, retention_days: u64) {
             if health_due && let Err(error) = center.check_health(now) {
                 tracing::warn!("health check: {error}");
             }
-            for error in center.flush_syslog() {
-                tracing::warn!("{error}");
-            }
             if prune_due {
                 let before =
                     now.saturating_add_secs(-i64::try_from(retention_days * 86_400).unwrap_or(i64::MAX));
@@ -187,5 +283,58 @@ async fn periodic(state: Arc<AppState>, health_secs: u64, retention_days: u64) {
             }
         })
         .await;
+    }
+}
+
+/// The senders on a thread of their own: every second each drains its queue; a failing
+/// endpoint is logged when it starts and when it stops failing. Stopping flushes once more.
+struct Delivery {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Delivery {
+    fn start(mut senders: Vec<Sender>, counters: Arc<Mutex<Vec<(String, SenderCounters)>>>) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("orthrus-sinks".into())
+            .spawn(move || {
+                let mut failing = vec![false; senders.len()];
+                loop {
+                    let last = stopping.load(Ordering::Relaxed);
+                    for (sender, failing) in senders.iter_mut().zip(failing.iter_mut()) {
+                        match sender.flush() {
+                            Ok(()) if *failing => {
+                                tracing::info!("{}: delivering again", sender.name());
+                                *failing = false;
+                            }
+                            Ok(()) => {}
+                            Err(error) => {
+                                if !*failing {
+                                    tracing::warn!("{error} (messages wait in its queue)");
+                                }
+                                *failing = true;
+                            }
+                        }
+                    }
+                    let snapshot = senders.iter().map(|s| (s.name(), s.counters())).collect();
+                    *counters.lock().unwrap_or_else(|p| p.into_inner()) = snapshot;
+                    if last {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            })
+            .ok();
+        Self { stop, thread }
+    }
+
+    fn stop(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }

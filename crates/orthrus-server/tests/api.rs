@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -54,7 +54,7 @@ fn fixture() -> Fixture {
     let carol = user("carol", "acme", Role::Admin);
     let store: Arc<dyn Store> = Arc::new(store);
     let center = Center::start(store.clone(), CenterConfig::default()).unwrap();
-    let state = Arc::new(AppState { center: Mutex::new(center), store: store.clone(), clock });
+    let state = Arc::new(AppState::new(center, store.clone(), clock));
     Fixture { _dir: dir, app: router(state), store, sensor, alice, bob, carol }
 }
 
@@ -304,6 +304,31 @@ async fn roles_gate_changes_and_the_store_keeps_them() {
     assert_eq!(status, StatusCode::OK);
     let activities = timeline["activities"].as_array().unwrap();
     assert!(!activities.is_empty() && activities.iter().all(|a| a["tenant"] == "acme"));
+}
+
+#[tokio::test]
+async fn metrics_count_the_intake_for_users_only_and_name_no_tenant() {
+    let f = fixture();
+    feed(&f).await;
+    let refused = json!({ "sequence": 99, "activities": [] });
+    call(&f.app, "POST", "/api/v1/sensor/batches", Some("ort_forged"), Some(refused)).await;
+    assert_eq!(call(&f.app, "GET", "/metrics", None, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&f.app, "GET", "/metrics", Some(&f.sensor[0]), None).await.0, StatusCode::UNAUTHORIZED);
+    let (status, text) = call(&f.app, "GET", "/metrics", Some(&f.bob), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.as_str().unwrap().to_owned();
+    let value = |name: &str| -> u64 {
+        let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let per_sensor = lab(&["kerberoast", "dcsync", "krb_password_spray"]).len() as u64;
+    assert_eq!(value("orthrus_activities_total"), 2 * per_sensor);
+    assert_eq!(value("orthrus_batches_total"), 2 * per_sensor.div_ceil(30));
+    assert_eq!(value("orthrus_duplicate_batches_total"), 0);
+    assert_eq!(value("orthrus_refused_requests_total"), 1);
+    assert_eq!((value("orthrus_sensors"), value("orthrus_tenants")), (2, 2));
+    assert!(value("orthrus_alert_changes_total") >= 6, "{text}");
+    assert!(!text.contains("acme") && !text.contains("globex"), "{text}");
 }
 
 #[test]

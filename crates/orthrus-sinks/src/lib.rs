@@ -1,13 +1,64 @@
 //! Where alerts go after the engine: CEF over syslog (`cef`, `syslog`), per
-//! `design/cef.md`. Sinks never read the wall clock; the caller passes the send time.
+//! `design/cef.md`, and JSON webhooks (`webhook`), each endpoint with its own bounded queue
+//! (`outbox`) and filter. Sinks never read the wall clock; the caller passes the send time.
 
 pub mod cef;
+pub mod http;
+pub mod outbox;
+pub mod route;
 pub mod syslog;
+pub mod tls;
+pub mod webhook;
 
 pub use cef::{CefOptions, Trigger, alert_line};
+pub use outbox::Outbox;
+pub use route::{Format, Route, Sender, SenderCounters};
 pub use syslog::{Framing, SyslogOptions, SyslogSink, Transport, alert_message, health_message};
+pub use webhook::WebhookSink;
+
+use orthrus_model::{Alert, Severity};
+use serde::Deserialize;
 
 /// The registry entry of an alert's detection (its CEF name, external id, app, tactic).
 pub fn meta_of(alert: &orthrus_model::Alert) -> Option<&'static orthrus_detect::DetectionMeta> {
     orthrus_detect::detections::DETECTIONS.iter().map(|e| e.meta).find(|m| m.id == alert.detection)
+}
+
+/// What one endpoint is sent: security alerts, health issues or both, from a severity up,
+/// optionally only some detections.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SinkFilter {
+    pub min_severity: Severity,
+    pub alerts: bool,
+    pub health: bool,
+    /// Detection ids (`ORT-KRB-003`); empty for all.
+    pub detections: Vec<String>,
+}
+
+impl Default for SinkFilter {
+    fn default() -> Self {
+        Self { min_severity: Severity::Low, alerts: true, health: true, detections: Vec::new() }
+    }
+}
+
+impl SinkFilter {
+    pub fn passes_alert(&self, alert: &Alert) -> bool {
+        self.alerts
+            && alert.severity >= self.min_severity
+            && (self.detections.is_empty() || self.detections.iter().any(|d| d == alert.detection))
+    }
+
+    pub fn passes_health(&self, severity: Severity) -> bool {
+        self.health && severity >= self.min_severity
+    }
+
+    /// Detection ids the registry does not know (a typo would silently filter everything).
+    pub fn unknown_detections(&self) -> Vec<&str> {
+        self.detections
+            .iter()
+            .filter(|id| !orthrus_detect::detections::DETECTIONS.iter().any(|e| e.meta.id == id.as_str()))
+            .map(String::as_str)
+            .collect()
+    }
 }

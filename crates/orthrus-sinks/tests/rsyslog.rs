@@ -1,18 +1,23 @@
 //! CEF over syslog into a real rsyslog (Debian's `rsyslog`, which `.ci/run` installs), started
 //! by this test on loopback ports with its own configuration and stopped by its PID: the
 //! engine's alerts on lab captures go out over UDP and TCP (octet counting and LF), RFC 5424
-//! and 3164; rsyslog's own parser splits each message into its header fields, which are
+//! and 3164, and over TLS with the SIEM's certificate checked; rsyslog's own parser splits each message into its header fields, which are
 //! written to a file and read back here field by field, with the CEF extension.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::sync::Arc;
 
 use orthrus_testkit::rsyslog::{free_port, launch, wait_for_lines};
 
 use orthrus_model::{Alert, Timestamp};
 use orthrus_sinks::cef::{cef_time, parse_extension};
+use orthrus_sinks::syslog::TlsTarget;
+use orthrus_sinks::tls::client_config;
 use orthrus_sinks::{
-    CefOptions, Framing, SyslogOptions, SyslogSink, Transport, Trigger, alert_message, meta_of,
+    CefOptions, Framing, Outbox, SyslogOptions, SyslogSink, Transport, Trigger, alert_message, meta_of,
 };
+use rustls::pki_types::ServerName;
 
 fn lab_alerts() -> Vec<Alert> {
     let mut alerts = Vec::new();
@@ -111,7 +116,7 @@ fn alerts_reach_a_real_rsyslog_and_parse_back_field_by_field() {
             ));
         }
         sink.flush().unwrap();
-        assert_eq!((sink.sent, sink.dropped, sink.queued()), (alerts.len() as u64, 0, 0));
+        assert_eq!((sink.sent, sink.dropped(), sink.queued()), (alerts.len() as u64, 0, 0));
     }
     let lines = wait_for_lines(&rsyslog.out, alerts.len() * 3);
     assert_eq!(lines.len(), alerts.len() * 3, "{lines:#?}");
@@ -178,5 +183,53 @@ fn a_tcp_endpoint_that_is_down_keeps_the_queue_until_it_is_back() {
     assert_eq!(lines.len(), alerts.len());
     for (line, alert) in lines.iter().zip(&alerts) {
         check_alert(alert, line.splitn(10, '|').nth(9).unwrap());
+    }
+}
+
+#[test]
+fn syslog_over_tls_checks_the_siems_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (dir.path().join("siem.crt"), dir.path().join("siem.key"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let rsyslog = orthrus_testkit::rsyslog::launch_tls(dir.path(), "siem-tls", free_port(), &cert, &key);
+    let alerts = lab_alerts();
+    let options = SyslogOptions::default();
+    let cef = CefOptions { url_base: Some("https://orthrus.example".into()), ..CefOptions::default() };
+    let now = Timestamp::from_micros(1_772_442_847_412_000);
+    let endpoint: std::net::SocketAddr = format!("127.0.0.1:{}", rsyslog.tcp).parse().unwrap();
+    let sink_with = |config| {
+        let target = TlsTarget { server_name: ServerName::try_from("localhost").unwrap(), config };
+        let mut sink =
+            SyslogSink::with_outbox(endpoint, Transport::Tls, Some(target), Arc::new(Outbox::new(100)));
+        for alert in &alerts {
+            let meta = meta_of(alert).unwrap();
+            sink.push(alert_message(alert, meta, Trigger::New, &cef, &options, Transport::Tls, now));
+        }
+        sink
+    };
+
+    // A certificate the settings do not trust: nothing is sent, everything waits.
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let other_pem = dir.path().join("other.crt");
+    std::fs::write(&other_pem, other.cert.pem()).unwrap();
+    let mut refused = sink_with(client_config(Some(&other_pem), None).unwrap());
+    assert!(refused.flush().is_err());
+    assert_eq!((refused.sent, refused.queued()), (0, alerts.len()));
+
+    // Trusted by CA file, and by pinned fingerprint: each message arrives, parsed field by field.
+    let pin = orthrus_directory::ldap::certificate_fingerprint(certified.cert.der());
+    for config in [client_config(Some(&cert), None).unwrap(), client_config(None, Some(&pin)).unwrap()] {
+        let mut sink = sink_with(config);
+        sink.flush().unwrap();
+        assert_eq!((sink.sent, sink.queued()), (alerts.len() as u64, 0));
+    }
+    let lines = wait_for_lines(&rsyslog.out, 2 * alerts.len());
+    assert_eq!(lines.len(), 2 * alerts.len(), "{lines:#?}");
+    for (line, alert) in lines.iter().zip(alerts.iter().chain(&alerts)) {
+        let fields: Vec<&str> = line.splitn(10, '|').collect();
+        assert_eq!((fields[1], fields[4]), ("1", "orthrus"), "{line}");
+        check_alert(alert, fields[9]);
     }
 }

@@ -36,16 +36,37 @@ impl Drop for Rsyslog {
 
 /// rsyslog listening on loopback: UDP (when given) and TCP, writing what it parsed to a file.
 pub fn launch(dir: &Path, name: &str, udp: Option<u16>, tcp: u16) -> Rsyslog {
-    let out = dir.join(format!("{name}.log"));
     let udp_input = udp.map_or_else(String::new, |port| {
         format!("module(load=\"imudp\")\ninput(type=\"imudp\" address=\"127.0.0.1\" port=\"{port}\")\n")
     });
+    let inputs = format!(
+        "{udp_input}module(load=\"imtcp\")\ninput(type=\"imtcp\" address=\"127.0.0.1\" port=\"{tcp}\")\n"
+    );
+    start(dir, name, "", &inputs, udp.unwrap_or_default(), tcp)
+}
+
+/// rsyslog taking syslog over TLS (RFC 5425) on loopback `port`, with the PEM certificate
+/// and key given (Debian's rsyslog-openssl driver; .ci/run installs it).
+pub fn launch_tls(dir: &Path, name: &str, port: u16, cert: &Path, key: &Path) -> Rsyslog {
+    let global = format!(
+        " defaultNetstreamDriver=\"ossl\" defaultNetstreamDriverCAFile=\"{cert}\" \
+         defaultNetstreamDriverCertFile=\"{cert}\" defaultNetstreamDriverKeyFile=\"{key}\"",
+        cert = cert.display(),
+        key = key.display()
+    );
+    let inputs = format!(
+        "module(load=\"imtcp\" streamDriver.name=\"ossl\" streamDriver.mode=\"1\" \
+         streamDriver.authMode=\"anon\")\ninput(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\")\n"
+    );
+    start(dir, name, &global, &inputs, 0, port)
+}
+
+fn start(dir: &Path, name: &str, global: &str, inputs: &str, udp: u16, tcp: u16) -> Rsyslog {
+    let out = dir.join(format!("{name}.log"));
     // Fields rsyslog parsed out of each message, `msg` last (CEF itself contains `|`).
     let config = format!(
-        r#"global(workDirectory="{dir}")
-{udp_input}module(load="imtcp")
-input(type="imtcp" address="127.0.0.1" port="{tcp}")
-template(name="fields" type="string" string="%pri%|%protocol-version%|%timereported:::date-rfc3339%|%hostname%|%app-name%|%procid%|%msgid%|%structured-data%|%syslogtag%|%msg%\n")
+        r#"global(workDirectory="{dir}"{global})
+{inputs}template(name="fields" type="string" string="%pri%|%protocol-version%|%timereported:::date-rfc3339%|%hostname%|%app-name%|%procid%|%msgid%|%structured-data%|%syslogtag%|%msg%\n")
 *.* action(type="omfile" file="{out}" template="fields")
 "#,
         dir = dir.display(),
@@ -68,7 +89,7 @@ template(name="fields" type="string" string="%pri%|%protocol-version%|%timerepor
         assert!(started.elapsed() < Duration::from_secs(15), "rsyslogd did not listen on {tcp}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Rsyslog { child, out, udp: udp.unwrap_or_default(), tcp }
+    Rsyslog { child, out, udp, tcp }
 }
 
 /// The lines rsyslog has written, once there are `n` of them (or after 15 s).

@@ -67,13 +67,17 @@ fn the_center_serves_sensors_and_users_over_https_and_forwards_to_the_siem() {
 
     let siem =
         orthrus_testkit::rsyslog::launch(dir.path(), "siem", None, orthrus_testkit::rsyslog::free_port());
+    let (hook, documents) = webhook_receiver();
+    let (quiet_hook, quiet_documents) = webhook_receiver();
     let cert = dir.path().join("center.crt");
     let config = dir.path().join("center.toml");
     std::fs::write(
         &config,
         format!(
             "listen = \"127.0.0.1:0\"\nstore = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\nhealth_interval_secs = 1\n\
-             url_base = \"https://orthrus.example\"\n\n[[syslog]]\nurl = \"tcp://127.0.0.1:{}\"\n",
+             url_base = \"https://orthrus.example\"\n\n[[syslog]]\nurl = \"tcp://127.0.0.1:{}\"\n\n\
+             [[webhook]]\nurl = \"http://{hook}/hooks/orthrus\"\nheaders = [\"Authorization: Bearer hook-secret\"]\n\n\
+             [[webhook]]\nurl = \"http://{quiet_hook}/\"\n[webhook.filter]\ndetections = [\"ORT-KRB-001\"]\n",
             store.display(),
             cert.display(),
             dir.path().join("center.key").display(),
@@ -107,6 +111,59 @@ fn the_center_serves_sensors_and_users_over_https_and_forwards_to_the_siem() {
         lines.iter().any(|l| l.contains(&format!("cs1=https://orthrus.example/alerts/{id}"))),
         "{lines:#?}"
     );
+
+    // The webhook got the alert as a JSON document with the receiver's header; the webhook
+    // whose filter takes only Kerberoasting got nothing.
+    let (head, document) = documents.recv_timeout(std::time::Duration::from_secs(15)).unwrap();
+    assert!(head.starts_with("POST /hooks/orthrus HTTP/1.1"), "{head}");
+    assert!(head.contains("Authorization: Bearer hook-secret"), "{head}");
+    let document: Value = serde_json::from_str(&document).unwrap();
+    assert_eq!(document["kind"], "alert");
+    assert_eq!(document["trigger"], "new");
+    assert_eq!(document["url"], format!("https://orthrus.example/alerts/{id}"));
+    assert_eq!(document["alert"]["detection"], "ORT-DRS-001");
+    assert_eq!(document["alert"]["tenant"], "acme");
+    assert!(quiet_documents.try_recv().is_err(), "the filtered webhook was sent something");
+}
+
+/// A webhook receiver on loopback: each request's head and body, answered 204; it stops after
+/// 20 requests or 60 s.
+fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<(String, String)>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        listener.set_nonblocking(true).unwrap();
+        let mut served = 0;
+        while served < 20 && started.elapsed() < std::time::Duration::from_secs(60) {
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            };
+            served += 1;
+            stream.set_nonblocking(false).unwrap();
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut head = String::new();
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            let _ = reader.get_mut().write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+            let _ = sender.send((head, String::from_utf8(body).unwrap()));
+        }
+    });
+    (address, receiver)
 }
 
 /// A running process of ours, stopped by its PID when dropped.

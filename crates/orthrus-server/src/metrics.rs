@@ -1,0 +1,101 @@
+//! `GET /metrics`: the center's counters in Prometheus' text exposition format, for any user
+//! with a valid token (a scraper gets a token of its own). Center-wide figures only — no
+//! tenant label — so no tenant learns another's names or volumes. Rendered by hand rather
+//! than through the `metrics` facade: a dozen counters the center already keeps, read when
+//! scraped, need no global recorder.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::api::AppState;
+
+/// Reads one figure of an endpoint's counters.
+type Reading = fn(&orthrus_sinks::SenderCounters) -> u64;
+
+/// What the intake has done since the center started.
+#[derive(Debug, Default)]
+pub struct IntakeCounters {
+    pub batches: AtomicU64,
+    pub duplicate_batches: AtomicU64,
+    pub activities: AtomicU64,
+    pub alerts_changed: AtomicU64,
+    pub heartbeats: AtomicU64,
+    pub refused: AtomicU64,
+}
+
+impl IntakeCounters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The exposition text. `open_health` and `sensors` are read by the caller off the async
+/// threads (they need the center or the store).
+pub fn render(state: &AppState, open_health: u64, sensors: u64, tenants: u64) -> String {
+    let mut out = String::new();
+    let intake = &state.intake;
+    let mut counter = |name: &str, help: &str, value: u64| {
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
+    };
+    counter("orthrus_batches_total", "Sensor batches stored.", intake.batches.load(Ordering::Relaxed));
+    counter(
+        "orthrus_duplicate_batches_total",
+        "Sensor batches received again (a retry) and not stored twice.",
+        intake.duplicate_batches.load(Ordering::Relaxed),
+    );
+    counter(
+        "orthrus_activities_total",
+        "Activities stored and run through the detections.",
+        intake.activities.load(Ordering::Relaxed),
+    );
+    counter(
+        "orthrus_alert_changes_total",
+        "Alerts raised, updated or reopened.",
+        intake.alerts_changed.load(Ordering::Relaxed),
+    );
+    counter(
+        "orthrus_heartbeats_total",
+        "Sensor heartbeats recorded.",
+        intake.heartbeats.load(Ordering::Relaxed),
+    );
+    counter(
+        "orthrus_refused_requests_total",
+        "Sensor requests refused for want of a valid sensor token.",
+        intake.refused.load(Ordering::Relaxed),
+    );
+    let mut gauge = |name: &str, help: &str, value: u64| {
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
+    };
+    gauge("orthrus_health_issues_open", "Health issues open now.", open_health);
+    gauge("orthrus_sensors", "Sensors registered.", sensors);
+    gauge("orthrus_tenants", "Tenants.", tenants);
+    let sinks = state.sink_counters.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let families: [(&str, &str, &str, Reading); 4] = [
+        ("orthrus_sink_sent_total", "counter", "Messages delivered to the endpoint.", |c| c.sent),
+        (
+            "orthrus_sink_failures_total",
+            "counter",
+            "Delivery attempts that failed (the message waits).",
+            |c| c.failures,
+        ),
+        (
+            "orthrus_sink_dropped_total",
+            "counter",
+            "Messages dropped because the endpoint's queue was full.",
+            |c| c.dropped,
+        ),
+        ("orthrus_sink_queued", "gauge", "Messages waiting for the endpoint.", |c| c.queued),
+    ];
+    for (name, kind, help, value) in families {
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+        for (endpoint, counters) in &sinks {
+            let _ = writeln!(out, "{name}{{endpoint=\"{}\"}} {}", label(endpoint), value(counters));
+        }
+    }
+    out
+}
+
+/// A label value: backslash, quote and newline escaped, as the format requires.
+fn label(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}

@@ -1,0 +1,191 @@
+//! One HTTP/1.1 POST over a fresh connection, plain or TLS (rustls), answered with a status
+//! and a body: what the sensor sends the center and what a webhook sends its receiver.
+//! Hand-written on blocking sockets rather than an HTTP client crate: one request shape, a
+//! certificate check we choose per endpoint (pinned, CA file or system roots), and no async
+//! runtime on the sensor.
+
+use std::io::Read as _;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+
+/// Largest answer read.
+const MAX_RESPONSE_BYTES: u64 = 16 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("{0}: use http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH")]
+    Url(String),
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("answered {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("no HTTP answer: {0}")]
+    Answer(String),
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpTarget {
+    pub https: bool,
+    pub host: String,
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub path: String,
+}
+
+impl HttpTarget {
+    /// The URL again (without credentials: there are none in it).
+    pub fn url(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        if self.host.contains(':') {
+            format!("{scheme}://[{}]:{}{}", self.host, self.port, self.path)
+        } else {
+            format!("{scheme}://{}:{}{}", self.host, self.port, self.path)
+        }
+    }
+
+    pub fn parse(url: &str) -> Result<Self, HttpError> {
+        let bad = || HttpError::Url(url.to_owned());
+        let (https, rest) = match url.split_once("://") {
+            Some(("https", rest)) => (true, rest),
+            Some(("http", rest)) => (false, rest),
+            _ => return Err(bad()),
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(at) => rest.split_at(at),
+            None => (rest, "/"),
+        };
+        let default_port = if https { 443 } else { 80 };
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (host, after) = v6.split_once(']').ok_or_else(bad)?;
+            let port = match after.strip_prefix(':') {
+                Some(port) => port.parse().map_err(|_| bad())?,
+                None if after.is_empty() => default_port,
+                None => return Err(bad()),
+            };
+            (host, port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((host, port)) => (host, port.parse().map_err(|_| bad())?),
+                None => (authority, default_port),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(Self { https, host: host.to_owned(), port, path: path.to_owned() })
+    }
+}
+
+/// What a POST carries besides its body.
+pub struct PostRequest<'a> {
+    pub content_type: &'a str,
+    /// Extra header lines, each `Name: value` (no CR/LF inside).
+    pub headers: &'a [String],
+    pub timeout: Duration,
+}
+
+/// POSTs `body` to `target`; the answer's body when the status is 2xx.
+pub fn post(
+    target: &HttpTarget,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    request: &PostRequest<'_>,
+    body: &[u8],
+) -> Result<Vec<u8>, HttpError> {
+    let endpoint = format!("{}:{}", target.host, target.port);
+    let io = |e| HttpError::Io(endpoint.clone(), e);
+    let address = (target.host.as_str(), target.port)
+        .to_socket_addrs()
+        .map_err(io)?
+        .next()
+        .ok_or_else(|| HttpError::Url(endpoint.clone()))?;
+    let socket = TcpStream::connect_timeout(&address, request.timeout).map_err(io)?;
+    socket.set_read_timeout(Some(request.timeout)).map_err(io)?;
+    socket.set_write_timeout(Some(request.timeout)).map_err(io)?;
+    let mut head = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        target.path,
+        target.host,
+        request.content_type,
+        body.len()
+    );
+    for line in request.headers {
+        head.push_str(line);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    let response = if target.https {
+        let config = tls.ok_or_else(|| HttpError::Url(format!("{endpoint}: no TLS settings")))?;
+        let name = ServerName::try_from(target.host.clone()).map_err(|_| HttpError::Url(endpoint.clone()))?;
+        let connection = rustls::ClientConnection::new(config.clone(), name)?;
+        exchange(rustls::StreamOwned::new(connection, socket), &head, body).map_err(io)?
+    } else {
+        exchange(socket, &head, body).map_err(io)?
+    };
+    let (status, body) = parse_response(&response)?;
+    if !(200..300).contains(&status) {
+        return Err(HttpError::Status {
+            status,
+            body: String::from_utf8_lossy(&body).chars().take(500).collect(),
+        });
+    }
+    Ok(body)
+}
+
+fn exchange(
+    mut stream: impl std::io::Read + std::io::Write,
+    head: &str,
+    body: &[u8],
+) -> std::io::Result<Vec<u8>> {
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    stream.flush()?;
+    let mut response = Vec::new();
+    // The server closes after its answer; one that closes without TLS close_notify still
+    // gave a complete answer when its length says so.
+    let read = (&mut stream).take(MAX_RESPONSE_BYTES).read_to_end(&mut response);
+    match read {
+        Err(error) if response.is_empty() => Err(error),
+        _ => Ok(response),
+    }
+}
+
+fn parse_response(response: &[u8]) -> Result<(u16, Vec<u8>), HttpError> {
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| HttpError::Answer("no HTTP head".into()))?;
+    let (head, rest) = response.split_at(split);
+    let head = String::from_utf8_lossy(head);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| HttpError::Answer("no status".into()))?;
+    Ok((status, rest.get(4..).unwrap_or_default().to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_scheme_host_port_and_path() {
+        let t = HttpTarget::parse("https://siem.example:8443/hooks/orthrus?x=1").unwrap();
+        assert_eq!(
+            (t.https, t.host.as_str(), t.port, t.path.as_str()),
+            (true, "siem.example", 8443, "/hooks/orthrus?x=1")
+        );
+        let t = HttpTarget::parse("http://[::1]/").unwrap();
+        assert_eq!((t.https, t.host.as_str(), t.port), (false, "::1", 80));
+        assert_eq!(HttpTarget::parse("http://10.0.0.5").unwrap().path, "/");
+        for bad in ["ftp://x/", "https://", "http://host:port/", "https://[::1/"] {
+            assert!(HttpTarget::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
