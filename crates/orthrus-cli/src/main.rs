@@ -63,6 +63,9 @@ enum Command {
     /// Run a sensor: read the capture files and event logs dropped in a folder, keep them in a
     /// disk buffer, ship them to the center over pinned HTTPS, with heartbeats.
     Sensor(sensor::SensorArgs),
+    /// Send one test message to every syslog endpoint and webhook of a center configuration,
+    /// and say which took it.
+    CefTest(server::CefTestArgs),
 }
 
 #[derive(clap::Args)]
@@ -200,6 +203,7 @@ fn main() -> ExitCode {
         Command::Admin(args) => admin::run(&args),
         Command::Server(args) => server::server(&args),
         Command::Sensor(args) => sensor::sensor(&args),
+        Command::CefTest(args) => server::cef_test(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -118,6 +118,15 @@ pub enum RunError {
     Listen { address: String, error: std::io::Error },
 }
 
+/// This machine's name, as syslog headers carry it.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "orthrus".into())
+}
+
 /// Every configured endpoint: the center's routes and their senders, in config order.
 pub fn sinks(config: &ServerConfig, hostname: &str) -> Result<(Vec<Route>, Vec<Sender>), RunError> {
     let mut routes = Vec::new();
@@ -222,11 +231,7 @@ pub async fn run(
         &toml::to_string(&config.detection).map_err(|e| RunError::Config(e.to_string()))?,
     )
     .map_err(|e| RunError::Config(e.to_string()))?;
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "orthrus".into());
+    let hostname = hostname();
     let (routes, senders) = sinks(&config, &hostname)?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store)?);
     let center = Center::start(

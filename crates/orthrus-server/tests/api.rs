@@ -318,7 +318,8 @@ async fn metrics_count_the_intake_for_users_only_and_name_no_tenant() {
     assert_eq!(status, StatusCode::OK);
     let text = text.as_str().unwrap().to_owned();
     let value = |name: &str| -> u64 {
-        let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{text}"));
+        let line =
+            text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{text}"));
         line.rsplit(' ').next().unwrap().parse().unwrap()
     };
     let per_sensor = lab(&["kerberoast", "dcsync", "krb_password_spray"]).len() as u64;

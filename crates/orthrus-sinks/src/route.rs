@@ -58,6 +58,27 @@ impl Route {
         self.outbox.push(message);
     }
 
+    /// Queues a test message whatever the filter (`orthrus cef-test`): a Low health record
+    /// named ORT-H-TEST, so a SIEM rule can tell it from real ones.
+    pub fn test_message(&self, cef: &CefOptions, now: Timestamp) {
+        let record = HealthRecord {
+            id: "ORT-H-TEST",
+            title: "Orthrus test message",
+            external_id: 1000,
+            severity: orthrus_model::Severity::Low,
+            message: "A test message from orthrus cef-test: this endpoint receives Orthrus alerts.",
+            tenant: "-",
+            sensor: "orthrus-center",
+            opened: now,
+            closed: None,
+        };
+        let message = match &self.format {
+            Format::Syslog { options, .. } => health_message(&record, Trigger::New, cef, options, now),
+            Format::Webhook => health_document(&record, Trigger::New),
+        };
+        self.outbox.push(message);
+    }
+
     /// Queues the health issue when the filter lets it through.
     pub fn health(&self, issue: &HealthRecord<'_>, trigger: Trigger, cef: &CefOptions, now: Timestamp) {
         if !self.filter.passes_health(issue.severity) {

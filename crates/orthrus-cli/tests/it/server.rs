@@ -344,3 +344,58 @@ fn bench_center_stores_its_whole_load() {
         assert!(said.contains("activities/s (40 stored in"), "{said}");
     }
 }
+
+/// `orthrus cef-test`: one test message per endpoint of a center configuration; the endpoint
+/// that is down is named as failed and the exit code says so.
+#[test]
+fn cef_test_reaches_each_endpoint_and_names_the_one_that_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let siem = orthrus_testkit::rsyslog::launch(
+        dir.path(),
+        "siem",
+        Some(orthrus_testkit::rsyslog::free_port()),
+        orthrus_testkit::rsyslog::free_port(),
+    );
+    let (hook, documents) = webhook_receiver();
+    let down = orthrus_testkit::rsyslog::free_port();
+    let config = dir.path().join("center.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[syslog]]\nurl = \"tcp://127.0.0.1:{}\"\n[syslog.filter]\nmin_severity = \"high\"\nhealth = false\n\n\
+             [[syslog]]\nurl = \"udp://127.0.0.1:{}\"\nrfc3164 = true\n\n[[syslog]]\nurl = \"tcp://127.0.0.1:{down}\"\n\n\
+             [[webhook]]\nurl = \"http://{hook}/\"\n",
+            siem.tcp, siem.udp
+        ),
+    )
+    .unwrap();
+    let out = orthrus().arg("cef-test").arg("--config").arg(&config).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(&format!("ok      tcp://127.0.0.1:{}", siem.tcp)), "{stdout}");
+    assert!(stdout.contains(&format!("ok      udp://127.0.0.1:{}", siem.udp)), "{stdout}");
+    assert!(stdout.contains(&format!("FAILED  tcp://127.0.0.1:{down}")), "{stdout}");
+    assert!(stdout.contains(&format!("ok      http://{hook}/")), "{stdout}");
+    // Both syslog messages arrived (filters do not apply to the test), each a CEF health line.
+    let lines = orthrus_testkit::rsyslog::wait_for_lines(&siem.out, 2);
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    for line in &lines {
+        assert!(
+            line.contains("CEF:0|Orthrus|") && line.contains("|ORT-H-TEST|Orthrus test message|"),
+            "{line}"
+        );
+    }
+    let (_, document) = documents.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let document: Value = serde_json::from_str(&document).unwrap();
+    assert_eq!((&document["kind"], &document["issue"]["id"]), (&json!("health"), &json!("ORT-H-TEST")));
+
+    // A configuration with a filter naming no detection is refused before anything is sent.
+    std::fs::write(
+        &config,
+        "[[syslog]]\nurl = \"udp://127.0.0.1:9\"\n[syslog.filter]\ndetections = [\"ORT-NOPE-1\"]\n",
+    )
+    .unwrap();
+    let out = orthrus().arg("cef-test").arg("--config").arg(&config).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ORT-NOPE-1"));
+}
