@@ -1,20 +1,19 @@
 //! `orthrus admin`: tenants, sensor credentials, users, their grants and API tokens, in the
 //! center's store. Tokens are printed once, here, and kept only as hashes.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use orthrus_model::TenantId;
+use orthrus_store::Role;
 use orthrus_store::credentials::new_token;
-use orthrus_store::{Role, SqliteStore, Store};
 
 use crate::{exit, wall_clock as now};
 
 #[derive(clap::Args)]
 pub struct AdminArgs {
-    /// The center's store (SQLite file; created when missing).
+    /// The center's store: a SQLite file (created when missing) or a PostgreSQL URL
+    /// (`postgres://user:password@host/database`; needs a build with `--features postgres`).
     #[arg(long, env = "ORTHRUS_STORE", default_value = "orthrus.db")]
-    store: PathBuf,
+    store: String,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -93,7 +92,7 @@ enum UserCommand {
 
 pub fn run(args: &AdminArgs) -> anyhow::Result<u8> {
     let store =
-        SqliteStore::open(&args.store).with_context(|| format!("opening store {}", args.store.display()))?;
+        orthrus_store::open_store(&args.store).with_context(|| format!("opening store {}", args.store))?;
     match &args.command {
         AdminCommand::Tenant { command: TenantCommand::Add { id, name } } => {
             let tenant =

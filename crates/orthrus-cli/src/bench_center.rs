@@ -90,7 +90,7 @@ fn https_load(
 ) -> anyhow::Result<std::time::Duration> {
     let config = orthrus_server::run::ServerConfig {
         listen: "127.0.0.1:0".into(),
-        store: dir.join("bench.db"),
+        store: dir.join("bench.db").display().to_string(),
         tls_cert: dir.join("bench.crt"),
         tls_key: dir.join("bench.key"),
         health_interval_secs: 0,

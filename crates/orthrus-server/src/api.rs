@@ -136,9 +136,9 @@ async fn require_token(
     let Ok(token) = bearer(request.headers()) else { return refuse() };
     let hash = token_hash(token);
     let known = if sensor_route {
-        state.store.sensor_for_token(&hash).map(|s| s.is_some())
+        blocking(|| state.store.sensor_for_token(&hash)).map(|s| s.is_some())
     } else {
-        state.store.user_for_token(&hash).map(|u| u.is_some())
+        blocking(|| state.store.user_for_token(&hash)).map(|u| u.is_some())
     };
     match known {
         Ok(true) => next.run(request).await,
@@ -199,7 +199,10 @@ fn caller(
     tenant: &str,
     needed: Role,
 ) -> Result<(UserRecord, TenantId), ApiError> {
-    let user = state.store.user_for_token(&token_hash(bearer(headers)?))?.ok_or_else(unauthorized)?;
+    let user = {
+        let hash = token_hash(bearer(headers)?);
+        blocking(|| state.store.user_for_token(&hash))?.ok_or_else(unauthorized)?
+    };
     let tenant = TenantId(tenant.into());
     match user.role_in(&tenant) {
         // A tenant the caller has no grant in does not exist, as far as it can tell.
@@ -223,6 +226,16 @@ fn center_error(error: CenterError) -> ApiError {
 struct Batch {
     sequence: u64,
     activities: Vec<Activity>,
+}
+
+/// A blocking store call made from a handler: on the multi-threaded runtime the worker hands
+/// its other tasks over first (and PostgreSQL's synchronous client, which runs a runtime of its
+/// own, may only be called so); elsewhere (tests) it simply runs.
+pub(crate) fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
 }
 
 /// Runs `work` on the center off the async threads (the store is blocking).
@@ -282,7 +295,10 @@ async fn heartbeat(
 }
 
 async fn tenants(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult {
-    let user = state.store.user_for_token(&token_hash(bearer(&headers)?))?.ok_or_else(unauthorized)?;
+    let user = {
+        let hash = token_hash(bearer(&headers)?);
+        blocking(|| state.store.user_for_token(&hash))?.ok_or_else(unauthorized)?
+    };
     let granted: Vec<Value> = user
         .grants
         .iter()
@@ -319,7 +335,7 @@ async fn alerts(
         entity: query.entity,
     };
     let page = Page { offset: query.offset.unwrap_or(0), limit: query.limit.unwrap_or(100) };
-    let found = state.store.alerts(&tenant, &filter, page)?;
+    let found = blocking(|| state.store.alerts(&tenant, &filter, page))?;
     let alerts: Vec<Value> = found.alerts.into_iter().map(alert_json).collect();
     Ok(Json(json!({ "total": found.total, "offset": page.offset, "alerts": alerts })).into_response())
 }
@@ -347,7 +363,7 @@ fn no_alert(id: &str) -> ApiError {
 
 /// The alert as the API shows it (with its comments), or 404.
 fn stored_alert(state: &AppState, tenant: &TenantId, id: &str) -> ApiResult {
-    let record = state.store.alert(tenant, id)?.ok_or_else(|| no_alert(id))?;
+    let record = blocking(|| state.store.alert(tenant, id))?.ok_or_else(|| no_alert(id))?;
     Ok(Json(alert_json(record)).into_response())
 }
 
@@ -363,7 +379,7 @@ async fn set_status(
     Json(change): Json<StatusChange>,
 ) -> ApiResult {
     let (_, tenant) = caller(&state, &headers, &tenant, Role::Analyst)?;
-    if !state.store.set_alert_status(&tenant, &id, change.status)? {
+    if !blocking(|| state.store.set_alert_status(&tenant, &id, change.status))? {
         return Err(no_alert(&id));
     }
     stored_alert(&state, &tenant, &id)
@@ -381,7 +397,7 @@ async fn comment(
     Json(new): Json<NewComment>,
 ) -> ApiResult {
     let (user, tenant) = caller(&state, &headers, &tenant, Role::Analyst)?;
-    if !state.store.comment(&tenant, &id, &user.name, &new.text, (state.clock)())? {
+    if !blocking(|| state.store.comment(&tenant, &id, &user.name, &new.text, (state.clock)()))? {
         return Err(no_alert(&id));
     }
     Ok(StatusCode::CREATED.into_response())
@@ -401,15 +417,17 @@ async fn timeline(
     Query(query): Query<TimelineQuery>,
 ) -> ApiResult {
     let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
-    let activities = state.store.activities(
-        &tenant,
-        &ActivityQuery {
-            entity: Some(entity.clone()),
-            since: query.since,
-            until: query.until,
-            limit: query.limit.unwrap_or(100),
-        },
-    )?;
+    let activities = blocking(|| {
+        state.store.activities(
+            &tenant,
+            &ActivityQuery {
+                entity: Some(entity.clone()),
+                since: query.since,
+                until: query.until,
+                limit: query.limit.unwrap_or(100),
+            },
+        )
+    })?;
     Ok(Json(json!({ "entity": entity, "activities": activities })).into_response())
 }
 
@@ -419,7 +437,7 @@ async fn sensors(
     Path(tenant): Path<String>,
 ) -> ApiResult {
     let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
-    Ok(Json(json!({ "sensors": state.store.sensors(&tenant)? })).into_response())
+    Ok(Json(json!({ "sensors": blocking(|| state.store.sensors(&tenant))? })).into_response())
 }
 
 async fn health(
@@ -456,7 +474,7 @@ async fn exclusions(
     Path(tenant): Path<String>,
 ) -> ApiResult {
     let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
-    Ok(Json(json!({ "exclusions": state.store.exclusions(&tenant)? })).into_response())
+    Ok(Json(json!({ "exclusions": blocking(|| state.store.exclusions(&tenant))? })).into_response())
 }
 
 async fn add_exclusion(
@@ -483,7 +501,7 @@ async fn add_exclusion(
             format!("{:?} is not an address or a subnet", new.value),
         ));
     }
-    let added = state.store.add_exclusion(&tenant, &new, (state.clock)())?;
+    let added = blocking(|| state.store.add_exclusion(&tenant, &new, (state.clock)()))?;
     Ok((StatusCode::CREATED, Json(json!(added))).into_response())
 }
 
@@ -495,7 +513,7 @@ async fn remove_exclusion(
     let (_, tenant) = caller(&state, &headers, &tenant, Role::Admin)?;
     let id: i64 =
         id.parse().map_err(|_| ApiError(StatusCode::NOT_FOUND, format!("exclusion {id} not found")))?;
-    if !state.store.remove_exclusion(&tenant, id)? {
+    if !blocking(|| state.store.remove_exclusion(&tenant, id))? {
         return Err(ApiError(StatusCode::NOT_FOUND, format!("exclusion {id} not found")));
     }
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -14,7 +14,7 @@ use orthrus_sinks::{
     Framing, Outbox, Route, Sender, SenderCounters, SinkFilter, SyslogOptions, SyslogSink, Transport,
     WebhookSink,
 };
-use orthrus_store::{SqliteStore, Store};
+use orthrus_store::Store;
 use serde::Deserialize;
 
 use crate::api::{AppState, router};
@@ -26,8 +26,9 @@ use crate::tls;
 pub struct ServerConfig {
     /// Where sensors and users connect (HTTPS).
     pub listen: String,
-    /// The SQLite store file.
-    pub store: PathBuf,
+    /// The store: a SQLite file, or a PostgreSQL URL (`postgres://user:password@host/db`,
+    /// with a build that has `--features postgres`).
+    pub store: String,
     /// TLS certificate and key (PEM); made self-signed on first start when both are missing.
     pub tls_cert: PathBuf,
     pub tls_key: PathBuf,
@@ -233,16 +234,13 @@ pub async fn run(
     .map_err(|e| RunError::Config(e.to_string()))?;
     let hostname = hostname();
     let (routes, senders) = sinks(&config, &hostname)?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store)?);
-    let center = Center::start(
-        store.clone(),
-        CenterConfig {
-            detection,
-            cef: orthrus_sinks::CefOptions { url_base: config.url_base.clone(), ..Default::default() },
-            routes,
-            ..CenterConfig::default()
-        },
-    )?;
+    let cef = orthrus_sinks::CefOptions { url_base: config.url_base.clone(), ..Default::default() };
+    let (store, center) = crate::api::blocking(|| -> Result<_, RunError> {
+        let store: Arc<dyn Store> = orthrus_store::open_store(&config.store)?;
+        let center =
+            Center::start(store.clone(), CenterConfig { detection, cef, routes, ..CenterConfig::default() })?;
+        Ok((store, center))
+    })?;
     let (certs, key) = tls::load_or_generate(&config.tls_cert, &config.tls_key, &config.tls_names)?;
     let fingerprint = certs.first().map(tls::fingerprint).unwrap_or_default();
     let tls_config = tls::server_config(certs, key)?;

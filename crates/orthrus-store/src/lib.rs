@@ -32,6 +32,31 @@ pub use entities::{activity_entities, alert_entities, entity_key};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
+/// Whether a store location names a PostgreSQL server (a `postgres://` URL or the key=value
+/// form) rather than a SQLite file.
+pub fn is_postgres(location: &str) -> bool {
+    let location = location.trim();
+    location.starts_with("postgres://")
+        || location.starts_with("postgresql://")
+        || location.split_whitespace().any(|part| part.starts_with("host=") || part.starts_with("dbname="))
+}
+
+/// Opens the store a location names: a PostgreSQL server, or else a SQLite file (created
+/// when missing). Either way the schema is brought up to date.
+pub fn open_store(location: &str) -> Result<std::sync::Arc<dyn Store>> {
+    if is_postgres(location) {
+        #[cfg(feature = "postgres")]
+        return Ok(std::sync::Arc::new(PostgresStore::connect(location)?));
+        #[cfg(not(feature = "postgres"))]
+        return Err(StoreError::Invalid(
+            "this orthrus was built without PostgreSQL support: build it with `--features postgres`, \
+             or give a SQLite file"
+                .into(),
+        ));
+    }
+    Ok(std::sync::Arc::new(SqliteStore::open(std::path::Path::new(location))?))
+}
+
 /// Largest page a listing returns.
 pub const MAX_PAGE: usize = 1000;
 

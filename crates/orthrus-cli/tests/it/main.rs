@@ -15,6 +15,8 @@ mod events;
 mod lab_directory;
 #[cfg(feature = "libpcap")]
 mod live;
+#[cfg(feature = "postgres")]
+mod postgres_server;
 mod reverse_dns;
 mod server;
 
