@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use orthrus_detect::exclusions::{Address, Applicable, Exclusion};
 use orthrus_detect::{DetectionConfig, Engine};
+use orthrus_directory::{Directory, Snapshot};
 use orthrus_model::{Activity, Alert, TenantId, Timestamp};
 use orthrus_sinks::{CefOptions, Route, Trigger};
 use orthrus_store::credentials::token_hash;
@@ -35,6 +36,21 @@ pub fn parse_net(text: &str) -> Option<ipnet::IpNet> {
 fn excluded(exclusions: &BTreeMap<String, Exclusion>, alert: &Alert) -> bool {
     let own = ["global", alert.detection].into_iter().filter_map(|k| exclusions.get(k));
     Applicable::new(own, &[]).suppresses(alert)
+}
+
+/// zstd level for stored directory snapshots (large, repetitive JSON; stored rarely).
+const SNAPSHOT_COMPRESSION: i32 = 9;
+/// Largest directory snapshot read back from the store, decompressed.
+const MAX_SNAPSHOT_BYTES: u64 = 4 << 30;
+
+/// A stored snapshot back: zstd-compressed JSON, its format and version checked.
+fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, String> {
+    use std::io::Read as _;
+    let mut json = Vec::new();
+    zstd::stream::read::Decoder::new(bytes)
+        .and_then(|d| d.take(MAX_SNAPSHOT_BYTES).read_to_end(&mut json))
+        .map_err(|e| e.to_string())?;
+    Snapshot::from_json(&json).map_err(|e| e.to_string())
 }
 
 /// Activities read per page when an engine is rebuilt.
@@ -75,6 +91,8 @@ pub struct Center {
     cef: CefOptions,
     routes: Vec<Route>,
     engines: BTreeMap<TenantId, Engine>,
+    /// Each tenant's directory, as its sync last uploaded it (none: enrichment by names only).
+    directories: BTreeMap<TenantId, Arc<Directory>>,
     health: health::HealthMonitor,
 }
 
@@ -87,9 +105,11 @@ impl Center {
             cef: config.cef,
             routes: config.routes,
             engines: BTreeMap::new(),
+            directories: BTreeMap::new(),
             health: health::HealthMonitor::new(config.health),
         };
         for tenant in center.store.tenants()? {
+            center.load_directory(&tenant.id)?;
             center.replay(&tenant.id)?;
         }
         Ok(center)
@@ -97,7 +117,52 @@ impl Center {
 
     fn engine(&mut self, tenant: &TenantId) -> &mut Engine {
         let detection = &self.detection;
-        self.engines.entry(tenant.clone()).or_insert_with(|| Engine::new(detection, "orthrus-center"))
+        let directory = self.directories.get(tenant);
+        self.engines.entry(tenant.clone()).or_insert_with(|| match directory {
+            Some(directory) => {
+                let config = DetectionConfig { directory: directory.clone(), ..detection.clone() };
+                Engine::new(&config, "orthrus-center")
+            }
+            None => Engine::new(detection, "orthrus-center"),
+        })
+    }
+
+    /// The tenant's stored directory into memory. A stored snapshot that no longer reads (a
+    /// newer format, damage) is logged and left out: the center runs without it.
+    fn load_directory(&mut self, tenant: &TenantId) -> Result<(), CenterError> {
+        let Some((bytes, _)) = self.store.directory(tenant)? else { return Ok(()) };
+        match decode_snapshot(&bytes) {
+            Ok(snapshot) => {
+                let directory = Directory::new(snapshot, &self.detection.entity_tags());
+                self.directories.insert(tenant.clone(), Arc::new(directory));
+            }
+            Err(error) => tracing::warn!("tenant {}: stored directory unreadable: {error}", tenant.0),
+        }
+        Ok(())
+    }
+
+    /// A new directory snapshot for the tenant (its sync's upload): kept in the store, and the
+    /// tenant's engine rebuilt over its stored activities with it (names, sensitivity and
+    /// honeytokens as the directory now says; nothing is forwarded again).
+    pub fn set_directory(
+        &mut self,
+        tenant: &TenantId,
+        snapshot: Snapshot,
+        now: Timestamp,
+    ) -> Result<(), CenterError> {
+        let json = serde_json::to_vec(&snapshot).map_err(StoreError::from)?;
+        let compressed = zstd::bulk::compress(&json, SNAPSHOT_COMPRESSION)
+            .map_err(|e| StoreError::Invalid(format!("compressing the directory: {e}")))?;
+        self.store.put_directory(tenant, &compressed, now)?;
+        let directory = Directory::new(snapshot, &self.detection.entity_tags());
+        self.directories.insert(tenant.clone(), Arc::new(directory));
+        self.engines.remove(tenant);
+        self.replay(tenant)
+    }
+
+    /// The tenant's directory, when one was uploaded.
+    pub fn directory(&self, tenant: &TenantId) -> Option<Arc<Directory>> {
+        self.directories.get(tenant).cloned()
     }
 
     /// Feeds a tenant's stored activities to a fresh engine and brings the stored alerts up to

@@ -26,6 +26,23 @@ pub enum DirectoryCommand {
         config: Option<PathBuf>,
         names: Vec<String>,
     },
+    /// Send a snapshot to the center for a tenant (enrichment and entity profiles there);
+    /// needs an admin user's API token. Run after each sync.
+    Upload {
+        #[arg(long)]
+        directory: PathBuf,
+        /// `https://HOST:PORT` of the center.
+        #[arg(long)]
+        center: String,
+        /// The center certificate's SHA-256 fingerprint, as `orthrus server` prints it.
+        #[arg(long)]
+        center_fingerprint: String,
+        /// A file holding an API token of an admin of the tenant.
+        #[arg(long)]
+        token_file: PathBuf,
+        #[arg(long)]
+        tenant: String,
+    },
     /// Summarise a snapshot: domains, object counts, sensitive accounts.
     Show {
         #[arg(long)]
@@ -89,6 +106,9 @@ pub fn run(command: &DirectoryCommand) -> Result<u8> {
         DirectoryCommand::Sync(args) => sync(args),
         DirectoryCommand::Lookup { directory, config, names } => lookup(directory, config.as_ref(), names),
         DirectoryCommand::Show { directory, config } => show(directory, config.as_ref()),
+        DirectoryCommand::Upload { directory, center, center_fingerprint, token_file, tenant } => {
+            upload(directory, center, center_fingerprint, token_file, tenant)
+        }
     }
 }
 
@@ -234,5 +254,29 @@ fn show(path: &std::path::Path, config: Option<&PathBuf>) -> Result<u8> {
             }
         }
     }
+    Ok(exit::OK)
+}
+
+fn upload(
+    path: &std::path::Path,
+    center: &str,
+    fingerprint: &str,
+    token_file: &std::path::Path,
+    tenant: &str,
+) -> Result<u8> {
+    // Checked here so a wrong file is named before anything is sent.
+    let snapshot = Snapshot::load(path)?;
+    let token = std::fs::read_to_string(token_file)
+        .with_context(|| format!("reading the token from {}", token_file.display()))?;
+    let client = orthrus_sensor::client::CenterClient::pinned(center, fingerprint, &token)?;
+    let answer = client
+        .post(&format!("/api/v1/tenants/{tenant}/directory"), &serde_json::to_value(&snapshot)?)
+        .with_context(|| format!("uploading {} to {center}", path.display()))?;
+    println!(
+        "{}: {} domains, {} objects now at the center for tenant {tenant}",
+        path.display(),
+        answer.get("domains").unwrap_or(&serde_json::Value::Null),
+        answer.get("objects").unwrap_or(&serde_json::Value::Null)
+    );
     Ok(exit::OK)
 }

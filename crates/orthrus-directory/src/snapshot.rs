@@ -174,15 +174,21 @@ impl Snapshot {
 
     pub fn load(path: &Path) -> Result<Self, DirectoryError> {
         let text = std::fs::read(path).map_err(|e| DirectoryError::Io(path.display().to_string(), e))?;
-        let snapshot: Snapshot = serde_json::from_slice(&text)
-            .map_err(|e| DirectoryError::Snapshot(path.display().to_string(), e.to_string()))?;
+        Self::from_json(&text).map_err(|why| DirectoryError::Snapshot(path.display().to_string(), why))
+    }
+
+    /// A snapshot from its JSON, its format and version checked; the error says why not.
+    pub fn from_json(json: &[u8]) -> Result<Self, String> {
+        let snapshot: Snapshot = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+        Self::checked(snapshot)
+    }
+
+    /// The snapshot when its format and version are this build's.
+    pub fn checked(snapshot: Snapshot) -> Result<Self, String> {
         if snapshot.format != FORMAT || snapshot.version != VERSION {
-            return Err(DirectoryError::Snapshot(
-                path.display().to_string(),
-                format!(
-                    "not an Orthrus directory snapshot version {VERSION} (format {:?}, version {})",
-                    snapshot.format, snapshot.version
-                ),
+            return Err(format!(
+                "not an Orthrus directory snapshot version {VERSION} (format {:?}, version {})",
+                snapshot.format, snapshot.version
             ));
         }
         Ok(snapshot)

@@ -19,8 +19,9 @@ use orthrus_store::{
 };
 use serde::Deserialize;
 
-use crate::body::SensorJson;
+use crate::body::JsonBody;
 use crate::metrics::IntakeCounters;
+use orthrus_directory::Snapshot;
 use serde_json::{Value, json};
 
 /// Largest request body accepted (a sensor batch, compressed or not).
@@ -95,6 +96,24 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "Add an exclusion (detection id or global; address, account or computer)",
     ),
     ("delete", "/api/v1/tenants/{tenant}/exclusions/{id}", "admin", "Remove an exclusion"),
+    (
+        "post",
+        "/api/v1/tenants/{tenant}/directory",
+        "admin",
+        "Upload the tenant's directory snapshot (`orthrus directory sync` output; zstd allowed)",
+    ),
+    (
+        "get",
+        "/api/v1/tenants/{tenant}/directory",
+        "viewer",
+        "What the tenant's directory holds, and since when",
+    ),
+    (
+        "get",
+        "/api/v1/tenants/{tenant}/entities/{entity}",
+        "viewer",
+        "An entity's profile: directory attributes, sensitivity and why, honeytoken, alerts, recent activity",
+    ),
     ("get", "/metrics", "user", "The center's counters in Prometheus text format (no tenant labels)"),
     ("get", "/api/v1/openapi.json", "anyone", "This API's OpenAPI 3.1 document"),
 ];
@@ -113,6 +132,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tenants/{tenant}/health", get(health))
         .route("/api/v1/tenants/{tenant}/exclusions", get(exclusions).post(add_exclusion))
         .route("/api/v1/tenants/{tenant}/exclusions/{id}", delete(remove_exclusion))
+        .route("/api/v1/tenants/{tenant}/directory", get(directory_summary).post(upload_directory))
+        .route("/api/v1/tenants/{tenant}/entities/{entity}", get(profile))
         .route("/metrics", get(metrics))
         // The token is checked before anything else of the request is read: a caller without
         // one learns nothing, not even whether its body would have parsed.
@@ -255,7 +276,7 @@ async fn with_center<T: Send + 'static>(
 async fn ingest(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    SensorJson(batch): SensorJson<Batch>,
+    JsonBody(batch): JsonBody<Batch>,
 ) -> ApiResult {
     let token = bearer(&headers)?.to_owned();
     let now = (state.clock)();
@@ -284,7 +305,7 @@ async fn ingest(
 async fn heartbeat(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    SensorJson(beat): SensorJson<Heartbeat>,
+    JsonBody(beat): JsonBody<Heartbeat>,
 ) -> ApiResult {
     let token = bearer(&headers)?.to_owned();
     let now = (state.clock)();
@@ -429,6 +450,112 @@ async fn timeline(
         )
     })?;
     Ok(Json(json!({ "entity": entity, "activities": activities })).into_response())
+}
+
+async fn upload_directory(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    JsonBody(snapshot): JsonBody<Snapshot>,
+) -> ApiResult {
+    let (_, tenant) = caller(&state, &headers, &tenant, Role::Admin)?;
+    let snapshot = Snapshot::checked(snapshot).map_err(|why| ApiError(StatusCode::BAD_REQUEST, why))?;
+    let objects: usize = snapshot.domains.iter().map(|d| d.objects.len()).sum();
+    let domains = snapshot.domains.len();
+    let now = (state.clock)();
+    with_center(state, move |center| center.set_directory(&tenant, snapshot, now)).await?;
+    Ok(Json(json!({ "domains": domains, "objects": objects })).into_response())
+}
+
+async fn directory_summary(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> ApiResult {
+    let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
+    let (directory, updated) = with_center(state, move |center| {
+        let updated = center.store().directory(&tenant)?.map(|(_, at)| at);
+        Ok((center.directory(&tenant), updated))
+    })
+    .await?;
+    let domains: Vec<Value> = directory
+        .iter()
+        .flat_map(|d| d.snapshot().domains.iter())
+        .map(
+            |d| json!({ "dns_name": d.dns_name, "netbios_name": d.netbios_name, "objects": d.objects.len() }),
+        )
+        .collect();
+    Ok(Json(json!({ "updated": updated, "domains": domains })).into_response())
+}
+
+/// How many alerts and activities a profile lists.
+const PROFILE_ITEMS: usize = 20;
+
+async fn profile(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((tenant, entity)): Path<(String, String)>,
+) -> ApiResult {
+    let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
+    let (kind, name) = entity.split_once(':').ok_or_else(|| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{entity:?}: an entity is kind:name (account:, computer:, ip:)"),
+        )
+    })?;
+    let (kind, name) = (kind.to_owned(), name.to_owned());
+    let key = orthrus_store::entity_key(&kind, &name);
+    let directory = {
+        let tenant = tenant.clone();
+        with_center(state.clone(), move |center| Ok(center.directory(&tenant))).await?
+    };
+    let found = directory.as_ref().and_then(|d| match kind.as_str() {
+        "account" => d.find(&name),
+        "computer" => d.find_computer(&name),
+        _ => None,
+    });
+    let object = found.as_ref().map(|f| {
+        let mut object = serde_json::to_value(f.object).unwrap_or_default();
+        // A group's member list can be huge; its size says enough here.
+        if let Some(map) = object.as_object_mut()
+            && let Some(Value::Array(members)) = map.remove("members")
+        {
+            map.insert("member_count".into(), json!(members.len()));
+        }
+        json!({ "domain": f.domain.dns_name, "qualified_name": f.qualified_name(), "object": object })
+    });
+    let sensitive = found.as_ref().and_then(|f| directory.as_ref()?.sensitivity(f)).map(|s| s.reason.clone());
+    let honeytoken = match (&directory, &found) {
+        (Some(d), Some(f)) => d.is_honeytoken(f),
+        (Some(d), None) => kind == "account" && d.is_honeytoken_name(&name),
+        _ => false,
+    };
+    let filter = AlertFilter { entity: Some(key.clone()), ..AlertFilter::default() };
+    let alerts = blocking(|| state.store.alerts(&tenant, &filter, Page { offset: 0, limit: PROFILE_ITEMS }))?;
+    let open_filter = AlertFilter { status: Some(AlertStatus::Open), ..filter };
+    let open = blocking(|| state.store.alerts(&tenant, &open_filter, Page { offset: 0, limit: 1 }))?.total;
+    let recent = blocking(|| {
+        state.store.activities(
+            &tenant,
+            &ActivityQuery { entity: Some(key.clone()), since: None, until: None, limit: PROFILE_ITEMS },
+        )
+    })?;
+    if object.is_none() && alerts.total == 0 && recent.is_empty() && !honeytoken {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("entity {entity} not found")));
+    }
+    Ok(Json(json!({
+        "entity": key,
+        "directory": object,
+        "sensitive": sensitive,
+        "honeytoken": honeytoken,
+        "alerts": {
+            "total": alerts.total,
+            "open": open,
+            "recent": alerts.alerts.into_iter().map(alert_json).collect::<Vec<_>>(),
+        },
+        "recent_activities": recent,
+    }))
+    .into_response())
 }
 
 async fn sensors(

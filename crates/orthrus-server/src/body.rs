@@ -1,6 +1,7 @@
-//! Sensor request bodies: JSON, zstd-compressed when the sensor says so
-//! (`Content-Encoding: zstd`). A batch of activities is repetitive JSON that zstd shrinks about
-//! tenfold; the decompressed size is bounded so a small hostile body cannot take the memory.
+//! Request bodies that can be large (sensor batches, directory uploads): JSON, zstd-compressed
+//! when the sender says so (`Content-Encoding: zstd`). A batch of activities is repetitive
+//! JSON that zstd shrinks about tenfold; the decompressed size is bounded so a small hostile
+//! body cannot take the memory.
 
 use std::io::Read as _;
 
@@ -16,9 +17,9 @@ use crate::api::ApiError;
 pub const MAX_DECODED_BYTES: u64 = 512 << 20;
 
 /// A JSON body, plain or zstd-compressed.
-pub struct SensorJson<T>(pub T);
+pub struct JsonBody<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for SensorJson<T> {
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -40,7 +41,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for SensorJson<T> {
             }
         };
         serde_json::from_slice(&json)
-            .map(SensorJson)
+            .map(JsonBody)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the body is no valid request: {e}")))
     }
 }

@@ -332,6 +332,78 @@ async fn metrics_count_the_intake_for_users_only_and_name_no_tenant() {
     assert!(!text.contains("acme") && !text.contains("globex"), "{text}");
 }
 
+#[tokio::test]
+async fn a_directory_upload_enriches_the_tenants_alerts_and_entity_profiles() {
+    let f = fixture();
+    feed(&f).await;
+    let snapshot: Value = serde_json::from_slice(
+        &std::fs::read(orthrus_testkit::fixture("directory/lab.snapshot.json")).unwrap(),
+    )
+    .unwrap();
+    let url = "/api/v1/tenants/acme/directory";
+    // Only an admin of the tenant uploads; another tenant's user does not see it exists.
+    assert_eq!(
+        call(&f.app, "POST", url, Some(&f.alice), Some(snapshot.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&f.app, "POST", url, Some(&f.bob), Some(snapshot.clone())).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let mut wrong = snapshot.clone();
+    wrong["version"] = json!(99);
+    assert_eq!(call(&f.app, "POST", url, Some(&f.carol), Some(wrong)).await.0, StatusCode::BAD_REQUEST);
+    let (status, body) = call(&f.app, "POST", url, Some(&f.carol), Some(snapshot)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["objects"].as_u64().unwrap() > 10, "{body}");
+    let (_, summary) = call(&f.app, "GET", url, Some(&f.alice), None).await;
+    assert_eq!(summary["domains"][0]["dns_name"], "lab.test");
+    assert_eq!(summary["updated"], json!(clock()));
+
+    // The DCSync alert, rebuilt with the directory, names da_admin as sensitive and why.
+    let (_, listed) =
+        call(&f.app, "GET", "/api/v1/tenants/acme/alerts?detection=ORT-DRS-001", Some(&f.alice), None).await;
+    let source = &listed["alerts"][0]["entities"][0];
+    assert_eq!(
+        (&source["sensitive"], &source["sensitive_reason"]),
+        (&json!(true), &json!("member of Domain Admins"))
+    );
+    // globex, fed the same captures without a directory, keeps its alert unenriched.
+    let (_, theirs) =
+        call(&f.app, "GET", "/api/v1/tenants/globex/alerts?detection=ORT-DRS-001", Some(&f.bob), None).await;
+    assert_eq!(theirs["alerts"][0]["entities"][0]["sensitive"], false);
+
+    // The profile: directory attributes, sensitivity, alerts, recent activity.
+    let (status, profile) =
+        call(&f.app, "GET", "/api/v1/tenants/acme/entities/account:da_admin", Some(&f.alice), None).await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    assert_eq!(profile["directory"]["qualified_name"], "LAB\\da_admin");
+    assert_eq!(profile["directory"]["object"]["sam_account_name"], "da_admin");
+    assert_eq!(profile["sensitive"], "member of Domain Admins");
+    assert_eq!(profile["honeytoken"], false);
+    assert!(profile["alerts"]["total"].as_u64().unwrap() >= 1, "{profile}");
+    assert!(!profile["recent_activities"].as_array().unwrap().is_empty());
+    // A group lists its size, not its members.
+    let (_, group) =
+        call(&f.app, "GET", "/api/v1/tenants/acme/entities/account:Domain%20Admins", Some(&f.alice), None)
+            .await;
+    assert!(group["directory"]["object"]["member_count"].as_u64().unwrap() >= 1, "{group}");
+    assert!(group["directory"]["object"].get("members").is_none());
+    // Unknown entity; another tenant's user; a malformed key.
+    let unknown = "/api/v1/tenants/acme/entities/account:nobody-here";
+    assert_eq!(call(&f.app, "GET", unknown, Some(&f.alice), None).await.0, StatusCode::NOT_FOUND);
+    let theirs = "/api/v1/tenants/acme/entities/account:da_admin";
+    assert_eq!(call(&f.app, "GET", theirs, Some(&f.bob), None).await.0, StatusCode::NOT_FOUND);
+    let malformed = "/api/v1/tenants/acme/entities/da_admin";
+    assert_eq!(call(&f.app, "GET", malformed, Some(&f.alice), None).await.0, StatusCode::BAD_REQUEST);
+
+    // A restarted center has the directory from the store.
+    let again = Center::start(f.store.clone(), CenterConfig::default()).unwrap();
+    let acme = again.directory(&TenantId("acme".into())).unwrap();
+    assert!(acme.find("da_admin").is_some());
+    assert!(again.directory(&TenantId("globex".into())).is_none());
+}
+
 #[test]
 fn the_openapi_document_names_every_route() {
     let document = openapi_document();

@@ -373,6 +373,11 @@ pub trait Store: Send + Sync {
     ) -> Result<ExclusionRecord>;
     fn exclusions(&self, tenant: &TenantId) -> Result<Vec<ExclusionRecord>>;
     fn remove_exclusion(&self, tenant: &TenantId, id: i64) -> Result<bool>;
+
+    /// Keeps the tenant's directory snapshot (opaque bytes to the store), replacing the last.
+    fn put_directory(&self, tenant: &TenantId, snapshot: &[u8], now: Timestamp) -> Result<()>;
+    /// The tenant's last directory snapshot and when it came.
+    fn directory(&self, tenant: &TenantId) -> Result<Option<(Vec<u8>, Timestamp)>>;
 }
 
 /// Tenant ids appear in URLs and file names: lower-case letters, digits, `-` and `_`, 1 to 64.

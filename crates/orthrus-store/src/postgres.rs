@@ -567,4 +567,22 @@ impl Store for PostgresStore {
             .execute("DELETE FROM exclusions WHERE tenant = $1 AND id = $2", &[&&*tenant.0, &id])?;
         Ok(changed > 0)
     }
+
+    fn put_directory(&self, tenant: &TenantId, snapshot: &[u8], now: Timestamp) -> Result<()> {
+        self.lock()
+            .execute(
+                "INSERT INTO directories (tenant, snapshot, updated) VALUES ($1, $2, $3)
+                 ON CONFLICT (tenant) DO UPDATE SET snapshot = excluded.snapshot, updated = excluded.updated",
+                &[&&*tenant.0, &snapshot, &now.as_micros()],
+            )
+            .map_err(|e| exists_or(e, &format!("tenant {}", tenant.0)))?;
+        Ok(())
+    }
+
+    fn directory(&self, tenant: &TenantId) -> Result<Option<(Vec<u8>, Timestamp)>> {
+        let row = self
+            .lock()
+            .query_opt("SELECT snapshot, updated FROM directories WHERE tenant = $1", &[&&*tenant.0])?;
+        row.map(|r| Ok((r.try_get(0)?, Timestamp::from_micros(r.try_get(1)?)))).transpose()
+    }
 }

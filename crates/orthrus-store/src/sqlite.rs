@@ -595,4 +595,32 @@ impl Store for SqliteStore {
             .execute("DELETE FROM exclusions WHERE tenant = ?1 AND id = ?2", params![&*tenant.0, id])?;
         Ok(changed > 0)
     }
+
+    fn put_directory(&self, tenant: &TenantId, snapshot: &[u8], now: Timestamp) -> Result<()> {
+        let connection = self.lock();
+        let known: bool = connection.query_row(
+            "SELECT EXISTS(SELECT 1 FROM tenants WHERE id = ?1)",
+            [&*tenant.0],
+            |r| r.get(0),
+        )?;
+        if !known {
+            return Err(StoreError::NotFound(format!("tenant {}", tenant.0)));
+        }
+        connection.execute(
+            "INSERT INTO directories (tenant, snapshot, updated) VALUES (?1, ?2, ?3)
+             ON CONFLICT (tenant) DO UPDATE SET snapshot = excluded.snapshot, updated = excluded.updated",
+            rusqlite::params![&*tenant.0, snapshot, now.as_micros()],
+        )?;
+        Ok(())
+    }
+
+    fn directory(&self, tenant: &TenantId) -> Result<Option<(Vec<u8>, Timestamp)>> {
+        let connection = self.lock();
+        let found = connection
+            .query_row("SELECT snapshot, updated FROM directories WHERE tenant = ?1", [&*tenant.0], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()?;
+        Ok(found.map(|(bytes, updated)| (bytes, Timestamp::from_micros(updated))))
+    }
 }

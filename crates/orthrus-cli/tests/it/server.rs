@@ -124,6 +124,31 @@ fn the_center_serves_sensors_and_users_over_https_and_forwards_to_the_siem() {
     assert_eq!(document["alert"]["detection"], "ORT-DRS-001");
     assert_eq!(document["alert"]["tenant"], "acme");
     assert!(quiet_documents.try_recv().is_err(), "the filtered webhook was sent something");
+
+    // An admin uploads the directory with the CLI; the profile then shows why da_admin matters.
+    admin(&["user", "add", "carol"]);
+    admin(&["user", "grant", "carol", "--tenant", "acme", "--role", "admin"]);
+    let carol = dir.path().join("carol.token");
+    std::fs::write(&carol, admin(&["user", "token", "carol"])).unwrap();
+    let out = orthrus()
+        .args(["directory", "upload", "--directory"])
+        .arg(orthrus_testkit::fixture("directory/lab.snapshot.json"))
+        .args(["--center", &format!("https://{address}"), "--center-fingerprint", &printed, "--token-file"])
+        .arg(&carol)
+        .args(["--tenant", "acme"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 domains"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let (status, body) =
+        https(&address, &cert, "GET", "/api/v1/tenants/acme/entities/account:da_admin", &user_token, None);
+    assert_eq!(status, 200, "{body}");
+    let profile: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(profile["sensitive"], "member of Domain Admins");
 }
 
 /// A webhook receiver on loopback: each request's head and body, answered 204; it stops after

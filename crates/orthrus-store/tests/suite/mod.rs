@@ -321,6 +321,19 @@ pub fn alert_filters_and_pages(store: &dyn Store) {
     assert_eq!(open.total, all.len() as u64 - 1);
 }
 
+/// Each tenant keeps its own last directory snapshot; a new one replaces it.
+pub fn directories_per_tenant(store: &dyn Store) {
+    two_tenants(store);
+    assert_eq!(store.directory(&tenant("acme")).unwrap(), None);
+    store.put_directory(&tenant("acme"), b"acme-1", t(10)).unwrap();
+    store.put_directory(&tenant("acme"), b"acme-2", t(20)).unwrap();
+    store.put_directory(&tenant("globex"), b"globex-1", t(15)).unwrap();
+    assert_eq!(store.directory(&tenant("acme")).unwrap(), Some((b"acme-2".to_vec(), t(20))));
+    assert_eq!(store.directory(&tenant("globex")).unwrap(), Some((b"globex-1".to_vec(), t(15))));
+    assert!(matches!(store.put_directory(&tenant("initech"), b"x", t(30)), Err(StoreError::NotFound(_))));
+    assert_eq!(store.directory(&tenant("initech")).unwrap(), None);
+}
+
 /// Two tenants with the same account names and the same alert ids: nothing crosses.
 pub fn tenants_never_see_each_other(store: &dyn Store) {
     let (acme_dc1, globex_dc1) = two_tenants(store);
@@ -420,6 +433,10 @@ macro_rules! store_suite {
         #[test]
         fn alert_filters_and_pages() {
             suite::alert_filters_and_pages(&*$make);
+        }
+        #[test]
+        fn directories_per_tenant() {
+            suite::directories_per_tenant(&*$make);
         }
         #[test]
         fn tenants_never_see_each_other() {
