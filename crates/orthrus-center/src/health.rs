@@ -32,6 +32,9 @@ pub struct Heartbeat {
     /// the sensor sent them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<serde_json::Value>,
+    /// The sensor's reverse DNS: addresses asked, named, failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverse_dns: Option<serde_json::Value>,
     /// The last directory sync's outcome, when the sensor syncs the directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub directory_sync_error: Option<String>,

@@ -13,6 +13,7 @@ use anyhow::Context;
 use orthrus_center::health::Heartbeat;
 use orthrus_model::Activity;
 use orthrus_sensor::client::CenterClient;
+use orthrus_sensor::names::ReverseDns;
 use orthrus_sensor::{Spool, SpoolStats};
 use serde::Deserialize;
 use serde_json::json;
@@ -41,6 +42,12 @@ struct SensorConfig {
     /// Recorded on each activity as the sensor that observed it.
     #[serde(default = "default_name")]
     name: String,
+    /// A DNS server (the DC's, `10.0.0.1` or `10.0.0.1:53`) asked for the name of each new
+    /// source address (reverse DNS, PTR).
+    reverse_dns: Option<String>,
+    /// How long a reverse DNS answer stands before the address is asked again.
+    #[serde(default = "default_reverse_dns_refresh")]
+    reverse_dns_refresh_mins: u64,
     /// The sensor reads Windows event logs: the center raises a health issue when none arrive.
     #[serde(default)]
     events_expected: bool,
@@ -93,6 +100,9 @@ fn default_poll() -> u64 {
 fn default_batch_secs() -> u64 {
     2
 }
+fn default_reverse_dns_refresh() -> u64 {
+    60
+}
 fn default_name() -> String {
     "orthrus-sensor".into()
 }
@@ -109,21 +119,28 @@ fn default_true() -> bool {
 /// Longest wait between two attempts to reach the center.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// What the sensor has read since it started, for its heartbeats.
+/// What the sensor has read since it started (for its heartbeats), and the reverse DNS that
+/// names the addresses in it before it is kept.
 #[derive(Default)]
 struct Counters {
     network: u64,
     events: u64,
+    names: Option<ReverseDns>,
 }
 
 impl Counters {
-    fn count(&mut self, activities: &[Activity]) {
-        for activity in activities {
+    /// Counts what was read and adds the names reverse DNS found.
+    fn take(&mut self, activities: Vec<Activity>) -> Vec<Activity> {
+        for activity in &activities {
             if activity.from_event_log() {
                 self.events += 1;
             } else {
                 self.network += 1;
             }
+        }
+        match &mut self.names {
+            Some(names) => names.resolve(activities),
+            None => activities,
         }
     }
 }
@@ -163,7 +180,7 @@ mod live {
     /// Batches the capture has cut, into the disk buffer.
     pub fn drain(live: &LiveCapture, spool: &mut Spool, counters: &mut Counters) -> anyhow::Result<()> {
         while let Ok(batch) = live.batches.try_recv() {
-            keep(&batch, spool, counters)?;
+            keep(batch, spool, counters)?;
         }
         Ok(())
     }
@@ -176,7 +193,7 @@ mod live {
         counters: &mut Counters,
     ) -> anyhow::Result<()> {
         match live.batches.recv_timeout(tick) {
-            Ok(batch) => keep(&batch, spool, counters),
+            Ok(batch) => keep(batch, spool, counters),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Ok(()),
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                 let why = live.stats().failure.unwrap_or_else(|| "the capture thread ended".into());
@@ -186,12 +203,11 @@ mod live {
     }
 
     fn keep(
-        batch: &[orthrus_model::Activity],
+        batch: Vec<orthrus_model::Activity>,
         spool: &mut Spool,
         counters: &mut Counters,
     ) -> anyhow::Result<()> {
-        spool.append(batch)?;
-        counters.count(batch);
+        spool.append(&counters.take(batch))?;
         Ok(())
     }
 
@@ -258,6 +274,14 @@ pub fn sensor(args: &SensorArgs) -> anyhow::Result<u8> {
         None => None,
     };
     let mut counters = Counters::default();
+    if let Some(server) = &config.reverse_dns {
+        let server: std::net::SocketAddr = server
+            .parse()
+            .or_else(|_| server.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+            .with_context(|| format!("reverse_dns {server:?} is not an address (10.0.0.1 or 10.0.0.1:53)"))?;
+        let refresh = Duration::from_secs(config.reverse_dns_refresh_mins.max(1) * 60);
+        counters.names = Some(ReverseDns::new(server, refresh, &config.name));
+    }
     let tick = Duration::from_millis(config.poll_millis.max(100));
     let mut backoff = tick;
     let mut next_ship = Instant::now();
@@ -326,6 +350,7 @@ fn heartbeat(
     };
     // Live capture: the kernel's counts of packets received and dropped are the capture's
     // health (health.md's drop ratio); the decoder's counters say what became of them.
+    beat.reverse_dns = counters.names.as_ref().and_then(|n| serde_json::to_value(&n.counters).ok());
     if let Some(capture) = capture {
         beat.packets = capture.received;
         beat.dropped_packets = capture.dropped;
@@ -367,7 +392,7 @@ fn read_new_files(
                 move_into(&path, &watch.join("failed"))?;
                 continue;
             }
-            counters.count(&activities);
+            let activities = counters.take(activities);
             spool.append_file(&name, &activities, config.batch_activities)?;
         }
         move_into(&path, &watch.join("done"))?;

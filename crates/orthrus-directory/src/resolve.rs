@@ -241,6 +241,9 @@ impl NameResolver {
                     }
                 }
             }
+            ActivityKind::NameLookedUp(lookup) => {
+                self.record(lookup.address, &lookup.name, Method::ReverseDns, time)
+            }
             ActivityKind::NetbiosNameSeen(nb) if matches!(nb.suffix, 0x00 | 0x20) => {
                 let method = match (nb.operation.as_str(), nb.response) {
                     ("registration" | "refresh", false) => Method::NameRegistration,

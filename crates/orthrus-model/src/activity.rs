@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     AccountChange, DirectoryAccess, DirectoryChange, DnsQuery, FileAccess, GroupChange, HttpRequest,
-    KerberosExchange, KerberosServiceAccess, LdapBind, LdapChange, LdapSearch, LogCleared, Logon,
+    KerberosExchange, KerberosServiceAccess, LdapBind, LdapChange, LdapSearch, LogCleared, Logon, NameLookup,
     NetbiosName, NtlmAuthentication, PrivilegedLogon, ProcessConnection, ProcessStart, RdpConnection,
     RpcCall, ServiceInstall, ShareAccess, SmbEncryptedSession, SmbNegotiation, TaskRegistration, Timestamp,
     TlsSession,
@@ -178,6 +178,9 @@ pub enum ActivityKind {
     SmbNegotiated(SmbNegotiation),
     /// A NetBIOS name service message: a name claimed, asked for or answered.
     NetbiosNameSeen(NetbiosName),
+    /// A reverse (PTR) lookup the sensor made itself for an address it saw, and the name the
+    /// DNS server gave (MDI's reverse-DNS name resolution).
+    NameLookedUp(NameLookup),
     /// An HTTP request that authenticated, and its answer.
     HttpRequested(HttpRequest),
     /// An RDP connection request with its cookie.
@@ -293,6 +296,7 @@ impl ActivityKind {
             ActivityKind::DnsQueried(_) => "dns_queried",
             ActivityKind::SmbNegotiated(_) => "smb_negotiated",
             ActivityKind::NetbiosNameSeen(_) => "netbios_name_seen",
+            ActivityKind::NameLookedUp(_) => "name_looked_up",
             ActivityKind::HttpRequested(_) => "http_requested",
             ActivityKind::RdpConnectionRequested(_) => "rdp_connection_requested",
             ActivityKind::TlsSessionStarted(_) => "tls_session_started",

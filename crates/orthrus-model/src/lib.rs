@@ -48,7 +48,7 @@ pub use kerberos::{
 };
 pub use time::Timestamp;
 pub use windows::{
-    AuthOutcome, BackupKeyAction, Carrier, FileAccess, HttpRequest, KerberosServiceAccess, NetbiosName,
-    NtStatus, NtlmAuthentication, NtlmResponse, RdpConnection, RpcAuth, RpcCall, RpcDetail, SessionEntry,
-    ShareAccess, SmbEncryptedSession, SmbNegotiation,
+    AuthOutcome, BackupKeyAction, Carrier, FileAccess, HttpRequest, KerberosServiceAccess, NameLookup,
+    NetbiosName, NtStatus, NtlmAuthentication, NtlmResponse, RdpConnection, RpcAuth, RpcCall, RpcDetail,
+    SessionEntry, ShareAccess, SmbEncryptedSession, SmbNegotiation,
 };

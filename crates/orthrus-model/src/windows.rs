@@ -317,6 +317,14 @@ pub struct NetbiosName {
     pub addresses: Vec<std::net::Ipv4Addr>,
 }
 
+/// A sensor's own reverse DNS lookup: the address, the name its DNS server gave, the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameLookup {
+    pub address: std::net::IpAddr,
+    pub name: String,
+    pub server: String,
+}
+
 /// An RDP connection request and its cookie.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RdpConnection {

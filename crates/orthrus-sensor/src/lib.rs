@@ -5,6 +5,7 @@
 pub mod client;
 #[cfg(feature = "libpcap")]
 pub mod live;
+pub mod names;
 pub mod spool;
 
 pub use spool::{Spool, SpoolError, SpoolStats, SpooledBatch};

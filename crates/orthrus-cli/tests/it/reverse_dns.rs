@@ -9,7 +9,7 @@ use simple_dns::{CLASS, Name, Packet, RCODE, ResourceRecord};
 
 /// Answers PTR queries for 21.0.99.10.in-addr.arpa with `atk-box.lab.test`, NXDOMAIN for the
 /// rest, until `queries` have been answered or 30 s pass.
-fn dns_server(queries: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
+pub(crate) fn dns_server(queries: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let address = socket.local_addr().unwrap().to_string();

@@ -424,3 +424,73 @@ fn cef_test_reaches_each_endpoint_and_names_the_one_that_is_down() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("ORT-NOPE-1"));
 }
+
+/// The sensor asks reverse DNS (a server on loopback answering like a DC's DNS) for the source
+/// addresses it reads; the center's alert then names the attacker's computer.
+#[test]
+fn the_sensors_reverse_dns_names_the_attackers_computer_at_the_center() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("center.db");
+    let admin = |args: &[&str]| {
+        let out = orthrus().arg("admin").arg("--store").arg(&store).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    admin(&["tenant", "add", "acme"]);
+    let token_file = dir.path().join("sensor.token");
+    std::fs::write(&token_file, admin(&["sensor", "add", "--tenant", "acme", "dc1"])).unwrap();
+    admin(&["user", "add", "alice"]);
+    admin(&["user", "grant", "alice", "--tenant", "acme", "--role", "viewer"]);
+    let user_token = admin(&["user", "token", "alice"]);
+    let cert = dir.path().join("center.crt");
+    let center_config = dir.path().join("center.toml");
+    std::fs::write(
+        &center_config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nstore = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            store.display(),
+            cert.display(),
+            dir.path().join("center.key").display()
+        ),
+    )
+    .unwrap();
+    let (_center, address, fingerprint) = start_center(&center_config);
+    let (dns, asked) = super::reverse_dns::dns_server(1);
+    let watch = dir.path().join("incoming");
+    std::fs::create_dir_all(&watch).unwrap();
+    let sensor_config = dir.path().join("sensor.toml");
+    std::fs::write(
+        &sensor_config,
+        format!(
+            "center = \"https://{address}\"\ncenter_fingerprint = \"{fingerprint}\"\ntoken_file = \"{}\"\nwatch = \"{}\"\n\
+             spool = \"{}\"\nreverse_dns = \"{dns}\"\nheartbeat_secs = 1\npoll_millis = 200\n",
+            token_file.display(),
+            watch.display(),
+            dir.path().join("sensor.spool").display()
+        ),
+    )
+    .unwrap();
+    let _sensor = start_sensor(&sensor_config);
+    let staged = dir.path().join("zone.pcap");
+    std::fs::copy(orthrus_testkit::fixture("pcap/dns_zone_transfer.pcap"), &staged).unwrap();
+    std::fs::rename(&staged, watch.join("zone.pcap")).unwrap();
+
+    // The capture's one client is asked about once, before its activities are kept.
+    assert_eq!(asked.join().unwrap(), ["21.0.99.10.in-addr.arpa"]);
+    let started = std::time::Instant::now();
+    let alert = loop {
+        let (status, body) = https(&address, &cert, "GET", "/api/v1/tenants/acme/alerts", &user_token, None);
+        assert_eq!(status, 200, "{body}");
+        let listed: Value = serde_json::from_str(&body).unwrap();
+        if let Some(alert) =
+            listed["alerts"].as_array().and_then(|a| a.iter().find(|a| a["detection"] == "ORT-DNS-001"))
+        {
+            break alert.clone();
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{listed}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(alert["source"]["computer"], "ATK-BOX", "{alert:#}");
+    assert_eq!(alert["source"]["resolution"]["methods"][0], "reverse_dns");
+    assert!(alert["description"].as_str().unwrap().starts_with("ATK-BOX (10.99.0.21)"), "{alert:#}");
+}
