@@ -23,27 +23,34 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let encoding = request
-            .headers()
-            .get(CONTENT_ENCODING)
-            .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+        let encoding = content_encoding(request.headers());
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
-        let json = match encoding.as_deref() {
-            None | Some("identity") => bytes.to_vec(),
-            Some("zstd") => decompress(&bytes)?,
-            Some(other) => {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    format!("content encoding {other:?}: send identity or zstd"),
-                ));
-            }
-        };
-        serde_json::from_slice(&json)
-            .map(JsonBody)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the body is no valid request: {e}")))
+        decode(encoding.as_deref(), &bytes).map(JsonBody)
     }
+}
+
+/// The `Content-Encoding` of a request, lower-cased.
+pub fn content_encoding(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers.get(CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+}
+
+/// A body's JSON, decompressed per its encoding. For handlers that must check who asks before
+/// they say anything about the body.
+pub fn decode<T: DeserializeOwned>(encoding: Option<&str>, bytes: &[u8]) -> Result<T, ApiError> {
+    let json = match encoding {
+        None | Some("identity") => std::borrow::Cow::Borrowed(bytes),
+        Some("zstd") => std::borrow::Cow::Owned(decompress(bytes)?),
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("content encoding {other:?}: send identity or zstd"),
+            ));
+        }
+    };
+    serde_json::from_slice(&json)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the body is no valid request: {e}")))
 }
 
 fn decompress(bytes: &[u8]) -> Result<Vec<u8>, ApiError> {
