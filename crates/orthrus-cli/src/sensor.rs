@@ -116,6 +116,34 @@ fn default_true() -> bool {
     true
 }
 
+/// Set once Ctrl-C or SIGTERM (what service managers send) arrives: the loop then stops at its
+/// next turn, keeping what it captured. A small runtime on its own thread waits for the signal.
+fn stop_requested() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let set = flag.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    if let Ok(runtime) = runtime {
+        std::thread::spawn(move || {
+            runtime.block_on(async {
+                let terminate = async {
+                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                        Ok(mut signal) => {
+                            signal.recv().await;
+                        }
+                        Err(_) => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    () = terminate => {}
+                }
+            });
+            set.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+    flag
+}
+
 /// Longest wait between two attempts to reach the center.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -175,6 +203,14 @@ mod live {
         .context("starting the live capture")?;
         eprintln!("orthrus: sensor capturing on {} for {}", capture.interface, config.center);
         Ok(live)
+    }
+
+    /// Stops the capture; everything it still held into the disk buffer.
+    pub fn finish(live: LiveCapture, spool: &mut Spool, counters: &mut Counters) -> anyhow::Result<()> {
+        for batch in live.stop() {
+            keep(batch, spool, counters)?;
+        }
+        Ok(())
     }
 
     /// Batches the capture has cut, into the disk buffer.
@@ -241,6 +277,9 @@ mod live {
     pub fn drain(live: &Never, _: &mut Spool, _: &mut Counters) -> anyhow::Result<()> {
         match *live {}
     }
+    pub fn finish(live: Never, _: &mut Spool, _: &mut Counters) -> anyhow::Result<()> {
+        match live {}
+    }
     pub fn wait(live: &Never, _: Duration, _: &mut Spool, _: &mut Counters) -> anyhow::Result<()> {
         match *live {}
     }
@@ -269,7 +308,7 @@ pub fn sensor(args: &SensorArgs) -> anyhow::Result<u8> {
         }
         eprintln!("orthrus: sensor watching {} for {}", watch.display(), config.center);
     }
-    let live = match &config.capture {
+    let mut live = match &config.capture {
         Some(capture) => Some(live::start(capture, &config)?),
         None => None,
     };
@@ -287,7 +326,17 @@ pub fn sensor(args: &SensorArgs) -> anyhow::Result<u8> {
     let mut next_ship = Instant::now();
     let mut last_heartbeat: Option<Instant> = None;
     let mut center_down = false;
+    let stopping = stop_requested();
     loop {
+        if stopping.load(std::sync::atomic::Ordering::Relaxed) {
+            // What the capture still holds goes to the disk buffer; one last try to ship it.
+            if let Some(live) = live.take() {
+                live::finish(live, &mut spool, &mut counters)?;
+            }
+            let _ = ship(&client, &mut spool);
+            eprintln!("orthrus: sensor stopped; {} batches wait in the disk buffer", spool.stats()?.batches);
+            return Ok(crate::exit::OK);
+        }
         if let Some(watch) = &config.watch {
             read_new_files(watch, &config, &mut spool, &mut counters)?;
         }

@@ -120,6 +120,21 @@ impl LiveCapture {
         Ok(Self { batches, stats, stop, thread: Some(thread) })
     }
 
+    /// Stops the capture and returns every batch not yet taken, the decoder's last
+    /// activities (flows and requests still open) included: nothing captured is left behind.
+    pub fn stop(mut self) -> Vec<Vec<Activity>> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut rest = Vec::new();
+        // The reader sends what it holds and ends; its sender then closes the channel.
+        while let Ok(batch) = self.batches.recv() {
+            rest.push(batch);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        rest
+    }
+
     pub fn stats(&self) -> LiveStats {
         self.stats.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }

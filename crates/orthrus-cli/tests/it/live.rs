@@ -21,10 +21,10 @@ struct Veth {
 }
 
 impl Veth {
-    fn new() -> Self {
+    fn new(tag: char) -> Self {
         let id = std::process::id();
-        let veth = Veth { namespace: format!("orthrus-live-{id}"), here: format!("olv{id}a") };
-        let peer = format!("olv{id}b");
+        let veth = Veth { namespace: format!("orthrus-live-{id}{tag}"), here: format!("olv{id}{tag}a") };
+        let peer = format!("olv{id}{tag}b");
         let ip = |args: &[&str]| {
             let out = Command::new("ip").args(args).output().expect("iproute2's ip");
             assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -50,7 +50,7 @@ impl Drop for Veth {
 fn the_sensor_captures_live_and_the_center_alerts() {
     let uid = Command::new("id").arg("-u").output().unwrap();
     assert_eq!(String::from_utf8_lossy(&uid.stdout).trim(), "0", "live capture needs root");
-    let veth = Veth::new();
+    let veth = Veth::new('x');
 
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("center.db");
@@ -150,4 +150,83 @@ fn the_sensor_captures_live_and_the_center_alerts() {
     assert_eq!(capture["dropped"], 0, "{sensor}");
     assert_eq!(sensor["status"]["dropped_packets"], 0, "{sensor}");
     assert!(capture["decode"]["protocols"]["dcerpc"].is_object(), "{sensor}");
+}
+
+/// A sensor stopped by SIGTERM (as a service manager stops it) keeps what it captured: its
+/// batches are never cut by age here, so everything arrives only through the stop.
+#[test]
+fn a_sensor_stopped_by_sigterm_ships_what_it_captured() {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&uid.stdout).trim(), "0", "live capture needs root");
+    let veth = Veth::new('y');
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("center.db");
+    let admin = |args: &[&str]| {
+        let out = orthrus().arg("admin").arg("--store").arg(&store).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    admin(&["tenant", "add", "acme"]);
+    let token_file = dir.path().join("sensor.token");
+    std::fs::write(&token_file, admin(&["sensor", "add", "--tenant", "acme", "dc1"])).unwrap();
+    let center_config = dir.path().join("center.toml");
+    std::fs::write(
+        &center_config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nstore = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            store.display(),
+            dir.path().join("center.crt").display(),
+            dir.path().join("center.key").display()
+        ),
+    )
+    .unwrap();
+    let (_center, address, fingerprint) = start_center(&center_config);
+    let sensor_config = dir.path().join("sensor.toml");
+    std::fs::write(
+        &sensor_config,
+        format!(
+            "center = \"https://{address}\"\ncenter_fingerprint = \"{fingerprint}\"\ntoken_file = \"{}\"\n\
+             spool = \"{}\"\nbatch_secs = 3600\nbatch_activities = 100000\npoll_millis = 200\n\n\
+             [capture]\ninterface = \"{}\"\n",
+            token_file.display(),
+            dir.path().join("sensor.spool").display(),
+            veth.here
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("orthrus"))
+        .args(["sensor", "--config"])
+        .arg(&sensor_config)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut banner = String::new();
+    stderr.read_line(&mut banner).unwrap();
+    assert!(banner.contains("capturing on"), "{banner}");
+    let replay = Command::new("tcpreplay")
+        .args(["-q", "--pps", "500", "-i", &veth.here])
+        .arg(orthrus_testkit::fixture("pcap/kerberoast.pcap"))
+        .output()
+        .expect("tcpreplay");
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(wait_for_activities(&store, 0), 0, "nothing is cut by age or size before the stop");
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the sensor did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(exit.success(), "{rest}");
+    assert!(rest.contains("sensor stopped"), "{rest}");
+    let expected = orthrus_testkit::lab_activities("kerberoast").len() as u64;
+    assert_eq!(wait_for_activities(&store, expected), expected);
 }
