@@ -55,6 +55,8 @@ pub struct HealthThresholds {
     pub spool_full_ratio: f64,
     /// Oldest sensor version the center works with.
     pub minimum_version: String,
+    /// A tenant's directory upload older than this is stale (its sync is failing or stopped).
+    pub directory_stale_secs: i64,
 }
 
 impl Default for HealthThresholds {
@@ -68,6 +70,7 @@ impl Default for HealthThresholds {
             drop_ratio_high: 0.05,
             spool_full_ratio: 0.8,
             minimum_version: "0.1.0".into(),
+            directory_stale_secs: 2 * 3600,
         }
     }
 }
@@ -83,6 +86,7 @@ pub enum HealthKind {
     EventsMissing,
     BufferFilling,
     DirectorySync,
+    DirectoryStale,
 }
 
 impl HealthKind {
@@ -96,6 +100,7 @@ impl HealthKind {
             HealthKind::EventsMissing => "ORT-H-EVENTS-MISSING",
             HealthKind::BufferFilling => "ORT-H-BUFFER",
             HealthKind::DirectorySync => "ORT-H-DIR-CREDS",
+            HealthKind::DirectoryStale => "ORT-H-SYNC-STALE",
         }
     }
 
@@ -109,6 +114,7 @@ impl HealthKind {
             HealthKind::EventsMissing => 1202,
             HealthKind::BufferFilling => 1211,
             HealthKind::DirectorySync => 1206,
+            HealthKind::DirectoryStale => 1007,
         }
     }
 
@@ -122,6 +128,7 @@ impl HealthKind {
             HealthKind::EventsMissing => "Windows events missing",
             HealthKind::BufferFilling => "Sensor disk buffer filling",
             HealthKind::DirectorySync => "Directory sync failing",
+            HealthKind::DirectoryStale => "Directory data out of date",
         }
     }
 
@@ -132,7 +139,10 @@ impl HealthKind {
             HealthKind::NoTraffic => 300,
             HealthKind::PacketDrop | HealthKind::EventBacklog => 900,
             HealthKind::EventsMissing => 86_400,
-            HealthKind::SensorOutdated | HealthKind::BufferFilling | HealthKind::DirectorySync => 0,
+            HealthKind::SensorOutdated
+            | HealthKind::BufferFilling
+            | HealthKind::DirectorySync
+            | HealthKind::DirectoryStale => 0,
         }
     }
 }
@@ -190,15 +200,33 @@ impl HealthMonitor {
         self.open.values()
     }
 
-    /// Evaluates every sensor at `now`: the issues that opened, updated or closed.
+    /// Evaluates every sensor, and each tenant's last directory upload, at `now`: the issues
+    /// that opened, updated or closed.
     pub fn evaluate(
         &mut self,
         sensors: &[SensorRecord],
+        directories: &[(TenantId, Timestamp)],
         now: Timestamp,
     ) -> Vec<(HealthIssue, HealthTrigger)> {
         let mut holding: Vec<(TenantId, HealthKind, String, Severity, String)> = Vec::new();
         for sensor in sensors {
             self.conditions(sensor, now, &mut holding);
+        }
+        for (tenant, uploaded) in directories {
+            let age = now.as_micros().saturating_sub(uploaded.as_micros()) / 1_000_000;
+            if age > self.thresholds.directory_stale_secs {
+                holding.push((
+                    tenant.clone(),
+                    HealthKind::DirectoryStale,
+                    "directory".into(),
+                    Severity::Medium,
+                    format!(
+                        "The directory was last uploaded {} hours ago: sensitive accounts, honeytokens \
+                         and names reflect that day; check the `orthrus directory sync` and upload schedule.",
+                        age / 3600
+                    ),
+                ));
+            }
         }
         let mut changes = Vec::new();
         let mut seen_now = std::collections::BTreeSet::new();

@@ -93,6 +93,8 @@ pub struct Center {
     engines: BTreeMap<TenantId, Engine>,
     /// Each tenant's directory, as its sync last uploaded it (none: enrichment by names only).
     directories: BTreeMap<TenantId, Arc<Directory>>,
+    /// When each tenant's directory was last uploaded (health: a stale one is an issue).
+    directory_uploaded: BTreeMap<TenantId, Timestamp>,
     health: health::HealthMonitor,
 }
 
@@ -106,6 +108,7 @@ impl Center {
             routes: config.routes,
             engines: BTreeMap::new(),
             directories: BTreeMap::new(),
+            directory_uploaded: BTreeMap::new(),
             health: health::HealthMonitor::new(config.health),
         };
         for tenant in center.store.tenants()? {
@@ -130,7 +133,8 @@ impl Center {
     /// The tenant's stored directory into memory. A stored snapshot that no longer reads (a
     /// newer format, damage) is logged and left out: the center runs without it.
     fn load_directory(&mut self, tenant: &TenantId) -> Result<(), CenterError> {
-        let Some((bytes, _)) = self.store.directory(tenant)? else { return Ok(()) };
+        let Some((bytes, uploaded)) = self.store.directory(tenant)? else { return Ok(()) };
+        self.directory_uploaded.insert(tenant.clone(), uploaded);
         match decode_snapshot(&bytes) {
             Ok(snapshot) => {
                 let directory = Directory::new(snapshot, &self.detection.entity_tags());
@@ -154,6 +158,7 @@ impl Center {
         let compressed = zstd::bulk::compress(&json, SNAPSHOT_COMPRESSION)
             .map_err(|e| StoreError::Invalid(format!("compressing the directory: {e}")))?;
         self.store.put_directory(tenant, &compressed, now)?;
+        self.directory_uploaded.insert(tenant.clone(), now);
         let directory = Directory::new(snapshot, &self.detection.entity_tags());
         self.directories.insert(tenant.clone(), Arc::new(directory));
         self.engines.remove(tenant);
@@ -280,7 +285,9 @@ impl Center {
         for tenant in self.store.tenants()? {
             sensors.extend(self.store.sensors(&tenant.id)?);
         }
-        let changes = self.health.evaluate(&sensors, now);
+        let directories: Vec<(TenantId, Timestamp)> =
+            self.directory_uploaded.iter().map(|(tenant, at)| (tenant.clone(), *at)).collect();
+        let changes = self.health.evaluate(&sensors, &directories, now);
         for (issue, trigger) in &changes {
             let record = orthrus_sinks::cef::HealthRecord {
                 id: issue.kind.id(),

@@ -109,3 +109,40 @@ fn health_issues_open_escalate_and_close_and_reach_the_siem() {
     }
     assert_eq!(closed, 3);
 }
+
+/// A tenant's directory upload that grows old is an issue (ORT-H-SYNC-STALE) until the next
+/// upload, also across a restart of the center.
+#[test]
+fn a_stale_directory_upload_is_a_health_issue_until_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("center.db")).unwrap();
+    let acme = TenantId("acme".into());
+    store.create_tenant(&acme, "ACME", at(0)).unwrap();
+    store.create_tenant(&TenantId("globex".into()), "Globex", at(0)).unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let snapshot =
+        orthrus_directory::Snapshot::load(&orthrus_testkit::fixture("directory/lab.snapshot.json")).unwrap();
+    let mut center = Center::start(store.clone(), CenterConfig::default()).unwrap();
+    center.set_directory(&acme, snapshot.clone(), at(0)).unwrap();
+    assert!(center.check_health(at(60)).unwrap().is_empty(), "an hour is fresh");
+    let opened = center.check_health(at(121)).unwrap();
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    let (issue, trigger) = &opened[0];
+    assert_eq!(
+        (issue.kind.id(), issue.kind.external_id(), *trigger),
+        ("ORT-H-SYNC-STALE", 1007, HealthTrigger::Opened)
+    );
+    assert_eq!((&issue.tenant, issue.severity), (&acme, Severity::Medium));
+    assert!(issue.message.contains("2 hours ago"), "{}", issue.message);
+    // globex never uploaded one: it runs without, which is no issue of freshness.
+    assert!(center.open_health_issues().all(|i| i.tenant == acme));
+
+    // A restarted center knows when the upload was; the next upload closes the issue.
+    let mut center = Center::start(store, CenterConfig::default()).unwrap();
+    let again = center.check_health(at(130)).unwrap();
+    assert_eq!(again.len(), 1);
+    center.set_directory(&acme, snapshot, at(131)).unwrap();
+    let closed = center.check_health(at(132)).unwrap();
+    assert_eq!(closed.len(), 1);
+    assert_eq!((closed[0].0.kind.id(), closed[0].1), ("ORT-H-SYNC-STALE", HealthTrigger::Closed));
+}

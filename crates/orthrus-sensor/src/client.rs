@@ -59,15 +59,20 @@ impl CenterClient {
 
     /// POSTs `body` as JSON to `path`; the center's JSON answer (null when empty).
     pub fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, ClientError> {
+        self.post_encoded(path, &encode_body(body))
+    }
+
+    /// POSTs a body [`encode_body`] made.
+    pub fn post_encoded(&self, path: &str, body: &(Vec<u8>, bool)) -> Result<serde_json::Value, ClientError> {
         let target = HttpTarget { path: path.to_owned(), ..self.base.clone() };
-        let (payload, compressed) = encode_body(body);
+        let (payload, compressed) = body;
         let mut headers = self.authorization.clone();
-        if compressed {
+        if *compressed {
             headers.push("Content-Encoding: zstd".into());
         }
         let request =
             PostRequest { content_type: "application/json", headers: &headers, timeout: self.timeout };
-        let answer = post(&target, Some(&self.tls), &request, &payload)?;
+        let answer = post(&target, Some(&self.tls), &request, payload)?;
         if answer.iter().all(u8::is_ascii_whitespace) {
             return Ok(serde_json::Value::Null);
         }
@@ -76,7 +81,7 @@ impl CenterClient {
 }
 
 /// The body's bytes, zstd-compressed (true) when large enough to gain from it.
-fn encode_body(body: &serde_json::Value) -> (Vec<u8>, bool) {
+pub fn encode_body(body: &serde_json::Value) -> (Vec<u8>, bool) {
     let json = body.to_string().into_bytes();
     if json.len() >= COMPRESS_FROM_BYTES
         && let Ok(compressed) = zstd::bulk::compress(&json, COMPRESSION_LEVEL)

@@ -17,6 +17,7 @@
 //! assert_eq!(store.tenants().unwrap()[0].name, "ACME Corp");
 //! ```
 
+mod blocks;
 pub mod credentials;
 mod entities;
 #[cfg(feature = "postgres")]

@@ -10,6 +10,7 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row};
 
+use crate::blocks::{self, Window};
 use crate::rows::{
     ALERT_COLUMNS, AlertRow, FilterValue, SENSOR_COLUMNS, SensorRow, activity_limit, alert_conditions,
     alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, valid_comment,
@@ -18,7 +19,7 @@ use crate::rows::{
 use crate::{
     ActivityQuery, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, ExclusionKind, ExclusionRecord,
     Ingested, MAX_PAGE, NewExclusion, Page, Result, Role, SensorRecord, Store, StoreError, TenantRecord,
-    Upserted, UserRecord, activity_entities, alert_entities, valid_tenant_id,
+    Upserted, UserRecord, alert_entities, valid_tenant_id,
 };
 
 mod embedded {
@@ -286,23 +287,30 @@ impl Store for PostgresStore {
                 Err(StoreError::NotFound(format!("sensor {sensor}")))
             };
         }
-        let insert_activity = transaction.prepare(
-            "INSERT INTO activities (tenant, time, sensor, kind, record) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        let insert_block = transaction.prepare(
+            "INSERT INTO activity_blocks (tenant, first_time, last_time, count, encoding, data)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )?;
         let insert_entity = transaction.prepare(
-            "INSERT INTO activity_entities (tenant, entity, time, activity) VALUES ($1, $2, $3, $4)
+            "INSERT INTO block_entities (tenant, entity, last_time, block) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",
         )?;
-        for activity in activities {
-            let mut activity = activity.clone();
-            activity.tenant = tenant.clone();
-            let record = serde_json::to_string(&activity)?;
-            let time = micros(activity.time);
+        for block in blocks::blocks(tenant, activities)? {
             let id: i64 = transaction
-                .query_one(&insert_activity, &[&&*tenant.0, &time, &sensor, &activity.kind.name(), &record])?
+                .query_one(
+                    &insert_block,
+                    &[
+                        &&*tenant.0,
+                        &block.first_time,
+                        &block.last_time,
+                        &block.count,
+                        &block.encoding,
+                        &block.data,
+                    ],
+                )?
                 .try_get(0)?;
-            for entity in activity_entities(&activity) {
-                transaction.execute(&insert_entity, &[&&*tenant.0, &entity, &time, &id])?;
+            for entity in &block.entities {
+                transaction.execute(&insert_entity, &[&&*tenant.0, entity, &block.last_time, &id])?;
             }
         }
         transaction.commit()?;
@@ -310,48 +318,121 @@ impl Store for PostgresStore {
     }
 
     fn activities(&self, tenant: &TenantId, query: &ActivityQuery) -> Result<Vec<Activity>> {
-        let limit = activity_limit(query.limit);
-        let since = query.since.map_or(i64::MIN, micros);
-        let until = query.until.map_or(i64::MAX, micros);
+        let window = Window {
+            entity: query.entity.as_deref(),
+            since: query.since.map_or(i64::MIN, micros),
+            until: query.until.map_or(i64::MAX, micros),
+            limit: usize::try_from(activity_limit(query.limit)).unwrap_or(100),
+        };
         let mut client = self.lock();
-        let rows = match &query.entity {
+        let rows = match window.entity {
             Some(entity) => client.query(
-                "SELECT a.record FROM activity_entities e JOIN activities a ON a.id = e.activity
-                 WHERE e.tenant = $1 AND a.tenant = $1 AND e.entity = $2 AND e.time BETWEEN $3 AND $4
-                 ORDER BY e.time DESC, e.activity DESC LIMIT $5",
-                &[&&*tenant.0, entity, &since, &until, &limit],
+                "SELECT e.block, e.last_time FROM block_entities e JOIN activity_blocks b ON b.id = e.block
+                 WHERE e.tenant = $1 AND e.entity = $2 AND e.last_time >= $3 AND b.first_time <= $4
+                 ORDER BY e.last_time DESC, e.block DESC",
+                &[&&*tenant.0, &entity, &window.since, &window.until],
             )?,
             None => client.query(
-                "SELECT record FROM activities WHERE tenant = $1 AND time BETWEEN $2 AND $3
-                 ORDER BY time DESC, id DESC LIMIT $4",
-                &[&&*tenant.0, &since, &until, &limit],
+                "SELECT id, last_time FROM activity_blocks
+                 WHERE tenant = $1 AND last_time >= $2 AND first_time <= $3 ORDER BY last_time DESC, id DESC",
+                &[&&*tenant.0, &window.since, &window.until],
             )?,
         };
-        rows.iter().map(|r| Ok(serde_json::from_str(&r.try_get::<_, String>(0)?)?)).collect()
+        let candidates: Vec<(i64, i64)> =
+            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_>>()?;
+        let load =
+            client.prepare("SELECT encoding, data FROM activity_blocks WHERE id = $1 AND tenant = $2")?;
+        blocks::newest(
+            &candidates,
+            |id| {
+                let row = client.query_one(&load, &[&id, &&*tenant.0])?;
+                Ok((row.try_get(0)?, row.try_get(1)?))
+            },
+            &window,
+        )
     }
 
     fn activity_count(&self, tenant: &TenantId) -> Result<u64> {
-        let n = count(&mut self.lock(), "SELECT count(*) FROM activities WHERE tenant = $1", &[&&*tenant.0])?;
+        let n = count(
+            &mut self.lock(),
+            "SELECT coalesce(sum(count), 0)::BIGINT FROM activity_blocks WHERE tenant = $1",
+            &[&&*tenant.0],
+        )?;
         Ok(u64::try_from(n).unwrap_or_default())
     }
 
     fn activities_after(&self, tenant: &TenantId, after: i64, limit: usize) -> Result<Vec<(i64, Activity)>> {
-        let rows = self.lock().query(
-            "SELECT id, record FROM activities WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3",
-            &[&&*tenant.0, &after, &activity_limit(limit)],
+        let limit = usize::try_from(activity_limit(limit)).unwrap_or(100);
+        let (first_block, first_index) = blocks::resume_at(after);
+        let mut client = self.lock();
+        // Only the blocks the page needs are read: their sizes first, then their data.
+        let sizes = client.query(
+            "SELECT id, count FROM activity_blocks WHERE tenant = $1 AND id >= $2 ORDER BY id LIMIT $3",
+            &[&&*tenant.0, &first_block, &i64::try_from(limit + 1).unwrap_or(i64::MAX)],
         )?;
-        rows.iter()
-            .map(|r| Ok((r.try_get::<_, i64>(0)?, serde_json::from_str(&r.try_get::<_, String>(1)?)?)))
-            .collect()
+        let mut available = 0usize;
+        let mut last = first_block;
+        for row in &sizes {
+            let (id, count): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            let count = usize::try_from(count).unwrap_or(0);
+            last = id;
+            available += if id == first_block { count.saturating_sub(first_index) } else { count };
+            if available >= limit {
+                break;
+            }
+        }
+        let rows = client.query(
+            "SELECT id, encoding, data FROM activity_blocks WHERE tenant = $1 AND id >= $2 AND id <= $3 ORDER BY id",
+            &[&&*tenant.0, &first_block, &last],
+        )?;
+        blocks::after(rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))), after, limit)
     }
 
     fn prune_activities(&self, before: Timestamp) -> Result<u64> {
+        let before = micros(before);
         let mut client = self.lock();
         let mut transaction = client.transaction()?;
-        transaction.execute("DELETE FROM activity_entities WHERE time < $1", &[&micros(before)])?;
-        let removed = transaction.execute("DELETE FROM activities WHERE time < $1", &[&micros(before)])?;
+        let mut removed: i64 = transaction
+            .query_one(
+                "SELECT coalesce(sum(count), 0)::BIGINT FROM activity_blocks WHERE last_time < $1",
+                &[&before],
+            )?
+            .try_get(0)?;
+        transaction.execute("DELETE FROM block_entities WHERE last_time < $1", &[&before])?;
+        transaction.execute("DELETE FROM activity_blocks WHERE last_time < $1", &[&before])?;
+        // Blocks that straddle the limit lose their older activities.
+        let straddling = transaction.query(
+            "SELECT id, tenant, encoding, data, last_time FROM activity_blocks WHERE first_time < $1",
+            &[&before],
+        )?;
+        for row in straddling {
+            let (id, tenant, encoding, data, last_time): (i64, String, String, Vec<u8>, i64) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
+            let (dropped, kept) = blocks::trimmed(&encoding, &data, before)?;
+            removed += i64::try_from(dropped).unwrap_or(0);
+            transaction.execute(
+                "DELETE FROM block_entities WHERE block = $1 AND last_time = $2",
+                &[&id, &last_time],
+            )?;
+            let Some(kept) = kept else {
+                transaction.execute("DELETE FROM activity_blocks WHERE id = $1", &[&id])?;
+                continue;
+            };
+            transaction.execute(
+                "UPDATE activity_blocks SET first_time = $2, last_time = $3, count = $4, encoding = $5, data = $6
+                 WHERE id = $1",
+                &[&id, &kept.first_time, &kept.last_time, &kept.count, &kept.encoding, &kept.data],
+            )?;
+            for entity in &kept.entities {
+                transaction.execute(
+                    "INSERT INTO block_entities (tenant, entity, last_time, block) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT DO NOTHING",
+                    &[&tenant, entity, &kept.last_time, &id],
+                )?;
+            }
+        }
         transaction.commit()?;
-        Ok(removed)
+        Ok(u64::try_from(removed).unwrap_or_default())
     }
 
     fn upsert_alert(&self, alert: &Alert) -> Result<Upserted> {

@@ -9,6 +9,7 @@ use orthrus_model::{Activity, Alert, TenantId, Timestamp};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
+use crate::blocks::{self, Window};
 use crate::rows::{
     ALERT_COLUMNS, AlertRow, FilterValue, SENSOR_COLUMNS, SensorRow, activity_limit, alert_conditions,
     alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, valid_comment,
@@ -17,7 +18,7 @@ use crate::rows::{
 use crate::{
     ActivityQuery, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, ExclusionKind, ExclusionRecord,
     Ingested, MAX_PAGE, NewExclusion, Page, Result, Role, SensorRecord, Store, StoreError, TenantRecord,
-    Upserted, UserRecord, activity_entities, alert_entities, valid_tenant_id,
+    Upserted, UserRecord, alert_entities, valid_tenant_id,
 };
 
 mod embedded {
@@ -302,21 +303,25 @@ impl Store for SqliteStore {
             };
         }
         {
-            let mut insert_activity = transaction.prepare_cached(
-                "INSERT INTO activities (tenant, time, sensor, kind, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+            let mut insert_block = transaction.prepare_cached(
+                "INSERT INTO activity_blocks (tenant, first_time, last_time, count, encoding, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             let mut insert_entity = transaction.prepare_cached(
-                "INSERT OR IGNORE INTO activity_entities (tenant, entity, time, activity) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR IGNORE INTO block_entities (tenant, entity, last_time, block) VALUES (?1, ?2, ?3, ?4)",
             )?;
-            for activity in activities {
-                let mut activity = activity.clone();
-                activity.tenant = tenant.clone();
-                let record = serde_json::to_string(&activity)?;
-                let time = micros(activity.time);
-                insert_activity.execute(params![&*tenant.0, time, sensor, activity.kind.name(), record])?;
+            for block in blocks::blocks(tenant, activities)? {
+                insert_block.execute(params![
+                    &*tenant.0,
+                    block.first_time,
+                    block.last_time,
+                    block.count,
+                    block.encoding,
+                    block.data
+                ])?;
                 let id = transaction.last_insert_rowid();
-                for entity in activity_entities(&activity) {
-                    insert_entity.execute(params![&*tenant.0, entity, time, id])?;
+                for entity in &block.entities {
+                    insert_entity.execute(params![&*tenant.0, entity, block.last_time, id])?;
                 }
             }
         }
@@ -325,36 +330,50 @@ impl Store for SqliteStore {
     }
 
     fn activities(&self, tenant: &TenantId, query: &ActivityQuery) -> Result<Vec<Activity>> {
-        let limit = activity_limit(query.limit);
-        let since = query.since.map_or(i64::MIN, micros);
-        let until = query.until.map_or(i64::MAX, micros);
+        let window = Window {
+            entity: query.entity.as_deref(),
+            since: query.since.map_or(i64::MIN, micros),
+            until: query.until.map_or(i64::MAX, micros),
+            limit: usize::try_from(activity_limit(query.limit)).unwrap_or(100),
+        };
         let connection = self.lock();
-        let records: Vec<String> = match &query.entity {
+        // The candidate blocks, newest first (ids and times only: the index answers).
+        let candidates: Vec<(i64, i64)> = match window.entity {
             Some(entity) => {
                 let mut statement = connection.prepare_cached(
-                    "SELECT a.record FROM activity_entities e JOIN activities a ON a.id = e.activity
-                     WHERE e.tenant = ?1 AND a.tenant = ?1 AND e.entity = ?2 AND e.time BETWEEN ?3 AND ?4
-                     ORDER BY e.time DESC, e.activity DESC LIMIT ?5",
+                    "SELECT e.block, e.last_time FROM block_entities e JOIN activity_blocks b ON b.id = e.block
+                     WHERE e.tenant = ?1 AND e.entity = ?2 AND e.last_time >= ?3 AND b.first_time <= ?4
+                     ORDER BY e.last_time DESC, e.block DESC",
                 )?;
-                let rows =
-                    statement.query_map(params![&*tenant.0, entity, since, until, limit], |r| r.get(0))?;
+                let rows = statement
+                    .query_map(params![&*tenant.0, entity, window.since, window.until], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?;
                 rows.collect::<rusqlite::Result<_>>()?
             }
             None => {
                 let mut statement = connection.prepare_cached(
-                    "SELECT record FROM activities WHERE tenant = ?1 AND time BETWEEN ?2 AND ?3
-                     ORDER BY time DESC, id DESC LIMIT ?4",
+                    "SELECT id, last_time FROM activity_blocks
+                     WHERE tenant = ?1 AND last_time >= ?2 AND first_time <= ?3 ORDER BY last_time DESC, id DESC",
                 )?;
-                let rows = statement.query_map(params![&*tenant.0, since, until, limit], |r| r.get(0))?;
+                let rows = statement.query_map(params![&*tenant.0, window.since, window.until], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
                 rows.collect::<rusqlite::Result<_>>()?
             }
         };
-        records.iter().map(|r| Ok(serde_json::from_str(r)?)).collect()
+        let mut load = connection
+            .prepare_cached("SELECT encoding, data FROM activity_blocks WHERE id = ?1 AND tenant = ?2")?;
+        blocks::newest(
+            &candidates,
+            |id| Ok(load.query_row(params![id, &*tenant.0], |r| Ok((r.get(0)?, r.get(1)?)))?),
+            &window,
+        )
     }
 
     fn activity_count(&self, tenant: &TenantId) -> Result<u64> {
         let count: i64 = self.lock().query_row(
-            "SELECT count(*) FROM activities WHERE tenant = ?1",
+            "SELECT coalesce(sum(count), 0) FROM activity_blocks WHERE tenant = ?1",
             [&*tenant.0],
             |r| r.get(0),
         )?;
@@ -362,25 +381,60 @@ impl Store for SqliteStore {
     }
 
     fn activities_after(&self, tenant: &TenantId, after: i64, limit: usize) -> Result<Vec<(i64, Activity)>> {
+        let limit = usize::try_from(activity_limit(limit)).unwrap_or(100);
         let connection = self.lock();
+        let (first_block, _) = blocks::resume_at(after);
         let mut statement = connection.prepare_cached(
-            "SELECT id, record FROM activities WHERE tenant = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+            "SELECT id, encoding, data FROM activity_blocks WHERE tenant = ?1 AND id >= ?2 ORDER BY id",
         )?;
-        let rows = statement.query_map(params![&*tenant.0, after, activity_limit(limit)], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?;
-        rows.map(|r| {
-            let (id, record) = r?;
-            Ok((id, serde_json::from_str(&record)?))
-        })
-        .collect()
+        let rows = statement
+            .query_map(params![&*tenant.0, first_block], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        blocks::after(rows.map(|r| r.map_err(StoreError::from)), after, limit)
     }
 
     fn prune_activities(&self, before: Timestamp) -> Result<u64> {
+        let before = micros(before);
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        transaction.execute("DELETE FROM activity_entities WHERE time < ?1", [micros(before)])?;
-        let removed = transaction.execute("DELETE FROM activities WHERE time < ?1", [micros(before)])?;
+        let mut removed: i64 = transaction.query_row(
+            "SELECT coalesce(sum(count), 0) FROM activity_blocks WHERE last_time < ?1",
+            [before],
+            |r| r.get(0),
+        )?;
+        transaction.execute("DELETE FROM block_entities WHERE last_time < ?1", [before])?;
+        transaction.execute("DELETE FROM activity_blocks WHERE last_time < ?1", [before])?;
+        // Blocks that straddle the limit lose their older activities.
+        let straddling: Vec<(i64, String, String, Vec<u8>, i64)> = {
+            let mut statement = transaction.prepare(
+                "SELECT id, tenant, encoding, data, last_time FROM activity_blocks WHERE first_time < ?1",
+            )?;
+            let rows = statement
+                .query_map([before], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (id, tenant, encoding, data, last_time) in straddling {
+            let (dropped, kept) = blocks::trimmed(&encoding, &data, before)?;
+            removed += i64::try_from(dropped).unwrap_or(0);
+            transaction.execute(
+                "DELETE FROM block_entities WHERE block = ?1 AND last_time = ?2",
+                params![id, last_time],
+            )?;
+            let Some(kept) = kept else {
+                transaction.execute("DELETE FROM activity_blocks WHERE id = ?1", [id])?;
+                continue;
+            };
+            transaction.execute(
+                "UPDATE activity_blocks SET first_time = ?2, last_time = ?3, count = ?4, encoding = ?5, data = ?6
+                 WHERE id = ?1",
+                params![id, kept.first_time, kept.last_time, kept.count, kept.encoding, kept.data],
+            )?;
+            for entity in &kept.entities {
+                transaction.execute(
+                    "INSERT OR IGNORE INTO block_entities (tenant, entity, last_time, block) VALUES (?1, ?2, ?3, ?4)",
+                    params![tenant, entity, kept.last_time, id],
+                )?;
+            }
+        }
         transaction.commit()?;
         Ok(u64::try_from(removed).unwrap_or_default())
     }
@@ -622,5 +676,62 @@ impl Store for SqliteStore {
             })
             .optional()?;
         Ok(found.map(|(bytes, updated)| (bytes, Timestamp::from_micros(updated))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    /// A store written with the first schema (one row per activity) keeps its activities and
+    /// timelines when the block schema is applied.
+    #[test]
+    fn activities_of_the_first_schema_are_carried_into_blocks() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        embedded::migrations::runner().set_target(refinery::Target::Version(2)).run(&mut connection).unwrap();
+        let activity = Activity {
+            time: Timestamp::from_micros(1_000),
+            tenant: TenantId("acme".into()),
+            sensor: "dc1".into(),
+            source: None,
+            destination: None,
+            transport: None,
+            source_host: Some("WS01".into()),
+            destination_host: None,
+            provenance: Vec::new(),
+            kind: orthrus_model::ActivityKind::NameLookedUp(orthrus_model::NameLookup {
+                address: "10.0.0.5".parse().unwrap(),
+                name: "ws01.example.com".into(),
+                server: "10.0.0.1:53".into(),
+            }),
+        };
+        connection.execute("INSERT INTO tenants (id, name, created) VALUES ('acme', 'ACME', 0)", []).unwrap();
+        connection
+            .execute(
+                "INSERT INTO activities (id, tenant, time, sensor, kind, record) VALUES (5, 'acme', 1000, 'dc1', 'x', ?1)",
+                [serde_json::to_string(&activity).unwrap()],
+            )
+            .unwrap();
+        connection
+            .execute(
+                "INSERT INTO activity_entities (tenant, entity, time, activity) VALUES ('acme', 'computer:ws01', 1000, 5)",
+                [],
+            )
+            .unwrap();
+        let store = SqliteStore::prepare(connection).unwrap();
+        let acme = TenantId("acme".into());
+        assert_eq!(store.activity_count(&acme).unwrap(), 1);
+        let replayed = store.activities_after(&acme, 0, 10).unwrap();
+        assert_eq!(replayed.len(), 1);
+        assert_eq!(replayed[0].1, activity);
+        let timeline = store
+            .activities(
+                &acme,
+                &ActivityQuery { entity: Some("computer:ws01".into()), limit: 10, ..Default::default() },
+            )
+            .unwrap();
+        assert_eq!(timeline, vec![activity]);
     }
 }
