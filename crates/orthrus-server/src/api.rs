@@ -169,6 +169,7 @@ async fn require_token(
 }
 
 /// An API error: its status and a sentence.
+#[derive(Debug)]
 pub struct ApiError(StatusCode, String);
 
 impl ApiError {
@@ -244,7 +245,7 @@ fn center_error(error: CenterError) -> ApiError {
 }
 
 #[derive(Deserialize)]
-struct Batch {
+pub(crate) struct Batch {
     sequence: u64,
     activities: Vec<Activity>,
 }

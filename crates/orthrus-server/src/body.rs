@@ -66,3 +66,13 @@ fn decompress(bytes: &[u8]) -> Result<Vec<u8>, ApiError> {
     }
     Ok(out)
 }
+
+/// Fuzz entry point (`fuzz/fuzz_targets/request_body.rs`): the first byte picks the encoding
+/// (even: plain, odd: zstd), the rest is a body read as each kind of large request.
+pub fn fuzz_request_body(data: &[u8]) {
+    let Some((first, body)) = data.split_first() else { return };
+    let encoding = if first % 2 == 0 { None } else { Some("zstd") };
+    let _ = decode::<crate::api::Batch>(encoding, body);
+    let _ = decode::<orthrus_center::health::Heartbeat>(encoding, body);
+    let _ = decode::<orthrus_directory::Snapshot>(encoding, body);
+}

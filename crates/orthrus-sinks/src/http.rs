@@ -170,6 +170,13 @@ fn parse_response(response: &[u8]) -> Result<(u16, Vec<u8>), HttpError> {
     Ok((status, rest.get(4..).unwrap_or_default().to_vec()))
 }
 
+/// Fuzz entry point (`fuzz/fuzz_targets/http_answer.rs`): an answer as a server might send
+/// it, and the same bytes as a configured URL.
+pub fn fuzz_http_answer(data: &[u8]) {
+    let _ = parse_response(data);
+    let _ = HttpTarget::parse(&String::from_utf8_lossy(data));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,6 +58,13 @@ pub fn open_store(location: &str) -> Result<std::sync::Arc<dyn Store>> {
     Ok(std::sync::Arc::new(SqliteStore::open(std::path::Path::new(location))?))
 }
 
+/// Fuzz entry point (`fuzz/fuzz_targets/activity_block.rs`): bytes as a stored activity
+/// block, in each encoding.
+pub fn fuzz_activity_block(data: &[u8]) {
+    let _ = blocks::decode(blocks::ZSTD_JSON_LINES, data);
+    let _ = blocks::decode(blocks::JSON, data);
+}
+
 /// Largest page a listing returns.
 pub const MAX_PAGE: usize = 1000;
 

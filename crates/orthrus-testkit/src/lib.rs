@@ -468,3 +468,41 @@ pub mod fuzz {
         assert!(delivered[0] <= given[0] && delivered[1] <= given[1], "delivered {delivered:?} of {given:?}");
     }
 }
+
+/// Runs a fuzz entry point over a target's seeds (real inputs where the target has them, then
+/// `fuzz/seeds/TARGET`) and crash reproducers (`testdata/crashes/TARGET`), each whole and cut
+/// short three ways (truncation is the commonest hostile case); how many inputs it found.
+pub fn replay_fuzz_seeds(target: &str, run: impl Fn(&[u8])) -> usize {
+    let root = testdata().join("..");
+    let mut inputs = 0;
+    // Real inputs double as seeds: lab captures for `capture`, real messages for `kerberos_message`.
+    let real = match target {
+        "capture" => root.join("testdata/pcap"),
+        "kerberos_message" => root.join("testdata/kerberos"),
+        "ntlmssp_message" => root.join("testdata/ntlmssp"),
+        "spnego_blob" => root.join("testdata/spnego"),
+        "samba_audit" => root.join("testdata/audit"),
+        "directory_snapshot" => root.join("testdata/directory"),
+        _ => root.join("fuzz/seeds").join(target),
+    };
+    let seeds = root.join("fuzz/seeds").join(target);
+    let folders = if real == seeds { vec![real] } else { vec![real, seeds] };
+    for dir in folders.into_iter().chain([root.join("testdata/crashes").join(target)]) {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let readme = path.file_name().is_some_and(|n| n == "README.md");
+            if path.is_file() && !readme && path.extension().is_none_or(|e| e != "tsv") {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                run(&bytes);
+                for cut in [1, 7, bytes.len() / 2] {
+                    if let Some(shorter) = bytes.get(..bytes.len().saturating_sub(cut)) {
+                        run(shorter);
+                    }
+                }
+                inputs += 1;
+            }
+        }
+    }
+    inputs
+}

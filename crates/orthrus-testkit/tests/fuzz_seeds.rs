@@ -1,43 +1,8 @@
 //! Replays every fuzz seed and every crash reproducer through the fuzz entry points on
 //! stable Rust, so CI exercises them without nightly.
 
-use std::path::Path;
-
 fn replay(target: &str, run: fn(&[u8])) {
-    let root = orthrus_testkit::testdata().join("..");
-    let mut inputs = 0;
-    // Real inputs double as seeds: lab captures for `capture`, real messages for `kerberos_message`.
-    let real = match target {
-        "capture" => root.join("testdata/pcap"),
-        "kerberos_message" => root.join("testdata/kerberos"),
-        "ntlmssp_message" => root.join("testdata/ntlmssp"),
-        "spnego_blob" => root.join("testdata/spnego"),
-        "samba_audit" => root.join("testdata/audit"),
-        "directory_snapshot" => root.join("testdata/directory"),
-        _ => root.join("fuzz/seeds").join(target),
-    };
-    for dir in [real, root.join("fuzz/seeds").join(target), root.join("testdata/crashes").join(target)] {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_file() && !is_readme(&path) && path.extension().is_none_or(|e| e != "tsv") {
-                let bytes = std::fs::read(&path).unwrap_or_default();
-                run(&bytes);
-                // Truncations of real inputs are the commonest hostile case.
-                for cut in [1, 7, bytes.len() / 2] {
-                    if let Some(shorter) = bytes.get(..bytes.len().saturating_sub(cut)) {
-                        run(shorter);
-                    }
-                }
-                inputs += 1;
-            }
-        }
-    }
-    assert!(inputs > 0, "no seeds for {target}");
-}
-
-fn is_readme(path: &Path) -> bool {
-    path.file_name().is_some_and(|n| n == "README.md")
+    assert!(orthrus_testkit::replay_fuzz_seeds(target, run) > 0, "no seeds for {target}");
 }
 
 #[test]
