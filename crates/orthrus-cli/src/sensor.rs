@@ -124,20 +124,7 @@ fn stop_requested() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
     if let Ok(runtime) = runtime {
         std::thread::spawn(move || {
-            runtime.block_on(async {
-                let terminate = async {
-                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                        Ok(mut signal) => {
-                            signal.recv().await;
-                        }
-                        Err(_) => std::future::pending::<()>().await,
-                    }
-                };
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    () = terminate => {}
-                }
-            });
+            runtime.block_on(crate::server::stop_signal());
             set.store(true, std::sync::atomic::Ordering::Relaxed);
         });
     }

@@ -44,7 +44,7 @@ pub fn server(args: &ServerArgs) -> anyhow::Result<u8> {
 
 /// Ctrl-C or SIGTERM (what service managers send): the center stops accepting, and what waits
 /// for the SIEMs goes out first.
-async fn stop_signal() {
+pub async fn stop_signal() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {

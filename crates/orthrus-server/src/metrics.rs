@@ -34,41 +34,41 @@ impl IntakeCounters {
 pub fn render(state: &AppState, open_health: u64, sensors: u64, tenants: u64) -> String {
     let mut out = String::new();
     let intake = &state.intake;
-    let mut counter = |name: &str, help: &str, value: u64| {
-        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
-    };
-    counter("orthrus_batches_total", "Sensor batches stored.", intake.batches.load(Ordering::Relaxed));
-    counter(
-        "orthrus_duplicate_batches_total",
-        "Sensor batches received again (a retry) and not stored twice.",
-        intake.duplicate_batches.load(Ordering::Relaxed),
-    );
-    counter(
-        "orthrus_activities_total",
-        "Activities stored and run through the detections.",
-        intake.activities.load(Ordering::Relaxed),
-    );
-    counter(
-        "orthrus_alert_changes_total",
-        "Alerts raised, updated or reopened.",
-        intake.alerts_changed.load(Ordering::Relaxed),
-    );
-    counter(
-        "orthrus_heartbeats_total",
-        "Sensor heartbeats recorded.",
-        intake.heartbeats.load(Ordering::Relaxed),
-    );
-    counter(
-        "orthrus_refused_requests_total",
-        "Sensor requests refused for want of a valid sensor token.",
-        intake.refused.load(Ordering::Relaxed),
-    );
-    let mut gauge = |name: &str, help: &str, value: u64| {
-        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
-    };
-    gauge("orthrus_health_issues_open", "Health issues open now.", open_health);
-    gauge("orthrus_sensors", "Sensors registered.", sensors);
-    gauge("orthrus_tenants", "Tenants.", tenants);
+    let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+    let single: [(&str, &str, &str, u64); 9] = [
+        ("orthrus_batches_total", "counter", "Sensor batches stored.", read(&intake.batches)),
+        (
+            "orthrus_duplicate_batches_total",
+            "counter",
+            "Sensor batches received again (a retry) and not stored twice.",
+            read(&intake.duplicate_batches),
+        ),
+        (
+            "orthrus_activities_total",
+            "counter",
+            "Activities stored and run through the detections.",
+            read(&intake.activities),
+        ),
+        (
+            "orthrus_alert_changes_total",
+            "counter",
+            "Alerts raised, updated or reopened.",
+            read(&intake.alerts_changed),
+        ),
+        ("orthrus_heartbeats_total", "counter", "Sensor heartbeats recorded.", read(&intake.heartbeats)),
+        (
+            "orthrus_refused_requests_total",
+            "counter",
+            "Sensor requests refused for want of a valid sensor token.",
+            read(&intake.refused),
+        ),
+        ("orthrus_health_issues_open", "gauge", "Health issues open now.", open_health),
+        ("orthrus_sensors", "gauge", "Sensors registered.", sensors),
+        ("orthrus_tenants", "gauge", "Tenants.", tenants),
+    ];
+    for (name, kind, help, value) in single {
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n");
+    }
     let sinks = state.sink_counters.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let families: [(&str, &str, &str, Reading); 4] = [
         ("orthrus_sink_sent_total", "counter", "Messages delivered to the endpoint.", |c| c.sent),

@@ -9,10 +9,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-use super::orthrus;
-use super::server::{Running, https, start_center, wait_for_activities};
+use super::server::{Running, TestCenter, wait_for_activities};
 
 /// A veth pair, one end here and one in a namespace of its own; both gone when dropped.
 struct Veth {
@@ -22,6 +19,8 @@ struct Veth {
 
 impl Veth {
     fn new(tag: char) -> Self {
+        let uid = Command::new("id").arg("-u").output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&uid.stdout).trim(), "0", "live capture needs root");
         let id = std::process::id();
         let veth = Veth { namespace: format!("orthrus-live-{id}{tag}"), here: format!("olv{id}{tag}a") };
         let peer = format!("olv{id}{tag}b");
@@ -48,50 +47,13 @@ impl Drop for Veth {
 
 #[test]
 fn the_sensor_captures_live_and_the_center_alerts() {
-    let uid = Command::new("id").arg("-u").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&uid.stdout).trim(), "0", "live capture needs root");
     let veth = Veth::new('x');
 
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("center.db");
-    let admin = |args: &[&str]| {
-        let out = orthrus().arg("admin").arg("--store").arg(&store).args(args).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
-    admin(&["tenant", "add", "acme"]);
-    let token_file = dir.path().join("sensor.token");
-    std::fs::write(&token_file, admin(&["sensor", "add", "--tenant", "acme", "dc1"])).unwrap();
-    admin(&["user", "add", "alice"]);
-    admin(&["user", "grant", "alice", "--tenant", "acme", "--role", "viewer"]);
-    let user_token = admin(&["user", "token", "alice"]);
-    let cert = dir.path().join("center.crt");
-    let center_config = dir.path().join("center.toml");
-    std::fs::write(
-        &center_config,
-        format!(
-            "listen = \"127.0.0.1:0\"\nstore = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
-            store.display(),
-            cert.display(),
-            dir.path().join("center.key").display()
-        ),
-    )
-    .unwrap();
-    let (_center, address, fingerprint) = start_center(&center_config);
-
-    let sensor_config = dir.path().join("sensor.toml");
-    std::fs::write(
-        &sensor_config,
-        format!(
-            "center = \"https://{address}\"\ncenter_fingerprint = \"{fingerprint}\"\ntoken_file = \"{}\"\n\
-             spool = \"{}\"\nname = \"dc1-live\"\nbatch_secs = 1\nheartbeat_secs = 1\npoll_millis = 200\n\n\
-             [capture]\ninterface = \"{}\"\n",
-            token_file.display(),
-            dir.path().join("sensor.spool").display(),
-            veth.here
-        ),
-    )
-    .unwrap();
+    let center = TestCenter::start();
+    let sensor_config = center.sensor_config(&format!(
+        "name = \"dc1-live\"\nbatch_secs = 1\nheartbeat_secs = 1\npoll_millis = 200\n\n[capture]\ninterface = \"{}\"\n",
+        veth.here
+    ));
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("orthrus"))
         .args(["sensor", "--config"])
         .arg(&sensor_config)
@@ -115,13 +77,11 @@ fn the_sensor_captures_live_and_the_center_alerts() {
     // Every activity the file holds arrives (the live decoder sees the same frames).
     let expected = orthrus_testkit::lab_activities("dcsync").len() as u64;
     assert!(expected > 0);
-    assert_eq!(wait_for_activities(&store, expected), expected);
+    assert_eq!(wait_for_activities(&center.store, expected), expected);
 
     let started = Instant::now();
     let alerts = loop {
-        let (status, body) = https(&address, &cert, "GET", "/api/v1/tenants/acme/alerts", &user_token, None);
-        assert_eq!(status, 200, "{body}");
-        let alerts: Value = serde_json::from_str(&body).unwrap();
+        let alerts = center.get("/api/v1/tenants/acme/alerts");
         if alerts["total"].as_u64() >= Some(1) || started.elapsed() > Duration::from_secs(30) {
             break alerts;
         }
@@ -134,9 +94,7 @@ fn the_sensor_captures_live_and_the_center_alerts() {
     let frames = 174;
     let started = Instant::now();
     let sensor = loop {
-        let (status, body) = https(&address, &cert, "GET", "/api/v1/tenants/acme/sensors", &user_token, None);
-        assert_eq!(status, 200, "{body}");
-        let sensors: Value = serde_json::from_str(&body).unwrap();
+        let sensors = center.get("/api/v1/tenants/acme/sensors");
         let sensor = sensors["sensors"][0].clone();
         let received = sensor["status"]["capture"]["received"].as_u64().unwrap_or(0);
         if received >= frames || started.elapsed() > Duration::from_secs(30) {
@@ -156,44 +114,12 @@ fn the_sensor_captures_live_and_the_center_alerts() {
 /// batches are never cut by age here, so everything arrives only through the stop.
 #[test]
 fn a_sensor_stopped_by_sigterm_ships_what_it_captured() {
-    let uid = Command::new("id").arg("-u").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&uid.stdout).trim(), "0", "live capture needs root");
     let veth = Veth::new('y');
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("center.db");
-    let admin = |args: &[&str]| {
-        let out = orthrus().arg("admin").arg("--store").arg(&store).args(args).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
-    admin(&["tenant", "add", "acme"]);
-    let token_file = dir.path().join("sensor.token");
-    std::fs::write(&token_file, admin(&["sensor", "add", "--tenant", "acme", "dc1"])).unwrap();
-    let center_config = dir.path().join("center.toml");
-    std::fs::write(
-        &center_config,
-        format!(
-            "listen = \"127.0.0.1:0\"\nstore = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
-            store.display(),
-            dir.path().join("center.crt").display(),
-            dir.path().join("center.key").display()
-        ),
-    )
-    .unwrap();
-    let (_center, address, fingerprint) = start_center(&center_config);
-    let sensor_config = dir.path().join("sensor.toml");
-    std::fs::write(
-        &sensor_config,
-        format!(
-            "center = \"https://{address}\"\ncenter_fingerprint = \"{fingerprint}\"\ntoken_file = \"{}\"\n\
-             spool = \"{}\"\nbatch_secs = 3600\nbatch_activities = 100000\npoll_millis = 200\n\n\
-             [capture]\ninterface = \"{}\"\n",
-            token_file.display(),
-            dir.path().join("sensor.spool").display(),
-            veth.here
-        ),
-    )
-    .unwrap();
+    let center = TestCenter::start();
+    let sensor_config = center.sensor_config(&format!(
+        "batch_secs = 3600\nbatch_activities = 100000\npoll_millis = 200\n\n[capture]\ninterface = \"{}\"\n",
+        veth.here
+    ));
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("orthrus"))
         .args(["sensor", "--config"])
         .arg(&sensor_config)
@@ -211,7 +137,7 @@ fn a_sensor_stopped_by_sigterm_ships_what_it_captured() {
         .expect("tcpreplay");
     assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(wait_for_activities(&store, 0), 0, "nothing is cut by age or size before the stop");
+    assert_eq!(wait_for_activities(&center.store, 0), 0, "nothing is cut by age or size before the stop");
 
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
@@ -228,5 +154,5 @@ fn a_sensor_stopped_by_sigterm_ships_what_it_captured() {
     assert!(exit.success(), "{rest}");
     assert!(rest.contains("sensor stopped"), "{rest}");
     let expected = orthrus_testkit::lab_activities("kerberoast").len() as u64;
-    assert_eq!(wait_for_activities(&store, expected), expected);
+    assert_eq!(wait_for_activities(&center.store, expected), expected);
 }

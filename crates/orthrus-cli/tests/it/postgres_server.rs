@@ -5,8 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::orthrus;
-use super::server::{https, start_center};
+use super::server::{acme, https, start_center};
 
 #[test]
 fn the_center_runs_on_postgresql() {
@@ -20,16 +19,7 @@ fn the_center_runs_on_postgresql() {
     let store = format!("{url} dbname={database}");
 
     let dir = tempfile::tempdir().unwrap();
-    let admin = |args: &[&str]| {
-        let out = orthrus().args(["admin", "--store", &store]).args(args).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
-    admin(&["tenant", "add", "acme"]);
-    let sensor_token = admin(&["sensor", "add", "--tenant", "acme", "dc1"]);
-    admin(&["user", "add", "alice"]);
-    admin(&["user", "grant", "alice", "--tenant", "acme", "--role", "viewer"]);
-    let user_token = admin(&["user", "token", "alice"]);
+    let (sensor_token, user_token) = acme(&store);
     let cert = dir.path().join("center.crt");
     let config = dir.path().join("center.toml");
     std::fs::write(

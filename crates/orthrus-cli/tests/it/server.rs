@@ -201,6 +201,83 @@ impl Drop for Running {
     }
 }
 
+/// A center on loopback over a fresh SQLite store: tenant acme, its sensor dc1 (token in
+/// `sensor.token`), alice a viewer of acme (`user_token`).
+pub(crate) struct TestCenter {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) store: std::path::PathBuf,
+    pub(crate) token_file: std::path::PathBuf,
+    pub(crate) user_token: String,
+    pub(crate) cert: std::path::PathBuf,
+    pub(crate) address: String,
+    pub(crate) fingerprint: String,
+    pub(crate) _process: Running,
+}
+
+/// Runs `orthrus admin --store STORE ARGS`; its standard output, trimmed.
+pub(crate) fn admin(store: &str, args: &[&str]) -> String {
+    let out = orthrus().args(["admin", "--store", store]).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Tenant acme with sensor dc1 and viewer alice in `store`: (sensor token, alice's token).
+pub(crate) fn acme(store: &str) -> (String, String) {
+    admin(store, &["tenant", "add", "acme"]);
+    let sensor = admin(store, &["sensor", "add", "--tenant", "acme", "dc1"]);
+    admin(store, &["user", "add", "alice"]);
+    admin(store, &["user", "grant", "alice", "--tenant", "acme", "--role", "viewer"]);
+    (sensor, admin(store, &["user", "token", "alice"]))
+}
+
+impl TestCenter {
+    pub(crate) fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("center.db");
+        let (sensor_token, user_token) = acme(&store.display().to_string());
+        let token_file = dir.path().join("sensor.token");
+        std::fs::write(&token_file, sensor_token).unwrap();
+        let cert = dir.path().join("center.crt");
+        let config = dir.path().join("center.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:0\"\nstore = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+                store.display(),
+                cert.display(),
+                dir.path().join("center.key").display()
+            ),
+        )
+        .unwrap();
+        let (process, address, fingerprint) = start_center(&config);
+        TestCenter { dir, store, token_file, user_token, cert, address, fingerprint, _process: process }
+    }
+
+    /// A sensor configuration for this center: its connection, token and spool, then `rest`.
+    pub(crate) fn sensor_config(&self, rest: &str) -> std::path::PathBuf {
+        let path = self.dir.path().join("sensor.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "center = \"https://{}\"\ncenter_fingerprint = \"{}\"\ntoken_file = \"{}\"\nspool = \"{}\"\n{rest}",
+                self.address,
+                self.fingerprint,
+                self.token_file.display(),
+                self.dir.path().join("sensor.spool").display()
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    /// GET on the API with alice's token: the JSON answer.
+    pub(crate) fn get(&self, path: &str) -> Value {
+        let (status, body) = https(&self.address, &self.cert, "GET", path, &self.user_token, None);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+}
+
 /// Starts the center on `config`; its address and certificate fingerprint.
 pub(crate) fn start_center(config: &std::path::Path) -> (Running, String, String) {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("orthrus"))
@@ -429,49 +506,16 @@ fn cef_test_reaches_each_endpoint_and_names_the_one_that_is_down() {
 /// addresses it reads; the center's alert then names the attacker's computer.
 #[test]
 fn the_sensors_reverse_dns_names_the_attackers_computer_at_the_center() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("center.db");
-    let admin = |args: &[&str]| {
-        let out = orthrus().arg("admin").arg("--store").arg(&store).args(args).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
-    admin(&["tenant", "add", "acme"]);
-    let token_file = dir.path().join("sensor.token");
-    std::fs::write(&token_file, admin(&["sensor", "add", "--tenant", "acme", "dc1"])).unwrap();
-    admin(&["user", "add", "alice"]);
-    admin(&["user", "grant", "alice", "--tenant", "acme", "--role", "viewer"]);
-    let user_token = admin(&["user", "token", "alice"]);
-    let cert = dir.path().join("center.crt");
-    let center_config = dir.path().join("center.toml");
-    std::fs::write(
-        &center_config,
-        format!(
-            "listen = \"127.0.0.1:0\"\nstore = \"{}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
-            store.display(),
-            cert.display(),
-            dir.path().join("center.key").display()
-        ),
-    )
-    .unwrap();
-    let (_center, address, fingerprint) = start_center(&center_config);
+    let center = TestCenter::start();
     let (dns, asked) = super::reverse_dns::dns_server(1);
-    let watch = dir.path().join("incoming");
+    let watch = center.dir.path().join("incoming");
     std::fs::create_dir_all(&watch).unwrap();
-    let sensor_config = dir.path().join("sensor.toml");
-    std::fs::write(
-        &sensor_config,
-        format!(
-            "center = \"https://{address}\"\ncenter_fingerprint = \"{fingerprint}\"\ntoken_file = \"{}\"\nwatch = \"{}\"\n\
-             spool = \"{}\"\nreverse_dns = \"{dns}\"\nheartbeat_secs = 1\npoll_millis = 200\n",
-            token_file.display(),
-            watch.display(),
-            dir.path().join("sensor.spool").display()
-        ),
-    )
-    .unwrap();
+    let sensor_config = center.sensor_config(&format!(
+        "watch = \"{}\"\nreverse_dns = \"{dns}\"\nheartbeat_secs = 1\npoll_millis = 200\n",
+        watch.display()
+    ));
     let _sensor = start_sensor(&sensor_config);
-    let staged = dir.path().join("zone.pcap");
+    let staged = center.dir.path().join("zone.pcap");
     std::fs::copy(orthrus_testkit::fixture("pcap/dns_zone_transfer.pcap"), &staged).unwrap();
     std::fs::rename(&staged, watch.join("zone.pcap")).unwrap();
 
@@ -479,9 +523,7 @@ fn the_sensors_reverse_dns_names_the_attackers_computer_at_the_center() {
     assert_eq!(asked.join().unwrap(), ["21.0.99.10.in-addr.arpa"]);
     let started = std::time::Instant::now();
     let alert = loop {
-        let (status, body) = https(&address, &cert, "GET", "/api/v1/tenants/acme/alerts", &user_token, None);
-        assert_eq!(status, 200, "{body}");
-        let listed: Value = serde_json::from_str(&body).unwrap();
+        let listed = center.get("/api/v1/tenants/acme/alerts");
         if let Some(alert) =
             listed["alerts"].as_array().and_then(|a| a.iter().find(|a| a["detection"] == "ORT-DNS-001"))
         {
