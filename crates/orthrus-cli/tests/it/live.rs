@@ -45,6 +45,25 @@ impl Drop for Veth {
     }
 }
 
+/// Starts `orthrus sensor` and waits for it to say it captures on the veth; the process and
+/// the rest of its standard error.
+fn start_capturing(
+    config: &std::path::Path,
+    veth: &Veth,
+) -> (std::process::Child, BufReader<std::process::ChildStderr>) {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("orthrus"))
+        .args(["sensor", "--config"])
+        .arg(config)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut banner = String::new();
+    stderr.read_line(&mut banner).unwrap();
+    assert!(banner.contains(&format!("capturing on {}", veth.here)), "{banner}");
+    (child, stderr)
+}
+
 #[test]
 fn the_sensor_captures_live_and_the_center_alerts() {
     let veth = Veth::new('x');
@@ -54,16 +73,8 @@ fn the_sensor_captures_live_and_the_center_alerts() {
         "name = \"dc1-live\"\nbatch_secs = 1\nheartbeat_secs = 1\npoll_millis = 200\n\n[capture]\ninterface = \"{}\"\n",
         veth.here
     ));
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("orthrus"))
-        .args(["sensor", "--config"])
-        .arg(&sensor_config)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(child.stderr.take().unwrap()).read_line(&mut banner).unwrap();
+    let (child, _) = start_capturing(&sensor_config, &veth);
     let _sensor = Running(child);
-    assert!(banner.contains(&format!("capturing on {}", veth.here)), "{banner}");
 
     // The DCSync recording, at a pace a veth takes without drops.
     let capture = orthrus_testkit::fixture("pcap/dcsync.pcap");
@@ -120,16 +131,7 @@ fn a_sensor_stopped_by_sigterm_ships_what_it_captured() {
         "batch_secs = 3600\nbatch_activities = 100000\npoll_millis = 200\n\n[capture]\ninterface = \"{}\"\n",
         veth.here
     ));
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("orthrus"))
-        .args(["sensor", "--config"])
-        .arg(&sensor_config)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut banner = String::new();
-    stderr.read_line(&mut banner).unwrap();
-    assert!(banner.contains("capturing on"), "{banner}");
+    let (mut child, mut stderr) = start_capturing(&sensor_config, &veth);
     let replay = Command::new("tcpreplay")
         .args(["-q", "--pps", "500", "-i", &veth.here])
         .arg(orthrus_testkit::fixture("pcap/kerberoast.pcap"))

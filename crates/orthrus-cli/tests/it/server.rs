@@ -519,8 +519,11 @@ fn the_sensors_reverse_dns_names_the_attackers_computer_at_the_center() {
     std::fs::copy(orthrus_testkit::fixture("pcap/dns_zone_transfer.pcap"), &staged).unwrap();
     std::fs::rename(&staged, watch.join("zone.pcap")).unwrap();
 
-    // The capture's one client is asked about once, before its activities are kept.
+    // The capture's one client is asked about once, before its activities are kept; the
+    // lookup is kept beside them.
     assert_eq!(asked.join().unwrap(), ["21.0.99.10.in-addr.arpa"]);
+    let read = orthrus_testkit::lab_activities("dns_zone_transfer").len() as u64;
+    assert_eq!(wait_for_activities(&center.store, read + 1), read + 1);
     let started = std::time::Instant::now();
     let alert = loop {
         let listed = center.get("/api/v1/tenants/acme/alerts");
