@@ -57,6 +57,8 @@ pub struct HealthThresholds {
     pub minimum_version: String,
     /// A tenant's directory upload older than this is stale (its sync is failing or stopped).
     pub directory_stale_secs: i64,
+    /// A syslog endpoint or webhook failing this long is an issue.
+    pub endpoint_failing_secs: i64,
 }
 
 impl Default for HealthThresholds {
@@ -71,6 +73,7 @@ impl Default for HealthThresholds {
             spool_full_ratio: 0.8,
             minimum_version: "0.1.0".into(),
             directory_stale_secs: 2 * 3600,
+            endpoint_failing_secs: 300,
         }
     }
 }
@@ -87,6 +90,7 @@ pub enum HealthKind {
     BufferFilling,
     DirectorySync,
     DirectoryStale,
+    Notification,
 }
 
 impl HealthKind {
@@ -101,6 +105,7 @@ impl HealthKind {
             HealthKind::BufferFilling => "ORT-H-BUFFER",
             HealthKind::DirectorySync => "ORT-H-DIR-CREDS",
             HealthKind::DirectoryStale => "ORT-H-SYNC-STALE",
+            HealthKind::Notification => "ORT-H-SYSLOG",
         }
     }
 
@@ -115,6 +120,7 @@ impl HealthKind {
             HealthKind::BufferFilling => 1211,
             HealthKind::DirectorySync => 1206,
             HealthKind::DirectoryStale => 1007,
+            HealthKind::Notification => 1015,
         }
     }
 
@@ -129,6 +135,7 @@ impl HealthKind {
             HealthKind::BufferFilling => "Sensor disk buffer filling",
             HealthKind::DirectorySync => "Directory sync failing",
             HealthKind::DirectoryStale => "Directory data out of date",
+            HealthKind::Notification => "Failure sending alerts to a SIEM or webhook",
         }
     }
 
@@ -142,7 +149,8 @@ impl HealthKind {
             HealthKind::SensorOutdated
             | HealthKind::BufferFilling
             | HealthKind::DirectorySync
-            | HealthKind::DirectoryStale => 0,
+            | HealthKind::DirectoryStale
+            | HealthKind::Notification => 0,
         }
     }
 }
@@ -158,6 +166,29 @@ pub struct HealthIssue {
     pub message: String,
     pub opened: Timestamp,
     pub last_seen: Timestamp,
+}
+
+/// How an alert endpoint (syslog, webhook) is doing, as its sender reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointReport {
+    /// `tcp://10.0.0.5:514`, a webhook's URL.
+    pub name: String,
+    /// Since when every attempt has failed; None while it takes messages.
+    pub failing_since: Option<Timestamp>,
+    pub last_error: Option<String>,
+    /// Messages dropped from its full queue since the center started.
+    pub dropped: u64,
+}
+
+/// What the monitor evaluates besides sensors.
+#[derive(Debug, Clone, Default)]
+pub struct CenterFacts<'a> {
+    /// Each tenant's last directory upload.
+    pub directories: &'a [(TenantId, Timestamp)],
+    /// The alert endpoints; their issues are raised in every tenant (each tenant's alerts
+    /// go through them).
+    pub endpoints: &'a [EndpointReport],
+    pub tenants: &'a [TenantId],
 }
 
 /// How an issue changed at an evaluation.
@@ -179,6 +210,8 @@ pub struct HealthMonitor {
     /// When each sensor's packet (event) counter last grew.
     last_packets: BTreeMap<String, Timestamp>,
     last_events: BTreeMap<String, Timestamp>,
+    /// Each endpoint's drop count at the previous evaluation.
+    endpoint_dropped: BTreeMap<String, u64>,
 }
 
 fn ratio(part: u64, whole: u64) -> f64 {
@@ -200,19 +233,52 @@ impl HealthMonitor {
         self.open.values()
     }
 
-    /// Evaluates every sensor, and each tenant's last directory upload, at `now`: the issues
-    /// that opened, updated or closed.
+    /// Evaluates every sensor, each tenant's last directory upload and the alert endpoints at
+    /// `now`: the issues that opened, updated or closed.
     pub fn evaluate(
         &mut self,
         sensors: &[SensorRecord],
-        directories: &[(TenantId, Timestamp)],
+        facts: &CenterFacts<'_>,
         now: Timestamp,
     ) -> Vec<(HealthIssue, HealthTrigger)> {
         let mut holding: Vec<(TenantId, HealthKind, String, Severity, String)> = Vec::new();
         for sensor in sensors {
             self.conditions(sensor, now, &mut holding);
         }
-        for (tenant, uploaded) in directories {
+        for endpoint in facts.endpoints {
+            let dropped_before = self.endpoint_dropped.insert(endpoint.name.clone(), endpoint.dropped);
+            let newly_dropped = endpoint.dropped.saturating_sub(dropped_before.unwrap_or(endpoint.dropped));
+            let failing_for = endpoint
+                .failing_since
+                .map(|since| now.as_micros().saturating_sub(since.as_micros()) / 1_000_000)
+                .filter(|secs| *secs >= self.thresholds.endpoint_failing_secs);
+            let (severity, message) = match (failing_for, newly_dropped) {
+                (_, dropped) if dropped > 0 => (
+                    Severity::Medium,
+                    format!(
+                        "{} dropped {dropped} messages from its full queue: alerts were lost on the way \
+                         to it ({}).",
+                        endpoint.name,
+                        endpoint.last_error.as_deref().unwrap_or("slow or refusing")
+                    ),
+                ),
+                (Some(secs), _) => (
+                    Severity::Low,
+                    format!(
+                        "{} has refused or not answered for {} minutes; messages wait in its queue ({}).",
+                        endpoint.name,
+                        secs / 60,
+                        endpoint.last_error.as_deref().unwrap_or("no error text")
+                    ),
+                ),
+                (None, _) => continue,
+            };
+            for tenant in facts.tenants {
+                let scope = format!("endpoint:{}", endpoint.name);
+                holding.push((tenant.clone(), HealthKind::Notification, scope, severity, message.clone()));
+            }
+        }
+        for (tenant, uploaded) in facts.directories {
             let age = now.as_micros().saturating_sub(uploaded.as_micros()) / 1_000_000;
             if age > self.thresholds.directory_stale_secs {
                 holding.push((

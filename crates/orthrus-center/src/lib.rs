@@ -277,17 +277,22 @@ impl Center {
 
     /// Evaluates every tenant's sensors at `now`; health issues that opened, changed or closed
     /// are forwarded (CEF `act=health`) and returned.
+    /// `endpoints`: how the alert endpoints' senders are doing.
     pub fn check_health(
         &mut self,
+        endpoints: &[health::EndpointReport],
         now: Timestamp,
     ) -> Result<Vec<(health::HealthIssue, health::HealthTrigger)>, CenterError> {
         let mut sensors = Vec::new();
+        let mut tenants = Vec::new();
         for tenant in self.store.tenants()? {
             sensors.extend(self.store.sensors(&tenant.id)?);
+            tenants.push(tenant.id);
         }
         let directories: Vec<(TenantId, Timestamp)> =
             self.directory_uploaded.iter().map(|(tenant, at)| (tenant.clone(), *at)).collect();
-        let changes = self.health.evaluate(&sensors, &directories, now);
+        let facts = health::CenterFacts { directories: &directories, endpoints, tenants: &tenants };
+        let changes = self.health.evaluate(&sensors, &facts, now);
         for (issue, trigger) in &changes {
             let record = orthrus_sinks::cef::HealthRecord {
                 id: issue.kind.id(),

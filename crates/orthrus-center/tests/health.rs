@@ -66,7 +66,7 @@ fn health_issues_open_escalate_and_close_and_reach_the_siem() {
     let mut events: Vec<(i64, &'static str, String, HealthTrigger, Severity)> = Vec::new();
     for (minute, heartbeat) in &timeline {
         center.heartbeat(&dc1, heartbeat, at(*minute)).unwrap();
-        for (issue, trigger) in center.check_health(at(*minute)).unwrap() {
+        for (issue, trigger) in center.check_health(&[], at(*minute)).unwrap() {
             let sensor = issue.sensor.rsplit(':').next().unwrap().to_owned();
             events.push((*minute, issue.kind.id(), sensor, trigger, issue.severity));
         }
@@ -89,7 +89,7 @@ fn health_issues_open_escalate_and_close_and_reach_the_siem() {
     got.sort_by_key(|e| (e.0, e.1));
     want.sort_by_key(|e| (e.0, e.1));
     assert_eq!(got, want);
-    assert!(center.check_health(at(71)).unwrap().is_empty(), "nothing changed");
+    assert!(center.check_health(&[], at(71)).unwrap().is_empty(), "nothing changed");
 
     // The SIEM has one CEF health message per change, closing ones at notice (<37>).
     let lines = wait_for_lines(&rsyslog.out, expected.len());
@@ -124,8 +124,8 @@ fn a_stale_directory_upload_is_a_health_issue_until_the_next() {
         orthrus_directory::Snapshot::load(&orthrus_testkit::fixture("directory/lab.snapshot.json")).unwrap();
     let mut center = Center::start(store.clone(), CenterConfig::default()).unwrap();
     center.set_directory(&acme, snapshot.clone(), at(0)).unwrap();
-    assert!(center.check_health(at(60)).unwrap().is_empty(), "an hour is fresh");
-    let opened = center.check_health(at(121)).unwrap();
+    assert!(center.check_health(&[], at(60)).unwrap().is_empty(), "an hour is fresh");
+    let opened = center.check_health(&[], at(121)).unwrap();
     assert_eq!(opened.len(), 1, "{opened:?}");
     let (issue, trigger) = &opened[0];
     assert_eq!(
@@ -139,10 +139,55 @@ fn a_stale_directory_upload_is_a_health_issue_until_the_next() {
 
     // A restarted center knows when the upload was; the next upload closes the issue.
     let mut center = Center::start(store, CenterConfig::default()).unwrap();
-    let again = center.check_health(at(130)).unwrap();
+    let again = center.check_health(&[], at(130)).unwrap();
     assert_eq!(again.len(), 1);
     center.set_directory(&acme, snapshot, at(131)).unwrap();
-    let closed = center.check_health(at(132)).unwrap();
+    let closed = center.check_health(&[], at(132)).unwrap();
     assert_eq!(closed.len(), 1);
     assert_eq!((closed[0].0.kind.id(), closed[0].1), ("ORT-H-SYNC-STALE", HealthTrigger::Closed));
+}
+
+/// An alert endpoint that refuses for five minutes is a Low issue in every tenant, one that
+/// drops messages a Medium one; it closes once the endpoint takes messages again.
+#[test]
+fn a_failing_or_dropping_alert_endpoint_is_a_health_issue_in_every_tenant() {
+    use orthrus_center::health::EndpointReport;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("center.db")).unwrap();
+    for tenant in ["acme", "globex"] {
+        store.create_tenant(&TenantId(tenant.into()), tenant, at(0)).unwrap();
+    }
+    let mut center = Center::start(Arc::new(store), CenterConfig::default()).unwrap();
+    let report = |failing_since: Option<i64>, dropped| EndpointReport {
+        name: "tcp://10.0.0.5:514".into(),
+        failing_since: failing_since.map(at),
+        last_error: failing_since.map(|_| "connection refused".into()),
+        dropped,
+    };
+    assert!(center.check_health(&[report(Some(0), 0)], at(0)).unwrap().is_empty());
+    assert!(center.check_health(&[report(Some(0), 0)], at(4)).unwrap().is_empty(), "under five minutes");
+    let opened = center.check_health(&[report(Some(0), 0)], at(5)).unwrap();
+    assert_eq!(opened.len(), 2, "{opened:?}");
+    for (issue, trigger) in &opened {
+        assert_eq!((issue.kind.id(), issue.kind.external_id()), ("ORT-H-SYSLOG", 1015));
+        assert_eq!((issue.severity, *trigger), (Severity::Low, HealthTrigger::Opened));
+        assert!(
+            issue.message.contains("5 minutes") && issue.message.contains("connection refused"),
+            "{}",
+            issue.message
+        );
+    }
+    let tenants: Vec<&str> = opened.iter().map(|(i, _)| i.tenant.0.as_ref()).collect();
+    assert_eq!(tenants, ["acme", "globex"]);
+    // Its queue overflows: worse.
+    let worse = center.check_health(&[report(Some(0), 40)], at(6)).unwrap();
+    assert!(
+        worse.iter().all(|(i, t)| i.severity == Severity::Medium && *t == HealthTrigger::Updated),
+        "{worse:?}"
+    );
+    assert!(worse[0].0.message.contains("dropped 40 messages"));
+    // It takes messages again (the drops are history): closed.
+    let closed = center.check_health(&[report(None, 40)], at(7)).unwrap();
+    assert_eq!(closed.len(), 2);
+    assert!(closed.iter().all(|(_, t)| *t == HealthTrigger::Closed));
 }

@@ -33,9 +33,30 @@ pub struct AppState {
     /// "Now" for what the API records (comments, batch receipt): the wall clock in the
     /// binary, a fixed clock in tests.
     pub clock: fn() -> Timestamp,
-    /// Each sink endpoint's counters, as its sender last saw them (for /metrics).
-    pub sink_counters: Arc<Mutex<Vec<(String, orthrus_sinks::SenderCounters)>>>,
+    /// Each sink endpoint as its sender last saw it (for /metrics and health).
+    pub sink_status: Arc<Mutex<Vec<SinkStatus>>>,
     pub intake: IntakeCounters,
+}
+
+/// One alert endpoint (syslog, webhook) as its sender last saw it.
+#[derive(Debug, Clone)]
+pub struct SinkStatus {
+    pub name: String,
+    pub counters: orthrus_sinks::SenderCounters,
+    /// Since when every attempt has failed (wall clock).
+    pub failing_since: Option<Timestamp>,
+    pub last_error: Option<String>,
+}
+
+impl SinkStatus {
+    pub fn report(&self) -> orthrus_center::health::EndpointReport {
+        orthrus_center::health::EndpointReport {
+            name: self.name.clone(),
+            failing_since: self.failing_since,
+            last_error: self.last_error.clone(),
+            dropped: self.counters.dropped,
+        }
+    }
 }
 
 impl AppState {
@@ -44,7 +65,7 @@ impl AppState {
             center: Mutex::new(center),
             store,
             clock,
-            sink_counters: Arc::default(),
+            sink_status: Arc::default(),
             intake: IntakeCounters::default(),
         }
     }

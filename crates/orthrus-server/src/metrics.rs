@@ -69,7 +69,7 @@ pub fn render(state: &AppState, open_health: u64, sensors: u64, tenants: u64) ->
     for (name, kind, help, value) in single {
         let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n");
     }
-    let sinks = state.sink_counters.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let sinks = state.sink_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let families: [(&str, &str, &str, Reading); 4] = [
         ("orthrus_sink_sent_total", "counter", "Messages delivered to the endpoint.", |c| c.sent),
         (
@@ -88,8 +88,8 @@ pub fn render(state: &AppState, open_health: u64, sensors: u64, tenants: u64) ->
     ];
     for (name, kind, help, value) in families {
         let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
-        for (endpoint, counters) in &sinks {
-            let _ = writeln!(out, "{name}{{endpoint=\"{}\"}} {}", label(endpoint), value(counters));
+        for sink in &sinks {
+            let _ = writeln!(out, "{name}{{endpoint=\"{}\"}} {}", label(&sink.name), value(&sink.counters));
         }
     }
     out

@@ -11,13 +11,12 @@ use orthrus_model::Timestamp;
 use orthrus_sinks::http::HttpTarget;
 use orthrus_sinks::syslog::TlsTarget;
 use orthrus_sinks::{
-    Framing, Outbox, Route, Sender, SenderCounters, SinkFilter, SyslogOptions, SyslogSink, Transport,
-    WebhookSink,
+    Framing, Outbox, Route, Sender, SinkFilter, SyslogOptions, SyslogSink, Transport, WebhookSink,
 };
 use orthrus_store::Store;
 use serde::Deserialize;
 
-use crate::api::{AppState, router};
+use crate::api::{AppState, SinkStatus, router};
 use crate::tls;
 
 /// `orthrus server --config FILE` (every key optional).
@@ -252,7 +251,7 @@ pub async fn run(
     let state = Arc::new(AppState::new(center, store.clone(), clock));
     ready(bound, &fingerprint);
 
-    let delivery = Delivery::start(senders, state.sink_counters.clone());
+    let delivery = Delivery::start(senders, state.sink_status.clone(), clock);
     let periodic = tokio::spawn(periodic(state.clone(), config.health_interval_secs, config.retention_days));
     crate::serve_tls(listener, tls_config, router(state.clone()), shutdown).await;
     periodic.abort();
@@ -273,8 +272,15 @@ async fn periodic(state: Arc<AppState>, health_secs: u64, retention_days: u64) {
         let prune_due = seconds.is_multiple_of(3600);
         let _ = tokio::task::spawn_blocking(move || {
             let now = (state.clock)();
+            let endpoints: Vec<_> = state
+                .sink_status
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(SinkStatus::report)
+                .collect();
             let mut center = state.center.lock().unwrap_or_else(|p| p.into_inner());
-            if health_due && let Err(error) = center.check_health(now) {
+            if health_due && let Err(error) = center.check_health(&endpoints, now) {
                 tracing::warn!("health check: {error}");
             }
             if prune_due {
@@ -297,33 +303,48 @@ struct Delivery {
 }
 
 impl Delivery {
-    fn start(mut senders: Vec<Sender>, counters: Arc<Mutex<Vec<(String, SenderCounters)>>>) -> Self {
+    fn start(
+        mut senders: Vec<Sender>,
+        status: Arc<Mutex<Vec<SinkStatus>>>,
+        clock: fn() -> Timestamp,
+    ) -> Self {
         use std::sync::atomic::{AtomicBool, Ordering};
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let thread = std::thread::Builder::new()
             .name("orthrus-sinks".into())
             .spawn(move || {
-                let mut failing = vec![false; senders.len()];
+                let mut failing: Vec<(Option<Timestamp>, Option<String>)> = vec![(None, None); senders.len()];
                 loop {
                     let last = stopping.load(Ordering::Relaxed);
-                    for (sender, failing) in senders.iter_mut().zip(failing.iter_mut()) {
+                    for (sender, (since, why)) in senders.iter_mut().zip(failing.iter_mut()) {
                         match sender.flush() {
-                            Ok(()) if *failing => {
-                                tracing::info!("{}: delivering again", sender.name());
-                                *failing = false;
-                            }
-                            Ok(()) => {}
-                            Err(error) => {
-                                if !*failing {
-                                    tracing::warn!("{error} (messages wait in its queue)");
+                            Ok(()) => {
+                                if since.is_some() {
+                                    tracing::info!("{}: delivering again", sender.name());
                                 }
-                                *failing = true;
+                                (*since, *why) = (None, None);
+                            }
+                            Err(error) => {
+                                if since.is_none() {
+                                    tracing::warn!("{error} (messages wait in its queue)");
+                                    *since = Some(clock());
+                                }
+                                *why = Some(error);
                             }
                         }
                     }
-                    let snapshot = senders.iter().map(|s| (s.name(), s.counters())).collect();
-                    *counters.lock().unwrap_or_else(|p| p.into_inner()) = snapshot;
+                    let snapshot = senders
+                        .iter()
+                        .zip(&failing)
+                        .map(|(s, (since, why))| SinkStatus {
+                            name: s.name(),
+                            counters: s.counters(),
+                            failing_since: *since,
+                            last_error: why.clone(),
+                        })
+                        .collect();
+                    *status.lock().unwrap_or_else(|p| p.into_inner()) = snapshot;
                     if last {
                         return;
                     }
