@@ -37,6 +37,8 @@ pub struct ServerConfig {
     pub retention_days: u64,
     /// How often health is evaluated.
     pub health_interval_secs: u64,
+    /// Sensors reporting an older version raise ORT-H-SENSOR-OUTDATED.
+    pub minimum_sensor_version: String,
     /// CEF over syslog endpoints.
     pub syslog: Vec<SyslogConfig>,
     /// JSON webhooks.
@@ -57,6 +59,7 @@ impl Default for ServerConfig {
             tls_names: vec!["localhost".into()],
             retention_days: 30,
             health_interval_secs: 30,
+            minimum_sensor_version: "0.1.0".into(),
             syslog: Vec::new(),
             webhook: Vec::new(),
             detection: toml::Table::new(),
@@ -234,10 +237,16 @@ pub async fn run(
     let hostname = hostname();
     let (routes, senders) = sinks(&config, &hostname)?;
     let cef = orthrus_sinks::CefOptions { url_base: config.url_base.clone(), ..Default::default() };
+    let health = orthrus_center::health::HealthThresholds {
+        minimum_version: config.minimum_sensor_version.clone(),
+        ..Default::default()
+    };
     let (store, center) = crate::api::blocking(|| -> Result<_, RunError> {
         let store: Arc<dyn Store> = orthrus_store::open_store(&config.store)?;
-        let center =
-            Center::start(store.clone(), CenterConfig { detection, cef, routes, ..CenterConfig::default() })?;
+        let center = Center::start(
+            store.clone(),
+            CenterConfig { detection, cef, routes, health, ..CenterConfig::default() },
+        )?;
         Ok((store, center))
     })?;
     let (certs, key) = tls::load_or_generate(&config.tls_cert, &config.tls_key, &config.tls_names)?;

@@ -12,6 +12,10 @@ fn the_readme_center_example_parses() {
     let config: ServerConfig = toml::from_str(block).unwrap();
     assert_eq!(config.listen, "0.0.0.0:8443");
     assert_eq!(config.retention_days, 30);
+    assert_eq!(config.minimum_sensor_version, "0.1.0");
+    assert_eq!(config.webhook.len(), 1);
+    assert_eq!(config.webhook[0].filter.min_severity, orthrus_model::Severity::Medium);
+    assert_eq!(config.syslog[0].filter, orthrus_sinks::SinkFilter::default());
     assert_eq!(config.syslog.len(), 1);
     assert_eq!(config.syslog[0].url, "tcp://siem.corp.example:514");
     assert!(config.detection.contains_key("disabled"));
