@@ -243,10 +243,7 @@ pub async fn run(
     };
     let (store, center) = crate::api::blocking(|| -> Result<_, RunError> {
         let store: Arc<dyn Store> = orthrus_store::open_store(&config.store)?;
-        let center = Center::start(
-            store.clone(),
-            CenterConfig { detection, cef, routes, health, ..CenterConfig::default() },
-        )?;
+        let center = Center::start(store.clone(), CenterConfig { detection, cef, routes, health })?;
         Ok((store, center))
     })?;
     let (certs, key) = tls::load_or_generate(&config.tls_cert, &config.tls_key, &config.tls_names)?;
