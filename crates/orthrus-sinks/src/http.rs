@@ -167,7 +167,38 @@ fn parse_response(response: &[u8]) -> Result<(u16, Vec<u8>), HttpError> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| HttpError::Answer("no status".into()))?;
-    Ok((status, rest.get(4..).unwrap_or_default().to_vec()))
+    let body = rest.get(4..).unwrap_or_default();
+    let chunked = head.lines().any(|line| {
+        line.split_once(':').is_some_and(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("transfer-encoding")
+                && value.to_ascii_lowercase().contains("chunked")
+        })
+    });
+    if chunked {
+        return Ok((status, dechunk(body)?));
+    }
+    Ok((status, body.to_vec()))
+}
+
+/// A chunked body (RFC 9112 §7.1) joined: `SIZE[;ext] CRLF DATA CRLF` … `0 CRLF`.
+fn dechunk(mut body: &[u8]) -> Result<Vec<u8>, HttpError> {
+    let bad = |why: &str| HttpError::Answer(format!("chunked body: {why}"));
+    let mut out = Vec::new();
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n").ok_or_else(|| bad("no chunk size"))?;
+        let (line, rest) = body.split_at(line_end);
+        let size_text = String::from_utf8_lossy(line);
+        let size_text = size_text.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| bad("chunk size is no hex number"))?;
+        let rest = rest.get(2..).unwrap_or_default();
+        if size == 0 {
+            return Ok(out);
+        }
+        let data = rest.get(..size).ok_or_else(|| bad("chunk cut short"))?;
+        out.extend_from_slice(data);
+        body =
+            rest.get(size..).and_then(|r| r.strip_prefix(b"\r\n")).ok_or_else(|| bad("chunk not closed"))?;
+    }
 }
 
 /// Fuzz entry point (`fuzz/fuzz_targets/http_answer.rs`): an answer as a server might send
@@ -180,6 +211,17 @@ pub fn fuzz_http_answer(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunked_answers_are_joined_and_broken_ones_refused() {
+        let answer =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3;x=1\r\n:1}\r\n0\r\n\r\n";
+        assert_eq!(parse_response(answer).unwrap(), (200, b"{\"a\":1}".to_vec()));
+        let cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nff\r\nshort";
+        assert!(parse_response(cut).is_err());
+        let plain = b"HTTP/1.1 204 No Content\r\n\r\n";
+        assert_eq!(parse_response(plain).unwrap(), (204, Vec::new()));
+    }
 
     #[test]
     fn urls_name_scheme_host_port_and_path() {
