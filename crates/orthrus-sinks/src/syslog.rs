@@ -299,6 +299,47 @@ impl SyslogSink {
     }
 }
 
+impl SyslogSink {
+    /// Closes the connection the way a receiver does not lose its end: TLS close_notify, our
+    /// side shut for writing, and what the receiver sent us (TLS 1.3 session tickets) read
+    /// until it closes — a socket closed with unread data resets the connection, and the
+    /// receiver may then drop messages it has not read yet.
+    pub fn close(&mut self) {
+        if let Some(mut stream) = self.tls_stream.take() {
+            stream.conn.send_close_notify();
+            let _ = stream.flush();
+            drain(&stream.sock);
+        }
+        if let Some(stream) = self.tcp.take() {
+            drain(&stream);
+        }
+    }
+}
+
+impl Drop for SyslogSink {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Shuts our side for writing and reads (bounded in time and bytes) until the peer closes.
+fn drain(socket: &TcpStream) {
+    use std::io::Read as _;
+    let _ = socket.shutdown(std::net::Shutdown::Write);
+    let _ = socket.set_read_timeout(Some(DRAIN_TIMEOUT));
+    let mut buffer = [0u8; 4096];
+    let mut reader = socket;
+    for _ in 0..64 {
+        match reader.read(&mut buffer) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+}
+
+/// How long closing waits for the receiver to close its end.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// How long a connection attempt or a write may take before the endpoint counts as failing.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);

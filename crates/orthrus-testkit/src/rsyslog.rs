@@ -92,12 +92,14 @@ fn start(dir: &Path, name: &str, global: &str, inputs: &str, udp: u16, tcp: u16)
     Rsyslog { child, out, udp, tcp }
 }
 
-/// The lines rsyslog has written, once there are `n` of them (or after 15 s).
+/// The whole lines rsyslog has written, once there are `n` of them (or after 15 s).
 pub fn wait_for_lines(path: &Path, n: usize) -> Vec<String> {
     let started = Instant::now();
     loop {
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        // Only whole lines: rsyslog may be writing the last one as we read.
+        let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+        let lines: Vec<String> = whole.lines().map(str::to_owned).collect();
         if lines.len() >= n || started.elapsed() > Duration::from_secs(15) {
             return lines;
         }
