@@ -176,8 +176,8 @@ pub struct EndpointReport {
     /// Since when every attempt has failed; None while it takes messages.
     pub failing_since: Option<Timestamp>,
     pub last_error: Option<String>,
-    /// Messages dropped from its full queue since the center started.
-    pub dropped: u64,
+    /// Sent, failed, dropped from its full queue and waiting, since the center started.
+    pub counters: orthrus_sinks::SenderCounters,
 }
 
 /// What the monitor evaluates besides sensors.
@@ -246,8 +246,9 @@ impl HealthMonitor {
             self.conditions(sensor, now, &mut holding);
         }
         for endpoint in facts.endpoints {
-            let dropped_before = self.endpoint_dropped.insert(endpoint.name.clone(), endpoint.dropped);
-            let newly_dropped = endpoint.dropped.saturating_sub(dropped_before.unwrap_or(endpoint.dropped));
+            let dropped = endpoint.counters.dropped;
+            let dropped_before = self.endpoint_dropped.insert(endpoint.name.clone(), dropped);
+            let newly_dropped = dropped.saturating_sub(dropped_before.unwrap_or(dropped));
             let failing_for = endpoint
                 .failing_since
                 .map(|since| now.as_micros().saturating_sub(since.as_micros()) / 1_000_000)

@@ -3,8 +3,8 @@
 //! activities claim); the store keeps the batch once (a retry is recognised and nothing is
 //! run twice); the tenant's own engine sees the activities in arrival order; the alerts that
 //! changed are stored (new, updated, reopened) and queued for each sink route (CEF syslog,
-//! webhook) whose filter takes them, unless the tenant's exclusions (kept in the store, managed through the API) cover their
-//! source.
+//! webhook) whose filter takes them, unless the tenant's exclusions (kept in the store,
+//! managed through the API) cover their source.
 //!
 //! Engines live in memory; on start the center replays every tenant's stored activities, in
 //! the order they were stored, into fresh engines: the same alerts come back with the same
@@ -168,6 +168,11 @@ impl Center {
     /// The tenant's directory, when one was uploaded.
     pub fn directory(&self, tenant: &TenantId) -> Option<Arc<Directory>> {
         self.directories.get(tenant).cloned()
+    }
+
+    /// When the tenant's directory was last uploaded.
+    pub fn directory_uploaded(&self, tenant: &TenantId) -> Option<Timestamp> {
+        self.directory_uploaded.get(tenant).copied()
     }
 
     /// Feeds a tenant's stored activities to a fresh engine and brings the stored alerts up to

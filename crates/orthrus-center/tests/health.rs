@@ -162,7 +162,7 @@ fn a_failing_or_dropping_alert_endpoint_is_a_health_issue_in_every_tenant() {
         name: "tcp://10.0.0.5:514".into(),
         failing_since: failing_since.map(at),
         last_error: failing_since.map(|_| "connection refused".into()),
-        dropped,
+        counters: orthrus_sinks::SenderCounters { dropped, ..Default::default() },
     };
     assert!(center.check_health(&[report(Some(0), 0)], at(0)).unwrap().is_empty());
     assert!(center.check_health(&[report(Some(0), 0)], at(4)).unwrap().is_empty(), "under five minutes");

@@ -80,9 +80,7 @@ const REVERSE_DNS_LIMIT: usize = 256;
 const REVERSE_DNS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn reverse_dns(engine: &mut Engine, server: &str) -> anyhow::Result<()> {
-    let server: std::net::SocketAddr = server
-        .parse()
-        .or_else(|_| server.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+    let server = orthrus_directory::reverse_dns::server_address(server)
         .with_context(|| format!("--reverse-dns {server:?} is not an address (10.0.0.1 or 10.0.0.1:53)"))?;
     let pending = engine.unresolved_addresses();
     if pending.len() > REVERSE_DNS_LIMIT {

@@ -301,9 +301,7 @@ pub fn sensor(args: &SensorArgs) -> anyhow::Result<u8> {
     };
     let mut counters = Counters::default();
     if let Some(server) = &config.reverse_dns {
-        let server: std::net::SocketAddr = server
-            .parse()
-            .or_else(|_| server.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+        let server = orthrus_directory::reverse_dns::server_address(server)
             .with_context(|| format!("reverse_dns {server:?} is not an address (10.0.0.1 or 10.0.0.1:53)"))?;
         let refresh = Duration::from_secs(config.reverse_dns_refresh_mins.max(1) * 60);
         counters.names = Some(ReverseDns::new(server, refresh, &config.name));
@@ -384,9 +382,9 @@ fn heartbeat(
         spool_dropped_batches: stats.dropped_batches,
         ..Heartbeat::default()
     };
+    beat.reverse_dns = counters.names.as_ref().and_then(|n| serde_json::to_value(&n.counters).ok());
     // Live capture: the kernel's counts of packets received and dropped are the capture's
     // health (health.md's drop ratio); the decoder's counters say what became of them.
-    beat.reverse_dns = counters.names.as_ref().and_then(|n| serde_json::to_value(&n.counters).ok());
     if let Some(capture) = capture {
         beat.packets = capture.received;
         beat.dropped_packets = capture.dropped;

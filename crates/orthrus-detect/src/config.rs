@@ -90,9 +90,9 @@ pub struct DetectionConfig {
 impl DetectionConfig {
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         let config: Self = toml::from_str(text)?;
-        if let Some(unknown) = config.exclusions.keys().find(|k| {
-            *k != "global" && !crate::detections::DETECTIONS.iter().any(|d| d.meta.id == k.as_str())
-        }) {
+        if let Some(unknown) =
+            config.exclusions.keys().find(|k| *k != "global" && crate::detections::meta(k).is_none())
+        {
             return Err(ConfigError::UnknownDetection(unknown.clone()));
         }
         Ok(config)

@@ -29,6 +29,11 @@ pub fn ptr_name(ip: IpAddr) -> String {
     }
 }
 
+/// A DNS server as operators write it: `10.0.0.1:53`, or `10.0.0.1` (port 53).
+pub fn server_address(text: &str) -> Option<SocketAddr> {
+    text.parse().ok().or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+}
+
 /// The name the server gives for `ip`, None when it has none (NXDOMAIN, no PTR).
 pub fn reverse_lookup(
     server: SocketAddr,

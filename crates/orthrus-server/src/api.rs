@@ -10,19 +10,20 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use orthrus_center::health::EndpointReport;
 use orthrus_center::health::Heartbeat;
 use orthrus_center::{Center, CenterError};
+use orthrus_directory::Snapshot;
 use orthrus_model::{Activity, Severity, TenantId, Timestamp};
 use orthrus_store::credentials::token_hash;
 use orthrus_store::{
     ActivityQuery, AlertFilter, AlertStatus, NewExclusion, Page, Role, Store, StoreError, UserRecord,
 };
 use serde::Deserialize;
+use serde_json::{Value, json};
 
 use crate::body::JsonBody;
 use crate::metrics::IntakeCounters;
-use orthrus_directory::Snapshot;
-use serde_json::{Value, json};
 
 /// Largest request body accepted (a sensor batch, compressed or not).
 pub const MAX_BODY_BYTES: usize = 64 << 20;
@@ -33,30 +34,9 @@ pub struct AppState {
     /// "Now" for what the API records (comments, batch receipt): the wall clock in the
     /// binary, a fixed clock in tests.
     pub clock: fn() -> Timestamp,
-    /// Each sink endpoint as its sender last saw it (for /metrics and health).
-    pub sink_status: Arc<Mutex<Vec<SinkStatus>>>,
+    /// Each alert endpoint as its sender last saw it (for /metrics and health).
+    pub sink_status: Arc<Mutex<Vec<EndpointReport>>>,
     pub intake: IntakeCounters,
-}
-
-/// One alert endpoint (syslog, webhook) as its sender last saw it.
-#[derive(Debug, Clone)]
-pub struct SinkStatus {
-    pub name: String,
-    pub counters: orthrus_sinks::SenderCounters,
-    /// Since when every attempt has failed (wall clock).
-    pub failing_since: Option<Timestamp>,
-    pub last_error: Option<String>,
-}
-
-impl SinkStatus {
-    pub fn report(&self) -> orthrus_center::health::EndpointReport {
-        orthrus_center::health::EndpointReport {
-            name: self.name.clone(),
-            failing_since: self.failing_since,
-            last_error: self.last_error.clone(),
-            dropped: self.counters.dropped,
-        }
-    }
 }
 
 impl AppState {
@@ -235,6 +215,12 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
         .ok_or_else(unauthorized)
 }
 
+/// The user whose API token the request bears.
+fn user_of(state: &AppState, headers: &HeaderMap) -> Result<UserRecord, ApiError> {
+    let hash = token_hash(bearer(headers)?);
+    blocking(|| state.store.user_for_token(&hash))?.ok_or_else(unauthorized)
+}
+
 /// The user behind the token, and its role in `tenant` (at least `needed`).
 fn caller(
     state: &AppState,
@@ -242,10 +228,7 @@ fn caller(
     tenant: &str,
     needed: Role,
 ) -> Result<(UserRecord, TenantId), ApiError> {
-    let user = {
-        let hash = token_hash(bearer(headers)?);
-        blocking(|| state.store.user_for_token(&hash))?.ok_or_else(unauthorized)?
-    };
+    let user = user_of(state, headers)?;
     let tenant = TenantId(tenant.into());
     match user.role_in(&tenant) {
         // A tenant the caller has no grant in does not exist, as far as it can tell.
@@ -338,10 +321,7 @@ async fn heartbeat(
 }
 
 async fn tenants(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult {
-    let user = {
-        let hash = token_hash(bearer(&headers)?);
-        blocking(|| state.store.user_for_token(&hash))?.ok_or_else(unauthorized)?
-    };
+    let user = user_of(&state, &headers)?;
     let granted: Vec<Value> = user
         .grants
         .iter()
@@ -497,11 +477,9 @@ async fn directory_summary(
     Path(tenant): Path<String>,
 ) -> ApiResult {
     let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
-    let (directory, updated) = with_center(state, move |center| {
-        let updated = center.store().directory(&tenant)?.map(|(_, at)| at);
-        Ok((center.directory(&tenant), updated))
-    })
-    .await?;
+    let (directory, updated) =
+        with_center(state, move |center| Ok((center.directory(&tenant), center.directory_uploaded(&tenant))))
+            .await?;
     let domains: Vec<Value> = directory
         .iter()
         .flat_map(|d| d.snapshot().domains.iter())

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use orthrus_center::health::EndpointReport;
 use orthrus_center::{Center, CenterConfig};
 use orthrus_detect::DetectionConfig;
 use orthrus_model::Timestamp;
@@ -16,7 +17,7 @@ use orthrus_sinks::{
 use orthrus_store::Store;
 use serde::Deserialize;
 
-use crate::api::{AppState, SinkStatus, router};
+use crate::api::{AppState, router};
 use crate::tls;
 
 /// `orthrus server --config FILE` (every key optional).
@@ -278,13 +279,7 @@ async fn periodic(state: Arc<AppState>, health_secs: u64, retention_days: u64) {
         let prune_due = seconds.is_multiple_of(3600);
         let _ = tokio::task::spawn_blocking(move || {
             let now = (state.clock)();
-            let endpoints: Vec<_> = state
-                .sink_status
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-                .map(SinkStatus::report)
-                .collect();
+            let endpoints = state.sink_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let mut center = state.center.lock().unwrap_or_else(|p| p.into_inner());
             if health_due && let Err(error) = center.check_health(&endpoints, now) {
                 tracing::warn!("health check: {error}");
@@ -311,7 +306,7 @@ struct Delivery {
 impl Delivery {
     fn start(
         mut senders: Vec<Sender>,
-        status: Arc<Mutex<Vec<SinkStatus>>>,
+        status: Arc<Mutex<Vec<EndpointReport>>>,
         clock: fn() -> Timestamp,
     ) -> Self {
         use std::sync::atomic::{AtomicBool, Ordering};
@@ -343,7 +338,7 @@ impl Delivery {
                     let snapshot = senders
                         .iter()
                         .zip(&failing)
-                        .map(|(s, (since, why))| SinkStatus {
+                        .map(|(s, (since, why))| EndpointReport {
                             name: s.name(),
                             counters: s.counters(),
                             failing_since: *since,

@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 /// The registry entry of an alert's detection (its CEF name, external id, app, tactic).
 pub fn meta_of(alert: &orthrus_model::Alert) -> Option<&'static orthrus_detect::DetectionMeta> {
-    orthrus_detect::detections::DETECTIONS.iter().map(|e| e.meta).find(|m| m.id == alert.detection)
+    orthrus_detect::detections::meta(alert.detection)
 }
 
 /// What one endpoint is sent: security alerts, health issues or both, from a severity up,
@@ -57,7 +57,7 @@ impl SinkFilter {
     pub fn unknown_detections(&self) -> Vec<&str> {
         self.detections
             .iter()
-            .filter(|id| !orthrus_detect::detections::DETECTIONS.iter().any(|e| e.meta.id == id.as_str()))
+            .filter(|id| orthrus_detect::detections::meta(id).is_none())
             .map(String::as_str)
             .collect()
     }

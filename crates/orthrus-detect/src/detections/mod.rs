@@ -56,6 +56,11 @@ pub const DETECTIONS: &[DetectionEntry] = &[
 
 /// The catalogue as Markdown: `docs/DETECTIONS.md` is this text, and a test fails when the
 /// committed file differs.
+/// The registry entry of the detection with this id (`ORT-KRB-003`).
+pub fn meta(id: &str) -> Option<&'static DetectionMeta> {
+    DETECTIONS.iter().map(|e| e.meta).find(|m| m.id == id)
+}
+
 pub fn catalogue_markdown() -> String {
     let config = DetectionConfig::default();
     let mut text = String::from(
