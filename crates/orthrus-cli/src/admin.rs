@@ -4,7 +4,9 @@
 use anyhow::Context;
 use orthrus_model::TenantId;
 use orthrus_store::Role;
-use orthrus_store::credentials::new_token;
+use std::io::IsTerminal as _;
+
+use orthrus_store::credentials::{hash_password, new_token};
 
 use crate::{exit, wall_clock as now};
 
@@ -86,6 +88,9 @@ enum UserCommand {
         #[arg(long, default_value = "api")]
         label: String,
     },
+    /// Set a user's web UI password, read from the first line of standard input (at least
+    /// 12 characters; kept as an Argon2id hash).
+    Password { name: String },
     /// Show a user's grants.
     Show { name: String },
 }
@@ -135,6 +140,16 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<u8> {
             store.add_user_token(name, &hash, label, now())?;
             eprintln!("API token for {name} ({label}), shown once:");
             println!("{token}");
+        }
+        AdminCommand::User { command: UserCommand::Password { name } } => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("password for {name} (echoed; pipe it in to keep it off the screen):");
+            }
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            store.set_password(name, &hash_password(password)?)?;
+            println!("password of {name} set");
         }
         AdminCommand::User { command: UserCommand::Show { name } } => {
             let user = store.user(name)?.with_context(|| format!("no user {name}"))?;

@@ -37,6 +37,8 @@ pub struct AppState {
     /// Each alert endpoint as its sender last saw it (for /metrics and health).
     pub sink_status: Arc<Mutex<Vec<EndpointReport>>>,
     pub intake: IntakeCounters,
+    /// The web UI's signed-in sessions.
+    pub sessions: crate::ui::session::Sessions,
 }
 
 impl AppState {
@@ -47,6 +49,7 @@ impl AppState {
             clock,
             sink_status: Arc::default(),
             intake: IntakeCounters::default(),
+            sessions: crate::ui::session::Sessions::default(),
         }
     }
 }
@@ -120,7 +123,8 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
 ];
 
 pub fn router(state: Arc<AppState>) -> Router {
-    let open = Router::new().route("/api/v1/openapi.json", get(openapi));
+    // The web UI checks its own session cookie (ui::session), not a bearer token.
+    let open = Router::new().route("/api/v1/openapi.json", get(openapi)).merge(crate::ui::routes());
     let guarded = Router::new()
         .route("/api/v1/sensor/batches", post(ingest))
         .route("/api/v1/sensor/heartbeat", post(heartbeat))
@@ -176,6 +180,11 @@ pub struct ApiError(StatusCode, String);
 impl ApiError {
     pub fn new(status: StatusCode, why: impl Into<String>) -> Self {
         Self(status, why.into())
+    }
+
+    /// Its status and sentence (the web UI shows them on a page).
+    pub fn parts(self) -> (StatusCode, String) {
+        (self.0, self.1)
     }
 }
 
@@ -265,7 +274,7 @@ pub(crate) fn blocking<T>(work: impl FnOnce() -> T) -> T {
 }
 
 /// Runs `work` on the center off the async threads (the store is blocking).
-async fn with_center<T: Send + 'static>(
+pub(crate) async fn with_center<T: Send + 'static>(
     state: Arc<AppState>,
     work: impl FnOnce(&mut Center) -> Result<T, CenterError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -493,27 +502,45 @@ async fn directory_summary(
 /// How many alerts and activities a profile lists.
 const PROFILE_ITEMS: usize = 20;
 
-async fn profile(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path((tenant, entity)): Path<(String, String)>,
-) -> ApiResult {
-    let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
+/// An entity's profile, as the API and the web UI show it.
+pub(crate) struct Profile {
+    /// The entity key (`account:alice`).
+    pub key: String,
+    /// The directory object (a group's members reduced to their count), its domain and
+    /// qualified name.
+    pub directory: Option<Value>,
+    /// Why the entity is sensitive (the group path or the tag), when it is.
+    pub sensitive: Option<String>,
+    pub honeytoken: bool,
+    /// Its latest alerts and how many there are.
+    pub alerts: orthrus_store::AlertPage,
+    pub open_alerts: u64,
+    /// Its latest activities, newest first.
+    pub recent: Vec<Activity>,
+}
+
+/// The profile of `entity` (`kind:name`) in `tenant`, with at most `activities` activities;
+/// 404 when nothing at all is known of it.
+pub(crate) async fn entity_profile(
+    state: &Arc<AppState>,
+    tenant: &TenantId,
+    entity: &str,
+    activities: usize,
+) -> Result<Profile, ApiError> {
     let (kind, name) = entity.split_once(':').ok_or_else(|| {
         ApiError(
             StatusCode::BAD_REQUEST,
             format!("{entity:?}: an entity is kind:name (account:, computer:, ip:)"),
         )
     })?;
-    let (kind, name) = (kind.to_owned(), name.to_owned());
-    let key = orthrus_store::entity_key(&kind, &name);
+    let key = orthrus_store::entity_key(kind, name);
     let directory = {
         let tenant = tenant.clone();
         with_center(state.clone(), move |center| Ok(center.directory(&tenant))).await?
     };
-    let found = directory.as_ref().and_then(|d| match kind.as_str() {
-        "account" => d.find(&name),
-        "computer" => d.find_computer(&name),
+    let found = directory.as_ref().and_then(|d| match kind {
+        "account" => d.find(name),
+        "computer" => d.find_computer(name),
         _ => None,
     });
     let object = found.as_ref().map(|f| {
@@ -529,33 +556,44 @@ async fn profile(
     let sensitive = found.as_ref().and_then(|f| directory.as_ref()?.sensitivity(f)).map(|s| s.reason.clone());
     let honeytoken = match (&directory, &found) {
         (Some(d), Some(f)) => d.is_honeytoken(f),
-        (Some(d), None) => kind == "account" && d.is_honeytoken_name(&name),
+        (Some(d), None) => kind == "account" && d.is_honeytoken_name(name),
         _ => false,
     };
     let filter = AlertFilter { entity: Some(key.clone()), ..AlertFilter::default() };
-    let alerts = blocking(|| state.store.alerts(&tenant, &filter, Page { offset: 0, limit: PROFILE_ITEMS }))?;
+    let alerts = blocking(|| state.store.alerts(tenant, &filter, Page { offset: 0, limit: PROFILE_ITEMS }))?;
     let open_filter = AlertFilter { status: Some(AlertStatus::Open), ..filter };
-    let open = blocking(|| state.store.alerts(&tenant, &open_filter, Page { offset: 0, limit: 1 }))?.total;
+    let open_alerts =
+        blocking(|| state.store.alerts(tenant, &open_filter, Page { offset: 0, limit: 1 }))?.total;
     let recent = blocking(|| {
         state.store.activities(
-            &tenant,
-            &ActivityQuery { entity: Some(key.clone()), since: None, until: None, limit: PROFILE_ITEMS },
+            tenant,
+            &ActivityQuery { entity: Some(key.clone()), since: None, until: None, limit: activities },
         )
     })?;
     if object.is_none() && alerts.total == 0 && recent.is_empty() && !honeytoken {
         return Err(ApiError(StatusCode::NOT_FOUND, format!("entity {entity} not found")));
     }
+    Ok(Profile { key, directory: object, sensitive, honeytoken, alerts, open_alerts, recent })
+}
+
+async fn profile(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((tenant, entity)): Path<(String, String)>,
+) -> ApiResult {
+    let (_, tenant) = caller(&state, &headers, &tenant, Role::Viewer)?;
+    let profile = entity_profile(&state, &tenant, &entity, PROFILE_ITEMS).await?;
     Ok(Json(json!({
-        "entity": key,
-        "directory": object,
-        "sensitive": sensitive,
-        "honeytoken": honeytoken,
+        "entity": profile.key,
+        "directory": profile.directory,
+        "sensitive": profile.sensitive,
+        "honeytoken": profile.honeytoken,
         "alerts": {
-            "total": alerts.total,
-            "open": open,
-            "recent": alerts.alerts.into_iter().map(alert_json).collect::<Vec<_>>(),
+            "total": profile.alerts.total,
+            "open": profile.open_alerts,
+            "recent": profile.alerts.alerts.into_iter().map(alert_json).collect::<Vec<_>>(),
         },
-        "recent_activities": recent,
+        "recent_activities": profile.recent,
     }))
     .into_response())
 }

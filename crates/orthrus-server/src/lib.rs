@@ -7,6 +7,7 @@ pub mod body;
 pub mod metrics;
 pub mod run;
 pub mod tls;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Tokens for sensors and API users: 256 random bits from the operating system, shown once
 //! (`ort_` and 43 base64url characters), kept only as their SHA-256. A token is looked up by
 //! its hash, so the comparison is an index lookup of a value an attacker cannot choose to
-//! collide with.
+//! collide with. Web UI passwords are kept as Argon2id hashes (PHC strings, salted).
 
 use base64::Engine as _;
 use ring::digest;
@@ -29,6 +29,28 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     digest.as_ref().try_into().unwrap_or([0u8; 32])
 }
 
+/// Shortest password accepted for the web UI.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// The Argon2id PHC string kept for `password` (a fresh random salt each time).
+pub fn hash_password(password: &str) -> Result<String, StoreError> {
+    use argon2::password_hash::PasswordHasher as _;
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(StoreError::Invalid(format!("a password has at least {MIN_PASSWORD_CHARS} characters")));
+    }
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(|e| StoreError::Invalid(format!("hashing the password: {e}")))
+}
+
+/// Whether `password` matches the kept hash (false for a hash that does not parse).
+pub fn verify_password(password: &str, kept: &str) -> bool {
+    use argon2::password_hash::PasswordVerifier as _;
+    argon2::password_hash::phc::PasswordHash::new(kept)
+        .is_ok_and(|hash| argon2::Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +63,16 @@ mod tests {
         assert!(a.starts_with("ort_") && a.len() == 47, "{a}");
         assert_eq!(token_hash(&format!(" {a}\n")), hash_a);
         assert_ne!(token_hash(&b), hash_a);
+    }
+
+    #[test]
+    fn passwords_verify_only_themselves_and_short_ones_are_refused() {
+        let kept = hash_password("correct horse battery").unwrap();
+        assert!(kept.starts_with("$argon2id$"), "{kept}");
+        assert_ne!(hash_password("correct horse battery").unwrap(), kept, "salted");
+        assert!(verify_password("correct horse battery", &kept));
+        assert!(!verify_password("correct horse battery!", &kept));
+        assert!(!verify_password("correct horse battery", "not a hash"));
+        assert!(matches!(hash_password("short"), Err(StoreError::Invalid(_))));
     }
 }

@@ -225,6 +225,20 @@ pub struct AlertRecord {
     pub comments: Vec<Comment>,
 }
 
+/// How many alerts share a day, detection, severity and status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertBucket {
+    /// Midnight (UTC) of the day the alerts were first seen.
+    pub day: Timestamp,
+    pub detection: String,
+    pub severity: Severity,
+    pub status: AlertStatus,
+    pub count: u64,
+}
+
+/// Microseconds in a day: the histogram's bucket.
+pub(crate) const DAY_MICROS: i64 = 86_400_000_000;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlertFilter {
     pub severity: Option<Severity>,
@@ -325,6 +339,8 @@ pub trait Store: Send + Sync {
     fn user(&self, name: &str) -> Result<Option<UserRecord>>;
     fn add_user_token(&self, user: &str, token_hash: &[u8; 32], label: &str, now: Timestamp) -> Result<()>;
     fn user_for_token(&self, token_hash: &[u8; 32]) -> Result<Option<UserRecord>>;
+    /// Sets (or replaces) the user's password hash ([`credentials::hash_password`]) for the web UI.
+    fn set_password(&self, user: &str, password_hash: &str) -> Result<()>;
     fn create_sensor(
         &self,
         tenant: &TenantId,
@@ -369,6 +385,9 @@ pub trait Store: Send + Sync {
     fn upsert_alert(&self, alert: &Alert) -> Result<Upserted>;
     fn alerts(&self, tenant: &TenantId, filter: &AlertFilter, page: Page) -> Result<AlertPage>;
     fn alert(&self, tenant: &TenantId, id: &str) -> Result<Option<AlertRecord>>;
+    /// The tenant's alerts first seen at or after `since`, counted per UTC day of their first
+    /// sighting, detection, severity and status (the dashboard's chart and tables).
+    fn alert_histogram(&self, tenant: &TenantId, since: Timestamp) -> Result<Vec<AlertBucket>>;
     /// Whether the alert exists (in that tenant) and now has `status`.
     fn set_alert_status(&self, tenant: &TenantId, id: &str, status: AlertStatus) -> Result<bool>;
     fn comment(&self, tenant: &TenantId, id: &str, author: &str, text: &str, now: Timestamp) -> Result<bool>;

@@ -13,13 +13,13 @@ use postgres::{Client, NoTls, Row};
 use crate::blocks::{self, Window};
 use crate::rows::{
     ALERT_COLUMNS, AlertRow, FilterValue, SENSOR_COLUMNS, SensorRow, activity_limit, alert_conditions,
-    alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, valid_comment,
-    valid_name, where_clause,
+    alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, severity,
+    status, valid_comment, valid_name, where_clause,
 };
 use crate::{
-    ActivityQuery, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, ExclusionKind, ExclusionRecord,
-    Ingested, MAX_PAGE, NewExclusion, Page, Result, Role, SensorRecord, Store, StoreError, TenantRecord,
-    Upserted, UserRecord, alert_entities, valid_tenant_id,
+    ActivityQuery, AlertBucket, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, DAY_MICROS,
+    ExclusionKind, ExclusionRecord, Ingested, MAX_PAGE, NewExclusion, Page, Result, Role, SensorRecord,
+    Store, StoreError, TenantRecord, Upserted, UserRecord, alert_entities, valid_tenant_id,
 };
 
 mod embedded {
@@ -189,6 +189,16 @@ impl Store for PostgresStore {
             Some(row) => user_record(&mut client, &row.try_get::<_, String>(0)?),
             None => Ok(None),
         }
+    }
+
+    fn set_password(&self, user: &str, password_hash: &str) -> Result<()> {
+        let changed = self
+            .lock()
+            .execute("UPDATE users SET password_hash = $2 WHERE name = $1", &[&user, &password_hash])?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        Ok(())
     }
 
     fn create_sensor(
@@ -554,6 +564,27 @@ impl Store for PostgresStore {
             })
             .collect::<Result<_>>()?;
         Ok(Some(record))
+    }
+
+    fn alert_histogram(&self, tenant: &TenantId, since: Timestamp) -> Result<Vec<AlertBucket>> {
+        let rows = self.lock().query(
+            "SELECT first_seen / $3, detection, severity, status, count(*) FROM alerts
+             WHERE tenant = $1 AND first_seen >= $2 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2",
+            &[&&*tenant.0, &micros(since), &DAY_MICROS],
+        )?;
+        let mut buckets = Vec::new();
+        for row in rows {
+            let day: i64 = row.try_get(0)?;
+            let count: i64 = row.try_get(4)?;
+            buckets.push(AlertBucket {
+                day: Timestamp::from_micros(day * DAY_MICROS),
+                detection: row.try_get(1)?,
+                severity: severity(&row.try_get::<_, String>(2)?)?,
+                status: status(&row.try_get::<_, String>(3)?)?,
+                count: u64::try_from(count).unwrap_or_default(),
+            });
+        }
+        Ok(buckets)
     }
 
     fn set_alert_status(&self, tenant: &TenantId, id: &str, status: AlertStatus) -> Result<bool> {

@@ -12,13 +12,13 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use crate::blocks::{self, Window};
 use crate::rows::{
     ALERT_COLUMNS, AlertRow, FilterValue, SENSOR_COLUMNS, SensorRow, activity_limit, alert_conditions,
-    alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, valid_comment,
-    valid_name, where_clause,
+    alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, severity,
+    status, valid_comment, valid_name, where_clause,
 };
 use crate::{
-    ActivityQuery, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, ExclusionKind, ExclusionRecord,
-    Ingested, MAX_PAGE, NewExclusion, Page, Result, Role, SensorRecord, Store, StoreError, TenantRecord,
-    Upserted, UserRecord, alert_entities, valid_tenant_id,
+    ActivityQuery, AlertBucket, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, DAY_MICROS,
+    ExclusionKind, ExclusionRecord, Ingested, MAX_PAGE, NewExclusion, Page, Result, Role, SensorRecord,
+    Store, StoreError, TenantRecord, Upserted, UserRecord, alert_entities, valid_tenant_id,
 };
 
 mod embedded {
@@ -199,6 +199,16 @@ impl Store for SqliteStore {
             Some(name) => user_record(&connection, &name),
             None => Ok(None),
         }
+    }
+
+    fn set_password(&self, user: &str, password_hash: &str) -> Result<()> {
+        let changed = self
+            .lock()
+            .execute("UPDATE users SET password_hash = ?2 WHERE name = ?1", params![user, password_hash])?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        Ok(())
     }
 
     fn create_sensor(
@@ -552,6 +562,35 @@ impl Store for SqliteStore {
         })?;
         record.comments = comments.collect::<rusqlite::Result<_>>()?;
         Ok(Some(record))
+    }
+
+    fn alert_histogram(&self, tenant: &TenantId, since: Timestamp) -> Result<Vec<AlertBucket>> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT first_seen / ?3, detection, severity, status, count(*) FROM alerts
+             WHERE tenant = ?1 AND first_seen >= ?2 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2",
+        )?;
+        let rows = statement.query_map(params![&*tenant.0, micros(since), DAY_MICROS], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        let mut buckets = Vec::new();
+        for row in rows {
+            let (day, detection, severity_text, status_text, count) = row?;
+            buckets.push(AlertBucket {
+                day: Timestamp::from_micros(day * DAY_MICROS),
+                detection,
+                severity: severity(&severity_text)?,
+                status: status(&status_text)?,
+                count: u64::try_from(count).unwrap_or_default(),
+            });
+        }
+        Ok(buckets)
     }
 
     fn set_alert_status(&self, tenant: &TenantId, id: &str, status: AlertStatus) -> Result<bool> {

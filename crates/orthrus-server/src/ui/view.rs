@@ -1,0 +1,429 @@
+//! What the pages show, made ready for the templates: times in words, activities in one line,
+//! the dashboard's chart as SVG (drawn here, so the UI needs no script and no chart library).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use orthrus_model::{Activity, Severity, Timestamp};
+use orthrus_store::{AlertBucket, AlertRecord, AlertStatus};
+use serde_json::Value;
+
+/// `2026-11-25 08:00:03 UTC`.
+pub fn time(t: Timestamp) -> String {
+    jiff::Timestamp::from_microsecond(t.as_micros())
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// `2026-11-25`.
+pub fn day(t: Timestamp) -> String {
+    jiff::Timestamp::from_microsecond(t.as_micros())
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// Midnight (UTC) starting the day `text` (`2026-11-25`) names.
+pub fn parse_day(text: &str) -> Option<Timestamp> {
+    let date: jiff::civil::Date = text.trim().parse().ok()?;
+    let midnight: jiff::Timestamp = format!("{date}T00:00:00Z").parse().ok()?;
+    Some(Timestamp::from_micros(midnight.as_microsecond()))
+}
+
+/// A path segment with everything but unreserved characters percent-encoded (names may hold
+/// spaces, `\` or `#`).
+pub fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~:@$".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// A query value, percent-encoded.
+pub fn query_value(text: &str) -> String {
+    segment(text)
+}
+
+/// One row of an alert list.
+pub struct AlertRow {
+    pub href: String,
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub detection: String,
+    pub severity: &'static str,
+    pub status: &'static str,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub count: u64,
+}
+
+pub fn severity_name(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Low => "low",
+        Severity::Medium => "medium",
+        Severity::High => "high",
+    }
+}
+
+impl AlertRow {
+    pub fn new(tenant: &str, record: &AlertRecord) -> Self {
+        let text = |key: &str| record.alert.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        Self {
+            href: format!("/ui/t/{}/alerts/{}", segment(tenant), segment(&record.id)),
+            id: record.id.clone(),
+            title: text("title"),
+            description: text("description"),
+            detection: record.detection.clone(),
+            severity: severity_name(record.severity),
+            status: record.status.name(),
+            first_seen: time(record.first_seen),
+            last_seen: time(record.last_seen),
+            count: record.count,
+        }
+    }
+}
+
+/// One activity of a timeline.
+pub struct ActivityRow {
+    pub time: String,
+    pub kind: &'static str,
+    pub source: String,
+    pub destination: String,
+    pub accounts: String,
+    /// Its own fields, `key=value`, the ones every activity has left out.
+    pub summary: String,
+    /// Whether the alert being shown cites it as evidence.
+    pub evidence: bool,
+    /// Where it was read: `file#frame 38`.
+    pub provenance: String,
+}
+
+/// Fields every activity has, shown in their own columns rather than in the summary.
+const COMMON_FIELDS: &[&str] = &[
+    "time",
+    "tenant",
+    "sensor",
+    "source",
+    "destination",
+    "transport",
+    "source_host",
+    "destination_host",
+    "provenance",
+    "activity",
+];
+/// Longest summary shown (the full record is in the API).
+const SUMMARY_CHARS: usize = 240;
+
+impl ActivityRow {
+    pub fn new(activity: &Activity, evidence: bool) -> Self {
+        let endpoint = |ip: Option<std::net::IpAddr>, host: Option<&str>| match (ip, host) {
+            (Some(ip), Some(host)) => format!("{host} ({ip})"),
+            (Some(ip), None) => ip.to_string(),
+            (None, Some(host)) => host.to_owned(),
+            (None, None) => String::new(),
+        };
+        let mut summary = String::new();
+        if let Ok(Value::Object(fields)) = serde_json::to_value(activity) {
+            flatten(&mut summary, "", &Value::Object(fields), COMMON_FIELDS);
+        }
+        if summary.chars().count() > SUMMARY_CHARS {
+            summary = summary.chars().take(SUMMARY_CHARS).collect::<String>() + "…";
+        }
+        let provenance = activity
+            .provenance
+            .first()
+            .map(|p| match p.at {
+                orthrus_model::Position::Frame(n) => format!("{} frame {n}", p.file),
+                orthrus_model::Position::Record(n) => format!("{} record {n}", p.file),
+                orthrus_model::Position::Line(n) => format!("{} line {n}", p.file),
+            })
+            .unwrap_or_default();
+        Self {
+            time: time(activity.time),
+            kind: activity.kind.name(),
+            source: endpoint(activity.source_ip(), activity.source_host.as_deref()),
+            destination: endpoint(activity.destination.map(|d| d.ip), activity.destination_host.as_deref()),
+            accounts: activity.accounts().join(", "),
+            summary,
+            evidence,
+            provenance,
+        }
+    }
+}
+
+/// `key=value` pairs of a JSON object's scalar leaves (nested keys joined by `.`), `skip`ped
+/// top-level keys left out.
+fn flatten(out: &mut String, prefix: &str, value: &Value, skip: &[&str]) {
+    match value {
+        Value::Object(fields) => {
+            for (key, value) in fields {
+                if prefix.is_empty() && skip.contains(&key.as_str()) {
+                    continue;
+                }
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                flatten(out, &path, value, skip);
+            }
+        }
+        Value::Array(items) => {
+            let scalars: Vec<String> = items.iter().filter_map(scalar).collect();
+            if !scalars.is_empty() {
+                push_pair(out, prefix, &scalars.join(","));
+            }
+        }
+        other => {
+            if let Some(text) = scalar(other) {
+                push_pair(out, prefix, &text);
+            }
+        }
+    }
+}
+
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn push_pair(out: &mut String, key: &str, value: &str) {
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    let _ = write!(out, "{key}={value}");
+}
+
+/// Rows of `key: value` from a JSON object (a directory object), nested values flattened.
+pub fn attribute_rows(value: &Value) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    if let Value::Object(fields) = value {
+        for (key, value) in fields {
+            let text = match value {
+                Value::Array(items) => items.iter().filter_map(scalar).collect::<Vec<_>>().join(", "),
+                Value::Object(_) => {
+                    let mut text = String::new();
+                    flatten(&mut text, "", value, &[]);
+                    text
+                }
+                other => scalar(other).unwrap_or_default(),
+            };
+            if !text.is_empty() {
+                rows.push((key.clone(), text));
+            }
+        }
+    }
+    rows
+}
+
+/// The dashboard's numbers: open alerts per severity, per detection, per day.
+pub struct Dashboard {
+    pub open_total: u64,
+    pub all_total: u64,
+    /// High, medium, low.
+    pub open_by_severity: [u64; 3],
+    /// Detection id, its open alerts per severity (high, medium, low), their sum.
+    pub by_detection: Vec<(String, [u64; 3], u64)>,
+    /// The chart, an SVG element.
+    pub chart: String,
+    /// The chart's numbers as rows for a table (screen readers, copying): day, high, medium, low.
+    pub chart_rows: Vec<(String, [u64; 3])>,
+}
+
+/// Days the chart spans.
+pub const CHART_DAYS: i64 = 30;
+const DAY_SECS: i64 = 86_400;
+
+fn severity_slot(severity: Severity) -> usize {
+    match severity {
+        Severity::High => 0,
+        Severity::Medium => 1,
+        Severity::Low => 2,
+    }
+}
+
+impl Dashboard {
+    /// From the histogram: the chart ends on the last day with alerts (a replayed capture's
+    /// alerts are old: a chart ending today would show nothing).
+    pub fn new(buckets: &[AlertBucket]) -> Self {
+        let mut open_by_severity = [0u64; 3];
+        let mut by_detection: BTreeMap<&str, [u64; 3]> = BTreeMap::new();
+        let mut by_day: BTreeMap<i64, [u64; 3]> = BTreeMap::new();
+        let (mut open_total, mut all_total) = (0, 0);
+        for bucket in buckets {
+            all_total += bucket.count;
+            if bucket.status != AlertStatus::Open {
+                continue;
+            }
+            let slot = severity_slot(bucket.severity);
+            open_total += bucket.count;
+            if let Some(n) = open_by_severity.get_mut(slot) {
+                *n += bucket.count;
+            }
+            if let Some(n) = by_detection.entry(&bucket.detection).or_default().get_mut(slot) {
+                *n += bucket.count;
+            }
+            if let Some(n) = by_day.entry(bucket.day.as_micros()).or_default().get_mut(slot) {
+                *n += bucket.count;
+            }
+        }
+        let mut by_detection: Vec<(String, [u64; 3], u64)> =
+            by_detection.into_iter().map(|(id, n)| (id.to_owned(), n, n.iter().sum())).collect();
+        by_detection.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        let last_day = by_day.keys().next_back().copied();
+        let days: Vec<(Timestamp, [u64; 3])> = match last_day {
+            Some(last) => (0..CHART_DAYS)
+                .rev()
+                .map(|back| {
+                    let day = Timestamp::from_micros(last).saturating_add_secs(-back * DAY_SECS);
+                    (day, by_day.get(&day.as_micros()).copied().unwrap_or_default())
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let chart = chart_svg(&days);
+        let chart_rows =
+            days.iter().filter(|(_, n)| n.iter().sum::<u64>() > 0).map(|(d, n)| (day(*d), *n)).collect();
+        Self { open_total, all_total, open_by_severity, by_detection, chart, chart_rows }
+    }
+}
+
+/// Stacked bars, one per day (high at the bottom), each with a tooltip title.
+fn chart_svg(days: &[(Timestamp, [u64; 3])]) -> String {
+    const WIDTH: usize = 720;
+    const HEIGHT: usize = 180;
+    const AXIS: usize = 20;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {}" role="img" aria-labelledby="chart-title"><title id="chart-title">Open alerts per day by severity, the last {CHART_DAYS} days with alerts</title>"#,
+        HEIGHT + AXIS
+    );
+    let peak = days.iter().map(|(_, n)| n.iter().sum::<u64>()).max().unwrap_or(0).max(1);
+    let slot_width = WIDTH / days.len().max(1);
+    let bar_width = slot_width.saturating_sub(4).max(2);
+    let classes = ["high", "medium", "low"];
+    for (index, (when, counts)) in days.iter().enumerate() {
+        let x = index * slot_width + 2;
+        let mut top = HEIGHT;
+        let [high, medium, low] = *counts;
+        let total = high + medium + low;
+        let _ = write!(
+            svg,
+            r#"<g><title>{}: {total} open ({high} high, {medium} medium, {low} low)</title>"#,
+            day(*when)
+        );
+        for (count, class) in counts.iter().zip(classes) {
+            if *count == 0 {
+                continue;
+            }
+            let height = usize::try_from(count * HEIGHT as u64 / peak).unwrap_or(HEIGHT).max(1);
+            top = top.saturating_sub(height);
+            let _ = write!(
+                svg,
+                r#"<rect class="{class}" x="{x}" y="{top}" width="{bar_width}" height="{height}"/>"#
+            );
+        }
+        svg.push_str("</g>");
+        if index % 7 == 0 || index + 1 == days.len() {
+            let _ = write!(
+                svg,
+                r#"<text x="{x}" y="{}">{}</text>"#,
+                HEIGHT + 15,
+                day(*when).get(5..).unwrap_or_default()
+            );
+        }
+    }
+    let _ = write!(
+        svg,
+        r#"<text class="peak" x="{}" y="12" text-anchor="end">peak {peak}</text></svg>"#,
+        WIDTH - 2
+    );
+    svg
+}
+
+/// Names with how often they were seen, most frequent first.
+pub type Ranked = Vec<(String, u64)>;
+
+/// The computers an account's activities came from and the services they reached.
+pub fn logons_and_services(activities: &[Activity]) -> (Ranked, Ranked) {
+    use orthrus_model::ActivityKind;
+    let mut computers: BTreeMap<String, u64> = BTreeMap::new();
+    let mut services: BTreeMap<String, u64> = BTreeMap::new();
+    for activity in activities {
+        let from = activity
+            .source_host
+            .as_deref()
+            .map(str::to_owned)
+            .or_else(|| activity.source_ip().map(|ip| ip.to_string()));
+        if let Some(from) = from {
+            *computers.entry(from).or_default() += 1;
+        }
+        let service = match &activity.kind {
+            ActivityKind::ServiceTicketRequested(exchange) => exchange.service().map(str::to_owned),
+            ActivityKind::ServiceAccessed(access) => Some(access.service.clone()),
+            ActivityKind::ShareOpened(share) => Some(share.path.clone()),
+            ActivityKind::NtlmAuthenticated(ntlm) => ntlm.target_name.clone(),
+            _ => None,
+        };
+        if let Some(service) = service.filter(|s| !s.is_empty()) {
+            *services.entry(service).or_default() += 1;
+        }
+    }
+    let ranked = |map: BTreeMap<String, u64>| {
+        let mut list: Vec<(String, u64)> = map.into_iter().collect();
+        list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        list
+    };
+    (ranked(computers), ranked(services))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_and_days_round_trip_what_pages_put_in_urls() {
+        assert_eq!(segment("account:CORP\\j doe#1"), "account:CORP%5Cj%20doe%231");
+        assert_eq!(segment("computer:WS01$"), "computer:WS01$");
+        let midnight = parse_day("2026-11-25").unwrap();
+        assert_eq!(day(midnight), "2026-11-25");
+        assert_eq!(time(midnight), "2026-11-25 00:00:00 UTC");
+        assert!(parse_day("25/11/2026").is_none());
+    }
+
+    #[test]
+    fn the_dashboard_counts_open_alerts_and_charts_the_days_up_to_the_last() {
+        let day_one = parse_day("2026-11-20").unwrap();
+        let day_two = parse_day("2026-11-22").unwrap();
+        let bucket = |day, detection: &str, severity, status, count| AlertBucket {
+            day,
+            detection: detection.into(),
+            severity,
+            status,
+            count,
+        };
+        let board = Dashboard::new(&[
+            bucket(day_one, "ORT-A", Severity::High, AlertStatus::Open, 2),
+            bucket(day_one, "ORT-B", Severity::Low, AlertStatus::Closed, 5),
+            bucket(day_two, "ORT-B", Severity::Low, AlertStatus::Open, 3),
+            bucket(day_two, "ORT-A", Severity::Medium, AlertStatus::Open, 1),
+        ]);
+        assert_eq!((board.open_total, board.all_total), (6, 11));
+        assert_eq!(board.open_by_severity, [2, 1, 3]);
+        assert_eq!(board.by_detection[0], ("ORT-A".into(), [2, 1, 0], 3));
+        assert_eq!(board.by_detection[1], ("ORT-B".into(), [0, 0, 3], 3));
+        assert_eq!(
+            board.chart_rows,
+            vec![("2026-11-20".into(), [2, 0, 0]), ("2026-11-22".into(), [0, 1, 3])]
+        );
+        assert!(board.chart.contains("2026-11-22: 4 open (0 high, 1 medium, 3 low)"), "{}", board.chart);
+        assert_eq!(board.chart.matches("<g>").count(), CHART_DAYS as usize);
+        assert!(Dashboard::new(&[]).chart_rows.is_empty());
+    }
+}
