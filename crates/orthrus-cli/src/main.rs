@@ -8,6 +8,7 @@ mod analyze;
 mod bench;
 mod bench_center;
 mod bench_events;
+mod bench_ui;
 mod directory;
 mod output;
 mod sensor;
@@ -50,6 +51,8 @@ enum Command {
     /// Measure the center's intake (activities stored and detected on per second) with its
     /// SQLite store, in process or over HTTPS on loopback.
     BenchCenter(bench_center::CenterBenchArgs),
+    /// Render the web UI's main pages with many alerts in a temporary store: how long each takes.
+    BenchUi(bench_ui::UiBenchArgs),
     /// Directory knowledge: sync a domain over LDAP into a snapshot, look entities up.
     Directory {
         #[command(subcommand)]
@@ -199,6 +202,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::bench(&args).map(|()| exit::OK),
         Command::BenchEvents(args) => bench_events::bench_events(&args).map(|()| exit::OK),
         Command::BenchCenter(args) => bench_center::bench_center(&args).map(|()| exit::OK),
+        Command::BenchUi(args) => bench_ui::bench_ui(&args).map(|()| exit::OK),
         Command::Directory { command } => directory::run(&command),
         Command::Admin(args) => admin::run(&args),
         Command::Server(args) => server::server(&args),

@@ -530,9 +530,13 @@ impl Store for PostgresStore {
         let mut client = self.lock();
         let total = count(&mut client, &format!("SELECT count(*) FROM alerts WHERE {clause}"), &params)?;
         let limit = page.limit.clamp(1, MAX_PAGE);
+        // The page is chosen over ids first (from the alerts_listing index), then only its rows
+        // are read: sorting every matching record whole made deep pages slow with 100 000 alerts.
         let rows = client.query(
             &format!(
-                "SELECT {ALERT_COLUMNS} FROM alerts WHERE {clause} ORDER BY last_seen DESC, id LIMIT {limit} OFFSET {}",
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE tenant = $1 AND id IN \
+             (SELECT id FROM alerts WHERE {clause} ORDER BY last_seen DESC, id LIMIT {limit} OFFSET {}) \
+             ORDER BY last_seen DESC, id",
                 page.offset
             ),
             &params,

@@ -11,6 +11,8 @@ use assert_cmd::prelude::*;
 use serde_json::Value;
 
 mod admin;
+#[cfg(feature = "browser")]
+mod browser;
 mod events;
 mod lab_directory;
 #[cfg(feature = "libpcap")]

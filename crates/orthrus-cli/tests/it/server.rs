@@ -297,7 +297,7 @@ pub(crate) fn start_center(config: &std::path::Path) -> (Running, String, String
     (Running(child), address.to_owned(), fingerprint.to_owned())
 }
 
-fn start_sensor(config: &std::path::Path) -> Running {
+pub(crate) fn start_sensor(config: &std::path::Path) -> Running {
     Running(
         std::process::Command::new(assert_cmd::cargo::cargo_bin("orthrus"))
             .args(["sensor", "--config"])

@@ -187,7 +187,10 @@ fn tenant_page(
     let id = TenantId(tenant.into());
     let role = match visitor.user.role_in(&id) {
         None => {
-            return Err(UiError::Page(StatusCode::NOT_FOUND, format!("There is no tenant {tenant} for you.")));
+            return Err(UiError::Page(
+                StatusCode::NOT_FOUND,
+                format!("There is no tenant {tenant} for you."),
+            ));
         }
         Some(role) if role < needed => {
             return Err(UiError::Page(
