@@ -21,3 +21,8 @@ fn request_body_seeds_decode_and_their_truncations_are_refused() {
     let cut = &seed("dcsync_batch.zst")[1..100];
     assert!(orthrus_server::body::decode::<serde_json::Value>(Some("zstd"), cut).is_err());
 }
+
+#[test]
+fn ui_input_seeds_replay() {
+    assert!(orthrus_testkit::replay_fuzz_seeds("ui_input", orthrus_server::ui::fuzz_ui_input) >= 5);
+}

@@ -48,3 +48,40 @@ fn admin_creates_tenants_sensor_credentials_users_and_tokens() {
         "a sensor token is no user token"
     );
 }
+
+/// `orthrus admin user password` reads the password from standard input and keeps only its
+/// Argon2id hash; short passwords and unknown users are refused with the reason.
+#[test]
+fn admin_sets_web_ui_passwords_from_standard_input() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("center.db");
+    let password = |user: &str, text: &str| {
+        let mut child = orthrus()
+            .arg("admin")
+            .arg("--store")
+            .arg(&store)
+            .args(["user", "password", user])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.code(), String::from_utf8(out.stderr).unwrap())
+    };
+    let out =
+        orthrus().arg("admin").arg("--store").arg(&store).args(["user", "add", "alice"]).output().unwrap();
+    assert!(out.status.success());
+    let (code, said) = password("alice", "too short\n");
+    assert_eq!(code, Some(2));
+    assert!(said.contains("at least 12 characters"), "{said}");
+    let (code, said) = password("mallory", "long enough password\n");
+    assert_eq!(code, Some(2));
+    assert!(said.contains("user mallory not found"), "{said}");
+    assert_eq!(password("alice", "long enough password\r\n").0, Some(0));
+    let kept = SqliteStore::open(&store).unwrap().user("alice").unwrap().unwrap().password_hash.unwrap();
+    assert!(kept.starts_with("$argon2id$"), "{kept}");
+    assert!(orthrus_store::credentials::verify_password("long enough password", &kept));
+}

@@ -238,10 +238,15 @@ async fn login_page(Query(query): Query<LoginQuery>) -> Response {
     html(&LoginPage { next: safe_next(query.next.as_deref()), error: String::new(), user: String::new() })
 }
 
-/// Only a path of the UI itself: never a redirect elsewhere.
+/// Only a path of the UI itself, never a redirect elsewhere; printable ASCII only (it goes back
+/// into a Location header, and a browser sends its paths percent-encoded anyway).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with("/ui/") && !path.starts_with("//") && !path.contains('\\') => {
+        Some(path)
+            if path.starts_with("/ui/")
+                && !path.contains('\\')
+                && path.bytes().all(|b| b.is_ascii_graphic() || b == b' ') =>
+        {
             path.to_owned()
         }
         _ => "/ui/".to_owned(),
@@ -928,4 +933,22 @@ async fn health(
         .collect();
     let issues = open_health(&state, &tenant).await?;
     Ok(html(&HealthPage { frame, sensors, issues }))
+}
+
+/// Fuzz entry (fuzz/fuzz_targets/ui_input.rs): what a browser sends that the UI reads itself —
+/// the cookie header, a day of the alert filters, an entity filter, the login's `next` — none
+/// may panic, and `next` never leaves the UI.
+pub fn fuzz_ui_input(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(value) = HeaderValue::from_bytes(data) {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, value);
+        let sessions = session::Sessions::default();
+        let _ = sessions.find(&headers, orthrus_model::Timestamp::from_micros(0));
+    }
+    let _ = view::parse_day(&text);
+    let _ = entity_filter(&text);
+    let next = safe_next(Some(&text));
+    assert!(next.starts_with("/ui/") && HeaderValue::from_str(&next).is_ok(), "{next}");
+    let _ = view::segment(&text);
 }

@@ -334,10 +334,12 @@ fn chart_svg(days: &[(Timestamp, [u64; 3])]) -> String {
         }
         svg.push_str("</g>");
         // A date every week, counted back from the last day (which always has one).
-        if (days.len() - 1 - index) % 7 == 0 {
+        if (days.len() - 1 - index).is_multiple_of(7) {
+            // Each date ends under its bar, so the last one stays inside the chart.
             let _ = write!(
                 svg,
-                r#"<text x="{x}" y="{}">{}</text>"#,
+                r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
+                x + bar_width,
                 HEIGHT + 15,
                 day(*when).get(5..).unwrap_or_default()
             );
