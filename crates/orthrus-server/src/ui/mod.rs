@@ -213,6 +213,10 @@ fn tenant_page(
     Ok((visitor, id, frame))
 }
 
+fn no_alert(id: &str) -> UiError {
+    UiError::Page(StatusCode::NOT_FOUND, format!("There is no alert {id}."))
+}
+
 fn check_csrf(visitor: &Visitor, sent: &str) -> Result<(), UiError> {
     if sent == visitor.session.csrf {
         Ok(())
@@ -610,8 +614,7 @@ async fn alert(
     Path((tenant, id)): Path<(String, String)>,
 ) -> UiResult {
     let (_, tenant, mut frame) = tenant_page(&state, &headers, &uri, &tenant, Role::Viewer, "alerts")?;
-    let record = blocking(|| state.store.alert(&tenant, &id))?
-        .ok_or_else(|| UiError::Page(StatusCode::NOT_FOUND, format!("There is no alert {id}.")))?;
+    let record = blocking(|| state.store.alert(&tenant, &id))?.ok_or_else(|| no_alert(&id))?;
     let stored: StoredAlert = serde_json::from_value(record.alert.clone()).unwrap_or_default();
     let row = AlertRow::new(&tenant.0, &record);
     frame.title = row.title.clone();
@@ -744,8 +747,7 @@ async fn evidence(
     Path((tenant, id)): Path<(String, String)>,
 ) -> UiResult {
     let (_, tenant, _) = tenant_page(&state, &headers, &uri, &tenant, Role::Viewer, "alerts")?;
-    let record = blocking(|| state.store.alert(&tenant, &id))?
-        .ok_or_else(|| UiError::Page(StatusCode::NOT_FOUND, format!("There is no alert {id}.")))?;
+    let record = blocking(|| state.store.alert(&tenant, &id))?.ok_or_else(|| no_alert(&id))?;
     let field = |key: &str| record.alert.get(key).cloned().unwrap_or(Value::Null);
     let body = json!({
         "alert": record.id,
@@ -782,7 +784,7 @@ async fn set_status(
         UiError::Page(StatusCode::BAD_REQUEST, format!("{:?} is not a status.", form.status))
     })?;
     if !blocking(|| state.store.set_alert_status(&tenant, &id, status))? {
-        return Err(UiError::Page(StatusCode::NOT_FOUND, format!("There is no alert {id}.")));
+        return Err(no_alert(&id));
     }
     tracing::info!("alert {id} in {} set {} by {} (web UI)", tenant.0, status.name(), visitor.user.name);
     Ok(see_other(&format!("{}/alerts/{}", frame.base, segment(&id))))
@@ -805,7 +807,7 @@ async fn comment(
     check_csrf(&visitor, &form.csrf)?;
     let now = (state.clock)();
     if !blocking(|| state.store.comment(&tenant, &id, &visitor.user.name, form.text.trim(), now))? {
-        return Err(UiError::Page(StatusCode::NOT_FOUND, format!("There is no alert {id}.")));
+        return Err(no_alert(&id));
     }
     Ok(see_other(&format!("{}/alerts/{}", frame.base, segment(&id))))
 }
@@ -879,7 +881,7 @@ struct SensorRow {
 struct IssueRow {
     external_id: String,
     title: String,
-    severity: &'static str,
+    severity: String,
     sensor: String,
     message: String,
     opened: String,
@@ -903,7 +905,7 @@ async fn open_health(state: &Arc<AppState>, tenant: &TenantId) -> Result<Vec<Iss
             .map(|issue| IssueRow {
                 external_id: issue.kind.external_id().to_string(),
                 title: issue.kind.title().to_owned(),
-                severity: view::severity_name(issue.severity),
+                severity: issue.severity.to_string(),
                 sensor: issue.sensor.clone(),
                 message: issue.message.clone(),
                 opened: view::time(issue.opened),

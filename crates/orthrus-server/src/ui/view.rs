@@ -55,19 +55,11 @@ pub struct AlertRow {
     pub title: String,
     pub description: String,
     pub detection: String,
-    pub severity: &'static str,
+    pub severity: String,
     pub status: &'static str,
     pub first_seen: String,
     pub last_seen: String,
     pub count: u64,
-}
-
-pub fn severity_name(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Low => "low",
-        Severity::Medium => "medium",
-        Severity::High => "high",
-    }
 }
 
 impl AlertRow {
@@ -79,7 +71,7 @@ impl AlertRow {
             title: text("title"),
             description: text("description"),
             detection: record.detection.clone(),
-            severity: severity_name(record.severity),
+            severity: record.severity.to_string(),
             status: record.status.name(),
             first_seen: time(record.first_seen),
             last_seen: time(record.last_seen),
