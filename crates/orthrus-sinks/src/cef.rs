@@ -179,7 +179,7 @@ pub(crate) fn alert_line_within(
     add("externalId", meta.external_id.to_string());
     if let Some(base) = &options.url_base {
         add("cs1Label", "url".into());
-        add("cs1", limit(&format!("{}/alerts/{}", base.trim_end_matches('/'), alert.id), CUSTOM_MAX));
+        add("cs1", limit(&alert_url(base, alert), CUSTOM_MAX));
     }
     add("cs2Label", "trigger".into());
     add("cs2", trigger.name().into());
@@ -314,6 +314,11 @@ fn unescape_value(raw: &str) -> String {
         }
     }
     out
+}
+
+/// The alert's page in the center's web UI under `base` (`url_base` of center.toml).
+pub fn alert_url(base: &str, alert: &Alert) -> String {
+    format!("{}/ui/t/{}/alerts/{}", base.trim_end_matches('/'), alert.tenant.0, alert.id)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `{"kind":"alert","trigger":…,"url":…,"alert":{…}}`.
 pub fn alert_document(alert: &Alert, trigger: Trigger, url_base: Option<&str>) -> String {
-    let url = url_base.map(|base| format!("{}/alerts/{}", base.trim_end_matches('/'), alert.id));
+    let url = url_base.map(|base| crate::cef::alert_url(base, alert));
     json!({ "kind": "alert", "trigger": trigger.name(), "url": url, "alert": alert }).to_string()
 }
 

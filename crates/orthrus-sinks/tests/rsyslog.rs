@@ -83,7 +83,7 @@ fn check_alert(alert: &Alert, msg: &str) {
     }
     assert_eq!(
         fields.get("cs1").map(String::as_str),
-        Some(format!("https://orthrus.example/alerts/{}", alert.id).as_str()),
+        Some(format!("https://orthrus.example/ui/t/{}/alerts/{}", alert.tenant.0, alert.id).as_str()),
         "{msg}"
     );
 }

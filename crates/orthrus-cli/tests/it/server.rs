@@ -108,7 +108,7 @@ fn the_center_serves_sensors_and_users_over_https_and_forwards_to_the_siem() {
     // The SIEM got the alert within the second the center flushes in.
     let lines = orthrus_testkit::rsyslog::wait_for_lines(&siem.out, 1);
     assert!(
-        lines.iter().any(|l| l.contains(&format!("cs1=https://orthrus.example/alerts/{id}"))),
+        lines.iter().any(|l| l.contains(&format!("cs1=https://orthrus.example/ui/t/acme/alerts/{id}"))),
         "{lines:#?}"
     );
 
@@ -120,7 +120,7 @@ fn the_center_serves_sensors_and_users_over_https_and_forwards_to_the_siem() {
     let document: Value = serde_json::from_str(&document).unwrap();
     assert_eq!(document["kind"], "alert");
     assert_eq!(document["trigger"], "new");
-    assert_eq!(document["url"], format!("https://orthrus.example/alerts/{id}"));
+    assert_eq!(document["url"], format!("https://orthrus.example/ui/t/acme/alerts/{id}"));
     assert_eq!(document["alert"]["detection"], "ORT-DRS-001");
     assert_eq!(document["alert"]["tenant"], "acme");
     assert!(quiet_documents.try_recv().is_err(), "the filtered webhook was sent something");
