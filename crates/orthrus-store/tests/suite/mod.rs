@@ -75,6 +75,9 @@ pub fn tenants_users_and_tokens(store: &dyn Store) {
     assert_eq!(store.user("alice").unwrap().unwrap().password_hash.as_deref(), Some("$argon2id$..."));
     assert!(store.user_for_token(&hash(8)).unwrap().is_none());
     assert!(store.user("mallory").unwrap().is_none());
+    store.set_password("alice", "$argon2id$new").unwrap();
+    assert_eq!(store.user("alice").unwrap().unwrap().password_hash.as_deref(), Some("$argon2id$new"));
+    assert!(matches!(store.set_password("mallory", "$argon2id$x"), Err(StoreError::NotFound(_))));
 }
 
 pub fn sensors_and_heartbeats(store: &dyn Store) {
@@ -319,6 +322,26 @@ pub fn alert_filters_and_pages(store: &dyn Store) {
     store.set_alert_status(&tenant("acme"), &everything.alerts[0].id, AlertStatus::Closed).unwrap();
     let open = list(AlertFilter { status: Some(AlertStatus::Open), ..Default::default() }, Page::default());
     assert_eq!(open.total, all.len() as u64 - 1);
+
+    // The dashboard's histogram: every alert once, in the UTC day it was first seen.
+    let buckets = store.alert_histogram(&tenant("acme"), Timestamp::from_micros(0)).unwrap();
+    assert_eq!(buckets.iter().map(|b| b.count).sum::<u64>(), all.len() as u64);
+    let closed: u64 = buckets.iter().filter(|b| b.status == AlertStatus::Closed).map(|b| b.count).sum();
+    assert_eq!(closed, 1);
+    for alert in &all {
+        let day = alert.first_seen.as_micros() - alert.first_seen.as_micros().rem_euclid(86_400_000_000);
+        assert!(
+            buckets.iter().any(|b| b.detection == alert.detection
+                && b.severity == alert.severity
+                && b.day.as_micros() == day),
+            "{} not in {buckets:?}",
+            alert.id
+        );
+    }
+    let newest_first_seen = all.iter().map(|a| a.first_seen).max().unwrap();
+    let later = store.alert_histogram(&tenant("acme"), newest_first_seen.saturating_add_secs(1)).unwrap();
+    assert!(later.is_empty(), "{later:?}");
+    assert!(store.alert_histogram(&tenant("globex"), Timestamp::from_micros(0)).unwrap().is_empty());
 }
 
 /// Each tenant keeps its own last directory snapshot; a new one replaces it.
