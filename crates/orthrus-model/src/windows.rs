@@ -238,6 +238,11 @@ pub enum RpcDetail {
     NetlogonAuthenticate { account_name: String, computer_name: String, credential_zero: bool, flags: u32 },
     /// NetrServerPasswordSet2: a machine password is set over Netlogon.
     NetlogonPasswordSet { account_name: String, computer_name: String, credential_zero: bool },
+    /// A call that makes the server open a path or connect back to a host — the printer
+    /// bug (RpcRemoteFindFirstPrinterChangeNotification(Ex): the client machine to notify),
+    /// PetitPotam (MS-EFSR: the file name), DFSCoerce (NetrDfsAdd/RemoveStdRoot: the server
+    /// name): the UNC path or host name the call carries, as sent.
+    Callback { path: String },
     /// SchRpcRegisterTask: a scheduled task is registered remotely.
     RegisterTask {
         #[serde(skip_serializing_if = "Option::is_none")]

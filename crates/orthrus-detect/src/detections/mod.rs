@@ -47,6 +47,7 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     },
     DetectionEntry { meta: &windows::dcshadow::META, build: windows::dcshadow::build },
     DetectionEntry { meta: &windows::zerologon::META, build: windows::zerologon::build },
+    DetectionEntry { meta: &windows::print_spooler::META, build: windows::print_spooler::build },
     DetectionEntry { meta: &recon::zone_transfer::META, build: recon::zone_transfer::build },
     DetectionEntry { meta: &recon::session_enumeration::META, build: recon::session_enumeration::build },
     DetectionEntry { meta: &credential::dpapi_backup_key::META, build: credential::dpapi_backup_key::build },

@@ -150,6 +150,22 @@ pub fn decode_request(interface: &str, opnum: u16, stub: &[u8], ndr64: bool) -> 
             };
             Some(RpcDetail::RegisterTask { path: None, command })
         }
+        // RpcRemoteFindFirstPrinterChangeNotification(Ex)(hPrinter, fdwFlags, fdwOptions,
+        // [unique, string] pszLocalMachine, ...): the machine the server is to call back.
+        (interfaces::RPRN, 62 | 65) => {
+            ndr.c.skip(20)?;
+            ndr.c.u32()?;
+            ndr.c.u32()?;
+            Some(RpcDetail::Callback { path: ndr.unique_string()?.unwrap_or_default() })
+        }
+        // EfsRpcOpenFileRaw, EncryptFileSrv, DecryptFileSrv, QueryUsersOnFile,
+        // QueryRecoveryAgents, AddUsersToFile, FileKeyInfo: the file name, a [ref, string]
+        // wchar_t*, comes first.
+        (interfaces::EFSRPC | interfaces::EFSRPC_PIPE, 0 | 4 | 5 | 6 | 7 | 9 | 12) => {
+            Some(RpcDetail::Callback { path: ndr.string()? })
+        }
+        // NetrDfsAddStdRoot / NetrDfsRemoveStdRoot(ServerName [ref, string], RootShare, ...).
+        (interfaces::DFSNM, 12 | 13) => Some(RpcDetail::Callback { path: ndr.string()? }),
         (interfaces::TSCH, 1) => {
             let path = ndr.unique_string()?;
             let xml = ndr.string_bounded(MAX_TASK_XML)?;

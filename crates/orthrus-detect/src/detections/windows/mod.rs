@@ -6,6 +6,7 @@ pub mod dcshadow;
 pub mod dcsync;
 pub mod dsrm;
 pub mod log_cleared;
+pub mod print_spooler;
 pub mod rbcd;
 pub mod remote_execution;
 pub mod samaccountname_spoofing;

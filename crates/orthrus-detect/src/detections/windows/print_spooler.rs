@@ -1,0 +1,192 @@
+//! ORT-RPC-002 — Print Spooler abuse: the "printer bug" authentication coercion.
+//!
+//! - Attack: any domain user can ask a server's Print Spooler (MS-RPRN over `\\spoolss`) to
+//!   notify a client of printer changes; the server then connects to the client it is told
+//!   to — with its machine account. SpoolSample, impacket's printerbug.py, Coercer and
+//!   krbrelayx point a domain controller at a host the attacker controls (unconstrained
+//!   delegation, NTLM relay to AD CS or LDAP), so the DC's own credentials arrive there.
+//! - ATT&CK: T1210 (Exploitation of Remote Services), T1187 (Forced Authentication). MDI:
+//!   Suspected exploitation attempt on Windows Print Spooler service (2415).
+//! - Data: NET: MS-RPRN `RpcRemoteFindFirstPrinterChangeNotification` (62) and
+//!   `RpcRemoteFindFirstPrinterChangeNotificationEx` (65) requests and their `pszLocalMachine`
+//!   — the host to call back — from the stub (not readable when the call is sealed, which
+//!   the spooler's clients do not do), with the caller's address and account.
+//! - Logic: any such call from an address that is not a known DC's: the call succeeding or
+//!   not (SpoolSample's is refused with access denied and the server still calls back), the
+//!   server has been told to authenticate to the named host. One alert per source, server
+//!   and quiet gap `window_secs` (config `[print_spooler]`); Medium, High when the server is
+//!   a known domain controller or the callback names another host than the caller.
+//! - Thresholds: `window_secs = 3600`.
+//! - Benign: clients of a print server that registers for change notifications (the
+//!   print queue window) — domain controllers should not be print servers; where one is,
+//!   exclude its clients (`exclude_sources`) or accounts (`exclude_actors`).
+//! - Gaps: PrintNightmare's driver installation (`RpcAddPrinterDriverEx`, MS-PAR
+//!   `RpcAsyncAddPrinterDriver`) is not judged yet: no recording of it to test against.
+//! - Evidence: each call (request and reply frames), the callback host, the account, the
+//!   server's answer.
+
+use std::collections::BTreeSet;
+
+use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, Severity};
+
+use super::{EventRuleConfig, ForeignCall, KnownDcs, NamedEpisodes};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-RPC-002",
+    title: "Suspected exploitation attempt on the Print Spooler service (printer bug coercion)",
+    mdi: "Suspected exploitation attempt on Windows Print Spooler service (2415)",
+    external_id: 2415,
+    cef_app: "Rprn",
+    tactic: "TA0008",
+    techniques: &["T1210", "T1187"],
+    data_sources: &["MS-RPRN RpcRemoteFindFirstPrinterChangeNotification(Ex) with its callback host"],
+    base_severity: Severity::Medium,
+    escalates_for_sensitive: false,
+    config_section: "print_spooler",
+};
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    Box::new(PrintSpooler {
+        config: config.print_spooler.clone(),
+        dcs: KnownDcs::from_config(config),
+        episodes: NamedEpisodes::new(config.print_spooler.window_secs),
+    })
+}
+
+pub struct PrintSpooler {
+    config: EventRuleConfig,
+    dcs: KnownDcs,
+    episodes: NamedEpisodes,
+}
+
+/// The host a UNC path or bare name points at (`\\10.0.0.5\share` → `10.0.0.5`).
+fn callback_host(path: &str) -> &str {
+    path.trim_start_matches('\\').split('\\').next().unwrap_or_default()
+}
+
+impl PrintSpooler {
+    fn coercion(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
+        if call.interface != "rprn" {
+            return;
+        }
+        let Some(RpcDetail::Callback { path }) = &call.detail else { return };
+        let Some(ForeignCall { source, server, who, result }) = self.dcs.foreign_call(activity, call) else {
+            return;
+        };
+        if call.user.as_deref().is_some_and(|u| self.config.excludes(u)) {
+            return;
+        }
+        let host = callback_host(path);
+        let elsewhere = !host.is_empty()
+            && host.parse::<std::net::IpAddr>().map_or_else(
+                |_| activity.source_host.as_deref().is_none_or(|h| !h.eq_ignore_ascii_case(host)),
+                |ip| ip != source,
+            );
+        let on_dc = self.dcs.contains_address(server);
+        let key = format!("{source} {server}");
+        let hosts = self.episodes.add(&key, activity.time, [host.to_owned()]);
+        let finding = super::Finding {
+            key,
+            summary: format!("{result} printer change notification by {who}: call back {path}"),
+            description: format!(
+                "{source} told the Print Spooler of {}{server} as {who} to authenticate to {} (the \
+                 printer bug): the server's machine account connects there and can be relayed or \
+                 its ticket captured.",
+                if on_dc { "domain controller " } else { "" },
+                hosts.iter().cloned().collect::<Vec<_>>().join(", "),
+            ),
+            severity: if on_dc || elsewhere { Severity::High } else { META.base_severity },
+            actor: call.user.clone(),
+            targets: AlertTargets {
+                computers: BTreeSet::from([server.to_string()]),
+                ..AlertTargets::default()
+            },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
+    }
+}
+
+impl Detector for PrintSpooler {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        self.dcs.learn(activity);
+        if let ActivityKind::RpcCalled(call) = &activity.kind {
+            self.coercion(activity, call, updates);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+
+    fn wire_alerts(path: &std::path::Path, config: &DetectionConfig) -> Vec<orthrus_model::Alert> {
+        let mut engine = crate::Engine::new(config, "test");
+        for activity in orthrus_testkit::activities(path) {
+            engine.observe(&activity);
+        }
+        engine.finish().into_iter().filter(|a| a.detection == META.id).collect()
+    }
+
+    fn spool_sample() -> std::path::PathBuf {
+        orthrus_testkit::corpus().join("pcap-attack/CredAccess/CA_LM_SpoolSample_SMB_BiAuth.pcapng")
+    }
+
+    #[test]
+    fn fires_on_spoolsample_against_a_windows_server() {
+        // SpoolSample from 172.16.66.37 makes 172.16.66.36 call it back; the request is
+        // refused with access denied, and the server calls back all the same.
+        let alerts = wire_alerts(&spool_sample(), &DetectionConfig::default());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("172.16.66.37".parse().unwrap()));
+        assert_eq!(alert.source.account.as_deref(), Some("3B\\lgreen"));
+        assert!(alert.targets.computers.contains("172.16.66.36"));
+        assert_eq!(
+            alert.severity,
+            Severity::Medium,
+            "the caller named itself; nothing says the server is a DC"
+        );
+        // Name resolution names both ends in the sentence.
+        assert!(
+            alert.description.contains("to authenticate to 02694W-WIN10 (172.16.66.37) (the printer bug)"),
+            "{}",
+            alert.description
+        );
+        assert!(
+            alert.evidence.iter().any(|e| e.summary.contains("call back \\\\172.16.66.37")),
+            "{:#?}",
+            alert.evidence
+        );
+        let on_dc =
+            DetectionConfig { domain_controllers: vec!["172.16.66.36".into()], ..DetectionConfig::default() };
+        assert_eq!(wire_alerts(&spool_sample(), &on_dc)[0].severity, Severity::High);
+    }
+
+    #[test]
+    fn excluded_caller_and_calls_by_a_dc_are_silent() {
+        let mut config = DetectionConfig::default();
+        config.print_spooler.exclude_actors = vec!["lgreen".into()];
+        assert!(wire_alerts(&spool_sample(), &config).is_empty());
+        let from_dc =
+            DetectionConfig { domain_controllers: vec!["172.16.66.37".into()], ..DetectionConfig::default() };
+        assert!(wire_alerts(&spool_sample(), &from_dc).is_empty());
+    }
+
+    #[test]
+    fn callback_hosts_from_unc_paths() {
+        assert_eq!(callback_host("\\\\172.16.66.37"), "172.16.66.37");
+        assert_eq!(callback_host("\\\\attacker.corp.example\\share\\x"), "attacker.corp.example");
+        assert_eq!(callback_host(""), "");
+    }
+
+    #[test]
+    fn silent_on_benign_logs_and_captures() {
+        assert_silent_on_logs_and_captures(META.id);
+    }
+}
