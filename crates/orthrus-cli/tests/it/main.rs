@@ -48,6 +48,7 @@ fn expected_detection(capture: &str) -> Option<&'static str> {
         "remote_exec" => "ORT-RPC-001",
         "dns_zone_transfer" => "ORT-DNS-001",
         "netsession_enum" => "ORT-SMB-001",
+        "drs_unusual_replication" => "ORT-DRS-003",
         _ => return None,
     })
 }
@@ -76,7 +77,10 @@ fn every_lab_capture_per_its_manifest() {
                             "HTTP/intranet.lab.test".into(),
                             "cifs/backup01.lab.test".into(),
                         ]
-                    } else if matches!(capture.name.as_str(), "dcsync" | "remote_exec") {
+                    } else if matches!(
+                        capture.name.as_str(),
+                        "dcsync" | "remote_exec" | "drs_unusual_replication"
+                    ) {
                         // The manifest names what was replicated or which pipes were used;
                         // the alert names the account the calls were made as, and the DC.
                         vec!["da_admin".into(), "10.99.0.10".into()]

@@ -46,6 +46,10 @@ pub const DETECTIONS: &[DetectionEntry] = &[
         build: windows::samaccountname_spoofing::build,
     },
     DetectionEntry { meta: &windows::dcshadow::META, build: windows::dcshadow::build },
+    DetectionEntry {
+        meta: &windows::dcshadow_replication::META,
+        build: windows::dcshadow_replication::build,
+    },
     DetectionEntry { meta: &windows::zerologon::META, build: windows::zerologon::build },
     DetectionEntry { meta: &windows::print_spooler::META, build: windows::print_spooler::build },
     DetectionEntry { meta: &recon::zone_transfer::META, build: recon::zone_transfer::build },

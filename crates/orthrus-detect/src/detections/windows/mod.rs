@@ -3,6 +3,7 @@
 
 pub mod adminsdholder;
 pub mod dcshadow;
+pub mod dcshadow_replication;
 pub mod dcsync;
 pub mod dsrm;
 pub mod log_cleared;
