@@ -21,6 +21,7 @@ use crate::exclusions::Exclusion;
 use serde::Deserialize;
 
 use crate::detections::kerberos::forged_pac::ForgedPacConfig;
+use crate::detections::kerberos::pass_the_ticket::PassTheTicketConfig;
 use crate::detections::kerberos::{
     account_enumeration::AccountEnumerationConfig, asrep_roasting::AsRepRoastingConfig,
     brute_force::BruteForceConfig, honeytoken::HoneytokenConfig, kerberoasting::KerberoastingConfig,
@@ -79,6 +80,7 @@ pub struct DetectionConfig {
     pub ldap_brute_force: LdapBruteForceConfig,
     pub honeytoken_samr_query: EventRuleConfig,
     pub forged_pac: ForgedPacConfig,
+    pub pass_the_ticket: PassTheTicketConfig,
     /// Manual sensitive tags (accounts, groups, computers; their members inherit them) and
     /// extra honeytokens, in any name form the directory understands.
     pub entities: EntityTags,
@@ -145,6 +147,7 @@ impl DetectionConfig {
             "ldap_brute_force" => self.ldap_brute_force.exclude_sources.clone(),
             "honeytoken_samr_query" => self.honeytoken_samr_query.exclude_sources.clone(),
             "forged_pac" => self.forged_pac.exclude_sources.clone(),
+            "pass_the_ticket" => self.pass_the_ticket.exclude_sources.clone(),
             _ => Vec::new(),
         }
     }
@@ -180,6 +183,7 @@ impl DetectionConfig {
             "ldap_brute_force" => self.ldap_brute_force.thresholds(),
             "honeytoken_samr_query" => self.honeytoken_samr_query.thresholds(),
             "forged_pac" => self.forged_pac.thresholds(),
+            "pass_the_ticket" => self.pass_the_ticket.thresholds(),
             _ => Vec::new(),
         }
     }

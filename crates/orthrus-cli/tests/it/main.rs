@@ -49,6 +49,7 @@ fn expected_detection(capture: &str) -> Option<&'static str> {
         "dns_zone_transfer" => "ORT-DNS-001",
         "netsession_enum" => "ORT-SMB-001",
         "drs_unusual_replication" => "ORT-DRS-003",
+        "pass_the_ticket" => "ORT-KRB-012",
         _ => return None,
     })
 }

@@ -29,6 +29,7 @@ pub const DETECTIONS: &[DetectionEntry] = &[
         build: kerberos::golden_ticket_nonexistent::build,
     },
     DetectionEntry { meta: &kerberos::forged_pac::META, build: kerberos::forged_pac::build },
+    DetectionEntry { meta: &kerberos::pass_the_ticket::META, build: kerberos::pass_the_ticket::build },
     DetectionEntry { meta: &ntlm::account_enumeration::META, build: ntlm::account_enumeration::build },
     DetectionEntry { meta: &ntlm::brute_force::META, build: ntlm::brute_force::build },
     DetectionEntry { meta: &ldap::brute_force::META, build: ldap::brute_force::build },

@@ -8,6 +8,7 @@ pub mod forged_pac;
 pub mod golden_ticket_nonexistent;
 pub mod honeytoken;
 pub mod kerberoasting;
+pub mod pass_the_ticket;
 
 use orthrus_model::{Activity, ActivityKind, KerberosExchange};
 
