@@ -28,6 +28,7 @@ use crate::detections::kerberos::{
 };
 use crate::detections::ldap::brute_force::LdapBruteForceConfig;
 use crate::detections::ntlm::brute_force::NtlmBruteForceConfig;
+use crate::detections::recon::samr_membership::SamrReconConfig;
 use crate::detections::windows::{
     EventRuleConfig, dcsync::DcsyncConfig, remote_execution::RemoteExecutionConfig,
     sensitive_groups::SensitiveGroupsConfig, service_creation::ServiceCreationConfig,
@@ -81,6 +82,7 @@ pub struct DetectionConfig {
     pub honeytoken_samr_query: EventRuleConfig,
     pub forged_pac: ForgedPacConfig,
     pub pass_the_ticket: PassTheTicketConfig,
+    pub samr_recon: SamrReconConfig,
     /// Manual sensitive tags (accounts, groups, computers; their members inherit them) and
     /// extra honeytokens, in any name form the directory understands.
     pub entities: EntityTags,
@@ -148,6 +150,7 @@ impl DetectionConfig {
             "honeytoken_samr_query" => self.honeytoken_samr_query.exclude_sources.clone(),
             "forged_pac" => self.forged_pac.exclude_sources.clone(),
             "pass_the_ticket" => self.pass_the_ticket.exclude_sources.clone(),
+            "samr_recon" => self.samr_recon.exclude_sources.clone(),
             _ => Vec::new(),
         }
     }
@@ -184,6 +187,7 @@ impl DetectionConfig {
             "honeytoken_samr_query" => self.honeytoken_samr_query.thresholds(),
             "forged_pac" => self.forged_pac.thresholds(),
             "pass_the_ticket" => self.pass_the_ticket.thresholds(),
+            "samr_recon" => self.samr_recon.thresholds(),
             _ => Vec::new(),
         }
     }

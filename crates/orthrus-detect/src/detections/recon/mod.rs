@@ -3,6 +3,7 @@
 
 pub mod honeytoken_ldap_query;
 pub mod honeytoken_samr_query;
+pub mod samr_membership;
 pub mod session_enumeration;
 pub mod zone_transfer;
 

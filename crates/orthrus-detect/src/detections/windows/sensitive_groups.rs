@@ -184,6 +184,11 @@ impl SensitiveGroups {
     }
 }
 
+/// Whether a name is one of the well-known sensitive groups (Domain Admins, DnsAdmins, …).
+pub(crate) fn is_sensitive_name(name: &str) -> bool {
+    NAMES.contains(&account_key(name).as_str())
+}
+
 /// Whether a group is sensitive, and whether critically so.
 fn classify(name: &str, sid: Option<&str>, extra: &[String]) -> Option<bool> {
     let name = account_key(name);

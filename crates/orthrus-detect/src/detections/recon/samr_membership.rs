@@ -1,0 +1,327 @@
+//! ORT-SAMR-001 — User and group membership reconnaissance (SAMR).
+//!
+//! - Attack: before moving on, an attacker maps who matters — every user, every group, the
+//!   members of Domain Admins, the built-in Administrator — through the DC's SAM-R interface
+//!   (`net group "Domain Admins" /domain`, `net user /domain`, BloodHound's SAMR collection,
+//!   impacket samrdump and lookupsid's RID cycling, PowerView).
+//! - ATT&CK: T1087.002 (Domain Account discovery), T1069.002 (Domain Groups). MDI: User and
+//!   Group membership reconnaissance (SAMR) (2021).
+//! - Data: NET: SAMR calls to a DC — `SamrEnumerateUsersInDomain`,
+//!   `SamrQueryDisplayInformation(2/3)`, `SamrEnumerateGroupsInDomain`,
+//!   `SamrEnumerateAliasesInDomain`, `SamrGetMembersInGroup/Alias`, `SamrLookupNamesInDomain`
+//!   (the names), `SamrOpenUser` (the RID), `SamrGetGroupsForUser`, `SamrGetAliasMembership` —
+//!   with the caller's address and account.
+//! - Logic: each call is a query kind — enumeration of all users / all groups / all local
+//!   groups, group membership, groups of a user, lookup of a sensitive group or account (by
+//!   well-known name, or sensitive in the directory), lookup of other names, account
+//!   queries, the built-in Administrator (RID 500). The profile learns which source made
+//!   which kinds: for `learning_days` from the first SAMR call each DC receives, nothing
+//!   alerts and every (source, kind) is learned; a saved baseline (`orthrus analyze
+//!   --baseline`) brings pairs learned before. After that, kinds a source never made alert:
+//!   one alert per source, DC and quiet gap `window_secs`, listing the new kinds with their
+//!   outcome; Medium. MDI learns four weeks per DC: `learning_days = 28` is the default.
+//! - Thresholds: `learning_days = 28`, `window_secs = 3600` (config `[samr_recon]`); at most
+//!   100 000 learned pairs and 10 000 DCs.
+//! - Benign: administrators' workstations and management tools that began querying after
+//!   learning; exclude their addresses (`exclude_sources`) or accounts (`exclude_actors`).
+//! - Evidence: each new query (request and reply frames), kind, account, result.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, Severity, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::detections::kerberos::account_key;
+use crate::detections::windows::{Finding, ForeignCall, KnownDcs, NamedEpisodes, sensitive_groups};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-SAMR-001",
+    title: "User and group membership reconnaissance (SAMR)",
+    mdi: "User and Group membership reconnaissance (SAMR) (2021)",
+    external_id: 2021,
+    cef_app: "Samr",
+    tactic: "TA0007",
+    techniques: &["T1087.002", "T1069.002"],
+    data_sources: &["SAMR enumeration and lookup calls", "directory snapshot (sensitive names)"],
+    base_severity: Severity::Medium,
+    escalates_for_sensitive: false,
+    config_section: "samr_recon",
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SamrReconConfig {
+    pub learning_days: u64,
+    pub window_secs: u64,
+    pub exclude_actors: Vec<String>,
+    pub exclude_sources: Vec<IpAddr>,
+}
+
+impl Default for SamrReconConfig {
+    fn default() -> Self {
+        Self { learning_days: 28, window_secs: 3600, exclude_actors: Vec::new(), exclude_sources: Vec::new() }
+    }
+}
+
+impl SamrReconConfig {
+    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+        vec![("learning_days", self.learning_days.to_string()), ("window_secs", self.window_secs.to_string())]
+    }
+}
+
+const MAX_PAIRS: usize = 100_000;
+const MAX_DCS: usize = 10_000;
+
+/// What the detection learns: when each DC's learning began, and the (source, kind) pairs
+/// seen while learning.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Profile {
+    started: BTreeMap<String, Timestamp>,
+    queries: BTreeSet<(String, String)>,
+}
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    let c = &config.samr_recon;
+    Box::new(SamrRecon {
+        excluded: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
+        learning_secs: i64::try_from(c.learning_days.saturating_mul(86_400)).unwrap_or(i64::MAX),
+        dcs: KnownDcs::from_config(config),
+        episodes: NamedEpisodes::new(c.window_secs),
+        profile: Profile::default(),
+        directory: config.directory.clone(),
+    })
+}
+
+pub struct SamrRecon {
+    excluded: Vec<String>,
+    learning_secs: i64,
+    dcs: KnownDcs,
+    episodes: NamedEpisodes,
+    profile: Profile,
+    directory: Arc<orthrus_directory::Directory>,
+}
+
+impl SamrRecon {
+    /// The query kind of a SAMR call, or None for calls that only open, close or connect.
+    fn kind(&self, call: &RpcCall) -> Option<String> {
+        let operation = call.operation.as_deref()?;
+        Some(match operation {
+            "SamrEnumerateUsersInDomain"
+            | "SamrQueryDisplayInformation"
+            | "SamrQueryDisplayInformation2"
+            | "SamrQueryDisplayInformation3" => "enumeration of all users".to_owned(),
+            "SamrEnumerateGroupsInDomain" => "enumeration of all groups".to_owned(),
+            "SamrEnumerateAliasesInDomain" => "enumeration of all local groups".to_owned(),
+            "SamrGetMembersInGroup" | "SamrGetMembersInAlias" => "group membership".to_owned(),
+            "SamrGetGroupsForUser" | "SamrGetAliasMembership" => "groups of an account".to_owned(),
+            "SamrLookupNamesInDomain" => {
+                let names = match &call.detail {
+                    Some(RpcDetail::LookupNames { names }) => names.as_slice(),
+                    _ => &[],
+                };
+                match names.iter().find(|name| self.is_sensitive(name)) {
+                    Some(name) => format!("lookup of {name}"),
+                    None => "name lookups".to_owned(),
+                }
+            }
+            "SamrOpenUser" => match &call.detail {
+                Some(RpcDetail::OpenUser { rid: 500 }) => "the built-in Administrator".to_owned(),
+                _ => "account queries".to_owned(),
+            },
+            _ => return None,
+        })
+    }
+
+    /// A well-known sensitive group, or an account or group the directory marks sensitive.
+    fn is_sensitive(&self, name: &str) -> bool {
+        sensitive_groups::is_sensitive_name(name)
+            || self.directory.find(name).is_some_and(|found| self.directory.sensitivity(&found).is_some())
+    }
+
+    /// Whether `dc` is still learning at `time` (its learning starts with its first SAMR call).
+    fn learning(&mut self, dc: &str, time: Timestamp) -> bool {
+        if self.learning_secs == 0 {
+            return false;
+        }
+        let started = match self.profile.started.get(dc) {
+            Some(started) => *started,
+            None if self.profile.started.len() < MAX_DCS => {
+                *self.profile.started.entry(dc.to_owned()).or_insert(time)
+            }
+            None => return false,
+        };
+        time < started.saturating_add_secs(self.learning_secs)
+    }
+
+    fn query(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
+        if call.interface != "samr" {
+            return;
+        }
+        let Some(kind) = self.kind(call) else { return };
+        let Some(ForeignCall { source, server, who, result }) = self.dcs.foreign_call(activity, call) else {
+            return;
+        };
+        let bare = |u: &str| account_key(u.rsplit('\\').next().unwrap_or(u));
+        if call.user.as_deref().is_some_and(|u| self.excluded.contains(&bare(u))) {
+            return;
+        }
+        let pair = (source.to_string(), kind.clone());
+        if self.learning(&server.to_string(), activity.time) {
+            if self.profile.queries.len() < MAX_PAIRS {
+                self.profile.queries.insert(pair);
+            }
+            return;
+        }
+        if self.profile.queries.contains(&pair) {
+            return;
+        }
+        let key = format!("{source} {server}");
+        let kinds = self.episodes.add(&key, activity.time, [kind.clone()]);
+        let finding = Finding {
+            key,
+            summary: format!("{result} {kind} by {who}"),
+            description: format!(
+                "{source} made SAMR reconnaissance queries against {server} as {who} that it never made \
+                 while learning: {}.",
+                kinds.iter().cloned().collect::<Vec<_>>().join(", "),
+            ),
+            severity: META.base_severity,
+            actor: call.user.clone(),
+            targets: AlertTargets {
+                computers: BTreeSet::from([server.to_string()]),
+                ..AlertTargets::default()
+            },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
+    }
+}
+
+impl Detector for SamrRecon {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        self.dcs.learn(activity);
+        if let ActivityKind::RpcCalled(call) = &activity.kind {
+            self.query(activity, call, updates);
+        }
+    }
+
+    fn learned(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(&self.profile).ok()
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), String> {
+        let saved: Profile = serde_json::from_value(state).map_err(|e| e.to_string())?;
+        if saved.queries.len() > MAX_PAIRS || saved.started.len() > MAX_DCS {
+            return Err(format!("more than {MAX_PAIRS} pairs or {MAX_DCS} DCs"));
+        }
+        self.profile = saved;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+
+    fn run(captures: &[&str], config: &DetectionConfig, baseline: Option<&crate::Baseline>) -> crate::Engine {
+        let mut engine = crate::Engine::new(config, "test");
+        if let Some(baseline) = baseline {
+            assert!(engine.restore(baseline).unwrap().is_empty());
+        }
+        for capture in captures {
+            let path = if capture.starts_with("lab-extra/") {
+                orthrus_testkit::fixture(&format!("{capture}.pcap"))
+            } else {
+                orthrus_testkit::fixture(&format!("pcap/{capture}.pcap"))
+            };
+            for activity in orthrus_testkit::activities(&path) {
+                engine.observe(&activity);
+            }
+        }
+        engine
+    }
+
+    fn raised(engine: crate::Engine) -> Vec<orthrus_model::Alert> {
+        engine.finish().into_iter().filter(|a| a.detection == META.id).collect()
+    }
+
+    const ADMIN: &str = "lab-extra/benign_directory_lookups";
+
+    fn after_learning() -> DetectionConfig {
+        DetectionConfig {
+            samr_recon: SamrReconConfig { learning_days: 0, ..Default::default() },
+            ..DetectionConfig::default()
+        }
+    }
+
+    #[test]
+    fn silent_while_learning() {
+        // The default: 28 days from the DC's first SAMR call; the lab's recon comes the same day.
+        assert!(raised(run(&[ADMIN, "samr_recon"], &DetectionConfig::default(), None)).is_empty());
+    }
+
+    #[test]
+    fn a_learned_admin_is_silent_and_the_recon_host_is_not() {
+        // Learning over an administrator's lookups (10.99.0.20: Domain Admins' members, bob).
+        let engine = run(&[ADMIN], &DetectionConfig::default(), None);
+        let baseline = engine.baseline();
+        assert!(raised(engine).is_empty());
+        let state = baseline.detections[META.id].to_string();
+        assert!(state.contains("lookup of Domain Admins") && state.contains("10.99.0.20"), "{state}");
+
+        // Saved and loaded, then past learning: the admin's queries again, and RID cycling from
+        // 10.99.0.21.
+        let file = std::env::temp_dir().join(format!("orthrus-samr-baseline-{}.json", std::process::id()));
+        baseline.save(&file).unwrap();
+        let loaded = crate::Baseline::load(&file).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        let alerts = raised(run(&[ADMIN, "samr_recon"], &after_learning(), Some(&loaded)));
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
+        assert!(alert.targets.computers.contains("10.99.0.10"));
+        for kind in [
+            "enumeration of all users",
+            "group membership",
+            "lookup of Domain Admins",
+            "the built-in Administrator",
+            "account queries",
+        ] {
+            assert!(alert.description.contains(kind), "{kind}: {}", alert.description);
+        }
+        // Without the baseline, the admin is new too.
+        let unlearned = raised(run(&[ADMIN, "samr_recon"], &after_learning(), None));
+        assert_eq!(unlearned.len(), 2, "{unlearned:#?}");
+    }
+
+    #[test]
+    fn fires_on_windows_net_group_domain_admins_against_a_dc() {
+        // pcap-attack: `net group "Domain Admins" /domain` from a Windows client.
+        let path = orthrus_testkit::corpus()
+            .join("pcap-attack/Discovery/Discovery_privgroups_domain_admins_samr_lookupnames_req.pcapng");
+        let mut engine = crate::Engine::new(&after_learning(), "test");
+        for activity in orthrus_testkit::activities(&path) {
+            engine.observe(&activity);
+        }
+        let alerts = raised(engine);
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert!(alerts[0].description.contains("lookup of Domain Admins"), "{}", alerts[0].description);
+    }
+
+    #[test]
+    fn excluded_and_benign_are_silent() {
+        let mut config = after_learning();
+        config.samr_recon.exclude_actors = vec!["da_admin".into(), "bob".into(), "administrator".into()];
+        config.samr_recon.exclude_sources =
+            vec!["10.99.0.20".parse().unwrap(), "10.99.0.21".parse().unwrap()];
+        assert!(raised(run(&[ADMIN, "samr_recon"], &config, None)).is_empty());
+        assert_silent_on_logs_and_captures(META.id);
+    }
+}
