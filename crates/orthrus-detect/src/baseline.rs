@@ -14,11 +14,67 @@
 //! assert!(again.restore(&saved).unwrap().is_empty());
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use orthrus_model::Timestamp;
 use serde::{Deserialize, Serialize};
+
+/// What a detection that learns "who does what" keeps: when learning began on each DC and
+/// the (who, what) pairs seen while it lasted. Bounded: beyond [`PairProfile::MAX_PAIRS`]
+/// pairs and [`PairProfile::MAX_DCS`] DCs nothing more is learned.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairProfile {
+    /// When learning started on each DC (its first activity the detection counts).
+    pub started: BTreeMap<String, Timestamp>,
+    /// (who, what) pairs seen while learning, as the detection spells them. ORT-EVT-001's
+    /// first baselines called them `changes`.
+    #[serde(alias = "changes")]
+    pub pairs: BTreeSet<(String, String)>,
+}
+
+impl PairProfile {
+    pub const MAX_PAIRS: usize = 100_000;
+    pub const MAX_DCS: usize = 10_000;
+
+    /// Whether `dc` is still learning at `time`, learning lasting `learning_secs` from the
+    /// DC's first call here (0: never learning).
+    pub fn learning(&mut self, learning_secs: i64, dc: &str, time: Timestamp) -> bool {
+        if learning_secs == 0 {
+            return false;
+        }
+        let started = match self.started.get(dc) {
+            Some(started) => *started,
+            None if self.started.len() < Self::MAX_DCS => *self.started.entry(dc.to_owned()).or_insert(time),
+            None => return false,
+        };
+        time < started.saturating_add_secs(learning_secs)
+    }
+
+    pub fn learn(&mut self, pair: (String, String)) {
+        if self.pairs.len() < Self::MAX_PAIRS {
+            self.pairs.insert(pair);
+        }
+    }
+
+    pub fn knows(&self, pair: &(String, String)) -> bool {
+        self.pairs.contains(pair)
+    }
+
+    pub fn state(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self).ok()
+    }
+
+    /// A saved state, refused when it does not fit the bounds.
+    pub fn from_state(state: serde_json::Value) -> Result<Self, String> {
+        let saved: Self = serde_json::from_value(state).map_err(|e| e.to_string())?;
+        if saved.pairs.len() > Self::MAX_PAIRS || saved.started.len() > Self::MAX_DCS {
+            return Err(format!("more than {} pairs or {} DCs", Self::MAX_PAIRS, Self::MAX_DCS));
+        }
+        Ok(saved)
+    }
+}
 
 /// The file format this build writes and reads.
 pub const FORMAT: u32 = 1;

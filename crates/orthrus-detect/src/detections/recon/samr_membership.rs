@@ -26,13 +26,14 @@
 //!   learning; exclude their addresses (`exclude_sources`) or accounts (`exclude_actors`).
 //! - Evidence: each new query (request and reply frames), kind, account, result.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, Severity, Timestamp};
-use serde::{Deserialize, Serialize};
+use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, Severity};
+use serde::Deserialize;
 
+use crate::baseline::PairProfile;
 use crate::detections::kerberos::account_key;
 use crate::detections::windows::{Finding, ForeignCall, KnownDcs, NamedEpisodes, sensitive_groups};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
@@ -72,17 +73,6 @@ impl SamrReconConfig {
     }
 }
 
-const MAX_PAIRS: usize = 100_000;
-const MAX_DCS: usize = 10_000;
-
-/// What the detection learns: when each DC's learning began, and the (source, kind) pairs
-/// seen while learning.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Profile {
-    started: BTreeMap<String, Timestamp>,
-    queries: BTreeSet<(String, String)>,
-}
-
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     let c = &config.samr_recon;
     Box::new(SamrRecon {
@@ -90,7 +80,7 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
         learning_secs: i64::try_from(c.learning_days.saturating_mul(86_400)).unwrap_or(i64::MAX),
         dcs: KnownDcs::from_config(config),
         episodes: NamedEpisodes::new(c.window_secs),
-        profile: Profile::default(),
+        profile: PairProfile::default(),
         directory: config.directory.clone(),
     })
 }
@@ -100,7 +90,8 @@ pub struct SamrRecon {
     learning_secs: i64,
     dcs: KnownDcs,
     episodes: NamedEpisodes,
-    profile: Profile,
+    /// Which source made which query kind while learning: (address, kind).
+    profile: PairProfile,
     directory: Arc<orthrus_directory::Directory>,
 }
 
@@ -141,21 +132,6 @@ impl SamrRecon {
             || self.directory.find(name).is_some_and(|found| self.directory.sensitivity(&found).is_some())
     }
 
-    /// Whether `dc` is still learning at `time` (its learning starts with its first SAMR call).
-    fn learning(&mut self, dc: &str, time: Timestamp) -> bool {
-        if self.learning_secs == 0 {
-            return false;
-        }
-        let started = match self.profile.started.get(dc) {
-            Some(started) => *started,
-            None if self.profile.started.len() < MAX_DCS => {
-                *self.profile.started.entry(dc.to_owned()).or_insert(time)
-            }
-            None => return false,
-        };
-        time < started.saturating_add_secs(self.learning_secs)
-    }
-
     fn query(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
         if call.interface != "samr" {
             return;
@@ -169,13 +145,11 @@ impl SamrRecon {
             return;
         }
         let pair = (source.to_string(), kind.clone());
-        if self.learning(&server.to_string(), activity.time) {
-            if self.profile.queries.len() < MAX_PAIRS {
-                self.profile.queries.insert(pair);
-            }
+        if self.profile.learning(self.learning_secs, &server.to_string(), activity.time) {
+            self.profile.learn(pair);
             return;
         }
-        if self.profile.queries.contains(&pair) {
+        if self.profile.knows(&pair) {
             return;
         }
         let key = format!("{source} {server}");
@@ -212,15 +186,11 @@ impl Detector for SamrRecon {
     }
 
     fn learned(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(&self.profile).ok()
+        self.profile.state()
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), String> {
-        let saved: Profile = serde_json::from_value(state).map_err(|e| e.to_string())?;
-        if saved.queries.len() > MAX_PAIRS || saved.started.len() > MAX_DCS {
-            return Err(format!("more than {MAX_PAIRS} pairs or {MAX_DCS} DCs"));
-        }
-        self.profile = saved;
+        self.profile = PairProfile::from_state(state)?;
         Ok(())
     }
 }

@@ -25,14 +25,15 @@
 //!   exclude the provisioning account (`exclude_actors`).
 //! - Evidence: each addition: actor, group, member, DC.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity, Timestamp};
-use serde::{Deserialize, Serialize};
+use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
+use serde::Deserialize;
 
 use super::{Finding, NamedEpisodes, logged_on};
+use crate::baseline::PairProfile;
 use crate::detections::kerberos::{account_key, name_list};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
@@ -125,21 +126,6 @@ impl SensitiveGroupsConfig {
     }
 }
 
-/// Most (modifier, group) pairs and DCs the profile keeps; beyond them nothing more is learned.
-const MAX_PAIRS: usize = 100_000;
-const MAX_DCS: usize = 10_000;
-
-/// Who changes which sensitive group, as learned.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Profile {
-    /// When learning started on each DC (its first logged change to a sensitive group); `*`
-    /// for logs that name no computer.
-    started: BTreeMap<String, Timestamp>,
-    /// (modifier, group) pairs seen while learning, lower case.
-    changes: BTreeSet<(String, String)>,
-}
-
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     let c = &config.sensitive_groups;
     Box::new(SensitiveGroups {
@@ -147,7 +133,7 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
         excluded: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
         episodes: NamedEpisodes::new(c.window_secs),
         learning_secs: i64::try_from(c.learning_days.saturating_mul(86_400)).unwrap_or(i64::MAX),
-        profile: Profile::default(),
+        profile: PairProfile::default(),
         directory: config.directory.clone(),
     })
 }
@@ -158,26 +144,13 @@ pub struct SensitiveGroups {
     /// Names in an episode: `group:<name>` and `member:<name>`.
     episodes: NamedEpisodes,
     learning_secs: i64,
-    profile: Profile,
+    /// Who changes which sensitive group: (modifier, group), lower case; `*` stands for
+    /// the DC of logs that name no computer.
+    profile: PairProfile,
     directory: Arc<orthrus_directory::Directory>,
 }
 
 impl SensitiveGroups {
-    /// Whether `dc` is still learning at `time` (its learning starts with its first change).
-    fn learning(&mut self, dc: &str, time: Timestamp) -> bool {
-        if self.learning_secs == 0 {
-            return false;
-        }
-        let started = match self.profile.started.get(dc) {
-            Some(started) => *started,
-            None if self.profile.started.len() < MAX_DCS => {
-                *self.profile.started.entry(dc.to_owned()).or_insert(time)
-            }
-            None => return false,
-        };
-        time < started.saturating_add_secs(self.learning_secs)
-    }
-
     /// The modifier is in the directory and not sensitive: not an administrator.
     fn is_unprivileged(&self, actor: &str) -> bool {
         self.directory.find(actor).is_some_and(|found| self.directory.sensitivity(&found).is_none())
@@ -232,13 +205,11 @@ impl Detector for SensitiveGroups {
         let pair = (key.clone(), account_key(&change.group.name));
         // Logs that name no computer (Samba's audit lines) learn on one shared clock.
         let dc = if computer.is_empty() { "*" } else { computer.as_str() };
-        if self.learning(dc, activity.time) {
-            if self.profile.changes.len() < MAX_PAIRS {
-                self.profile.changes.insert(pair);
-            }
+        if self.profile.learning(self.learning_secs, dc, activity.time) {
+            self.profile.learn(pair);
             return;
         }
-        if !change.added || self.profile.changes.contains(&pair) {
+        if !change.added || self.profile.knows(&pair) {
             return;
         }
         let unprivileged = self.is_unprivileged(&actor);
@@ -266,7 +237,7 @@ impl Detector for SensitiveGroups {
                 name_list(members.iter(), 3),
                 if groups.len() == 1 { "" } else { "s" },
                 name_list(groups.iter(), 5),
-                if self.profile.changes.is_empty() { "" } else { ", a change not seen while learning" },
+                if self.profile.pairs.is_empty() { "" } else { ", a change not seen while learning" },
             ),
             severity: if critical || unprivileged { Severity::High } else { META.base_severity },
             actor: Some(actor),
@@ -276,15 +247,11 @@ impl Detector for SensitiveGroups {
     }
 
     fn learned(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(&self.profile).ok()
+        self.profile.state()
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), String> {
-        let saved: Profile = serde_json::from_value(state).map_err(|e| e.to_string())?;
-        if saved.changes.len() > MAX_PAIRS || saved.started.len() > MAX_DCS {
-            return Err(format!("more than {MAX_PAIRS} pairs or {MAX_DCS} DCs"));
-        }
-        self.profile = saved;
+        self.profile = PairProfile::from_state(state)?;
         Ok(())
     }
 }
