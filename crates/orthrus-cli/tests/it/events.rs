@@ -160,7 +160,13 @@ fn a_saved_baseline_carries_learning_into_the_next_run() {
     assert_eq!((learning.0, learning.1.as_str()), (Some(0), ""), "{}", learning.2);
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&baseline).unwrap()).unwrap();
     assert_eq!(saved["format"], 1);
-    assert!(saved["detections"]["ORT-EVT-001"]["changes"].to_string().contains("domain admins"), "{saved}");
+    assert!(saved["detections"]["ORT-EVT-001"]["pairs"].to_string().contains("domain admins"), "{saved}");
+    // A file of the first format, which called the pairs `changes`, reads the same.
+    let renamed = std::fs::read_to_string(&baseline).unwrap().replace("\"pairs\"", "\"changes\"");
+    let earlier = dir.path().join("earlier.json");
+    std::fs::write(&earlier, renamed).unwrap();
+    let with_earlier = run(&["--baseline", earlier.to_str().unwrap(), log]);
+    assert_eq!((with_earlier.0, with_earlier.1.as_str()), (Some(0), ""), "{}", with_earlier.2);
 
     let without = run(&[log]);
     assert!(without.1.contains("ORT-EVT-001"), "{}", without.1);
