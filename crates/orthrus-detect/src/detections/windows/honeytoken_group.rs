@@ -1,0 +1,144 @@
+//! ORT-EVT-009 — Honeytoken group membership changed.
+//!
+//! - Attack: a decoy account nobody should touch is added to (or removed from) a group — an
+//!   attacker who found it (by enumeration, or by its tempting name) is giving it rights to
+//!   use it, or testing whether anyone watches.
+//! - ATT&CK: T1098 (Account Manipulation). MDI: Honeytoken group membership changed (2428).
+//! - Data: EVT: 4728/4729, 4732/4733, 4756/4757 (member added to / removed from a global,
+//!   local or universal group) and Samba's group-change audit, with the member as DN, name or
+//!   SID; the honeytoken tags (config `[entities] honeytokens`, `[honeytoken] accounts`) and,
+//!   for DNs and SIDs, the directory snapshot.
+//! - Logic: any change whose member is a honeytoken; High. One alert per honeytoken and quiet
+//!   gap `window_secs` (config `[honeytoken_group]`), listing the groups and changes.
+//! - Thresholds: `window_secs = 3600`.
+//! - Benign: the honeytoken's owner maintaining it (exclude the actor with `exclude_actors`).
+//! - Evidence: each change: actor, group, added or removed, DC.
+
+use std::collections::BTreeSet;
+
+use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
+
+use super::{EventRuleConfig, Finding, NamedEpisodes, logged_on};
+use crate::detections::kerberos::honeytoken::Honeytokens;
+use crate::detections::kerberos::name_list;
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-EVT-009",
+    title: "Honeytoken group membership changed",
+    mdi: "Honeytoken group membership changed (2428)",
+    external_id: 2428,
+    cef_app: "Directory Services",
+    tactic: "TA0003",
+    techniques: &["T1098"],
+    data_sources: &[
+        "events 4728/4729/4732/4733/4756/4757, Samba group changes",
+        "honeytoken tags, directory snapshot",
+    ],
+    base_severity: Severity::High,
+    escalates_for_sensitive: false,
+    config_section: "honeytoken_group",
+};
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    Box::new(HoneytokenGroup {
+        config: config.honeytoken_group.clone(),
+        honeytokens: Honeytokens::new(config),
+        episodes: NamedEpisodes::new(config.honeytoken_group.window_secs),
+    })
+}
+
+pub struct HoneytokenGroup {
+    config: EventRuleConfig,
+    honeytokens: Honeytokens,
+    episodes: NamedEpisodes,
+}
+
+impl Detector for HoneytokenGroup {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        let ActivityKind::GroupMembershipChanged(change) = &activity.kind else { return };
+        let member = [Some(change.member.name.as_str()), change.member.sid.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|name| !name.is_empty())
+            .find_map(|name| self.honeytokens.named(name));
+        let Some(honeytoken) = member else { return };
+        let actor = if change.subject.name.is_empty() {
+            change.subject.sid.clone().unwrap_or_else(|| "an unknown account".into())
+        } else {
+            change.subject.qualified()
+        };
+        if self.config.excludes(&actor) {
+            return;
+        }
+        let verb = if change.added { "added to" } else { "removed from" };
+        let changes =
+            self.episodes.add(&honeytoken, activity.time, [format!("{verb} {}", change.group.name)]);
+        let finding = Finding {
+            key: honeytoken.clone(),
+            summary: format!(
+                "{actor} {} the honeytoken {honeytoken} {verb} {} on {}",
+                if change.added { "added" } else { "removed" },
+                change.group.name,
+                logged_on(activity)
+            ),
+            description: format!(
+                "The honeytoken {honeytoken} was {} by {actor}: a decoy account nobody should manage.",
+                name_list(changes.iter(), 5),
+            ),
+            severity: META.base_severity,
+            actor: Some(actor),
+            targets: AlertTargets { accounts: BTreeSet::from([honeytoken]), ..AlertTargets::default() },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::recon::testing::with_lab_directory;
+    use crate::detections::windows::testing::{assert_silent, audit_alerts};
+
+    fn bob_as_honeytoken() -> DetectionConfig {
+        let mut config = DetectionConfig::default();
+        config.honeytoken.accounts = vec!["bob".into()];
+        with_lab_directory(config)
+    }
+
+    #[test]
+    fn fires_when_the_lab_adds_a_honeytoken_to_domain_admins() {
+        // da_admin adds bob (by DN, as Samba's audit names members) to Domain Admins.
+        let alerts = audit_alerts("group_membership_change", META.id, &bob_as_honeytoken());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert!(alert.targets.accounts.contains("bob"), "{:?}", alert.targets);
+        assert_eq!(alert.severity, Severity::High);
+        assert!(
+            alert.description.starts_with("The honeytoken bob was added to Domain Admins by"),
+            "{}",
+            alert.description
+        );
+    }
+
+    #[test]
+    fn silent_when_the_member_is_no_honeytoken_or_the_actor_is_excluded() {
+        assert!(
+            audit_alerts("group_membership_change", META.id, &with_lab_directory(DetectionConfig::default()))
+                .is_empty()
+        );
+        let mut config = bob_as_honeytoken();
+        config.honeytoken_group.exclude_actors =
+            vec!["S-1-5-21-1246678650-3139473170-4258655604-1109".into()];
+        assert!(audit_alerts("group_membership_change", META.id, &config).is_empty());
+    }
+
+    #[test]
+    fn silent_on_benign_logs() {
+        assert_silent(META.id);
+    }
+}
