@@ -42,6 +42,10 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry { meta: &windows::adminsdholder::META, build: windows::adminsdholder::build },
     DetectionEntry { meta: &windows::rbcd::META, build: windows::rbcd::build },
     DetectionEntry { meta: &windows::dsrm::META, build: windows::dsrm::build },
+    DetectionEntry {
+        meta: &windows::honeytoken_attributes::META,
+        build: windows::honeytoken_attributes::build,
+    },
     DetectionEntry { meta: &windows::honeytoken_group::META, build: windows::honeytoken_group::build },
     DetectionEntry {
         meta: &windows::samaccountname_spoofing::META,

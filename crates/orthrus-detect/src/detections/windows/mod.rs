@@ -6,6 +6,7 @@ pub mod dcshadow;
 pub mod dcshadow_replication;
 pub mod dcsync;
 pub mod dsrm;
+pub mod honeytoken_attributes;
 pub mod honeytoken_group;
 pub mod log_cleared;
 pub mod print_spooler;
