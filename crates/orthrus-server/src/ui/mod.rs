@@ -118,7 +118,7 @@ struct ErrorPage {
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
         match self {
-            UiError::SignIn(next) => see_other(&format!("/ui/login?next={}", view::query_value(&next))),
+            UiError::SignIn(next) => see_other(&format!("/ui/login?next={}", segment(&next))),
             UiError::Page(status, message) => {
                 let page = ErrorPage {
                     status: status.as_u16(),
@@ -508,7 +508,7 @@ async fn alerts(
             ("entity", &entity),
         ] {
             if !value.is_empty() {
-                href.push_str(&format!("&{key}={}", view::query_value(value)));
+                href.push_str(&format!("&{key}={}", segment(value)));
             }
         }
         href

@@ -29,8 +29,8 @@ pub fn parse_day(text: &str) -> Option<Timestamp> {
     Some(Timestamp::from_micros(midnight.as_microsecond()))
 }
 
-/// A path segment with everything but unreserved characters percent-encoded (names may hold
-/// spaces, `\` or `#`).
+/// A path segment or query value with everything but unreserved characters percent-encoded
+/// (names may hold spaces, `\`, `#` or `&`).
 pub fn segment(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
@@ -41,11 +41,6 @@ pub fn segment(text: &str) -> String {
         }
     }
     out
-}
-
-/// A query value, percent-encoded.
-pub fn query_value(text: &str) -> String {
-    segment(text)
 }
 
 /// One row of an alert list.

@@ -105,6 +105,15 @@ impl Honeytokens {
         }
     }
 
+    /// The honeytoken an event's account reference stands for (by its name, else its SID).
+    pub fn of_account(&self, account: &orthrus_model::AccountRef) -> Option<String> {
+        [Some(account.name.as_str()), account.sid.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|name| !name.is_empty())
+            .find_map(|name| self.named(name))
+    }
+
     /// The honeytoken owning the SPN `service`, if one does.
     pub fn owning(&self, service: &str) -> Option<String> {
         let owner = self.directory.find_spn(service)?;

@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 
-use super::{EventRuleConfig, Finding, NamedEpisodes, logged_on};
+use super::{EventRuleConfig, Finding, NamedEpisodes, actor_name, logged_on};
 use crate::detections::kerberos::honeytoken::Honeytokens;
 use crate::detections::kerberos::name_list;
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
@@ -71,11 +71,7 @@ impl Detector for HoneytokenAttributes {
             ActivityKind::AccountChanged(change)
                 if !change.computer && change.action == orthrus_model::AccountAction::Changed =>
             {
-                let named = [Some(change.target.name.as_str()), change.target.sid.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .filter(|n| !n.is_empty())
-                    .find_map(|n| self.honeytokens.named(n));
+                let named = self.honeytokens.of_account(&change.target);
                 let attributes: Vec<String> = if change.changes.is_empty() {
                     vec!["attributes".to_owned()]
                 } else {
@@ -97,11 +93,7 @@ impl Detector for HoneytokenAttributes {
             _ => return,
         };
         let Some(honeytoken) = honeytoken else { return };
-        let actor = if subject.name.is_empty() {
-            subject.sid.clone().unwrap_or_else(|| "an unknown account".into())
-        } else {
-            subject.qualified()
-        };
+        let actor = actor_name(subject);
         if self.config.excludes(&actor) {
             return;
         }

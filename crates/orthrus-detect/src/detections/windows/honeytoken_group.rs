@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 
-use super::{EventRuleConfig, Finding, NamedEpisodes, logged_on};
+use super::{EventRuleConfig, Finding, NamedEpisodes, actor_name, logged_on};
 use crate::detections::kerberos::honeytoken::Honeytokens;
 use crate::detections::kerberos::name_list;
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
@@ -61,17 +61,8 @@ impl Detector for HoneytokenGroup {
 
     fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
         let ActivityKind::GroupMembershipChanged(change) = &activity.kind else { return };
-        let member = [Some(change.member.name.as_str()), change.member.sid.as_deref()]
-            .into_iter()
-            .flatten()
-            .filter(|name| !name.is_empty())
-            .find_map(|name| self.honeytokens.named(name));
-        let Some(honeytoken) = member else { return };
-        let actor = if change.subject.name.is_empty() {
-            change.subject.sid.clone().unwrap_or_else(|| "an unknown account".into())
-        } else {
-            change.subject.qualified()
-        };
+        let Some(honeytoken) = self.honeytokens.of_account(&change.member) else { return };
+        let actor = actor_name(&change.subject);
         if self.config.excludes(&actor) {
             return;
         }

@@ -165,6 +165,15 @@ impl KnownDcs {
 }
 
 /// Where an event was logged, for sentences.
+/// Who an event says acted: `DOMAIN\\name`, else its SID.
+pub(crate) fn actor_name(subject: &orthrus_model::AccountRef) -> String {
+    if subject.name.is_empty() {
+        subject.sid.clone().unwrap_or_else(|| "an unknown account".into())
+    } else {
+        subject.qualified()
+    }
+}
+
 pub(crate) fn logged_on(activity: &Activity) -> &str {
     activity.destination_host.as_deref().unwrap_or("a domain controller")
 }

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 use serde::Deserialize;
 
-use super::{Finding, NamedEpisodes, logged_on};
+use super::{Finding, NamedEpisodes, actor_name, logged_on};
 use crate::baseline::PairProfile;
 use crate::detections::kerberos::{account_key, name_list};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
@@ -193,11 +193,7 @@ impl Detector for SensitiveGroups {
         if !computer.is_empty() && (actor_domain == computer || actor_domain == "workgroup") {
             return;
         }
-        let actor = if change.subject.name.is_empty() {
-            change.subject.sid.clone().unwrap_or_else(|| "an unknown account".into())
-        } else {
-            change.subject.qualified()
-        };
+        let actor = actor_name(&change.subject);
         let key = account_key(&actor);
         if self.excluded.contains(&account_key(&change.subject.name)) {
             return;
