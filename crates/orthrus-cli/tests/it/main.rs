@@ -117,8 +117,9 @@ fn all_benign_captures_together_raise_nothing() {
     assert_eq!(alerts(&args), Vec::<Value>::new());
 }
 
-/// Every benign lab recording with its DC's log, the extra benign recording (an admin's
-/// directory and SAM-R lookups, two mistyped binds), the lab's directory snapshot and its
+/// Every benign lab recording with its DC's log, the extra benign recordings (an admin's
+/// directory and SAM-R lookups, two mistyped binds; a user's policy reads from SYSVOL), the
+/// lab's directory snapshot and its
 /// honeytokens tagged: one timeline, no alert.
 #[test]
 fn all_benign_lab_recordings_with_directory_and_honeytokens_raise_nothing() {
@@ -134,8 +135,12 @@ fn all_benign_lab_recordings_with_directory_and_honeytokens_raise_nothing() {
             files.push(audit.to_string_lossy().into_owned());
         }
     }
-    for extra in ["lab-extra/benign_directory_lookups.pcap", "lab-extra/benign_directory_lookups.audit.jsonl"]
-    {
+    for extra in [
+        "lab-extra/benign_directory_lookups.pcap",
+        "lab-extra/benign_directory_lookups.audit.jsonl",
+        "lab-extra/benign_sysvol_read.pcap",
+        "lab-extra/benign_sysvol_read.audit.jsonl",
+    ] {
         files.push(orthrus_testkit::fixture(extra).to_string_lossy().into_owned());
     }
     let snapshot = orthrus_testkit::fixture("directory/lab.snapshot.json");
@@ -407,6 +412,11 @@ fn extra_lab_recordings_per_their_manifest() {
             "golden_ticket_ghost" => ["ORT-KRB-005"].into(),
             "forged_pac" => ["ORT-KRB-006"].into(),
             "dpapi_backupkey_bkrp" => ["ORT-LSA-001"].into(),
+            "netsync" => ["ORT-NRPC-002"].into(),
+            "smb_ntds_exfil" => ["ORT-SMB-002"].into(),
+            "ldap_attribute_recon" => ["ORT-LDAP-004"].into(),
+            "golden_ticket_rc4" => ["ORT-KRB-009"].into(),
+            "golden_ticket_kvno" => ["ORT-KRB-008"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
@@ -426,7 +436,7 @@ fn extra_lab_recordings_per_their_manifest() {
         }
         seen += 1;
     }
-    assert_eq!(seen, 10);
+    assert_eq!(seen, 16);
 }
 
 /// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on

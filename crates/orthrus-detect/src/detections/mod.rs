@@ -29,6 +29,11 @@ pub const DETECTIONS: &[DetectionEntry] = &[
         build: kerberos::golden_ticket_nonexistent::build,
     },
     DetectionEntry { meta: &kerberos::forged_pac::META, build: kerberos::forged_pac::build },
+    DetectionEntry { meta: &kerberos::golden_ticket_kvno::META, build: kerberos::golden_ticket_kvno::build },
+    DetectionEntry {
+        meta: &kerberos::golden_ticket_downgrade::META,
+        build: kerberos::golden_ticket_downgrade::build,
+    },
     DetectionEntry { meta: &kerberos::pass_the_ticket::META, build: kerberos::pass_the_ticket::build },
     DetectionEntry { meta: &ntlm::account_enumeration::META, build: ntlm::account_enumeration::build },
     DetectionEntry { meta: &ntlm::brute_force::META, build: ntlm::brute_force::build },
@@ -57,13 +62,16 @@ pub const DETECTIONS: &[DetectionEntry] = &[
         build: windows::dcshadow_replication::build,
     },
     DetectionEntry { meta: &windows::zerologon::META, build: windows::zerologon::build },
+    DetectionEntry { meta: &windows::netsync::META, build: windows::netsync::build },
     DetectionEntry { meta: &windows::print_spooler::META, build: windows::print_spooler::build },
     DetectionEntry { meta: &recon::zone_transfer::META, build: recon::zone_transfer::build },
     DetectionEntry { meta: &recon::session_enumeration::META, build: recon::session_enumeration::build },
     DetectionEntry { meta: &credential::dpapi_backup_key::META, build: credential::dpapi_backup_key::build },
+    DetectionEntry { meta: &credential::smb_exfiltration::META, build: credential::smb_exfiltration::build },
     DetectionEntry { meta: &recon::honeytoken_ldap_query::META, build: recon::honeytoken_ldap_query::build },
     DetectionEntry { meta: &recon::honeytoken_samr_query::META, build: recon::honeytoken_samr_query::build },
     DetectionEntry { meta: &recon::samr_membership::META, build: recon::samr_membership::build },
+    DetectionEntry { meta: &recon::ldap_attributes::META, build: recon::ldap_attributes::build },
 ];
 
 /// The catalogue as Markdown: `docs/DETECTIONS.md` is this text, and a test fails when the

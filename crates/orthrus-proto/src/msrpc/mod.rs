@@ -125,6 +125,16 @@ pub fn decode_request(interface: &str, opnum: u16, stub: &[u8], ndr64: bool) -> 
                 flags,
             })
         }
+        // NetrServerTrustPasswordsGet / NetrServerGetTrustInfo(TrustedDcName, AccountName,
+        // SecureChannelType, ComputerName, Authenticator, ...).
+        (interfaces::NETLOGON, 42 | 46) => {
+            ndr.unique_string()?;
+            let account_name = ndr.string()?;
+            ndr.c.align(2)?;
+            let secure_channel_type = ndr.c.u16()?;
+            let computer_name = ndr.string()?;
+            Some(RpcDetail::NetlogonAccountSecret { account_name, secure_channel_type, computer_name })
+        }
         (interfaces::NETLOGON, 30) => {
             ndr.unique_string()?;
             let account_name = ndr.string()?;

@@ -1,3 +1,5 @@
-//! Credential-theft detections fed by the wire: secrets pulled from a DC over RPC.
+//! Credential-theft detections fed by the wire: secrets pulled from a DC over RPC or copied
+//! off it over SMB.
 
 pub mod dpapi_backup_key;
+pub mod smb_exfiltration;

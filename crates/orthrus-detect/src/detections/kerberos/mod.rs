@@ -5,8 +5,11 @@ pub mod account_enumeration;
 pub mod asrep_roasting;
 pub mod brute_force;
 pub mod forged_pac;
+pub mod golden_ticket_downgrade;
+pub mod golden_ticket_kvno;
 pub mod golden_ticket_nonexistent;
 pub mod honeytoken;
+pub(crate) mod issued_tgts;
 pub mod kerberoasting;
 pub mod pass_the_ticket;
 

@@ -1,8 +1,9 @@
 //! Reconnaissance detections fed by the wire: DNS zone transfers, SMB session enumeration,
-//! and honeytokens looked up over LDAP and SAM-R.
+//! honeytokens looked up over LDAP and SAM-R, membership and attribute sweeps.
 
 pub mod honeytoken_ldap_query;
 pub mod honeytoken_samr_query;
+pub mod ldap_attributes;
 pub mod samr_membership;
 pub mod session_enumeration;
 pub mod zone_transfer;

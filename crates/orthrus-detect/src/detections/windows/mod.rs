@@ -9,6 +9,7 @@ pub mod dsrm;
 pub mod honeytoken_attributes;
 pub mod honeytoken_group;
 pub mod log_cleared;
+pub mod netsync;
 pub mod print_spooler;
 pub mod rbcd;
 pub mod remote_execution;

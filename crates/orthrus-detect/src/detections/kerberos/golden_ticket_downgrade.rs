@@ -1,0 +1,204 @@
+//! ORT-KRB-009 — Golden ticket: encryption downgrade.
+//!
+//! - Attack: a golden ticket forged with the krbtgt account's NT hash — mimikatz
+//!   `kerberos::golden /rc4:` (its default), impacket `ticketer -nthash`, Rubeus `golden
+//!   /rc4:` — is an RC4-HMAC TGT, while a KDC whose krbtgt has AES keys (every domain past
+//!   the 2008 functional level) issues AES TGTs. The forger needs only the hash DCSync or an
+//!   NTDS dump gives.
+//! - ATT&CK: T1558.001. MDI: Suspected Golden Ticket usage (encryption downgrade) (2009).
+//! - Data: NET: the encryption type of the TGT presented in each TGS-REQ (PA-TGS-REQ), its
+//!   fingerprint, and the TGTs the KDCs in view issue (AS-REPs and renewal TGS-REPs).
+//! - Learning: the realm's TGT encryption types from the TGTs seen issued, in event time;
+//!   silent until `min_issued_tgts` were seen (MDI learns for 5 days from the start of
+//!   monitoring; a count works the same on a replay and a live sensor).
+//! - Logic: a TGS-REQ presenting a TGT of the realm that no issuance in view explains, whose
+//!   encryption type is not AES while every TGT seen issued for that realm was AES. Medium
+//!   (as MDI), High when the KDC issued a ticket with it. One alert per source and quiet gap
+//!   `window_secs` (config `[golden_ticket_downgrade]`), listing the services asked for.
+//! - Thresholds: `min_issued_tgts = 3`, `window_secs = 3600`.
+//! - Benign: a krbtgt without AES keys (its TGTs are then RC4 too, and are learned as such);
+//!   a TGT issued as RC4 before the domain's krbtgt got AES keys and presented after it (for
+//!   its last hours). Exclude a source with `exclude_sources`.
+//! - Evidence: each TGS-REQ and its answer, the presented TGT's encryption type, the
+//!   encryption types learned.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use orthrus_model::{Activity, AlertTargets, Severity};
+use serde::Deserialize;
+
+use super::issued_tgts::{IssuedTgts, kdc_answer};
+use crate::detections::windows::{Finding, NamedEpisodes};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-KRB-009",
+    title: "Suspected Golden Ticket usage (encryption downgrade)",
+    mdi: "Suspected Golden Ticket usage (encryption downgrade) (2009)",
+    external_id: 2009,
+    cef_app: "Kerberos",
+    tactic: "TA0006",
+    techniques: &["T1558.001"],
+    data_sources: &["Kerberos TGS-REQ presented TGT encryption type; TGTs seen issued (AS-REP, TGS-REP)"],
+    base_severity: Severity::Medium,
+    escalates_for_sensitive: false,
+    config_section: "golden_ticket_downgrade",
+};
+
+/// Settings shared by the golden-ticket checks of a presented TGT against the TGTs seen
+/// issued (ORT-KRB-008 and ORT-KRB-009).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PresentedTgtConfig {
+    /// TGTs of a realm seen issued before its presented TGTs are judged.
+    pub min_issued_tgts: u64,
+    pub window_secs: u64,
+    pub exclude_actors: Vec<String>,
+    pub exclude_sources: Vec<IpAddr>,
+}
+
+impl Default for PresentedTgtConfig {
+    fn default() -> Self {
+        Self {
+            min_issued_tgts: 3,
+            window_secs: 3600,
+            exclude_actors: Vec::new(),
+            exclude_sources: Vec::new(),
+        }
+    }
+}
+
+impl PresentedTgtConfig {
+    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("min_issued_tgts", self.min_issued_tgts.to_string()),
+            ("window_secs", self.window_secs.to_string()),
+        ]
+    }
+
+    pub fn excludes(&self, account: &str) -> bool {
+        let bare = account.split('@').next().unwrap_or(account);
+        self.exclude_actors.iter().any(|a| a.eq_ignore_ascii_case(bare))
+    }
+}
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    let c = &config.golden_ticket_downgrade;
+    Box::new(GoldenTicketDowngrade {
+        config: c.clone(),
+        issued: IssuedTgts::default(),
+        episodes: NamedEpisodes::new(c.window_secs),
+    })
+}
+
+pub struct GoldenTicketDowngrade {
+    config: PresentedTgtConfig,
+    issued: IssuedTgts,
+    episodes: NamedEpisodes,
+}
+
+impl Detector for GoldenTicketDowngrade {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        let Some(presented) = self.issued.observe(activity) else { return };
+        let learned = &presented.realm.etypes;
+        if presented.realm.issued < self.config.min_issued_tgts
+            || presented.ticket.etype.is_aes()
+            || !learned.iter().all(|e| e.is_aes())
+        {
+            return;
+        }
+        let exchange = presented.exchange;
+        let account = exchange.issued().map(|i| format!("{}@{}", i.cname, i.crealm));
+        if account.as_deref().is_some_and(|a| self.config.excludes(a)) {
+            return;
+        }
+        let source = activity.source_id();
+        let service = exchange.service().unwrap_or("a service").to_owned();
+        let (etype, realm) = (presented.ticket.etype, presented.ticket.realm.clone());
+        let learned: Vec<String> = learned.iter().map(ToString::to_string).collect();
+        let answer = kdc_answer(exchange);
+        let severity = if exchange.issued().is_some() { Severity::High } else { META.base_severity };
+        let key = source.to_string();
+        let services = self.episodes.add(&key, activity.time, [service.clone()]);
+        let finding = Finding {
+            key,
+            summary: format!("TGS-REQ for {service} with a {etype} TGT never seen issued: {answer}"),
+            description: format!(
+                "{source} presented a {realm} ticket-granting ticket encrypted with {etype}{} to ask for {}, \
+                 while the realm's KDC issues its TGTs with {}: a TGT forged with the krbtgt NT hash \
+                 (golden ticket, encryption downgrade); {answer}.",
+                account.as_ref().map(|a| format!(" for {a}")).unwrap_or_default(),
+                super::name_list(services.iter(), 5),
+                learned.join(", "),
+            ),
+            severity,
+            actor: account.clone(),
+            targets: AlertTargets {
+                accounts: account.into_iter().collect::<BTreeSet<_>>(),
+                services,
+                ..AlertTargets::default()
+            },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::kerberos::testing::{BENIGN, alerts_for, assert_silent};
+    use crate::detections::recon::testing::extra_alerts;
+
+    #[test]
+    fn fires_on_an_rc4_golden_ticket_where_the_kdc_issues_aes_tgts() {
+        // Three workstation logons get AES256 TGTs; then the attacker presents an RC4 TGT for
+        // Administrator forged with the krbtgt NT hash (ticketer -nthash) for cifs/ and ldap/.
+        let alerts = extra_alerts("golden_ticket_rc4", META.id, &DetectionConfig::default());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
+        assert_eq!(alert.count, 4, "two services, each asked twice: {alert:#?}");
+        assert_eq!(alert.severity, Severity::Medium, "Samba refused the RC4 ticket");
+        assert!(alert.targets.services.contains("cifs/dc1.lab.test"), "{:?}", alert.targets);
+        assert!(
+            alert.description.contains("encrypted with rc4-hmac")
+                && alert.description.contains("issues its TGTs with aes256-cts-hmac-sha1-96"),
+            "{}",
+            alert.description
+        );
+    }
+
+    #[test]
+    fn silent_while_learning_and_on_aes_golden_tickets() {
+        let config = DetectionConfig {
+            golden_ticket_downgrade: PresentedTgtConfig {
+                min_issued_tgts: 4,
+                ..PresentedTgtConfig::default()
+            },
+            ..DetectionConfig::default()
+        };
+        assert!(
+            extra_alerts("golden_ticket_rc4", META.id, &config).is_empty(),
+            "three TGTs seen, four needed"
+        );
+        // AES-forged golden tickets keep the realm's encryption type: ORT-KRB-005/008's ground.
+        assert!(extra_alerts("golden_ticket_kvno", META.id, &DetectionConfig::default()).is_empty());
+        assert!(alerts_for("golden_ticket", META.id, &DetectionConfig::default()).is_empty());
+    }
+
+    #[test]
+    fn silent_on_stolen_tickets_rc4_clients_and_benign_traffic() {
+        // A stolen AES TGT replayed, and an RC4 overpass-the-hash client whose TGT the KDC
+        // issued in view.
+        for capture in ["pass_the_ticket", "overpass_the_hash"] {
+            assert!(alerts_for(capture, META.id, &DetectionConfig::default()).is_empty(), "{capture}");
+        }
+        assert_silent(BENIGN, META.id);
+        crate::detections::windows::testing::assert_silent(META.id);
+    }
+}

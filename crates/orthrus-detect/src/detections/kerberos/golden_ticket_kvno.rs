@@ -1,0 +1,163 @@
+//! ORT-KRB-008 — Golden ticket: ticket anomaly (the key version of the presented TGT).
+//!
+//! - Attack: a golden ticket carries the key version number its forger wrote — mimikatz
+//!   and impacket's ticketer write 2 — not the krbtgt account's: after the krbtgt password
+//!   was reset (kvno 3 and up), or when the forger used an old krbtgt key, the presented
+//!   TGT's key version is one the KDCs do not issue. Windows KDCs decrypt it with the
+//!   current key regardless (Samba's refuse it).
+//! - ATT&CK: T1558.001. MDI: Suspected Golden Ticket usage (ticket anomaly) (2032).
+//! - Data: NET: the key version (enc-part kvno) and fingerprint of the TGT presented in each
+//!   TGS-REQ, and the TGTs the KDCs in view issue (AS-REPs and renewal TGS-REPs).
+//! - Learning: the realm's krbtgt key versions from the TGTs seen issued, in event time;
+//!   silent until `min_issued_tgts` were seen (shared settings with ORT-KRB-009).
+//! - Logic: a TGS-REQ presenting a TGT of the realm that no issuance in view explains, whose
+//!   key version is neither the newest seen issued nor the one before it (TGTs issued before
+//!   a krbtgt reset stay valid for their lifetime) nor any seen issued. High. RODC-issued
+//!   TGTs (the RODC's number in the key version's high half) are not judged. One alert per
+//!   source and quiet gap `window_secs` (config `[golden_ticket_kvno]`).
+//! - Thresholds: `min_issued_tgts = 3`, `window_secs = 3600`.
+//! - Benign: a krbtgt reset while the sensor saw no TGT issued with the new key (the new
+//!   version is learned with the first one); several domains under one realm name (none in
+//!   AD).
+//! - Gaps: the catalogue's size rule (a forged PAC's length against what the KDC issues for
+//!   that account) is not judged yet.
+//! - Evidence: each TGS-REQ and its answer, the presented key version, the versions learned.
+
+use std::collections::BTreeSet;
+
+use orthrus_model::{Activity, AlertTargets, Severity};
+
+use super::golden_ticket_downgrade::PresentedTgtConfig;
+use super::issued_tgts::{IssuedTgts, kdc_answer};
+use crate::detections::windows::{Finding, NamedEpisodes};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-KRB-008",
+    title: "Suspected Golden Ticket usage (ticket anomaly)",
+    mdi: "Suspected Golden Ticket usage (ticket anomaly) (2032)",
+    external_id: 2032,
+    cef_app: "Kerberos",
+    tactic: "TA0006",
+    techniques: &["T1558.001"],
+    data_sources: &["Kerberos TGS-REQ presented TGT key version; TGTs seen issued (AS-REP, TGS-REP)"],
+    base_severity: Severity::High,
+    escalates_for_sensitive: false,
+    config_section: "golden_ticket_kvno",
+};
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    let c = &config.golden_ticket_kvno;
+    Box::new(GoldenTicketKvno {
+        config: c.clone(),
+        issued: IssuedTgts::default(),
+        episodes: NamedEpisodes::new(c.window_secs),
+    })
+}
+
+pub struct GoldenTicketKvno {
+    config: PresentedTgtConfig,
+    issued: IssuedTgts,
+    episodes: NamedEpisodes,
+}
+
+impl Detector for GoldenTicketKvno {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        let Some(presented) = self.issued.observe(activity) else { return };
+        let (Some(kvno), Some(newest)) = (presented.ticket.kvno, presented.realm.kvnos.last().copied())
+        else {
+            return;
+        };
+        let expected =
+            kvno == newest || kvno.saturating_add(1) == newest || presented.realm.kvnos.contains(&kvno);
+        if presented.realm.issued < self.config.min_issued_tgts || kvno > 0xFFFF || expected {
+            return;
+        }
+        let exchange = presented.exchange;
+        let account = exchange.issued().map(|i| format!("{}@{}", i.cname, i.crealm));
+        if account.as_deref().is_some_and(|a| self.config.excludes(a)) {
+            return;
+        }
+        let source = activity.source_id();
+        let service = exchange.service().unwrap_or("a service").to_owned();
+        let realm = presented.ticket.realm.clone();
+        let learned: Vec<String> = presented.realm.kvnos.iter().map(ToString::to_string).collect();
+        let answer = kdc_answer(exchange);
+        let key = source.to_string();
+        let services = self.episodes.add(&key, activity.time, [service.clone()]);
+        let finding = Finding {
+            key,
+            summary: format!(
+                "TGS-REQ for {service} with a TGT of key version {kvno} never seen issued: {answer}"
+            ),
+            description: format!(
+                "{source} presented a {realm} ticket-granting ticket{} with key version {kvno} to ask for {}, \
+                 while the realm's KDC issues its TGTs under krbtgt key version {}: a forged (golden) ticket; {answer}.",
+                account.as_ref().map(|a| format!(" for {a}")).unwrap_or_default(),
+                super::name_list(services.iter(), 5),
+                learned.join(", "),
+            ),
+            severity: META.base_severity,
+            actor: account.clone(),
+            targets: AlertTargets {
+                accounts: account.into_iter().collect::<BTreeSet<_>>(),
+                services,
+                ..AlertTargets::default()
+            },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::kerberos::testing::{BENIGN, alerts_for, assert_silent};
+    use crate::detections::recon::testing::extra_alerts;
+
+    #[test]
+    fn fires_on_a_golden_ticket_with_the_forgers_key_version() {
+        // Three logons get TGTs under krbtgt key version 1; the attacker presents a TGT for
+        // Administrator forged with the AES key but key version 2 (ticketer's default).
+        let alerts = extra_alerts("golden_ticket_kvno", META.id, &DetectionConfig::default());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
+        assert_eq!(alert.severity, Severity::High);
+        assert!(alert.targets.services.contains("cifs/dc1.lab.test"), "{:?}", alert.targets);
+        assert!(
+            alert.description.contains("with key version 2")
+                && alert.description.contains("under krbtgt key version 1")
+                && alert.description.contains("the KDC refused it"),
+            "{}",
+            alert.description
+        );
+    }
+
+    #[test]
+    fn silent_while_learning_and_for_the_right_key_version() {
+        let config = DetectionConfig {
+            golden_ticket_kvno: PresentedTgtConfig { min_issued_tgts: 4, ..PresentedTgtConfig::default() },
+            ..DetectionConfig::default()
+        };
+        assert!(
+            extra_alerts("golden_ticket_kvno", META.id, &config).is_empty(),
+            "three TGTs seen, four needed"
+        );
+        // The RC4-forged ticket was given krbtgt's key version: ORT-KRB-009's ground.
+        assert!(extra_alerts("golden_ticket_rc4", META.id, &DetectionConfig::default()).is_empty());
+    }
+
+    #[test]
+    fn silent_on_stolen_tickets_and_benign_traffic() {
+        for capture in ["pass_the_ticket", "overpass_the_hash", "golden_ticket"] {
+            assert!(alerts_for(capture, META.id, &DetectionConfig::default()).is_empty(), "{capture}");
+        }
+        assert_silent(BENIGN, META.id);
+        crate::detections::windows::testing::assert_silent(META.id);
+    }
+}
