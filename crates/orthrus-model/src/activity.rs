@@ -8,8 +8,8 @@ use crate::{
     AccountChange, DirectoryAccess, DirectoryChange, DnsQuery, FileAccess, GroupChange, HttpRequest,
     KerberosExchange, KerberosServiceAccess, LdapBind, LdapChange, LdapSearch, LogCleared, Logon, NameLookup,
     NetbiosName, NtlmAuthentication, PrivilegedLogon, ProcessConnection, ProcessStart, RdpConnection,
-    RpcCall, ServiceInstall, ShareAccess, SmbEncryptedSession, SmbNegotiation, TaskRegistration, Timestamp,
-    TlsSession,
+    RpcBindRefusal, RpcCall, ServiceInstall, ShareAccess, SmbEncryptedSession, SmbNegotiation,
+    TaskRegistration, Timestamp, TlsSession,
 };
 
 /// The organisation an activity belongs to. Offline analysis uses `default`.
@@ -166,6 +166,8 @@ pub enum ActivityKind {
     FileOpened(FileAccess),
     /// A remote procedure call.
     RpcCalled(RpcCall),
+    /// An RPC interface the server refused to bind.
+    RpcBindRefused(RpcBindRefusal),
     /// An LDAP bind and its result.
     LdapBound(LdapBind),
     /// An LDAP search and its result.
@@ -290,6 +292,7 @@ impl ActivityKind {
             ActivityKind::ShareOpened(_) => "share_opened",
             ActivityKind::FileOpened(_) => "file_opened",
             ActivityKind::RpcCalled(_) => "rpc_called",
+            ActivityKind::RpcBindRefused(_) => "rpc_bind_refused",
             ActivityKind::LdapBound(_) => "ldap_bound",
             ActivityKind::LdapSearched(_) => "ldap_searched",
             ActivityKind::LdapChanged(_) => "ldap_changed",

@@ -193,6 +193,22 @@ pub struct FileAccess {
     pub status: Option<NtStatus>,
 }
 
+/// An RPC interface the server would not bind (BIND_NAK, or every presentation context for
+/// it rejected in the BIND_ACK): not served there, or blocked by an RPC filter.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RpcBindRefusal {
+    pub via: Carrier,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipe: Option<String>,
+    /// Short interface name, or its UUID when unknown.
+    pub interface: String,
+    pub interface_uuid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The rejection reason (C706 provider reason, or the BIND_NAK's).
+    pub reason: u16,
+}
+
 /// Who a DCE-RPC association authenticated as, and how.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RpcAuth {

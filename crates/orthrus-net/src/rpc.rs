@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use orthrus_model::{Activity, Carrier, NtStatus, Provenance, RpcAuth, RpcCall};
+use orthrus_model::{
+    Activity, ActivityKind, Carrier, NtStatus, Provenance, RpcAuth, RpcBindRefusal, RpcCall,
+};
 use orthrus_proto::dcerpc::{self, AuthLevel, AuthType, Body, ContextElement};
 use orthrus_proto::msrpc::{self, interfaces};
 use orthrus_proto::wire::guid_text;
@@ -76,6 +78,9 @@ pub(crate) struct Conversation {
     pipe: Option<String>,
     frames: Reframer,
     contexts: Vec<(u16, ContextElement)>,
+    /// The last BIND / ALTER_CONTEXT's contexts in its order, where it was seen: its answer
+    /// says which were refused.
+    bind: Option<(Vec<ContextElement>, Seen, Provenance)>,
     auth: Option<(AuthType, AuthLevel)>,
     user: Option<String>,
     calls: Vec<PendingCall>,
@@ -108,6 +113,7 @@ impl Conversation {
             pipe,
             frames: Reframer::default(),
             contexts: Vec::new(),
+            bind: None,
             auth: None,
             user: None,
             calls: Vec::new(),
@@ -180,6 +186,7 @@ impl Conversation {
         let header = pdu.header;
         match pdu.body {
             Body::Bind { contexts } => {
+                self.bind = Some((contexts.clone(), d.seen.clone(), d.origin.at(d.seen.frame)));
                 for c in contexts {
                     self.contexts.retain(|(id, _)| *id != c.context_id);
                     if self.contexts.len() < MAX_CONTEXTS {
@@ -257,7 +264,52 @@ impl Conversation {
                     out(self.activity(d.origin, call, Some(NtStatus(status)), d.session_user, d.counters));
                 }
             }
-            Body::BindAck { .. } | Body::BindNak { .. } | Body::Other => {}
+            Body::BindAck { rejected } => self.bind_refusals(&rejected, d, out),
+            Body::BindNak { reason } => {
+                let rejected =
+                    self.bind.as_ref().map(|(c, _, _)| vec![Some(reason); c.len()]).unwrap_or_default();
+                self.bind_refusals(&rejected, d, out);
+            }
+            Body::Other => {}
+        }
+    }
+
+    /// The interfaces of the last BIND that the answer refused in all their contexts (a
+    /// context refused for its transfer syntax while another for the same interface was
+    /// accepted is negotiation, not refusal): one activity each.
+    fn bind_refusals(
+        &mut self,
+        rejected: &[Option<u16>],
+        d: &mut Delivery<'_>,
+        out: &mut dyn FnMut(Activity),
+    ) {
+        let Some((contexts, seen, asked)) = self.bind.take() else { return };
+        let mut refused: Vec<([u8; 16], u16)> = Vec::new();
+        for (context, outcome) in contexts.iter().zip(rejected) {
+            let uuid = context.abstract_syntax.uuid;
+            let accepted_elsewhere = contexts
+                .iter()
+                .zip(rejected)
+                .any(|(other, r)| other.abstract_syntax.uuid == uuid && r.is_none());
+            if let Some(reason) = outcome
+                && !accepted_elsewhere
+                && !refused.iter().any(|(u, _)| *u == uuid)
+            {
+                refused.push((uuid, *reason));
+            }
+        }
+        for (uuid, reason) in refused {
+            let uuid = guid_text(&uuid);
+            let refusal = RpcBindRefusal {
+                via: self.via,
+                pipe: self.pipe.clone(),
+                interface: interfaces::by_uuid(&uuid).map_or_else(|| uuid.clone(), |i| i.name.to_owned()),
+                interface_uuid: uuid,
+                user: self.user.clone().or_else(|| d.session_user.map(str::to_owned)),
+                reason,
+            };
+            let provenance = vec![asked.clone(), d.origin.at(d.seen.frame)];
+            out(d.origin.activity(&seen, provenance, ActivityKind::RpcBindRefused(refusal)));
         }
     }
 
@@ -340,7 +392,7 @@ impl Conversation {
             status,
             return_code: call.return_code,
         };
-        origin.activity(&call.seen, call.provenance, orthrus_model::ActivityKind::RpcCalled(rpc))
+        origin.activity(&call.seen, call.provenance, ActivityKind::RpcCalled(rpc))
     }
 }
 

@@ -166,9 +166,10 @@ pub enum Body<'a> {
     Bind {
         contexts: Vec<ContextElement>,
     },
-    /// BIND_ACK or ALTER_CONTEXT_RESP: per context, whether it was accepted.
+    /// BIND_ACK or ALTER_CONTEXT_RESP: per context, in the BIND's order, the rejection
+    /// reason, or `None` when it was accepted (or acknowledged a negotiated feature).
     BindAck {
-        accepted: Vec<bool>,
+        rejected: Vec<Option<u16>>,
     },
     BindNak {
         reason: u16,
@@ -320,14 +321,17 @@ fn bind_ack(body: &[u8]) -> Result<Body<'_>, DecodeError> {
     fail(c.align(4), "bind_ack")?;
     let count = usize::from(fail(c.u8(), "bind_ack")?);
     fail(c.skip(3), "bind_ack")?;
-    let accepted = (0..count.min(MAX_CONTEXTS))
+    // Result 0 is acceptance, 3 the acknowledgement of bind-time feature negotiation; 1 and 2
+    // are rejections, with their reason.
+    let rejected = (0..count.min(MAX_CONTEXTS))
         .map_while(|_| {
             let result = c.u16()?;
-            c.skip(22)?;
-            Some(result == 0)
+            let reason = c.u16()?;
+            c.skip(20)?;
+            Some(matches!(result, 1 | 2).then_some(reason))
         })
         .collect();
-    Ok(Body::BindAck { accepted })
+    Ok(Body::BindAck { rejected })
 }
 
 #[cfg(test)]

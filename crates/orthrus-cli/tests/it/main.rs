@@ -118,7 +118,8 @@ fn all_benign_captures_together_raise_nothing() {
 }
 
 /// Every benign lab recording with its DC's log, the extra benign recordings (an admin's
-/// directory and SAM-R lookups, two mistyped binds; a user's policy reads from SYSVOL), the
+/// directory and SAM-R lookups, two mistyped binds; a user's policy reads from SYSVOL; DFS
+/// namespace reads), the
 /// lab's directory snapshot and its
 /// honeytokens tagged: one timeline, no alert.
 #[test]
@@ -140,6 +141,8 @@ fn all_benign_lab_recordings_with_directory_and_honeytokens_raise_nothing() {
         "lab-extra/benign_directory_lookups.audit.jsonl",
         "lab-extra/benign_sysvol_read.pcap",
         "lab-extra/benign_sysvol_read.audit.jsonl",
+        "lab-extra/benign_dfs_query.pcap",
+        "lab-extra/benign_dfs_query.audit.jsonl",
     ] {
         files.push(orthrus_testkit::fixture(extra).to_string_lossy().into_owned());
     }
@@ -417,6 +420,8 @@ fn extra_lab_recordings_per_their_manifest() {
             "ldap_attribute_recon" => ["ORT-LDAP-004"].into(),
             "golden_ticket_rc4" => ["ORT-KRB-009"].into(),
             "golden_ticket_kvno" => ["ORT-KRB-008"].into(),
+            "dfs_coerce" => ["ORT-RPC-004"].into(),
+            "efs_coerce" => ["ORT-RPC-003"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
@@ -436,7 +441,7 @@ fn extra_lab_recordings_per_their_manifest() {
         }
         seen += 1;
     }
-    assert_eq!(seen, 16);
+    assert_eq!(seen, 19);
 }
 
 /// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on

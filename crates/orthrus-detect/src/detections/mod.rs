@@ -64,6 +64,8 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry { meta: &windows::zerologon::META, build: windows::zerologon::build },
     DetectionEntry { meta: &windows::netsync::META, build: windows::netsync::build },
     DetectionEntry { meta: &windows::print_spooler::META, build: windows::print_spooler::build },
+    DetectionEntry { meta: &windows::petitpotam::META, build: windows::petitpotam::build },
+    DetectionEntry { meta: &windows::dfs_coerce::META, build: windows::dfs_coerce::build },
     DetectionEntry { meta: &recon::zone_transfer::META, build: recon::zone_transfer::build },
     DetectionEntry { meta: &recon::session_enumeration::META, build: recon::session_enumeration::build },
     DetectionEntry { meta: &credential::dpapi_backup_key::META, build: credential::dpapi_backup_key::build },

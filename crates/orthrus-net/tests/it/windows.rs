@@ -361,3 +361,37 @@ fn kerberos_over_winrm_http_matches_tshark() {
     }
     assert_eq!(requests.iter().filter(|(_, r)| r.status == Some(200)).count(), 4);
 }
+
+/// Refused binds as tshark shows them: a BIND_ACK result other than acceptance (0) or the
+/// acknowledgement of negotiated features (3), or a BIND_NAK — on the lab's PetitPotam
+/// recording (Samba refuses MS-EFSR on \pipe\lsarpc) and nowhere in the lab's main set,
+/// where every bind that negotiates a transfer syntax also gets one accepted.
+#[test]
+fn refused_binds_match_tshark() {
+    let capture = orthrus_testkit::fixture("lab-extra/efs_coerce.pcap");
+    let refused: Vec<_> = orthrus_testkit::activities(&capture)
+        .into_iter()
+        .filter_map(|a| match &a.kind {
+            ActivityKind::RpcBindRefused(r) => Some((a.source_ip(), r.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    let (source, bind) = &refused[0];
+    assert_eq!(*source, Some("10.99.0.21".parse().unwrap()));
+    assert_eq!((bind.interface.as_str(), bind.pipe.as_deref()), ("efsrpc", Some("lsarpc")));
+    assert_eq!(bind.user.as_deref(), Some("LAB\\bob"));
+    let rows =
+        tshark_fields(&capture, "dcerpc.pkt_type==12", &["dcerpc.cn_ack_result", "dcerpc.cn_ack_reason"]);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][0], ["2"], "provider rejection");
+    assert_eq!(bind.reason.to_string(), rows[0][1][0]);
+    for capture in lab_manifest() {
+        let activities = lab_activities(&capture.name);
+        assert!(
+            !activities.iter().any(|a| matches!(a.kind, ActivityKind::RpcBindRefused(_))),
+            "{}",
+            capture.name
+        );
+    }
+}

@@ -483,6 +483,20 @@ mod tests {
     }
 
     #[test]
+    fn impacket_petitpotam_names_the_unc_path() {
+        let stub = impacket_stub("efsr_openfileraw.bin");
+        for interface in [interfaces::EFSRPC, interfaces::EFSRPC_PIPE] {
+            assert_eq!(
+                decode_request(interface, 0, &stub, false),
+                Some(RpcDetail::Callback { path: "\\\\10.99.0.21\\share\\file.txt".into() })
+            );
+        }
+        for n in 0..stub.len() {
+            let _ = decode_request(interfaces::EFSRPC, 0, &stub[..n], false);
+        }
+    }
+
+    #[test]
     fn impacket_scheduled_tasks_name_their_command() {
         let task = decode_request(interfaces::TSCH, 1, &impacket_stub("tsch_registertask.bin"), false);
         assert_eq!(

@@ -5,11 +5,13 @@ pub mod adminsdholder;
 pub mod dcshadow;
 pub mod dcshadow_replication;
 pub mod dcsync;
+pub mod dfs_coerce;
 pub mod dsrm;
 pub mod honeytoken_attributes;
 pub mod honeytoken_group;
 pub mod log_cleared;
 pub mod netsync;
+pub mod petitpotam;
 pub mod print_spooler;
 pub mod rbcd;
 pub mod remote_execution;
@@ -165,7 +167,12 @@ impl KnownDcs {
     }
 }
 
-/// Where an event was logged, for sentences.
+/// The host a UNC path or bare name points at (`\\10.0.0.5\share` → `10.0.0.5`): where a
+/// coerced server is told to connect.
+pub(crate) fn callback_host(path: &str) -> &str {
+    path.trim_start_matches('\\').split('\\').next().unwrap_or_default()
+}
+
 /// Who an event says acted: `DOMAIN\\name`, else its SID.
 pub(crate) fn actor_name(subject: &orthrus_model::AccountRef) -> String {
     if subject.name.is_empty() {
@@ -175,6 +182,7 @@ pub(crate) fn actor_name(subject: &orthrus_model::AccountRef) -> String {
     }
 }
 
+/// Where an event was logged, for sentences.
 pub(crate) fn logged_on(activity: &Activity) -> &str {
     activity.destination_host.as_deref().unwrap_or("a domain controller")
 }

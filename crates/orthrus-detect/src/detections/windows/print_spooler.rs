@@ -29,7 +29,7 @@ use std::collections::BTreeSet;
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, Severity};
 
-use super::{EventRuleConfig, ForeignCall, KnownDcs, NamedEpisodes};
+use super::{EventRuleConfig, ForeignCall, KnownDcs, NamedEpisodes, callback_host};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -58,11 +58,6 @@ pub struct PrintSpooler {
     config: EventRuleConfig,
     dcs: KnownDcs,
     episodes: NamedEpisodes,
-}
-
-/// The host a UNC path or bare name points at (`\\10.0.0.5\share` → `10.0.0.5`).
-fn callback_host(path: &str) -> &str {
-    path.trim_start_matches('\\').split('\\').next().unwrap_or_default()
 }
 
 impl PrintSpooler {
