@@ -73,6 +73,7 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry { meta: &recon::honeytoken_ldap_query::META, build: recon::honeytoken_ldap_query::build },
     DetectionEntry { meta: &recon::honeytoken_samr_query::META, build: recon::honeytoken_samr_query::build },
     DetectionEntry { meta: &recon::samr_membership::META, build: recon::samr_membership::build },
+    DetectionEntry { meta: &recon::ldap_recon::META, build: recon::ldap_recon::build },
     DetectionEntry { meta: &recon::ldap_attributes::META, build: recon::ldap_attributes::build },
 ];
 

@@ -32,6 +32,7 @@ use std::net::IpAddr;
 use orthrus_model::{Activity, ActivityKind, AlertTargets, LdapSearch, Severity};
 use serde::Deserialize;
 
+use super::filter_assertions;
 use crate::detections::windows::{Finding, KnownDcs, NamedEpisodes};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
@@ -103,19 +104,6 @@ pub fn sensitive_attribute(name: &str) -> Option<&'static str> {
     })
 }
 
-/// The attribute names a rendered RFC 4515 filter tests: `(attr=…)`, `(attr>=…)`,
-/// `(attr~=…)`, `(attr:rule:=…)`.
-pub fn filter_attributes(filter: &str) -> Vec<&str> {
-    filter
-        .split('(')
-        .filter_map(|item| {
-            let end = item.find(['=', '~', '<', '>', ':'])?;
-            let name = item.get(..end)?.trim();
-            (!name.is_empty() && !name.starts_with(['&', '|', '!'])).then_some(name)
-        })
-        .collect()
-}
-
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(LdapAttributes {
         config: config.ldap_attributes.clone(),
@@ -142,7 +130,7 @@ impl LdapAttributes {
             .attributes
             .iter()
             .map(String::as_str)
-            .chain(filter_attributes(&search.filter))
+            .chain(filter_assertions(&search.filter).into_iter().map(|(name, _)| name))
             .filter_map(sensitive_attribute)
             .filter(|what| *what != SECURITY_DESCRIPTOR || descriptors_count)
             .collect()
@@ -208,15 +196,19 @@ mod tests {
     use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
 
     #[test]
-    fn reads_the_attributes_a_filter_tests() {
+    fn reads_the_assertions_of_a_filter() {
         assert_eq!(
-            filter_attributes(
+            filter_assertions(
                 "(&(objectClass=user)(!(msDS-KeyCredentialLink=*))(userAccountControl:1.2.840.113556.1.4.803:=2))"
             ),
-            ["objectClass", "msDS-KeyCredentialLink", "userAccountControl"]
+            [("objectClass", "user"), ("msDS-KeyCredentialLink", "*"), ("userAccountControl", "2")]
         );
-        assert_eq!(filter_attributes("(|(cn>=a)(sn~=b))"), ["cn", "sn"]);
-        assert!(filter_attributes("").is_empty());
+        assert_eq!(filter_assertions("(|(cn>=a)(sn~=b))"), [("cn", "a"), ("sn", "b")]);
+        assert_eq!(
+            filter_assertions("(memberOf:1.2.840.113556.1.4.1941:=CN=Domain Admins,CN=Users,DC=lab,DC=test)"),
+            [("memberOf", "CN=Domain Admins,CN=Users,DC=lab,DC=test")]
+        );
+        assert!(filter_assertions("").is_empty());
     }
 
     #[test]

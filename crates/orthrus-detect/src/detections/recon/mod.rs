@@ -4,6 +4,7 @@
 pub mod honeytoken_ldap_query;
 pub mod honeytoken_samr_query;
 pub mod ldap_attributes;
+pub mod ldap_recon;
 pub mod samr_membership;
 pub mod session_enumeration;
 pub mod zone_transfer;
@@ -12,6 +13,23 @@ use orthrus_model::{Activity, AlertTargets};
 
 use crate::detections::windows::{EventRuleConfig, Finding, NamedEpisodes};
 use crate::{AlertUpdate, DetectionMeta};
+
+/// The assertions of a rendered RFC 4515 filter as (attribute, value): `(attr=v)`,
+/// `(attr>=v)`, `(attr~=v)`, and extensible matches `(attr:rule:=v)` with the rule dropped.
+/// Values are as rendered (escapes kept).
+pub fn filter_assertions(filter: &str) -> Vec<(&str, &str)> {
+    filter
+        .split('(')
+        .filter_map(|item| {
+            let end = item.find(['=', '~', '<', '>', ':'])?;
+            let name = item.get(..end)?.trim();
+            let value_start = item.find('=')? + 1;
+            let value = item.get(value_start..)?;
+            let value = value.split(')').next().unwrap_or(value);
+            (!name.is_empty() && !name.starts_with(['&', '|', '!'])).then_some((name, value))
+        })
+        .collect()
+}
 
 /// One lookup that named honeytokens, as ORT-LDAP-002 and ORT-SAMR-002 see it.
 pub(crate) struct DecoyQuery<'a> {
