@@ -4,7 +4,7 @@
 #        ONLY="honeytoken_ldap_query honeytoken_samr_query ldap_bind_bruteforce ntlm_user_enum benign_directory_lookups golden_ticket_ghost \
 #             forged_pac benign_no_pac_client dpapi_backupkey_bkrp benign_bkrp_restore \
 #             netsync smb_ntds_exfil benign_sysvol_read ldap_attribute_recon golden_ticket_rc4 golden_ticket_kvno \
-#             dfs_coerce efs_coerce benign_dfs_query" \
+#             dfs_coerce efs_coerce benign_dfs_query cldap_user_enum benign_dc_locator" \
 #        ../shared/lab/make-captures.sh run testdata/lab-extra
 #   sudo ../shared/lab/make-captures.sh down
 # Sourced by the lab script after its own definitions: it uses the lab's framework (cap_begin,
@@ -417,5 +417,76 @@ sc_benign_dfs_query() {
     "A workstation admin reading the DC's DFS namespace information (rpcclient dfsversion, dfsenum): management reads, no root added or removed."
   on ws 60 -- rpcclient -s "$WORK/client.conf" -U "$DOMAIN\\$DA_USER%$DA_PASS" --use-kerberos=disabled "$DC_IP" -c "dfsversion; dfsenum 1"
   expect 'netdfs'
+  cap_end
+}
+
+SCEN_LIST="$SCEN_LIST cldap_user_enum benign_dc_locator"
+
+cldap_tool() {
+  mkdir -p "$WORK/tools"
+  cat > "$WORK/tools/cldap_ping.py" <<'PYEOF'
+# CLDAP "LDAP ping" (MS-ADTS 6.3.3) over UDP 389, as the DC locator sends it and as
+# Ldapnomnom uses it to test user names: base "", scope base, filter
+# (&(DnsDomain=D)(User=NAME)(AAC=\10\00\00\00)(NtVer=\06\00\00\00)) (AAC: normal accounts),
+# attribute Netlogon. Prints the reply's
+# opcode (23 LOGON_SAM_LOGON_RESPONSE_EX: exists or no user asked; 25: user unknown).
+# usage: cldap_ping.py DC_IP DNS_DOMAIN [NAME...]   (no NAME: one locator ping without User)
+import socket, struct, sys
+from pyasn1.codec.ber import encoder, decoder
+from impacket.ldap import ldapasn1 as la
+dc, domain, names = sys.argv[1], sys.argv[2], sys.argv[3:] or [None]
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.settimeout(2)
+def equality(attr, value):
+    f = la.Filter()
+    f['equalityMatch']['attributeDesc'] = attr
+    f['equalityMatch']['assertionValue'] = value
+    return f
+for i, name in enumerate(names, 1):
+    search = la.SearchRequest()
+    search['baseObject'] = ''
+    search['scope'] = la.Scope('baseObject')
+    search['derefAliases'] = la.DerefAliases('neverDerefAliases')
+    search['sizeLimit'] = 0
+    search['timeLimit'] = 0
+    search['typesOnly'] = False
+    parts = [equality('DnsDomain', domain)]
+    if name:
+        parts.append(equality('User', name))
+        parts.append(equality('AAC', struct.pack('<I', 0x10)))
+    parts.append(equality('NtVer', struct.pack('<I', 6)))
+    search['filter']['and'].extend(parts)
+    search['attributes'].append('Netlogon')
+    msg = la.LDAPMessage()
+    msg['messageID'] = i
+    msg['protocolOp']['searchRequest'] = search
+    sock.sendto(encoder.encode(msg), (dc, 389))
+    try:
+        data, _ = sock.recvfrom(65535)
+        entry, _ = decoder.decode(data, asn1Spec=la.LDAPMessage())
+        value = bytes(entry['protocolOp']['searchResEntry']['attributes'][0]['vals'][0])
+        print(name, 'opcode', struct.unpack('<H', value[:2])[0])
+    except Exception as e:
+        print(name, 'no answer:', e)
+PYEOF
+}
+
+sc_cldap_user_enum() {
+  cldap_tool
+  cap_begin cldap_user_enum attack T1087.002 "$ATK_IP" "${ENUM_FAKE// /, }, ${ENUM_REAL// /, }" \
+    "Account enumeration through CLDAP pings (Ldapnomnom's method), unauthenticated: one LDAP ping over UDP 389 per candidate name (User=NAME), 26 names of which 4 exist; the DC's Netlogon reply tells which (opcode 23 vs 25 LOGON_SAM_USER_UNKNOWN_EX)."
+  on atk 120 -- "$VPY" "$WORK/tools/cldap_ping.py" "$DC_IP" "$DNSDOM" $ENUM_FAKE a.smith b.jones c.brown d.white e.black f.green g.grey h.wood i.stone j.hill k.ford l.moss $ENUM_REAL
+  expect 'cldap && ldap.protocolOp==3' 26
+  cap_end
+}
+
+sc_benign_dc_locator() {
+  cldap_tool
+  cap_begin benign_dc_locator benign none "$WS_IP" "$DCFQDN (DC locator)" \
+    "A workstation locating its DC as Windows does: CLDAP pings without a user, and one naming the logged-on user, a few times."
+  on ws 60 -- "$VPY" "$WORK/tools/cldap_ping.py" "$DC_IP" "$DNSDOM"
+  on ws 60 -- "$VPY" "$WORK/tools/cldap_ping.py" "$DC_IP" "$DNSDOM" alice
+  on ws 60 -- "$VPY" "$WORK/tools/cldap_ping.py" "$DC_IP" "$DNSDOM"
+  expect 'cldap && ldap.protocolOp==3' 3
   cap_end
 }

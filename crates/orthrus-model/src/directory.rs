@@ -92,6 +92,11 @@ pub struct LdapSearch {
     /// The account the connection bound as, when seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// A CLDAP ping's answer (MS-ADTS 6.3.3): the opcode of the Netlogon attribute's
+    /// response — 23 (LOGON_SAM_LOGON_RESPONSE_EX, or 19) when the user asked for exists or
+    /// none was, 25 (LOGON_SAM_USER_UNKNOWN_EX, or 21) when it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netlogon_opcode: Option<u16>,
 }
 
 /// An LDAP add, modify, delete or modify-DN, or an extended operation.

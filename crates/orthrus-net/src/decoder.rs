@@ -336,6 +336,7 @@ impl Decoder {
         match tracker {
             App::Dns => self.apps.dns.datagram(udp.payload(), &seen, out),
             App::Netbios => self.apps.names.netbios(udp.payload(), &seen, out),
+            App::Ldap => self.apps.ldap.datagram(udp.payload(), &seen, to_server, out),
             _ => self.apps.kerberos.datagram(udp.payload(), &seen, out),
         }
     }
@@ -387,6 +388,7 @@ impl Decoder {
         self.tcp.finish(&mut |event| apps.route(ports, event, last_ts, out));
         self.apps.kerberos.finish(out);
         self.apps.dns.finish(out);
+        self.apps.ldap.flush_datagrams(out);
     }
 
     pub fn stats(&self) -> DecodeStats {
@@ -480,10 +482,10 @@ impl Ports {
         }
     }
 
-    /// A UDP port's protocol (Kerberos and DNS run over UDP).
+    /// A UDP port's protocol (Kerberos, DNS, NetBIOS and CLDAP run over UDP).
     fn udp_app(&self, port: u16) -> Option<App> {
         match self.port_use(port) {
-            PortUse::Configured(app @ (App::Kerberos | App::Dns | App::Netbios)) => Some(app),
+            PortUse::Configured(app @ (App::Kerberos | App::Dns | App::Netbios | App::Ldap)) => Some(app),
             _ => None,
         }
     }

@@ -1,14 +1,15 @@
 //! LDAP connections (TCP 389 and 3268): binds (simple, and SASL carrying NTLM or Kerberos)
 //! with their verdicts, searches with the number of entries returned, and directory
 //! changes, each paired with its result by message id. SASL-wrapped (signed or sealed)
-//! traffic and connections upgraded by StartTLS are counted, not decoded.
+//! traffic and connections upgraded by StartTLS are counted, not decoded. CLDAP (UDP 389):
+//! the same messages per client and server socket pair, with a ping's Netlogon answer.
 
 use std::collections::BTreeMap;
 
 use foldhash::HashMap;
 use orthrus_model::{
-    Activity, ActivityKind, AuthOutcome, Carrier, LdapBind, LdapChange, LdapResultCode, LdapSearch, NtStatus,
-    Provenance, TenantId,
+    Activity, ActivityKind, AuthOutcome, Carrier, Endpoint, LdapBind, LdapChange, LdapResultCode, LdapSearch,
+    NtStatus, Provenance, TenantId,
 };
 use orthrus_proto::ldap::{self, BindAuth, Frame, Op};
 
@@ -21,6 +22,8 @@ use crate::tcp::{Direction, StreamEvent};
 /// results) are passed over, still counted as entries when they frame.
 const MAX_MESSAGE_BUFFER: usize = 4 << 20;
 const MAX_PENDING: usize = 1024;
+/// CLDAP socket pairs with questions outstanding at once.
+const MAX_DATAGRAM_PAIRS: usize = 4096;
 const START_TLS_OID: &str = "1.3.6.1.4.1.1466.20037";
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -63,6 +66,8 @@ struct Connection {
 pub struct LdapTracker {
     origin: Origin,
     connections: HashMap<u64, Connection>,
+    /// CLDAP (UDP): one pseudo-connection per client and server socket pair.
+    datagrams: HashMap<(Endpoint, Endpoint), Connection>,
     pub counters: LdapCounters,
 }
 
@@ -71,6 +76,7 @@ impl LdapTracker {
         Self {
             origin: Origin::new(tenant, sensor),
             connections: HashMap::default(),
+            datagrams: HashMap::default(),
             counters: LdapCounters::default(),
         }
     }
@@ -107,6 +113,46 @@ impl LdapTracker {
                         self.emit(p, None, None, out);
                     }
                 }
+            }
+        }
+    }
+
+    /// One CLDAP datagram (UDP 389): LDAP messages without a connection — a ping and its
+    /// answer (an entry and the search's result, in one datagram).
+    pub fn datagram(&mut self, payload: &[u8], seen: &Seen, to_server: bool, out: &mut dyn FnMut(Activity)) {
+        let key = (seen.client, seen.server);
+        if !self.datagrams.contains_key(&key) && self.datagrams.len() >= MAX_DATAGRAM_PAIRS {
+            // Memory stays bounded: the oldest pairs' questions are reported unanswered.
+            self.counters.count_error("cldap_pairs_overflow");
+            self.flush_datagrams(out);
+        }
+        let mut conn = self.datagrams.remove(&key).unwrap_or_default();
+        let dir = if to_server { Direction::ToServer } else { Direction::ToClient };
+        let mut rest = payload;
+        while !rest.is_empty() {
+            let orthrus_proto::wire::Record::Complete { message, consumed } = ldap::split(rest) else {
+                self.counters.count_error("cldap_datagram_truncated");
+                break;
+            };
+            if dir == Direction::ToClient
+                && let Some((message_id, ldap::TAG_SEARCH_RESULT_ENTRY)) = ldap::peek(message)
+                && let Some(PendingOp { op: Pending::Search(search), .. }) = conn.pending.get_mut(&message_id)
+            {
+                search.netlogon_opcode = ldap::netlogon_opcode(message).or(search.netlogon_opcode);
+            }
+            self.message(&mut conn, dir, message, seen, out);
+            rest = rest.get(consumed..).unwrap_or_default();
+        }
+        if !conn.pending.is_empty() {
+            self.datagrams.insert(key, conn);
+        }
+    }
+
+    /// CLDAP questions still unanswered, reported as such (end of input, or memory bound).
+    pub fn flush_datagrams(&mut self, out: &mut dyn FnMut(Activity)) {
+        for (_, conn) in std::mem::take(&mut self.datagrams) {
+            for (_, p) in conn.pending {
+                self.emit(p, None, None, out);
             }
         }
     }
@@ -197,6 +243,7 @@ impl LdapTracker {
                         entries: 0,
                         result: None,
                         user: conn.user.clone(),
+                        netlogon_opcode: None,
                     }))
                 }
                 Op::ChangeRequest { operation, dn, attributes } => Some(Pending::Change(LdapChange {

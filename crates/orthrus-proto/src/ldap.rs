@@ -202,6 +202,16 @@ pub enum Op {
     Other,
 }
 
+/// The opcode of a SearchResultEntry's `Netlogon` attribute (a CLDAP ping's answer: the
+/// NETLOGON_SAM_LOGON_RESPONSE(_EX) or user-unknown structure starts with it, little-endian).
+pub fn netlogon_opcode(message: &[u8]) -> Option<u16> {
+    let (_, m) = LdapMessage::from_ber(message).ok()?;
+    let ProtocolOp::SearchResultEntry(entry) = &m.protocol_op else { return None };
+    let attribute = entry.attributes.iter().find(|a| a.attr_type.0.eq_ignore_ascii_case("netlogon"))?;
+    let value = attribute.attr_vals.first()?;
+    value.0.first_chunk::<2>().map(|b| u16::from_le_bytes(*b))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub message_id: u32,

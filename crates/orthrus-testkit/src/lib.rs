@@ -353,9 +353,21 @@ pub mod fuzz {
     }
 
     /// A reassembled LDAP connection (BER and SASL framing, ldap-parser, filters, binds).
+    /// LDAP bytes as a TCP stream, then as CLDAP datagrams both ways (a ping, its answer).
     pub fn ldap_stream(data: &[u8]) {
         let mut tracker = orthrus_net::ldap::LdapTracker::new(TenantId::default(), "fuzz".into());
         connection(389, data, |event, out| tracker.stream(event, 0, out));
+        let seen = Seen {
+            client: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port: 50000 },
+            server: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), port: 389 },
+            transport: Transport::Udp,
+            ts_micros: 0,
+            frame: 1,
+        };
+        let mut out = Vec::new();
+        tracker.datagram(data, &seen, true, &mut |a| out.push(a));
+        tracker.datagram(data, &seen, false, &mut |a| out.push(a));
+        tracker.flush_datagrams(&mut |a| out.push(a));
     }
 
     /// One DNS message as a UDP datagram, then the same bytes as a TCP stream.

@@ -119,7 +119,7 @@ fn all_benign_captures_together_raise_nothing() {
 
 /// Every benign lab recording with its DC's log, the extra benign recordings (an admin's
 /// directory and SAM-R lookups, two mistyped binds; a user's policy reads from SYSVOL; DFS
-/// namespace reads), the
+/// namespace reads; DC locator pings), the
 /// lab's directory snapshot and its
 /// honeytokens tagged: one timeline, no alert.
 #[test]
@@ -143,6 +143,7 @@ fn all_benign_lab_recordings_with_directory_and_honeytokens_raise_nothing() {
         "lab-extra/benign_sysvol_read.audit.jsonl",
         "lab-extra/benign_dfs_query.pcap",
         "lab-extra/benign_dfs_query.audit.jsonl",
+        "lab-extra/benign_dc_locator.pcap",
     ] {
         files.push(orthrus_testkit::fixture(extra).to_string_lossy().into_owned());
     }
@@ -422,6 +423,7 @@ fn extra_lab_recordings_per_their_manifest() {
             "golden_ticket_kvno" => ["ORT-KRB-008"].into(),
             "dfs_coerce" => ["ORT-RPC-004"].into(),
             "efs_coerce" => ["ORT-RPC-003"].into(),
+            "cldap_user_enum" => ["ORT-LDAP-005"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
@@ -441,7 +443,7 @@ fn extra_lab_recordings_per_their_manifest() {
         }
         seen += 1;
     }
-    assert_eq!(seen, 19);
+    assert_eq!(seen, 21);
 }
 
 /// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on

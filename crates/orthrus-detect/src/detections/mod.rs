@@ -75,6 +75,7 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry { meta: &recon::samr_membership::META, build: recon::samr_membership::build },
     DetectionEntry { meta: &recon::ldap_recon::META, build: recon::ldap_recon::build },
     DetectionEntry { meta: &recon::ldap_attributes::META, build: recon::ldap_attributes::build },
+    DetectionEntry { meta: &recon::cldap_enumeration::META, build: recon::cldap_enumeration::build },
 ];
 
 /// The catalogue as Markdown: `docs/DETECTIONS.md` is this text, and a test fails when the

@@ -191,3 +191,31 @@ fn tls_sessions_on_directory_ports_match_tshark() {
         sessions.iter().map(|(p, s)| (*p, s.version.as_deref())).collect();
     assert_eq!(versions, [(636, Some("TLS 1.3")), (3269, Some("TLS 1.2"))]);
 }
+
+/// CLDAP pings (UDP 389) as tshark dissects them: one search per ping with the name asked
+/// about, paired with its answer's Netlogon opcode (tshark's `mscldap.netlogon.opcode`).
+#[test]
+fn cldap_pings_match_tshark() {
+    let capture = orthrus_testkit::fixture("lab-extra/cldap_user_enum.pcap");
+    let activities = orthrus_testkit::activities(&capture);
+    let ours: Vec<(String, Option<u16>)> = searches(&activities)
+        .into_iter()
+        .map(|(a, s)| {
+            assert_eq!(a.transport, Some(orthrus_model::Transport::Udp));
+            let user = s.filter.split("(User=").nth(1).and_then(|rest| rest.split(')').next()).unwrap();
+            (user.to_owned(), s.netlogon_opcode)
+        })
+        .collect();
+    let theirs: Vec<(String, Option<u16>)> =
+        tshark_fields(&capture, "cldap && ldap.protocolOp==4", &["mscldap.netlogon.opcode"])
+            .into_iter()
+            .map(|row| (String::new(), row[0].first().and_then(|o| o.parse().ok())))
+            .collect();
+    assert_eq!(ours.len(), 26);
+    assert_eq!(ours.len(), theirs.len());
+    for ((user, opcode), (_, expected)) in ours.iter().zip(&theirs) {
+        assert_eq!(opcode, expected, "{user}");
+    }
+    let found: Vec<&str> = ours.iter().filter(|(_, o)| *o == Some(23)).map(|(u, _)| u.as_str()).collect();
+    assert_eq!(found, ["alice", "bob", "da_admin", "svc_sql"]);
+}

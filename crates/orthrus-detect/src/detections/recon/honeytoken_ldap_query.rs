@@ -23,7 +23,7 @@
 use orthrus_model::{Activity, ActivityKind, Severity};
 
 use crate::detections::kerberos::honeytoken::Honeytokens;
-use crate::detections::recon::{DecoyQuery, raise_decoy_query};
+use crate::detections::recon::{DecoyQuery, NAMING_ATTRIBUTES, raise_decoy_query, unescape};
 use crate::detections::windows::{EventRuleConfig, NamedEpisodes};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
@@ -55,18 +55,6 @@ pub struct HoneytokenLdapQuery {
     config: EventRuleConfig,
 }
 
-/// Attributes whose equality value names one account.
-const NAMING_ATTRIBUTES: &[&str] = &[
-    "samaccountname",
-    "userprincipalname",
-    "cn",
-    "name",
-    "displayname",
-    "distinguishedname",
-    "objectsid",
-    "anr",
-];
-
 /// The values of the filter's equality assertions on naming attributes, unescaped
 /// (`(&(objectClass=user)(sAMAccountName=adm\5flegacy))` → `adm_legacy`). Substring,
 /// presence, ordering, approximate and extensible matches are not equalities.
@@ -81,27 +69,6 @@ pub(crate) fn named_values(filter: &str) -> Vec<String> {
         values.push(unescape(value));
     }
     values
-}
-
-/// RFC 4515 `\XX` escapes; bytes that do not form UTF-8 are replaced.
-fn unescape(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (b, hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'\\', Some(decoded)) => {
-                out.push(decoded);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Detector for HoneytokenLdapQuery {

@@ -37,7 +37,7 @@ use std::net::IpAddr;
 use orthrus_model::{Activity, ActivityKind, AlertTargets, LdapSearch, Severity, Timestamp};
 use serde::Deserialize;
 
-use super::filter_assertions;
+use super::{NAMING_ATTRIBUTES, filter_assertions};
 use crate::baseline::PairProfile;
 use crate::detections::windows::{Finding, KnownDcs, NamedEpisodes, sensitive_groups};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
@@ -120,22 +120,6 @@ pub fn tool_of(filter: &str) -> Option<&'static str> {
     TOOL_FILTERS.iter().find(|(_, f)| normalized(f) == filter).map(|(tool, _)| *tool)
 }
 
-/// Attributes that name one object: an equality on one of them (without a wildcard) makes
-/// a search a lookup.
-const NAMING: &[&str] = &[
-    "samaccountname",
-    "cn",
-    "name",
-    "userprincipalname",
-    "distinguishedname",
-    "objectsid",
-    "objectguid",
-    "displayname",
-    "anr",
-    "mail",
-    "dnshostname",
-];
-
 /// The sensitive group a DN's first RDN names (`CN=Domain Admins,CN=Users,…`).
 fn sensitive_group_of(dn: &str) -> Option<String> {
     let first = dn.split(',').next()?;
@@ -174,7 +158,7 @@ pub fn enumeration_types(search: &LdapSearch) -> BTreeSet<String> {
         }
         return types;
     }
-    let lookup = assertions.iter().any(|(a, v)| NAMING.contains(&a.as_str()) && !v.contains('*'));
+    let lookup = assertions.iter().any(|(a, v)| NAMING_ATTRIBUTES.contains(&a.as_str()) && !v.contains('*'));
     if lookup {
         return types;
     }
@@ -379,6 +363,7 @@ mod tests {
             entries: 0,
             result: None,
             user: None,
+            netlogon_opcode: None,
         }
     }
 

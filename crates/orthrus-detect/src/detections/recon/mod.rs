@@ -1,6 +1,7 @@
 //! Reconnaissance detections fed by the wire: DNS zone transfers, SMB session enumeration,
 //! honeytokens looked up over LDAP and SAM-R, membership and attribute sweeps.
 
+pub mod cldap_enumeration;
 pub mod honeytoken_ldap_query;
 pub mod honeytoken_samr_query;
 pub mod ldap_attributes;
@@ -29,6 +30,44 @@ pub fn filter_assertions(filter: &str) -> Vec<(&str, &str)> {
             (!name.is_empty() && !name.starts_with(['&', '|', '!'])).then_some((name, value))
         })
         .collect()
+}
+
+/// Attributes whose equality value names one object: an account, a group, a computer (the
+/// CLDAP ping's `User` too).
+pub(crate) const NAMING_ATTRIBUTES: &[&str] = &[
+    "samaccountname",
+    "userprincipalname",
+    "cn",
+    "name",
+    "displayname",
+    "distinguishedname",
+    "objectsid",
+    "objectguid",
+    "anr",
+    "mail",
+    "dnshostname",
+    "user",
+];
+
+/// RFC 4515 `\XX` escapes; bytes that do not form UTF-8 are replaced.
+pub(crate) fn unescape(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (b, hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'\\', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One lookup that named honeytokens, as ORT-LDAP-002 and ORT-SAMR-002 see it.
