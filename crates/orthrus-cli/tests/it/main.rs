@@ -401,7 +401,12 @@ fn rotated_captures_are_one_timeline_in_any_order() {
 fn extra_lab_recordings_per_their_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("orthrus.toml");
-    std::fs::write(&config, "[entities]\nhoneytokens = [\"LAB\\\\adm_legacy\", \"old_sqladmin\"]\n").unwrap();
+    // The DC by address, as a deployment lists it: some recordings hold no Kerberos it answers.
+    std::fs::write(
+        &config,
+        "domain_controllers = [\"10.99.0.10\"]\n[entities]\nhoneytokens = [\"LAB\\\\adm_legacy\", \"old_sqladmin\"]\n",
+    )
+    .unwrap();
     let snapshot = orthrus_testkit::fixture("directory/lab.snapshot.json");
     let manifest = std::fs::read_to_string(orthrus_testkit::fixture("lab-extra/manifest.tsv")).unwrap();
     let mut seen = 0;
@@ -424,6 +429,8 @@ fn extra_lab_recordings_per_their_manifest() {
             "dfs_coerce" => ["ORT-RPC-004"].into(),
             "efs_coerce" => ["ORT-RPC-003"].into(),
             "cldap_user_enum" => ["ORT-LDAP-005"].into(),
+            "ntlm_relay_drop_mic" => ["ORT-NTLM-003"].into(),
+            "ntlm_relay_dc_account" => ["ORT-NTLM-004"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
@@ -443,7 +450,7 @@ fn extra_lab_recordings_per_their_manifest() {
         }
         seen += 1;
     }
-    assert_eq!(seen, 21);
+    assert_eq!(seen, 23);
 }
 
 /// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on

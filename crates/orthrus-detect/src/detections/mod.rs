@@ -37,6 +37,8 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry { meta: &kerberos::pass_the_ticket::META, build: kerberos::pass_the_ticket::build },
     DetectionEntry { meta: &ntlm::account_enumeration::META, build: ntlm::account_enumeration::build },
     DetectionEntry { meta: &ntlm::brute_force::META, build: ntlm::brute_force::build },
+    DetectionEntry { meta: &ntlm::tampering::META, build: ntlm::tampering::build },
+    DetectionEntry { meta: &ntlm::relay::META, build: ntlm::relay::build },
     DetectionEntry { meta: &ldap::brute_force::META, build: ldap::brute_force::build },
     DetectionEntry { meta: &windows::dcsync::META, build: windows::dcsync::build },
     DetectionEntry { meta: &windows::sensitive_groups::META, build: windows::sensitive_groups::build },

@@ -237,6 +237,9 @@ pub struct Authenticate<'a> {
     pub session_key: &'a [u8],
     pub version: Option<Version>,
     pub mic: Option<&'a [u8; 16]>,
+    /// The NTLMv2 response's MsvAvFlags say a MIC is in the message (0x2). The response is
+    /// covered by NTProofStr, so a relay cannot clear this flag when it strips the MIC.
+    pub mic_claimed: bool,
 }
 
 /// Which NTLM response the client computed.
@@ -279,7 +282,13 @@ impl<'a> Authenticate<'a> {
 
     /// Whether the message carries a MIC (MsvAvFlags bit 0x2 and the MIC field present).
     pub fn mic_present(&self) -> bool {
-        self.mic.is_some()
+        self.mic.is_some_and(|m| *m != [0; 16])
+    }
+
+    /// The client claimed a MIC (MsvAvFlags) that the message does not carry, or carries
+    /// zeroed: removed on the way (drop-the-MIC, CVE-2019-1040).
+    pub fn mic_missing(&self) -> bool {
+        self.mic_claimed && !self.mic_present()
     }
 }
 
@@ -350,6 +359,7 @@ pub fn parse(msg: &[u8]) -> Result<NtlmMessage<'_>, DecodeError> {
                 session_key: reader.field(52, "session_key")?,
                 version: if payload_start >= 72 { reader.version(64, flags) } else { None },
                 mic,
+                mic_claimed: mic_flag,
             }))
         }
         other => Err(DecodeError::UnknownType(other)),

@@ -3,3 +3,5 @@
 
 pub mod account_enumeration;
 pub mod brute_force;
+pub mod relay;
+pub mod tampering;
