@@ -387,6 +387,7 @@ fn ntlm(d: &EventData) -> NtlmAuthentication {
         target_name: None,
         channel_bindings: false,
         mic_missing: false,
+        os_version: None,
         outcome: outcome(code),
     }
 }
@@ -405,6 +406,7 @@ fn ntlm_audit(d: &EventData) -> NtlmAuthentication {
         target_name: d.get("SChannelName").map(str::to_owned),
         channel_bindings: false,
         mic_missing: false,
+        os_version: None,
         outcome: AuthOutcome::Unknown,
     }
 }

@@ -140,6 +140,10 @@ pub struct NtlmAuthentication {
     /// none (or a zeroed one): it was removed in transit (drop-the-MIC, CVE-2019-1040).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub mic_missing: bool,
+    /// The client's OS version from the NTLMSSP VERSION field (`10.0.19041`), when it sent
+    /// one: Windows always does; many tools' NTLM implementations do not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
     /// The SPN the client meant to reach (MsvAvTargetName), when it said.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_name: Option<String>,

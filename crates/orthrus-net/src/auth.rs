@@ -50,6 +50,7 @@ pub(crate) fn client_auth(blob: &[u8], via: Carrier) -> Result<Option<ClientAuth
                     client_time: a.client_timestamp().and_then(filetime),
                     mic: a.mic_present(),
                     mic_missing: a.mic_missing(),
+                    os_version: a.version.map(|v| format!("{}.{}.{}", v.major, v.minor, v.build)),
                     target_name,
                     channel_bindings,
                     outcome: AuthOutcome::Unknown,

@@ -39,6 +39,7 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry { meta: &ntlm::brute_force::META, build: ntlm::brute_force::build },
     DetectionEntry { meta: &ntlm::tampering::META, build: ntlm::tampering::build },
     DetectionEntry { meta: &ntlm::relay::META, build: ntlm::relay::build },
+    DetectionEntry { meta: &ntlm::unusual_implementation::META, build: ntlm::unusual_implementation::build },
     DetectionEntry { meta: &ldap::brute_force::META, build: ldap::brute_force::build },
     DetectionEntry { meta: &windows::dcsync::META, build: windows::dcsync::build },
     DetectionEntry { meta: &windows::sensitive_groups::META, build: windows::sensitive_groups::build },

@@ -5,3 +5,4 @@ pub mod account_enumeration;
 pub mod brute_force;
 pub mod relay;
 pub mod tampering;
+pub mod unusual_implementation;
