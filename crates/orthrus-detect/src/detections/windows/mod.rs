@@ -6,6 +6,7 @@ pub mod dcshadow;
 pub mod dcshadow_replication;
 pub mod dcsync;
 pub mod dfs_coerce;
+pub mod dnshostname_spoofing;
 pub mod dsrm;
 pub mod honeytoken_attributes;
 pub mod honeytoken_group;
