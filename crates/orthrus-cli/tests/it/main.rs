@@ -405,10 +405,12 @@ fn rotated_captures_are_one_timeline_in_any_order() {
 fn extra_lab_recordings_per_their_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("orthrus.toml");
-    // The DC by address, as a deployment lists it: some recordings hold no Kerberos it answers.
+    // The DC by address, as a deployment lists it (some recordings hold no Kerberos it
+    // answers), and the AD FS service account, whose own DKM key reads are expected.
     std::fs::write(
         &config,
-        "domain_controllers = [\"10.99.0.10\"]\n[entities]\nhoneytokens = [\"LAB\\\\adm_legacy\", \"old_sqladmin\"]\n",
+        "domain_controllers = [\"10.99.0.10\"]\n[adfs_dkm_read]\nexclude_actors = [\"svc_web\"]\n\
+         [entities]\nhoneytokens = [\"LAB\\\\adm_legacy\", \"old_sqladmin\"]\n",
     )
     .unwrap();
     let snapshot = orthrus_testkit::fixture("directory/lab.snapshot.json");
@@ -436,6 +438,7 @@ fn extra_lab_recordings_per_their_manifest() {
             "ntlm_relay_drop_mic" => ["ORT-NTLM-003"].into(),
             "ntlm_relay_dc_account" => ["ORT-NTLM-004"].into(),
             "dnshostname_spoofing" => ["ORT-EVT-007"].into(),
+            "adfs_dkm_read" => ["ORT-EVT-012"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
@@ -455,7 +458,7 @@ fn extra_lab_recordings_per_their_manifest() {
         }
         seen += 1;
     }
-    assert_eq!(seen, 25);
+    assert_eq!(seen, 27);
 }
 
 /// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on

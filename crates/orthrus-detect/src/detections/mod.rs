@@ -77,6 +77,7 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry { meta: &recon::session_enumeration::META, build: recon::session_enumeration::build },
     DetectionEntry { meta: &credential::dpapi_backup_key::META, build: credential::dpapi_backup_key::build },
     DetectionEntry { meta: &credential::smb_exfiltration::META, build: credential::smb_exfiltration::build },
+    DetectionEntry { meta: &credential::adfs_dkm_read::META, build: credential::adfs_dkm_read::build },
     DetectionEntry { meta: &recon::honeytoken_ldap_query::META, build: recon::honeytoken_ldap_query::build },
     DetectionEntry { meta: &recon::honeytoken_samr_query::META, build: recon::honeytoken_samr_query::build },
     DetectionEntry { meta: &recon::samr_membership::META, build: recon::samr_membership::build },

@@ -1,5 +1,6 @@
-//! Credential-theft detections fed by the wire: secrets pulled from a DC over RPC or copied
-//! off it over SMB.
+//! Credential-theft detections fed by the wire: secrets pulled from a DC over RPC or LDAP,
+//! or copied off it over SMB.
 
+pub mod adfs_dkm_read;
 pub mod dpapi_backup_key;
 pub mod smb_exfiltration;

@@ -1,0 +1,158 @@
+//! ORT-EVT-012 — AD FS DKM key read.
+//!
+//! - Attack: AD FS keeps the master key of its Distributed Key Manager (DKM) in the directory,
+//!   in the `thumbnailPhoto` of a contact under `CN=ADFS,CN=Microsoft,CN=Program
+//!   Data,<domain>`; with it, the token-signing certificate exported from the AD FS
+//!   configuration database decrypts, and the attacker mints SAML tokens for any user (Golden
+//!   SAML: ADFSDump, AADInternals `Export-AADIntADFSCertificates`).
+//! - ATT&CK: T1552.004. MDI: Suspected AD FS DKM key read (2413).
+//! - Data: NET: LDAP SearchRequests in the clear — the base, filter and attributes — with the
+//!   entries returned and the bound account. (EVT: 4662 reads of the DKM object need auditing
+//!   on the container and name it by GUID; not read yet.)
+//! - Logic: a search under the AD FS container asking for `thumbnailPhoto` (by name, or all
+//!   attributes), or filtering on it there, by an account that is not the AD FS service
+//!   account (name it in `exclude_actors`) from a host that is not a known DC. High when
+//!   entries came back (the key was read), Medium when none did. One alert per source and
+//!   quiet gap `window_secs` (config `[adfs_dkm_read]`).
+//! - Thresholds: `window_secs = 3600`.
+//! - Benign: the AD FS service account reading its key at start-up and rollover — list it
+//!   in `exclude_actors`; AD FS servers by address in `exclude_sources`.
+//! - Evidence: each search (request and result frames), bound account, base, filter,
+//!   entries returned.
+
+use std::collections::BTreeSet;
+
+use orthrus_model::{Activity, ActivityKind, AlertTargets, LdapSearch, Severity};
+
+use crate::detections::recon::filter_assertions;
+use crate::detections::windows::{EventRuleConfig, Finding, KnownDcs, NamedEpisodes};
+use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+
+pub static META: DetectionMeta = DetectionMeta {
+    id: "ORT-EVT-012",
+    title: "Suspected AD FS DKM key read",
+    mdi: "Suspected AD FS DKM key read (2413)",
+    external_id: 2413,
+    cef_app: "LdapSearch",
+    tactic: "TA0006",
+    techniques: &["T1552.004"],
+    data_sources: &["LDAP SearchRequest (clear) for thumbnailPhoto under the AD FS container"],
+    base_severity: Severity::High,
+    escalates_for_sensitive: false,
+    config_section: "adfs_dkm_read",
+};
+
+/// The container AD FS keeps its DKM key under, as it appears in a DN (lower case).
+const ADFS_CONTAINER: &str = "cn=adfs,cn=microsoft,cn=program data,";
+
+/// Whether a search reads the DKM key: under the AD FS container, asking for
+/// `thumbnailPhoto` (by name or as all attributes) or filtering on it.
+pub fn reads_dkm_key(search: &LdapSearch) -> bool {
+    let base = search.base.to_ascii_lowercase();
+    if !base.contains(ADFS_CONTAINER) && !base.starts_with(ADFS_CONTAINER.trim_end_matches(',')) {
+        return false;
+    }
+    let all = search.attributes.is_empty() || search.attributes.iter().any(|a| a == "*");
+    let asked = search.attributes.iter().any(|a| a.eq_ignore_ascii_case("thumbnailPhoto"));
+    let filtered =
+        filter_assertions(&search.filter).iter().any(|(a, _)| a.eq_ignore_ascii_case("thumbnailPhoto"));
+    all || asked || filtered
+}
+
+pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    Box::new(AdfsDkmRead {
+        config: config.adfs_dkm_read.clone(),
+        dcs: KnownDcs::from_config(config),
+        episodes: NamedEpisodes::new(config.adfs_dkm_read.window_secs),
+    })
+}
+
+pub struct AdfsDkmRead {
+    config: EventRuleConfig,
+    dcs: KnownDcs,
+    episodes: NamedEpisodes,
+}
+
+impl Detector for AdfsDkmRead {
+    fn meta(&self) -> &'static DetectionMeta {
+        &META
+    }
+
+    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+        self.dcs.learn(activity);
+        let ActivityKind::LdapSearched(search) = &activity.kind else { return };
+        if !reads_dkm_key(search) {
+            return;
+        }
+        let Some(source) = activity.source_ip() else { return };
+        let who = search.user.as_deref().unwrap_or("an unknown account");
+        let bare = who.rsplit('\\').next().unwrap_or(who).split('@').next().unwrap_or(who);
+        if self.dcs.contains_address(source) || self.config.excludes(bare) {
+            return;
+        }
+        let read = search.entries > 0;
+        let key = source.to_string();
+        let outcomes =
+            self.episodes.add(&key, activity.time, [if read { "read" } else { "asked" }.to_owned()]);
+        let any_read = outcomes.contains("read");
+        let server = activity.destination.map(|d| d.ip.to_string());
+        let finding = Finding {
+            key,
+            summary: format!(
+                "{who} searched {} ({}): {} entries",
+                search.base, search.filter, search.entries
+            ),
+            description: format!(
+                "{source} ({who}) {} the AD FS DKM key (thumbnailPhoto under the AD FS container) over LDAP{}: \
+                 with it the AD FS token-signing certificate decrypts (Golden SAML).",
+                if any_read { "read" } else { "asked for" },
+                server.as_ref().map(|s| format!(" from {s}")).unwrap_or_default(),
+            ),
+            severity: if any_read { Severity::High } else { Severity::Medium },
+            actor: search.user.clone(),
+            targets: AlertTargets {
+                computers: server.into_iter().collect::<BTreeSet<_>>(),
+                ..AlertTargets::default()
+            },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::recon::testing::extra_alerts;
+    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+
+    #[test]
+    fn fires_when_a_user_reads_the_dkm_key() {
+        // bob runs ADFSDump's query under CN=ADFS,CN=Microsoft,CN=Program Data and gets the
+        // contact's thumbnailPhoto back.
+        let alerts = extra_alerts("adfs_dkm_read", META.id, &DetectionConfig::default());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
+        assert_eq!(alert.source.account.as_deref(), Some("bob@lab.test"));
+        assert_eq!(alert.severity, Severity::High);
+        assert!(
+            alert.description.starts_with("10.99.0.21 (bob@lab.test) read the AD FS DKM key"),
+            "{}",
+            alert.description
+        );
+    }
+
+    #[test]
+    fn silent_for_the_adfs_service_account_and_other_searches() {
+        // The service account's own read alerts until it is named as such.
+        assert_eq!(extra_alerts("benign_adfs_service_read", META.id, &DetectionConfig::default()).len(), 1);
+        let mut config = DetectionConfig::default();
+        config.adfs_dkm_read.exclude_actors = vec!["svc_web".into()];
+        assert!(extra_alerts("benign_adfs_service_read", META.id, &config).is_empty());
+        // Directory-wide sweeps that never touch the AD FS container.
+        for capture in ["ldap_attribute_recon", "benign_directory_lookups"] {
+            assert!(extra_alerts(capture, META.id, &DetectionConfig::default()).is_empty(), "{capture}");
+        }
+        assert_silent_on_logs_and_captures(META.id);
+    }
+}
