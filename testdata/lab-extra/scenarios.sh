@@ -6,7 +6,7 @@
 #             netsync smb_ntds_exfil benign_sysvol_read ldap_attribute_recon golden_ticket_rc4 golden_ticket_kvno \
 #             dfs_coerce efs_coerce benign_dfs_query cldap_user_enum benign_dc_locator \
 #             ntlm_relay_drop_mic ntlm_relay_dc_account dnshostname_spoofing benign_computer_rename \
-#             adfs_dkm_read benign_adfs_service_read" \
+#             adfs_dkm_read benign_adfs_service_read shadow_credentials" \
 #        ../shared/lab/make-captures.sh run testdata/lab-extra
 #   sudo ../shared/lab/make-captures.sh down
 # Sourced by the lab script after its own definitions: it uses the lab's framework (cap_begin,
@@ -584,5 +584,18 @@ sc_benign_adfs_service_read() {
   on ws -- ldapsearch -LLL -x -H "ldap://$DC_IP" -D "svc_web@$DNSDOM" -w "$WEB_PASS" -b "CN=ADFS,CN=Microsoft,CN=Program Data,$BASEDN" \
     '(&(thumbnailphoto=*)(objectClass=contact)(!(cn=CryptoPolicy)))' thumbnailPhoto
   expect 'ldap.protocolOp==4'
+  cap_end
+}
+
+SCEN_LIST="$SCEN_LIST shadow_credentials"
+
+sc_shadow_credentials() {
+  cap_begin shadow_credentials attack T1556 "$ATK_IP" "alice (msDS-KeyCredentialLink)" \
+    "Shadow credentials (pyWhisker / Whisker / certipy shadow): with a stolen delegated-admin account ($DA_USER), a key credential (a DN-binary value holding a public key) is added to alice's msDS-KeyCredentialLink over LDAP, so that PKINIT with the matching private key would yield alice's TGT and NT hash. Samba's schema (2012 R2) has no such attribute and refuses the write; Windows DCs from 2016 accept it."
+  local dn="CN=Alice User,CN=Users,$BASEDN" blob
+  blob=$(head -c 270 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
+  printf 'dn: %s\nchangetype: modify\nadd: msDS-KeyCredentialLink\nmsDS-KeyCredentialLink: B:%d:%s:%s\n' "$dn" "${#blob}" "$blob" "$dn" > "$WORK/tmp/shadow.ldif"
+  on atk -- ldapmodify -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/shadow.ldif"
+  expect 'ldap.protocolOp==6'
   cap_end
 }

@@ -439,6 +439,7 @@ fn extra_lab_recordings_per_their_manifest() {
             "ntlm_relay_dc_account" => ["ORT-NTLM-004"].into(),
             "dnshostname_spoofing" => ["ORT-EVT-007"].into(),
             "adfs_dkm_read" => ["ORT-EVT-012"].into(),
+            "shadow_credentials" => ["ORT-EVT-006"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
@@ -458,7 +459,7 @@ fn extra_lab_recordings_per_their_manifest() {
         }
         seen += 1;
     }
-    assert_eq!(seen, 27);
+    assert_eq!(seen, 28);
 }
 
 /// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on

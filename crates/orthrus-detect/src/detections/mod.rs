@@ -49,6 +49,7 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry { meta: &windows::sid_history::META, build: windows::sid_history::build },
     DetectionEntry { meta: &windows::adminsdholder::META, build: windows::adminsdholder::build },
     DetectionEntry { meta: &windows::rbcd::META, build: windows::rbcd::build },
+    DetectionEntry { meta: &windows::shadow_credentials::META, build: windows::shadow_credentials::build },
     DetectionEntry {
         meta: &windows::dnshostname_spoofing::META,
         build: windows::dnshostname_spoofing::build,

@@ -19,6 +19,7 @@ pub mod remote_execution;
 pub mod samaccountname_spoofing;
 pub mod sensitive_groups;
 pub mod service_creation;
+pub mod shadow_credentials;
 pub mod sid_history;
 pub mod zerologon;
 
