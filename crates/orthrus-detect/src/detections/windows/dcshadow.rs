@@ -7,7 +7,8 @@
 //! - ATT&CK: T1207 (Rogue Domain Controller). MDI: Suspected DCShadow attack (domain
 //!   controller promotion) (2028).
 //! - Data: 5137 (object created) for a `server`/`nTDSDSA` object in the Sites container;
-//!   4742 or 5136 adding the replication SPNs to a computer account.
+//!   4742 or 5136 adding the replication SPNs to a computer account (and Samba's audit of
+//!   both); on the wire, an LDAP add in the clear of such an object (told from its DN).
 //! - Logic: either, for a computer that is not a known domain controller (configured, or
 //!   learned from its KDC events); a server object created by a user account (a DC promotes
 //!   itself with its own machine account's rights after the admin's first steps, so new
@@ -16,11 +17,11 @@
 //! - Benign: a real DC promotion (exclude the promoting account, or list the DC).
 //! - Evidence: actor, computer, objects or SPNs added.
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, DirectoryOperation, Severity};
+use orthrus_model::{AccountRef, Activity, ActivityKind, AlertTargets, DirectoryOperation, Severity};
 
 use orthrus_directory::ad::rdn_value;
 
-use super::{EventRuleConfig, Finding, KnownDcs, host_key, logged_on, raise};
+use super::{EventRuleConfig, Finding, KnownDcs, actor_name, host_key, logged_on, raise};
 use crate::window::Incidents;
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
@@ -32,7 +33,11 @@ pub static META: DetectionMeta = DetectionMeta {
     cef_app: "Replication Activity",
     tactic: "TA0005",
     techniques: &["T1207"],
-    data_sources: &["event 5137 (server object in Sites)", "events 4742/5136 (replication SPNs)"],
+    data_sources: &[
+        "event 5137 (server object in Sites)",
+        "events 4742/5136 (replication SPNs)",
+        "LDAP add of a server object in Sites (clear)",
+    ],
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "dcshadow",
@@ -52,6 +57,25 @@ pub struct DcShadow {
     config: EventRuleConfig,
     incidents: Incidents<String>,
     dcs: KnownDcs,
+}
+
+/// The server a DN under `CN=Servers,…,CN=Sites,CN=Configuration` stands for, and the kind
+/// of object: `CN=WS01,CN=Servers,…` is WS01's `server` object, `CN=NTDS Settings,CN=WS01,…`
+/// its `nTDSDSA`.
+fn sites_server(dn: &str) -> Option<(String, &'static str)> {
+    let lower = dn.to_ascii_lowercase();
+    if !lower.contains(",cn=sites,cn=configuration,") {
+        return None;
+    }
+    let rdns: Vec<&str> = dn.split(',').map(str::trim).collect();
+    let is = |at: usize, value: &str| rdns.get(at).is_some_and(|r| rdn_value(r).eq_ignore_ascii_case(value));
+    if is(1, "Servers") {
+        return rdns.first().map(|r| (rdn_value(r).to_owned(), "server"));
+    }
+    if is(0, "NTDS Settings") && is(2, "Servers") {
+        return rdns.get(1).map(|r| (rdn_value(r).to_owned(), "nTDSDSA"));
+    }
+    None
 }
 
 /// Replication SPNs in a list of SPNs (one per line, as 4742 writes them).
@@ -107,12 +131,27 @@ impl Detector for DcShadow {
                 }
                 (change.subject.clone(), change.target.name.clone(), format!("set SPNs {}", found.join(" ")))
             }
+            // The wire: an LDAP add of a server (or its NTDS Settings) under the Sites
+            // container, told from its DN (the add's values are not kept).
+            ActivityKind::LdapChanged(change) if change.operation == "add" => {
+                let Some((computer, kind)) = sites_server(&change.dn) else { return };
+                let actor = AccountRef {
+                    name: change.user.clone().unwrap_or_else(|| "an unknown account".into()),
+                    domain: None,
+                    sid: None,
+                };
+                let outcome = match &change.result {
+                    Some(r) if !r.is_success() => format!(" (refused: {})", r.name),
+                    _ => String::new(),
+                };
+                (actor, computer, format!("added {kind} object {} over LDAP{outcome}", change.dn))
+            }
             _ => return,
         };
         if self.dcs.contains(&computer) {
             return;
         }
-        let actor_name = actor.qualified();
+        let actor_name = actor_name(&actor);
         if self.config.excludes(&actor_name) {
             return;
         }
@@ -159,7 +198,51 @@ mod tests {
     }
 
     #[test]
+    fn fires_on_the_labs_registration_from_the_wire_and_from_the_dcs_log() {
+        // da_admin adds a server object for WS01 under the site and the replication SPNs to
+        // WS01's computer account over clear LDAP, then removes both.
+        let wire = crate::detections::recon::testing::extra_alerts(
+            "dcshadow_registration",
+            META.id,
+            &DetectionConfig::default(),
+        );
+        assert_eq!(wire.len(), 1, "{wire:#?}");
+        assert_eq!(wire[0].source.account.as_deref(), Some("da_admin@lab.test"));
+        assert!(wire[0].targets.computers.contains("WS01"));
+        assert!(
+            wire[0].evidence[0].summary.contains("added server object CN=WS01,CN=Servers"),
+            "{:#?}",
+            wire[0].evidence
+        );
+        let log = crate::detections::recon::testing::extra_audit_alerts(
+            "dcshadow_registration",
+            META.id,
+            &DetectionConfig::default(),
+        );
+        assert_eq!(log.len(), 1, "{log:#?}");
+        assert_eq!(log[0].count, 3, "the server object and two SPNs: {log:#?}");
+        // Samba's log names the writer by SID only.
+        assert!(log[0].description.contains("by S-1-5-21-"), "{}", log[0].description);
+    }
+
+    #[test]
+    fn server_objects_are_told_from_their_dn() {
+        let site = "CN=Default-First-Site-Name,CN=Sites,CN=Configuration,DC=corp,DC=example";
+        assert_eq!(sites_server(&format!("CN=WS01,CN=Servers,{site}")), Some(("WS01".into(), "server")));
+        assert_eq!(
+            sites_server(&format!("CN=NTDS Settings,CN=WS01,CN=Servers,{site}")),
+            Some(("WS01".into(), "nTDSDSA"))
+        );
+        assert_eq!(sites_server(&format!("CN=Servers,{site}")), None);
+        assert_eq!(sites_server("CN=WS01,CN=Servers,CN=Computers,DC=corp,DC=example"), None);
+    }
+
+    #[test]
     fn silent_on_benign_logs() {
         assert_silent(META.id);
+        crate::detections::kerberos::testing::assert_silent(
+            crate::detections::kerberos::testing::BENIGN,
+            META.id,
+        );
     }
 }
