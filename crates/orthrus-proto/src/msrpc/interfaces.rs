@@ -566,6 +566,25 @@ static INTERFACES: &[Interface] = &[
             "",
             "RpcOpenPrinterEx",
             "RpcAddPrinterEx",
+            "RpcSetPort",
+            "RpcEnumPrinterData",
+            "RpcDeletePrinterData",
+            "",
+            "",
+            "",
+            "RpcSetPrinterDataEx",
+            "RpcGetPrinterDataEx",
+            "RpcEnumPrinterDataEx",
+            "RpcEnumPrinterKey",
+            "RpcDeletePrinterDataEx",
+            "RpcDeletePrinterKey",
+            "",
+            "RpcDeletePrinterDriverEx",
+            "RpcAddPerMachineConnection",
+            "RpcDeletePerMachineConnection",
+            "RpcEnumPerMachineConnections",
+            "RpcXcvData",
+            "RpcAddPrinterDriverEx",
         ],
     },
     Interface { name: "efsrpc", uuid: EFSRPC, operations: EFSRPC_OPERATIONS },
@@ -721,6 +740,8 @@ mod tests {
         assert_eq!(op(RPRN, 65), Some("RpcRemoteFindFirstPrinterChangeNotificationEx"));
         assert_eq!(op(RPRN, 69), Some("RpcOpenPrinterEx"));
         assert_eq!(op(DFSNM, 12), Some("NetrDfsAddStdRoot"));
+        assert_eq!(op(RPRN, 89), Some("RpcAddPrinterDriverEx"));
+        assert_eq!(op(RPRN, 88), Some("RpcXcvData"));
         assert_eq!(op(TSCH, 1), Some("SchRpcRegisterTask"));
         assert_eq!(op(SAMR, 4), None);
     }

@@ -168,6 +168,11 @@ pub fn decode_request(interface: &str, opnum: u16, stub: &[u8], ndr64: bool) -> 
             ndr.c.u32()?;
             Some(RpcDetail::Callback { path: ndr.unique_string()?.unwrap_or_default() })
         }
+        // RpcAddPrinterDriverEx(pName [unique, string], pDriverContainer [ref]
+        // DRIVER_CONTAINER {Level, union {DRIVER_INFO_n*}}, dwFileCopyFlags): level 2's
+        // DRIVER_INFO_2 {cVersion, pName, pEnvironment, pDriverPath, pDataFile, pConfigFile}
+        // (levels 3, 4, 6 and 8 begin the same way), its strings deferred after it.
+        (interfaces::RPRN, 89) => printer_driver(&mut ndr),
         // EfsRpcOpenFileRaw, EncryptFileSrv, DecryptFileSrv, QueryUsersOnFile,
         // QueryRecoveryAgents, AddUsersToFile, FileKeyInfo: the file name, a [ref, string]
         // wchar_t*, comes first.
@@ -183,6 +188,29 @@ pub fn decode_request(interface: &str, opnum: u16, stub: &[u8], ndr64: bool) -> 
         }
         _ => None,
     }
+}
+
+fn printer_driver(ndr: &mut Ndr<'_>) -> Option<RpcDetail> {
+    ndr.unique_string()?;
+    ndr.c.align(4)?;
+    let level = ndr.c.u32()?;
+    let _tag = ndr.count()?;
+    if !matches!(level, 2 | 3 | 4 | 6 | 8) || ndr.referent()? == 0 {
+        return None;
+    }
+    ndr.c.align(4)?;
+    ndr.c.u32()?; // cVersion
+    let referents = [ndr.referent()?, ndr.referent()?, ndr.referent()?, ndr.referent()?, ndr.referent()?];
+    let mut strings = Vec::with_capacity(referents.len());
+    for referent in referents {
+        strings.push(if referent == 0 { String::new() } else { ndr.string()? });
+    }
+    let mut strings = strings.into_iter();
+    let name = strings.next().unwrap_or_default();
+    let files: Vec<String> = strings.skip(1).filter(|f| !f.is_empty()).collect();
+    // Levels above 2 carry more fields before the flags; only level 2's end is known here.
+    let copy_flags = if level == 2 { ndr.c.align(4).and_then(|()| ndr.c.u32()).unwrap_or(0) } else { 0 };
+    Some(RpcDetail::PrinterDriver { name, files, copy_flags })
 }
 
 /// The first `<Command>` of a task definition, with its `<Arguments>` (the task XML of
@@ -493,6 +521,26 @@ mod tests {
         }
         for n in 0..stub.len() {
             let _ = decode_request(interfaces::EFSRPC, 0, &stub[..n], false);
+        }
+    }
+
+    #[test]
+    fn impacket_printnightmare_names_the_driver_files() {
+        let stub = impacket_stub("rprn_addprinterdriverex.bin");
+        assert_eq!(
+            decode_request(interfaces::RPRN, 89, &stub, false),
+            Some(RpcDetail::PrinterDriver {
+                name: "Orthrus Lab Driver".into(),
+                files: vec![
+                    "C:\\Windows\\System32\\DriverStore\\FileRepository\\ntprint.inf_amd64\\Amd64\\UNIDRV.DLL".into(),
+                    "\\\\10.99.0.21\\share\\evil.dll".into(),
+                    "C:\\Windows\\System32\\winhttp.dll".into(),
+                ],
+                copy_flags: 0x8014,
+            })
+        );
+        for n in 0..stub.len() {
+            let _ = decode_request(interfaces::RPRN, 89, &stub[..n], false);
         }
     }
 

@@ -1,4 +1,5 @@
-//! ORT-RPC-002 — Print Spooler abuse: the "printer bug" authentication coercion.
+//! ORT-RPC-002 — Print Spooler abuse: the "printer bug" authentication coercion and
+//! PrintNightmare's remote driver installation.
 //!
 //! - Attack: any domain user can ask a server's Print Spooler (MS-RPRN over `\\spoolss`) to
 //!   notify a client of printer changes; the server then connects to the client it is told
@@ -20,8 +21,11 @@
 //! - Benign: clients of a print server that registers for change notifications (the
 //!   print queue window) — domain controllers should not be print servers; where one is,
 //!   exclude its clients (`exclude_sources`) or accounts (`exclude_actors`).
-//! - Gaps: PrintNightmare's driver installation (`RpcAddPrinterDriverEx`, MS-PAR
-//!   `RpcAsyncAddPrinterDriver`) is not judged yet: no recording of it to test against.
+//! - PrintNightmare: `RpcAddPrinterDriverEx` (89) from a non-DC — a driver installed
+//!   remotely, which no workstation needs to do on a DC — is High, naming the driver files
+//!   (a DLL on another host's share is the payload) when the call is readable.
+//! - Gaps: MS-PAR's `RpcAsyncAddPrinterDriver` (the same over \pipe\… IRemoteWinspool) is
+//!   not decoded.
 //! - Evidence: each call (request and reply frames), the callback host, the account, the
 //!   server's answer.
 
@@ -34,13 +38,16 @@ use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-RPC-002",
-    title: "Suspected exploitation attempt on the Print Spooler service (printer bug coercion)",
+    title: "Suspected exploitation attempt on the Print Spooler service (printer bug, PrintNightmare)",
     mdi: "Suspected exploitation attempt on Windows Print Spooler service (2415)",
     external_id: 2415,
     cef_app: "Rprn",
     tactic: "TA0008",
     techniques: &["T1210", "T1187"],
-    data_sources: &["MS-RPRN RpcRemoteFindFirstPrinterChangeNotification(Ex) with its callback host"],
+    data_sources: &[
+        "MS-RPRN RpcRemoteFindFirstPrinterChangeNotification(Ex) with its callback host",
+        "MS-RPRN RpcAddPrinterDriverEx with the driver files",
+    ],
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "print_spooler",
@@ -102,6 +109,55 @@ impl PrintSpooler {
     }
 }
 
+impl PrintSpooler {
+    /// PrintNightmare: a printer driver installed remotely (RpcAddPrinterDriverEx).
+    fn driver_install(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
+        if call.interface != "rprn" || call.operation.as_deref() != Some("RpcAddPrinterDriverEx") {
+            return;
+        }
+        let Some(ForeignCall { source, server, who, result }) = self.dcs.foreign_call(activity, call) else {
+            return;
+        };
+        if call.user.as_deref().is_some_and(|u| self.config.excludes(u)) {
+            return;
+        }
+        let (driver, files) = match &call.detail {
+            Some(RpcDetail::PrinterDriver { name, files, .. }) => (Some(name.clone()), files.clone()),
+            _ => (None, Vec::new()),
+        };
+        // A driver file on another host's share is the payload PrintNightmare loads.
+        let remote: Vec<String> = files.iter().filter(|f| f.starts_with("\\\\")).cloned().collect();
+        let key = format!("driver {source} {server}");
+        let named = self.episodes.add(&key, activity.time, remote.iter().cloned());
+        let finding = super::Finding {
+            key,
+            summary: format!(
+                "{result} RpcAddPrinterDriverEx by {who}{}{}",
+                driver.as_ref().map(|d| format!(": driver \"{d}\"")).unwrap_or_default(),
+                if files.is_empty() { String::new() } else { format!(", files {}", files.join(", ")) },
+            ),
+            description: format!(
+                "{source} asked the Print Spooler of {server} as {who} to install a printer driver{} \
+                 (PrintNightmare, CVE-2021-34527): the spooler loads driver files as SYSTEM.",
+                match named.len() {
+                    0 => String::new(),
+                    _ => format!(
+                        " loading {} from another host",
+                        named.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                },
+            ),
+            severity: Severity::High,
+            actor: call.user.clone(),
+            targets: AlertTargets {
+                computers: BTreeSet::from([server.to_string()]),
+                ..AlertTargets::default()
+            },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
+    }
+}
+
 impl Detector for PrintSpooler {
     fn meta(&self) -> &'static DetectionMeta {
         &META
@@ -111,6 +167,7 @@ impl Detector for PrintSpooler {
         self.dcs.learn(activity);
         if let ActivityKind::RpcCalled(call) = &activity.kind {
             self.coercion(activity, call, updates);
+            self.driver_install(activity, call, updates);
         }
     }
 }
@@ -171,6 +228,53 @@ mod tests {
         let from_dc =
             DetectionConfig { domain_controllers: vec!["172.16.66.37".into()], ..DetectionConfig::default() };
         assert!(wire_alerts(&spool_sample(), &from_dc).is_empty());
+    }
+
+    #[test]
+    fn fires_on_printnightmares_driver_install_with_a_dll_on_the_attackers_share() {
+        // bob asks the DC's spooler to install a driver whose data file is
+        // \\10.99.0.21\share\evil.dll; Samba answers ERROR_INVALID_LEVEL.
+        let alerts = crate::detections::recon::testing::extra_alerts(
+            "printnightmare",
+            META.id,
+            &DetectionConfig::default(),
+        );
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
+        assert_eq!(alert.source.account.as_deref(), Some("LAB\\bob"));
+        assert_eq!(alert.severity, Severity::High);
+        assert!(
+            alert.description.contains(
+                "install a printer driver loading \\\\10.99.0.21\\share\\evil.dll from another host"
+            ),
+            "{}",
+            alert.description
+        );
+        assert!(alert.evidence[0].summary.contains("driver \"Orthrus Lab Driver\""), "{:#?}", alert.evidence);
+        // The coercion part is silent on it, and the driver part on SpoolSample.
+        assert!(
+            wire_alerts(&spool_sample(), &DetectionConfig::default())[0].description.contains("printer bug")
+        );
+    }
+
+    #[test]
+    fn fires_on_a_windows_printnightmare_capture() {
+        // The public corpus's Suricata test capture for DCE-RPC interface binds is cube0x0's
+        // PrintNightmare on a Windows network: driver "1234" loading mimilib.dll from a share,
+        // which the server accepts.
+        let path = orthrus_testkit::corpus().join("suricata-verify/tests/smb-dce_iface/input.pcap");
+        let alerts = wire_alerts(&path, &DetectionConfig::default());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert_eq!(alerts[0].source.account.as_deref(), Some("cylera.lab\\robin"));
+        assert!(
+            alerts[0]
+                .description
+                .contains("loading \\\\ws02.cylera.lab\\security\\mimilib.dll from another host"),
+            "{}",
+            alerts[0].description
+        );
+        assert!(alerts[0].evidence[0].summary.starts_with("successful RpcAddPrinterDriverEx"));
     }
 
     #[test]
