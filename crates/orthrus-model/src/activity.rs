@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::{
     AccountChange, DirectoryAccess, DirectoryChange, DnsQuery, FileAccess, GroupChange, HttpRequest,
     KerberosExchange, KerberosServiceAccess, LdapBind, LdapChange, LdapSearch, LogCleared, Logon, NameLookup,
-    NetbiosName, NtlmAuthentication, PrivilegedLogon, ProcessConnection, ProcessStart, RdpConnection,
-    RpcBindRefusal, RpcCall, ServiceInstall, ShareAccess, SmbEncryptedSession, SmbNegotiation,
+    NetbiosName, NtlmAuthentication, PolicyFileWrite, PrivilegedLogon, ProcessConnection, ProcessStart,
+    RdpConnection, RpcBindRefusal, RpcCall, ServiceInstall, ShareAccess, SmbEncryptedSession, SmbNegotiation,
     TaskRegistration, Timestamp, TlsSession,
 };
 
@@ -164,6 +164,8 @@ pub enum ActivityKind {
     ShareOpened(ShareAccess),
     /// An SMB file or named pipe opened.
     FileOpened(FileAccess),
+    /// A Group Policy registry file written (its settings read from the write).
+    PolicyFileWritten(PolicyFileWrite),
     /// A remote procedure call.
     RpcCalled(RpcCall),
     /// An RPC interface the server refused to bind.
@@ -291,6 +293,7 @@ impl ActivityKind {
             ActivityKind::SmbSessionEncrypted(_) => "smb_session_encrypted",
             ActivityKind::ShareOpened(_) => "share_opened",
             ActivityKind::FileOpened(_) => "file_opened",
+            ActivityKind::PolicyFileWritten(_) => "policy_file_written",
             ActivityKind::RpcCalled(_) => "rpc_called",
             ActivityKind::RpcBindRefused(_) => "rpc_bind_refused",
             ActivityKind::LdapBound(_) => "ldap_bound",

@@ -49,6 +49,6 @@ pub use kerberos::{
 pub use time::Timestamp;
 pub use windows::{
     AuthOutcome, BackupKeyAction, Carrier, FileAccess, HttpRequest, KerberosServiceAccess, NameLookup,
-    NetbiosName, NtStatus, NtlmAuthentication, NtlmResponse, RdpConnection, RpcAuth, RpcBindRefusal, RpcCall,
-    RpcDetail, SessionEntry, ShareAccess, SmbEncryptedSession, SmbNegotiation,
+    NetbiosName, NtStatus, NtlmAuthentication, NtlmResponse, PolicyFileWrite, RdpConnection, RpcAuth,
+    RpcBindRefusal, RpcCall, RpcDetail, SessionEntry, ShareAccess, SmbEncryptedSession, SmbNegotiation,
 };

@@ -217,6 +217,21 @@ pub struct RpcBindRefusal {
     pub reason: u16,
 }
 
+/// A Group Policy registry file (`Registry.pol`) written over SMB, with the settings it now
+/// holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyFileWrite {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<String>,
+    /// The path within the share (`corp.example\Policies\{GUID}\Machine\Registry.pol`).
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    pub bytes: u64,
+    /// `key\value = data` for each setting the file holds (bounded), when it was read whole.
+    pub settings: Vec<String>,
+}
+
 /// Who a DCE-RPC association authenticated as, and how.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RpcAuth {

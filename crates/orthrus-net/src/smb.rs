@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use foldhash::HashMap;
 use orthrus_model::{
-    Activity, ActivityKind, AuthOutcome, Carrier, FileAccess, NtStatus, Provenance, ShareAccess,
-    SmbEncryptedSession, SmbNegotiation, TenantId,
+    Activity, ActivityKind, AuthOutcome, Carrier, FileAccess, NtStatus, PolicyFileWrite, Provenance,
+    ShareAccess, SmbEncryptedSession, SmbNegotiation, TenantId,
 };
 use orthrus_proto::dcerpc;
 use orthrus_proto::smb2::{self, Body, FileId, Message, Packet, command};
@@ -68,6 +68,60 @@ enum Pending {
 struct OpenFile {
     rpc: Option<Conversation>,
     session_id: u64,
+    /// A Group Policy registry file being written: its bytes until CLOSE.
+    policy: Option<PolicyWrite>,
+}
+
+/// The writes to one open `Registry.pol` (bounded; offsets beyond the bound are counted, not
+/// kept).
+struct PolicyWrite {
+    share: Option<String>,
+    name: String,
+    data: Vec<u8>,
+    bytes: u64,
+    seen: Seen,
+    provenance: Vec<Provenance>,
+}
+
+/// Bytes of one policy file kept (Registry.pol files are a few KiB).
+const MAX_POLICY_FILE: usize = 1 << 20;
+/// Settings listed per policy file.
+const MAX_POLICY_SETTINGS: usize = 256;
+
+impl PolicyWrite {
+    fn write(&mut self, offset: u64, data: &[u8], at: Provenance) {
+        self.bytes = self.bytes.saturating_add(data.len() as u64);
+        if self.provenance.len() < 16 {
+            self.provenance.push(at);
+        }
+        let Ok(start) = usize::try_from(offset) else { return };
+        let Some(end) = start.checked_add(data.len()).filter(|e| *e <= MAX_POLICY_FILE) else { return };
+        if self.data.len() < end {
+            self.data.resize(end, 0);
+        }
+        if let Some(slot) = self.data.get_mut(start..end) {
+            slot.copy_from_slice(data);
+        }
+    }
+
+    fn into_activity(self, origin: &Origin, user: Option<String>) -> Activity {
+        let settings = orthrus_proto::preg::parse(&self.data)
+            .map(|entries| {
+                entries
+                    .into_iter()
+                    .take(MAX_POLICY_SETTINGS)
+                    .map(|e| format!("{}\\{} = {}", e.key, e.value, e.data))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let write = PolicyFileWrite { share: self.share, name: self.name, user, bytes: self.bytes, settings };
+        origin.activity(&self.seen, self.provenance, ActivityKind::PolicyFileWritten(write))
+    }
+}
+
+/// Whether an opened file is a Group Policy registry file.
+fn is_policy_file(name: &str) -> bool {
+    name.rsplit(['\\', '/']).next().is_some_and(|f| f.eq_ignore_ascii_case("registry.pol"))
 }
 
 #[derive(Default)]
@@ -89,7 +143,8 @@ impl Connection {
     /// unknown handle) is followed from here, its name unknown.
     fn adopt_pipe(&mut self, file_id: FileId, session_id: u64) {
         if !self.files.contains_key(&file_id) && self.files.len() < MAX_PER_CONNECTION {
-            self.files.insert(file_id, OpenFile { rpc: Some(Conversation::pipe(None)), session_id });
+            self.files
+                .insert(file_id, OpenFile { rpc: Some(Conversation::pipe(None)), session_id, policy: None });
         }
     }
 }
@@ -148,9 +203,12 @@ impl SmbTracker {
             StreamEvent::Closed { flow, .. } => {
                 if let Some(conn) = self.connections.remove(&flow) {
                     for (_, file) in conn.files {
+                        let user = conn.sessions.get(&file.session_id).cloned().flatten();
                         if let Some(mut rpc) = file.rpc {
-                            let user = conn.sessions.get(&file.session_id).cloned().flatten();
                             rpc.finish(&self.origin, user.as_deref(), &mut self.rpc_counters, out);
+                        }
+                        if let Some(policy) = file.policy.filter(|p| p.bytes > 0) {
+                            out(policy.into_activity(&self.origin, user));
                         }
                     }
                 }
@@ -242,7 +300,15 @@ impl SmbTracker {
                 Body::ReadRequest { file_id } => {
                     conn.files.get(&file_id).and_then(|f| f.rpc.as_ref()).map(|_| Pending::Read { file_id })
                 }
-                Body::WriteRequest { file_id, data } => {
+                Body::WriteRequest { file_id, offset, data }
+                    if conn.files.get(&file_id).is_some_and(|f| f.policy.is_some()) =>
+                {
+                    if let Some(policy) = conn.files.get_mut(&file_id).and_then(|f| f.policy.as_mut()) {
+                        policy.write(offset, data, at);
+                    }
+                    None
+                }
+                Body::WriteRequest { file_id, data, .. } => {
                     if dcerpc::looks_like_pdu(data) {
                         conn.adopt_pipe(file_id, h.session_id);
                     }
@@ -255,11 +321,14 @@ impl SmbTracker {
                     None
                 }
                 Body::Close { file_id } => {
-                    if let Some(file) = conn.files.remove(&file_id)
-                        && let Some(mut rpc) = file.rpc
-                    {
+                    if let Some(file) = conn.files.remove(&file_id) {
                         let user = conn.sessions.get(&file.session_id).cloned().flatten();
-                        rpc.finish(&self.origin, user.as_deref(), &mut self.rpc_counters, out);
+                        if let Some(mut rpc) = file.rpc {
+                            rpc.finish(&self.origin, user.as_deref(), &mut self.rpc_counters, out);
+                        }
+                        if let Some(policy) = file.policy.filter(|p| p.bytes > 0) {
+                            out(policy.into_activity(&self.origin, user));
+                        }
                     }
                     None
                 }
@@ -329,7 +398,15 @@ impl SmbTracker {
                     && conn.files.len() < MAX_PER_CONNECTION
                 {
                     let rpc = pipe.then(|| Conversation::pipe(Some(name.clone())));
-                    conn.files.insert(file_id, OpenFile { rpc, session_id: h.session_id });
+                    let policy = (!pipe && is_policy_file(&name)).then(|| PolicyWrite {
+                        share: share.clone(),
+                        name: name.clone(),
+                        data: Vec::new(),
+                        bytes: 0,
+                        seen: req.clone(),
+                        provenance: Vec::new(),
+                    });
+                    conn.files.insert(file_id, OpenFile { rpc, session_id: h.session_id, policy });
                 }
                 let access = FileAccess {
                     share,

@@ -21,6 +21,7 @@ pub mod ldap;
 pub mod msrpc;
 pub mod netbios;
 pub mod ntlmssp;
+pub mod preg;
 pub mod rdp;
 pub mod smb2;
 pub mod spnego;

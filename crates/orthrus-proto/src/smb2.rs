@@ -179,6 +179,7 @@ pub enum Body<'a> {
     },
     WriteRequest {
         file_id: FileId,
+        offset: u64,
         data: &'a [u8],
     },
     IoctlRequest {
@@ -398,6 +399,7 @@ fn parse_body<'a>(header: &Header, msg: &'a [u8], body: &'a [u8]) -> Result<Body
             let len = field(u32_at(body, 4), "write")? as usize;
             Body::WriteRequest {
                 file_id: field(array_at(body, 16), "write")?,
+                offset: field(crate::wire::u64_at(body, 8), "write")?,
                 data: buffer(msg, off, len, "write_data")?,
             }
         }

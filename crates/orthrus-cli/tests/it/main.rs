@@ -121,7 +121,8 @@ fn all_benign_captures_together_raise_nothing() {
 
 /// Every benign lab recording with its DC's log, the extra benign recordings (an admin's
 /// directory and SAM-R lookups, two mistyped binds; a user's policy reads from SYSVOL; DFS
-/// namespace reads; DC locator pings; a computer's DNS name corrected), the
+/// namespace reads; DC locator pings; a computer's DNS name corrected; a GPO
+/// edit), the
 /// lab's directory snapshot and its
 /// honeytokens tagged: one timeline, no alert.
 #[test]
@@ -148,6 +149,8 @@ fn all_benign_lab_recordings_with_directory_and_honeytokens_raise_nothing() {
         "lab-extra/benign_dc_locator.pcap",
         "lab-extra/benign_computer_rename.pcap",
         "lab-extra/benign_computer_rename.audit.jsonl",
+        "lab-extra/benign_gpo_edit.pcap",
+        "lab-extra/benign_gpo_edit.audit.jsonl",
     ] {
         files.push(orthrus_testkit::fixture(extra).to_string_lossy().into_owned());
     }
@@ -457,6 +460,7 @@ fn extra_lab_recordings_per_their_manifest() {
             "shadow_credentials" => ["ORT-EVT-006"].into(),
             "dcshadow_registration" => ["ORT-DRS-002"].into(),
             "printnightmare" => ["ORT-RPC-002"].into(),
+            "gpo_defender_disabled" => ["ORT-EVT-011"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
@@ -476,7 +480,7 @@ fn extra_lab_recordings_per_their_manifest() {
         }
         seen += 1;
     }
-    assert_eq!(seen, 30);
+    assert_eq!(seen, 32);
 }
 
 /// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on

@@ -50,6 +50,7 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry { meta: &windows::adminsdholder::META, build: windows::adminsdholder::build },
     DetectionEntry { meta: &windows::rbcd::META, build: windows::rbcd::build },
     DetectionEntry { meta: &windows::shadow_credentials::META, build: windows::shadow_credentials::build },
+    DetectionEntry { meta: &windows::gpo_tampering::META, build: windows::gpo_tampering::build },
     DetectionEntry {
         meta: &windows::dnshostname_spoofing::META,
         build: windows::dnshostname_spoofing::build,

@@ -395,3 +395,32 @@ fn refused_binds_match_tshark() {
         );
     }
 }
+
+/// A Registry.pol written over SMB: its bytes as tshark counts the WRITEs, its settings as the
+/// PReg file the lab wrote them.
+#[test]
+fn policy_files_written_over_smb_are_read_whole() {
+    let capture = orthrus_testkit::fixture("lab-extra/gpo_defender_disabled.pcap");
+    let writes: Vec<_> = orthrus_testkit::activities(&capture)
+        .into_iter()
+        .filter_map(|a| match a.kind {
+            ActivityKind::PolicyFileWritten(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    let expected: u64 =
+        tshark_fields(&capture, "smb2.cmd==9 && smb2.flags.response==0", &["smb2.write_length"])
+            .iter()
+            .map(|row| row[0][0].parse::<u64>().unwrap())
+            .sum();
+    assert_eq!(writes[0].bytes, expected);
+    assert_eq!(writes[0].user.as_deref(), Some("LAB\\da_admin"));
+    assert_eq!(
+        writes[0].settings,
+        [
+            "Software\\Policies\\Microsoft\\Windows Defender\\DisableAntiSpyware = 1",
+            "Software\\Policies\\Microsoft\\Windows Defender\\Real-Time Protection\\DisableRealtimeMonitoring = 1",
+        ]
+    );
+}

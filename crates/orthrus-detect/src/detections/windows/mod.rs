@@ -8,6 +8,7 @@ pub mod dcsync;
 pub mod dfs_coerce;
 pub mod dnshostname_spoofing;
 pub mod dsrm;
+pub mod gpo_tampering;
 pub mod honeytoken_attributes;
 pub mod honeytoken_group;
 pub mod log_cleared;
