@@ -223,6 +223,17 @@ pub mod fuzz {
         let _ = decoder.stats();
     }
 
+    /// Where a fuzzed datagram was seen: 192.0.2.1:`client_port` → 192.0.2.2:`server_port`.
+    fn datagram_seen(client_port: u16, server_port: u16) -> Seen {
+        Seen {
+            client: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port: client_port },
+            server: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), port: server_port },
+            transport: Transport::Udp,
+            ts_micros: 0,
+            frame: 1,
+        }
+    }
+
     /// One Kerberos message, as a datagram and as a TCP record stream.
     pub fn kerberos_message(data: &[u8]) {
         let _ = kerberos::parse_message(data);
@@ -231,13 +242,7 @@ pub mod fuzz {
         }
         let _ = kerberos::split_record(data);
         let mut tracker = KerberosTracker::new(TenantId::default(), "fuzz".into());
-        let seen = Seen {
-            client: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port: 50000 },
-            server: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), port: 88 },
-            transport: Transport::Udp,
-            ts_micros: 0,
-            frame: 1,
-        };
+        let seen = datagram_seen(50000, 88);
         let mut out = Vec::new();
         tracker.datagram(data, &seen, &mut |a| out.push(a));
         tracker.finish(&mut |a| out.push(a));
@@ -355,18 +360,12 @@ pub mod fuzz {
         }
     }
 
-    /// A reassembled LDAP connection (BER and SASL framing, ldap-parser, filters, binds).
-    /// LDAP bytes as a TCP stream, then as CLDAP datagrams both ways (a ping, its answer).
+    /// LDAP bytes as a reassembled TCP connection (BER and SASL framing, ldap-parser, filters,
+    /// binds), then as CLDAP datagrams both ways (a ping, its answer).
     pub fn ldap_stream(data: &[u8]) {
         let mut tracker = orthrus_net::ldap::LdapTracker::new(TenantId::default(), "fuzz".into());
         connection(389, data, |event, out| tracker.stream(event, 0, out));
-        let seen = Seen {
-            client: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port: 50000 },
-            server: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), port: 389 },
-            transport: Transport::Udp,
-            ts_micros: 0,
-            frame: 1,
-        };
+        let seen = datagram_seen(50000, 389);
         let mut out = Vec::new();
         tracker.datagram(data, &seen, true, &mut |a| out.push(a));
         tracker.datagram(data, &seen, false, &mut |a| out.push(a));
@@ -376,13 +375,7 @@ pub mod fuzz {
     /// One DNS message as a UDP datagram, then the same bytes as a TCP stream.
     pub fn dns_message(data: &[u8]) {
         let mut tracker = orthrus_net::dns::DnsTracker::new(TenantId::default(), "fuzz".into());
-        let seen = Seen {
-            client: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port: 50000 },
-            server: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), port: 53 },
-            transport: Transport::Udp,
-            ts_micros: 0,
-            frame: 1,
-        };
+        let seen = datagram_seen(50000, 53);
         let mut out = Vec::new();
         tracker.datagram(data, &seen, &mut |a| out.push(a));
         connection(53, data, |event, out| tracker.stream(event, 0, out));
@@ -393,13 +386,7 @@ pub mod fuzz {
     /// trackers.
     pub fn name_messages(data: &[u8]) {
         let mut tracker = orthrus_net::names::NameTracker::new(TenantId::default(), "fuzz".into());
-        let seen = Seen {
-            client: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port: 137 },
-            server: Endpoint { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), port: 137 },
-            transport: Transport::Udp,
-            ts_micros: 0,
-            frame: 1,
-        };
+        let seen = datagram_seen(137, 137);
         let mut out = Vec::new();
         tracker.netbios(data, &seen, &mut |a| out.push(a));
         let pair = stream_pair(3389);

@@ -86,8 +86,7 @@ impl Detector for AdfsDkmRead {
         }
         let Some(source) = activity.source_ip() else { return };
         let who = search.user.as_deref().unwrap_or("an unknown account");
-        let bare = who.rsplit('\\').next().unwrap_or(who).split('@').next().unwrap_or(who);
-        if self.dcs.contains_address(source) || self.config.excludes(bare) {
+        if self.dcs.contains_address(source) || self.config.excludes(who) {
             return;
         }
         let read = search.entries > 0;

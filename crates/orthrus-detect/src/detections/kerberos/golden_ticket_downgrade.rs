@@ -22,14 +22,10 @@
 //! - Evidence: each TGS-REQ and its answer, the presented TGT's encryption type, the
 //!   encryption types learned.
 
-use std::collections::BTreeSet;
-use std::net::IpAddr;
+use orthrus_model::{Activity, Severity};
 
-use orthrus_model::{Activity, AlertTargets, Severity};
-use serde::Deserialize;
-
-use super::issued_tgts::{IssuedTgts, kdc_answer};
-use crate::detections::windows::{Finding, NamedEpisodes};
+use super::issued_tgts::{IssuedTgts, PresentedTgtConfig, Wording, raise_presented};
+use crate::detections::windows::NamedEpisodes;
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -45,43 +41,6 @@ pub static META: DetectionMeta = DetectionMeta {
     escalates_for_sensitive: false,
     config_section: "golden_ticket_downgrade",
 };
-
-/// Settings shared by the golden-ticket checks of a presented TGT against the TGTs seen
-/// issued (ORT-KRB-008 and ORT-KRB-009).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PresentedTgtConfig {
-    /// TGTs of a realm seen issued before its presented TGTs are judged.
-    pub min_issued_tgts: u64,
-    pub window_secs: u64,
-    pub exclude_actors: Vec<String>,
-    pub exclude_sources: Vec<IpAddr>,
-}
-
-impl Default for PresentedTgtConfig {
-    fn default() -> Self {
-        Self {
-            min_issued_tgts: 3,
-            window_secs: 3600,
-            exclude_actors: Vec::new(),
-            exclude_sources: Vec::new(),
-        }
-    }
-}
-
-impl PresentedTgtConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("min_issued_tgts", self.min_issued_tgts.to_string()),
-            ("window_secs", self.window_secs.to_string()),
-        ]
-    }
-
-    pub fn excludes(&self, account: &str) -> bool {
-        let bare = account.split('@').next().unwrap_or(account);
-        self.exclude_actors.iter().any(|a| a.eq_ignore_ascii_case(bare))
-    }
-}
 
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     let c = &config.golden_ticket_downgrade;
@@ -112,39 +71,31 @@ impl Detector for GoldenTicketDowngrade {
         {
             return;
         }
-        let exchange = presented.exchange;
-        let account = exchange.issued().map(|i| format!("{}@{}", i.cname, i.crealm));
-        if account.as_deref().is_some_and(|a| self.config.excludes(a)) {
-            return;
-        }
-        let source = activity.source_id();
-        let service = exchange.service().unwrap_or("a service").to_owned();
         let (etype, realm) = (presented.ticket.etype, presented.ticket.realm.clone());
         let learned: Vec<String> = learned.iter().map(ToString::to_string).collect();
-        let answer = kdc_answer(exchange);
-        let severity = if exchange.issued().is_some() { Severity::High } else { META.base_severity };
-        let key = source.to_string();
-        let services = self.episodes.add(&key, activity.time, [service.clone()]);
-        let finding = Finding {
-            key,
-            summary: format!("TGS-REQ for {service} with a {etype} TGT never seen issued: {answer}"),
-            description: format!(
-                "{source} presented a {realm} ticket-granting ticket encrypted with {etype}{} to ask for {}, \
-                 while the realm's KDC issues its TGTs with {}: a TGT forged with the krbtgt NT hash \
-                 (golden ticket, encryption downgrade); {answer}.",
-                account.as_ref().map(|a| format!(" for {a}")).unwrap_or_default(),
-                super::name_list(services.iter(), 5),
-                learned.join(", "),
-            ),
-            severity,
-            actor: account.clone(),
-            targets: AlertTargets {
-                accounts: account.into_iter().collect::<BTreeSet<_>>(),
-                services,
-                ..AlertTargets::default()
-            },
+        let severity =
+            if presented.exchange.issued().is_some() { Severity::High } else { META.base_severity };
+        let wording = Wording {
+            summary: format!("a {etype} TGT never seen issued"),
+            sentence: Box::new(move |source, account, services, answer| {
+                format!(
+                    "{source} presented a {realm} ticket-granting ticket encrypted with {etype}{account} to ask for \
+                     {services}, while the realm's KDC issues its TGTs with {}: a TGT forged with the krbtgt NT \
+                     hash (golden ticket, encryption downgrade); {answer}.",
+                    learned.join(", "),
+                )
+            }),
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        raise_presented(
+            &META,
+            &mut self.episodes,
+            &self.config,
+            activity,
+            presented.exchange,
+            severity,
+            wording,
+            updates,
+        );
     }
 }
 

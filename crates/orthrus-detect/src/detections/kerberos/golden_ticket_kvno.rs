@@ -23,13 +23,10 @@
 //!   that account) is not judged yet.
 //! - Evidence: each TGS-REQ and its answer, the presented key version, the versions learned.
 
-use std::collections::BTreeSet;
+use orthrus_model::{Activity, Severity};
 
-use orthrus_model::{Activity, AlertTargets, Severity};
-
-use super::golden_ticket_downgrade::PresentedTgtConfig;
-use super::issued_tgts::{IssuedTgts, kdc_answer};
-use crate::detections::windows::{Finding, NamedEpisodes};
+use super::issued_tgts::{IssuedTgts, PresentedTgtConfig, Wording, raise_presented};
+use crate::detections::windows::NamedEpisodes;
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -77,39 +74,29 @@ impl Detector for GoldenTicketKvno {
         if presented.realm.issued < self.config.min_issued_tgts || kvno > 0xFFFF || expected {
             return;
         }
-        let exchange = presented.exchange;
-        let account = exchange.issued().map(|i| format!("{}@{}", i.cname, i.crealm));
-        if account.as_deref().is_some_and(|a| self.config.excludes(a)) {
-            return;
-        }
-        let source = activity.source_id();
-        let service = exchange.service().unwrap_or("a service").to_owned();
         let realm = presented.ticket.realm.clone();
         let learned: Vec<String> = presented.realm.kvnos.iter().map(ToString::to_string).collect();
-        let answer = kdc_answer(exchange);
-        let key = source.to_string();
-        let services = self.episodes.add(&key, activity.time, [service.clone()]);
-        let finding = Finding {
-            key,
-            summary: format!(
-                "TGS-REQ for {service} with a TGT of key version {kvno} never seen issued: {answer}"
-            ),
-            description: format!(
-                "{source} presented a {realm} ticket-granting ticket{} with key version {kvno} to ask for {}, \
-                 while the realm's KDC issues its TGTs under krbtgt key version {}: a forged (golden) ticket; {answer}.",
-                account.as_ref().map(|a| format!(" for {a}")).unwrap_or_default(),
-                super::name_list(services.iter(), 5),
-                learned.join(", "),
-            ),
-            severity: META.base_severity,
-            actor: account.clone(),
-            targets: AlertTargets {
-                accounts: account.into_iter().collect::<BTreeSet<_>>(),
-                services,
-                ..AlertTargets::default()
-            },
+        let wording = Wording {
+            summary: format!("a TGT of key version {kvno} never seen issued"),
+            sentence: Box::new(move |source, account, services, answer| {
+                format!(
+                    "{source} presented a {realm} ticket-granting ticket{account} with key version {kvno} to ask for \
+                     {services}, while the realm's KDC issues its TGTs under krbtgt key version {}: a forged (golden) \
+                     ticket; {answer}.",
+                    learned.join(", "),
+                )
+            }),
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        raise_presented(
+            &META,
+            &mut self.episodes,
+            &self.config,
+            activity,
+            presented.exchange,
+            META.base_severity,
+            wording,
+            updates,
+        );
     }
 }
 

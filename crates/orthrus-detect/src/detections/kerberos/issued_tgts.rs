@@ -8,10 +8,51 @@
 //! chose — the krbtgt NT hash makes RC4 tickets, tools write key version 2.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
 
-use orthrus_model::{Activity, EncryptionType, KerberosExchange, TicketInfo};
+use orthrus_model::{Activity, AlertTargets, EncryptionType, KerberosExchange, Severity, TicketInfo};
+use serde::Deserialize;
 
-use super::{as_exchange, tgs_exchange};
+use super::{as_exchange, name_list, tgs_exchange};
+use crate::detections::windows::{Finding, NamedEpisodes, bare_account};
+use crate::{AlertUpdate, DetectionMeta};
+
+/// Settings shared by the golden-ticket checks of a presented TGT against the TGTs seen
+/// issued (ORT-KRB-008 and ORT-KRB-009).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PresentedTgtConfig {
+    /// TGTs of a realm seen issued before its presented TGTs are judged.
+    pub min_issued_tgts: u64,
+    pub window_secs: u64,
+    pub exclude_actors: Vec<String>,
+    pub exclude_sources: Vec<IpAddr>,
+}
+
+impl Default for PresentedTgtConfig {
+    fn default() -> Self {
+        Self {
+            min_issued_tgts: 3,
+            window_secs: 3600,
+            exclude_actors: Vec::new(),
+            exclude_sources: Vec::new(),
+        }
+    }
+}
+
+impl PresentedTgtConfig {
+    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("min_issued_tgts", self.min_issued_tgts.to_string()),
+            ("window_secs", self.window_secs.to_string()),
+        ]
+    }
+
+    pub fn excludes(&self, account: &str) -> bool {
+        let bare = bare_account(account);
+        self.exclude_actors.iter().any(|a| bare_account(a).eq_ignore_ascii_case(bare))
+    }
+}
 
 /// TGT fingerprints remembered at most (the oldest forgotten first).
 const MAX_TICKETS: usize = 200_000;
@@ -92,8 +133,63 @@ impl IssuedTgts {
     }
 }
 
+/// How a golden-ticket check words its finding: the evidence line's middle ("a TGT of key
+/// version 2 never seen issued") and the sentence from (source, " for account" or "",
+/// services asked for, the KDC's answer).
+pub(crate) struct Wording {
+    pub summary: String,
+    pub sentence: Sentence,
+}
+
+/// The alert's sentence from (source, " for account" or "", services asked for, answer).
+pub(crate) type Sentence = Box<dyn FnOnce(&str, &str, &str, &str) -> String>;
+
+/// Raises the per-source alert of a presented TGT a golden-ticket check found wrong, naming
+/// the account (from the KDC's answer) and the services asked for; silent for excluded
+/// accounts.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn raise_presented(
+    meta: &'static DetectionMeta,
+    episodes: &mut NamedEpisodes,
+    config: &PresentedTgtConfig,
+    activity: &Activity,
+    exchange: &KerberosExchange,
+    severity: Severity,
+    wording: Wording,
+    updates: &mut Vec<AlertUpdate>,
+) {
+    let account = exchange.issued().map(|i| format!("{}@{}", i.cname, i.crealm));
+    if account.as_deref().is_some_and(|a| config.excludes(a)) {
+        return;
+    }
+    let source = activity.source_id();
+    let service = exchange.service().unwrap_or("a service").to_owned();
+    let answer = kdc_answer(exchange);
+    let key = source.to_string();
+    let services = episodes.add(&key, activity.time, [service.clone()]);
+    let for_account = account.as_ref().map(|a| format!(" for {a}")).unwrap_or_default();
+    let finding = Finding {
+        key,
+        summary: format!("TGS-REQ for {service} with {}: {answer}", wording.summary),
+        description: (wording.sentence)(
+            &source.to_string(),
+            &for_account,
+            &name_list(services.iter(), 5),
+            &answer,
+        ),
+        severity,
+        actor: account.clone(),
+        targets: AlertTargets {
+            accounts: account.into_iter().collect::<BTreeSet<_>>(),
+            services,
+            ..AlertTargets::default()
+        },
+    };
+    episodes.raise(meta, activity, finding, updates);
+}
+
 /// The KDC's answer to the TGS-REQ, for sentences.
-pub(crate) fn kdc_answer(exchange: &KerberosExchange) -> String {
+fn kdc_answer(exchange: &KerberosExchange) -> String {
     match &exchange.outcome {
         orthrus_model::KdcOutcome::Issued(_) => "the KDC issued the ticket".to_owned(),
         orthrus_model::KdcOutcome::Failed(failure) => format!("the KDC refused it ({})", failure.code),

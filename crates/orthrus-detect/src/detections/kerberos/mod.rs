@@ -9,7 +9,7 @@ pub mod golden_ticket_downgrade;
 pub mod golden_ticket_kvno;
 pub mod golden_ticket_nonexistent;
 pub mod honeytoken;
-pub(crate) mod issued_tgts;
+pub mod issued_tgts;
 pub mod kerberoasting;
 pub mod pass_the_ticket;
 

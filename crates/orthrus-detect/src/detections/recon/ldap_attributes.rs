@@ -33,7 +33,7 @@ use orthrus_model::{Activity, ActivityKind, AlertTargets, LdapSearch, Severity};
 use serde::Deserialize;
 
 use super::filter_assertions;
-use crate::detections::windows::{Finding, KnownDcs, NamedEpisodes};
+use crate::detections::windows::{Finding, KnownDcs, NamedEpisodes, bare_account};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -144,8 +144,7 @@ impl LdapAttributes {
         let Some(source) = activity.source_ip() else { return };
         let who = search.user.as_deref().unwrap_or("an unknown account");
         let excluded = |a: &str| {
-            let bare = a.rsplit('\\').next().unwrap_or(a);
-            self.config.exclude_actors.iter().any(|x| x.eq_ignore_ascii_case(bare))
+            self.config.exclude_actors.iter().any(|x| bare_account(x).eq_ignore_ascii_case(bare_account(a)))
         };
         if self.dcs.contains_address(source) || excluded(who) {
             return;

@@ -56,9 +56,16 @@ impl EventRuleConfig {
     }
 
     pub fn excludes(&self, actor: &str) -> bool {
-        let bare = actor.rsplit('\\').next().unwrap_or(actor);
-        self.exclude_actors.iter().any(|a| a.eq_ignore_ascii_case(bare))
+        let bare = bare_account(actor);
+        self.exclude_actors.iter().any(|a| bare_account(a).eq_ignore_ascii_case(bare))
     }
+}
+
+/// An account name without its domain: `LAB\\bob`, `bob@lab.test` and `bob` are all `bob`
+/// (how exclusion lists are compared).
+pub(crate) fn bare_account(name: &str) -> &str {
+    let name = name.rsplit('\\').next().unwrap_or(name);
+    name.split('@').next().unwrap_or(name)
 }
 
 /// What a single-event detection found in one activity.

@@ -22,7 +22,7 @@
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, DirectoryOperation, Severity};
 
-use super::{EventRuleConfig, Finding, actor_name, host_key, logged_on, raise};
+use super::{EventRuleConfig, Finding, actor_name, bare_account, host_key, logged_on, raise};
 use crate::window::Incidents;
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
@@ -45,7 +45,7 @@ const ATTRIBUTE: &str = "msDS-KeyCredentialLink";
 /// Whether `writer` (a name, `DOMAIN\name`, UPN or SID) is the object `dn` itself, or the
 /// directory synchronisation account.
 fn self_or_sync(writer: &str, dn: &str) -> bool {
-    let bare = writer.rsplit('\\').next().unwrap_or(writer).split('@').next().unwrap_or(writer);
+    let bare = bare_account(writer);
     bare.to_ascii_uppercase().starts_with("MSOL_")
         || (bare.ends_with('$') && host_key(bare) == host_key(orthrus_directory::ad::rdn_value(dn)))
 }
