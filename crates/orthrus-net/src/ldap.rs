@@ -122,7 +122,8 @@ impl LdapTracker {
     pub fn datagram(&mut self, payload: &[u8], seen: &Seen, to_server: bool, out: &mut dyn FnMut(Activity)) {
         let key = (seen.client, seen.server);
         if !self.datagrams.contains_key(&key) && self.datagrams.len() >= MAX_DATAGRAM_PAIRS {
-            // Memory stays bounded: the oldest pairs' questions are reported unanswered.
+            // Memory stays bounded: every outstanding question is reported unanswered and
+            // the pairs start afresh.
             self.counters.count_error("cldap_pairs_overflow");
             self.flush_datagrams(out);
         }
