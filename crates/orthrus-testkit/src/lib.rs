@@ -352,11 +352,21 @@ pub mod fuzz {
             (interfaces::LSARPC, 43),
             (interfaces::SAMR, 34),
             (interfaces::BKRP, 0),
+            (interfaces::NETLOGON, 42),
+            (interfaces::NETLOGON, 46),
+            (interfaces::ATSVC, 0),
+            (interfaces::RPRN, 65),
+            (interfaces::RPRN, 89),
+            (interfaces::EFSRPC, 0),
+            (interfaces::DFSNM, 13),
         ];
         for (interface, opnum) in stubs {
             for ndr64 in [false, true] {
                 let _ = msrpc::decode_request(interface, opnum, data, ndr64);
             }
+        }
+        for ndr64 in [false, true] {
+            let _ = msrpc::decode_response(interfaces::SRVSVC, 12, data, ndr64);
         }
     }
 
