@@ -119,6 +119,25 @@ impl PolicyWrite {
     }
 }
 
+impl OpenFile {
+    /// The file is closed (or its connection ended): the pipe's pending calls and a written
+    /// policy file are reported.
+    fn close(
+        self,
+        origin: &Origin,
+        user: Option<String>,
+        counters: &mut RpcCounters,
+        out: &mut dyn FnMut(Activity),
+    ) {
+        if let Some(mut rpc) = self.rpc {
+            rpc.finish(origin, user.as_deref(), counters, out);
+        }
+        if let Some(policy) = self.policy.filter(|p| p.bytes > 0) {
+            out(policy.into_activity(origin, user));
+        }
+    }
+}
+
 /// Whether an opened file is a Group Policy registry file.
 fn is_policy_file(name: &str) -> bool {
     name.rsplit(['\\', '/']).next().is_some_and(|f| f.eq_ignore_ascii_case("registry.pol"))
@@ -204,12 +223,7 @@ impl SmbTracker {
                 if let Some(conn) = self.connections.remove(&flow) {
                     for (_, file) in conn.files {
                         let user = conn.sessions.get(&file.session_id).cloned().flatten();
-                        if let Some(mut rpc) = file.rpc {
-                            rpc.finish(&self.origin, user.as_deref(), &mut self.rpc_counters, out);
-                        }
-                        if let Some(policy) = file.policy.filter(|p| p.bytes > 0) {
-                            out(policy.into_activity(&self.origin, user));
-                        }
+                        file.close(&self.origin, user, &mut self.rpc_counters, out);
                     }
                 }
             }
@@ -300,19 +314,15 @@ impl SmbTracker {
                 Body::ReadRequest { file_id } => {
                     conn.files.get(&file_id).and_then(|f| f.rpc.as_ref()).map(|_| Pending::Read { file_id })
                 }
-                Body::WriteRequest { file_id, offset, data }
-                    if conn.files.get(&file_id).is_some_and(|f| f.policy.is_some()) =>
-                {
+                Body::WriteRequest { file_id, offset, data } => {
                     if let Some(policy) = conn.files.get_mut(&file_id).and_then(|f| f.policy.as_mut()) {
                         policy.write(offset, data, at);
+                    } else {
+                        if dcerpc::looks_like_pdu(data) {
+                            conn.adopt_pipe(file_id, h.session_id);
+                        }
+                        self.pipe_data(conn, file_id, Direction::ToServer, data, seen, out);
                     }
-                    None
-                }
-                Body::WriteRequest { file_id, data, .. } => {
-                    if dcerpc::looks_like_pdu(data) {
-                        conn.adopt_pipe(file_id, h.session_id);
-                    }
-                    self.pipe_data(conn, file_id, Direction::ToServer, data, seen, out);
                     None
                 }
                 Body::IoctlRequest { ctl_code: smb2::FSCTL_PIPE_TRANSCEIVE, file_id, input } => {
@@ -323,12 +333,7 @@ impl SmbTracker {
                 Body::Close { file_id } => {
                     if let Some(file) = conn.files.remove(&file_id) {
                         let user = conn.sessions.get(&file.session_id).cloned().flatten();
-                        if let Some(mut rpc) = file.rpc {
-                            rpc.finish(&self.origin, user.as_deref(), &mut self.rpc_counters, out);
-                        }
-                        if let Some(policy) = file.policy.filter(|p| p.bytes > 0) {
-                            out(policy.into_activity(&self.origin, user));
-                        }
+                        file.close(&self.origin, user, &mut self.rpc_counters, out);
                     }
                     None
                 }

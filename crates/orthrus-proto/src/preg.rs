@@ -7,7 +7,7 @@
 //! Brackets, semicolons, key and value names are UTF-16LE (names NUL-terminated). No crate
 //! reads this format; it is small enough to read here.
 
-use crate::wire::Cursor;
+use crate::wire::{Cursor, utf16le};
 
 /// One registry value a policy file sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,19 +42,15 @@ pub fn parse(file: &[u8]) -> Result<Vec<PolicySetting>, DecodeError> {
     Ok(settings)
 }
 
-fn unit(c: &mut Cursor<'_>) -> Option<u16> {
-    c.u16()
-}
-
 fn expect(c: &mut Cursor<'_>, ch: char) -> Option<()> {
-    (unit(c)? == ch as u16).then_some(())
+    (c.u16()? == ch as u16).then_some(())
 }
 
 /// A NUL-terminated UTF-16LE name.
 fn name(c: &mut Cursor<'_>) -> Option<String> {
     let mut units = Vec::new();
     loop {
-        match unit(c)? {
+        match c.u16()? {
             0 => return Some(String::from_utf16_lossy(&units)),
             u if units.len() < 1024 => units.push(u),
             _ => return None,
@@ -77,10 +73,7 @@ fn entry(c: &mut Cursor<'_>) -> Option<PolicySetting> {
     let data = match (kind, bytes.len()) {
         (4, 4) => u32::from_le_bytes(bytes.try_into().ok()?).to_string(),
         (11, 8) => u64::from_le_bytes(bytes.try_into().ok()?).to_string(),
-        (1 | 2, _) => {
-            let units: Vec<u16> = bytes.as_chunks::<2>().0.iter().map(|b| u16::from_le_bytes(*b)).collect();
-            String::from_utf16_lossy(&units).trim_end_matches('\0').to_owned()
-        }
+        (1 | 2, _) => utf16le(bytes),
         _ => bytes.iter().map(|b| format!("{b:02x}")).collect(),
     };
     Some(PolicySetting { key, value, data })
@@ -119,6 +112,14 @@ mod tests {
                 data: "1".into()
             }]
         );
+        // A REG_SZ value, NUL-terminated as the Group Policy editor writes it.
+        let mut text = b"PReg\x01\0\0\0".to_vec();
+        text.extend(utf16("[Software\\Policies\\Contoso\0;Banner\0;"));
+        text.extend(1u32.to_le_bytes());
+        text.extend(utf16(";"));
+        text.extend(12u32.to_le_bytes());
+        text.extend(utf16(";Hello\0]"));
+        assert_eq!(parse(&text).unwrap()[0].data, "Hello");
         assert_eq!(parse(b"MZ\x90\0"), Err(DecodeError::NotPreg));
         for n in 9..file.len() {
             assert_eq!(parse(&file[..n]), Err(DecodeError::Truncated), "{n}");

@@ -55,7 +55,7 @@ pub fn reads_dkm_key(search: &LdapSearch) -> bool {
     let all = search.attributes.is_empty() || search.attributes.iter().any(|a| a == "*");
     let asked = search.attributes.iter().any(|a| a.eq_ignore_ascii_case("thumbnailPhoto"));
     let filtered =
-        filter_assertions(&search.filter).iter().any(|(a, _)| a.eq_ignore_ascii_case("thumbnailPhoto"));
+        filter_assertions(&search.filter).iter().any(|a| a.attribute.eq_ignore_ascii_case("thumbnailPhoto"));
     all || asked || filtered
 }
 

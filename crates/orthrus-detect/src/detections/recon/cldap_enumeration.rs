@@ -92,12 +92,13 @@ impl Detector for CldapEnumeration {
         if activity.transport != Some(Transport::Udp) {
             return;
         }
-        let Some((_, name)) =
-            filter_assertions(&search.filter).into_iter().find(|(a, _)| a.eq_ignore_ascii_case("user"))
+        let Some(user) = filter_assertions(&search.filter)
+            .into_iter()
+            .find(|a| a.equality && a.attribute.eq_ignore_ascii_case("user"))
         else {
             return;
         };
-        let name = unescape(name);
+        let name = unescape(user.value);
         let (unknown, answer) = match search.netlogon_opcode {
             Some(21 | 25) => (true, "user unknown"),
             Some(19 | 23) => (false, "user exists"),

@@ -23,7 +23,9 @@
 use orthrus_model::{Activity, ActivityKind, Severity};
 
 use crate::detections::kerberos::honeytoken::Honeytokens;
-use crate::detections::recon::{DecoyQuery, NAMING_ATTRIBUTES, raise_decoy_query, unescape};
+use crate::detections::recon::{
+    DecoyQuery, NAMING_ATTRIBUTES, filter_assertions, raise_decoy_query, unescape,
+};
 use crate::detections::windows::{EventRuleConfig, NamedEpisodes};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
@@ -59,16 +61,16 @@ pub struct HoneytokenLdapQuery {
 /// (`(&(objectClass=user)(sAMAccountName=adm\5flegacy))` → `adm_legacy`). Substring,
 /// presence, ordering, approximate and extensible matches are not equalities.
 pub(crate) fn named_values(filter: &str) -> Vec<String> {
-    let mut values = Vec::new();
-    for item in filter.split(['(', ')']) {
-        let Some((attribute, value)) = item.split_once('=') else { continue };
-        let attribute = attribute.trim().to_ascii_lowercase();
-        if !NAMING_ATTRIBUTES.contains(&attribute.as_str()) || value.is_empty() || value.contains('*') {
-            continue;
-        }
-        values.push(unescape(value));
-    }
-    values
+    filter_assertions(filter)
+        .into_iter()
+        .filter(|a| {
+            a.equality
+                && !a.value.is_empty()
+                && !a.value.contains('*')
+                && NAMING_ATTRIBUTES.contains(&a.attribute.to_ascii_lowercase().as_str())
+        })
+        .map(|a| unescape(a.value))
+        .collect()
 }
 
 impl Detector for HoneytokenLdapQuery {

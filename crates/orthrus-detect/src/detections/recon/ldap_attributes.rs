@@ -130,7 +130,7 @@ impl LdapAttributes {
             .attributes
             .iter()
             .map(String::as_str)
-            .chain(filter_assertions(&search.filter).into_iter().map(|(name, _)| name))
+            .chain(filter_assertions(&search.filter).into_iter().map(|a| a.attribute))
             .filter_map(sensitive_attribute)
             .filter(|what| *what != SECURITY_DESCRIPTOR || descriptors_count)
             .collect()
@@ -196,16 +196,29 @@ mod tests {
 
     #[test]
     fn reads_the_assertions_of_a_filter() {
+        let pairs = |filter: &str| -> Vec<(String, String, bool)> {
+            filter_assertions(filter)
+                .into_iter()
+                .map(|a| (a.attribute.to_owned(), a.value.to_owned(), a.equality))
+                .collect()
+        };
+        let owned = |list: &[(&str, &str, bool)]| -> Vec<(String, String, bool)> {
+            list.iter().map(|(a, v, e)| ((*a).to_owned(), (*v).to_owned(), *e)).collect()
+        };
         assert_eq!(
-            filter_assertions(
+            pairs(
                 "(&(objectClass=user)(!(msDS-KeyCredentialLink=*))(userAccountControl:1.2.840.113556.1.4.803:=2))"
             ),
-            [("objectClass", "user"), ("msDS-KeyCredentialLink", "*"), ("userAccountControl", "2")]
+            owned(&[
+                ("objectClass", "user", true),
+                ("msDS-KeyCredentialLink", "*", true),
+                ("userAccountControl", "2", false)
+            ])
         );
-        assert_eq!(filter_assertions("(|(cn>=a)(sn~=b))"), [("cn", "a"), ("sn", "b")]);
+        assert_eq!(pairs("(|(cn>=a)(sn~=b))"), owned(&[("cn", "a", false), ("sn", "b", false)]));
         assert_eq!(
-            filter_assertions("(memberOf:1.2.840.113556.1.4.1941:=CN=Domain Admins,CN=Users,DC=lab,DC=test)"),
-            [("memberOf", "CN=Domain Admins,CN=Users,DC=lab,DC=test")]
+            pairs("(memberOf:1.2.840.113556.1.4.1941:=CN=Domain Admins,CN=Users,DC=lab,DC=test)"),
+            owned(&[("memberOf", "CN=Domain Admins,CN=Users,DC=lab,DC=test", false)])
         );
         assert!(filter_assertions("").is_empty());
     }

@@ -131,8 +131,10 @@ fn sensitive_group_of(dn: &str) -> Option<String> {
 /// The enumeration types a search performs (empty for lookups and reads of one object).
 pub fn enumeration_types(search: &LdapSearch) -> BTreeSet<String> {
     let mut types = BTreeSet::new();
-    let assertions: Vec<(String, &str)> =
-        filter_assertions(&search.filter).into_iter().map(|(a, v)| (a.to_ascii_lowercase(), v)).collect();
+    let assertions: Vec<(String, &str)> = filter_assertions(&search.filter)
+        .into_iter()
+        .map(|a| (a.attribute.to_ascii_lowercase(), a.value))
+        .collect();
     let has =
         |attr: &str, value: &str| assertions.iter().any(|(a, v)| a == attr && v.eq_ignore_ascii_case(value));
     // Members of a sensitive group: by memberOf, by the group's name, or a base read of it.

@@ -15,19 +15,34 @@ use orthrus_model::{Activity, AlertTargets};
 use crate::detections::windows::{EventRuleConfig, Finding, NamedEpisodes};
 use crate::{AlertUpdate, DetectionMeta};
 
-/// The assertions of a rendered RFC 4515 filter as (attribute, value): `(attr=v)`,
-/// `(attr>=v)`, `(attr~=v)`, and extensible matches `(attr:rule:=v)` with the rule dropped.
-/// Values are as rendered (escapes kept).
-pub fn filter_assertions(filter: &str) -> Vec<(&str, &str)> {
+/// One assertion of a rendered RFC 4515 filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assertion<'a> {
+    pub attribute: &'a str,
+    /// As rendered (escapes kept); an extensible match's rule is dropped.
+    pub value: &'a str,
+    /// `(attr=value)` — equality, presence or substring — rather than `>=`, `<=`, `~=` or an
+    /// extensible `:rule:=`.
+    pub equality: bool,
+}
+
+/// The assertions of a rendered RFC 4515 filter: `(attr=v)`, `(attr>=v)`, `(attr~=v)`, and
+/// extensible matches `(attr:rule:=v)`.
+pub fn filter_assertions(filter: &str) -> Vec<Assertion<'_>> {
     filter
         .split('(')
         .filter_map(|item| {
             let end = item.find(['=', '~', '<', '>', ':'])?;
-            let name = item.get(..end)?.trim();
+            let attribute = item.get(..end)?.trim();
             let value_start = item.find('=')? + 1;
             let value = item.get(value_start..)?;
             let value = value.split(')').next().unwrap_or(value);
-            (!name.is_empty() && !name.starts_with(['&', '|', '!'])).then_some((name, value))
+            let equality = end + 1 == value_start;
+            (!attribute.is_empty() && !attribute.starts_with(['&', '|', '!'])).then_some(Assertion {
+                attribute,
+                value,
+                equality,
+            })
         })
         .collect()
 }

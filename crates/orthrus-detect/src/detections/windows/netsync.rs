@@ -59,7 +59,8 @@ pub struct NetSync {
     config: EventRuleConfig,
     dcs: KnownDcs,
     episodes: NamedEpisodes,
-    /// The machine account each address last opened a secure channel as.
+    /// The machine account each address last opened a secure channel as (at most
+    /// `MAX_SOURCES` addresses).
     channel_accounts: HashMap<IpAddr, String>,
 }
 
@@ -123,7 +124,12 @@ impl Detector for NetSync {
         if let (Some(RpcDetail::NetlogonAuthenticate { account_name, .. }), Some(source)) =
             (&call.detail, activity.source_ip())
         {
-            self.channel_accounts.insert(source, account_name.clone());
+            // Every member opens a secure channel: the map is as big as the network, bounded.
+            if self.channel_accounts.contains_key(&source)
+                || self.channel_accounts.len() < crate::window::MAX_SOURCES
+            {
+                self.channel_accounts.insert(source, account_name.clone());
+            }
         }
         if call.interface == "netlogon" {
             self.secret_request(activity, call, updates);

@@ -252,6 +252,17 @@ mod tests {
             alert.description
         );
         assert!(alert.evidence[0].summary.contains("driver \"Orthrus Lab Driver\""), "{:#?}", alert.evidence);
+        // Silent for an excluded caller and for a DC installing a driver.
+        let mut config = DetectionConfig::default();
+        config.print_spooler.exclude_actors = vec!["bob".into()];
+        assert!(
+            crate::detections::recon::testing::extra_alerts("printnightmare", META.id, &config).is_empty()
+        );
+        let from_dc =
+            DetectionConfig { domain_controllers: vec!["10.99.0.21".into()], ..DetectionConfig::default() };
+        assert!(
+            crate::detections::recon::testing::extra_alerts("printnightmare", META.id, &from_dc).is_empty()
+        );
         // The coercion part is silent on it, and the driver part on SpoolSample.
         assert!(
             wire_alerts(&spool_sample(), &DetectionConfig::default())[0].description.contains("printer bug")
