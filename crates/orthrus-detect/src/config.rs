@@ -88,6 +88,8 @@ pub struct DetectionConfig {
     pub cldap_enumeration: crate::detections::recon::cldap_enumeration::CldapEnumerationConfig,
     pub golden_ticket_downgrade: crate::detections::kerberos::issued_tgts::PresentedTgtConfig,
     pub golden_ticket_kvno: crate::detections::kerberos::issued_tgts::PresentedTgtConfig,
+    pub golden_ticket_lifetime:
+        crate::detections::kerberos::golden_ticket_lifetime::GoldenTicketLifetimeConfig,
     pub print_spooler: EventRuleConfig,
     pub dfs_coerce: EventRuleConfig,
     pub petitpotam: EventRuleConfig,
@@ -100,6 +102,7 @@ pub struct DetectionConfig {
     pub honeytoken_samr_query: EventRuleConfig,
     pub forged_pac: ForgedPacConfig,
     pub pass_the_ticket: PassTheTicketConfig,
+    pub unusual_kerberos: crate::detections::kerberos::unusual_implementation::UnusualKerberosConfig,
     pub samr_recon: SamrReconConfig,
     /// Manual sensitive tags (accounts, groups, computers; their members inherit them) and
     /// extra honeytokens, in any name form the directory understands.
@@ -163,6 +166,7 @@ impl DetectionConfig {
             "cldap_enumeration" => self.cldap_enumeration.exclude_sources.clone(),
             "golden_ticket_downgrade" => self.golden_ticket_downgrade.exclude_sources.clone(),
             "golden_ticket_kvno" => self.golden_ticket_kvno.exclude_sources.clone(),
+            "golden_ticket_lifetime" => self.golden_ticket_lifetime.exclude_sources.clone(),
             "print_spooler" => self.print_spooler.exclude_sources.clone(),
             "dcshadow" => self.dcshadow.exclude_sources.clone(),
             "dcshadow_replication" => self.dcshadow_replication.exclude_sources.clone(),
@@ -186,6 +190,7 @@ impl DetectionConfig {
             "honeytoken_samr_query" => self.honeytoken_samr_query.exclude_sources.clone(),
             "forged_pac" => self.forged_pac.exclude_sources.clone(),
             "pass_the_ticket" => self.pass_the_ticket.exclude_sources.clone(),
+            "unusual_kerberos" => self.unusual_kerberos.exclude_sources.clone(),
             "samr_recon" => self.samr_recon.exclude_sources.clone(),
             _ => Vec::new(),
         }
@@ -218,6 +223,7 @@ impl DetectionConfig {
             "cldap_enumeration" => self.cldap_enumeration.thresholds(),
             "golden_ticket_downgrade" => self.golden_ticket_downgrade.thresholds(),
             "golden_ticket_kvno" => self.golden_ticket_kvno.thresholds(),
+            "golden_ticket_lifetime" => self.golden_ticket_lifetime.thresholds(),
             "print_spooler" => self.print_spooler.thresholds(),
             "dcshadow" => self.dcshadow.thresholds(),
             "dcshadow_replication" => self.dcshadow_replication.thresholds(),
@@ -241,6 +247,7 @@ impl DetectionConfig {
             "honeytoken_samr_query" => self.honeytoken_samr_query.thresholds(),
             "forged_pac" => self.forged_pac.thresholds(),
             "pass_the_ticket" => self.pass_the_ticket.thresholds(),
+            "unusual_kerberos" => self.unusual_kerberos.thresholds(),
             "samr_recon" => self.samr_recon.thresholds(),
             _ => Vec::new(),
         }

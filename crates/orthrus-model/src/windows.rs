@@ -170,6 +170,11 @@ pub struct KerberosServiceAccess {
     pub ticket_etype: EncryptionType,
     /// Fingerprint of the ticket's ciphertext: the same ticket used twice has the same one.
     pub ticket_id: String,
+    /// The security mechanisms the client's SPNEGO offer listed, in its order (`negoex`,
+    /// `ms-krb5`, `krb5`, `krb5-u2u`, `ntlmssp`, or the OID): which GSS stack it runs. Empty
+    /// when the AP-REQ came without an SPNEGO offer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offered_mechanisms: Vec<String>,
     #[serde(flatten)]
     pub outcome: AuthOutcome,
 }

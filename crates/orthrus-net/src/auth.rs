@@ -6,7 +6,7 @@ use orthrus_model::{
 };
 use orthrus_proto::kerberos::{self as krb, KrbMessage};
 use orthrus_proto::ntlmssp::{self, AvId, NtlmMessage, NtlmVersion};
-use orthrus_proto::spnego::{self, InnerToken};
+use orthrus_proto::spnego::{self, InnerToken, SecurityBlob};
 
 /// The client's proof of identity, found in a security blob.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,8 +25,12 @@ pub(crate) fn client_auth(blob: &[u8], via: Carrier) -> Result<Option<ClientAuth
     if blob.is_empty() {
         return Ok(None);
     }
-    let token = spnego::parse_blob(blob).map_err(|e| e.reason())?.token();
-    match token {
+    let parsed = spnego::parse_blob(blob).map_err(|e| e.reason())?;
+    let offered_mechanisms = match &parsed {
+        SecurityBlob::Init(init) => init.mech_types.iter().map(|m| m.name()).collect(),
+        _ => Vec::new(),
+    };
+    match parsed.token() {
         Some(InnerToken::Ntlmssp(bytes)) => match ntlmssp::parse(bytes).map_err(|e| e.reason())? {
             NtlmMessage::Authenticate(a) => {
                 let client_pairs = a.client_av_pairs();
@@ -65,6 +69,7 @@ pub(crate) fn client_auth(blob: &[u8], via: Carrier) -> Result<Option<ClientAuth
                 realm: ap.ticket.realm.0.clone(),
                 ticket_etype: EncryptionType(ap.ticket.enc_part.etype.0),
                 ticket_id: crate::kerberos::ticket_id(ap.ticket.enc_part.cipher),
+                offered_mechanisms,
                 outcome: AuthOutcome::Unknown,
             }))),
             _ => Ok(None),

@@ -72,6 +72,23 @@ impl<'a> Mechanism<'a> {
     }
 }
 
+impl Mechanism<'_> {
+    /// A short name (`negoex`, `ms-krb5`, `krb5`, `krb5-u2u`, `ntlmssp`), or the OID in
+    /// dotted form.
+    pub fn name(&self) -> String {
+        match self {
+            Mechanism::Kerberos => "krb5".to_owned(),
+            Mechanism::MsKerberos => "ms-krb5".to_owned(),
+            Mechanism::KerberosUserToUser => "krb5-u2u".to_owned(),
+            Mechanism::Ntlmssp => "ntlmssp".to_owned(),
+            Mechanism::NegoEx => "negoex".to_owned(),
+            Mechanism::Other(oid) => {
+                der_parser::oid::Oid::new(std::borrow::Cow::Borrowed(oid)).to_id_string()
+            }
+        }
+    }
+}
+
 /// The mechanism's own token, unwrapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InnerToken<'a> {
@@ -258,6 +275,20 @@ mod tests {
         let Some(InnerToken::Ntlmssp(msg)) = parsed.token() else { panic!("NTLMSSP token") };
         let Ok(NtlmMessage::Authenticate(auth)) = ntlmssp::parse(msg) else { panic!("AUTHENTICATE") };
         assert_eq!(auth.user.to_string_lossy(), "carol");
+    }
+
+    #[test]
+    fn mechanisms_are_named_and_unknown_oids_dotted() {
+        let names: Vec<String> =
+            [Mechanism::NegoEx, Mechanism::MsKerberos, Mechanism::Kerberos, Mechanism::Ntlmssp]
+                .iter()
+                .map(Mechanism::name)
+                .collect();
+        assert_eq!(names, ["negoex", "ms-krb5", "krb5", "ntlmssp"]);
+        // PKU2U, which Windows offers between computers outside a domain.
+        assert_eq!(Mechanism::Other(&[0x2b, 0x06, 0x01, 0x05, 0x02, 0x07]).name(), "1.3.6.1.5.2.7");
+        // A hostile OID (an arc that never ends) is still named, not refused.
+        assert!(!Mechanism::Other(&[0x2b, 0x86]).name().is_empty());
     }
 
     #[test]

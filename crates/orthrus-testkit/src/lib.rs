@@ -281,6 +281,10 @@ pub mod fuzz {
     /// A security blob (SPNEGO, GSS-API, raw NTLMSSP), and whatever token it carries.
     pub fn spnego_blob(data: &[u8]) {
         if let Ok(blob) = orthrus_proto::spnego::parse_blob(data) {
+            if let orthrus_proto::spnego::SecurityBlob::Init(init) = &blob {
+                // Offered mechanisms are named, unknown OIDs in dotted form.
+                let _: Vec<String> = init.mech_types.iter().map(|m| m.name()).collect();
+            }
             match blob.token() {
                 Some(orthrus_proto::spnego::InnerToken::Ntlmssp(msg)) => ntlmssp_message(msg),
                 Some(
@@ -357,6 +361,7 @@ pub mod fuzz {
             (interfaces::ATSVC, 0),
             (interfaces::RPRN, 65),
             (interfaces::RPRN, 89),
+            (interfaces::PAR, 39),
             (interfaces::EFSRPC, 0),
             (interfaces::DFSNM, 13),
         ];

@@ -361,6 +361,24 @@ fn public_corpus_kerbrute_spray_on_windows() {
 }
 
 #[test]
+fn public_corpus_rubeus_asktgt_on_windows() {
+    // Empire runs Rubeus `asktgt /rc4` on a Windows workstation whose own SMB logon to the DC
+    // offered Windows' Negotiate (NEGOEX) half a minute before: overpass-the-hash, and nothing
+    // else in the capture.
+    let path = orthrus_testkit::corpus().join(
+        "security-datasets/atomic/windows/credential_access/network/empire_shell_rubeus_asktgt_ptt/empire_shell_rubeus_asktgt_ptt_2020-09-21223848.cap",
+    );
+    let raised = alerts(&[path.to_str().unwrap()]);
+    assert_eq!(raised.len(), 1, "{raised:#?}");
+    let alert = &raised[0];
+    assert_eq!(alert["detection"], "ORT-KRB-011");
+    assert_eq!(alert["source"]["ip"], "172.18.39.6");
+    assert_eq!(alert["source"]["account"], "pgustavo@THESHIRE.LOCAL");
+    let description = alert["description"].as_str().unwrap();
+    assert!(description.contains("only rc4-hmac offered"), "{description}");
+}
+
+#[test]
 fn public_corpus_purplesharp_kerberoasting_on_windows() {
     // A Windows client (AES offered) roasting five SPN accounts without AES keys; the capture
     // was taken on the client, so its IPv4 length fields are unset (segmentation offload).
@@ -424,10 +442,13 @@ fn extra_lab_recordings_per_their_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("orthrus.toml");
     // The DC by address, as a deployment lists it (some recordings hold no Kerberos it
-    // answers), and the AD FS service account, whose own DKM key reads are expected.
+    // answers), the AD FS service account, whose own DKM key reads are expected, and the KDC's
+    // user-ticket lifetime while golden_ticket_lifetime was recorded (1 hour; every other
+    // recording is shorter).
     std::fs::write(
         &config,
         "domain_controllers = [\"10.99.0.10\"]\n[adfs_dkm_read]\nexclude_actors = [\"svc_web\"]\n\
+         [golden_ticket_lifetime]\nmax_ticket_lifetime_secs = 3600\n\
          [entities]\nhoneytokens = [\"LAB\\\\adm_legacy\", \"old_sqladmin\"]\n",
     )
     .unwrap();
@@ -461,11 +482,16 @@ fn extra_lab_recordings_per_their_manifest() {
             "dcshadow_registration" => ["ORT-DRS-002"].into(),
             "printnightmare" => ["ORT-RPC-002"].into(),
             "gpo_defender_disabled" => ["ORT-EVT-011"].into(),
+            "golden_ticket_lifetime" => ["ORT-KRB-007"].into(),
+            "overpass_windows_workstation" => ["ORT-KRB-011"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
         let pcap = orthrus_testkit::fixture(&format!("lab-extra/{name}.pcap"));
         let audit = orthrus_testkit::fixture(&format!("lab-extra/{name}.audit.jsonl"));
+        // A recording made after changing the directory comes with its own sync.
+        let own = orthrus_testkit::fixture(&format!("lab-extra/{name}.snapshot.json"));
+        let snapshot = if own.exists() { own } else { snapshot.clone() };
         let mut args = vec!["--directory", snapshot.to_str().unwrap(), "--config", config.to_str().unwrap()];
         args.push(pcap.to_str().unwrap());
         // a TGS exchange leaves nothing in Samba's log: the golden ticket's is empty
@@ -480,7 +506,7 @@ fn extra_lab_recordings_per_their_manifest() {
         }
         seen += 1;
     }
-    assert_eq!(seen, 32);
+    assert_eq!(seen, 34);
 }
 
 /// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on

@@ -29,12 +29,20 @@ pub const DETECTIONS: &[DetectionEntry] = &[
         build: kerberos::golden_ticket_nonexistent::build,
     },
     DetectionEntry { meta: &kerberos::forged_pac::META, build: kerberos::forged_pac::build },
+    DetectionEntry {
+        meta: &kerberos::golden_ticket_lifetime::META,
+        build: kerberos::golden_ticket_lifetime::build,
+    },
     DetectionEntry { meta: &kerberos::golden_ticket_kvno::META, build: kerberos::golden_ticket_kvno::build },
     DetectionEntry {
         meta: &kerberos::golden_ticket_downgrade::META,
         build: kerberos::golden_ticket_downgrade::build,
     },
     DetectionEntry { meta: &kerberos::pass_the_ticket::META, build: kerberos::pass_the_ticket::build },
+    DetectionEntry {
+        meta: &kerberos::unusual_implementation::META,
+        build: kerberos::unusual_implementation::build,
+    },
     DetectionEntry { meta: &ntlm::account_enumeration::META, build: ntlm::account_enumeration::build },
     DetectionEntry { meta: &ntlm::brute_force::META, build: ntlm::brute_force::build },
     DetectionEntry { meta: &ntlm::tampering::META, build: ntlm::tampering::build },

@@ -424,3 +424,47 @@ fn policy_files_written_over_smb_are_read_whole() {
         ]
     );
 }
+
+/// The SPNEGO mechanisms a client offered beside its Kerberos AP-REQ, in its order, as tshark
+/// lists `spnego.MechType` in the same frame: Windows' Negotiate (NEGOEX among them) in a
+/// public capture, and the lab's Samba and impacket clients.
+#[test]
+fn spnego_offers_match_tshark() {
+    const OIDS: &[(&str, &str)] = &[
+        ("krb5", "1.2.840.113554.1.2.2"),
+        ("ms-krb5", "1.2.840.48018.1.2.2"),
+        ("krb5-u2u", "1.2.840.113554.1.2.2.3"),
+        ("ntlmssp", "1.3.6.1.4.1.311.2.2.10"),
+        ("negoex", "1.3.6.1.4.1.311.2.2.30"),
+    ];
+    let rubeus = corpus().join(
+        "security-datasets/atomic/windows/credential_access/network/empire_shell_rubeus_asktgt_ptt/empire_shell_rubeus_asktgt_ptt_2020-09-21223848.cap",
+    );
+    let mut captures = vec![rubeus];
+    captures.extend(lab_manifest().iter().map(|c| lab(&c.name)));
+    let (mut compared, mut negoex) = (0, 0);
+    for capture in &captures {
+        let offers: BTreeMap<u64, Vec<String>> =
+            tshark_fields(capture, "spnego.MechType", &["frame.number", "spnego.MechType"])
+                .into_iter()
+                .map(|row| (row[0][0].parse().unwrap(), row[1].clone()))
+                .collect();
+        for activity in orthrus_testkit::activities(capture) {
+            let ActivityKind::ServiceAccessed(access) = &activity.kind else { continue };
+            let Some(frame) = activity.provenance.first().and_then(|p| p.frame_number()) else { continue };
+            let theirs = offers.get(&frame).cloned().unwrap_or_default();
+            let ours: Vec<String> = access
+                .offered_mechanisms
+                .iter()
+                .map(|m| {
+                    OIDS.iter().find(|(name, _)| name == m).map_or(m.as_str(), |(_, oid)| oid).to_owned()
+                })
+                .collect();
+            assert_eq!(ours, theirs, "{} frame {frame}", capture.display());
+            compared += usize::from(!ours.is_empty());
+            negoex += usize::from(access.offered_mechanisms.iter().any(|m| m == "negoex"));
+        }
+    }
+    assert!(compared >= 5, "only {compared} SPNEGO offers beside an AP-REQ");
+    assert_eq!(negoex, 1, "Windows' offer in the Rubeus capture, and no lab client's");
+}

@@ -28,6 +28,8 @@ pub const ATSVC: &str = "1ff70682-0a51-30e8-076d-740be8cee98b";
 pub const TSCH: &str = "86d35949-83c9-4044-b424-db363231fd0c";
 pub const EPM: &str = "e1af8308-5d1f-11c9-91a4-08002b14a0fa";
 pub const RPRN: &str = "12345678-1234-abcd-ef00-0123456789ab";
+/// MS-PAR (IRemoteWinspool): the Print Spooler over TCP, sealed (packet privacy is required).
+pub const PAR: &str = "76f03f96-cdfd-44fc-a22c-64950a001209";
 pub const EFSRPC: &str = "c681d488-d850-11d0-8c52-00c04fd90f7e";
 pub const EFSRPC_PIPE: &str = "df1941c5-fe89-4e79-bf10-463657acf44d";
 pub const DFSNM: &str = "4fc742e0-4a10-11cf-8273-00aa004ae673";
@@ -585,6 +587,54 @@ static INTERFACES: &[Interface] = &[
             "RpcEnumPerMachineConnections",
             "RpcXcvData",
             "RpcAddPrinterDriverEx",
+        ],
+    },
+    Interface {
+        name: "par",
+        uuid: PAR,
+        operations: &[
+            "RpcAsyncOpenPrinter",
+            "RpcAsyncAddPrinter",
+            "RpcAsyncSetJob",
+            "RpcAsyncGetJob",
+            "RpcAsyncEnumJobs",
+            "RpcAsyncAddJob",
+            "RpcAsyncScheduleJob",
+            "RpcAsyncDeletePrinter",
+            "RpcAsyncSetPrinter",
+            "RpcAsyncGetPrinter",
+            "RpcAsyncStartDocPrinter",
+            "RpcAsyncStartPagePrinter",
+            "RpcAsyncWritePrinter",
+            "RpcAsyncEndPagePrinter",
+            "RpcAsyncEndDocPrinter",
+            "RpcAsyncAbortPrinter",
+            "RpcAsyncGetPrinterData",
+            "RpcAsyncGetPrinterDataEx",
+            "RpcAsyncSetPrinterData",
+            "RpcAsyncSetPrinterDataEx",
+            "RpcAsyncClosePrinter",
+            "RpcAsyncAddForm",
+            "RpcAsyncDeleteForm",
+            "RpcAsyncGetForm",
+            "RpcAsyncSetForm",
+            "RpcAsyncEnumForms",
+            "RpcAsyncGetPrinterDriver",
+            "RpcAsyncEnumPrinterData",
+            "RpcAsyncEnumPrinterDataEx",
+            "RpcAsyncEnumPrinterKey",
+            "RpcAsyncDeletePrinterData",
+            "RpcAsyncDeletePrinterDataEx",
+            "RpcAsyncDeletePrinterKey",
+            "RpcAsyncXcvData",
+            "RpcAsyncSendRecvBidiData",
+            "RpcAsyncCreatePrinterIC",
+            "RpcAsyncPlayGdiScriptOnPrinterIC",
+            "RpcAsyncDeletePrinterIC",
+            "RpcAsyncEnumPrinters",
+            "RpcAsyncAddPrinterDriver",
+            "RpcAsyncEnumPrinterDrivers",
+            "RpcAsyncGetPrinterDriverDirectory",
         ],
     },
     Interface { name: "efsrpc", uuid: EFSRPC, operations: EFSRPC_OPERATIONS },

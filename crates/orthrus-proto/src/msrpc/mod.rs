@@ -172,7 +172,9 @@ pub fn decode_request(interface: &str, opnum: u16, stub: &[u8], ndr64: bool) -> 
         // DRIVER_CONTAINER {Level, union {DRIVER_INFO_n*}}, dwFileCopyFlags): level 2's
         // DRIVER_INFO_2 {cVersion, pName, pEnvironment, pDriverPath, pDataFile, pConfigFile}
         // (levels 3, 4, 6 and 8 begin the same way), its strings deferred after it.
-        (interfaces::RPRN, 89) => printer_driver(&mut ndr),
+        // RpcAsyncAddPrinterDriver takes RpcAddPrinterDriverEx's arguments (MS-PAR 3.1.4.2.2);
+        // it is readable only when the client did not seal it.
+        (interfaces::RPRN, 89) | (interfaces::PAR, 39) => printer_driver(&mut ndr),
         // EfsRpcOpenFileRaw, EncryptFileSrv, DecryptFileSrv, QueryUsersOnFile,
         // QueryRecoveryAgents, AddUsersToFile, FileKeyInfo: the file name, a [ref, string]
         // wchar_t*, comes first.
@@ -542,6 +544,12 @@ mod tests {
         for n in 0..stub.len() {
             let _ = decode_request(interfaces::RPRN, 89, &stub[..n], false);
         }
+        // MS-PAR's RpcAsyncAddPrinterDriver carries the same arguments.
+        let par = impacket_stub("par_asyncaddprinterdriver.bin");
+        assert_eq!(
+            decode_request(interfaces::PAR, 39, &par, false),
+            decode_request(interfaces::RPRN, 89, &stub, false)
+        );
     }
 
     #[test]

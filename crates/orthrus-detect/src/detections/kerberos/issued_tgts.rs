@@ -7,14 +7,14 @@
 //! fingerprint is unknown, and its key version and encryption type are whatever the forger
 //! chose — the krbtgt NT hash makes RC4 tickets, tools write key version 2.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
 
 use orthrus_model::{Activity, AlertTargets, EncryptionType, KerberosExchange, Severity, TicketInfo};
 use serde::Deserialize;
 
 use super::{as_exchange, name_list, tgs_exchange};
-use crate::detections::windows::{Finding, NamedEpisodes, bare_account};
+use crate::detections::windows::{Finding, NamedEpisodes, lists_account};
 use crate::{AlertUpdate, DetectionMeta};
 
 /// Settings shared by the golden-ticket checks of a presented TGT against the TGTs seen
@@ -49,13 +49,49 @@ impl PresentedTgtConfig {
     }
 
     pub fn excludes(&self, account: &str) -> bool {
-        let bare = bare_account(account);
-        self.exclude_actors.iter().any(|a| bare_account(a).eq_ignore_ascii_case(bare))
+        lists_account(&self.exclude_actors, account)
     }
 }
 
-/// TGT fingerprints remembered at most (the oldest forgotten first).
+/// Tickets remembered at most (the oldest forgotten first).
 const MAX_TICKETS: usize = 200_000;
+
+/// What a detection remembers of each ticket, by fingerprint: the first record kept, at most
+/// [`MAX_TICKETS`] tickets, the oldest forgotten first.
+pub(crate) struct TicketMemory<V> {
+    tickets: HashMap<String, V>,
+    order: VecDeque<String>,
+}
+
+impl<V> Default for TicketMemory<V> {
+    fn default() -> Self {
+        Self { tickets: HashMap::new(), order: VecDeque::new() }
+    }
+}
+
+impl<V> TicketMemory<V> {
+    pub fn get(&self, id: &str) -> Option<&V> {
+        self.tickets.get(id)
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.tickets.contains_key(id)
+    }
+
+    /// Keeps `value` for a ticket not remembered yet (a known ticket keeps its first record).
+    pub fn remember(&mut self, id: &str, value: V) {
+        if self.tickets.contains_key(id) {
+            return;
+        }
+        self.tickets.insert(id.to_owned(), value);
+        self.order.push_back(id.to_owned());
+        while self.order.len() > MAX_TICKETS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.tickets.remove(&oldest);
+            }
+        }
+    }
+}
 
 /// The TGTs seen issued for one realm.
 #[derive(Debug, Default, Clone)]
@@ -77,14 +113,13 @@ pub(crate) struct UnexplainedTgt<'a> {
 
 #[derive(Default)]
 pub(crate) struct IssuedTgts {
-    ids: HashSet<String>,
-    order: VecDeque<String>,
+    ids: TicketMemory<()>,
     realms: HashMap<String, RealmTgts>,
 }
 
 /// A ticket for the realm's own ticket-granting service (`krbtgt/REALM` in REALM): not a
 /// referral to another realm.
-fn local_tgt(ticket: &TicketInfo) -> bool {
+pub(crate) fn local_tgt(ticket: &TicketInfo) -> bool {
     ticket.sname.split_once('/').is_some_and(|(service, realm)| {
         service.eq_ignore_ascii_case("krbtgt") && realm.eq_ignore_ascii_case(&ticket.realm)
     })
@@ -123,13 +158,7 @@ impl IssuedTgts {
         if let Some(kvno) = ticket.kvno.filter(|k| *k <= 0xFFFF) {
             realm.kvnos.insert(kvno);
         }
-        self.ids.insert(ticket.id.clone());
-        self.order.push_back(ticket.id.clone());
-        while self.order.len() > MAX_TICKETS {
-            if let Some(oldest) = self.order.pop_front() {
-                self.ids.remove(&oldest);
-            }
-        }
+        self.ids.remember(&ticket.id, ());
     }
 }
 
@@ -189,7 +218,7 @@ pub(crate) fn raise_presented(
 }
 
 /// The KDC's answer to the TGS-REQ, for sentences.
-fn kdc_answer(exchange: &KerberosExchange) -> String {
+pub(crate) fn kdc_answer(exchange: &KerberosExchange) -> String {
     match &exchange.outcome {
         orthrus_model::KdcOutcome::Issued(_) => "the KDC issued the ticket".to_owned(),
         orthrus_model::KdcOutcome::Failed(failure) => format!("the KDC refused it ({})", failure.code),

@@ -7,11 +7,13 @@ pub mod brute_force;
 pub mod forged_pac;
 pub mod golden_ticket_downgrade;
 pub mod golden_ticket_kvno;
+pub mod golden_ticket_lifetime;
 pub mod golden_ticket_nonexistent;
 pub mod honeytoken;
 pub mod issued_tgts;
 pub mod kerberoasting;
 pub mod pass_the_ticket;
+pub mod unusual_implementation;
 
 use orthrus_model::{Activity, ActivityKind, KerberosExchange};
 
@@ -40,6 +42,14 @@ pub(crate) fn name_list<'a>(names: impl IntoIterator<Item = &'a String>, max: us
         text.push_str(&format!(" and {} more", names.len() - max));
     }
     text
+}
+
+/// `activity` with the evidence of an earlier sighting cited before its own (a ticket's
+/// issuance or first use).
+pub(crate) fn citing_earlier(activity: &Activity, earlier: Vec<orthrus_model::Provenance>) -> Activity {
+    let mut cited = activity.clone();
+    cited.provenance = earlier.into_iter().chain(activity.provenance.iter().cloned()).collect();
+    cited
 }
 
 /// Account names compare case-insensitively in AD; keep one spelling for state keys.

@@ -25,12 +25,13 @@
 //!   sensor beside the DC sees only those presented to the DC.
 //! - Evidence: the issuance (or first use) and each use from the new address.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use orthrus_model::{Activity, AlertTargets, KdcOutcome, Provenance, Severity, Timestamp};
 use serde::Deserialize;
 
+use super::issued_tgts::TicketMemory;
 use super::{as_exchange, tgs_exchange};
 use crate::detections::windows::{Finding, NamedEpisodes};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
@@ -79,9 +80,6 @@ impl PassTheTicketConfig {
     }
 }
 
-/// Tickets remembered at most.
-const MAX_TICKETS: usize = 200_000;
-
 /// Where and when a TGT was first seen, and whose it is.
 struct Sighting {
     address: IpAddr,
@@ -95,8 +93,7 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(PassTheTicket {
         max_age_secs: i64::try_from(c.max_ticket_age_secs).unwrap_or(i64::MAX),
         excluded_actors: c.exclude_actors.iter().map(|a| super::account_key(a)).collect(),
-        tickets: HashMap::new(),
-        order: VecDeque::new(),
+        tickets: TicketMemory::default(),
         episodes: NamedEpisodes::new(c.window_secs),
     })
 }
@@ -104,24 +101,8 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
 pub struct PassTheTicket {
     max_age_secs: i64,
     excluded_actors: Vec<String>,
-    tickets: HashMap<String, Sighting>,
-    order: VecDeque<String>,
+    tickets: TicketMemory<Sighting>,
     episodes: NamedEpisodes,
-}
-
-impl PassTheTicket {
-    fn remember(&mut self, id: &str, sighting: Sighting) {
-        if self.tickets.contains_key(id) {
-            return;
-        }
-        self.tickets.insert(id.to_owned(), sighting);
-        self.order.push_back(id.to_owned());
-        while self.order.len() > MAX_TICKETS {
-            if let Some(oldest) = self.order.pop_front() {
-                self.tickets.remove(&oldest);
-            }
-        }
-    }
 }
 
 impl Detector for PassTheTicket {
@@ -141,7 +122,7 @@ impl Detector for PassTheTicket {
                     account: Some(account),
                     provenance: activity.provenance.clone(),
                 };
-                self.remember(&issued.ticket.id, sighting);
+                self.tickets.remember(&issued.ticket.id, sighting);
             }
             return;
         }
@@ -163,7 +144,7 @@ impl Detector for PassTheTicket {
                 account: owner,
                 provenance: activity.provenance.clone(),
             };
-            self.remember(&presented.id, sighting);
+            self.tickets.remember(&presented.id, sighting);
             return;
         };
         if first.address == address || first.time.saturating_add_secs(self.max_age_secs) < activity.time {
@@ -196,9 +177,7 @@ impl Detector for PassTheTicket {
             },
         };
         // The first sighting is evidence too: where the ticket came from.
-        let mut cited = activity.clone();
-        cited.provenance = first_provenance.into_iter().chain(activity.provenance.iter().cloned()).collect();
-        self.episodes.raise(&META, &cited, finding, updates);
+        self.episodes.raise(&META, &super::citing_earlier(activity, first_provenance), finding, updates);
     }
 }
 

@@ -1,56 +1,80 @@
-//! ORT-NTLM-004 — NTLM relay of a domain controller's machine account.
+//! ORT-NTLM-004 — NTLM relay of a domain controller's or an Exchange server's machine account.
 //!
 //! - Attack: a DC is coerced to authenticate to the attacker's host (printer bug,
 //!   PetitPotam, DFSCoerce — ORT-RPC-002/003/004) and ntlmrelayx passes the DC's NTLM
 //!   authentication on — to another DC's LDAP (to grant itself rights or RBCD), to AD CS web
-//!   enrolment (a certificate for the DC, then DCSync), or back to SMB. The DC's machine
-//!   account then authenticates to a DC from an address that is not a DC's.
+//!   enrolment (a certificate for the DC, then DCSync), or back to SMB. PrivExchange does the
+//!   same to an Exchange server (a push subscription makes it authenticate to the attacker's
+//!   HTTP server), whose machine account may write the domain's ACL. The machine account
+//!   then authenticates to a DC from an address that is not its server's.
 //! - ATT&CK: T1557.001, T1187. MDI: Suspected NTLM relay attack (Exchange account) (2037);
-//!   the catalogue generalises MDI's Exchange servers to DCs, whose relay is the worst case.
+//!   the catalogue adds DCs, whose relay is the worst case.
 //! - Data: NET: NTLMSSP AUTHENTICATE messages to a DC (SMB, LDAP, DCE-RPC, HTTP): the account,
-//!   its workstation name, the service the client meant (MsvAvTargetName), the answer; the DC
+//!   its workstation name, the service the client meant (MsvAvTargetName), the answer. EVT:
+//!   Samba's NTLM audit (with both addresses) and 4624 network logons whose package is NTLM
+//!   (the DC that logged is the server); 4776 gives no address and is not judged. The DC
 //!   list (configured `domain_controllers`, the directory's DCs by name, the addresses that
 //!   answer Kerberos or serve replication).
 //! - Logic: the machine account of a known DC authenticates over NTLM to a known DC's
-//!   address from an address that is not a known DC's. Medium; High when the server accepted
-//!   it. One alert per source and quiet gap `window_secs` (config `[ntlm_relay]`).
+//!   address from an address that is not a known DC's; or the machine account of an Exchange
+//!   server (a computer member of the directory's Exchange Servers or Exchange Trusted
+//!   Subsystem group) does so from an address other than those its machine account got a
+//!   Kerberos TGT from (judged once one is known). Medium; High when the server accepted it.
+//!   One alert per source and quiet gap `window_secs` (config `[ntlm_relay]`).
 //! - Thresholds: `window_secs = 3600`.
 //! - Benign: a DC whose address is not known as a DC's (list it in `domain_controllers`);
 //!   a multi-homed DC authenticating from an address the sensor never saw it answer from.
-//! - Gaps: Exchange servers' machine accounts (MDI's case) need their addresses, which the
-//!   directory does not hold; relays of ordinary accounts without a removed MIC look like
-//!   their victims' own logons.
+//! - Gaps: an Exchange server whose own Kerberos logon was never seen is not judged (its
+//!   address is unknown: the directory does not hold it); relays of ordinary accounts without
+//!   a removed MIC look like their victims' own logons.
 //! - Evidence: each AUTHENTICATE (request and answer frames), the account, the workstation
 //!   it claims, the service it meant, the answer.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, AuthOutcome, Severity};
 
-use crate::detections::windows::{EventRuleConfig, Finding, KnownDcs, NamedEpisodes};
+use crate::detections::windows::{EventRuleConfig, Finding, KnownDcs, NamedEpisodes, host_key};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-NTLM-004",
-    title: "Suspected NTLM relay attack (domain controller account)",
+    title: "Suspected NTLM relay attack (domain controller or Exchange account)",
     mdi: "Suspected NTLM relay attack (Exchange account) (2037)",
     external_id: 2037,
     cef_app: "Ntlm",
     tactic: "TA0008",
     techniques: &["T1557.001", "T1187"],
     data_sources: &[
-        "NTLMSSP AUTHENTICATE to a DC by a DC's machine account",
-        "DC list (config, directory, learned)",
+        "NTLMSSP AUTHENTICATE to a DC by a DC's or an Exchange server's machine account; Samba NTLM audit, 4624 (NTLM)",
+        "DC list (config, directory, learned); Exchange servers (directory groups) and their Kerberos logons",
     ],
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "ntlm_relay",
 };
 
+/// The groups whose computer members are Exchange servers (Exchange setup creates them).
+const EXCHANGE_GROUPS: &[&str] = &["Exchange Servers", "Exchange Trusted Subsystem"];
+
+/// Addresses remembered per Exchange server at most (multi-homed, renumbered).
+const MAX_SERVER_ADDRESSES: usize = 16;
+
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    let directory = &config.directory;
+    let exchange = EXCHANGE_GROUPS
+        .iter()
+        .filter_map(|group| directory.find(group))
+        .flat_map(|group| directory.transitive_members(&group))
+        .filter_map(|member| member.object.sam_account_name.clone())
+        .filter(|name| name.ends_with('$'))
+        .map(|name| (host_key(&name), BTreeSet::new()))
+        .collect();
     Box::new(NtlmRelay {
         config: config.ntlm_relay.clone(),
         dcs: KnownDcs::from_config(config),
+        exchange,
         episodes: NamedEpisodes::new(config.ntlm_relay.window_secs),
     })
 }
@@ -58,7 +82,82 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
 pub struct NtlmRelay {
     config: EventRuleConfig,
     dcs: KnownDcs,
+    /// Exchange servers (by `host_key`) and the addresses their machine accounts got a
+    /// Kerberos TGT from: where each server really is.
+    exchange: HashMap<String, BTreeSet<IpAddr>>,
     episodes: NamedEpisodes,
+}
+
+impl NtlmRelay {
+    /// An Exchange server's machine account logging on with Kerberos shows the server's own
+    /// address (it knew the machine key).
+    fn learn_exchange_address(&mut self, activity: &Activity) {
+        let ActivityKind::TgtRequested(exchange) = &activity.kind else { return };
+        let (Some(issued), Some(source)) = (exchange.issued(), activity.source_ip()) else { return };
+        if let Some(addresses) = self.exchange.get_mut(&host_key(&issued.cname))
+            && addresses.len() < MAX_SERVER_ADDRESSES
+        {
+            addresses.insert(source);
+        }
+    }
+
+    /// Whose relayed account this is — the server's role, and why the source is not that
+    /// server — if `user` is a DC's or an Exchange server's machine account authenticating
+    /// from an address that is not that server's.
+    fn relayed_role(&self, user: &str, source: IpAddr) -> Option<(&'static str, String)> {
+        if !user.ends_with('$') {
+            return None;
+        }
+        if self.dcs.contains(user) {
+            return (!self.dcs.contains_address(source))
+                .then(|| ("domain controller", "which is not a domain controller".to_owned()));
+        }
+        // An Exchange server is judged once its own address is known: before that the source
+        // may be the server itself.
+        let addresses = self.exchange.get(&host_key(user))?;
+        if addresses.is_empty() || addresses.contains(&source) || self.dcs.contains_address(source) {
+            return None;
+        }
+        let known: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+        Some(("Exchange server", format!("while that Exchange server logs on from {}", known.join(", "))))
+    }
+}
+
+/// An NTLM logon, from the wire (NTLMSSP AUTHENTICATE), Samba's audit or a 4624 network logon
+/// whose package is NTLM.
+struct NtlmLogon {
+    /// `DOMAIN\name` as the logon gives it.
+    account: String,
+    user: String,
+    workstation: String,
+    target_name: Option<String>,
+    outcome: AuthOutcome,
+}
+
+impl NtlmLogon {
+    fn of(activity: &Activity) -> Option<Self> {
+        match &activity.kind {
+            ActivityKind::NtlmAuthenticated(auth) => Some(Self {
+                account: auth.account(),
+                user: auth.user.clone(),
+                workstation: auth.workstation.clone(),
+                target_name: auth.target_name.clone(),
+                outcome: auth.outcome.clone(),
+            }),
+            ActivityKind::LoggedOn(logon)
+                if logon.package.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("NTLM")) =>
+            {
+                Some(Self {
+                    account: logon.account.qualified(),
+                    user: logon.account.name.clone(),
+                    workstation: activity.source_host.as_deref().unwrap_or_default().to_owned(),
+                    target_name: None,
+                    outcome: logon.outcome.clone(),
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Detector for NtlmRelay {
@@ -68,20 +167,22 @@ impl Detector for NtlmRelay {
 
     fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
         self.dcs.learn(activity);
-        let ActivityKind::NtlmAuthenticated(auth) = &activity.kind else { return };
-        if activity.from_event_log() || !auth.user.ends_with('$') || !self.dcs.contains(&auth.user) {
+        self.learn_exchange_address(activity);
+        let Some(logon) = NtlmLogon::of(activity) else { return };
+        let Some(source) = activity.source_ip() else { return };
+        let Some((role, not_the_server)) = self.relayed_role(&logon.user, source) else { return };
+        // The server: its address on the wire (and in Samba's audit), else the DC that logged.
+        let server = match (activity.destination, &activity.destination_host) {
+            (Some(server), _) if self.dcs.contains_address(server.ip) => server.ip.to_string(),
+            (None, Some(host)) if activity.from_event_log() && self.dcs.contains(host) => host.to_string(),
+            _ => return,
+        };
+        if source.is_loopback() || self.config.excludes(&logon.account) {
             return;
         }
-        let (Some(source), Some(server)) = (activity.source_ip(), activity.destination) else { return };
-        if self.dcs.contains_address(source) || !self.dcs.contains_address(server.ip) {
-            return;
-        }
-        let account = auth.account();
-        if self.config.excludes(&account) {
-            return;
-        }
-        let accepted = matches!(auth.outcome, AuthOutcome::Succeeded);
-        let answer = match auth.outcome {
+        let account = logon.account;
+        let accepted = matches!(logon.outcome, AuthOutcome::Succeeded);
+        let answer = match logon.outcome {
             AuthOutcome::Succeeded => "accepted".to_owned(),
             AuthOutcome::Failed { status } => format!("refused ({status})"),
             AuthOutcome::Unknown => "unanswered".to_owned(),
@@ -91,16 +192,13 @@ impl Detector for NtlmRelay {
         let finding = Finding {
             key,
             summary: format!(
-                "NTLM logon as {account} (workstation {}{}) to {}: {answer}",
-                auth.workstation,
-                auth.target_name.as_deref().map(|t| format!(", meant for {t}")).unwrap_or_default(),
-                server.ip,
+                "NTLM logon as {account} (workstation {}{}) to {server}: {answer}",
+                logon.workstation,
+                logon.target_name.as_deref().map(|t| format!(", meant for {t}")).unwrap_or_default(),
             ),
             description: format!(
-                "{source}, which is not a domain controller, authenticated to {} over NTLM as the domain \
-                 controller account{} {}: the DC's authentication was relayed (NTLM relay after \
-                 coercion){}.",
-                server.ip,
+                "{source}, {not_the_server}, authenticated to {server} over NTLM as the {role} account{} {}: \
+                 the {role}'s authentication was relayed (NTLM relay after coercion){}.",
                 if accounts.len() == 1 { "" } else { "s" },
                 accounts.iter().cloned().collect::<Vec<_>>().join(", "),
                 if accepted { ", and the server accepted it" } else { "" },
@@ -109,7 +207,7 @@ impl Detector for NtlmRelay {
             actor: Some(account),
             targets: AlertTargets {
                 accounts: accounts.clone(),
-                computers: BTreeSet::from([server.ip.to_string()]),
+                computers: BTreeSet::from([server]),
                 ..AlertTargets::default()
             },
         };
@@ -120,7 +218,9 @@ impl Detector for NtlmRelay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::recon::testing::{extra_alerts, with_lab_directory};
+    use crate::detections::recon::testing::{
+        extra_alerts, extra_audit_alerts, with_lab_directory, with_recording_directory,
+    };
     use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
 
     /// The lab DC by address (as a deployment lists its DCs) and the lab directory (DC1 by name).
@@ -151,6 +251,51 @@ mod tests {
             alert.description
         );
         assert!(alert.evidence[0].summary.contains("meant for cifs/10.99.0.21"), "{:#?}", alert.evidence);
+    }
+
+    #[test]
+    fn fires_when_an_exchange_servers_account_comes_from_another_host() {
+        // EXCH01 (in Exchange Servers) logs on with Kerberos and over NTLM from 10.99.0.20;
+        // its NTLM authentication to 10.99.0.21 is relayed to the DC from there.
+        let config = with_recording_directory(
+            "ntlm_relay_exchange_account",
+            DetectionConfig { domain_controllers: vec!["10.99.0.10".into()], ..DetectionConfig::default() },
+        );
+        let alerts = extra_alerts("ntlm_relay_exchange_account", META.id, &config);
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
+        assert_eq!(alert.targets.accounts, BTreeSet::from(["LAB\\EXCH01$".to_owned()]));
+        assert!(
+            alert
+                .description
+                .starts_with("10.99.0.21, which is not that Exchange server, authenticated to 10.99.0.10")
+                && alert.description.contains("as the Exchange server account LAB\\EXCH01$"),
+            "{}",
+            alert.description
+        );
+        // The audit log alone says the same.
+        assert_eq!(extra_audit_alerts("ntlm_relay_exchange_account", META.id, &config).len(), 1);
+        // Without the directory's Exchange Servers group EXCH01$ is an ordinary computer.
+        assert!(extra_alerts("ntlm_relay_exchange_account", META.id, &lab_dcs()).is_empty());
+    }
+
+    #[test]
+    fn fires_from_the_dcs_audit_log_too() {
+        // Samba's audit of the same relayed logon: DC1$ from 10.99.0.21 over SMB, accepted.
+        let alerts = extra_audit_alerts("ntlm_relay_dc_account", META.id, &lab_dcs());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert_eq!(alerts[0].source.ip, Some("10.99.0.21".parse().unwrap()));
+        assert_eq!(alerts[0].severity, Severity::High);
+        assert!(
+            alerts[0].evidence[0].summary.contains("to 10.99.0.10: accepted"),
+            "{:#?}",
+            alerts[0].evidence
+        );
+        // The DC's own logons in the benign recordings' logs stay silent.
+        for benign in ["benign_directory_lookups", "benign_computer_rename", "benign_gpo_edit"] {
+            assert!(extra_audit_alerts(benign, META.id, &lab_dcs()).is_empty(), "{benign}");
+        }
     }
 
     #[test]

@@ -39,7 +39,7 @@ use serde::Deserialize;
 
 use super::{NAMING_ATTRIBUTES, filter_assertions};
 use crate::baseline::PairProfile;
-use crate::detections::windows::{Finding, KnownDcs, NamedEpisodes, bare_account, sensitive_groups};
+use crate::detections::windows::{Finding, KnownDcs, NamedEpisodes, lists_account, sensitive_groups};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -242,10 +242,7 @@ impl LdapRecon {
         }
         let Some(source) = activity.source_ip() else { return };
         let who = search.user.as_deref().unwrap_or("an unknown account");
-        let bare = bare_account(who);
-        if self.dcs.contains_address(source)
-            || self.config.exclude_actors.iter().any(|a| bare_account(a).eq_ignore_ascii_case(bare))
-        {
+        if self.dcs.contains_address(source) || lists_account(&self.config.exclude_actors, who) {
             return;
         }
         let key = source.to_string();

@@ -148,6 +148,15 @@ pub(crate) mod testing {
         config
     }
 
+    /// `config` with the directory synced after recording testdata/lab-extra/NAME (its
+    /// NAME.snapshot.json: the scenario changed the directory first).
+    pub fn with_recording_directory(name: &str, mut config: DetectionConfig) -> DetectionConfig {
+        let path = orthrus_testkit::fixture(&format!("lab-extra/{name}.snapshot.json"));
+        let snapshot = Snapshot::load(&path).unwrap();
+        config.directory = Arc::new(Directory::new(snapshot, &config.entity_tags()));
+        config
+    }
+
     fn alerts_over(paths: &[std::path::PathBuf], id: &str, config: &DetectionConfig) -> Vec<Alert> {
         let mut engine = Engine::new(config, "test");
         for path in paths {

@@ -56,9 +56,14 @@ impl EventRuleConfig {
     }
 
     pub fn excludes(&self, actor: &str) -> bool {
-        let bare = bare_account(actor);
-        self.exclude_actors.iter().any(|a| bare_account(a).eq_ignore_ascii_case(bare))
+        lists_account(&self.exclude_actors, actor)
     }
+}
+
+/// Whether an exclusion list names `account`, compared as bare names, case-insensitively.
+pub(crate) fn lists_account(list: &[String], account: &str) -> bool {
+    let bare = bare_account(account);
+    list.iter().any(|a| bare_account(a).eq_ignore_ascii_case(bare))
 }
 
 /// An account name without its domain: `LAB\\bob`, `bob@lab.test` and `bob` are all `bob`

@@ -21,11 +21,11 @@
 //! - Benign: clients of a print server that registers for change notifications (the
 //!   print queue window) — domain controllers should not be print servers; where one is,
 //!   exclude its clients (`exclude_sources`) or accounts (`exclude_actors`).
-//! - PrintNightmare: `RpcAddPrinterDriverEx` (89) from a non-DC — a driver installed
-//!   remotely, which no workstation needs to do on a DC — is High, naming the driver files
-//!   (a DLL on another host's share is the payload) when the call is readable.
-//! - Gaps: MS-PAR's `RpcAsyncAddPrinterDriver` (the same over \pipe\… IRemoteWinspool) is
-//!   not decoded.
+//! - PrintNightmare: MS-RPRN `RpcAddPrinterDriverEx` (89), or MS-PAR's
+//!   `RpcAsyncAddPrinterDriver` (IRemoteWinspool opnum 39, over TCP, sealed as MS-PAR
+//!   requires) from a non-DC — a driver installed remotely, which no workstation needs to do
+//!   on a DC — is High, naming the driver files (a DLL on another host's share is the
+//!   payload) when the call is readable.
 //! - Evidence: each call (request and reply frames), the callback host, the account, the
 //!   server's answer.
 
@@ -110,11 +110,15 @@ impl PrintSpooler {
 }
 
 impl PrintSpooler {
-    /// PrintNightmare: a printer driver installed remotely (RpcAddPrinterDriverEx).
+    /// PrintNightmare: a printer driver installed remotely (MS-RPRN RpcAddPrinterDriverEx, or
+    /// MS-PAR RpcAsyncAddPrinterDriver, sealed as MS-PAR requires: then the driver is unknown).
     fn driver_install(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
-        if call.interface != "rprn" || call.operation.as_deref() != Some("RpcAddPrinterDriverEx") {
-            return;
-        }
+        let operation = match (call.interface.as_str(), call.operation.as_deref()) {
+            ("rprn", Some(op @ "RpcAddPrinterDriverEx")) | ("par", Some(op @ "RpcAsyncAddPrinterDriver")) => {
+                op
+            }
+            _ => return,
+        };
         let Some(ForeignCall { source, server, who, result }) = self.dcs.foreign_call(activity, call) else {
             return;
         };
@@ -132,7 +136,8 @@ impl PrintSpooler {
         let finding = super::Finding {
             key,
             summary: format!(
-                "{result} RpcAddPrinterDriverEx by {who}{}{}",
+                "{result} {operation} by {who}{}{}{}",
+                if call.encrypted { " (sealed)" } else { "" },
                 driver.as_ref().map(|d| format!(": driver \"{d}\"")).unwrap_or_default(),
                 if files.is_empty() { String::new() } else { format!(", files {}", files.join(", ")) },
             ),
@@ -228,6 +233,37 @@ mod tests {
         let from_dc =
             DetectionConfig { domain_controllers: vec!["172.16.66.37".into()], ..DetectionConfig::default() };
         assert!(wire_alerts(&spool_sample(), &from_dc).is_empty());
+    }
+
+    #[test]
+    fn fires_on_printnightmare_over_ms_par_sealed() {
+        // The same driver install through IRemoteWinspool over TCP with packet privacy: the
+        // call is known by interface and opnum, the driver is not.
+        let alerts = crate::detections::recon::testing::extra_alerts(
+            "printnightmare_par",
+            META.id,
+            &DetectionConfig::default(),
+        );
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
+        assert_eq!(alert.severity, Severity::High);
+        assert!(
+            alert.evidence[0].summary.contains("RpcAsyncAddPrinterDriver (sealed)"),
+            "{:#?}",
+            alert.evidence
+        );
+        assert!(
+            alert.description.contains("to install a printer driver (PrintNightmare"),
+            "{}",
+            alert.description
+        );
+        let from_dc =
+            DetectionConfig { domain_controllers: vec!["10.99.0.21".into()], ..DetectionConfig::default() };
+        assert!(
+            crate::detections::recon::testing::extra_alerts("printnightmare_par", META.id, &from_dc)
+                .is_empty()
+        );
     }
 
     #[test]
