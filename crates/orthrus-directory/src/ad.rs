@@ -103,6 +103,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn gp_links_name_their_gpos_and_skip_disabled_ones() {
+        let value = "[LDAP://cn={31b2f340-016d-11d2-945f-00c04fb984f9},cn=policies,cn=system,DC=lab,DC=test;0]\
+                     [LDAP://CN={6AC1786C-016F-11D2-945F-00C04fB984F9},CN=Policies,CN=System,DC=lab,DC=test;1]\
+                     [LDAP://cn={0F1E2D3C-0000-1111-2222-333344445555},cn=policies,cn=system,DC=lab,DC=test;2]";
+        assert_eq!(
+            gp_link_guids(value),
+            ["{31B2F340-016D-11D2-945F-00C04FB984F9}", "{0F1E2D3C-0000-1111-2222-333344445555}"]
+        );
+        assert!(gp_link_guids("").is_empty());
+        assert!(gp_link_guids("[LDAP://cn={unterminated;0]").is_empty());
+        assert!(gp_link_guids("[[[;;;]]]").is_empty());
+    }
+
+    #[test]
     fn decodes_a_domain_sid_and_its_parts() {
         // S-1-5-21-3538352689-76488004-2016120183-512, as AD stores it
         let mut bytes = vec![1u8, 5, 0, 0, 0, 0, 0, 5];
@@ -131,4 +145,23 @@ mod tests {
         assert_eq!(dns_name_of_dn("DC=Lab,DC=test"), "lab.test");
         assert_eq!(rdn_value("CN=IT Staff,CN=Users,DC=lab,DC=test"), "IT Staff");
     }
+}
+
+/// The GPO GUIDs a `gPLink` value links, in its order, upper case with braces:
+/// `[LDAP://cn={31B2F340-016D-11D2-945F-00C04FB984F9},cn=policies,cn=system,DC=lab,DC=test;0]`
+/// → `{31B2F340-016D-11D2-945F-00C04FB984F9}`. Links whose options disable them (bit 0) are
+/// left out; malformed parts are skipped.
+pub fn gp_link_guids(value: &str) -> Vec<String> {
+    value
+        .split('[')
+        .filter_map(|link| {
+            let (path, options) = link.trim_end_matches(']').rsplit_once(';')?;
+            if options.trim().parse::<u32>().is_ok_and(|o| o & 1 != 0) {
+                return None;
+            }
+            let start = path.find('{')?;
+            let end = start + path.get(start..)?.find('}')?;
+            Some(path.get(start..=end)?.to_ascii_uppercase())
+        })
+        .collect()
 }

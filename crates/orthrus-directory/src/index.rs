@@ -357,6 +357,21 @@ impl Directory {
             best.into_iter().map(|(slot, (_, _, reason))| (slot, Sensitivity { reason })).collect();
     }
 
+    /// Where a Group Policy object (`{GUID}`) is linked: the DNs of the domain roots and OUs
+    /// whose `gPLink` names it (enabled links only).
+    pub fn gpo_links(&self, gpo_guid: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        for domain in &self.snapshot.domains {
+            if domain.gp_links.iter().any(|g| g.eq_ignore_ascii_case(gpo_guid)) {
+                out.push(domain.dn.as_str());
+            }
+            let ous =
+                domain.objects.iter().filter(|o| o.gp_links.iter().any(|g| g.eq_ignore_ascii_case(gpo_guid)));
+            out.extend(ous.map(|o| o.dn.as_str()));
+        }
+        out
+    }
+
     /// Domain controllers' DNS host names and NetBIOS names.
     pub fn domain_controllers(&self) -> Vec<Found<'_>> {
         let mut out = Vec::new();

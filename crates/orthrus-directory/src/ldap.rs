@@ -131,6 +131,7 @@ const OBJECT_ATTRIBUTES: &[&str] = &[
     "operatingSystem",
     "operatingSystemVersion",
     "msDS-AllowedToDelegateTo",
+    "gPLink",
     "whenChanged",
     "uSNChanged",
 ];
@@ -265,6 +266,7 @@ pub(crate) fn object_of(entry: &Entry) -> DirectoryObject {
         operating_system: entry.text("operatingsystem"),
         operating_system_version: entry.text("operatingsystemversion"),
         allowed_to_delegate_to: entry.texts("msds-allowedtodelegateto"),
+        gp_links: entry.text("gplink").as_deref().map(ad::gp_link_guids).unwrap_or_default(),
         when_changed: entry.text("whenchanged").as_deref().and_then(ad::generalized_time),
         usn_changed: entry.number("usnchanged").unwrap_or(0),
     }
@@ -579,7 +581,7 @@ pub fn sync(options: &SyncOptions, previous: &crate::Snapshot) -> Result<SyncOut
     let highest_usn: u64 = root.number("highestcommittedusn").unwrap_or(0);
     let configuration = root.text("configurationnamingcontext");
 
-    let domain_entry = session.read(&base, &["objectSid", "name"], &mut cut)?;
+    let domain_entry = session.read(&base, &["objectSid", "name", "gPLink"], &mut cut)?;
     let incremental =
         previous.domain(&base).filter(|p| p.synced_from.eq_ignore_ascii_case(&server) && p.highest_usn > 0);
     let filter = match incremental {
@@ -604,6 +606,7 @@ pub fn sync(options: &SyncOptions, previous: &crate::Snapshot) -> Result<SyncOut
         synced_from: server,
         highest_usn,
         synced_at: root.text("currenttime").as_deref().and_then(ad::generalized_time),
+        gp_links: domain_entry.text("gplink").as_deref().map(ad::gp_link_guids).unwrap_or_default(),
         objects: Vec::new(),
         trusts: Vec::new(),
         sites: Vec::new(),

@@ -40,6 +40,9 @@ pub struct Domain {
     /// Wall-clock time of the last sync, as the server reported it (`currentTime`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synced_at: Option<Timestamp>,
+    /// Group Policy objects linked to the domain root (its `gPLink`), by GUID.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gp_links: Vec<String>,
     pub objects: Vec<DirectoryObject>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusts: Vec<Trust>,
@@ -108,6 +111,9 @@ pub struct DirectoryObject {
     pub operating_system: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operating_system_version: Option<String>,
+    /// OUs: the Group Policy objects linked to it (its `gPLink`), by GUID (`{…}`, upper case).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gp_links: Vec<String>,
     /// `msDS-AllowedToDelegateTo`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_to_delegate_to: Vec<String>,

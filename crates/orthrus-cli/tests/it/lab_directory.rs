@@ -179,6 +179,13 @@ fn lab_directory_sync_full_incremental_and_enrichment() {
     let directory = Directory::new(snapshot.clone(), &EntityTags::default());
     let [domain] = snapshot.domains.as_slice() else { panic!("{:?}", snapshot.domains.len()) };
     assert_eq!(domain.netbios_name.as_deref(), Some("LAB"));
+    // Group Policy links as provisioned: the Default Domain Policy on the domain root, the
+    // Default Domain Controllers Policy on the Domain Controllers OU (fixed GUIDs in AD).
+    assert_eq!(directory.gpo_links("{31B2F340-016D-11D2-945F-00C04FB984F9}"), ["DC=lab,DC=test"]);
+    assert_eq!(
+        directory.gpo_links("{6AC1786C-016F-11D2-945F-00C04fB984F9}"),
+        ["OU=Domain Controllers,DC=lab,DC=test"]
+    );
     for user in [
         "alice",
         "bob",

@@ -12,14 +12,14 @@
 //!   DisableAntiVirus, DisableRealtimeMonitoring, DisableBehaviorMonitoring,
 //!   DisableIOAVProtection, DisableOnAccessProtection, DisableScriptScanning = 1). Medium (as
 //!   MDI). One alert per GPO and quiet gap `window_secs` (config `[gpo_tampering]`), naming
-//!   the GPO (its GUID from the path) and the settings.
+//!   the GPO (its GUID from the path), the settings and, with a directory snapshot, where
+//!   the GPO is linked (the domain root and OUs whose gPLink names it).
 //! - Thresholds: `window_secs = 3600`.
 //! - Benign: an organisation that runs another antivirus and turns Defender off by policy —
 //!   exclude the admin (`exclude_actors`) or the admin host (`exclude_sources`).
 //! - Gaps: SMB3-encrypted sessions hide the file; GPO edits made on the DC itself (GPMC on
-//!   the DC) never cross the wire; the GPO's links (which OUs) need the directory's gPLink,
-//!   not read yet.
-//! - Evidence: the write (create and write frames), writer, GPO path, settings.
+//!   the DC) never cross the wire; links through sites are not read.
+//! - Evidence: the write (create and write frames), writer, GPO path, settings, linked scopes.
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 
@@ -70,12 +70,14 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(GpoTampering {
         incidents: Incidents::new(config.gpo_tampering.window_secs),
         config: config.gpo_tampering.clone(),
+        directory: config.directory.clone(),
     })
 }
 
 pub struct GpoTampering {
     config: EventRuleConfig,
     incidents: Incidents<String>,
+    directory: std::sync::Arc<orthrus_directory::Directory>,
 }
 
 impl Detector for GpoTampering {
@@ -106,9 +108,13 @@ impl Detector for GpoTampering {
             ),
             description: format!(
                 "{who} edited the Group Policy {gpo} from {} to turn Microsoft Defender off on the {scope} it \
-                 applies to ({}).",
+                 applies to ({}){}.",
                 activity.source_id(),
                 disabling.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                match self.directory.gpo_links(&gpo).as_slice() {
+                    [] => String::new(),
+                    links => format!("; it is linked to {}", links.join(", ")),
+                },
             ),
             severity: META.base_severity,
             actor: write.user.clone(),
@@ -162,6 +168,19 @@ mod tests {
                 && alert.description.contains("DisableRealtimeMonitoring = 1"),
             "{}",
             alert.description
+        );
+        assert!(!alert.description.contains("linked to"), "no directory, no links: {}", alert.description);
+        // With a directory synced from the lab DC (the Default Domain Policy's GUID is the same
+        // in every domain), the alert says where the GPO applies.
+        let config = crate::detections::recon::testing::with_recording_directory(
+            "overpass_windows_workstation",
+            DetectionConfig::default(),
+        );
+        let alerts = extra_alerts("gpo_defender_disabled", META.id, &config);
+        assert!(
+            alerts[0].description.ends_with("; it is linked to DC=lab,DC=test."),
+            "{}",
+            alerts[0].description
         );
     }
 
