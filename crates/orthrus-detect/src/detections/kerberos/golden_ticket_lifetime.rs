@@ -216,8 +216,8 @@ mod tests {
     #[test]
     fn fires_when_a_forged_tgt_is_honoured_past_the_policy_lifetime() {
         // The ticketer TGT for Administrator is first honoured at 10.99.0.21 and again 67
-        // minutes later under a one-hour policy; alice's renewed TGT (used 27 minutes after
-        // its renewal) and carol's expired one (refused) at 10.99.0.20 raise nothing.
+        // minutes later under a one-hour policy; alice's renewed TGT at 10.99.0.20 (used 27
+        // minutes after its renewal) raises nothing.
         let alerts = extra_alerts("golden_ticket_lifetime", META.id, &lab_policy());
         assert_eq!(alerts.len(), 1, "{alerts:#?}");
         let alert = &alerts[0];
@@ -234,6 +234,15 @@ mod tests {
         );
         // Evidence reaches back to the first honoured use.
         assert!(alert.evidence.len() >= 2, "{:?}", alert.evidence);
+        // carol's TGT, issued at the start, presented after it expired (benign_expired_tgt,
+        // recorded next): the KDC refuses it, and a refused use is not judged.
+        let together = crate::detections::recon::testing::extra_alerts_together(
+            &["golden_ticket_lifetime", "benign_expired_tgt"],
+            META.id,
+            &lab_policy(),
+        );
+        assert_eq!(together.len(), 1, "{together:#?}");
+        assert_eq!(together[0].source.account.as_deref(), Some("Administrator@LAB.TEST"));
     }
 
     #[test]

@@ -142,7 +142,7 @@ impl NtlmLogon {
                 user: auth.user.clone(),
                 workstation: auth.workstation.clone(),
                 target_name: auth.target_name.clone(),
-                outcome: auth.outcome.clone(),
+                outcome: auth.outcome,
             }),
             ActivityKind::LoggedOn(logon)
                 if logon.package.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("NTLM")) =>
@@ -152,7 +152,7 @@ impl NtlmLogon {
                     user: logon.account.name.clone(),
                     workstation: activity.source_host.as_deref().unwrap_or_default().to_owned(),
                     target_name: None,
-                    outcome: logon.outcome.clone(),
+                    outcome: logon.outcome,
                 })
             }
             _ => None,
@@ -267,10 +267,9 @@ mod tests {
         assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
         assert_eq!(alert.targets.accounts, BTreeSet::from(["LAB\\EXCH01$".to_owned()]));
         assert!(
-            alert
-                .description
-                .starts_with("10.99.0.21, which is not that Exchange server, authenticated to 10.99.0.10")
-                && alert.description.contains("as the Exchange server account LAB\\EXCH01$"),
+            alert.description.contains(
+                "10.99.0.21), while that Exchange server logs on from 10.99.0.20, authenticated to 10.99.0.10"
+            ) && alert.description.contains("as the Exchange server account LAB\\EXCH01$"),
             "{}",
             alert.description
         );

@@ -177,6 +177,13 @@ pub(crate) mod testing {
         alerts_over(&[orthrus_testkit::fixture(&format!("lab-extra/{name}.pcap"))], id, config)
     }
 
+    /// Alerts of detection `id` over several testdata/lab-extra recordings read as one timeline.
+    pub fn extra_alerts_together(names: &[&str], id: &str, config: &DetectionConfig) -> Vec<Alert> {
+        let paths: Vec<_> =
+            names.iter().map(|name| orthrus_testkit::fixture(&format!("lab-extra/{name}.pcap"))).collect();
+        alerts_over(&paths, id, config)
+    }
+
     /// Alerts of detection `id` over testdata/lab-extra/NAME.audit.jsonl (the DC's log).
     pub fn extra_audit_alerts(name: &str, id: &str, config: &DetectionConfig) -> Vec<Alert> {
         alerts_over(&[orthrus_testkit::fixture(&format!("lab-extra/{name}.audit.jsonl"))], id, config)
