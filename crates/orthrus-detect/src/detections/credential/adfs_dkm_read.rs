@@ -7,13 +7,17 @@
 //!   SAML: ADFSDump, AADInternals `Export-AADIntADFSCertificates`).
 //! - ATT&CK: T1552.004. MDI: Suspected AD FS DKM key read (2413).
 //! - Data: NET: LDAP SearchRequests in the clear — the base, filter and attributes — with the
-//!   entries returned and the bound account. (EVT: 4662 reads of the DKM object need auditing
-//!   on the container and name it by GUID; not read yet.)
+//!   entries returned and the bound account. EVT: 4662 with Read Property (0x10) of
+//!   `thumbnailPhoto` ({8d3bca50-1d7e-11d0-a081-00aa006c33ed}) on a `contact`
+//!   ({5cb41ed0-0e4c-11d0-a286-00aa003049e2}) — what the DC logs once auditing is set on the
+//!   AD FS container, as MDI's setup asks (the event names the object by GUID only).
 //! - Logic: a search under the AD FS container asking for `thumbnailPhoto` (by name, or all
 //!   attributes), or filtering on it there, by an account that is not the AD FS service
 //!   account (name it in `exclude_actors`) from a host that is not a known DC. High when
-//!   entries came back (the key was read), Medium when none did. One alert per source and
-//!   quiet gap `window_secs` (config `[adfs_dkm_read]`).
+//!   entries came back (the key was read), Medium when none did; or such a 4662 by an account
+//!   other than the service account: High (the read was granted). One alert per source (per
+//!   account for 4662, which gives no address) and quiet gap `window_secs` (config
+//!   `[adfs_dkm_read]`).
 //! - Thresholds: `window_secs = 3600`.
 //! - Benign: the AD FS service account reading its key at start-up and rollover — list it
 //!   in `exclude_actors`; AD FS servers by address in `exclude_sources`.
@@ -22,7 +26,7 @@
 
 use std::collections::BTreeSet;
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, LdapSearch, Severity};
+use orthrus_model::{Activity, ActivityKind, AlertTargets, DirectoryAccess, LdapSearch, Severity};
 
 use crate::detections::recon::filter_assertions;
 use crate::detections::windows::{EventRuleConfig, Finding, KnownDcs, NamedEpisodes};
@@ -36,7 +40,10 @@ pub static META: DetectionMeta = DetectionMeta {
     cef_app: "LdapSearch",
     tactic: "TA0006",
     techniques: &["T1552.004"],
-    data_sources: &["LDAP SearchRequest (clear) for thumbnailPhoto under the AD FS container"],
+    data_sources: &[
+        "LDAP SearchRequest (clear) for thumbnailPhoto under the AD FS container",
+        "event 4662 Read Property of a contact's thumbnailPhoto (auditing on the AD FS container)",
+    ],
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "adfs_dkm_read",
@@ -59,6 +66,22 @@ pub fn reads_dkm_key(search: &LdapSearch) -> bool {
     all || asked || filtered
 }
 
+/// `thumbnailPhoto`'s schemaIDGUID, where AD FS keeps the DKM key.
+const THUMBNAIL_PHOTO: &str = "8d3bca50-1d7e-11d0-a081-00aa006c33ed";
+/// The `contact` class's schemaIDGUID: the DKM key's object.
+const CONTACT_CLASS: &str = "5cb41ed0-0e4c-11d0-a286-00aa003049e2";
+/// ADS_RIGHT_DS_READ_PROP.
+const READ_PROPERTY: u32 = 0x10;
+
+/// Whether a 4662 is a read of a contact's `thumbnailPhoto`: the DKM key, where its container
+/// is audited.
+pub fn audited_dkm_read(access: &DirectoryAccess) -> bool {
+    access.access_mask & READ_PROPERTY != 0
+        && access.properties.iter().any(|p| p.eq_ignore_ascii_case(THUMBNAIL_PHOTO))
+        && (access.object_type.eq_ignore_ascii_case(CONTACT_CLASS)
+            || access.object_type.eq_ignore_ascii_case("contact"))
+}
+
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
     Box::new(AdfsDkmRead {
         config: config.adfs_dkm_read.clone(),
@@ -73,6 +96,43 @@ pub struct AdfsDkmRead {
     episodes: NamedEpisodes,
 }
 
+impl AdfsDkmRead {
+    /// The DC's own record of a DKM key read (4662).
+    fn audited_read(
+        &mut self,
+        activity: &Activity,
+        access: &DirectoryAccess,
+        updates: &mut Vec<AlertUpdate>,
+    ) {
+        if !audited_dkm_read(access) {
+            return;
+        }
+        let who = access.subject.qualified();
+        if self.config.excludes(&who) {
+            return;
+        }
+        let key = format!("account {}", who.to_lowercase());
+        self.episodes.add(&key, activity.time, ["read".to_owned()]);
+        let dc = activity.destination_host.as_deref().unwrap_or("the domain controller");
+        let finding = Finding {
+            key,
+            summary: format!("4662: {who} read thumbnailPhoto of contact {}", access.object_name),
+            description: format!(
+                "{who} read the AD FS DKM key (thumbnailPhoto of the contact {} under the audited AD FS \
+                 container, logged by {dc}): with it the AD FS token-signing certificate decrypts (Golden SAML).",
+                access.object_name,
+            ),
+            severity: Severity::High,
+            actor: Some(who),
+            targets: AlertTargets {
+                computers: activity.destination_host.iter().map(ToString::to_string).collect(),
+                ..AlertTargets::default()
+            },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
+    }
+}
+
 impl Detector for AdfsDkmRead {
     fn meta(&self) -> &'static DetectionMeta {
         &META
@@ -80,6 +140,10 @@ impl Detector for AdfsDkmRead {
 
     fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
         self.dcs.learn(activity);
+        if let ActivityKind::DirectoryObjectAccessed(access) = &activity.kind {
+            self.audited_read(activity, access, updates);
+            return;
+        }
         let ActivityKind::LdapSearched(search) = &activity.kind else { return };
         if !reads_dkm_key(search) {
             return;
@@ -123,6 +187,33 @@ mod tests {
     use super::*;
     use crate::detections::recon::testing::extra_alerts;
     use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+
+    #[test]
+    fn fires_on_the_dcs_audit_of_a_dkm_key_read() {
+        // Hand-written 4662s (no public sample; Samba does not audit reads): the AD FS
+        // service account and bob read the DKM contact's thumbnailPhoto, bob its description.
+        let path = orthrus_testkit::fixture("events/adfs_dkm_read_4662.jsonl");
+        let activities = crate::detections::windows::testing::event_activities(&path);
+        assert_eq!(activities.len(), 3);
+        let mut config = DetectionConfig::default();
+        config.adfs_dkm_read.exclude_actors = vec!["svc_adfs".into()];
+        let mut engine = crate::Engine::new(&config, "test");
+        for activity in &activities {
+            engine.observe(activity);
+        }
+        let alerts: Vec<_> = engine.finish().into_iter().filter(|a| a.detection == META.id).collect();
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.account.as_deref(), Some("LAB\\bob"));
+        assert_eq!(alert.severity, Severity::High);
+        assert_eq!(alert.count, 1, "the description read is not the key");
+        assert!(
+            alert.description.starts_with("LAB\\bob read the AD FS DKM key (thumbnailPhoto of the contact")
+                && alert.description.contains("logged by DC1.lab.test"),
+            "{}",
+            alert.description
+        );
+    }
 
     #[test]
     fn fires_when_a_user_reads_the_dkm_key() {
