@@ -8,7 +8,7 @@
 #             ntlm_relay_drop_mic ntlm_relay_dc_account dnshostname_spoofing benign_computer_rename \
 #             adfs_dkm_read benign_adfs_service_read shadow_credentials dcshadow_registration printnightmare \
 #             gpo_defender_disabled benign_gpo_edit golden_ticket_lifetime benign_expired_tgt overpass_windows_workstation \
-#             ntlm_relay_exchange_account" \
+#             ntlm_relay_exchange_account smb_admin_share_copy" \
 #        ../shared/lab/make-captures.sh run testdata/lab-extra
 #   sudo ../shared/lab/make-captures.sh down
 # Sourced by the lab script after its own definitions: it uses the lab's framework (cap_begin,
@@ -740,9 +740,9 @@ kdc_user_ticket_lifetime() {   # kdc_user_ticket_lifetime HOURS
   local conf="$PREFIX/etc/smb.conf"
   sed -i '/kdc:user ticket lifetime/d' "$conf"
   sed -i "s/^\[global\]$/[global]\n\tkdc:user ticket lifetime = $1/" "$conf"
-  kill_tracked samba TERM
-  dc_start
+  dc_restart
 }
+dc_restart() { kill_tracked samba TERM; dc_start; }
 
 # A golden ticket outlives the KDC's user-ticket lifetime: with the policy at one hour (the
 # shortest Samba takes), a TGT forged with impacket ticketer (ten years, its default) is used
@@ -857,4 +857,32 @@ sc_ntlm_relay_exchange_account() {
   expect "ntlmssp.messagetype==3 && ip.src==$ATK_IP && ntlmssp.auth.username==\"EXCH01\$\""
   cap_end
   sync_directory ntlm_relay_exchange_account
+}
+
+SCEN_LIST="$SCEN_LIST smb_admin_share_copy"
+
+# A DC's C$ for one recording: Samba's AD DC has no administrative shares, so a read-only
+# share named C$ over a folder of the DC's is defined (Windows serves the whole volume).
+dc_admin_share() {   # dc_admin_share on|off
+  local conf="$PREFIX/etc/smb.conf"
+  sed -i '/^# orthrus-lab C\$ begin$/,/^# orthrus-lab C\$ end$/d' "$conf"
+  if [ "$1" = on ]; then
+    mkdir -p "$PREFIX/cshare/Windows/Temp"
+    head -c 1500000 /dev/zero > "$PREFIX/cshare/Windows/Temp/backup.vhd"
+    head -c 200000 /dev/zero > "$PREFIX/cshare/Windows/Temp/report.txt"
+    printf '# orthrus-lab C$ begin\n[C$]\n\tpath = %s\n\tread only = yes\n# orthrus-lab C$ end\n' "$PREFIX/cshare" >> "$conf"
+  fi
+  dc_restart
+}
+
+sc_smb_admin_share_copy() {
+  dc_admin_share on
+  cap_begin smb_admin_share_copy attack T1048.003 "$ATK_IP" "$DCFQDN (C\$)" \
+    "Bulk copy from a DC's administrative share: da_admin on the attacker's host copies a 1.5 MB file (Windows\\Temp\\backup.vhd) from C\$ with smbclient; the workstation's admin reads a 200 KB report from the same share. Samba's DC has no C\$: one is defined for this recording. The detection's default threshold is 50 MiB; its test lowers it to 1 MB for this recording."
+  on atk 60 -- smbclient -s "$WORK/client.conf" -U "$DOMAIN\\$DA_USER%$DA_PASS" --use-kerberos=disabled "//$DC_IP/C\$" -c 'get Windows\Temp\backup.vhd /dev/null'
+  on ws 60 -- smbclient -s "$WORK/client.conf" -U "$DOMAIN\\$DA_USER%$DA_PASS" --use-kerberos=disabled "//$DC_IP/C\$" -c 'get Windows\Temp\report.txt /dev/null'
+  expect "smb2.cmd==8 && smb2.flags.response==0 && ip.src==$ATK_IP"
+  expect "smb2.cmd==8 && smb2.flags.response==0 && ip.src==$WS_IP"
+  cap_end
+  dc_admin_share off
 }

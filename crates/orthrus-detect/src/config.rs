@@ -82,7 +82,7 @@ pub struct DetectionConfig {
     pub ntlm_tampering: EventRuleConfig,
     pub ntlm_relay: EventRuleConfig,
     pub smb_brute_force: crate::detections::ntlm::unusual_implementation::SmbBruteForceConfig,
-    pub smb_exfiltration: EventRuleConfig,
+    pub smb_exfiltration: crate::detections::credential::smb_exfiltration::SmbExfiltrationConfig,
     pub ldap_attributes: crate::detections::recon::ldap_attributes::LdapAttributesConfig,
     pub ldap_recon: crate::detections::recon::ldap_recon::LdapReconConfig,
     pub cldap_enumeration: crate::detections::recon::cldap_enumeration::CldapEnumerationConfig,

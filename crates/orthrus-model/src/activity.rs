@@ -5,11 +5,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AccountChange, DirectoryAccess, DirectoryChange, DnsQuery, FileAccess, GroupChange, HttpRequest,
-    KerberosExchange, KerberosServiceAccess, LdapBind, LdapChange, LdapSearch, LogCleared, Logon, NameLookup,
-    NetbiosName, NtlmAuthentication, PolicyFileWrite, PrivilegedLogon, ProcessConnection, ProcessStart,
-    RdpConnection, RpcBindRefusal, RpcCall, ServiceInstall, ShareAccess, SmbEncryptedSession, SmbNegotiation,
-    TaskRegistration, Timestamp, TlsSession,
+    AccountChange, DirectoryAccess, DirectoryChange, DnsQuery, FileAccess, FileRead, GroupChange,
+    HttpRequest, KerberosExchange, KerberosServiceAccess, LdapBind, LdapChange, LdapSearch, LogCleared,
+    Logon, NameLookup, NetbiosName, NtlmAuthentication, PolicyFileWrite, PrivilegedLogon, ProcessConnection,
+    ProcessStart, RdpConnection, RpcBindRefusal, RpcCall, ServiceInstall, ShareAccess, SmbEncryptedSession,
+    SmbNegotiation, TaskRegistration, Timestamp, TlsSession,
 };
 
 /// The organisation an activity belongs to. Offline analysis uses `default`.
@@ -166,6 +166,8 @@ pub enum ActivityKind {
     FileOpened(FileAccess),
     /// A Group Policy registry file written (its settings read from the write).
     PolicyFileWritten(PolicyFileWrite),
+    /// Data read from a file over SMB (reported when the file is closed).
+    FileRead(FileRead),
     /// A remote procedure call.
     RpcCalled(RpcCall),
     /// An RPC interface the server refused to bind.
@@ -254,6 +256,7 @@ impl Activity {
             ActivityKind::RpcCalled(c) => c.user.iter().cloned().collect(),
             ActivityKind::ShareOpened(s) => s.user.iter().cloned().collect(),
             ActivityKind::FileOpened(f) => f.user.iter().cloned().collect(),
+            ActivityKind::FileRead(f) => f.user.iter().cloned().collect(),
             ActivityKind::HttpRequested(r) => r.user.iter().cloned().collect(),
             ActivityKind::LdapBound(b) if !b.name.is_empty() => vec![b.name.clone()],
             ActivityKind::LdapSearched(s) => s.user.iter().cloned().collect(),
@@ -294,6 +297,7 @@ impl ActivityKind {
             ActivityKind::ShareOpened(_) => "share_opened",
             ActivityKind::FileOpened(_) => "file_opened",
             ActivityKind::PolicyFileWritten(_) => "policy_file_written",
+            ActivityKind::FileRead(_) => "file_read",
             ActivityKind::RpcCalled(_) => "rpc_called",
             ActivityKind::RpcBindRefused(_) => "rpc_bind_refused",
             ActivityKind::LdapBound(_) => "ldap_bound",

@@ -48,7 +48,8 @@ pub use kerberos::{
 };
 pub use time::Timestamp;
 pub use windows::{
-    AuthOutcome, BackupKeyAction, Carrier, FileAccess, HttpRequest, KerberosServiceAccess, NameLookup,
-    NetbiosName, NtStatus, NtlmAuthentication, NtlmResponse, PolicyFileWrite, RdpConnection, RpcAuth,
-    RpcBindRefusal, RpcCall, RpcDetail, SessionEntry, ShareAccess, SmbEncryptedSession, SmbNegotiation,
+    AuthOutcome, BackupKeyAction, Carrier, FileAccess, FileRead, HttpRequest, KerberosServiceAccess,
+    NameLookup, NetbiosName, NtStatus, NtlmAuthentication, NtlmResponse, PolicyFileWrite, RdpConnection,
+    RpcAuth, RpcBindRefusal, RpcCall, RpcDetail, SessionEntry, ShareAccess, SmbEncryptedSession,
+    SmbNegotiation,
 };

@@ -237,6 +237,21 @@ pub struct PolicyFileWrite {
     pub settings: Vec<String>,
 }
 
+/// The bytes a client read from one file over SMB, from its opening to its close.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileRead {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<String>,
+    /// The path within the share, as the client opened it.
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Data bytes of the READ responses.
+    pub bytes: u64,
+    /// READ responses.
+    pub reads: u64,
+}
+
 /// Who a DCE-RPC association authenticated as, and how.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RpcAuth {

@@ -39,10 +39,25 @@ impl Reframer {
     pub fn feed(
         &mut self,
         dir: Direction,
+        bytes: &[u8],
+        max_buffer: usize,
+        split: impl Fn(&[u8]) -> Record<'_>,
+        on_message: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), FramingError> {
+        self.feed_noting_oversized(dir, bytes, max_buffer, split, on_message, &mut |_| {})
+    }
+
+    /// [`feed`](Self::feed), and `on_oversized` gets the first bytes (up to [`OVERSIZED_HEAD`],
+    /// length prefix included) of each message passed over for its size: enough for its
+    /// header (an SMB2 READ response's data length, say).
+    pub fn feed_noting_oversized(
+        &mut self,
+        dir: Direction,
         mut bytes: &[u8],
         max_buffer: usize,
         split: impl Fn(&[u8]) -> Record<'_>,
         on_message: &mut dyn FnMut(&[u8]),
+        on_oversized: &mut dyn FnMut(&[u8]),
     ) -> Result<(), FramingError> {
         let skip = self.skip.get_mut(dir);
         if *skip > 0 {
@@ -57,13 +72,14 @@ impl Reframer {
                 Record::Incomplete { needed } => needed,
                 _ => usize::MAX,
             };
+            on_oversized(head(buffered, bytes).as_slice());
             buffered.clear();
             if needed > bytes.len() {
                 *self.skip.get_mut(dir) = needed.saturating_sub(bytes.len());
                 return Err(FramingError::TooLarge);
             }
             bytes = bytes.get(needed..).unwrap_or_default();
-            self.feed(dir, bytes, max_buffer, split, on_message)?;
+            self.feed_noting_oversized(dir, bytes, max_buffer, split, on_message, on_oversized)?;
             return Err(FramingError::TooLarge);
         }
         let buffered = self.buf.get_mut(dir);
@@ -75,6 +91,7 @@ impl Reframer {
                 if let Record::Incomplete { needed } = split(rest) {
                     *self.skip.get_mut(dir) = needed;
                 }
+                on_oversized(rest.get(..OVERSIZED_HEAD).unwrap_or(rest));
                 return Err(FramingError::TooLarge);
             }
             self.buf.get_mut(dir).extend_from_slice(rest);
@@ -98,6 +115,17 @@ impl Reframer {
         buffered.clear();
         had
     }
+}
+
+/// Bytes of an oversized message's start handed to `on_oversized`.
+pub(crate) const OVERSIZED_HEAD: usize = 512;
+
+/// The first [`OVERSIZED_HEAD`] bytes of a message begun in `buffered` and continued by `more`.
+fn head(buffered: &[u8], more: &[u8]) -> Vec<u8> {
+    let mut head: Vec<u8> = buffered.iter().take(OVERSIZED_HEAD).copied().collect();
+    let wanted = OVERSIZED_HEAD.saturating_sub(head.len());
+    head.extend(more.iter().take(wanted));
+    head
 }
 
 fn messages<'s>(
@@ -159,5 +187,39 @@ mod tests {
         assert_eq!(got, vec![vec![0x42]]);
         assert_eq!(r.feed(dir, &[0xff, 0xff], 10, two_byte_length, &mut on), Err(FramingError::OutOfStep));
         assert!(!r.gap(dir));
+    }
+
+    #[test]
+    fn oversized_messages_show_their_head() {
+        let dir = Direction::ToClient;
+        let mut heads: Vec<Vec<u8>> = Vec::new();
+        let mut on = |_: &[u8]| {};
+        // Split across segments: the head is what was buffered plus what came on.
+        let mut r = Reframer::default();
+        r.feed_noting_oversized(dir, &[0, 200, 1, 2], 10, two_byte_length, &mut on, &mut |h| {
+            heads.push(h.to_vec())
+        })
+        .unwrap();
+        let more = [3u8; 20];
+        let result = r
+            .feed_noting_oversized(dir, &more, 10, two_byte_length, &mut on, &mut |h| heads.push(h.to_vec()));
+        assert_eq!(result, Err(FramingError::TooLarge));
+        // Whole in one segment beyond the bound: its first bytes.
+        let mut r = Reframer::default();
+        let mut segment = vec![0u8, 30];
+        segment.extend(1..=30u8);
+        let result = r.feed_noting_oversized(dir, &segment[..25], 10, two_byte_length, &mut on, &mut |h| {
+            heads.push(h.to_vec())
+        });
+        assert_eq!(result, Err(FramingError::TooLarge));
+        assert_eq!(heads.len(), 2);
+        assert_eq!(heads[0][..4], [0, 200, 1, 2]);
+        assert_eq!(heads[0].len(), 24);
+        assert_eq!(heads[1][..3], [0, 30, 1]);
+        // Framing stays in step after each.
+        let mut got = Vec::new();
+        r.feed(dir, &segment[25..], 10, two_byte_length, &mut on).unwrap();
+        r.feed(dir, &[0, 1, 0x42], 10, two_byte_length, &mut |m: &[u8]| got.push(m.to_vec())).unwrap();
+        assert_eq!(got, vec![vec![0x42]]);
     }
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use foldhash::HashMap;
 use orthrus_model::{
-    Activity, ActivityKind, AuthOutcome, Carrier, FileAccess, NtStatus, PolicyFileWrite, Provenance,
-    ShareAccess, SmbEncryptedSession, SmbNegotiation, TenantId,
+    Activity, ActivityKind, AuthOutcome, Carrier, FileAccess, FileRead, NtStatus, PolicyFileWrite,
+    Provenance, ShareAccess, SmbEncryptedSession, SmbNegotiation, TenantId,
 };
 use orthrus_proto::dcerpc;
 use orthrus_proto::smb2::{self, Body, FileId, Message, Packet, command};
@@ -59,7 +59,7 @@ enum Pending {
         seen: Seen,
         at: Provenance,
     },
-    /// A READ on a pipe: its response carries no FileId.
+    /// A READ on a pipe or file: its response carries no FileId.
     Read {
         file_id: FileId,
     },
@@ -70,6 +70,38 @@ struct OpenFile {
     session_id: u64,
     /// A Group Policy registry file being written: its bytes until CLOSE.
     policy: Option<PolicyWrite>,
+    /// A file (not a pipe): what was read from it until CLOSE.
+    reads: Option<FileReads>,
+}
+
+/// The READ responses of one open file.
+struct FileReads {
+    share: Option<String>,
+    name: String,
+    bytes: u64,
+    reads: u64,
+    seen: Seen,
+    /// The CREATE's frames, then the first READ responses' (bounded).
+    provenance: Vec<Provenance>,
+}
+
+/// READ responses cited per file read.
+const MAX_READ_FRAMES: usize = 16;
+
+impl FileReads {
+    fn count(&mut self, length: u64, at: Provenance) {
+        self.bytes = self.bytes.saturating_add(length);
+        self.reads = self.reads.saturating_add(1);
+        if self.provenance.len() < MAX_READ_FRAMES {
+            self.provenance.push(at);
+        }
+    }
+
+    fn into_activity(self, origin: &Origin, user: Option<String>) -> Activity {
+        let read =
+            FileRead { share: self.share, name: self.name, user, bytes: self.bytes, reads: self.reads };
+        origin.activity(&self.seen, self.provenance, ActivityKind::FileRead(read))
+    }
 }
 
 /// The writes to one open `Registry.pol` (bounded; offsets beyond the bound are counted, not
@@ -133,7 +165,10 @@ impl OpenFile {
             rpc.finish(origin, user.as_deref(), counters, out);
         }
         if let Some(policy) = self.policy.filter(|p| p.bytes > 0) {
-            out(policy.into_activity(origin, user));
+            out(policy.into_activity(origin, user.clone()));
+        }
+        if let Some(reads) = self.reads.filter(|r| r.bytes > 0) {
+            out(reads.into_activity(origin, user));
         }
     }
 }
@@ -162,8 +197,10 @@ impl Connection {
     /// unknown handle) is followed from here, its name unknown.
     fn adopt_pipe(&mut self, file_id: FileId, session_id: u64) {
         if !self.files.contains_key(&file_id) && self.files.len() < MAX_PER_CONNECTION {
-            self.files
-                .insert(file_id, OpenFile { rpc: Some(Conversation::pipe(None)), session_id, policy: None });
+            self.files.insert(
+                file_id,
+                OpenFile { rpc: Some(Conversation::pipe(None)), session_id, policy: None, reads: None },
+            );
         }
     }
 }
@@ -198,12 +235,24 @@ impl SmbTracker {
                 let seen = Seen::tcp(pair, ts_micros, frame);
                 let mut conn = self.connections.remove(&flow).unwrap_or_default();
                 let mut frames = std::mem::take(&mut conn.frames);
-                let result = frames.feed(dir, bytes, MAX_MESSAGE_BUFFER, smb2::split_nbss, &mut |msg| {
-                    if !msg.is_empty() {
-                        self.packet(&mut conn, msg, &seen, out);
-                    }
-                });
+                let mut large_reads = Vec::new();
+                let result = frames.feed_noting_oversized(
+                    dir,
+                    bytes,
+                    MAX_MESSAGE_BUFFER,
+                    smb2::split_nbss,
+                    &mut |msg| {
+                        if !msg.is_empty() {
+                            self.packet(&mut conn, msg, &seen, out);
+                        }
+                    },
+                    // A READ response too large to keep is still counted from its header.
+                    &mut |head| large_reads.extend(head.get(4..).and_then(smb2::read_response_head)),
+                );
                 conn.frames = frames;
+                for (message_id, length) in large_reads {
+                    self.large_read(&mut conn, message_id, length, &seen);
+                }
                 if let Err(e) = result {
                     self.counters.count_error(e.reason());
                 }
@@ -279,6 +328,14 @@ impl SmbTracker {
         }
     }
 
+    /// A READ response whose data was passed over for its size: its length still counts.
+    fn large_read(&mut self, conn: &mut Connection, message_id: u64, length: u64, seen: &Seen) {
+        let Some(Pending::Read { file_id }) = conn.pending.remove(&message_id) else { return };
+        if let Some(reads) = conn.files.get_mut(&file_id).and_then(|f| f.reads.as_mut()) {
+            reads.count(length, self.origin.at(seen.frame));
+        }
+    }
+
     fn message(&mut self, conn: &mut Connection, m: Message<'_>, seen: &Seen, out: &mut dyn FnMut(Activity)) {
         let h = m.header;
         let at = self.origin.at(seen.frame);
@@ -311,9 +368,11 @@ impl SmbTracker {
                 Body::CreateRequest { name, desired_access, .. } => {
                     Some(Pending::Create { name, tree_id: h.tree_id, desired_access, seen: seen.clone(), at })
                 }
-                Body::ReadRequest { file_id } => {
-                    conn.files.get(&file_id).and_then(|f| f.rpc.as_ref()).map(|_| Pending::Read { file_id })
-                }
+                Body::ReadRequest { file_id } => conn
+                    .files
+                    .get(&file_id)
+                    .filter(|f| f.rpc.is_some() || f.reads.is_some())
+                    .map(|_| Pending::Read { file_id }),
                 Body::WriteRequest { file_id, offset, data } => {
                     if let Some(policy) = conn.files.get_mut(&file_id).and_then(|f| f.policy.as_mut()) {
                         policy.write(offset, data, at);
@@ -411,7 +470,15 @@ impl SmbTracker {
                         seen: req.clone(),
                         provenance: Vec::new(),
                     });
-                    conn.files.insert(file_id, OpenFile { rpc, session_id: h.session_id, policy });
+                    let reads = (!pipe).then(|| FileReads {
+                        share: share.clone(),
+                        name: name.clone(),
+                        bytes: 0,
+                        reads: 0,
+                        seen: req.clone(),
+                        provenance: vec![at.clone(), self.origin.at(seen.frame)],
+                    });
+                    conn.files.insert(file_id, OpenFile { rpc, session_id: h.session_id, policy, reads });
                 }
                 let access = FileAccess {
                     share,
@@ -428,7 +495,10 @@ impl SmbTracker {
                 ));
             }
             (Some(Pending::Read { file_id }), Body::ReadResponse { data }) => {
-                self.pipe_data(conn, file_id, Direction::ToClient, data, seen, out);
+                match conn.files.get_mut(&file_id).and_then(|f| f.reads.as_mut()) {
+                    Some(reads) => reads.count(data.len() as u64, self.origin.at(seen.frame)),
+                    None => self.pipe_data(conn, file_id, Direction::ToClient, data, seen, out),
+                }
             }
             (_, Body::IoctlResponse { ctl_code: smb2::FSCTL_PIPE_TRANSCEIVE, file_id, output }) => {
                 self.pipe_data(conn, file_id, Direction::ToClient, output, seen, out);

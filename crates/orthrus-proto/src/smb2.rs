@@ -308,6 +308,22 @@ pub fn parse_message(msg: &[u8]) -> Result<Message<'_>, DecodeError> {
     Ok(Message { header, body })
 }
 
+/// A successful READ response known from its start only (its data too large to keep): the
+/// message id it answers and its data length.
+pub fn read_response_head(head: &[u8]) -> Option<(u64, u64)> {
+    if head.get(..4) != Some(b"\xfeSMB")
+        || u16_at(head, 4) != Some(64)
+        || u16_at(head, 12) != Some(command::READ)
+    {
+        return None;
+    }
+    let flags = u32_at(head, 16)?;
+    if flags & 0x1 == 0 || NtStatus(u32_at(head, 8)?) != NtStatus::SUCCESS {
+        return None;
+    }
+    Some((u64_at(head, 24)?, u64::from(u32_at(head, HEADER_LEN + 4)?)))
+}
+
 /// A buffer given as (offset from the start of the SMB2 header, length).
 fn buffer<'a>(msg: &'a [u8], offset: usize, len: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
     if len == 0 {

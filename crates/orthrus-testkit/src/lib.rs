@@ -331,12 +331,14 @@ pub mod fuzz {
     }
 
     /// A reassembled SMB connection (NBSS, SMB2, pipes, DCE-RPC on pipes, NDR stubs).
-    /// SMB bytes as a TCP stream, and the same bytes as a Group Policy registry file (the
-    /// tracker parses the Registry.pol files it sees written).
+    /// SMB bytes as a TCP stream, the same bytes as a Group Policy registry file (the tracker
+    /// parses the Registry.pol files it sees written) and as the head of a READ response too
+    /// large to keep (read for its length alone).
     pub fn smb_stream(data: &[u8]) {
         let mut tracker = orthrus_net::smb::SmbTracker::new(TenantId::default(), "fuzz".into());
         connection(445, data, |event, out| tracker.stream(event, 0, out));
         let _ = orthrus_proto::preg::parse(data);
+        let _ = orthrus_proto::smb2::read_response_head(data);
     }
 
     /// A reassembled DCE-RPC connection over TCP, and every stub decoder on the raw bytes.

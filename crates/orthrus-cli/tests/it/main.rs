@@ -444,11 +444,13 @@ fn extra_lab_recordings_per_their_manifest() {
     // The DC by address, as a deployment lists it (some recordings hold no Kerberos it
     // answers), the AD FS service account, whose own DKM key reads are expected, and the KDC's
     // user-ticket lifetime while golden_ticket_lifetime was recorded (1 hour; every other
-    // recording is shorter).
+    // recording is shorter), and a bulk-copy threshold the 1.5 MB of smb_admin_share_copy meets
+    // (no other recording reads an administrative share).
     std::fs::write(
         &config,
         "domain_controllers = [\"10.99.0.10\"]\n[adfs_dkm_read]\nexclude_actors = [\"svc_web\"]\n\
          [golden_ticket_lifetime]\nmax_ticket_lifetime_secs = 3600\n\
+         [smb_exfiltration]\nmin_admin_share_bytes = 1000000\n\
          [entities]\nhoneytokens = [\"LAB\\\\adm_legacy\", \"old_sqladmin\"]\n",
     )
     .unwrap();
@@ -485,6 +487,7 @@ fn extra_lab_recordings_per_their_manifest() {
             "golden_ticket_lifetime" => ["ORT-KRB-007"].into(),
             "overpass_windows_workstation" => ["ORT-KRB-011"].into(),
             "ntlm_relay_exchange_account" => ["ORT-NTLM-004"].into(),
+            "smb_admin_share_copy" => ["ORT-SMB-002"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
@@ -507,7 +510,7 @@ fn extra_lab_recordings_per_their_manifest() {
         }
         seen += 1;
     }
-    assert_eq!(seen, 36);
+    assert_eq!(seen, 37);
 }
 
 /// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on

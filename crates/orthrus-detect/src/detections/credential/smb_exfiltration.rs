@@ -7,27 +7,37 @@
 //! - ATT&CK: T1048.003, T1570; the files are T1003.003 (NTDS) and T1003.002 (SAM). MDI: Data
 //!   exfiltration over SMB (2030).
 //! - Data: NET: SMB2 CREATE requests for reading (FILE_READ_DATA, GENERIC_READ/ALL or
-//!   MAXIMUM_ALLOWED), with the share, the path and the server's answer (not visible when the
-//!   session is encrypted).
+//!   MAXIMUM_ALLOWED), with the share, the path and the server's answer, and the bytes READ
+//!   from each file until its CLOSE (`file_read`; not visible when the session is encrypted).
 //! - Logic: a read-open, by a host that is not a known DC, of a file whose name is one of the
 //!   credential stores [`credential_store`] names: `ntds.dit` (anywhere), the hives in a
 //!   `config` or `RegBack` folder, the hives saved under another extension (`SAM.save`,
 //!   `system.hiv`, …), `lsass*.dmp`. High when the server opened one; Medium when it only
 //!   refused (an attempt). One alert per source, server and quiet gap `window_secs` (config
-//!   `[smb_exfiltration]`), listing the files.
-//! - Thresholds: `window_secs = 3600`.
+//!   `[smb_exfiltration]`), listing the files and the bytes read from them. Also: a host that
+//!   is not a known DC reading at least `min_admin_share_bytes` from a known DC's
+//!   administrative shares (`ADMIN$`, `C$` and the other drive shares) within
+//!   `admin_share_window_secs` — a bulk copy off the DC, whatever the files are called: High.
+//! - Thresholds: `window_secs = 3600`, `min_admin_share_bytes = 52428800` (50 MiB),
+//!   `admin_share_window_secs = 600`.
 //! - Benign: backup software pulling a DC's files over SMB — exclude its host
 //!   (`exclude_sources`) or account (`exclude_actors`).
-//! - Gaps: bytes read are not counted yet, so the catalogue's "≥ 50 MB read from a DC's
-//!   ADMIN$/C$" half is not judged; files under other names (the attacker renamed the copy)
-//!   are missed.
-//! - Evidence: each CREATE (request and answer frames), the account, share and path.
+//! - Gaps: credential stores copied under other names through ordinary shares (the attacker
+//!   renamed the copy, and it is small or slow) are missed.
+//! - Evidence: each CREATE (request and answer frames), each file's reads (up to 16 READ
+//!   responses cited), the account, share, path and bytes.
 
 use std::collections::BTreeSet;
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, FileAccess, NtStatus, Severity};
+use std::collections::HashMap;
+use std::net::IpAddr;
 
-use crate::detections::windows::{EventRuleConfig, Finding, KnownDcs, NamedEpisodes};
+use orthrus_model::{
+    Activity, ActivityKind, AlertTargets, FileAccess, FileRead, NtStatus, Severity, Timestamp,
+};
+use serde::Deserialize;
+
+use crate::detections::windows::{Finding, KnownDcs, NamedEpisodes, lists_account};
 use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -38,7 +48,10 @@ pub static META: DetectionMeta = DetectionMeta {
     cef_app: "Smb",
     tactic: "TA0010",
     techniques: &["T1048.003", "T1570", "T1003.003"],
-    data_sources: &["SMB2 CREATE of credential stores (ntds.dit, registry hives, lsass dumps) for reading"],
+    data_sources: &[
+        "SMB2 CREATE of credential stores (ntds.dit, registry hives, lsass dumps) for reading",
+        "SMB2 READ bytes per file (credential stores; volume from a DC's administrative shares)",
+    ],
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "smb_exfiltration",
@@ -74,18 +87,70 @@ pub fn credential_store(path: &str) -> Option<&'static str> {
     None
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmbExfiltrationConfig {
+    pub window_secs: u64,
+    /// Bytes read from a DC's administrative shares that make a bulk copy.
+    pub min_admin_share_bytes: u64,
+    pub admin_share_window_secs: u64,
+    pub exclude_actors: Vec<String>,
+    pub exclude_sources: Vec<IpAddr>,
+}
+
+impl Default for SmbExfiltrationConfig {
+    fn default() -> Self {
+        Self {
+            window_secs: 3600,
+            min_admin_share_bytes: 50 * 1024 * 1024,
+            admin_share_window_secs: 600,
+            exclude_actors: Vec::new(),
+            exclude_sources: Vec::new(),
+        }
+    }
+}
+
+impl SmbExfiltrationConfig {
+    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("window_secs", self.window_secs.to_string()),
+            ("min_admin_share_bytes", self.min_admin_share_bytes.to_string()),
+            ("admin_share_window_secs", self.admin_share_window_secs.to_string()),
+        ]
+    }
+}
+
+/// Whether a share is a DC's administrative share: `ADMIN$`, or a drive's (`C$`, `D$`, …).
+pub fn administrative_share(share: &str) -> bool {
+    let name = share.rsplit('\\').next().unwrap_or(share);
+    name.eq_ignore_ascii_case("admin$")
+        || (name.len() == 2 && name.ends_with('$') && name.starts_with(|c: char| c.is_ascii_alphabetic()))
+}
+
+/// "524 288 bytes", "52.4 MB".
+fn byte_count(bytes: u64) -> String {
+    if bytes < 1_000_000 { format!("{bytes} bytes") } else { format!("{:.1} MB", bytes as f64 / 1e6) }
+}
+
 pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
+    let c = &config.smb_exfiltration;
     Box::new(SmbExfiltration {
-        config: config.smb_exfiltration.clone(),
+        config: c.clone(),
         dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(config.smb_exfiltration.window_secs),
+        episodes: NamedEpisodes::new(c.window_secs),
+        read_bytes: HashMap::new(),
+        admin_reads: HashMap::new(),
     })
 }
 
 pub struct SmbExfiltration {
-    config: EventRuleConfig,
+    config: SmbExfiltrationConfig,
     dcs: KnownDcs,
     episodes: NamedEpisodes,
+    /// Bytes read from credential stores, per episode (source and server).
+    read_bytes: HashMap<String, u64>,
+    /// Reads from administrative shares per source and server: the window's start and bytes.
+    admin_reads: HashMap<(IpAddr, IpAddr), (Timestamp, u64)>,
 }
 
 impl SmbExfiltration {
@@ -95,31 +160,139 @@ impl SmbExfiltration {
         }
         let Some(holds) = credential_store(&file.name) else { return };
         let (Some(source), Some(server)) = (activity.source_ip(), activity.destination) else { return };
-        if self.dcs.contains_address(source) || file.user.as_deref().is_some_and(|u| self.config.excludes(u))
-        {
+        if self.dcs.contains_address(source) || self.excluded(file.user.as_deref()) {
             return;
         }
         let opened = file.status == Some(NtStatus::SUCCESS);
         let share = file.share.as_deref().unwrap_or("a share");
         let path = format!("{share}\\{}", file.name.trim_start_matches('\\'));
         let outcome = if opened { "opened" } else { "refused" };
-        let key = format!("{source} {}", server.ip);
-        let files = self.episodes.add(&key, activity.time, [format!("{path} ({outcome})")]);
-        let any_opened = files.iter().any(|f| f.ends_with("(opened)"));
-        let who = file.user.as_deref().unwrap_or("an unknown account");
+        let summary =
+            format!("{} {outcome} {path}: {holds}", file.user.as_deref().unwrap_or("an unknown account"));
+        self.raise_stores(
+            activity,
+            (source, server.ip),
+            file.user.as_deref(),
+            format!("{path} ({outcome})"),
+            summary,
+            updates,
+        );
+    }
+
+    /// Adds to the alert of credential stores copied from `server` by `source`.
+    fn raise_stores(
+        &mut self,
+        activity: &Activity,
+        (source, server): (IpAddr, IpAddr),
+        user: Option<&str>,
+        entry: String,
+        summary: String,
+        updates: &mut Vec<AlertUpdate>,
+    ) {
+        let key = format!("{source} {server}");
+        let files = self.episodes.add(&key, activity.time, [entry]);
+        if files.len() == 1 && !files.iter().any(|f| f.ends_with(" read)")) {
+            self.read_bytes.remove(&key);
+        }
+        let read = self.read_bytes.get(&key).copied().unwrap_or(0);
+        let any_opened = read > 0 || files.iter().any(|f| f.ends_with("(opened)"));
+        let who = user.unwrap_or("an unknown account");
         let finding = Finding {
             key,
-            summary: format!("{who} {outcome} {path}: {holds}"),
+            summary,
             description: format!(
-                "{who} on {source} {} credential stores from {} over SMB: {}.",
+                "{who} on {source} {} credential stores from {server} over SMB: {}{}.",
                 if any_opened { "copied" } else { "tried to copy" },
-                server.ip,
-                files.iter().cloned().collect::<Vec<_>>().join(", "),
+                files.iter().filter(|f| !f.ends_with(" read)")).cloned().collect::<Vec<_>>().join(", "),
+                if read > 0 { format!("; {} read", byte_count(read)) } else { String::new() },
             ),
             severity: if any_opened { META.base_severity } else { Severity::Medium },
-            actor: file.user.clone(),
+            actor: user.map(str::to_owned),
             targets: AlertTargets {
-                computers: BTreeSet::from([server.ip.to_string()]),
+                computers: BTreeSet::from([server.to_string()]),
+                ..AlertTargets::default()
+            },
+        };
+        self.episodes.raise(&META, activity, finding, updates);
+    }
+
+    fn excluded(&self, user: Option<&str>) -> bool {
+        user.is_some_and(|u| lists_account(&self.config.exclude_actors, u))
+    }
+
+    fn file_read(&mut self, activity: &Activity, read: &FileRead, updates: &mut Vec<AlertUpdate>) {
+        let (Some(source), Some(server)) = (activity.source_ip(), activity.destination) else { return };
+        if self.dcs.contains_address(source) || self.excluded(read.user.as_deref()) {
+            return;
+        }
+        let share = read.share.as_deref().unwrap_or("a share");
+        let path = format!("{share}\\{}", read.name.trim_start_matches('\\'));
+        if let Some(holds) = credential_store(&read.name) {
+            let key = format!("{source} {}", server.ip);
+            let total = self.read_bytes.entry(key).or_default();
+            *total = total.saturating_add(read.bytes);
+            let summary = format!(
+                "{} read {} of {path}: {holds}",
+                read.user.as_deref().unwrap_or("an unknown account"),
+                byte_count(read.bytes)
+            );
+            self.raise_stores(
+                activity,
+                (source, server.ip),
+                read.user.as_deref(),
+                format!("{path} ({} read)", byte_count(read.bytes)),
+                summary,
+                updates,
+            );
+        }
+        if read.share.as_deref().is_some_and(administrative_share) && self.dcs.contains_address(server.ip) {
+            self.admin_share_read(activity, (source, server.ip), read, &path, updates);
+        }
+    }
+
+    /// Bulk reads from a DC's administrative shares, summed per source and server over
+    /// `admin_share_window_secs`.
+    fn admin_share_read(
+        &mut self,
+        activity: &Activity,
+        (source, server): (IpAddr, IpAddr),
+        read: &FileRead,
+        path: &str,
+        updates: &mut Vec<AlertUpdate>,
+    ) {
+        let window = i64::try_from(self.config.admin_share_window_secs).unwrap_or(i64::MAX);
+        if !self.admin_reads.contains_key(&(source, server))
+            && self.admin_reads.len() >= crate::window::MAX_SOURCES
+        {
+            self.admin_reads.retain(|_, (start, _)| start.saturating_add_secs(window) >= activity.time);
+        }
+        let (start, total) = self.admin_reads.entry((source, server)).or_insert((activity.time, 0));
+        if start.saturating_add_secs(window) < activity.time {
+            *start = activity.time;
+            *total = 0;
+        }
+        *total = total.saturating_add(read.bytes);
+        let total = *total;
+        if total < self.config.min_admin_share_bytes {
+            return;
+        }
+        let who = read.user.as_deref().unwrap_or("an unknown account");
+        let key = format!("bulk {source} {server}");
+        let files = self.episodes.add(&key, activity.time, [path.to_owned()]);
+        let finding = Finding {
+            key,
+            summary: format!("{who} read {} of {path}", byte_count(read.bytes)),
+            description: format!(
+                "{who} on {source} read {} from the administrative shares of domain controller {server} over SMB \
+                 within {} minutes ({}): a bulk copy off the DC.",
+                byte_count(total),
+                self.config.admin_share_window_secs / 60,
+                crate::detections::kerberos::name_list(files.iter(), 5),
+            ),
+            severity: Severity::High,
+            actor: read.user.clone(),
+            targets: AlertTargets {
+                computers: BTreeSet::from([server.to_string()]),
                 ..AlertTargets::default()
             },
         };
@@ -134,8 +307,10 @@ impl Detector for SmbExfiltration {
 
     fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
         self.dcs.learn(activity);
-        if let ActivityKind::FileOpened(file) = &activity.kind {
-            self.file_opened(activity, file, updates);
+        match &activity.kind {
+            ActivityKind::FileOpened(file) => self.file_opened(activity, file, updates),
+            ActivityKind::FileRead(read) => self.file_read(activity, read, updates),
+            _ => {}
         }
     }
 }
@@ -185,10 +360,49 @@ mod tests {
         assert_eq!(alert.source.account.as_deref(), Some("LAB\\da_admin"));
         assert!(alert.targets.computers.contains("10.99.0.10"));
         assert_eq!(alert.severity, Severity::High);
-        assert_eq!(alert.count, 3, "{alert:#?}");
+        assert_eq!(alert.count, 6, "three opened, three read: {alert:#?}");
         for file in ["temp\\ntds.dit (opened)", "temp\\SYSTEM.save (opened)", "temp\\SAM.save (opened)"] {
             assert!(alert.description.contains(file), "{file}: {}", alert.description);
         }
+        // 512 KiB + 256 KiB + 64 KiB, each file's READs summed at its CLOSE.
+        assert!(alert.description.ends_with("; 851968 bytes read."), "{}", alert.description);
+        assert!(
+            alert.evidence.iter().any(|e| e
+                .summary
+                .contains("read 524288 bytes of \\\\10.99.0.10\\sysvol\\lab.test\\temp\\ntds.dit")),
+            "{:#?}",
+            alert.evidence
+        );
+    }
+
+    #[test]
+    fn fires_on_a_bulk_copy_from_a_dcs_administrative_share() {
+        // From C$ (defined on the lab DC for the recording): 1.5 MB by the attacker's host,
+        // 200 KB by the workstation. The default 50 MiB is lowered to 1 MB for this recording.
+        let mut config =
+            DetectionConfig { domain_controllers: vec!["10.99.0.10".into()], ..DetectionConfig::default() };
+        config.smb_exfiltration.min_admin_share_bytes = 1_000_000;
+        let alerts = extra_alerts("smb_admin_share_copy", META.id, &config);
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
+        assert_eq!(alert.severity, Severity::High);
+        assert!(
+            alert
+                .description
+                .contains("read 1.5 MB from the administrative shares of domain controller 10.99.0.10")
+                && alert.description.contains("C$\\Windows\\Temp\\backup.vhd"),
+            "{}",
+            alert.description
+        );
+        // Under the default threshold, or without knowing the server is a DC: nothing.
+        let default_threshold =
+            DetectionConfig { domain_controllers: vec!["10.99.0.10".into()], ..DetectionConfig::default() };
+        assert!(extra_alerts("smb_admin_share_copy", META.id, &default_threshold).is_empty());
+        config.domain_controllers.clear();
+        assert!(extra_alerts("smb_admin_share_copy", META.id, &config).is_empty());
+        assert!(administrative_share("\\\\dc1\\ADMIN$") && administrative_share("\\\\dc1\\d$"));
+        assert!(!administrative_share("\\\\dc1\\IPC$") && !administrative_share("\\\\dc1\\sysvol"));
     }
 
     #[test]
