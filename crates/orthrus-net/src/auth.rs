@@ -26,10 +26,6 @@ pub(crate) fn client_auth(blob: &[u8], via: Carrier) -> Result<Option<ClientAuth
         return Ok(None);
     }
     let parsed = spnego::parse_blob(blob).map_err(|e| e.reason())?;
-    let offered_mechanisms = match &parsed {
-        SecurityBlob::Init(init) => init.mech_types.iter().map(|m| m.name()).collect(),
-        _ => Vec::new(),
-    };
     match parsed.token() {
         Some(InnerToken::Ntlmssp(bytes)) => match ntlmssp::parse(bytes).map_err(|e| e.reason())? {
             NtlmMessage::Authenticate(a) => {
@@ -69,7 +65,11 @@ pub(crate) fn client_auth(blob: &[u8], via: Carrier) -> Result<Option<ClientAuth
                 realm: ap.ticket.realm.0.clone(),
                 ticket_etype: EncryptionType(ap.ticket.enc_part.etype.0),
                 ticket_id: crate::kerberos::ticket_id(ap.ticket.enc_part.cipher),
-                offered_mechanisms,
+                // Named only here: most offers carry NTLM's first leg, which needs none.
+                offered_mechanisms: match &parsed {
+                    SecurityBlob::Init(init) => init.mech_types.iter().map(|m| m.name()).collect(),
+                    _ => Vec::new(),
+                },
                 outcome: AuthOutcome::Unknown,
             }))),
             _ => Ok(None),

@@ -368,11 +368,10 @@ impl SmbTracker {
                 Body::CreateRequest { name, desired_access, .. } => {
                     Some(Pending::Create { name, tree_id: h.tree_id, desired_access, seen: seen.clone(), at })
                 }
-                Body::ReadRequest { file_id } => conn
-                    .files
-                    .get(&file_id)
-                    .filter(|f| f.rpc.is_some() || f.reads.is_some())
-                    .map(|_| Pending::Read { file_id }),
+                // Every open file follows its reads: a pipe's as RPC, a file's as bytes.
+                Body::ReadRequest { file_id } => {
+                    conn.files.contains_key(&file_id).then_some(Pending::Read { file_id })
+                }
                 Body::WriteRequest { file_id, offset, data } => {
                     if let Some(policy) = conn.files.get_mut(&file_id).and_then(|f| f.policy.as_mut()) {
                         policy.write(offset, data, at);

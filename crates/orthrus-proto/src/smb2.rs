@@ -282,6 +282,14 @@ fn smb1(msg: &[u8]) -> Result<Packet<'_>, DecodeError> {
 
 /// Decodes one SMB2 message (header and body), `msg` bounded to it.
 pub fn parse_message(msg: &[u8]) -> Result<Message<'_>, DecodeError> {
+    let header = parse_header(msg)?;
+    let body = msg.get(HEADER_LEN..).ok_or(DecodeError::Truncated("header"))?;
+    let body = parse_body(&header, msg, body)?;
+    Ok(Message { header, body })
+}
+
+/// The 64-byte SMB2 header at the start of `msg`.
+fn parse_header(msg: &[u8]) -> Result<Header, DecodeError> {
     if msg.get(..4) != Some(b"\xfeSMB") {
         return Err(DecodeError::NotSmb);
     }
@@ -293,7 +301,7 @@ pub fn parse_message(msg: &[u8]) -> Result<Message<'_>, DecodeError> {
     let command = u16_at(msg, 12).ok_or_else(truncated)?;
     let flags = u32_at(msg, 16).ok_or_else(truncated)?;
     let is_async = flags & 0x2 != 0;
-    let header = Header {
+    Ok(Header {
         command,
         status,
         is_response: flags & 0x1 != 0,
@@ -302,26 +310,17 @@ pub fn parse_message(msg: &[u8]) -> Result<Message<'_>, DecodeError> {
         message_id: u64_at(msg, 24).ok_or_else(truncated)?,
         tree_id: if is_async { 0 } else { u32_at(msg, 36).ok_or_else(truncated)? },
         session_id: u64_at(msg, 40).ok_or_else(truncated)?,
-    };
-    let body = msg.get(HEADER_LEN..).ok_or_else(truncated)?;
-    let body = parse_body(&header, msg, body)?;
-    Ok(Message { header, body })
+    })
 }
 
 /// A successful READ response known from its start only (its data too large to keep): the
 /// message id it answers and its data length.
 pub fn read_response_head(head: &[u8]) -> Option<(u64, u64)> {
-    if head.get(..4) != Some(b"\xfeSMB")
-        || u16_at(head, 4) != Some(64)
-        || u16_at(head, 12) != Some(command::READ)
-    {
+    let header = parse_header(head).ok()?;
+    if header.command != command::READ || !header.is_response || header.status != NtStatus::SUCCESS {
         return None;
     }
-    let flags = u32_at(head, 16)?;
-    if flags & 0x1 == 0 || NtStatus(u32_at(head, 8)?) != NtStatus::SUCCESS {
-        return None;
-    }
-    Some((u64_at(head, 24)?, u64::from(u32_at(head, HEADER_LEN + 4)?)))
+    Some((header.message_id, u64::from(u32_at(head, HEADER_LEN + 4)?)))
 }
 
 /// A buffer given as (offset from the start of the SMB2 header, length).

@@ -468,24 +468,33 @@ fn spnego_offers_match_tshark() {
     assert!(compared >= 5, "only {compared} SPNEGO offers beside an AP-REQ");
     assert_eq!(negoex, 1, "Windows' offer in the Rubeus capture, and no lab client's");
 }
+
+/// Each file's `file_read`: its name, bytes and READs.
+fn file_reads(capture: &Path) -> Vec<(String, u64, u64)> {
+    orthrus_testkit::activities(capture)
+        .into_iter()
+        .filter_map(|a| match a.kind {
+            ActivityKind::FileRead(r) => Some((r.name, r.bytes, r.reads)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The lengths tshark's SMB2 READ requests asked for.
+fn read_requests(capture: &Path) -> Vec<u64> {
+    tshark_fields(capture, "smb2.cmd==8 && smb2.flags.response==0", &["smb2.read_length"])
+        .into_iter()
+        .map(|row| row[0][0].parse().unwrap())
+        .collect()
+}
+
 /// Bytes read per file, reported at CLOSE: the lab's copy of a staged ntds.dit and two saved
 /// hives reads each in one READ; tshark does not dissect responses this large (NBSS beyond
 /// 128 KiB), so ours are checked against its READ requests' lengths, which the server filled.
 #[test]
 fn file_reads_are_counted_per_file() {
     let capture = orthrus_testkit::fixture("lab-extra/smb_ntds_exfil.pcap");
-    let ours: Vec<(String, u64, u64)> = orthrus_testkit::activities(&capture)
-        .into_iter()
-        .filter_map(|a| match a.kind {
-            ActivityKind::FileRead(r) => Some((r.name, r.bytes, r.reads)),
-            _ => None,
-        })
-        .collect();
-    let asked: Vec<u64> =
-        tshark_fields(&capture, "smb2.cmd==8 && smb2.flags.response==0", &["smb2.read_length"])
-            .into_iter()
-            .map(|row| row[0][0].parse().unwrap())
-            .collect();
+    let asked = read_requests(&capture);
     assert_eq!(asked, [524_288, 262_144, 65_536]);
     let expected: Vec<(String, u64, u64)> =
         ["lab.test\\temp\\ntds.dit", "lab.test\\temp\\SYSTEM.save", "lab.test\\temp\\SAM.save"]
@@ -493,39 +502,20 @@ fn file_reads_are_counted_per_file() {
             .zip(&asked)
             .map(|(name, bytes)| ((*name).to_owned(), *bytes, 1))
             .collect();
-    assert_eq!(ours, expected);
+    assert_eq!(file_reads(&capture), expected);
     // A user's policy reads at logon: small files, each counted.
-    let sysvol = orthrus_testkit::activities(&orthrus_testkit::fixture("lab-extra/benign_sysvol_read.pcap"));
-    let reads: Vec<u64> = sysvol
-        .iter()
-        .filter_map(|a| match &a.kind {
-            ActivityKind::FileRead(r) => Some(r.bytes),
-            _ => None,
-        })
-        .collect();
-    assert!(!reads.is_empty() && reads.iter().all(|b| *b > 0 && *b < 65_536), "{reads:?}");
+    let sysvol = file_reads(&orthrus_testkit::fixture("lab-extra/benign_sysvol_read.pcap"));
+    assert!(!sysvol.is_empty() && sysvol.iter().all(|(_, b, _)| *b > 0 && *b < 65_536), "{sysvol:?}");
     // A READ answered with more than the decoder keeps (1.5 MB, after an interim
     // STATUS_PENDING) is counted from its header: what tshark's READ requests asked, and the
     // files' sizes on the share.
     let capture = orthrus_testkit::fixture("lab-extra/smb_admin_share_copy.pcap");
-    let ours: Vec<(String, u64)> = orthrus_testkit::activities(&capture)
-        .into_iter()
-        .filter_map(|a| match a.kind {
-            ActivityKind::FileRead(r) => Some((r.name, r.bytes)),
-            _ => None,
-        })
-        .collect();
-    let asked: Vec<u64> =
-        tshark_fields(&capture, "smb2.cmd==8 && smb2.flags.response==0", &["smb2.read_length"])
-            .into_iter()
-            .map(|row| row[0][0].parse().unwrap())
-            .collect();
-    assert_eq!(asked, [1_500_000, 200_000]);
+    assert_eq!(read_requests(&capture), [1_500_000, 200_000]);
     assert_eq!(
-        ours,
+        file_reads(&capture),
         [
-            ("Windows\\Temp\\backup.vhd".to_owned(), 1_500_000),
-            ("Windows\\Temp\\report.txt".to_owned(), 200_000)
+            ("Windows\\Temp\\backup.vhd".to_owned(), 1_500_000, 1),
+            ("Windows\\Temp\\report.txt".to_owned(), 200_000, 1)
         ]
     );
 }

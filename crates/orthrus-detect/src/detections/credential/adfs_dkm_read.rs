@@ -112,7 +112,6 @@ impl AdfsDkmRead {
             return;
         }
         let key = format!("account {}", who.to_lowercase());
-        self.episodes.add(&key, activity.time, ["read".to_owned()]);
         let dc = activity.destination_host.as_deref().unwrap_or("the domain controller");
         let finding = Finding {
             key,

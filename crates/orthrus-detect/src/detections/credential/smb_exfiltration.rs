@@ -127,6 +127,11 @@ pub fn administrative_share(share: &str) -> bool {
         || (name.len() == 2 && name.ends_with('$') && name.starts_with(|c: char| c.is_ascii_alphabetic()))
 }
 
+/// `\\server\share\path` as the alert names a file.
+fn share_path(share: Option<&str>, name: &str) -> String {
+    format!("{}\\{}", share.unwrap_or("a share"), name.trim_start_matches('\\'))
+}
+
 /// "524 288 bytes", "52.4 MB".
 fn byte_count(bytes: u64) -> String {
     if bytes < 1_000_000 { format!("{bytes} bytes") } else { format!("{:.1} MB", bytes as f64 / 1e6) }
@@ -138,7 +143,6 @@ pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
         config: c.clone(),
         dcs: KnownDcs::from_config(config),
         episodes: NamedEpisodes::new(c.window_secs),
-        read_bytes: HashMap::new(),
         admin_reads: HashMap::new(),
     })
 }
@@ -147,8 +151,6 @@ pub struct SmbExfiltration {
     config: SmbExfiltrationConfig,
     dcs: KnownDcs,
     episodes: NamedEpisodes,
-    /// Bytes read from credential stores, per episode (source and server).
-    read_bytes: HashMap<String, u64>,
     /// Reads from administrative shares per source and server: the window's start and bytes.
     admin_reads: HashMap<(IpAddr, IpAddr), (Timestamp, u64)>,
 }
@@ -164,37 +166,34 @@ impl SmbExfiltration {
             return;
         }
         let opened = file.status == Some(NtStatus::SUCCESS);
-        let share = file.share.as_deref().unwrap_or("a share");
-        let path = format!("{share}\\{}", file.name.trim_start_matches('\\'));
+        let path = share_path(file.share.as_deref(), &file.name);
         let outcome = if opened { "opened" } else { "refused" };
         let summary =
             format!("{} {outcome} {path}: {holds}", file.user.as_deref().unwrap_or("an unknown account"));
+        let opening = Some(format!("{path} ({outcome})"));
         self.raise_stores(
             activity,
             (source, server.ip),
             file.user.as_deref(),
-            format!("{path} ({outcome})"),
+            (opening, 0),
             summary,
             updates,
         );
     }
 
-    /// Adds to the alert of credential stores copied from `server` by `source`.
+    /// Adds to the alert of credential stores copied from `server` by `source`: a file opened
+    /// (or refused), and bytes read.
     fn raise_stores(
         &mut self,
         activity: &Activity,
         (source, server): (IpAddr, IpAddr),
         user: Option<&str>,
-        entry: String,
+        (opening, bytes): (Option<String>, u64),
         summary: String,
         updates: &mut Vec<AlertUpdate>,
     ) {
         let key = format!("{source} {server}");
-        let files = self.episodes.add(&key, activity.time, [entry]);
-        if files.len() == 1 && !files.iter().any(|f| f.ends_with(" read)")) {
-            self.read_bytes.remove(&key);
-        }
-        let read = self.read_bytes.get(&key).copied().unwrap_or(0);
+        let (files, read) = self.episodes.add_tallied(&key, activity.time, opening, bytes);
         let any_opened = read > 0 || files.iter().any(|f| f.ends_with("(opened)"));
         let who = user.unwrap_or("an unknown account");
         let finding = Finding {
@@ -203,7 +202,7 @@ impl SmbExfiltration {
             description: format!(
                 "{who} on {source} {} credential stores from {server} over SMB: {}{}.",
                 if any_opened { "copied" } else { "tried to copy" },
-                files.iter().filter(|f| !f.ends_with(" read)")).cloned().collect::<Vec<_>>().join(", "),
+                files.iter().cloned().collect::<Vec<_>>().join(", "),
                 if read > 0 { format!("; {} read", byte_count(read)) } else { String::new() },
             ),
             severity: if any_opened { META.base_severity } else { Severity::Medium },
@@ -225,25 +224,15 @@ impl SmbExfiltration {
         if self.dcs.contains_address(source) || self.excluded(read.user.as_deref()) {
             return;
         }
-        let share = read.share.as_deref().unwrap_or("a share");
-        let path = format!("{share}\\{}", read.name.trim_start_matches('\\'));
+        let path = share_path(read.share.as_deref(), &read.name);
         if let Some(holds) = credential_store(&read.name) {
-            let key = format!("{source} {}", server.ip);
-            let total = self.read_bytes.entry(key).or_default();
-            *total = total.saturating_add(read.bytes);
             let summary = format!(
                 "{} read {} of {path}: {holds}",
                 read.user.as_deref().unwrap_or("an unknown account"),
                 byte_count(read.bytes)
             );
-            self.raise_stores(
-                activity,
-                (source, server.ip),
-                read.user.as_deref(),
-                format!("{path} ({} read)", byte_count(read.bytes)),
-                summary,
-                updates,
-            );
+            let reading = (None, read.bytes);
+            self.raise_stores(activity, (source, server.ip), read.user.as_deref(), reading, summary, updates);
         }
         if read.share.as_deref().is_some_and(administrative_share) && self.dcs.contains_address(server.ip) {
             self.admin_share_read(activity, (source, server.ip), read, &path, updates);

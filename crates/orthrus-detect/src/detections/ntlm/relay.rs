@@ -124,39 +124,43 @@ impl NtlmRelay {
 }
 
 /// An NTLM logon, from the wire (NTLMSSP AUTHENTICATE), Samba's audit or a 4624 network logon
-/// whose package is NTLM.
-struct NtlmLogon {
-    /// `DOMAIN\name` as the logon gives it.
-    account: String,
-    user: String,
-    workstation: String,
-    target_name: Option<String>,
+/// whose package is NTLM: borrowed, as most are judged on the account name alone.
+struct NtlmLogon<'a> {
+    user: &'a str,
+    domain: &'a str,
+    workstation: &'a str,
+    target_name: Option<&'a str>,
     outcome: AuthOutcome,
 }
 
-impl NtlmLogon {
-    fn of(activity: &Activity) -> Option<Self> {
+impl<'a> NtlmLogon<'a> {
+    fn of(activity: &'a Activity) -> Option<Self> {
         match &activity.kind {
             ActivityKind::NtlmAuthenticated(auth) => Some(Self {
-                account: auth.account(),
-                user: auth.user.clone(),
-                workstation: auth.workstation.clone(),
-                target_name: auth.target_name.clone(),
+                user: &auth.user,
+                domain: &auth.domain,
+                workstation: &auth.workstation,
+                target_name: auth.target_name.as_deref(),
                 outcome: auth.outcome,
             }),
             ActivityKind::LoggedOn(logon)
                 if logon.package.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("NTLM")) =>
             {
                 Some(Self {
-                    account: logon.account.qualified(),
-                    user: logon.account.name.clone(),
-                    workstation: activity.source_host.as_deref().unwrap_or_default().to_owned(),
+                    user: &logon.account.name,
+                    domain: logon.account.domain.as_deref().unwrap_or_default(),
+                    workstation: activity.source_host.as_deref().unwrap_or_default(),
                     target_name: None,
                     outcome: logon.outcome,
                 })
             }
             _ => None,
         }
+    }
+
+    /// `DOMAIN\name` as the logon gives it.
+    fn account(&self) -> String {
+        if self.domain.is_empty() { self.user.to_owned() } else { format!("{}\\{}", self.domain, self.user) }
     }
 }
 
@@ -170,17 +174,17 @@ impl Detector for NtlmRelay {
         self.learn_exchange_address(activity);
         let Some(logon) = NtlmLogon::of(activity) else { return };
         let Some(source) = activity.source_ip() else { return };
-        let Some((role, not_the_server)) = self.relayed_role(&logon.user, source) else { return };
+        let Some((role, not_the_server)) = self.relayed_role(logon.user, source) else { return };
         // The server: its address on the wire (and in Samba's audit), else the DC that logged.
         let server = match (activity.destination, &activity.destination_host) {
             (Some(server), _) if self.dcs.contains_address(server.ip) => server.ip.to_string(),
             (None, Some(host)) if activity.from_event_log() && self.dcs.contains(host) => host.to_string(),
             _ => return,
         };
-        if source.is_loopback() || self.config.excludes(&logon.account) {
+        let account = logon.account();
+        if source.is_loopback() || self.config.excludes(&account) {
             return;
         }
-        let account = logon.account;
         let accepted = matches!(logon.outcome, AuthOutcome::Succeeded);
         let answer = match logon.outcome {
             AuthOutcome::Succeeded => "accepted".to_owned(),
@@ -194,7 +198,7 @@ impl Detector for NtlmRelay {
             summary: format!(
                 "NTLM logon as {account} (workstation {}{}) to {server}: {answer}",
                 logon.workstation,
-                logon.target_name.as_deref().map(|t| format!(", meant for {t}")).unwrap_or_default(),
+                logon.target_name.map(|t| format!(", meant for {t}")).unwrap_or_default(),
             ),
             description: format!(
                 "{source}, {not_the_server}, authenticated to {server} over NTLM as the {role} account{} {}: \

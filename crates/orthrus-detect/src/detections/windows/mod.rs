@@ -111,7 +111,8 @@ pub(crate) fn raise(
 /// groups, logs), for detections whose alert lists them.
 pub(crate) struct NamedEpisodes {
     incidents: Incidents<String>,
-    names: std::collections::HashMap<String, BTreeSet<String>>,
+    /// Per episode: the names so far and a running total (bytes, say).
+    names: std::collections::HashMap<String, (BTreeSet<String>, u64)>,
 }
 
 impl NamedEpisodes {
@@ -127,12 +128,25 @@ impl NamedEpisodes {
         time: orthrus_model::Timestamp,
         names: impl IntoIterator<Item = String>,
     ) -> BTreeSet<String> {
+        self.add_tallied(key, time, names, 0).0
+    }
+
+    /// [`add`](Self::add), also adding `amount` to the episode's running total (which a new
+    /// episode starts at zero); returns the names and the total so far.
+    pub fn add_tallied(
+        &mut self,
+        key: &str,
+        time: orthrus_model::Timestamp,
+        names: impl IntoIterator<Item = String>,
+        amount: u64,
+    ) -> (BTreeSet<String>, u64) {
         if self.incidents.at(&key.to_owned(), time).count == 0 {
             self.names.remove(key);
         }
-        let known = self.names.entry(key.to_owned()).or_default();
+        let (known, total) = self.names.entry(key.to_owned()).or_default();
         known.extend(names);
-        known.clone()
+        *total = total.saturating_add(amount);
+        (known.clone(), *total)
     }
 
     pub fn raise(

@@ -254,11 +254,18 @@ mod tests {
                 call.detail = None;
             }
         }
-        let mut engine = crate::Engine::new(&DetectionConfig::default(), "test");
-        for activity in &activities {
-            engine.observe(activity);
-        }
-        let alerts: Vec<_> = engine.finish().into_iter().filter(|a| a.detection == META.id).collect();
+        let alerts_with = |config: &DetectionConfig| -> Vec<orthrus_model::Alert> {
+            let mut engine = crate::Engine::new(config, "test");
+            for activity in &activities {
+                engine.observe(activity);
+            }
+            engine.finish().into_iter().filter(|a| a.detection == META.id).collect()
+        };
+        // From a DC: nothing.
+        let from_dc =
+            DetectionConfig { domain_controllers: vec!["10.99.0.21".into()], ..DetectionConfig::default() };
+        assert!(alerts_with(&from_dc).is_empty());
+        let alerts = alerts_with(&DetectionConfig::default());
         assert_eq!(alerts.len(), 1, "{alerts:#?}");
         let alert = &alerts[0];
         assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
