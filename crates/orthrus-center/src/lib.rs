@@ -34,7 +34,7 @@ pub fn parse_net(text: &str) -> Option<ipnet::IpNet> {
 
 /// Whether the tenant's exclusions (global and the alert's detection's) cover the alert's source.
 fn excluded(exclusions: &BTreeMap<String, Exclusion>, alert: &Alert) -> bool {
-    let own = ["global", alert.detection].into_iter().filter_map(|k| exclusions.get(k));
+    let own = ["global", &*alert.detection].into_iter().filter_map(|k| exclusions.get(k));
     Applicable::new(own, &[]).suppresses(alert)
 }
 
@@ -123,7 +123,8 @@ impl Center {
         let directory = self.directories.get(tenant);
         self.engines.entry(tenant.clone()).or_insert_with(|| match directory {
             Some(directory) => {
-                let config = DetectionConfig { directory: directory.clone(), ..detection.clone() };
+                let mut config = detection.clone();
+                config.directory = directory.clone();
                 Engine::new(&config, "orthrus-center")
             }
             None => Engine::new(detection, "orthrus-center"),

@@ -338,7 +338,7 @@ fn send_syslog(
     framing: crate::SyslogFraming,
     alerts: &[orthrus_model::Alert],
 ) -> anyhow::Result<()> {
-    use orthrus_sinks::{CefOptions, Framing, SyslogOptions, SyslogSink, Trigger, alert_message, meta_of};
+    use orthrus_sinks::{CefOptions, Framing, SyslogOptions, SyslogSink, Trigger, alert_message};
     let hostname =
         std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
     let options = SyslogOptions {
@@ -352,17 +352,7 @@ fn send_syslog(
     let mut sink = SyslogSink::new(endpoint, transport, alerts.len().max(1));
     let now = crate::wall_clock();
     for alert in alerts {
-        if let Some(meta) = meta_of(alert) {
-            sink.push(alert_message(
-                alert,
-                meta,
-                Trigger::New,
-                &CefOptions::default(),
-                &options,
-                transport,
-                now,
-            ));
-        }
+        sink.push(alert_message(alert, Trigger::New, &CefOptions::default(), &options, transport, now));
     }
     sink.flush()?;
     eprintln!("orthrus: sent {} alert(s) as CEF to syslog {endpoint}", sink.sent);

@@ -1,84 +1,15 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use orthrus_model::{Activity, Alert, AlertSource, AlertTargets, Evidence, Severity, TenantId, Timestamp};
+use orthrus_model::{Activity, Alert, AlertSource, AlertTargets, TenantId, Timestamp};
 
+use crate::context::Context;
 use crate::detections::DETECTIONS;
 use crate::enrich::Enricher;
-use crate::window::Incident;
-use crate::{Baseline, BaselineError, DetectionConfig, DetectionMeta, Detector};
-
-/// The current state of one alert as its detector sees it; the engine keeps the latest.
-#[derive(Debug, Clone)]
-pub struct AlertUpdate {
-    pub meta: &'static DetectionMeta,
-    pub tenant: TenantId,
-    /// Identifies the incident within the detection (e.g. `10.0.0.5#1`).
-    pub key: String,
-    pub severity: Severity,
-    pub description: String,
-    pub first_seen: Timestamp,
-    pub last_seen: Timestamp,
-    pub count: u64,
-    pub source: AlertSource,
-    pub targets: AlertTargets,
-    pub evidence: Vec<Evidence>,
-    pub evidence_omitted: u64,
-}
-
-/// What a detector concludes about an incident.
-#[derive(Debug, Clone)]
-pub struct Verdict {
-    pub severity: Severity,
-    /// One sentence: who did what to whom, from where.
-    pub description: String,
-    pub source: AlertSource,
-    pub targets: AlertTargets,
-}
-
-impl AlertUpdate {
-    /// The update for an incident keyed by the activity's source address.
-    pub fn from_incident(
-        meta: &'static DetectionMeta,
-        activity: &Activity,
-        incident: &Incident,
-        verdict: Verdict,
-    ) -> Self {
-        Self {
-            meta,
-            tenant: activity.tenant.clone(),
-            key: format!("{}#{}", activity.source_id(), incident.number),
-            severity: verdict.severity,
-            description: verdict.description,
-            first_seen: incident.first_seen,
-            last_seen: incident.last_seen,
-            count: incident.count,
-            source: verdict.source,
-            targets: verdict.targets,
-            evidence: incident.evidence.clone(),
-            evidence_omitted: incident.evidence_omitted,
-        }
-    }
-}
-
-impl AlertUpdate {
-    /// The update for an incident keyed by something other than the source address (an
-    /// account, a computer): event-log detections whose events carry no address.
-    pub fn keyed(
-        meta: &'static DetectionMeta,
-        activity: &Activity,
-        key: &str,
-        incident: &Incident,
-        verdict: Verdict,
-    ) -> Self {
-        Self {
-            key: format!("{key}#{}", incident.number),
-            ..Self::from_incident(meta, activity, incident, verdict)
-        }
-    }
-}
+use crate::{AlertUpdate, Alerts, Baseline, BaselineError, DetectionConfig, DetectionMeta, Detector};
 
 struct Enabled {
+    meta: &'static DetectionMeta,
     detector: Box<dyn Detector>,
     exclusions: crate::exclusions::Applicable,
 }
@@ -86,14 +17,14 @@ struct Enabled {
 /// Runs every enabled detection over activities and keeps the resulting alerts.
 pub struct Engine {
     detectors: Vec<Enabled>,
-    enricher: Enricher,
+    context: Context,
     sensor: String,
     alerts: BTreeMap<(&'static str, TenantId, String), Alert>,
     updates: Vec<AlertUpdate>,
     /// Event time of the latest activity seen (or restored from a baseline).
     latest: Option<Timestamp>,
     /// Alerts updated since the last [`take_changed`](Self::take_changed).
-    changed: std::collections::BTreeSet<(&'static str, TenantId, String)>,
+    changed: BTreeSet<(&'static str, TenantId, String)>,
 }
 
 impl Engine {
@@ -102,18 +33,19 @@ impl Engine {
             .iter()
             .filter(|entry| !config.disabled.iter().any(|d| d == entry.meta.id))
             .map(|entry| Enabled {
-                detector: (entry.build)(config),
+                meta: entry.meta,
+                detector: entry.build(config),
                 exclusions: config.exclusions_for(entry.meta.id, entry.meta.config_section),
             })
             .collect();
         Self {
             detectors,
-            enricher: Enricher::new(config.directory.clone()),
+            context: Context::new(config),
             sensor: sensor.to_string(),
             alerts: BTreeMap::new(),
             updates: Vec::new(),
             latest: None,
-            changed: std::collections::BTreeSet::new(),
+            changed: BTreeSet::new(),
         }
     }
 
@@ -122,8 +54,7 @@ impl Engine {
     pub fn restore(&mut self, baseline: &Baseline) -> Result<Vec<String>, BaselineError> {
         let mut unused = Vec::new();
         for (id, state) in &baseline.detections {
-            let Some(enabled) = self.detectors.iter_mut().find(|d| d.detector.meta().id == id.as_str())
-            else {
+            let Some(enabled) = self.detectors.iter_mut().find(|d| d.meta.id == id.as_str()) else {
                 unused.push(id.clone());
                 continue;
             };
@@ -141,20 +72,24 @@ impl Engine {
         let detections = self
             .detectors
             .iter()
-            .filter_map(|d| Some((d.detector.meta().id.to_owned(), d.detector.learned()?)))
+            .filter_map(|d| Some((d.meta.id.to_owned(), d.detector.learned()?)))
             .collect();
         Baseline { format: crate::baseline::FORMAT, learned_until: self.latest, detections }
     }
 
     pub fn observe(&mut self, activity: &Activity) {
         self.latest = self.latest.max(Some(activity.time));
-        self.enricher.observe(activity);
         for enabled in &mut self.detectors {
             if enabled.exclusions.skips(activity) {
                 continue;
             }
-            enabled.detector.observe(activity, &mut self.updates);
+            let mut alerts = Alerts::new(enabled.meta, &mut self.updates);
+            enabled.detector.observe(activity, &self.context, &mut alerts);
         }
+        // Each activity is judged against what was known before it, then taught: an activity
+        // never vouches for itself (a tool claiming a Windows computer's account is judged
+        // before its own logon names the address).
+        self.context.observe(activity);
         self.apply_updates();
     }
 
@@ -166,7 +101,7 @@ impl Engine {
         for alert in self.alerts.values() {
             let targets = alert.targets.computers.iter().filter_map(|c| c.parse::<IpAddr>().ok());
             for ip in alert.source.ip.into_iter().chain(targets) {
-                if !self.enricher.is_resolved(ip) && !out.iter().any(|(seen, _)| *seen == ip) {
+                if self.context.resolve(ip).is_none() && !out.iter().any(|(seen, _)| *seen == ip) {
                     out.push((ip, alert.last_seen));
                 }
             }
@@ -176,7 +111,7 @@ impl Engine {
 
     /// Records a name an active lookup found for an address.
     pub fn learn_name(&mut self, ip: IpAddr, name: &str, method: orthrus_directory::Method, time: Timestamp) {
-        self.enricher.learn_name(ip, name, method, time);
+        self.context.learn_name(ip, name, method, time);
     }
 
     /// The alerts raised or updated since the last call, annotated as [`finish`](Self::finish)
@@ -188,14 +123,15 @@ impl Engine {
             let Some(alert) = self.alerts.get(&key).cloned() else { continue };
             out.extend(self.presented(alert));
         }
-        out.sort_by(|a, b| (a.first_seen, a.detection, &a.id).cmp(&(b.first_seen, b.detection, &b.id)));
+        out.sort_by(|a, b| (a.first_seen, &a.detection, &a.id).cmp(&(b.first_seen, &b.detection, &b.id)));
         out
     }
 
     /// Ends the run: detectors flush, alerts come out oldest first.
     pub fn finish(mut self) -> Vec<Alert> {
         for enabled in &mut self.detectors {
-            enabled.detector.finish(&mut self.updates);
+            let mut alerts = Alerts::new(enabled.meta, &mut self.updates);
+            enabled.detector.finish(&self.context, &mut alerts);
         }
         self.apply_updates();
         // Annotated at the end: offline, what the whole input taught name resolution applies to
@@ -204,19 +140,19 @@ impl Engine {
         for alert in std::mem::take(&mut self.alerts).into_values() {
             alerts.extend(self.presented(alert));
         }
-        alerts.sort_by(|a, b| (a.first_seen, a.detection, &a.id).cmp(&(b.first_seen, b.detection, &b.id)));
+        alerts.sort_by(|a, b| (a.first_seen, &a.detection, &a.id).cmp(&(b.first_seen, &b.detection, &b.id)));
         alerts
     }
 
     /// The alert annotated with what enrichment knows, unless an exclusion suppresses it.
     fn presented(&self, mut alert: Alert) -> Option<Alert> {
         if let Some(entry) = DETECTIONS.iter().find(|e| e.meta.id == alert.detection) {
-            self.enricher.annotate(&mut alert, entry.meta);
+            Enricher::new(&self.context).annotate(&mut alert, entry.meta);
         }
         let excluded = self
             .detectors
             .iter()
-            .find(|d| d.detector.meta().id == alert.detection)
+            .find(|d| d.meta.id == alert.detection)
             .is_some_and(|d| d.exclusions.suppresses(&alert));
         (!excluded).then_some(alert)
     }
@@ -228,11 +164,11 @@ impl Engine {
             let alert = self.alerts.entry(key).or_insert_with(|| Alert {
                 id: alert_id(&update),
                 tenant: update.tenant.clone(),
-                detection: update.meta.id,
-                title: update.meta.title,
+                detection: update.meta.id.into(),
+                title: update.meta.title.into(),
                 description: String::new(),
                 severity: update.severity,
-                status: "open",
+                status: "open".into(),
                 mitre: update.meta.mitre(),
                 first_seen: update.first_seen,
                 last_seen: update.last_seen,
@@ -243,6 +179,7 @@ impl Engine {
                 evidence_omitted: 0,
                 sensor: self.sensor.clone(),
                 entities: Vec::new(),
+                cef: update.meta.alert_meta(),
             });
             alert.description = update.description;
             // Severity only ever rises within an alert.

@@ -1,44 +1,28 @@
 //! Enrichment: what the directory and network name resolution add to alerts.
 //!
-//! The engine feeds every activity to the [`NameResolver`] before the detectors, and annotates
-//! each alert as it leaves: the source computer named from its address (with method and
-//! confidence), every source and target account and computer marked sensitive (and why),
-//! honeytoken or domain controller, and the severity raised one level for detections that
-//! escalate on sensitive targets.
+//! The engine's [`Context`] holds the directory and the one name resolution every activity
+//! feeds; as each alert leaves the engine it is annotated from them: the source computer named
+//! from its address (with method and confidence), every source and target account and
+//! computer marked sensitive (and why), honeytoken or domain controller, and the severity
+//! raised one level for detections that escalate on sensitive targets.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
-use orthrus_directory::{Directory, Found, Method, NameResolver, Resolution};
-use orthrus_model::{Activity, Alert, EntityRole, InvolvedEntity, NameResolutionNote, Severity, Timestamp};
+use orthrus_directory::{Directory, Found, NameResolver, Resolution};
+use orthrus_model::{Alert, EntityRole, InvolvedEntity, NameResolutionNote, Severity};
 
 use crate::DetectionMeta;
+use crate::context::Context;
 
-pub struct Enricher {
-    directory: Arc<Directory>,
-    resolver: NameResolver,
+/// Annotates alerts from what the context knows.
+pub struct Enricher<'a> {
+    directory: &'a Directory,
+    resolver: &'a NameResolver,
 }
 
-impl Enricher {
-    pub fn new(directory: Arc<Directory>) -> Self {
-        let mut resolver = NameResolver::new();
-        let dcs = directory.domain_controllers();
-        resolver.know_servers(dcs.iter().map(|dc| dc.object.name()));
-        resolver.know_servers(dcs.iter().filter_map(|dc| dc.object.dns_host_name.as_deref()));
-        Self { directory, resolver }
-    }
-
-    pub fn observe(&mut self, activity: &Activity) {
-        self.resolver.observe(activity);
-    }
-
-    /// What an active lookup (reverse DNS) found for an address.
-    pub fn learn_name(&mut self, ip: IpAddr, name: &str, method: Method, time: Timestamp) {
-        self.resolver.record(ip, name, method, time);
-    }
-
-    pub fn is_resolved(&self, ip: IpAddr) -> bool {
-        self.resolver.resolve(ip).is_some()
+impl<'a> Enricher<'a> {
+    pub fn new(context: &'a Context) -> Self {
+        Self { directory: context.directory(), resolver: context.names() }
     }
 
     pub fn annotate(&self, alert: &mut Alert, meta: &DetectionMeta) {
@@ -183,9 +167,10 @@ fn name_address(sentence: &str, ip: IpAddr, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::BENIGN;
+    use crate::testing::lab::BENIGN;
     use crate::{DetectionConfig, Engine};
     use orthrus_directory::{EntityTags, Snapshot};
+    use std::sync::Arc;
 
     /// The Samba lab's directory, synced with `orthrus directory sync` (testdata/directory).
     fn with_lab_directory(tags: EntityTags) -> DetectionConfig {
@@ -214,7 +199,7 @@ mod tests {
     fn a_sensitive_roasted_account_is_marked_and_raises_severity() {
         let plain = run(&["kerberoast"], &DetectionConfig::default());
         let [plain] = plain.as_slice() else { panic!("{plain:#?}") };
-        assert_eq!((plain.detection, plain.severity), ("ORT-KRB-001", Severity::Medium));
+        assert_eq!((plain.detection.as_ref(), plain.severity), ("ORT-KRB-001", Severity::Medium));
         assert!(plain.entities.iter().all(|e| e.directory_name.is_none() && !e.sensitive));
 
         let enriched = run(&["kerberoast"], &with_lab_directory(EntityTags::default()));

@@ -22,7 +22,7 @@ use ipnet::IpNet;
 use orthrus_model::{Activity, Alert};
 use serde::Deserialize;
 
-use crate::detections::windows::host_key;
+use crate::names::host_key;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -101,7 +101,7 @@ impl Applicable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::alerts_for;
+    use crate::testing::lab::alerts_for;
     use crate::{DetectionConfig, Engine};
 
     fn run(capture: &str, toml: &str) -> Vec<Alert> {

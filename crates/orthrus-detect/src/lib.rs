@@ -1,10 +1,14 @@
 //! Detections: activities in, alerts out.
 //!
-//! Each detection is one file under `detections/<data source>/` implementing [`Detector`],
-//! listed once in [`detections::DETECTIONS`]. The [`Engine`] feeds every activity to every
-//! enabled detector in event time, applies exclusions, and aggregates the updates detectors
-//! emit into [`orthrus_model::Alert`]s (one alert per detection and incident key; its count,
-//! last-seen and evidence grow).
+//! - [`Detection`]: one detection — its [`DetectionMeta`], its [`Settings`] type (its config
+//!   section) and how it starts from them. Each is one file under `detections/<data
+//!   source>/`, listed once in [`detections::DETECTIONS`].
+//! - [`Context`]: what every detection may know beside the activity (the directory, name
+//!   resolution, known DCs, the ticket memory), updated once per activity by the engine.
+//! - [`Alerts`] and [`Finding`]: the one way a detection raises an alert.
+//! - [`Engine`]: feeds every activity to every enabled detector in event time, applies
+//!   exclusions, and aggregates findings into [`orthrus_model::Alert`]s (one alert per
+//!   detection and incident key; its count, last-seen and evidence grow).
 //!
 //! Detectors never read the wall clock, never see packets, and keep bounded state.
 //!
@@ -14,19 +18,28 @@
 //! assert!(engine.finish().is_empty());
 //! ```
 
+pub mod alerts;
 pub mod baseline;
 mod config;
+pub mod context;
 pub mod detections;
 mod engine;
 pub mod enrich;
 pub mod exclusions;
+pub mod names;
+pub mod settings;
+#[cfg(test)]
+mod testing;
 pub mod window;
 
+pub use alerts::{AlertUpdate, Alerts, Finding};
 pub use baseline::{Baseline, BaselineError};
 pub use config::{ConfigError, DetectionConfig};
-pub use engine::{AlertUpdate, Engine, Verdict};
+pub use context::Context;
+pub use engine::Engine;
+pub use settings::{EventRuleConfig, Settings};
 
-use orthrus_model::{Activity, Mitre, Severity};
+use orthrus_model::{Activity, AlertMeta, Mitre, Severity};
 
 /// What a detection is, for the registry, `orthrus detections list` and the docs.
 #[derive(Debug, Clone, Copy)]
@@ -49,25 +62,32 @@ pub struct DetectionMeta {
     /// Raised one level when a target account or computer is sensitive or a honeytoken
     /// (detections.md, `severity_escalation`).
     pub escalates_for_sensitive: bool,
-    /// The config section holding its thresholds.
+    /// The config section holding its settings.
     pub config_section: &'static str,
 }
 
 impl DetectionMeta {
     pub fn mitre(&self) -> Mitre {
-        Mitre { tactic: self.tactic, techniques: self.techniques.to_vec() }
+        Mitre {
+            tactic: self.tactic.into(),
+            techniques: self.techniques.iter().map(|t| (*t).into()).collect(),
+        }
+    }
+
+    /// What an alert of this detection carries for the sinks (CEF's `externalId`, `app`).
+    pub fn alert_meta(&self) -> AlertMeta {
+        AlertMeta { external_id: self.external_id, app: self.cef_app.into() }
     }
 }
 
 /// One detection's running state.
 pub trait Detector: Send {
-    fn meta(&self) -> &'static DetectionMeta;
+    /// Sees one activity (in event time order, already past exclusions) with what the engine
+    /// knows beside it; may raise alerts.
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>);
 
-    /// Sees one activity (in event time order, already past exclusions); may emit updates.
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>);
-
-    /// End of input: a detector holding back a decision may emit it now.
-    fn finish(&mut self, _updates: &mut Vec<AlertUpdate>) {}
+    /// End of input: a detector holding back a decision may raise it now.
+    fn finish(&mut self, _context: &Context, _alerts: &mut Alerts<'_>) {}
 
     /// What the detector has learned, to be saved in a [`Baseline`]; `None` for detectors
     /// that learn nothing.
@@ -80,4 +100,13 @@ pub trait Detector: Send {
     fn restore(&mut self, _state: serde_json::Value) -> Result<(), String> {
         Ok(())
     }
+}
+
+/// A detection as the registry knows it: what it is, the settings it reads (its config
+/// section's type) and how it starts from them.
+pub trait Detection: Detector + Sized + 'static {
+    type Settings: Settings;
+    const META: &'static DetectionMeta;
+
+    fn new(settings: &Self::Settings) -> Self;
 }

@@ -1,10 +1,10 @@
 //! Event-time windows and incidents shared by detections.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::hash::Hash;
 
 use foldhash::HashMap;
-use orthrus_model::{Evidence, Provenance, SourceId, Timestamp};
+use orthrus_model::{Activity, Evidence, Provenance, SourceId, Timestamp};
 
 /// Evidence items one alert keeps; later ones are counted in `evidence_omitted`.
 pub const MAX_EVIDENCE: usize = 100;
@@ -131,6 +131,11 @@ pub struct Incident {
     pub evidence_omitted: u64,
     /// Whether an alert has been raised for it.
     pub alerted: bool,
+    /// The names the incident involved so far (services, tasks, hosts, accounts), for
+    /// detections whose alert lists them.
+    pub names: BTreeSet<String>,
+    /// A running total (bytes read, say), for detections whose alert sums something.
+    pub total: u64,
 }
 
 impl Incident {
@@ -143,6 +148,8 @@ impl Incident {
             evidence: Vec::new(),
             evidence_omitted: 0,
             alerted: false,
+            names: BTreeSet::new(),
+            total: 0,
         }
     }
 
@@ -202,6 +209,61 @@ impl<K: Clone + Eq + Hash> Incidents<K> {
         }
         // The entry was just ensured above.
         self.open.entry(key.clone()).or_insert_with(|| Incident::new(0, time))
+    }
+
+    /// Adds `names` to the open incident of `key` at `time` (a new incident starts with
+    /// none); returns the names so far.
+    pub fn named(
+        &mut self,
+        key: &K,
+        time: Timestamp,
+        names: impl IntoIterator<Item = String>,
+    ) -> BTreeSet<String> {
+        self.tallied(key, time, names, 0).0
+    }
+
+    /// [`named`](Self::named), also adding `amount` to the incident's running total; returns
+    /// the names and the total so far.
+    pub fn tallied(
+        &mut self,
+        key: &K,
+        time: Timestamp,
+        names: impl IntoIterator<Item = String>,
+        amount: u64,
+    ) -> (BTreeSet<String>, u64) {
+        let incident = self.at(key, time);
+        // Names and total belong to what the incident recorded: until it records something
+        // (a new incident, or one whose activities were not kept) they start afresh.
+        if incident.count == 0 {
+            incident.names.clear();
+            incident.total = 0;
+        }
+        incident.names.extend(names);
+        incident.total = incident.total.saturating_add(amount);
+        (incident.names.clone(), incident.total)
+    }
+
+    /// Records `activity` as evidence of the open incident of `key` (opening one if the last
+    /// went quiet), with a one-line summary: the incident to raise.
+    pub fn record(&mut self, key: &K, activity: &Activity, summary: String) -> &mut Incident {
+        let incident = self.at(key, activity.time);
+        incident.record(activity.time, &activity.provenance, summary);
+        incident
+    }
+
+    /// [`record`](Self::record), citing the evidence of an earlier sighting first (a ticket's
+    /// issuance or first use, say).
+    pub fn record_citing(
+        &mut self,
+        key: &K,
+        activity: &Activity,
+        earlier: &[Provenance],
+        summary: String,
+    ) -> &mut Incident {
+        let cited: Vec<Provenance> = earlier.iter().chain(&activity.provenance).cloned().collect();
+        let incident = self.at(key, activity.time);
+        incident.record(activity.time, &cited, summary);
+        incident
     }
 
     /// Forgets incidents quiet for longer than the gap (bounds memory on long runs).

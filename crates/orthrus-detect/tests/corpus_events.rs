@@ -30,7 +30,7 @@ fn raised(path: &Path) -> BTreeSet<String> {
     for activity in &activities {
         engine.observe(activity);
     }
-    engine.finish().into_iter().map(|a| a.detection.to_owned()).collect()
+    engine.finish().into_iter().map(|a| a.detection.into_owned()).collect()
 }
 
 fn samples() -> Vec<Sample> {

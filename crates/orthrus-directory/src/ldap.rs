@@ -7,7 +7,7 @@
 //! snapshot's `truncations`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -287,6 +287,10 @@ struct Session {
     page_size: i32,
 }
 
+fn tls_error(error: orthrus_tls::TlsError) -> DirectoryError {
+    DirectoryError::Tls(error.0)
+}
+
 fn ldap_error(what: &str) -> impl Fn(ldap3::LdapError) -> DirectoryError + '_ {
     move |e| DirectoryError::Ldap(format!("{what}: {e}"))
 }
@@ -301,9 +305,9 @@ impl Session {
             if options.insecure_skip_verify {
                 settings = settings.set_no_tls_verify(true);
             } else if let Some(pin) = &options.pin_sha256 {
-                settings = settings.set_config(Arc::new(pinned_config(pin)?));
+                settings = settings.set_config(Arc::new(orthrus_tls::pinned_config(pin).map_err(tls_error)?));
             } else if let Some(ca) = &options.ca_file {
-                settings = settings.set_config(Arc::new(ca_config(ca)?));
+                settings = settings.set_config(Arc::new(orthrus_tls::ca_config(ca).map_err(tls_error)?));
             }
         }
         let mut conn = LdapConn::with_settings(settings, &options.url)
@@ -436,115 +440,6 @@ fn kerberos_bind(
          (needs libkrb5-dev and clang), or use a simple bind over LDAPS/StartTLS"
             .into(),
     ))
-}
-
-/// Trusts the CAs of a PEM file (and nothing else).
-pub fn ca_config(ca_file: &Path) -> Result<rustls::ClientConfig, DirectoryError> {
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(ca_file)
-        .map_err(|e| DirectoryError::Tls(format!("{}: {e}", ca_file.display())))?;
-    for cert in certs {
-        let cert = cert.map_err(|e| DirectoryError::Tls(format!("{}: {e}", ca_file.display())))?;
-        roots.add(cert).map_err(|e| DirectoryError::Tls(format!("{}: {e}", ca_file.display())))?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| DirectoryError::Tls(e.to_string()))
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-}
-
-/// Accepts the one certificate whose SHA-256 is pinned; handshake signatures are still
-/// verified with the provider's algorithms (so the peer must hold that certificate's key).
-#[derive(Debug)]
-struct PinnedCertificate {
-    fingerprint: Vec<u8>,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl rustls::client::danger::ServerCertVerifier for PinnedCertificate {
-    fn verify_server_cert(
-        &self,
-        end_entity: &rustls_pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
-        _server_name: &rustls_pki_types::ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls_pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        let digest = ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref());
-        if digest.as_ref() == self.fingerprint.as_slice() {
-            Ok(rustls::client::danger::ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(format!(
-                "the server's certificate (SHA-256 {}) is not the pinned one",
-                hex(digest.as_ref())
-            )))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls_pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls_pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A certificate's SHA-256 fingerprint (lower-case hex), as pins give it.
-pub fn certificate_fingerprint(der: &[u8]) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, der).as_ref())
-}
-
-/// A rustls client configuration that accepts exactly the certificate with SHA-256 `pin`
-/// (hex, colons allowed): the directory sync's `--pin-sha256`, and the sensor's pin on the
-/// center's self-signed certificate.
-pub fn pinned_config(pin: &str) -> Result<rustls::ClientConfig, DirectoryError> {
-    let digits: String = pin.chars().filter(|c| *c != ':').collect();
-    let fingerprint = (0..digits.len())
-        .step_by(2)
-        .map(|i| digits.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
-        .collect::<Option<Vec<u8>>>()
-        .filter(|f| f.len() == 32)
-        .ok_or_else(|| {
-            DirectoryError::Tls(format!("{pin:?} is not a SHA-256 fingerprint (64 hex digits)"))
-        })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(PinnedCertificate { fingerprint, provider: provider.clone() });
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| DirectoryError::Tls(e.to_string()))
-        .map(|b| b.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth())
 }
 
 /// How a sync went.

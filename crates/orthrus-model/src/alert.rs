@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
@@ -24,11 +25,25 @@ impl fmt::Display for Severity {
     }
 }
 
+/// Text an alert carries: the registry's own (borrowed, for alerts a detection raises) or
+/// owned (for alerts read back from a store).
+pub type AlertText = Cow<'static, str>;
+
 /// MITRE ATT&CK classification.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mitre {
-    pub tactic: &'static str,
-    pub techniques: Vec<&'static str>,
+    pub tactic: AlertText,
+    pub techniques: Vec<AlertText>,
+}
+
+/// What the detection that raised an alert tells its sinks beyond the alert record: CEF's
+/// `externalId` (MDI's external id when the detection matches one, else Orthrus' own in
+/// 9000–9999) and `app` (the protocol or event source, in MDI's words). Carried by the alert,
+/// so the sinks need no detection registry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertMeta {
+    pub external_id: u16,
+    pub app: AlertText,
 }
 
 /// Who the alert is about on the attacking side.
@@ -119,17 +134,18 @@ pub struct Evidence {
     pub summary: String,
 }
 
-/// An alert record (architecture.md "Alert record").
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// An alert record (architecture.md "Alert record"). It round-trips through JSON: what a
+/// store keeps is what a reader gets back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub id: String,
     pub tenant: TenantId,
-    pub detection: &'static str,
-    pub title: &'static str,
+    pub detection: AlertText,
+    pub title: AlertText,
     /// One readable sentence naming who did what to whom, from where.
     pub description: String,
     pub severity: Severity,
-    pub status: &'static str,
+    pub status: AlertText,
     pub mitre: Mitre,
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
@@ -147,6 +163,9 @@ pub struct Alert {
     /// marks (filled by enrichment).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub entities: Vec<InvolvedEntity>,
+    /// For the sinks (CEF): what the detection says of itself.
+    #[serde(default)]
+    pub cef: AlertMeta,
 }
 
 fn is_zero(n: &u64) -> bool {

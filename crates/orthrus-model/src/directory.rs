@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::AuthOutcome;
+use crate::{AuthOutcome, LdapAssertion};
 
 /// An LDAP result code (RFC 4511 §4.1.9) with the server's diagnostic text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,11 +79,14 @@ pub struct LdapBind {
 
 /// An LDAP search and the size of its answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "LdapSearchRecord")]
 pub struct LdapSearch {
     pub base: String,
     pub scope: String,
-    /// RFC 4515 text.
+    /// RFC 4515 text (bounded in length).
     pub filter: String,
+    /// The filter's assertions, in its order (at most `MAX_ASSERTIONS`).
+    pub assertions: Vec<LdapAssertion>,
     pub attributes: Vec<String>,
     /// Entries returned (SearchResultEntry messages seen).
     pub entries: u32,
@@ -97,6 +100,41 @@ pub struct LdapSearch {
     /// none was, 25 (LOGON_SAM_USER_UNKNOWN_EX, or 21) when it does not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netlogon_opcode: Option<u16>,
+}
+
+/// An [`LdapSearch`] as stored: one recorded before searches kept their assertions has them
+/// read from its filter's text.
+#[derive(Deserialize)]
+struct LdapSearchRecord {
+    base: String,
+    scope: String,
+    filter: String,
+    #[serde(default)]
+    assertions: Option<Vec<LdapAssertion>>,
+    attributes: Vec<String>,
+    entries: u32,
+    #[serde(rename = "ldap_result", default)]
+    result: Option<LdapResultCode>,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    netlogon_opcode: Option<u16>,
+}
+
+impl From<LdapSearchRecord> for LdapSearch {
+    fn from(r: LdapSearchRecord) -> Self {
+        Self {
+            assertions: r.assertions.unwrap_or_else(|| LdapAssertion::from_text(&r.filter)),
+            base: r.base,
+            scope: r.scope,
+            filter: r.filter,
+            attributes: r.attributes,
+            entries: r.entries,
+            result: r.result,
+            user: r.user,
+            netlogon_opcode: r.netlogon_opcode,
+        }
+    }
 }
 
 /// An LDAP add, modify, delete or modify-DN, or an extended operation.

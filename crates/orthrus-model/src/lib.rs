@@ -17,6 +17,7 @@ mod alert;
 mod directory;
 mod host;
 mod kerberos;
+pub mod ldap_filter;
 mod time;
 mod windows;
 
@@ -31,8 +32,8 @@ pub fn fnv1a64(parts: &[&[u8]]) -> u64 {
 
 pub use activity::{Activity, ActivityKind, Endpoint, Position, Provenance, SourceId, TenantId, Transport};
 pub use alert::{
-    Alert, AlertSource, AlertTargets, EntityRole, Evidence, InvolvedEntity, Mitre, NameResolutionNote,
-    Severity,
+    Alert, AlertMeta, AlertSource, AlertTargets, AlertText, EntityRole, Evidence, InvolvedEntity, Mitre,
+    NameResolutionNote, Severity,
 };
 pub use directory::{
     DnsQuery, LdapBind, LdapChange, LdapResultCode, LdapSearch, TlsSession, ldap_result_name,
@@ -46,6 +47,7 @@ pub use kerberos::{
     EncryptionType, KdcFailure, KdcIssued, KdcOptions, KdcOutcome, KdcRequest, KerberosErrorCode,
     KerberosExchange, PaDataType, TicketInfo,
 };
+pub use ldap_filter::{AssertionKind, LdapAssertion};
 pub use time::Timestamp;
 pub use windows::{
     AuthOutcome, BackupKeyAction, Carrier, FileAccess, FileRead, HttpRequest, KerberosServiceAccess,

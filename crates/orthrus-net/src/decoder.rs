@@ -1,6 +1,7 @@
 //! Frames in, activities out: link layer → IP (with defragmentation) → UDP / TCP reassembly →
 //! protocol transactions.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -13,16 +14,9 @@ use orthrus_model::{Activity, Endpoint, TenantId, Transport};
 
 use crate::capture::Frame;
 use crate::context::Seen;
-use crate::dns::DnsTracker;
-use crate::http::HttpTracker;
-use crate::kerberos::KerberosTracker;
-use crate::ldap::LdapTracker;
-use crate::names::NameTracker;
-use crate::rpc::RpcTcpTracker;
-use crate::smb::SmbTracker;
 use crate::stats::{DecodeStats, LinkCounters};
 use crate::tcp::{Flags, Segment, StreamEvent, TcpLimits, TcpReassembler};
-use crate::tls::TlsTracker;
+use crate::tracker::{PROTOCOLS, Tracker};
 
 /// Link-layer types (tcpdump.org LINKTYPE_*).
 mod linktype {
@@ -51,24 +45,18 @@ pub struct DecoderConfig {
     /// Recorded as the observing sensor on every activity.
     pub sensor: Arc<str>,
     pub tcp: TcpLimits,
-    /// Ports Kerberos is decoded on (both UDP and TCP).
-    pub kerberos_ports: Vec<u16>,
-    /// Ports SMB is decoded on (direct TCP and NetBIOS session service).
-    pub smb_ports: Vec<u16>,
-    /// Ports DCE-RPC is decoded on besides the dynamic ones the endpoint mapper hands out.
-    pub rpc_ports: Vec<u16>,
-    /// Ports LDAP is decoded on (TCP; the global catalog is 3268).
-    pub ldap_ports: Vec<u16>,
-    /// Ports DNS is decoded on (UDP and TCP).
-    pub dns_ports: Vec<u16>,
-    /// NetBIOS name service (UDP).
-    pub netbios_ports: Vec<u16>,
-    /// RDP (TCP): the connection request's cookie.
-    pub rdp_ports: Vec<u16>,
-    /// TLS on directory ports (LDAPS, global catalog over TLS): handshake metadata.
-    pub tls_ports: Vec<u16>,
-    /// HTTP (WinRM, IIS): NTLM and Kerberos in Authorization headers.
-    pub http_ports: Vec<u16>,
+    /// Ports a protocol is followed on instead of its defaults (`PROTOCOLS`), by protocol
+    /// name.
+    pub ports: BTreeMap<&'static str, ProtocolPorts>,
+}
+
+/// The ports one protocol is followed on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProtocolPorts {
+    /// TCP server ports.
+    pub tcp: Vec<u16>,
+    /// UDP ports (either side).
+    pub udp: Vec<u16>,
 }
 
 impl Default for DecoderConfig {
@@ -77,15 +65,7 @@ impl Default for DecoderConfig {
             tenant: TenantId::default(),
             sensor: Arc::from("orthrus-analyze"),
             tcp: TcpLimits::default(),
-            kerberos_ports: vec![88],
-            smb_ports: vec![445, 139],
-            rpc_ports: vec![135],
-            ldap_ports: vec![389, 3268],
-            dns_ports: vec![53],
-            netbios_ports: vec![137],
-            rdp_ports: vec![3389],
-            tls_ports: vec![636, 3269],
-            http_ports: vec![80, 5985],
+            ports: BTreeMap::new(),
         }
     }
 }
@@ -95,7 +75,10 @@ impl Default for DecoderConfig {
 pub struct Decoder {
     ports: Ports,
     tcp: TcpReassembler,
-    apps: Trackers,
+    /// One tracker per protocol of `PROTOCOLS`, in its order.
+    trackers: Vec<Box<dyn Tracker>>,
+    /// DCE-RPC endpoints a tracker just learned (reused buffer).
+    endpoints: Vec<(IpAddr, u16)>,
     defrag: IpDefragPool<i64, ()>,
     fragment_bytes: usize,
     last_fragment_sweep: i64,
@@ -109,16 +92,11 @@ impl Decoder {
         Self {
             ports: Ports::new(&config),
             tcp: TcpReassembler::new(config.tcp),
-            apps: Trackers {
-                kerberos: KerberosTracker::new(config.tenant.clone(), config.sensor.clone()),
-                smb: SmbTracker::new(config.tenant.clone(), config.sensor.clone()),
-                rpc: RpcTcpTracker::new(config.tenant.clone(), config.sensor.clone()),
-                ldap: LdapTracker::new(config.tenant.clone(), config.sensor.clone()),
-                dns: DnsTracker::new(config.tenant.clone(), config.sensor.clone()),
-                names: NameTracker::new(config.tenant.clone(), config.sensor.clone()),
-                tls: TlsTracker::new(config.tenant.clone(), config.sensor.clone()),
-                http: HttpTracker::new(config.tenant, config.sensor),
-            },
+            trackers: PROTOCOLS
+                .iter()
+                .map(|p| (p.tracker)(config.tenant.clone(), config.sensor.clone()))
+                .collect(),
+            endpoints: Vec::new(),
             defrag: IpDefragPool::new(),
             fragment_bytes: 0,
             last_fragment_sweep: i64::MIN,
@@ -130,14 +108,9 @@ impl Decoder {
     /// Names the capture file that provenance of following frames refers to.
     pub fn set_file(&mut self, file: &str) {
         let file: Arc<str> = Arc::from(file);
-        self.apps.kerberos.set_file(file.clone());
-        self.apps.smb.set_file(file.clone());
-        self.apps.rpc.set_file(file.clone());
-        self.apps.ldap.set_file(file.clone());
-        self.apps.dns.set_file(file.clone());
-        self.apps.names.set_file(file.clone());
-        self.apps.tls.set_file(file.clone());
-        self.apps.http.set_file(file);
+        for tracker in &mut self.trackers {
+            tracker.set_file(file.clone());
+        }
     }
 
     pub fn frame(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(Activity)) {
@@ -319,9 +292,9 @@ impl Decoder {
     ) {
         self.link.udp += 1;
         let (sport, dport) = (udp.source_port(), udp.destination_port());
-        let (to_server, tracker) = match (self.ports.udp_app(dport), self.ports.udp_app(sport)) {
-            (Some(app), _) => (true, app),
-            (None, Some(app)) => (false, app),
+        let (to_server, index) = match (self.ports.udp(dport), self.ports.udp(sport)) {
+            (Some(index), _) => (true, index),
+            (None, Some(index)) => (false, index),
             (None, None) => return,
         };
         let (client, server) =
@@ -333,11 +306,8 @@ impl Decoder {
             ts_micros: frame.ts_micros,
             frame: frame.number,
         };
-        match tracker {
-            App::Dns => self.apps.dns.datagram(udp.payload(), &seen, out),
-            App::Netbios => self.apps.names.netbios(udp.payload(), &seen, out),
-            App::Ldap => self.apps.ldap.datagram(udp.payload(), &seen, to_server, out),
-            _ => self.apps.kerberos.datagram(udp.payload(), &seen, out),
+        if let Some(tracker) = self.trackers.get_mut(index) {
+            tracker.datagram(udp.payload(), &seen, to_server, out);
         }
     }
 
@@ -351,7 +321,7 @@ impl Decoder {
     ) {
         self.link.tcp += 1;
         let (sport, dport) = (tcp.source_port(), tcp.destination_port());
-        if self.ports.app((src, sport)).is_none() && self.ports.app((dst, dport)).is_none() {
+        if self.ports.tcp((src, sport)).is_none() && self.ports.tcp((dst, dport)).is_none() {
             // DCE-RPC to a port we were not told about (the endpoint-mapper answer was not
             // captured): follow it from here.
             match rpc_client_pdu(tcp.payload()) {
@@ -369,66 +339,49 @@ impl Decoder {
             frame: frame.number,
         };
         let ts = frame.ts_micros;
-        let (ports, apps) = (&self.ports, &mut self.apps);
-        self.tcp
-            .segment(&segment, |p| ports.is_server_port(p), &mut |event| apps.route(ports, event, ts, out));
-        self.learn_endpoints();
-    }
-
-    fn learn_endpoints(&mut self) {
-        for endpoint in self.apps.smb.learned.drain(..).chain(self.apps.rpc.learned.drain(..)) {
-            self.ports.learn_rpc(endpoint);
+        let (ports, trackers) = (&self.ports, &mut self.trackers);
+        let mut routed = None;
+        self.tcp.segment(&segment, |p| ports.is_server_port(p), &mut |event| {
+            routed = route(trackers, ports, event, ts, out).or(routed);
+        });
+        // Only the tracker that had the segment's bytes can have learned an endpoint.
+        if let Some(tracker) = routed.and_then(|index| self.trackers.get_mut(index)) {
+            tracker.take_endpoints(&mut self.endpoints);
+            for endpoint in self.endpoints.drain(..) {
+                self.ports.learn_rpc(endpoint);
+            }
         }
     }
 
     /// End of input: closes every flow and reports requests that never got an answer.
     pub fn finish(&mut self, out: &mut dyn FnMut(Activity)) {
         let last_ts = self.last_ts;
-        let (ports, apps) = (&self.ports, &mut self.apps);
-        self.tcp.finish(&mut |event| apps.route(ports, event, last_ts, out));
-        self.apps.kerberos.finish(out);
-        self.apps.dns.finish(out);
-        self.apps.ldap.flush_datagrams(out);
+        let (ports, trackers) = (&self.ports, &mut self.trackers);
+        self.tcp.finish(&mut |event| {
+            route(trackers, ports, event, last_ts, out);
+        });
+        for tracker in &mut self.trackers {
+            tracker.finish(out);
+        }
     }
 
     pub fn stats(&self) -> DecodeStats {
-        let mut stats = DecodeStats::collect(
-            &self.link,
-            &self.tcp.counters,
-            &self.apps.kerberos.counters,
-            self.tcp.active_flows(),
-        );
-        stats.add_smb(&self.apps.smb.counters);
-        let mut rpc = self.apps.rpc.counters.clone();
-        rpc.merge(&self.apps.smb.rpc_counters);
-        stats.add_rpc(&rpc, self.ports.learned_rpc.len());
-        stats.add_ldap(&self.apps.ldap.counters);
-        stats.add_dns(&self.apps.dns.counters);
-        stats.add_names(&self.apps.names.counters);
-        stats.add_tls(&self.apps.tls.counters);
-        stats.add_http(&self.apps.http.counters);
+        let mut stats = DecodeStats::collect(&self.link, &self.tcp.counters, self.tcp.active_flows());
+        for tracker in &self.trackers {
+            tracker.stats(&mut stats);
+        }
+        stats.add_learned_endpoints(self.ports.learned_rpc.len());
         stats
     }
-}
-
-/// The application protocols followed over TCP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum App {
-    Kerberos,
-    Smb,
-    Rpc,
-    Ldap,
-    Dns,
-    Netbios,
-    Rdp,
-    Tls,
-    Http,
 }
 
 /// Which ports carry what: configured, and learned from the endpoint mapper. One table
 /// entry per port, so the per-packet lookup is an index, not a search.
 struct Ports {
-    by_port: Box<[PortUse; 65536]>,
+    tcp: Box<[PortUse; 65536]>,
+    udp: Box<[Option<u8>; 65536]>,
+    /// The DCE-RPC tracker, which follows the endpoints learned.
+    rpc: Option<u8>,
     learned_rpc: foldhash::HashSet<(IpAddr, u16)>,
 }
 
@@ -436,7 +389,8 @@ struct Ports {
 enum PortUse {
     #[default]
     None,
-    Configured(App),
+    /// The tracker (index in `PROTOCOLS`) a server port is configured for.
+    Configured(u8),
     /// Some server was announced on this port (its address decides).
     LearnedRpc,
 }
@@ -446,58 +400,57 @@ const MAX_LEARNED_RPC_ENDPOINTS: usize = 4096;
 
 impl Ports {
     fn new(config: &DecoderConfig) -> Self {
-        let mut by_port = Box::new([PortUse::None; 65536]);
-        // Earlier entries win when a port is configured twice.
-        for (app, ports) in [
-            (App::Kerberos, &config.kerberos_ports),
-            (App::Smb, &config.smb_ports),
-            (App::Rpc, &config.rpc_ports),
-            (App::Ldap, &config.ldap_ports),
-            (App::Dns, &config.dns_ports),
-            (App::Netbios, &config.netbios_ports),
-            (App::Rdp, &config.rdp_ports),
-            (App::Tls, &config.tls_ports),
-            (App::Http, &config.http_ports),
-        ] {
-            for port in ports {
-                if let Some(slot) = by_port.get_mut(usize::from(*port))
+        let mut tcp = Box::new([PortUse::None; 65536]);
+        let mut udp = Box::new([None; 65536]);
+        // Earlier protocols win when a port is configured twice.
+        for (index, protocol) in PROTOCOLS.iter().enumerate() {
+            let Ok(index) = u8::try_from(index) else { break };
+            let configured = config.ports.get(protocol.name);
+            let tcp_ports = configured.map_or(protocol.tcp_ports, |p| p.tcp.as_slice());
+            let udp_ports = configured.map_or(protocol.udp_ports, |p| p.udp.as_slice());
+            for port in tcp_ports {
+                if let Some(slot) = tcp.get_mut(usize::from(*port))
                     && *slot == PortUse::None
                 {
-                    *slot = PortUse::Configured(app);
+                    *slot = PortUse::Configured(index);
+                }
+            }
+            for port in udp_ports {
+                if let Some(slot) = udp.get_mut(usize::from(*port)) {
+                    slot.get_or_insert(index);
                 }
             }
         }
-        Self { by_port, learned_rpc: foldhash::HashSet::default() }
+        let rpc = PROTOCOLS.iter().position(|p| p.name == "dcerpc").and_then(|i| u8::try_from(i).ok());
+        Self { tcp, udp, rpc, learned_rpc: foldhash::HashSet::default() }
     }
 
     fn port_use(&self, port: u16) -> PortUse {
-        self.by_port.get(usize::from(port)).copied().unwrap_or_default()
+        self.tcp.get(usize::from(port)).copied().unwrap_or_default()
     }
 
-    fn app(&self, (ip, port): (IpAddr, u16)) -> Option<App> {
+    /// The tracker following TCP server endpoint `(ip, port)`.
+    fn tcp(&self, (ip, port): (IpAddr, u16)) -> Option<usize> {
         match self.port_use(port) {
-            PortUse::Configured(app) => Some(app),
-            PortUse::LearnedRpc if self.learned_rpc.contains(&(ip, port)) => Some(App::Rpc),
+            PortUse::Configured(index) => Some(usize::from(index)),
+            PortUse::LearnedRpc if self.learned_rpc.contains(&(ip, port)) => self.rpc.map(usize::from),
             _ => None,
         }
     }
 
-    /// A UDP port's protocol (Kerberos, DNS, NetBIOS and CLDAP run over UDP).
-    fn udp_app(&self, port: u16) -> Option<App> {
-        match self.port_use(port) {
-            PortUse::Configured(app @ (App::Kerberos | App::Dns | App::Netbios | App::Ldap)) => Some(app),
-            _ => None,
-        }
+    /// The tracker following UDP port `port`.
+    fn udp(&self, port: u16) -> Option<usize> {
+        self.udp.get(usize::from(port)).copied().flatten().map(usize::from)
     }
 
     fn is_server_port(&self, port: u16) -> bool {
-        !matches!(self.port_use(port), PortUse::None | PortUse::Configured(App::Netbios))
+        self.port_use(port) != PortUse::None
     }
 
     fn learn_rpc(&mut self, endpoint: (IpAddr, u16)) {
         if self.learned_rpc.len() < MAX_LEARNED_RPC_ENDPOINTS {
             self.learned_rpc.insert(endpoint);
-            if let Some(slot) = self.by_port.get_mut(usize::from(endpoint.1))
+            if let Some(slot) = self.tcp.get_mut(usize::from(endpoint.1))
                 && *slot == PortUse::None
             {
                 *slot = PortUse::LearnedRpc;
@@ -514,47 +467,28 @@ fn rpc_client_pdu(payload: &[u8]) -> bool {
         if matches!(*t, ptype::BIND | ptype::ALTER_CONTEXT | ptype::AUTH3 | ptype::REQUEST))
 }
 
-/// The stream trackers, one per application protocol.
-struct Trackers {
-    kerberos: KerberosTracker,
-    smb: SmbTracker,
-    rpc: RpcTcpTracker,
-    ldap: LdapTracker,
-    dns: DnsTracker,
-    names: NameTracker,
-    tls: TlsTracker,
-    http: HttpTracker,
-}
-
-impl Trackers {
-    /// Hands a reassembly event to the tracker of the flow's protocol (by its server side).
-    fn route(&mut self, ports: &Ports, event: StreamEvent<'_>, ts: i64, out: &mut dyn FnMut(Activity)) {
-        let app = match &event {
-            StreamEvent::Data { pair, .. } | StreamEvent::Closed { pair, .. } => ports.app(pair.server),
-            // A gap names only the flow: every tracker ignores flows it does not follow.
-            StreamEvent::Gap { flow, dir, bytes_missing } => {
-                let gap = || StreamEvent::Gap { flow: *flow, dir: *dir, bytes_missing: *bytes_missing };
-                self.kerberos.stream(gap(), ts, out);
-                self.smb.stream(gap(), ts, out);
-                self.rpc.stream(gap(), ts, out);
-                self.ldap.stream(gap(), ts, out);
-                self.dns.stream(gap(), ts, out);
-                self.http.stream(gap(), ts, out);
-                return;
+/// Hands a reassembly event to the tracker of the flow's protocol (by its server side);
+/// returns that tracker's index. A gap names only the flow: every tracker hears it and those
+/// not following the flow ignore it.
+fn route(
+    trackers: &mut [Box<dyn Tracker>],
+    ports: &Ports,
+    event: StreamEvent<'_>,
+    ts: i64,
+    out: &mut dyn FnMut(Activity),
+) -> Option<usize> {
+    let index = match &event {
+        StreamEvent::Data { pair, .. } | StreamEvent::Closed { pair, .. } => ports.tcp(pair.server)?,
+        StreamEvent::Gap { flow, dir, bytes_missing } => {
+            for tracker in trackers.iter_mut() {
+                let gap = StreamEvent::Gap { flow: *flow, dir: *dir, bytes_missing: *bytes_missing };
+                tracker.stream(gap, ts, out);
             }
-        };
-        match app {
-            Some(App::Kerberos) => self.kerberos.stream(event, ts, out),
-            Some(App::Smb) => self.smb.stream(event, ts, out),
-            Some(App::Rpc) => self.rpc.stream(event, ts, out),
-            Some(App::Ldap) => self.ldap.stream(event, ts, out),
-            Some(App::Dns) => self.dns.stream(event, ts, out),
-            Some(App::Rdp) => self.names.rdp(event, ts, out),
-            Some(App::Tls) => self.tls.stream(event, ts, out),
-            Some(App::Http) => self.http.stream(event, ts, out),
-            Some(App::Netbios) | None => {}
+            return None;
         }
-    }
+    };
+    trackers.get_mut(index)?.stream(event, ts, out);
+    Some(index)
 }
 
 /// Slices a frame down to IP and transport. `Ok(None)`: a link type we do not decode.

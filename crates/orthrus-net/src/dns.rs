@@ -10,7 +10,9 @@ use orthrus_proto::dns;
 
 use crate::context::{Origin, Seen, endpoint};
 use crate::framing::Reframer;
+use crate::stats::DecodeStats;
 use crate::tcp::StreamEvent;
+use crate::tracker::Tracker;
 
 const MAX_PENDING: usize = 65_536;
 /// A query unanswered this long (packet time) is reported unanswered.
@@ -64,60 +66,6 @@ impl DnsTracker {
             streams: HashMap::default(),
             last_sweep: i64::MIN,
             counters: DnsCounters::default(),
-        }
-    }
-
-    pub fn set_file(&mut self, file: std::sync::Arc<str>) {
-        self.origin.file = file;
-    }
-
-    pub fn datagram(&mut self, payload: &[u8], seen: &Seen, out: &mut dyn FnMut(Activity)) {
-        self.sweep(seen.ts_micros, out);
-        self.message(payload, seen, out);
-    }
-
-    pub fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
-        match event {
-            StreamEvent::Data { flow, pair, dir, bytes, frame } => {
-                let seen = Seen::tcp(pair, ts_micros, frame);
-                let mut frames = self.streams.remove(&flow).unwrap_or_default();
-                let result = frames.feed(dir, bytes, MAX_MESSAGE_BUFFER, dns::split_tcp, &mut |m| {
-                    self.message(m, &seen, out)
-                });
-                if let Err(e) = result {
-                    self.counters.count_error(e.reason());
-                }
-                self.streams.insert(flow, frames);
-            }
-            StreamEvent::Gap { flow, dir, .. } => {
-                if let Some(f) = self.streams.get_mut(&flow) {
-                    f.gap(dir);
-                }
-            }
-            StreamEvent::Closed { flow, pair } => {
-                self.streams.remove(&flow);
-                let (client, server) = (endpoint(pair.client), endpoint(pair.server));
-                let keys: Vec<Key> = self
-                    .pending
-                    .keys()
-                    .filter(|k| k.client == client && k.server == server && k.transport == Transport::Tcp)
-                    .copied()
-                    .collect();
-                for key in keys {
-                    if let Some(p) = self.pending.remove(&key) {
-                        self.report(p, out);
-                    }
-                }
-            }
-        }
-    }
-
-    /// End of input: everything still waiting is reported.
-    pub fn finish(&mut self, out: &mut dyn FnMut(Activity)) {
-        let mut rest: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
-        rest.sort_by_key(|p| (p.seen.ts_micros, p.seen.frame));
-        for p in rest {
-            self.report(p, out);
         }
     }
 
@@ -207,5 +155,65 @@ impl DnsTracker {
                 self.report(p, out);
             }
         }
+    }
+}
+
+impl Tracker for DnsTracker {
+    fn set_file(&mut self, file: std::sync::Arc<str>) {
+        self.origin.file = file;
+    }
+
+    fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
+        match event {
+            StreamEvent::Data { flow, pair, dir, bytes, frame } => {
+                let seen = Seen::tcp(pair, ts_micros, frame);
+                let mut frames = self.streams.remove(&flow).unwrap_or_default();
+                let result = frames.feed(dir, bytes, MAX_MESSAGE_BUFFER, dns::split_tcp, &mut |m| {
+                    self.message(m, &seen, out)
+                });
+                if let Err(e) = result {
+                    self.counters.count_error(e.reason());
+                }
+                self.streams.insert(flow, frames);
+            }
+            StreamEvent::Gap { flow, dir, .. } => {
+                if let Some(f) = self.streams.get_mut(&flow) {
+                    f.gap(dir);
+                }
+            }
+            StreamEvent::Closed { flow, pair } => {
+                self.streams.remove(&flow);
+                let (client, server) = (endpoint(pair.client), endpoint(pair.server));
+                let keys: Vec<Key> = self
+                    .pending
+                    .keys()
+                    .filter(|k| k.client == client && k.server == server && k.transport == Transport::Tcp)
+                    .copied()
+                    .collect();
+                for key in keys {
+                    if let Some(p) = self.pending.remove(&key) {
+                        self.report(p, out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn datagram(&mut self, payload: &[u8], seen: &Seen, _to_server: bool, out: &mut dyn FnMut(Activity)) {
+        self.sweep(seen.ts_micros, out);
+        self.message(payload, seen, out);
+    }
+
+    /// End of input: everything still waiting is reported.
+    fn finish(&mut self, out: &mut dyn FnMut(Activity)) {
+        let mut rest: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
+        rest.sort_by_key(|p| (p.seen.ts_micros, p.seen.frame));
+        for p in rest {
+            self.report(p, out);
+        }
+    }
+
+    fn stats(&self, stats: &mut DecodeStats) {
+        stats.add_dns(&self.counters);
     }
 }

@@ -13,7 +13,9 @@ use orthrus_proto::http::{self, Body};
 
 use crate::auth::{ClientAuth, client_auth};
 use crate::context::{Origin, Seen};
+use crate::stats::DecodeStats;
 use crate::tcp::{Direction, PerDirection, StreamEvent};
+use crate::tracker::Tracker;
 
 /// Requests one connection may have waiting for their response.
 const MAX_PENDING: usize = 64;
@@ -97,33 +99,6 @@ impl HttpTracker {
             origin: Origin::new(tenant, sensor),
             connections: HashMap::default(),
             counters: HttpCounters::default(),
-        }
-    }
-
-    pub fn set_file(&mut self, file: std::sync::Arc<str>) {
-        self.origin.file = file;
-    }
-
-    pub fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
-        match event {
-            StreamEvent::Data { flow, pair, dir, bytes, frame } => {
-                let seen = Seen::tcp(pair, ts_micros, frame);
-                let mut conn = self.connections.remove(&flow).unwrap_or_default();
-                self.feed(&mut conn, dir, bytes, &seen, out);
-                self.connections.insert(flow, conn);
-            }
-            StreamEvent::Gap { flow, dir, .. } => {
-                if let Some(conn) = self.connections.get_mut(&flow) {
-                    conn.readers.get_mut(dir).lost = true;
-                }
-            }
-            StreamEvent::Closed { flow, .. } => {
-                if let Some(conn) = self.connections.remove(&flow) {
-                    for request in conn.pending.into_iter().flatten() {
-                        request.emit(&self.origin, None, None, out);
-                    }
-                }
-            }
         }
     }
 
@@ -216,5 +191,38 @@ impl HttpTracker {
         if let Some(Some(request)) = conn.pending.pop_front() {
             request.emit(&self.origin, head.status, Some(self.origin.at(seen.frame)), out);
         }
+    }
+}
+
+impl Tracker for HttpTracker {
+    fn set_file(&mut self, file: std::sync::Arc<str>) {
+        self.origin.file = file;
+    }
+
+    fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
+        match event {
+            StreamEvent::Data { flow, pair, dir, bytes, frame } => {
+                let seen = Seen::tcp(pair, ts_micros, frame);
+                let mut conn = self.connections.remove(&flow).unwrap_or_default();
+                self.feed(&mut conn, dir, bytes, &seen, out);
+                self.connections.insert(flow, conn);
+            }
+            StreamEvent::Gap { flow, dir, .. } => {
+                if let Some(conn) = self.connections.get_mut(&flow) {
+                    conn.readers.get_mut(dir).lost = true;
+                }
+            }
+            StreamEvent::Closed { flow, .. } => {
+                if let Some(conn) = self.connections.remove(&flow) {
+                    for request in conn.pending.into_iter().flatten() {
+                        request.emit(&self.origin, None, None, out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn stats(&self, stats: &mut DecodeStats) {
+        stats.add_http(&self.counters);
     }
 }

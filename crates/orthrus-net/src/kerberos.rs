@@ -16,7 +16,9 @@ use orthrus_proto::kerberos::{self as krb, KdcRep, KdcReq, KrbError, KrbMessage,
 pub use crate::context::Seen;
 use crate::context::{Origin, endpoint};
 use crate::framing::{FramingError, Reframer};
+use crate::stats::DecodeStats;
 use crate::tcp::{Direction, StreamEvent};
+use crate::tracker::Tracker;
 
 /// Requests one socket pair may have outstanding; older ones are reported unanswered.
 const MAX_PENDING_PER_PAIR: usize = 32;
@@ -68,46 +70,6 @@ impl KerberosTracker {
             streams: HashMap::default(),
             last_sweep: i64::MIN,
             counters: KerberosCounters::default(),
-        }
-    }
-
-    pub fn set_file(&mut self, file: Arc<str>) {
-        self.origin.file = file;
-    }
-
-    /// One UDP datagram to or from a KDC.
-    pub fn datagram(&mut self, payload: &[u8], seen: &Seen, out: &mut dyn FnMut(Activity)) {
-        self.sweep(seen.ts_micros, out);
-        self.message(payload, seen, out);
-    }
-
-    /// One event from TCP reassembly of a flow to or from a KDC.
-    pub fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
-        match event {
-            StreamEvent::Data { flow, pair, dir, bytes, frame } => {
-                let seen = Seen::tcp(pair, ts_micros, frame);
-                self.stream_data(flow, dir, bytes, &seen, out);
-            }
-            StreamEvent::Gap { flow, dir, .. } => {
-                if let Some(frames) = self.streams.get_mut(&flow)
-                    && frames.gap(dir)
-                {
-                    self.counters.stream_resyncs += 1;
-                }
-            }
-            StreamEvent::Closed { flow, pair } => {
-                self.streams.remove(&flow);
-                let key = PairKey {
-                    client: endpoint(pair.client),
-                    server: endpoint(pair.server),
-                    transport: Transport::Tcp,
-                };
-                if let Some(queue) = self.pending.remove(&key) {
-                    for p in queue {
-                        self.unanswered(key, p, out);
-                    }
-                }
-            }
         }
     }
 
@@ -296,17 +258,6 @@ impl KerberosTracker {
         }
     }
 
-    /// End of input: every request still waiting is reported unanswered, oldest first.
-    pub fn finish(&mut self, out: &mut dyn FnMut(Activity)) {
-        let mut rest: Vec<(PairKey, PendingRequest)> =
-            self.pending.drain().flat_map(|(k, q)| q.into_iter().map(move |p| (k, p))).collect();
-        rest.sort_by_key(|(_, p)| (p.ts_micros, p.at.at));
-        for (key, p) in rest {
-            self.unanswered(key, p, out);
-        }
-        self.streams.clear();
-    }
-
     fn count_message(&mut self, what: &'static str) {
         *self.counters.messages.entry(what).or_default() += 1;
     }
@@ -410,4 +361,61 @@ pub(crate) fn ticket_id(cipher: &[u8]) -> String {
     let tail = cipher.get(cipher.len().saturating_sub(16)..).unwrap_or_default();
     let len = (cipher.len() as u64).to_le_bytes();
     format!("{:016x}", orthrus_model::fnv1a64(&[&len, head, tail]))
+}
+
+impl Tracker for KerberosTracker {
+    fn set_file(&mut self, file: Arc<str>) {
+        self.origin.file = file;
+    }
+
+    /// One event from TCP reassembly of a flow to or from a KDC.
+    fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
+        match event {
+            StreamEvent::Data { flow, pair, dir, bytes, frame } => {
+                let seen = Seen::tcp(pair, ts_micros, frame);
+                self.stream_data(flow, dir, bytes, &seen, out);
+            }
+            StreamEvent::Gap { flow, dir, .. } => {
+                if let Some(frames) = self.streams.get_mut(&flow)
+                    && frames.gap(dir)
+                {
+                    self.counters.stream_resyncs += 1;
+                }
+            }
+            StreamEvent::Closed { flow, pair } => {
+                self.streams.remove(&flow);
+                let key = PairKey {
+                    client: endpoint(pair.client),
+                    server: endpoint(pair.server),
+                    transport: Transport::Tcp,
+                };
+                if let Some(queue) = self.pending.remove(&key) {
+                    for p in queue {
+                        self.unanswered(key, p, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One UDP datagram to or from a KDC (its message type says which way it goes).
+    fn datagram(&mut self, payload: &[u8], seen: &Seen, _to_server: bool, out: &mut dyn FnMut(Activity)) {
+        self.sweep(seen.ts_micros, out);
+        self.message(payload, seen, out);
+    }
+
+    /// End of input: every request still waiting is reported unanswered, oldest first.
+    fn finish(&mut self, out: &mut dyn FnMut(Activity)) {
+        let mut rest: Vec<(PairKey, PendingRequest)> =
+            self.pending.drain().flat_map(|(k, q)| q.into_iter().map(move |p| (k, p))).collect();
+        rest.sort_by_key(|(_, p)| (p.ts_micros, p.at.at));
+        for (key, p) in rest {
+            self.unanswered(key, p, out);
+        }
+        self.streams.clear();
+    }
+
+    fn stats(&self, stats: &mut DecodeStats) {
+        stats.add_kerberos(&self.counters);
+    }
 }

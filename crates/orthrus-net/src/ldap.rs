@@ -16,7 +16,9 @@ use orthrus_proto::ldap::{self, BindAuth, Frame, Op};
 use crate::auth::{ClientAuth, client_auth};
 use crate::context::{Origin, Seen};
 use crate::framing::Reframer;
+use crate::stats::DecodeStats;
 use crate::tcp::{Direction, StreamEvent};
+use crate::tracker::Tracker;
 
 /// Bytes of one direction buffered while a message completes; larger messages (huge search
 /// results) are passed over, still counted as entries when they frame.
@@ -52,6 +54,14 @@ struct PendingOp {
     at: Provenance,
 }
 
+/// Requests never answered, in the order they were sent (a hash map's order would differ from
+/// run to run).
+fn unanswered(pending: HashMap<u32, PendingOp>) -> Vec<PendingOp> {
+    let mut pending: Vec<PendingOp> = pending.into_values().collect();
+    pending.sort_by_key(|p| (p.seen.ts_micros, p.seen.frame));
+    pending
+}
+
 #[derive(Default)]
 struct Connection {
     frames: Reframer,
@@ -78,83 +88,6 @@ impl LdapTracker {
             connections: HashMap::default(),
             datagrams: HashMap::default(),
             counters: LdapCounters::default(),
-        }
-    }
-
-    pub fn set_file(&mut self, file: std::sync::Arc<str>) {
-        self.origin.file = file;
-    }
-
-    pub fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
-        match event {
-            StreamEvent::Data { flow, pair, dir, bytes, frame } => {
-                let seen = Seen::tcp(pair, ts_micros, frame);
-                let mut conn = self.connections.remove(&flow).unwrap_or_default();
-                if !conn.tls {
-                    let mut frames = std::mem::take(&mut conn.frames);
-                    let result = frames.feed(dir, bytes, MAX_MESSAGE_BUFFER, ldap::split, &mut |msg| {
-                        self.message(&mut conn, dir, msg, &seen, out);
-                    });
-                    conn.frames = frames;
-                    if let Err(e) = result {
-                        self.counters.count_error(e.reason());
-                    }
-                }
-                self.connections.insert(flow, conn);
-            }
-            StreamEvent::Gap { flow, dir, .. } => {
-                if let Some(conn) = self.connections.get_mut(&flow) {
-                    conn.frames.gap(dir);
-                }
-            }
-            StreamEvent::Closed { flow, .. } => {
-                if let Some(conn) = self.connections.remove(&flow) {
-                    for (_, p) in conn.pending {
-                        self.emit(p, None, None, out);
-                    }
-                }
-            }
-        }
-    }
-
-    /// One CLDAP datagram (UDP 389): LDAP messages without a connection — a ping and its
-    /// answer (an entry and the search's result, in one datagram).
-    pub fn datagram(&mut self, payload: &[u8], seen: &Seen, to_server: bool, out: &mut dyn FnMut(Activity)) {
-        let key = (seen.client, seen.server);
-        if !self.datagrams.contains_key(&key) && self.datagrams.len() >= MAX_DATAGRAM_PAIRS {
-            // Memory stays bounded: every outstanding question is reported unanswered and
-            // the pairs start afresh.
-            self.counters.count_error("cldap_pairs_overflow");
-            self.flush_datagrams(out);
-        }
-        let mut conn = self.datagrams.remove(&key).unwrap_or_default();
-        let dir = if to_server { Direction::ToServer } else { Direction::ToClient };
-        let mut rest = payload;
-        while !rest.is_empty() {
-            let orthrus_proto::wire::Record::Complete { message, consumed } = ldap::split(rest) else {
-                self.counters.count_error("cldap_datagram_truncated");
-                break;
-            };
-            if dir == Direction::ToClient
-                && let Some((message_id, ldap::TAG_SEARCH_RESULT_ENTRY)) = ldap::peek(message)
-                && let Some(PendingOp { op: Pending::Search(search), .. }) = conn.pending.get_mut(&message_id)
-            {
-                search.netlogon_opcode = ldap::netlogon_opcode(message).or(search.netlogon_opcode);
-            }
-            self.message(&mut conn, dir, message, seen, out);
-            rest = rest.get(consumed..).unwrap_or_default();
-        }
-        if !conn.pending.is_empty() {
-            self.datagrams.insert(key, conn);
-        }
-    }
-
-    /// CLDAP questions still unanswered, reported as such (end of input, or memory bound).
-    pub fn flush_datagrams(&mut self, out: &mut dyn FnMut(Activity)) {
-        for (_, conn) in std::mem::take(&mut self.datagrams) {
-            for (_, p) in conn.pending {
-                self.emit(p, None, None, out);
-            }
         }
     }
 
@@ -235,11 +168,12 @@ impl LdapTracker {
                     };
                     Some(Pending::Bind { bind, auth })
                 }
-                Op::SearchRequest { base, scope, filter, attributes, .. } => {
+                Op::SearchRequest { base, scope, filter, assertions, attributes, .. } => {
                     Some(Pending::Search(LdapSearch {
                         base,
                         scope: scope.into(),
                         filter,
+                        assertions,
                         attributes,
                         entries: 0,
                         result: None,
@@ -373,5 +307,97 @@ fn op_name(op: &Op) -> &'static str {
         Op::Response { .. } => "response",
         Op::Unbind => "unbind",
         Op::Other => "other",
+    }
+}
+
+impl LdapTracker {
+    /// CLDAP questions still unanswered, reported as such (end of input, or memory bound).
+    fn flush_datagrams(&mut self, out: &mut dyn FnMut(Activity)) {
+        let pending =
+            std::mem::take(&mut self.datagrams).into_values().flat_map(|conn| unanswered(conn.pending));
+        let mut pending: Vec<PendingOp> = pending.collect();
+        pending.sort_by_key(|p| (p.seen.ts_micros, p.seen.frame));
+        for p in pending {
+            self.emit(p, None, None, out);
+        }
+    }
+}
+
+impl Tracker for LdapTracker {
+    fn set_file(&mut self, file: std::sync::Arc<str>) {
+        self.origin.file = file;
+    }
+
+    fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
+        match event {
+            StreamEvent::Data { flow, pair, dir, bytes, frame } => {
+                let seen = Seen::tcp(pair, ts_micros, frame);
+                let mut conn = self.connections.remove(&flow).unwrap_or_default();
+                if !conn.tls {
+                    let mut frames = std::mem::take(&mut conn.frames);
+                    let result = frames.feed(dir, bytes, MAX_MESSAGE_BUFFER, ldap::split, &mut |msg| {
+                        self.message(&mut conn, dir, msg, &seen, out);
+                    });
+                    conn.frames = frames;
+                    if let Err(e) = result {
+                        self.counters.count_error(e.reason());
+                    }
+                }
+                self.connections.insert(flow, conn);
+            }
+            StreamEvent::Gap { flow, dir, .. } => {
+                if let Some(conn) = self.connections.get_mut(&flow) {
+                    conn.frames.gap(dir);
+                }
+            }
+            StreamEvent::Closed { flow, .. } => {
+                if let Some(conn) = self.connections.remove(&flow) {
+                    for p in unanswered(conn.pending) {
+                        self.emit(p, None, None, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One CLDAP datagram (UDP 389): LDAP messages without a connection — a ping and its
+    /// answer (an entry and the search's result, in one datagram).
+    fn datagram(&mut self, payload: &[u8], seen: &Seen, to_server: bool, out: &mut dyn FnMut(Activity)) {
+        let key = (seen.client, seen.server);
+        if !self.datagrams.contains_key(&key) && self.datagrams.len() >= MAX_DATAGRAM_PAIRS {
+            // Memory stays bounded: every outstanding question is reported unanswered and
+            // the pairs start afresh.
+            self.counters.count_error("cldap_pairs_overflow");
+            self.flush_datagrams(out);
+        }
+        let mut conn = self.datagrams.remove(&key).unwrap_or_default();
+        let dir = if to_server { Direction::ToServer } else { Direction::ToClient };
+        let mut rest = payload;
+        while !rest.is_empty() {
+            let orthrus_proto::wire::Record::Complete { message, consumed } = ldap::split(rest) else {
+                self.counters.count_error("cldap_datagram_truncated");
+                break;
+            };
+            if dir == Direction::ToClient
+                && let Some((message_id, ldap::TAG_SEARCH_RESULT_ENTRY)) = ldap::peek(message)
+                && let Some(PendingOp { op: Pending::Search(search), .. }) = conn.pending.get_mut(&message_id)
+            {
+                search.netlogon_opcode = ldap::netlogon_opcode(message).or(search.netlogon_opcode);
+            }
+            self.message(&mut conn, dir, message, seen, out);
+            rest = rest.get(consumed..).unwrap_or_default();
+        }
+        if !conn.pending.is_empty() {
+            self.datagrams.insert(key, conn);
+        }
+    }
+
+    /// End of input: CLDAP questions still unanswered are reported.
+    fn finish(&mut self, out: &mut dyn FnMut(Activity)) {
+        self.flush_datagrams(out);
+    }
+
+    fn stats(&self, stats: &mut DecodeStats) {
+        stats.add_ldap(&self.counters);
     }
 }

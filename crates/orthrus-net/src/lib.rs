@@ -27,15 +27,17 @@ pub mod smb;
 mod stats;
 pub mod tcp;
 pub mod tls;
+mod tracker;
 
 use std::io::Read;
 use std::path::Path;
 
 pub use capture::{CaptureError, CaptureSummary, Frame};
 pub use context::Seen;
-pub use decoder::{Decoder, DecoderConfig};
+pub use decoder::{Decoder, DecoderConfig, ProtocolPorts};
 use orthrus_model::Activity;
 pub use stats::{DecodeStats, ProtocolStats};
+pub use tracker::{PROTOCOLS, Protocol, Tracker, protocol};
 
 /// Decodes every frame of a capture file into `out`. Call [`Decoder::finish`] after the last
 /// file of a source to flush flows and unanswered requests.

@@ -8,7 +8,9 @@ use orthrus_model::{Activity, ActivityKind, NetbiosName, RdpConnection, TenantId
 use orthrus_proto::{netbios, rdp};
 
 use crate::context::{Origin, Seen};
+use crate::stats::DecodeStats;
 use crate::tcp::{Direction, StreamEvent};
+use crate::tracker::Tracker;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct NameCounters {
@@ -32,13 +34,15 @@ impl NameTracker {
             counters: NameCounters::default(),
         }
     }
+}
 
-    pub fn set_file(&mut self, file: std::sync::Arc<str>) {
+impl Tracker for NameTracker {
+    fn set_file(&mut self, file: std::sync::Arc<str>) {
         self.origin.file = file;
     }
 
     /// One NetBIOS name service datagram.
-    pub fn netbios(&mut self, payload: &[u8], seen: &Seen, out: &mut dyn FnMut(Activity)) {
+    fn datagram(&mut self, payload: &[u8], seen: &Seen, _to_server: bool, out: &mut dyn FnMut(Activity)) {
         match netbios::parse_message(payload) {
             Ok(m) => {
                 self.counters.netbios_messages += 1;
@@ -60,7 +64,7 @@ impl NameTracker {
     }
 
     /// An RDP flow: its first client bytes are the connection request.
-    pub fn rdp(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
+    fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
         match event {
             StreamEvent::Data { flow, pair, dir: Direction::ToServer, bytes, frame } => {
                 if !self.rdp_seen.insert(flow) {
@@ -87,5 +91,9 @@ impl NameTracker {
             }
             _ => {}
         }
+    }
+
+    fn stats(&self, stats: &mut DecodeStats) {
+        stats.add_names(&self.counters);
     }
 }

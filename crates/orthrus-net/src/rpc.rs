@@ -17,7 +17,9 @@ use orthrus_proto::wire::guid_text;
 use crate::auth::client_auth;
 use crate::context::{Origin, Seen};
 use crate::framing::Reframer;
+use crate::stats::DecodeStats;
 use crate::tcp::Direction;
+use crate::tracker::Tracker;
 
 /// Bytes of one direction buffered while a fragment completes.
 const MAX_FRAGMENT_BUFFER: usize = dcerpc::MAX_FRAGMENT_LEN + 16;
@@ -42,18 +44,6 @@ pub struct RpcCounters {
 impl RpcCounters {
     pub fn count_error(&mut self, reason: &'static str) {
         *self.errors.entry(reason).or_default() += 1;
-    }
-
-    pub fn merge(&mut self, other: &RpcCounters) {
-        for (k, v) in &other.pdus {
-            *self.pdus.entry(k).or_default() += v;
-        }
-        for (k, v) in &other.errors {
-            *self.errors.entry(k).or_default() += v;
-        }
-        self.calls += other.calls;
-        self.encrypted_calls += other.encrypted_calls;
-        self.calls_without_response += other.calls_without_response;
     }
 }
 
@@ -413,17 +403,18 @@ impl RpcTcpTracker {
             learned: Vec::new(),
         }
     }
+}
 
-    pub fn set_file(&mut self, file: std::sync::Arc<str>) {
+impl Tracker for RpcTcpTracker {
+    fn take_endpoints(&mut self, into: &mut Vec<(std::net::IpAddr, u16)>) {
+        into.append(&mut self.learned);
+    }
+
+    fn set_file(&mut self, file: std::sync::Arc<str>) {
         self.origin.file = file;
     }
 
-    pub fn stream(
-        &mut self,
-        event: crate::tcp::StreamEvent<'_>,
-        ts_micros: i64,
-        out: &mut dyn FnMut(Activity),
-    ) {
+    fn stream(&mut self, event: crate::tcp::StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
         use crate::tcp::StreamEvent;
         match event {
             StreamEvent::Data { flow, pair, dir, bytes, frame } => {
@@ -449,5 +440,9 @@ impl RpcTcpTracker {
                 }
             }
         }
+    }
+
+    fn stats(&self, stats: &mut DecodeStats) {
+        stats.add_rpc(&self.counters);
     }
 }

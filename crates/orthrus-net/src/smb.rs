@@ -16,7 +16,9 @@ use crate::auth::{ClientAuth, client_auth};
 use crate::context::{Origin, Seen};
 use crate::framing::Reframer;
 use crate::rpc::{Conversation, Delivery, RpcCounters};
+use crate::stats::DecodeStats;
 use crate::tcp::{Direction, StreamEvent};
+use crate::tracker::Tracker;
 
 /// Bytes of one direction buffered while an NBSS message completes. Larger messages (bulk
 /// file reads and writes) are passed over: nothing Orthrus reads is that large.
@@ -222,60 +224,6 @@ impl SmbTracker {
             counters: SmbCounters::default(),
             rpc_counters: RpcCounters::default(),
             learned: Vec::new(),
-        }
-    }
-
-    pub fn set_file(&mut self, file: std::sync::Arc<str>) {
-        self.origin.file = file;
-    }
-
-    pub fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
-        match event {
-            StreamEvent::Data { flow, pair, dir, bytes, frame } => {
-                let seen = Seen::tcp(pair, ts_micros, frame);
-                let mut conn = self.connections.remove(&flow).unwrap_or_default();
-                let mut frames = std::mem::take(&mut conn.frames);
-                let mut large_reads = Vec::new();
-                let result = frames.feed_noting_oversized(
-                    dir,
-                    bytes,
-                    MAX_MESSAGE_BUFFER,
-                    smb2::split_nbss,
-                    &mut |msg| {
-                        if !msg.is_empty() {
-                            self.packet(&mut conn, msg, &seen, out);
-                        }
-                    },
-                    // A READ response too large to keep is still counted from its header.
-                    &mut |head| large_reads.extend(head.get(4..).and_then(smb2::read_response_head)),
-                );
-                conn.frames = frames;
-                for (message_id, length) in large_reads {
-                    self.large_read(&mut conn, message_id, length, &seen);
-                }
-                if let Err(e) = result {
-                    self.counters.count_error(e.reason());
-                }
-                self.connections.insert(flow, conn);
-            }
-            StreamEvent::Gap { flow, dir, .. } => {
-                if let Some(conn) = self.connections.get_mut(&flow) {
-                    conn.frames.gap(dir);
-                    for file in conn.files.values_mut() {
-                        if let Some(rpc) = &mut file.rpc {
-                            rpc.gap(dir, &mut self.rpc_counters);
-                        }
-                    }
-                }
-            }
-            StreamEvent::Closed { flow, .. } => {
-                if let Some(conn) = self.connections.remove(&flow) {
-                    for (_, file) in conn.files {
-                        let user = conn.sessions.get(&file.session_id).cloned().flatten();
-                        file.close(&self.origin, user, &mut self.rpc_counters, out);
-                    }
-                }
-            }
         }
     }
 
@@ -532,6 +480,74 @@ impl SmbTracker {
 /// `\\server\IPC$`: the share named pipes live on.
 fn is_ipc_share(path: &str) -> bool {
     path.rsplit('\\').next().is_some_and(|share| share.eq_ignore_ascii_case("IPC$"))
+}
+
+impl Tracker for SmbTracker {
+    fn take_endpoints(&mut self, into: &mut Vec<(std::net::IpAddr, u16)>) {
+        into.append(&mut self.learned);
+    }
+
+    fn set_file(&mut self, file: std::sync::Arc<str>) {
+        self.origin.file = file;
+    }
+
+    fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
+        match event {
+            StreamEvent::Data { flow, pair, dir, bytes, frame } => {
+                let seen = Seen::tcp(pair, ts_micros, frame);
+                let mut conn = self.connections.remove(&flow).unwrap_or_default();
+                let mut frames = std::mem::take(&mut conn.frames);
+                let mut large_reads = Vec::new();
+                let result = frames.feed_noting_oversized(
+                    dir,
+                    bytes,
+                    MAX_MESSAGE_BUFFER,
+                    smb2::split_nbss,
+                    &mut |msg| {
+                        if !msg.is_empty() {
+                            self.packet(&mut conn, msg, &seen, out);
+                        }
+                    },
+                    // A READ response too large to keep is still counted from its header.
+                    &mut |head| large_reads.extend(head.get(4..).and_then(smb2::read_response_head)),
+                );
+                conn.frames = frames;
+                for (message_id, length) in large_reads {
+                    self.large_read(&mut conn, message_id, length, &seen);
+                }
+                if let Err(e) = result {
+                    self.counters.count_error(e.reason());
+                }
+                self.connections.insert(flow, conn);
+            }
+            StreamEvent::Gap { flow, dir, .. } => {
+                if let Some(conn) = self.connections.get_mut(&flow) {
+                    conn.frames.gap(dir);
+                    for file in conn.files.values_mut() {
+                        if let Some(rpc) = &mut file.rpc {
+                            rpc.gap(dir, &mut self.rpc_counters);
+                        }
+                    }
+                }
+            }
+            StreamEvent::Closed { flow, .. } => {
+                if let Some(conn) = self.connections.remove(&flow) {
+                    // By file id: a hash map's order would differ from run to run.
+                    let mut files: Vec<(FileId, OpenFile)> = conn.files.into_iter().collect();
+                    files.sort_unstable_by_key(|(id, _)| *id);
+                    for (_, file) in files {
+                        let user = conn.sessions.get(&file.session_id).cloned().flatten();
+                        file.close(&self.origin, user, &mut self.rpc_counters, out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn stats(&self, stats: &mut DecodeStats) {
+        stats.add_smb(&self.counters);
+        stats.add_rpc(&self.rpc_counters);
+    }
 }
 
 #[cfg(test)]

@@ -51,12 +51,7 @@ pub struct ProtocolStats {
 }
 
 impl DecodeStats {
-    pub(crate) fn collect(
-        link: &LinkCounters,
-        tcp: &TcpCounters,
-        krb: &KerberosCounters,
-        open_flows: usize,
-    ) -> Self {
+    pub(crate) fn collect(link: &LinkCounters, tcp: &TcpCounters, open_flows: usize) -> Self {
         let mut stats = DecodeStats::default();
         let frames = stats.section("capture");
         frames.counters.insert("frames", link.frames);
@@ -96,7 +91,11 @@ impl DecodeStats {
                 t.errors.insert(name, value);
             }
         }
-        let k = stats.section("kerberos");
+        stats
+    }
+
+    pub(crate) fn add_kerberos(&mut self, krb: &KerberosCounters) {
+        let k = self.section("kerberos");
         for (name, value) in &krb.messages {
             k.counters.insert(name, *value);
         }
@@ -112,7 +111,6 @@ impl DecodeStats {
                 k.errors.insert(name, value);
             }
         }
-        stats
     }
 
     pub(crate) fn add_smb(&mut self, smb: &SmbCounters) {
@@ -126,18 +124,26 @@ impl DecodeStats {
         s.errors = smb.errors.clone();
     }
 
-    pub(crate) fn add_rpc(&mut self, rpc: &RpcCounters, learned_endpoints: usize) {
+    /// DCE-RPC's counters; called for each carrier (TCP, SMB pipes), whose counts add up.
+    pub(crate) fn add_rpc(&mut self, rpc: &RpcCounters) {
         let s = self.section("dcerpc");
+        let mut add = |name: &'static str, value: u64| *s.counters.entry(name).or_default() += value;
         for (name, value) in &rpc.pdus {
-            s.counters.insert(name, *value);
+            add(name, *value);
         }
-        s.counters.insert("calls", rpc.calls);
-        s.counters.insert("encrypted_calls", rpc.encrypted_calls);
-        s.counters.insert("learned_endpoints", learned_endpoints as u64);
-        s.errors = rpc.errors.clone();
+        add("calls", rpc.calls);
+        add("encrypted_calls", rpc.encrypted_calls);
+        for (name, value) in &rpc.errors {
+            *s.errors.entry(name).or_default() += value;
+        }
         if rpc.calls_without_response > 0 {
-            s.errors.insert("calls_without_response", rpc.calls_without_response);
+            *s.errors.entry("calls_without_response").or_default() += rpc.calls_without_response;
         }
+    }
+
+    /// The dynamic DCE-RPC endpoints the decoder learned and follows.
+    pub(crate) fn add_learned_endpoints(&mut self, learned: usize) {
+        self.section("dcerpc").counters.insert("learned_endpoints", learned as u64);
     }
 
     pub(crate) fn add_ldap(&mut self, ldap: &LdapCounters) {

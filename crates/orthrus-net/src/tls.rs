@@ -9,7 +9,9 @@ use orthrus_proto::tls;
 
 use crate::context::{Origin, Seen};
 use crate::framing::Reframer;
+use crate::stats::DecodeStats;
 use crate::tcp::StreamEvent;
+use crate::tracker::Tracker;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TlsCounters {
@@ -41,11 +43,24 @@ impl TlsTracker {
         }
     }
 
-    pub fn set_file(&mut self, file: std::sync::Arc<str>) {
+    /// Emits the session's activity once (a placeholder stays to ignore the rest).
+    fn report(&mut self, flow: u64, out: &mut dyn FnMut(Activity)) {
+        let Some(session) = self.sessions.get_mut(&flow) else { return };
+        session.done = true;
+        let Some(seen) = session.seen.take() else { return };
+        self.counters.sessions += 1;
+        let info = session.info.clone();
+        let provenance = std::mem::take(&mut session.provenance);
+        out(self.origin.activity(&seen, provenance, ActivityKind::TlsSessionStarted(info)));
+    }
+}
+
+impl Tracker for TlsTracker {
+    fn set_file(&mut self, file: std::sync::Arc<str>) {
         self.origin.file = file;
     }
 
-    pub fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
+    fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {
         match event {
             StreamEvent::Data { flow, pair, dir, bytes, frame } => {
                 let session = self.sessions.entry(flow).or_insert_with(|| Session {
@@ -108,14 +123,7 @@ impl TlsTracker {
         }
     }
 
-    /// Emits the session's activity once (a placeholder stays to ignore the rest).
-    fn report(&mut self, flow: u64, out: &mut dyn FnMut(Activity)) {
-        let Some(session) = self.sessions.get_mut(&flow) else { return };
-        session.done = true;
-        let Some(seen) = session.seen.take() else { return };
-        self.counters.sessions += 1;
-        let info = session.info.clone();
-        let provenance = std::mem::take(&mut session.provenance);
-        out(self.origin.activity(&seen, provenance, ActivityKind::TlsSessionStarted(info)));
+    fn stats(&self, stats: &mut DecodeStats) {
+        stats.add_tls(&self.counters);
     }
 }

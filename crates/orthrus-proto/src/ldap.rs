@@ -19,6 +19,8 @@ use std::fmt::Write as _;
 use ldap_parser::FromBer;
 use ldap_parser::filter::{Filter, Substring};
 use ldap_parser::ldap::{AuthenticationChoice, LdapMessage, LdapResult, ProtocolOp};
+use orthrus_model::ldap_filter::MAX_ASSERTIONS;
+use orthrus_model::{AssertionKind, LdapAssertion};
 
 use crate::wire::Record;
 
@@ -179,6 +181,8 @@ pub enum Op {
         base: String,
         scope: &'static str,
         filter: String,
+        /// The filter's assertions, structured (at most `MAX_ASSERTIONS`).
+        assertions: Vec<LdapAssertion>,
         attributes: Vec<String>,
         size_limit: u32,
     },
@@ -249,6 +253,7 @@ pub fn parse_message(bytes: &[u8]) -> Result<Message, DecodeError> {
                 _ => "other",
             },
             filter: render_filter(&s.filter),
+            assertions: filter_assertions(&s.filter),
             attributes: names(&mut s.attributes.iter().map(|a| a.0.to_string())),
             size_limit: s.size_limit,
         },
@@ -302,6 +307,76 @@ pub fn render_filter(filter: &Filter<'_>) -> String {
         out.push('…');
     }
     out
+}
+
+/// The assertions of a search filter, in its order: attribute, kind and the value as
+/// [`render_filter`] writes it (so that the two always agree), at most `MAX_ASSERTIONS`.
+pub fn filter_assertions(filter: &Filter<'_>) -> Vec<LdapAssertion> {
+    let mut out = Vec::new();
+    collect_assertions(&mut out, filter);
+    out
+}
+
+fn collect_assertions(out: &mut Vec<LdapAssertion>, f: &Filter<'_>) {
+    if out.len() >= MAX_ASSERTIONS {
+        return;
+    }
+    let (attribute, kind, value) = match f {
+        Filter::And(items) | Filter::Or(items) => {
+            for item in items {
+                collect_assertions(out, item);
+            }
+            return;
+        }
+        Filter::Not(inner) => return collect_assertions(out, inner),
+        Filter::EqualityMatch(a)
+        | Filter::GreaterOrEqual(a)
+        | Filter::LessOrEqual(a)
+        | Filter::ApproxMatch(a) => {
+            let kind = match f {
+                Filter::GreaterOrEqual(_) => AssertionKind::GreaterOrEqual,
+                Filter::LessOrEqual(_) => AssertionKind::LessOrEqual,
+                Filter::ApproxMatch(_) => AssertionKind::Approx,
+                _ => AssertionKind::Equality,
+            };
+            let mut value = String::new();
+            escape(&mut value, &a.assertion_value);
+            (a.attribute_desc.0.to_string(), kind, value)
+        }
+        Filter::Substrings(s) => {
+            let mut value = String::new();
+            let mut ends_open = true;
+            for part in &s.substrings {
+                match part {
+                    Substring::Initial(v) => escape(&mut value, &v.0),
+                    Substring::Any(v) => {
+                        value.push('*');
+                        escape(&mut value, &v.0);
+                    }
+                    Substring::Final(v) => {
+                        value.push('*');
+                        escape(&mut value, &v.0);
+                        ends_open = false;
+                        break;
+                    }
+                }
+            }
+            if ends_open {
+                value.push('*');
+            }
+            (s.filter_type.0.to_string(), AssertionKind::Substring, value)
+        }
+        Filter::Present(attr) => (attr.0.to_string(), AssertionKind::Present, "*".to_owned()),
+        Filter::ExtensibleMatch(m) => {
+            let Some(attribute) = &m.rule_type else { return };
+            let mut value = String::new();
+            escape(&mut value, &m.assertion_value.0);
+            (attribute.0.to_string(), AssertionKind::Extensible, value)
+        }
+    };
+    if !attribute.is_empty() {
+        out.push(LdapAssertion { attribute, kind, value });
+    }
 }
 
 fn write_filter(out: &mut String, f: &Filter<'_>) {

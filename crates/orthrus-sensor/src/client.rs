@@ -47,8 +47,7 @@ impl CenterClient {
         if !base.https {
             return Err(ClientError::Address(url.into()));
         }
-        let tls = orthrus_directory::ldap::pinned_config(fingerprint)
-            .map_err(|e| ClientError::Pin(e.to_string()))?;
+        let tls = orthrus_tls::pinned_config(fingerprint).map_err(|e| ClientError::Pin(e.to_string()))?;
         Ok(Self {
             base,
             authorization: vec![format!("Authorization: Bearer {}", token.trim())],

@@ -149,7 +149,7 @@ pub fn sinks(config: &ServerConfig, hostname: &str) -> Result<(Vec<Route>, Vec<S
 }
 
 fn check_filter(url: &str, filter: &SinkFilter) -> Result<(), RunError> {
-    let unknown = filter.unknown_detections();
+    let unknown = filter.unknown_detections(|id| orthrus_detect::detections::meta(id).is_some());
     if unknown.is_empty() {
         Ok(())
     } else {
@@ -180,9 +180,8 @@ fn syslog_endpoint(config: &SyslogConfig, hostname: &str) -> Result<(Route, Sysl
             let server_name = rustls::pki_types::ServerName::try_from(name.clone()).map_err(|_| {
                 RunError::Config(format!("syslog {}: {name:?} is no server name", config.url))
             })?;
-            let client =
-                orthrus_sinks::tls::client_config(config.ca_file.as_deref(), config.pin_sha256.as_deref())
-                    .map_err(|e| RunError::Config(format!("syslog {}: {e}", config.url)))?;
+            let client = orthrus_tls::client_config(config.ca_file.as_deref(), config.pin_sha256.as_deref())
+                .map_err(|e| RunError::Config(format!("syslog {}: {e}", config.url)))?;
             Some(TlsTarget { server_name, config: client })
         }
         _ if config.ca_file.is_some() || config.pin_sha256.is_some() => {
@@ -213,7 +212,7 @@ fn webhook_endpoint(config: &WebhookConfig) -> Result<(Route, WebhookSink), RunE
     }
     let tls = if target.https {
         Some(
-            orthrus_sinks::tls::client_config(config.ca_file.as_deref(), config.pin_sha256.as_deref())
+            orthrus_tls::client_config(config.ca_file.as_deref(), config.pin_sha256.as_deref())
                 .map_err(|e| RunError::Config(format!("webhook {}: {e}", config.url)))?,
         )
     } else {

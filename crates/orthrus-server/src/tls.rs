@@ -21,7 +21,7 @@ pub enum TlsError {
 
 /// The certificate's SHA-256 fingerprint, hex: what a sensor pins.
 pub fn fingerprint(certificate: &CertificateDer<'_>) -> String {
-    orthrus_directory::ldap::certificate_fingerprint(certificate.as_ref())
+    orthrus_tls::certificate_fingerprint(certificate.as_ref())
 }
 
 /// Reads `cert`/`key` (PEM); when both are missing, makes a self-signed pair for `names` and

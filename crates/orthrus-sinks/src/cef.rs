@@ -5,7 +5,6 @@
 
 use std::fmt::Write as _;
 
-use orthrus_detect::DetectionMeta;
 use orthrus_model::{Alert, Severity, Timestamp};
 
 /// Settings of the CEF form.
@@ -141,13 +140,12 @@ pub fn cef_time(t: Timestamp) -> String {
 /// One alert as a CEF line (no syslog header): header, then the extension in `cef.md`'s fixed
 /// key order, only keys that have a value. `evidence_budget` bounds `cs6` (the UDP sender
 /// shrinks it to fit a datagram).
-pub fn alert_line(alert: &Alert, meta: &DetectionMeta, trigger: Trigger, options: &CefOptions) -> String {
-    alert_line_within(alert, meta, trigger, options, CUSTOM_MAX, MSG_MAX)
+pub fn alert_line(alert: &Alert, trigger: Trigger, options: &CefOptions) -> String {
+    alert_line_within(alert, trigger, options, CUSTOM_MAX, MSG_MAX)
 }
 
 pub(crate) fn alert_line_within(
     alert: &Alert,
-    meta: &DetectionMeta,
     trigger: Trigger,
     options: &CefOptions,
     evidence_max: usize,
@@ -163,7 +161,7 @@ pub(crate) fn alert_line_within(
     if alert.last_seen > alert.first_seen {
         add("end", cef_time(alert.last_seen));
     }
-    add("app", limit(meta.cef_app, APP_MAX));
+    add("app", limit(&alert.cef.app, APP_MAX));
     let src = alert.source.ip.map(|ip| ip.to_string()).unwrap_or_default();
     add("shost", limit(alert.source.computer.as_deref().unwrap_or(&src), NAME_MAX));
     add("src", src.clone());
@@ -176,7 +174,7 @@ pub(crate) fn alert_line_within(
     add("dst", dst.first().map(|s| s.to_string()).unwrap_or_default());
     add("cnt", alert.count.to_string());
     add("msg", limit(&alert.description, msg_max));
-    add("externalId", meta.external_id.to_string());
+    add("externalId", alert.cef.external_id.to_string());
     if let Some(base) = &options.url_base {
         add("cs1Label", "url".into());
         add("cs1", limit(&alert_url(base, alert), CUSTOM_MAX));
@@ -184,7 +182,7 @@ pub(crate) fn alert_line_within(
     add("cs2Label", "trigger".into());
     add("cs2", trigger.name().into());
     add("cs4Label", "mitre".into());
-    add("cs4", meta.techniques.join(","));
+    add("cs4", alert.mitre.techniques.join(","));
     add("cs5Label", "tenant".into());
     add("cs5", alert.tenant.0.to_string());
     let evidence: Vec<String> = alert.evidence.iter().map(|e| e.at.to_string()).collect();
@@ -192,11 +190,11 @@ pub(crate) fn alert_line_within(
         add("cs6Label", "evidence".into());
         add("cs6", limit(&evidence.join(";"), evidence_max));
     }
-    add("cat", tactic_name(meta.tactic).into());
+    add("cat", tactic_name(&alert.mitre.tactic).into());
     add("act", "alert".into());
     add("deviceExternalId", alert.sensor.clone());
 
-    cef_line(options, meta.id, meta.title, alert.severity, &fields)
+    cef_line(options, &alert.detection, &alert.title, alert.severity, &fields)
 }
 
 /// `CEF:0|vendor|product|version|signature|name|severity|key=value …`, escaped.

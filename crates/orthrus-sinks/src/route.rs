@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use orthrus_model::{Alert, Timestamp};
 
+use crate::SinkFilter;
 use crate::cef::{CefOptions, HealthRecord, Trigger};
 use crate::outbox::Outbox;
 use crate::syslog::{SyslogOptions, SyslogSink, Transport, alert_message, health_message};
 use crate::webhook::{WebhookSink, alert_document, health_document};
-use crate::{SinkFilter, meta_of};
 
 /// How an endpoint wants its messages.
 #[derive(Debug, Clone)]
@@ -50,8 +50,7 @@ impl Route {
         }
         let message = match &self.format {
             Format::Syslog { options, transport } => {
-                let Some(meta) = meta_of(alert) else { return };
-                alert_message(alert, meta, trigger, cef, options, *transport, now)
+                alert_message(alert, trigger, cef, options, *transport, now)
             }
             Format::Webhook => alert_document(alert, trigger, cef.url_base.as_deref()),
         };

@@ -13,7 +13,6 @@ use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
 
-use orthrus_detect::DetectionMeta;
 use orthrus_model::{Alert, Severity, Timestamp};
 
 use crate::cef::{CefOptions, Trigger, alert_line_within};
@@ -106,7 +105,6 @@ fn header_token(text: &str) -> String {
 /// evidence list, then the sentence (never inside an escape: the CEF line is rebuilt).
 pub fn alert_message(
     alert: &Alert,
-    meta: &DetectionMeta,
     trigger: Trigger,
     cef: &CefOptions,
     options: &SyslogOptions,
@@ -116,8 +114,8 @@ pub fn alert_message(
     let pri = priority(options.facility, alert.severity, trigger);
     let (mut evidence, mut msg) = (4000usize, 1023usize);
     loop {
-        let line = alert_line_within(alert, meta, trigger, cef, evidence, msg);
-        let message = frame(options, pri, meta.id, &line, now);
+        let line = alert_line_within(alert, trigger, cef, evidence, msg);
+        let message = frame(options, pri, &alert.detection, &line, now);
         if transport != Transport::Udp || message.len() <= options.udp_max_bytes || msg <= 40 {
             return message;
         }
@@ -145,7 +143,7 @@ pub fn health_message(
 }
 
 /// The TLS side of a `Transport::Tls` endpoint: the name its certificate must carry and how it
-/// is checked (a CA file, a pinned fingerprint or the system's roots: see [`crate::tls`]).
+/// is checked (a CA file, a pinned fingerprint or the system's roots: see `orthrus_tls`).
 #[derive(Clone)]
 pub struct TlsTarget {
     pub server_name: rustls::pki_types::ServerName<'static>,

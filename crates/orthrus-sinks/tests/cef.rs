@@ -4,7 +4,7 @@
 
 use orthrus_model::{Alert, Timestamp};
 use orthrus_sinks::cef::parse_extension;
-use orthrus_sinks::{CefOptions, SyslogOptions, Transport, Trigger, alert_line, alert_message, meta_of};
+use orthrus_sinks::{CefOptions, SyslogOptions, Transport, Trigger, alert_line, alert_message};
 
 fn alerts(capture: &str) -> Vec<Alert> {
     let mut engine = orthrus_detect::Engine::new(&orthrus_detect::DetectionConfig::default(), "sensor-dc1");
@@ -18,7 +18,7 @@ fn alerts(capture: &str) -> Vec<Alert> {
 fn a_kerberoasting_alert_reads_as_the_design_says() {
     let alert = alerts("kerberoast").remove(0);
     let options = CefOptions { version: "0.1.0".into(), ..CefOptions::default() };
-    let line = alert_line(&alert, meta_of(&alert).unwrap(), Trigger::New, &options);
+    let line = alert_line(&alert, Trigger::New, &options);
     assert_eq!(
         line,
         format!(
@@ -40,11 +40,9 @@ fn a_udp_message_fits_its_datagram_by_giving_up_evidence_then_words() {
     let one = alert.evidence[0].clone();
     alert.evidence = vec![one; 400];
     alert.description = format!("{} {}", alert.description, "and more, ".repeat(300));
-    let meta = meta_of(&alert).unwrap();
     let options = SyslogOptions::default();
     let now = Timestamp::from_micros(1_772_442_847_412_000);
-    let udp =
-        alert_message(&alert, meta, Trigger::Update, &CefOptions::default(), &options, Transport::Udp, now);
+    let udp = alert_message(&alert, Trigger::Update, &CefOptions::default(), &options, Transport::Udp, now);
     assert!(udp.len() <= options.udp_max_bytes, "{} bytes", udp.len());
     let fields: std::collections::BTreeMap<String, String> =
         parse_extension(udp.split_once("|10|").or_else(|| udp.split_once("|5|")).unwrap().1)
@@ -57,8 +55,7 @@ fn a_udp_message_fits_its_datagram_by_giving_up_evidence_then_words() {
     assert_eq!(fields["externalId"], "2006");
     // A smaller datagram: no evidence left, and the sentence itself shortened.
     let small = SyslogOptions { udp_max_bytes: 900, ..SyslogOptions::default() };
-    let udp =
-        alert_message(&alert, meta, Trigger::Update, &CefOptions::default(), &small, Transport::Udp, now);
+    let udp = alert_message(&alert, Trigger::Update, &CefOptions::default(), &small, Transport::Udp, now);
     assert!(udp.len() <= 900, "{} bytes", udp.len());
     let fields: std::collections::BTreeMap<String, String> =
         parse_extension(udp.split_once("|10|").unwrap().1).into_iter().collect();
@@ -67,7 +64,6 @@ fn a_udp_message_fits_its_datagram_by_giving_up_evidence_then_words() {
     // Over TCP nothing is given up but the CEF limits (msg ≤ 1023 characters, cs6 ≤ 4000).
     let tcp = alert_message(
         &alert,
-        meta,
         Trigger::Update,
         &CefOptions::default(),
         &options,

@@ -13,10 +13,10 @@ use orthrus_testkit::rsyslog::{free_port, launch, wait_for_lines};
 use orthrus_model::{Alert, Timestamp};
 use orthrus_sinks::cef::{cef_time, parse_extension};
 use orthrus_sinks::syslog::TlsTarget;
-use orthrus_sinks::tls::client_config;
 use orthrus_sinks::{
-    CefOptions, Framing, Outbox, SyslogOptions, SyslogSink, Transport, Trigger, alert_message, meta_of,
+    CefOptions, Framing, Outbox, SyslogOptions, SyslogSink, Transport, Trigger, alert_message,
 };
+use orthrus_tls::client_config;
 use rustls::pki_types::ServerName;
 
 fn lab_alerts() -> Vec<Alert> {
@@ -59,7 +59,8 @@ fn split_cef(msg: &str) -> (Vec<String>, String) {
 }
 
 fn check_alert(alert: &Alert, msg: &str) {
-    let meta = meta_of(alert).unwrap();
+    // What the registry says of the detection: the alert must carry it to the line.
+    let meta = orthrus_detect::detections::meta(&alert.detection).unwrap();
     let (header, extension) = split_cef(msg);
     assert_eq!(header[0], "CEF:0");
     assert_eq!(&header[1..4], ["Orthrus", "Orthrus", env!("CARGO_PKG_VERSION")]);
@@ -105,15 +106,7 @@ fn alerts_reach_a_real_rsyslog_and_parse_back_field_by_field() {
     for (transport, port, options) in runs {
         let mut sink = SyslogSink::new(format!("127.0.0.1:{port}").parse().unwrap(), transport, 1000);
         for alert in &alerts {
-            sink.push(alert_message(
-                alert,
-                meta_of(alert).unwrap(),
-                Trigger::New,
-                &cef,
-                options,
-                transport,
-                now,
-            ));
+            sink.push(alert_message(alert, Trigger::New, &cef, options, transport, now));
         }
         sink.flush().unwrap();
         assert_eq!((sink.sent, sink.dropped(), sink.queued()), (alerts.len() as u64, 0, 0));
@@ -140,7 +133,7 @@ fn alerts_reach_a_real_rsyslog_and_parse_back_field_by_field() {
                 // RFC 5424: every header field where we put it.
                 assert_eq!(
                     (version, app, procid, msgid, sd),
-                    ("1", "orthrus", pid.as_str(), alert.detection, "-"),
+                    ("1", "orthrus", pid.as_str(), &*alert.detection, "-"),
                     "{line}"
                 );
             } else {
@@ -162,15 +155,7 @@ fn a_tcp_endpoint_that_is_down_keeps_the_queue_until_it_is_back() {
     let cef = CefOptions { url_base: Some("https://orthrus.example".into()), ..CefOptions::default() };
     let now = Timestamp::from_micros(1_772_442_847_412_000);
     for alert in &alerts {
-        sink.push(alert_message(
-            alert,
-            meta_of(alert).unwrap(),
-            Trigger::New,
-            &cef,
-            &options,
-            transport,
-            now,
-        ));
+        sink.push(alert_message(alert, Trigger::New, &cef, &options, transport, now));
     }
     assert!(sink.flush().is_err(), "nothing listens yet");
     assert_eq!((sink.queued(), sink.sent, sink.failures), (alerts.len(), 0, 1));
@@ -204,8 +189,7 @@ fn syslog_over_tls_checks_the_siems_certificate() {
         let mut sink =
             SyslogSink::with_outbox(endpoint, Transport::Tls, Some(target), Arc::new(Outbox::new(100)));
         for alert in &alerts {
-            let meta = meta_of(alert).unwrap();
-            sink.push(alert_message(alert, meta, Trigger::New, &cef, &options, Transport::Tls, now));
+            sink.push(alert_message(alert, Trigger::New, &cef, &options, Transport::Tls, now));
         }
         sink
     };
@@ -219,7 +203,7 @@ fn syslog_over_tls_checks_the_siems_certificate() {
     assert_eq!((refused.sent, refused.queued()), (0, alerts.len()));
 
     // Trusted by CA file, and by pinned fingerprint: each message arrives, parsed field by field.
-    let pin = orthrus_directory::ldap::certificate_fingerprint(certified.cert.der());
+    let pin = orthrus_tls::certificate_fingerprint(certified.cert.der());
     for config in [client_config(Some(&cert), None).unwrap(), client_config(None, Some(&pin)).unwrap()] {
         let mut sink = sink_with(config);
         sink.flush().unwrap();

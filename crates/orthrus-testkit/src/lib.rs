@@ -147,7 +147,7 @@ pub mod fuzz {
     use std::net::{IpAddr, Ipv4Addr};
 
     use orthrus_model::{Endpoint, TenantId, Transport};
-    use orthrus_net::kerberos::{KerberosTracker, Seen};
+    use orthrus_net::Seen;
     use orthrus_net::tcp::{Flags, Segment, StreamEvent, TcpLimits, TcpReassembler};
     use orthrus_net::{Decoder, DecoderConfig, decode_reader};
     use orthrus_proto::kerberos;
@@ -241,11 +241,7 @@ pub mod fuzz {
             let _ = kerberos::parse_message(&patched);
         }
         let _ = kerberos::split_record(data);
-        let mut tracker = KerberosTracker::new(TenantId::default(), "fuzz".into());
-        let seen = datagram_seen(50000, 88);
-        let mut out = Vec::new();
-        tracker.datagram(data, &seen, &mut |a| out.push(a));
-        tracker.finish(&mut |a| out.push(a));
+        protocol("kerberos", data);
     }
 
     /// One NTLMSSP message, alone or inside a larger blob, with every lazy accessor exercised.
@@ -330,13 +326,35 @@ pub mod fuzz {
         stream(StreamEvent::Closed { flow: 1, pair }, &mut |a| out.push(a));
     }
 
+    /// Feeds `data` to a fresh tracker of the decoder's protocol `name` (`orthrus_net::PROTOCOLS`)
+    /// as the decoder would: as one connection to its first TCP port (both directions, see
+    /// `both_directions`) closed at the end, as datagrams both ways on its first UDP port,
+    /// then end of input. Every protocol's fuzz target starts here.
+    pub fn protocol(name: &str, data: &[u8]) {
+        let Some(protocol) = orthrus_net::protocol(name) else {
+            unreachable!("{name} is not in orthrus_net::PROTOCOLS")
+        };
+        let mut tracker = (protocol.tracker)(TenantId::default(), "fuzz".into());
+        let mut out = Vec::new();
+        if let Some(port) = protocol.tcp_ports.first() {
+            connection(*port, data, |event, out| tracker.stream(event, 0, out));
+        }
+        if let Some(port) = protocol.udp_ports.first() {
+            let seen = datagram_seen(50000, *port);
+            tracker.datagram(data, &seen, true, &mut |a| out.push(a));
+            tracker.datagram(data, &seen, false, &mut |a| out.push(a));
+        }
+        tracker.finish(&mut |a| out.push(a));
+        let mut stats = orthrus_net::DecodeStats::default();
+        tracker.stats(&mut stats);
+    }
+
     /// A reassembled SMB connection (NBSS, SMB2, pipes, DCE-RPC on pipes, NDR stubs).
     /// SMB bytes as a TCP stream, the same bytes as a Group Policy registry file (the tracker
     /// parses the Registry.pol files it sees written) and as the head of a READ response too
     /// large to keep (read for its length alone).
     pub fn smb_stream(data: &[u8]) {
-        let mut tracker = orthrus_net::smb::SmbTracker::new(TenantId::default(), "fuzz".into());
-        connection(445, data, |event, out| tracker.stream(event, 0, out));
+        protocol("smb", data);
         let _ = orthrus_proto::preg::parse(data);
         let _ = orthrus_proto::smb2::read_response_head(data);
     }
@@ -344,8 +362,7 @@ pub mod fuzz {
     /// A reassembled DCE-RPC connection over TCP, and every stub decoder on the raw bytes.
     pub fn dcerpc_stream(data: &[u8]) {
         use orthrus_proto::msrpc::{self, interfaces};
-        let mut tracker = orthrus_net::rpc::RpcTcpTracker::new(TenantId::default(), "fuzz".into());
-        connection(135, data, |event, out| tracker.stream(event, 0, out));
+        protocol("dcerpc", data);
         let stubs = [
             (interfaces::DRSUAPI, 3),
             (interfaces::SVCCTL, 12),
@@ -380,53 +397,28 @@ pub mod fuzz {
     /// LDAP bytes as a reassembled TCP connection (BER and SASL framing, ldap-parser, filters,
     /// binds), then as CLDAP datagrams both ways (a ping, its answer).
     pub fn ldap_stream(data: &[u8]) {
-        let mut tracker = orthrus_net::ldap::LdapTracker::new(TenantId::default(), "fuzz".into());
-        connection(389, data, |event, out| tracker.stream(event, 0, out));
-        let seen = datagram_seen(50000, 389);
-        let mut out = Vec::new();
-        tracker.datagram(data, &seen, true, &mut |a| out.push(a));
-        tracker.datagram(data, &seen, false, &mut |a| out.push(a));
-        tracker.flush_datagrams(&mut |a| out.push(a));
+        protocol("ldap", data);
     }
 
     /// One DNS message as a UDP datagram, then the same bytes as a TCP stream.
     pub fn dns_message(data: &[u8]) {
-        let mut tracker = orthrus_net::dns::DnsTracker::new(TenantId::default(), "fuzz".into());
-        let seen = datagram_seen(50000, 53);
-        let mut out = Vec::new();
-        tracker.datagram(data, &seen, &mut |a| out.push(a));
-        connection(53, data, |event, out| tracker.stream(event, 0, out));
-        tracker.finish(&mut |a| out.push(a));
+        protocol("dns", data);
     }
 
     /// A NetBIOS name service datagram and an RDP connection request, through their
-    /// trackers.
+    /// tracker.
     pub fn name_messages(data: &[u8]) {
-        let mut tracker = orthrus_net::names::NameTracker::new(TenantId::default(), "fuzz".into());
-        let seen = datagram_seen(137, 137);
-        let mut out = Vec::new();
-        tracker.netbios(data, &seen, &mut |a| out.push(a));
-        let pair = stream_pair(3389);
-        let event = StreamEvent::Data {
-            flow: 1,
-            pair,
-            dir: orthrus_net::tcp::Direction::ToServer,
-            bytes: data,
-            frame: 1,
-        };
-        tracker.rdp(event, 0, &mut |a| out.push(a));
+        protocol("netbios_rdp", data);
     }
 
     /// A TLS connection on a directory port (record framing, tls-parser handshakes).
     pub fn tls_stream(data: &[u8]) {
-        let mut tracker = orthrus_net::tls::TlsTracker::new(TenantId::default(), "fuzz".into());
-        connection(636, data, |event, out| tracker.stream(event, 0, out));
+        protocol("tls", data);
     }
 
     /// An HTTP connection (heads, bodies passed over, Authorization tokens).
     pub fn http_stream(data: &[u8]) {
-        let mut tracker = orthrus_net::http::HttpTracker::new(TenantId::default(), "fuzz".into());
-        connection(5985, data, |event, out| tracker.stream(event, 0, out));
+        protocol("http", data);
     }
 
     /// A sequence of TCP segments between two endpoints, each encoded as

@@ -88,7 +88,7 @@ fn the_center_serves_sensors_and_users_over_https_and_forwards_to_the_siem() {
     let (_server, address, printed) = start_center(&config);
     // The fingerprint printed is the certificate's, made on this first start.
     let der = CertificateDer::pem_file_iter(&cert).unwrap().next().unwrap().unwrap();
-    assert_eq!(printed, orthrus_directory::ldap::certificate_fingerprint(der.as_ref()));
+    assert_eq!(printed, orthrus_tls::certificate_fingerprint(der.as_ref()));
 
     let activities = orthrus_testkit::lab_activities("dcsync");
     let batch = json!({ "sequence": 1, "activities": activities });
@@ -424,7 +424,7 @@ fn killing_the_center_and_the_sensor_loses_and_repeats_nothing() {
             engine.observe(&activity);
         }
     }
-    let mut expected: Vec<String> = engine.finish().into_iter().map(|a| a.detection.to_owned()).collect();
+    let mut expected: Vec<String> = engine.finish().into_iter().map(|a| a.detection.into_owned()).collect();
     expected.sort();
     assert_eq!(detections, expected);
 }

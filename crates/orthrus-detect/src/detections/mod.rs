@@ -2,107 +2,141 @@
 //! `orthrus detections list` and docs/DETECTIONS.md are generated from it.
 
 pub mod credential;
+pub mod foreign_rpc;
 pub mod kerberos;
 pub mod ldap;
 pub mod ntlm;
 pub mod recon;
 pub mod windows;
 
-use crate::{DetectionConfig, DetectionMeta, Detector};
+use std::any::TypeId;
 
+use crate::settings::AnySettings;
+use crate::{Detection, DetectionConfig, DetectionMeta, Detector, Settings};
+use foreign_rpc::ForeignRpc;
+
+/// One detection in the registry: what it is, the settings type its config section holds, and
+/// how it starts. Made by [`DetectionEntry::of`] from the detection's type.
 pub struct DetectionEntry {
     pub meta: &'static DetectionMeta,
-    pub build: fn(&DetectionConfig) -> Box<dyn Detector>,
+    build: fn(&DetectionConfig) -> Box<dyn Detector>,
+    parse_settings: fn(Option<&toml::Value>) -> Result<Box<dyn AnySettings>, toml::de::Error>,
+    default_settings: fn() -> Box<dyn AnySettings>,
+    settings_type: fn() -> TypeId,
+}
+
+impl DetectionEntry {
+    pub const fn of<D: Detection>() -> Self {
+        Self {
+            meta: D::META,
+            build: build::<D>,
+            parse_settings: parse_settings::<D::Settings>,
+            default_settings: default_settings::<D::Settings>,
+            settings_type: TypeId::of::<D::Settings>,
+        }
+    }
+
+    /// The detection, started from its settings in `config`.
+    pub fn build(&self, config: &DetectionConfig) -> Box<dyn Detector> {
+        (self.build)(config)
+    }
+
+    /// Its settings from its config section (absent: the defaults).
+    pub fn parse_settings(
+        &self,
+        section: Option<&toml::Value>,
+    ) -> Result<Box<dyn AnySettings>, toml::de::Error> {
+        (self.parse_settings)(section)
+    }
+
+    pub fn default_settings(&self) -> Box<dyn AnySettings> {
+        (self.default_settings)()
+    }
+
+    /// The type of its settings (detections sharing a section must share it).
+    pub fn settings_type(&self) -> TypeId {
+        (self.settings_type)()
+    }
+}
+
+fn build<D: Detection>(config: &DetectionConfig) -> Box<dyn Detector> {
+    Box::new(D::new(&config.settings::<D>()))
+}
+
+fn parse_settings<S: Settings>(
+    section: Option<&toml::Value>,
+) -> Result<Box<dyn AnySettings>, toml::de::Error> {
+    Ok(Box::new(match section {
+        Some(value) => value.clone().try_into::<S>()?,
+        None => S::default(),
+    }))
+}
+
+fn default_settings<S: Settings>() -> Box<dyn AnySettings> {
+    Box::new(S::default())
 }
 
 pub const DETECTIONS: &[DetectionEntry] = &[
-    DetectionEntry { meta: &kerberos::kerberoasting::META, build: kerberos::kerberoasting::build },
-    DetectionEntry { meta: &kerberos::asrep_roasting::META, build: kerberos::asrep_roasting::build },
-    DetectionEntry {
-        meta: &kerberos::account_enumeration::META,
-        build: kerberos::account_enumeration::build,
-    },
-    DetectionEntry { meta: &kerberos::brute_force::META, build: kerberos::brute_force::build },
-    DetectionEntry { meta: &kerberos::honeytoken::META, build: kerberos::honeytoken::build },
-    DetectionEntry {
-        meta: &kerberos::golden_ticket_nonexistent::META,
-        build: kerberos::golden_ticket_nonexistent::build,
-    },
-    DetectionEntry { meta: &kerberos::forged_pac::META, build: kerberos::forged_pac::build },
-    DetectionEntry {
-        meta: &kerberos::golden_ticket_lifetime::META,
-        build: kerberos::golden_ticket_lifetime::build,
-    },
-    DetectionEntry { meta: &kerberos::golden_ticket_kvno::META, build: kerberos::golden_ticket_kvno::build },
-    DetectionEntry {
-        meta: &kerberos::golden_ticket_downgrade::META,
-        build: kerberos::golden_ticket_downgrade::build,
-    },
-    DetectionEntry { meta: &kerberos::pass_the_ticket::META, build: kerberos::pass_the_ticket::build },
-    DetectionEntry {
-        meta: &kerberos::unusual_implementation::META,
-        build: kerberos::unusual_implementation::build,
-    },
-    DetectionEntry { meta: &ntlm::account_enumeration::META, build: ntlm::account_enumeration::build },
-    DetectionEntry { meta: &ntlm::brute_force::META, build: ntlm::brute_force::build },
-    DetectionEntry { meta: &ntlm::tampering::META, build: ntlm::tampering::build },
-    DetectionEntry { meta: &ntlm::relay::META, build: ntlm::relay::build },
-    DetectionEntry { meta: &ntlm::unusual_implementation::META, build: ntlm::unusual_implementation::build },
-    DetectionEntry { meta: &ldap::brute_force::META, build: ldap::brute_force::build },
-    DetectionEntry { meta: &windows::dcsync::META, build: windows::dcsync::build },
-    DetectionEntry { meta: &windows::sensitive_groups::META, build: windows::sensitive_groups::build },
-    DetectionEntry { meta: &windows::service_creation::META, build: windows::service_creation::build },
-    DetectionEntry { meta: &windows::remote_execution::META, build: windows::remote_execution::build },
-    DetectionEntry { meta: &windows::log_cleared::META, build: windows::log_cleared::build },
-    DetectionEntry { meta: &windows::sid_history::META, build: windows::sid_history::build },
-    DetectionEntry { meta: &windows::adminsdholder::META, build: windows::adminsdholder::build },
-    DetectionEntry { meta: &windows::rbcd::META, build: windows::rbcd::build },
-    DetectionEntry { meta: &windows::shadow_credentials::META, build: windows::shadow_credentials::build },
-    DetectionEntry { meta: &windows::gpo_tampering::META, build: windows::gpo_tampering::build },
-    DetectionEntry {
-        meta: &windows::dnshostname_spoofing::META,
-        build: windows::dnshostname_spoofing::build,
-    },
-    DetectionEntry { meta: &windows::dsrm::META, build: windows::dsrm::build },
-    DetectionEntry {
-        meta: &windows::honeytoken_attributes::META,
-        build: windows::honeytoken_attributes::build,
-    },
-    DetectionEntry { meta: &windows::honeytoken_group::META, build: windows::honeytoken_group::build },
-    DetectionEntry {
-        meta: &windows::samaccountname_spoofing::META,
-        build: windows::samaccountname_spoofing::build,
-    },
-    DetectionEntry { meta: &windows::dcshadow::META, build: windows::dcshadow::build },
-    DetectionEntry {
-        meta: &windows::dcshadow_replication::META,
-        build: windows::dcshadow_replication::build,
-    },
-    DetectionEntry { meta: &windows::zerologon::META, build: windows::zerologon::build },
-    DetectionEntry { meta: &windows::netsync::META, build: windows::netsync::build },
-    DetectionEntry { meta: &windows::print_spooler::META, build: windows::print_spooler::build },
-    DetectionEntry { meta: &windows::petitpotam::META, build: windows::petitpotam::build },
-    DetectionEntry { meta: &windows::dfs_coerce::META, build: windows::dfs_coerce::build },
-    DetectionEntry { meta: &recon::zone_transfer::META, build: recon::zone_transfer::build },
-    DetectionEntry { meta: &recon::session_enumeration::META, build: recon::session_enumeration::build },
-    DetectionEntry { meta: &credential::dpapi_backup_key::META, build: credential::dpapi_backup_key::build },
-    DetectionEntry { meta: &credential::smb_exfiltration::META, build: credential::smb_exfiltration::build },
-    DetectionEntry { meta: &credential::adfs_dkm_read::META, build: credential::adfs_dkm_read::build },
-    DetectionEntry { meta: &recon::honeytoken_ldap_query::META, build: recon::honeytoken_ldap_query::build },
-    DetectionEntry { meta: &recon::honeytoken_samr_query::META, build: recon::honeytoken_samr_query::build },
-    DetectionEntry { meta: &recon::samr_membership::META, build: recon::samr_membership::build },
-    DetectionEntry { meta: &recon::ldap_recon::META, build: recon::ldap_recon::build },
-    DetectionEntry { meta: &recon::ldap_attributes::META, build: recon::ldap_attributes::build },
-    DetectionEntry { meta: &recon::cldap_enumeration::META, build: recon::cldap_enumeration::build },
+    DetectionEntry::of::<kerberos::kerberoasting::Kerberoasting>(),
+    DetectionEntry::of::<kerberos::asrep_roasting::AsRepRoasting>(),
+    DetectionEntry::of::<kerberos::account_enumeration::AccountEnumeration>(),
+    DetectionEntry::of::<kerberos::brute_force::BruteForce>(),
+    DetectionEntry::of::<kerberos::honeytoken::Honeytoken>(),
+    DetectionEntry::of::<kerberos::golden_ticket_nonexistent::GoldenTicketNonexistent>(),
+    DetectionEntry::of::<kerberos::forged_pac::ForgedPac>(),
+    DetectionEntry::of::<kerberos::golden_ticket_lifetime::GoldenTicketLifetime>(),
+    DetectionEntry::of::<kerberos::golden_ticket_kvno::GoldenTicketKvno>(),
+    DetectionEntry::of::<kerberos::golden_ticket_downgrade::GoldenTicketDowngrade>(),
+    DetectionEntry::of::<kerberos::pass_the_ticket::PassTheTicket>(),
+    DetectionEntry::of::<kerberos::unusual_implementation::UnusualKerberos>(),
+    DetectionEntry::of::<ntlm::account_enumeration::NtlmAccountEnumeration>(),
+    DetectionEntry::of::<ntlm::brute_force::NtlmBruteForce>(),
+    DetectionEntry::of::<ntlm::tampering::NtlmTampering>(),
+    DetectionEntry::of::<ntlm::relay::NtlmRelay>(),
+    DetectionEntry::of::<ntlm::unusual_implementation::SmbBruteForce>(),
+    DetectionEntry::of::<ldap::brute_force::LdapBruteForce>(),
+    DetectionEntry::of::<windows::dcsync::Dcsync>(),
+    DetectionEntry::of::<windows::sensitive_groups::SensitiveGroups>(),
+    DetectionEntry::of::<windows::service_creation::ServiceCreation>(),
+    DetectionEntry::of::<windows::remote_execution::RemoteExecution>(),
+    DetectionEntry::of::<windows::log_cleared::LogCleared>(),
+    DetectionEntry::of::<windows::sid_history::SidHistory>(),
+    DetectionEntry::of::<windows::adminsdholder::AdminSdHolder>(),
+    DetectionEntry::of::<windows::rbcd::Rbcd>(),
+    DetectionEntry::of::<windows::shadow_credentials::ShadowCredentials>(),
+    DetectionEntry::of::<windows::gpo_tampering::GpoTampering>(),
+    DetectionEntry::of::<windows::dnshostname_spoofing::DnsHostNameSpoofing>(),
+    DetectionEntry::of::<windows::dsrm::Dsrm>(),
+    DetectionEntry::of::<windows::honeytoken_attributes::HoneytokenAttributes>(),
+    DetectionEntry::of::<windows::honeytoken_group::HoneytokenGroup>(),
+    DetectionEntry::of::<windows::samaccountname_spoofing::SamAccountNameSpoofing>(),
+    DetectionEntry::of::<windows::dcshadow::DcShadow>(),
+    DetectionEntry::of::<ForeignRpc<windows::dcshadow_replication::DcShadowReplication>>(),
+    DetectionEntry::of::<windows::zerologon::Zerologon>(),
+    DetectionEntry::of::<windows::netsync::NetSync>(),
+    DetectionEntry::of::<ForeignRpc<windows::print_spooler::PrintSpooler>>(),
+    DetectionEntry::of::<ForeignRpc<windows::petitpotam::PetitPotam>>(),
+    DetectionEntry::of::<ForeignRpc<windows::dfs_coerce::DfsCoerce>>(),
+    DetectionEntry::of::<recon::zone_transfer::ZoneTransfer>(),
+    DetectionEntry::of::<ForeignRpc<recon::session_enumeration::SessionEnumeration>>(),
+    DetectionEntry::of::<ForeignRpc<credential::dpapi_backup_key::DpapiBackupKey>>(),
+    DetectionEntry::of::<credential::smb_exfiltration::SmbExfiltration>(),
+    DetectionEntry::of::<credential::adfs_dkm_read::AdfsDkmRead>(),
+    DetectionEntry::of::<recon::honeytoken_ldap_query::HoneytokenLdapQuery>(),
+    DetectionEntry::of::<recon::honeytoken_samr_query::HoneytokenSamrQuery>(),
+    DetectionEntry::of::<recon::samr_membership::SamrRecon>(),
+    DetectionEntry::of::<recon::ldap_recon::LdapRecon>(),
+    DetectionEntry::of::<recon::ldap_attributes::LdapAttributes>(),
+    DetectionEntry::of::<recon::cldap_enumeration::CldapEnumeration>(),
 ];
 
-/// The catalogue as Markdown: `docs/DETECTIONS.md` is this text, and a test fails when the
-/// committed file differs.
 /// The registry entry of the detection with this id (`ORT-KRB-003`).
 pub fn meta(id: &str) -> Option<&'static DetectionMeta> {
     DETECTIONS.iter().map(|e| e.meta).find(|m| m.id == id)
 }
 
+/// The catalogue as Markdown: `docs/DETECTIONS.md` is this text, and a test fails when the
+/// committed file differs.
 pub fn catalogue_markdown() -> String {
     let config = DetectionConfig::default();
     let mut text = String::from(
@@ -169,5 +203,17 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), super::DETECTIONS.len());
+    }
+
+    /// Detections sharing a config section read it as the same settings type.
+    #[test]
+    fn a_shared_section_has_one_settings_type() {
+        for a in super::DETECTIONS {
+            for b in super::DETECTIONS {
+                if a.meta.config_section == b.meta.config_section {
+                    assert_eq!(a.settings_type(), b.settings_type(), "{} and {}", a.meta.id, b.meta.id);
+                }
+            }
+        }
     }
 }

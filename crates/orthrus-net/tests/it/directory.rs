@@ -69,6 +69,45 @@ fn ldap_operations_match_tshark_on_every_lab_capture() {
     assert!(with_ldap >= 2, "only {with_ldap} lab captures carry LDAP searches");
 }
 
+/// Every search of every lab and lab-extra recording carries, as structured assertions, what
+/// its filter's text says (what the detections once parsed the text for), and a stored
+/// activity without them reads them back from the text.
+#[test]
+fn search_assertions_agree_with_the_filter_text() {
+    let mut paths: Vec<std::path::PathBuf> = lab_manifest().iter().map(|c| lab(&c.name)).collect();
+    for entry in std::fs::read_dir(orthrus_testkit::fixture("lab-extra")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "pcap") {
+            paths.push(path);
+        }
+    }
+    let mut checked = 0;
+    for path in paths {
+        for (activity, search) in searches(&orthrus_testkit::activities(&path)) {
+            assert_eq!(
+                search.assertions,
+                orthrus_model::LdapAssertion::from_text(&search.filter),
+                "{} at {:?}",
+                path.display(),
+                activity.provenance
+            );
+            let mut stored = serde_json::to_value(activity).unwrap();
+            fn forget_assertions(value: &mut serde_json::Value) {
+                if let Some(object) = value.as_object_mut() {
+                    object.remove("assertions");
+                    object.values_mut().for_each(forget_assertions);
+                }
+            }
+            forget_assertions(&mut stored);
+            assert!(!stored.to_string().contains("\"assertions\""));
+            let read: Activity = serde_json::from_value(stored).unwrap();
+            assert_eq!(&read, activity);
+            checked += usize::from(!search.assertions.is_empty());
+        }
+    }
+    assert!(checked > 50, "only {checked} searches with assertions");
+}
+
 #[test]
 fn ldap_recon_yields_the_search_filters_from_the_attacker() {
     let manifest = lab_manifest();

@@ -275,6 +275,7 @@ mod stream_framing {
     use std::net::IpAddr;
 
     use orthrus_model::{Activity, KdcOutcome, TenantId};
+    use orthrus_net::Tracker;
     use orthrus_net::kerberos::KerberosTracker;
     use orthrus_net::tcp::{Direction, SocketPair, StreamEvent};
 

@@ -28,9 +28,9 @@ use std::collections::BTreeSet;
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, DirectoryAccess, LdapSearch, Severity};
 
-use crate::detections::recon::filter_assertions;
-use crate::detections::windows::{EventRuleConfig, Finding, KnownDcs, NamedEpisodes};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::EventRuleConfig;
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-012",
@@ -61,8 +61,7 @@ pub fn reads_dkm_key(search: &LdapSearch) -> bool {
     }
     let all = search.attributes.is_empty() || search.attributes.iter().any(|a| a == "*");
     let asked = search.attributes.iter().any(|a| a.eq_ignore_ascii_case("thumbnailPhoto"));
-    let filtered =
-        filter_assertions(&search.filter).iter().any(|a| a.attribute.eq_ignore_ascii_case("thumbnailPhoto"));
+    let filtered = search.assertions.iter().any(|a| a.attribute.eq_ignore_ascii_case("thumbnailPhoto"));
     all || asked || filtered
 }
 
@@ -82,28 +81,23 @@ pub fn audited_dkm_read(access: &DirectoryAccess) -> bool {
             || access.object_type.eq_ignore_ascii_case("contact"))
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(AdfsDkmRead {
-        config: config.adfs_dkm_read.clone(),
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(config.adfs_dkm_read.window_secs),
-    })
+impl Detection for AdfsDkmRead {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        AdfsDkmRead { config: settings.clone(), episodes: Incidents::new(settings.window_secs) }
+    }
 }
 
 pub struct AdfsDkmRead {
     config: EventRuleConfig,
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
 }
 
 impl AdfsDkmRead {
     /// The DC's own record of a DKM key read (4662).
-    fn audited_read(
-        &mut self,
-        activity: &Activity,
-        access: &DirectoryAccess,
-        updates: &mut Vec<AlertUpdate>,
-    ) {
+    fn audited_read(&mut self, activity: &Activity, access: &DirectoryAccess, alerts: &mut Alerts<'_>) {
         if !audited_dkm_read(access) {
             return;
         }
@@ -113,34 +107,29 @@ impl AdfsDkmRead {
         }
         let key = format!("account {}", who.to_lowercase());
         let dc = activity.destination_host.as_deref().unwrap_or("the domain controller");
+        let summary = format!("4662: {who} read thumbnailPhoto of contact {}", access.object_name);
         let finding = Finding {
-            key,
-            summary: format!("4662: {who} read thumbnailPhoto of contact {}", access.object_name),
+            severity: Severity::High,
             description: format!(
                 "{who} read the AD FS DKM key (thumbnailPhoto of the contact {} under the audited AD FS \
                  container, logged by {dc}): with it the AD FS token-signing certificate decrypts (Golden SAML).",
                 access.object_name,
             ),
-            severity: Severity::High,
-            actor: Some(who),
+            source: Finding::source_of(activity, Some(who)),
             targets: AlertTargets {
                 computers: activity.destination_host.iter().map(ToString::to_string).collect(),
                 ..AlertTargets::default()
             },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 impl Detector for AdfsDkmRead {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         if let ActivityKind::DirectoryObjectAccessed(access) = &activity.kind {
-            self.audited_read(activity, access, updates);
+            self.audited_read(activity, access, alerts);
             return;
         }
         let ActivityKind::LdapSearched(search) = &activity.kind else { return };
@@ -149,53 +138,52 @@ impl Detector for AdfsDkmRead {
         }
         let Some(source) = activity.source_ip() else { return };
         let who = search.user.as_deref().unwrap_or("an unknown account");
-        if self.dcs.contains_address(source) || self.config.excludes(who) {
+        if context.dcs().contains_address(source) || self.config.excludes(who) {
             return;
         }
         let read = search.entries > 0;
         let key = source.to_string();
         let outcomes =
-            self.episodes.add(&key, activity.time, [if read { "read" } else { "asked" }.to_owned()]);
+            self.episodes.named(&key, activity.time, [if read { "read" } else { "asked" }.to_owned()]);
         let any_read = outcomes.contains("read");
         let server = activity.destination.map(|d| d.ip.to_string());
+        let summary =
+            format!("{who} searched {} ({}): {} entries", search.base, search.filter, search.entries);
         let finding = Finding {
-            key,
-            summary: format!(
-                "{who} searched {} ({}): {} entries",
-                search.base, search.filter, search.entries
-            ),
+            severity: if any_read { Severity::High } else { Severity::Medium },
             description: format!(
                 "{source} ({who}) {} the AD FS DKM key (thumbnailPhoto under the AD FS container) over LDAP{}: \
                  with it the AD FS token-signing certificate decrypts (Golden SAML).",
                 if any_read { "read" } else { "asked for" },
                 server.as_ref().map(|s| format!(" from {s}")).unwrap_or_default(),
             ),
-            severity: if any_read { Severity::High } else { Severity::Medium },
-            actor: search.user.clone(),
+            source: Finding::source_of(activity, search.user.clone()),
             targets: AlertTargets {
                 computers: server.into_iter().collect::<BTreeSet<_>>(),
                 ..AlertTargets::default()
             },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::recon::testing::extra_alerts;
-    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+    use crate::DetectionConfig;
+    use crate::testing::extra::extra_alerts;
+    use crate::testing::logs::assert_silent_on_logs_and_captures;
 
     #[test]
     fn fires_on_the_dcs_audit_of_a_dkm_key_read() {
         // Hand-written 4662s (no public sample; Samba does not audit reads): the AD FS
         // service account and bob read the DKM contact's thumbnailPhoto, bob its description.
         let path = orthrus_testkit::fixture("events/adfs_dkm_read_4662.jsonl");
-        let activities = crate::detections::windows::testing::event_activities(&path);
+        let activities = crate::testing::logs::event_activities(&path);
         assert_eq!(activities.len(), 3);
         let mut config = DetectionConfig::default();
-        config.adfs_dkm_read.exclude_actors = vec!["svc_adfs".into()];
+        config.settings_mut::<AdfsDkmRead>().exclude_actors = vec!["svc_adfs".into()];
         let mut engine = crate::Engine::new(&config, "test");
         for activity in &activities {
             engine.observe(activity);
@@ -236,7 +224,7 @@ mod tests {
         // The service account's own read alerts until it is named as such.
         assert_eq!(extra_alerts("benign_adfs_service_read", META.id, &DetectionConfig::default()).len(), 1);
         let mut config = DetectionConfig::default();
-        config.adfs_dkm_read.exclude_actors = vec!["svc_web".into()];
+        config.settings_mut::<AdfsDkmRead>().exclude_actors = vec!["svc_web".into()];
         assert!(extra_alerts("benign_adfs_service_read", META.id, &config).is_empty());
         // Directory-wide sweeps that never touch the AD FS container.
         for capture in ["ldap_attribute_recon", "benign_directory_lookups"] {

@@ -27,10 +27,14 @@
 //!   like a client's own and is not seen; the LSARPC path stays visible as calls.
 //! - Evidence: each call (request and reply frames), account, result.
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, BackupKeyAction, RpcDetail, Severity};
+use std::collections::BTreeSet;
 
-use crate::detections::windows::{Finding, ForeignCall, KnownDcs, NamedEpisodes};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use orthrus_model::{BackupKeyAction, RpcDetail, Severity};
+
+use crate::DetectionMeta;
+use crate::detections::foreign_rpc::{
+    Attempt, Conclusion, ForeignRpcDetection, ForeignRpcRule, Reading, Seen,
+};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-LSA-001",
@@ -55,82 +59,91 @@ const BACKUP_KEY_PREFIX: &str = "G$BCKUPKEY_";
 /// How the evidence names MS-BKRP's request for the backup key.
 const BKRP_RETRIEVE: &str = "BACKUPKEY_RETRIEVE_BACKUP_KEY_GUID";
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(DpapiBackupKey {
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(config.dpapi_backup_key.window_secs),
-    })
+pub struct DpapiBackupKey;
+
+impl ForeignRpcDetection for DpapiBackupKey {
+    const META: &'static DetectionMeta = &META;
+    const RULES: &'static [ForeignRpcRule] = &[
+        ForeignRpcRule {
+            interface: "lsarpc",
+            operations: &["LsarOpenSecret", "LsarQuerySecret", "LsarRetrievePrivateData"],
+            refused_binds: false,
+            per_server: false,
+            key_prefix: "",
+            read: read_secret,
+            conclude,
+        },
+        ForeignRpcRule {
+            interface: "bkrp",
+            operations: &["BackuprKey"],
+            refused_binds: false,
+            per_server: false,
+            key_prefix: "",
+            read: read_backup_key,
+            conclude,
+        },
+    ];
 }
 
-pub struct DpapiBackupKey {
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
+/// An LSA secret opened or read, named when the call shows it.
+fn read_secret(seen: &Seen<'_>) -> Option<Reading> {
+    let Attempt::Call(call) = seen.attempt else { return None };
+    let secret = match &call.detail {
+        Some(RpcDetail::LsaSecret { name }) if !name.is_empty() => Some(name.clone()),
+        _ => None,
+    };
+    Some(reading(seen, secret))
 }
 
-impl Detector for DpapiBackupKey {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
+/// MS-BKRP's retrieve-backup-key action (a client's own restore is not counted).
+fn read_backup_key(seen: &Seen<'_>) -> Option<Reading> {
+    let Attempt::Call(call) = seen.attempt else { return None };
+    matches!(call.detail, Some(RpcDetail::BackupKey { action: BackupKeyAction::RetrieveBackupKey }))
+        .then(|| reading(seen, Some(BKRP_RETRIEVE.to_owned())))
+}
 
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
-        let ActivityKind::RpcCalled(call) = &activity.kind else { return };
-        let operation = call.operation.as_deref().unwrap_or_default();
-        let secret = match (call.interface.as_str(), operation, &call.detail) {
-            ("lsarpc", "LsarOpenSecret" | "LsarQuerySecret" | "LsarRetrievePrivateData", detail) => {
-                match detail {
-                    Some(RpcDetail::LsaSecret { name }) if !name.is_empty() => Some(name.clone()),
-                    _ => None,
-                }
-            }
-            (
-                "bkrp",
-                "BackuprKey",
-                Some(RpcDetail::BackupKey { action: BackupKeyAction::RetrieveBackupKey }),
-            ) => Some(BKRP_RETRIEVE.to_owned()),
-            _ => return,
-        };
-        let Some(ForeignCall { source, server, who, result }) = self.dcs.foreign_call(activity, call) else {
-            return;
-        };
-        let key = source.to_string();
-        // The episode's names: the secrets asked for (when the call shows them) and the calls.
-        let seen = self.episodes.add(
-            &key,
-            activity.time,
-            [format!("{result} {operation}")].into_iter().chain(secret.iter().map(|s| format!("secret {s}"))),
-        );
-        let secrets: Vec<&str> = seen.iter().filter_map(|s| s.strip_prefix("secret ")).collect();
-        let calls: Vec<&str> =
-            seen.iter().filter(|s| !s.starts_with("secret ")).map(String::as_str).collect();
-        let what = if secrets.iter().any(|s| s.starts_with(BACKUP_KEY_PREFIX) || *s == BKRP_RETRIEVE) {
-            format!("the DPAPI domain backup key ({})", secrets.join(", "))
-        } else if secrets.is_empty() {
-            "LSA secrets (the DPAPI domain backup key is one)".to_owned()
-        } else {
-            format!("the LSA secrets {}", secrets.join(", "))
-        };
-        let finding = Finding {
-            key,
-            summary: format!(
-                "{operation}{} by {who} on {}: {result}",
-                secret.as_deref().map(|s| format!(" of {s}")).unwrap_or_default(),
-                server
-            ),
-            description: format!("{who} read {what} of {} from {source}: {}.", server, calls.join(", ")),
-            severity: META.base_severity,
-            actor: call.user.clone(),
-            targets: AlertTargets { computers: [server.to_string()].into(), ..AlertTargets::default() },
-        };
-        self.episodes.raise(&META, activity, finding, updates);
+/// The episode's names: the calls, and the secrets asked for when the call shows them.
+fn reading(seen: &Seen<'_>, secret: Option<String>) -> Reading {
+    let (operation, result, who, server) =
+        (seen.operation, seen.party.result, &seen.party.who, seen.party.server);
+    Reading {
+        summary: format!(
+            "{operation}{} by {who} on {server}: {result}",
+            secret.as_deref().map(|s| format!(" of {s}")).unwrap_or_default(),
+        ),
+        names: [format!("{result} {operation}")]
+            .into_iter()
+            .chain(secret.map(|s| format!("secret {s}")))
+            .collect(),
+        severity: META.base_severity,
     }
+}
+
+fn conclude(seen: &Seen<'_>, reading: &Reading, seen_names: &BTreeSet<String>) -> Conclusion {
+    let (source, server, who) = (seen.party.source, seen.party.server, &seen.party.who);
+    let secrets: Vec<&str> = seen_names.iter().filter_map(|s| s.strip_prefix("secret ")).collect();
+    let calls: Vec<&str> =
+        seen_names.iter().filter(|s| !s.starts_with("secret ")).map(String::as_str).collect();
+    let what = if secrets.iter().any(|s| s.starts_with(BACKUP_KEY_PREFIX) || *s == BKRP_RETRIEVE) {
+        format!("the DPAPI domain backup key ({})", secrets.join(", "))
+    } else if secrets.is_empty() {
+        "LSA secrets (the DPAPI domain backup key is one)".to_owned()
+    } else {
+        format!("the LSA secrets {}", secrets.join(", "))
+    };
+    Conclusion::on_server(
+        seen,
+        reading.severity,
+        format!("{who} read {what} of {server} from {source}: {}.", calls.join(", ")),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::{BENIGN, assert_silent};
-    use crate::detections::recon::testing::extra_alerts;
+    use crate::DetectionConfig;
+    use crate::testing::extra::extra_alerts;
+    use crate::testing::lab::{BENIGN, assert_silent};
 
     #[test]
     fn fires_on_mimikatz_backupkeys_against_a_windows_dc() {

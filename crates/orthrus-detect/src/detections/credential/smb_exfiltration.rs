@@ -37,8 +37,9 @@ use orthrus_model::{
 };
 use serde::Deserialize;
 
-use crate::detections::windows::{Finding, KnownDcs, NamedEpisodes, lists_account};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::names::lists_account;
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-SMB-002",
@@ -110,8 +111,12 @@ impl Default for SmbExfiltrationConfig {
     }
 }
 
-impl SmbExfiltrationConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for SmbExfiltrationConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![
             ("window_secs", self.window_secs.to_string()),
             ("min_admin_share_bytes", self.min_admin_share_bytes.to_string()),
@@ -137,32 +142,41 @@ fn byte_count(bytes: u64) -> String {
     if bytes < 1_000_000 { format!("{bytes} bytes") } else { format!("{:.1} MB", bytes as f64 / 1e6) }
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let c = &config.smb_exfiltration;
-    Box::new(SmbExfiltration {
-        config: c.clone(),
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(c.window_secs),
-        admin_reads: HashMap::new(),
-    })
+impl Detection for SmbExfiltration {
+    type Settings = SmbExfiltrationConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        let c = settings;
+        SmbExfiltration {
+            config: c.clone(),
+            episodes: Incidents::new(c.window_secs),
+            admin_reads: HashMap::new(),
+        }
+    }
 }
 
 pub struct SmbExfiltration {
     config: SmbExfiltrationConfig,
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
     /// Reads from administrative shares per source and server: the window's start and bytes.
     admin_reads: HashMap<(IpAddr, IpAddr), (Timestamp, u64)>,
 }
 
 impl SmbExfiltration {
-    fn file_opened(&mut self, activity: &Activity, file: &FileAccess, updates: &mut Vec<AlertUpdate>) {
+    fn file_opened(
+        &mut self,
+        activity: &Activity,
+        file: &FileAccess,
+        context: &Context,
+        alerts: &mut Alerts<'_>,
+    ) {
         if file.pipe || file.desired_access & READ_ACCESS == 0 {
             return;
         }
         let Some(holds) = credential_store(&file.name) else { return };
         let (Some(source), Some(server)) = (activity.source_ip(), activity.destination) else { return };
-        if self.dcs.contains_address(source) || self.excluded(file.user.as_deref()) {
+        if context.dcs().contains_address(source) || self.excluded(file.user.as_deref()) {
             return;
         }
         let opened = file.status == Some(NtStatus::SUCCESS);
@@ -171,14 +185,7 @@ impl SmbExfiltration {
         let summary =
             format!("{} {outcome} {path}: {holds}", file.user.as_deref().unwrap_or("an unknown account"));
         let opening = Some(format!("{path} ({outcome})"));
-        self.raise_stores(
-            activity,
-            (source, server.ip),
-            file.user.as_deref(),
-            (opening, 0),
-            summary,
-            updates,
-        );
+        self.raise_stores(activity, (source, server.ip), file.user.as_deref(), (opening, 0), summary, alerts);
     }
 
     /// Adds to the alert of credential stores copied from `server` by `source`: a file opened
@@ -190,38 +197,43 @@ impl SmbExfiltration {
         user: Option<&str>,
         (opening, bytes): (Option<String>, u64),
         summary: String,
-        updates: &mut Vec<AlertUpdate>,
+        alerts: &mut Alerts<'_>,
     ) {
         let key = format!("{source} {server}");
-        let (files, read) = self.episodes.add_tallied(&key, activity.time, opening, bytes);
+        let (files, read) = self.episodes.tallied(&key, activity.time, opening, bytes);
         let any_opened = read > 0 || files.iter().any(|f| f.ends_with("(opened)"));
         let who = user.unwrap_or("an unknown account");
         let finding = Finding {
-            key,
-            summary,
+            severity: if any_opened { META.base_severity } else { Severity::Medium },
             description: format!(
                 "{who} on {source} {} credential stores from {server} over SMB: {}{}.",
                 if any_opened { "copied" } else { "tried to copy" },
                 files.iter().cloned().collect::<Vec<_>>().join(", "),
                 if read > 0 { format!("; {} read", byte_count(read)) } else { String::new() },
             ),
-            severity: if any_opened { META.base_severity } else { Severity::Medium },
-            actor: user.map(str::to_owned),
+            source: Finding::source_of(activity, user.map(str::to_owned)),
             targets: AlertTargets {
                 computers: BTreeSet::from([server.to_string()]),
                 ..AlertTargets::default()
             },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 
     fn excluded(&self, user: Option<&str>) -> bool {
         user.is_some_and(|u| lists_account(&self.config.exclude_actors, u))
     }
 
-    fn file_read(&mut self, activity: &Activity, read: &FileRead, updates: &mut Vec<AlertUpdate>) {
+    fn file_read(
+        &mut self,
+        activity: &Activity,
+        read: &FileRead,
+        context: &Context,
+        alerts: &mut Alerts<'_>,
+    ) {
         let (Some(source), Some(server)) = (activity.source_ip(), activity.destination) else { return };
-        if self.dcs.contains_address(source) || self.excluded(read.user.as_deref()) {
+        if context.dcs().contains_address(source) || self.excluded(read.user.as_deref()) {
             return;
         }
         let path = share_path(read.share.as_deref(), &read.name);
@@ -232,10 +244,12 @@ impl SmbExfiltration {
                 byte_count(read.bytes)
             );
             let reading = (None, read.bytes);
-            self.raise_stores(activity, (source, server.ip), read.user.as_deref(), reading, summary, updates);
+            self.raise_stores(activity, (source, server.ip), read.user.as_deref(), reading, summary, alerts);
         }
-        if read.share.as_deref().is_some_and(administrative_share) && self.dcs.contains_address(server.ip) {
-            self.admin_share_read(activity, (source, server.ip), read, &path, updates);
+        if read.share.as_deref().is_some_and(administrative_share)
+            && context.dcs().contains_address(server.ip)
+        {
+            self.admin_share_read(activity, (source, server.ip), read, &path, alerts);
         }
     }
 
@@ -247,7 +261,7 @@ impl SmbExfiltration {
         (source, server): (IpAddr, IpAddr),
         read: &FileRead,
         path: &str,
-        updates: &mut Vec<AlertUpdate>,
+        alerts: &mut Alerts<'_>,
     ) {
         let window = i64::try_from(self.config.admin_share_window_secs).unwrap_or(i64::MAX);
         if !self.admin_reads.contains_key(&(source, server))
@@ -267,38 +281,33 @@ impl SmbExfiltration {
         }
         let who = read.user.as_deref().unwrap_or("an unknown account");
         let key = format!("bulk {source} {server}");
-        let files = self.episodes.add(&key, activity.time, [path.to_owned()]);
+        let files = self.episodes.named(&key, activity.time, [path.to_owned()]);
+        let summary = format!("{who} read {} of {path}", byte_count(read.bytes));
         let finding = Finding {
-            key,
-            summary: format!("{who} read {} of {path}", byte_count(read.bytes)),
+            severity: Severity::High,
             description: format!(
                 "{who} on {source} read {} from the administrative shares of domain controller {server} over SMB \
                  within {} minutes ({}): a bulk copy off the DC.",
                 byte_count(total),
                 self.config.admin_share_window_secs / 60,
-                crate::detections::kerberos::name_list(files.iter(), 5),
+                crate::names::name_list(files.iter(), 5),
             ),
-            severity: Severity::High,
-            actor: read.user.clone(),
+            source: Finding::source_of(activity, read.user.clone()),
             targets: AlertTargets {
                 computers: BTreeSet::from([server.to_string()]),
                 ..AlertTargets::default()
             },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 impl Detector for SmbExfiltration {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         match &activity.kind {
-            ActivityKind::FileOpened(file) => self.file_opened(activity, file, updates),
-            ActivityKind::FileRead(read) => self.file_read(activity, read, updates),
+            ActivityKind::FileOpened(file) => self.file_opened(activity, file, context, alerts),
+            ActivityKind::FileRead(read) => self.file_read(activity, read, context, alerts),
             _ => {}
         }
     }
@@ -307,8 +316,9 @@ impl Detector for SmbExfiltration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::recon::testing::extra_alerts;
-    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+    use crate::DetectionConfig;
+    use crate::testing::extra::extra_alerts;
+    use crate::testing::logs::assert_silent_on_logs_and_captures;
 
     #[test]
     fn names_the_credential_stores_and_nothing_else() {
@@ -370,7 +380,7 @@ mod tests {
         // 200 KB by the workstation. The default 50 MiB is lowered to 1 MB for this recording.
         let mut config =
             DetectionConfig { domain_controllers: vec!["10.99.0.10".into()], ..DetectionConfig::default() };
-        config.smb_exfiltration.min_admin_share_bytes = 1_000_000;
+        config.settings_mut::<SmbExfiltration>().min_admin_share_bytes = 1_000_000;
         let alerts = extra_alerts("smb_admin_share_copy", META.id, &config);
         assert_eq!(alerts.len(), 1, "{alerts:#?}");
         let alert = &alerts[0];
@@ -397,7 +407,7 @@ mod tests {
     #[test]
     fn silent_for_an_excluded_backup_host_and_for_policy_reads() {
         let mut config = DetectionConfig::default();
-        config.smb_exfiltration.exclude_sources = vec!["10.99.0.21".parse().unwrap()];
+        config.settings_mut::<SmbExfiltration>().exclude_sources = vec!["10.99.0.21".parse().unwrap()];
         assert!(extra_alerts("smb_ntds_exfil", META.id, &config).is_empty());
         // A workstation reading GPT.INI and GptTmpl.inf from SYSVOL as at every logon.
         assert!(extra_alerts("benign_sysvol_read", META.id, &DetectionConfig::default()).is_empty());

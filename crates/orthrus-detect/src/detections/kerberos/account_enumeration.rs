@@ -26,9 +26,10 @@ use std::net::IpAddr;
 use orthrus_model::{Activity, AlertSource, AlertTargets, KerberosErrorCode, Severity};
 use serde::Deserialize;
 
-use super::{account_key, as_exchange, name_list};
+use super::as_exchange;
+use crate::names::{account_key, name_list};
 use crate::window::{PerSource, Recent, Window};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-003",
@@ -61,8 +62,12 @@ impl Default for AccountEnumerationConfig {
     }
 }
 
-impl AccountEnumerationConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for AccountEnumerationConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![
             ("window_secs", self.window_secs.to_string()),
             ("min_unknown_accounts", self.min_unknown_accounts.to_string()),
@@ -70,8 +75,13 @@ impl AccountEnumerationConfig {
     }
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(AccountEnumeration { guesses: NameGuesses::new(config.account_enumeration.clone()) })
+impl Detection for AccountEnumeration {
+    type Settings = AccountEnumerationConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        AccountEnumeration { guesses: NameGuesses::new(settings.clone()) }
+    }
 }
 
 struct SourceState {
@@ -107,14 +117,7 @@ impl NameGuesses {
 
     /// Records a guess; emits the alert's new state once the source is enumerating.
     /// `against` completes the sentence: "guessed account names {against}".
-    pub fn observe(
-        &mut self,
-        meta: &'static DetectionMeta,
-        activity: &Activity,
-        guess: Guess<'_>,
-        against: &str,
-        updates: &mut Vec<AlertUpdate>,
-    ) {
+    pub fn observe(&mut self, activity: &Activity, guess: Guess<'_>, against: &str, alerts: &mut Alerts<'_>) {
         let source = activity.source_id();
         let window = self.config.window_secs;
         let (state, incident) = self.sources.at(&source, activity.time, || SourceState {
@@ -167,17 +170,13 @@ impl NameGuesses {
             name_list(state.unknown_reported.iter(), 10),
         );
         let targets = AlertTargets { accounts: state.found_reported.clone(), ..AlertTargets::default() };
-        updates.push(AlertUpdate::from_incident(
-            meta,
-            activity,
-            incident,
-            Verdict {
-                severity: meta.base_severity,
-                description,
-                source: AlertSource::from_id(&source),
-                targets,
-            },
-        ));
+        let finding = Finding {
+            severity: alerts.meta().base_severity,
+            description,
+            source: AlertSource::from_id(&source),
+            targets,
+        };
+        alerts.raise(activity, &source.to_string(), incident, finding);
     }
 }
 
@@ -186,11 +185,7 @@ pub struct AccountEnumeration {
 }
 
 impl Detector for AccountEnumeration {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         let Some(exchange) = as_exchange(activity) else {
             return;
         };
@@ -210,14 +205,15 @@ impl Detector for AccountEnumeration {
         }
         let answer = exchange.error().map(|e| e.to_string()).unwrap_or_else(|| "TGT issued".into());
         let guess = Guess { name: &name, unknown, evidence: format!("AS-REQ for {name}: {answer}") };
-        self.guesses.observe(&META, activity, guess, "against the KDC", updates);
+        self.guesses.observe(activity, guess, "against the KDC", alerts);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::{BENIGN, alerts_for, assert_silent};
+    use crate::DetectionConfig;
+    use crate::testing::lab::{BENIGN, alerts_for, assert_silent};
 
     #[test]
     fn fires_on_lab_user_enumeration() {
@@ -239,7 +235,7 @@ mod tests {
     #[test]
     fn silent_below_threshold() {
         let mut config = DetectionConfig::default();
-        config.account_enumeration.min_unknown_accounts = 11;
+        config.settings_mut::<AccountEnumeration>().min_unknown_accounts = 11;
         assert!(alerts_for("krb_user_enum", META.id, &config).is_empty(), "10 unknown names < 11");
     }
 

@@ -32,9 +32,10 @@ use std::net::IpAddr;
 use orthrus_model::{Activity, AlertSource, AlertTargets, Severity};
 use serde::Deserialize;
 
-use super::{account_key, as_exchange, name_list};
+use super::as_exchange;
+use crate::names::{account_key, name_list};
 use crate::window::{PerSource, Recent, Window};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-002",
@@ -68,14 +69,23 @@ impl Default for AsRepRoastingConfig {
     }
 }
 
-impl AsRepRoastingConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for AsRepRoastingConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![("window_secs", self.window_secs.to_string()), ("min_accounts", self.min_accounts.to_string())]
     }
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(AsRepRoasting::new(config.asrep_roasting.clone()))
+impl Detection for AsRepRoasting {
+    type Settings = AsRepRoastingConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        AsRepRoasting::new(settings.clone())
+    }
 }
 
 struct SourceState {
@@ -99,11 +109,7 @@ impl AsRepRoasting {
 }
 
 impl Detector for AsRepRoasting {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         let Some(exchange) = as_exchange(activity) else {
             return;
         };
@@ -158,19 +164,20 @@ impl Detector for AsRepRoasting {
             if state.weak { " encrypted with RC4" } else { "" },
         );
         let targets = AlertTargets { accounts: state.accounts.clone(), ..AlertTargets::default() };
-        updates.push(AlertUpdate::from_incident(
-            &META,
+        alerts.raise(
             activity,
+            &activity.source_id().to_string(),
             incident,
-            Verdict { severity, description, source: AlertSource::from_id(&source), targets },
-        ));
+            Finding { severity, description, source: AlertSource::from_id(&source), targets },
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::{BENIGN, alerts_for, assert_silent};
+    use crate::DetectionConfig;
+    use crate::testing::lab::{BENIGN, alerts_for, assert_silent};
 
     #[test]
     fn fires_on_lab_asrep_roast() {
@@ -220,7 +227,7 @@ mod tests {
     fn all_aes_needs_many_accounts() {
         assert_eq!(run(aes_roast(), &DetectionConfig::default()), 0, "two AES AS-REPs: below min_accounts");
         let mut config = DetectionConfig::default();
-        config.asrep_roasting.min_accounts = 2;
+        config.settings_mut::<AsRepRoasting>().min_accounts = 2;
         assert_eq!(run(aes_roast(), &config), 1);
     }
 

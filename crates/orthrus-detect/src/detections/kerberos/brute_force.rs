@@ -42,9 +42,10 @@ use orthrus_model::{
 };
 use serde::Deserialize;
 
-use super::{account_key, as_exchange, name_list};
+use super::as_exchange;
+use crate::names::{account_key, name_list};
 use crate::window::{PerSource, Recent, Window};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 /// Successes per source remembered for the "guessed" verdict.
 const MAX_SUCCESSES_KEPT: usize = 1_000;
@@ -82,8 +83,12 @@ impl Default for BruteForceConfig {
     }
 }
 
-impl BruteForceConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for BruteForceConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![
             ("window_secs", self.window_secs.to_string()),
             ("min_failures_one_account", self.min_failures_one_account.to_string()),
@@ -92,8 +97,13 @@ impl BruteForceConfig {
     }
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(BruteForce::new(config.brute_force.clone()))
+impl Detection for BruteForce {
+    type Settings = BruteForceConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        BruteForce::new(settings.clone())
+    }
 }
 
 struct SourceState {
@@ -180,11 +190,7 @@ impl BruteForce {
 }
 
 impl Detector for BruteForce {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         let Some(exchange) = as_exchange(activity) else {
             return;
         };
@@ -301,19 +307,20 @@ impl Detector for BruteForce {
         // Targets are accounts that exist; names the KDC did not know are in the evidence.
         let accounts = state.attacked.keys().filter(|a| !state.nonexistent.contains(*a)).cloned().collect();
         let targets = AlertTargets { accounts, ..AlertTargets::default() };
-        updates.push(AlertUpdate::from_incident(
-            &META,
+        alerts.raise(
             activity,
+            &activity.source_id().to_string(),
             incident,
-            Verdict { severity, description, source: AlertSource::from_id(&source), targets },
-        ));
+            Finding { severity, description, source: AlertSource::from_id(&source), targets },
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::{BENIGN, alerts_for, assert_silent};
+    use crate::DetectionConfig;
+    use crate::testing::lab::{BENIGN, alerts_for, assert_silent};
 
     #[test]
     fn fires_on_lab_brute_force_and_names_the_guessed_account() {
@@ -393,7 +400,7 @@ mod tests {
     #[test]
     fn silent_below_thresholds() {
         let mut config = DetectionConfig::default();
-        config.brute_force.min_failures_one_account = 15;
+        config.settings_mut::<BruteForce>().min_failures_one_account = 15;
         assert!(alerts_for("krb_bruteforce", META.id, &config).is_empty(), "14 failures < 15");
     }
 }

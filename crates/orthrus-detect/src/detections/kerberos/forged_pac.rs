@@ -24,13 +24,14 @@
 //!   answer frames), the service asked for and the KDC's answer.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use orthrus_model::{Activity, AlertTargets, KdcOutcome, KerberosExchange, Severity, SourceId, Timestamp};
 use serde::Deserialize;
 
 use super::{as_exchange, tgs_exchange};
-use crate::detections::windows::{Finding, NamedEpisodes};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-006",
@@ -54,7 +55,7 @@ pub struct ForgedPacConfig {
     pub tgt_lifetime_secs: u64,
     /// Accounts never alerted on (compared case-insensitively, bare name).
     pub exclude_actors: Vec<String>,
-    pub exclude_sources: Vec<std::net::IpAddr>,
+    pub exclude_sources: Vec<IpAddr>,
 }
 
 impl Default for ForgedPacConfig {
@@ -68,8 +69,12 @@ impl Default for ForgedPacConfig {
     }
 }
 
-impl ForgedPacConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for ForgedPacConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![
             ("window_secs", self.window_secs.to_string()),
             ("tgt_lifetime_secs", self.tgt_lifetime_secs.to_string()),
@@ -80,13 +85,18 @@ impl ForgedPacConfig {
 /// Bound on remembered no-PAC requests and tickets; the oldest go first beyond it.
 const MAX_REMEMBERED: usize = 65_536;
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(ForgedPac {
-        episodes: NamedEpisodes::new(config.forged_pac.window_secs),
-        config: config.forged_pac.clone(),
-        tickets: HashMap::new(),
-        sources: HashMap::new(),
-    })
+impl Detection for ForgedPac {
+    type Settings = ForgedPacConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        ForgedPac {
+            episodes: Incidents::new(settings.window_secs),
+            config: settings.clone(),
+            tickets: HashMap::new(),
+            sources: HashMap::new(),
+        }
+    }
 }
 
 /// A TGT asked without a PAC: when, and for whom (`name@REALM`).
@@ -97,7 +107,7 @@ struct NoPacRequest {
 }
 
 pub struct ForgedPac {
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
     config: ForgedPacConfig,
     /// Fingerprints of TGTs issued to no-PAC AS-REQs.
     tickets: HashMap<String, NoPacRequest>,
@@ -159,11 +169,7 @@ fn forget_before<K: Clone + Eq + std::hash::Hash>(map: &mut HashMap<K, NoPacRequ
 }
 
 impl Detector for ForgedPac {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         if let Some(exchange) = as_exchange(activity) {
             self.remember_no_pac(activity, exchange);
             return;
@@ -187,31 +193,32 @@ impl Detector for ForgedPac {
         };
         let source = activity.source_id();
         let key = format!("{source} {}", origin.client.to_lowercase());
-        let services = self.episodes.add(&key, activity.time, [service.clone()]);
+        let services = self.episodes.named(&key, activity.time, [service.clone()]);
+        let summary = format!(
+            "TGS-REQ for {service} with enc-authorization-data, {how} for {}: {outcome}",
+            origin.client
+        );
         let finding = Finding {
-            key,
-            summary: format!(
-                "TGS-REQ for {service} with enc-authorization-data, {how} for {}: {outcome}",
-                origin.client
-            ),
+            severity: META.base_severity,
             description: format!(
                 "{source} sent forged authorization data (a PAC of its own) for {} in a TGS-REQ for {}, {how}: {outcome}.",
                 origin.client,
                 services.iter().cloned().collect::<Vec<_>>().join(", ")
             ),
-            severity: META.base_severity,
-            actor: Some(account),
+            source: Finding::source_of(activity, Some(account)),
             targets: AlertTargets { services, ..AlertTargets::default() },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::BENIGN;
-    use crate::detections::recon::testing::{extra_alerts, lab_alerts_with};
+    use crate::DetectionConfig;
+    use crate::testing::extra::{extra_alerts, lab_alerts_with};
+    use crate::testing::lab::BENIGN;
 
     #[test]
     fn fires_on_goldenpac_and_says_the_kdc_refused() {
@@ -229,10 +236,8 @@ mod tests {
 
     #[test]
     fn the_excluded_account_raises_nothing() {
-        let config = DetectionConfig {
-            forged_pac: ForgedPacConfig { exclude_actors: vec!["BOB".into()], ..Default::default() },
-            ..DetectionConfig::default()
-        };
+        let config = DetectionConfig::default()
+            .with::<ForgedPac>(ForgedPacConfig { exclude_actors: vec!["BOB".into()], ..Default::default() });
         assert!(extra_alerts("forged_pac", META.id, &config).is_empty());
     }
 
@@ -250,10 +255,8 @@ mod tests {
     fn a_no_pac_request_is_forgotten_after_the_tgt_lifetime() {
         // The same recording with a lifetime shorter than the gap between the AS-REP and
         // the TGS-REQ (a fraction of a second): nothing links them any more.
-        let config = DetectionConfig {
-            forged_pac: ForgedPacConfig { tgt_lifetime_secs: 0, ..Default::default() },
-            ..DetectionConfig::default()
-        };
+        let config = DetectionConfig::default()
+            .with::<ForgedPac>(ForgedPacConfig { tgt_lifetime_secs: 0, ..Default::default() });
         assert!(extra_alerts("forged_pac", META.id, &config).is_empty());
     }
 }

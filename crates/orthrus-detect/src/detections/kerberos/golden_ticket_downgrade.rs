@@ -24,9 +24,9 @@
 
 use orthrus_model::{Activity, Severity};
 
-use super::issued_tgts::{IssuedTgts, PresentedTgtConfig, Wording, raise_presented};
-use crate::detections::windows::NamedEpisodes;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use super::presented_tgt::{PresentedTgtConfig, Wording, raise_presented};
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-009",
@@ -42,28 +42,24 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "golden_ticket_downgrade",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let c = &config.golden_ticket_downgrade;
-    Box::new(GoldenTicketDowngrade {
-        config: c.clone(),
-        issued: IssuedTgts::default(),
-        episodes: NamedEpisodes::new(c.window_secs),
-    })
+impl Detection for GoldenTicketDowngrade {
+    type Settings = PresentedTgtConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        let c = settings;
+        GoldenTicketDowngrade { config: c.clone(), episodes: Incidents::new(c.window_secs) }
+    }
 }
 
 pub struct GoldenTicketDowngrade {
     config: PresentedTgtConfig,
-    issued: IssuedTgts,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
 }
 
 impl Detector for GoldenTicketDowngrade {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        let Some(presented) = self.issued.observe(activity) else { return };
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
+        let Some(presented) = context.tickets().unexplained(activity) else { return };
         let learned = &presented.realm.etypes;
         if presented.realm.issued < self.config.min_issued_tgts
             || presented.ticket.etype.is_aes()
@@ -87,14 +83,13 @@ impl Detector for GoldenTicketDowngrade {
             }),
         };
         raise_presented(
-            &META,
             &mut self.episodes,
             &self.config,
             activity,
             presented.exchange,
             severity,
             wording,
-            updates,
+            alerts,
         );
     }
 }
@@ -102,8 +97,9 @@ impl Detector for GoldenTicketDowngrade {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::{BENIGN, alerts_for, assert_silent};
-    use crate::detections::recon::testing::extra_alerts;
+    use crate::DetectionConfig;
+    use crate::testing::extra::extra_alerts;
+    use crate::testing::lab::{BENIGN, alerts_for, assert_silent};
 
     #[test]
     fn fires_on_an_rc4_golden_ticket_where_the_kdc_issues_aes_tgts() {
@@ -126,13 +122,10 @@ mod tests {
 
     #[test]
     fn silent_while_learning_and_on_aes_golden_tickets() {
-        let config = DetectionConfig {
-            golden_ticket_downgrade: PresentedTgtConfig {
-                min_issued_tgts: 4,
-                ..PresentedTgtConfig::default()
-            },
-            ..DetectionConfig::default()
-        };
+        let config = DetectionConfig::default().with::<GoldenTicketDowngrade>(PresentedTgtConfig {
+            min_issued_tgts: 4,
+            ..PresentedTgtConfig::default()
+        });
         assert!(
             extra_alerts("golden_ticket_rc4", META.id, &config).is_empty(),
             "three TGTs seen, four needed"
@@ -150,6 +143,6 @@ mod tests {
             assert!(alerts_for(capture, META.id, &DetectionConfig::default()).is_empty(), "{capture}");
         }
         assert_silent(BENIGN, META.id);
-        crate::detections::windows::testing::assert_silent(META.id);
+        crate::testing::logs::assert_silent(META.id);
     }
 }

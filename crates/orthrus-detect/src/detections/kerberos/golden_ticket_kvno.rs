@@ -25,9 +25,9 @@
 
 use orthrus_model::{Activity, Severity};
 
-use super::issued_tgts::{IssuedTgts, PresentedTgtConfig, Wording, raise_presented};
-use crate::detections::windows::NamedEpisodes;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use super::presented_tgt::{PresentedTgtConfig, Wording, raise_presented};
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-008",
@@ -43,28 +43,24 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "golden_ticket_kvno",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let c = &config.golden_ticket_kvno;
-    Box::new(GoldenTicketKvno {
-        config: c.clone(),
-        issued: IssuedTgts::default(),
-        episodes: NamedEpisodes::new(c.window_secs),
-    })
+impl Detection for GoldenTicketKvno {
+    type Settings = PresentedTgtConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        let c = settings;
+        GoldenTicketKvno { config: c.clone(), episodes: Incidents::new(c.window_secs) }
+    }
 }
 
 pub struct GoldenTicketKvno {
     config: PresentedTgtConfig,
-    issued: IssuedTgts,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
 }
 
 impl Detector for GoldenTicketKvno {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        let Some(presented) = self.issued.observe(activity) else { return };
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
+        let Some(presented) = context.tickets().unexplained(activity) else { return };
         let (Some(kvno), Some(newest)) = (presented.ticket.kvno, presented.realm.kvnos.last().copied())
         else {
             return;
@@ -88,14 +84,13 @@ impl Detector for GoldenTicketKvno {
             }),
         };
         raise_presented(
-            &META,
             &mut self.episodes,
             &self.config,
             activity,
             presented.exchange,
             META.base_severity,
             wording,
-            updates,
+            alerts,
         );
     }
 }
@@ -103,8 +98,9 @@ impl Detector for GoldenTicketKvno {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::{BENIGN, alerts_for, assert_silent};
-    use crate::detections::recon::testing::extra_alerts;
+    use crate::DetectionConfig;
+    use crate::testing::extra::extra_alerts;
+    use crate::testing::lab::{BENIGN, alerts_for, assert_silent};
 
     #[test]
     fn fires_on_a_golden_ticket_with_the_forgers_key_version() {
@@ -127,10 +123,10 @@ mod tests {
 
     #[test]
     fn silent_while_learning_and_for_the_right_key_version() {
-        let config = DetectionConfig {
-            golden_ticket_kvno: PresentedTgtConfig { min_issued_tgts: 4, ..PresentedTgtConfig::default() },
-            ..DetectionConfig::default()
-        };
+        let config = DetectionConfig::default().with::<GoldenTicketKvno>(PresentedTgtConfig {
+            min_issued_tgts: 4,
+            ..PresentedTgtConfig::default()
+        });
         assert!(
             extra_alerts("golden_ticket_kvno", META.id, &config).is_empty(),
             "three TGTs seen, four needed"
@@ -145,6 +141,6 @@ mod tests {
             assert!(alerts_for(capture, META.id, &DetectionConfig::default()).is_empty(), "{capture}");
         }
         assert_silent(BENIGN, META.id);
-        crate::detections::windows::testing::assert_silent(META.id);
+        crate::testing::logs::assert_silent(META.id);
     }
 }

@@ -30,13 +30,15 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use orthrus_model::{Activity, AlertTargets, Provenance, Severity, Timestamp};
+use orthrus_model::{Activity, AlertTargets, Severity};
 use serde::Deserialize;
 
-use super::issued_tgts::{TicketMemory, kdc_answer, local_tgt};
-use super::{as_exchange, name_list, tgs_exchange};
-use crate::detections::windows::{Finding, NamedEpisodes, lists_account};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use super::presented_tgt::kdc_answer;
+use super::tgs_exchange;
+use crate::context::local_tgt;
+use crate::names::{lists_account, name_list};
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-007",
@@ -78,8 +80,12 @@ impl Default for GoldenTicketLifetimeConfig {
     }
 }
 
-impl GoldenTicketLifetimeConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for GoldenTicketLifetimeConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![
             ("max_ticket_lifetime_secs", self.max_ticket_lifetime_secs.to_string()),
             ("clock_skew_secs", self.clock_skew_secs.to_string()),
@@ -88,24 +94,20 @@ impl GoldenTicketLifetimeConfig {
     }
 }
 
-/// When a TGT was first known to live, and how.
-struct FirstSighting {
-    time: Timestamp,
-    /// The KDC issued it then (else: the KDC first honoured it then).
-    issued: bool,
-    provenance: Vec<Provenance>,
-}
+impl Detection for GoldenTicketLifetime {
+    type Settings = GoldenTicketLifetimeConfig;
+    const META: &'static DetectionMeta = &META;
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let c = &config.golden_ticket_lifetime;
-    let secs = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
-    Box::new(GoldenTicketLifetime {
-        lifetime_secs: secs(c.max_ticket_lifetime_secs),
-        allowed_secs: secs(c.max_ticket_lifetime_secs.saturating_add(c.clock_skew_secs)),
-        exclude_actors: c.exclude_actors.clone(),
-        tickets: TicketMemory::default(),
-        episodes: NamedEpisodes::new(c.window_secs),
-    })
+    fn new(settings: &Self::Settings) -> Self {
+        let c = settings;
+        let secs = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
+        GoldenTicketLifetime {
+            lifetime_secs: secs(c.max_ticket_lifetime_secs),
+            allowed_secs: secs(c.max_ticket_lifetime_secs.saturating_add(c.clock_skew_secs)),
+            exclude_actors: c.exclude_actors.clone(),
+            episodes: Incidents::new(c.window_secs),
+        }
+    }
 }
 
 pub struct GoldenTicketLifetime {
@@ -114,8 +116,7 @@ pub struct GoldenTicketLifetime {
     /// honoured.
     allowed_secs: i64,
     exclude_actors: Vec<String>,
-    tickets: TicketMemory<FirstSighting>,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
 }
 
 /// "2 h 7 min", "45 min", "30 s".
@@ -129,32 +130,21 @@ fn span(secs: i64) -> String {
 }
 
 impl Detector for GoldenTicketLifetime {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        let exchange = match (as_exchange(activity), tgs_exchange(activity)) {
-            (Some(exchange), _) | (None, Some(exchange)) => exchange,
-            (None, None) => return,
-        };
-        // Every TGT the KDC hands out starts its life now: a logon, a renewal, a forwarded TGT.
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
+        // A TGS-REQ presenting a local TGT the KDC honoured with a ticket.
+        let Some(exchange) = tgs_exchange(activity) else { return };
         let Some(issued) = exchange.issued() else { return };
-        if local_tgt(&issued.ticket) {
-            let first =
-                FirstSighting { time: activity.time, issued: true, provenance: activity.provenance.clone() };
-            self.tickets.remember(&issued.ticket.id, first);
-        }
         let Some(presented) = exchange.request.as_ref().and_then(|r| r.presented_ticket.as_ref()) else {
             return;
         };
         if !local_tgt(presented) {
             return;
         }
-        let Some(first) = self.tickets.get(&presented.id) else {
-            let first =
-                FirstSighting { time: activity.time, issued: false, provenance: activity.provenance.clone() };
-            self.tickets.remember(&presented.id, first);
+        // Since when it is known to live: its issuance (a logon, a renewal, a forwarded TGT) or
+        // its first honoured presentation (a ticket never seen before starts living now).
+        let Some((first, first_issued)) =
+            context.tickets().get(&presented.id).and_then(|t| t.alive_since.as_ref())
+        else {
             return;
         };
         if first.time.saturating_add_secs(self.allowed_secs) >= activity.time {
@@ -165,16 +155,16 @@ impl Detector for GoldenTicketLifetime {
             return;
         }
         let age = span((activity.time.as_micros() - first.time.as_micros()) / 1_000_000);
-        let since = if first.issued { "issued" } else { "first honoured" };
+        let since = if *first_issued { "issued" } else { "first honoured" };
         let first_time = first.time;
         let first_provenance = first.provenance.clone();
         let service = exchange.service().unwrap_or("a service").to_owned();
         let key = presented.id.clone();
-        let services = self.episodes.add(&key, activity.time, [service.clone()]);
+        let services = self.episodes.named(&key, activity.time, [service.clone()]);
         let source = activity.source_id();
+        let summary = format!("TGT of {account} {since} {age} earlier presented for {service}");
         let finding = Finding {
-            key,
-            summary: format!("TGT of {account} {since} {age} earlier presented for {service}"),
+            severity: META.base_severity,
             description: format!(
                 "{source} presented a ticket-granting ticket for {account}, {since} at {first_time}, {age} later to \
                  ask for {}, beyond the realm's maximum user-ticket lifetime of {}; {}: a ticket with a forged \
@@ -183,8 +173,7 @@ impl Detector for GoldenTicketLifetime {
                 span(self.lifetime_secs),
                 kdc_answer(exchange),
             ),
-            severity: META.base_severity,
-            actor: Some(account.clone()),
+            source: Finding::source_of(activity, Some(account.clone())),
             targets: AlertTargets {
                 accounts: BTreeSet::from([account]),
                 services,
@@ -192,25 +181,24 @@ impl Detector for GoldenTicketLifetime {
             },
         };
         // The first sighting is evidence too: the ticket already lived then.
-        self.episodes.raise(&META, &super::citing_earlier(activity, first_provenance), finding, updates);
+        let incident = self.episodes.record_citing(&key, activity, &first_provenance, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::{BENIGN, alerts_for, assert_silent};
-    use crate::detections::recon::testing::extra_alerts;
+    use crate::DetectionConfig;
+    use crate::testing::extra::extra_alerts;
+    use crate::testing::lab::{BENIGN, alerts_for, assert_silent};
 
     /// The lab KDC's policy while golden_ticket_lifetime was recorded: 1 hour.
     fn lab_policy() -> DetectionConfig {
-        DetectionConfig {
-            golden_ticket_lifetime: GoldenTicketLifetimeConfig {
-                max_ticket_lifetime_secs: 3600,
-                ..GoldenTicketLifetimeConfig::default()
-            },
-            ..DetectionConfig::default()
-        }
+        DetectionConfig::default().with::<GoldenTicketLifetime>(GoldenTicketLifetimeConfig {
+            max_ticket_lifetime_secs: 3600,
+            ..GoldenTicketLifetimeConfig::default()
+        })
     }
 
     #[test]
@@ -236,7 +224,7 @@ mod tests {
         assert!(alert.evidence.len() >= 2, "{:?}", alert.evidence);
         // carol's TGT, issued at the start, presented after it expired (benign_expired_tgt,
         // recorded next): the KDC refuses it, and a refused use is not judged.
-        let together = crate::detections::recon::testing::extra_alerts_together(
+        let together = crate::testing::extra::extra_alerts_together(
             &["golden_ticket_lifetime", "benign_expired_tgt"],
             META.id,
             &lab_policy(),
@@ -252,7 +240,7 @@ mod tests {
         // Under a 20-minute policy alice's renewed TGT, issued 27 minutes before its use, is
         // judged from its renewal — not from her logon 67 minutes earlier.
         let mut config = lab_policy();
-        config.golden_ticket_lifetime.max_ticket_lifetime_secs = 1200;
+        config.settings_mut::<GoldenTicketLifetime>().max_ticket_lifetime_secs = 1200;
         let alerts = extra_alerts("golden_ticket_lifetime", META.id, &config);
         let renewed = alerts.iter().any(|a| {
             a.source.account.as_deref() == Some("alice@LAB.TEST")
@@ -262,7 +250,7 @@ mod tests {
         assert!(renewed, "{alerts:#?}");
         // An excluded account is not alerted on.
         let mut config = lab_policy();
-        config.golden_ticket_lifetime.exclude_actors = vec!["Administrator".into()];
+        config.settings_mut::<GoldenTicketLifetime>().exclude_actors = vec!["Administrator".into()];
         assert!(extra_alerts("golden_ticket_lifetime", META.id, &config).is_empty());
     }
 
@@ -275,6 +263,6 @@ mod tests {
             assert!(extra_alerts(capture, META.id, &lab_policy()).is_empty(), "{capture}");
         }
         assert_silent(BENIGN, META.id);
-        crate::detections::windows::testing::assert_silent(META.id);
+        crate::testing::logs::assert_silent(META.id);
     }
 }

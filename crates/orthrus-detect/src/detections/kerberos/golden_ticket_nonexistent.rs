@@ -22,9 +22,12 @@
 
 use orthrus_model::{Activity, AlertTargets, KdcOutcome, KerberosErrorCode, PaDataType, Severity};
 
+use orthrus_directory::Directory;
+
 use super::tgs_exchange;
-use crate::detections::windows::{EventRuleConfig, Finding, NamedEpisodes};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::EventRuleConfig;
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-005",
@@ -40,34 +43,28 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "golden_ticket_nonexistent",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(GoldenTicketNonexistent {
-        directory: config.directory.clone(),
-        episodes: NamedEpisodes::new(config.golden_ticket_nonexistent.window_secs),
-        config: config.golden_ticket_nonexistent.clone(),
-    })
+impl Detection for GoldenTicketNonexistent {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        GoldenTicketNonexistent { episodes: Incidents::new(settings.window_secs), config: settings.clone() }
+    }
 }
 
 pub struct GoldenTicketNonexistent {
-    directory: std::sync::Arc<orthrus_directory::Directory>,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
     config: EventRuleConfig,
 }
 
-impl GoldenTicketNonexistent {
-    /// Whether the snapshot covers `realm` and has no account `name` in it.
-    fn unknown_to_directory(&self, name: &str, realm: &str) -> bool {
-        let covers = self.directory.snapshot().domains.iter().any(|d| d.dns_name.eq_ignore_ascii_case(realm));
-        covers && self.directory.find(&format!("{name}@{realm}")).is_none()
-    }
+/// Whether the snapshot covers `realm` and has no account `name` in it.
+fn unknown_to_directory(directory: &Directory, name: &str, realm: &str) -> bool {
+    let covers = directory.snapshot().domains.iter().any(|d| d.dns_name.eq_ignore_ascii_case(realm));
+    covers && directory.find(&format!("{name}@{realm}")).is_none()
 }
 
 impl Detector for GoldenTicketNonexistent {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         let Some(exchange) = tgs_exchange(activity) else { return };
         let s4u = exchange.request.as_ref().is_some_and(|r| {
             r.padata.iter().any(|p| matches!(*p, PaDataType::FOR_USER | PaDataType::S4U_X509_USER))
@@ -84,7 +81,7 @@ impl Detector for GoldenTicketNonexistent {
             {
                 format!("the KDC answered {}", failure.code)
             }
-            KdcOutcome::Issued(_) if self.unknown_to_directory(name, realm) => {
+            KdcOutcome::Issued(_) if unknown_to_directory(context.directory(), name, realm) => {
                 "the directory snapshot has no such account".to_owned()
             }
             _ => return,
@@ -94,27 +91,28 @@ impl Detector for GoldenTicketNonexistent {
         }
         let source = activity.source_id();
         let key = format!("{source} {}", name.to_lowercase());
-        let services = self.episodes.add(&key, activity.time, [service.to_owned()]);
+        let services = self.episodes.named(&key, activity.time, [service.to_owned()]);
+        let summary = format!("TGS-REQ with a TGT for {name}@{realm} for {service}: {why}");
         let finding = Finding {
-            key,
-            summary: format!("TGS-REQ with a TGT for {name}@{realm} for {service}: {why}"),
+            severity: META.base_severity,
             description: format!(
                 "{source} presented a Kerberos TGT for {name}@{realm}, an account that does not exist ({why}), asking for {}: a forged (golden) ticket.",
                 services.iter().cloned().collect::<Vec<_>>().join(", ")
             ),
-            severity: META.base_severity,
-            actor: Some(name.to_owned()),
+            source: Finding::source_of(activity, Some(name.to_owned())),
             targets: AlertTargets { services, ..AlertTargets::default() },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::BENIGN;
-    use crate::detections::recon::testing::{extra_alerts, lab_alerts_with, with_lab_directory};
+    use crate::DetectionConfig;
+    use crate::testing::extra::{extra_alerts, lab_alerts_with, with_lab_directory};
+    use crate::testing::lab::BENIGN;
 
     #[test]
     fn fires_when_the_kdc_does_not_know_the_forged_name() {

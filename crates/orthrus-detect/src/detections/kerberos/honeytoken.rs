@@ -25,11 +25,8 @@ use std::net::IpAddr;
 use orthrus_model::{Activity, ActivityKind, AlertSource, AlertTargets, AuthOutcome, KdcOutcome, Severity};
 use serde::Deserialize;
 
-use orthrus_directory::bare_account_name;
-
-use super::account_key;
 use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-010",
@@ -65,87 +62,31 @@ impl Default for HoneytokenConfig {
     }
 }
 
-impl HoneytokenConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for HoneytokenConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![("window_secs", self.window_secs.to_string())]
     }
-}
 
-/// The honeytokens as every honeytoken detection recognises them: by any name the directory
-/// knows the account by (UPN, `DOMAIN\name`, SID, DN, SPN, RID), or, without a directory,
-/// by the bare sAMAccountName the config gives.
-pub(crate) struct Honeytokens {
-    names: BTreeSet<String>,
-    directory: std::sync::Arc<orthrus_directory::Directory>,
-}
-
-impl Honeytokens {
-    pub fn new(config: &DetectionConfig) -> Self {
-        Self {
-            names: config.entity_tags().honeytokens.iter().map(|a| bare_account_name(a)).collect(),
-            directory: config.directory.clone(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-
-    /// The honeytoken `name` stands for (its sAMAccountName, lower-case), if it is one.
-    pub fn named(&self, name: &str) -> Option<String> {
-        match self.directory.find(name) {
-            Some(found) => {
-                let key = account_key(found.object.name());
-                (self.directory.is_honeytoken(&found) || self.names.contains(&key)).then_some(key)
-            }
-            None => {
-                let key = bare_account_name(name);
-                self.names.contains(&key).then_some(key)
-            }
-        }
-    }
-
-    /// The honeytoken an event's account reference stands for (by its name, else its SID).
-    pub fn of_account(&self, account: &orthrus_model::AccountRef) -> Option<String> {
-        [Some(account.name.as_str()), account.sid.as_deref()]
-            .into_iter()
-            .flatten()
-            .filter(|name| !name.is_empty())
-            .find_map(|name| self.named(name))
-    }
-
-    /// The honeytoken owning the SPN `service`, if one does.
-    pub fn owning(&self, service: &str) -> Option<String> {
-        let owner = self.directory.find_spn(service)?;
-        self.named(owner.object.name())
-    }
-
-    /// The honeytoken with this relative id. RIDs repeat across domains; the directory's
-    /// domains are searched and a RID two honeytokens share matches neither.
-    pub fn with_rid(&self, rid: u32) -> Option<String> {
-        let mut found = self.directory.snapshot().domains.iter().flat_map(|d| &d.objects).filter(|o| {
-            o.sid.as_deref().and_then(orthrus_directory::ad::rid) == Some(rid)
-                && self.named(o.sid.as_deref().unwrap_or_default()).is_some()
-        });
-        let first = found.next()?;
-        if found.next().is_some() {
-            return None;
-        }
-        Some(account_key(first.name()))
+    fn honeytokens(&self) -> &[String] {
+        &self.accounts
     }
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let c = &config.honeytoken;
-    Box::new(Honeytoken {
-        honeytokens: Honeytokens::new(config),
-        incidents: Incidents::new(c.window_secs),
-        methods: Default::default(),
-    })
+impl Detection for Honeytoken {
+    type Settings = HoneytokenConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        let c = settings;
+        Honeytoken { incidents: Incidents::new(c.window_secs), methods: Default::default() }
+    }
 }
 
 pub struct Honeytoken {
-    honeytokens: Honeytokens,
     incidents: Incidents<String>,
     methods: std::collections::HashMap<String, (BTreeSet<String>, bool)>,
 }
@@ -183,36 +124,30 @@ fn outcome(outcome: AuthOutcome) -> Option<bool> {
     }
 }
 
-impl Honeytoken {
-    /// A service ticket asked for one of a honeytoken's SPNs: authentication to the decoy.
-    fn roasted(&self, activity: &Activity) -> Option<(String, &'static str, Option<bool>)> {
-        let ActivityKind::ServiceTicketRequested(exchange) = &activity.kind else { return None };
-        let sname = exchange.request.as_ref()?.sname.as_deref()?;
-        let name = self.honeytokens.owning(sname)?;
-        Some((
-            name,
-            "Kerberos service ticket for its SPN",
-            Some(matches!(exchange.outcome, KdcOutcome::Issued(_))),
-        ))
-    }
+/// A service ticket asked for one of a honeytoken's SPNs: authentication to the decoy.
+fn roasted(context: &Context, activity: &Activity) -> Option<(String, &'static str, Option<bool>)> {
+    let ActivityKind::ServiceTicketRequested(exchange) = &activity.kind else { return None };
+    let sname = exchange.request.as_ref()?.sname.as_deref()?;
+    let name = context.honeytokens().owning(sname)?;
+    Some((
+        name,
+        "Kerberos service ticket for its SPN",
+        Some(matches!(exchange.outcome, KdcOutcome::Issued(_))),
+    ))
 }
 
 impl Detector for Honeytoken {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        if self.honeytokens.is_empty() {
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
+        if context.honeytokens().is_empty() {
             return;
         }
         let Some((name, method, succeeded)) = authentication(activity)
-            .filter(|(name, ..)| self.honeytokens.named(name).is_some())
-            .or_else(|| self.roasted(activity))
+            .filter(|(name, ..)| context.honeytokens().named(name).is_some())
+            .or_else(|| roasted(context, activity))
         else {
             return;
         };
-        let Some(key) = self.honeytokens.named(&name) else { return };
+        let Some(key) = context.honeytokens().named(&name) else { return };
         let source = activity.source_id();
         let result = match succeeded {
             Some(true) => "succeeded",
@@ -248,25 +183,25 @@ impl Detector for Honeytoken {
             account: Some(key.clone()),
             resolution: None,
         };
-        updates.push(AlertUpdate::keyed(
-            &META,
+        alerts.raise(
             activity,
             &key,
             incident,
-            Verdict { severity, description, source: source_entity, targets },
-        ));
+            Finding { severity, description, source: source_entity, targets },
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::{BENIGN, alerts_for};
-    use crate::detections::windows::testing::{audit_alerts, corpus_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::lab::{BENIGN, alerts_for};
+    use crate::testing::logs::{audit_alerts, corpus_alerts};
 
     fn config() -> DetectionConfig {
         let mut config = DetectionConfig::default();
-        config.honeytoken.accounts = vec!["adm_legacy".into()];
+        config.settings_mut::<Honeytoken>().accounts = vec!["adm_legacy".into()];
         config
     }
 
@@ -292,7 +227,7 @@ mod tests {
         for capture in BENIGN {
             assert!(alerts_for(capture, META.id, &config()).is_empty(), "{capture}");
         }
-        let benign = corpus_alerts(crate::detections::windows::testing::BENIGN, META.id, &config());
+        let benign = corpus_alerts(crate::testing::logs::BENIGN, META.id, &config());
         assert!(benign.is_empty());
     }
 }

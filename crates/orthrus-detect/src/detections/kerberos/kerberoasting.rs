@@ -39,9 +39,10 @@ use std::net::IpAddr;
 use orthrus_model::{Activity, AlertSource, AlertTargets, EncryptionType, Severity};
 use serde::Deserialize;
 
-use super::{name_list, tgs_exchange};
+use super::tgs_exchange;
+use crate::names::name_list;
 use crate::window::{PerSource, Recent, Window};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-001",
@@ -85,8 +86,12 @@ impl Default for KerberoastingConfig {
     }
 }
 
-impl KerberoastingConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for KerberoastingConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![
             ("window_secs", self.window_secs.to_string()),
             ("min_rc4_only_services", self.min_rc4_only_services.to_string()),
@@ -96,8 +101,13 @@ impl KerberoastingConfig {
     }
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(Kerberoasting::new(config.kerberoasting.clone()))
+impl Detection for Kerberoasting {
+    type Settings = KerberoastingConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        Kerberoasting::new(settings.clone())
+    }
 }
 
 /// What one source has done lately.
@@ -130,11 +140,7 @@ impl Kerberoasting {
 }
 
 impl Detector for Kerberoasting {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         let Some(exchange) = tgs_exchange(activity) else {
             return;
         };
@@ -245,19 +251,20 @@ impl Detector for Kerberoasting {
             account: (state.accounts.len() == 1).then(|| who.clone()),
             resolution: None,
         };
-        updates.push(AlertUpdate::from_incident(
-            &META,
+        alerts.raise(
             activity,
+            &activity.source_id().to_string(),
             incident,
-            Verdict { severity, description, source: source_entity, targets },
-        ));
+            Finding { severity, description, source: source_entity, targets },
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::{BENIGN, alerts_for, assert_silent};
+    use crate::DetectionConfig;
+    use crate::testing::lab::{BENIGN, alerts_for, assert_silent};
 
     #[test]
     fn fires_on_lab_kerberoast() {
@@ -291,7 +298,7 @@ mod tests {
         // AES (svc_web has no AES keys). One such service is no sweep; with the threshold at
         // one it is.
         let mut config = DetectionConfig::default();
-        config.kerberoasting.min_services = 1;
+        config.settings_mut::<Kerberoasting>().min_services = 1;
         let alerts = alerts_for("benign_busy", META.id, &config);
         assert!(!alerts.is_empty());
         assert!(alerts.iter().all(|a| a.severity == Severity::Medium));
@@ -301,7 +308,7 @@ mod tests {
     #[test]
     fn excluded_source_raises_nothing() {
         let mut config = DetectionConfig::default();
-        config.kerberoasting.exclude_sources = vec!["10.99.0.21".parse().unwrap()];
+        config.settings_mut::<Kerberoasting>().exclude_sources = vec!["10.99.0.21".parse().unwrap()];
         assert!(alerts_for("kerberoast", META.id, &config).is_empty());
     }
 }

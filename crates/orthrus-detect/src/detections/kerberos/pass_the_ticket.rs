@@ -28,13 +28,13 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use orthrus_model::{Activity, AlertTargets, KdcOutcome, Provenance, Severity, Timestamp};
+use orthrus_model::{Activity, AlertTargets, KdcOutcome, Severity};
 use serde::Deserialize;
 
-use super::issued_tgts::TicketMemory;
-use super::{as_exchange, tgs_exchange};
-use crate::detections::windows::{Finding, NamedEpisodes};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use super::tgs_exchange;
+use crate::names::{account_key, name_list};
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-012",
@@ -71,8 +71,12 @@ impl Default for PassTheTicketConfig {
     }
 }
 
-impl PassTheTicketConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for PassTheTicketConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![
             ("max_ticket_age_secs", self.max_ticket_age_secs.to_string()),
             ("window_secs", self.window_secs.to_string()),
@@ -80,52 +84,29 @@ impl PassTheTicketConfig {
     }
 }
 
-/// Where and when a TGT was first seen, and whose it is.
-struct Sighting {
-    address: IpAddr,
-    time: Timestamp,
-    account: Option<String>,
-    provenance: Vec<Provenance>,
-}
+impl Detection for PassTheTicket {
+    type Settings = PassTheTicketConfig;
+    const META: &'static DetectionMeta = &META;
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let c = &config.pass_the_ticket;
-    Box::new(PassTheTicket {
-        max_age_secs: i64::try_from(c.max_ticket_age_secs).unwrap_or(i64::MAX),
-        excluded_actors: c.exclude_actors.iter().map(|a| super::account_key(a)).collect(),
-        tickets: TicketMemory::default(),
-        episodes: NamedEpisodes::new(c.window_secs),
-    })
+    fn new(settings: &Self::Settings) -> Self {
+        let c = settings;
+        PassTheTicket {
+            max_age_secs: i64::try_from(c.max_ticket_age_secs).unwrap_or(i64::MAX),
+            excluded_actors: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
+            episodes: Incidents::new(c.window_secs),
+        }
+    }
 }
 
 pub struct PassTheTicket {
     max_age_secs: i64,
     excluded_actors: Vec<String>,
-    tickets: TicketMemory<Sighting>,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
 }
 
 impl Detector for PassTheTicket {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         let Some(address) = activity.source_ip() else { return };
-        // The TGT an AS exchange issued, to the address that asked for it.
-        if let Some(exchange) = as_exchange(activity) {
-            if let KdcOutcome::Issued(issued) = &exchange.outcome {
-                let account = format!("{}@{}", issued.cname, issued.crealm);
-                let sighting = Sighting {
-                    address,
-                    time: activity.time,
-                    account: Some(account),
-                    provenance: activity.provenance.clone(),
-                };
-                self.tickets.remember(&issued.ticket.id, sighting);
-            }
-            return;
-        }
         let Some(exchange) = tgs_exchange(activity) else { return };
         let Some(presented) = exchange.request.as_ref().and_then(|r| r.presented_ticket.as_ref()) else {
             return;
@@ -137,39 +118,33 @@ impl Detector for PassTheTicket {
             KdcOutcome::Issued(issued) => Some(format!("{}@{}", issued.cname, issued.crealm)),
             _ => None,
         };
-        let Some(first) = self.tickets.get(&presented.id) else {
-            let sighting = Sighting {
-                address,
-                time: activity.time,
-                account: owner,
-                provenance: activity.provenance.clone(),
-            };
-            self.tickets.remember(&presented.id, sighting);
+        // Its first sighting: issued to an address, or first presented from one (a ticket never
+        // seen before is first seen now, and judged from its next presentation).
+        let Some(first) = context.tickets().get(&presented.id).and_then(|t| t.first_seen.as_ref()) else {
             return;
         };
-        if first.address == address || first.time.saturating_add_secs(self.max_age_secs) < activity.time {
+        let Some(origin) = first.address else { return };
+        if origin == address || first.time.saturating_add_secs(self.max_age_secs) < activity.time {
             return;
         }
         let account = first.account.clone().or(owner).unwrap_or_else(|| "an unknown account".to_owned());
-        if self.excluded_actors.contains(&super::account_key(account.split('@').next().unwrap_or(&account))) {
+        if self.excluded_actors.contains(&account_key(account.split('@').next().unwrap_or(&account))) {
             return;
         }
         let service = exchange.service().unwrap_or("a service").to_owned();
         let key = format!("{} {address}", presented.id);
-        let (origin, first_provenance) = (first.address, first.provenance.clone());
-        let services = self.episodes.add(&key, activity.time, [service.clone()]);
+        let first_provenance = first.provenance.clone();
+        let services = self.episodes.named(&key, activity.time, [service.clone()]);
+        let summary =
+            format!("TGT of {account} (first seen from {origin}) presented from {address} for {service}");
         let finding = Finding {
-            key,
-            summary: format!(
-                "TGT of {account} (first seen from {origin}) presented from {address} for {service}"
-            ),
+            severity: META.base_severity,
             description: format!(
                 "{account}'s Kerberos ticket-granting ticket, first seen with {origin}, was used from \
                  {address} to ask for {}: the same ticket on two computers (pass-the-ticket).",
-                super::name_list(services.iter(), 5),
+                name_list(services.iter(), 5),
             ),
-            severity: META.base_severity,
-            actor: Some(account.clone()),
+            source: Finding::source_of(activity, Some(account.clone())),
             targets: AlertTargets {
                 accounts: BTreeSet::from([account]),
                 services: services.iter().cloned().collect(),
@@ -177,14 +152,16 @@ impl Detector for PassTheTicket {
             },
         };
         // The first sighting is evidence too: where the ticket came from.
-        self.episodes.raise(&META, &super::citing_earlier(activity, first_provenance), finding, updates);
+        let incident = self.episodes.record_citing(&key, activity, &first_provenance, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::{BENIGN, alerts_for, assert_silent};
+    use crate::DetectionConfig;
+    use crate::testing::lab::{BENIGN, alerts_for, assert_silent};
 
     #[test]
     fn fires_when_alices_tgt_is_replayed_from_another_host_in_the_lab() {
@@ -207,10 +184,10 @@ mod tests {
     #[test]
     fn silent_past_the_ticket_age_or_for_an_excluded_account() {
         let mut config = DetectionConfig::default();
-        config.pass_the_ticket.exclude_actors = vec!["alice".into()];
+        config.settings_mut::<PassTheTicket>().exclude_actors = vec!["alice".into()];
         assert!(alerts_for("pass_the_ticket", META.id, &config).is_empty());
         let mut config = DetectionConfig::default();
-        config.pass_the_ticket.max_ticket_age_secs = 0;
+        config.settings_mut::<PassTheTicket>().max_ticket_age_secs = 0;
         assert!(alerts_for("pass_the_ticket", META.id, &config).is_empty());
     }
 
@@ -220,6 +197,6 @@ mod tests {
         // the benign corpus logs.
         assert_silent(BENIGN, META.id);
         assert_silent(&["kerberoast", "golden_ticket", "overpass_the_hash"], META.id);
-        crate::detections::windows::testing::assert_silent(META.id);
+        crate::testing::logs::assert_silent(META.id);
     }
 }

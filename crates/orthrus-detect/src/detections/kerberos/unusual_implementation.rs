@@ -32,17 +32,15 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 
-use orthrus_directory::{Directory, NameResolver};
 use orthrus_model::{Activity, ActivityKind, AlertTargets, KdcRequest, Severity, Timestamp};
 use serde::Deserialize;
 
 use super::as_exchange;
-use super::issued_tgts::kdc_answer;
-use crate::detections::windows::{Finding, NamedEpisodes, lists_account};
-use crate::window::MAX_SOURCES;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use super::presented_tgt::kdc_answer;
+use crate::names::{lists_account, name_list};
+use crate::window::{Incidents, MAX_SOURCES};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-011",
@@ -84,8 +82,12 @@ impl Default for UnusualKerberosConfig {
     }
 }
 
-impl UnusualKerberosConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for UnusualKerberosConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![
             ("min_deviations", self.min_deviations.to_string()),
             ("windows_evidence_secs", self.windows_evidence_secs.to_string()),
@@ -158,39 +160,38 @@ struct WindowsSign {
     reason: String,
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let c = &config.unusual_kerberos;
-    Box::new(UnusualKerberos {
-        config: c.clone(),
-        evidence_secs: i64::try_from(c.windows_evidence_secs).unwrap_or(i64::MAX),
-        directory: config.directory.clone(),
-        resolver: NameResolver::new(),
-        signs: HashMap::new(),
-        episodes: NamedEpisodes::new(c.window_secs),
-    })
+impl Detection for UnusualKerberos {
+    type Settings = UnusualKerberosConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        let c = settings;
+        UnusualKerberos {
+            config: c.clone(),
+            evidence_secs: i64::try_from(c.windows_evidence_secs).unwrap_or(i64::MAX),
+            signs: HashMap::new(),
+            episodes: Incidents::new(c.window_secs),
+        }
+    }
 }
 
 pub struct UnusualKerberos {
     config: UnusualKerberosConfig,
     evidence_secs: i64,
-    directory: Arc<Directory>,
-    /// This detection's own name resolution (the engine's is the alerts' enricher's), for the
-    /// directory's operating system of the computer at an address.
-    resolver: NameResolver,
     /// Addresses whose traffic showed Windows' own Kerberos or Negotiate client.
     signs: HashMap<IpAddr, WindowsSign>,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
 }
 
 impl UnusualKerberos {
     /// Why `ip` is a Windows computer as of `time`, if it is known to be one.
-    fn windows_sign(&self, ip: IpAddr, time: Timestamp) -> Option<String> {
+    fn windows_sign(&self, context: &Context, ip: IpAddr, time: Timestamp) -> Option<String> {
         let fresh = |t: Timestamp| t.saturating_add_secs(self.evidence_secs) >= time;
         if let Some(sign) = self.signs.get(&ip).filter(|s| fresh(s.time)) {
             return Some(sign.reason.clone());
         }
-        let resolution = self.resolver.resolve(ip)?;
-        let found = self.directory.find_computer(&resolution.computer)?;
+        let resolution = context.resolve(ip)?;
+        let found = context.directory().find_computer(&resolution.computer)?;
         let os = found
             .object
             .operating_system
@@ -212,11 +213,7 @@ impl UnusualKerberos {
 }
 
 impl Detector for UnusualKerberos {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         let Some(ip) = activity.source_ip() else { return };
         if let ActivityKind::ServiceAccessed(access) = &activity.kind
             && access.offered_mechanisms.iter().any(|m| m == "negoex")
@@ -225,7 +222,7 @@ impl Detector for UnusualKerberos {
                 format!("its SPNEGO offer listed NEGOEX, as Windows' Negotiate does, at {}", activity.time);
             self.learn(ip, activity.time, reason);
         }
-        // Judged against what was known before it; what it shows is learned after.
+        // Judged against the Windows signs known before it; what it shows is learned after.
         if let Some(exchange) = as_exchange(activity)
             && let Some(request) = &exchange.request
         {
@@ -234,17 +231,17 @@ impl Detector for UnusualKerberos {
                 let reason = format!("it sent Windows-shaped AS-REQs (last at {})", activity.time);
                 self.learn(ip, activity.time, reason);
             } else if deviations.len() >= self.config.min_deviations
-                && let Some(sign) = self.windows_sign(ip, activity.time)
+                && let Some(sign) = self.windows_sign(context, ip, activity.time)
             {
                 let account = exchange
                     .client()
                     .map(|c| format!("{c}@{}", exchange.client_realm().unwrap_or(&request.realm)));
                 if !account.as_deref().is_some_and(|a| lists_account(&self.config.exclude_actors, a)) {
                     let key = ip.to_string();
-                    let accounts = self.episodes.add(&key, activity.time, account.clone());
+                    let accounts = self.episodes.named(&key, activity.time, account.clone());
+                    let summary = format!("AS-REQ unlike Windows' ({})", deviations.join("; "));
                     let finding = Finding {
-                        key,
-                        summary: format!("AS-REQ unlike Windows' ({})", deviations.join("; ")),
+                        severity: META.base_severity,
                         description: format!(
                             "{ip}, a Windows computer ({sign}), asked for a TGT for {} with an AS-REQ Windows' \
                              Kerberos client never sends ({}); {}: a tool with its own Kerberos implementation \
@@ -252,30 +249,30 @@ impl Detector for UnusualKerberos {
                             if accounts.is_empty() {
                                 "an account it did not name".to_owned()
                             } else {
-                                super::name_list(accounts.iter(), 5)
+                                name_list(accounts.iter(), 5)
                             },
                             deviations.join("; "),
                             kdc_answer(exchange),
                         ),
-                        severity: META.base_severity,
-                        actor: account,
+                        source: Finding::source_of(activity, account),
                         targets: AlertTargets { accounts, ..AlertTargets::default() },
                     };
-                    self.episodes.raise(&META, activity, finding, updates);
+                    let incident = self.episodes.record(&key, activity, summary);
+                    alerts.raise(activity, &key, incident, finding);
                 }
             }
         }
-        self.resolver.observe(activity);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::DetectionConfig;
     use std::collections::BTreeSet;
 
-    use crate::detections::kerberos::testing::{BENIGN, assert_silent};
-    use crate::detections::recon::testing::{extra_alerts, with_lab_directory, with_recording_directory};
+    use crate::testing::extra::{extra_alerts, with_lab_directory, with_recording_directory};
+    use crate::testing::lab::{BENIGN, assert_silent};
 
     fn corpus_alerts(path: &str, config: &DetectionConfig) -> Vec<orthrus_model::Alert> {
         let mut engine = crate::Engine::new(config, "test");
@@ -305,9 +302,9 @@ mod tests {
         }
         // Rubeus departs from Windows' AS-REQ in four ways: five asked for is silence.
         let mut config = DetectionConfig::default();
-        config.unusual_kerberos.min_deviations = 5;
+        config.settings_mut::<UnusualKerberos>().min_deviations = 5;
         assert!(corpus_alerts(RUBEUS, &config).is_empty());
-        config.unusual_kerberos.min_deviations = 4;
+        config.settings_mut::<UnusualKerberos>().min_deviations = 4;
         assert_eq!(corpus_alerts(RUBEUS, &config).len(), 1);
     }
 
@@ -337,7 +334,7 @@ mod tests {
             .is_empty()
         );
         let mut excluded = config.clone();
-        excluded.unusual_kerberos.exclude_actors = vec!["alice".into()];
+        excluded.settings_mut::<UnusualKerberos>().exclude_actors = vec!["alice".into()];
         assert!(extra_alerts("overpass_windows_workstation", META.id, &excluded).is_empty());
     }
 
@@ -359,13 +356,13 @@ mod tests {
         // The lab's tools (impacket getTGT with an NT hash, MIT kinit) run on Linux hosts.
         assert_silent(&["overpass_the_hash", "golden_ticket", "pass_the_ticket", "asrep_roast"], META.id);
         assert_silent(BENIGN, META.id);
-        crate::detections::windows::testing::assert_silent(META.id);
+        crate::testing::logs::assert_silent(META.id);
         let mut config = DetectionConfig::default();
-        config.unusual_kerberos.exclude_actors = vec!["pgustavo".into()];
+        config.settings_mut::<UnusualKerberos>().exclude_actors = vec!["pgustavo".into()];
         assert!(corpus_alerts(RUBEUS, &config).is_empty());
         // A sign of Windows older than `windows_evidence_secs` is not trusted.
         let mut config = DetectionConfig::default();
-        config.unusual_kerberos.windows_evidence_secs = 10;
+        config.settings_mut::<UnusualKerberos>().windows_evidence_secs = 10;
         assert!(corpus_alerts(RUBEUS, &config).is_empty());
     }
 }

@@ -23,9 +23,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use orthrus_model::{Activity, AlertSource, AlertTargets, AuthOutcome, Severity};
 
 use super::simple_bind;
-use crate::detections::kerberos::{account_key, name_list};
+use crate::names::{account_key, name_list};
 use crate::window::{AccountFailures, Incidents, Recent};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-LDAP-001",
@@ -48,12 +48,17 @@ pub static META: DetectionMeta = DetectionMeta {
 /// `min_accounts`, `exclude_sources`), under its own section.
 pub use crate::detections::ntlm::brute_force::NtlmBruteForceConfig as LdapBruteForceConfig;
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(LdapBruteForce {
-        config: config.ldap_brute_force.clone(),
-        sources: HashMap::new(),
-        incidents: Incidents::new(config.ldap_brute_force.window_secs),
-    })
+impl Detection for LdapBruteForce {
+    type Settings = LdapBruteForceConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        LdapBruteForce {
+            config: settings.clone(),
+            sources: HashMap::new(),
+            incidents: Incidents::new(settings.window_secs),
+        }
+    }
 }
 
 /// One source's failed binds, per account and view (the log or the wire).
@@ -71,11 +76,7 @@ pub struct LdapBruteForce {
 }
 
 impl Detector for LdapBruteForce {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         let Some((account, outcome)) = simple_bind(activity) else { return };
         let source = activity.source_id().to_string();
         let from_log = activity.from_event_log();
@@ -153,22 +154,22 @@ impl Detector for LdapBruteForce {
         let severity = if guessed.is_empty() { META.base_severity } else { Severity::High };
         let targets = AlertTargets { accounts: names, ..AlertTargets::default() };
         let source_entity = AlertSource { ip: activity.source_ip(), ..AlertSource::default() };
-        updates.push(AlertUpdate::keyed(
-            &META,
+        alerts.raise(
             activity,
             &source,
             incident,
-            Verdict { severity, description, source: source_entity, targets },
-        ));
+            Finding { severity, description, source: source_entity, targets },
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::BENIGN;
-    use crate::detections::recon::testing::{extra_alerts, extra_audit_alerts, lab_alerts_with};
-    use crate::detections::windows::testing::{BENIGN_AUDIT, audit_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::extra::{extra_alerts, extra_audit_alerts, lab_alerts_with};
+    use crate::testing::lab::BENIGN;
+    use crate::testing::logs::{BENIGN_AUDIT, audit_alerts};
 
     #[test]
     fn fires_on_simple_bind_guessing_on_the_wire_and_in_the_log() {

@@ -20,8 +20,9 @@
 
 use orthrus_model::{Activity, ActivityKind, AuthOutcome, NtStatus, Severity};
 
+use crate::detections::kerberos::account_enumeration::AccountEnumerationConfig;
 use crate::detections::kerberos::account_enumeration::{Guess, NameGuesses};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-NTLM-001",
@@ -37,8 +38,13 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "account_enumeration",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(NtlmAccountEnumeration { guesses: NameGuesses::new(config.account_enumeration.clone()) })
+impl Detection for NtlmAccountEnumeration {
+    type Settings = AccountEnumerationConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        NtlmAccountEnumeration { guesses: NameGuesses::new(settings.clone()) }
+    }
 }
 
 pub struct NtlmAccountEnumeration {
@@ -59,11 +65,7 @@ const EXISTS: &[NtStatus] = &[
 ];
 
 impl Detector for NtlmAccountEnumeration {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         let ActivityKind::NtlmAuthenticated(auth) = &activity.kind else { return };
         if auth.user.is_empty() {
             return;
@@ -79,16 +81,17 @@ impl Detector for NtlmAccountEnumeration {
             unknown,
             evidence: format!("NTLM logon as {}: {answer}", auth.account()),
         };
-        self.guesses.observe(&META, activity, guess, "through NTLM", updates);
+        self.guesses.observe(activity, guess, "through NTLM", alerts);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::BENIGN;
-    use crate::detections::recon::testing::{extra_alerts, extra_audit_alerts, lab_alerts_with};
-    use crate::detections::windows::testing::{BENIGN_AUDIT, assert_silent, audit_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::extra::{extra_alerts, extra_audit_alerts, lab_alerts_with};
+    use crate::testing::lab::BENIGN;
+    use crate::testing::logs::{BENIGN_AUDIT, assert_silent, audit_alerts};
 
     #[test]
     fn fires_on_ntlm_name_guessing_in_the_dcs_log() {

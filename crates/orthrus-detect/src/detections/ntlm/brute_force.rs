@@ -34,9 +34,9 @@ use orthrus_model::{
 };
 use serde::Deserialize;
 
-use crate::detections::kerberos::{account_key, name_list};
+use crate::names::{account_key, name_list};
 use crate::window::{AccountFailures, Incidents, Recent};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-NTLM-002",
@@ -67,8 +67,12 @@ impl Default for NtlmBruteForceConfig {
     }
 }
 
-impl NtlmBruteForceConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for NtlmBruteForceConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![
             ("window_secs", self.window_secs.to_string()),
             ("min_failures_one_account", self.min_failures_one_account.to_string()),
@@ -77,12 +81,17 @@ impl NtlmBruteForceConfig {
     }
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(NtlmBruteForce {
-        config: config.ntlm_brute_force.clone(),
-        states: HashMap::new(),
-        incidents: Incidents::new(config.ntlm_brute_force.window_secs),
-    })
+impl Detection for NtlmBruteForce {
+    type Settings = NtlmBruteForceConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        NtlmBruteForce {
+            config: settings.clone(),
+            states: HashMap::new(),
+            incidents: Incidents::new(settings.window_secs),
+        }
+    }
 }
 
 /// Which view of an attempt a failure came from.
@@ -122,11 +131,7 @@ pub struct NtlmBruteForce {
 }
 
 impl Detector for NtlmBruteForce {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         let (view, account, status) = match &activity.kind {
             ActivityKind::NtlmAuthenticated(auth) => match auth.outcome {
                 AuthOutcome::Failed { status } => (View::Ntlm, auth.account(), status),
@@ -225,22 +230,20 @@ impl Detector for NtlmBruteForce {
             resolution: None,
         };
         let severity = META.base_severity;
-        updates.push(AlertUpdate::keyed(
-            &META,
+        alerts.raise(
             activity,
             &source,
             incident,
-            Verdict { severity, description, source: source_entity, targets },
-        ));
+            Finding { severity, description, source: source_entity, targets },
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::{
-        assert_silent_on_logs_and_captures, audit_alerts, corpus_alerts,
-    };
+    use crate::DetectionConfig;
+    use crate::testing::logs::{assert_silent_on_logs_and_captures, audit_alerts, corpus_alerts};
 
     #[test]
     fn fires_on_corpus_local_brute_force_and_ssh_guessing() {

@@ -33,10 +33,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
+use orthrus_directory::Directory;
 use orthrus_model::{Activity, ActivityKind, AlertTargets, AuthOutcome, Severity};
 
-use crate::detections::windows::{EventRuleConfig, Finding, KnownDcs, NamedEpisodes, host_key};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::EventRuleConfig;
+use crate::names::host_key;
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-NTLM-004",
@@ -61,40 +64,31 @@ const EXCHANGE_GROUPS: &[&str] = &["Exchange Servers", "Exchange Trusted Subsyst
 /// Addresses remembered per Exchange server at most (multi-homed, renumbered).
 const MAX_SERVER_ADDRESSES: usize = 16;
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let directory = &config.directory;
-    let exchange = EXCHANGE_GROUPS
-        .iter()
-        .filter_map(|group| directory.find(group))
-        .flat_map(|group| directory.transitive_members(&group))
-        .filter_map(|member| member.object.sam_account_name.clone())
-        .filter(|name| name.ends_with('$'))
-        .map(|name| (host_key(&name), BTreeSet::new()))
-        .collect();
-    Box::new(NtlmRelay {
-        config: config.ntlm_relay.clone(),
-        dcs: KnownDcs::from_config(config),
-        exchange,
-        episodes: NamedEpisodes::new(config.ntlm_relay.window_secs),
-    })
+impl Detection for NtlmRelay {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        NtlmRelay { config: settings.clone(), exchange: None, episodes: Incidents::new(settings.window_secs) }
+    }
 }
 
 pub struct NtlmRelay {
     config: EventRuleConfig,
-    dcs: KnownDcs,
-    /// Exchange servers (by `host_key`) and the addresses their machine accounts got a
-    /// Kerberos TGT from: where each server really is.
-    exchange: HashMap<String, BTreeSet<IpAddr>>,
-    episodes: NamedEpisodes,
+    /// Exchange servers (by `host_key`, from the directory at the first activity) and the
+    /// addresses their machine accounts got a Kerberos TGT from: where each server really is.
+    exchange: Option<HashMap<String, BTreeSet<IpAddr>>>,
+    episodes: Incidents<String>,
 }
 
 impl NtlmRelay {
     /// An Exchange server's machine account logging on with Kerberos shows the server's own
     /// address (it knew the machine key).
-    fn learn_exchange_address(&mut self, activity: &Activity) {
+    fn learn_exchange_address(&mut self, context: &Context, activity: &Activity) {
+        let servers = self.exchange.get_or_insert_with(|| exchange_servers(context.directory()));
         let ActivityKind::TgtRequested(exchange) = &activity.kind else { return };
         let (Some(issued), Some(source)) = (exchange.issued(), activity.source_ip()) else { return };
-        if let Some(addresses) = self.exchange.get_mut(&host_key(&issued.cname))
+        if let Some(addresses) = servers.get_mut(&host_key(&issued.cname))
             && addresses.len() < MAX_SERVER_ADDRESSES
         {
             addresses.insert(source);
@@ -104,23 +98,35 @@ impl NtlmRelay {
     /// Whose relayed account this is — the server's role, and why the source is not that
     /// server — if `user` is a DC's or an Exchange server's machine account authenticating
     /// from an address that is not that server's.
-    fn relayed_role(&self, user: &str, source: IpAddr) -> Option<(&'static str, String)> {
+    fn relayed_role(&self, context: &Context, user: &str, source: IpAddr) -> Option<(&'static str, String)> {
         if !user.ends_with('$') {
             return None;
         }
-        if self.dcs.contains(user) {
-            return (!self.dcs.contains_address(source))
+        if context.dcs().contains(user) {
+            return (!context.dcs().contains_address(source))
                 .then(|| ("domain controller", "which is not a domain controller".to_owned()));
         }
         // An Exchange server is judged once its own address is known: before that the source
         // may be the server itself.
-        let addresses = self.exchange.get(&host_key(user))?;
-        if addresses.is_empty() || addresses.contains(&source) || self.dcs.contains_address(source) {
+        let addresses = self.exchange.as_ref()?.get(&host_key(user))?;
+        if addresses.is_empty() || addresses.contains(&source) || context.dcs().contains_address(source) {
             return None;
         }
         let known: Vec<String> = addresses.iter().map(ToString::to_string).collect();
         Some(("Exchange server", format!("while that Exchange server logs on from {}", known.join(", "))))
     }
+}
+
+/// The directory's Exchange servers, by `host_key`, with no address known yet.
+fn exchange_servers(directory: &Directory) -> HashMap<String, BTreeSet<IpAddr>> {
+    EXCHANGE_GROUPS
+        .iter()
+        .filter_map(|group| directory.find(group))
+        .flat_map(|group| directory.transitive_members(&group))
+        .filter_map(|member| member.object.sam_account_name.clone())
+        .filter(|name| name.ends_with('$'))
+        .map(|name| (host_key(&name), BTreeSet::new()))
+        .collect()
 }
 
 /// An NTLM logon, from the wire (NTLMSSP AUTHENTICATE), Samba's audit or a 4624 network logon
@@ -165,20 +171,17 @@ impl<'a> NtlmLogon<'a> {
 }
 
 impl Detector for NtlmRelay {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
-        self.learn_exchange_address(activity);
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
+        self.learn_exchange_address(context, activity);
         let Some(logon) = NtlmLogon::of(activity) else { return };
         let Some(source) = activity.source_ip() else { return };
-        let Some((role, not_the_server)) = self.relayed_role(logon.user, source) else { return };
+        let Some((role, not_the_server)) = self.relayed_role(context, logon.user, source) else { return };
         // The server: its address on the wire (and in Samba's audit), else the DC that logged.
         let server = match (activity.destination, &activity.destination_host) {
-            (Some(server), _) if self.dcs.contains_address(server.ip) => server.ip.to_string(),
-            (None, Some(host)) if activity.from_event_log() && self.dcs.contains(host) => host.to_string(),
+            (Some(server), _) if context.dcs().contains_address(server.ip) => server.ip.to_string(),
+            (None, Some(host)) if activity.from_event_log() && context.dcs().contains(host) => {
+                host.to_string()
+            }
             _ => return,
         };
         let account = logon.account();
@@ -192,14 +195,14 @@ impl Detector for NtlmRelay {
             AuthOutcome::Unknown => "unanswered".to_owned(),
         };
         let key = source.to_string();
-        let accounts = self.episodes.add(&key, activity.time, [account.clone()]);
+        let accounts = self.episodes.named(&key, activity.time, [account.clone()]);
+        let summary = format!(
+            "NTLM logon as {account} (workstation {}{}) to {server}: {answer}",
+            logon.workstation,
+            logon.target_name.map(|t| format!(", meant for {t}")).unwrap_or_default(),
+        );
         let finding = Finding {
-            key,
-            summary: format!(
-                "NTLM logon as {account} (workstation {}{}) to {server}: {answer}",
-                logon.workstation,
-                logon.target_name.map(|t| format!(", meant for {t}")).unwrap_or_default(),
-            ),
+            severity: if accepted { Severity::High } else { META.base_severity },
             description: format!(
                 "{source}, {not_the_server}, authenticated to {server} over NTLM as the {role} account{} {}: \
                  the {role}'s authentication was relayed (NTLM relay after coercion){}.",
@@ -207,25 +210,26 @@ impl Detector for NtlmRelay {
                 accounts.iter().cloned().collect::<Vec<_>>().join(", "),
                 if accepted { ", and the server accepted it" } else { "" },
             ),
-            severity: if accepted { Severity::High } else { META.base_severity },
-            actor: Some(account),
+            source: Finding::source_of(activity, Some(account)),
             targets: AlertTargets {
                 accounts: accounts.clone(),
                 computers: BTreeSet::from([server]),
                 ..AlertTargets::default()
             },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::recon::testing::{
+    use crate::DetectionConfig;
+    use crate::testing::extra::{
         extra_alerts, extra_audit_alerts, with_lab_directory, with_recording_directory,
     };
-    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+    use crate::testing::logs::assert_silent_on_logs_and_captures;
 
     /// The lab DC by address (as a deployment lists its DCs) and the lab directory (DC1 by name).
     fn lab_dcs() -> DetectionConfig {
@@ -308,7 +312,7 @@ mod tests {
             DetectionConfig { domain_controllers: vec!["10.99.0.10".into()], ..DetectionConfig::default() };
         assert!(extra_alerts("ntlm_relay_dc_account", META.id, &by_address).is_empty());
         let mut config = lab_dcs();
-        config.ntlm_relay.exclude_actors = vec!["DC1$".into()];
+        config.settings_mut::<NtlmRelay>().exclude_actors = vec!["DC1$".into()];
         assert!(extra_alerts("ntlm_relay_dc_account", META.id, &config).is_empty());
         // An ordinary user's relayed logon is ORT-NTLM-003's when its MIC was removed.
         assert!(extra_alerts("ntlm_relay_drop_mic", META.id, &lab_dcs()).is_empty());

@@ -29,8 +29,9 @@ use std::collections::BTreeSet;
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, AuthOutcome, Severity};
 
-use crate::detections::windows::{EventRuleConfig, Finding, NamedEpisodes};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::EventRuleConfig;
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-NTLM-003",
@@ -46,24 +47,22 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "ntlm_tampering",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(NtlmTampering {
-        config: config.ntlm_tampering.clone(),
-        episodes: NamedEpisodes::new(config.ntlm_tampering.window_secs),
-    })
+impl Detection for NtlmTampering {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        NtlmTampering { config: settings.clone(), episodes: Incidents::new(settings.window_secs) }
+    }
 }
 
 pub struct NtlmTampering {
     config: EventRuleConfig,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
 }
 
 impl Detector for NtlmTampering {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         let ActivityKind::NtlmAuthenticated(auth) = &activity.kind else { return };
         if !auth.mic_missing {
             return;
@@ -81,8 +80,8 @@ impl Detector for NtlmTampering {
         };
         let meant = auth.target_name.as_deref().map(|t| format!(", meant for {t}")).unwrap_or_default();
         let key = source.to_string();
-        let names = self.episodes.add(
-            &key,
+        let names = self.episodes.named(
+            &&key,
             activity.time,
             [format!("account:{account}"), format!("server:{server}")]
                 .into_iter()
@@ -92,12 +91,12 @@ impl Detector for NtlmTampering {
             names.iter().filter_map(|n| n.strip_prefix(prefix)).map(str::to_owned).collect()
         };
         let (accounts, servers, meant_for) = (listed("account:"), listed("server:"), listed("meant:"));
+        let summary = format!(
+            "NTLM logon as {account} (workstation {}) to {server} without the MIC its response claims{meant}: {answer}",
+            if auth.workstation.is_empty() { "unnamed" } else { &auth.workstation },
+        );
         let finding = Finding {
-            key,
-            summary: format!(
-                "NTLM logon as {account} (workstation {}) to {server} without the MIC its response claims{meant}: {answer}",
-                if auth.workstation.is_empty() { "unnamed" } else { &auth.workstation },
-            ),
+            severity: META.base_severity,
             description: format!(
                 "{source} relayed NTLM authentication of {} to {} with the message integrity code removed \
                  (drop-the-MIC, CVE-2019-1040){}.",
@@ -108,23 +107,24 @@ impl Detector for NtlmTampering {
                     _ => format!("; the clients meant to reach {}", meant_for.join(", ")),
                 },
             ),
-            severity: META.base_severity,
-            actor: Some(account.clone()),
+            source: Finding::source_of(activity, Some(account.clone())),
             targets: AlertTargets {
                 accounts: accounts.into_iter().collect::<BTreeSet<_>>(),
                 computers: servers.into_iter().filter(|s| s != "a server").collect(),
                 ..AlertTargets::default()
             },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::recon::testing::extra_alerts;
-    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+    use crate::DetectionConfig;
+    use crate::testing::extra::extra_alerts;
+    use crate::testing::logs::assert_silent_on_logs_and_captures;
 
     #[test]
     fn fires_on_ntlmrelayx_removing_the_mic() {
@@ -149,7 +149,7 @@ mod tests {
     #[test]
     fn silent_for_an_excluded_account_ordinary_ntlm_and_benign_traffic() {
         let mut config = DetectionConfig::default();
-        config.ntlm_tampering.exclude_actors = vec!["alice".into()];
+        config.settings_mut::<NtlmTampering>().exclude_actors = vec!["alice".into()];
         assert!(extra_alerts("ntlm_relay_drop_mic", META.id, &config).is_empty());
         // NTLM logons with their MIC, and NTLM spraying without one claimed.
         for capture in ["ntlm_user_enum", "dfs_coerce"] {

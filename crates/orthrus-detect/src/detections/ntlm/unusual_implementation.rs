@@ -28,9 +28,9 @@ use orthrus_model::{
 };
 use serde::Deserialize;
 
-use crate::detections::kerberos::name_list;
+use crate::names::name_list;
 use crate::window::{PerSource, Recent, Window};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-NTLM-005",
@@ -61,8 +61,12 @@ impl Default for SmbBruteForceConfig {
     }
 }
 
-impl SmbBruteForceConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for SmbBruteForceConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![("window_secs", self.window_secs.to_string()), ("min_failures", self.min_failures.to_string())]
     }
 }
@@ -82,9 +86,14 @@ pub fn unusual(auth: &NtlmAuthentication) -> Vec<&'static str> {
     lacks
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let c = config.smb_brute_force.clone();
-    Box::new(SmbBruteForce { sources: PerSource::new(c.window_secs), config: c })
+impl Detection for SmbBruteForce {
+    type Settings = SmbBruteForceConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        let c = settings.clone();
+        SmbBruteForce { sources: PerSource::new(c.window_secs), config: c }
+    }
 }
 
 struct SourceState {
@@ -100,11 +109,7 @@ pub struct SmbBruteForce {
 }
 
 impl Detector for SmbBruteForce {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         let ActivityKind::NtlmAuthenticated(auth) = &activity.kind else { return };
         if auth.via != Carrier::Smb || auth.response == NtlmResponse::Anonymous || activity.from_event_log() {
             return;
@@ -165,16 +170,17 @@ impl Detector for SmbBruteForce {
             accounts: tried.into_iter().chain(state.guessed.iter().cloned()).collect(),
             ..AlertTargets::default()
         };
-        let verdict = Verdict { severity, description, source: AlertSource::from_id(&source), targets };
-        updates.push(AlertUpdate::from_incident(&META, activity, incident, verdict));
+        let verdict = Finding { severity, description, source: AlertSource::from_id(&source), targets };
+        alerts.raise(activity, &activity.source_id().to_string(), incident, verdict);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::{BENIGN, alerts_for, assert_silent};
-    use crate::detections::recon::testing::extra_alerts;
+    use crate::DetectionConfig;
+    use crate::testing::extra::extra_alerts;
+    use crate::testing::lab::{BENIGN, alerts_for, assert_silent};
 
     #[test]
     fn fires_on_the_labs_impacket_brute_force_and_names_the_guess() {
@@ -199,13 +205,11 @@ mod tests {
         // the name guessing are ORT-NTLM-002's and ORT-NTLM-001's.
         assert!(alerts_for("ntlm_password_spray", META.id, &DetectionConfig::default()).is_empty());
         assert!(extra_alerts("ntlm_user_enum", META.id, &DetectionConfig::default()).is_empty());
-        let config = DetectionConfig {
-            smb_brute_force: SmbBruteForceConfig { min_failures: 12, ..Default::default() },
-            ..DetectionConfig::default()
-        };
+        let config = DetectionConfig::default()
+            .with::<SmbBruteForce>(SmbBruteForceConfig { min_failures: 12, ..Default::default() });
         assert!(alerts_for("ntlm_bruteforce", META.id, &config).is_empty(), "11 failures");
         assert_silent(BENIGN, META.id);
-        crate::detections::windows::testing::assert_silent(META.id);
+        crate::testing::logs::assert_silent(META.id);
     }
 
     #[test]

@@ -24,9 +24,8 @@ use std::net::IpAddr;
 use orthrus_model::{Activity, ActivityKind, Severity, Transport};
 use serde::Deserialize;
 
-use super::{filter_assertions, unescape};
 use crate::detections::kerberos::account_enumeration::{AccountEnumerationConfig, Guess, NameGuesses};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-LDAP-005",
@@ -58,8 +57,12 @@ impl Default for CldapEnumerationConfig {
     }
 }
 
-impl CldapEnumerationConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for CldapEnumerationConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![
             ("window_secs", self.window_secs.to_string()),
             ("min_unknown_accounts", self.min_unknown_accounts.to_string()),
@@ -67,15 +70,20 @@ impl CldapEnumerationConfig {
     }
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let c = &config.cldap_enumeration;
-    Box::new(CldapEnumeration {
-        guesses: NameGuesses::new(AccountEnumerationConfig {
-            window_secs: c.window_secs,
-            min_unknown_accounts: c.min_unknown_accounts,
-            exclude_sources: c.exclude_sources.clone(),
-        }),
-    })
+impl Detection for CldapEnumeration {
+    type Settings = CldapEnumerationConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        let c = settings;
+        CldapEnumeration {
+            guesses: NameGuesses::new(AccountEnumerationConfig {
+                window_secs: c.window_secs,
+                min_unknown_accounts: c.min_unknown_accounts,
+                exclude_sources: c.exclude_sources.clone(),
+            }),
+        }
+    }
 }
 
 pub struct CldapEnumeration {
@@ -83,37 +91,35 @@ pub struct CldapEnumeration {
 }
 
 impl Detector for CldapEnumeration {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         let ActivityKind::LdapSearched(search) = &activity.kind else { return };
         if activity.transport != Some(Transport::Udp) {
             return;
         }
-        let Some(user) = filter_assertions(&search.filter)
-            .into_iter()
-            .find(|a| a.equality && a.attribute.eq_ignore_ascii_case("user"))
+        let Some(user) = search
+            .assertions
+            .iter()
+            .find(|a| a.is_equality_form() && a.attribute.eq_ignore_ascii_case("user"))
         else {
             return;
         };
-        let name = unescape(user.value);
+        let name = user.unescaped();
         let (unknown, answer) = match search.netlogon_opcode {
             Some(21 | 25) => (true, "user unknown"),
             Some(19 | 23) => (false, "user exists"),
             _ => return,
         };
         let guess = Guess { name: &name, unknown, evidence: format!("CLDAP ping for {name}: {answer}") };
-        self.guesses.observe(&META, activity, guess, "through CLDAP pings", updates);
+        self.guesses.observe(activity, guess, "through CLDAP pings", alerts);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::recon::testing::extra_alerts;
-    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+    use crate::DetectionConfig;
+    use crate::testing::extra::extra_alerts;
+    use crate::testing::logs::assert_silent_on_logs_and_captures;
 
     #[test]
     fn fires_on_ldapnomnom_style_pings_and_names_the_accounts_found() {
@@ -133,10 +139,10 @@ mod tests {
 
     #[test]
     fn silent_below_the_threshold_for_dc_locators_and_benign_traffic() {
-        let config = DetectionConfig {
-            cldap_enumeration: CldapEnumerationConfig { min_unknown_accounts: 23, ..Default::default() },
-            ..DetectionConfig::default()
-        };
+        let config = DetectionConfig::default().with::<CldapEnumeration>(CldapEnumerationConfig {
+            min_unknown_accounts: 23,
+            ..Default::default()
+        });
         assert!(extra_alerts("cldap_user_enum", META.id, &config).is_empty(), "22 unknown names");
         // A workstation's locator pings: without a user, and with the logged-on one.
         assert!(extra_alerts("benign_dc_locator", META.id, &DetectionConfig::default()).is_empty());

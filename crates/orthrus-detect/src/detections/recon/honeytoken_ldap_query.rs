@@ -20,14 +20,12 @@
 //!   contains the decoy without naming it in the filter is not matched.
 //! - Evidence: each search (request and result frames), bound account, filter, honeytoken.
 
-use orthrus_model::{Activity, ActivityKind, Severity};
+use orthrus_model::{Activity, ActivityKind, LdapAssertion, Severity};
 
-use crate::detections::kerberos::honeytoken::Honeytokens;
-use crate::detections::recon::{
-    DecoyQuery, NAMING_ATTRIBUTES, filter_assertions, raise_decoy_query, unescape,
-};
-use crate::detections::windows::{EventRuleConfig, NamedEpisodes};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::EventRuleConfig;
+use crate::detections::recon::{DecoyQuery, NAMING_ATTRIBUTES, raise_decoy_query};
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-LDAP-002",
@@ -43,49 +41,45 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "honeytoken_ldap_query",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(HoneytokenLdapQuery {
-        honeytokens: Honeytokens::new(config),
-        episodes: NamedEpisodes::new(config.honeytoken_ldap_query.window_secs),
-        config: config.honeytoken_ldap_query.clone(),
-    })
+impl Detection for HoneytokenLdapQuery {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        HoneytokenLdapQuery { episodes: Incidents::new(settings.window_secs), config: settings.clone() }
+    }
 }
 
 pub struct HoneytokenLdapQuery {
-    honeytokens: Honeytokens,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
     config: EventRuleConfig,
 }
 
 /// The values of the filter's equality assertions on naming attributes, unescaped
 /// (`(&(objectClass=user)(sAMAccountName=adm\5flegacy))` → `adm_legacy`). Substring,
 /// presence, ordering, approximate and extensible matches are not equalities.
-pub(crate) fn named_values(filter: &str) -> Vec<String> {
-    filter_assertions(filter)
-        .into_iter()
+pub(crate) fn named_values(assertions: &[LdapAssertion]) -> Vec<String> {
+    assertions
+        .iter()
         .filter(|a| {
-            a.equality
+            a.is_equality_form()
                 && !a.value.is_empty()
                 && !a.value.contains('*')
                 && NAMING_ATTRIBUTES.contains(&a.attribute.to_ascii_lowercase().as_str())
         })
-        .map(|a| unescape(a.value))
+        .map(LdapAssertion::unescaped)
         .collect()
 }
 
 impl Detector for HoneytokenLdapQuery {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        if self.honeytokens.is_empty() {
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
+        if context.honeytokens().is_empty() {
             return;
         }
         let ActivityKind::LdapSearched(search) = &activity.kind else { return };
-        let mut named: Vec<String> = named_values(&search.filter);
+        let mut named: Vec<String> = named_values(&search.assertions);
         named.push(search.base.clone());
-        let mut decoys: Vec<String> = named.iter().filter_map(|n| self.honeytokens.named(n)).collect();
+        let mut decoys: Vec<String> = named.iter().filter_map(|n| context.honeytokens().named(n)).collect();
         decoys.sort_unstable();
         decoys.dedup();
         if decoys.is_empty() {
@@ -101,15 +95,22 @@ impl Detector for HoneytokenLdapQuery {
             )
         };
         let query = DecoyQuery { actor: search.user.as_deref(), decoys: decoys.clone(), over: "LDAP" };
-        raise_decoy_query(&META, &mut self.episodes, &self.config, activity, query, summary, updates);
+        raise_decoy_query(&mut self.episodes, &self.config, activity, query, summary, alerts);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::BENIGN;
-    use crate::detections::recon::testing::{extra_alerts, lab_alerts_with};
+    use crate::DetectionConfig;
+    use crate::testing::extra::{extra_alerts, lab_alerts_with};
+    use crate::testing::lab::BENIGN;
+
+    /// The naming values of a filter given as text (as a search recorded before assertions
+    /// were kept reads).
+    fn named_values(filter: &str) -> Vec<String> {
+        super::named_values(&LdapAssertion::from_text(filter))
+    }
 
     fn config() -> DetectionConfig {
         let mut config = DetectionConfig::default();

@@ -21,10 +21,10 @@
 
 use orthrus_model::{Activity, ActivityKind, RpcDetail, Severity};
 
-use crate::detections::kerberos::honeytoken::Honeytokens;
+use crate::EventRuleConfig;
 use crate::detections::recon::{DecoyQuery, raise_decoy_query};
-use crate::detections::windows::{EventRuleConfig, NamedEpisodes};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-SAMR-002",
@@ -40,18 +40,21 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "honeytoken_samr_query",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(HoneytokenSamrQuery {
-        honeytokens: Honeytokens::new(config),
-        episodes: NamedEpisodes::new(config.honeytoken_samr_query.window_secs),
-        config: config.honeytoken_samr_query.clone(),
-        enumerated: Default::default(),
-    })
+impl Detection for HoneytokenSamrQuery {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        HoneytokenSamrQuery {
+            episodes: Incidents::new(settings.window_secs),
+            config: settings.clone(),
+            enumerated: Default::default(),
+        }
+    }
 }
 
 pub struct HoneytokenSamrQuery {
-    honeytokens: Honeytokens,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
     config: EventRuleConfig,
     /// When each source last enumerated all users.
     enumerated: std::collections::HashMap<orthrus_model::SourceId, orthrus_model::Timestamp>,
@@ -66,12 +69,8 @@ const ENUMERATIONS: &[&str] = &[
 ];
 
 impl Detector for HoneytokenSamrQuery {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        if self.honeytokens.is_empty() {
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
+        if context.honeytokens().is_empty() {
             return;
         }
         let ActivityKind::RpcCalled(call) = &activity.kind else { return };
@@ -92,10 +91,10 @@ impl Detector for HoneytokenSamrQuery {
         });
         let (how, decoys): (&str, Vec<String>) = match &call.detail {
             Some(RpcDetail::LookupNames { names }) => {
-                ("looked up by name", names.iter().filter_map(|n| self.honeytokens.named(n)).collect())
+                ("looked up by name", names.iter().filter_map(|n| context.honeytokens().named(n)).collect())
             }
             Some(RpcDetail::OpenUser { rid }) if !walking => {
-                ("opened by RID", self.honeytokens.with_rid(*rid).into_iter().collect())
+                ("opened by RID", context.honeytokens().with_rid(*rid).into_iter().collect())
             }
             _ => return,
         };
@@ -105,15 +104,16 @@ impl Detector for HoneytokenSamrQuery {
         let operation = call.operation.as_deref().unwrap_or("SAMR call");
         let summary = |who: &str| format!("{who}: {operation}: {} {how}", decoys.join(", "));
         let query = DecoyQuery { actor: call.user.as_deref(), decoys: decoys.clone(), over: "SAM-R" };
-        raise_decoy_query(&META, &mut self.episodes, &self.config, activity, query, summary, updates);
+        raise_decoy_query(&mut self.episodes, &self.config, activity, query, summary, alerts);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::BENIGN;
-    use crate::detections::recon::testing::{extra_alerts, lab_alerts_with, with_lab_directory};
+    use crate::DetectionConfig;
+    use crate::testing::extra::{extra_alerts, lab_alerts_with, with_lab_directory};
+    use crate::testing::lab::BENIGN;
 
     fn config() -> DetectionConfig {
         let mut config = DetectionConfig::default();

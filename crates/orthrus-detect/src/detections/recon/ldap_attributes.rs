@@ -32,9 +32,9 @@ use std::net::IpAddr;
 use orthrus_model::{Activity, ActivityKind, AlertTargets, LdapSearch, Severity};
 use serde::Deserialize;
 
-use super::filter_assertions;
-use crate::detections::windows::{Finding, KnownDcs, NamedEpisodes, bare_account};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::names::bare_account;
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-LDAP-004",
@@ -71,8 +71,12 @@ impl Default for LdapAttributesConfig {
     }
 }
 
-impl LdapAttributesConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for LdapAttributesConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![
             ("window_secs", self.window_secs.to_string()),
             ("min_descriptor_entries", self.min_descriptor_entries.to_string()),
@@ -104,18 +108,18 @@ pub fn sensitive_attribute(name: &str) -> Option<&'static str> {
     })
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(LdapAttributes {
-        config: config.ldap_attributes.clone(),
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(config.ldap_attributes.window_secs),
-    })
+impl Detection for LdapAttributes {
+    type Settings = LdapAttributesConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        LdapAttributes { config: settings.clone(), episodes: Incidents::new(settings.window_secs) }
+    }
 }
 
 pub struct LdapAttributes {
     config: LdapAttributesConfig,
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
 }
 
 impl LdapAttributes {
@@ -130,13 +134,19 @@ impl LdapAttributes {
             .attributes
             .iter()
             .map(String::as_str)
-            .chain(filter_assertions(&search.filter).into_iter().map(|a| a.attribute))
+            .chain(search.assertions.iter().map(|a| a.attribute.as_str()))
             .filter_map(sensitive_attribute)
             .filter(|what| *what != SECURITY_DESCRIPTOR || descriptors_count)
             .collect()
     }
 
-    fn searched(&mut self, activity: &Activity, search: &LdapSearch, updates: &mut Vec<AlertUpdate>) {
+    fn searched(
+        &mut self,
+        activity: &Activity,
+        search: &LdapSearch,
+        context: &Context,
+        alerts: &mut Alerts<'_>,
+    ) {
         let swept = self.swept(search);
         if swept.is_empty() {
             return;
@@ -146,43 +156,38 @@ impl LdapAttributes {
         let excluded = |a: &str| {
             self.config.exclude_actors.iter().any(|x| bare_account(x).eq_ignore_ascii_case(bare_account(a)))
         };
-        if self.dcs.contains_address(source) || excluded(who) {
+        if context.dcs().contains_address(source) || excluded(who) {
             return;
         }
         let key = source.to_string();
-        let all = self.episodes.add(&key, activity.time, swept.iter().map(|s| (*s).to_owned()));
+        let all = self.episodes.named(&key, activity.time, swept.iter().map(|s| (*s).to_owned()));
         let server = activity.destination.map(|d| d.ip.to_string());
+        let summary = format!(
+            "{who} searched {} ({}) for {}: {} entries",
+            search.base,
+            search.filter,
+            search.attributes.join(", "),
+            search.entries
+        );
         let finding = Finding {
-            key,
-            summary: format!(
-                "{who} searched {} ({}) for {}: {} entries",
-                search.base,
-                search.filter,
-                search.attributes.join(", "),
-                search.entries
-            ),
+            severity: META.base_severity,
             description: format!(
                 "{source} ({who}) swept the directory{} for {} over LDAP.",
                 server.as_ref().map(|s| format!(" on {s}")).unwrap_or_default(),
                 all.iter().cloned().collect::<Vec<_>>().join(", "),
             ),
-            severity: META.base_severity,
-            actor: search.user.clone(),
+            source: Finding::source_of(activity, search.user.clone()),
             targets: AlertTargets { computers: server.into_iter().collect(), ..AlertTargets::default() },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 impl Detector for LdapAttributes {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         if let ActivityKind::LdapSearched(search) = &activity.kind {
-            self.searched(activity, search, updates);
+            self.searched(activity, search, context, alerts);
         }
     }
 }
@@ -190,16 +195,18 @@ impl Detector for LdapAttributes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::alerts_for;
-    use crate::detections::recon::testing::extra_alerts;
-    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+    use crate::DetectionConfig;
+    use crate::testing::extra::extra_alerts;
+    use crate::testing::lab::alerts_for;
+    use crate::testing::logs::assert_silent_on_logs_and_captures;
+    use orthrus_model::LdapAssertion;
 
     #[test]
     fn reads_the_assertions_of_a_filter() {
         let pairs = |filter: &str| -> Vec<(String, String, bool)> {
-            filter_assertions(filter)
+            LdapAssertion::from_text(filter)
                 .into_iter()
-                .map(|a| (a.attribute.to_owned(), a.value.to_owned(), a.equality))
+                .map(|a| (a.attribute.clone(), a.value.clone(), a.is_equality_form()))
                 .collect()
         };
         let owned = |list: &[(&str, &str, bool)]| -> Vec<(String, String, bool)> {
@@ -220,7 +227,7 @@ mod tests {
             pairs("(memberOf:1.2.840.113556.1.4.1941:=CN=Domain Admins,CN=Users,DC=lab,DC=test)"),
             owned(&[("memberOf", "CN=Domain Admins,CN=Users,DC=lab,DC=test", false)])
         );
-        assert!(filter_assertions("").is_empty());
+        assert!(LdapAssertion::from_text("").is_empty());
     }
 
     #[test]
@@ -247,10 +254,10 @@ mod tests {
     #[test]
     fn silent_on_ordinary_searches_excluded_sources_and_benign_captures() {
         let mut config = DetectionConfig::default();
-        config.ldap_attributes.exclude_sources = vec!["10.99.0.21".parse().unwrap()];
+        config.settings_mut::<LdapAttributes>().exclude_sources = vec!["10.99.0.21".parse().unwrap()];
         assert!(extra_alerts("ldap_attribute_recon", META.id, &config).is_empty());
         let mut config = DetectionConfig::default();
-        config.ldap_attributes.exclude_actors = vec!["bob@lab.test".into()];
+        config.settings_mut::<LdapAttributes>().exclude_actors = vec!["bob@lab.test".into()];
         assert!(extra_alerts("ldap_attribute_recon", META.id, &config).is_empty());
         // An admin's lookups of a colleague and a group: base reads and narrow searches.
         assert!(extra_alerts("benign_directory_lookups", META.id, &DetectionConfig::default()).is_empty());

@@ -37,10 +37,12 @@ use std::net::IpAddr;
 use orthrus_model::{Activity, ActivityKind, AlertTargets, LdapSearch, Severity, Timestamp};
 use serde::Deserialize;
 
-use super::{NAMING_ATTRIBUTES, filter_assertions};
+use super::NAMING_ATTRIBUTES;
 use crate::baseline::PairProfile;
-use crate::detections::windows::{Finding, KnownDcs, NamedEpisodes, lists_account, sensitive_groups};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::detections::windows::sensitive_groups;
+use crate::names::lists_account;
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-LDAP-003",
@@ -79,8 +81,12 @@ impl Default for LdapReconConfig {
     }
 }
 
-impl LdapReconConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for LdapReconConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![
             ("learning_days", self.learning_days.to_string()),
             ("min_new_types", self.min_new_types.to_string()),
@@ -131,10 +137,8 @@ fn sensitive_group_of(dn: &str) -> Option<String> {
 /// The enumeration types a search performs (empty for lookups and reads of one object).
 pub fn enumeration_types(search: &LdapSearch) -> BTreeSet<String> {
     let mut types = BTreeSet::new();
-    let assertions: Vec<(String, &str)> = filter_assertions(&search.filter)
-        .into_iter()
-        .map(|a| (a.attribute.to_ascii_lowercase(), a.value))
-        .collect();
+    let assertions: Vec<(String, &str)> =
+        search.assertions.iter().map(|a| (a.attribute.to_ascii_lowercase(), a.value.as_str())).collect();
     let has =
         |attr: &str, value: &str| assertions.iter().any(|(a, v)| a == attr && v.eq_ignore_ascii_case(value));
     // Members of a sensitive group: by memberOf, by the group's name, or a base read of it.
@@ -209,23 +213,26 @@ pub fn enumeration_types(search: &LdapSearch) -> BTreeSet<String> {
     types
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let c = &config.ldap_recon;
-    Box::new(LdapRecon {
-        config: c.clone(),
-        learning_secs: i64::try_from(c.learning_days.saturating_mul(86_400)).unwrap_or(i64::MAX),
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(c.window_secs),
-        pending: HashMap::new(),
-        profile: PairProfile::default(),
-    })
+impl Detection for LdapRecon {
+    type Settings = LdapReconConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        let c = settings;
+        LdapRecon {
+            config: c.clone(),
+            learning_secs: i64::try_from(c.learning_days.saturating_mul(86_400)).unwrap_or(i64::MAX),
+            episodes: Incidents::new(c.window_secs),
+            pending: HashMap::new(),
+            profile: PairProfile::default(),
+        }
+    }
 }
 
 pub struct LdapRecon {
     config: LdapReconConfig,
     learning_secs: i64,
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
     /// Per source, what it did that was new (types, and `tool:` the tools recognised) and
     /// when it last did: gathered until the episode is worth an alert, forgotten after a
     /// quiet `window_secs`.
@@ -235,14 +242,20 @@ pub struct LdapRecon {
 }
 
 impl LdapRecon {
-    fn searched(&mut self, activity: &Activity, search: &LdapSearch, updates: &mut Vec<AlertUpdate>) {
+    fn searched(
+        &mut self,
+        activity: &Activity,
+        search: &LdapSearch,
+        context: &Context,
+        alerts: &mut Alerts<'_>,
+    ) {
         let types = enumeration_types(search);
         if types.is_empty() {
             return;
         }
         let Some(source) = activity.source_ip() else { return };
         let who = search.user.as_deref().unwrap_or("an unknown account");
-        if self.dcs.contains_address(source) || lists_account(&self.config.exclude_actors, who) {
+        if context.dcs().contains_address(source) || lists_account(&self.config.exclude_actors, who) {
             return;
         }
         let key = source.to_string();
@@ -279,11 +292,11 @@ impl LdapRecon {
         }
         let kinds = kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ");
         let tools: Vec<&str> = tools.iter().map(|t| t.trim_start_matches(TOOL)).collect();
-        self.episodes.add(&key, activity.time, []);
+        self.episodes.named(&key, activity.time, []);
         let server = activity.destination.map(|d| d.ip.to_string());
+        let summary = format!("{who} searched {} ({}): {}", search.base, search.filter, new.join(", "));
         let finding = Finding {
-            key,
-            summary: format!("{who} searched {} ({}): {}", search.base, search.filter, new.join(", ")),
+            severity: if tools.is_empty() { META.base_severity } else { Severity::High },
             description: format!(
                 "{source} ({who}) sent LDAP enumeration queries{} it never sent while learning, for {}{}.",
                 server.as_ref().map(|s| format!(" to {s}")).unwrap_or_default(),
@@ -293,23 +306,18 @@ impl LdapRecon {
                     _ => format!(", with {}'s queries", tools.join(" and ")),
                 },
             ),
-            severity: if tools.is_empty() { META.base_severity } else { Severity::High },
-            actor: search.user.clone(),
+            source: Finding::source_of(activity, search.user.clone()),
             targets: AlertTargets { computers: server.into_iter().collect(), ..AlertTargets::default() },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 impl Detector for LdapRecon {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         if let ActivityKind::LdapSearched(search) = &activity.kind {
-            self.searched(activity, search, updates);
+            self.searched(activity, search, context, alerts);
         }
     }
 
@@ -326,7 +334,8 @@ impl Detector for LdapRecon {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+    use crate::DetectionConfig;
+    use crate::testing::logs::assert_silent_on_logs_and_captures;
 
     fn run(captures: &[&str], config: &DetectionConfig, baseline: Option<&crate::Baseline>) -> crate::Engine {
         let mut engine = crate::Engine::new(config, "test");
@@ -347,10 +356,8 @@ mod tests {
     }
 
     fn after_learning() -> DetectionConfig {
-        DetectionConfig {
-            ldap_recon: LdapReconConfig { learning_days: 0, ..Default::default() },
-            ..DetectionConfig::default()
-        }
+        DetectionConfig::default()
+            .with::<LdapRecon>(LdapReconConfig { learning_days: 0, ..Default::default() })
     }
 
     fn search(base: &str, scope: &str, filter: &str, attributes: &[&str]) -> LdapSearch {
@@ -358,6 +365,7 @@ mod tests {
             base: base.into(),
             scope: scope.into(),
             filter: filter.into(),
+            assertions: orthrus_model::LdapAssertion::from_text(filter),
             attributes: attributes.iter().map(|a| (*a).to_owned()).collect(),
             entries: 0,
             result: None,
@@ -485,7 +493,7 @@ mod tests {
     #[test]
     fn one_new_type_is_not_enough_unless_it_is_a_sensitive_group() {
         let mut config = after_learning();
-        config.ldap_recon.min_new_types = 20;
+        config.settings_mut::<LdapRecon>().min_new_types = 20;
         let alerts = raised(run(&["pcap/ldap_recon"], &config, None));
         assert_eq!(alerts.len(), 1, "Domain Admins' members (and ldapdomaindump) still alert: {alerts:#?}");
         assert!(alerts[0].description.contains("members of Domain Admins"), "{}", alerts[0].description);
@@ -494,10 +502,10 @@ mod tests {
     #[test]
     fn excluded_and_benign_are_silent() {
         let mut config = after_learning();
-        config.ldap_recon.exclude_actors = vec!["bob".into()];
+        config.settings_mut::<LdapRecon>().exclude_actors = vec!["bob".into()];
         assert!(raised(run(&["pcap/ldap_recon"], &config, None)).is_empty());
         let mut config = after_learning();
-        config.ldap_recon.exclude_sources = vec!["10.99.0.21".parse().unwrap()];
+        config.settings_mut::<LdapRecon>().exclude_sources = vec!["10.99.0.21".parse().unwrap()];
         assert!(raised(run(&["pcap/ldap_recon"], &config, None)).is_empty());
         // An admin's lookups of a colleague and a group, with no learning at all.
         assert!(raised(run(&["lab-extra/benign_directory_lookups"], &after_learning(), None)).is_empty());

@@ -28,15 +28,16 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, Severity};
 use serde::Deserialize;
 
 use crate::baseline::PairProfile;
-use crate::detections::kerberos::account_key;
-use crate::detections::windows::{Finding, ForeignCall, KnownDcs, NamedEpisodes, sensitive_groups};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::detections::foreign_rpc::{ForeignCall, foreign_call};
+use crate::detections::windows::sensitive_groups;
+use crate::names::account_key;
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-SAMR-001",
@@ -67,37 +68,42 @@ impl Default for SamrReconConfig {
     }
 }
 
-impl SamrReconConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for SamrReconConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![("learning_days", self.learning_days.to_string()), ("window_secs", self.window_secs.to_string())]
     }
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let c = &config.samr_recon;
-    Box::new(SamrRecon {
-        excluded: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
-        learning_secs: i64::try_from(c.learning_days.saturating_mul(86_400)).unwrap_or(i64::MAX),
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(c.window_secs),
-        profile: PairProfile::default(),
-        directory: config.directory.clone(),
-    })
+impl Detection for SamrRecon {
+    type Settings = SamrReconConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        let c = settings;
+        SamrRecon {
+            excluded: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
+            learning_secs: i64::try_from(c.learning_days.saturating_mul(86_400)).unwrap_or(i64::MAX),
+            episodes: Incidents::new(c.window_secs),
+            profile: PairProfile::default(),
+        }
+    }
 }
 
 pub struct SamrRecon {
     excluded: Vec<String>,
     learning_secs: i64,
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
     /// Which source made which query kind while learning: (address, kind).
     profile: PairProfile,
-    directory: Arc<orthrus_directory::Directory>,
 }
 
 impl SamrRecon {
     /// The query kind of a SAMR call, or None for calls that only open, close or connect.
-    fn kind(&self, call: &RpcCall) -> Option<String> {
+    fn kind(&self, context: &Context, call: &RpcCall) -> Option<String> {
         let operation = call.operation.as_deref()?;
         Some(match operation {
             "SamrEnumerateUsersInDomain"
@@ -113,7 +119,7 @@ impl SamrRecon {
                     Some(RpcDetail::LookupNames { names }) => names.as_slice(),
                     _ => &[],
                 };
-                match names.iter().find(|name| self.is_sensitive(name)) {
+                match names.iter().find(|name| is_sensitive(context, name)) {
                     Some(name) => format!("lookup of {name}"),
                     None => "name lookups".to_owned(),
                 }
@@ -126,18 +132,13 @@ impl SamrRecon {
         })
     }
 
-    /// A well-known sensitive group, or an account or group the directory marks sensitive.
-    fn is_sensitive(&self, name: &str) -> bool {
-        sensitive_groups::is_sensitive_name(name)
-            || self.directory.find(name).is_some_and(|found| self.directory.sensitivity(&found).is_some())
-    }
-
-    fn query(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
+    fn query(&mut self, activity: &Activity, call: &RpcCall, context: &Context, alerts: &mut Alerts<'_>) {
         if call.interface != "samr" {
             return;
         }
-        let Some(kind) = self.kind(call) else { return };
-        let Some(ForeignCall { source, server, who, result }) = self.dcs.foreign_call(activity, call) else {
+        let Some(kind) = self.kind(context, call) else { return };
+        let Some(ForeignCall { source, server, who, result, .. }) = foreign_call(context, activity, call)
+        else {
             return;
         };
         let bare = |u: &str| account_key(u.rsplit('\\').next().unwrap_or(u));
@@ -153,35 +154,30 @@ impl SamrRecon {
             return;
         }
         let key = format!("{source} {server}");
-        let kinds = self.episodes.add(&key, activity.time, [kind.clone()]);
+        let kinds = self.episodes.named(&key, activity.time, [kind.clone()]);
+        let summary = format!("{result} {kind} by {who}");
         let finding = Finding {
-            key,
-            summary: format!("{result} {kind} by {who}"),
+            severity: META.base_severity,
             description: format!(
                 "{source} made SAMR reconnaissance queries against {server} as {who} that it never made \
                  while learning: {}.",
                 kinds.iter().cloned().collect::<Vec<_>>().join(", "),
             ),
-            severity: META.base_severity,
-            actor: call.user.clone(),
+            source: Finding::source_of(activity, call.user.clone()),
             targets: AlertTargets {
                 computers: BTreeSet::from([server.to_string()]),
                 ..AlertTargets::default()
             },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 impl Detector for SamrRecon {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         if let ActivityKind::RpcCalled(call) = &activity.kind {
-            self.query(activity, call, updates);
+            self.query(activity, call, context, alerts);
         }
     }
 
@@ -195,10 +191,18 @@ impl Detector for SamrRecon {
     }
 }
 
+/// A well-known sensitive group, or an account or group the directory marks sensitive.
+fn is_sensitive(context: &Context, name: &str) -> bool {
+    let directory = context.directory();
+    sensitive_groups::is_sensitive_name(name)
+        || directory.find(name).is_some_and(|found| directory.sensitivity(&found).is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+    use crate::DetectionConfig;
+    use crate::testing::logs::assert_silent_on_logs_and_captures;
 
     fn run(captures: &[&str], config: &DetectionConfig, baseline: Option<&crate::Baseline>) -> crate::Engine {
         let mut engine = crate::Engine::new(config, "test");
@@ -225,10 +229,8 @@ mod tests {
     const ADMIN: &str = "lab-extra/benign_directory_lookups";
 
     fn after_learning() -> DetectionConfig {
-        DetectionConfig {
-            samr_recon: SamrReconConfig { learning_days: 0, ..Default::default() },
-            ..DetectionConfig::default()
-        }
+        DetectionConfig::default()
+            .with::<SamrRecon>(SamrReconConfig { learning_days: 0, ..Default::default() })
     }
 
     #[test]
@@ -288,8 +290,9 @@ mod tests {
     #[test]
     fn excluded_and_benign_are_silent() {
         let mut config = after_learning();
-        config.samr_recon.exclude_actors = vec!["da_admin".into(), "bob".into(), "administrator".into()];
-        config.samr_recon.exclude_sources =
+        config.settings_mut::<SamrRecon>().exclude_actors =
+            vec!["da_admin".into(), "bob".into(), "administrator".into()];
+        config.settings_mut::<SamrRecon>().exclude_sources =
             vec!["10.99.0.20".parse().unwrap(), "10.99.0.21".parse().unwrap()];
         assert!(raised(run(&[ADMIN, "samr_recon"], &config, None)).is_empty());
         assert_silent_on_logs_and_captures(META.id);

@@ -16,10 +16,14 @@
 //!   a directory snapshot). A refused call (WERR_ACCESS_DENIED: hardened servers) says so.
 //! - Evidence: each call (request and reply frames), account, result.
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcDetail, Severity};
+use std::collections::BTreeSet;
 
-use crate::detections::windows::{EventRuleConfig, Finding, ForeignCall, KnownDcs, NamedEpisodes};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use orthrus_model::{AlertTargets, RpcDetail, Severity};
+
+use crate::DetectionMeta;
+use crate::detections::foreign_rpc::{
+    Attempt, Conclusion, ForeignRpcDetection, ForeignRpcRule, Reading, Seen,
+};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-SMB-001",
@@ -35,84 +39,86 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "session_enumeration",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(SessionEnumeration {
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(config.session_enumeration.window_secs),
-        config: config.session_enumeration.clone(),
+pub struct SessionEnumeration;
+
+impl ForeignRpcDetection for SessionEnumeration {
+    const META: &'static DetectionMeta = &META;
+    const RULES: &'static [ForeignRpcRule] = &[
+        ForeignRpcRule {
+            interface: "srvsvc",
+            operations: &["NetrSessionEnum"],
+            refused_binds: false,
+            per_server: false,
+            key_prefix: "",
+            read,
+            conclude,
+        },
+        ForeignRpcRule {
+            interface: "wkssvc",
+            operations: &["NetrWkstaUserEnum"],
+            refused_binds: false,
+            per_server: false,
+            key_prefix: "",
+            read,
+            conclude,
+        },
+    ];
+}
+
+/// What the call asks for, for sentences.
+fn what(operation: &str) -> &'static str {
+    if operation == "NetrSessionEnum" {
+        "sessions (NetrSessionEnum)"
+    } else {
+        "logged-on users (NetrWkstaUserEnum)"
+    }
+}
+
+/// The call, and the sessions the server gave away when its answer was readable.
+fn read(seen: &Seen<'_>) -> Option<Reading> {
+    let Attempt::Call(call) = seen.attempt else { return None };
+    let (what, result, who, server) =
+        (what(seen.operation), seen.party.result, &seen.party.who, seen.party.server);
+    let exposed = match &call.detail {
+        Some(RpcDetail::Sessions { sessions }) => sessions
+            .iter()
+            .filter(|s| !s.user.is_empty())
+            .map(|s| format!("exposed {} from {}", s.user, s.client.trim_start_matches('\\')))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(Reading {
+        names: [format!("{what} {result}")].into_iter().chain(exposed).collect(),
+        summary: format!("{who} enumerated {what} on {server}: {result}"),
+        severity: META.base_severity,
     })
 }
 
-pub struct SessionEnumeration {
-    config: EventRuleConfig,
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
-}
-
-impl Detector for SessionEnumeration {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
-        let ActivityKind::RpcCalled(call) = &activity.kind else { return };
-        let what = match (call.interface.as_str(), call.operation.as_deref()) {
-            ("srvsvc", Some("NetrSessionEnum")) => "sessions (NetrSessionEnum)",
-            ("wkssvc", Some("NetrWkstaUserEnum")) => "logged-on users (NetrWkstaUserEnum)",
-            _ => return,
-        };
-        let Some(ForeignCall { source, server, who, result }) = self.dcs.foreign_call(activity, call) else {
-            return;
-        };
-        if call.user.as_deref().is_some_and(|u| self.config.excludes(u)) {
-            return;
-        }
-        let key = source.to_string();
-        // The sessions the server gave away, when its answer was readable.
-        let exposed: Vec<String> = match &call.detail {
-            Some(RpcDetail::Sessions { sessions }) => sessions
-                .iter()
-                .filter(|s| !s.user.is_empty())
-                .map(|s| format!("exposed {} from {}", s.user, s.client.trim_start_matches('\\')))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let names =
-            self.episodes.add(&key, activity.time, [format!("{what} {result}")].into_iter().chain(exposed));
-        let calls: Vec<&str> =
-            names.iter().filter(|n| !n.starts_with("exposed ")).map(String::as_str).collect();
-        let sessions: Vec<&str> = names.iter().filter_map(|n| n.strip_prefix("exposed ")).collect();
-        let accounts = sessions.iter().filter_map(|s| s.split(" from ").next()).map(str::to_owned).collect();
-        let finding = Finding {
-            key,
-            summary: format!("{who} enumerated {what} on {}: {result}", server),
-            description: format!(
-                "{source} ({who}) enumerated who is logged on to {}: {}{}.",
-                server,
-                calls.join(", "),
-                if sessions.is_empty() {
-                    String::new()
-                } else {
-                    format!("; sessions exposed: {}", sessions.join(", "))
-                }
-            ),
-            severity: META.base_severity,
-            actor: call.user.clone(),
-            targets: AlertTargets {
-                computers: [server.to_string()].into(),
-                accounts,
-                ..AlertTargets::default()
-            },
-        };
-        self.episodes.raise(&META, activity, finding, updates);
+fn conclude(seen: &Seen<'_>, reading: &Reading, names: &BTreeSet<String>) -> Conclusion {
+    let (source, server, who) = (seen.party.source, seen.party.server, &seen.party.who);
+    let calls: Vec<&str> = names.iter().filter(|n| !n.starts_with("exposed ")).map(String::as_str).collect();
+    let sessions: Vec<&str> = names.iter().filter_map(|n| n.strip_prefix("exposed ")).collect();
+    let accounts = sessions.iter().filter_map(|s| s.split(" from ").next()).map(str::to_owned).collect();
+    Conclusion {
+        description: format!(
+            "{source} ({who}) enumerated who is logged on to {server}: {}{}.",
+            calls.join(", "),
+            if sessions.is_empty() {
+                String::new()
+            } else {
+                format!("; sessions exposed: {}", sessions.join(", "))
+            }
+        ),
+        severity: reading.severity,
+        targets: AlertTargets { computers: [server.to_string()].into(), accounts, ..AlertTargets::default() },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::{BENIGN, alerts_for, assert_silent};
+    use crate::DetectionConfig;
+    use crate::testing::lab::{BENIGN, alerts_for, assert_silent};
 
     #[test]
     fn fires_on_lab_session_enumeration() {

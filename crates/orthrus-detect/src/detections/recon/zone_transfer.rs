@@ -17,8 +17,9 @@
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 
-use crate::detections::windows::{Finding, KnownDcs, NamedEpisodes};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::EventRuleConfig;
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-DNS-001",
@@ -34,28 +35,24 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "zone_transfer",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(ZoneTransfer {
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(config.zone_transfer.window_secs),
-    })
+impl Detection for ZoneTransfer {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        ZoneTransfer { episodes: Incidents::new(settings.window_secs) }
+    }
 }
 
 pub struct ZoneTransfer {
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
 }
 
 impl Detector for ZoneTransfer {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         let ActivityKind::DnsQueried(query) = &activity.kind else { return };
         let (Some(source), true) = (activity.source_ip(), query.zone_transfer) else { return };
-        if self.dcs.contains_address(source) {
+        if context.dcs().contains_address(source) {
             return;
         }
         let handed_over = query.rcode.as_deref() == Some("NOERROR") && query.answer_count > 0;
@@ -65,28 +62,29 @@ impl Detector for ZoneTransfer {
             format!("refused ({})", query.rcode.as_deref().unwrap_or("no answer"))
         };
         let key = source.to_string();
-        let zones = self.episodes.add(&key, activity.time, [query.name.clone()]);
+        let zones = self.episodes.named(&key, activity.time, [query.name.clone()]);
         let server = activity.destination.map(|d| d.ip.to_string()).unwrap_or_default();
+        let summary = format!("{} of {}: {result}", query.qtype, query.name);
         let finding = Finding {
-            key,
-            summary: format!("{} of {}: {result}", query.qtype, query.name),
+            severity: META.base_severity,
             description: format!(
                 "{source}, which is not a DNS server of the domain, asked {server} for zone transfers of {}; \
                  the last was {result}.",
                 zones.iter().cloned().collect::<Vec<_>>().join(", ")
             ),
-            severity: META.base_severity,
-            actor: None,
+            source: Finding::source_of(activity, None),
             targets: AlertTargets { computers: [server].into(), ..AlertTargets::default() },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::{BENIGN, alerts_for, assert_silent};
+    use crate::DetectionConfig;
+    use crate::testing::lab::{BENIGN, alerts_for, assert_silent};
 
     #[test]
     fn fires_on_lab_zone_transfer() {
@@ -99,7 +97,7 @@ mod tests {
     #[test]
     fn a_secondary_dns_server_is_excluded_and_benign_traffic_is_silent() {
         let mut config = DetectionConfig::default();
-        config.zone_transfer.exclude_sources = vec!["10.99.0.21".parse().unwrap()];
+        config.settings_mut::<ZoneTransfer>().exclude_sources = vec!["10.99.0.21".parse().unwrap()];
         let mut engine = crate::Engine::new(&config, "test");
         for activity in orthrus_testkit::lab_activities("dns_zone_transfer") {
             engine.observe(&activity);

@@ -14,9 +14,10 @@
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 
-use super::{EventRuleConfig, Finding, logged_on, raise};
+use crate::EventRuleConfig;
+use crate::names::logged_on;
 use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-004",
@@ -32,11 +33,13 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "adminsdholder",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(AdminSdHolder {
-        incidents: Incidents::new(config.adminsdholder.window_secs),
-        config: config.adminsdholder.clone(),
-    })
+impl Detection for AdminSdHolder {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        AdminSdHolder { incidents: Incidents::new(settings.window_secs), config: settings.clone() }
+    }
 }
 
 pub struct AdminSdHolder {
@@ -45,11 +48,7 @@ pub struct AdminSdHolder {
 }
 
 impl Detector for AdminSdHolder {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         let ActivityKind::DirectoryObjectChanged(change) = &activity.kind else { return };
         if !change.dn.to_ascii_lowercase().starts_with("cn=adminsdholder,cn=system,") {
             return;
@@ -60,13 +59,14 @@ impl Detector for AdminSdHolder {
         }
         let attribute = change.attribute.clone().unwrap_or_else(|| "the object".into());
         let acl = attribute.eq_ignore_ascii_case("nTSecurityDescriptor");
+        let key = actor.to_lowercase();
+        let summary = format!(
+            "{actor} changed {attribute} of {}: {}",
+            change.dn,
+            change.value.as_deref().unwrap_or("")
+        );
         let finding = Finding {
-            key: actor.to_lowercase(),
-            summary: format!(
-                "{actor} changed {attribute} of {}: {}",
-                change.dn,
-                change.value.as_deref().unwrap_or("")
-            ),
+            severity: if acl { Severity::High } else { META.base_severity },
             description: format!(
                 "{actor} modified {attribute} of AdminSDHolder on {}{}.",
                 logged_on(activity),
@@ -76,18 +76,19 @@ impl Detector for AdminSdHolder {
                     ""
                 }
             ),
-            severity: if acl { Severity::High } else { META.base_severity },
-            actor: Some(actor),
+            source: Finding::source_of(activity, Some(actor)),
             targets: AlertTargets::default(),
         };
-        raise(&META, &mut self.incidents, activity, finding, updates);
+        let incident = self.incidents.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::logs::{assert_silent, corpus_alerts};
 
     #[test]
     fn fires_on_corpus_adminsdholder_acl_change() {

@@ -21,9 +21,10 @@ use orthrus_model::{AccountRef, Activity, ActivityKind, AlertTargets, DirectoryO
 
 use orthrus_directory::ad::rdn_value;
 
-use super::{EventRuleConfig, Finding, KnownDcs, actor_name, host_key, logged_on, raise};
+use crate::EventRuleConfig;
+use crate::names::{actor_name, host_key, logged_on};
 use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-DRS-002",
@@ -45,18 +46,18 @@ pub static META: DetectionMeta = DetectionMeta {
 
 const DRS_SPN: &str = "e3514235-4b06-11d1-ab04-00c04fc2dcd2/";
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(DcShadow {
-        incidents: Incidents::new(config.dcshadow.window_secs),
-        config: config.dcshadow.clone(),
-        dcs: KnownDcs::from_config(config),
-    })
+impl Detection for DcShadow {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        DcShadow { incidents: Incidents::new(settings.window_secs), config: settings.clone() }
+    }
 }
 
 pub struct DcShadow {
     config: EventRuleConfig,
     incidents: Incidents<String>,
-    dcs: KnownDcs,
 }
 
 /// The server a DN under `CN=Servers,…,CN=Sites,CN=Configuration` stands for, and the kind
@@ -89,12 +90,7 @@ fn replication_spns(spns: &str) -> Vec<&str> {
 }
 
 impl Detector for DcShadow {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         let (actor, computer, what) = match &activity.kind {
             ActivityKind::DirectoryObjectChanged(change)
                 if change.operation == DirectoryOperation::Created
@@ -148,7 +144,7 @@ impl Detector for DcShadow {
             }
             _ => return,
         };
-        if self.dcs.contains(&computer) {
+        if context.dcs().contains(&computer) {
             return;
         }
         let actor_name = actor_name(&actor);
@@ -156,26 +152,28 @@ impl Detector for DcShadow {
             return;
         }
         let computer = computer.trim_end_matches('$').to_owned();
+        let key = host_key(&computer);
+        let summary = format!("{actor_name} {what}");
         let finding = Finding {
-            key: host_key(&computer),
-            summary: format!("{actor_name} {what}"),
+            severity: META.base_severity,
             description: format!(
                 "{computer}, which is not a known domain controller, was registered as one by {actor_name} \
                  (logged on {}): the signature of DCShadow.",
                 logged_on(activity)
             ),
-            severity: META.base_severity,
-            actor: Some(actor_name),
+            source: Finding::source_of(activity, Some(actor_name)),
             targets: AlertTargets { computers: [computer].into(), ..AlertTargets::default() },
         };
-        raise(&META, &mut self.incidents, activity, finding, updates);
+        let incident = self.incidents.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::logs::{assert_silent, corpus_alerts};
 
     #[test]
     fn fires_on_corpus_dcshadow() {
@@ -201,7 +199,7 @@ mod tests {
     fn fires_on_the_labs_registration_from_the_wire_and_from_the_dcs_log() {
         // da_admin adds a server object for WS01 under the site and the replication SPNs to
         // WS01's computer account over clear LDAP, then removes both.
-        let wire = crate::detections::recon::testing::extra_alerts(
+        let wire = crate::testing::extra::extra_alerts(
             "dcshadow_registration",
             META.id,
             &DetectionConfig::default(),
@@ -214,7 +212,7 @@ mod tests {
             "{:#?}",
             wire[0].evidence
         );
-        let log = crate::detections::recon::testing::extra_audit_alerts(
+        let log = crate::testing::extra::extra_audit_alerts(
             "dcshadow_registration",
             META.id,
             &DetectionConfig::default(),
@@ -240,9 +238,6 @@ mod tests {
     #[test]
     fn silent_on_benign_logs() {
         assert_silent(META.id);
-        crate::detections::kerberos::testing::assert_silent(
-            crate::detections::kerberos::testing::BENIGN,
-            META.id,
-        );
+        crate::testing::lab::assert_silent(crate::testing::lab::BENIGN, META.id);
     }
 }

@@ -27,10 +27,10 @@
 
 use std::collections::BTreeSet;
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcCall, Severity};
+use orthrus_model::Severity;
 
-use super::{EventRuleConfig, Finding, ForeignCall, KnownDcs, NamedEpisodes};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::DetectionMeta;
+use crate::detections::foreign_rpc::{Conclusion, ForeignRpcDetection, ForeignRpcRule, Reading, Seen};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-DRS-003",
@@ -46,71 +46,50 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "dcshadow_replication",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(DcShadowReplication {
-        config: config.dcshadow_replication.clone(),
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(config.dcshadow_replication.window_secs),
+pub struct DcShadowReplication;
+
+impl ForeignRpcDetection for DcShadowReplication {
+    const META: &'static DetectionMeta = &META;
+    const RULES: &'static [ForeignRpcRule] = &[ForeignRpcRule {
+        interface: "drsuapi",
+        operations: &["IDL_DRSReplicaSync", "IDL_DRSReplicaAdd"],
+        refused_binds: false,
+        per_server: true,
+        key_prefix: "",
+        read,
+        conclude,
+    }];
+}
+
+fn read(seen: &Seen<'_>) -> Option<Reading> {
+    let (operation, result, who) = (seen.operation, seen.party.result, &seen.party.who);
+    Some(Reading {
+        names: vec![operation.to_owned()],
+        summary: format!("{result} {operation} by {who}"),
+        severity: META.base_severity,
     })
 }
 
-pub struct DcShadowReplication {
-    config: EventRuleConfig,
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
-}
-
-impl DcShadowReplication {
-    fn replication_request(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
-        let operation = call.operation.as_deref().unwrap_or_default();
-        if call.interface != "drsuapi" || !matches!(operation, "IDL_DRSReplicaSync" | "IDL_DRSReplicaAdd") {
-            return;
-        }
-        let Some(ForeignCall { source, server, who, result }) = self.dcs.foreign_call(activity, call) else {
-            return;
-        };
-        if call.user.as_deref().is_some_and(|u| self.config.excludes(u)) {
-            return;
-        }
-        let key = format!("{source} {server}");
-        let requests = self.episodes.add(&key, activity.time, [operation.to_owned()]);
-        let finding = Finding {
-            key,
-            summary: format!("{result} {operation} by {who}"),
-            description: format!(
-                "{source}, which is not a known domain controller, asked {server} as {who} to \
-                 replicate ({}): a rogue domain controller (DCShadow) pushes its changes this way.",
-                requests.iter().cloned().collect::<Vec<_>>().join(", "),
-            ),
-            severity: META.base_severity,
-            actor: call.user.clone(),
-            targets: AlertTargets {
-                computers: BTreeSet::from([server.to_string()]),
-                ..AlertTargets::default()
-            },
-        };
-        self.episodes.raise(&META, activity, finding, updates);
-    }
-}
-
-impl Detector for DcShadowReplication {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
-        if let ActivityKind::RpcCalled(call) = &activity.kind {
-            self.replication_request(activity, call, updates);
-        }
-    }
+fn conclude(seen: &Seen<'_>, reading: &Reading, requests: &BTreeSet<String>) -> Conclusion {
+    let (source, server, who) = (seen.party.source, seen.party.server, &seen.party.who);
+    Conclusion::on_server(
+        seen,
+        reading.severity,
+        format!(
+            "{source}, which is not a known domain controller, asked {server} as {who} to \
+             replicate ({}): a rogue domain controller (DCShadow) pushes its changes this way.",
+            requests.iter().cloned().collect::<Vec<_>>().join(", "),
+        ),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::kerberos::testing::alerts_for;
-    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+    use crate::DetectionConfig;
+    use crate::detections::foreign_rpc::ForeignRpc;
+    use crate::testing::lab::alerts_for;
+    use crate::testing::logs::assert_silent_on_logs_and_captures;
 
     #[test]
     fn fires_on_a_replication_cycle_asked_by_a_non_dc_in_the_lab() {
@@ -148,7 +127,7 @@ mod tests {
     #[test]
     fn silent_for_an_excluded_admin_or_a_known_dc() {
         let mut config = DetectionConfig::default();
-        config.dcshadow_replication.exclude_actors = vec!["da_admin".into()];
+        config.settings_mut::<ForeignRpc<DcShadowReplication>>().exclude_actors = vec!["da_admin".into()];
         assert!(alerts_for("drs_unusual_replication", META.id, &config).is_empty());
         let as_dc =
             DetectionConfig { domain_controllers: vec!["10.99.0.21".into()], ..DetectionConfig::default() };

@@ -33,10 +33,9 @@ use std::net::IpAddr;
 use orthrus_model::{Activity, ActivityKind, AlertSource, AlertTargets, RpcCall, Severity};
 use serde::Deserialize;
 
-use super::KnownDcs;
-use crate::detections::kerberos::account_key;
+use crate::names::account_key;
 use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector, Verdict};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-DRS-001",
@@ -77,34 +76,47 @@ impl Default for DcsyncConfig {
     }
 }
 
-impl DcsyncConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for DcsyncConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![("window_secs", self.window_secs.to_string())]
     }
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(Dcsync {
-        excluded: config.dcsync.exclude_accounts.iter().map(|a| account_key(a)).collect(),
-        dcs: KnownDcs::from_config(config),
-        incidents: Incidents::new(config.dcsync.window_secs),
-    })
+impl Detection for Dcsync {
+    type Settings = DcsyncConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        Dcsync {
+            excluded: settings.exclude_accounts.iter().map(|a| account_key(a)).collect(),
+            incidents: Incidents::new(settings.window_secs),
+        }
+    }
 }
 
 pub struct Dcsync {
     excluded: Vec<String>,
-    dcs: KnownDcs,
     incidents: Incidents<String>,
 }
 
 impl Dcsync {
     /// The wire view: a replication request from an address that is not a DC's.
-    fn replication_call(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
+    fn replication_call(
+        &mut self,
+        activity: &Activity,
+        call: &RpcCall,
+        context: &Context,
+        alerts: &mut Alerts<'_>,
+    ) {
         if call.interface != "drsuapi" || call.operation.as_deref() != Some("IDL_DRSGetNCChanges") {
             return;
         }
         let Some(source) = activity.source_ip() else { return };
-        if self.dcs.contains_address(source) {
+        if context.dcs().contains_address(source) {
             return;
         }
         let account = call.user.clone();
@@ -137,20 +149,15 @@ impl Dcsync {
         );
         let targets = AlertTargets { computers: BTreeSet::from([dc]), ..AlertTargets::default() };
         let source_entity = AlertSource { ip: Some(source), account, ..AlertSource::default() };
-        let verdict = Verdict { severity: Severity::High, description, source: source_entity, targets };
-        updates.push(AlertUpdate::keyed(&META, activity, &key, incident, verdict));
+        let verdict = Finding { severity: Severity::High, description, source: source_entity, targets };
+        alerts.raise(activity, &key, incident, verdict);
     }
 }
 
 impl Detector for Dcsync {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         if let ActivityKind::RpcCalled(call) = &activity.kind {
-            self.replication_call(activity, call, updates);
+            self.replication_call(activity, call, context, alerts);
             return;
         }
         let ActivityKind::DirectoryObjectAccessed(access) = &activity.kind else { return };
@@ -177,7 +184,7 @@ impl Detector for Dcsync {
         if self.excluded.contains(&key) {
             return;
         }
-        if account.is_machine() && (self.dcs.is_empty() || self.dcs.contains(&account.name)) {
+        if account.is_machine() && (context.dcs().is_empty() || context.dcs().contains(&account.name)) {
             return;
         }
         let qualified = account.qualified();
@@ -204,20 +211,15 @@ impl Detector for Dcsync {
         let source =
             AlertSource { ip: activity.source_ip(), account: Some(qualified), ..AlertSource::default() };
         let severity = if secrets { Severity::High } else { META.base_severity };
-        updates.push(AlertUpdate::keyed(
-            &META,
-            activity,
-            &key,
-            incident,
-            Verdict { severity, description, source, targets },
-        ));
+        alerts.raise(activity, &key, incident, Finding { severity, description, source, targets });
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::{assert_silent_on_logs_and_captures, corpus_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::logs::{assert_silent_on_logs_and_captures, corpus_alerts};
 
     #[test]
     fn fires_on_corpus_dcsync_by_administrator() {
@@ -237,7 +239,7 @@ mod tests {
     #[test]
     fn excluded_account_and_dc_machine_accounts_are_silent() {
         let mut config = DetectionConfig::default();
-        config.dcsync.exclude_accounts = vec!["administrator".into()];
+        config.settings_mut::<Dcsync>().exclude_accounts = vec!["administrator".into()];
         let file = "evtx-attack-samples/Credential Access/CA_DCSync_4662.evtx";
         assert!(corpus_alerts(&[file], META.id, &config).is_empty());
         // Rights granted to an account (ACL change) are not replication itself.
@@ -247,8 +249,7 @@ mod tests {
 
     #[test]
     fn fires_on_lab_dcsync_from_the_wire() {
-        let alerts =
-            crate::detections::kerberos::testing::alerts_for("dcsync", META.id, &DetectionConfig::default());
+        let alerts = crate::testing::lab::alerts_for("dcsync", META.id, &DetectionConfig::default());
         assert_eq!(alerts.len(), 1, "{alerts:#?}");
         assert_eq!(alerts[0].source.ip, Some("10.99.0.21".parse().unwrap()));
         assert_eq!(alerts[0].source.account.as_deref(), Some("lab.test\\da_admin"));
@@ -260,13 +261,10 @@ mod tests {
     fn a_listed_domain_controller_replicating_is_silent() {
         let config =
             DetectionConfig { domain_controllers: vec!["10.99.0.21".into()], ..DetectionConfig::default() };
-        assert!(crate::detections::kerberos::testing::alerts_for("dcsync", META.id, &config).is_empty());
+        assert!(crate::testing::lab::alerts_for("dcsync", META.id, &config).is_empty());
         // Other replication calls (DCShadow-style ReplicaSync, GetReplInfo) are not GetNCChanges.
-        let other = crate::detections::kerberos::testing::alerts_for(
-            "drs_unusual_replication",
-            META.id,
-            &DetectionConfig::default(),
-        );
+        let other =
+            crate::testing::lab::alerts_for("drs_unusual_replication", META.id, &DetectionConfig::default());
         assert!(other.is_empty(), "{other:#?}");
     }
 
@@ -280,7 +278,7 @@ mod tests {
         // DC1$ (as SYSTEM) exercising replication rights in a corpus log: with no DC known,
         // any machine account passes; the directory naming DC1 a DC keeps it silent, and a
         // directory whose only DC is another one makes DC1$ a machine account replicating.
-        use crate::detections::windows::testing::{corpus_alerts, directory_of};
+        use crate::testing::logs::{corpus_alerts, directory_of};
         let file = "evtx-attack-samples/Credential Access/ACL_ForcePwd_SPNAdd_User_Computer_Accounts.evtx";
         let with = |dc: &str| {
             let snapshot = directory_of(

@@ -22,10 +22,13 @@
 
 use std::collections::BTreeSet;
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, Severity};
+use orthrus_model::{RpcDetail, Severity};
 
-use super::{EventRuleConfig, Finding, ForeignCall, KnownDcs, NamedEpisodes, callback_host};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::DetectionMeta;
+use crate::detections::foreign_rpc::{
+    Attempt, Conclusion, ForeignRpcDetection, ForeignRpcRule, Reading, Seen,
+};
+use crate::names::callback_host;
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-RPC-004",
@@ -41,82 +44,65 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "dfs_coerce",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(DfsCoerce {
-        config: config.dfs_coerce.clone(),
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(config.dfs_coerce.window_secs),
+pub struct DfsCoerce;
+
+impl ForeignRpcDetection for DfsCoerce {
+    const META: &'static DetectionMeta = &META;
+    const RULES: &'static [ForeignRpcRule] = &[ForeignRpcRule {
+        interface: "dfsnm",
+        operations: &["NetrDfsAddStdRoot", "NetrDfsRemoveStdRoot"],
+        refused_binds: false,
+        per_server: true,
+        key_prefix: "",
+        read,
+        conclude,
+    }];
+}
+
+/// The server name the call carries (unreadable when sealed).
+fn read(seen: &Seen<'_>) -> Option<Reading> {
+    let Attempt::Call(call) = seen.attempt else { return None };
+    let operation = seen.operation;
+    let host = match &call.detail {
+        Some(RpcDetail::Callback { path }) => Some(callback_host(path).to_owned()),
+        _ => None,
+    };
+    let (result, who) = (seen.party.result, &seen.party.who);
+    Some(Reading {
+        summary: format!(
+            "{result} {operation} by {who}{}",
+            host.as_ref().map(|h| format!(": server name {h}")).unwrap_or_default()
+        ),
+        names: host.into_iter().filter(|h| !h.is_empty()).collect(),
+        severity: META.base_severity,
     })
 }
 
-pub struct DfsCoerce {
-    config: EventRuleConfig,
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
-}
-
-impl DfsCoerce {
-    fn coercion(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
-        let operation = call.operation.as_deref().unwrap_or_default();
-        if call.interface != "dfsnm" || !matches!(operation, "NetrDfsAddStdRoot" | "NetrDfsRemoveStdRoot") {
-            return;
-        }
-        let Some(ForeignCall { source, server, who, result }) = self.dcs.foreign_call(activity, call) else {
-            return;
-        };
-        if call.user.as_deref().is_some_and(|u| self.config.excludes(u)) {
-            return;
-        }
-        let host = match &call.detail {
-            Some(RpcDetail::Callback { path }) => Some(callback_host(path).to_owned()),
-            _ => None,
-        };
-        let key = format!("{source} {server}");
-        let hosts = self.episodes.add(&key, activity.time, host.clone().filter(|h| !h.is_empty()));
-        let destination = match hosts.len() {
-            0 => "a host the sealed call names".to_owned(),
-            _ => hosts.iter().cloned().collect::<Vec<_>>().join(", "),
-        };
-        let finding = Finding {
-            key,
-            summary: format!(
-                "{result} {operation} by {who}{}",
-                host.map(|h| format!(": server name {h}")).unwrap_or_default()
-            ),
-            description: format!(
-                "{source} called {operation} on {server} as {who}, naming {destination} as the DFS server \
-                 (DFSCoerce): the server's machine account authenticates there and can be relayed or \
-                 its ticket captured."
-            ),
-            severity: META.base_severity,
-            actor: call.user.clone(),
-            targets: AlertTargets {
-                computers: BTreeSet::from([server.to_string()]),
-                ..AlertTargets::default()
-            },
-        };
-        self.episodes.raise(&META, activity, finding, updates);
-    }
-}
-
-impl Detector for DfsCoerce {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
-        if let ActivityKind::RpcCalled(call) = &activity.kind {
-            self.coercion(activity, call, updates);
-        }
-    }
+fn conclude(seen: &Seen<'_>, reading: &Reading, hosts: &BTreeSet<String>) -> Conclusion {
+    let operation = seen.operation;
+    let (source, server, who) = (seen.party.source, seen.party.server, &seen.party.who);
+    let destination = match hosts.len() {
+        0 => "a host the sealed call names".to_owned(),
+        _ => hosts.iter().cloned().collect::<Vec<_>>().join(", "),
+    };
+    Conclusion::on_server(
+        seen,
+        reading.severity,
+        format!(
+            "{source} called {operation} on {server} as {who}, naming {destination} as the DFS server \
+             (DFSCoerce): the server's machine account authenticates there and can be relayed or \
+             its ticket captured."
+        ),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::recon::testing::extra_alerts;
-    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+    use crate::DetectionConfig;
+    use crate::detections::foreign_rpc::ForeignRpc;
+    use crate::testing::extra::extra_alerts;
+    use crate::testing::logs::assert_silent_on_logs_and_captures;
 
     #[test]
     fn fires_on_dfscoerce_naming_the_attackers_host() {
@@ -141,7 +127,7 @@ mod tests {
         // An admin reads the DFS version and namespace list from the workstation.
         assert!(extra_alerts("benign_dfs_query", META.id, &DetectionConfig::default()).is_empty());
         let mut config = DetectionConfig::default();
-        config.dfs_coerce.exclude_actors = vec!["bob".into()];
+        config.settings_mut::<ForeignRpc<DfsCoerce>>().exclude_actors = vec!["bob".into()];
         assert!(extra_alerts("dfs_coerce", META.id, &config).is_empty());
         let from_dc =
             DetectionConfig { domain_controllers: vec!["10.99.0.21".into()], ..DetectionConfig::default() };

@@ -22,9 +22,10 @@
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, DirectoryOperation, Severity};
 
-use super::{EventRuleConfig, Finding, KnownDcs, actor_name, host_key, logged_on, raise};
+use crate::EventRuleConfig;
+use crate::names::{actor_name, host_key, logged_on};
 use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-007",
@@ -40,53 +41,47 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "dnshostname_spoofing",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(DnsHostNameSpoofing {
-        incidents: Incidents::new(config.dnshostname_spoofing.window_secs),
-        config: config.dnshostname_spoofing.clone(),
-        dcs: KnownDcs::from_config(config),
-        directory: config.directory.clone(),
-    })
+impl Detection for DnsHostNameSpoofing {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        DnsHostNameSpoofing { incidents: Incidents::new(settings.window_secs), config: settings.clone() }
+    }
 }
 
 pub struct DnsHostNameSpoofing {
     config: EventRuleConfig,
     incidents: Incidents<String>,
-    dcs: KnownDcs,
-    directory: std::sync::Arc<orthrus_directory::Directory>,
 }
 
 impl DnsHostNameSpoofing {
     /// The computer that already has `value` as its name, other than `object` (a DN or an
     /// account name): "the domain controller DC1", "WS07".
-    fn collision(&self, object: &str, value: &str) -> Option<String> {
+    fn collision(&self, context: &Context, object: &str, value: &str) -> Option<String> {
         let own = host_key(orthrus_directory::ad::rdn_value(object));
         let host = host_key(value);
         if host.is_empty() || host == own {
             return None;
         }
-        if let Some(found) = self.directory.find_computer(value)
+        if let Some(found) = context.directory().find_computer(value)
             && !found.object.dn.eq_ignore_ascii_case(object)
             && host_key(found.object.name()) != own
         {
-            let dc = self.directory.domain_controllers().iter().any(|dc| dc.object.dn == found.object.dn);
+            let dc =
+                context.directory().domain_controllers().iter().any(|dc| dc.object.dn == found.object.dn);
             return Some(format!(
                 "{}{}",
                 if dc { "the domain controller " } else { "" },
                 found.object.name()
             ));
         }
-        self.dcs.contains(&host).then(|| format!("the domain controller {}", host.to_uppercase()))
+        context.dcs().contains(&host).then(|| format!("the domain controller {}", host.to_uppercase()))
     }
 }
 
 impl Detector for DnsHostNameSpoofing {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         let (subject, object, value) = match &activity.kind {
             ActivityKind::DirectoryObjectChanged(change)
                 if change.operation == DirectoryOperation::Modified
@@ -102,33 +97,35 @@ impl Detector for DnsHostNameSpoofing {
             }
             _ => return,
         };
-        let Some(colliding) = self.collision(object, value) else { return };
+        let Some(colliding) = self.collision(context, object, value) else { return };
         let actor = actor_name(subject);
         if self.config.excludes(&actor) {
             return;
         }
         let computer = orthrus_directory::ad::rdn_value(object).to_owned();
+        let key = computer.to_lowercase();
+        let summary = format!("{actor} set dNSHostName of {object} to {value}");
         let finding = Finding {
-            key: computer.to_lowercase(),
-            summary: format!("{actor} set dNSHostName of {object} to {value}"),
+            severity: META.base_severity,
             description: format!(
                 "{actor} set the DNS host name of the computer {computer} to {value}, the name of {colliding}, on {}: \
                  a certificate issued to {computer} would name {colliding} (Certifried, CVE-2022-26923).",
                 logged_on(activity)
             ),
-            severity: META.base_severity,
-            actor: Some(actor),
+            source: Finding::source_of(activity, Some(actor)),
             targets: AlertTargets { computers: [computer, colliding].into(), ..AlertTargets::default() },
         };
-        raise(&META, &mut self.incidents, activity, finding, updates);
+        let incident = self.incidents.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::recon::testing::{extra_audit_alerts, with_lab_directory};
-    use crate::detections::windows::testing::assert_silent;
+    use crate::DetectionConfig;
+    use crate::testing::extra::{extra_audit_alerts, with_lab_directory};
+    use crate::testing::logs::assert_silent;
 
     #[test]
     fn fires_when_a_new_computer_takes_the_dcs_dns_name() {
@@ -159,7 +156,7 @@ mod tests {
         // Nothing says dc1 is anyone's name.
         assert!(extra_audit_alerts("dnshostname_spoofing", META.id, &DetectionConfig::default()).is_empty());
         let mut config = with_lab_directory(DetectionConfig::default());
-        config.dnshostname_spoofing.exclude_actors =
+        config.settings_mut::<DnsHostNameSpoofing>().exclude_actors =
             vec!["S-1-5-21-1588090211-3971310799-1232096303-1109".into()];
         assert!(extra_audit_alerts("dnshostname_spoofing", META.id, &config).is_empty());
         assert_silent(META.id);

@@ -13,9 +13,10 @@
 
 use orthrus_model::{AccountAction, Activity, ActivityKind, AlertTargets, Severity};
 
-use super::{EventRuleConfig, Finding, host_key, logged_on, raise};
+use crate::EventRuleConfig;
+use crate::names::{host_key, logged_on};
 use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-010",
@@ -31,8 +32,13 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "dsrm",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(Dsrm { incidents: Incidents::new(config.dsrm.window_secs), config: config.dsrm.clone() })
+impl Detection for Dsrm {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        Dsrm { incidents: Incidents::new(settings.window_secs), config: settings.clone() }
+    }
 }
 
 pub struct Dsrm {
@@ -41,11 +47,7 @@ pub struct Dsrm {
 }
 
 impl Detector for Dsrm {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         let ActivityKind::AccountChanged(change) = &activity.kind else { return };
         if change.action != AccountAction::PasswordReset || change.target.name != "DSRM Administrator" {
             return;
@@ -55,25 +57,27 @@ impl Detector for Dsrm {
             return;
         }
         let dc = logged_on(activity).to_owned();
+        let key = host_key(&dc);
+        let summary = format!("{actor} set the DSRM administrator password of {dc}");
         let finding = Finding {
-            key: host_key(&dc),
-            summary: format!("{actor} set the DSRM administrator password of {dc}"),
+            severity: META.base_severity,
             description: format!(
                 "{actor} set the Directory Services Restore Mode administrator password of {dc}, a local \
                  administrator of the DC that outlives domain password resets."
             ),
-            severity: META.base_severity,
-            actor: Some(actor),
+            source: Finding::source_of(activity, Some(actor)),
             targets: AlertTargets { computers: [dc].into(), ..AlertTargets::default() },
         };
-        raise(&META, &mut self.incidents, activity, finding, updates);
+        let incident = self.incidents.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::logs::{assert_silent, corpus_alerts};
 
     #[test]
     fn fires_on_corpus_dsrm_password_changes() {

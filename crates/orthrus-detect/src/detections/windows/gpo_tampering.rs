@@ -23,9 +23,9 @@
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 
-use super::{EventRuleConfig, Finding, raise};
+use crate::EventRuleConfig;
 use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-011",
@@ -66,26 +66,22 @@ fn gpo_of(path: &str) -> Option<&str> {
     path.split(['\\', '/']).find(|part| part.starts_with('{') && part.ends_with('}') && part.len() == 38)
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(GpoTampering {
-        incidents: Incidents::new(config.gpo_tampering.window_secs),
-        config: config.gpo_tampering.clone(),
-        directory: config.directory.clone(),
-    })
+impl Detection for GpoTampering {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        GpoTampering { incidents: Incidents::new(settings.window_secs), config: settings.clone() }
+    }
 }
 
 pub struct GpoTampering {
     config: EventRuleConfig,
     incidents: Incidents<String>,
-    directory: std::sync::Arc<orthrus_directory::Directory>,
 }
 
 impl Detector for GpoTampering {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         let ActivityKind::PolicyFileWritten(write) = &activity.kind else { return };
         let disabling: Vec<&String> = write.settings.iter().filter(|s| disables_defender(s)).collect();
         if disabling.is_empty() {
@@ -98,40 +94,38 @@ impl Detector for GpoTampering {
         let gpo = gpo_of(&write.name).unwrap_or(&write.name).to_owned();
         let scope =
             if write.name.to_ascii_lowercase().contains("\\machine\\") { "computers" } else { "users" };
+        let key = gpo.to_lowercase();
+        let summary =
+            format!("{who} wrote {} ({} bytes): {}", write.name, write.bytes, write.settings.join("; "));
         let finding = Finding {
-            key: gpo.to_lowercase(),
-            summary: format!(
-                "{who} wrote {} ({} bytes): {}",
-                write.name,
-                write.bytes,
-                write.settings.join("; ")
-            ),
+            severity: META.base_severity,
             description: format!(
                 "{who} edited the Group Policy {gpo} from {} to turn Microsoft Defender off on the {scope} it \
                  applies to ({}){}.",
                 activity.source_id(),
                 disabling.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
-                match self.directory.gpo_links(&gpo).as_slice() {
+                match context.directory().gpo_links(&gpo).as_slice() {
                     [] => String::new(),
                     links => format!("; it is linked to {}", links.join(", ")),
                 },
             ),
-            severity: META.base_severity,
-            actor: write.user.clone(),
+            source: Finding::source_of(activity, write.user.clone()),
             targets: AlertTargets {
                 computers: activity.destination.map(|d| d.ip.to_string()).into_iter().collect(),
                 ..AlertTargets::default()
             },
         };
-        raise(&META, &mut self.incidents, activity, finding, updates);
+        let incident = self.incidents.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::recon::testing::extra_alerts;
-    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+    use crate::DetectionConfig;
+    use crate::testing::extra::extra_alerts;
+    use crate::testing::logs::assert_silent_on_logs_and_captures;
 
     #[test]
     fn reads_which_settings_disable_defender() {
@@ -172,7 +166,7 @@ mod tests {
         assert!(!alert.description.contains("linked to"), "no directory, no links: {}", alert.description);
         // With a directory synced from the lab DC (the Default Domain Policy's GUID is the same
         // in every domain), the alert says where the GPO applies.
-        let config = crate::detections::recon::testing::with_recording_directory(
+        let config = crate::testing::extra::with_recording_directory(
             "overpass_windows_workstation",
             DetectionConfig::default(),
         );
@@ -189,7 +183,7 @@ mod tests {
         // An admin's edit setting Windows Update and Defender's PUA protection.
         assert!(extra_alerts("benign_gpo_edit", META.id, &DetectionConfig::default()).is_empty());
         let mut config = DetectionConfig::default();
-        config.gpo_tampering.exclude_actors = vec!["da_admin".into()];
+        config.settings_mut::<GpoTampering>().exclude_actors = vec!["da_admin".into()];
         assert!(extra_alerts("gpo_defender_disabled", META.id, &config).is_empty());
         assert_silent_on_logs_and_captures(META.id);
     }

@@ -19,10 +19,10 @@ use std::collections::BTreeSet;
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 
-use super::{EventRuleConfig, Finding, NamedEpisodes, actor_name, logged_on};
-use crate::detections::kerberos::honeytoken::Honeytokens;
-use crate::detections::kerberos::name_list;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::EventRuleConfig;
+use crate::names::{actor_name, logged_on, name_list};
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-008",
@@ -41,18 +41,18 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "honeytoken_attributes",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(HoneytokenAttributes {
-        config: config.honeytoken_attributes.clone(),
-        honeytokens: Honeytokens::new(config),
-        episodes: NamedEpisodes::new(config.honeytoken_attributes.window_secs),
-    })
+impl Detection for HoneytokenAttributes {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        HoneytokenAttributes { config: settings.clone(), episodes: Incidents::new(settings.window_secs) }
+    }
 }
 
 pub struct HoneytokenAttributes {
     config: EventRuleConfig,
-    honeytokens: Honeytokens,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
 }
 
 /// The value of a DN's first RDN (`CN=honey-pot1,OU=…` → `honey-pot1`).
@@ -62,16 +62,12 @@ fn first_rdn(dn: &str) -> Option<&str> {
 }
 
 impl Detector for HoneytokenAttributes {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         let (subject, honeytoken, attributes) = match &activity.kind {
             ActivityKind::AccountChanged(change)
                 if !change.computer && change.action == orthrus_model::AccountAction::Changed =>
             {
-                let named = self.honeytokens.of_account(&change.target);
+                let named = context.honeytokens().of_account(&change.target);
                 let attributes: Vec<String> = if change.changes.is_empty() {
                     vec!["attributes".to_owned()]
                 } else {
@@ -80,10 +76,10 @@ impl Detector for HoneytokenAttributes {
                 (&change.subject, named, attributes)
             }
             ActivityKind::DirectoryObjectChanged(change) => {
-                let named = self
-                    .honeytokens
+                let named = context
+                    .honeytokens()
                     .named(&change.dn)
-                    .or_else(|| first_rdn(&change.dn).and_then(|cn| self.honeytokens.named(cn)));
+                    .or_else(|| first_rdn(&change.dn).and_then(|cn| context.honeytokens().named(cn)));
                 (
                     &change.subject,
                     named,
@@ -97,45 +93,48 @@ impl Detector for HoneytokenAttributes {
         if self.config.excludes(&actor) {
             return;
         }
-        let names = self.episodes.add(
-            &honeytoken,
+        let names = self.episodes.named(
+            &&honeytoken,
             activity.time,
             attributes.iter().map(|a| format!("attribute:{a}")).chain([format!("actor:{actor}")]),
         );
         let of = |prefix: &str| -> BTreeSet<String> {
             names.iter().filter_map(|n| n.strip_prefix(prefix)).map(str::to_owned).collect()
         };
+        let key = honeytoken.clone();
+        let summary = format!(
+            "{actor} changed {} of the honeytoken {honeytoken} on {}",
+            attributes.join(", "),
+            logged_on(activity)
+        );
         let finding = Finding {
-            key: honeytoken.clone(),
-            summary: format!(
-                "{actor} changed {} of the honeytoken {honeytoken} on {}",
-                attributes.join(", "),
-                logged_on(activity)
-            ),
+            severity: META.base_severity,
             description: format!(
                 "The honeytoken {honeytoken}'s {} {} changed by {}: a decoy account nobody should manage.",
                 name_list(of("attribute:").iter(), 6),
                 if of("attribute:").len() == 1 { "was" } else { "were" },
                 name_list(of("actor:").iter(), 3),
             ),
-            severity: META.base_severity,
-            actor: Some(actor),
+            source: Finding::source_of(activity, Some(actor)),
             targets: AlertTargets { accounts: BTreeSet::from([honeytoken]), ..AlertTargets::default() },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::logs::{assert_silent, corpus_alerts};
 
     const SPN_SET: &str = "evtx-to-mitre-attack/TA0003-Persistence/T1098.xxx-Account manipulation/ID4738,5136-SPN set on user account.evtx";
 
     fn honeypot() -> DetectionConfig {
         let mut config = DetectionConfig::default();
-        config.honeytoken.accounts = vec!["honey-pot1".into()];
+        config.settings_mut::<crate::detections::kerberos::honeytoken::Honeytoken>().accounts =
+            vec!["honey-pot1".into()];
         config
     }
 
@@ -157,7 +156,8 @@ mod tests {
         let first = corpus_alerts(&[SPN_SET], META.id, &honeypot());
         let actor = first[0].source.account.clone().unwrap();
         let mut config = honeypot();
-        config.honeytoken_attributes.exclude_actors = vec![actor.rsplit('\\').next().unwrap().to_owned()];
+        config.settings_mut::<HoneytokenAttributes>().exclude_actors =
+            vec![actor.rsplit('\\').next().unwrap().to_owned()];
         assert!(corpus_alerts(&[SPN_SET], META.id, &config).is_empty());
     }
 

@@ -18,10 +18,10 @@ use std::collections::BTreeSet;
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 
-use super::{EventRuleConfig, Finding, NamedEpisodes, actor_name, logged_on};
-use crate::detections::kerberos::honeytoken::Honeytokens;
-use crate::detections::kerberos::name_list;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::EventRuleConfig;
+use crate::names::{actor_name, logged_on, name_list};
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-009",
@@ -40,64 +40,63 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "honeytoken_group",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(HoneytokenGroup {
-        config: config.honeytoken_group.clone(),
-        honeytokens: Honeytokens::new(config),
-        episodes: NamedEpisodes::new(config.honeytoken_group.window_secs),
-    })
+impl Detection for HoneytokenGroup {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        HoneytokenGroup { config: settings.clone(), episodes: Incidents::new(settings.window_secs) }
+    }
 }
 
 pub struct HoneytokenGroup {
     config: EventRuleConfig,
-    honeytokens: Honeytokens,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
 }
 
 impl Detector for HoneytokenGroup {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         let ActivityKind::GroupMembershipChanged(change) = &activity.kind else { return };
-        let Some(honeytoken) = self.honeytokens.of_account(&change.member) else { return };
+        let Some(honeytoken) = context.honeytokens().of_account(&change.member) else { return };
         let actor = actor_name(&change.subject);
         if self.config.excludes(&actor) {
             return;
         }
         let verb = if change.added { "added to" } else { "removed from" };
         let changes =
-            self.episodes.add(&honeytoken, activity.time, [format!("{verb} {}", change.group.name)]);
+            self.episodes.named(&honeytoken, activity.time, [format!("{verb} {}", change.group.name)]);
+        let key = honeytoken.clone();
+        let summary = format!(
+            "{actor} {} the honeytoken {honeytoken} {verb} {} on {}",
+            if change.added { "added" } else { "removed" },
+            change.group.name,
+            logged_on(activity)
+        );
         let finding = Finding {
-            key: honeytoken.clone(),
-            summary: format!(
-                "{actor} {} the honeytoken {honeytoken} {verb} {} on {}",
-                if change.added { "added" } else { "removed" },
-                change.group.name,
-                logged_on(activity)
-            ),
+            severity: META.base_severity,
             description: format!(
                 "The honeytoken {honeytoken} was {} by {actor}: a decoy account nobody should manage.",
                 name_list(changes.iter(), 5),
             ),
-            severity: META.base_severity,
-            actor: Some(actor),
+            source: Finding::source_of(activity, Some(actor)),
             targets: AlertTargets { accounts: BTreeSet::from([honeytoken]), ..AlertTargets::default() },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::recon::testing::with_lab_directory;
-    use crate::detections::windows::testing::{assert_silent, audit_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::extra::with_lab_directory;
+    use crate::testing::logs::{assert_silent, audit_alerts};
 
     fn bob_as_honeytoken() -> DetectionConfig {
         let mut config = DetectionConfig::default();
-        config.honeytoken.accounts = vec!["bob".into()];
+        config.settings_mut::<crate::detections::kerberos::honeytoken::Honeytoken>().accounts =
+            vec!["bob".into()];
         with_lab_directory(config)
     }
 
@@ -123,7 +122,7 @@ mod tests {
                 .is_empty()
         );
         let mut config = bob_as_honeytoken();
-        config.honeytoken_group.exclude_actors =
+        config.settings_mut::<HoneytokenGroup>().exclude_actors =
             vec!["S-1-5-21-1246678650-3139473170-4258655604-1109".into()];
         assert!(audit_alerts("group_membership_change", META.id, &config).is_empty());
     }

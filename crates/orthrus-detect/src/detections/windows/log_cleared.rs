@@ -19,8 +19,10 @@ use std::collections::BTreeSet;
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 
-use super::{EventRuleConfig, Finding, KnownDcs, NamedEpisodes, host_key, logged_on};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::EventRuleConfig;
+use crate::names::{host_key, logged_on};
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-018",
@@ -36,27 +38,22 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "log_cleared",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(LogCleared {
-        config: config.log_cleared.clone(),
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(config.log_cleared.window_secs),
-    })
+impl Detection for LogCleared {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        LogCleared { config: settings.clone(), episodes: Incidents::new(settings.window_secs) }
+    }
 }
 
 pub struct LogCleared {
     config: EventRuleConfig,
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
 }
 
 impl Detector for LogCleared {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         let ActivityKind::LogCleared(cleared) = &activity.kind else { return };
         if !matches!(cleared.channel.as_str(), "Security" | "System") {
             return;
@@ -67,29 +64,31 @@ impl Detector for LogCleared {
         }
         let who = actor.clone().unwrap_or_else(|| "an unknown account".into());
         let computer = logged_on(activity).to_owned();
-        let logs = self.episodes.add(&host_key(&computer), activity.time, [cleared.channel.clone()]);
-        let on_dc = self.dcs.contains(&computer);
+        let logs = self.episodes.named(&host_key(&computer), activity.time, [cleared.channel.clone()]);
+        let on_dc = context.dcs().contains(&computer);
+        let key = host_key(&computer);
+        let summary = format!("{who} cleared the {} log", cleared.channel);
         let finding = Finding {
-            key: host_key(&computer),
-            summary: format!("{who} cleared the {} log", cleared.channel),
+            severity: if on_dc && logs.contains("Security") { Severity::High } else { META.base_severity },
             description: format!(
                 "{who} cleared the {} log{} of {}{computer}.",
                 logs.iter().cloned().collect::<Vec<_>>().join(" and "),
                 if logs.len() == 1 { "" } else { "s" },
                 if on_dc { "domain controller " } else { "" },
             ),
-            severity: if on_dc && logs.contains("Security") { Severity::High } else { META.base_severity },
-            actor,
+            source: Finding::source_of(activity, actor),
             targets: AlertTargets { computers: BTreeSet::from([computer]), ..AlertTargets::default() },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::logs::{assert_silent, corpus_alerts};
 
     #[test]
     fn fires_on_security_and_system_log_clearing() {

@@ -29,8 +29,10 @@ use std::net::IpAddr;
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, Severity};
 
-use super::{EventRuleConfig, Finding, ForeignCall, KnownDcs, NamedEpisodes};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::EventRuleConfig;
+use crate::detections::foreign_rpc::{ForeignCall, foreign_call};
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-NRPC-002",
@@ -46,31 +48,40 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "netsync",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(NetSync {
-        config: config.netsync.clone(),
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(config.netsync.window_secs),
-        channel_accounts: HashMap::new(),
-    })
+impl Detection for NetSync {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        NetSync {
+            config: settings.clone(),
+            episodes: Incidents::new(settings.window_secs),
+            channel_accounts: HashMap::new(),
+        }
+    }
 }
 
 pub struct NetSync {
     config: EventRuleConfig,
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
     /// The machine account each address last opened a secure channel as (at most
     /// `MAX_SOURCES` addresses).
     channel_accounts: HashMap<IpAddr, String>,
 }
 
 impl NetSync {
-    fn secret_request(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
+    fn secret_request(
+        &mut self,
+        activity: &Activity,
+        call: &RpcCall,
+        context: &Context,
+        alerts: &mut Alerts<'_>,
+    ) {
         let operation = call.operation.as_deref().unwrap_or_default();
         if !matches!(operation, "NetrServerTrustPasswordsGet" | "NetrServerGetTrustInfo") {
             return;
         }
-        let Some(ForeignCall { source, server, result, .. }) = self.dcs.foreign_call(activity, call) else {
+        let Some(ForeignCall { source, server, result, .. }) = foreign_call(context, activity, call) else {
             return;
         };
         let channel = self.channel_accounts.get(&source).cloned();
@@ -82,7 +93,7 @@ impl NetSync {
             _ => None,
         };
         let key = format!("{source} {server}");
-        let accounts = self.episodes.add(&key, activity.time, asked_for.clone());
+        let accounts = self.episodes.named(&key, activity.time, asked_for.clone());
         let secrets = match accounts.len() {
             0 => "an account's password hashes".to_owned(),
             _ => {
@@ -91,35 +102,30 @@ impl NetSync {
         };
         let posing =
             channel.as_ref().map(|a| format!(" over a secure channel opened as {a}")).unwrap_or_default();
+        let summary = format!(
+            "{result} {operation}{}",
+            asked_for.as_ref().map(|a| format!(" for {a}")).unwrap_or_default()
+        );
         let finding = Finding {
-            key,
-            summary: format!(
-                "{result} {operation}{}",
-                asked_for.as_ref().map(|a| format!(" for {a}")).unwrap_or_default()
-            ),
+            severity: META.base_severity,
             description: format!(
                 "{source}, which is not a known domain controller, asked {server} for {secrets}{posing} \
                  ({operation}): a NetSync attack replicates secrets as if it were a DC."
             ),
-            severity: META.base_severity,
-            actor: channel,
+            source: Finding::source_of(activity, channel),
             targets: AlertTargets {
                 accounts: accounts.clone(),
                 computers: BTreeSet::from([server.to_string()]),
                 ..AlertTargets::default()
             },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 impl Detector for NetSync {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         let ActivityKind::RpcCalled(call) = &activity.kind else { return };
         if let (Some(RpcDetail::NetlogonAuthenticate { account_name, .. }), Some(source)) =
             (&call.detail, activity.source_ip())
@@ -132,7 +138,7 @@ impl Detector for NetSync {
             }
         }
         if call.interface == "netlogon" {
-            self.secret_request(activity, call, updates);
+            self.secret_request(activity, call, context, alerts);
         }
     }
 }
@@ -140,8 +146,9 @@ impl Detector for NetSync {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::recon::testing::extra_alerts;
-    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+    use crate::DetectionConfig;
+    use crate::testing::extra::extra_alerts;
+    use crate::testing::logs::assert_silent_on_logs_and_captures;
 
     #[test]
     fn fires_on_a_secure_channel_as_the_dc_asking_for_a_computers_secret() {
@@ -169,7 +176,7 @@ mod tests {
             DetectionConfig { domain_controllers: vec!["10.99.0.21".into()], ..DetectionConfig::default() };
         assert!(extra_alerts("netsync", META.id, &as_dc).is_empty());
         let mut config = DetectionConfig::default();
-        config.netsync.exclude_sources = vec!["10.99.0.21".parse().unwrap()];
+        config.settings_mut::<NetSync>().exclude_sources = vec!["10.99.0.21".parse().unwrap()];
         assert!(extra_alerts("netsync", META.id, &config).is_empty());
     }
 

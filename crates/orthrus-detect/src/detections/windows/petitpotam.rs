@@ -29,10 +29,13 @@
 
 use std::collections::BTreeSet;
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcBindRefusal, RpcCall, RpcDetail, Severity};
+use orthrus_model::{RpcCall, RpcDetail, Severity};
 
-use super::{EventRuleConfig, Finding, ForeignCall, KnownDcs, NamedEpisodes, callback_host};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::DetectionMeta;
+use crate::detections::foreign_rpc::{
+    Attempt, Conclusion, ForeignCall, ForeignRpcDetection, ForeignRpcRule, Reading, Seen,
+};
+use crate::names::callback_host;
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-RPC-003",
@@ -48,126 +51,81 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "petitpotam",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(PetitPotam {
-        config: config.petitpotam.clone(),
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(config.petitpotam.window_secs),
+pub struct PetitPotam;
+
+impl ForeignRpcDetection for PetitPotam {
+    const META: &'static DetectionMeta = &META;
+    const RULES: &'static [ForeignRpcRule] = &[ForeignRpcRule {
+        interface: "efsrpc",
+        operations: &[],
+        refused_binds: true,
+        per_server: true,
+        key_prefix: "",
+        read,
+        conclude,
+    }];
+}
+
+fn read(seen: &Seen<'_>) -> Option<Reading> {
+    match seen.attempt {
+        Attempt::Call(call) => judge_call(call, &seen.party),
+        Attempt::RefusedBind(bind) => {
+            let pipe = bind.pipe.as_deref().map(|p| format!(" over \\pipe\\{p}")).unwrap_or_default();
+            Some(Reading {
+                names: Vec::new(),
+                summary: format!("MS-EFSR bind{pipe} by {} refused (reason {})", seen.party.who, bind.reason),
+                severity: Severity::Medium,
+            })
+        }
+    }
+}
+
+/// What one MS-EFSR call tells: a sealed call (Medium), or a UNC path to another host than
+/// the server (High, naming the host); a local path is not judged.
+fn judge_call(call: &RpcCall, party: &ForeignCall) -> Option<Reading> {
+    let operation = call.operation.as_deref().unwrap_or("an MS-EFSR operation");
+    let ForeignCall { server, who, result, .. } = party;
+    if call.encrypted {
+        return Some(Reading {
+            names: Vec::new(),
+            summary: format!("{result} sealed {operation} by {who}"),
+            severity: Severity::Medium,
+        });
+    }
+    let Some(RpcDetail::Callback { path }) = &call.detail else { return None };
+    let host = callback_host(path);
+    let unc_elsewhere = path.starts_with("\\\\") && !host.is_empty() && host != server.to_string();
+    unc_elsewhere.then(|| Reading {
+        names: vec![host.to_owned()],
+        summary: format!("{result} {operation} by {who}: {path}"),
+        severity: Severity::High,
     })
 }
 
-pub struct PetitPotam {
-    config: EventRuleConfig,
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
-}
-
-/// What one MS-EFSR call or bind told: the evidence line, the host named, how severe.
-struct Attempt {
-    summary: String,
-    host: Option<String>,
-    severity: Severity,
-}
-
-impl PetitPotam {
-    fn call(&self, call: &RpcCall, foreign: &ForeignCall) -> Option<Attempt> {
-        let operation = call.operation.as_deref().unwrap_or("an MS-EFSR operation");
-        let ForeignCall { server, who, result, .. } = foreign;
-        if call.encrypted {
-            return Some(Attempt {
-                summary: format!("{result} sealed {operation} by {who}"),
-                host: None,
-                severity: Severity::Medium,
-            });
-        }
-        let Some(RpcDetail::Callback { path }) = &call.detail else { return None };
-        let host = callback_host(path);
-        let unc_elsewhere = path.starts_with("\\\\") && !host.is_empty() && host != server.to_string();
-        unc_elsewhere.then(|| Attempt {
-            summary: format!("{result} {operation} by {who}: {path}"),
-            host: Some(host.to_owned()),
-            severity: Severity::High,
-        })
-    }
-
-    fn raise(
-        &mut self,
-        activity: &Activity,
-        foreign: ForeignCall,
-        attempt: Attempt,
-        updates: &mut Vec<AlertUpdate>,
-    ) {
-        let ForeignCall { source, server, who, .. } = foreign;
-        let key = format!("{source} {server}");
-        let hosts = self.episodes.add(&key, activity.time, attempt.host.clone());
-        let told = match hosts.len() {
-            0 => String::new(),
-            _ => format!(" to open files on {}", hosts.iter().cloned().collect::<Vec<_>>().join(", ")),
-        };
-        let severity = if hosts.is_empty() { attempt.severity } else { Severity::High };
-        let finding = Finding {
-            key,
-            summary: attempt.summary,
-            description: format!(
-                "{source} used the Encrypting File System Remote Protocol on {server} as {who}{told} \
-                 (PetitPotam): the server's machine account is made to authenticate where the attacker \
-                 can relay it."
-            ),
-            severity,
-            actor: (who != "an unknown account").then_some(who),
-            targets: AlertTargets {
-                computers: BTreeSet::from([server.to_string()]),
-                ..AlertTargets::default()
-            },
-        };
-        self.episodes.raise(&META, activity, finding, updates);
-    }
-
-    fn refused_bind(&self, activity: &Activity, bind: &RpcBindRefusal) -> Option<(ForeignCall, Attempt)> {
-        let (source, server) = (activity.source_ip()?, activity.destination?.ip);
-        if self.dcs.contains_address(source) {
-            return None;
-        }
-        let who = bind.user.clone().unwrap_or_else(|| "an unknown account".into());
-        let pipe = bind.pipe.as_deref().map(|p| format!(" over \\pipe\\{p}")).unwrap_or_default();
-        let attempt = Attempt {
-            summary: format!("MS-EFSR bind{pipe} by {who} refused (reason {})", bind.reason),
-            host: None,
-            severity: Severity::Medium,
-        };
-        Some((ForeignCall { source, server, who, result: "refused" }, attempt))
-    }
-}
-
-impl Detector for PetitPotam {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
-        let found = match &activity.kind {
-            ActivityKind::RpcCalled(call) if call.interface == "efsrpc" => {
-                self.dcs.foreign_call(activity, call).and_then(|f| self.call(call, &f).map(|a| (f, a)))
-            }
-            ActivityKind::RpcBindRefused(bind) if bind.interface == "efsrpc" => {
-                self.refused_bind(activity, bind)
-            }
-            _ => None,
-        };
-        let Some((foreign, attempt)) = found else { return };
-        if self.config.excludes(&foreign.who) {
-            return;
-        }
-        self.raise(activity, foreign, attempt, updates);
-    }
+fn conclude(seen: &Seen<'_>, reading: &Reading, hosts: &BTreeSet<String>) -> Conclusion {
+    let (source, server, who) = (seen.party.source, seen.party.server, &seen.party.who);
+    let told = match hosts.len() {
+        0 => String::new(),
+        _ => format!(" to open files on {}", hosts.iter().cloned().collect::<Vec<_>>().join(", ")),
+    };
+    Conclusion::on_server(
+        seen,
+        if hosts.is_empty() { reading.severity } else { Severity::High },
+        format!(
+            "{source} used the Encrypting File System Remote Protocol on {server} as {who}{told} \
+             (PetitPotam): the server's machine account is made to authenticate where the attacker \
+             can relay it."
+        ),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::recon::testing::extra_alerts;
-    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+    use crate::DetectionConfig;
+    use crate::detections::foreign_rpc::ForeignRpc;
+    use crate::testing::extra::extra_alerts;
+    use crate::testing::logs::assert_silent_on_logs_and_captures;
 
     #[test]
     fn fires_on_petitpotam_whose_efsr_bind_the_dc_refused() {
@@ -192,14 +150,10 @@ mod tests {
 
     #[test]
     fn a_unc_path_to_another_host_is_high_and_local_paths_are_not_alerted() {
-        let detector = PetitPotam {
-            config: EventRuleConfig::default(),
-            dcs: KnownDcs::default(),
-            episodes: NamedEpisodes::new(3600),
-        };
         let foreign = |server: &str| ForeignCall {
             source: "10.99.0.21".parse().unwrap(),
             server: server.parse().unwrap(),
+            actor: Some("LAB\\bob".into()),
             who: "LAB\\bob".into(),
             result: "failed",
         };
@@ -220,25 +174,22 @@ mod tests {
             status: None,
             return_code: None,
         };
-        let attempt = detector.call(&call, &foreign("10.99.0.10")).expect("UNC to the attacker");
+        let attempt = judge_call(&call, &foreign("10.99.0.10")).expect("UNC to the attacker");
         assert_eq!(attempt.severity, Severity::High);
-        assert_eq!(attempt.host.as_deref(), Some("10.99.0.21"));
+        assert_eq!(attempt.names.first().map(String::as_str), Some("10.99.0.21"));
         let local = RpcCall {
             detail: Some(RpcDetail::Callback { path: "C:\\Users\\bob\\a.txt".into() }),
             ..call.clone()
         };
-        assert!(detector.call(&local, &foreign("10.99.0.10")).is_none());
+        assert!(judge_call(&local, &foreign("10.99.0.10")).is_none());
         let sealed = RpcCall { detail: None, encrypted: true, ..call };
-        assert_eq!(
-            detector.call(&sealed, &foreign("10.99.0.10")).map(|a| a.severity),
-            Some(Severity::Medium)
-        );
+        assert_eq!(judge_call(&sealed, &foreign("10.99.0.10")).map(|a| a.severity), Some(Severity::Medium));
     }
 
     #[test]
     fn silent_for_excluded_callers_dcs_and_benign_traffic() {
         let mut config = DetectionConfig::default();
-        config.petitpotam.exclude_actors = vec!["bob".into()];
+        config.settings_mut::<ForeignRpc<PetitPotam>>().exclude_actors = vec!["bob".into()];
         assert!(extra_alerts("efs_coerce", META.id, &config).is_empty());
         let from_dc =
             DetectionConfig { domain_controllers: vec!["10.99.0.21".into()], ..DetectionConfig::default() };

@@ -31,10 +31,13 @@
 
 use std::collections::BTreeSet;
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, Severity};
+use orthrus_model::{RpcDetail, Severity};
 
-use super::{EventRuleConfig, ForeignCall, KnownDcs, NamedEpisodes, callback_host};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::DetectionMeta;
+use crate::detections::foreign_rpc::{
+    Attempt, Conclusion, ForeignRpcDetection, ForeignRpcRule, Reading, Seen,
+};
+use crate::names::callback_host;
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-RPC-002",
@@ -53,134 +56,125 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "print_spooler",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(PrintSpooler {
-        config: config.print_spooler.clone(),
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(config.print_spooler.window_secs),
+pub struct PrintSpooler;
+
+impl ForeignRpcDetection for PrintSpooler {
+    const META: &'static DetectionMeta = &META;
+    const RULES: &'static [ForeignRpcRule] = &[
+        // The printer bug: any MS-RPRN call carrying a host to call back.
+        ForeignRpcRule {
+            interface: "rprn",
+            operations: &[],
+            refused_binds: false,
+            per_server: true,
+            key_prefix: "",
+            read: read_callback,
+            conclude: conclude_callback,
+        },
+        // PrintNightmare over MS-RPRN, and over MS-PAR (sealed, as MS-PAR requires: then the
+        // driver is unknown).
+        ForeignRpcRule {
+            interface: "rprn",
+            operations: &["RpcAddPrinterDriverEx"],
+            refused_binds: false,
+            per_server: true,
+            key_prefix: "driver ",
+            read: read_driver,
+            conclude: conclude_driver,
+        },
+        ForeignRpcRule {
+            interface: "par",
+            operations: &["RpcAsyncAddPrinterDriver"],
+            refused_binds: false,
+            per_server: true,
+            key_prefix: "driver ",
+            read: read_driver,
+            conclude: conclude_driver,
+        },
+    ];
+}
+
+/// The host the server is told to call back; High when it is not the caller.
+fn read_callback(seen: &Seen<'_>) -> Option<Reading> {
+    let Attempt::Call(call) = seen.attempt else { return None };
+    let Some(RpcDetail::Callback { path }) = &call.detail else { return None };
+    let host = callback_host(path);
+    let elsewhere = !host.is_empty()
+        && host.parse::<std::net::IpAddr>().map_or_else(
+            |_| seen.activity.source_host.as_deref().is_none_or(|h| !h.eq_ignore_ascii_case(host)),
+            |ip| ip != seen.party.source,
+        );
+    let (result, who) = (seen.party.result, &seen.party.who);
+    Some(Reading {
+        names: vec![host.to_owned()],
+        summary: format!("{result} printer change notification by {who}: call back {path}"),
+        severity: if elsewhere { Severity::High } else { META.base_severity },
     })
 }
 
-pub struct PrintSpooler {
-    config: EventRuleConfig,
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
+fn conclude_callback(seen: &Seen<'_>, reading: &Reading, hosts: &BTreeSet<String>) -> Conclusion {
+    let (source, server, who) = (seen.party.source, seen.party.server, &seen.party.who);
+    let on_dc = seen.context.dcs().contains_address(server);
+    Conclusion::on_server(
+        seen,
+        if on_dc { Severity::High } else { reading.severity },
+        format!(
+            "{source} told the Print Spooler of {}{server} as {who} to authenticate to {} (the \
+             printer bug): the server's machine account connects there and can be relayed or \
+             its ticket captured.",
+            if on_dc { "domain controller " } else { "" },
+            hosts.iter().cloned().collect::<Vec<_>>().join(", "),
+        ),
+    )
 }
 
-impl PrintSpooler {
-    fn coercion(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
-        if call.interface != "rprn" {
-            return;
-        }
-        let Some(RpcDetail::Callback { path }) = &call.detail else { return };
-        let Some(ForeignCall { source, server, who, result }) = self.dcs.foreign_call(activity, call) else {
-            return;
-        };
-        if call.user.as_deref().is_some_and(|u| self.config.excludes(u)) {
-            return;
-        }
-        let host = callback_host(path);
-        let elsewhere = !host.is_empty()
-            && host.parse::<std::net::IpAddr>().map_or_else(
-                |_| activity.source_host.as_deref().is_none_or(|h| !h.eq_ignore_ascii_case(host)),
-                |ip| ip != source,
-            );
-        let on_dc = self.dcs.contains_address(server);
-        let key = format!("{source} {server}");
-        let hosts = self.episodes.add(&key, activity.time, [host.to_owned()]);
-        let finding = super::Finding {
-            key,
-            summary: format!("{result} printer change notification by {who}: call back {path}"),
-            description: format!(
-                "{source} told the Print Spooler of {}{server} as {who} to authenticate to {} (the \
-                 printer bug): the server's machine account connects there and can be relayed or \
-                 its ticket captured.",
-                if on_dc { "domain controller " } else { "" },
-                hosts.iter().cloned().collect::<Vec<_>>().join(", "),
-            ),
-            severity: if on_dc || elsewhere { Severity::High } else { META.base_severity },
-            actor: call.user.clone(),
-            targets: AlertTargets {
-                computers: BTreeSet::from([server.to_string()]),
-                ..AlertTargets::default()
+/// A printer driver installed remotely: its files, a DLL on another host's share being the
+/// payload PrintNightmare loads.
+fn read_driver(seen: &Seen<'_>) -> Option<Reading> {
+    let Attempt::Call(call) = seen.attempt else { return None };
+    let (driver, files) = match &call.detail {
+        Some(RpcDetail::PrinterDriver { name, files, .. }) => (Some(name.clone()), files.clone()),
+        _ => (None, Vec::new()),
+    };
+    let (operation, result, who) = (seen.operation, seen.party.result, &seen.party.who);
+    Some(Reading {
+        summary: format!(
+            "{result} {operation} by {who}{}{}{}",
+            if call.encrypted { " (sealed)" } else { "" },
+            driver.as_ref().map(|d| format!(": driver \"{d}\"")).unwrap_or_default(),
+            if files.is_empty() { String::new() } else { format!(", files {}", files.join(", ")) },
+        ),
+        names: files.into_iter().filter(|f| f.starts_with("\\\\")).collect(),
+        severity: Severity::High,
+    })
+}
+
+fn conclude_driver(seen: &Seen<'_>, reading: &Reading, remote: &BTreeSet<String>) -> Conclusion {
+    let (source, server, who) = (seen.party.source, seen.party.server, &seen.party.who);
+    Conclusion::on_server(
+        seen,
+        reading.severity,
+        format!(
+            "{source} asked the Print Spooler of {server} as {who} to install a printer driver{} \
+             (PrintNightmare, CVE-2021-34527): the spooler loads driver files as SYSTEM.",
+            match remote.len() {
+                0 => String::new(),
+                _ => format!(
+                    " loading {} from another host",
+                    remote.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
             },
-        };
-        self.episodes.raise(&META, activity, finding, updates);
-    }
-}
-
-impl PrintSpooler {
-    /// PrintNightmare: a printer driver installed remotely (MS-RPRN RpcAddPrinterDriverEx, or
-    /// MS-PAR RpcAsyncAddPrinterDriver, sealed as MS-PAR requires: then the driver is unknown).
-    fn driver_install(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
-        let operation = match (call.interface.as_str(), call.operation.as_deref()) {
-            ("rprn", Some(op @ "RpcAddPrinterDriverEx")) | ("par", Some(op @ "RpcAsyncAddPrinterDriver")) => {
-                op
-            }
-            _ => return,
-        };
-        let Some(ForeignCall { source, server, who, result }) = self.dcs.foreign_call(activity, call) else {
-            return;
-        };
-        if call.user.as_deref().is_some_and(|u| self.config.excludes(u)) {
-            return;
-        }
-        let (driver, files) = match &call.detail {
-            Some(RpcDetail::PrinterDriver { name, files, .. }) => (Some(name.clone()), files.clone()),
-            _ => (None, Vec::new()),
-        };
-        // A driver file on another host's share is the payload PrintNightmare loads.
-        let remote: Vec<String> = files.iter().filter(|f| f.starts_with("\\\\")).cloned().collect();
-        let key = format!("driver {source} {server}");
-        let named = self.episodes.add(&key, activity.time, remote.iter().cloned());
-        let finding = super::Finding {
-            key,
-            summary: format!(
-                "{result} {operation} by {who}{}{}{}",
-                if call.encrypted { " (sealed)" } else { "" },
-                driver.as_ref().map(|d| format!(": driver \"{d}\"")).unwrap_or_default(),
-                if files.is_empty() { String::new() } else { format!(", files {}", files.join(", ")) },
-            ),
-            description: format!(
-                "{source} asked the Print Spooler of {server} as {who} to install a printer driver{} \
-                 (PrintNightmare, CVE-2021-34527): the spooler loads driver files as SYSTEM.",
-                match named.len() {
-                    0 => String::new(),
-                    _ => format!(
-                        " loading {} from another host",
-                        named.iter().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                },
-            ),
-            severity: Severity::High,
-            actor: call.user.clone(),
-            targets: AlertTargets {
-                computers: BTreeSet::from([server.to_string()]),
-                ..AlertTargets::default()
-            },
-        };
-        self.episodes.raise(&META, activity, finding, updates);
-    }
-}
-
-impl Detector for PrintSpooler {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
-        if let ActivityKind::RpcCalled(call) = &activity.kind {
-            self.coercion(activity, call, updates);
-            self.driver_install(activity, call, updates);
-        }
-    }
+        ),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+    use crate::DetectionConfig;
+    use crate::detections::foreign_rpc::ForeignRpc;
+    use crate::testing::logs::assert_silent_on_logs_and_captures;
+    use orthrus_model::ActivityKind;
 
     fn wire_alerts(path: &std::path::Path, config: &DetectionConfig) -> Vec<orthrus_model::Alert> {
         let mut engine = crate::Engine::new(config, "test");
@@ -228,7 +222,7 @@ mod tests {
     #[test]
     fn excluded_caller_and_calls_by_a_dc_are_silent() {
         let mut config = DetectionConfig::default();
-        config.print_spooler.exclude_actors = vec!["lgreen".into()];
+        config.settings_mut::<ForeignRpc<PrintSpooler>>().exclude_actors = vec!["lgreen".into()];
         assert!(wire_alerts(&spool_sample(), &config).is_empty());
         let from_dc =
             DetectionConfig { domain_controllers: vec!["172.16.66.37".into()], ..DetectionConfig::default() };
@@ -286,11 +280,8 @@ mod tests {
     fn fires_on_printnightmares_driver_install_with_a_dll_on_the_attackers_share() {
         // bob asks the DC's spooler to install a driver whose data file is
         // \\10.99.0.21\share\evil.dll; Samba answers ERROR_INVALID_LEVEL.
-        let alerts = crate::detections::recon::testing::extra_alerts(
-            "printnightmare",
-            META.id,
-            &DetectionConfig::default(),
-        );
+        let alerts =
+            crate::testing::extra::extra_alerts("printnightmare", META.id, &DetectionConfig::default());
         assert_eq!(alerts.len(), 1, "{alerts:#?}");
         let alert = &alerts[0];
         assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
@@ -306,15 +297,11 @@ mod tests {
         assert!(alert.evidence[0].summary.contains("driver \"Orthrus Lab Driver\""), "{:#?}", alert.evidence);
         // Silent for an excluded caller and for a DC installing a driver.
         let mut config = DetectionConfig::default();
-        config.print_spooler.exclude_actors = vec!["bob".into()];
-        assert!(
-            crate::detections::recon::testing::extra_alerts("printnightmare", META.id, &config).is_empty()
-        );
+        config.settings_mut::<ForeignRpc<PrintSpooler>>().exclude_actors = vec!["bob".into()];
+        assert!(crate::testing::extra::extra_alerts("printnightmare", META.id, &config).is_empty());
         let from_dc =
             DetectionConfig { domain_controllers: vec!["10.99.0.21".into()], ..DetectionConfig::default() };
-        assert!(
-            crate::detections::recon::testing::extra_alerts("printnightmare", META.id, &from_dc).is_empty()
-        );
+        assert!(crate::testing::extra::extra_alerts("printnightmare", META.id, &from_dc).is_empty());
         // The coercion part is silent on it, and the driver part on SpoolSample.
         assert!(
             wire_alerts(&spool_sample(), &DetectionConfig::default())[0].description.contains("printer bug")

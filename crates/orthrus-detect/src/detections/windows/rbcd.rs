@@ -15,9 +15,10 @@
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, DirectoryOperation, Severity};
 
-use super::{EventRuleConfig, Finding, logged_on, raise};
+use crate::EventRuleConfig;
+use crate::names::logged_on;
 use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-005",
@@ -33,8 +34,13 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "rbcd",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(Rbcd { incidents: Incidents::new(config.rbcd.window_secs), config: config.rbcd.clone() })
+impl Detection for Rbcd {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        Rbcd { incidents: Incidents::new(settings.window_secs), config: settings.clone() }
+    }
 }
 
 pub struct Rbcd {
@@ -43,11 +49,7 @@ pub struct Rbcd {
 }
 
 impl Detector for Rbcd {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         let ActivityKind::DirectoryObjectChanged(change) = &activity.kind else { return };
         let rbcd = change
             .attribute
@@ -66,27 +68,29 @@ impl Detector for Rbcd {
         }
         let machine = change.subject.is_machine();
         let target = orthrus_directory::ad::rdn_value(&change.dn).to_owned();
+        let key = change.dn.to_lowercase();
+        let summary = format!("{actor} wrote msDS-AllowedToActOnBehalfOfOtherIdentity on {}", change.dn);
         let finding = Finding {
-            key: change.dn.to_lowercase(),
-            summary: format!("{actor} wrote msDS-AllowedToActOnBehalfOfOtherIdentity on {}", change.dn),
+            severity: if machine { Severity::High } else { META.base_severity },
             description: format!(
                 "{actor}{} configured resource-based constrained delegation to {target} on {}: the accounts it \
                  names can impersonate any user to {target}.",
                 if machine { ", a machine account," } else { "" },
                 logged_on(activity)
             ),
-            severity: if machine { Severity::High } else { META.base_severity },
-            actor: Some(actor),
+            source: Finding::source_of(activity, Some(actor)),
             targets: AlertTargets { computers: [target].into(), ..AlertTargets::default() },
         };
-        raise(&META, &mut self.incidents, activity, finding, updates);
+        let incident = self.incidents.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::logs::{assert_silent, corpus_alerts};
 
     #[test]
     fn fires_on_corpus_rbcd_write() {

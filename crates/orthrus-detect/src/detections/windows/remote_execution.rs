@@ -45,9 +45,11 @@ use std::net::IpAddr;
 use orthrus_model::{Activity, ActivityKind, AlertTargets, HttpRequest, RpcCall, RpcDetail, Severity};
 use serde::Deserialize;
 
-use super::{Finding, ForeignCall, KnownDcs, NamedEpisodes, host_key, suspicious_command};
-use crate::detections::kerberos::{account_key, name_list};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use super::commands::suspicious_command;
+use crate::detections::foreign_rpc::{ForeignCall, foreign_call};
+use crate::names::{account_key, host_key, name_list};
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-RPC-001",
@@ -87,28 +89,39 @@ impl Default for RemoteExecutionConfig {
     }
 }
 
-impl RemoteExecutionConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for RemoteExecutionConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![("window_secs", self.window_secs.to_string())]
     }
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let c = &config.remote_execution;
-    Box::new(RemoteExecution {
-        excluded_tasks: c.exclude_tasks.iter().map(|t| t.trim_start_matches('\\').to_lowercase()).collect(),
-        excluded_actors: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(c.window_secs),
-        ticket_owners: TicketOwners::default(),
-    })
+impl Detection for RemoteExecution {
+    type Settings = RemoteExecutionConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        let c = settings;
+        RemoteExecution {
+            excluded_tasks: c
+                .exclude_tasks
+                .iter()
+                .map(|t| t.trim_start_matches('\\').to_lowercase())
+                .collect(),
+            excluded_actors: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
+            episodes: Incidents::new(c.window_secs),
+            ticket_owners: TicketOwners::default(),
+        }
+    }
 }
 
 pub struct RemoteExecution {
     excluded_tasks: Vec<String>,
     excluded_actors: Vec<String>,
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
     ticket_owners: TicketOwners,
 }
 
@@ -164,7 +177,13 @@ impl RemoteExecution {
 
     /// The wire view: a service created, a task registered or a WMI method executed over
     /// RPC by a non-DC.
-    fn remote_call(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
+    fn remote_call(
+        &mut self,
+        activity: &Activity,
+        call: &RpcCall,
+        context: &Context,
+        alerts: &mut Alerts<'_>,
+    ) {
         let operation = call.operation.as_deref().unwrap_or_default();
         let method = match (call.interface.as_str(), operation) {
             ("svcctl", "RCreateServiceW" | "RCreateServiceA") => "service creation",
@@ -173,7 +192,8 @@ impl RemoteExecution {
             ("wmi_services", "ExecMethod" | "ExecMethodAsync") => "WMI method execution",
             _ => return,
         };
-        let Some(ForeignCall { source, server: target, who, result }) = self.dcs.foreign_call(activity, call)
+        let Some(ForeignCall { source, server: target, who, result, .. }) =
+            foreign_call(context, activity, call)
         else {
             return;
         };
@@ -195,13 +215,19 @@ impl RemoteExecution {
             _ => String::new(),
         };
         let attempt = Attempt { source, target, who, result, method, object, actor: call.user.clone() };
-        self.record(activity, attempt, updates);
+        self.record(activity, attempt, context, alerts);
     }
 
     /// The wire view of WinRM: an authenticated `POST /wsman` to a server by a non-DC.
     /// PowerShell remoting says so in the target (`?PSVersion=`); winrs and WS-Management
     /// clients do not.
-    fn remote_shell(&mut self, activity: &Activity, request: &HttpRequest, updates: &mut Vec<AlertUpdate>) {
+    fn remote_shell(
+        &mut self,
+        activity: &Activity,
+        request: &HttpRequest,
+        context: &Context,
+        alerts: &mut Alerts<'_>,
+    ) {
         if !request.method.eq_ignore_ascii_case("POST") || !request.path().eq_ignore_ascii_case("/wsman") {
             return;
         }
@@ -210,7 +236,7 @@ impl RemoteExecution {
         };
         let account =
             request.user.clone().or_else(|| self.ticket_owners.owner(request.ticket_id.as_deref()).cloned());
-        if self.dcs.contains_address(source) || self.excludes_account(account.as_deref()) {
+        if context.dcs().contains_address(source) || self.excludes_account(account.as_deref()) {
             return;
         }
         let powershell = request.target.to_ascii_lowercase().contains("psversion=");
@@ -229,47 +255,44 @@ impl RemoteExecution {
             object: request.target.clone(),
             actor: account,
         };
-        self.record(activity, attempt, updates);
+        self.record(activity, attempt, context, alerts);
     }
 
-    fn record(&mut self, activity: &Activity, attempt: Attempt, updates: &mut Vec<AlertUpdate>) {
+    fn record(&mut self, activity: &Activity, attempt: Attempt, context: &Context, alerts: &mut Alerts<'_>) {
         let Attempt { source, target, who, result, method, object, actor } = attempt;
         // One alert per source and target, as MDI words it ("… were performed on DC1 from
         // CLIENT1").
         let key = format!("{source} {target}");
-        let methods = self.episodes.add(&key, activity.time, [format!("{result} {method}")]);
-        let on_dc = self.dcs.contains_address(target);
+        let methods = self.episodes.named(&key, activity.time, [format!("{result} {method}")]);
+        let on_dc = context.dcs().contains_address(target);
+        let summary = format!("{result} {method} by {who}: {object}");
         let finding = Finding {
-            key,
-            summary: format!("{result} {method} by {who}: {object}"),
+            severity: if on_dc { Severity::High } else { META.base_severity },
             description: format!(
                 "Remote code execution attempts were made on {}{} from {source} by {who}: {}.",
                 if on_dc { "domain controller " } else { "" },
                 target,
                 methods.iter().cloned().collect::<Vec<_>>().join(", "),
             ),
-            severity: if on_dc { Severity::High } else { META.base_severity },
-            actor,
+            source: Finding::source_of(activity, actor),
             targets: AlertTargets {
                 computers: BTreeSet::from([target.to_string()]),
                 ..AlertTargets::default()
             },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 impl Detector for RemoteExecution {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         self.ticket_owners.learn(activity);
         match &activity.kind {
-            ActivityKind::RpcCalled(call) => return self.remote_call(activity, call, updates),
-            ActivityKind::HttpRequested(request) => return self.remote_shell(activity, request, updates),
+            ActivityKind::RpcCalled(call) => return self.remote_call(activity, call, context, alerts),
+            ActivityKind::HttpRequested(request) => {
+                return self.remote_shell(activity, request, context, alerts);
+            }
             _ => {}
         }
         let ActivityKind::TaskScheduled(task) = &activity.kind else { return };
@@ -282,29 +305,30 @@ impl Detector for RemoteExecution {
         let Some(why) = suspicious_command(command) else { return };
         let computer = activity.destination_host.as_deref().unwrap_or("an unnamed computer").to_owned();
         let key = host_key(&computer);
-        let names = self.episodes.add(&key, activity.time, [task.name.clone()]);
+        let names = self.episodes.named(&key, activity.time, [task.name.clone()]);
         let actor = task.subject.qualified();
+        let summary = format!("{actor} registered task {}: {command}", task.name);
         let finding = Finding {
-            key,
-            summary: format!("{actor} registered task {}: {command}", task.name),
+            severity: if context.dcs().contains(&computer) { Severity::High } else { META.base_severity },
             description: format!(
                 "{actor} registered the scheduled task{} {} on {computer}, which {why}: {}.",
                 if names.len() == 1 { "" } else { "s" },
                 name_list(names.iter(), 5),
                 command.chars().take(120).collect::<String>(),
             ),
-            severity: if self.dcs.contains(&computer) { Severity::High } else { META.base_severity },
-            actor: Some(actor),
+            source: Finding::source_of(activity, Some(actor)),
             targets: AlertTargets { computers: BTreeSet::from([computer]), ..AlertTargets::default() },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::{assert_silent_on_logs_and_captures, corpus_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::logs::{assert_silent_on_logs_and_captures, corpus_alerts};
 
     #[test]
     fn fires_on_atexec_and_at_jobs() {
@@ -322,18 +346,14 @@ mod tests {
     #[test]
     fn excluded_task_is_silent() {
         let mut config = DetectionConfig::default();
-        config.remote_execution.exclude_tasks = vec!["\\bouWFQYO".into()];
+        config.settings_mut::<RemoteExecution>().exclude_tasks = vec!["\\bouWFQYO".into()];
         let file = "evtx-to-mitre-attack/EVTX_full_APT_attack_steps/ID4688,4698,4699,5145,4624-ATexec remote trask creation (GLOBAL).evtx";
         assert!(corpus_alerts(&[file], META.id, &config).is_empty());
     }
 
     #[test]
     fn fires_on_lab_remote_service_creation_from_the_wire() {
-        let alerts = crate::detections::kerberos::testing::alerts_for(
-            "remote_exec",
-            META.id,
-            &DetectionConfig::default(),
-        );
+        let alerts = crate::testing::lab::alerts_for("remote_exec", META.id, &DetectionConfig::default());
         assert_eq!(alerts.len(), 1, "{alerts:#?}");
         let alert = &alerts[0];
         assert_eq!(alert.source.ip, Some("10.99.0.21".parse().unwrap()));
@@ -347,7 +367,7 @@ mod tests {
         assert!(alert.evidence.iter().any(|e| e.summary.contains("ihcceIxc")), "{:#?}", alert.evidence);
         let config =
             DetectionConfig { domain_controllers: vec!["10.99.0.10".into()], ..DetectionConfig::default() };
-        let on_dc = crate::detections::kerberos::testing::alerts_for("remote_exec", META.id, &config);
+        let on_dc = crate::testing::lab::alerts_for("remote_exec", META.id, &config);
         assert_eq!(on_dc[0].severity, Severity::High);
     }
 
@@ -404,13 +424,10 @@ mod tests {
 
     #[test]
     fn an_excluded_wmi_caller_is_silent() {
-        let config = DetectionConfig {
-            remote_execution: RemoteExecutionConfig {
-                exclude_actors: vec!["lgreen".into()],
-                ..Default::default()
-            },
-            ..DetectionConfig::default()
-        };
+        let config = DetectionConfig::default().with::<RemoteExecution>(RemoteExecutionConfig {
+            exclude_actors: vec!["lgreen".into()],
+            ..Default::default()
+        });
         let path =
             orthrus_testkit::corpus().join("pcap-attack/Lateral Movement/LM_WMI_ProcessCallCreate.pcapng");
         assert!(wire_alerts(&[path], &config).is_empty());

@@ -17,9 +17,10 @@
 
 use orthrus_model::{AccountAction, Activity, ActivityKind, AlertTargets, Severity};
 
-use super::{EventRuleConfig, Finding, KnownDcs, logged_on, raise};
+use crate::EventRuleConfig;
+use crate::names::logged_on;
 use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-KRB-013",
@@ -35,27 +36,22 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "samaccountname_spoofing",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(SamAccountNameSpoofing {
-        incidents: Incidents::new(config.samaccountname_spoofing.window_secs),
-        config: config.samaccountname_spoofing.clone(),
-        dcs: KnownDcs::from_config(config),
-    })
+impl Detection for SamAccountNameSpoofing {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        SamAccountNameSpoofing { incidents: Incidents::new(settings.window_secs), config: settings.clone() }
+    }
 }
 
 pub struct SamAccountNameSpoofing {
     config: EventRuleConfig,
     incidents: Incidents<String>,
-    dcs: KnownDcs,
 }
 
 impl Detector for SamAccountNameSpoofing {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         let ActivityKind::AccountChanged(change) = &activity.kind else { return };
         let (old, new) = match change.action {
             AccountAction::Renamed => (
@@ -77,27 +73,29 @@ impl Detector for SamAccountNameSpoofing {
         if self.config.excludes(&actor) {
             return;
         }
-        let impersonates_dc = self.dcs.contains(&new);
+        let impersonates_dc = context.dcs().contains(&new);
+        let key = change.target.sid.clone().unwrap_or_else(|| new.to_lowercase());
+        let summary = format!("{actor} renamed computer account {old} to {new}");
         let finding = Finding {
-            key: change.target.sid.clone().unwrap_or_else(|| new.to_lowercase()),
-            summary: format!("{actor} renamed computer account {old} to {new}"),
+            severity: META.base_severity,
             description: format!(
                 "{actor} renamed a computer account to {new}, a name without the trailing $ {}(noPac), on {}.",
                 if impersonates_dc { "that is a domain controller's " } else { "" },
                 logged_on(activity)
             ),
-            severity: META.base_severity,
-            actor: Some(actor),
+            source: Finding::source_of(activity, Some(actor)),
             targets: AlertTargets { accounts: [new].into(), ..AlertTargets::default() },
         };
-        raise(&META, &mut self.incidents, activity, finding, updates);
+        let incident = self.incidents.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::logs::{assert_silent, corpus_alerts};
 
     #[test]
     fn fires_on_corpus_nopac_renames() {

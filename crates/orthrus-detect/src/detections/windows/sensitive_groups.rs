@@ -27,15 +27,14 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 use serde::Deserialize;
 
-use super::{Finding, NamedEpisodes, actor_name, logged_on};
 use crate::baseline::PairProfile;
-use crate::detections::kerberos::{account_key, name_list};
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::names::{account_key, actor_name, host_key, logged_on, name_list};
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-001",
@@ -120,40 +119,47 @@ impl Default for SensitiveGroupsConfig {
     }
 }
 
-impl SensitiveGroupsConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for SensitiveGroupsConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![("window_secs", self.window_secs.to_string()), ("learning_days", self.learning_days.to_string())]
     }
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let c = &config.sensitive_groups;
-    Box::new(SensitiveGroups {
-        extra: c.extra_groups.iter().map(|g| account_key(g)).collect(),
-        excluded: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
-        episodes: NamedEpisodes::new(c.window_secs),
-        learning_secs: i64::try_from(c.learning_days.saturating_mul(86_400)).unwrap_or(i64::MAX),
-        profile: PairProfile::default(),
-        directory: config.directory.clone(),
-    })
+impl Detection for SensitiveGroups {
+    type Settings = SensitiveGroupsConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        let c = settings;
+        SensitiveGroups {
+            extra: c.extra_groups.iter().map(|g| account_key(g)).collect(),
+            excluded: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
+            episodes: Incidents::new(c.window_secs),
+            learning_secs: i64::try_from(c.learning_days.saturating_mul(86_400)).unwrap_or(i64::MAX),
+            profile: PairProfile::default(),
+        }
+    }
 }
 
 pub struct SensitiveGroups {
     extra: Vec<String>,
     excluded: Vec<String>,
     /// Names in an episode: `group:<name>` and `member:<name>`.
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
     learning_secs: i64,
     /// Who changes which sensitive group: (modifier, group), lower case; `*` stands for
     /// the DC of logs that name no computer.
     profile: PairProfile,
-    directory: Arc<orthrus_directory::Directory>,
 }
 
 impl SensitiveGroups {
     /// The modifier is in the directory and not sensitive: not an administrator.
-    fn is_unprivileged(&self, actor: &str) -> bool {
-        self.directory.find(actor).is_some_and(|found| self.directory.sensitivity(&found).is_none())
+    fn is_unprivileged(&self, context: &Context, actor: &str) -> bool {
+        context.directory().find(actor).is_some_and(|found| context.directory().sensitivity(&found).is_none())
     }
 }
 
@@ -176,11 +182,7 @@ fn classify(name: &str, sid: Option<&str>, extra: &[String]) -> Option<bool> {
 }
 
 impl Detector for SensitiveGroups {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         let ActivityKind::GroupMembershipChanged(change) = &activity.kind else { return };
         let Some(critical) = classify(&change.group.name, change.group.sid.as_deref(), &self.extra) else {
             return;
@@ -188,7 +190,7 @@ impl Detector for SensitiveGroups {
         // A local account managing a computer's own groups (a workgroup machine, a member
         // server's local Administrators) is host administration, not the domain's: a DC has
         // no local accounts.
-        let computer = activity.destination_host.as_deref().map(super::host_key).unwrap_or_default();
+        let computer = activity.destination_host.as_deref().map(host_key).unwrap_or_default();
         let actor_domain = change.subject.domain.as_deref().map(str::to_lowercase).unwrap_or_default();
         if !computer.is_empty() && (actor_domain == computer || actor_domain == "workgroup") {
             return;
@@ -208,15 +210,15 @@ impl Detector for SensitiveGroups {
         if !change.added || self.profile.knows(&pair) {
             return;
         }
-        let unprivileged = self.is_unprivileged(&actor);
+        let unprivileged = self.is_unprivileged(context, &actor);
         let member = if change.member.name.is_empty() {
             change.member.sid.clone().unwrap_or_default()
         } else {
             change.member.name.clone()
         };
         let dc = logged_on(activity);
-        let names = self.episodes.add(
-            &key,
+        let names = self.episodes.named(
+            &&key,
             activity.time,
             [format!("group:{}", change.group.name), format!("member:{member}")],
         );
@@ -224,9 +226,9 @@ impl Detector for SensitiveGroups {
             names.iter().filter_map(|n| n.strip_prefix(prefix)).map(str::to_owned).collect()
         };
         let (groups, members) = (of("group:"), of("member:"));
+        let summary = format!("{actor} added {member} to {} on {dc}", change.group.name);
         let finding = Finding {
-            key,
-            summary: format!("{actor} added {member} to {} on {dc}", change.group.name),
+            severity: if critical || unprivileged { Severity::High } else { META.base_severity },
             description: format!(
                 "{actor}{} added {} to the sensitive group{} {}{}.",
                 if unprivileged { ", not itself an administrator," } else { "" },
@@ -235,11 +237,11 @@ impl Detector for SensitiveGroups {
                 name_list(groups.iter(), 5),
                 if self.profile.pairs.is_empty() { "" } else { ", a change not seen while learning" },
             ),
-            severity: if critical || unprivileged { Severity::High } else { META.base_severity },
-            actor: Some(actor),
+            source: Finding::source_of(activity, Some(actor)),
             targets: AlertTargets { accounts: members, ..AlertTargets::default() },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 
     fn learned(&self) -> Option<serde_json::Value> {
@@ -255,7 +257,9 @@ impl Detector for SensitiveGroups {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::{assert_silent, audit_alerts, corpus_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::logs::{assert_silent, audit_alerts, corpus_alerts};
+    use std::sync::Arc;
 
     #[test]
     fn fires_on_corpus_additions_to_domain_admins_and_dnsadmins() {
@@ -295,7 +299,7 @@ mod tests {
             assert!(engine.restore(baseline).unwrap().is_empty());
         }
         for path in paths {
-            for activity in crate::detections::windows::testing::event_activities(path) {
+            for activity in crate::testing::logs::event_activities(path) {
                 engine.observe(&activity);
             }
         }
@@ -310,10 +314,8 @@ mod tests {
     fn changes_seen_while_learning_are_silent_and_the_baseline_carries_them() {
         let lab = orthrus_testkit::fixture("audit/group_membership_change.audit.jsonl");
         let dnsadmins = orthrus_testkit::corpus().join(DNSADMINS);
-        let learning = DetectionConfig {
-            sensitive_groups: SensitiveGroupsConfig { learning_days: 28, ..Default::default() },
-            ..DetectionConfig::default()
-        };
+        let learning = DetectionConfig::default()
+            .with::<SensitiveGroups>(SensitiveGroupsConfig { learning_days: 28, ..Default::default() });
         // Learning: the lab's addition to Domain Admins raises nothing and is learned.
         let engine = run(std::slice::from_ref(&lab), &learning, None);
         let baseline = engine.baseline();
@@ -356,7 +358,7 @@ mod tests {
     fn an_unprivileged_modifier_is_high_with_the_directory() {
         // The corpus' DnsAdmins addition by OFFSEC\admmig, with a directory in which admmig is
         // an ordinary user: DnsAdmins alone is medium; a non-administrator granting it is high.
-        let snapshot = crate::detections::windows::testing::directory_of(
+        let snapshot = crate::testing::logs::directory_of(
             "offsec.lan",
             "OFFSEC",
             serde_json::json!([{"kind": "user", "dn": "CN=admmig,CN=Users,DC=offsec,DC=lan",

@@ -24,9 +24,10 @@ use std::net::IpAddr;
 use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 use serde::Deserialize;
 
-use super::{Finding, KnownDcs, NamedEpisodes, host_key, suspicious_command, user_writable};
-use crate::detections::kerberos::name_list;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use super::commands::{suspicious_command, user_writable};
+use crate::names::{host_key, name_list};
+use crate::window::Incidents;
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-002",
@@ -57,74 +58,77 @@ impl Default for ServiceCreationConfig {
     }
 }
 
-impl ServiceCreationConfig {
-    pub fn thresholds(&self) -> Vec<(&'static str, String)> {
+impl Settings for ServiceCreationConfig {
+    fn exclude_sources(&self) -> &[IpAddr] {
+        &self.exclude_sources
+    }
+
+    fn thresholds(&self) -> Vec<(&'static str, String)> {
         vec![("window_secs", self.window_secs.to_string())]
     }
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    let c = &config.service_creation;
-    Box::new(ServiceCreation {
-        excluded: c.exclude_services.iter().map(|s| s.to_lowercase()).collect(),
-        dcs: KnownDcs::from_config(config),
-        episodes: NamedEpisodes::new(c.window_secs),
-    })
+impl Detection for ServiceCreation {
+    type Settings = ServiceCreationConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        let c = settings;
+        ServiceCreation {
+            excluded: c.exclude_services.iter().map(|s| s.to_lowercase()).collect(),
+            episodes: Incidents::new(c.window_secs),
+        }
+    }
 }
 
 pub struct ServiceCreation {
     excluded: Vec<String>,
-    dcs: KnownDcs,
-    episodes: NamedEpisodes,
+    episodes: Incidents<String>,
 }
 
 impl Detector for ServiceCreation {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
-        self.dcs.learn(activity);
+    fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
         let ActivityKind::ServiceInstalled(service) = &activity.kind else { return };
         if self.excluded.contains(&service.name.to_lowercase()) {
             return;
         }
         let computer = activity.destination_host.as_deref().unwrap_or("an unnamed computer").to_owned();
-        let on_dc = self.dcs.contains(&computer);
+        let on_dc = context.dcs().contains(&computer);
         let shape = format!("{} {}", service.name, service.image_path);
         let why = suspicious_command(&shape).or_else(|| {
             (on_dc && user_writable(&service.image_path)).then_some("runs from a user-writable folder")
         });
         let Some(why) = why else { return };
         let key = host_key(&computer);
-        let names = self.episodes.add(&key, activity.time, [service.name.clone()]);
+        let names = self.episodes.named(&key, activity.time, [service.name.clone()]);
         let by = service.subject.as_ref().map(|s| format!(" by {}", s.qualified())).unwrap_or_default();
         let strong = !why.contains("folder") && !why.contains("random");
+        let summary = format!("service {} ({}) installed{by}: {why}", service.name, service.image_path);
         let finding = Finding {
-            key,
-            summary: format!("service {} ({}) installed{by}: {why}", service.name, service.image_path),
+            severity: if on_dc && strong { Severity::High } else { META.base_severity },
             description: format!(
                 "Service{} {} installed on {computer}{by}: {why} ({}).",
                 if names.len() == 1 { "" } else { "s" },
                 name_list(names.iter(), 5),
                 service.image_path.chars().take(120).collect::<String>(),
             ),
-            severity: if on_dc && strong { Severity::High } else { META.base_severity },
-            actor: service.subject.as_ref().map(|s| s.qualified()),
+            source: Finding::source_of(activity, service.subject.as_ref().map(|s| s.qualified())),
             targets: AlertTargets {
                 computers: BTreeSet::from([computer]),
                 services: names,
                 ..AlertTargets::default()
             },
         };
-        self.episodes.raise(&META, activity, finding, updates);
+        let incident = self.episodes.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::logs::{assert_silent, corpus_alerts};
 
     const ATTACKS: &[&str] = &[
         "evtx-to-mitre-attack/TA0003-Persistence/T1543.003-Create or Modify System Process-Windows Service/ID4697-New service for Mimikatz.evtx",
@@ -157,7 +161,7 @@ mod tests {
     #[test]
     fn excluded_service_names_are_silent() {
         let mut config = DetectionConfig::default();
-        config.service_creation.exclude_services = vec!["psexesvc".into()];
+        config.settings_mut::<ServiceCreation>().exclude_services = vec!["psexesvc".into()];
         assert!(corpus_alerts(&[ATTACKS[2]], META.id, &config).is_empty());
     }
 

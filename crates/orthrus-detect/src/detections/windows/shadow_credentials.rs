@@ -22,9 +22,10 @@
 
 use orthrus_model::{Activity, ActivityKind, AlertTargets, DirectoryOperation, Severity};
 
-use super::{EventRuleConfig, Finding, actor_name, bare_account, host_key, logged_on, raise};
+use crate::EventRuleConfig;
+use crate::names::{actor_name, bare_account, host_key, logged_on};
 use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-006",
@@ -50,11 +51,13 @@ fn self_or_sync(writer: &str, dn: &str) -> bool {
         || (bare.ends_with('$') && host_key(bare) == host_key(orthrus_directory::ad::rdn_value(dn)))
 }
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(ShadowCredentials {
-        incidents: Incidents::new(config.shadow_credentials.window_secs),
-        config: config.shadow_credentials.clone(),
-    })
+impl Detection for ShadowCredentials {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        ShadowCredentials { incidents: Incidents::new(settings.window_secs), config: settings.clone() }
+    }
 }
 
 pub struct ShadowCredentials {
@@ -63,11 +66,7 @@ pub struct ShadowCredentials {
 }
 
 impl Detector for ShadowCredentials {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         let (writer, dn, refused) = match &activity.kind {
             ActivityKind::DirectoryObjectChanged(change)
                 if change.operation == DirectoryOperation::Modified
@@ -93,12 +92,13 @@ impl Detector for ShadowCredentials {
             return;
         }
         let target = orthrus_directory::ad::rdn_value(dn).to_owned();
+        let key = dn.to_lowercase();
+        let summary = format!(
+            "{writer} added a key credential (msDS-KeyCredentialLink) to {dn}{}",
+            refused.as_ref().map(|r| format!(": refused ({r})")).unwrap_or_default()
+        );
         let finding = Finding {
-            key: dn.to_lowercase(),
-            summary: format!(
-                "{writer} added a key credential (msDS-KeyCredentialLink) to {dn}{}",
-                refused.as_ref().map(|r| format!(": refused ({r})")).unwrap_or_default()
-            ),
+            severity: if refused.is_some() { Severity::Medium } else { META.base_severity },
             description: format!(
                 "{writer} {} a key credential to {target}'s msDS-KeyCredentialLink on {}: with the matching key \
                  anyone can authenticate as {target} (shadow credentials){}.",
@@ -106,19 +106,20 @@ impl Detector for ShadowCredentials {
                 logged_on(activity),
                 refused.as_ref().map(|r| format!("; the DC refused it ({r})")).unwrap_or_default(),
             ),
-            severity: if refused.is_some() { Severity::Medium } else { META.base_severity },
-            actor: Some(writer),
+            source: Finding::source_of(activity, Some(writer)),
             targets: AlertTargets { accounts: [target].into(), ..AlertTargets::default() },
         };
-        raise(&META, &mut self.incidents, activity, finding, updates);
+        let incident = self.incidents.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::recon::testing::extra_alerts;
-    use crate::detections::windows::testing::assert_silent_on_logs_and_captures;
+    use crate::DetectionConfig;
+    use crate::testing::extra::extra_alerts;
+    use crate::testing::logs::assert_silent_on_logs_and_captures;
 
     #[test]
     fn fires_on_a_key_credential_written_on_another_user() {
@@ -140,7 +141,7 @@ mod tests {
         assert!(!self_or_sync("LAB\\WS02$", "CN=WS01,CN=Computers,DC=corp,DC=example"));
         assert!(!self_or_sync("da_admin@lab.test", "CN=Alice User,CN=Users,DC=lab,DC=test"));
         let mut config = DetectionConfig::default();
-        config.shadow_credentials.exclude_actors = vec!["da_admin@lab.test".into()];
+        config.settings_mut::<ShadowCredentials>().exclude_actors = vec!["da_admin@lab.test".into()];
         assert!(extra_alerts("shadow_credentials", META.id, &config).is_empty());
         // Other LDAP modifies: a group member added, a DNS host name corrected.
         for capture in ["benign_computer_rename", "dnshostname_spoofing"] {

@@ -14,9 +14,10 @@
 
 use orthrus_model::{AccountAction, Activity, ActivityKind, AlertTargets, DirectoryOperation, Severity};
 
-use super::{EventRuleConfig, Finding, logged_on, raise};
+use crate::EventRuleConfig;
+use crate::names::logged_on;
 use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-EVT-003",
@@ -32,11 +33,13 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "sid_history",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(SidHistory {
-        incidents: Incidents::new(config.sid_history.window_secs),
-        config: config.sid_history.clone(),
-    })
+impl Detection for SidHistory {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        SidHistory { incidents: Incidents::new(settings.window_secs), config: settings.clone() }
+    }
 }
 
 pub struct SidHistory {
@@ -54,11 +57,7 @@ fn privileged(sids: &str, target_sid: Option<&str>) -> bool {
 }
 
 impl Detector for SidHistory {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         let (actor, target, target_sid, sids) = match &activity.kind {
             ActivityKind::AccountChanged(change) => {
                 let sids = match change.action {
@@ -91,26 +90,28 @@ impl Detector for SidHistory {
         }
         let high = privileged(&sids, target_sid.as_deref());
         let shown = if sids.is_empty() { "a SID".to_owned() } else { sids.clone() };
+        let key = target.to_lowercase();
+        let summary = format!("{actor} added {shown} to the SID history of {target}");
         let finding = Finding {
-            key: target.to_lowercase(),
-            summary: format!("{actor} added {shown} to the SID history of {target}"),
+            severity: if high { Severity::High } else { META.base_severity },
             description: format!(
                 "{actor} added {shown} to the SID history of {target} on {}{}.",
                 logged_on(activity),
                 if high { ", a privileged or same-domain SID" } else { "" }
             ),
-            severity: if high { Severity::High } else { META.base_severity },
-            actor: Some(actor),
+            source: Finding::source_of(activity, Some(actor)),
             targets: AlertTargets { accounts: [target].into(), ..AlertTargets::default() },
         };
-        raise(&META, &mut self.incidents, activity, finding, updates);
+        let incident = self.incidents.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::{assert_silent, corpus_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::logs::{assert_silent, corpus_alerts};
 
     #[test]
     fn fires_on_corpus_sid_history_injection() {

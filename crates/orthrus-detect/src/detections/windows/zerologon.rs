@@ -20,9 +20,10 @@
 
 use orthrus_model::{AccountAction, Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, Severity};
 
-use super::{EventRuleConfig, Finding, logged_on, raise};
+use crate::EventRuleConfig;
+use crate::names::logged_on;
 use crate::window::Incidents;
-use crate::{AlertUpdate, DetectionConfig, DetectionMeta, Detector};
+use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-NRPC-001",
@@ -41,11 +42,13 @@ pub static META: DetectionMeta = DetectionMeta {
     config_section: "zerologon",
 };
 
-pub fn build(config: &DetectionConfig) -> Box<dyn Detector> {
-    Box::new(Zerologon {
-        incidents: Incidents::new(config.zerologon.window_secs),
-        config: config.zerologon.clone(),
-    })
+impl Detection for Zerologon {
+    type Settings = EventRuleConfig;
+    const META: &'static DetectionMeta = &META;
+
+    fn new(settings: &Self::Settings) -> Self {
+        Zerologon { incidents: Incidents::new(settings.window_secs), config: settings.clone() }
+    }
 }
 
 pub struct Zerologon {
@@ -55,7 +58,7 @@ pub struct Zerologon {
 
 impl Zerologon {
     /// The wire view: Netlogon calls carrying all-zero credentials.
-    fn netlogon_call(&mut self, activity: &Activity, call: &RpcCall, updates: &mut Vec<AlertUpdate>) {
+    fn netlogon_call(&mut self, activity: &Activity, call: &RpcCall, alerts: &mut Alerts<'_>) {
         let (account, what) = match &call.detail {
             Some(RpcDetail::NetlogonAuthenticate { account_name, credential_zero: true, .. }) => {
                 (account_name, "authenticated with an all-zero credential")
@@ -75,9 +78,10 @@ impl Zerologon {
             None => "no answer".to_owned(),
         };
         let password_set = what.starts_with("set");
+        let key = source.to_string();
+        let summary = format!("{source} {what} as {account}: {result}");
         let finding = Finding {
-            key: source.to_string(),
-            summary: format!("{source} {what} as {account}: {result}"),
+            severity: META.base_severity,
             description: format!(
                 "{source} tried Zerologon (CVE-2020-1472) against {}, impersonating {account}{}.",
                 activity
@@ -86,22 +90,18 @@ impl Zerologon {
                     .unwrap_or_else(|| "a domain controller".into()),
                 if password_set { ", and reset its password" } else { "" }
             ),
-            severity: META.base_severity,
-            actor: None,
+            source: Finding::source_of(activity, None),
             targets: AlertTargets { accounts: [account.to_string()].into(), ..AlertTargets::default() },
         };
-        raise(&META, &mut self.incidents, activity, finding, updates);
+        let incident = self.incidents.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 impl Detector for Zerologon {
-    fn meta(&self) -> &'static DetectionMeta {
-        &META
-    }
-
-    fn observe(&mut self, activity: &Activity, updates: &mut Vec<AlertUpdate>) {
+    fn observe(&mut self, activity: &Activity, _context: &Context, alerts: &mut Alerts<'_>) {
         if let ActivityKind::RpcCalled(call) = &activity.kind {
-            self.netlogon_call(activity, call, updates);
+            self.netlogon_call(activity, call, alerts);
             return;
         }
         let ActivityKind::AccountChanged(change) = &activity.kind else { return };
@@ -114,26 +114,28 @@ impl Detector for Zerologon {
         if self.config.excludes(&target) {
             return;
         }
+        let key = target.to_lowercase();
+        let summary = format!("ANONYMOUS LOGON set the password of {target}");
         let finding = Finding {
-            key: target.to_lowercase(),
-            summary: format!("ANONYMOUS LOGON set the password of {target}"),
+            severity: META.base_severity,
             description: format!(
                 "The password of computer account {target} was set by ANONYMOUS LOGON on {}: a Netlogon password \
                  reset without authentication, as Zerologon does.",
                 logged_on(activity)
             ),
-            severity: META.base_severity,
-            actor: Some("NT AUTHORITY\\ANONYMOUS LOGON".to_owned()),
+            source: Finding::source_of(activity, Some("NT AUTHORITY\\ANONYMOUS LOGON".to_owned())),
             targets: AlertTargets { accounts: [target].into(), ..AlertTargets::default() },
         };
-        raise(&META, &mut self.incidents, activity, finding, updates);
+        let incident = self.incidents.record(&key, activity, summary);
+        alerts.raise(activity, &key, incident, finding);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::windows::testing::{assert_silent_on_logs_and_captures, corpus_alerts};
+    use crate::DetectionConfig;
+    use crate::testing::logs::{assert_silent_on_logs_and_captures, corpus_alerts};
 
     #[test]
     fn fires_on_corpus_zerologon_password_reset() {
