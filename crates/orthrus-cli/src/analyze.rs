@@ -4,29 +4,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use orthrus_detect::{Baseline, DetectionConfig, Engine};
-use orthrus_events::{MapContext, ReadSummary, to_activity};
+use orthrus_detect::{Baseline, Engine};
 use orthrus_model::Activity;
-use orthrus_net::{
-    CaptureError, CaptureSummary, DecodeStats, Decoder, DecoderConfig, capture, decode_reader, file_label,
-};
+use orthrus_timeline::{FileOutcome, Progress, Run};
 
+use crate::config::load_config;
 use crate::output::{print_stats, write_alerts};
 use crate::{ActivitiesArgs, AnalyzeArgs, exit};
 
 /// Inputs smaller than this finish before a progress bar would be worth drawing.
 const PROGRESS_MIN_BYTES: u64 = 16 << 20;
-
-pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<DetectionConfig> {
-    Ok(match path {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            DetectionConfig::from_toml(&text).with_context(|| format!("in {}", path.display()))?
-        }
-        None => DetectionConfig::default(),
-    })
-}
 
 pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
     let mut config = load_config(args.config.as_ref())?;
@@ -139,138 +126,66 @@ fn open_output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
     })
 }
 
-/// What happened to each input file.
-pub struct FileResult {
-    pub label: String,
-    pub outcome: FileOutcome,
+/// The terminal's progress bars, for inputs large enough to be worth one (hidden otherwise,
+/// and when standard error is not a terminal).
+struct TerminalProgress {
+    enabled: bool,
+    bar: std::cell::RefCell<ProgressBar>,
 }
 
-pub enum FileOutcome {
-    Capture(CaptureSummary),
-    Events { summary: ReadSummary, activities: u64 },
-    Failed(String),
+impl TerminalProgress {
+    fn new(enabled: bool) -> Self {
+        Self { enabled, bar: std::cell::RefCell::new(ProgressBar::hidden()) }
+    }
+
+    fn start(&self, show: bool, total: u64, template: &str) {
+        let bar = if self.enabled && show && std::io::stderr().is_terminal() {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style);
+            }
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        *self.bar.borrow_mut() = bar;
+    }
 }
 
-pub struct Run {
-    pub stats: DecodeStats,
-    pub files: Vec<FileResult>,
-    pub failed_files: usize,
+impl Progress for TerminalProgress {
+    fn event_files(&self, files: u64, bytes: u64) {
+        self.start(bytes >= PROGRESS_MIN_BYTES, files, "{bar:40} {pos}/{len} event logs {wide_msg}");
+    }
+
+    fn event_file(&self, label: &str) {
+        self.bar.borrow().set_message(label.to_owned());
+    }
+
+    fn event_file_done(&self) {
+        self.bar.borrow().inc(1);
+    }
+
+    fn captures(&self, bytes: u64) {
+        self.start(
+            bytes >= PROGRESS_MIN_BYTES,
+            bytes,
+            "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+        );
+    }
+
+    fn capture_reader(&self, reader: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
+        Box::new(self.bar.borrow().wrap_read(reader))
+    }
+
+    fn phase_done(&self) {
+        self.bar.borrow().finish_and_clear();
+    }
 }
 
-/// Decodes the files as one timeline. Event logs (EVTX, XML, JSON, syslog, Samba audit) are
-/// read first and their activities ordered by event time; captures are ordered by their first
-/// packet's time (so rotated captures such as `dc.pcap0 dc.pcap1 ...` may be given in any
-/// order) and decoded through one decoder, so flows and requests that cross a file boundary
-/// stay whole. Event activities are merged in before every network activity that is later
-/// than they are; activities go to `out` in that order.
+/// Decodes the files as one timeline (`orthrus_timeline`), with a progress bar on a terminal
+/// when `progress` allows it.
 pub fn decode_files(files: &[PathBuf], progress: bool, out: &mut dyn FnMut(Activity)) -> Run {
-    let (event_files, captures): (Vec<&PathBuf>, Vec<&PathBuf>) =
-        files.iter().partition(|path| orthrus_events::sniff_file(path).is_some());
-    let mut run = Run { stats: DecodeStats::default(), files: Vec::new(), failed_files: 0 };
-    let mut pending = read_event_files(&event_files, progress, &mut run).into_iter().peekable();
-    let mut merged = |activity: Activity| {
-        while let Some(earlier) = pending.next_if(|e| e.time <= activity.time) {
-            out(earlier);
-        }
-        out(activity);
-    };
-    decode_captures(&captures, progress, &mut run, &mut merged);
-    pending.for_each(out);
-    run
-}
-
-/// Every event file's activities, ordered by event time (stable: file order within a time).
-fn read_event_files(files: &[&PathBuf], progress: bool, run: &mut Run) -> Vec<Activity> {
-    let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
-    let bar = progress_bar(progress && total >= PROGRESS_MIN_BYTES, files.len() as u64);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} event logs {wide_msg}") {
-        bar.set_style(style);
-    }
-    let context = MapContext::default();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut activities = Vec::new();
-    for path in files {
-        let label = file_label(path);
-        bar.set_message(label.clone());
-        let before = activities.len();
-        let read = orthrus_events::read_file(path, &label, threads, &mut |event| {
-            if let Some(activity) = to_activity(&event, &context) {
-                activities.push(activity);
-            }
-        });
-        let outcome = match read {
-            Ok(summary) => FileOutcome::Events { summary, activities: (activities.len() - before) as u64 },
-            Err(e) => {
-                run.failed_files += 1;
-                FileOutcome::Failed(e.to_string())
-            }
-        };
-        run.files.push(FileResult { label, outcome });
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    activities.sort_by_key(|a| a.time);
-    activities
-}
-
-fn decode_captures(files: &[&PathBuf], progress: bool, run: &mut Run, out: &mut dyn FnMut(Activity)) {
-    let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
-    let bar = progress_bar(progress && total >= PROGRESS_MIN_BYTES, total);
-    let mut ordered: Vec<(i64, usize, &PathBuf)> = files
-        .iter()
-        .copied()
-        .enumerate()
-        .map(|(index, path)| {
-            let first = capture::open(path).ok().and_then(|r| capture::first_timestamp(r).ok().flatten());
-            // Unreadable and empty files go last; reading them again reports why.
-            (first.unwrap_or(i64::MAX), index, path)
-        })
-        .collect();
-    ordered.sort_unstable();
-    let mut decoder = Decoder::new(DecoderConfig::default());
-    for (_, _, path) in ordered {
-        let label = file_label(path);
-        let outcome = File::open(path).map_err(|e| format!("cannot open: {e}")).and_then(|file| {
-            let reader: Box<dyn Read + Send> = Box::new(bar.wrap_read(file));
-            decode_reader(reader, &label, &mut decoder, out).map_err(|e| match e {
-                CaptureError::NotACapture => {
-                    "neither a capture (pcap, pcapng) nor an event log Orthrus reads \
-                                              (EVTX, event XML or JSON, syslog, Samba audit log)"
-                        .to_owned()
-                }
-                other => other.to_string(),
-            })
-        });
-        let outcome = match outcome {
-            Ok(summary) => {
-                if summary.corrupt.is_some() {
-                    run.failed_files += 1;
-                }
-                FileOutcome::Capture(summary)
-            }
-            Err(e) => {
-                run.failed_files += 1;
-                FileOutcome::Failed(e)
-            }
-        };
-        run.files.push(FileResult { label, outcome });
-    }
-    decoder.finish(out);
-    run.stats = decoder.stats();
-    bar.finish_and_clear();
-}
-
-fn progress_bar(show: bool, total: u64) -> ProgressBar {
-    if !show || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}")
-    {
-        bar.set_style(style);
-    }
-    bar
+    orthrus_timeline::decode_files(files, &TerminalProgress::new(progress), out)
 }
 
 fn report_input_errors(run: &Run) {

@@ -32,7 +32,7 @@ pub struct CenterBenchArgs {
 
 pub fn bench_center(args: &CenterBenchArgs) -> anyhow::Result<()> {
     let mut pool: Vec<Activity> = Vec::new();
-    crate::analyze::decode_files(&args.files, false, &mut |a| pool.push(a));
+    orthrus_timeline::decode_files(&args.files, &orthrus_timeline::NoProgress, &mut |a| pool.push(a));
     if pool.is_empty() {
         bail!("no activity in the inputs");
     }

@@ -36,8 +36,8 @@ const DAY_SECS: i64 = 86_400;
 
 pub fn bench_ui(args: &UiBenchArgs) -> anyhow::Result<()> {
     let mut activities: Vec<Activity> = Vec::new();
-    crate::analyze::decode_files(&args.files, false, &mut |a| activities.push(a));
-    let config = crate::analyze::load_config(None)?;
+    orthrus_timeline::decode_files(&args.files, &orthrus_timeline::NoProgress, &mut |a| activities.push(a));
+    let config = crate::config::load_config(None)?;
     let mut engine = Engine::new(&config, "bench");
     for activity in &activities {
         engine.observe(activity);
@@ -87,8 +87,8 @@ pub fn bench_ui(args: &UiBenchArgs) -> anyhow::Result<()> {
     let account = sample.source.account.clone().unwrap_or_else(|| "administrator".into());
     let address = sample.source.ip.map(|ip| ip.to_string()).unwrap_or_else(|| "10.200.0.7".into());
 
-    let state = Arc::new(orthrus_server::api::AppState::new(center, store, crate::wall_clock));
-    let app = orthrus_server::api::router(state);
+    let state = Arc::new(orthrus_server::AppState::new(center, store, crate::wall_clock));
+    let app = orthrus_server::router(state);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
         let cookie = login(&app).await?;

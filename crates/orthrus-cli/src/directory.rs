@@ -179,7 +179,7 @@ pub fn load_directory(path: &std::path::Path, tags: &EntityTags) -> Result<Direc
 }
 
 fn tags_from(config: Option<&PathBuf>) -> Result<EntityTags> {
-    let config = crate::analyze::load_config(config)?;
+    let config = crate::config::load_config(config)?;
     Ok(config.entity_tags())
 }
 

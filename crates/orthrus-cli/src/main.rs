@@ -9,6 +9,7 @@ mod bench;
 mod bench_center;
 mod bench_events;
 mod bench_ui;
+mod config;
 mod directory;
 mod output;
 mod sensor;

@@ -6,7 +6,7 @@ use orthrus_model::{Alert, Position, Severity};
 use orthrus_net::DecodeStats;
 
 use crate::Format;
-use crate::analyze::{FileOutcome, FileResult};
+use orthrus_timeline::{FileOutcome, FileResult};
 
 pub fn write_alerts(out: &mut dyn Write, alerts: &[Alert], format: Format) -> std::io::Result<()> {
     match format {

@@ -200,3 +200,41 @@ impl DetectionConfig {
         self.section(section).map(|s| s.thresholds()).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detections::kerberos::kerberoasting::Kerberoasting;
+
+    #[test]
+    fn a_section_is_read_with_its_detections_settings_type() {
+        let config = DetectionConfig::from_toml("[kerberoasting]\nmin_services = 7\n").unwrap();
+        assert_eq!(config.settings::<Kerberoasting>().min_services, 7);
+        assert_eq!(config.settings::<Kerberoasting>().window_secs, 600, "the rest keeps its defaults");
+        assert!(config.thresholds("kerberoasting").contains(&("min_services", "7".to_owned())));
+        let defaults = DetectionConfig::default();
+        assert_eq!(defaults.settings::<Kerberoasting>().min_services, 5);
+    }
+
+    #[test]
+    fn a_misspelled_section_or_key_is_an_error_that_names_it() {
+        let section = DetectionConfig::from_toml("[kerberoastng]\nmin_services = 7\n").unwrap_err();
+        assert!(section.to_string().contains("[kerberoastng] is no detection's section"), "{section}");
+        let key = DetectionConfig::from_toml("[kerberoasting]\nmin_service = 7\n").unwrap_err();
+        assert!(
+            key.to_string().contains("in [kerberoasting]") && key.to_string().contains("min_service"),
+            "{key}"
+        );
+        let value = DetectionConfig::from_toml("[kerberoasting]\nmin_services = \"seven\"\n").unwrap_err();
+        assert!(value.to_string().contains("in [kerberoasting]"), "{value}");
+    }
+
+    #[test]
+    fn honeytokens_of_a_section_join_the_entity_tags() {
+        let config = DetectionConfig::from_toml(
+            "[honeytoken]\naccounts = [\"adm_legacy\"]\n[entities]\nhoneytokens = [\"CORP\\\\decoy\"]\n",
+        )
+        .unwrap();
+        assert_eq!(config.entity_tags().honeytokens, ["CORP\\decoy", "adm_legacy"]);
+    }
+}

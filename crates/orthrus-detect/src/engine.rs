@@ -206,6 +206,24 @@ fn alert_id(update: &AlertUpdate) -> String {
 mod tests {
     use super::*;
 
+    /// An alert reads back from its JSON as it was written: the store and the web UI read the
+    /// real type.
+    #[test]
+    fn alerts_round_trip_through_json() {
+        let mut engine = Engine::new(&DetectionConfig::default(), "test");
+        for activity in orthrus_testkit::lab_activities("kerberoast") {
+            engine.observe(&activity);
+        }
+        let alerts = engine.finish();
+        assert!(!alerts.is_empty());
+        for alert in alerts {
+            let text = serde_json::to_string(&alert).unwrap();
+            let read: Alert = serde_json::from_str(&text).unwrap();
+            assert_eq!(read, alert);
+            assert_eq!(read.cef.external_id, 2410, "Kerberoasting's MDI id travels with the alert");
+        }
+    }
+
     /// A running center takes alerts as they change; at the end it has what an offline run
     /// has, alert for alert.
     #[test]

@@ -18,6 +18,7 @@ mod directory;
 mod host;
 mod kerberos;
 pub mod ldap_filter;
+mod sensor;
 mod time;
 mod windows;
 
@@ -48,6 +49,7 @@ pub use kerberos::{
     KerberosExchange, PaDataType, TicketInfo,
 };
 pub use ldap_filter::{AssertionKind, LdapAssertion};
+pub use sensor::Heartbeat;
 pub use time::Timestamp;
 pub use windows::{
     AuthOutcome, BackupKeyAction, Carrier, FileAccess, FileRead, HttpRequest, KerberosServiceAccess,

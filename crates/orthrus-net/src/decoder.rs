@@ -14,9 +14,10 @@ use orthrus_model::{Activity, Endpoint, TenantId, Transport};
 
 use crate::capture::Frame;
 use crate::context::Seen;
+use crate::protocols::PROTOCOLS;
 use crate::stats::{DecodeStats, LinkCounters};
 use crate::tcp::{Flags, Segment, StreamEvent, TcpLimits, TcpReassembler};
-use crate::tracker::{PROTOCOLS, Tracker};
+use crate::tracker::Tracker;
 
 /// Link-layer types (tcpdump.org LINKTYPE_*).
 mod linktype {

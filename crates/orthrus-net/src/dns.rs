@@ -214,6 +214,12 @@ impl Tracker for DnsTracker {
     }
 
     fn stats(&self, stats: &mut DecodeStats) {
-        stats.add_dns(&self.counters);
+        let s = stats.section("dns");
+        s.counters.insert("queries", self.counters.queries);
+        s.counters.insert("responses", self.counters.responses);
+        s.errors = self.counters.errors.clone();
+        if self.counters.unanswered > 0 {
+            s.errors.insert("unanswered", self.counters.unanswered);
+        }
     }
 }

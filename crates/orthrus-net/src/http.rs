@@ -223,6 +223,9 @@ impl Tracker for HttpTracker {
     }
 
     fn stats(&self, stats: &mut DecodeStats) {
-        stats.add_http(&self.counters);
+        let s = stats.section("http");
+        s.counters.insert("requests", self.counters.requests);
+        s.counters.insert("responses", self.counters.responses);
+        s.errors = self.counters.errors.clone();
     }
 }

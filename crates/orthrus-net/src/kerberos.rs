@@ -416,6 +416,21 @@ impl Tracker for KerberosTracker {
     }
 
     fn stats(&self, stats: &mut DecodeStats) {
-        stats.add_kerberos(&self.counters);
+        let k = stats.section("kerberos");
+        for (name, value) in &self.counters.messages {
+            k.counters.insert(name, *value);
+        }
+        k.counters.insert("exchanges", self.counters.exchanges);
+        k.counters.insert("udp_retransmissions", self.counters.udp_retransmissions);
+        k.errors = self.counters.errors.clone();
+        for (name, value) in [
+            ("replies_without_request", self.counters.replies_without_request),
+            ("requests_without_reply", self.counters.requests_without_reply),
+            ("stream_resyncs", self.counters.stream_resyncs),
+        ] {
+            if value > 0 {
+                k.errors.insert(name, value);
+            }
+        }
     }
 }

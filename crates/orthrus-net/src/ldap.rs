@@ -398,6 +398,12 @@ impl Tracker for LdapTracker {
     }
 
     fn stats(&self, stats: &mut DecodeStats) {
-        stats.add_ldap(&self.counters);
+        let s = stats.section("ldap");
+        for (name, value) in &self.counters.operations {
+            s.counters.insert(name, *value);
+        }
+        s.counters.insert("sasl_wrapped_messages", self.counters.sasl_wrapped_messages);
+        s.counters.insert("tls_upgraded_connections", self.counters.tls_upgraded_connections);
+        s.errors = self.counters.errors.clone();
     }
 }

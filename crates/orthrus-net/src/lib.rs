@@ -22,6 +22,7 @@ pub mod http;
 pub mod kerberos;
 pub mod ldap;
 pub mod names;
+mod protocols;
 pub mod rpc;
 pub mod smb;
 mod stats;
@@ -36,8 +37,9 @@ pub use capture::{CaptureError, CaptureSummary, Frame};
 pub use context::Seen;
 pub use decoder::{Decoder, DecoderConfig, ProtocolPorts};
 use orthrus_model::Activity;
+pub use protocols::{PROTOCOLS, Protocol, protocol};
 pub use stats::{DecodeStats, ProtocolStats};
-pub use tracker::{PROTOCOLS, Protocol, Tracker, protocol};
+pub use tracker::Tracker;
 
 /// Decodes every frame of a capture file into `out`. Call [`Decoder::finish`] after the last
 /// file of a source to flush flows and unanswered requests.

@@ -94,6 +94,9 @@ impl Tracker for NameTracker {
     }
 
     fn stats(&self, stats: &mut DecodeStats) {
-        stats.add_names(&self.counters);
+        let s = stats.section("netbios_rdp");
+        s.counters.insert("netbios_messages", self.counters.netbios_messages);
+        s.counters.insert("rdp_requests", self.counters.rdp_requests);
+        s.errors = self.counters.errors.clone();
     }
 }

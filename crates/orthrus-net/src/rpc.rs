@@ -47,6 +47,25 @@ impl RpcCounters {
     }
 }
 
+impl RpcCounters {
+    /// Adds these counters to the `dcerpc` section (each carrier's — TCP, SMB pipes — add up).
+    pub(crate) fn add_to(&self, stats: &mut DecodeStats) {
+        let s = stats.section("dcerpc");
+        let mut add = |name: &'static str, value: u64| *s.counters.entry(name).or_default() += value;
+        for (name, value) in &self.pdus {
+            add(name, *value);
+        }
+        add("calls", self.calls);
+        add("encrypted_calls", self.encrypted_calls);
+        for (name, value) in &self.errors {
+            *s.errors.entry(name).or_default() += value;
+        }
+        if self.calls_without_response > 0 {
+            *s.errors.entry("calls_without_response").or_default() += self.calls_without_response;
+        }
+    }
+}
+
 struct PendingCall {
     call_id: u32,
     context: Option<ContextElement>,
@@ -443,6 +462,6 @@ impl Tracker for RpcTcpTracker {
     }
 
     fn stats(&self, stats: &mut DecodeStats) {
-        stats.add_rpc(&self.counters);
+        self.counters.add_to(stats);
     }
 }

@@ -545,8 +545,16 @@ impl Tracker for SmbTracker {
     }
 
     fn stats(&self, stats: &mut DecodeStats) {
-        stats.add_smb(&self.counters);
-        stats.add_rpc(&self.rpc_counters);
+        let s = stats.section("smb");
+        for (name, value) in &self.counters.commands {
+            s.counters.insert(name, *value);
+        }
+        s.counters.insert("encrypted_messages", self.counters.encrypted_messages);
+        s.counters.insert("compressed_messages", self.counters.compressed_messages);
+        s.counters.insert("smb1_messages", self.counters.smb1_messages);
+        s.errors = self.counters.errors.clone();
+
+        self.rpc_counters.add_to(stats);
     }
 }
 

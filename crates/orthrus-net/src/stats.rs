@@ -4,15 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::dns::DnsCounters;
-use crate::http::HttpCounters;
-use crate::kerberos::KerberosCounters;
-use crate::ldap::LdapCounters;
-use crate::names::NameCounters;
-use crate::rpc::RpcCounters;
-use crate::smb::SmbCounters;
 use crate::tcp::TcpCounters;
-use crate::tls::TlsCounters;
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct LinkCounters {
@@ -94,99 +86,12 @@ impl DecodeStats {
         stats
     }
 
-    pub(crate) fn add_kerberos(&mut self, krb: &KerberosCounters) {
-        let k = self.section("kerberos");
-        for (name, value) in &krb.messages {
-            k.counters.insert(name, *value);
-        }
-        k.counters.insert("exchanges", krb.exchanges);
-        k.counters.insert("udp_retransmissions", krb.udp_retransmissions);
-        k.errors = krb.errors.clone();
-        for (name, value) in [
-            ("replies_without_request", krb.replies_without_request),
-            ("requests_without_reply", krb.requests_without_reply),
-            ("stream_resyncs", krb.stream_resyncs),
-        ] {
-            if value > 0 {
-                k.errors.insert(name, value);
-            }
-        }
-    }
-
-    pub(crate) fn add_smb(&mut self, smb: &SmbCounters) {
-        let s = self.section("smb");
-        for (name, value) in &smb.commands {
-            s.counters.insert(name, *value);
-        }
-        s.counters.insert("encrypted_messages", smb.encrypted_messages);
-        s.counters.insert("compressed_messages", smb.compressed_messages);
-        s.counters.insert("smb1_messages", smb.smb1_messages);
-        s.errors = smb.errors.clone();
-    }
-
-    /// DCE-RPC's counters; called for each carrier (TCP, SMB pipes), whose counts add up.
-    pub(crate) fn add_rpc(&mut self, rpc: &RpcCounters) {
-        let s = self.section("dcerpc");
-        let mut add = |name: &'static str, value: u64| *s.counters.entry(name).or_default() += value;
-        for (name, value) in &rpc.pdus {
-            add(name, *value);
-        }
-        add("calls", rpc.calls);
-        add("encrypted_calls", rpc.encrypted_calls);
-        for (name, value) in &rpc.errors {
-            *s.errors.entry(name).or_default() += value;
-        }
-        if rpc.calls_without_response > 0 {
-            *s.errors.entry("calls_without_response").or_default() += rpc.calls_without_response;
-        }
-    }
-
     /// The dynamic DCE-RPC endpoints the decoder learned and follows.
     pub(crate) fn add_learned_endpoints(&mut self, learned: usize) {
         self.section("dcerpc").counters.insert("learned_endpoints", learned as u64);
     }
 
-    pub(crate) fn add_ldap(&mut self, ldap: &LdapCounters) {
-        let s = self.section("ldap");
-        for (name, value) in &ldap.operations {
-            s.counters.insert(name, *value);
-        }
-        s.counters.insert("sasl_wrapped_messages", ldap.sasl_wrapped_messages);
-        s.counters.insert("tls_upgraded_connections", ldap.tls_upgraded_connections);
-        s.errors = ldap.errors.clone();
-    }
-
-    pub(crate) fn add_dns(&mut self, dns: &DnsCounters) {
-        let s = self.section("dns");
-        s.counters.insert("queries", dns.queries);
-        s.counters.insert("responses", dns.responses);
-        s.errors = dns.errors.clone();
-        if dns.unanswered > 0 {
-            s.errors.insert("unanswered", dns.unanswered);
-        }
-    }
-
-    pub(crate) fn add_names(&mut self, names: &NameCounters) {
-        let s = self.section("netbios_rdp");
-        s.counters.insert("netbios_messages", names.netbios_messages);
-        s.counters.insert("rdp_requests", names.rdp_requests);
-        s.errors = names.errors.clone();
-    }
-
-    pub(crate) fn add_tls(&mut self, tls: &TlsCounters) {
-        let s = self.section("tls");
-        s.counters.insert("sessions", tls.sessions);
-        s.errors = tls.errors.clone();
-    }
-
-    pub(crate) fn add_http(&mut self, http: &HttpCounters) {
-        let s = self.section("http");
-        s.counters.insert("requests", http.requests);
-        s.counters.insert("responses", http.responses);
-        s.errors = http.errors.clone();
-    }
-
-    fn section(&mut self, name: &'static str) -> &mut ProtocolStats {
+    pub(crate) fn section(&mut self, name: &'static str) -> &mut ProtocolStats {
         self.protocols.entry(name).or_default()
     }
 

@@ -124,6 +124,8 @@ impl Tracker for TlsTracker {
     }
 
     fn stats(&self, stats: &mut DecodeStats) {
-        stats.add_tls(&self.counters);
+        let s = stats.section("tls");
+        s.counters.insert("sessions", self.counters.sessions);
+        s.errors = self.counters.errors.clone();
     }
 }

@@ -1,11 +1,13 @@
-//! The sensor's shipping side. What it captures becomes activities (`orthrus-net`,
-//! `orthrus-events`); here they wait, batched, on disk ([`spool`]) until the center has
-//! stored them.
+//! The sensor: its loop ([`run`]: live capture and a watched folder, shipping, heartbeats),
+//! and its shipping side. What it captures becomes activities (`orthrus-net`,
+//! `orthrus-events`, read as one timeline by `orthrus-timeline`); here they wait, batched, on
+//! disk ([`spool`]) until the center has stored them.
 
 pub mod client;
 #[cfg(feature = "libpcap")]
 pub mod live;
 pub mod names;
+pub mod run;
 pub mod spool;
 
 pub use spool::{Spool, SpoolError, SpoolStats, SpooledBatch};

@@ -11,10 +11,20 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_ENCODING;
 use serde::de::DeserializeOwned;
 
-use crate::api::ApiError;
+use orthrus_model::Activity;
+use serde::Deserialize;
+
+use crate::error::ApiError;
 
 /// Largest body after decompression.
 pub const MAX_DECODED_BYTES: u64 = 512 << 20;
+
+/// A sensor's batch: its sequence number (idempotence) and its activities.
+#[derive(Deserialize)]
+pub struct Batch {
+    pub sequence: u64,
+    pub activities: Vec<Activity>,
+}
 
 /// A JSON body, plain or zstd-compressed.
 pub struct JsonBody<T>(pub T);
@@ -72,7 +82,7 @@ fn decompress(bytes: &[u8]) -> Result<Vec<u8>, ApiError> {
 pub fn fuzz_request_body(data: &[u8]) {
     let Some((first, body)) = data.split_first() else { return };
     let encoding = if first % 2 == 0 { None } else { Some("zstd") };
-    let _ = decode::<crate::api::Batch>(encoding, body);
+    let _ = decode::<Batch>(encoding, body);
     let _ = decode::<orthrus_center::health::Heartbeat>(encoding, body);
     let _ = decode::<orthrus_directory::Snapshot>(encoding, body);
 }

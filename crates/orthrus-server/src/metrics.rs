@@ -7,26 +7,32 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::api::AppState;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+
+use crate::error::ApiResult;
+use crate::state::{AppState, with_center};
 
 /// Reads one figure of an endpoint's counters.
 type Reading = fn(&orthrus_sinks::SenderCounters) -> u64;
 
-/// What the intake has done since the center started.
-#[derive(Debug, Default)]
-pub struct IntakeCounters {
-    pub batches: AtomicU64,
-    pub duplicate_batches: AtomicU64,
-    pub activities: AtomicU64,
-    pub alerts_changed: AtomicU64,
-    pub heartbeats: AtomicU64,
-    pub refused: AtomicU64,
-}
-
-impl IntakeCounters {
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
+/// `GET /metrics`.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> ApiResult {
+    let counted = state.clone();
+    let (open_health, sensors, tenants) = with_center(state, |center| {
+        let open = center.open_health_issues().count() as u64;
+        let tenants = center.store().tenants()?;
+        let mut sensors = 0u64;
+        for tenant in &tenants {
+            sensors += center.store().sensors(&tenant.id)?.len() as u64;
+        }
+        Ok((open, sensors, tenants.len() as u64))
+    })
+    .await?;
+    let text = render(&counted, open_health, sensors, tenants);
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
 /// The exposition text. `open_health` and `sensors` are read by the caller off the async

@@ -17,7 +17,8 @@ use orthrus_sinks::{
 use orthrus_store::Store;
 use serde::Deserialize;
 
-use crate::api::{AppState, router};
+use crate::router::router;
+use crate::state::AppState;
 use crate::tls;
 
 /// `orthrus server --config FILE` (every key optional).
@@ -241,7 +242,7 @@ pub async fn run(
         minimum_version: config.minimum_sensor_version.clone(),
         ..Default::default()
     };
-    let (store, center) = crate::api::blocking(|| -> Result<_, RunError> {
+    let (store, center) = crate::state::blocking(|| -> Result<_, RunError> {
         let store: Arc<dyn Store> = orthrus_store::open_store(&config.store)?;
         let center = Center::start(store.clone(), CenterConfig { detection, cef, routes, health })?;
         Ok((store, center))

@@ -13,7 +13,7 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt as _;
 use orthrus_center::{Center, CenterConfig};
 use orthrus_model::{TenantId, Timestamp};
-use orthrus_server::api::{AppState, router};
+use orthrus_server::{AppState, router};
 use orthrus_store::credentials::{hash_password, new_token};
 use orthrus_store::{AlertFilter, AlertStatus, Page, Role, SqliteStore, Store};
 use serde_json::{Value, json};

@@ -129,6 +129,37 @@ pub struct ForeignRpcRule {
     pub conclude: fn(&Seen<'_>, &Reading, &BTreeSet<String>) -> Conclusion,
 }
 
+impl ForeignRpcRule {
+    /// Calls of `interface` — of `operations`, or every operation when empty — one incident
+    /// per source and server.
+    pub const fn calls(
+        interface: &'static str,
+        operations: &'static [&'static str],
+        read: fn(&Seen<'_>) -> Option<Reading>,
+        conclude: fn(&Seen<'_>, &Reading, &BTreeSet<String>) -> Conclusion,
+    ) -> Self {
+        Self { interface, operations, refused_binds: false, per_server: true, key_prefix: "", read, conclude }
+    }
+
+    /// One incident per source, whatever the server.
+    pub const fn per_source(mut self) -> Self {
+        self.per_server = false;
+        self
+    }
+
+    /// Refused binds of the interface are judged too.
+    pub const fn with_refused_binds(mut self) -> Self {
+        self.refused_binds = true;
+        self
+    }
+
+    /// Incidents kept apart from the detection's other rules'.
+    pub const fn keyed(mut self, prefix: &'static str) -> Self {
+        self.key_prefix = prefix;
+        self
+    }
+}
+
 /// A detection of the family: what it is and its rows.
 pub trait ForeignRpcDetection: 'static {
     const META: &'static DetectionMeta;

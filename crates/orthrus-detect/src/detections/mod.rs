@@ -15,12 +15,15 @@ use crate::settings::AnySettings;
 use crate::{Detection, DetectionConfig, DetectionMeta, Detector, Settings};
 use foreign_rpc::ForeignRpc;
 
+/// A detection's settings read from its config section.
+type ParsedSettings = Result<Box<dyn AnySettings>, toml::de::Error>;
+
 /// One detection in the registry: what it is, the settings type its config section holds, and
 /// how it starts. Made by [`DetectionEntry::of`] from the detection's type.
 pub struct DetectionEntry {
     pub meta: &'static DetectionMeta,
     build: fn(&DetectionConfig) -> Box<dyn Detector>,
-    parse_settings: fn(Option<&toml::Value>) -> Result<Box<dyn AnySettings>, toml::de::Error>,
+    parse_settings: fn(Option<&toml::Value>) -> ParsedSettings,
     default_settings: fn() -> Box<dyn AnySettings>,
     settings_type: fn() -> TypeId,
 }

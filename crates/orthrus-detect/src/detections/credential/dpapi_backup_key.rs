@@ -64,24 +64,14 @@ pub struct DpapiBackupKey;
 impl ForeignRpcDetection for DpapiBackupKey {
     const META: &'static DetectionMeta = &META;
     const RULES: &'static [ForeignRpcRule] = &[
-        ForeignRpcRule {
-            interface: "lsarpc",
-            operations: &["LsarOpenSecret", "LsarQuerySecret", "LsarRetrievePrivateData"],
-            refused_binds: false,
-            per_server: false,
-            key_prefix: "",
-            read: read_secret,
+        ForeignRpcRule::calls(
+            "lsarpc",
+            &["LsarOpenSecret", "LsarQuerySecret", "LsarRetrievePrivateData"],
+            read_secret,
             conclude,
-        },
-        ForeignRpcRule {
-            interface: "bkrp",
-            operations: &["BackuprKey"],
-            refused_binds: false,
-            per_server: false,
-            key_prefix: "",
-            read: read_backup_key,
-            conclude,
-        },
+        )
+        .per_source(),
+        ForeignRpcRule::calls("bkrp", &["BackuprKey"], read_backup_key, conclude).per_source(),
     ];
 }
 

@@ -81,7 +81,7 @@ impl Detector for NtlmTampering {
         let meant = auth.target_name.as_deref().map(|t| format!(", meant for {t}")).unwrap_or_default();
         let key = source.to_string();
         let names = self.episodes.named(
-            &&key,
+            &key,
             activity.time,
             [format!("account:{account}"), format!("server:{server}")]
                 .into_iter()

@@ -44,24 +44,8 @@ pub struct SessionEnumeration;
 impl ForeignRpcDetection for SessionEnumeration {
     const META: &'static DetectionMeta = &META;
     const RULES: &'static [ForeignRpcRule] = &[
-        ForeignRpcRule {
-            interface: "srvsvc",
-            operations: &["NetrSessionEnum"],
-            refused_binds: false,
-            per_server: false,
-            key_prefix: "",
-            read,
-            conclude,
-        },
-        ForeignRpcRule {
-            interface: "wkssvc",
-            operations: &["NetrWkstaUserEnum"],
-            refused_binds: false,
-            per_server: false,
-            key_prefix: "",
-            read,
-            conclude,
-        },
+        ForeignRpcRule::calls("srvsvc", &["NetrSessionEnum"], read, conclude).per_source(),
+        ForeignRpcRule::calls("wkssvc", &["NetrWkstaUserEnum"], read, conclude).per_source(),
     ];
 }
 

@@ -50,15 +50,8 @@ pub struct DcShadowReplication;
 
 impl ForeignRpcDetection for DcShadowReplication {
     const META: &'static DetectionMeta = &META;
-    const RULES: &'static [ForeignRpcRule] = &[ForeignRpcRule {
-        interface: "drsuapi",
-        operations: &["IDL_DRSReplicaSync", "IDL_DRSReplicaAdd"],
-        refused_binds: false,
-        per_server: true,
-        key_prefix: "",
-        read,
-        conclude,
-    }];
+    const RULES: &'static [ForeignRpcRule] =
+        &[ForeignRpcRule::calls("drsuapi", &["IDL_DRSReplicaSync", "IDL_DRSReplicaAdd"], read, conclude)];
 }
 
 fn read(seen: &Seen<'_>) -> Option<Reading> {

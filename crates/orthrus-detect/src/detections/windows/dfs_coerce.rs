@@ -48,15 +48,8 @@ pub struct DfsCoerce;
 
 impl ForeignRpcDetection for DfsCoerce {
     const META: &'static DetectionMeta = &META;
-    const RULES: &'static [ForeignRpcRule] = &[ForeignRpcRule {
-        interface: "dfsnm",
-        operations: &["NetrDfsAddStdRoot", "NetrDfsRemoveStdRoot"],
-        refused_binds: false,
-        per_server: true,
-        key_prefix: "",
-        read,
-        conclude,
-    }];
+    const RULES: &'static [ForeignRpcRule] =
+        &[ForeignRpcRule::calls("dfsnm", &["NetrDfsAddStdRoot", "NetrDfsRemoveStdRoot"], read, conclude)];
 }
 
 /// The server name the call carries (unreadable when sealed).

@@ -94,7 +94,7 @@ impl Detector for HoneytokenAttributes {
             return;
         }
         let names = self.episodes.named(
-            &&honeytoken,
+            &honeytoken,
             activity.time,
             attributes.iter().map(|a| format!("attribute:{a}")).chain([format!("actor:{actor}")]),
         );

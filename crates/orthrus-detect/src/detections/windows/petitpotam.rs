@@ -55,15 +55,8 @@ pub struct PetitPotam;
 
 impl ForeignRpcDetection for PetitPotam {
     const META: &'static DetectionMeta = &META;
-    const RULES: &'static [ForeignRpcRule] = &[ForeignRpcRule {
-        interface: "efsrpc",
-        operations: &[],
-        refused_binds: true,
-        per_server: true,
-        key_prefix: "",
-        read,
-        conclude,
-    }];
+    const RULES: &'static [ForeignRpcRule] =
+        &[ForeignRpcRule::calls("efsrpc", &[], read, conclude).with_refused_binds()];
 }
 
 fn read(seen: &Seen<'_>) -> Option<Reading> {

@@ -62,35 +62,13 @@ impl ForeignRpcDetection for PrintSpooler {
     const META: &'static DetectionMeta = &META;
     const RULES: &'static [ForeignRpcRule] = &[
         // The printer bug: any MS-RPRN call carrying a host to call back.
-        ForeignRpcRule {
-            interface: "rprn",
-            operations: &[],
-            refused_binds: false,
-            per_server: true,
-            key_prefix: "",
-            read: read_callback,
-            conclude: conclude_callback,
-        },
+        ForeignRpcRule::calls("rprn", &[], read_callback, conclude_callback),
         // PrintNightmare over MS-RPRN, and over MS-PAR (sealed, as MS-PAR requires: then the
         // driver is unknown).
-        ForeignRpcRule {
-            interface: "rprn",
-            operations: &["RpcAddPrinterDriverEx"],
-            refused_binds: false,
-            per_server: true,
-            key_prefix: "driver ",
-            read: read_driver,
-            conclude: conclude_driver,
-        },
-        ForeignRpcRule {
-            interface: "par",
-            operations: &["RpcAsyncAddPrinterDriver"],
-            refused_binds: false,
-            per_server: true,
-            key_prefix: "driver ",
-            read: read_driver,
-            conclude: conclude_driver,
-        },
+        ForeignRpcRule::calls("rprn", &["RpcAddPrinterDriverEx"], read_driver, conclude_driver)
+            .keyed("driver "),
+        ForeignRpcRule::calls("par", &["RpcAsyncAddPrinterDriver"], read_driver, conclude_driver)
+            .keyed("driver "),
     ];
 }
 

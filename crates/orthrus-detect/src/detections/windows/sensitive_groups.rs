@@ -218,7 +218,7 @@ impl Detector for SensitiveGroups {
         };
         let dc = logged_on(activity);
         let names = self.episodes.named(
-            &&key,
+            &key,
             activity.time,
             [format!("group:{}", change.group.name), format!("member:{member}")],
         );
