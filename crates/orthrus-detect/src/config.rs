@@ -206,6 +206,54 @@ mod tests {
     use super::*;
     use crate::detections::kerberos::kerberoasting::Kerberoasting;
 
+    /// The README's example configuration is a valid one, and says what it seems to.
+    #[test]
+    fn the_readme_example_parses() {
+        let readme = std::fs::read_to_string(orthrus_testkit::testdata().join("../README.md")).unwrap();
+        let section = readme.split("### Configuration").nth(1).unwrap();
+        let block = section.split("```toml\n").nth(1).unwrap().split("```").next().unwrap();
+        let config = DetectionConfig::from_toml(block).unwrap();
+        assert_eq!(config.disabled, ["ORT-KRB-003"]);
+        assert_eq!(config.entities.honeytokens, ["CORP\\adm_legacy"]);
+        let dcsync = config.exclusions_for("ORT-DRS-001", "dcsync");
+        let kerberoast = config.exclusions_for("ORT-KRB-001", "kerberoasting");
+        let alert = |account: &str, ip: &str| orthrus_model::Alert {
+            source: orthrus_model::AlertSource {
+                ip: Some(ip.parse().unwrap()),
+                account: Some(account.into()),
+                ..Default::default()
+            },
+            ..test_alert()
+        };
+        assert!(dcsync.suppresses(&alert("corp.example\\SVC-AADSYNC", "10.1.1.1")));
+        assert!(!kerberoast.suppresses(&alert("corp.example\\SVC-AADSYNC", "10.1.1.1")));
+        assert!(kerberoast.suppresses(&alert("bob", "10.0.5.77")), "the global subnet");
+        assert!(kerberoast.suppresses(&alert("bob", "10.0.0.50")), "the section's exclude_sources");
+    }
+
+    fn test_alert() -> orthrus_model::Alert {
+        orthrus_model::Alert {
+            id: String::new(),
+            tenant: orthrus_model::TenantId("t".into()),
+            detection: "ORT-KRB-001".into(),
+            title: "".into(),
+            description: String::new(),
+            severity: orthrus_model::Severity::Low,
+            status: "open".into(),
+            mitre: orthrus_model::Mitre { tactic: "".into(), techniques: Vec::new() },
+            first_seen: orthrus_model::Timestamp::from_micros(0),
+            last_seen: orthrus_model::Timestamp::from_micros(0),
+            count: 1,
+            source: orthrus_model::AlertSource::default(),
+            targets: orthrus_model::AlertTargets::default(),
+            evidence: Vec::new(),
+            evidence_omitted: 0,
+            sensor: String::new(),
+            entities: Vec::new(),
+            cef: orthrus_model::AlertMeta::default(),
+        }
+    }
+
     #[test]
     fn a_section_is_read_with_its_detections_settings_type() {
         let config = DetectionConfig::from_toml("[kerberoasting]\nmin_services = 7\n").unwrap();
