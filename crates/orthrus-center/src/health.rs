@@ -63,6 +63,7 @@ pub enum HealthKind {
     DirectorySync,
     DirectoryStale,
     Notification,
+    FilesRefused,
 }
 
 impl HealthKind {
@@ -78,6 +79,7 @@ impl HealthKind {
             HealthKind::DirectorySync => "ORT-H-DIR-CREDS",
             HealthKind::DirectoryStale => "ORT-H-SYNC-STALE",
             HealthKind::Notification => "ORT-H-SYSLOG",
+            HealthKind::FilesRefused => "ORT-H-FILES-REFUSED",
         }
     }
 
@@ -93,6 +95,7 @@ impl HealthKind {
             HealthKind::DirectorySync => 1206,
             HealthKind::DirectoryStale => 1007,
             HealthKind::Notification => 1015,
+            HealthKind::FilesRefused => 1212,
         }
     }
 
@@ -108,6 +111,7 @@ impl HealthKind {
             HealthKind::DirectorySync => "Directory sync failing",
             HealthKind::DirectoryStale => "Directory data out of date",
             HealthKind::Notification => "Failure sending alerts to a SIEM or webhook",
+            HealthKind::FilesRefused => "Sensor refused files in its watched folder",
         }
     }
 
@@ -122,7 +126,8 @@ impl HealthKind {
             | HealthKind::BufferFilling
             | HealthKind::DirectorySync
             | HealthKind::DirectoryStale
-            | HealthKind::Notification => 0,
+            | HealthKind::Notification
+            | HealthKind::FilesRefused => 0,
         }
     }
 }
@@ -418,6 +423,16 @@ impl HealthMonitor {
                     ),
                 );
             }
+        }
+        if heartbeat.refused_files > 0 {
+            hold(
+                HealthKind::FilesRefused,
+                Severity::Medium,
+                format!(
+                    "Sensor {name} refused {} files of its watched folder unread (links, devices, pipes or hard links to files elsewhere): someone who may write the folder may have tried to make the sensor read other files. Look at them in its refused/ folder, then remove them.",
+                    heartbeat.refused_files
+                ),
+            );
         }
         let quiet = |since: Timestamp| (at.as_micros() - since.as_micros()) / 1_000_000;
         let last_packet = self.last_packets.get(&sensor.id).copied().unwrap_or(at);

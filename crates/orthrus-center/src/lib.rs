@@ -14,7 +14,7 @@
 pub mod health;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use orthrus_detect::exclusions::{Address, Applicable, Exclusion};
 use orthrus_detect::{DetectionConfig, Engine};
@@ -85,61 +85,78 @@ pub struct Accepted {
     pub alerts: Vec<(String, Upserted)>,
 }
 
+/// Locks a mutex, taking it over from a thread that panicked while holding it (its data is
+/// an engine or a map, consistent between statements).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A tenant's engine behind the tenant's own lock: a tenant's batches and directory replays
+/// run one after another, in arrival order, while other tenants' go on beside them.
+type EngineSlot = Arc<Mutex<Option<Engine>>>;
+
 pub struct Center {
     store: Arc<dyn Store>,
     detection: DetectionConfig,
     cef: CefOptions,
     routes: Vec<Route>,
-    engines: BTreeMap<TenantId, Engine>,
+    /// Held only to find or add a tenant's slot, never while an engine works.
+    engines: Mutex<BTreeMap<TenantId, EngineSlot>>,
     /// Each tenant's directory, as its sync last uploaded it (none: enrichment by names only).
-    directories: BTreeMap<TenantId, Arc<Directory>>,
+    directories: Mutex<BTreeMap<TenantId, Arc<Directory>>>,
     /// When each tenant's directory was last uploaded (health: a stale one is an issue).
-    directory_uploaded: BTreeMap<TenantId, Timestamp>,
-    health: health::HealthMonitor,
+    directory_uploaded: Mutex<BTreeMap<TenantId, Timestamp>>,
+    health: Mutex<health::HealthMonitor>,
 }
 
 impl Center {
     /// A center over `store`, its engines rebuilt from what the store holds.
     pub fn start(store: Arc<dyn Store>, config: CenterConfig) -> Result<Self, CenterError> {
-        let mut center = Self {
+        let center = Self {
             store,
             detection: config.detection,
             cef: config.cef,
             routes: config.routes,
-            engines: BTreeMap::new(),
-            directories: BTreeMap::new(),
-            directory_uploaded: BTreeMap::new(),
-            health: health::HealthMonitor::new(config.health),
+            engines: Mutex::default(),
+            directories: Mutex::default(),
+            directory_uploaded: Mutex::default(),
+            health: Mutex::new(health::HealthMonitor::new(config.health)),
         };
         for tenant in center.store.tenants()? {
             center.load_directory(&tenant.id)?;
-            center.replay(&tenant.id)?;
+            let slot = center.slot(&tenant.id);
+            let mut engine = lock(&slot);
+            center.replay(&tenant.id, &mut engine)?;
         }
         Ok(center)
     }
 
-    fn engine(&mut self, tenant: &TenantId) -> &mut Engine {
-        let detection = &self.detection;
-        let directory = self.directories.get(tenant);
-        self.engines.entry(tenant.clone()).or_insert_with(|| match directory {
+    /// The tenant's engine slot, added when the tenant is new.
+    fn slot(&self, tenant: &TenantId) -> EngineSlot {
+        lock(&self.engines).entry(tenant.clone()).or_default().clone()
+    }
+
+    /// The tenant's engine in its (locked) slot, made with the tenant's directory when absent.
+    fn engine<'a>(&self, tenant: &TenantId, slot: &'a mut Option<Engine>) -> &'a mut Engine {
+        slot.get_or_insert_with(|| match self.directory(tenant) {
             Some(directory) => {
-                let mut config = detection.clone();
-                config.directory = directory.clone();
+                let mut config = self.detection.clone();
+                config.directory = directory;
                 Engine::new(&config, "orthrus-center")
             }
-            None => Engine::new(detection, "orthrus-center"),
+            None => Engine::new(&self.detection, "orthrus-center"),
         })
     }
 
     /// The tenant's stored directory into memory. A stored snapshot that no longer reads (a
     /// newer format, damage) is logged and left out: the center runs without it.
-    fn load_directory(&mut self, tenant: &TenantId) -> Result<(), CenterError> {
+    fn load_directory(&self, tenant: &TenantId) -> Result<(), CenterError> {
         let Some((bytes, uploaded)) = self.store.directory(tenant)? else { return Ok(()) };
-        self.directory_uploaded.insert(tenant.clone(), uploaded);
+        lock(&self.directory_uploaded).insert(tenant.clone(), uploaded);
         match decode_snapshot(&bytes) {
             Ok(snapshot) => {
                 let directory = Directory::new(snapshot, &self.detection.entity_tags());
-                self.directories.insert(tenant.clone(), Arc::new(directory));
+                lock(&self.directories).insert(tenant.clone(), Arc::new(directory));
             }
             Err(error) => tracing::warn!("tenant {}: stored directory unreadable: {error}", tenant.0),
         }
@@ -148,9 +165,10 @@ impl Center {
 
     /// A new directory snapshot for the tenant (its sync's upload): kept in the store, and the
     /// tenant's engine rebuilt over its stored activities with it (names, sensitivity and
-    /// honeytokens as the directory now says; nothing is forwarded again).
+    /// honeytokens as the directory now says; nothing is forwarded again). The tenant's intake
+    /// waits for the replay; other tenants' does not.
     pub fn set_directory(
-        &mut self,
+        &self,
         tenant: &TenantId,
         snapshot: Snapshot,
         now: Timestamp,
@@ -158,38 +176,41 @@ impl Center {
         let json = serde_json::to_vec(&snapshot).map_err(StoreError::from)?;
         let compressed = zstd::bulk::compress(&json, SNAPSHOT_COMPRESSION)
             .map_err(|e| StoreError::Invalid(format!("compressing the directory: {e}")))?;
-        self.store.put_directory(tenant, &compressed, now)?;
-        self.directory_uploaded.insert(tenant.clone(), now);
         let directory = Directory::new(snapshot, &self.detection.entity_tags());
-        self.directories.insert(tenant.clone(), Arc::new(directory));
-        self.engines.remove(tenant);
-        self.replay(tenant)
+        let slot = self.slot(tenant);
+        let mut engine = lock(&slot);
+        self.store.put_directory(tenant, &compressed, now)?;
+        lock(&self.directory_uploaded).insert(tenant.clone(), now);
+        lock(&self.directories).insert(tenant.clone(), Arc::new(directory));
+        *engine = None;
+        self.replay(tenant, &mut engine)
     }
 
     /// The tenant's directory, when one was uploaded.
     pub fn directory(&self, tenant: &TenantId) -> Option<Arc<Directory>> {
-        self.directories.get(tenant).cloned()
+        lock(&self.directories).get(tenant).cloned()
     }
 
     /// When the tenant's directory was last uploaded.
     pub fn directory_uploaded(&self, tenant: &TenantId) -> Option<Timestamp> {
-        self.directory_uploaded.get(tenant).copied()
+        lock(&self.directory_uploaded).get(tenant).copied()
     }
 
-    /// Feeds a tenant's stored activities to a fresh engine and brings the stored alerts up to
-    /// date, forwarding nothing (what the replay finds was forwarded when it first happened).
-    fn replay(&mut self, tenant: &TenantId) -> Result<(), CenterError> {
+    /// Feeds a tenant's stored activities to a fresh engine (in the tenant's locked slot) and
+    /// brings the stored alerts up to date, forwarding nothing (what the replay finds was
+    /// forwarded when it first happened).
+    fn replay(&self, tenant: &TenantId, slot: &mut Option<Engine>) -> Result<(), CenterError> {
         let mut after = 0;
         loop {
             let page = self.store.activities_after(tenant, after, REPLAY_PAGE)?;
             let Some((last, _)) = page.last() else { break };
             after = *last;
-            let engine = self.engine(tenant);
+            let engine = self.engine(tenant, slot);
             for (_, activity) in &page {
                 engine.observe(activity);
             }
         }
-        let changed = self.engine(tenant).take_changed();
+        let changed = self.engine(tenant, slot).take_changed();
         let exclusions = self.exclusions(tenant)?;
         for alert in changed.iter().filter(|a| !excluded(&exclusions, a)) {
             self.store.upsert_alert(alert)?;
@@ -219,7 +240,7 @@ impl Center {
 
     /// One batch from a sensor.
     pub fn ingest(
-        &mut self,
+        &self,
         token: &str,
         sequence: u64,
         activities: &[Activity],
@@ -237,13 +258,17 @@ impl Center {
                 a
             })
             .collect();
+        // Stored and judged under the tenant's lock: the engine sees batches in the order the
+        // store keeps them, so a replay after a restart judges them the same way.
+        let slot = self.slot(&tenant);
+        let mut engine = lock(&slot);
         match self.store.ingest(&tenant, &sensor.id, sequence, &stamped, now)? {
             Ingested::Duplicate => {
                 return Ok(Accepted { tenant, stored: 0, duplicate: true, alerts: Vec::new() });
             }
             Ingested::Stored(_) => {}
         }
-        let engine = self.engine(&tenant);
+        let engine = self.engine(&tenant, &mut engine);
         for activity in &stamped {
             engine.observe(activity);
         }
@@ -270,7 +295,7 @@ impl Center {
 
     /// A sensor's heartbeat: its last contact and what it reports.
     pub fn heartbeat(
-        &mut self,
+        &self,
         token: &str,
         heartbeat: &health::Heartbeat,
         now: Timestamp,
@@ -285,7 +310,7 @@ impl Center {
     /// are forwarded (CEF `act=health`) and returned.
     /// `endpoints`: how the alert endpoints' senders are doing.
     pub fn check_health(
-        &mut self,
+        &self,
         endpoints: &[health::EndpointReport],
         now: Timestamp,
     ) -> Result<Vec<(health::HealthIssue, health::HealthTrigger)>, CenterError> {
@@ -296,9 +321,9 @@ impl Center {
             tenants.push(tenant.id);
         }
         let directories: Vec<(TenantId, Timestamp)> =
-            self.directory_uploaded.iter().map(|(tenant, at)| (tenant.clone(), *at)).collect();
+            lock(&self.directory_uploaded).iter().map(|(tenant, at)| (tenant.clone(), *at)).collect();
         let facts = health::CenterFacts { directories: &directories, endpoints, tenants: &tenants };
-        let changes = self.health.evaluate(&sensors, &facts, now);
+        let changes = lock(&self.health).evaluate(&sensors, &facts, now);
         for (issue, trigger) in &changes {
             let record = orthrus_sinks::cef::HealthRecord {
                 id: issue.kind.id(),
@@ -323,8 +348,14 @@ impl Center {
         Ok(changes)
     }
 
-    pub fn open_health_issues(&self) -> impl Iterator<Item = &health::HealthIssue> {
-        self.health.open_issues()
+    /// The tenant's health issues open now (a copy: evaluation goes on meanwhile).
+    pub fn open_health_issues(&self, tenant: &TenantId) -> Vec<health::HealthIssue> {
+        lock(&self.health).open_issues().filter(|issue| issue.tenant == *tenant).cloned().collect()
+    }
+
+    /// How many health issues are open now, in every tenant.
+    pub fn open_health_issue_count(&self) -> usize {
+        lock(&self.health).open_issues().count()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -74,7 +74,7 @@ fn setup() -> Setup {
 }
 
 /// A sensor's spool, shipped to the center until it is empty (or the center refuses).
-fn ship(center: &mut Center, spool: &mut Spool, token: &str) -> usize {
+fn ship(center: &Center, spool: &mut Spool, token: &str) -> usize {
     let mut shipped = 0;
     while let Some(batch) = spool.oldest().unwrap() {
         center.ingest(token, batch.sequence, &batch.activities, now()).unwrap();
@@ -100,7 +100,7 @@ fn sensors_ship_the_center_detects_stores_and_forwards_cef_per_tenant() {
         routes: vec![Route::syslog(&sink, options, SinkFilter::default())],
         ..CenterConfig::default()
     };
-    let mut center = Center::start(store.clone(), config).unwrap();
+    let center = Center::start(store.clone(), config).unwrap();
 
     // A token that is no sensor's is refused, and stores nothing.
     let forged = center.ingest("ort_not-a-token", 1, &batches(ACME)[0], now());
@@ -114,8 +114,8 @@ fn sensors_ship_the_center_detects_stores_and_forwards_cef_per_tenant() {
     for batch in batches(GLOBEX) {
         globex.append(&batch).unwrap();
     }
-    assert!(ship(&mut center, &mut acme, &setup.acme_token) > 5);
-    ship(&mut center, &mut globex, &setup.globex_token);
+    assert!(ship(&center, &mut acme, &setup.acme_token) > 5);
+    ship(&center, &mut globex, &setup.globex_token);
     sink.flush().unwrap();
 
     // Each tenant has exactly the alerts an offline run over its own activities has.
@@ -159,7 +159,7 @@ fn a_restarted_center_and_a_resent_batch_change_nothing() {
     // The first half reaches a center that then stops.
     {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&setup.store_path).unwrap());
-        let mut center = Center::start(store, CenterConfig::default()).unwrap();
+        let center = Center::start(store, CenterConfig::default()).unwrap();
         for _ in 0..half {
             let batch = spool.oldest().unwrap().unwrap();
             center.ingest(&setup.acme_token, batch.sequence, &batch.activities, now()).unwrap();
@@ -172,12 +172,12 @@ fn a_restarted_center_and_a_resent_batch_change_nothing() {
     // A new center rebuilds its engines from the store; the sensor sends the unacknowledged
     // batch again (recognised: nothing stored, nothing detected twice), then the rest.
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&setup.store_path).unwrap());
-    let mut center = Center::start(store.clone(), CenterConfig::default()).unwrap();
+    let center = Center::start(store.clone(), CenterConfig::default()).unwrap();
     let resent = spool.oldest().unwrap().unwrap();
     let accepted = center.ingest(&setup.acme_token, resent.sequence, &resent.activities, now()).unwrap();
     assert!(accepted.duplicate && accepted.alerts.is_empty());
     spool.acknowledge(resent.sequence).unwrap();
-    ship(&mut center, &mut spool, &setup.acme_token);
+    ship(&center, &mut spool, &setup.acme_token);
 
     let all: usize = batches.iter().map(Vec::len).sum();
     assert_eq!(store.activity_count(&tenant("acme")).unwrap(), all as u64, "every activity once");
@@ -207,12 +207,12 @@ fn the_tenants_exclusions_keep_their_sources_alerts_out() {
             now(),
         )
         .unwrap();
-    let mut center = Center::start(store.clone(), CenterConfig::default()).unwrap();
+    let center = Center::start(store.clone(), CenterConfig::default()).unwrap();
     let mut spool = Spool::open(&setup.spools.join("acme.spool"), 64 << 20).unwrap();
     for batch in batches(ACME) {
         spool.append(&batch).unwrap();
     }
-    ship(&mut center, &mut spool, &setup.acme_token);
+    ship(&center, &mut spool, &setup.acme_token);
     let offline_alerts: Vec<orthrus_model::Alert> = {
         let mut engine =
             orthrus_detect::Engine::new(&orthrus_detect::DetectionConfig::default(), "orthrus-center");

@@ -67,6 +67,13 @@ enum SensorCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// Remove a sensor's credential: its token stops working at once (a stolen or retired
+    /// sensor). What it sent stays; add it again for a new token.
+    Remove {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+    },
 }
 
 #[derive(clap::Subcommand)]
@@ -91,8 +98,30 @@ enum UserCommand {
     /// Set a user's web UI password, read from the first line of standard input (at least
     /// 12 characters; kept as an Argon2id hash).
     Password { name: String },
-    /// Show a user's grants.
+    /// Show a user's grants and API tokens (their ids and labels; the tokens themselves are
+    /// never kept).
     Show { name: String },
+    /// Take a user's role in a tenant away, at once (API and web UI).
+    Revoke {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke API tokens of a user, at once: one by its id (as `user show` lists it), those
+    /// with a label, or all.
+    RevokeToken {
+        name: String,
+        /// The token's id (the first hex digits `user show` lists; at least 8).
+        #[arg(long, conflicts_with_all = ["label", "all"], required_unless_present_any = ["label", "all"])]
+        id: Option<String>,
+        #[arg(long, conflicts_with = "all")]
+        label: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Remove a user with its grants and API tokens; its web UI sessions end at their next
+    /// request.
+    Remove { name: String },
 }
 
 pub fn run(args: &AdminArgs) -> anyhow::Result<u8> {
@@ -149,7 +178,7 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<u8> {
             std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
             let password = line.trim_end_matches(['\r', '\n']);
             store.set_password(name, &hash_password(password)?)?;
-            println!("password of {name} set");
+            println!("password of {name} set; the web UI sessions it had are over");
         }
         AdminCommand::User { command: UserCommand::Show { name } } => {
             let user = store.user(name)?.with_context(|| format!("no user {name}"))?;
@@ -157,7 +186,70 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<u8> {
             for (tenant, role) in user.grants {
                 println!("  {tenant}\t{}", role.name());
             }
+            for token in store.user_tokens(name)? {
+                println!("  token {}\t{}\tcreated {}", token.id(), token.label, token.created);
+            }
+        }
+        AdminCommand::User { command: UserCommand::Revoke { name, tenant } } => {
+            if !store.revoke_grant(name, &TenantId(tenant.as_str().into()))? {
+                anyhow::bail!("{name} has no role in {tenant}");
+            }
+            println!("{name} has no role in {tenant} any more");
+        }
+        AdminCommand::User { command: UserCommand::RevokeToken { name, id, label, all } } => {
+            revoke_tokens(store.as_ref(), name, id.as_deref(), label.as_deref(), *all)?;
+        }
+        AdminCommand::User { command: UserCommand::Remove { name } } => {
+            if !store.remove_user(name)? {
+                anyhow::bail!("no user {name}");
+            }
+            println!("user {name} removed, with its grants and API tokens");
+        }
+        AdminCommand::Sensor { command: SensorCommand::Remove { tenant, name } } => {
+            if !store.remove_sensor(&TenantId(tenant.as_str().into()), name)? {
+                anyhow::bail!("tenant {tenant} has no sensor {name}");
+            }
+            println!("sensor {tenant}:{name} removed; its token no longer works");
         }
     }
     Ok(exit::OK)
+}
+
+/// Shortest token id accepted: 8 hex digits (32 bits) cannot name the wrong one of a user's
+/// few tokens by accident.
+const MIN_TOKEN_ID: usize = 8;
+
+fn revoke_tokens(
+    store: &dyn orthrus_store::Store,
+    user: &str,
+    id: Option<&str>,
+    label: Option<&str>,
+    all: bool,
+) -> anyhow::Result<()> {
+    if store.user(user)?.is_none() {
+        anyhow::bail!("no user {user}");
+    }
+    if let Some(id) = id
+        && (id.len() < MIN_TOKEN_ID || !id.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        anyhow::bail!(
+            "a token id is at least {MIN_TOKEN_ID} hex digits, as `orthrus admin user show {user}` lists it"
+        );
+    }
+    let chosen: Vec<_> = store
+        .user_tokens(user)?
+        .into_iter()
+        .filter(|token| {
+            all || id.is_some_and(|id| token.id().starts_with(&id.to_ascii_lowercase()))
+                || label.is_some_and(|label| token.label == label)
+        })
+        .collect();
+    if chosen.is_empty() {
+        anyhow::bail!("{user} has no such token (see `orthrus admin user show {user}`)");
+    }
+    for token in &chosen {
+        store.remove_user_token(&token.hash)?;
+        println!("token {} ({}) of {user} revoked", token.id(), token.label);
+    }
+    Ok(())
 }

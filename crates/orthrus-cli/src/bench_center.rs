@@ -61,7 +61,7 @@ pub fn bench_center(args: &CenterBenchArgs) -> anyhow::Result<()> {
     let elapsed = if args.https {
         https_load(dir.path(), &token, &batches)?
     } else {
-        let mut center = Center::start(store.clone(), CenterConfig::default())?;
+        let center = Center::start(store.clone(), CenterConfig::default())?;
         let started = Instant::now();
         for (n, batch) in batches.iter().enumerate() {
             center.ingest(&token, n as u64 + 1, batch, now)?;

@@ -60,7 +60,7 @@ pub fn bench_ui(args: &UiBenchArgs) -> anyhow::Result<()> {
     store.grant("analyst", &tenant, Role::Analyst)?;
     store.set_password("analyst", &hash_password(PASSWORD)?)?;
     let store: Arc<dyn Store> = Arc::new(store);
-    let mut center = Center::start(store.clone(), CenterConfig::default())?;
+    let center = Center::start(store.clone(), CenterConfig::default())?;
     center.ingest(&token, 1, &activities, now)?;
 
     let started = Instant::now();

@@ -90,6 +90,13 @@ pub struct SyncArgs {
     /// Read everything even when the snapshot has a cursor for this domain.
     #[arg(long)]
     full: bool,
+    /// Read the whole domain again when its last full read is older than this many days
+    /// (what an incremental sync cannot see is then put right).
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u64).range(1..))]
+    full_every_days: u64,
+    /// Never read the whole domain again on a schedule (only with --full or without a cursor).
+    #[arg(long, conflicts_with = "full_every_days")]
+    no_full_reconciliation: bool,
     /// LDAP page size.
     #[arg(long, default_value_t = 500)]
     page_size: i32,
@@ -138,6 +145,9 @@ fn sync(args: &SyncArgs) -> Result<u8> {
     options.base_dn = args.base.clone();
     options.page_size = args.page_size.max(1);
     options.limits.operation_timeout = std::time::Duration::from_secs(args.timeout.max(1));
+    options.local_time = Some(crate::wall_clock());
+    options.full_every = (!args.no_full_reconciliation)
+        .then(|| std::time::Duration::from_secs(args.full_every_days.saturating_mul(86_400)));
 
     let mut snapshot =
         if args.output.exists() { Snapshot::load(&args.output)? } else { Snapshot::new(Vec::new()) };

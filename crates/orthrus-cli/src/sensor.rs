@@ -40,6 +40,9 @@ fn say(event: SensorEvent<'_>) {
             eprintln!("orthrus: sensor capturing on {interface} for {center}");
         }
         SensorEvent::FileFailed(name) => eprintln!("orthrus: {name} could not be read; moved to failed/"),
+        SensorEvent::FileRefused { name, why } => {
+            eprintln!("orthrus: {name} refused unread ({why}); moved to refused/")
+        }
         SensorEvent::CenterDown(error) => {
             eprintln!("orthrus: center unreachable, batches wait in the disk buffer: {error}");
         }

@@ -58,6 +58,9 @@ pub struct Directory {
     by_dn: HashMap<String, Slot>,
     by_upn: HashMap<String, Slot>,
     by_spn: HashMap<String, Slot>,
+    /// SPNs registered with a port (`MSSQLSvc/host:1433`) by their form without it
+    /// (`mssqlsvc/host`): every owner, as a client may name the service either way.
+    by_spn_without_port: HashMap<String, Vec<Slot>>,
     /// (domain netbios or dns name, sAMAccountName), lower-case.
     by_domain_sam: HashMap<(String, String), Slot>,
     /// Bare sAMAccountName → every slot with it (unique across domains or ambiguous).
@@ -96,6 +99,14 @@ impl Found<'_> {
     }
 }
 
+/// `mssqlsvc/host:1433` (and `…:1433/instance`) → `mssqlsvc/host`; `None` without a port.
+fn without_port(spn: &str) -> Option<String> {
+    let (service, rest) = spn.split_once('/')?;
+    let (host, port) = rest.split_once(':')?;
+    let port = port.split('/').next().unwrap_or(port);
+    (!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())).then(|| format!("{service}/{host}"))
+}
+
 fn lower(text: &str) -> String {
     text.trim().to_lowercase()
 }
@@ -123,7 +134,11 @@ impl Directory {
                     index.by_upn.insert(lower(upn), slot);
                 }
                 for spn in &object.service_principal_names {
-                    index.by_spn.insert(lower(spn), slot);
+                    let spn = lower(spn);
+                    if let Some(portless) = without_port(&spn) {
+                        index.by_spn_without_port.entry(portless).or_default().push(slot);
+                    }
+                    index.by_spn.insert(spn, slot);
                 }
                 if let Some(sam) = &object.sam_account_name {
                     let sam = lower(sam);
@@ -176,11 +191,13 @@ impl Directory {
         if let Some((domain, sam)) = key.split_once('\\') {
             return self.by_domain_sam.get(&(domain.to_owned(), sam.to_owned())).and_then(|s| self.found(*s));
         }
+        // An SPN, with or without its realm (`MSSQLSvc/host:1433@REALM`): before `name@REALM`,
+        // which an SPN's `@` would otherwise be taken for.
+        if key.split('@').next().is_some_and(|k| k.contains('/')) {
+            return self.find_spn(&key);
+        }
         if let Some((sam, realm)) = key.split_once('@') {
             return self.by_domain_sam.get(&(realm.to_owned(), sam.to_owned())).and_then(|s| self.found(*s));
-        }
-        if key.contains('/') {
-            return self.find_spn(&key);
         }
         match self.by_sam.get(&key).map(Vec::as_slice) {
             Some([only]) => self.found(*only),
@@ -188,13 +205,24 @@ impl Directory {
         }
     }
 
-    /// The account owning an SPN; `service/host` also matches `service/host:port`'s owner and
-    /// the computer named `host` (whose `HOST/` SPN stands for most services).
+    /// The account owning an SPN (its realm, `@REALM`, ignored); `service/host` also matches
+    /// the one owner of `service/host:port`, then the computer named `host` (whose `HOST/` SPN
+    /// stands for most services).
     pub fn find_spn(&self, spn: &str) -> Option<Found<'_>> {
         let key = lower(spn);
         let key = key.split('@').next().unwrap_or(&key);
         if let Some(slot) = self.by_spn.get(key) {
             return self.found(*slot);
+        }
+        if let Some(owners) = self.by_spn_without_port.get(without_port(key).as_deref().unwrap_or(key)) {
+            let mut unique = owners.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            // Two accounts registered the service on two ports: the name alone says neither.
+            return match unique.as_slice() {
+                [only] => self.found(*only),
+                _ => None,
+            };
         }
         let (_, host) = key.split_once('/')?;
         let host = host.split([':', '/']).next().unwrap_or(host);

@@ -20,6 +20,7 @@ use tracing::{debug, info};
 use crate::DirectoryError;
 use crate::ad;
 use crate::snapshot::{ChangeSummary, DirectoryObject, Domain, ObjectKind, Site, Subnet, Trust};
+use orthrus_model::Timestamp;
 
 /// How to authenticate to the directory.
 #[derive(Clone, Debug)]
@@ -68,6 +69,12 @@ impl Default for Limits {
     }
 }
 
+/// How often a domain is read whole by default: a week. Incremental syncs miss what a DC changes
+/// without bumping an object's uSNChanged (group links of a deleted or renamed member are
+/// followed locally, but other derived values may drift); a weekly full read bounds how long
+/// such drift lasts, at the cost of one full read a week.
+pub const DEFAULT_FULL_EVERY: Duration = Duration::from_secs(7 * 86_400);
+
 #[derive(Clone, Debug)]
 pub struct SyncOptions {
     /// `ldap://dc1.example.com`, `ldaps://dc1.example.com:636`
@@ -86,6 +93,13 @@ pub struct SyncOptions {
     pub base_dn: Option<String>,
     pub page_size: i32,
     pub limits: Limits,
+    /// Read the whole domain again once this long has passed since its last full read (the
+    /// safety net for what an incremental sync cannot see); `None`: only when there is no
+    /// cursor.
+    pub full_every: Option<Duration>,
+    /// This machine's time (the caller's wall clock): when the server gives none, it judges
+    /// whether a full read is due; without either, every sync of such a server is full.
+    pub local_time: Option<Timestamp>,
 }
 
 impl SyncOptions {
@@ -105,6 +119,8 @@ impl SyncOptions {
             base_dn: None,
             page_size: 500,
             limits: Limits::default(),
+            full_every: Some(DEFAULT_FULL_EVERY),
+            local_time: None,
         }
     }
 }
@@ -477,8 +493,23 @@ pub fn sync(options: &SyncOptions, previous: &crate::Snapshot) -> Result<SyncOut
     let configuration = root.text("configurationnamingcontext");
 
     let domain_entry = session.read(&base, &["objectSid", "name", "gPLink"], &mut cut)?;
-    let incremental =
-        previous.domain(&base).filter(|p| p.synced_from.eq_ignore_ascii_case(&server) && p.highest_usn > 0);
+    let now = root.text("currenttime").as_deref().and_then(ad::generalized_time);
+    // The DC's clock decides when a full read is due (the snapshot's times are the DC's); a
+    // server that gives no time is judged by this machine's clock instead, so it still gets
+    // its periodic full read.
+    let clock = now.or(options.local_time);
+    let reconciled = |p: &Domain| match (options.full_every, p.full_synced_at, clock) {
+        (None, _, _) => true,
+        (Some(every), Some(last), Some(clock)) => {
+            clock.as_micros().saturating_sub(last.as_micros())
+                < i64::try_from(every.as_micros()).unwrap_or(i64::MAX)
+        }
+        // No record of a full read, or no clock to judge by: read everything.
+        _ => false,
+    };
+    let incremental = previous
+        .domain(&base)
+        .filter(|p| p.synced_from.eq_ignore_ascii_case(&server) && p.highest_usn > 0 && reconciled(p));
     let filter = match incremental {
         Some(p) => format!("(&{OBJECT_FILTER}(uSNChanged>={}))", p.highest_usn + 1),
         None => OBJECT_FILTER.to_owned(),
@@ -500,7 +531,11 @@ pub fn sync(options: &SyncOptions, previous: &crate::Snapshot) -> Result<SyncOut
         forest_root: root.text("rootdomainnamingcontext"),
         synced_from: server,
         highest_usn,
-        synced_at: root.text("currenttime").as_deref().and_then(ad::generalized_time),
+        synced_at: now,
+        full_synced_at: match incremental {
+            Some(previous) => previous.full_synced_at,
+            None => clock,
+        },
         gp_links: domain_entry.text("gplink").as_deref().map(ad::gp_link_guids).unwrap_or_default(),
         objects: Vec::new(),
         trusts: Vec::new(),

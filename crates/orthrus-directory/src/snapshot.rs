@@ -40,6 +40,11 @@ pub struct Domain {
     /// Wall-clock time of the last sync, as the server reported it (`currentTime`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synced_at: Option<Timestamp>,
+    /// When the domain was last read whole (a full sync): incremental syncs carry it, and a
+    /// sync past the reconciliation period reads everything again. A snapshot written before
+    /// it was kept has none, and its next sync is full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_synced_at: Option<Timestamp>,
     /// Group Policy objects linked to the domain root (its `gPLink`), by GUID.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gp_links: Vec<String>,
@@ -242,6 +247,8 @@ impl Domain {
         deleted_guids: &[String],
     ) -> ChangeSummary {
         let mut summary = ChangeSummary::default();
+        // Objects renamed or moved: (old DN, new DN).
+        let mut renamed: Vec<(String, String)> = Vec::new();
         for object in changed {
             let slot = self.objects.iter_mut().find(|o| match (&o.guid, &object.guid) {
                 (Some(a), Some(b)) => a == b,
@@ -251,6 +258,9 @@ impl Domain {
                 Some(slot) => {
                     if *slot != object {
                         summary.modified.push(object.dn.clone());
+                        if !slot.dn.eq_ignore_ascii_case(&object.dn) {
+                            renamed.push((slot.dn.clone(), object.dn.clone()));
+                        }
                         *slot = object;
                     }
                 }
@@ -267,6 +277,24 @@ impl Domain {
             }
             !gone
         });
+        // A member deleted or renamed changes its groups' member lists without the DC touching
+        // the groups (Samba and AD keep links by object, and bump no group's uSNChanged), so an
+        // incremental sync never reads those groups again: follow the change here, or a new
+        // account of the same name would inherit the old one's groups.
+        if !summary.deleted.is_empty() || !renamed.is_empty() {
+            let deleted: std::collections::HashSet<String> =
+                summary.deleted.iter().map(|dn| dn.to_ascii_lowercase()).collect();
+            let renamed: std::collections::HashMap<String, String> =
+                renamed.into_iter().map(|(old, new)| (old.to_ascii_lowercase(), new)).collect();
+            for group in &mut self.objects {
+                group.members.retain(|m| !deleted.contains(&m.to_ascii_lowercase()));
+                for member in &mut group.members {
+                    if let Some(new) = renamed.get(&member.to_ascii_lowercase()) {
+                        member.clone_from(new);
+                    }
+                }
+            }
+        }
         summary
     }
 }

@@ -35,6 +35,17 @@ fn lab_snapshot_answers_every_name_form() {
     assert_eq!(directory.find_spn("cifs/backup01.lab.test@LAB.TEST").unwrap().object.name(), "svc_backup");
     // HOST/dc1 stands for cifs/dc1 and every other service of the computer
     assert_eq!(directory.find_spn("cifs/dc1.lab.test").unwrap().object.name(), "DC1$");
+    // issue 22: a service named without its port is its registered owner's, not the
+    // computer's; an SPN with a realm is an SPN, not `name@REALM`
+    for name in [
+        "MSSQLSvc/sql01.lab.test",
+        "MSSQLSvc/sql01.lab.test:1433@LAB.TEST",
+        "mssqlsvc/SQL01.lab.test@lab.test",
+    ] {
+        assert_eq!(directory.find_spn(name).unwrap().object.name(), "svc_sql", "{name}");
+        assert_eq!(directory.find(name).unwrap().object.name(), "svc_sql", "{name}");
+    }
+    assert_eq!(directory.find("cifs/backup01.lab.test@LAB.TEST").unwrap().object.name(), "svc_backup");
     for name in ["DC1", "dc1.lab.test", "DC1$"] {
         assert!(directory.find_computer(name).unwrap().object.is_domain_controller(), "{name}");
     }
@@ -251,6 +262,61 @@ fn incremental_changes_apply_by_guid() {
     assert_eq!(domain.objects.len(), before);
 }
 
+/// issue 22: a DC removes a deleted member from its groups (and renames a moved one in them)
+/// without touching the groups, so an incremental sync never reads them again: the snapshot
+/// must follow, or a new account of the same name inherits Domain Admins.
+#[test]
+fn a_deleted_member_leaves_its_groups_and_a_moved_one_follows() {
+    let mut domain = lab().domains.remove(0);
+    let admins = |domain: &Domain| {
+        domain.objects.iter().find(|o| o.name() == "Domain Admins").unwrap().members.clone()
+    };
+    let da_admin = domain.objects.iter().find(|o| o.name() == "da_admin").unwrap().clone();
+    assert!(admins(&domain).contains(&da_admin.dn));
+    let mut staff = domain.objects.iter().find(|o| o.name() == "IT Staff").unwrap().members.clone();
+    assert!(staff.contains(&"CN=Bob User,CN=Users,DC=lab,DC=test".to_owned()));
+    let mut bob = domain.objects.iter().find(|o| o.name() == "bob").unwrap().clone();
+    bob.dn = "CN=Bob User,OU=Finance,DC=lab,DC=test".into();
+    let summary = domain.apply_changes(vec![bob], &[da_admin.guid.clone().unwrap()]);
+    assert_eq!(summary.deleted, std::slice::from_ref(&da_admin.dn));
+    assert!(!admins(&domain).contains(&da_admin.dn), "{:?}", admins(&domain));
+    staff = domain.objects.iter().find(|o| o.name() == "IT Staff").unwrap().members.clone();
+    assert!(staff.contains(&"CN=Bob User,OU=Finance,DC=lab,DC=test".to_owned()), "{staff:?}");
+    assert!(!staff.contains(&"CN=Bob User,CN=Users,DC=lab,DC=test".to_owned()));
+    // a newcomer of the deleted one's name and place is no Domain Admin
+    let newcomer = DirectoryObject {
+        kind: Some(ObjectKind::User),
+        dn: da_admin.dn.clone(),
+        guid: Some("00000000-0000-0000-0000-000000000002".into()),
+        sam_account_name: Some("da_admin".into()),
+        ..DirectoryObject::default()
+    };
+    domain.apply_changes(vec![newcomer], &[]);
+    let directory = Directory::new(Snapshot::new(vec![domain]), &EntityTags::default());
+    assert!(directory.sensitivity(&directory.find("LAB\\da_admin").unwrap()).is_none());
+}
+
+/// issue 22: a service registered with its port only is found by the name without it, and an
+/// SPN with a realm is an SPN, not `name@REALM`.
+#[test]
+fn a_service_without_its_port_is_its_registered_owners() {
+    let mut domain = lab().domains.remove(0);
+    let svc = domain.objects.iter_mut().find(|o| o.name() == "svc_sql").unwrap();
+    svc.service_principal_names = vec!["MSSQLSvc/sql01.lab.test:1433".into()];
+    let directory = Directory::new(Snapshot::new(vec![domain]), &EntityTags::default());
+    for name in [
+        "MSSQLSvc/sql01.lab.test",
+        "MSSQLSvc/sql01.lab.test:1433",
+        "MSSQLSvc/sql01.lab.test:1433@LAB.TEST",
+        "mssqlsvc/SQL01.lab.test@lab.test",
+    ] {
+        assert_eq!(directory.find_spn(name).unwrap().object.name(), "svc_sql", "{name}");
+        assert_eq!(directory.find(name).unwrap().object.name(), "svc_sql", "{name}");
+    }
+    // a service nobody registered still falls back to the computer's HOST/ SPN
+    assert_eq!(directory.find("cifs/sql01.lab.test").unwrap().object.name(), "SQL01$");
+}
+
 mod hostile_server {
     //! A directory server on loopback that answers like a broken or hostile DC: values far too
     //! large, group nesting loops, a member range that never ends, a malformed entry; and one
@@ -420,6 +486,8 @@ mod hostile_server {
         let (url, server) = serve(|id, base, attributes| Some(hostile_answers(id, base, attributes)));
         let mut options = SyncOptions::new(&url, Bind::Anonymous);
         options.limits = Limits { max_values: 100, max_value_bytes: 4096, ..Limits::default() };
+        // The hostile server gives no time: this machine's (fixed here) judges the schedule.
+        options.local_time = Some(orthrus_model::Timestamp::from_micros(1_800_000_000_000_000));
         let started = Instant::now();
         let outcome = sync(&options, &Snapshot::default()).unwrap();
         assert!(started.elapsed() < Duration::from_secs(30));
@@ -447,7 +515,8 @@ mod hostile_server {
         // sync still completes and says deletions were not seen
         let (url, _server) = serve(|id, base, attributes| Some(hostile_answers(id, base, attributes)));
         let again =
-            sync(&SyncOptions { url, ..options }, &Snapshot::new(vec![outcome.domain.clone()])).unwrap();
+            sync(&SyncOptions { url, ..options.clone() }, &Snapshot::new(vec![outcome.domain.clone()]))
+                .unwrap();
         assert!(again.incremental);
         assert!(
             again.domain.truncations.iter().any(|c| c.contains("deletions not seen")),
@@ -455,6 +524,25 @@ mod hostile_server {
             again.domain.truncations
         );
         assert_eq!(again.domain.objects.len(), outcome.domain.objects.len());
+        assert_eq!(
+            again.domain.full_synced_at, outcome.domain.full_synced_at,
+            "an incremental read keeps the date"
+        );
+
+        // a week after the last full read the domain is read whole again; without the
+        // schedule it stays incremental
+        let mut stale = outcome.domain.clone();
+        stale.full_synced_at = Some(orthrus_model::Timestamp::from_micros(0));
+        let (url, _server) = serve(|id, base, attributes| Some(hostile_answers(id, base, attributes)));
+        let reconciled =
+            sync(&SyncOptions { url: url.clone(), ..options.clone() }, &Snapshot::new(vec![stale.clone()]))
+                .unwrap();
+        assert!(!reconciled.incremental);
+        assert!(reconciled.domain.full_synced_at > stale.full_synced_at);
+        let (url, _server) = serve(|id, base, attributes| Some(hostile_answers(id, base, attributes)));
+        let unscheduled =
+            sync(&SyncOptions { url, full_every: None, ..options }, &Snapshot::new(vec![stale])).unwrap();
+        assert!(unscheduled.incremental);
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod directory;
 mod host;
 mod kerberos;
 pub mod ldap_filter;
+pub mod private_file;
 mod sensor;
 mod time;
 mod windows;

@@ -20,6 +20,9 @@ pub struct Heartbeat {
     pub spool_bytes: u64,
     pub spool_max_bytes: u64,
     pub spool_dropped_batches: u64,
+    /// Files of the watched folder refused unread (links, devices, pipes, hard links to files
+    /// elsewhere) and waiting in its `refused/` for someone to look at them.
+    pub refused_files: u64,
     /// A live capture's own counters (interface, kernel drops, decoder counters), shown as
     /// the sensor sent them.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,7 +1,8 @@
 //! The sensor: its loop ([`run`]: live capture and a watched folder, shipping, heartbeats),
 //! and its shipping side. What it captures becomes activities (`orthrus-net`,
 //! `orthrus-events`, read as one timeline by `orthrus-timeline`); here they wait, batched, on
-//! disk ([`spool`]) until the center has stored them.
+//! disk ([`spool`]) until the center has stored them. Files dropped into a watched folder are
+//! taken only when they are regular files of their own ([`watch`]).
 
 pub mod client;
 #[cfg(feature = "libpcap")]
@@ -9,5 +10,6 @@ pub mod live;
 pub mod names;
 pub mod run;
 pub mod spool;
+pub mod watch;
 
 pub use spool::{Spool, SpoolError, SpoolStats, SpooledBatch};

@@ -17,6 +17,7 @@ use serde_json::json;
 
 use crate::client::{CenterClient, ClientError};
 use crate::names::ReverseDns;
+use crate::watch::WatchedFolder;
 use crate::{Spool, SpoolError, SpoolStats};
 
 /// The sensor's configuration (TOML).
@@ -126,7 +127,7 @@ pub enum SensorError {
     Capture(String),
 }
 
-fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SensorError + 'a {
+pub(crate) fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SensorError + 'a {
     move |error| SensorError::Io { what, path: path.to_owned(), error }
 }
 
@@ -143,6 +144,12 @@ pub enum SensorEvent<'a> {
     },
     /// A file of the watched folder could not be read; it went to `failed/`.
     FileFailed(&'a str),
+    /// A file of the watched folder was no regular file of its own (a link, a device, a
+    /// pipe, a hard link to a file elsewhere); it went to `refused/` unread.
+    FileRefused {
+        name: &'a str,
+        why: &'a str,
+    },
     /// The center did not take the batches; they wait in the disk buffer.
     CenterDown(&'a SensorError),
     CenterUp,
@@ -163,6 +170,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 struct Counters {
     network: u64,
     events: u64,
+    /// Files waiting in the watched folder's `refused/`.
+    refused_files: u64,
     names: Option<ReverseDns>,
 }
 
@@ -198,12 +207,14 @@ pub fn run(
     if config.watch.is_none() && config.capture.is_none() {
         return Err(SensorError::Config("give `watch` (a folder), a [capture] interface, or both".into()));
     }
-    if let Some(watch) = &config.watch {
-        for folder in ["done", "failed"] {
-            std::fs::create_dir_all(watch.join(folder)).map_err(io("creating", &watch.join(folder)))?;
+    let watched = match &config.watch {
+        Some(watch) => {
+            let folder = WatchedFolder::prepare(watch)?;
+            report(SensorEvent::Watching { folder: watch, center: &config.center });
+            Some(folder)
         }
-        report(SensorEvent::Watching { folder: watch, center: &config.center });
-    }
+        None => None,
+    };
     let mut live = match &config.capture {
         Some(capture) => {
             let live = live::start(capture, config)?;
@@ -234,8 +245,9 @@ pub fn run(
             report(SensorEvent::Stopped { waiting: spool.stats()?.batches });
             return Ok(());
         }
-        if let Some(watch) = &config.watch {
-            read_new_files(watch, config, &mut spool, &mut counters, report)?;
+        if let Some(folder) = &watched {
+            folder.sweep(&mut spool, config, &mut |activities| counters.take(activities), report)?;
+            counters.refused_files = folder.refused_waiting();
         }
         if let Some(live) = &live {
             live::drain(live, &mut spool, &mut counters)?;
@@ -290,6 +302,7 @@ fn heartbeat(
         spool_bytes: stats.bytes,
         spool_max_bytes: config.spool_max_bytes,
         spool_dropped_batches: stats.dropped_batches,
+        refused_files: counters.refused_files,
         ..Heartbeat::default()
     };
     beat.reverse_dns = counters.names.as_ref().and_then(|n| serde_json::to_value(&n.counters).ok());
@@ -309,48 +322,6 @@ struct CaptureCounters {
     dropped: u64,
     /// Interface, kernel and decoder counters as they are.
     detail: serde_json::Value,
-}
-
-/// New files of the watched folder, oldest name first, into the disk buffer.
-fn read_new_files(
-    watch: &Path,
-    config: &SensorConfig,
-    spool: &mut Spool,
-    counters: &mut Counters,
-    report: &mut dyn FnMut(SensorEvent<'_>),
-) -> Result<(), SensorError> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(watch)
-        .map_err(io("reading", watch))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
-        .collect();
-    files.sort();
-    for path in files {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if !spool.has_file(&name)? {
-            let mut activities: Vec<Activity> = Vec::new();
-            let run = orthrus_timeline::decode_files(
-                std::slice::from_ref(&path),
-                &orthrus_timeline::NoProgress,
-                &mut |a| activities.push(a),
-            );
-            if run.failed_files > 0 {
-                report(SensorEvent::FileFailed(&name));
-                move_into(&path, &watch.join("failed"))?;
-                continue;
-            }
-            let activities = counters.take(activities);
-            spool.append_file(&name, &activities, config.batch_activities)?;
-        }
-        move_into(&path, &watch.join("done"))?;
-    }
-    Ok(())
-}
-
-fn move_into(path: &Path, folder: &Path) -> Result<(), SensorError> {
-    let target = folder.join(path.file_name().unwrap_or_default());
-    std::fs::rename(path, &target).map_err(io("moving", path))
 }
 
 /// Sends waiting batches, oldest first, until none waits or the center fails.

@@ -135,8 +135,11 @@ fn drop_counted(
 }
 
 impl Spool {
-    /// Opens (or creates) the spool file, bounded to `max_bytes` of compressed batches.
+    /// Opens (or creates) the spool file, bounded to `max_bytes` of compressed batches. The
+    /// file (and its `-wal` and `-shm`) is readable by its owner only, narrowed when an older
+    /// version left it open to others: it holds what the sensor captured.
     pub fn open(path: &Path, max_bytes: u64) -> Result<Self, SpoolError> {
+        orthrus_model::private_file::keep_private(path)?;
         let connection = Connection::open(path)?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         // A batch acknowledged by the sensor's own write must survive a power cut.
@@ -153,10 +156,12 @@ impl Spool {
 
     /// Whether the input file `name` was spooled before (a restarted sensor does not read it
     /// again).
-    pub fn has_file(&self, name: &str) -> Result<bool, SpoolError> {
+    /// Whether the file of this identity (its content's hash, see `crate::watch`) was read.
+    /// The table's `name` column holds the identity (spools written before it held names).
+    pub fn has_file(&self, identity: &str) -> Result<bool, SpoolError> {
         Ok(self
             .connection
-            .query_row("SELECT count(*) FROM files WHERE name = ?1", [name], |r| r.get::<_, i64>(0))?
+            .query_row("SELECT count(*) FROM files WHERE name = ?1", [identity], |r| r.get::<_, i64>(0))?
             > 0)
     }
 
@@ -165,7 +170,7 @@ impl Spool {
     /// it and reads the file again, one that finished never reads it twice.
     pub fn append_file(
         &mut self,
-        name: &str,
+        identity: &str,
         activities: &[Activity],
         batch: usize,
     ) -> Result<Vec<u64>, SpoolError> {
@@ -180,7 +185,7 @@ impl Spool {
         }
         transaction.execute(
             "INSERT OR REPLACE INTO files (name, batches) VALUES (?1, ?2)",
-            params![name, to_i64(sequences.len() as u64)],
+            params![identity, to_i64(sequences.len() as u64)],
         )?;
         transaction.commit()?;
         Ok(sequences)

@@ -22,7 +22,7 @@ type Reading = fn(&orthrus_sinks::SenderCounters) -> u64;
 pub async fn metrics(State(state): State<Arc<AppState>>) -> ApiResult {
     let counted = state.clone();
     let (open_health, sensors, tenants) = with_center(state, |center| {
-        let open = center.open_health_issues().count() as u64;
+        let open = center.open_health_issue_count() as u64;
         let tenants = center.store().tenants()?;
         let mut sensors = 0u64;
         for tenant in &tenants {
@@ -41,7 +41,8 @@ pub fn render(state: &AppState, open_health: u64, sensors: u64, tenants: u64) ->
     let mut out = String::new();
     let intake = &state.intake;
     let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-    let single: [(&str, &str, &str, u64); 9] = [
+    let connections = &state.connections;
+    let single: [(&str, &str, &str, u64); 14] = [
         ("orthrus_batches_total", "counter", "Sensor batches stored.", read(&intake.batches)),
         (
             "orthrus_duplicate_batches_total",
@@ -71,6 +72,31 @@ pub fn render(state: &AppState, open_health: u64, sensors: u64, tenants: u64) ->
         ("orthrus_health_issues_open", "gauge", "Health issues open now.", open_health),
         ("orthrus_sensors", "gauge", "Sensors registered.", sensors),
         ("orthrus_tenants", "gauge", "Tenants.", tenants),
+        ("orthrus_connections_open", "gauge", "Client connections open now.", read(&connections.open)),
+        (
+            "orthrus_connections_accepted_total",
+            "counter",
+            "Client connections accepted.",
+            read(&connections.accepted),
+        ),
+        (
+            "orthrus_connections_refused_total",
+            "counter",
+            "Client connections closed at once: their address held its share of connections.",
+            read(&connections.refused),
+        ),
+        (
+            "orthrus_accept_errors_total",
+            "counter",
+            "Failures to accept a connection (out of descriptors or memory, among others).",
+            read(&connections.accept_errors),
+        ),
+        (
+            "orthrus_tls_handshake_failures_total",
+            "counter",
+            "TLS handshakes that failed or did not finish in time.",
+            read(&connections.failed_handshakes),
+        ),
     ];
     for (name, kind, help, value) in single {
         let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n");

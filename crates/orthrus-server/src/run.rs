@@ -9,7 +9,7 @@ use orthrus_center::health::EndpointReport;
 use orthrus_center::{Center, CenterConfig};
 use orthrus_detect::DetectionConfig;
 use orthrus_model::Timestamp;
-use orthrus_sinks::http::HttpTarget;
+use orthrus_sinks::http::{HttpTarget, redact_url};
 use orthrus_sinks::syslog::TlsTarget;
 use orthrus_sinks::{
     Framing, Outbox, Route, Sender, SinkFilter, SyslogOptions, SyslogSink, Transport, WebhookSink,
@@ -49,6 +49,11 @@ pub struct ServerConfig {
     pub detection: toml::Table,
     /// The web UI's address, for links in CEF (`cs1`).
     pub url_base: Option<String>,
+    /// Connections held at once, from every client together (cut to what the open-file limit
+    /// allows). A thousand covers a few hundred sensors and browsers with room to spare.
+    pub max_connections: usize,
+    /// Connections one client address may hold (default: an eighth of `max_connections`).
+    pub max_connections_per_address: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +71,8 @@ impl Default for ServerConfig {
             webhook: Vec::new(),
             detection: toml::Table::new(),
             url_base: None,
+            max_connections: 1000,
+            max_connections_per_address: None,
         }
     }
 }
@@ -203,18 +210,22 @@ fn syslog_endpoint(config: &SyslogConfig, hostname: &str) -> Result<(Route, Sysl
 }
 
 fn webhook_endpoint(config: &WebhookConfig) -> Result<(Route, WebhookSink), RunError> {
+    // Named by its origin only, here as in logs, metrics and health: the path or query may
+    // hold a key.
+    let shown = redact_url(&config.url);
     let target = HttpTarget::parse(&config.url).map_err(|e| RunError::Config(e.to_string()))?;
-    check_filter(&config.url, &config.filter)?;
-    if let Some(bad) = config.headers.iter().find(|h| h.contains(['\r', '\n']) || !h.contains(':')) {
+    check_filter(&shown, &config.filter)?;
+    if let Some(bad) = config.headers.iter().position(|h| h.contains(['\r', '\n']) || !h.contains(':')) {
+        // The line itself is not shown: it may be `Authorization: Bearer …` gone wrong.
         return Err(RunError::Config(format!(
-            "webhook {}: header {bad:?} is no `Name: value` line",
-            config.url
+            "webhook {shown}: header {} is no `Name: value` line",
+            bad + 1
         )));
     }
     let tls = if target.https {
         Some(
             orthrus_tls::client_config(config.ca_file.as_deref(), config.pin_sha256.as_deref())
-                .map_err(|e| RunError::Config(format!("webhook {}: {e}", config.url)))?,
+                .map_err(|e| RunError::Config(format!("webhook {shown}: {e}")))?,
         )
     } else {
         None
@@ -256,11 +267,22 @@ pub async fn run(
     let bound =
         listener.local_addr().map_err(|error| RunError::Listen { address: config.listen.clone(), error })?;
     let state = Arc::new(AppState::new(center, store.clone(), clock));
+    let limits =
+        crate::serve::ConnectionLimits::sized(config.max_connections, config.max_connections_per_address);
+    tracing::info!("holding at most {} connections, {} per client address", limits.total, limits.per_address);
     ready(bound, &fingerprint);
 
     let delivery = Delivery::start(senders, state.sink_status.clone(), clock);
     let periodic = tokio::spawn(periodic(state.clone(), config.health_interval_secs, config.retention_days));
-    crate::serve_tls(listener, tls_config, router(state.clone()), shutdown).await;
+    crate::serve_tls(
+        listener,
+        tls_config,
+        router(state.clone()),
+        limits,
+        state.connections.clone(),
+        shutdown,
+    )
+    .await;
     periodic.abort();
     // What waits for the SIEMs goes out before the center stops.
     let _ = tokio::task::spawn_blocking(move || delivery.stop()).await;
@@ -280,8 +302,7 @@ async fn periodic(state: Arc<AppState>, health_secs: u64, retention_days: u64) {
         let _ = tokio::task::spawn_blocking(move || {
             let now = (state.clock)();
             let endpoints = state.sink_status.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            let mut center = state.center.lock().unwrap_or_else(|p| p.into_inner());
-            if health_due && let Err(error) = center.check_health(&endpoints, now) {
+            if health_due && let Err(error) = state.center.check_health(&endpoints, now) {
                 tracing::warn!("health check: {error}");
             }
             if prune_due {

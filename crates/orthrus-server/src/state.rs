@@ -11,13 +11,14 @@ use orthrus_model::Timestamp;
 use orthrus_store::Store;
 
 use crate::error::ApiError;
+use crate::serve::{ConnectionCounters, KeyedSlots};
 use crate::ui::session::Sessions;
-
-/// Largest request body accepted (a sensor batch, compressed or not).
-pub const MAX_BODY_BYTES: usize = 64 << 20;
+use crate::ui::throttle::LoginThrottle;
 
 pub struct AppState {
-    pub center: Mutex<Center>,
+    /// Shared by every request: the center locks per tenant inside, so one tenant's work
+    /// (a directory replay, a large batch) never holds up another's.
+    pub center: Center,
     pub store: Arc<dyn Store>,
     /// "Now" for what the API records (comments, batch receipt): the wall clock in the
     /// binary, a fixed clock in tests.
@@ -27,19 +28,38 @@ pub struct AppState {
     pub intake: IntakeCounters,
     /// The web UI's signed-in sessions.
     pub sessions: Sessions,
+    /// The web UI's login throttle and its bound on password verifications at once.
+    pub logins: LoginThrottle,
+    /// What the listener has done (open, refused connections), for /metrics.
+    pub connections: Arc<ConnectionCounters>,
+    /// Large bodies (sensor batches, directory uploads) decoded at once, off the async
+    /// threads: a bomb costs one slot's time, not every tenant's latency.
+    pub decoding: tokio::sync::Semaphore,
+    /// Requests under way per sensor credential (its token's hash).
+    pub sensor_requests: Arc<KeyedSlots<[u8; 32]>>,
 }
 
 impl AppState {
     pub fn new(center: Center, store: Arc<dyn Store>, clock: fn() -> Timestamp) -> Self {
         Self {
-            center: Mutex::new(center),
+            center,
             store,
             clock,
             sink_status: Arc::default(),
             intake: IntakeCounters::default(),
             sessions: Sessions::default(),
+            logins: LoginThrottle::default(),
+            connections: Arc::default(),
+            decoding: tokio::sync::Semaphore::new(decoding_slots()),
+            sensor_requests: Arc::default(),
         }
     }
+}
+
+/// Bodies decoded at once: one per core (decoding is CPU work), at least two so one slow
+/// body never holds up the next.
+fn decoding_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).max(2)
 }
 
 /// What the intake has done since the center started.
@@ -72,13 +92,10 @@ pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
 /// Runs `work` on the center off the async threads (the store is blocking).
 pub async fn with_center<T: Send + 'static>(
     state: Arc<AppState>,
-    work: impl FnOnce(&mut Center) -> Result<T, CenterError> + Send + 'static,
+    work: impl FnOnce(&Center) -> Result<T, CenterError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let mut center = state.center.lock().unwrap_or_else(|p| p.into_inner());
-        work(&mut center)
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(ApiError::from)
+    tokio::task::spawn_blocking(move || work(&state.center))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(ApiError::from)
 }

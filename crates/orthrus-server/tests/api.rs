@@ -171,7 +171,7 @@ async fn sensor_bodies_may_come_zstd_compressed_and_hostile_ones_are_refused() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = post_encoded(&f, "br", json.clone().into_bytes()).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
-    let zeros = vec![b' '; (orthrus_server::body::MAX_DECODED_BYTES + 1) as usize];
+    let zeros = vec![b' '; (orthrus_server::body::MAX_BATCH_BYTES + 1) as usize];
     let bomb = zstd::bulk::compress(&zeros, 19).unwrap();
     assert!(bomb.len() < 1 << 20);
     let (status, body) = post_encoded(&f, "zstd", bomb).await;

@@ -28,6 +28,15 @@ pub enum HttpError {
     Answer(String),
 }
 
+/// A URL as it may be shown: its scheme and authority (without any `user:password@`), never
+/// its path or query. For URLs that may not even parse (a configuration error's message).
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    if scheme.is_empty() { authority.to_owned() } else { format!("{scheme}://{authority}") }
+}
+
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpTarget {
@@ -39,18 +48,20 @@ pub struct HttpTarget {
 }
 
 impl HttpTarget {
-    /// The URL again (without credentials: there are none in it).
-    pub fn url(&self) -> String {
+    /// `scheme://host:port`: how logs, metrics and health name the endpoint. Never the path
+    /// or query, which often carry a key (`?apikey=`), and which every user of the center may
+    /// read in /metrics and every tenant in its health issues.
+    pub fn origin(&self) -> String {
         let scheme = if self.https { "https" } else { "http" };
         if self.host.contains(':') {
-            format!("{scheme}://[{}]:{}{}", self.host, self.port, self.path)
+            format!("{scheme}://[{}]:{}", self.host, self.port)
         } else {
-            format!("{scheme}://{}:{}{}", self.host, self.port, self.path)
+            format!("{scheme}://{}:{}", self.host, self.port)
         }
     }
 
     pub fn parse(url: &str) -> Result<Self, HttpError> {
-        let bad = || HttpError::Url(url.to_owned());
+        let bad = || HttpError::Url(redact_url(url));
         let (https, rest) = match url.split_once("://") {
             Some(("https", rest)) => (true, rest),
             Some(("http", rest)) => (false, rest),
@@ -75,7 +86,7 @@ impl HttpTarget {
                 None => (authority, default_port),
             }
         };
-        if host.is_empty() {
+        if host.is_empty() || host.contains('@') {
             return Err(bad());
         }
         Ok(Self { https, host: host.to_owned(), port, path: path.to_owned() })
@@ -233,8 +244,27 @@ mod tests {
         let t = HttpTarget::parse("http://[::1]/").unwrap();
         assert_eq!((t.https, t.host.as_str(), t.port), (false, "::1", 80));
         assert_eq!(HttpTarget::parse("http://10.0.0.5").unwrap().path, "/");
-        for bad in ["ftp://x/", "https://", "http://host:port/", "https://[::1/"] {
+        for bad in ["ftp://x/", "https://", "http://host:port/", "https://[::1/", "https://user@siem/"] {
             assert!(HttpTarget::parse(bad).is_err(), "{bad}");
         }
+        assert_eq!(t.origin(), "http://[::1]:80");
+        assert_eq!(
+            HttpTarget::parse("https://siem.example/h?apikey=s3cret").unwrap().origin(),
+            "https://siem.example:443"
+        );
+    }
+
+    #[test]
+    fn shown_urls_keep_no_secret() {
+        for (url, shown) in [
+            ("https://siem.example:8443/hooks?apikey=s3cret", "https://siem.example:8443"),
+            ("https://admin:pw@siem.example/x", "https://siem.example"),
+            ("ftp://files.example/secret/path", "ftp://files.example"),
+            ("siem.example/path?key=1", "siem.example"),
+        ] {
+            assert_eq!(redact_url(url), shown);
+        }
+        let error = HttpTarget::parse("gopher://siem.example/h?apikey=s3cret").unwrap_err().to_string();
+        assert!(!error.contains("s3cret") && error.contains("gopher://siem.example"), "{error}");
     }
 }

@@ -40,7 +40,7 @@ impl Route {
     }
 
     pub fn webhook(sink: &WebhookSink, filter: SinkFilter) -> Self {
-        Self { name: sink.target().url(), outbox: sink.outbox().clone(), filter, format: Format::Webhook }
+        Self { name: sink.target().origin(), outbox: sink.outbox().clone(), filter, format: Format::Webhook }
     }
 
     /// Queues the alert when the filter lets it through.
@@ -112,8 +112,8 @@ impl Sender {
         match self {
             Sender::Syslog(sink) => sink.flush().map_err(|e| e.to_string()),
             Sender::Webhook(sink) => {
-                let url = sink.target().url();
-                sink.flush().map_err(|e| format!("webhook {url}: {e}"))
+                let origin = sink.target().origin();
+                sink.flush().map_err(|e| format!("webhook {origin}: {e}"))
             }
         }
     }
@@ -131,7 +131,7 @@ impl Sender {
     pub fn name(&self) -> String {
         match self {
             Sender::Syslog(sink) => Sender::syslog_name(sink),
-            Sender::Webhook(sink) => sink.target().url(),
+            Sender::Webhook(sink) => sink.target().origin(),
         }
     }
 

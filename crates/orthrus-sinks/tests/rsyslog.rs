@@ -103,13 +103,16 @@ fn alerts_reach_a_real_rsyslog_and_parse_back_field_by_field() {
         (Transport::Tcp { octet_counting: true }, rsyslog.tcp, &rfc5424),
         (Transport::Tcp { octet_counting: false }, rsyslog.tcp, &rfc3164),
     ];
-    for (transport, port, options) in runs {
+    for (run, (transport, port, options)) in runs.into_iter().enumerate() {
         let mut sink = SyslogSink::new(format!("127.0.0.1:{port}").parse().unwrap(), transport, 1000);
         for alert in &alerts {
             sink.push(alert_message(alert, Trigger::New, &cef, options, transport, now));
         }
         sink.flush().unwrap();
         assert_eq!((sink.sent, sink.dropped(), sink.queued()), (alerts.len() as u64, 0, 0));
+        // rsyslog's UDP and TCP inputs are separate threads: a run's lines are awaited before
+        // the next run is sent, so the file holds the runs in order even on a busy machine.
+        wait_for_lines(&rsyslog.out, alerts.len() * (run + 1));
     }
     let lines = wait_for_lines(&rsyslog.out, alerts.len() * 3);
     assert_eq!(lines.len(), alerts.len() * 3, "{lines:#?}");

@@ -22,8 +22,11 @@ pub mod credentials;
 mod entities;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_users;
 mod rows;
 mod sqlite;
+mod sqlite_users;
 
 use orthrus_model::{Activity, Alert, Severity, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -31,6 +34,7 @@ use serde::{Deserialize, Serialize};
 pub use entities::{activity_entities, alert_entities, entity_key};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
+pub use rows::valid_name;
 pub use sqlite::SqliteStore;
 
 /// Whether a store location names a PostgreSQL server (a `postgres://` URL or the key=value
@@ -134,6 +138,33 @@ pub struct UserRecord {
     pub grants: Vec<(TenantId, Role)>,
     #[serde(skip)]
     pub password_hash: Option<String>,
+    /// Changes (to a new random value) with each password change: a web UI session opened
+    /// under another epoch is over.
+    #[serde(skip)]
+    pub session_epoch: i64,
+}
+
+/// One of a user's API tokens, as an administrator lists it (the token itself is never kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// The token's SHA-256, what the store keeps.
+    pub hash: [u8; 32],
+    pub label: String,
+    pub created: Timestamp,
+}
+
+impl TokenRecord {
+    /// How a token is named to revoke it: the first 8 bytes of its hash, in hex (the hash of a
+    /// random token says nothing of it).
+    pub fn id(&self) -> String {
+        self.hash[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub(crate) fn from_row(hash: &[u8], label: String, created: i64) -> Result<Self> {
+        let hash =
+            hash.try_into().map_err(|_| StoreError::Invalid("a stored token hash is not 32 bytes".into()))?;
+        Ok(Self { hash, label, created: Timestamp::from_micros(created) })
+    }
 }
 
 impl UserRecord {
@@ -259,6 +290,16 @@ pub struct Page {
     pub limit: usize,
 }
 
+impl Page {
+    /// The offset as SQL takes it: beyond i64 it is no page of anything, and the caller's
+    /// mistake (400), not the store's.
+    pub(crate) fn sql_offset(&self) -> Result<i64> {
+        i64::try_from(self.offset).map_err(|_| {
+            StoreError::Invalid(format!("offset {} is beyond any page (at most {})", self.offset, i64::MAX))
+        })
+    }
+}
+
 impl Default for Page {
     fn default() -> Self {
         Self { offset: 0, limit: 100 }
@@ -336,9 +377,17 @@ pub trait Store: Send + Sync {
     fn tenants(&self) -> Result<Vec<TenantRecord>>;
     fn create_user(&self, name: &str, password_hash: Option<&str>, now: Timestamp) -> Result<()>;
     fn grant(&self, user: &str, tenant: &TenantId, role: Role) -> Result<()>;
+    /// Takes the user's role in the tenant away; false when it had none.
+    fn revoke_grant(&self, user: &str, tenant: &TenantId) -> Result<bool>;
+    /// Removes the user with its grants and API tokens; false when there was none.
+    fn remove_user(&self, name: &str) -> Result<bool>;
     fn user(&self, name: &str) -> Result<Option<UserRecord>>;
     fn add_user_token(&self, user: &str, token_hash: &[u8; 32], label: &str, now: Timestamp) -> Result<()>;
     fn user_for_token(&self, token_hash: &[u8; 32]) -> Result<Option<UserRecord>>;
+    /// The user's API tokens, oldest first.
+    fn user_tokens(&self, user: &str) -> Result<Vec<TokenRecord>>;
+    /// Revokes one API token; false when no token has this hash.
+    fn remove_user_token(&self, token_hash: &[u8; 32]) -> Result<bool>;
     /// Sets (or replaces) the user's password hash ([`credentials::hash_password`]) for the web UI.
     fn set_password(&self, user: &str, password_hash: &str) -> Result<()>;
     fn create_sensor(
@@ -352,6 +401,9 @@ pub trait Store: Send + Sync {
 
     // Sensors of a tenant.
     fn sensors(&self, tenant: &TenantId) -> Result<Vec<SensorRecord>>;
+    /// Removes a sensor's credential (its token stops working at once) and its batch records;
+    /// what it sent stays. False when the tenant has no such sensor.
+    fn remove_sensor(&self, tenant: &TenantId, name: &str) -> Result<bool>;
     fn heartbeat(
         &self,
         tenant: &TenantId,

@@ -11,6 +11,7 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row};
 
 use crate::blocks::{self, Window};
+use crate::postgres_users as users;
 use crate::rows::{
     ALERT_COLUMNS, AlertRow, FilterValue, SENSOR_COLUMNS, SensorRow, activity_limit, alert_conditions,
     alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, severity,
@@ -19,7 +20,7 @@ use crate::rows::{
 use crate::{
     ActivityQuery, AlertBucket, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, DAY_MICROS,
     ExclusionKind, ExclusionRecord, Ingested, MAX_PAGE, NewExclusion, Page, Result, Role, SensorRecord,
-    Store, StoreError, TenantRecord, Upserted, UserRecord, alert_entities, valid_tenant_id,
+    Store, StoreError, TenantRecord, TokenRecord, Upserted, UserRecord, alert_entities, valid_tenant_id,
 };
 
 mod embedded {
@@ -49,7 +50,7 @@ impl PostgresStore {
 }
 
 /// A unique or foreign-key violation named as what the caller tried to add.
-fn exists_or(error: postgres::Error, what: &str) -> StoreError {
+pub(crate) fn exists_or(error: postgres::Error, what: &str) -> StoreError {
     match error.code() {
         Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Exists(what.to_owned()),
         Some(code) if *code == SqlState::FOREIGN_KEY_VIOLATION => StoreError::NotFound(what.to_owned()),
@@ -83,23 +84,7 @@ fn sensor_row(row: &Row) -> Result<SensorRow> {
     ))
 }
 
-fn user_record(client: &mut Client, name: &str) -> Result<Option<UserRecord>> {
-    let Some(row) = client.query_opt("SELECT password_hash FROM users WHERE name = $1", &[&name])? else {
-        return Ok(None);
-    };
-    let password_hash: Option<String> = row.try_get(0)?;
-    let mut grants = Vec::new();
-    for row in
-        client.query("SELECT tenant, role FROM grants WHERE user_name = $1 ORDER BY tenant", &[&name])?
-    {
-        let (tenant, role): (String, String) = (row.try_get(0)?, row.try_get(1)?);
-        let role = Role::parse(&role).ok_or_else(|| StoreError::Invalid(format!("stored role {role:?}")))?;
-        grants.push((TenantId(tenant.into()), role));
-    }
-    Ok(Some(UserRecord { name: name.to_owned(), grants, password_hash }))
-}
-
-fn count(client: &mut Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<i64> {
+pub(crate) fn count(client: &mut Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<i64> {
     Ok(client.query_one(sql, params)?.try_get(0)?)
 }
 
@@ -131,74 +116,43 @@ impl Store for PostgresStore {
     }
 
     fn create_user(&self, name: &str, password_hash: Option<&str>, now: Timestamp) -> Result<()> {
-        if !valid_name(name) {
-            return Err(invalid_name("user", name));
-        }
-        self.lock()
-            .execute(
-                "INSERT INTO users (name, password_hash, created) VALUES ($1, $2, $3)",
-                &[&name, &password_hash, &micros(now)],
-            )
-            .map_err(|e| exists_or(e, &format!("user {name}")))?;
-        Ok(())
+        users::create_user(&mut self.lock(), name, password_hash, now)
     }
 
     fn grant(&self, user: &str, tenant: &TenantId, role: Role) -> Result<()> {
-        let mut client = self.lock();
-        let known = count(
-            &mut client,
-            "SELECT (SELECT count(*) FROM users WHERE name = $1) + 2 * (SELECT count(*) FROM tenants WHERE id = $2)",
-            &[&user, &&*tenant.0],
-        )?;
-        match known {
-            3 => {}
-            2 => return Err(StoreError::NotFound(format!("user {user}"))),
-            _ => return Err(StoreError::NotFound(format!("tenant {}", tenant.0))),
-        }
-        client.execute(
-            "INSERT INTO grants (user_name, tenant, role) VALUES ($1, $2, $3)
-             ON CONFLICT (user_name, tenant) DO UPDATE SET role = excluded.role",
-            &[&user, &&*tenant.0, &role.name()],
-        )?;
-        Ok(())
+        users::grant(&mut self.lock(), user, tenant, role)
+    }
+
+    fn revoke_grant(&self, user: &str, tenant: &TenantId) -> Result<bool> {
+        users::revoke_grant(&mut self.lock(), user, tenant)
+    }
+
+    fn remove_user(&self, name: &str) -> Result<bool> {
+        users::remove_user(&mut self.lock(), name)
     }
 
     fn user(&self, name: &str) -> Result<Option<UserRecord>> {
-        user_record(&mut self.lock(), name)
+        users::user_record(&mut self.lock(), name)
     }
 
     fn add_user_token(&self, user: &str, token_hash: &[u8; 32], label: &str, now: Timestamp) -> Result<()> {
-        let mut client = self.lock();
-        if user_record(&mut client, user)?.is_none() {
-            return Err(StoreError::NotFound(format!("user {user}")));
-        }
-        client
-            .execute(
-                "INSERT INTO api_tokens (token_hash, user_name, label, created) VALUES ($1, $2, $3, $4)",
-                &[&&token_hash[..], &user, &label, &micros(now)],
-            )
-            .map_err(|e| exists_or(e, "token"))?;
-        Ok(())
+        users::add_user_token(&mut self.lock(), user, token_hash, label, now)
     }
 
     fn user_for_token(&self, token_hash: &[u8; 32]) -> Result<Option<UserRecord>> {
-        let mut client = self.lock();
-        let row = client
-            .query_opt("SELECT user_name FROM api_tokens WHERE token_hash = $1", &[&&token_hash[..]])?;
-        match row {
-            Some(row) => user_record(&mut client, &row.try_get::<_, String>(0)?),
-            None => Ok(None),
-        }
+        users::user_for_token(&mut self.lock(), token_hash)
+    }
+
+    fn user_tokens(&self, user: &str) -> Result<Vec<TokenRecord>> {
+        users::user_tokens(&mut self.lock(), user)
+    }
+
+    fn remove_user_token(&self, token_hash: &[u8; 32]) -> Result<bool> {
+        users::remove_user_token(&mut self.lock(), token_hash)
     }
 
     fn set_password(&self, user: &str, password_hash: &str) -> Result<()> {
-        let changed = self
-            .lock()
-            .execute("UPDATE users SET password_hash = $2 WHERE name = $1", &[&user, &password_hash])?;
-        if changed == 0 {
-            return Err(StoreError::NotFound(format!("user {user}")));
-        }
-        Ok(())
+        users::set_password(&mut self.lock(), user, password_hash)
     }
 
     fn create_sensor(
@@ -247,6 +201,10 @@ impl Store for PostgresStore {
             &[&&*tenant.0],
         )?;
         rows.iter().map(|r| sensor_record(sensor_row(r)?)).collect()
+    }
+
+    fn remove_sensor(&self, tenant: &TenantId, name: &str) -> Result<bool> {
+        users::remove_sensor(&mut self.lock(), tenant, name)
     }
 
     fn heartbeat(
@@ -530,6 +488,7 @@ impl Store for PostgresStore {
         let mut client = self.lock();
         let total = count(&mut client, &format!("SELECT count(*) FROM alerts WHERE {clause}"), &params)?;
         let limit = page.limit.clamp(1, MAX_PAGE);
+        let offset = page.sql_offset()?;
         // The page is chosen over ids first (from the alerts_listing index), then only its rows
         // are read: sorting every matching record whole made deep pages slow with 100 000 alerts.
         let rows = client.query(
@@ -537,7 +496,7 @@ impl Store for PostgresStore {
                 "SELECT {ALERT_COLUMNS} FROM alerts WHERE tenant = $1 AND id IN \
              (SELECT id FROM alerts WHERE {clause} ORDER BY last_seen DESC, id LIMIT {limit} OFFSET {}) \
              ORDER BY last_seen DESC, id",
-                page.offset
+                offset
             ),
             &params,
         )?;

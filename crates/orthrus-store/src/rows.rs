@@ -5,7 +5,7 @@ use orthrus_model::{Severity, TenantId, Timestamp};
 use crate::{AlertRecord, AlertStatus, Result, SensorRecord, StoreError};
 
 /// Names of users and sensors: 1 to 64 letters, digits, `.`, `-`, `_`.
-pub(crate) fn valid_name(name: &str) -> bool {
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))

@@ -15,10 +15,11 @@ use crate::rows::{
     alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, severity,
     status, valid_comment, valid_name, where_clause,
 };
+use crate::sqlite_users as users;
 use crate::{
     ActivityQuery, AlertBucket, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, DAY_MICROS,
     ExclusionKind, ExclusionRecord, Ingested, MAX_PAGE, NewExclusion, Page, Result, Role, SensorRecord,
-    Store, StoreError, TenantRecord, Upserted, UserRecord, alert_entities, valid_tenant_id,
+    Store, StoreError, TenantRecord, TokenRecord, Upserted, UserRecord, alert_entities, valid_tenant_id,
 };
 
 mod embedded {
@@ -30,8 +31,15 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (or creates) the store file and brings its schema up to date.
+    /// Opens (or creates) the store file and brings its schema up to date. The file (and its
+    /// `-wal` and `-shm`) is readable by its owner only: it holds credential hashes and every
+    /// tenant's data.
     pub fn open(path: &Path) -> Result<Self> {
+        let narrowed = orthrus_model::private_file::keep_private(path)
+            .map_err(|e| StoreError::Invalid(format!("{}: {e}", path.display())))?;
+        for file in narrowed {
+            tracing::warn!("{}: was readable by others; now by its owner only", file.display());
+        }
         let connection = Connection::open(path)?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
@@ -66,7 +74,7 @@ impl SqliteStore {
 }
 
 /// A constraint violation named as what the caller tried to add.
-fn exists_or(error: rusqlite::Error, what: &str) -> StoreError {
+pub(crate) fn exists_or(error: rusqlite::Error, what: &str) -> StoreError {
     match error {
         rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
             StoreError::Exists(what.to_owned())
@@ -91,23 +99,6 @@ fn alert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
         row.get(7)?,
         row.get(8)?,
     ))
-}
-
-fn user_record(connection: &Connection, name: &str) -> Result<Option<UserRecord>> {
-    let password_hash: Option<Option<String>> = connection
-        .query_row("SELECT password_hash FROM users WHERE name = ?1", [name], |r| r.get(0))
-        .optional()?;
-    let Some(password_hash) = password_hash else { return Ok(None) };
-    let mut statement =
-        connection.prepare("SELECT tenant, role FROM grants WHERE user_name = ?1 ORDER BY tenant")?;
-    let rows = statement.query_map([name], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-    let mut grants = Vec::new();
-    for row in rows {
-        let (tenant, role) = row?;
-        let role = Role::parse(&role).ok_or_else(|| StoreError::Invalid(format!("stored role {role:?}")))?;
-        grants.push((TenantId(tenant.into()), role));
-    }
-    Ok(Some(UserRecord { name: name.to_owned(), grants, password_hash }))
 }
 
 impl Store for SqliteStore {
@@ -138,77 +129,43 @@ impl Store for SqliteStore {
     }
 
     fn create_user(&self, name: &str, password_hash: Option<&str>, now: Timestamp) -> Result<()> {
-        if !valid_name(name) {
-            return Err(invalid_name("user", name));
-        }
-        self.lock()
-            .execute(
-                "INSERT INTO users (name, password_hash, created) VALUES (?1, ?2, ?3)",
-                params![name, password_hash, micros(now)],
-            )
-            .map_err(|e| exists_or(e, &format!("user {name}")))?;
-        Ok(())
+        users::create_user(&self.lock(), name, password_hash, now)
     }
 
     fn grant(&self, user: &str, tenant: &TenantId, role: Role) -> Result<()> {
-        let connection = self.lock();
-        let known: i64 = connection.query_row(
-            "SELECT (SELECT count(*) FROM users WHERE name = ?1) + 2 * (SELECT count(*) FROM tenants WHERE id = ?2)",
-            params![user, &*tenant.0],
-            |r| r.get(0),
-        )?;
-        match known {
-            3 => {}
-            2 => return Err(StoreError::NotFound(format!("user {user}"))),
-            _ => return Err(StoreError::NotFound(format!("tenant {}", tenant.0))),
-        }
-        connection.execute(
-            "INSERT INTO grants (user_name, tenant, role) VALUES (?1, ?2, ?3)
-             ON CONFLICT (user_name, tenant) DO UPDATE SET role = excluded.role",
-            params![user, &*tenant.0, role.name()],
-        )?;
-        Ok(())
+        users::grant(&self.lock(), user, tenant, role)
+    }
+
+    fn revoke_grant(&self, user: &str, tenant: &TenantId) -> Result<bool> {
+        users::revoke_grant(&self.lock(), user, tenant)
+    }
+
+    fn remove_user(&self, name: &str) -> Result<bool> {
+        users::remove_user(&self.lock(), name)
     }
 
     fn user(&self, name: &str) -> Result<Option<UserRecord>> {
-        user_record(&self.lock(), name)
+        users::user_record(&self.lock(), name)
     }
 
     fn add_user_token(&self, user: &str, token_hash: &[u8; 32], label: &str, now: Timestamp) -> Result<()> {
-        let connection = self.lock();
-        if user_record(&connection, user)?.is_none() {
-            return Err(StoreError::NotFound(format!("user {user}")));
-        }
-        connection
-            .execute(
-                "INSERT INTO api_tokens (token_hash, user_name, label, created) VALUES (?1, ?2, ?3, ?4)",
-                params![&token_hash[..], user, label, micros(now)],
-            )
-            .map_err(|e| exists_or(e, "token"))?;
-        Ok(())
+        users::add_user_token(&self.lock(), user, token_hash, label, now)
     }
 
     fn user_for_token(&self, token_hash: &[u8; 32]) -> Result<Option<UserRecord>> {
-        let connection = self.lock();
-        let user: Option<String> = connection
-            .query_row("SELECT user_name FROM api_tokens WHERE token_hash = ?1", [&token_hash[..]], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        match user {
-            Some(name) => user_record(&connection, &name),
-            None => Ok(None),
-        }
+        users::user_for_token(&self.lock(), token_hash)
+    }
+
+    fn user_tokens(&self, user: &str) -> Result<Vec<TokenRecord>> {
+        users::user_tokens(&self.lock(), user)
+    }
+
+    fn remove_user_token(&self, token_hash: &[u8; 32]) -> Result<bool> {
+        users::remove_user_token(&self.lock(), token_hash)
     }
 
     fn set_password(&self, user: &str, password_hash: &str) -> Result<()> {
-        let changed = self
-            .lock()
-            .execute("UPDATE users SET password_hash = ?2 WHERE name = ?1", params![user, password_hash])?;
-        if changed == 0 {
-            return Err(StoreError::NotFound(format!("user {user}")));
-        }
-        Ok(())
+        users::set_password(&self.lock(), user, password_hash)
     }
 
     fn create_sensor(
@@ -263,6 +220,10 @@ impl Store for SqliteStore {
             .prepare(&format!("SELECT {SENSOR_COLUMNS} FROM sensors WHERE tenant = ?1 ORDER BY name"))?;
         let rows = statement.query_map([&*tenant.0], sensor_row)?;
         rows.map(|r| sensor_record(r?)).collect()
+    }
+
+    fn remove_sensor(&self, tenant: &TenantId, name: &str) -> Result<bool> {
+        users::remove_sensor(&self.lock(), tenant, name)
     }
 
     fn heartbeat(
@@ -535,6 +496,7 @@ impl Store for SqliteStore {
             |r| r.get(0),
         )?;
         let limit = page.limit.clamp(1, MAX_PAGE);
+        let offset = page.sql_offset()?;
         // The page is chosen over row ids first (from the alerts_listing index), then only its
         // rows are read by row id: sorting every matching record whole made pages slow with
         // 100 000 alerts.
@@ -542,7 +504,7 @@ impl Store for SqliteStore {
             "SELECT {ALERT_COLUMNS} FROM alerts WHERE rowid IN \
              (SELECT rowid FROM alerts WHERE {clause} ORDER BY last_seen DESC, id LIMIT {limit} OFFSET {}) \
              ORDER BY last_seen DESC, id",
-            page.offset
+            offset
         ))?;
         let rows = statement.query_map(params_from_iter(values.iter()), alert_row)?;
         let alerts = rows.map(|r| alert_record(r?)).collect::<Result<Vec<_>>>()?;

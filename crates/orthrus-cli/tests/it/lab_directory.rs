@@ -222,19 +222,75 @@ fn lab_directory_sync_full_incremental_and_enrichment() {
     #[cfg(feature = "kerberos")]
     kerberos_sync(&lab, dir.path(), domain.objects.len());
 
-    // incremental over StartTLS: only the new account comes back; then its deletion
-    lab.ldapmodify("dn: CN=newhire02,CN=Users,DC=lab,DC=test\nchangetype: add\nobjectClass: user\nsAMAccountName: newhire02\n");
+    // a service named without its port is the account that registered it with one; a realm
+    // after the service is not read as a user's name@REALM
+    assert_eq!(directory.find_spn("MSSQLSvc/sql01.lab.test").unwrap().object.name(), "svc_sql");
+    assert_eq!(directory.find("MSSQLSvc/sql01.lab.test:1433@LAB.TEST").unwrap().object.name(), "svc_sql");
+
+    // incremental over StartTLS: only the new account (and the group it joins) come back
+    let newhire = "CN=newhire02,CN=Users,DC=lab,DC=test";
+    lab.ldapmodify(&format!(
+        "dn: {newhire}\nchangetype: add\nobjectClass: user\nsAMAccountName: newhire02\n"
+    ));
+    lab.ldapmodify(&format!(
+        "dn: CN=Domain Admins,CN=Users,DC=lab,DC=test\nchangetype: modify\nadd: member\nmember: {newhire}\n"
+    ));
     let tls = ["--url", &format!("ldap://{DC}"), "--starttls", "--pin-sha256", &pin];
     let added = lab.sync(&snapshot_path, &tls);
     assert!(added.status.success(), "{}", stderr(&added));
     let text = stderr(&added);
-    assert!(text.contains("incremental sync") && text.contains("1 added, 0 changed, 0 deleted"), "{text}");
-    assert!(text.contains("added: CN=newhire02,CN=Users,DC=lab,DC=test"), "{text}");
+    assert!(text.contains("incremental sync") && text.contains("1 added"), "{text}");
+    assert!(text.contains(&format!("added: {newhire}")), "{text}");
     let after = Snapshot::load(&snapshot_path).unwrap();
     assert_eq!(after.domains[0].objects.len(), domain.objects.len() + 1);
-    lab.ldapmodify("dn: CN=newhire02,CN=Users,DC=lab,DC=test\nchangetype: delete\n");
+    let sensitive = |snapshot: &Path| {
+        let directory = Directory::new(Snapshot::load(snapshot).unwrap(), &EntityTags::default());
+        let found = directory.find("LAB\\newhire02").expect("newhire02 in the snapshot");
+        directory.sensitivity(&found).map(|s| s.reason.clone())
+    };
+    assert_eq!(sensitive(&snapshot_path).as_deref(), Some("member of Domain Admins"));
+
+    // deleted: Samba drops the group link without bumping the group's uSNChanged, so the
+    // incremental sync must take the DN out of the member list itself
+    lab.ldapmodify(&format!("dn: {newhire}\nchangetype: delete\n"));
     let deleted = lab.sync(&snapshot_path, &tls);
-    assert!(stderr(&deleted).contains("0 added, 0 changed, 1 deleted"), "{}", stderr(&deleted));
+    assert!(
+        stderr(&deleted).contains("0 added") && stderr(&deleted).contains("1 deleted"),
+        "{}",
+        stderr(&deleted)
+    );
+    let admins_after = Snapshot::load(&snapshot_path).unwrap();
+    let group = admins_after.domains[0].objects.iter().find(|o| o.name() == "Domain Admins").unwrap();
+    assert!(!group.members.iter().any(|m| m.eq_ignore_ascii_case(newhire)), "{:?}", group.members);
+
+    // a new account of the same name, in no group: not sensitive (it was, before the fix)
+    lab.ldapmodify(&format!(
+        "dn: {newhire}\nchangetype: add\nobjectClass: user\nsAMAccountName: newhire02\n"
+    ));
+    let again = lab.sync(&snapshot_path, &tls);
+    assert!(
+        stderr(&again).contains("incremental sync") && stderr(&again).contains("1 added"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(sensitive(&snapshot_path), None);
+    let lookup = assert_cmd::Command::cargo_bin("orthrus")
+        .unwrap()
+        .args(["directory", "lookup", "--directory"])
+        .arg(&snapshot_path)
+        .arg("newhire02")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&lookup.stdout);
+    assert!(
+        lookup.status.success() && shown.contains("newhire02") && !shown.contains("SENSITIVE"),
+        "{shown}"
+    );
+
+    // --no-full-reconciliation keeps incremental; a full read is forced by --full-every-days
+    // only once the interval passed, which a fresh snapshot has not
+    let kept = lab.sync(&snapshot_path, &[&tls[..], &["--full-every-days", "1"]].concat());
+    assert!(stderr(&kept).contains("incremental sync"), "{}", stderr(&kept));
 
     // the lab captures replayed with the fresh snapshot: named, marked, escalated
     let config = dir.path().join("orthrus.toml");

@@ -14,6 +14,8 @@ mod admin;
 #[cfg(feature = "browser")]
 mod browser;
 mod events;
+mod hostile;
+mod hostile_login;
 mod lab_directory;
 #[cfg(feature = "libpcap")]
 mod live;
@@ -21,6 +23,7 @@ mod live;
 mod postgres_server;
 mod reverse_dns;
 mod server;
+mod watch;
 
 fn lab(name: &str) -> PathBuf {
     orthrus_testkit::fixture(&format!("pcap/{name}.pcap"))

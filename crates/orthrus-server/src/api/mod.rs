@@ -11,7 +11,7 @@ mod tenant;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use orthrus_store::credentials::token_hash;
@@ -92,9 +92,10 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
 
 /// The API's routes, behind the token check.
 pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    let sensor_limit = DefaultBodyLimit::max(SENSOR_BODY_BYTES);
     let guarded = Router::new()
-        .route("/api/v1/sensor/batches", post(intake::ingest))
-        .route("/api/v1/sensor/heartbeat", post(intake::heartbeat))
+        .route("/api/v1/sensor/batches", post(intake::ingest).layer(sensor_limit))
+        .route("/api/v1/sensor/heartbeat", post(intake::heartbeat).layer(sensor_limit))
         .route("/api/v1/tenants", get(tenant::tenants))
         .route("/api/v1/tenants/{tenant}/alerts", get(alerts::alerts))
         .route("/api/v1/tenants/{tenant}/alerts/{id}", get(alerts::alert).patch(alerts::set_status))
@@ -113,8 +114,21 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         // The token is checked before anything else of the request is read: a caller without
         // one learns nothing, not even whether its body would have parsed.
         .layer(axum::middleware::from_fn_with_state(state, require_token));
-    Router::new().route("/api/v1/openapi.json", get(openapi::openapi)).merge(guarded)
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi::openapi))
+        .merge(guarded)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
+
+/// Largest request body of the API (a directory upload, compressed or not; a user's).
+pub const MAX_BODY_BYTES: usize = 64 << 20;
+/// Largest sensor body as sent: a default batch is one to three MiB plain and a tenth of that
+/// compressed (the sensor compresses), so 16 MiB is ample and bounds what a sensor's few
+/// requests at once may hold in memory.
+pub const SENSOR_BODY_BYTES: usize = 16 << 20;
+/// Requests one sensor credential may have under way at once: a sensor sends one batch at a
+/// time, and a heartbeat beside it; a retry may overlap a request still being answered.
+const SENSOR_REQUESTS: usize = 4;
 
 /// Sensor routes need a sensor's token, the others a user's (kept for the route's scope).
 async fn require_token(
@@ -133,7 +147,16 @@ async fn require_token(
     let hash = token_hash(token);
     if sensor_route {
         return match blocking(|| state.store.sensor_for_token(&hash)) {
-            Ok(Some(_)) => next.run(request).await,
+            Ok(Some(_)) => {
+                let Some(_slot) = state.sensor_requests.take(&hash, SENSOR_REQUESTS) else {
+                    return ApiError::new(
+                        axum::http::StatusCode::TOO_MANY_REQUESTS,
+                        format!("at most {SENSOR_REQUESTS} requests of one sensor at once"),
+                    )
+                    .into_response();
+                };
+                next.run(request).await
+            }
             Ok(None) => refuse(),
             Err(error) => ApiError::from(error).into_response(),
         };

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use orthrus_directory::Snapshot;
 use orthrus_store::NewExclusion;
@@ -28,11 +28,13 @@ pub(super) async fn tenants(caller: Caller<Token>) -> ApiResult {
 pub(super) async fn upload_directory(
     State(state): State<Arc<AppState>>,
     scope: Scoped<Token, Admin>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> ApiResult {
     // Read only once the caller may: another tenant's user learns nothing of the body.
-    let snapshot: Snapshot = crate::body::decode(crate::body::content_encoding(&headers).as_deref(), &body)?;
+    let encoding = crate::body::content_encoding(request.headers());
+    let body = crate::body::read(request, &state).await?;
+    let snapshot: Snapshot =
+        crate::body::decode_off_thread(&state, encoding, body, crate::body::MAX_SNAPSHOT_BYTES).await?;
     let snapshot = Snapshot::checked(snapshot).map_err(ApiError::bad_request)?;
     let objects: usize = snapshot.domains.iter().map(|d| d.objects.len()).sum();
     let domains = snapshot.domains.len();
@@ -68,8 +70,8 @@ pub(super) async fn health(State(state): State<Arc<AppState>>, scope: Scoped<Tok
     let tenant = scope.tenant;
     let issues: Vec<Value> = with_center(state, move |center| {
         Ok(center
-            .open_health_issues()
-            .filter(|issue| issue.tenant == tenant)
+            .open_health_issues(&tenant)
+            .into_iter()
             .map(|issue| {
                 json!({
                     "id": issue.kind.id(),

@@ -44,8 +44,8 @@ pub(super) async fn open_health(state: &Arc<AppState>, tenant: &TenantId) -> Res
     let tenant = tenant.clone();
     Ok(with_center(state.clone(), move |center| {
         Ok(center
-            .open_health_issues()
-            .filter(|issue| issue.tenant == tenant)
+            .open_health_issues(&tenant)
+            .into_iter()
             .map(|issue| IssueRow {
                 external_id: issue.kind.external_id().to_string(),
                 title: issue.kind.title().to_owned(),

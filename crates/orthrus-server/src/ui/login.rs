@@ -6,13 +6,14 @@ use askama::Template;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use orthrus_store::credentials::verify_password;
 use serde::Deserialize;
 
 use super::page::{UiError, UiResult, html, see_other};
 use super::session;
+use super::throttle::Refused;
 use super::view::segment;
 use super::visitor::Visitor;
+use crate::serve::client_address;
 use crate::state::{AppState, blocking};
 
 #[derive(Template)]
@@ -55,57 +56,109 @@ pub(super) struct LoginForm {
     next: Option<String>,
 }
 
-/// Verifying against this when the user is unknown (or has no password) keeps a wrong name as
-/// slow as a wrong password: the names cannot be learned from the timing.
-fn decoy_hash() -> &'static str {
-    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| {
-        orthrus_store::credentials::hash_password("not anyone's password, ever").unwrap_or_default()
-    })
-}
+/// Largest login form accepted: a name of at most 64 characters, a password, a `next` path —
+/// well under a KiB in practice; anything larger is refused before it is read.
+pub(super) const LOGIN_FORM_BYTES: usize = 4096;
 
-pub(super) async fn login(State(state): State<Arc<AppState>>, Form(form): Form<LoginForm>) -> Response {
+pub(super) async fn login(
+    State(state): State<Arc<AppState>>,
+    extensions: axum::http::Extensions,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let now = (state.clock)();
+    let address = client_address(&extensions);
+    let from = address.map_or_else(|| "an unknown address".to_owned(), |a| a.to_string());
     let next = safe_next(form.next.as_deref());
     let name = form.user.trim().to_owned();
-    let refuse = |status: StatusCode, error: &str| {
-        (status, html(&LoginPage { next: next.clone(), error: error.to_owned(), user: name.clone() }))
+    let refuse = |status: StatusCode, error: &str, shown: &str| {
+        (status, html(&LoginPage { next: next.clone(), error: error.to_owned(), user: shown.to_owned() }))
             .into_response()
     };
-    if state.sessions.locked(&name, now) {
-        tracing::warn!("web UI login for {name:?} refused: locked after repeated failures");
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed attempts; wait a minute and try again.",
-        );
+    // A name no user can have (users' names are 1 to 64 letters, digits, `.`, `-`, `_`) is
+    // refused before it reaches the store or the log: it may be a password typed in the
+    // wrong field.
+    if !orthrus_store::valid_name(&name) {
+        tracing::warn!("web UI login from {from} refused: not a user name");
+        return refuse(StatusCode::UNAUTHORIZED, "The user name or the password is wrong.", "");
     }
+    let attempt = match state.logins.admit(&name, address, now) {
+        Ok(attempt) => attempt,
+        Err(refused) => {
+            return throttled(&state, refused, &from, |error| {
+                refuse(StatusCode::TOO_MANY_REQUESTS, error, &name)
+            });
+        }
+    };
     let user = match blocking(|| state.store.user(&name)) {
         Ok(user) => user,
         Err(error) => return UiError::from(error).into_response(),
     };
     let kept = user.as_ref().and_then(|u| u.password_hash.clone());
-    let password = form.password;
-    let verified = tokio::task::spawn_blocking(move || {
-        let matched = verify_password(&password, kept.as_deref().unwrap_or(decoy_hash()));
-        matched && kept.is_some()
-    })
-    .await
-    .unwrap_or(false);
-    if !verified {
-        state.sessions.failed(&name, now);
-        tracing::warn!("web UI login for {name:?} failed");
-        return refuse(StatusCode::UNAUTHORIZED, "The user name or the password is wrong.");
-    }
-    state.sessions.succeeded(&name);
-    let Some(id) = state.sessions.open(&name, now) else {
+    let verified = match attempt.verify(form.password, kept).await {
+        Ok(verified) => verified,
+        Err(refused) => {
+            return throttled(&state, refused, &from, |error| {
+                refuse(StatusCode::SERVICE_UNAVAILABLE, error, &name)
+            });
+        }
+    };
+    let known = user.is_some();
+    let Some(user) = user.filter(|_| verified) else {
+        attempt.failed(now);
+        // The name is echoed only when it is a user's: an unknown one may be a password.
+        if known {
+            tracing::warn!("web UI login for {name} from {from} failed: wrong password");
+        } else {
+            tracing::warn!("web UI login from {from} failed: no such user");
+        }
+        return refuse(StatusCode::UNAUTHORIZED, "The user name or the password is wrong.", &name);
+    };
+    attempt.succeeded();
+    let Some(id) = state.sessions.open(&user.name, user.session_epoch, now) else {
         return refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
             "The center could not open a session (no randomness).",
+            &name,
         );
     };
-    tracing::info!("web UI login: {name}");
+    tracing::info!("web UI login: {name} from {from}");
     (StatusCode::SEE_OTHER, [(header::LOCATION, next), (header::SET_COOKIE, session::set_cookie(&id))])
         .into_response()
+}
+
+/// A login the throttle held back, answered, and logged at most once a minute (a flood of
+/// held-back logins would otherwise be a flood of log lines).
+fn throttled(
+    state: &AppState,
+    refused: Refused,
+    from: &str,
+    answer: impl FnOnce(&str) -> Response,
+) -> Response {
+    match refused {
+        Refused::Wait(seconds) => {
+            state
+                .logins
+                .held_back_log
+                .warn(format_args!("web UI login from {from} held back {seconds} s after repeated failures"));
+            let mut response = answer(&format!(
+                "Too many failed attempts; try again in {seconds} second{}.",
+                if seconds == 1 { "" } else { "s" }
+            ));
+            if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        Refused::Busy => {
+            state
+                .logins
+                .held_back_log
+                .warn(format_args!("web UI login from {from} held back: too many at once"));
+            let mut response = answer("The center is busy with other sign-ins; try again in a few seconds.");
+            response.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+            response
+        }
+    }
 }
 
 #[derive(Deserialize)]

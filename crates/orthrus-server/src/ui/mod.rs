@@ -14,12 +14,14 @@ mod health;
 mod login;
 pub mod page;
 pub mod session;
+pub mod throttle;
 pub mod view;
 pub mod visitor;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,7 +37,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/ui", get(|| async { see_other("/ui/") }))
         .route("/ui/", get(login::home))
         .route("/ui/assets/style.css", get(stylesheet))
-        .route("/ui/login", get(login::login_page).post(login::login))
+        .route(
+            "/ui/login",
+            get(login::login_page).post(login::login).layer(DefaultBodyLimit::max(login::LOGIN_FORM_BYTES)),
+        )
         .route("/ui/logout", post(login::logout))
         .route("/ui/switch", get(login::switch))
         .route("/ui/t/{tenant}/", get(dashboard::dashboard))
@@ -46,8 +51,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/ui/t/{tenant}/alerts/{id}/comments", post(alert::comment))
         .route("/ui/t/{tenant}/entities/{entity}", get(entity::entity))
         .route("/ui/t/{tenant}/health", get(health::health))
+        .layer(DefaultBodyLimit::max(FORM_BYTES))
         .layer(axum::middleware::from_fn(security_headers))
 }
+
+/// Largest form of a signed-in page: a comment of 10 000 characters, percent-encoded, is at
+/// most about 90 KiB. (The login form has its own, smaller limit.)
+const FORM_BYTES: usize = 128 << 10;
 
 /// No framing, no foreign content, no sniffing, no referrer outside: the pages need nothing
 /// else.

@@ -3,7 +3,9 @@
 //! CSRF token, which every form that changes something must send back.
 //!
 //! Sessions live in memory only: a restart of the center signs everyone out (API tokens are
-//! unaffected). A session ends after [`SESSION_SECS`] or at sign-out.
+//! unaffected). A session ends after [`SESSION_SECS`], at sign-out, or when the user's
+//! session epoch in the store moves on (a password change, the user removed): each session
+//! keeps the epoch it was opened in, and each request compares it with the store's.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,13 +20,12 @@ pub const COOKIE: &str = "orthrus_session";
 pub const SESSION_SECS: i64 = 12 * 3600;
 /// Sessions held at most; the oldest go first beyond it.
 const MAX_SESSIONS: usize = 10_000;
-/// Failed logins in a row after which a user name is refused for [`LOCKOUT_SECS`].
-pub const MAX_FAILURES: u32 = 5;
-pub const LOCKOUT_SECS: i64 = 60;
 
 #[derive(Debug, Clone)]
 pub struct Session {
     pub user: String,
+    /// The user's session epoch when the session opened.
+    pub epoch: i64,
     pub csrf: String,
     pub expires: Timestamp,
 }
@@ -32,14 +33,12 @@ pub struct Session {
 #[derive(Default)]
 pub struct Sessions {
     open: Mutex<HashMap<String, Session>>,
-    /// Per user name: failed logins in a row, and when the last one was.
-    failures: Mutex<HashMap<String, (u32, Timestamp)>>,
 }
 
 impl Sessions {
     /// Opens a session for `user`; its id goes into the cookie. `None` when the operating
     /// system gives no random bytes.
-    pub fn open(&self, user: &str, now: Timestamp) -> Option<String> {
+    pub fn open(&self, user: &str, epoch: i64, now: Timestamp) -> Option<String> {
         let id = random_hex()?;
         let csrf = random_hex()?;
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
@@ -51,7 +50,7 @@ impl Sessions {
         }
         open.insert(
             id.clone(),
-            Session { user: user.to_owned(), csrf, expires: now.saturating_add_secs(SESSION_SECS) },
+            Session { user: user.to_owned(), epoch, csrf, expires: now.saturating_add_secs(SESSION_SECS) },
         );
         Some(id)
     }
@@ -67,27 +66,6 @@ impl Sessions {
         if let Some(id) = cookie(headers, COOKIE) {
             self.open.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
         }
-    }
-
-    /// Whether `user` is locked out by failed logins.
-    pub fn locked(&self, user: &str, now: Timestamp) -> bool {
-        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.get(user).is_some_and(|(count, last)| {
-            *count >= MAX_FAILURES && last.saturating_add_secs(LOCKOUT_SECS) > now
-        })
-    }
-
-    pub fn failed(&self, user: &str, now: Timestamp) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if failures.len() >= MAX_SESSIONS {
-            failures.retain(|_, (_, last)| last.saturating_add_secs(LOCKOUT_SECS) > now);
-        }
-        let entry = failures.entry(user.to_owned()).or_insert((0, now));
-        *entry = (entry.0.saturating_add(1), now);
-    }
-
-    pub fn succeeded(&self, user: &str) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(user);
     }
 }
 
@@ -133,7 +111,7 @@ mod tests {
     fn a_session_is_found_by_its_cookie_until_it_expires_or_closes() {
         let sessions = Sessions::default();
         let now = Timestamp::from_micros(1_000_000_000_000);
-        let id = sessions.open("alice", now).unwrap();
+        let id = sessions.open("alice", 0, now).unwrap();
         assert_eq!(id.len(), 64);
         let headers = with_cookie(&format!("theme=dark; {COOKIE}={id}"));
         let session = sessions.find(&headers, now).unwrap();
@@ -146,21 +124,5 @@ mod tests {
         assert!(sessions.find(&with_cookie(&format!("{COOKIE}={other}")), now).is_none());
         sessions.close(&headers);
         assert!(sessions.find(&headers, now).is_none(), "closed");
-    }
-
-    #[test]
-    fn repeated_failures_lock_a_name_for_a_while() {
-        let sessions = Sessions::default();
-        let now = Timestamp::from_micros(1_000_000_000_000);
-        for _ in 0..MAX_FAILURES - 1 {
-            sessions.failed("bob", now);
-        }
-        assert!(!sessions.locked("bob", now));
-        sessions.failed("bob", now);
-        assert!(sessions.locked("bob", now));
-        assert!(!sessions.locked("carol", now));
-        assert!(!sessions.locked("bob", now.saturating_add_secs(LOCKOUT_SECS)));
-        sessions.succeeded("bob");
-        assert!(!sessions.locked("bob", now));
     }
 }

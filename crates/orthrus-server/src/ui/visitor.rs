@@ -24,7 +24,14 @@ impl Credential for Visit {
             path: parts.uri.path_and_query().map_or("/ui/", |p| p.as_str()).to_owned(),
         };
         let session = state.sessions.find(&parts.headers, (state.clock)()).ok_or_else(signed_out)?;
-        let user = blocking(|| state.store.user(&session.user))?.ok_or_else(signed_out)?;
+        // A user removed, or whose password changed since the session opened (the store's
+        // epoch moved on), is signed out here, on the next request.
+        let user = blocking(|| state.store.user(&session.user))?
+            .filter(|user| user.session_epoch == session.epoch)
+            .ok_or_else(|| {
+                state.sessions.close(&parts.headers);
+                signed_out()
+            })?;
         Ok((user, Visit { session }))
     }
 }
@@ -32,7 +39,8 @@ impl Credential for Visit {
 impl Visit {
     /// Refuses a form whose CSRF token is not the session's.
     pub fn check_csrf(&self, sent: &str) -> Result<(), UiError> {
-        if sent == self.session.csrf {
+        // In constant time: how much of a guess matched must not show in the answer's timing.
+        if bool::from(subtle::ConstantTimeEq::ct_eq(sent.as_bytes(), self.session.csrf.as_bytes())) {
             Ok(())
         } else {
             Err(UiError::Page(
