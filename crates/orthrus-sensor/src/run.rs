@@ -161,6 +161,11 @@ pub enum SensorEvent<'a> {
     },
 }
 
+/// Largest batch: the center decodes at most 64 MiB of a batch, which holds ten thousand
+/// activities of 6 KiB each (a few hundred bytes is usual); a larger batch would be refused
+/// by the center again and again, and wait in the disk buffer for ever.
+pub const MAX_BATCH_ACTIVITIES: usize = 10_000;
+
 /// Longest wait between two attempts to reach the center.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -204,6 +209,12 @@ pub fn run(
     let client = CenterClient::pinned(&config.center, &config.center_fingerprint, &token)?;
     let mut spool = Spool::open(&config.spool, config.spool_max_bytes)
         .map_err(|error| SensorError::OpenSpool { path: config.spool.clone(), error })?;
+    if !(1..=MAX_BATCH_ACTIVITIES).contains(&config.batch_activities) {
+        return Err(SensorError::Config(format!(
+            "batch_activities is {}: give 1 to {MAX_BATCH_ACTIVITIES}",
+            config.batch_activities
+        )));
+    }
     if config.watch.is_none() && config.capture.is_none() {
         return Err(SensorError::Config("give `watch` (a folder), a [capture] interface, or both".into()));
     }

@@ -122,10 +122,16 @@ pub struct LabCapture {
     pub targets: String,
 }
 
-/// The lab captures' manifest.
+/// The lab captures' manifest. Panics when it is missing or lists nothing: a test over it then
+/// fails rather than checks nothing.
 pub fn lab_manifest() -> Vec<LabCapture> {
-    let text = std::fs::read_to_string(fixture("pcap/manifest.tsv")).unwrap_or_default();
-    text.lines()
+    // A missing or empty manifest would turn every loop over it into a test that checks
+    // nothing: it fails here instead.
+    let path = fixture("pcap/manifest.tsv");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("the lab manifest {}: {error}", path.display()));
+    let captures: Vec<LabCapture> = text
+        .lines()
         .skip(1)
         .filter_map(|line| {
             let cols: Vec<&str> = line.split('\t').collect();
@@ -137,7 +143,9 @@ pub fn lab_manifest() -> Vec<LabCapture> {
                 targets: cols.get(4)?.to_string(),
             })
         })
-        .collect()
+        .collect();
+    assert!(!captures.is_empty(), "the lab manifest {} lists no capture", path.display());
+    captures
 }
 
 /// Fuzz entry points: each takes arbitrary bytes and must never panic, hang or grow memory
