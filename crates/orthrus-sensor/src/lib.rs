@@ -8,6 +8,7 @@ pub mod client;
 #[cfg(feature = "libpcap")]
 pub mod live;
 pub mod names;
+pub mod report;
 pub mod run;
 pub mod spool;
 pub mod watch;

@@ -7,7 +7,7 @@
 //! it carries on where it was.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -15,10 +15,12 @@ use orthrus_model::{Activity, Heartbeat};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::client::{CenterClient, ClientError};
+use crate::client::CenterClient;
 use crate::names::ReverseDns;
+use crate::report::io;
+pub use crate::report::{SensorError, SensorEvent};
 use crate::watch::WatchedFolder;
-use crate::{Spool, SpoolError, SpoolStats};
+use crate::{Spool, SpoolStats};
 
 /// The sensor's configuration (TOML).
 #[derive(Debug, Deserialize)]
@@ -109,56 +111,6 @@ fn default_capture_buffer() -> i32 {
 }
 fn default_true() -> bool {
     true
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SensorError {
-    #[error("{what} {path}: {error}")]
-    Io { what: &'static str, path: PathBuf, error: std::io::Error },
-    #[error("opening the disk buffer {path}: {error}")]
-    OpenSpool { path: PathBuf, error: SpoolError },
-    #[error("the disk buffer: {0}")]
-    Spool(#[from] SpoolError),
-    #[error("{0}")]
-    Client(#[from] ClientError),
-    #[error("{0}")]
-    Config(String),
-    #[error("live capture: {0}")]
-    Capture(String),
-}
-
-pub(crate) fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SensorError + 'a {
-    move |error| SensorError::Io { what, path: path.to_owned(), error }
-}
-
-/// What the loop tells its operator as it goes.
-#[derive(Debug)]
-pub enum SensorEvent<'a> {
-    Watching {
-        folder: &'a Path,
-        center: &'a str,
-    },
-    Capturing {
-        interface: &'a str,
-        center: &'a str,
-    },
-    /// A file of the watched folder could not be read; it went to `failed/`.
-    FileFailed(&'a str),
-    /// A file of the watched folder was no regular file of its own (a link, a device, a
-    /// pipe, a hard link to a file elsewhere); it went to `refused/` unread.
-    FileRefused {
-        name: &'a str,
-        why: &'a str,
-    },
-    /// The center did not take the batches; they wait in the disk buffer.
-    CenterDown(&'a SensorError),
-    CenterUp,
-    /// The center refused the heartbeat (a refusal, not an unreachable center).
-    HeartbeatRefused(&'a ClientError),
-    /// Stopped as asked; `waiting` batches are left in the disk buffer.
-    Stopped {
-        waiting: u64,
-    },
 }
 
 /// Largest batch: the center decodes at most 64 MiB of a batch, which holds ten thousand
@@ -257,7 +209,12 @@ pub fn run(
             return Ok(());
         }
         if let Some(folder) = &watched {
-            folder.sweep(&mut spool, config, &mut |activities| counters.take(activities), report)?;
+            folder.sweep(
+                &mut spool,
+                config.batch_activities,
+                &mut |activities| counters.take(activities),
+                report,
+            )?;
             counters.refused_files = folder.refused_waiting();
         }
         if let Some(live) = &live {

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use orthrus_model::Activity;
 
-use crate::run::{SensorConfig, SensorError, SensorEvent, io};
+use crate::report::{SensorError, SensorEvent, io};
 use crate::spool::Spool;
 
 /// Where files wait while they are read: only the sensor may write it.
@@ -62,12 +62,12 @@ impl WatchedFolder {
     pub fn sweep(
         &self,
         spool: &mut Spool,
-        config: &SensorConfig,
+        batch_activities: usize,
         keep: &mut dyn FnMut(Vec<Activity>) -> Vec<Activity>,
         report: &mut dyn FnMut(SensorEvent<'_>),
     ) -> Result<(), SensorError> {
         for name in names_in(&self.staging)? {
-            self.read_staged(&name, spool, config, keep, report)?;
+            self.read_staged(&name, spool, batch_activities, keep, report)?;
         }
         for name in names_in(&self.root)? {
             let path = self.root.join(&name);
@@ -80,7 +80,7 @@ impl WatchedFolder {
                 continue;
             }
             match std::fs::rename(&path, self.staging.join(&name)) {
-                Ok(()) => self.read_staged(&name, spool, config, keep, report)?,
+                Ok(()) => self.read_staged(&name, spool, batch_activities, keep, report)?,
                 // Gone meanwhile (its writer took it back): nothing to read.
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
                 Err(error) => return Err(io("moving", &path)(error)),
@@ -98,7 +98,7 @@ impl WatchedFolder {
         &self,
         name: &str,
         spool: &mut Spool,
-        config: &SensorConfig,
+        batch_activities: usize,
         keep: &mut dyn FnMut(Vec<Activity>) -> Vec<Activity>,
         report: &mut dyn FnMut(SensorEvent<'_>),
     ) -> Result<(), SensorError> {
@@ -123,7 +123,7 @@ impl WatchedFolder {
                 report(SensorEvent::FileFailed(name));
                 return move_unique(&staged, &self.root.join("failed"), name);
             }
-            spool.append_file(&identity, &keep(activities), config.batch_activities)?;
+            spool.append_file(&identity, &keep(activities), batch_activities)?;
         }
         move_unique(&staged, &self.root.join("done"), name)
     }

@@ -6,12 +6,11 @@
 use std::sync::{Mutex, MutexGuard};
 
 use orthrus_model::{Activity, Alert, TenantId, Timestamp};
-use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row};
 
 use crate::blocks::{self, Window};
-use crate::postgres_users as users;
+use crate::postgres_users::{self as users, count, exists_or};
 use crate::rows::{
     ALERT_COLUMNS, AlertRow, FilterValue, SENSOR_COLUMNS, SensorRow, activity_limit, alert_conditions,
     alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, severity,
@@ -49,15 +48,6 @@ impl PostgresStore {
     }
 }
 
-/// A unique or foreign-key violation named as what the caller tried to add.
-pub(crate) fn exists_or(error: postgres::Error, what: &str) -> StoreError {
-    match error.code() {
-        Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Exists(what.to_owned()),
-        Some(code) if *code == SqlState::FOREIGN_KEY_VIOLATION => StoreError::NotFound(what.to_owned()),
-        _ => StoreError::Postgres(error),
-    }
-}
-
 fn alert_row(row: &Row) -> Result<AlertRow> {
     Ok((
         row.try_get(0)?,
@@ -82,10 +72,6 @@ fn sensor_row(row: &Row) -> Result<SensorRow> {
         row.try_get(5)?,
         row.try_get(6)?,
     ))
-}
-
-pub(crate) fn count(client: &mut Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<i64> {
-    Ok(client.query_one(sql, params)?.try_get(0)?)
 }
 
 impl Store for PostgresStore {

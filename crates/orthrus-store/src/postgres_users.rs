@@ -4,9 +4,10 @@
 
 use orthrus_model::{TenantId, Timestamp};
 use postgres::Client;
+use postgres::error::SqlState;
+use postgres::types::ToSql;
 
 use crate::credentials::new_epoch;
-use crate::postgres::{count, exists_or};
 use crate::rows::{invalid_name, micros, valid_name};
 use crate::{Result, Role, StoreError, TokenRecord, UserRecord};
 
@@ -132,4 +133,17 @@ pub(crate) fn set_password(client: &mut Client, user: &str, password_hash: &str)
 pub(crate) fn remove_sensor(client: &mut Client, tenant: &TenantId, name: &str) -> Result<bool> {
     // Its batch records go with it (ON DELETE CASCADE); the activities it sent stay.
     Ok(client.execute("DELETE FROM sensors WHERE tenant = $1 AND name = $2", &[&&*tenant.0, &name])? > 0)
+}
+
+/// A unique or foreign-key violation named as what the caller tried to add.
+pub(crate) fn exists_or(error: postgres::Error, what: &str) -> StoreError {
+    match error.code() {
+        Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Exists(what.to_owned()),
+        Some(code) if *code == SqlState::FOREIGN_KEY_VIOLATION => StoreError::NotFound(what.to_owned()),
+        _ => StoreError::Postgres(error),
+    }
+}
+
+pub(crate) fn count(client: &mut Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<i64> {
+    Ok(client.query_one(sql, params)?.try_get(0)?)
 }

@@ -15,7 +15,7 @@ use crate::rows::{
     alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, severity,
     status, valid_comment, valid_name, where_clause,
 };
-use crate::sqlite_users as users;
+use crate::sqlite_users::{self as users, exists_or};
 use crate::{
     ActivityQuery, AlertBucket, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, DAY_MICROS,
     ExclusionKind, ExclusionRecord, Ingested, MAX_PAGE, NewExclusion, Page, Result, Role, SensorRecord,
@@ -70,16 +70,6 @@ impl SqliteStore {
         // A panic elsewhere while holding the lock leaves the connection usable: SQLite rolls
         // an unfinished transaction back when its handle drops.
         self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// A constraint violation named as what the caller tried to add.
-pub(crate) fn exists_or(error: rusqlite::Error, what: &str) -> StoreError {
-    match error {
-        rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
-            StoreError::Exists(what.to_owned())
-        }
-        other => StoreError::Sqlite(other),
     }
 }
 

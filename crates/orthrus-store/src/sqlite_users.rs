@@ -6,7 +6,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::credentials::new_epoch;
 use crate::rows::{invalid_name, micros, valid_name};
-use crate::sqlite::exists_or;
 use crate::{Result, Role, StoreError, TokenRecord, UserRecord};
 
 pub(crate) fn user_record(connection: &Connection, name: &str) -> Result<Option<UserRecord>> {
@@ -139,4 +138,14 @@ pub(crate) fn remove_sensor(connection: &Connection, tenant: &TenantId, name: &s
     let removed = connection
         .execute("DELETE FROM sensors WHERE tenant = ?1 AND name = ?2", params![&*tenant.0, name])?;
     Ok(removed > 0)
+}
+
+/// A constraint violation named as what the caller tried to add.
+pub(crate) fn exists_or(error: rusqlite::Error, what: &str) -> StoreError {
+    match error {
+        rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            StoreError::Exists(what.to_owned())
+        }
+        other => StoreError::Sqlite(other),
+    }
 }
