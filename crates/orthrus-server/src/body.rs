@@ -78,13 +78,18 @@ pub async fn decode_off_thread<T: DeserializeOwned + Send + 'static>(
 ) -> Result<T, ApiError> {
     let busy =
         || ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the center is busy decoding; retry shortly");
-    let _slot = tokio::time::timeout(DECODE_WAIT, state.decoding.acquire())
+    let slot = tokio::time::timeout(DECODE_WAIT, state.decoding.clone().acquire_owned())
         .await
         .map_err(|_| busy())?
         .map_err(|_| busy())?;
-    tokio::task::spawn_blocking(move || decode(encoding.as_deref(), &bytes, limit))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    // The slot moves into the decoding: a client that hangs up does not free it before the
+    // work it started is done.
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        decode(encoding.as_deref(), &bytes, limit)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
 }
 
 /// The `Content-Encoding` of a request, lower-cased.

@@ -34,7 +34,7 @@ pub struct AppState {
     pub connections: Arc<ConnectionCounters>,
     /// Large bodies (sensor batches, directory uploads) decoded at once, off the async
     /// threads: a bomb costs one slot's time, not every tenant's latency.
-    pub decoding: tokio::sync::Semaphore,
+    pub decoding: Arc<tokio::sync::Semaphore>,
     /// Requests under way per sensor credential (its token's hash).
     pub sensor_requests: Arc<KeyedSlots<[u8; 32]>>,
 }
@@ -50,7 +50,7 @@ impl AppState {
             sessions: Sessions::default(),
             logins: LoginThrottle::default(),
             connections: Arc::default(),
-            decoding: tokio::sync::Semaphore::new(decoding_slots()),
+            decoding: Arc::new(tokio::sync::Semaphore::new(decoding_slots())),
             sensor_requests: Arc::default(),
         }
     }
