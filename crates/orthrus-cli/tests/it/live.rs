@@ -122,13 +122,14 @@ fn the_sensor_captures_live_and_the_center_alerts() {
 }
 
 /// A sensor stopped by SIGTERM (as a service manager stops it) keeps what it captured: its
-/// batches are never cut by age here, so everything arrives only through the stop.
+/// batches are never cut by age here (nor by size: the largest batch holds more than the
+/// replay), so everything arrives only through the stop.
 #[test]
 fn a_sensor_stopped_by_sigterm_ships_what_it_captured() {
     let veth = Veth::new('y');
     let center = TestCenter::start();
     let sensor_config = center.sensor_config(&format!(
-        "batch_secs = 3600\nbatch_activities = 100000\npoll_millis = 200\n\n[capture]\ninterface = \"{}\"\n",
+        "batch_secs = 3600\nbatch_activities = 10000\npoll_millis = 200\n\n[capture]\ninterface = \"{}\"\n",
         veth.here
     ));
     let (mut child, mut stderr) = start_capturing(&sensor_config, &veth);
