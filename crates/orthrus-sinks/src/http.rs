@@ -110,12 +110,24 @@ pub fn post(
 ) -> Result<Vec<u8>, HttpError> {
     let endpoint = format!("{}:{}", target.host, target.port);
     let io = |e| HttpError::Io(endpoint.clone(), e);
-    let address = (target.host.as_str(), target.port)
-        .to_socket_addrs()
-        .map_err(io)?
-        .next()
-        .ok_or_else(|| HttpError::Url(endpoint.clone()))?;
-    let socket = TcpStream::connect_timeout(&address, request.timeout).map_err(io)?;
+    // Each address the name resolves to, in turn: `localhost` is ::1 first on some machines
+    // while the center listens on 127.0.0.1, and a name may have several servers.
+    let mut last_error = None;
+    let mut connected = None;
+    for address in (target.host.as_str(), target.port).to_socket_addrs().map_err(io)? {
+        match TcpStream::connect_timeout(&address, request.timeout) {
+            Ok(socket) => {
+                connected = Some(socket);
+                break;
+            }
+            Err(error) => last_error = Some(error),
+        }
+    }
+    let socket = match (connected, last_error) {
+        (Some(socket), _) => socket,
+        (None, Some(error)) => return Err(io(error)),
+        (None, None) => return Err(HttpError::Url(endpoint.clone())),
+    };
     socket.set_read_timeout(Some(request.timeout)).map_err(io)?;
     socket.set_write_timeout(Some(request.timeout)).map_err(io)?;
     let mut head = format!(
