@@ -64,13 +64,13 @@ for target in "${targets[@]}"; do
   if cargo +nightly fuzz run -O "$target" "corpus/$target" $(seeds_of "$target") -- "${limits[@]}" >"$log" 2>&1; then
     result=ok
   else
-    result="FAILED: $(grep -o 'artifacts/[^ ]*' "$log" | head -1)"
+    result="FAILED: $(grep -o 'artifacts/[^ ]*' "$log" | head -1 || true)"
     failed=1
   fi
   elapsed=$(($(date +%s) - started))
   executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  features=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
+  features=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
   corpus=$(ls "corpus/$target" | wc -l)
   per_second=$(( ${executions:-0} / (elapsed > 0 ? elapsed : 1) ))
   tail -3 "$log"
