@@ -30,7 +30,7 @@ impl Seen {
 
 /// The observer and the file being read: stamped on every activity.
 #[derive(Clone)]
-pub(crate) struct Origin {
+pub struct Origin {
     pub tenant: TenantId,
     pub sensor: Arc<str>,
     pub file: Arc<str>,

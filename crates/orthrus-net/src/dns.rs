@@ -159,8 +159,8 @@ impl DnsTracker {
 }
 
 impl Tracker for DnsTracker {
-    fn set_file(&mut self, file: std::sync::Arc<str>) {
-        self.origin.file = file;
+    fn origin_mut(&mut self) -> &mut Origin {
+        &mut self.origin
     }
 
     fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {

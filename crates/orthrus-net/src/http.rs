@@ -195,8 +195,8 @@ impl HttpTracker {
 }
 
 impl Tracker for HttpTracker {
-    fn set_file(&mut self, file: std::sync::Arc<str>) {
-        self.origin.file = file;
+    fn origin_mut(&mut self) -> &mut Origin {
+        &mut self.origin
     }
 
     fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {

@@ -364,8 +364,8 @@ pub(crate) fn ticket_id(cipher: &[u8]) -> String {
 }
 
 impl Tracker for KerberosTracker {
-    fn set_file(&mut self, file: Arc<str>) {
-        self.origin.file = file;
+    fn origin_mut(&mut self) -> &mut Origin {
+        &mut self.origin
     }
 
     /// One event from TCP reassembly of a flow to or from a KDC.

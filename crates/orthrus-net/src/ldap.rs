@@ -324,8 +324,8 @@ impl LdapTracker {
 }
 
 impl Tracker for LdapTracker {
-    fn set_file(&mut self, file: std::sync::Arc<str>) {
-        self.origin.file = file;
+    fn origin_mut(&mut self) -> &mut Origin {
+        &mut self.origin
     }
 
     fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {

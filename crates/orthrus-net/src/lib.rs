@@ -34,7 +34,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub use capture::{CaptureError, CaptureSummary, Frame};
-pub use context::Seen;
+pub use context::{Origin, Seen};
 pub use decoder::{Decoder, DecoderConfig, ProtocolPorts};
 use orthrus_model::Activity;
 pub use protocols::{PROTOCOLS, Protocol, protocol};

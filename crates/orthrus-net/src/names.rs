@@ -37,8 +37,8 @@ impl NameTracker {
 }
 
 impl Tracker for NameTracker {
-    fn set_file(&mut self, file: std::sync::Arc<str>) {
-        self.origin.file = file;
+    fn origin_mut(&mut self) -> &mut Origin {
+        &mut self.origin
     }
 
     /// One NetBIOS name service datagram.

@@ -429,8 +429,8 @@ impl Tracker for RpcTcpTracker {
         into.append(&mut self.learned);
     }
 
-    fn set_file(&mut self, file: std::sync::Arc<str>) {
-        self.origin.file = file;
+    fn origin_mut(&mut self) -> &mut Origin {
+        &mut self.origin
     }
 
     fn stream(&mut self, event: crate::tcp::StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {

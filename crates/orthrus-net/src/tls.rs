@@ -56,8 +56,8 @@ impl TlsTracker {
 }
 
 impl Tracker for TlsTracker {
-    fn set_file(&mut self, file: std::sync::Arc<str>) {
-        self.origin.file = file;
+    fn origin_mut(&mut self) -> &mut Origin {
+        &mut self.origin
     }
 
     fn stream(&mut self, event: StreamEvent<'_>, ts_micros: i64, out: &mut dyn FnMut(Activity)) {

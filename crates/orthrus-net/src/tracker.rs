@@ -7,14 +7,19 @@ use std::sync::Arc;
 
 use orthrus_model::Activity;
 
-use crate::context::Seen;
+use crate::context::{Origin, Seen};
 use crate::stats::DecodeStats;
 use crate::tcp::StreamEvent;
 
 /// One application protocol's state across the flows and datagrams of a capture source.
 pub trait Tracker: Send {
+    /// The provenance (tenant, sensor, capture file) stamped on the tracker's activities.
+    fn origin_mut(&mut self) -> &mut Origin;
+
     /// Names the capture file the provenance of following frames refers to.
-    fn set_file(&mut self, file: Arc<str>);
+    fn set_file(&mut self, file: Arc<str>) {
+        self.origin_mut().file = file;
+    }
 
     /// A reassembly event of a TCP flow whose server port is one of the protocol's (gaps are
     /// given to every tracker: each ignores flows it does not follow).
