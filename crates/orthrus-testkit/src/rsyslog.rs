@@ -74,22 +74,48 @@ fn start(dir: &Path, name: &str, global: &str, inputs: &str, udp: u16, tcp: u16)
     );
     let conf = dir.join(format!("{name}.conf"));
     std::fs::write(&conf, config).unwrap();
-    let child = Command::new(rsyslogd())
+    let errors = dir.join(format!("{name}.stderr"));
+    let child = killed_with_this_thread()
+        .arg(rsyslogd())
         .arg("-n")
         .arg("-f")
         .arg(&conf)
         .arg("-i")
         .arg(dir.join(format!("{name}.pid")))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&errors).unwrap())
         .spawn()
         .unwrap();
+    // Owned before anything can panic: a failed wait below still stops the process on drop.
+    let mut rsyslog = Rsyslog { child, out, udp, tcp };
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", tcp)).is_err() {
+        if let Ok(Some(status)) = rsyslog.child.try_wait() {
+            let said = std::fs::read_to_string(&errors).unwrap_or_default();
+            panic!("rsyslogd exited ({status}) before listening on {tcp}: {said}");
+        }
         assert!(started.elapsed() < Duration::from_secs(15), "rsyslogd did not listen on {tcp}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Rsyslog { child, out, udp, tcp }
+    rsyslog
+}
+
+/// A command that runs the program given as its first argument and sends it SIGTERM when
+/// the spawning (test) thread ends: a test binary killed from outside (a timeout, ^C) runs no
+/// destructor, and its rsyslogd would otherwise outlive it. util-linux's `setpriv` sets the
+/// parent-death signal and execs, which keeps this crate free of `unsafe` (`pre_exec`).
+fn killed_with_this_thread() -> Command {
+    let setpriv = Path::new("/usr/bin/setpriv");
+    if setpriv.exists() {
+        let mut command = Command::new(setpriv);
+        command.arg("--pdeathsig=TERM");
+        command
+    } else {
+        // Without it: the child is still stopped by PID on drop, only not after a kill.
+        let mut command = Command::new("/usr/bin/env");
+        command.arg("--");
+        command
+    }
 }
 
 /// The whole lines rsyslog has written, once there are `n` of them (or after 15 s).
