@@ -49,6 +49,8 @@ pub struct AlertUpdate {
     pub targets: AlertTargets,
     pub evidence: Vec<Evidence>,
     pub evidence_omitted: u64,
+    /// The sensors that saw the incident's activities and the one the finding was raised on.
+    pub sensors: Vec<std::sync::Arc<str>>,
 }
 
 /// Where one detection's findings go while it sees an activity.
@@ -71,6 +73,7 @@ impl<'a> Alerts<'a> {
     /// times, count and evidence, the finding what it means. The incident is marked alerted.
     pub fn raise(&mut self, activity: &Activity, key: &str, incident: &mut Incident, finding: Finding) {
         incident.alerted = true;
+        incident.seen_by(&activity.sensor);
         self.updates.push(AlertUpdate {
             meta: self.meta,
             tenant: activity.tenant.clone(),
@@ -84,6 +87,7 @@ impl<'a> Alerts<'a> {
             targets: finding.targets,
             evidence: incident.evidence.clone(),
             evidence_omitted: incident.evidence_omitted,
+            sensors: incident.sensors.clone(),
         });
     }
 }

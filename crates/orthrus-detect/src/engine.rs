@@ -177,7 +177,7 @@ impl Engine {
                 targets: AlertTargets::default(),
                 evidence: Vec::new(),
                 evidence_omitted: 0,
-                sensor: self.sensor.clone(),
+                sensor: String::new(),
                 entities: Vec::new(),
                 cef: update.meta.alert_meta(),
             });
@@ -191,8 +191,30 @@ impl Engine {
             alert.targets = update.targets;
             alert.evidence = update.evidence;
             alert.evidence_omitted = update.evidence_omitted;
+            for sensor in update.sensors.iter().filter(|s| !s.is_empty()) {
+                add_sensor(&mut alert.sensor, sensor);
+            }
+            if alert.sensor.is_empty() {
+                add_sensor(&mut alert.sensor, &self.sensor);
+            }
         }
     }
+}
+
+/// Bound on the sensors an alert lists: one attack seen by every DC's sensor of a large domain
+/// names the first few, then says there are more.
+const MAX_SENSORS_NAMED: usize = 8;
+
+/// Adds a sensor to the alert's list (`dc1-sensor, dc2-sensor`), once.
+fn add_sensor(sensors: &mut String, sensor: &str) {
+    let named = sensors.split(", ").filter(|s| !s.is_empty()).count();
+    if sensors.split(", ").any(|s| s == sensor || s == "…") {
+        return;
+    }
+    if named > 0 {
+        sensors.push_str(", ");
+    }
+    sensors.push_str(if named >= MAX_SENSORS_NAMED { "…" } else { sensor });
 }
 
 /// Deterministic: the same input gives the same alert ids, run after run.
@@ -254,5 +276,32 @@ mod tests {
                 (alert.count, alert.last_seen, &alert.description)
             );
         }
+    }
+
+    /// An alert names the sensors that saw its activities, not the engine's process: two DCs'
+    /// sensors watching the same spray both appear, once each.
+    #[test]
+    fn alerts_name_the_sensors_that_saw_them() {
+        let mut engine = Engine::new(&DetectionConfig::default(), "orthrus-center");
+        let activities = orthrus_testkit::lab_activities("krb_password_spray");
+        let half = activities.len() / 2;
+        for (index, mut activity) in activities.into_iter().enumerate() {
+            activity.sensor = std::sync::Arc::from(if index < half { "dc1-sensor" } else { "dc2-sensor" });
+            engine.observe(&activity);
+        }
+        let alerts = engine.finish();
+        assert!(!alerts.is_empty());
+        for alert in &alerts {
+            let mut sensors: Vec<&str> = alert.sensor.split(", ").collect();
+            sensors.sort_unstable();
+            assert_eq!(sensors, ["dc1-sensor", "dc2-sensor"], "{}", alert.detection);
+        }
+
+        let mut listed = String::new();
+        for n in 0..20 {
+            add_sensor(&mut listed, &format!("s{n}"));
+            add_sensor(&mut listed, "s0");
+        }
+        assert_eq!(listed, "s0, s1, s2, s3, s4, s5, s6, s7, …", "bounded, each once");
     }
 }

@@ -16,6 +16,23 @@ pub fn lists_account(list: &[String], account: &str) -> bool {
     list.iter().any(|a| bare_account(a).eq_ignore_ascii_case(bare))
 }
 
+/// Whether an exclusion list names an event's actor: by account name (as [`lists_account`])
+/// or by SID (an exclusion written when the logs gave only the SID keeps working once they
+/// name the account).
+pub fn lists_actor(list: &[String], subject: &AccountRef) -> bool {
+    (!subject.name.is_empty() && lists_account(list, &subject.name))
+        || subject.sid.as_deref().is_some_and(|sid| list.iter().any(|a| a.trim().eq_ignore_ascii_case(sid)))
+}
+
+/// The key an actor's learned state is kept under: the SID when the event gives one (it
+/// survives renames, and Samba's logs name some actors only by it), else the name.
+pub fn actor_key(subject: &AccountRef) -> String {
+    match subject.sid.as_deref().filter(|s| !s.is_empty()) {
+        Some(sid) => sid.to_lowercase(),
+        None => account_key(&subject.qualified()),
+    }
+}
+
 /// Account names compare case-insensitively in AD; keep one spelling for state keys.
 pub fn account_key(name: &str) -> String {
     name.to_lowercase()

@@ -85,6 +85,11 @@ impl EventRuleConfig {
     pub fn excludes(&self, actor: &str) -> bool {
         lists_account(&self.exclude_actors, actor)
     }
+
+    /// Whether `exclude_actors` names an event's actor, by name or SID.
+    pub fn excludes_actor(&self, subject: &orthrus_model::AccountRef) -> bool {
+        crate::names::lists_actor(&self.exclude_actors, subject)
+    }
 }
 
 impl Settings for EventRuleConfig {

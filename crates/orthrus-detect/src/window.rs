@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::hash::Hash;
+use std::sync::Arc;
 
 use foldhash::HashMap;
 use orthrus_model::{Activity, Evidence, Provenance, SourceId, Timestamp};
@@ -83,7 +84,7 @@ impl<T: Clone + Eq + Hash> Window<T> {
 #[derive(Debug, Clone)]
 pub struct Recent {
     window_micros: i64,
-    items: VecDeque<(Timestamp, Vec<Provenance>, String)>,
+    items: VecDeque<(Timestamp, Vec<Provenance>, String, Arc<str>)>,
 }
 
 impl Recent {
@@ -94,15 +95,27 @@ impl Recent {
         }
     }
 
-    pub fn push(&mut self, time: Timestamp, provenance: &[Provenance], summary: String) {
+    /// Keeps `activity` as evidence, with a one-line summary.
+    pub fn push(&mut self, activity: &Activity, summary: String) {
+        self.push_at(activity.time, &activity.provenance, &activity.sensor, summary);
+    }
+
+    /// Keeps evidence of an activity seen earlier (its time, provenance and sensor).
+    pub fn push_at(
+        &mut self,
+        time: Timestamp,
+        provenance: &[Provenance],
+        sensor: &Arc<str>,
+        summary: String,
+    ) {
         let cutoff = time.as_micros().saturating_sub(self.window_micros);
-        while self.items.front().is_some_and(|(t, _, _)| t.as_micros() < cutoff) {
+        while self.items.front().is_some_and(|(t, ..)| t.as_micros() < cutoff) {
             self.items.pop_front();
         }
         if self.items.len() >= MAX_EVIDENCE {
             self.items.pop_front();
         }
-        self.items.push_back((time, provenance.to_vec(), summary));
+        self.items.push_back((time, provenance.to_vec(), summary, sensor.clone()));
     }
 
     pub fn clear(&mut self) {
@@ -111,9 +124,10 @@ impl Recent {
 
     /// Moves everything kept into `incident`, oldest first.
     pub fn drain_into(&mut self, incident: &mut Incident) {
-        self.items.make_contiguous().sort_by_key(|(t, _, _)| *t);
-        for (time, provenance, summary) in self.items.drain(..) {
+        self.items.make_contiguous().sort_by_key(|(t, ..)| *t);
+        for (time, provenance, summary, sensor) in self.items.drain(..) {
             incident.record(time, &provenance, summary);
+            incident.seen_by(&sensor);
         }
     }
 }
@@ -136,6 +150,8 @@ pub struct Incident {
     pub names: BTreeSet<String>,
     /// A running total (bytes read, say), for detections whose alert sums something.
     pub total: u64,
+    /// The sensors whose activities the incident recorded (bounded, each once).
+    pub sensors: Vec<Arc<str>>,
 }
 
 impl Incident {
@@ -150,6 +166,14 @@ impl Incident {
             alerted: false,
             names: BTreeSet::new(),
             total: 0,
+            sensors: Vec::new(),
+        }
+    }
+
+    /// Notes the sensor that saw an activity of the incident.
+    pub fn seen_by(&mut self, sensor: &Arc<str>) {
+        if self.sensors.len() < MAX_SENSORS && !self.sensors.contains(sensor) {
+            self.sensors.push(sensor.clone());
         }
     }
 
@@ -161,6 +185,7 @@ impl Incident {
         self.count = 0;
         self.evidence.clear();
         self.evidence_omitted = 0;
+        self.sensors.clear();
     }
 
     /// Records one activity of the incident with its provenance and a one-line summary.
@@ -177,6 +202,9 @@ impl Incident {
         }
     }
 }
+
+/// Sensors an incident remembers: an alert names them (the engine bounds the list it shows).
+const MAX_SENSORS: usize = 16;
 
 /// Incidents by key (a source address, usually).
 #[derive(Debug)]
@@ -248,6 +276,7 @@ impl<K: Clone + Eq + Hash> Incidents<K> {
     pub fn record(&mut self, key: &K, activity: &Activity, summary: String) -> &mut Incident {
         let incident = self.at(key, activity.time);
         incident.record(activity.time, &activity.provenance, summary);
+        incident.seen_by(&activity.sensor);
         incident
     }
 
@@ -263,6 +292,7 @@ impl<K: Clone + Eq + Hash> Incidents<K> {
         let cited: Vec<Provenance> = earlier.iter().chain(&activity.provenance).cloned().collect();
         let incident = self.at(key, activity.time);
         incident.record(activity.time, &cited, summary);
+        incident.seen_by(&activity.sensor);
         incident
     }
 

@@ -53,6 +53,9 @@ pub enum Method {
     DnsAnswer,
     /// A reverse (PTR) lookup the sensor asked itself.
     ReverseDns,
+    /// A server's own log names the server beside its own address (a Samba DC's audit log:
+    /// its NetBIOS name with `localAddress`), for an act done to it.
+    OwnEventLog,
 }
 
 impl Method {
@@ -68,12 +71,15 @@ impl Method {
             Method::NetbiosAnswer => "netbios_answer",
             Method::DnsAnswer => "dns_answer",
             Method::ReverseDns => "reverse_dns",
+            Method::OwnEventLog => "own_event_log",
         }
     }
 
     pub fn confidence(self) -> Confidence {
         match self {
-            Method::KerberosMachineAccount | Method::ServiceTicketAccepted => Confidence::High,
+            Method::KerberosMachineAccount | Method::ServiceTicketAccepted | Method::OwnEventLog => {
+                Confidence::High
+            }
             Method::NameRegistration
             | Method::ReverseDns
             | Method::NtlmWorkstation
@@ -178,6 +184,9 @@ impl NameResolver {
     pub fn observe(&mut self, activity: &Activity) {
         let source = activity.source_ip();
         let time = activity.time;
+        if activity.from_event_log() {
+            self.observe_logging_computer(activity);
+        }
         match &activity.kind {
             ActivityKind::TgtRequested(exchange) => {
                 if let (Some(ip), KdcOutcome::Issued(issued)) = (source, &exchange.outcome)
@@ -275,6 +284,30 @@ impl NameResolver {
         }
     }
 
+    /// An event-log record of something done to the computer that logged it (a logon, a
+    /// ticket, a change) with that computer's own address as the destination: the logger's name
+    /// is the destination's. Records a computer logs of its own outbound acts (a process's
+    /// connection, explicit credentials) name the other side as destination and are left out.
+    fn observe_logging_computer(&mut self, activity: &Activity) {
+        let done_to_the_logger = matches!(
+            activity.kind,
+            ActivityKind::TgtRequested(_)
+                | ActivityKind::ServiceTicketRequested(_)
+                | ActivityKind::NtlmAuthenticated(_)
+                | ActivityKind::LoggedOn(_)
+                | ActivityKind::GroupMembershipChanged(_)
+                | ActivityKind::DirectoryObjectChanged(_)
+                | ActivityKind::AccountChanged(_)
+                | ActivityKind::ShareOpened(_)
+                | ActivityKind::FileOpened(_)
+        );
+        if let (true, Some(destination), Some(logger)) =
+            (done_to_the_logger, activity.destination, activity.destination_host.as_deref())
+        {
+            self.record(destination.ip, logger, Method::OwnEventLog, activity.time);
+        }
+    }
+
     fn kdc(&mut self, activity: &Activity, answered: bool) {
         if answered
             && !activity.from_event_log()
@@ -301,6 +334,14 @@ impl NameResolver {
             confidence: best,
             methods: seen.methods.iter().copied().collect(),
         })
+    }
+
+    /// Every address that resolves, with its resolution, in address order.
+    pub fn resolved(&self) -> Vec<(IpAddr, Resolution)> {
+        let mut out: Vec<(IpAddr, Resolution)> =
+            self.seen.keys().filter_map(|ip| Some((*ip, self.resolve(*ip)?))).collect();
+        out.sort_by_key(|(ip, _)| *ip);
+        out
     }
 
     /// Whether the address answered as a KDC (a domain controller), learned without a

@@ -15,9 +15,16 @@
 //! | passwordChange Reset / Change | 4724 / 4723 |
 //! | dsdbChange Add / Modify / Delete | 5137 / one 5136 per attribute value / 5141 |
 //!
-//! Samba names no computer; the DC's own address (`localAddress`) becomes the destination.
+//! Samba names no computer in a record; the DC's own address (`localAddress`) becomes the
+//! destination, and the reader carries what the log says of itself from record to record
+//! ([`LogState`]): the DC's own name, learned where Samba writes it (an LDAP simple bind's
+//! `workstation` and an NTLM or simple-bind authorization's `logonServer` are the server's
+//! NetBIOS name, never the client's), and who each session authenticated as, so that a change
+//! made in the session names its actor (Windows' 4728 names its subject; Samba gives only the
+//! SID).
 //! Lines may carry a log prefix before the JSON (`JSON Authentication: {…}` in log.samba).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use orthrus_model::Position;
@@ -39,7 +46,82 @@ pub fn is_audit_line(line: &str) -> bool {
         })
 }
 
+/// Bounds on what one log's reading remembers: sessions (a busy DC opens thousands an hour;
+/// past the bound the oldest are forgotten and their changes name the actor by SID, as Samba
+/// does) and addresses of the DC itself (a DC has a handful).
+const MAX_SESSIONS: usize = 65_536;
+const MAX_OWN_ADDRESSES: usize = 64;
+
+/// An account as a Samba authorization record names it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct SessionAccount {
+    domain: String,
+    account: String,
+    sid: String,
+}
+
+/// What one Samba log has said of itself so far (see the module's documentation).
+#[derive(Default)]
+pub struct LogState {
+    sessions: HashMap<String, SessionAccount>,
+    /// Session ids in the order they were learned, to forget the oldest first.
+    session_order: std::collections::VecDeque<String>,
+    /// The DC's own NetBIOS name at each of its addresses (`localAddress` without the port).
+    own_names: HashMap<String, String>,
+}
+
+impl LogState {
+    fn learn_session(&mut self, id: String, account: SessionAccount) {
+        if id.is_empty() || account.account.is_empty() {
+            return;
+        }
+        if self.sessions.insert(id.clone(), account).is_none() {
+            self.session_order.push_back(id);
+            if self.session_order.len() > MAX_SESSIONS
+                && let Some(oldest) = self.session_order.pop_front()
+            {
+                self.sessions.remove(&oldest);
+            }
+        }
+    }
+
+    fn learn_own_name(&mut self, local_address: Option<&str>, name: &str) {
+        let (Some(address), name) = (local_address.map(address_only), name.trim()) else { return };
+        if address.is_empty() || name.is_empty() {
+            return;
+        }
+        if self.own_names.len() < MAX_OWN_ADDRESSES || self.own_names.contains_key(address) {
+            self.own_names.insert(address.to_owned(), name.to_ascii_uppercase());
+        }
+    }
+
+    /// The DC that logged a record: the name learned for its local address, else the one name
+    /// this log has given itself (records without a local address, as the KDC's, come from the
+    /// same DC); nothing when the log named more than one.
+    fn computer(&self, local_address: Option<&str>) -> String {
+        if let Some(name) = local_address.map(address_only).and_then(|a| self.own_names.get(a)) {
+            return name.clone();
+        }
+        let mut names = self.own_names.values();
+        match names.next() {
+            Some(first) if names.all(|n| n == first) => first.clone(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// `ipv4:10.0.0.1:389` → `10.0.0.1`; `ipv6:fd00::1:389` → `fd00::1`.
+fn address_only(text: &str) -> &str {
+    let rest = text.strip_prefix("ipv4:").or_else(|| text.strip_prefix("ipv6:")).unwrap_or(text);
+    let ip = match rest.rsplit_once(':') {
+        Some((ip, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => ip,
+        _ => rest,
+    };
+    ip.trim_start_matches('[').trim_end_matches(']')
+}
+
 pub fn read(text: &str, file: &Arc<str>, summary: &mut ReadSummary, out: &mut dyn FnMut(WindowsEvent)) {
+    let mut state = LogState::default();
     for (index, line) in text.lines().enumerate() {
         let line_number = index as u64 + 1;
         let Some(json) = line.find('{').and_then(|start| line.get(start..)) else {
@@ -51,7 +133,7 @@ pub fn read(text: &str, file: &Arc<str>, summary: &mut ReadSummary, out: &mut dy
         match serde_json::from_str::<Value>(json) {
             Ok(Value::Object(record)) => {
                 let position = Position::Line(line_number);
-                convert(&record, file, position, summary, out);
+                convert(&record, file, position, &mut state, summary, out);
             }
             Ok(_) => summary.skip("Samba audit line is not an object"),
             Err(e) => summary.skip_with("malformed Samba audit record", &format!("line {line_number}: {e}")),
@@ -64,6 +146,7 @@ pub fn convert(
     record: &Map<String, Value>,
     file: &Arc<str>,
     position: Position,
+    state: &mut LogState,
     summary: &mut ReadSummary,
     out: &mut dyn FnMut(WindowsEvent),
 ) {
@@ -83,8 +166,19 @@ pub fn convert(
     let mut emit = |event_id: u32, data: EventData| emitted.push((event_id, data));
     let text = |name: &str| text_of(body.get(name)).filter(|s| !s.is_empty());
     let mut data = EventData::default();
+    let local_address = text("localAddress");
     add_address(&mut data, text("remoteAddress").as_deref(), "IpAddress", "IpPort");
-    add_address(&mut data, text("localAddress").as_deref(), "DestinationIp", "DestinationPort");
+    add_address(&mut data, local_address.as_deref(), "DestinationIp", "DestinationPort");
+    // A change made in a session the log authorized: its actor by name, beside Samba's SID
+    // (when the record gives a SID, only if the session's is the same).
+    let session = text("sessionId").and_then(|id| state.sessions.get(&id));
+    let record_sid = text("userSid");
+    if let Some(known) =
+        session.filter(|k| record_sid.as_ref().is_none_or(|sid| sid.eq_ignore_ascii_case(&k.sid)))
+    {
+        data.push("SubjectUserName", known.account.clone());
+        data.push("SubjectDomainName", known.domain.clone());
+    }
     match kind {
         "Authentication" => {
             let status = text("status").unwrap_or_default();
@@ -128,12 +222,20 @@ pub fn convert(
                 data.push("NtlmVersion", text("passwordType").unwrap_or_default());
                 emit(4776, data);
             } else {
+                // A simple bind's `workstation` is the DC's own name (the client sends none).
+                let workstation = text("workstation").unwrap_or_default();
+                let client_workstation = if method == "simple bind" {
+                    state.learn_own_name(local_address.as_deref(), &workstation);
+                    String::new()
+                } else {
+                    workstation
+                };
                 data.push("TargetUserName", account);
                 data.push("TargetDomainName", text("clientDomain").unwrap_or_default());
                 data.push("TargetUserSid", text("becameSid").unwrap_or_default());
                 data.push("LogonType", text("logonType").unwrap_or_default());
                 data.push("AuthenticationPackageName", method);
-                data.push("WorkstationName", text("workstation").unwrap_or_default());
+                data.push("WorkstationName", client_workstation);
                 data.push("Carrier", service);
                 if code == 0 {
                     emit(4624, data);
@@ -221,9 +323,24 @@ pub fn convert(
                 _ => summary.skip("Samba directory operation Orthrus does not use"),
             }
         }
-        "Authorization" => summary.skip("Samba authorization record (session detail)"),
+        "Authorization" => {
+            let account = SessionAccount {
+                domain: text("domain").unwrap_or_default(),
+                account: text("account").unwrap_or_default(),
+                sid: text("sid").unwrap_or_default(),
+            };
+            state.learn_session(text("sessionId").unwrap_or_default(), account);
+            // The server that validated an NTLM or simple-bind logon is this DC itself; a
+            // Kerberos session's `logonServer` comes from the ticket's PAC, which another DC
+            // (or a forger) wrote.
+            if matches!(text("authType").as_deref(), Some("NTLMSSP" | "simple bind")) {
+                state.learn_own_name(local_address.as_deref(), &text("logonServer").unwrap_or_default());
+            }
+            summary.skip("Samba authorization record (session detail, read for names)");
+        }
         _ => summary.skip("Samba audit record Orthrus does not use"),
     }
+    let computer = state.computer(local_address.as_deref());
     for (event_id, data) in emitted {
         summary.events += 1;
         out(WindowsEvent {
@@ -232,7 +349,7 @@ pub fn convert(
             provider: format!("Samba {kind}"),
             event_id,
             record_id: None,
-            computer: String::new(),
+            computer: computer.clone(),
             data,
             file: file.clone(),
             position,
@@ -269,11 +386,11 @@ fn attribute_values(change: &Value) -> Vec<(String, String)> {
 fn add_address(data: &mut EventData, text: Option<&str>, ip_field: &str, port_field: &str) {
     let Some(text) = text else { return };
     let rest = text.strip_prefix("ipv4:").or_else(|| text.strip_prefix("ipv6:")).unwrap_or(text);
-    let (ip, port) = match rest.rsplit_once(':') {
-        Some((ip, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty() => (ip, port),
-        _ => (rest, ""),
+    let port = match rest.rsplit_once(':') {
+        Some((_, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty() => port,
+        _ => "",
     };
-    data.push(ip_field, ip.trim_start_matches('[').trim_end_matches(']'));
+    data.push(ip_field, address_only(text));
     if !port.is_empty() {
         data.push(port_field, port);
     }

@@ -286,7 +286,22 @@ fn samba_audit_logs_of_the_lab_become_windows_events() {
     assert_eq!(added.data.get("TargetUserName"), Some("Domain Admins"));
     assert_eq!(added.data.get("MemberName"), Some("CN=Bob User,CN=Users,DC=lab,DC=test"));
     assert_eq!(added.data.get("IpAddress"), Some("10.99.0.21"));
-    assert!(summary.skipped.contains_key("Samba authorization record (session detail)"), "{summary:?}");
+    assert!(
+        summary.skipped.contains_key("Samba authorization record (session detail, read for names)"),
+        "{summary:?}"
+    );
+    // Samba gives the change's actor by SID; the session's authorization names the account.
+    assert_eq!(added.data.get("SubjectUserSid"), Some("S-1-5-21-1246678650-3139473170-4258655604-1109"));
+    assert_eq!(
+        (added.data.get("SubjectDomainName"), added.data.get("SubjectUserName")),
+        (Some("LAB"), Some("da_admin"))
+    );
+    // The simple bind's `workstation` is the DC's own name: it names the logging computer,
+    // never the client at 10.99.0.21.
+    let bind = events.iter().find(|e| e.event_id == 4624).expect("4624 from the simple bind");
+    assert_eq!(bind.data.get("IpAddress"), Some("10.99.0.21"));
+    assert_eq!(bind.data.get("WorkstationName").unwrap_or_default(), "");
+    assert!(events.iter().all(|e| e.computer == "DC1"), "{events:#?}");
 
     // The lab's AS-REP roast: no pre-authentication, RC4 (Samba's "Unknown Pre-authentication").
     let (events, _) = read_all(&orthrus_testkit::fixture("audit/asrep_roast.audit.jsonl"));
@@ -296,6 +311,80 @@ fn samba_audit_logs_of_the_lab_become_windows_events() {
     // Kerberos user enumeration: unknown names are 4768 with status 0x6.
     let (events, _) = read_all(&orthrus_testkit::fixture("audit/krb_user_enum.audit.jsonl"));
     assert!(events.iter().filter(|e| e.event_id == 4768 && e.data.number("Status") == Some(6)).count() >= 5);
+}
+
+/// A Samba audit line: `type` and its body (a JSON object's members, without braces).
+fn samba_line(time: &str, kind: &str, body: &str) -> String {
+    format!(
+        "{{\"timestamp\": \"2026-11-25T07:18:{time}.000000+0000\", \"type\": \"{kind}\", \"{kind}\": {{{body}}}}}\n"
+    )
+}
+
+#[test]
+fn samba_names_only_what_its_records_vouch_for() {
+    let group_change = |time: &str, session: &str, sid: &str| {
+        samba_line(
+            time,
+            "groupChange",
+            &format!(
+                "\"eventId\": 4728, \"statusCode\": 0, \"action\": \"Added\", \"remoteAddress\": \"ipv4:10.1.2.3:5000\", \
+                 \"userSid\": \"{sid}\", \"group\": \"CN=Domain Admins,CN=Users,DC=corp\", \"sessionId\": \"{session}\", \
+                 \"user\": \"CN=Eve,CN=Users,DC=corp\""
+            ),
+        )
+    };
+    let authorization = |time: &str, session: &str, auth: &str, server: &str, local: &str| {
+        samba_line(
+            time,
+            "Authorization",
+            &format!(
+                "\"localAddress\": \"ipv4:{local}:389\", \"remoteAddress\": \"ipv4:10.1.2.3:5000\", \"authType\": \"{auth}\", \
+                 \"domain\": \"CORP\", \"account\": \"admin\", \"sid\": \"S-1-5-21-1-2-3-500\", \"sessionId\": \"{session}\", \
+                 \"logonServer\": \"{server}\""
+            ),
+        )
+    };
+    let kdc = samba_line(
+        "09",
+        "Authentication",
+        "\"status\": \"NT_STATUS_OK\", \"remoteAddress\": \"ipv4:10.1.2.3:5000\", \"serviceDescription\": \"Kerberos KDC\", \
+         \"authDescription\": \"ENC-TS Pre-authentication\", \"clientAccount\": \"admin@CORP\"",
+    );
+    let log = [
+        // A Kerberos session: its logonServer is the PAC's, written by whichever KDC issued the
+        // ticket, so it names no one here; the session's account still names the actor.
+        authorization("01", "s1", "krb5", "DC9", "10.0.0.1"),
+        group_change("02", "s1", "S-1-5-21-1-2-3-500"),
+        kdc.clone(),
+        // A session whose SID is not the change's names nobody.
+        group_change("03", "s1", "S-1-5-21-1-2-3-1106"),
+        // An NTLM session names the DC itself at its local address.
+        authorization("04", "s2", "NTLMSSP", "DC1", "10.0.0.1"),
+        group_change("05", "s2", "S-1-5-21-1-2-3-500"),
+        kdc.clone(),
+        // The same log also holds a second DC's records: records without a local address are
+        // no longer any one DC's.
+        authorization("06", "s3", "simple bind", "DC2", "10.0.0.2"),
+        kdc,
+    ]
+    .concat();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dc.audit.jsonl");
+    std::fs::write(&path, log).unwrap();
+    let (events, _) = read_all(&path);
+    let seen: Vec<(u32, &str, Option<&str>)> =
+        events.iter().map(|e| (e.event_id, e.computer.as_str(), e.data.get("SubjectUserName"))).collect();
+    assert_eq!(
+        seen,
+        [
+            (4728, "", Some("admin")),
+            (4768, "", None),
+            (4728, "", None),
+            (4728, "DC1", Some("admin")),
+            (4768, "DC1", None),
+            (4768, "", None),
+        ]
+    );
 }
 
 const SNARE_SEED: &str = "<13>Mar  2 10:00:00 DC01 MSWinEventLog\t1\tSecurity\t9\tTue Mar 02 10:00:00 2021\t4625\tMicrosoft-Windows-Security-Auditing\tN/A\tN/A\tFailure Audit\tDC01.corp.example\tLogon\t\tAn account failed to log on.    Subject:   Security ID:  S-1-0-0   Account Name:  -   Account Domain:  -   Logon ID:  0x0    Logon Type:   3    Account For Which Logon Failed:   Security ID:  S-1-0-0   Account Name:  bob   Account Domain:  CORP    Failure Information:   Failure Reason:  Unknown user name or bad password.   Status:   0xC000006D   Sub Status:  0xC000006A    Network Information:   Workstation Name: WS7   Source Network Address: 10.0.0.5   Source Port:  51234\t9\n";

@@ -7,8 +7,11 @@ use orthrus_sinks::cef::parse_extension;
 use orthrus_sinks::{CefOptions, SyslogOptions, Transport, Trigger, alert_line, alert_message};
 
 fn alerts(capture: &str) -> Vec<Alert> {
-    let mut engine = orthrus_detect::Engine::new(&orthrus_detect::DetectionConfig::default(), "sensor-dc1");
-    for activity in orthrus_testkit::lab_activities(capture) {
+    // The alert names the sensor that saw the activities, not the engine's process.
+    let mut engine =
+        orthrus_detect::Engine::new(&orthrus_detect::DetectionConfig::default(), "orthrus-center");
+    for mut activity in orthrus_testkit::lab_activities(capture) {
+        activity.sensor = "sensor-dc1".into();
         engine.observe(&activity);
     }
     engine.finish()

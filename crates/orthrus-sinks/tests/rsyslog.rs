@@ -23,9 +23,10 @@ fn lab_alerts() -> Vec<Alert> {
     let mut alerts = Vec::new();
     for capture in ["kerberoast", "dcsync", "krb_password_spray", "asrep_roast"] {
         let mut engine =
-            orthrus_detect::Engine::new(&orthrus_detect::DetectionConfig::default(), "sensor-dc1");
+            orthrus_detect::Engine::new(&orthrus_detect::DetectionConfig::default(), "orthrus-center");
         for mut activity in orthrus_testkit::lab_activities(capture) {
             activity.tenant = orthrus_model::TenantId("acme".into());
+            activity.sensor = "sensor-dc1".into();
             engine.observe(&activity);
         }
         alerts.extend(engine.finish());

@@ -87,6 +87,8 @@ fn the_center_serves_sensors_and_users_over_https_and_forwards_to_the_siem() {
     let alerts: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(alerts["total"], 1, "{alerts}");
     assert_eq!(alerts["alerts"][0]["detection"], "ORT-DRS-001");
+    // Named after the sensor that saw it, not the center's process.
+    assert_eq!(alerts["alerts"][0]["sensor"], "dc1", "{alerts}");
     let id = alerts["alerts"][0]["id"].as_str().unwrap().to_owned();
     // The user's token is no sensor's; no token, no answer.
     assert_eq!(https(&address, &cert, "POST", "/api/v1/sensor/batches", &user_token, Some(&batch)).0, 401);

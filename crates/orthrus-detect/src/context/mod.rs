@@ -91,3 +91,67 @@ impl Context {
         &self.tickets
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::extra::with_lab_directory;
+
+    /// The lab DC's address (../shared/lab/README.md).
+    const DC: &str = "10.99.0.10";
+
+    /// Every lab recording, its capture and its DC's audit log read as one timeline.
+    fn recordings() -> Vec<(String, Vec<Activity>)> {
+        orthrus_testkit::lab_manifest()
+            .into_iter()
+            .map(|row| {
+                let name = row.name.clone();
+                let mut activities = orthrus_testkit::lab_activities(&name);
+                let audit = orthrus_testkit::fixture(&format!("audit/{name}.audit.jsonl"));
+                if std::fs::metadata(&audit).is_ok_and(|m| m.len() > 0) {
+                    activities.extend(orthrus_testkit::log_activities(&audit));
+                }
+                activities.sort_by_key(|a| a.time);
+                (name, activities)
+            })
+            .collect()
+    }
+
+    /// Name resolution against the lab's truth, recording by recording: the DC's address is
+    /// DC1 or unresolved; no other address takes a name the directory gives a computer (the
+    /// attacker is joined to nothing, and what its tools claim, `VM`, is no directory
+    /// computer's name; the workstation names itself nowhere in these recordings).
+    #[test]
+    fn lab_addresses_resolve_to_their_own_names_or_to_nothing() {
+        let with_directory = with_lab_directory(DetectionConfig::default());
+        let directory = with_directory.directory.clone();
+        let dc: IpAddr = DC.parse().unwrap();
+        let mut named_dc = Vec::new();
+        // With the directory, and without: resolution knows the DCs' names only from it.
+        let configs = [with_directory.clone(), DetectionConfig::default()];
+        for ((name, activities), config) in
+            recordings().iter().flat_map(|r| configs.iter().map(move |c| (r, c)))
+        {
+            let mut context = Context::new(config);
+            for activity in activities {
+                context.observe(activity);
+            }
+            for (ip, resolution) in context.names().resolved() {
+                if ip == dc {
+                    assert_eq!(resolution.computer, "DC1", "{name}: {resolution:?}");
+                    named_dc.push(name.clone());
+                } else {
+                    assert!(
+                        directory.find_computer(&resolution.computer).is_none(),
+                        "{name}: {ip} named as the directory's {resolution:?}"
+                    );
+                }
+            }
+        }
+        // The DC named where only its own log names it: DRSUAPI over NTLM (dcsync), an LDAP
+        // simple bind (group_membership_change).
+        for recording in ["dcsync", "group_membership_change", "benign_logon"] {
+            assert!(named_dc.iter().any(|n| n == recording), "{recording}: DC1 unnamed; {named_dc:?}");
+        }
+    }
+}

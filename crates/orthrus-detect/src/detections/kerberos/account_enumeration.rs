@@ -135,7 +135,7 @@ impl NameGuesses {
         }
         state.unknown.expire(activity.time);
         state.found_recently.expire(activity.time);
-        state.recent.push(activity.time, &activity.provenance, guess.evidence);
+        state.recent.push(activity, guess.evidence);
 
         let enumerating = state.unknown.distinct() >= self.config.min_unknown_accounts;
         if !enumerating && !incident.alerted {

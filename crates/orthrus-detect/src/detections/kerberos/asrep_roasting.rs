@@ -135,7 +135,7 @@ impl Detector for AsRepRoasting {
             issued.reply_etype,
             request.etypes.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
         );
-        state.recent.push(activity.time, &activity.provenance, summary);
+        state.recent.push(activity, summary);
         let many = state.roasted.distinct() >= self.config.min_accounts;
         if !incident.alerted {
             if !weak && !many {

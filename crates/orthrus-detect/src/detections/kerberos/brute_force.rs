@@ -36,6 +36,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use orthrus_model::{
     Activity, AlertSource, AlertTargets, KerberosErrorCode, Provenance, Severity, Timestamp,
@@ -106,14 +107,24 @@ impl Detection for BruteForce {
     }
 }
 
+/// A recent success: when, whom, with which client fingerprint, where and by which sensor
+/// seen.
+#[derive(Clone)]
+struct Success {
+    time: Timestamp,
+    account: String,
+    fingerprint: String,
+    provenance: Vec<Provenance>,
+    sensor: Arc<str>,
+}
+
 struct SourceState {
     failures: Window<String>,
     /// Client fingerprints (offered etypes, PA-DATA types, KDC options) of failed attempts.
     failing_clients: Window<String>,
     /// Names the KDC did not know.
     unknown: Window<String>,
-    /// Recent successes: when, whom, with which client fingerprint, and where seen.
-    successes: VecDeque<(Timestamp, String, String, Vec<Provenance>)>,
+    successes: VecDeque<Success>,
     /// Last failure and last success per account (event time), for "explained" failures.
     last_failure: BTreeMap<String, Timestamp>,
     last_success: BTreeMap<String, Timestamp>,
@@ -160,7 +171,7 @@ impl SourceState {
         let cutoff = now.saturating_add_secs(-i64::try_from(window_secs).unwrap_or(i64::MAX));
         self.last_failure.retain(|_, t| *t >= cutoff);
         self.last_success.retain(|_, t| *t >= cutoff);
-        while self.successes.front().is_some_and(|(t, ..)| *t < cutoff) {
+        while self.successes.front().is_some_and(|s| s.time < cutoff) {
             self.successes.pop_front();
         }
         self.failures.expire(now);
@@ -218,7 +229,7 @@ impl Detector for BruteForce {
         state.forget_old(activity.time, window);
         if unknown {
             state.unknown.insert(activity.time, account.clone());
-            state.recent.push(activity.time, &activity.provenance, format!("{name}: no such account"));
+            state.recent.push(activity, format!("{name}: no such account"));
         } else if failed {
             state.failures.insert(activity.time, account.clone());
             state.failing_clients.insert(activity.time, client.clone());
@@ -228,22 +239,19 @@ impl Detector for BruteForce {
             } else {
                 "wrong password"
             };
-            state.recent.push(
-                activity.time,
-                &activity.provenance,
-                format!("pre-authentication failed for {name}: {why}"),
-            );
+            state.recent.push(activity, format!("pre-authentication failed for {name}: {why}"));
         } else {
             state.last_success.insert(account.clone(), activity.time);
             if state.successes.len() >= MAX_SUCCESSES_KEPT {
                 state.successes.pop_front();
             }
-            state.successes.push_back((
-                activity.time,
-                account.clone(),
-                client.clone(),
-                activity.provenance.clone(),
-            ));
+            state.successes.push_back(Success {
+                time: activity.time,
+                account: account.clone(),
+                fingerprint: client.clone(),
+                provenance: activity.provenance.clone(),
+                sensor: activity.sensor.clone(),
+            });
         }
 
         let brute = state.max_failures_one_account() >= self.config.min_failures_one_account;
@@ -261,9 +269,9 @@ impl Detector for BruteForce {
             state.nonexistent = state.unknown.items().map(|(n, _)| n.clone()).collect();
             state.guessed.clear();
             let successes: Vec<_> = state.successes.iter().cloned().collect();
-            for (time, who, fingerprint, provenance) in successes {
+            for Success { time, account: who, fingerprint, provenance, sensor } in successes {
                 if state.looks_like_the_attack(&who, &fingerprint) {
-                    state.recent.push(time, &provenance, format!("{who} got a TGT"));
+                    state.recent.push_at(time, &provenance, &sensor, format!("{who} got a TGT"));
                     state.attacked.entry(who.clone()).or_default();
                     state.guessed.insert(who);
                 }
@@ -274,7 +282,7 @@ impl Detector for BruteForce {
                 state.nonexistent.insert(account.clone());
             }
         } else if state.looks_like_the_attack(&account, &client) {
-            state.recent.push(activity.time, &activity.provenance, format!("{name} got a TGT"));
+            state.recent.push(activity, format!("{name} got a TGT"));
             state.attacked.entry(account.clone()).or_default();
             state.guessed.insert(account.clone());
         } else {

@@ -182,11 +182,11 @@ impl Detector for Kerberoasting {
             .unwrap_or_else(|| "unknown".into());
         let summary =
             format!("{} got a {ticket_etype} ticket for {service} (offered: {offered})", issued.cname);
-        state.recent_weak.push(activity.time, &activity.provenance, summary.clone());
+        state.recent_weak.push(activity, summary.clone());
         if asked_without_aes {
             state.asked_rc4.insert(activity.time, service.clone());
             state.asked_rc4_accounts.insert(activity.time, issued.cname.clone());
-            state.recent_rc4_only.push(activity.time, &activity.provenance, summary.clone());
+            state.recent_rc4_only.push(activity, summary.clone());
         }
         // Only the KDC's log names the service by account; on the wire it is an SPN.
         let user_account_service =
@@ -194,7 +194,7 @@ impl Detector for Kerberoasting {
         if user_account_service {
             state.user_services.insert(activity.time, service.clone());
             state.user_service_clients.insert(activity.time, issued.cname.clone());
-            state.recent_user_services.push(activity.time, &activity.provenance, summary.clone());
+            state.recent_user_services.push(activity, summary.clone());
         }
         let sweep = state.weak_services.distinct() >= self.config.min_services;
         let rc4_only = state.asked_rc4.distinct() >= self.config.min_rc4_only_services;

@@ -97,15 +97,11 @@ impl Detector for LdapBruteForce {
             AuthOutcome::Failed { status } => {
                 guesses.failures.record(key.clone(), from_log, activity.time);
                 guesses.names.entry(key.clone()).or_insert(account.clone());
-                guesses.recent.push(
-                    activity.time,
-                    &activity.provenance,
-                    format!("{account}: failed ({status})"),
-                );
+                guesses.recent.push(activity, format!("{account}: failed ({status})"));
             }
             AuthOutcome::Succeeded if attacked => {
                 guesses.guessed.insert(key.clone());
-                guesses.recent.push(activity.time, &activity.provenance, format!("{account}: succeeded"));
+                guesses.recent.push(activity, format!("{account}: succeeded"));
             }
             _ => return,
         }

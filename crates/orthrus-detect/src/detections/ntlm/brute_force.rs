@@ -180,7 +180,7 @@ impl Detector for NtlmBruteForce {
         if matches!(status, NtStatus::WRONG_PASSWORD | NtStatus::LOGON_FAILURE) {
             state.wrong_password = true;
         }
-        state.recent.push(activity.time, &activity.provenance, format!("{account}: {status}"));
+        state.recent.push(activity, format!("{account}: {status}"));
 
         // Per account, the larger of the NTLM and logon views; explicit credentials apart.
         let unknown = &state.unknown;

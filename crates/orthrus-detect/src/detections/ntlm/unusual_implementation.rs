@@ -138,11 +138,9 @@ impl Detector for SmbBruteForce {
             _ => "succeeded".to_owned(),
         };
         let workstation = if auth.workstation.is_empty() { "none" } else { auth.workstation.as_str() };
-        state.recent.push(
-            activity.time,
-            &activity.provenance,
-            format!("SMB NTLM logon as {account} (workstation {workstation}): {answer}"),
-        );
+        state
+            .recent
+            .push(activity, format!("SMB NTLM logon as {account} (workstation {workstation}): {answer}"));
         let failures: usize = state.failures.items().map(|(_, n)| n as usize).sum();
         if failures < self.config.min_failures && !incident.alerted {
             return;

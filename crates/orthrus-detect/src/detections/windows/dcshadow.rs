@@ -148,7 +148,7 @@ impl Detector for DcShadow {
             return;
         }
         let actor_name = actor_name(&actor);
-        if self.config.excludes(&actor_name) {
+        if self.config.excludes_actor(&actor) {
             return;
         }
         let computer = computer.trim_end_matches('$').to_owned();
@@ -219,8 +219,10 @@ mod tests {
         );
         assert_eq!(log.len(), 1, "{log:#?}");
         assert_eq!(log[0].count, 3, "the server object and two SPNs: {log:#?}");
-        // Samba's log names the writer by SID only.
-        assert!(log[0].description.contains("by S-1-5-21-"), "{}", log[0].description);
+        // Samba's change record gives only the writer's SID; the session's authorization in
+        // the same log names the account, and the log's own records name the DC.
+        assert!(log[0].description.contains("by LAB\\da_admin (logged on DC1)"), "{}", log[0].description);
+        assert!(!log[0].description.contains("S-1-5-21-"), "{}", log[0].description);
     }
 
     #[test]

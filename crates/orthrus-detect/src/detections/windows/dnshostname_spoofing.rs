@@ -99,7 +99,7 @@ impl Detector for DnsHostNameSpoofing {
         };
         let Some(colliding) = self.collision(context, object, value) else { return };
         let actor = actor_name(subject);
-        if self.config.excludes(&actor) {
+        if self.config.excludes_actor(subject) {
             return;
         }
         let computer = orthrus_directory::ad::rdn_value(object).to_owned();

@@ -90,7 +90,7 @@ impl Detector for HoneytokenAttributes {
         };
         let Some(honeytoken) = honeytoken else { return };
         let actor = actor_name(subject);
-        if self.config.excludes(&actor) {
+        if self.config.excludes_actor(subject) {
             return;
         }
         let names = self.episodes.named(

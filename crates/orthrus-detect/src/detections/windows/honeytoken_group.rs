@@ -59,7 +59,7 @@ impl Detector for HoneytokenGroup {
         let ActivityKind::GroupMembershipChanged(change) = &activity.kind else { return };
         let Some(honeytoken) = context.honeytokens().of_account(&change.member) else { return };
         let actor = actor_name(&change.subject);
-        if self.config.excludes(&actor) {
+        if self.config.excludes_actor(&change.subject) {
             return;
         }
         let verb = if change.added { "added to" } else { "removed from" };

@@ -32,7 +32,7 @@ use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 use serde::Deserialize;
 
 use crate::baseline::PairProfile;
-use crate::names::{account_key, actor_name, host_key, logged_on, name_list};
+use crate::names::{account_key, actor_key, actor_name, host_key, lists_actor, logged_on, name_list};
 use crate::window::Incidents;
 use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
@@ -137,7 +137,7 @@ impl Detection for SensitiveGroups {
         let c = settings;
         SensitiveGroups {
             extra: c.extra_groups.iter().map(|g| account_key(g)).collect(),
-            excluded: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
+            excluded: c.exclude_actors.clone(),
             episodes: Incidents::new(c.window_secs),
             learning_secs: i64::try_from(c.learning_days.saturating_mul(86_400)).unwrap_or(i64::MAX),
             profile: PairProfile::default(),
@@ -196,8 +196,8 @@ impl Detector for SensitiveGroups {
             return;
         }
         let actor = actor_name(&change.subject);
-        let key = account_key(&actor);
-        if self.excluded.contains(&account_key(&change.subject.name)) {
+        let key = actor_key(&change.subject);
+        if lists_actor(&self.excluded, &change.subject) {
             return;
         }
         let pair = (key.clone(), account_key(&change.group.name));
