@@ -21,6 +21,7 @@ use orthrus_directory::{Directory, EntityTags};
 use serde::Deserialize;
 
 use crate::Detection;
+use crate::correlation::IncidentSettings;
 use crate::detections::DETECTIONS;
 use crate::exclusions::Exclusion;
 use crate::settings::AnySettings;
@@ -49,6 +50,7 @@ struct Global {
     domain_controllers: Vec<String>,
     entities: EntityTags,
     exclusions: BTreeMap<String, Exclusion>,
+    incidents: IncidentSettings,
     /// Everything else: detections' sections.
     #[serde(flatten)]
     sections: toml::Table,
@@ -67,6 +69,8 @@ pub struct DetectionConfig {
     pub entities: EntityTags,
     /// Sources never alerted on: `global`, or per detection id (`ORT-DRS-001`).
     pub exclusions: BTreeMap<String, Exclusion>,
+    /// How alerts are tied into incidents (`[incidents]`).
+    pub incidents: IncidentSettings,
     /// Each detection's settings, by config section.
     pub(crate) sections: BTreeMap<&'static str, Box<dyn AnySettings>>,
     /// The directory snapshot (`--directory`), not part of the TOML.
@@ -80,6 +84,7 @@ impl Clone for DetectionConfig {
             domain_controllers: self.domain_controllers.clone(),
             entities: self.entities.clone(),
             exclusions: self.exclusions.clone(),
+            incidents: self.incidents.clone(),
             sections: self.sections.iter().map(|(k, v)| (*k, v.clone_box())).collect(),
             directory: self.directory.clone(),
         }
@@ -97,6 +102,7 @@ impl Default for DetectionConfig {
             domain_controllers: Vec::new(),
             entities: EntityTags::default(),
             exclusions: BTreeMap::new(),
+            incidents: IncidentSettings::default(),
             sections,
             directory: Arc::default(),
         }
@@ -139,6 +145,7 @@ impl DetectionConfig {
             domain_controllers: global.domain_controllers,
             entities: global.entities,
             exclusions: global.exclusions,
+            incidents: global.incidents,
             sections,
             directory: Arc::default(),
         })
@@ -251,6 +258,7 @@ mod tests {
             sensor: String::new(),
             entities: Vec::new(),
             cef: orthrus_model::AlertMeta::default(),
+            incident: None,
         }
     }
 

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use orthrus_model::{Activity, Alert, AlertSource, AlertTargets, TenantId, Timestamp};
 
 use crate::context::Context;
+use crate::correlation::Correlator;
 use crate::detections::DETECTIONS;
 use crate::enrich::Enricher;
 use crate::{AlertUpdate, Alerts, Baseline, BaselineError, DetectionConfig, DetectionMeta, Detector};
@@ -25,6 +26,8 @@ pub struct Engine {
     latest: Option<Timestamp>,
     /// Alerts updated since the last [`take_changed`](Self::take_changed).
     changed: BTreeSet<(&'static str, TenantId, String)>,
+    /// Ties presented alerts into incidents.
+    correlator: Correlator,
 }
 
 impl Engine {
@@ -46,6 +49,7 @@ impl Engine {
             updates: Vec::new(),
             latest: None,
             changed: BTreeSet::new(),
+            correlator: Correlator::new(&config.incidents),
         }
     }
 
@@ -124,6 +128,9 @@ impl Engine {
             out.extend(self.presented(alert));
         }
         out.sort_by(|a, b| (a.first_seen, &a.detection, &a.id).cmp(&(b.first_seen, &b.detection, &b.id)));
+        for alert in &mut out {
+            self.correlator.assign(alert);
+        }
         out
     }
 
@@ -141,6 +148,10 @@ impl Engine {
             alerts.extend(self.presented(alert));
         }
         alerts.sort_by(|a, b| (a.first_seen, &a.detection, &a.id).cmp(&(b.first_seen, &b.detection, &b.id)));
+        // In order of first activity: an incident is the oldest an alert can join.
+        for alert in &mut alerts {
+            self.correlator.assign(alert);
+        }
         alerts
     }
 
@@ -180,6 +191,7 @@ impl Engine {
                 sensor: String::new(),
                 entities: Vec::new(),
                 cef: update.meta.alert_meta(),
+                incident: None,
             });
             alert.description = update.description;
             // Severity only ever rises within an alert.

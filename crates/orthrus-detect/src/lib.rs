@@ -22,6 +22,7 @@ pub mod alerts;
 pub mod baseline;
 mod config;
 pub mod context;
+pub mod correlation;
 pub mod detections;
 mod engine;
 pub mod enrich;

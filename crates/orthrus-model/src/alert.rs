@@ -166,6 +166,10 @@ pub struct Alert {
     /// For the sinks (CEF): what the detection says of itself.
     #[serde(default)]
     pub cef: AlertMeta,
+    /// The incident the alert belongs to (alerts sharing an entity within a window; set when
+    /// the alert is first presented, then fixed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -62,6 +62,9 @@ pub fn alert_entities(alert: &Alert) -> Vec<String> {
     for entity in &alert.entities {
         keys.push(entity_key(&entity.kind, &entity.name));
     }
+    // The incident, as an entity of its alerts: its listing and its alerts come from the same
+    // index as every entity's.
+    keys.extend(alert.incident.iter().map(|id| entity_key("incident", id)));
     keys.retain(|k| !k.ends_with(':'));
     keys.sort();
     keys.dedup();

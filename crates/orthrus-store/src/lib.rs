@@ -313,6 +313,57 @@ pub struct AlertPage {
     pub total: u64,
 }
 
+/// One incident as the listing shows it: its alerts aggregated (the incident's id is kept on
+/// each alert, as the entity key `incident:ID`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentSummary {
+    pub id: String,
+    pub alerts: u64,
+    /// Alerts still open: the incident is open while any is.
+    pub open: u64,
+    pub severity: Severity,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentPage {
+    pub incidents: Vec<IncidentSummary>,
+    /// How many incidents the tenant has in all.
+    pub total: u64,
+}
+
+/// The incident listing's query, the same on SQLite and PostgreSQL (`?N` becomes `$N`):
+/// incidents by their latest alert, newest first.
+pub(crate) const INCIDENTS_QUERY: &str = "SELECT e.entity, count(*), min(a.first_seen), max(a.last_seen),
+        CAST(max(CASE a.severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END) AS BIGINT),
+        CAST(sum(CASE WHEN a.status = 'open' THEN 1 ELSE 0 END) AS BIGINT)
+     FROM alert_entities e JOIN alerts a ON a.tenant = e.tenant AND a.id = e.alert
+     WHERE e.tenant = ?1 AND e.entity >= 'incident:' AND e.entity < 'incident;'
+     GROUP BY e.entity ORDER BY max(a.last_seen) DESC, e.entity LIMIT ?2 OFFSET ?3";
+
+pub(crate) const INCIDENT_COUNT_QUERY: &str = "SELECT count(DISTINCT entity) FROM alert_entities
+     WHERE tenant = ?1 AND entity >= 'incident:' AND entity < 'incident;'";
+
+/// A row of [`INCIDENTS_QUERY`] as a summary.
+pub(crate) fn incident_summary(
+    entity: &str,
+    (alerts, first, last, rank, open): (i64, i64, i64, i64, i64),
+) -> IncidentSummary {
+    IncidentSummary {
+        id: entity.strip_prefix("incident:").unwrap_or(entity).to_owned(),
+        alerts: u64::try_from(alerts).unwrap_or_default(),
+        open: u64::try_from(open).unwrap_or_default(),
+        severity: match rank {
+            3 => Severity::High,
+            2 => Severity::Medium,
+            _ => Severity::Low,
+        },
+        first_seen: Timestamp::from_micros(first),
+        last_seen: Timestamp::from_micros(last),
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActivityQuery {
     /// An entity key: only activities naming it.
@@ -437,6 +488,9 @@ pub trait Store: Send + Sync {
     fn upsert_alert(&self, alert: &Alert) -> Result<Upserted>;
     fn alerts(&self, tenant: &TenantId, filter: &AlertFilter, page: Page) -> Result<AlertPage>;
     fn alert(&self, tenant: &TenantId, id: &str) -> Result<Option<AlertRecord>>;
+    /// The tenant's incidents, newest first; an incident's alerts are those with the entity
+    /// key `incident:ID` ([`AlertFilter::entity`]).
+    fn incidents(&self, tenant: &TenantId, page: Page) -> Result<IncidentPage>;
     /// The tenant's alerts first seen at or after `since`, counted per UTC day of their first
     /// sighting, detection, severity and status (the dashboard's chart and tables).
     fn alert_histogram(&self, tenant: &TenantId, since: Timestamp) -> Result<Vec<AlertBucket>>;

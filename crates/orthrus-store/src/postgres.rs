@@ -18,8 +18,9 @@ use crate::rows::{
 };
 use crate::{
     ActivityQuery, AlertBucket, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, DAY_MICROS,
-    ExclusionKind, ExclusionRecord, Ingested, MAX_PAGE, NewExclusion, Page, Result, Role, SensorRecord,
-    Store, StoreError, TenantRecord, TokenRecord, Upserted, UserRecord, alert_entities, valid_tenant_id,
+    ExclusionKind, ExclusionRecord, INCIDENT_COUNT_QUERY, INCIDENTS_QUERY, IncidentPage, Ingested, MAX_PAGE,
+    NewExclusion, Page, Result, Role, SensorRecord, Store, StoreError, TenantRecord, TokenRecord, Upserted,
+    UserRecord, alert_entities, incident_summary, valid_tenant_id,
 };
 
 mod embedded {
@@ -513,6 +514,23 @@ impl Store for PostgresStore {
             })
             .collect::<Result<_>>()?;
         Ok(Some(record))
+    }
+
+    fn incidents(&self, tenant: &TenantId, page: Page) -> Result<IncidentPage> {
+        let mut connection = self.lock();
+        let dollars = |query: &str| query.replace("?1", "$1").replace("?2", "$2").replace("?3", "$3");
+        let total: i64 = connection.query_one(&dollars(INCIDENT_COUNT_QUERY), &[&&*tenant.0])?.try_get(0)?;
+        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
+        let rows =
+            connection.query(&dollars(INCIDENTS_QUERY), &[&&*tenant.0, &limit, &page.sql_offset()?])?;
+        let mut incidents = Vec::new();
+        for row in rows {
+            let entity: String = row.try_get(0)?;
+            let numbers =
+                (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?, row.try_get(5)?);
+            incidents.push(incident_summary(&entity, numbers));
+        }
+        Ok(IncidentPage { incidents, total: u64::try_from(total).unwrap_or_default() })
     }
 
     fn alert_histogram(&self, tenant: &TenantId, since: Timestamp) -> Result<Vec<AlertBucket>> {

@@ -18,8 +18,9 @@ use crate::rows::{
 use crate::sqlite_users::{self as users, exists_or};
 use crate::{
     ActivityQuery, AlertBucket, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, DAY_MICROS,
-    ExclusionKind, ExclusionRecord, Ingested, MAX_PAGE, NewExclusion, Page, Result, Role, SensorRecord,
-    Store, StoreError, TenantRecord, TokenRecord, Upserted, UserRecord, alert_entities, valid_tenant_id,
+    ExclusionKind, ExclusionRecord, INCIDENT_COUNT_QUERY, INCIDENTS_QUERY, IncidentPage, Ingested, MAX_PAGE,
+    NewExclusion, Page, Result, Role, SensorRecord, Store, StoreError, TenantRecord, TokenRecord, Upserted,
+    UserRecord, alert_entities, incident_summary, valid_tenant_id,
 };
 
 mod embedded {
@@ -519,6 +520,22 @@ impl Store for SqliteStore {
         })?;
         record.comments = comments.collect::<rusqlite::Result<_>>()?;
         Ok(Some(record))
+    }
+
+    fn incidents(&self, tenant: &TenantId, page: Page) -> Result<IncidentPage> {
+        let connection = self.lock();
+        let total: i64 = connection.query_row(INCIDENT_COUNT_QUERY, [&*tenant.0], |r| r.get(0))?;
+        let mut statement = connection.prepare_cached(INCIDENTS_QUERY)?;
+        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
+        let rows = statement.query_map(params![&*tenant.0, limit, page.sql_offset()?], |r| {
+            Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        })?;
+        let mut incidents = Vec::new();
+        for row in rows {
+            let (entity, numbers) = row?;
+            incidents.push(incident_summary(&entity, numbers));
+        }
+        Ok(IncidentPage { incidents, total: u64::try_from(total).unwrap_or_default() })
     }
 
     fn alert_histogram(&self, tenant: &TenantId, since: Timestamp) -> Result<Vec<AlertBucket>> {

@@ -429,6 +429,47 @@ pub fn exclusions(store: &dyn Store) {
     assert_eq!(store.exclusions(&acme).unwrap(), [b]);
 }
 
+/// Incidents: the engine ties the attacker's alerts (kerberoasting, a spray, DCSync from one
+/// address) into one; the listing aggregates them, its alerts come back by the incident's
+/// entity key, and another tenant's listing holds none of them.
+pub fn incidents(store: &dyn Store) {
+    two_tenants(store);
+    let acme = tenant("acme");
+    let mut engine = orthrus_detect::Engine::new(&orthrus_detect::DetectionConfig::default(), "sensor-1");
+    for capture in ["kerberoast", "krb_password_spray", "dcsync"] {
+        for activity in lab(capture, &acme) {
+            engine.observe(&activity);
+        }
+    }
+    let alerts = engine.finish();
+    assert!(alerts.len() >= 3, "{alerts:#?}");
+    let incident = alerts[0].incident.clone().expect("every alert is in an incident");
+    assert!(alerts.iter().all(|a| a.incident.as_ref() == Some(&incident)), "one attacker, one incident");
+    for alert in &alerts {
+        store.upsert_alert(alert).unwrap();
+    }
+    let page = store.incidents(&acme, Page::default()).unwrap();
+    assert_eq!(page.total, 1);
+    let [listed] = page.incidents.as_slice() else { panic!("{page:?}") };
+    assert_eq!(
+        (listed.id.as_str(), listed.alerts, listed.open),
+        (incident.as_str(), alerts.len() as u64, alerts.len() as u64)
+    );
+    assert_eq!(listed.severity, alerts.iter().map(|a| a.severity).max().unwrap());
+    assert_eq!(listed.first_seen, alerts.iter().map(|a| a.first_seen).min().unwrap());
+    assert_eq!(listed.last_seen, alerts.iter().map(|a| a.last_seen).max().unwrap());
+
+    let filter = AlertFilter { entity: Some(entity_key("incident", &incident)), ..AlertFilter::default() };
+    let members = store.alerts(&acme, &filter, Page::default()).unwrap();
+    assert_eq!(members.total, alerts.len() as u64);
+
+    // Closing one alert leaves the incident open with one alert fewer open.
+    store.set_alert_status(&acme, &alerts[0].id, AlertStatus::Closed).unwrap();
+    let page = store.incidents(&acme, Page::default()).unwrap();
+    assert_eq!(page.incidents[0].open, alerts.len() as u64 - 1);
+    assert_eq!(store.incidents(&tenant("globex"), Page::default()).unwrap().total, 0);
+}
+
 /// One `#[test]` per check of the suite, each on a fresh store from `$make`.
 #[macro_export]
 macro_rules! store_suite {
@@ -468,6 +509,10 @@ macro_rules! store_suite {
         #[test]
         fn exclusions() {
             suite::exclusions(&*$make);
+        }
+        #[test]
+        fn incidents() {
+            suite::incidents(&*$make);
         }
     };
 }
