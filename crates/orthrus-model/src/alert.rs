@@ -36,6 +36,35 @@ pub struct Mitre {
     pub techniques: Vec<AlertText>,
 }
 
+/// MITRE ATT&CK's enterprise tactics in kill-chain order (ATT&CK's own matrix order): an
+/// incident's stages are shown in this order.
+pub const KILL_CHAIN: &[(&str, &str)] = &[
+    ("TA0043", "Reconnaissance"),
+    ("TA0042", "Resource Development"),
+    ("TA0001", "Initial Access"),
+    ("TA0002", "Execution"),
+    ("TA0003", "Persistence"),
+    ("TA0004", "Privilege Escalation"),
+    ("TA0005", "Defense Evasion"),
+    ("TA0006", "Credential Access"),
+    ("TA0007", "Discovery"),
+    ("TA0008", "Lateral Movement"),
+    ("TA0009", "Collection"),
+    ("TA0011", "Command and Control"),
+    ("TA0010", "Exfiltration"),
+    ("TA0040", "Impact"),
+];
+
+/// A MITRE ATT&CK tactic's name (`TA0006` → `Credential Access`); empty when unknown.
+pub fn tactic_name(id: &str) -> &'static str {
+    KILL_CHAIN.iter().find(|(tactic, _)| *tactic == id).map_or("", |(_, name)| name)
+}
+
+/// Where a tactic stands in the kill chain (unknown ones last).
+pub fn kill_chain_position(id: &str) -> usize {
+    KILL_CHAIN.iter().position(|(tactic, _)| *tactic == id).unwrap_or(KILL_CHAIN.len())
+}
+
 /// What the detection that raised an alert tells its sinks beyond the alert record: CEF's
 /// `externalId` (MDI's external id when the detection matches one, else Orthrus' own in
 /// 9000–9999) and `app` (the protocol or event source, in MDI's words). Carried by the alert,

@@ -34,8 +34,8 @@ pub fn fnv1a64(parts: &[&[u8]]) -> u64 {
 
 pub use activity::{Activity, ActivityKind, Endpoint, Position, Provenance, SourceId, TenantId, Transport};
 pub use alert::{
-    Alert, AlertMeta, AlertSource, AlertTargets, AlertText, EntityRole, Evidence, InvolvedEntity, Mitre,
-    NameResolutionNote, Severity,
+    Alert, AlertMeta, AlertSource, AlertTargets, AlertText, EntityRole, Evidence, InvolvedEntity, KILL_CHAIN,
+    Mitre, NameResolutionNote, Severity, kill_chain_position, tactic_name,
 };
 pub use directory::{
     DnsQuery, LdapBind, LdapChange, LdapResultCode, LdapSearch, TlsSession, ldap_result_name,

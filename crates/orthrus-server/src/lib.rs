@@ -6,6 +6,7 @@
 pub mod api;
 pub mod body;
 pub mod error;
+pub mod incident;
 pub mod metrics;
 pub mod profile;
 pub mod router;

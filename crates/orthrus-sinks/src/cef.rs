@@ -59,25 +59,7 @@ pub fn cef_severity(severity: Severity) -> u8 {
 }
 
 /// The MITRE ATT&CK tactic's name, for `cat`.
-pub fn tactic_name(id: &str) -> &'static str {
-    match id {
-        "TA0001" => "Initial Access",
-        "TA0002" => "Execution",
-        "TA0003" => "Persistence",
-        "TA0004" => "Privilege Escalation",
-        "TA0005" => "Defense Evasion",
-        "TA0006" => "Credential Access",
-        "TA0007" => "Discovery",
-        "TA0008" => "Lateral Movement",
-        "TA0009" => "Collection",
-        "TA0010" => "Exfiltration",
-        "TA0011" => "Command and Control",
-        "TA0040" => "Impact",
-        "TA0042" => "Resource Development",
-        "TA0043" => "Reconnaissance",
-        _ => "",
-    }
-}
+pub use orthrus_model::tactic_name;
 
 /// Field limits from the CEF dictionary (characters).
 const MSG_MAX: usize = 1023;
@@ -189,6 +171,11 @@ pub(crate) fn alert_line_within(
     if evidence_max > 0 && !evidence.is_empty() {
         add("cs6Label", "evidence".into());
         add("cs6", limit(&evidence.join(";"), evidence_max));
+    }
+    // cs3 is MDI's (shostfqdn): the incident goes in the first flex string.
+    if let Some(incident) = &alert.incident {
+        add("flexString1Label", "incident".into());
+        add("flexString1", limit(incident, CUSTOM_MAX));
     }
     add("cat", tactic_name(&alert.mitre.tactic).into());
     add("act", "alert".into());

@@ -29,9 +29,10 @@ fn a_kerberoasting_alert_reads_as_the_design_says() {
              start=2026-11-25T07:17:08.461Z end=2026-11-25T07:17:08.507Z app=Kerberos shost=10.99.0.21 \
              src=10.99.0.21 suser=bob cnt=3 msg={} externalId=2410 cs2Label=trigger cs2=new cs4Label=mitre \
              cs4=T1558.003 cs5Label=tenant cs5=default cs6Label=evidence cs6=kerberoast.pcap#36;kerberoast.pcap#38;\
-             kerberoast.pcap#46;kerberoast.pcap#48;kerberoast.pcap#56;kerberoast.pcap#58 cat=Credential Access \
-             act=alert deviceExternalId=sensor-dc1",
-            alert.description
+             kerberoast.pcap#46;kerberoast.pcap#48;kerberoast.pcap#56;kerberoast.pcap#58 \
+             flexString1Label=incident flexString1={} cat=Credential Access act=alert deviceExternalId=sensor-dc1",
+            alert.description,
+            alert.incident.as_deref().expect("the engine ties every alert into an incident")
         )
     );
 }

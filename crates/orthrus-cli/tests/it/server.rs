@@ -90,6 +90,31 @@ fn the_center_serves_sensors_and_users_over_https_and_forwards_to_the_siem() {
     // Named after the sensor that saw it, not the center's process.
     assert_eq!(alerts["alerts"][0]["sensor"], "dc1", "{alerts}");
     let id = alerts["alerts"][0]["id"].as_str().unwrap().to_owned();
+    // The alert's incident, listed and served with its alerts and stages.
+    let incident = alerts["alerts"][0]["incident"].as_str().expect("an incident").to_owned();
+    let (status, body) = https(&address, &cert, "GET", "/api/v1/tenants/acme/incidents", &user_token, None);
+    assert_eq!(status, 200, "{body}");
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (listed["total"].as_u64(), listed["incidents"][0]["id"].as_str()),
+        (Some(1), Some(&*incident))
+    );
+    assert_eq!(
+        (listed["incidents"][0]["status"].as_str(), listed["incidents"][0]["alerts"].as_u64()),
+        (Some("open"), Some(1))
+    );
+    let path = format!("/api/v1/tenants/acme/incidents/{incident}");
+    let (status, body) = https(&address, &cert, "GET", &path, &user_token, None);
+    assert_eq!(status, 200, "{body}");
+    let one: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(one["alerts"][0]["id"], *id, "{one}");
+    assert_eq!(one["stages"][0]["name"], "Credential Access", "{one}");
+    assert_eq!(
+        (one["entities"][0]["role"].as_str(), one["entities"][0]["name"].as_str()),
+        (Some("source"), Some("lab.test\\da_admin"))
+    );
+    let missing = https(&address, &cert, "GET", "/api/v1/tenants/acme/incidents/inc-0", &user_token, None);
+    assert_eq!(missing.0, 404);
     // The user's token is no sensor's; no token, no answer.
     assert_eq!(https(&address, &cert, "POST", "/api/v1/sensor/batches", &user_token, Some(&batch)).0, 401);
     assert_eq!(https(&address, &cert, "GET", "/api/v1/tenants/acme/alerts", "", None).0, 401);

@@ -4,6 +4,7 @@
 
 mod alerts;
 mod entities;
+mod incidents;
 mod intake;
 mod openapi;
 mod tenant;
@@ -54,6 +55,18 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("post", "/api/v1/tenants/{tenant}/alerts/{id}/comments", "analyst", "Comment on an alert"),
     (
         "get",
+        "/api/v1/tenants/{tenant}/incidents",
+        "viewer",
+        "Incidents (alerts sharing an entity within a window), latest first; paging offset, limit",
+    ),
+    (
+        "get",
+        "/api/v1/tenants/{tenant}/incidents/{id}",
+        "viewer",
+        "One incident: its alerts in order, the attack stages they cover, the entities involved",
+    ),
+    (
+        "get",
         "/api/v1/tenants/{tenant}/entities/{entity}/timeline",
         "viewer",
         "An entity's activities, newest first (entity key: account:NAME, computer:NAME, ip:ADDRESS)",
@@ -100,6 +113,8 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/tenants/{tenant}/alerts", get(alerts::alerts))
         .route("/api/v1/tenants/{tenant}/alerts/{id}", get(alerts::alert).patch(alerts::set_status))
         .route("/api/v1/tenants/{tenant}/alerts/{id}/comments", post(alerts::comment))
+        .route("/api/v1/tenants/{tenant}/incidents", get(incidents::incidents))
+        .route("/api/v1/tenants/{tenant}/incidents/{id}", get(incidents::incident))
         .route("/api/v1/tenants/{tenant}/entities/{entity}/timeline", get(entities::timeline))
         .route("/api/v1/tenants/{tenant}/sensors", get(tenant::sensors))
         .route("/api/v1/tenants/{tenant}/health", get(tenant::health))
