@@ -100,6 +100,12 @@ pub fn bench_ui(args: &UiBenchArgs) -> anyhow::Result<()> {
             ("alerts, one detection", format!("/ui/t/bench/alerts?detection={}", sample.detection)),
             ("alerts, one address", format!("/ui/t/bench/alerts?entity=ip:{address}")),
             ("alert page", format!("/ui/t/bench/alerts/{}", sample.id)),
+            ("incidents, first page", "/ui/t/bench/incidents".to_owned()),
+            ("incidents, page 100", "/ui/t/bench/incidents?page=100".to_owned()),
+            (
+                "incident page",
+                format!("/ui/t/bench/incidents/{}", sample.incident.as_deref().unwrap_or_default()),
+            ),
             ("account profile", format!("/ui/t/bench/entities/account:{account}")),
             ("health", "/ui/t/bench/health".to_owned()),
         ];
@@ -146,8 +152,13 @@ fn copy(template: &Alert, tenant: &TenantId, n: usize) -> Alert {
     };
     let host = u8::try_from(n % 250).unwrap_or(0);
     alert.source.ip = Some(std::net::IpAddr::from([10, 200, 0, host]));
+    // Incidents of about five alerts each: 20 000 incidents for 100 000 alerts.
+    alert.incident = Some(format!("inc-bench-{}", n / INCIDENT_SIZE));
     alert
 }
+
+/// Alerts per incident in the bench's store.
+const INCIDENT_SIZE: usize = 5;
 
 async fn login(app: &axum::Router) -> anyhow::Result<String> {
     let form = format!("user=analyst&password={}", PASSWORD.replace(' ', "+").replace(',', "%2C"));

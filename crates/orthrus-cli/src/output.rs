@@ -33,9 +33,10 @@ fn write_table(out: &mut dyn Write, alerts: &[Alert]) -> std::io::Result<()> {
             alert.detection,
             alert.title
         )?;
+        let incident = alert.incident.as_deref().map(|i| format!("  incident {i}")).unwrap_or_default();
         writeln!(
             out,
-            "        {} .. {}  count {}  MITRE {}",
+            "        {} .. {}  count {}  MITRE {}{incident}",
             alert.first_seen,
             alert.last_seen,
             alert.count,
@@ -78,9 +79,16 @@ fn write_table(out: &mut dyn Write, alerts: &[Alert]) -> std::io::Result<()> {
         writeln!(out)?;
     }
     let count = |s| alerts.iter().filter(|a| a.severity == s).count();
+    let incidents: std::collections::BTreeSet<&str> =
+        alerts.iter().filter_map(|a| a.incident.as_deref()).collect();
+    let in_incidents = match incidents.len() {
+        0 => String::new(),
+        1 => " in 1 incident".to_owned(),
+        n => format!(" in {n} incidents"),
+    };
     writeln!(
         out,
-        "{} alert{} ({} high, {} medium, {} low).",
+        "{} alert{} ({} high, {} medium, {} low){in_incidents}.",
         alerts.len(),
         if alerts.len() == 1 { "" } else { "s" },
         count(Severity::High),

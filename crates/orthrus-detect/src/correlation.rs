@@ -271,4 +271,18 @@ mod tests {
         correlator.assign(&mut updated);
         assert_eq!(updated.incident.as_deref(), Some("inc-a"));
     }
+
+    #[test]
+    fn the_window_is_configured_and_a_misspelled_key_is_an_error() {
+        let config = crate::DetectionConfig::from_toml("[incidents]\nwindow_secs = 60\n").unwrap();
+        assert_eq!(config.incidents.window_secs, 60);
+        assert_eq!(crate::DetectionConfig::default().incidents.window_secs, 86_400);
+        assert!(crate::DetectionConfig::from_toml("[incidents]\nwindow_sec = 60\n").is_err());
+        let mut correlator = Correlator::new(&config.incidents);
+        let mut first = alert("a", 0, "10.0.0.21", "bob", &[]);
+        let mut later = alert("b", 600, "10.0.0.21", "bob", &[]);
+        correlator.assign(&mut first);
+        correlator.assign(&mut later);
+        assert_eq!(later.incident.as_deref(), Some("inc-b"), "past a one-minute window");
+    }
 }

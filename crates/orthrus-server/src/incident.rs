@@ -3,7 +3,9 @@
 //! status and severity that follow from its alerts (open while any alert is open; the highest
 //! severity). The grouping itself is the engine's (`orthrus_detect::correlation`).
 
-use orthrus_model::{Alert, InvolvedEntity, Severity, TenantId, Timestamp, kill_chain_position, tactic_name};
+use orthrus_model::{
+    Alert, EntityRole, InvolvedEntity, Severity, TenantId, Timestamp, kill_chain_position, tactic_name,
+};
 use orthrus_store::{AlertFilter, AlertRecord, AlertStatus, MAX_PAGE, Page, Store, StoreError, entity_key};
 use serde::Serialize;
 
@@ -65,7 +67,21 @@ pub fn load(store: &dyn Store, tenant: &TenantId, id: &str) -> Result<Option<Inc
     stages.sort_by_key(|s| kill_chain_position(&s.tactic));
     let mut entities: Vec<InvolvedEntity> = Vec::new();
     for (_, alert) in &alerts {
-        for entity in &alert.entities {
+        // The source address is no entity of the alert's own list (that names accounts and
+        // computers); the incident names it first: it is often all that is known of the
+        // attacker.
+        let address = alert.source.ip.map(|ip| InvolvedEntity {
+            role: EntityRole::Source,
+            kind: "computer".into(),
+            name: ip.to_string(),
+            directory_name: None,
+            sid: None,
+            sensitive: false,
+            sensitive_reason: None,
+            honeytoken: false,
+            domain_controller: false,
+        });
+        for entity in address.iter().chain(&alert.entities) {
             let known = entities.iter().any(|e| {
                 e.role == entity.role && e.kind == entity.kind && e.name.eq_ignore_ascii_case(&entity.name)
             });
@@ -74,7 +90,7 @@ pub fn load(store: &dyn Store, tenant: &TenantId, id: &str) -> Result<Option<Inc
             }
         }
     }
-    entities.sort_by_key(|e| e.role != orthrus_model::EntityRole::Source);
+    entities.sort_by_key(|e| e.role != EntityRole::Source);
     let open = alerts.iter().any(|(r, _)| r.status == AlertStatus::Open);
     Ok(Some(IncidentView {
         id: id.to_owned(),

@@ -251,7 +251,7 @@ async fn an_analyst_follows_an_alert_to_the_account_and_closes_it() {
     .await;
     let href = format!("/ui/t/acme/alerts/{}", dcsync.id);
     assert!(list.body.contains(&href), "{}", list.body);
-    assert!(list.body.contains("1 alerts"), "{}", list.body);
+    assert!(list.body.contains(">1 alert<"), "{}", list.body);
     let none =
         send(&f.app, "GET", "/ui/t/acme/alerts?detection=ORT-DRS-001&until=2000-01-01", Some(&cookie), None)
             .await;
@@ -338,6 +338,57 @@ async fn an_analyst_follows_an_alert_to_the_account_and_closes_it() {
     // Health: the tenant's sensor.
     let health = send(&f.app, "GET", "/ui/t/acme/health", Some(&cookie), None).await;
     assert!(health.body.contains(">dc1<"), "{}", health.body);
+}
+
+#[tokio::test]
+async fn an_incident_page_tells_one_attackers_alerts_in_order() {
+    let f = fixture().await;
+    let cookie = login(&f.app, "alice").await;
+    let acme = TenantId("acme".into());
+    let alerts = f.store.alerts(&acme, &AlertFilter::default(), Page::default()).unwrap();
+    let incident = alerts.alerts[0].alert["incident"].as_str().expect("an incident").to_owned();
+    assert!(alerts.alerts.iter().all(|a| a.alert["incident"] == *incident), "one attacker, one incident");
+
+    let list = send(&f.app, "GET", "/ui/t/acme/incidents", Some(&cookie), None).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains(">1 incident<"), "{}", list.body);
+    let href = format!("/ui/t/acme/incidents/{incident}");
+    assert!(list.body.contains(&href), "{}", list.body);
+
+    let page = send(&f.app, "GET", &href, Some(&cookie), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    // The story in order of first activity: Kerberoasting (07:17:08) before DCSync (07:17:51).
+    let roast = page.body.find("Suspected Kerberoasting").expect("the roast");
+    let dcsync = page.body.find("Suspected DCSync").expect("the DCSync");
+    assert!(roast < dcsync, "{}", page.body);
+    assert!(page.body.contains("<strong>Credential Access</strong>"), "{}", page.body);
+    assert!(
+        page.body.contains(r#"source address: <a href="/ui/t/acme/entities/ip:10.99.0.21">10.99.0.21</a>"#),
+        "the attacker's address is an entity: {}",
+        page.body
+    );
+    // Each alert's page links back to the incident.
+    let dcsync = first_alert(f.store.as_ref(), "acme", "ORT-DRS-001");
+    let alert = send(&f.app, "GET", &format!("/ui/t/acme/alerts/{}", dcsync.id), Some(&cookie), None).await;
+    assert!(alert.body.contains(&format!(r#"id="alert-incident" href="{href}""#)), "{}", alert.body);
+    // The alert list shows the incident's alerts by its key.
+    let by_incident =
+        send(&f.app, "GET", &format!("/ui/t/acme/alerts?entity=incident:{incident}"), Some(&cookie), None)
+            .await;
+    assert!(
+        by_incident.body.contains(&format!(
+            ">{}<",
+            if alerts.total == 1 { "1 alert".to_owned() } else { format!("{} alerts", alerts.total) }
+        )),
+        "{}",
+        by_incident.body
+    );
+    // Another tenant's incident does not exist here.
+    let globex = f.store.incidents(&TenantId("globex".into()), Page::default()).unwrap();
+    let other = &globex.incidents[0].id;
+    assert_ne!(other, &incident, "ids are per tenant's alerts");
+    let missing = send(&f.app, "GET", &format!("/ui/t/acme/incidents/{other}"), Some(&cookie), None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -219,6 +219,19 @@ fn an_analyst_investigates_and_closes_an_alert_in_chromium() {
         assert!(page.contains("badge evidence"), "cited activities in the timeline");
         screenshot(&client, "04-alert").await;
 
+        // Its incident: the roast and the DCSync, both from the attacker's address, in order.
+        client.find(Locator::Id("alert-incident")).await.unwrap().click().await.unwrap();
+        wait_for_path(&client, "/ui/t/acme/incidents/").await;
+        let story =
+            client.wait().for_element(Locator::Id("incident-alerts")).await.unwrap().text().await.unwrap();
+        let (roast, sync) = (story.find("Kerberoasting"), story.find("DCSync"));
+        assert!(roast.is_some() && sync.is_some() && roast < sync, "{story}");
+        let stages = client.find(Locator::Id("stages")).await.unwrap().text().await.unwrap();
+        assert!(stages.contains("Credential Access"), "{stages}");
+        screenshot(&client, "04b-incident").await;
+        client.back().await.unwrap();
+        wait_for_path(&client, &format!("/ui/t/acme/alerts/{id}")).await;
+
         // Follow it to the account.
         link_with(&client, "a.entity-link", "da_admin").await.click().await.unwrap();
         wait_for_path(&client, "/ui/t/acme/entities/").await;

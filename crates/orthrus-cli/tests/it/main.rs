@@ -215,7 +215,7 @@ fn table_output_and_exit_codes() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("HIGH    ORT-KRB-004"), "{text}");
     assert!(text.contains("guessed the password of frank"), "{text}");
-    assert!(text.contains("1 alert (1 high, 0 medium, 0 low)."), "{text}");
+    assert!(text.contains("1 alert (1 high, 0 medium, 0 low) in 1 incident."), "{text}");
 
     let out = orthrus().args(["analyze", "--fail-on-alert"]).arg(lab("krb_bruteforce")).output().unwrap();
     assert_eq!(out.status.code(), Some(3));

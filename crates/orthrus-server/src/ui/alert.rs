@@ -57,6 +57,8 @@ struct AlertPage {
     evidence: Vec<(String, String, String)>,
     evidence_omitted: u64,
     sensor: String,
+    /// The incident it belongs to, and its page.
+    incident: Option<(String, String)>,
     timeline: Vec<ActivityRow>,
     timeline_entity: String,
     comments: Vec<(String, String, String)>,
@@ -198,6 +200,7 @@ pub(super) async fn alert(
             .map(|e| (e.at.file.to_string(), position_text(e.at.at), e.summary.clone()))
             .collect(),
         evidence_omitted: stored.evidence_omitted,
+        incident: stored.incident.map(|id| (format!("{base}/incidents/{}", segment(&id)), id)),
         sensor: stored.sensor,
         timeline,
         timeline_entity,

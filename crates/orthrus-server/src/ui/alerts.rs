@@ -34,7 +34,8 @@ pub(super) struct AlertListQuery {
 struct AlertsPage {
     frame: Frame,
     rows: Vec<AlertRow>,
-    total: u64,
+    /// `1 alert`, `12 alerts`.
+    count: String,
     /// 1-based.
     page: usize,
     pages: usize,
@@ -59,7 +60,7 @@ pub(super) fn entity_filter(text: &str) -> Option<String> {
         return None;
     }
     Some(match text.split_once(':') {
-        Some((kind, name)) if ["account", "computer", "ip"].contains(&kind) => {
+        Some((kind, name)) if ["account", "computer", "ip", "incident"].contains(&kind) => {
             orthrus_store::entity_key(kind, name)
         }
         _ if text.parse::<std::net::IpAddr>().is_ok() => orthrus_store::entity_key("ip", text),
@@ -128,7 +129,7 @@ pub(super) async fn alerts(
         next: (page < pages).then(|| link(page + 1)),
         frame,
         rows,
-        total: found.total,
+        count: view::plural(found.total, "alert", "alerts"),
         page,
         pages,
         severity,

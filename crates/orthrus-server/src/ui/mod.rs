@@ -11,6 +11,7 @@ mod alerts;
 mod dashboard;
 mod entity;
 mod health;
+mod incidents;
 mod login;
 pub mod page;
 pub mod session;
@@ -44,6 +45,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/ui/logout", post(login::logout))
         .route("/ui/switch", get(login::switch))
         .route("/ui/t/{tenant}/", get(dashboard::dashboard))
+        .route("/ui/t/{tenant}/incidents", get(incidents::incidents))
+        .route("/ui/t/{tenant}/incidents/{id}", get(incidents::incident))
         .route("/ui/t/{tenant}/alerts", get(alerts::alerts))
         .route("/ui/t/{tenant}/alerts/{id}", get(alert::alert))
         .route("/ui/t/{tenant}/alerts/{id}/evidence.json", get(alert::evidence))

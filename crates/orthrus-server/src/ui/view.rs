@@ -9,6 +9,11 @@ use orthrus_store::{AlertBucket, AlertRecord, AlertStatus};
 use serde_json::Value;
 
 /// `2026-11-25 08:00:03 UTC`.
+/// `1 alert`, `3 alerts`: a count with the noun in the right number.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub fn time(t: Timestamp) -> String {
     jiff::Timestamp::from_microsecond(t.as_micros())
         .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
