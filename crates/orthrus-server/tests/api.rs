@@ -217,7 +217,7 @@ async fn a_tenants_data_is_never_seen_with_another_tenants_grant() {
             let uri =
                 path.replace("{tenant}", "globex").replace("{id}", id).replace("{entity}", "account:bob");
             let body = match *method {
-                "patch" => Some(json!({ "status": "closed" })),
+                "patch" => Some(json!({ "status": "closed", "classification": "true_positive" })),
                 "post" => Some(
                     json!({ "text": "x", "detection": "global", "kind": "address", "value": "10.0.0.1" }),
                 ),
@@ -251,9 +251,21 @@ async fn roles_gate_changes_and_the_store_keeps_them() {
     assert_eq!(acme["total"], 1);
     let id = acme["alerts"][0]["id"].as_str().unwrap().to_owned();
     let uri = format!("/api/v1/tenants/acme/alerts/{id}");
-    let (status, closed) =
+    // Closing needs a classification; the reason is optional.
+    let (status, refused) =
         call(&f.app, "PATCH", &uri, Some(&f.alice), Some(json!({ "status": "closed" }))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(refused.to_string().contains("needs a classification"), "{refused}");
+    let closing =
+        json!({ "status": "closed", "classification": "benign_true_positive", "reason": "a new DC" });
+    let (status, closed) = call(&f.app, "PATCH", &uri, Some(&f.alice), Some(closing)).await;
     assert_eq!((status, &closed["status"]), (StatusCode::OK, &json!("closed")));
+    let change = &closed["history"][0];
+    assert_eq!(
+        (&change["author"], &change["status"], &change["classification"], &change["reason"]),
+        (&json!("alice"), &json!("closed"), &json!("benign_true_positive"), &json!("a new DC"))
+    );
+    assert!(change["time"].is_string(), "{change}");
     let comment = json!({ "text": "replication by the new DC, confirmed with the AD team" });
     assert_eq!(
         call(&f.app, "POST", &format!("{uri}/comments"), Some(&f.alice), Some(comment)).await.0,
@@ -270,7 +282,7 @@ async fn roles_gate_changes_and_the_store_keeps_them() {
     let globex_alert =
         format!("/api/v1/tenants/globex/alerts/{}", globex["alerts"][0]["id"].as_str().unwrap());
     assert_eq!(
-        call(&f.app, "PATCH", &globex_alert, Some(&f.bob), Some(json!({ "status": "closed" }))).await.0,
+        call(&f.app, "PATCH", &globex_alert, Some(&f.bob), Some(json!({ "status": "suppressed" }))).await.0,
         StatusCode::FORBIDDEN
     );
     let exclusion =

@@ -295,16 +295,36 @@ async fn an_analyst_follows_an_alert_to_the_account_and_closes_it() {
         send(&f.app, "POST", &format!("{href}/status"), Some(&cookie), Some("csrf=0000&status=closed")).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     assert_eq!(status_of(f.store.as_ref(), "acme", &dcsync.id), AlertStatus::Open);
+    // The closing form asks for a classification; without one nothing changes.
+    assert!(page.body.contains(r#"<select id="classification" name="classification" required>"#));
+    let unclassified = send(
+        &f.app,
+        "POST",
+        &format!("{href}/status"),
+        Some(&cookie),
+        Some(&format!("csrf={token}&status=closed&classification=&reason=")),
+    )
+    .await;
+    assert_eq!(unclassified.status, StatusCode::BAD_REQUEST);
+    assert!(unclassified.body.contains("needs a classification"), "{}", unclassified.body);
+    assert_eq!(status_of(f.store.as_ref(), "acme", &dcsync.id), AlertStatus::Open);
     let closed = send(
         &f.app,
         "POST",
         &format!("{href}/status"),
         Some(&cookie),
-        Some(&format!("csrf={token}&status=closed")),
+        Some(&format!(
+            "csrf={token}&status=closed&classification=true_positive&reason=no+backup+tool+runs+there"
+        )),
     )
     .await;
     assert_eq!((closed.status, closed.location.as_str()), (StatusCode::SEE_OTHER, href.as_str()));
     assert_eq!(status_of(f.store.as_ref(), "acme", &dcsync.id), AlertStatus::Closed);
+    let history = f.store.alert(&TenantId("acme".into()), &dcsync.id).unwrap().unwrap().history;
+    assert_eq!(
+        (history[0].author.as_str(), history[0].classification, history[0].reason.as_str()),
+        ("alice", Some(orthrus_store::Classification::TruePositive), "no backup tool runs there")
+    );
     let comment = send(
         &f.app,
         "POST",
@@ -318,6 +338,7 @@ async fn an_analyst_follows_an_alert_to_the_account_and_closes_it() {
     assert!(page.body.contains(r#"id="alert-status">closed<"#));
     assert!(page.body.contains("replication by a backup tool? no."));
     assert!(page.body.contains(r#"id="reopen-alert""#));
+    assert!(page.body.contains("closed as true positive: no backup tool runs there"), "{}", page.body);
 
     // In globex alice is a viewer: she reads but does not act.
     let theirs = first_alert(f.store.as_ref(), "globex", "ORT-DRS-001");

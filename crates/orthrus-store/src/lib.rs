@@ -20,6 +20,7 @@
 mod blocks;
 pub mod credentials;
 mod entities;
+mod lifecycle;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "postgres")]
@@ -32,6 +33,7 @@ use orthrus_model::{Activity, Alert, Severity, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 pub use entities::{activity_entities, alert_entities, entity_key};
+pub use lifecycle::{Classification, MAX_REASON_CHARS, StatusChange};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 pub use rows::valid_name;
@@ -254,6 +256,9 @@ pub struct AlertRecord {
     pub count: u64,
     pub alert: serde_json::Value,
     pub comments: Vec<Comment>,
+    /// Status changes people made, oldest first.
+    #[serde(default)]
+    pub history: Vec<StatusChange>,
 }
 
 /// How many alerts share a day, detection, severity and status.
@@ -496,6 +501,9 @@ pub trait Store: Send + Sync {
     fn alert_histogram(&self, tenant: &TenantId, since: Timestamp) -> Result<Vec<AlertBucket>>;
     /// Whether the alert exists (in that tenant) and now has `status`.
     fn set_alert_status(&self, tenant: &TenantId, id: &str, status: AlertStatus) -> Result<bool>;
+    /// Changes an alert's status as a person does, keeping who, when, and (closing) the
+    /// classification and reason in its history. False when the tenant has no such alert.
+    fn change_status(&self, tenant: &TenantId, id: &str, change: &StatusChange) -> Result<bool>;
     fn comment(&self, tenant: &TenantId, id: &str, author: &str, text: &str, now: Timestamp) -> Result<bool>;
 
     fn add_exclusion(

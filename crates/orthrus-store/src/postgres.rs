@@ -10,6 +10,7 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row};
 
 use crate::blocks::{self, Window};
+use crate::lifecycle::{self, StatusChange};
 use crate::postgres_users::{self as users, count, exists_or};
 use crate::rows::{
     ALERT_COLUMNS, AlertRow, FilterValue, SENSOR_COLUMNS, SensorRow, activity_limit, alert_conditions,
@@ -513,12 +514,21 @@ impl Store for PostgresStore {
                 })
             })
             .collect::<Result<_>>()?;
+        for row in client.query(&lifecycle::dollars(lifecycle::SELECT_CHANGES), &[&&*tenant.0, &id])? {
+            record.history.push(lifecycle::change_from_row(
+                row.try_get(0)?,
+                row.try_get(1)?,
+                &row.try_get::<_, String>(2)?,
+                row.try_get(3)?,
+                row.try_get(4)?,
+            )?);
+        }
         Ok(Some(record))
     }
 
     fn incidents(&self, tenant: &TenantId, page: Page) -> Result<IncidentPage> {
         let mut connection = self.lock();
-        let dollars = |query: &str| query.replace("?1", "$1").replace("?2", "$2").replace("?3", "$3");
+        let dollars = lifecycle::dollars;
         let total: i64 = connection.query_one(&dollars(INCIDENT_COUNT_QUERY), &[&&*tenant.0])?.try_get(0)?;
         let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
         let rows =
@@ -560,6 +570,31 @@ impl Store for PostgresStore {
             &[&&*tenant.0, &id, &status.name()],
         )?;
         Ok(changed > 0)
+    }
+
+    fn change_status(&self, tenant: &TenantId, id: &str, change: &StatusChange) -> Result<bool> {
+        change.check()?;
+        let mut client = self.lock();
+        let mut transaction = client.transaction()?;
+        let classification = change.classification.map(|c| c.name());
+        let kept = transaction.execute(
+            &lifecycle::dollars(lifecycle::INSERT_CHANGE),
+            &[
+                &&*tenant.0,
+                &id,
+                &micros(change.time),
+                &change.author,
+                &change.status.name(),
+                &classification,
+                &change.reason,
+            ],
+        )?;
+        transaction.execute(
+            "UPDATE alerts SET status = $3 WHERE tenant = $1 AND id = $2",
+            &[&&*tenant.0, &id, &change.status.name()],
+        )?;
+        transaction.commit()?;
+        Ok(kept > 0)
     }
 
     fn comment(&self, tenant: &TenantId, id: &str, author: &str, text: &str, now: Timestamp) -> Result<bool> {

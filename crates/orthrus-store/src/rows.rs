@@ -44,6 +44,7 @@ pub(crate) fn alert_record(row: AlertRow) -> Result<AlertRecord> {
         count: u64::try_from(count).unwrap_or_default(),
         alert,
         comments: Vec::new(),
+        history: Vec::new(),
     })
 }
 

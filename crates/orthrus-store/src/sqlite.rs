@@ -10,6 +10,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::blocks::{self, Window};
+use crate::lifecycle::{self, StatusChange};
 use crate::rows::{
     ALERT_COLUMNS, AlertRow, FilterValue, SENSOR_COLUMNS, SensorRow, activity_limit, alert_conditions,
     alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, severity,
@@ -519,6 +520,14 @@ impl Store for SqliteStore {
             Ok(Comment { time: Timestamp::from_micros(r.get(0)?), author: r.get(1)?, text: r.get(2)? })
         })?;
         record.comments = comments.collect::<rusqlite::Result<_>>()?;
+        let mut statement = connection.prepare_cached(lifecycle::SELECT_CHANGES)?;
+        let rows = statement.query_map(params![&*tenant.0, id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        for row in rows {
+            let (time, author, status, classification, reason) = row?;
+            record.history.push(lifecycle::change_from_row(time, author, &status, classification, reason)?);
+        }
         Ok(Some(record))
     }
 
@@ -573,6 +582,31 @@ impl Store for SqliteStore {
             params![&*tenant.0, id, status.name()],
         )?;
         Ok(changed > 0)
+    }
+
+    fn change_status(&self, tenant: &TenantId, id: &str, change: &StatusChange) -> Result<bool> {
+        change.check()?;
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let classification = change.classification.map(|c| c.name());
+        let kept = transaction.execute(
+            lifecycle::INSERT_CHANGE,
+            params![
+                &*tenant.0,
+                id,
+                micros(change.time),
+                change.author,
+                change.status.name(),
+                classification,
+                change.reason
+            ],
+        )?;
+        transaction.execute(
+            "UPDATE alerts SET status = ?3 WHERE tenant = ?1 AND id = ?2",
+            params![&*tenant.0, id, change.status.name()],
+        )?;
+        transaction.commit()?;
+        Ok(kept > 0)
     }
 
     fn comment(&self, tenant: &TenantId, id: &str, author: &str, text: &str, now: Timestamp) -> Result<bool> {

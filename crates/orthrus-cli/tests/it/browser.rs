@@ -246,6 +246,10 @@ fn an_analyst_investigates_and_closes_an_alert_in_chromium() {
         // Back to the alert; close it.
         client.back().await.unwrap();
         wait_for_path(&client, &format!("/ui/t/acme/alerts/{id}")).await;
+        // Closing asks how the alert is judged, and optionally why.
+        let classification = client.find(Locator::Id("classification")).await.unwrap();
+        classification.select_by_value("true_positive").await.unwrap();
+        client.find(Locator::Id("reason")).await.unwrap().send_keys("no DC at that address").await.unwrap();
         client.find(Locator::Id("close-alert")).await.unwrap().click().await.unwrap();
         let started = Instant::now();
         loop {
@@ -285,4 +289,9 @@ fn an_analyst_investigates_and_closes_an_alert_in_chromium() {
     // The API sees what the browser did.
     let alert: Value = center.get(&format!("/api/v1/tenants/acme/alerts/{id}"));
     assert_eq!(alert["status"], "closed");
+    let change = &alert["history"][0];
+    assert_eq!(
+        (&change["author"], &change["classification"], &change["reason"]),
+        (&json!("alice"), &json!("true_positive"), &json!("no DC at that address"))
+    );
 }

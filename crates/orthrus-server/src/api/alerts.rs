@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use orthrus_model::{Severity, TenantId, Timestamp};
-use orthrus_store::{AlertFilter, AlertRecord, AlertStatus, Page};
+use orthrus_store::{AlertFilter, AlertRecord, AlertStatus, Classification, Page, StatusChange};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -51,6 +51,7 @@ pub(super) fn alert_json(record: AlertRecord) -> Value {
     let mut alert = record.alert;
     if let Some(fields) = alert.as_object_mut() {
         fields.insert("comments".into(), json!(record.comments));
+        fields.insert("history".into(), json!(record.history));
     }
     alert
 }
@@ -74,17 +75,35 @@ fn stored_alert(state: &AppState, tenant: &TenantId, id: &str) -> ApiResult {
 }
 
 #[derive(Deserialize)]
-pub(super) struct StatusChange {
+#[serde(deny_unknown_fields)]
+pub(super) struct StatusRequest {
     status: AlertStatus,
+    /// Required when closing: true_positive, benign_true_positive or false_positive.
+    classification: Option<Classification>,
+    #[serde(default)]
+    reason: String,
 }
 
 pub(super) async fn set_status(
     State(state): State<Arc<AppState>>,
     scope: Scoped<Token, Analyst>,
     Path((_, id)): Path<(String, String)>,
-    Json(change): Json<StatusChange>,
+    Json(request): Json<StatusRequest>,
 ) -> ApiResult {
-    if !blocking(|| state.store.set_alert_status(&scope.tenant, &id, change.status))? {
+    if request.status == AlertStatus::Closed && request.classification.is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "closing an alert needs a classification: true_positive, benign_true_positive or false_positive",
+        ));
+    }
+    let change = StatusChange {
+        time: (state.clock)(),
+        author: scope.user.name.clone(),
+        status: request.status,
+        classification: request.classification,
+        reason: request.reason.trim().to_owned(),
+    };
+    if !blocking(|| state.store.change_status(&scope.tenant, &id, &change))? {
         return Err(no_alert(&id));
     }
     stored_alert(&state, &scope.tenant, &id)

@@ -50,7 +50,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "patch",
         "/api/v1/tenants/{tenant}/alerts/{id}",
         "analyst",
-        "Change an alert's status (open, closed, suppressed)",
+        "Change an alert's status (open, closed, suppressed); closing needs a classification (true_positive, benign_true_positive, false_positive), a reason is optional; kept in its history",
     ),
     ("post", "/api/v1/tenants/{tenant}/alerts/{id}/comments", "analyst", "Comment on an alert"),
     (

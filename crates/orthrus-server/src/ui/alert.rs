@@ -9,7 +9,7 @@ use axum::extract::{Form, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use orthrus_model::{Alert, EntityRole, Position};
-use orthrus_store::{ActivityQuery, AlertStatus};
+use orthrus_store::{ActivityQuery, AlertStatus, Classification, StatusChange};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -62,6 +62,10 @@ struct AlertPage {
     timeline: Vec<ActivityRow>,
     timeline_entity: String,
     comments: Vec<(String, String, String)>,
+    /// When, who, what (`closed as a benign true positive`), why.
+    history: Vec<(String, String, String, String)>,
+    /// Value and label of each classification, for the closing form.
+    classifications: Vec<(&'static str, &'static str)>,
     evidence_href: String,
 }
 
@@ -209,6 +213,20 @@ pub(super) async fn alert(
             .iter()
             .map(|c| (view::time(c.time), c.author.clone(), c.text.clone()))
             .collect(),
+        history: record
+            .history
+            .iter()
+            .map(|c| {
+                let what = match c.classification {
+                    Some(classification) => {
+                        format!("{} as {}", c.status.name(), classification.label().to_lowercase())
+                    }
+                    None => c.status.name().to_owned(),
+                };
+                (view::time(c.time), c.author.clone(), what, c.reason.clone())
+            })
+            .collect(),
+        classifications: Classification::ALL.iter().map(|c| (c.name(), c.label())).collect(),
         evidence_href: format!("{}/evidence.json", row.href),
         row,
         frame,
@@ -243,6 +261,11 @@ pub(super) async fn evidence(
 pub(super) struct StatusForm {
     csrf: String,
     status: String,
+    /// Closing: how the analyst judged the alert (required then).
+    #[serde(default)]
+    classification: String,
+    #[serde(default)]
+    reason: String,
 }
 
 pub(super) async fn set_status(
@@ -256,7 +279,25 @@ pub(super) async fn set_status(
     let status = AlertStatus::parse(&form.status).ok_or_else(|| {
         UiError::Page(StatusCode::BAD_REQUEST, format!("{:?} is not a status.", form.status))
     })?;
-    if !blocking(|| state.store.set_alert_status(tenant, &id, status))? {
+    let classification = match (status, Classification::parse(&form.classification)) {
+        (AlertStatus::Closed, None) => {
+            return Err(UiError::Page(
+                StatusCode::BAD_REQUEST,
+                "Closing an alert needs a classification: true positive, benign true positive or false positive."
+                    .into(),
+            ));
+        }
+        (AlertStatus::Closed, found) => found,
+        _ => None,
+    };
+    let change = StatusChange {
+        time: (state.clock)(),
+        author: page_of.user.name.clone(),
+        status,
+        classification,
+        reason: form.reason.trim().to_owned(),
+    };
+    if !blocking(|| state.store.change_status(tenant, &id, &change))? {
         return Err(no_alert(&id));
     }
     tracing::info!("alert {id} in {} set {} by {} (web UI)", tenant.0, status.name(), page_of.user.name);

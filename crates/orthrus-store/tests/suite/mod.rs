@@ -5,8 +5,8 @@
 
 use orthrus_model::{Activity, Alert, TenantId, Timestamp};
 use orthrus_store::{
-    ActivityQuery, AlertFilter, AlertStatus, ExclusionKind, Ingested, NewExclusion, Page, Role, Store,
-    StoreError, Upserted, entity_key,
+    ActivityQuery, AlertFilter, AlertStatus, Classification, ExclusionKind, Ingested, NewExclusion, Page,
+    Role, StatusChange, Store, StoreError, Upserted, entity_key,
 };
 
 pub fn tenant(id: &str) -> TenantId {
@@ -470,6 +470,42 @@ pub fn incidents(store: &dyn Store) {
     assert_eq!(store.incidents(&tenant("globex"), Page::default()).unwrap().total, 0);
 }
 
+/// Status changes people make: kept with who, when, the classification and the reason, shown
+/// with the alert; a classification goes with closing only; another tenant changes nothing.
+pub fn status_changes_are_kept_with_who_and_why(store: &dyn Store) {
+    two_tenants(store);
+    let acme = tenant("acme");
+    let alert = lab_alerts("dcsync", &acme).remove(0);
+    store.upsert_alert(&alert).unwrap();
+    let closing = StatusChange {
+        time: t(10),
+        author: "alice".into(),
+        status: AlertStatus::Closed,
+        classification: Some(Classification::BenignTruePositive),
+        reason: "the quarterly penetration test".into(),
+    };
+    assert!(store.change_status(&acme, &alert.id, &closing).unwrap());
+    let reopening = StatusChange {
+        time: t(20),
+        author: "bob".into(),
+        status: AlertStatus::Open,
+        classification: None,
+        reason: String::new(),
+    };
+    assert!(store.change_status(&acme, &alert.id, &reopening).unwrap());
+    let record = store.alert(&acme, &alert.id).unwrap().unwrap();
+    assert_eq!(record.status, AlertStatus::Open);
+    assert_eq!(record.history, [closing.clone(), reopening]);
+
+    let classified_open = StatusChange { status: AlertStatus::Suppressed, ..closing.clone() };
+    assert!(matches!(store.change_status(&acme, &alert.id, &classified_open), Err(StoreError::Invalid(_))));
+    let rambling =
+        StatusChange { reason: "x".repeat(orthrus_store::MAX_REASON_CHARS + 1), ..closing.clone() };
+    assert!(matches!(store.change_status(&acme, &alert.id, &rambling), Err(StoreError::Invalid(_))));
+    assert!(!store.change_status(&tenant("globex"), &alert.id, &closing).unwrap(), "not globex's alert");
+    assert_eq!(store.alert(&acme, &alert.id).unwrap().unwrap().history.len(), 2);
+}
+
 /// One `#[test]` per check of the suite, each on a fresh store from `$make`.
 #[macro_export]
 macro_rules! store_suite {
@@ -513,6 +549,10 @@ macro_rules! store_suite {
         #[test]
         fn incidents() {
             suite::incidents(&*$make);
+        }
+        #[test]
+        fn status_changes_are_kept_with_who_and_why() {
+            suite::status_changes_are_kept_with_who_and_why(&*$make);
         }
     };
 }
