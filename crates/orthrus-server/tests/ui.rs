@@ -370,6 +370,16 @@ async fn an_incident_page_tells_one_attackers_alerts_in_order() {
     let incident = alerts.alerts[0].alert["incident"].as_str().expect("an incident").to_owned();
     assert!(alerts.alerts.iter().all(|a| a.alert["incident"] == *incident), "one attacker, one incident");
 
+    // The dashboard lists it, and the attacker's address first among entities.
+    let board = send(&f.app, "GET", "/ui/t/acme/", Some(&cookie), None).await;
+    assert!(board.body.contains(&format!("/ui/t/acme/incidents/{incident}")), "{}", board.body);
+    let top = board.body.split(r#"id="top-entities">"#).nth(1).unwrap_or_default();
+    let first = top.split("</a>").next().unwrap_or_default().rsplit('>').next().unwrap_or_default();
+    assert_eq!(first, "ip:10.99.0.21", "{}", board.body);
+    // The alert list names each alert's source and account.
+    let alerts_page = send(&f.app, "GET", "/ui/t/acme/alerts", Some(&cookie), None).await;
+    assert!(alerts_page.body.contains(r#"<td class="nowrap">10.99.0.21</td>"#), "{}", alerts_page.body);
+    assert!(alerts_page.body.contains(r#"<th scope="col">First seen</th>"#));
     let list = send(&f.app, "GET", "/ui/t/acme/incidents", Some(&cookie), None).await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.body.contains(">1 incident<"), "{}", list.body);

@@ -27,6 +27,7 @@ mod postgres;
 mod postgres_users;
 mod rows;
 mod sqlite;
+mod sqlite_incidents;
 mod sqlite_users;
 
 use orthrus_model::{Activity, Alert, Severity, TenantId, Timestamp};
@@ -347,6 +348,12 @@ pub(crate) const INCIDENTS_QUERY: &str = "SELECT e.entity, count(*), min(a.first
      WHERE e.tenant = ?1 AND e.entity >= 'incident:' AND e.entity < 'incident;'
      GROUP BY e.entity ORDER BY max(a.last_seen) DESC, e.entity LIMIT ?2 OFFSET ?3";
 
+/// The entities most open alerts name (incidents aside), most first; ties by key.
+pub(crate) const TOP_ENTITIES_QUERY: &str = "SELECT e.entity, count(*) FROM alert_entities e
+     JOIN alerts a ON a.tenant = e.tenant AND a.id = e.alert
+     WHERE e.tenant = ?1 AND a.status = 'open' AND NOT (e.entity >= 'incident:' AND e.entity < 'incident;')
+     GROUP BY e.entity ORDER BY count(*) DESC, e.entity LIMIT ?2";
+
 pub(crate) const INCIDENT_COUNT_QUERY: &str = "SELECT count(DISTINCT entity) FROM alert_entities
      WHERE tenant = ?1 AND entity >= 'incident:' AND entity < 'incident;'";
 
@@ -496,6 +503,8 @@ pub trait Store: Send + Sync {
     /// The tenant's incidents, newest first; an incident's alerts are those with the entity
     /// key `incident:ID` ([`AlertFilter::entity`]).
     fn incidents(&self, tenant: &TenantId, page: Page) -> Result<IncidentPage>;
+    /// The `limit` entity keys most open alerts name, with their counts, most first.
+    fn top_entities(&self, tenant: &TenantId, limit: usize) -> Result<Vec<(String, u64)>>;
     /// The tenant's alerts first seen at or after `since`, counted per UTC day of their first
     /// sighting, detection, severity and status (the dashboard's chart and tables).
     fn alert_histogram(&self, tenant: &TenantId, since: Timestamp) -> Result<Vec<AlertBucket>>;

@@ -20,8 +20,8 @@ use crate::rows::{
 use crate::{
     ActivityQuery, AlertBucket, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, DAY_MICROS,
     ExclusionKind, ExclusionRecord, INCIDENT_COUNT_QUERY, INCIDENTS_QUERY, IncidentPage, Ingested, MAX_PAGE,
-    NewExclusion, Page, Result, Role, SensorRecord, Store, StoreError, TenantRecord, TokenRecord, Upserted,
-    UserRecord, alert_entities, incident_summary, valid_tenant_id,
+    NewExclusion, Page, Result, Role, SensorRecord, Store, StoreError, TOP_ENTITIES_QUERY, TenantRecord,
+    TokenRecord, Upserted, UserRecord, alert_entities, incident_summary, valid_tenant_id,
 };
 
 mod embedded {
@@ -541,6 +541,17 @@ impl Store for PostgresStore {
             incidents.push(incident_summary(&entity, numbers));
         }
         Ok(IncidentPage { incidents, total: u64::try_from(total).unwrap_or_default() })
+    }
+
+    fn top_entities(&self, tenant: &TenantId, limit: usize) -> Result<Vec<(String, u64)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.lock().query(&lifecycle::dollars(TOP_ENTITIES_QUERY), &[&&*tenant.0, &limit])?;
+        let mut out = Vec::new();
+        for row in rows {
+            let count: i64 = row.try_get(1)?;
+            out.push((row.try_get(0)?, u64::try_from(count).unwrap_or_default()));
+        }
+        Ok(out)
     }
 
     fn alert_histogram(&self, tenant: &TenantId, since: Timestamp) -> Result<Vec<AlertBucket>> {

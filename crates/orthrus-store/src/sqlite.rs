@@ -16,12 +16,13 @@ use crate::rows::{
     alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, severity,
     status, valid_comment, valid_name, where_clause,
 };
+use crate::sqlite_incidents as incidents;
 use crate::sqlite_users::{self as users, exists_or};
 use crate::{
     ActivityQuery, AlertBucket, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, DAY_MICROS,
-    ExclusionKind, ExclusionRecord, INCIDENT_COUNT_QUERY, INCIDENTS_QUERY, IncidentPage, Ingested, MAX_PAGE,
-    NewExclusion, Page, Result, Role, SensorRecord, Store, StoreError, TenantRecord, TokenRecord, Upserted,
-    UserRecord, alert_entities, incident_summary, valid_tenant_id,
+    ExclusionKind, ExclusionRecord, IncidentPage, Ingested, MAX_PAGE, NewExclusion, Page, Result, Role,
+    SensorRecord, Store, StoreError, TenantRecord, TokenRecord, Upserted, UserRecord, alert_entities,
+    valid_tenant_id,
 };
 
 mod embedded {
@@ -532,19 +533,11 @@ impl Store for SqliteStore {
     }
 
     fn incidents(&self, tenant: &TenantId, page: Page) -> Result<IncidentPage> {
-        let connection = self.lock();
-        let total: i64 = connection.query_row(INCIDENT_COUNT_QUERY, [&*tenant.0], |r| r.get(0))?;
-        let mut statement = connection.prepare_cached(INCIDENTS_QUERY)?;
-        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
-        let rows = statement.query_map(params![&*tenant.0, limit, page.sql_offset()?], |r| {
-            Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
-        })?;
-        let mut incidents = Vec::new();
-        for row in rows {
-            let (entity, numbers) = row?;
-            incidents.push(incident_summary(&entity, numbers));
-        }
-        Ok(IncidentPage { incidents, total: u64::try_from(total).unwrap_or_default() })
+        incidents::incidents(&self.lock(), tenant, page)
+    }
+
+    fn top_entities(&self, tenant: &TenantId, limit: usize) -> Result<Vec<(String, u64)>> {
+        incidents::top_entities(&self.lock(), tenant, limit)
     }
 
     fn alert_histogram(&self, tenant: &TenantId, since: Timestamp) -> Result<Vec<AlertBucket>> {

@@ -5,12 +5,19 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::State;
 
+use orthrus_store::Page;
+
 use super::health::open_health;
+use super::incidents::IncidentRow;
 use super::page::{Frame, UiResult, detection_titles, html};
 use super::view;
 use super::visitor::TenantPage;
 use crate::scope::Viewer;
 use crate::state::{AppState, blocking};
+
+/// Incidents and entities the dashboard lists: what fits on a screen beside the chart.
+const RECENT_INCIDENTS: usize = 5;
+const TOP_ENTITIES: usize = 8;
 
 /// How far back the dashboard counts.
 const DASHBOARD_DAYS: i64 = 365;
@@ -24,6 +31,9 @@ struct DashboardPage {
     titles: Vec<(String, String)>,
     health_issues: usize,
     sensors: usize,
+    incidents: Vec<IncidentRow>,
+    /// Entity, its profile, `3 open alerts`.
+    top_entities: Vec<(String, String, String)>,
 }
 
 impl DashboardPage {
@@ -39,7 +49,18 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, page: TenantPa
     let buckets = blocking(|| state.store.alert_histogram(tenant, since))?;
     let sensors = blocking(|| state.store.sensors(tenant))?.len();
     let health_issues = open_health(&state, tenant).await?.len();
+    let incidents = blocking(|| state.store.incidents(tenant, Page { offset: 0, limit: RECENT_INCIDENTS }))?;
+    let top = blocking(|| state.store.top_entities(tenant, TOP_ENTITIES))?;
+    let top_entities = top
+        .into_iter()
+        .map(|(key, open)| {
+            let href = format!("{}/entities/{}", frame.base, view::segment(&key));
+            (key, href, view::plural(open, "open alert", "open alerts"))
+        })
+        .collect();
     Ok(html(&DashboardPage {
+        incidents: incidents.incidents.iter().map(|i| IncidentRow::new(&tenant.0, i)).collect(),
+        top_entities,
         frame,
         board: view::Dashboard::new(&buckets),
         titles: detection_titles(),

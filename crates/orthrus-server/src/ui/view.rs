@@ -60,11 +60,17 @@ pub struct AlertRow {
     pub first_seen: String,
     pub last_seen: String,
     pub count: u64,
+    /// The source as the alert names it: `WS01 (10.0.0.5)`, an address, or empty.
+    pub source: String,
+    pub account: String,
 }
 
 impl AlertRow {
     pub fn new(tenant: &str, record: &AlertRecord) -> Self {
         let text = |key: &str| record.alert.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let source = |key: &str| {
+            record.alert.get("source").and_then(|s| s.get(key)).and_then(Value::as_str).map(str::to_owned)
+        };
         Self {
             href: format!("/ui/t/{}/alerts/{}", segment(tenant), segment(&record.id)),
             id: record.id.clone(),
@@ -76,6 +82,11 @@ impl AlertRow {
             first_seen: time(record.first_seen),
             last_seen: time(record.last_seen),
             count: record.count,
+            source: match (source("computer"), source("ip")) {
+                (Some(computer), Some(ip)) => format!("{computer} ({ip})"),
+                (one, other) => one.or(other).unwrap_or_default(),
+            },
+            account: source("account").unwrap_or_default(),
         }
     }
 }

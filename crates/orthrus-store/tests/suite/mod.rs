@@ -463,11 +463,17 @@ pub fn incidents(store: &dyn Store) {
     let members = store.alerts(&acme, &filter, Page::default()).unwrap();
     assert_eq!(members.total, alerts.len() as u64);
 
+    // The attacker's address is named by every open alert: the top entity, incidents aside.
+    let top = store.top_entities(&acme, 3).unwrap();
+    assert_eq!(top[0], ("ip:10.99.0.21".to_owned(), alerts.len() as u64), "{top:?}");
+    assert!(top.iter().all(|(key, _)| !key.starts_with("incident:")), "{top:?}");
     // Closing one alert leaves the incident open with one alert fewer open.
     store.set_alert_status(&acme, &alerts[0].id, AlertStatus::Closed).unwrap();
     let page = store.incidents(&acme, Page::default()).unwrap();
     assert_eq!(page.incidents[0].open, alerts.len() as u64 - 1);
     assert_eq!(store.incidents(&tenant("globex"), Page::default()).unwrap().total, 0);
+    assert_eq!(store.top_entities(&acme, 3).unwrap()[0].1, alerts.len() as u64 - 1, "open alerts only");
+    assert!(store.top_entities(&tenant("globex"), 3).unwrap().is_empty());
 }
 
 /// Status changes people make: kept with who, when, the classification and the reason, shown
