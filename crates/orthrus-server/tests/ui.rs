@@ -271,6 +271,16 @@ async fn an_analyst_follows_an_alert_to_the_account_and_closes_it() {
         "a cited activity in the timeline"
     );
     assert!(page.body.contains("rpc_called"));
+    // The 26 GetNCChanges calls are one row of the timeline, the calls themselves one click
+    // away; each call's request and answer are one evidence row.
+    assert!(
+        page.body.contains("<strong>26×</strong> <code>rpc_called</code> IDL_DRSGetNCChanges"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<summary>The 26 activities</summary>"));
+    let evidence_rows = page.body.split(r#"id="evidence-heading""#).nth(1).unwrap_or_default();
+    assert!(evidence_rows.contains("frame 67, "), "request and answer on one row: {evidence_rows}");
     let profile_href = "/ui/t/acme/entities/account:da_admin";
     assert!(page.body.contains(profile_href), "{}", page.body);
 

@@ -59,7 +59,7 @@ struct AlertPage {
     sensor: String,
     /// The incident it belongs to, and its page.
     incident: Option<(String, String)>,
-    timeline: Vec<ActivityRow>,
+    timeline: Vec<view::ActivityGroup>,
     timeline_entity: String,
     comments: Vec<(String, String, String)>,
     /// When, who, what (`closed as a benign true positive`), why.
@@ -67,6 +67,12 @@ struct AlertPage {
     /// Value and label of each classification, for the closing form.
     classifications: Vec<(&'static str, &'static str)>,
     evidence_href: String,
+}
+
+fn position_number(at: Position) -> u64 {
+    match at {
+        Position::Frame(n) | Position::Record(n) | Position::Line(n) => n,
+    }
 }
 
 fn position_text(at: Position) -> String {
@@ -176,13 +182,15 @@ pub(super) async fn alert(
         })?
     };
     activities.reverse();
-    let timeline = activities
-        .iter()
-        .map(|a| {
-            let is_evidence = a.provenance.iter().any(|p| cited.contains(&(p.file.as_ref(), p.at)));
-            ActivityRow::new(a, is_evidence)
-        })
-        .collect();
+    let timeline = view::group_activities(
+        activities
+            .iter()
+            .map(|a| {
+                let is_evidence = a.provenance.iter().any(|p| cited.contains(&(p.file.as_ref(), p.at)));
+                ActivityRow::new(a, is_evidence)
+            })
+            .collect(),
+    );
     let mdi =
         orthrus_detect::detections::meta(&record.detection).map(|m| m.mdi.to_owned()).unwrap_or_default();
     let page = AlertPage {
@@ -201,8 +209,16 @@ pub(super) async fn alert(
         evidence: stored
             .evidence
             .iter()
-            .map(|e| (e.at.file.to_string(), position_text(e.at.at), e.summary.clone()))
-            .collect(),
+            .fold(Vec::<(String, String, String)>::new(), |mut rows, e| {
+                // A request and its answer (or repeats) cite one activity: one row, both places.
+                match rows.last_mut() {
+                    Some((file, places, summary)) if *file == *e.at.file && *summary == e.summary => {
+                        places.push_str(&format!(", {}", position_number(e.at.at)));
+                    }
+                    _ => rows.push((e.at.file.to_string(), position_text(e.at.at), e.summary.clone())),
+                }
+                rows
+            }),
         evidence_omitted: stored.evidence_omitted,
         incident: stored.incident.map(|id| (format!("{base}/incidents/{}", segment(&id)), id)),
         sensor: stored.sensor,

@@ -94,6 +94,11 @@ impl AlertRow {
 /// One activity of a timeline.
 pub struct ActivityRow {
     pub time: String,
+    /// What the activity did, in a word or two (an RPC operation, a service, a path), for
+    /// grouping repeats.
+    pub label: String,
+    /// The first provenance's unit (`frame`, `record`, `line`) and number.
+    pub place: Option<(&'static str, u64)>,
     pub kind: &'static str,
     pub source: String,
     pub destination: String,
@@ -148,6 +153,12 @@ impl ActivityRow {
             .unwrap_or_default();
         Self {
             time: time(activity.time),
+            label: label_of(activity),
+            place: activity.provenance.first().map(|p| match p.at {
+                orthrus_model::Position::Frame(n) => ("frame", n),
+                orthrus_model::Position::Record(n) => ("record", n),
+                orthrus_model::Position::Line(n) => ("line", n),
+            }),
             kind: activity.kind.name(),
             source: endpoint(activity.source_ip(), activity.source_host.as_deref()),
             destination: endpoint(activity.destination.map(|d| d.ip), activity.destination_host.as_deref()),
@@ -157,6 +168,80 @@ impl ActivityRow {
             provenance,
         }
     }
+}
+
+/// The fields that say what an activity did, in the order they are looked for: the first the
+/// activity has is its label.
+const LABEL_FIELDS: &[&str] = &["operation", "service", "path", "share", "name", "filter", "dn", "method"];
+
+fn label_of(activity: &Activity) -> String {
+    // The kind's fields, beside its `activity` tag.
+    let Ok(Value::Object(fields)) = serde_json::to_value(&activity.kind) else { return String::new() };
+    LABEL_FIELDS.iter().find_map(|key| fields.get(*key).and_then(Value::as_str)).unwrap_or_default().to_owned()
+}
+
+/// Consecutive activities that did the same thing between the same parties: one row of a
+/// grouped timeline ("26× rpc_called DRSGetNCChanges, frames 67–164"), its activities kept for
+/// the raw view.
+pub struct ActivityGroup {
+    pub count: usize,
+    pub first: String,
+    pub last: String,
+    pub kind: &'static str,
+    pub label: String,
+    pub source: String,
+    pub destination: String,
+    pub accounts: String,
+    /// Whether the alert cites any of them.
+    pub evidence: bool,
+    /// `frames 67–164` (or records, lines), from the first's provenance and the last's.
+    pub places: String,
+    pub rows: Vec<ActivityRow>,
+}
+
+/// Groups consecutive rows with the same kind, label, parties and accounts.
+pub fn group_activities(rows: Vec<ActivityRow>) -> Vec<ActivityGroup> {
+    let mut groups: Vec<ActivityGroup> = Vec::new();
+    for row in rows {
+        let same = groups.last().is_some_and(|g| {
+            g.kind == row.kind
+                && g.label == row.label
+                && g.source == row.source
+                && g.destination == row.destination
+                && g.accounts == row.accounts
+        });
+        match groups.last_mut() {
+            Some(group) if same => {
+                group.count += 1;
+                group.last = row.time.clone();
+                group.evidence |= row.evidence;
+                group.rows.push(row);
+            }
+            _ => groups.push(ActivityGroup {
+                count: 1,
+                first: row.time.clone(),
+                last: row.time.clone(),
+                kind: row.kind,
+                label: row.label.clone(),
+                source: row.source.clone(),
+                destination: row.destination.clone(),
+                accounts: row.accounts.clone(),
+                evidence: row.evidence,
+                places: String::new(),
+                rows: vec![row],
+            }),
+        }
+    }
+    for group in &mut groups {
+        let first = group.rows.first().and_then(|r| r.place);
+        let last = group.rows.last().and_then(|r| r.place);
+        group.places = match (first, last) {
+            (Some((unit, a)), Some((same, b))) if unit == same && a != b => format!("{unit}s {a}–{b}"),
+            (Some((unit, a)), _) => format!("{unit} {a}"),
+            _ => String::new(),
+        };
+    }
+    groups
 }
 
 /// `key=value` pairs of a JSON object's scalar leaves (nested keys joined by `.`), `skip`ped
