@@ -28,6 +28,9 @@ pub struct Engine {
     changed: BTreeSet<(&'static str, TenantId, String)>,
     /// Ties presented alerts into incidents.
     correlator: Correlator,
+    /// The names the addresses of each alert had when it was last presented: when name
+    /// resolution learns better, the alert is presented again with them.
+    presented_names: std::collections::HashMap<(&'static str, TenantId, String), Vec<Option<String>>>,
 }
 
 impl Engine {
@@ -50,6 +53,7 @@ impl Engine {
             latest: None,
             changed: BTreeSet::new(),
             correlator: Correlator::new(&config.incidents),
+            presented_names: std::collections::HashMap::new(),
         }
     }
 
@@ -122,9 +126,19 @@ impl Engine {
     /// annotates them (with what name resolution knows so far) and without the excluded ones:
     /// what a running center stores and forwards as it goes.
     pub fn take_changed(&mut self) -> Vec<Alert> {
+        // Alerts whose addresses resolution names differently now than when last presented
+        // (a DC's own log named it after the alert was raised) are presented again.
+        for (key, alert) in &self.alerts {
+            let names = self.address_names(alert);
+            if self.presented_names.get(key).is_some_and(|before| *before != names) {
+                self.changed.insert(key.clone());
+            }
+        }
         let mut out = Vec::new();
         for key in std::mem::take(&mut self.changed) {
             let Some(alert) = self.alerts.get(&key).cloned() else { continue };
+            let names = self.address_names(&alert);
+            self.presented_names.insert(key, names);
             out.extend(self.presented(alert));
         }
         out.sort_by(|a, b| (a.first_seen, &a.detection, &a.id).cmp(&(b.first_seen, &b.detection, &b.id)));
@@ -132,6 +146,18 @@ impl Engine {
             self.correlator.assign(alert);
         }
         out
+    }
+
+    /// What name resolution calls each address of an alert (its source, then its targets).
+    fn address_names(&self, alert: &Alert) -> Vec<Option<String>> {
+        let targets = alert.targets.computers.iter().filter_map(|c| c.parse::<IpAddr>().ok());
+        alert
+            .source
+            .ip
+            .into_iter()
+            .chain(targets)
+            .map(|ip| self.context.resolve(ip).map(|r| r.computer))
+            .collect()
     }
 
     /// Ends the run: detectors flush, alerts come out oldest first.
@@ -315,5 +341,27 @@ mod tests {
             add_sensor(&mut listed, "s0");
         }
         assert_eq!(listed, "s0, s1, s2, s3, s4, s5, s6, s7, …", "bounded, each once");
+    }
+
+    /// An alert raised before its addresses were named is presented again once they are: a
+    /// running center's DCSync alert names the DC when the DC's own log arrives later.
+    #[test]
+    fn an_alert_is_presented_again_when_its_addresses_get_names() {
+        let mut engine = Engine::new(&DetectionConfig::default(), "test");
+        for activity in orthrus_testkit::lab_activities("dcsync") {
+            engine.observe(&activity);
+        }
+        let first = engine.take_changed();
+        let dcsync = first.iter().find(|a| a.detection == "ORT-DRS-001").expect("the DCSync alert");
+        assert!(dcsync.description.contains("from 10.99.0.10 as"), "{}", dcsync.description);
+        let log = orthrus_testkit::fixture("audit/group_membership_change.audit.jsonl");
+        for activity in orthrus_testkit::log_activities(&log) {
+            engine.observe(&activity);
+        }
+        let again = engine.take_changed();
+        let renamed = again.iter().find(|a| a.id == dcsync.id).expect("presented again");
+        assert!(renamed.description.contains("from DC1 (10.99.0.10) as"), "{}", renamed.description);
+        assert_eq!(renamed.incident, dcsync.incident, "the same incident");
+        assert!(engine.take_changed().is_empty(), "once");
     }
 }

@@ -82,8 +82,12 @@ pub fn load(store: &dyn Store, tenant: &TenantId, id: &str) -> Result<Option<Inc
             domain_controller: false,
         });
         for entity in address.iter().chain(&alert.entities) {
+            // `lab.test\da_admin` and `LAB\da_admin` are one account when the directory says so.
+            let shown = |e: &InvolvedEntity| e.directory_name.clone().unwrap_or_else(|| e.name.clone());
             let known = entities.iter().any(|e| {
-                e.role == entity.role && e.kind == entity.kind && e.name.eq_ignore_ascii_case(&entity.name)
+                e.role == entity.role
+                    && e.kind == entity.kind
+                    && shown(e).eq_ignore_ascii_case(&shown(entity))
             });
             if !known {
                 entities.push(entity.clone());

@@ -146,30 +146,49 @@ fn an_analyst_investigates_and_closes_an_alert_in_chromium() {
         .unwrap();
     assert!(upload.status.success(), "{}", String::from_utf8_lossy(&upload.stderr));
 
-    // A sensor replays two lab captures into the center.
+    // A sensor replays an attack sequence into the center, the DC's captures and its audit
+    // log: Kerberoasting, then DCSync, then an addition to Domain Admins, all from one address
+    // within two minutes.
     let watch = center.dir.path().join("incoming");
     std::fs::create_dir_all(&watch).unwrap();
     let config = center.sensor_config(&format!("watch = \"{}\"\npoll_millis = 200\n", watch.display()));
     let _sensor = start_sensor(&config);
     let mut expected = 0;
-    for capture in ["kerberoast", "dcsync"] {
-        let staged = center.dir.path().join(format!("{capture}.pcap"));
-        std::fs::copy(orthrus_testkit::fixture(&format!("pcap/{capture}.pcap")), &staged).unwrap();
-        std::fs::rename(&staged, watch.join(format!("{capture}.pcap"))).unwrap();
-        expected += orthrus_testkit::lab_activities(capture).len() as u64;
+    for capture in ["kerberoast", "dcsync", "group_membership_change"] {
+        for (file, kind) in [(format!("{capture}.pcap"), "pcap"), (format!("{capture}.audit.jsonl"), "audit")]
+        {
+            let fixture = orthrus_testkit::fixture(&format!("{kind}/{file}"));
+            let staged = center.dir.path().join(&file);
+            std::fs::copy(&fixture, &staged).unwrap();
+            std::fs::rename(&staged, watch.join(&file)).unwrap();
+            expected += if kind == "pcap" {
+                orthrus_testkit::lab_activities(capture).len() as u64
+            } else {
+                orthrus_testkit::log_activities(&fixture).len() as u64
+            };
+        }
     }
     assert_eq!(wait_for_activities(&center.store, expected), expected);
     let started = Instant::now();
-    let dcsync = loop {
+    let (dcsync, listed) = loop {
         let listed = center.get("/api/v1/tenants/acme/alerts");
-        let found =
-            listed["alerts"].as_array().and_then(|a| a.iter().find(|a| a["detection"] == "ORT-DRS-001"));
-        if let Some(alert) = found {
-            break alert.clone();
+        let alerts = listed["alerts"].as_array().cloned().unwrap_or_default();
+        let found = alerts.iter().find(|a| a["detection"] == "ORT-DRS-001");
+        let all_three = ["ORT-KRB-001", "ORT-DRS-001", "ORT-EVT-001"]
+            .iter()
+            .all(|d| alerts.iter().any(|a| a["detection"] == *d));
+        if let (Some(alert), true) = (found, all_three) {
+            break (alert.clone(), alerts);
         }
         assert!(started.elapsed() < Duration::from_secs(30), "{listed}");
         std::thread::sleep(Duration::from_millis(200));
     };
+    // One incident holds the three; each alert names the sensor that saw it.
+    let incident = dcsync["incident"].as_str().expect("an incident").to_owned();
+    for alert in &listed {
+        assert_eq!(alert["incident"], *incident, "{alert}");
+        assert_eq!(alert["sensor"], "dc1", "{alert}");
+    }
     let id = dcsync["id"].as_str().unwrap().to_owned();
     assert_eq!(dcsync["status"], "open");
 
@@ -190,7 +209,7 @@ fn an_analyst_investigates_and_closes_an_alert_in_chromium() {
         assert_eq!(wait_for_path(&client, "/ui/t/acme/alerts").await, "/ui/t/acme/alerts");
         let count =
             client.wait().for_element(Locator::Id("alert-count")).await.unwrap().text().await.unwrap();
-        assert!(count.starts_with("2 alerts"), "{count}");
+        assert_eq!(count, format!("{} alerts", listed.len()), "{count}");
         screenshot(&client, "02-alerts").await;
         // The first Tab lands on the skip link.
         client
@@ -219,15 +238,23 @@ fn an_analyst_investigates_and_closes_an_alert_in_chromium() {
         assert!(page.contains("badge evidence"), "cited activities in the timeline");
         screenshot(&client, "04-alert").await;
 
-        // Its incident: the roast and the DCSync, both from the attacker's address, in order.
+        // Its incident: the roast, the DCSync and the addition to Domain Admins, in order;
+        // the attacker's address named after no DC, the DC by its name, the actor by account.
         client.find(Locator::Id("alert-incident")).await.unwrap().click().await.unwrap();
-        wait_for_path(&client, "/ui/t/acme/incidents/").await;
+        wait_for_path(&client, &format!("/ui/t/acme/incidents/{incident}")).await;
         let story =
             client.wait().for_element(Locator::Id("incident-alerts")).await.unwrap().text().await.unwrap();
-        let (roast, sync) = (story.find("Kerberoasting"), story.find("DCSync"));
-        assert!(roast.is_some() && sync.is_some() && roast < sync, "{story}");
+        let places = ["Kerberoasting", "DCSync", "sensitive groups"].map(|t| story.find(t));
+        assert!(places.iter().all(Option::is_some) && places.is_sorted(), "{story}");
+        assert!(story.contains("from DC1 (10.99.0.10)"), "the DC by name: {story}");
+        assert!(story.contains("LAB\\da_admin added"), "the actor by account: {story}");
+        assert!(!story.contains("DC1 (10.99.0.21)") && !story.contains("S-1-5-21-"), "{story}");
+        let entities = client.find(Locator::Id("incident-entities")).await.unwrap().text().await.unwrap();
+        assert!(entities.contains("source address: 10.99.0.21"), "{entities}");
+        assert!(!entities.contains("DC1 (10.99.0.21)"), "{entities}");
         let stages = client.find(Locator::Id("stages")).await.unwrap().text().await.unwrap();
-        assert!(stages.contains("Credential Access"), "{stages}");
+        let (access, persistence) = (stages.find("Credential Access"), stages.find("Persistence"));
+        assert!(access.is_some() && persistence.is_some(), "{stages}");
         screenshot(&client, "04b-incident").await;
         client.back().await.unwrap();
         wait_for_path(&client, &format!("/ui/t/acme/alerts/{id}")).await;

@@ -206,19 +206,16 @@ pub(super) async fn alert(
         resolution,
         entities,
         services: stored.targets.services.into_iter().collect(),
-        evidence: stored
-            .evidence
-            .iter()
-            .fold(Vec::<(String, String, String)>::new(), |mut rows, e| {
-                // A request and its answer (or repeats) cite one activity: one row, both places.
-                match rows.last_mut() {
-                    Some((file, places, summary)) if *file == *e.at.file && *summary == e.summary => {
-                        places.push_str(&format!(", {}", position_number(e.at.at)));
-                    }
-                    _ => rows.push((e.at.file.to_string(), position_text(e.at.at), e.summary.clone())),
+        evidence: stored.evidence.iter().fold(Vec::<(String, String, String)>::new(), |mut rows, e| {
+            // A request and its answer (or repeats) cite one activity: one row, both places.
+            match rows.last_mut() {
+                Some((file, places, summary)) if *file == *e.at.file && *summary == e.summary => {
+                    places.push_str(&format!(", {}", position_number(e.at.at)));
                 }
-                rows
-            }),
+                _ => rows.push((e.at.file.to_string(), position_text(e.at.at), e.summary.clone())),
+            }
+            rows
+        }),
         evidence_omitted: stored.evidence_omitted,
         incident: stored.incident.map(|id| (format!("{base}/incidents/{}", segment(&id)), id)),
         sensor: stored.sensor,

@@ -121,9 +121,11 @@ pub(super) async fn incident(
     let tenant = &page_of.tenant;
     let view = blocking(|| crate::incident::load(&*state.store, tenant, &id))?
         .ok_or_else(|| UiError::Page(StatusCode::NOT_FOUND, format!("There is no incident {id}.")))?;
-    let heading = match view.stages.first() {
-        Some(stage) => format!("Incident {id}: {}", stage.name),
-        None => format!("Incident {id}"),
+    let stages: Vec<&str> = view.stages.iter().map(|s| s.name).filter(|n| !n.is_empty()).collect();
+    let heading = if stages.is_empty() {
+        format!("Incident {id}")
+    } else {
+        format!("Incident {id}: {}", stages.join(" · "))
     };
     let frame = page_of.frame(&heading, "incidents");
     let base = frame.base.clone();
@@ -146,7 +148,12 @@ pub(super) async fn incident(
             EntityItem {
                 role: if e.role == EntityRole::Source { "source" } else { "target" },
                 kind: if address { "address".into() } else { e.kind.clone() },
-                name: e.directory_name.clone().unwrap_or_else(|| e.name.clone()),
+                // Accounts as the directory names them; computers by their own name (the
+                // directory's `DOMAIN\NAME$` is the account behind it).
+                name: match (&e.directory_name, e.kind.as_str()) {
+                    (Some(directory), "account") => directory.clone(),
+                    _ => e.name.clone(),
+                },
                 href: format!("{base}/entities/{}", segment(&orthrus_store::entity_key(kind, &e.name))),
                 marks: marks.join(", "),
             }

@@ -177,7 +177,11 @@ const LABEL_FIELDS: &[&str] = &["operation", "service", "path", "share", "name",
 fn label_of(activity: &Activity) -> String {
     // The kind's fields, beside its `activity` tag.
     let Ok(Value::Object(fields)) = serde_json::to_value(&activity.kind) else { return String::new() };
-    LABEL_FIELDS.iter().find_map(|key| fields.get(*key).and_then(Value::as_str)).unwrap_or_default().to_owned()
+    LABEL_FIELDS
+        .iter()
+        .find_map(|key| fields.get(*key).and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Consecutive activities that did the same thing between the same parties: one row of a
