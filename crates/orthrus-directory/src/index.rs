@@ -256,6 +256,30 @@ impl Directory {
         self.honeytoken_names.contains(&crate::bare_account_name(name))
     }
 
+    /// The groups `found` is a direct member of (their `member` lists, and its primary group),
+    /// by name, sorted. A scan of its domain: for a profile page, not a hot path.
+    pub fn direct_groups(&self, found: &Found<'_>) -> Vec<String> {
+        let dn = lower(&found.object.dn);
+        let primary = found.object.primary_group_id;
+        let domain_sid = found.domain.sid.as_deref();
+        let mut names: Vec<String> = found
+            .domain
+            .objects
+            .iter()
+            .filter(|o| o.kind == Some(ObjectKind::Group))
+            .filter(|group| {
+                group.members.iter().any(|m| lower(m) == dn)
+                    || (primary.is_some()
+                        && group.sid.as_deref().and_then(ad::rid) == primary
+                        && group.sid.as_deref().and_then(ad::domain_part) == domain_sid)
+            })
+            .map(|group| group.name().to_owned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Every member of `group`, transitively (nested groups and primary group), each once.
     pub fn transitive_members(&self, group: &Found<'_>) -> Vec<Found<'_>> {
         self.walk_members(group.slot).into_iter().filter_map(|(slot, _)| self.found(slot)).collect()

@@ -10,12 +10,14 @@
 //!   resolution), keeping method and confidence, and leaves conflicting addresses unresolved.
 
 pub mod ad;
+mod describe;
 mod index;
 pub mod ldap;
 mod resolve;
 pub mod reverse_dns;
 mod snapshot;
 
+pub use describe::describe;
 pub use index::{Directory, EntityTags, Found, Sensitivity};
 pub use resolve::{Confidence, Method, NameResolver, Resolution};
 pub use snapshot::{ChangeSummary, DirectoryObject, Domain, ObjectKind, Site, Snapshot, Subnet, Trust};

@@ -21,6 +21,10 @@ pub struct Profile {
     /// The directory object (a group's members reduced to their count), its domain and
     /// qualified name.
     pub directory: Option<Value>,
+    /// Its attributes decoded (account state, delegation, encryption types, dates with ages).
+    pub decoded: Vec<(&'static str, String)>,
+    /// The groups it is a direct member of.
+    pub member_of: Vec<String>,
     /// Why the entity is sensitive (the group path or the tag), when it is.
     pub sensitive: Option<String>,
     pub honeytoken: bool,
@@ -63,6 +67,12 @@ pub async fn entity_profile(
         json!({ "domain": f.domain.dns_name, "qualified_name": f.qualified_name(), "object": object })
     });
     let sensitive = found.as_ref().and_then(|f| directory.as_ref()?.sensitivity(f)).map(|s| s.reason.clone());
+    let now = (state.clock)();
+    let decoded = found.as_ref().map(|f| orthrus_directory::describe(f.object, now)).unwrap_or_default();
+    let member_of = match (&directory, &found) {
+        (Some(d), Some(f)) => d.direct_groups(f),
+        _ => Vec::new(),
+    };
     let honeytoken = match (&directory, &found) {
         (Some(d), Some(f)) => d.is_honeytoken(f),
         (Some(d), None) => kind == "account" && d.is_honeytoken_name(name),
@@ -82,5 +92,15 @@ pub async fn entity_profile(
     if object.is_none() && alerts.total == 0 && recent.is_empty() && !honeytoken {
         return Err(ApiError::not_found(format_args!("entity {entity}")));
     }
-    Ok(Profile { key, directory: object, sensitive, honeytoken, alerts, open_alerts, recent })
+    Ok(Profile {
+        key,
+        directory: object,
+        decoded,
+        member_of,
+        sensitive,
+        honeytoken,
+        alerts,
+        open_alerts,
+        recent,
+    })
 }

@@ -298,6 +298,17 @@ async fn an_analyst_follows_an_alert_to_the_account_and_closes_it() {
     assert!(profile.body.contains("member of Domain Admins"));
     assert!(profile.body.contains(&href));
     assert!(profile.body.contains("Logged on from"));
+    // The directory's attributes decoded, and its groups.
+    assert!(profile.body.contains("<h1>LAB\\da_admin</h1>"), "the heading names it: {}", profile.body);
+    assert!(profile.body.contains("<dt>Account</dt><dd>enabled</dd>"), "{}", profile.body);
+    assert!(profile.body.contains("<dt>Kerberos encryption types</dt>"), "{}", profile.body);
+    let groups = profile.body.split(r#"<dd id="member-of">"#).nth(1).unwrap_or_default();
+    assert!(groups.split("</dd>").next().unwrap_or_default().contains("Domain Admins"), "{}", profile.body);
+    // An address's page: the accounts used from it.
+    let address = send(&f.app, "GET", "/ui/t/acme/entities/ip:10.99.0.21", Some(&cookie), None).await;
+    assert!(address.body.contains("<h1>10.99.0.21</h1>"), "{}", address.body);
+    let used = address.body.split(r#"id="accounts-used""#).nth(1).unwrap_or_default();
+    assert!(used.contains("da_admin"), "{}", address.body);
 
     // Closing needs the session's CSRF token.
     let token = csrf(&page.body);

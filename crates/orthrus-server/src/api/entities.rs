@@ -52,6 +52,8 @@ pub(super) async fn profile(
     Ok(Json(json!({
         "entity": profile.key,
         "directory": profile.directory,
+        "decoded": profile.decoded.iter().map(|(label, value)| json!({ "label": label, "value": value })).collect::<Vec<_>>(),
+        "member_of": profile.member_of,
         "sensitive": profile.sensitive,
         "honeytoken": profile.honeytoken,
         "alerts": {

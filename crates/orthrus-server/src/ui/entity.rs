@@ -27,6 +27,12 @@ struct EntityPage {
     qualified_name: String,
     domain: String,
     attributes: Vec<(String, String)>,
+    /// What the heading calls it: the directory's name, else the key without its kind.
+    heading: String,
+    decoded: Vec<(&'static str, String)>,
+    member_of: Vec<String>,
+    /// Accounts its activities name (for addresses and computers: who used it).
+    accounts: Vec<(String, u64)>,
     sensitive: String,
     honeytoken: bool,
     alerts_total: u64,
@@ -46,15 +52,22 @@ pub(super) async fn entity(
     let tenant = &page_of.tenant;
     let profile = entity_profile(&state, tenant, &entity, PROFILE_ACTIVITIES).await?;
     let kind = profile.key.split(':').next().unwrap_or_default().to_owned();
-    let frame = page_of.frame(&profile.key, "");
     let directory = profile.directory.unwrap_or(Value::Null);
-    let (computers, services) = view::logons_and_services(&profile.recent);
+    let qualified_name =
+        directory.get("qualified_name").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let heading = if qualified_name.is_empty() {
+        profile.key.split_once(':').map_or(profile.key.as_str(), |(_, name)| name).to_owned()
+    } else {
+        qualified_name.clone()
+    };
+    let frame = page_of.frame(&heading, "");
+    let (computers, services, accounts) = view::logons_and_services(&profile.recent);
     let page = EntityPage {
-        qualified_name: directory
-            .get("qualified_name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
+        qualified_name,
+        heading,
+        decoded: profile.decoded,
+        member_of: profile.member_of,
+        accounts: if kind == "account" { Vec::new() } else { accounts },
         domain: directory.get("domain").and_then(Value::as_str).unwrap_or_default().to_owned(),
         attributes: view::attribute_rows(directory.get("object").unwrap_or(&Value::Null)),
         sensitive: profile.sensitive.unwrap_or_default(),

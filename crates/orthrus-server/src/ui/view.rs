@@ -445,11 +445,15 @@ fn chart_svg(days: &[(Timestamp, [u64; 3])]) -> String {
 pub type Ranked = Vec<(String, u64)>;
 
 /// The computers an account's activities came from and the services they reached.
-pub fn logons_and_services(activities: &[Activity]) -> (Ranked, Ranked) {
+pub fn logons_and_services(activities: &[Activity]) -> (Ranked, Ranked, Ranked) {
     use orthrus_model::ActivityKind;
     let mut computers: BTreeMap<String, u64> = BTreeMap::new();
     let mut services: BTreeMap<String, u64> = BTreeMap::new();
+    let mut accounts: BTreeMap<String, u64> = BTreeMap::new();
     for activity in activities {
+        for account in activity.accounts() {
+            *accounts.entry(account.to_string()).or_default() += 1;
+        }
         let from = activity
             .source_host
             .as_deref()
@@ -474,7 +478,7 @@ pub fn logons_and_services(activities: &[Activity]) -> (Ranked, Ranked) {
         list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         list
     };
-    (ranked(computers), ranked(services))
+    (ranked(computers), ranked(services), ranked(accounts))
 }
 
 #[cfg(test)]
