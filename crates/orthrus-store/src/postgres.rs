@@ -20,8 +20,9 @@ use crate::rows::{
 use crate::{
     ActivityQuery, AlertBucket, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, DAY_MICROS,
     ExclusionKind, ExclusionRecord, INCIDENT_COUNT_QUERY, INCIDENTS_QUERY, IncidentPage, Ingested, MAX_PAGE,
-    NewExclusion, Page, Result, Role, SensorRecord, Store, StoreError, TOP_ENTITIES_QUERY, TenantRecord,
-    TokenRecord, Upserted, UserRecord, alert_entities, incident_summary, valid_tenant_id,
+    NewExclusion, Page, Result, Role, SET_INCIDENT, SensorRecord, Store, StoreError, TOP_ENTITIES_QUERY,
+    TOP_ENTITIES_SAMPLE, TenantRecord, TokenRecord, Upserted, UserRecord, alert_entities, incident_summary,
+    valid_tenant_id,
 };
 
 mod embedded {
@@ -450,6 +451,7 @@ impl Store for PostgresStore {
                 if reopen { Upserted::Reopened } else { Upserted::Updated }
             }
         };
+        transaction.execute(&lifecycle::dollars(SET_INCIDENT), &[&tenant, &alert.id, &alert.incident])?;
         let insert = transaction.prepare(
             "INSERT INTO alert_entities (tenant, entity, alert) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )?;
@@ -545,7 +547,9 @@ impl Store for PostgresStore {
 
     fn top_entities(&self, tenant: &TenantId, limit: usize) -> Result<Vec<(String, u64)>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self.lock().query(&lifecycle::dollars(TOP_ENTITIES_QUERY), &[&&*tenant.0, &limit])?;
+        let sample = i64::try_from(TOP_ENTITIES_SAMPLE).unwrap_or(i64::MAX);
+        let rows =
+            self.lock().query(&lifecycle::dollars(TOP_ENTITIES_QUERY), &[&&*tenant.0, &limit, &sample])?;
         let mut out = Vec::new();
         for row in rows {
             let count: i64 = row.try_get(1)?;

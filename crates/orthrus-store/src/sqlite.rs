@@ -460,6 +460,7 @@ impl Store for SqliteStore {
                 if reopen { Upserted::Reopened } else { Upserted::Updated }
             }
         };
+        transaction.execute(crate::SET_INCIDENT, params![tenant, &alert.id, &alert.incident])?;
         {
             let mut insert = transaction.prepare_cached(
                 "INSERT OR IGNORE INTO alert_entities (tenant, entity, alert) VALUES (?1, ?2, ?3)",

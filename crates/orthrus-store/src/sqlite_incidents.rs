@@ -5,7 +5,8 @@ use orthrus_model::TenantId;
 use rusqlite::{Connection, params};
 
 use crate::{
-    INCIDENT_COUNT_QUERY, INCIDENTS_QUERY, IncidentPage, Page, Result, TOP_ENTITIES_QUERY, incident_summary,
+    INCIDENT_COUNT_QUERY, INCIDENTS_QUERY, IncidentPage, Page, Result, TOP_ENTITIES_QUERY,
+    TOP_ENTITIES_SAMPLE, incident_summary,
 };
 
 pub(crate) fn incidents(connection: &Connection, tenant: &TenantId, page: Page) -> Result<IncidentPage> {
@@ -30,7 +31,9 @@ pub(crate) fn top_entities(
 ) -> Result<Vec<(String, u64)>> {
     let mut statement = connection.prepare_cached(TOP_ENTITIES_QUERY)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = statement.query_map(params![&*tenant.0, limit], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?)))?;
+    let sample = i64::try_from(TOP_ENTITIES_SAMPLE).unwrap_or(i64::MAX);
+    let rows =
+        statement.query_map(params![&*tenant.0, limit, sample], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?)))?;
     let mut out = Vec::new();
     for row in rows {
         let (entity, count) = row?;

@@ -109,9 +109,11 @@ fn the_center_serves_sensors_and_users_over_https_and_forwards_to_the_siem() {
     let one: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(one["alerts"][0]["id"], *id, "{one}");
     assert_eq!(one["stages"][0]["name"], "Credential Access", "{one}");
+    // The attacker's address first, then the account it used.
+    let entity = |n: usize| (one["entities"][n]["role"].as_str(), one["entities"][n]["name"].as_str());
     assert_eq!(
-        (one["entities"][0]["role"].as_str(), one["entities"][0]["name"].as_str()),
-        (Some("source"), Some("lab.test\\da_admin"))
+        (entity(0), entity(1)),
+        ((Some("source"), Some("10.99.0.21")), (Some("source"), Some("lab.test\\da_admin")))
     );
     let missing = https(&address, &cert, "GET", "/api/v1/tenants/acme/incidents/inc-0", &user_token, None);
     assert_eq!(missing.0, 404);

@@ -34,6 +34,8 @@ struct DashboardPage {
     incidents: Vec<IncidentRow>,
     /// Entity, its profile, `3 open alerts`.
     top_entities: Vec<(String, String, String)>,
+    /// How many of the latest open alerts the ranking reads.
+    sample: usize,
 }
 
 impl DashboardPage {
@@ -61,6 +63,7 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, page: TenantPa
     Ok(html(&DashboardPage {
         incidents: incidents.incidents.iter().map(|i| IncidentRow::new(&tenant.0, i)).collect(),
         top_entities,
+        sample: orthrus_store::TOP_ENTITIES_SAMPLE,
         frame,
         board: view::Dashboard::new(&buckets),
         titles: detection_titles(),
