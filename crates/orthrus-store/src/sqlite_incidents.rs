@@ -5,8 +5,7 @@ use orthrus_model::TenantId;
 use rusqlite::{Connection, params};
 
 use crate::{
-    INCIDENT_COUNT_QUERY, INCIDENTS_QUERY, IncidentPage, Page, Result, TOP_ENTITIES_QUERY,
-    TOP_ENTITIES_SAMPLE, incident_summary,
+    INCIDENT_COUNT_QUERY, INCIDENTS_QUERY, IncidentPage, Page, Result, TOP_ENTITIES_SAMPLE, incident_summary,
 };
 
 pub(crate) fn incidents(connection: &Connection, tenant: &TenantId, page: Page) -> Result<IncidentPage> {
@@ -24,20 +23,34 @@ pub(crate) fn incidents(connection: &Connection, tenant: &TenantId, page: Page) 
     Ok(IncidentPage { incidents, total: u64::try_from(total).unwrap_or_default() })
 }
 
+/// `TOP_ENTITIES_QUERY`'s ranking in two steps: the latest open alerts by the last-seen
+/// index (`+status` keeps SQLite's planner off the status index, which would sort every open
+/// alert), then each one's entities by the by-alert index. As one join SQLite took 400 ms with
+/// 100 000 alerts; this takes a few.
 pub(crate) fn top_entities(
     connection: &Connection,
     tenant: &TenantId,
     limit: usize,
 ) -> Result<Vec<(String, u64)>> {
-    let mut statement = connection.prepare_cached(TOP_ENTITIES_QUERY)?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let sample = i64::try_from(TOP_ENTITIES_SAMPLE).unwrap_or(i64::MAX);
-    let rows =
-        statement.query_map(params![&*tenant.0, limit, sample], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?)))?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (entity, count) = row?;
-        out.push((entity, u64::try_from(count).unwrap_or_default()));
+    let mut latest = connection.prepare_cached(
+        "SELECT id FROM alerts WHERE tenant = ?1 AND +status = 'open' ORDER BY last_seen DESC LIMIT ?2",
+    )?;
+    let ids: Vec<String> =
+        latest.query_map(params![&*tenant.0, sample], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let mut entities_of =
+        connection.prepare_cached("SELECT entity FROM alert_entities WHERE tenant = ?1 AND alert = ?2")?;
+    let mut counts: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for id in &ids {
+        for entity in entities_of.query_map(params![&*tenant.0, id], |r| r.get::<_, String>(0))? {
+            let entity = entity?;
+            if !entity.starts_with("incident:") {
+                *counts.entry(entity).or_default() += 1;
+            }
+        }
     }
-    Ok(out)
+    let mut ranked: Vec<(String, u64)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(limit);
+    Ok(ranked)
 }

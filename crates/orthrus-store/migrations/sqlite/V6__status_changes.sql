@@ -13,7 +13,8 @@ CREATE INDEX alert_status_changes_by_alert ON alert_status_changes (tenant, aler
 
 -- Each alert's incident, beside its record: the incident listing groups alerts by it.
 ALTER TABLE alerts ADD COLUMN incident TEXT;
-CREATE INDEX alerts_by_incident ON alerts (tenant, incident, last_seen);
+-- Covering: the listing reads every alert of a tenant's incidents from the index alone.
+CREATE INDEX alerts_by_incident ON alerts (tenant, incident, last_seen, first_seen, severity, status);
 -- An alert's entities by alert: the dashboard's entities of the latest open alerts, and the
 -- replacement of an updated alert's entities.
 CREATE INDEX alert_entities_by_alert ON alert_entities (tenant, alert);
