@@ -65,6 +65,8 @@ struct OpenIncident {
 /// Assigns alerts to incidents (see the module's documentation).
 pub struct Correlator {
     window_micros: i64,
+    /// The latest first activity of any alert assigned: the clock incidents expire by.
+    latest_start: i64,
     open: Vec<OpenIncident>,
     assigned: HashMap<String, String>,
 }
@@ -73,6 +75,7 @@ impl Correlator {
     pub fn new(settings: &IncidentSettings) -> Self {
         Self {
             window_micros: i64::try_from(settings.window_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX),
+            latest_start: i64::MIN,
             open: Vec::new(),
             assigned: HashMap::new(),
         }
@@ -90,6 +93,12 @@ impl Correlator {
             return;
         }
         let start = alert.first_seen.as_micros();
+        // Incidents quiet for two windows before the latest alert's start are over: no alert
+        // arriving in order can join them, and the scan below stays over live incidents. (The
+        // second window leaves room for alerts presented a little out of order.)
+        self.latest_start = self.latest_start.max(start);
+        let horizon = self.latest_start.saturating_sub(self.window_micros.saturating_mul(2));
+        self.open.retain(|i| i.last_seen.as_micros() >= horizon);
         let joined = self.open.iter_mut().find(|i| {
             i.tenant == alert.tenant
                 && start.saturating_sub(i.last_seen.as_micros()) <= self.window_micros
@@ -284,5 +293,16 @@ mod tests {
         correlator.assign(&mut first);
         correlator.assign(&mut later);
         assert_eq!(later.incident.as_deref(), Some("inc-b"), "past a one-minute window");
+    }
+
+    #[test]
+    fn incidents_quiet_for_two_windows_are_forgotten() {
+        let mut correlator = Correlator::new(&IncidentSettings { window_secs: 60 });
+        for (n, at) in [0, 30, 300].into_iter().enumerate() {
+            let mut one = alert(&n.to_string(), at, &format!("10.0.0.{n}"), "", &[]);
+            correlator.assign(&mut one);
+        }
+        // At 300 s, the incidents of 0 s and 30 s (last seen 60 s and 90 s) are past two windows.
+        assert_eq!(correlator.open.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["inc-2"]);
     }
 }
