@@ -26,7 +26,7 @@ use std::collections::{BTreeSet, HashMap};
 use orthrus_model::{Alert, EntityRole, TenantId, Timestamp};
 use serde::Deserialize;
 
-use crate::names::bare_account;
+use crate::names::{account_key, bare_account, host_key};
 
 /// Targets past which an alert is a sweep whose targets link nothing. A targeted attack names
 /// a handful (a roasted account or three, one replicated DC, a group and its new member); a
@@ -171,21 +171,21 @@ fn links_of(alert: &Alert) -> BTreeSet<String> {
 }
 
 fn add_account(links: &mut BTreeSet<String>, account: &str) {
-    let bare = bare_account(account.trim()).to_ascii_lowercase();
-    if !bare.is_empty() && bare != "anonymous logon" && !bare.starts_with("s-1-5-7") {
-        links.insert(format!("account:{bare}"));
+    let key = account_key(bare_account(account.trim()));
+    // The anonymous logon, by name or by its SID, is everyone's and no one's.
+    if !key.is_empty() && key != "anonymous logon" && key != "s-1-5-7" {
+        links.insert(format!("account:{key}"));
     }
 }
 
 fn add_computer(links: &mut BTreeSet<String>, computer: &str) {
-    let computer = computer.trim();
-    if let Ok(ip) = computer.parse::<std::net::IpAddr>() {
+    if let Ok(ip) = computer.trim().parse::<std::net::IpAddr>() {
         links.insert(format!("ip:{ip}"));
         return;
     }
-    let name = computer.split('.').next().unwrap_or_default().trim_end_matches('$');
-    if !name.is_empty() {
-        links.insert(format!("computer:{}", name.to_ascii_lowercase()));
+    let key = host_key(computer);
+    if !key.is_empty() {
+        links.insert(format!("computer:{key}"));
     }
 }
 

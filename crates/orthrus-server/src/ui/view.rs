@@ -136,8 +136,10 @@ impl ActivityRow {
             (None, None) => String::new(),
         };
         let mut summary = String::new();
-        if let Ok(Value::Object(fields)) = serde_json::to_value(activity) {
-            flatten(&mut summary, "", &Value::Object(fields), COMMON_FIELDS);
+        let mut label = String::new();
+        if let Ok(value @ Value::Object(_)) = serde_json::to_value(activity) {
+            label = label_of(&value);
+            flatten(&mut summary, "", &value, COMMON_FIELDS);
         }
         if summary.chars().count() > SUMMARY_CHARS {
             summary = summary.chars().take(SUMMARY_CHARS).collect::<String>() + "…";
@@ -153,7 +155,7 @@ impl ActivityRow {
             .unwrap_or_default();
         Self {
             time: time(activity.time),
-            label: label_of(activity),
+            label,
             place: activity.provenance.first().map(|p| match p.at {
                 orthrus_model::Position::Frame(n) => ("frame", n),
                 orthrus_model::Position::Record(n) => ("record", n),
@@ -174,12 +176,11 @@ impl ActivityRow {
 /// activity has is its label.
 const LABEL_FIELDS: &[&str] = &["operation", "service", "path", "share", "name", "filter", "dn", "method"];
 
-fn label_of(activity: &Activity) -> String {
-    // The kind's fields, beside its `activity` tag.
-    let Ok(Value::Object(fields)) = serde_json::to_value(&activity.kind) else { return String::new() };
+/// The label of an activity's JSON (the kind's fields sit beside the common ones).
+fn label_of(activity: &Value) -> String {
     LABEL_FIELDS
         .iter()
-        .find_map(|key| fields.get(*key).and_then(Value::as_str))
+        .find_map(|key| activity.get(*key).and_then(Value::as_str))
         .unwrap_or_default()
         .to_owned()
 }
