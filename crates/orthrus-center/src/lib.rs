@@ -191,6 +191,14 @@ impl Center {
         lock(&self.directories).get(tenant).cloned()
     }
 
+    /// The computer at `ip` as the tenant's name resolution knows it now (none before the
+    /// tenant's first activity, or while the sources that saw the address disagree).
+    pub fn resolve(&self, tenant: &TenantId, ip: std::net::IpAddr) -> Option<orthrus_directory::Resolution> {
+        let slot = lock(&self.engines).get(tenant).cloned()?;
+        let engine = lock(&slot);
+        engine.as_ref()?.resolve(ip)
+    }
+
     /// When the tenant's directory was last uploaded.
     pub fn directory_uploaded(&self, tenant: &TenantId) -> Option<Timestamp> {
         lock(&self.directory_uploaded).get(tenant).copied()

@@ -143,6 +143,11 @@ enum DetectionsCommand {
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
+    /// One detection: what an alert of it means, its impact and the recommended actions.
+    Show {
+        /// The detection's id (`ORT-DRS-001`), as alerts name it.
+        id: String,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -201,6 +206,9 @@ fn main() -> ExitCode {
         Command::Activities(args) => analyze::activities(&args),
         Command::Detections { command: DetectionsCommand::List { format } } => {
             output::list_detections(format == ListFormat::Markdown).map(|()| exit::OK)
+        }
+        Command::Detections { command: DetectionsCommand::Show { id } } => {
+            output::show_detection(&id).map(|()| exit::OK)
         }
         Command::Bench(args) => bench::bench(&args).map(|()| exit::OK),
         Command::BenchEvents(args) => bench_events::bench_events(&args).map(|()| exit::OK),

@@ -94,7 +94,11 @@ fn write_table(out: &mut dyn Write, alerts: &[Alert]) -> std::io::Result<()> {
         count(Severity::High),
         count(Severity::Medium),
         count(Severity::Low)
-    )
+    )?;
+    if !alerts.is_empty() {
+        writeln!(out, "What an alert means and what to do: orthrus detections show ID")?;
+    }
+    Ok(())
 }
 
 fn position_text(at: Position) -> String {
@@ -145,6 +149,22 @@ pub fn print_stats(stats: &DecodeStats, files: &[FileResult]) {
             let _ = writeln!(err, "  {:<9} skipped/anomalies: {}", "", errors.join(" "));
         }
     }
+}
+
+/// `orthrus detections show ID`: what the detection means and what to do, as the alert page
+/// says it.
+pub fn show_detection(id: &str) -> anyhow::Result<()> {
+    let meta = DETECTIONS.iter().map(|e| e.meta).find(|m| m.id.eq_ignore_ascii_case(id.trim())).ok_or_else(
+        || anyhow::anyhow!("there is no detection {id:?}: `orthrus detections list` names them all"),
+    )?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}  {}", meta.id, meta.title)?;
+    writeln!(out, "MDI: {}    MITRE ATT&CK: {} ({})", meta.mdi, meta.techniques.join(", "), meta.tactic)?;
+    writeln!(out, "\nWhat it means\n  {}\n\nImpact\n  {}\n\nRecommended actions", meta.meaning, meta.impact)?;
+    for (n, action) in meta.actions.iter().enumerate() {
+        writeln!(out, "  {}. {action}", n + 1)?;
+    }
+    Ok(())
 }
 
 pub fn list_detections(markdown: bool) -> anyhow::Result<()> {

@@ -117,6 +117,11 @@ impl Engine {
         out
     }
 
+    /// The computer at an address as name resolution knows it now (an entity page's answer).
+    pub fn resolve(&self, ip: IpAddr) -> Option<orthrus_directory::Resolution> {
+        self.context.resolve(ip)
+    }
+
     /// Records a name an active lookup found for an address.
     pub fn learn_name(&mut self, ip: IpAddr, name: &str, method: orthrus_directory::Method, time: Timestamp) {
         self.context.learn_name(ip, name, method, time);

@@ -65,6 +65,15 @@ pub struct DetectionMeta {
     pub escalates_for_sensitive: bool,
     /// The config section holding its settings.
     pub config_section: &'static str,
+    /// What an alert of it means, in an analyst's words: what was seen and which attack
+    /// behaves so. The alert page's "What it means", kept here rather than in a template so
+    /// the API, the docs and the UI say the same.
+    pub meaning: &'static str,
+    /// What the attacker gains if the alert is what it looks like.
+    pub impact: &'static str,
+    /// What to do, in order: first what tells a true alert from a benign one, then how to
+    /// contain it, then how to fix what made it possible.
+    pub actions: &'static [&'static str],
 }
 
 impl DetectionMeta {

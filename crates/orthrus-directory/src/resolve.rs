@@ -75,6 +75,23 @@ impl Method {
         }
     }
 
+    /// How the method found the name, in an analyst's words (an entity page's "resolved by").
+    pub fn label(self) -> &'static str {
+        match self {
+            Method::KerberosMachineAccount => "its machine account got a Kerberos ticket from this address",
+            Method::ServiceTicketAccepted => "it accepted a Kerberos service ticket for that computer",
+            Method::ServiceTicketPresented => "a client presented it a service ticket for that computer",
+            Method::SharePath => "a share path a client asked it for",
+            Method::NtlmWorkstation => "the workstation name in its NTLM logons (client-supplied)",
+            Method::EventWorkstation => "the workstation name in logon events (client-supplied)",
+            Method::NameRegistration => "it registered the name itself (NetBIOS or DNS update)",
+            Method::NetbiosAnswer => "a NetBIOS name answer",
+            Method::DnsAnswer => "a DNS answer seen on the wire",
+            Method::ReverseDns => "a reverse DNS lookup by the sensor",
+            Method::OwnEventLog => "the server's own event log",
+        }
+    }
+
     pub fn confidence(self) -> Confidence {
         match self {
             Method::KerberosMachineAccount | Method::ServiceTicketAccepted | Method::OwnEventLog => {

@@ -33,6 +33,8 @@ pub struct Profile {
     pub open_alerts: u64,
     /// Its latest activities, newest first.
     pub recent: Vec<Activity>,
+    /// For an address: the computer name resolution puts there, and how it knows.
+    pub resolution: Option<orthrus_directory::Resolution>,
 }
 
 /// The profile of `entity` (`kind:name`) in `tenant`, with at most `activities` activities;
@@ -47,9 +49,13 @@ pub async fn entity_profile(
         ApiError::bad_request(format!("{entity:?}: an entity is kind:name (account:, computer:, ip:)"))
     })?;
     let key = orthrus_store::entity_key(kind, name);
-    let directory = {
+    let address = (kind == "ip").then(|| name.parse::<std::net::IpAddr>().ok()).flatten();
+    let (directory, resolution) = {
         let tenant = tenant.clone();
-        with_center(state.clone(), move |center| Ok(center.directory(&tenant))).await?
+        with_center(state.clone(), move |center| {
+            Ok((center.directory(&tenant), address.and_then(|ip| center.resolve(&tenant, ip))))
+        })
+        .await?
     };
     let found = directory.as_ref().and_then(|d| match kind {
         "account" => d.find(name),
@@ -102,5 +108,6 @@ pub async fn entity_profile(
         alerts,
         open_alerts,
         recent,
+        resolution,
     })
 }

@@ -273,6 +273,11 @@ async fn roles_gate_changes_and_the_store_keeps_them() {
     );
     let (_, shown) = call(&f.app, "GET", &uri, Some(&f.carol), None).await;
     assert_eq!(shown["status"], "closed");
+    // One alert carries its detection's guidance; list rows do not repeat it.
+    let guidance = &shown["guidance"];
+    assert!(guidance["meaning"].as_str().unwrap().contains("IDL_DRSGetNCChanges"), "{guidance}");
+    assert!(guidance["actions"].to_string().contains("krbtgt password twice"), "{guidance}");
+    assert!(acme["alerts"][0].get("guidance").is_none());
     assert_eq!(shown["comments"][0]["author"], "alice");
     let stored = f.store.alert(&TenantId("acme".into()), &id).unwrap().unwrap();
     assert_eq!(stored.status, orthrus_store::AlertStatus::Closed);

@@ -283,6 +283,18 @@ async fn an_analyst_follows_an_alert_to_the_account_and_closes_it() {
     assert!(evidence_rows.contains("frame 67, "), "request and answer on one row: {evidence_rows}");
     let profile_href = "/ui/t/acme/entities/account:da_admin";
     assert!(page.body.contains(profile_href), "{}", page.body);
+    // What the detection means and what to do, from its metadata, after the story.
+    let guidance = page.body.split(r#"id="guidance""#).nth(1).expect("the guidance section");
+    assert!(page.body.find(r#"id="story""#) < page.body.find(r#"id="guidance""#));
+    assert!(guidance.contains("the DCSync technique"), "{guidance}");
+    assert!(guidance.contains("<li>Reset the krbtgt password twice"), "{guidance}");
+    // Related alerts: the Kerberoasting and the spray from the same address, this alert not.
+    let related = page.body.split(r#"id="related-alerts""#).nth(1).expect("related alerts");
+    let related = related.split("</table>").next().unwrap_or_default();
+    let roast = first_alert(f.store.as_ref(), "acme", "ORT-KRB-001");
+    assert!(related.contains(&format!("/ui/t/acme/alerts/{}", roast.id)), "{related}");
+    assert!(related.contains("ip 10.99.0.21"), "{related}");
+    assert!(!related.contains(&href), "{related}");
 
     // The evidence as JSON.
     let evidence = send(&f.app, "GET", &format!("{href}/evidence.json"), Some(&cookie), None).await;
@@ -309,6 +321,18 @@ async fn an_analyst_follows_an_alert_to_the_account_and_closes_it() {
     assert!(address.body.contains("<h1>10.99.0.21</h1>"), "{}", address.body);
     let used = address.body.split(r#"id="accounts-used""#).nth(1).unwrap_or_default();
     assert!(used.contains("da_admin"), "{}", address.body);
+    // Its computer as name resolution knows it: nothing in these captures names the
+    // attacker's host, and a wrong name would be worse than none.
+    let resolved = |body: &str| {
+        body.split(r#"id="resolved-computer">"#)
+            .nth(1)
+            .unwrap_or_default()
+            .split("</dd>")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(resolved(&address.body).contains("not resolved"), "{}", address.body);
 
     // Closing needs the session's CSRF token.
     let token = csrf(&page.body);

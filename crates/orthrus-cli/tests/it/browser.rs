@@ -236,6 +236,11 @@ fn an_analyst_investigates_and_closes_an_alert_in_chromium() {
         let page = client.source().await.unwrap();
         assert!(page.contains("member of Domain Admins"), "the sensitive mark and why");
         assert!(page.contains("badge evidence"), "cited activities in the timeline");
+        // What DCSync means and what to do, then the other alerts of the same attacker.
+        let actions = client.find(Locator::Id("recommended-actions")).await.unwrap().text().await.unwrap();
+        assert!(actions.contains("Reset the krbtgt password twice"), "{actions}");
+        let related = client.find(Locator::Id("related-alerts")).await.unwrap().text().await.unwrap();
+        assert!(related.contains("Kerberoasting") && related.contains("this incident"), "{related}");
         screenshot(&client, "04-alert").await;
 
         // Its incident: the roast, the DCSync and the addition to Domain Admins, in order;
@@ -270,8 +275,20 @@ fn an_analyst_investigates_and_closes_an_alert_in_chromium() {
         assert!(client.source().await.unwrap().contains(&id), "the profile lists the alert");
         screenshot(&client, "05-account").await;
 
+        // The DC's address: its computer by name, and how name resolution knows it; the
+        // attacker's address named after no DC.
+        client.goto(&format!("{base}/ui/t/acme/entities/ip:10.99.0.10")).await.unwrap();
+        let computer =
+            client.wait().for_element(Locator::Id("resolved-computer")).await.unwrap().text().await.unwrap();
+        assert!(computer.starts_with("DC1") && computer.contains("the server's own event log"), "{computer}");
+        screenshot(&client, "05b-address").await;
+        client.goto(&format!("{base}/ui/t/acme/entities/ip:10.99.0.21")).await.unwrap();
+        let computer =
+            client.wait().for_element(Locator::Id("resolved-computer")).await.unwrap().text().await.unwrap();
+        assert!(!computer.contains("DC1"), "{computer}");
+
         // Back to the alert; close it.
-        client.back().await.unwrap();
+        client.goto(&format!("{base}/ui/t/acme/alerts/{id}")).await.unwrap();
         wait_for_path(&client, &format!("/ui/t/acme/alerts/{id}")).await;
         // Closing asks how the alert is judged, and optionally why.
         let classification = client.find(Locator::Id("classification")).await.unwrap();

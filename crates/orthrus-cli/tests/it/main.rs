@@ -298,6 +298,21 @@ fn detections_list_names_every_detection() {
     assert!(text.contains("kerberoasting.min_services = 5"), "{text}");
 }
 
+#[test]
+fn detections_show_says_what_an_alert_means_and_what_to_do() {
+    let out = orthrus().args(["detections", "show", "ort-drs-001"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("ORT-DRS-001  Suspected DCSync attack"), "{text}");
+    assert!(text.contains("What it means\n  A computer that is not a domain controller"), "{text}");
+    assert!(text.contains("Recommended actions\n  1. Check who holds replication rights"), "{text}");
+    assert!(text.contains("krbtgt password twice"), "{text}");
+
+    let out = orthrus().args(["detections", "show", "ORT-NOPE-001"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("there is no detection \"ORT-NOPE-001\""));
+}
+
 /// Corpus captures (pcap/pcapng rows of ../shared/corpus/MANIFEST.tsv), read in place.
 fn corpus_captures() -> Vec<(PathBuf, String)> {
     let root = orthrus_testkit::corpus();

@@ -172,6 +172,20 @@ pub fn catalogue_markdown() -> String {
             thresholds.join("<br>")
         ));
     }
+    text.push_str(
+        "\n## Responding to an alert\n\nWhat each detection means, what the attacker gains, and what to do: \
+         the alert page, the API's alert (`guidance`) and `orthrus detections show ID` say the same.\n",
+    );
+    for entry in DETECTIONS {
+        let m = entry.meta;
+        text.push_str(&format!(
+            "\n### {} {}\n\n{}\n\n**Impact:** {}\n\n",
+            m.id, m.title, m.meaning, m.impact
+        ));
+        for (n, action) in m.actions.iter().enumerate() {
+            text.push_str(&format!("{}. {action}\n", n + 1));
+        }
+    }
     text
 }
 
@@ -187,6 +201,31 @@ mod tests {
             return;
         }
         assert_eq!(committed, generated, "docs/DETECTIONS.md is stale: run with ORTHRUS_BLESS=1");
+    }
+
+    /// Every detection tells an analyst what it means, its impact and what to do: sentences
+    /// (the page prints them as they are), several actions, no two detections with the same
+    /// text copied over.
+    #[test]
+    fn every_detection_says_what_it_means_and_what_to_do() {
+        let sentence = |text: &str| {
+            text.len() >= 20 && text.starts_with(|c: char| c.is_uppercase()) && text.ends_with(['.', ')'])
+        };
+        let mut meanings = std::collections::HashSet::new();
+        for entry in super::DETECTIONS {
+            let m = entry.meta;
+            assert!(sentence(m.meaning), "{}: meaning {:?}", m.id, m.meaning);
+            assert!(sentence(m.impact), "{}: impact {:?}", m.id, m.impact);
+            assert!(m.actions.len() >= 2, "{}: only {} actions", m.id, m.actions.len());
+            for action in m.actions {
+                assert!(sentence(action), "{}: action {action:?}", m.id);
+            }
+            assert!(meanings.insert(m.meaning), "{}: meaning copied from another detection", m.id);
+        }
+        let dcsync = super::meta("ORT-DRS-001").unwrap();
+        assert!(dcsync.actions.iter().any(|a| a.contains("replication rights")));
+        assert!(dcsync.actions.iter().any(|a| a.contains("krbtgt password twice")));
+        assert!(dcsync.actions.iter().any(|a| a.contains("Isolate the source")));
     }
 
     #[test]

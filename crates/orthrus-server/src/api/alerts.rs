@@ -71,7 +71,14 @@ fn no_alert(id: &str) -> ApiError {
 /// The alert as the API shows it (with its comments), or 404.
 fn stored_alert(state: &AppState, tenant: &TenantId, id: &str) -> ApiResult {
     let record = blocking(|| state.store.alert(tenant, id))?.ok_or_else(|| no_alert(id))?;
-    Ok(Json(alert_json(record)).into_response())
+    let guidance = orthrus_detect::detections::meta(&record.detection)
+        .map(|m| json!({"meaning": m.meaning, "impact": m.impact, "actions": m.actions}));
+    let mut alert = alert_json(record);
+    // What the detection means and what to do: on one alert only, not on every list row.
+    if let (Some(fields), Some(guidance)) = (alert.as_object_mut(), guidance) {
+        fields.insert("guidance".into(), guidance);
+    }
+    Ok(Json(alert).into_response())
 }
 
 #[derive(Deserialize)]

@@ -62,6 +62,7 @@ pub(super) async fn profile(
             "recent": profile.alerts.alerts.into_iter().map(alert_json).collect::<Vec<_>>(),
         },
         "recent_activities": profile.recent,
+        "resolution": profile.resolution,
     }))
     .into_response())
 }

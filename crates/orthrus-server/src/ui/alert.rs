@@ -45,6 +45,10 @@ struct AlertPage {
     frame: Frame,
     row: AlertRow,
     mdi: String,
+    /// The detection's own words: what it means, its impact, the actions it recommends.
+    meaning: &'static str,
+    impact: &'static str,
+    actions: &'static [&'static str],
     tactic: String,
     /// Technique id and its ATT&CK page.
     techniques: Vec<(String, String)>,
@@ -59,6 +63,7 @@ struct AlertPage {
     sensor: String,
     /// The incident it belongs to, and its page.
     incident: Option<(String, String)>,
+    related: Vec<super::related::RelatedAlert>,
     timeline: Vec<view::ActivityGroup>,
     timeline_entity: String,
     comments: Vec<(String, String, String)>,
@@ -191,10 +196,14 @@ pub(super) async fn alert(
             })
             .collect(),
     );
-    let mdi =
-        orthrus_detect::detections::meta(&record.detection).map(|m| m.mdi.to_owned()).unwrap_or_default();
+    let related =
+        blocking(|| super::related::related_alerts(state.store.as_ref(), tenant, &record.id, &stored))?;
+    let meta = orthrus_detect::detections::meta(&record.detection);
     let page = AlertPage {
-        mdi,
+        mdi: meta.map(|m| m.mdi.to_owned()).unwrap_or_default(),
+        meaning: meta.map_or("", |m| m.meaning),
+        impact: meta.map_or("", |m| m.impact),
+        actions: meta.map_or(&[], |m| m.actions),
         tactic: stored.mitre.tactic.into_owned(),
         techniques: stored
             .mitre
@@ -217,6 +226,7 @@ pub(super) async fn alert(
             rows
         }),
         evidence_omitted: stored.evidence_omitted,
+        related,
         incident: stored.incident.map(|id| (format!("{base}/incidents/{}", segment(&id)), id)),
         sensor: stored.sensor,
         timeline,

@@ -42,6 +42,17 @@ struct EntityPage {
     services: Vec<(String, u64)>,
     timeline: Vec<ActivityRow>,
     activities_read: usize,
+    /// For an address: the computer there (its name, DNS name and page), the confidence and
+    /// the methods that named it.
+    resolved: Option<ResolvedComputer>,
+}
+
+struct ResolvedComputer {
+    name: String,
+    dns_name: String,
+    href: String,
+    confidence: &'static str,
+    methods: Vec<&'static str>,
 }
 
 pub(super) async fn entity(
@@ -60,9 +71,27 @@ pub(super) async fn entity(
     } else {
         qualified_name.clone()
     };
+    // An address is headed by the computer there too, when name resolution knows it.
+    let heading = match &profile.resolution {
+        Some(r) if kind == "ip" => format!("{heading} ({})", r.computer),
+        _ => heading,
+    };
     let frame = page_of.frame(&heading, "");
-    let (computers, services, accounts) = view::logons_and_services(&profile.recent);
+    let address = if kind == "ip" { profile.key.split_once(':').and_then(|(_, ip)| ip.parse().ok()) } else { None };
+    let (computers, services, accounts) = view::logons_and_services(&profile.recent, address);
+    let resolved = profile.resolution.map(|r| ResolvedComputer {
+        href: format!(
+            "{}/entities/{}",
+            frame.base,
+            view::segment(&orthrus_store::entity_key("computer", &r.computer))
+        ),
+        dns_name: r.dns_name.unwrap_or_default(),
+        confidence: r.confidence.name(),
+        methods: r.methods.iter().map(|m| m.label()).collect(),
+        name: r.computer,
+    });
     let page = EntityPage {
+        resolved,
         qualified_name,
         heading,
         decoded: profile.decoded,

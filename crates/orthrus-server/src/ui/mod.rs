@@ -14,6 +14,7 @@ mod health;
 mod incidents;
 mod login;
 pub mod page;
+mod related;
 pub mod session;
 pub mod throttle;
 pub mod view;

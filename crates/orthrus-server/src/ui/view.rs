@@ -445,22 +445,29 @@ fn chart_svg(days: &[(Timestamp, [u64; 3])]) -> String {
 /// Names with how often they were seen, most frequent first.
 pub type Ranked = Vec<(String, u64)>;
 
-/// The computers an account's activities came from and the services they reached.
-pub fn logons_and_services(activities: &[Activity]) -> (Ranked, Ranked, Ranked) {
+/// The computers an entity's activities came from, the services they reached and the accounts
+/// they used. For an address's page (`address`), the accounts are those used *from* it and the
+/// computers the others that reached it. One account spelled several ways (`LAB\bob`,
+/// `bob@LAB.TEST`) is one row, under its most frequent spelling.
+pub fn logons_and_services(activities: &[Activity], address: Option<std::net::IpAddr>) -> (Ranked, Ranked, Ranked) {
     use orthrus_model::ActivityKind;
     let mut computers: BTreeMap<String, u64> = BTreeMap::new();
     let mut services: BTreeMap<String, u64> = BTreeMap::new();
-    let mut accounts: BTreeMap<String, u64> = BTreeMap::new();
+    // Entity key → spelling → count.
+    let mut accounts: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for activity in activities {
-        for account in activity.accounts() {
-            *accounts.entry(account.to_string()).or_default() += 1;
+        let from_here = address.is_none_or(|ip| activity.source_ip() == Some(ip));
+        for account in activity.accounts().into_iter().filter(|_| from_here) {
+            let spellings = accounts.entry(orthrus_store::entity_key("account", &account)).or_default();
+            *spellings.entry(account).or_default() += 1;
         }
         let from = activity
             .source_host
             .as_deref()
             .map(str::to_owned)
             .or_else(|| activity.source_ip().map(|ip| ip.to_string()));
-        if let Some(from) = from {
+        // An address's page lists who reached it, not itself.
+        if let Some(from) = from.filter(|_| address.is_none() || !from_here) {
             *computers.entry(from).or_default() += 1;
         }
         let service = match &activity.kind {
@@ -479,6 +486,14 @@ pub fn logons_and_services(activities: &[Activity]) -> (Ranked, Ranked, Ranked) 
         list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         list
     };
+    let accounts = accounts
+        .into_values()
+        .filter_map(|spellings| {
+            let total = spellings.values().sum();
+            let (spelling, _) = spellings.into_iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))?;
+            Some((spelling, total))
+        })
+        .collect();
     (ranked(computers), ranked(services), ranked(accounts))
 }
 

@@ -47,6 +47,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "adfs_dkm_read",
+    meaning: "The AD FS Distributed Key Manager (DKM) container's keys were read, as ADFSDump does to decrypt the token-signing certificate.",
+    impact: "Forged SAML tokens (Golden SAML) for every application trusting AD FS, Microsoft 365 included.",
+    actions: &[
+        "Identify the reading account and the source computer.",
+        "Rotate the AD FS token-signing and decryption certificates twice.",
+        "Restrict who can read the DKM container.",
+    ],
 };
 
 /// The container AD FS keeps its DKM key under, as it appears in a DN (lower case).

@@ -51,6 +51,12 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "dpapi_backup_key",
+    meaning: "A computer asked a DC for the domain's DPAPI backup key (LsarRetrievePrivateData of BCKUPKEY), as mimikatz does.",
+    impact: "Every user's DPAPI-protected secrets (saved passwords, browser credentials, certificates' keys) can be decrypted; the key cannot be rotated.",
+    actions: &[
+        "Isolate the source and investigate the account that made the request (it must be a Domain Admin).",
+        "Treat DPAPI-protected secrets as exposed: rotate the passwords and certificates they protect.",
+    ],
 };
 
 /// The backup key's secrets: `G$BCKUPKEY_PREFERRED`, `G$BCKUPKEY_P` and `G$BCKUPKEY_<guid>`.

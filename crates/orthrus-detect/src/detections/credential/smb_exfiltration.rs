@@ -56,6 +56,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "smb_exfiltration",
+    meaning: "A DC's credential stores (ntds.dit, the SYSTEM, SAM or SECURITY hives, an lsass dump) were copied from the DC over SMB.",
+    impact: "With these files the attacker has every password hash in the domain, including krbtgt's.",
+    actions: &[
+        "Isolate the destination computer immediately.",
+        "Find how the copy was made on the DC (shadow copy, ntdsutil, reg save) and remove what the attacker left there.",
+        "Treat the domain's credentials as stolen: reset krbtgt twice, then privileged and service accounts.",
+    ],
 };
 
 /// FILE_READ_DATA, MAXIMUM_ALLOWED, GENERIC_ALL, GENERIC_READ.

@@ -43,6 +43,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: true,
     config_section: "account_enumeration",
+    meaning: "A computer asked the KDC about many account names, most of which do not exist, as user-enumeration tools (kerbrute, nmap krb5-enum-users) do. The KDC's answers tell the attacker which names are real.",
+    impact: "A list of valid account names is the first step of password spraying and targeted phishing.",
+    actions: &[
+        "Find out what runs on the source computer and who is logged on to it; a legitimate application that looks up names does not guess at names that do not exist.",
+        "Watch the names the source found for brute-force or spray attempts (this incident's other alerts).",
+        "If the source is not explained, isolate it and investigate it as compromised.",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

@@ -49,6 +49,14 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "asrep_roasting",
+    meaning: "Someone asked for AS-REP answers for accounts that do not require Kerberos pre-authentication. The answer holds data encrypted with the account's password hash, which can be cracked offline without ever logging on.",
+    impact: "Each account without pre-authentication whose password is cracked is taken over with its rights.",
+    actions: &[
+        "Check whether the source is a known tool or scanner; if not, treat it as compromised and isolate it.",
+        "Require pre-authentication on the named accounts (clear DONT_REQ_PREAUTH in userAccountControl) unless a documented legacy system needs it.",
+        "Reset the passwords of the accounts whose answers were returned.",
+        "Look for logons by those accounts from unusual computers after this alert.",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

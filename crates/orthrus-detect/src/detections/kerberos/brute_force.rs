@@ -63,6 +63,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: true,
     config_section: "brute_force",
+    meaning: "Many Kerberos pre-authentication failures came from one source, against one account (brute force) or against many accounts with few passwords each (password spray).",
+    impact: "An account whose password is guessed is taken over; a spray that succeeds usually succeeds on several accounts.",
+    actions: &[
+        "Check whether any attempt succeeded (the alert says so); reset the passwords of accounts that were guessed and review their sessions since.",
+        "Find the process on the source computer that sent the requests, and isolate the computer if it is not a known misconfigured service.",
+        "Enforce a lockout or smart lockout policy and require strong passwords or MFA for the named accounts.",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

@@ -45,6 +45,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "forged_pac",
+    meaning: "A user asked for a ticket-granting ticket without authorization data (no PAC) and then sent a PAC of its own in a service ticket request, as the MS14-068 exploits (pykek, impacket goldenPac) do: an unpatched KDC copies the forged group memberships into the ticket it issues.",
+    impact: "The bearer claims group memberships (Domain Admins) the account does not have and gets the access those groups give.",
+    actions: &[
+        "Isolate the source computer.",
+        "Check that every DC has the MS14-068 update (KB3011780) and the PAC validation updates of November 2021 and later.",
+        "Review what the account accessed with the ticket, and reset its password.",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

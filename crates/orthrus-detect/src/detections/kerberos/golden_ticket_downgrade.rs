@@ -40,6 +40,14 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "golden_ticket_downgrade",
+    meaning: "A ticket-granting ticket encrypted with RC4 was used in a domain whose KDCs issue AES tickets. Tickets forged from the krbtgt account's NT hash are RC4 by default.",
+    impact: "Whoever forged it can act as any account in the domain until the krbtgt key is changed twice.",
+    actions: &[
+        "Confirm the KDCs issue AES tickets to this account normally (no legacy client forcing RC4).",
+        "Isolate the source computer.",
+        "Reset the krbtgt password twice, with replication time between the resets.",
+        "Look for DCSync or NTDS.dit theft earlier in this incident.",
+    ],
 };
 
 impl Detection for GoldenTicketDowngrade {

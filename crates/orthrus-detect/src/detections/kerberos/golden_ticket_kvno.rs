@@ -41,6 +41,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "golden_ticket_kvno",
+    meaning: "A ticket-granting ticket was presented with a key version the domain's KDCs do not issue. Forging tools write a fixed version; a ticket made with an old krbtgt key also shows it.",
+    impact: "Someone holds a current or former krbtgt key and can forge tickets for any account.",
+    actions: &[
+        "Isolate the source computer.",
+        "Reset the krbtgt password twice, with replication time between the resets; if it was reset recently, the attacker has a key from before that.",
+        "Look for how the key was stolen earlier in this incident.",
+    ],
 };
 
 impl Detection for GoldenTicketKvno {

@@ -54,6 +54,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "golden_ticket_lifetime",
+    meaning: "The same ticket-granting ticket was used over a longer span than the domain's maximum ticket lifetime (ten hours by default). The KDC never issues such a ticket; forging tools write long lifetimes (mimikatz and impacket write ten years).",
+    impact: "A forged ticket gives domain-wide access for as long as the krbtgt key it was made with stays valid.",
+    actions: &[
+        "Isolate the source computer.",
+        "Reset the krbtgt password twice, with replication time between the resets.",
+        "Look earlier in this incident for how the krbtgt key was obtained (DCSync, a DC backup, NTDS.dit).",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

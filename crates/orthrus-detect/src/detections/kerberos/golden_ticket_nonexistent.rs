@@ -41,6 +41,14 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "golden_ticket_nonexistent",
+    meaning: "A Kerberos ticket was used that names an account the directory does not have. A forged ticket (a golden ticket made with the krbtgt key) can name anyone, including accounts that never existed.",
+    impact: "Whoever forged it holds the krbtgt key and can act as any account in the domain until the key is changed twice.",
+    actions: &[
+        "Confirm the account is truly absent (not deleted moments ago, not from a trusted domain).",
+        "Isolate the source computer.",
+        "Reset the krbtgt account's password twice, with replication time between the resets, so every forged ticket stops working.",
+        "Find how the krbtgt key was stolen: look for DCSync, NTDS.dit copies or DC compromise earlier in this incident.",
+    ],
 };
 
 impl Detection for GoldenTicketNonexistent {

@@ -45,6 +45,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: true,
     config_section: "honeytoken",
+    meaning: "A honeytoken account authenticated. Honeytokens exist only to be found by attackers; no one has a reason to use them.",
+    impact: "Someone is exploring the domain with stolen or guessed credentials, or harvested the honeytoken's planted password.",
+    actions: &[
+        "Treat the source computer as compromised and isolate it.",
+        "Find where the honeytoken's credentials were exposed (scripts, shares, descriptions) to learn how far the attacker got.",
+        "Review the other alerts of this incident for the attacker's next steps.",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

@@ -56,6 +56,14 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: true,
     config_section: "kerberoasting",
+    meaning: "Someone asked the KDC for service tickets to accounts with service principal names in a pattern tools such as Rubeus and impacket's GetUserSPNs use: many services at once, or RC4 tickets where the service supports AES. Each ticket is encrypted with the service account's password hash and can be cracked offline, out of sight.",
+    impact: "A service account whose password falls to cracking gives the attacker its rights, which are often administrative on servers or the domain.",
+    actions: &[
+        "Confirm the source: is the computer or account one that legitimately scans SPNs (a vulnerability scanner, an audit tool)? If not, treat the source as compromised.",
+        "Reset the passwords of the service accounts whose tickets were requested, to long random values; prefer group managed service accounts (gMSA).",
+        "Turn off RC4 for service accounts (msDS-SupportedEncryptionTypes = AES only) so the tickets cost far more to crack.",
+        "Isolate the source computer and review the account's other activity in this incident.",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

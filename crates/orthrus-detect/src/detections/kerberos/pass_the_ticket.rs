@@ -48,6 +48,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "pass_the_ticket",
+    meaning: "The same ticket-granting ticket was used from two computers. Tickets are bound to the session that got them; a second computer using one was handed a stolen ticket (pass-the-ticket).",
+    impact: "The attacker acts as the ticket's owner, with all its access, until the ticket expires.",
+    actions: &[
+        "Confirm the two addresses are not the same computer (VPN, NAT, a changed address).",
+        "Isolate the computer that used the ticket second.",
+        "Reset the account's password and purge its tickets (klist purge) on the computer it was stolen from; investigate that computer for credential dumping.",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

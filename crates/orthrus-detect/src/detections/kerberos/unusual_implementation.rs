@@ -56,6 +56,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "unusual_kerberos",
+    meaning: "A Windows computer asked for a ticket-granting ticket with a Kerberos request Windows does not build: the shape of tools (Rubeus asktgt, impacket getTGT) that turn a stolen NT hash or AES key into tickets (overpass-the-hash).",
+    impact: "The attacker logs on as the account without its password, with every right the account has.",
+    actions: &[
+        "Check which account the ticket was for and whether that user was working on the source computer at the time.",
+        "Isolate the source computer and reset the account's password (twice for accounts whose old hash may be cached elsewhere).",
+        "Look for credential theft on the computers the account used recently.",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

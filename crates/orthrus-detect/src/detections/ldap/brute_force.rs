@@ -42,6 +42,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: true,
     config_section: "ldap_brute_force",
+    meaning: "Many LDAP simple binds failed from one source, against one account or across many: password guessing over LDAP.",
+    impact: "Guessed accounts are taken over; LDAP simple binds also expose passwords in clear text when not protected by TLS.",
+    actions: &[
+        "Check whether any bind succeeded; reset those accounts' passwords.",
+        "Find the application or tool on the source; isolate it if unexplained.",
+        "Require LDAP signing and channel binding; refuse simple binds without TLS.",
+    ],
 };
 
 /// The same settings as NTLM guessing (`window_secs`, `min_failures_one_account`,

@@ -36,6 +36,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: true,
     config_section: "account_enumeration",
+    meaning: "A computer tried many account names over NTLM, most of them not existing. The DC's answers tell the attacker which names are real.",
+    impact: "A list of valid names prepares password spraying and phishing.",
+    actions: &[
+        "Find the process and user on the source computer.",
+        "Watch the found accounts for brute-force or spray attempts.",
+        "Isolate the source computer if the activity is not explained.",
+    ],
 };
 
 impl Detection for NtlmAccountEnumeration {

@@ -50,6 +50,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: true,
     config_section: "ntlm_brute_force",
+    meaning: "Many NTLM logons failed from one source, against one account or across many accounts with a few passwords each (password spray).",
+    impact: "Guessed accounts are taken over.",
+    actions: &[
+        "Check whether any attempt succeeded; reset those accounts' passwords and review their sessions.",
+        "Find what on the source sent the attempts; isolate it if it is not a misconfigured service with an old password.",
+        "Enforce lockout and strong passwords or MFA; disable NTLM where it is not needed.",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

@@ -56,6 +56,14 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "ntlm_relay",
+    meaning: "A domain controller's or Exchange server's machine account authenticated with NTLM from an address that is not that server: its authentication was relayed (after coercion such as PetitPotam or PrinterBug).",
+    impact: "A relayed DC account can get a DC certificate from AD CS, grant itself replication rights or resource-based delegation: domain takeover.",
+    actions: &[
+        "Isolate the source address.",
+        "Require EPA and disable NTLM on AD CS web enrollment; require LDAP signing and channel binding.",
+        "Look for certificates issued to the DC, changes to the domain's ACL or msDS-AllowedToActOnBehalfOfOtherIdentity right after the alert, and undo them.",
+        "Patch the coercion paths (EFSRPC, the spooler on DCs, DFS).",
+    ],
 };
 
 /// The groups whose computer members are Exchange servers (Exchange setup creates them).

@@ -45,6 +45,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: true,
     config_section: "ntlm_tampering",
+    meaning: "An NTLM authentication was passed on with its message integrity code removed or its flags changed (drop-the-MIC, CVE-2019-1040), so a relay can cross from SMB to LDAP.",
+    impact: "A relayed authentication lets the attacker act as the victim, often a computer or DC account, against LDAP or other servers.",
+    actions: &[
+        "Check that the servers are patched for CVE-2019-1040.",
+        "Require SMB signing, LDAP signing and LDAP channel binding on DCs.",
+        "Isolate the source of the relayed message and review what was changed in the directory right after it.",
+    ],
 };
 
 impl Detection for NtlmTampering {

@@ -44,6 +44,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "smb_brute_force",
+    meaning: "Many SMB logons were tried with NTLM messages that Windows does not build: the stack of brute-force tools such as Hydra, Medusa and NetExec.",
+    impact: "Guessed passwords give the attacker accounts and, over SMB, often remote execution.",
+    actions: &[
+        "Check whether any attempt succeeded; reset those accounts' passwords.",
+        "Isolate the source computer and find the tool.",
+        "Block SMB from workstations to servers that do not need it.",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

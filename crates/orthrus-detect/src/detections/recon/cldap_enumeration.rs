@@ -39,6 +39,12 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: true,
     config_section: "cldap_enumeration",
+    meaning: "A computer sent many CLDAP pings naming accounts, as ldapnomnom does: the DC's answers say which names exist, and no logon is ever attempted or logged.",
+    impact: "A quiet list of valid accounts, ready for password spraying.",
+    actions: &[
+        "Identify the source; DC locators ping with their own account only.",
+        "Watch the found accounts for spray attempts and isolate the source if unexplained.",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

@@ -39,6 +39,12 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Low,
     escalates_for_sensitive: false,
     config_section: "honeytoken_ldap_query",
+    meaning: "A directory query asked about a honeytoken account. Nothing legitimate should look for it.",
+    impact: "Someone is mapping the domain, often with BloodHound or similar collectors, from the source computer.",
+    actions: &[
+        "Treat the source as compromised and identify the user and process behind the query.",
+        "Review the incident's other alerts for what the attacker did with the map.",
+    ],
 };
 
 impl Detection for HoneytokenLdapQuery {

@@ -38,6 +38,12 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Low,
     escalates_for_sensitive: false,
     config_section: "honeytoken_samr_query",
+    meaning: "A SAM-R query asked about a honeytoken account. Nothing legitimate should look for it.",
+    impact: "Someone is enumerating accounts from the source computer.",
+    actions: &[
+        "Treat the source as compromised and identify the user and process behind the query.",
+        "Review the incident's other alerts.",
+    ],
 };
 
 impl Detection for HoneytokenSamrQuery {

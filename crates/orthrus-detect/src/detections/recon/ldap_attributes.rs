@@ -48,6 +48,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "ldap_attributes",
+    meaning: "A computer read directory attributes that expose secrets or privileges: LAPS and gMSA passwords, delegation settings, key credentials, SID history, security descriptors.",
+    impact: "Those attributes reveal passwords or the cheapest path to escalate.",
+    actions: &[
+        "Identify the user and process on the source; an unexplained reader is compromised.",
+        "Check who may read LAPS and gMSA passwords and tighten it.",
+        "If passwords were read, rotate them (LAPS: reset the local administrator passwords of the computers read).",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

@@ -56,6 +56,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "ldap_recon",
+    meaning: "A computer sent the LDAP queries enumeration tools (BloodHound, PowerView, ADRecon) make: every user, group, trust or privileged account, in volume a normal client does not.",
+    impact: "The attacker learns the domain's structure and the shortest paths to privileged accounts.",
+    actions: &[
+        "Check whether the source runs a known inventory or audit tool.",
+        "If not, identify the user and process on the source and isolate it.",
+        "Review who can reach sensitive accounts from the computers involved (lateral movement paths).",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

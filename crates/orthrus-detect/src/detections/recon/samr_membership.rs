@@ -51,6 +51,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "samr_recon",
+    meaning: "A computer asked a DC through SAM-R for the members of sensitive groups, or for many users and groups, more than its usual activity.",
+    impact: "The attacker learns who the administrators are and targets them next.",
+    actions: &[
+        "Identify the user and process on the source.",
+        "Restrict remote SAM queries (\"Network access: Restrict clients allowed to make remote calls to SAM\").",
+        "Isolate the source if the queries are not explained.",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

@@ -37,6 +37,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "session_enumeration",
+    meaning: "A computer asked a DC which users have sessions on it (NetSessionEnum), as BloodHound and similar tools do to find where administrators are logged on.",
+    impact: "The attacker learns where privileged accounts' credentials can be stolen.",
+    actions: &[
+        "Identify the user and process on the source computer.",
+        "Restrict NetSessionEnum to administrators (NetCease or the SrvsvcSessionInfo permission).",
+        "Review the incident for lateral movement to the computers named in the answers.",
+    ],
 };
 
 pub struct SessionEnumeration;

@@ -33,6 +33,12 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "zone_transfer",
+    meaning: "A computer asked a DNS server for a zone transfer (AXFR or IXFR): the whole list of the domain's names and addresses.",
+    impact: "The attacker gets a map of every server and its address.",
+    actions: &[
+        "Check whether the source is a secondary DNS server; if not, identify it.",
+        "Allow zone transfers only to the listed secondary servers.",
+    ],
 };
 
 impl Detection for ZoneTransfer {

@@ -31,6 +31,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "adminsdholder",
+    meaning: "The AdminSDHolder object's permissions were changed. Its permissions are copied to every protected account and group every hour.",
+    impact: "An attacker's permission spreads to Domain Admins and every protected object and comes back after removal.",
+    actions: &[
+        "Compare the AdminSDHolder ACL with a known-good one and remove the added entries.",
+        "Wait for (or trigger) SDProp, then check the protected objects.",
+        "Investigate the actor's account.",
+    ],
 };
 
 impl Detection for AdminSdHolder {

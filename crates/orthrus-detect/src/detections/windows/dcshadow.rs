@@ -42,6 +42,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "dcshadow",
+    meaning: "A computer that is not a DC was registered as one (a server object and NTDS settings created), as DCShadow does.",
+    impact: "The rogue DC pushes changes into the directory without the change auditing DCs apply.",
+    actions: &[
+        "Delete the rogue server objects from the Configuration partition.",
+        "Isolate the source computer and investigate the actor.",
+        "Review recent changes to SID history, ACLs and group memberships.",
+    ],
 };
 
 const DRS_SPN: &str = "e3514235-4b06-11d1-ab04-00c04fc2dcd2/";

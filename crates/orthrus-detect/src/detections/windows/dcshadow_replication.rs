@@ -44,6 +44,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "dcshadow_replication",
+    meaning: "A host that is not a DC asked a DC to replicate from it (IDL_DRSReplicaSync or IDL_DRSReplicaAdd): the push step of DCShadow.",
+    impact: "Changes the attacker wrote land in the directory unaudited.",
+    actions: &[
+        "Isolate the source computer.",
+        "Review recent changes to privileged objects and undo the unexpected ones.",
+        "Remove any rogue server objects in the Configuration partition.",
+    ],
 };
 
 pub struct DcShadowReplication;

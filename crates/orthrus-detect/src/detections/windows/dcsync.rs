@@ -53,6 +53,14 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "dcsync",
+    meaning: "A computer that is not a domain controller asked a DC to replicate directory data (IDL_DRSGetNCChanges): the DCSync technique of mimikatz and impacket's secretsdump, which copies password hashes.",
+    impact: "The attacker gets the password hashes of the replicated accounts, krbtgt's among them: every account, golden tickets.",
+    actions: &[
+        "Check who holds replication rights (Replicating Directory Changes and Changes All) on the domain root and remove any account that is not a DC or a known sync service (Entra Connect).",
+        "Isolate the source computer.",
+        "Reset the krbtgt password twice, with replication time between the resets, then the passwords of privileged and service accounts.",
+        "Look for the account used for the replication elsewhere in this incident.",
+    ],
 };
 
 const CONTROL_ACCESS: u32 = 0x100;

@@ -42,6 +42,12 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "dfs_coerce",
+    meaning: "A computer called the DC's DFS namespace management (MS-DFSNM) with a path to another host (DFSCoerce).",
+    impact: "The DC authenticates to the attacker, who relays it.",
+    actions: &[
+        "Filter MS-DFSNM calls to DCs.",
+        "Isolate the source and look for relayed DC authentication in this incident.",
+    ],
 };
 
 pub struct DfsCoerce;

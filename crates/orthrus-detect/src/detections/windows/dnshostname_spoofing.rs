@@ -39,6 +39,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "dnshostname_spoofing",
+    meaning: "A computer's dNSHostName was set to a domain controller's name (CVE-2022-26923, Certifried): a certificate requested for the computer then authenticates as the DC.",
+    impact: "Domain takeover through AD CS.",
+    actions: &[
+        "Check the DCs and CAs have the May 2022 updates with strong certificate mapping enforced.",
+        "Restore the computer's dNSHostName and revoke certificates issued to it.",
+        "Set ms-DS-MachineAccountQuota to 0 and investigate the actor.",
+    ],
 };
 
 impl Detection for DnsHostNameSpoofing {

@@ -30,6 +30,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "dsrm",
+    meaning: "The Directory Services Restore Mode (DSRM) administrator password of a DC was set. With DsrmAdminLogonBehavior changed, that local account logs on over the network.",
+    impact: "A backdoor administrator on the DC that survives domain password resets.",
+    actions: &[
+        "Confirm with the DC's administrators whether the change was planned.",
+        "Reset the DSRM password to a new random value and check the registry value DsrmAdminLogonBehavior is 0 or absent.",
+        "Investigate the actor.",
+    ],
 };
 
 impl Detection for Dsrm {

@@ -39,6 +39,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "gpo_tampering",
+    meaning: "A Group Policy object was edited to disable Microsoft Defender (real-time protection, the antivirus itself) on the computers it applies to.",
+    impact: "Every computer the GPO reaches loses its protection: the usual prelude to ransomware.",
+    actions: &[
+        "Restore the GPO from backup and check the computers have applied the fixed version.",
+        "Investigate the actor and review who can edit GPOs.",
+        "Look for malware deployment in the same incident.",
+    ],
 };
 
 const DEFENDER_KEY: &str = "software\\policies\\microsoft\\windows defender";

@@ -39,6 +39,12 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "honeytoken_attributes",
+    meaning: "An attribute of a honeytoken account was changed. Nothing legitimate should touch it.",
+    impact: "Someone with rights over the honeytoken is testing or taking over accounts.",
+    actions: &[
+        "Identify the actor and treat their account as compromised.",
+        "Review the actor's other changes.",
+    ],
 };
 
 impl Detection for HoneytokenAttributes {

@@ -38,6 +38,12 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "honeytoken_group",
+    meaning: "A honeytoken's group memberships changed. Nothing legitimate should touch it.",
+    impact: "Someone is using its rights or preparing it as a foothold.",
+    actions: &[
+        "Identify the actor and treat their account as compromised.",
+        "Undo the change and review the actor's other changes.",
+    ],
 };
 
 impl Detection for HoneytokenGroup {

@@ -36,6 +36,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "log_cleared",
+    meaning: "A DC's security or system log was cleared.",
+    impact: "The attacker erases the evidence of what was done on the DC.",
+    actions: &[
+        "Confirm whether an administrator cleared the log on purpose.",
+        "If not, treat the DC and the actor as compromised; the events forwarded before the clear (and the network evidence) are what remains.",
+        "Forward events off the DC so clearing cannot erase them.",
+    ],
 };
 
 impl Detection for LogCleared {

@@ -46,6 +46,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "netsync",
+    meaning: "A host that is not a DC opened a Netlogon secure channel as a DC and asked for another account's secrets (NetSync).",
+    impact: "The attacker gets machine account hashes to forge tickets or DCSync.",
+    actions: &[
+        "Isolate the source computer.",
+        "Reset the passwords of the DC account used and the accounts whose secrets were returned.",
+        "Find how the DC's machine hash was stolen.",
+    ],
 };
 
 impl Detection for NetSync {

@@ -49,6 +49,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "petitpotam",
+    meaning: "A computer called the DC over the Encrypting File System protocol (EFSRPC) with a path to another host (PetitPotam).",
+    impact: "The DC authenticates to the attacker, who relays it (often to AD CS) to take over the domain.",
+    actions: &[
+        "Apply the EFSRPC updates and filter EFSRPC on DCs.",
+        "Require EPA on AD CS web enrollment.",
+        "Isolate the source and look for relayed DC authentication in this incident.",
+    ],
 };
 
 pub struct PetitPotam;

@@ -54,6 +54,12 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "print_spooler",
+    meaning: "A DC was asked by a non-DC to open or notify a remote printer (the printer bug) or to load a driver (PrintNightmare).",
+    impact: "The DC authenticates to the attacker (relay, unconstrained delegation) or runs a driver the attacker chose.",
+    actions: &[
+        "Disable the Print Spooler service on DCs.",
+        "Isolate the source and look for NTLM relay or delegation abuse in this incident.",
+    ],
 };
 
 pub struct PrintSpooler;

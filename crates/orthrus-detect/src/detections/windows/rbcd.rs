@@ -32,6 +32,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: true,
     config_section: "rbcd",
+    meaning: "A computer's msDS-AllowedToActOnBehalfOfOtherIdentity (resource-based constrained delegation) was changed to trust another account.",
+    impact: "The trusted account can impersonate any user, administrators included, to that computer.",
+    actions: &[
+        "Check the change against planned delegation.",
+        "If unexplained, clear the attribute and investigate the actor and the account that was trusted (often a computer the attacker created).",
+        "Set ms-DS-MachineAccountQuota to 0.",
+    ],
 };
 
 impl Detection for Rbcd {

@@ -67,6 +67,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: true,
     config_section: "remote_execution",
+    meaning: "Commands were run on a DC remotely through its service manager, task scheduler or WMI, as PsExec, impacket and Empire do.",
+    impact: "Code runs on the DC with the caller's rights, usually as SYSTEM.",
+    actions: &[
+        "Check whether the command was administrative work by a known admin.",
+        "If not, isolate the source and look at the command the alert names.",
+        "Treat the DC as compromised if the command ran.",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

@@ -34,6 +34,14 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "samaccountname_spoofing",
+    meaning: "A computer account was renamed to a DC's name without the trailing $ and then asked for tickets (CVE-2021-42278 and CVE-2021-42287, noPac). The KDC can then issue a ticket for the DC's own account.",
+    impact: "Any domain user can become a domain administrator on unpatched DCs.",
+    actions: &[
+        "Check that every DC has the November 2021 updates (KB5008380) and enforcement turned on.",
+        "Isolate the source computer and disable the renamed computer account.",
+        "Set ms-DS-MachineAccountQuota to 0 so ordinary users cannot create computer accounts.",
+        "Treat the domain as compromised if the ticket was issued: look for DCSync after it.",
+    ],
 };
 
 impl Detection for SamAccountNameSpoofing {

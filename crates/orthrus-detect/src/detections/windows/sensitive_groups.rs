@@ -48,6 +48,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "sensitive_groups",
+    meaning: "An account was added to a sensitive group (Domain Admins, Enterprise Admins, Administrators, Backup Operators and the like).",
+    impact: "The member gets the group's control over the domain or its DCs.",
+    actions: &[
+        "Ask the actor named in the alert whether the change was planned (a ticket, a change window).",
+        "If not, remove the member, disable the actor's account until explained and reset both accounts' passwords.",
+        "Review what the new member did after the change.",
+    ],
 };
 
 /// Built-in groups: Administrators, Account/Server/Print/Backup Operators, Replicator,

@@ -41,6 +41,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "service_creation",
+    meaning: "A service was installed on a DC with the marks of remote execution or credential tools (PsExec, impacket, mimikatz's driver): a random name, a command interpreter, a file in a temporary folder.",
+    impact: "Code runs on the DC as SYSTEM.",
+    actions: &[
+        "Look at the service's binary path and who installed it.",
+        "Remove the service and its file; isolate the computer the installation came from.",
+        "Treat the DC as compromised: review its processes and the incident's other alerts.",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]

@@ -39,6 +39,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "shadow_credentials",
+    meaning: "An account's msDS-KeyCredentialLink was written (shadow credentials): a key the attacker holds can now get tickets as that account through PKINIT.",
+    impact: "The attacker logs on as the account without its password, even after a password reset.",
+    actions: &[
+        "Check whether Windows Hello for Business or a device enrollment explains the change.",
+        "If not, remove the added key credential and investigate the actor.",
+        "Review logons of the account after the change.",
+    ],
 };
 
 const ATTRIBUTE: &str = "msDS-KeyCredentialLink";

@@ -31,6 +31,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::Medium,
     escalates_for_sensitive: true,
     config_section: "sid_history",
+    meaning: "An account received SID history, possibly holding a privileged SID: it gets that SID's access, whatever its groups.",
+    impact: "A normal-looking account with the rights of Domain Admins or another privileged group.",
+    actions: &[
+        "Check whether a domain migration is under way.",
+        "If not, clear the sIDHistory attribute and reset the account's password.",
+        "Enable SID filtering on trusts and look for DCShadow or direct database edits in this incident.",
+    ],
 };
 
 impl Detection for SidHistory {

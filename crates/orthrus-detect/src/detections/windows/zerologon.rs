@@ -40,6 +40,13 @@ pub static META: DetectionMeta = DetectionMeta {
     base_severity: Severity::High,
     escalates_for_sensitive: false,
     config_section: "zerologon",
+    meaning: "Netlogon authentication attempts with zero credentials (CVE-2020-1472, Zerologon).",
+    impact: "The attacker sets the DC's machine password to empty and takes over the domain.",
+    actions: &[
+        "Check that every DC has the August 2020 updates with enforcement mode on.",
+        "If an attempt succeeded, reset the DC's machine account password and check replication.",
+        "Isolate the source and look for DCSync after the alert.",
+    ],
 };
 
 impl Detection for Zerologon {
