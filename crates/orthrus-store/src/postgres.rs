@@ -13,13 +13,13 @@ use crate::blocks::{self, Window};
 use crate::lifecycle::{self, StatusChange};
 use crate::postgres_users::{self as users, count, exists_or};
 use crate::rows::{
-    ALERT_COLUMNS, AlertRow, FilterValue, SENSOR_COLUMNS, SensorRow, activity_limit, alert_conditions,
-    alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, severity,
-    status, valid_comment, valid_name, where_clause,
+    ALERT_COLUMNS, AlertRow, FilterValue, INSERT_ALERT_ENTITY, SENSOR_COLUMNS, SET_ENTITY_STATUS, SensorRow,
+    activity_limit, alert_listing, alert_record, invalid_comment, invalid_name, invalid_tenant, micros,
+    sensor_record, seq, severity, status, valid_comment, valid_name,
 };
 use crate::{
     ActivityQuery, AlertBucket, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, DAY_MICROS,
-    ExclusionKind, ExclusionRecord, INCIDENT_COUNT_QUERY, INCIDENTS_QUERY, IncidentPage, Ingested, MAX_PAGE,
+    ExclusionKind, ExclusionRecord, INCIDENT_COUNT_QUERY, INCIDENTS_QUERY, IncidentPage, Ingested,
     NewExclusion, Page, Result, Role, SET_INCIDENT, SensorRecord, Store, StoreError, TOP_ENTITIES_QUERY,
     TOP_ENTITIES_SAMPLE, TenantRecord, TokenRecord, Upserted, UserRecord, alert_entities, incident_summary,
     valid_tenant_id,
@@ -452,9 +452,7 @@ impl Store for PostgresStore {
             }
         };
         transaction.execute(&lifecycle::dollars(SET_INCIDENT), &[&tenant, &alert.id, &alert.incident])?;
-        let insert = transaction.prepare(
-            "INSERT INTO alert_entities (tenant, entity, alert) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )?;
+        let insert = transaction.prepare(&lifecycle::dollars(INSERT_ALERT_ENTITY))?;
         for entity in alert_entities(alert) {
             transaction.execute(&insert, &[&tenant, &entity, &alert.id])?;
         }
@@ -463,9 +461,9 @@ impl Store for PostgresStore {
     }
 
     fn alerts(&self, tenant: &TenantId, filter: &AlertFilter, page: Page) -> Result<AlertPage> {
-        let (conditions, bound) = alert_conditions(&tenant.0, filter);
-        let clause = where_clause(&conditions, '$');
-        let values: Vec<Box<dyn ToSql + Sync>> = bound
+        let listing = alert_listing(&tenant.0, filter, page, '$')?;
+        let values: Vec<Box<dyn ToSql + Sync>> = listing
+            .values
             .into_iter()
             .map(|v| -> Box<dyn ToSql + Sync> {
                 match v {
@@ -476,20 +474,8 @@ impl Store for PostgresStore {
             .collect();
         let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
         let mut client = self.lock();
-        let total = count(&mut client, &format!("SELECT count(*) FROM alerts WHERE {clause}"), &params)?;
-        let limit = page.limit.clamp(1, MAX_PAGE);
-        let offset = page.sql_offset()?;
-        // The page is chosen over ids first (from the alerts_listing index), then only its rows
-        // are read: sorting every matching record whole made deep pages slow with 100 000 alerts.
-        let rows = client.query(
-            &format!(
-                "SELECT {ALERT_COLUMNS} FROM alerts WHERE tenant = $1 AND id IN \
-             (SELECT id FROM alerts WHERE {clause} ORDER BY last_seen DESC, id LIMIT {limit} OFFSET {}) \
-             ORDER BY last_seen DESC, id",
-                offset
-            ),
-            &params,
-        )?;
+        let total = count(&mut client, &listing.count, &params)?;
+        let rows = client.query(&listing.page, &params)?;
         let alerts = rows.iter().map(|r| alert_record(alert_row(r)?)).collect::<Result<Vec<_>>>()?;
         Ok(AlertPage { alerts, total: u64::try_from(total).unwrap_or_default() })
     }
@@ -580,10 +566,14 @@ impl Store for PostgresStore {
     }
 
     fn set_alert_status(&self, tenant: &TenantId, id: &str, status: AlertStatus) -> Result<bool> {
-        let changed = self.lock().execute(
+        let mut client = self.lock();
+        let mut transaction = client.transaction()?;
+        let changed = transaction.execute(
             "UPDATE alerts SET status = $3 WHERE tenant = $1 AND id = $2",
             &[&&*tenant.0, &id, &status.name()],
         )?;
+        transaction.execute(&lifecycle::dollars(SET_ENTITY_STATUS), &[&&*tenant.0, &id, &status.name()])?;
+        transaction.commit()?;
         Ok(changed > 0)
     }
 
@@ -608,6 +598,8 @@ impl Store for PostgresStore {
             "UPDATE alerts SET status = $3 WHERE tenant = $1 AND id = $2",
             &[&&*tenant.0, &id, &change.status.name()],
         )?;
+        transaction
+            .execute(&lifecycle::dollars(SET_ENTITY_STATUS), &[&&*tenant.0, &id, &change.status.name()])?;
         transaction.commit()?;
         Ok(kept > 0)
     }

@@ -12,17 +12,16 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use crate::blocks::{self, Window};
 use crate::lifecycle::{self, StatusChange};
 use crate::rows::{
-    ALERT_COLUMNS, AlertRow, FilterValue, SENSOR_COLUMNS, SensorRow, activity_limit, alert_conditions,
-    alert_record, invalid_comment, invalid_name, invalid_tenant, micros, sensor_record, seq, severity,
-    status, valid_comment, valid_name, where_clause,
+    ALERT_COLUMNS, AlertRow, FilterValue, INSERT_ALERT_ENTITY, SENSOR_COLUMNS, SET_ENTITY_STATUS, SensorRow,
+    activity_limit, alert_listing, alert_record, invalid_comment, invalid_name, invalid_tenant, micros,
+    sensor_record, seq, severity, status, valid_comment, valid_name,
 };
 use crate::sqlite_incidents as incidents;
 use crate::sqlite_users::{self as users, exists_or};
 use crate::{
     ActivityQuery, AlertBucket, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, DAY_MICROS,
-    ExclusionKind, ExclusionRecord, IncidentPage, Ingested, MAX_PAGE, NewExclusion, Page, Result, Role,
-    SensorRecord, Store, StoreError, TenantRecord, TokenRecord, Upserted, UserRecord, alert_entities,
-    valid_tenant_id,
+    ExclusionKind, ExclusionRecord, IncidentPage, Ingested, NewExclusion, Page, Result, Role, SensorRecord,
+    Store, StoreError, TenantRecord, TokenRecord, Upserted, UserRecord, alert_entities, valid_tenant_id,
 };
 
 mod embedded {
@@ -462,9 +461,7 @@ impl Store for SqliteStore {
         };
         transaction.execute(crate::SET_INCIDENT, params![tenant, &alert.id, &alert.incident])?;
         {
-            let mut insert = transaction.prepare_cached(
-                "INSERT OR IGNORE INTO alert_entities (tenant, entity, alert) VALUES (?1, ?2, ?3)",
-            )?;
+            let mut insert = transaction.prepare_cached(INSERT_ALERT_ENTITY)?;
             for entity in alert_entities(alert) {
                 insert.execute(params![tenant, entity, &alert.id])?;
             }
@@ -474,9 +471,9 @@ impl Store for SqliteStore {
     }
 
     fn alerts(&self, tenant: &TenantId, filter: &AlertFilter, page: Page) -> Result<AlertPage> {
-        let (conditions, bound) = alert_conditions(&tenant.0, filter);
-        let clause = where_clause(&conditions, '?');
-        let values: Vec<Value> = bound
+        let listing = alert_listing(&tenant.0, filter, page, '?')?;
+        let values: Vec<Value> = listing
+            .values
             .into_iter()
             .map(|v| match v {
                 FilterValue::Text(text) => Value::Text(text),
@@ -484,22 +481,9 @@ impl Store for SqliteStore {
             })
             .collect();
         let connection = self.lock();
-        let total: i64 = connection.query_row(
-            &format!("SELECT count(*) FROM alerts WHERE {clause}"),
-            params_from_iter(values.iter()),
-            |r| r.get(0),
-        )?;
-        let limit = page.limit.clamp(1, MAX_PAGE);
-        let offset = page.sql_offset()?;
-        // The page is chosen over row ids first (from the alerts_listing index), then only its
-        // rows are read by row id: sorting every matching record whole made pages slow with
-        // 100 000 alerts.
-        let mut statement = connection.prepare(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts WHERE rowid IN \
-             (SELECT rowid FROM alerts WHERE {clause} ORDER BY last_seen DESC, id LIMIT {limit} OFFSET {}) \
-             ORDER BY last_seen DESC, id",
-            offset
-        ))?;
+        let total: i64 =
+            connection.query_row(&listing.count, params_from_iter(values.iter()), |r| r.get(0))?;
+        let mut statement = connection.prepare(&listing.page)?;
         let rows = statement.query_map(params_from_iter(values.iter()), alert_row)?;
         let alerts = rows.map(|r| alert_record(r?)).collect::<Result<Vec<_>>>()?;
         Ok(AlertPage { alerts, total: u64::try_from(total).unwrap_or_default() })
@@ -571,10 +555,14 @@ impl Store for SqliteStore {
     }
 
     fn set_alert_status(&self, tenant: &TenantId, id: &str, status: AlertStatus) -> Result<bool> {
-        let changed = self.lock().execute(
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let changed = transaction.execute(
             "UPDATE alerts SET status = ?3 WHERE tenant = ?1 AND id = ?2",
             params![&*tenant.0, id, status.name()],
         )?;
+        transaction.execute(SET_ENTITY_STATUS, params![&*tenant.0, id, status.name()])?;
+        transaction.commit()?;
         Ok(changed > 0)
     }
 
@@ -599,6 +587,7 @@ impl Store for SqliteStore {
             "UPDATE alerts SET status = ?3 WHERE tenant = ?1 AND id = ?2",
             params![&*tenant.0, id, change.status.name()],
         )?;
+        transaction.execute(SET_ENTITY_STATUS, params![&*tenant.0, id, change.status.name()])?;
         transaction.commit()?;
         Ok(kept > 0)
     }

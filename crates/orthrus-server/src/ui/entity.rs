@@ -77,7 +77,8 @@ pub(super) async fn entity(
         _ => heading,
     };
     let frame = page_of.frame(&heading, "");
-    let address = if kind == "ip" { profile.key.split_once(':').and_then(|(_, ip)| ip.parse().ok()) } else { None };
+    let address =
+        if kind == "ip" { profile.key.split_once(':').and_then(|(_, ip)| ip.parse().ok()) } else { None };
     let (computers, services, accounts) = view::logons_and_services(&profile.recent, address);
     let resolved = profile.resolution.map(|r| ResolvedComputer {
         href: format!(

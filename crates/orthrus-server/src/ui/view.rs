@@ -389,24 +389,60 @@ impl Dashboard {
     }
 }
 
-/// Stacked bars, one per day (high at the bottom), each with a tooltip title.
+/// A y axis for counts up to `peak`: a step of 1, 2 or 5 × 10^k that draws at most five
+/// lines, and the axis top (whole steps, at least the peak): round numbers an analyst reads at
+/// a glance, whatever the volume.
+fn axis_scale(peak: u64) -> (u64, u64) {
+    const MAX_LINES: u64 = 5;
+    let mut magnitude = 1u64;
+    loop {
+        for factor in [1, 2, 5] {
+            let step = magnitude.saturating_mul(factor);
+            if peak.div_ceil(step) <= MAX_LINES || step == u64::MAX {
+                return (step, peak.div_ceil(step).max(1).saturating_mul(step));
+            }
+        }
+        magnitude = magnitude.saturating_mul(10);
+    }
+}
+
+/// Stacked bars, one per day (high at the bottom), each with a tooltip title, over a y axis
+/// with labelled gridlines.
 fn chart_svg(days: &[(Timestamp, [u64; 3])]) -> String {
     const WIDTH: usize = 720;
     const HEIGHT: usize = 180;
     const AXIS: usize = 20;
+    /// Room left of the bars for the y axis' labels.
+    const LEFT: usize = 48;
+    /// Room above the top line for its label.
+    const TOP: usize = 8;
     let mut svg = String::new();
     let _ = write!(
         svg,
         r#"<svg class="chart" viewBox="0 0 {WIDTH} {}" role="img" aria-labelledby="chart-title"><title id="chart-title">Open alerts per day by severity, the last {CHART_DAYS} days with alerts</title>"#,
-        HEIGHT + AXIS
+        TOP + HEIGHT + AXIS
     );
-    let peak = days.iter().map(|(_, n)| n.iter().sum::<u64>()).max().unwrap_or(0).max(1);
-    let slot_width = WIDTH / days.len().max(1);
+    let peak = days.iter().map(|(_, n)| n.iter().sum::<u64>()).max().unwrap_or(0);
+    let (step, top_count) = axis_scale(peak);
+    let y_of =
+        |count: u64| TOP + HEIGHT - usize::try_from(count * HEIGHT as u64 / top_count).unwrap_or(HEIGHT);
+    let mut line = 0;
+    while line <= top_count {
+        let y = y_of(line);
+        let _ = write!(
+            svg,
+            r#"<line class="grid" x1="{LEFT}" x2="{WIDTH}" y1="{y}" y2="{y}"/><text class="tick" x="{}" y="{}" text-anchor="end">{line}</text>"#,
+            LEFT - 6,
+            y + 4
+        );
+        line += step;
+    }
+    let slot_width = (WIDTH - LEFT) / days.len().max(1);
     let bar_width = slot_width.saturating_sub(4).max(2);
     let classes = ["high", "medium", "low"];
     for (index, (when, counts)) in days.iter().enumerate() {
-        let x = index * slot_width + 2;
-        let mut top = HEIGHT;
+        let x = LEFT + index * slot_width + 2;
+        let mut below = 0;
         let [high, medium, low] = *counts;
         let total = high + medium + low;
         let _ = write!(
@@ -418,11 +454,14 @@ fn chart_svg(days: &[(Timestamp, [u64; 3])]) -> String {
             if *count == 0 {
                 continue;
             }
-            let height = usize::try_from(count * HEIGHT as u64 / peak).unwrap_or(HEIGHT).max(1);
-            top = top.saturating_sub(height);
+            // Each segment from the running sum, so rounding never stacks above the total.
+            let (bottom, top) = (y_of(below), y_of(below + count));
+            below += count;
+            let height = bottom.saturating_sub(top).max(1);
             let _ = write!(
                 svg,
-                r#"<rect class="{class}" x="{x}" y="{top}" width="{bar_width}" height="{height}"/>"#
+                r#"<rect class="{class}" x="{x}" y="{}" width="{bar_width}" height="{height}"/>"#,
+                bottom - height
             );
         }
         svg.push_str("</g>");
@@ -433,7 +472,7 @@ fn chart_svg(days: &[(Timestamp, [u64; 3])]) -> String {
                 svg,
                 r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
                 x + bar_width,
-                HEIGHT + 15,
+                TOP + HEIGHT + 15,
                 day(*when).get(5..).unwrap_or_default()
             );
         }
@@ -449,7 +488,10 @@ pub type Ranked = Vec<(String, u64)>;
 /// they used. For an address's page (`address`), the accounts are those used *from* it and the
 /// computers the others that reached it. One account spelled several ways (`LAB\bob`,
 /// `bob@LAB.TEST`) is one row, under its most frequent spelling.
-pub fn logons_and_services(activities: &[Activity], address: Option<std::net::IpAddr>) -> (Ranked, Ranked, Ranked) {
+pub fn logons_and_services(
+    activities: &[Activity],
+    address: Option<std::net::IpAddr>,
+) -> (Ranked, Ranked, Ranked) {
     use orthrus_model::ActivityKind;
     let mut computers: BTreeMap<String, u64> = BTreeMap::new();
     let mut services: BTreeMap<String, u64> = BTreeMap::new();
@@ -490,7 +532,8 @@ pub fn logons_and_services(activities: &[Activity], address: Option<std::net::Ip
         .into_values()
         .filter_map(|spellings| {
             let total = spellings.values().sum();
-            let (spelling, _) = spellings.into_iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))?;
+            let (spelling, _) =
+                spellings.into_iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))?;
             Some((spelling, total))
         })
         .collect();
@@ -500,6 +543,30 @@ pub fn logons_and_services(activities: &[Activity], address: Option<std::net::Ip
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chart_scale_is_round_numbers_above_the_peak() {
+        assert_eq!(axis_scale(0), (1, 1));
+        assert_eq!(axis_scale(1), (1, 1));
+        assert_eq!(axis_scale(5), (1, 5));
+        assert_eq!(axis_scale(7), (2, 8));
+        assert_eq!(axis_scale(23), (5, 25));
+        assert_eq!(axis_scale(1234), (500, 1500));
+        assert_eq!(axis_scale(100_000), (20_000, 100_000));
+        assert!(axis_scale(u64::MAX).1 >= u64::MAX / 2);
+        let day = Timestamp::from_micros(1_764_547_200_000_000);
+        let svg = chart_svg(&[(day, [3, 2, 2])]);
+        // Lines at 0, 2, 4, 6, 8 with their labels; the bar's three segments reach 7 of 8.
+        for label in ["0", "2", "4", "6", "8"] {
+            assert!(svg.contains(&format!(r#"text-anchor="end">{label}</text>"#)), "{svg}");
+        }
+        let heights: usize = svg
+            .split("<rect ")
+            .skip(1)
+            .filter_map(|r| r.split("height=\"").nth(1)?.split('"').next()?.parse::<usize>().ok())
+            .sum();
+        assert_eq!(heights, 180 * 7 / 8, "{svg}");
+    }
 
     #[test]
     fn segments_and_days_round_trip_what_pages_put_in_urls() {

@@ -342,6 +342,43 @@ pub fn alert_filters_and_pages(store: &dyn Store) {
     let later = store.alert_histogram(&tenant("acme"), newest_first_seen.saturating_add_secs(1)).unwrap();
     assert!(later.is_empty(), "{later:?}");
     assert!(store.alert_histogram(&tenant("globex"), Timestamp::from_micros(0)).unwrap().is_empty());
+
+    // An entity's alerts by status (read from the entity rows, which carry each alert's status
+    // and last activity): closing one takes it off the entity's open alerts, an update that
+    // reopens it brings it back, first as the newest.
+    let attacker = entity_key("ip", "10.99.0.21");
+    let by = |status: Option<AlertStatus>| {
+        list(AlertFilter { entity: Some(attacker.clone()), status, ..Default::default() }, Page::default())
+    };
+    let ids = |page: &orthrus_store::AlertPage| page.alerts.iter().map(|a| a.id.clone()).collect::<Vec<_>>();
+    let named = all.iter().filter(|a| a.source.ip.is_some_and(|ip| ip.to_string() == "10.99.0.21")).count();
+    assert!(named >= 2, "{named}");
+    assert_eq!(by(None).total, named as u64);
+    let everyone_open =
+        list(AlertFilter { status: Some(AlertStatus::Open), ..Default::default() }, Page::default());
+    let expected: Vec<String> =
+        ids(&everyone_open).into_iter().filter(|id| ids(&by(None)).contains(id)).collect();
+    assert_eq!(ids(&by(Some(AlertStatus::Open))), expected, "the same alerts, in the same order");
+    let victim =
+        all.iter().find(|a| by(Some(AlertStatus::Open)).alerts.iter().any(|r| r.id == a.id)).unwrap();
+    let open_before = by(Some(AlertStatus::Open)).total;
+    let change = StatusChange {
+        time: t(9),
+        author: "alice".into(),
+        status: AlertStatus::Closed,
+        classification: Some(Classification::FalsePositive),
+        reason: String::new(),
+    };
+    assert!(store.change_status(&tenant("acme"), &victim.id, &change).unwrap());
+    assert_eq!(by(Some(AlertStatus::Open)).total, open_before - 1);
+    assert_eq!(ids(&by(Some(AlertStatus::Closed))).iter().filter(|id| **id == victim.id).count(), 1);
+    assert_eq!(by(None).total, named as u64);
+    let mut again = victim.clone();
+    again.last_seen = all.iter().map(|a| a.last_seen).max().unwrap().saturating_add_secs(60);
+    assert_eq!(store.upsert_alert(&again).unwrap(), Upserted::Reopened);
+    let reopened = by(Some(AlertStatus::Open));
+    assert_eq!((reopened.total, ids(&reopened)[0].as_str()), (open_before, victim.id.as_str()));
+    assert_eq!(ids(&by(None))[0], victim.id, "the entity rows moved with its last activity");
 }
 
 /// Each tenant keeps its own last directory snapshot; a new one replaces it.
