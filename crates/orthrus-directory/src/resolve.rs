@@ -43,6 +43,11 @@ pub enum Method {
     SharePath,
     /// An NTLM AUTHENTICATE message's workstation field (client-supplied).
     NtlmWorkstation,
+    /// The server's name in its NTLM CHALLENGE (MsvAvNbComputerName, echoed in the client's
+    /// NTLMv2 response), taken only when the client named the same computer in the SPN it
+    /// meant to reach (MsvAvTargetName): a relay forwards another server's challenge, and its
+    /// victim's SPN names the relay, so the two disagree there.
+    NtlmServerName,
     /// A logon event's workstation name beside its source address (client-supplied).
     EventWorkstation,
     /// The host registered or refreshed its own name (NetBIOS name service, DNS dynamic update).
@@ -66,6 +71,7 @@ impl Method {
             Method::ServiceTicketPresented => "service_ticket_presented",
             Method::SharePath => "share_path",
             Method::NtlmWorkstation => "ntlm_workstation",
+            Method::NtlmServerName => "ntlm_server_name",
             Method::EventWorkstation => "event_workstation",
             Method::NameRegistration => "name_registration",
             Method::NetbiosAnswer => "netbios_answer",
@@ -83,6 +89,7 @@ impl Method {
             Method::ServiceTicketPresented => "a client presented it a service ticket for that computer",
             Method::SharePath => "a share path a client asked it for",
             Method::NtlmWorkstation => "the workstation name in its NTLM logons (client-supplied)",
+            Method::NtlmServerName => "its NTLM challenge, for the name the client asked for",
             Method::EventWorkstation => "the workstation name in logon events (client-supplied)",
             Method::NameRegistration => "it registered the name itself (NetBIOS or DNS update)",
             Method::NetbiosAnswer => "a NetBIOS name answer",
@@ -100,6 +107,7 @@ impl Method {
             Method::NameRegistration
             | Method::ReverseDns
             | Method::NtlmWorkstation
+            | Method::NtlmServerName
             | Method::ServiceTicketPresented => Confidence::Medium,
             Method::EventWorkstation | Method::NetbiosAnswer | Method::DnsAnswer | Method::SharePath => {
                 Confidence::Low
@@ -220,6 +228,11 @@ impl NameResolver {
             // whose MIC was stripped was relayed, and a DC's name claimed from an address that
             // is no KDC is a coerced DC's authentication passed on (NTLM relay).
             ActivityKind::NtlmAuthenticated(auth) if !activity.from_event_log() && !auth.mic_missing => {
+                if let (Some(destination), Some(server)) =
+                    (activity.destination, Self::server_asked_for(auth))
+                {
+                    self.record(destination.ip, server, Method::NtlmServerName, time);
+                }
                 let Some(ip) = source else { return };
                 let names_a_dc =
                     normalize(&auth.workstation).is_some_and(|(n, _)| self.server_names.contains(&n));
@@ -325,6 +338,17 @@ impl NameResolver {
         }
     }
 
+    /// The server's own name from an NTLM exchange, when the client's SPN names that computer
+    /// too (`cifs/dc1.lab.test` for `DC1`) and the logon did not fail. An SPN holding an
+    /// address, or none (most tools send none), corroborates nothing.
+    fn server_asked_for(auth: &orthrus_model::NtlmAuthentication) -> Option<&str> {
+        let server = auth.server_name.as_deref()?;
+        let spn_host = auth.target_name.as_deref()?.split('/').nth(1)?.split(':').next()?;
+        let first_label = spn_host.split('.').next()?;
+        let agree = spn_host.parse::<IpAddr>().is_err() && first_label.eq_ignore_ascii_case(server);
+        (agree && !matches!(auth.outcome, AuthOutcome::Failed { .. })).then_some(server)
+    }
+
     fn kdc(&mut self, activity: &Activity, answered: bool) {
         if answered
             && !activity.from_event_log()
@@ -396,6 +420,40 @@ mod tests {
         r.record(ip("10.0.0.7"), "", Method::NtlmWorkstation, t);
         assert_eq!(r.resolve(ip("10.0.0.7")), None, "generic names say nothing");
         assert_eq!(ptr_address("21.0.99.10.in-addr.arpa."), Some(ip("10.99.0.21")));
+    }
+
+    /// An NTLM logon from `client` to `server` as the wire shows it.
+    fn ntlm(client: &str, server: &str, spn: &str, server_name: &str, result: &str) -> Activity {
+        serde_json::from_value(serde_json::json!({
+            "time": "2026-11-25T07:17:51Z", "tenant": "t", "sensor": "s",
+            "source": {"ip": client, "port": 40000}, "destination": {"ip": server, "port": 445},
+            "transport": "tcp", "provenance": [],
+            "activity": "ntlm_authenticated", "via": "smb", "user": "bob", "domain": "CORP",
+            "workstation": "", "response": "v2", "mic": true, "target_name": spn,
+            "server_name": server_name, "channel_bindings": false, "result": result,
+            "status": "0xc000006d",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_server_is_named_by_its_ntlm_challenge_only_for_the_name_the_client_asked_for() {
+        let mut r = NameResolver::new();
+        r.observe(&ntlm("10.0.0.5", "10.0.0.10", "cifs/dc1.corp.example", "DC1", "succeeded"));
+        let got = r.resolve(ip("10.0.0.10")).unwrap();
+        assert_eq!((got.computer.as_str(), got.methods.as_slice()), ("DC1", &[Method::NtlmServerName][..]));
+        assert_eq!(r.resolve(ip("10.0.0.5")), None, "the client is not named by the server's name");
+
+        // A relay at .66 forwards DC1's challenge to a victim that meant to reach the relay
+        // (by address or by the relay's own name): the relay is not named DC1.
+        r.observe(&ntlm("10.0.0.7", "10.0.0.66", "cifs/10.0.0.66", "DC1", "succeeded"));
+        r.observe(&ntlm("10.0.0.7", "10.0.0.66", "cifs/kali.corp.example", "DC1", "succeeded"));
+        // Without an SPN (most tools), or when the logon failed, nothing is learnt.
+        r.observe(&ntlm("10.0.0.8", "10.0.0.67", "", "FS01", "succeeded"));
+        r.observe(&ntlm("10.0.0.8", "10.0.0.68", "cifs/fs02", "FS02", "failed"));
+        for silent in ["10.0.0.66", "10.0.0.67", "10.0.0.68"] {
+            assert_eq!(r.resolve(ip(silent)), None, "{silent}");
+        }
     }
 
     #[test]

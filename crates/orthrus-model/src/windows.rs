@@ -147,6 +147,11 @@ pub struct NtlmAuthentication {
     /// The SPN the client meant to reach (MsvAvTargetName), when it said.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_name: Option<String>,
+    /// The NetBIOS name the server gave itself in its CHALLENGE, as the client's NTLMv2
+    /// response echoes it (MsvAvNbComputerName): the server's claim, which a relay forwards
+    /// from the server it relays to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
     /// Whether the client sent channel bindings (MsvAvChannelBindings, non-zero).
     pub channel_bindings: bool,
     #[serde(flatten)]

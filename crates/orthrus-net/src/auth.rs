@@ -52,6 +52,10 @@ pub(crate) fn client_auth(blob: &[u8], via: Carrier) -> Result<Option<ClientAuth
                     mic_missing: a.mic_missing(),
                     os_version: a.version.map(|v| format!("{}.{}.{}", v.major, v.minor, v.build)),
                     target_name,
+                    server_name: client_pairs
+                        .and_then(|p| p.iter().find(|pair| pair.id == AvId::NB_COMPUTER_NAME))
+                        .map(|pair| pair.text())
+                        .filter(|t| !t.is_empty()),
                     channel_bindings,
                     outcome: AuthOutcome::Unknown,
                 })))

@@ -333,6 +333,16 @@ async fn an_analyst_follows_an_alert_to_the_account_and_closes_it() {
             .to_owned()
     };
     assert!(resolved(&address.body).contains("not resolved"), "{}", address.body);
+    // The DC's address is named from the wire: its NTLM challenge gave the name the client
+    // asked for.
+    let dc = send(&f.app, "GET", "/ui/t/acme/entities/ip:10.99.0.10", Some(&cookie), None).await;
+    assert!(dc.body.contains("<h1>10.99.0.10 (DC1)</h1>"), "{}", dc.body);
+    let dc_name = resolved(&dc.body);
+    assert!(dc_name.contains(r#"<a href="/ui/t/acme/entities/computer:dc1">DC1</a>"#), "{dc_name}");
+    assert!(dc_name.contains("its NTLM challenge, for the name the client asked for"), "{dc_name}");
+    // Accounts used from the DC's address: none (they were used against it); who reached it.
+    assert!(!dc.body.contains(r#"id="accounts-used""#), "{}", dc.body);
+    assert!(dc.body.contains("Reached from"));
 
     // Closing needs the session's CSRF token.
     let token = csrf(&page.body);

@@ -153,5 +153,14 @@ mod tests {
         for recording in ["dcsync", "group_membership_change", "benign_logon"] {
             assert!(named_dc.iter().any(|n| n == recording), "{recording}: DC1 unnamed; {named_dc:?}");
         }
+        // From the wire alone: secretsdump asked for `cifs/dc1.lab.test`, and the DC's NTLM
+        // challenge gave its name as DC1.
+        let mut context = Context::new(&DetectionConfig::default());
+        for activity in orthrus_testkit::lab_activities("dcsync") {
+            context.observe(&activity);
+        }
+        let resolution = context.resolve(dc).expect("the DC named by the capture alone");
+        assert_eq!(resolution.computer, "DC1");
+        assert!(resolution.methods.contains(&Method::NtlmServerName), "{resolution:?}");
     }
 }

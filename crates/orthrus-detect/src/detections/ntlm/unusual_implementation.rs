@@ -230,6 +230,7 @@ mod tests {
             mic_missing: false,
             os_version: Some("10.0.19041".into()),
             target_name: None,
+            server_name: None,
             channel_bindings: false,
             outcome: AuthOutcome::Unknown,
         };
