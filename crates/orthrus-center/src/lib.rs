@@ -208,6 +208,10 @@ impl Center {
     /// brings the stored alerts up to date, forwarding nothing (what the replay finds was
     /// forwarded when it first happened).
     fn replay(&self, tenant: &TenantId, slot: &mut Option<Engine>) -> Result<(), CenterError> {
+        // Each stored alert keeps the incident it was given (and a SIEM received), whatever
+        // order the replay presents the alerts in.
+        let known = self.store.alert_incidents(tenant)?;
+        self.engine(tenant, slot).remember_incidents(known);
         let mut after = 0;
         loop {
             let page = self.store.activities_after(tenant, after, REPLAY_PAGE)?;

@@ -81,14 +81,32 @@ impl Correlator {
         }
     }
 
+    /// Remembers the incident an alert was given before (by a center before its restart): the
+    /// alert keeps it when presented again, and the incident is open again for alerts that
+    /// link to it, whatever order the replay presents them in.
+    pub fn remember(&mut self, alert_id: String, incident_id: String) {
+        if self.assigned.len() < MAX_ALERTS_REMEMBERED {
+            self.assigned.insert(alert_id, incident_id);
+        }
+    }
+
     /// Sets `alert.incident`: the incident it was given before, or the one it joins now.
     pub fn assign(&mut self, alert: &mut Alert) {
         let links = links_of(alert);
         if let Some(id) = self.assigned.get(&alert.id) {
             alert.incident = Some(id.clone());
-            if let Some(incident) = self.open.iter_mut().find(|i| &i.id == id) {
-                incident.links.extend(links);
-                incident.last_seen = incident.last_seen.max(alert.last_seen);
+            match self.open.iter_mut().find(|i| &i.id == id) {
+                Some(incident) => {
+                    incident.links.extend(links);
+                    incident.last_seen = incident.last_seen.max(alert.last_seen);
+                }
+                // Remembered from before a restart: open again with this alert's links.
+                None => self.open.push(OpenIncident {
+                    id: id.clone(),
+                    tenant: alert.tenant.clone(),
+                    links,
+                    last_seen: alert.last_seen,
+                }),
             }
             return;
         }
@@ -279,6 +297,34 @@ mod tests {
         let mut updated = alert("a", 0, "10.0.0.66", "eve", &[]);
         correlator.assign(&mut updated);
         assert_eq!(updated.incident.as_deref(), Some("inc-a"));
+    }
+
+    /// After a restart the replay may present a tenant's alerts in another order: remembered,
+    /// each keeps its incident, and a new alert linking to them joins that incident.
+    #[test]
+    fn remembered_incidents_survive_a_replay_in_another_order() {
+        let mut before = [
+            alert("a", 0, "10.0.0.21", "bob", &[("account", "svc_sql", false)]),
+            alert("b", 40, "10.0.0.21", "da_admin", &[]),
+        ];
+        assert_eq!(incidents(&mut before), ["inc-a", "inc-a"]);
+        let replay = |remember: bool| {
+            let mut correlator = Correlator::new(&IncidentSettings::default());
+            if remember {
+                for stored in &before {
+                    correlator.remember(stored.id.clone(), stored.incident.clone().unwrap());
+                }
+            }
+            let mut again = [before[1].clone(), before[0].clone()];
+            let mut new = alert("c", 60, "10.0.0.99", "da_admin", &[]);
+            for a in again.iter_mut().chain(std::iter::once(&mut new)) {
+                a.incident = None;
+                correlator.assign(a);
+            }
+            [&again[0], &again[1], &new].map(|a| a.incident.clone().unwrap())
+        };
+        assert_eq!(replay(true), ["inc-a", "inc-a", "inc-a"]);
+        assert_eq!(replay(false), ["inc-b", "inc-b", "inc-b"], "unremembered, the order decides");
     }
 
     #[test]

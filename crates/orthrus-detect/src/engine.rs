@@ -122,6 +122,14 @@ impl Engine {
         self.context.resolve(ip)
     }
 
+    /// The incidents the tenant's alerts were given before (a center's store, before a replay):
+    /// each alert keeps its own when the replay presents it again.
+    pub fn remember_incidents(&mut self, assigned: impl IntoIterator<Item = (String, String)>) {
+        for (alert, incident) in assigned {
+            self.correlator.remember(alert, incident);
+        }
+    }
+
     /// Records a name an active lookup found for an address.
     pub fn learn_name(&mut self, ip: IpAddr, name: &str, method: orthrus_directory::Method, time: Timestamp) {
         self.context.learn_name(ip, name, method, time);

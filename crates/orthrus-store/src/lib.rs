@@ -364,6 +364,10 @@ pub(crate) const INCIDENTS_QUERY: &str = "SELECT incident, count(*), min(first_s
 pub(crate) const INCIDENT_COUNT_QUERY: &str =
     "SELECT count(DISTINCT incident) FROM alerts WHERE tenant = ?1 AND incident IS NOT NULL";
 
+/// Each alert with its incident ([`Store::alert_incidents`]).
+pub(crate) const ALERT_INCIDENTS_QUERY: &str =
+    "SELECT id, incident FROM alerts WHERE tenant = ?1 AND incident IS NOT NULL";
+
 /// Keeps an alert's incident in its column (an upsert's second statement).
 pub(crate) const SET_INCIDENT: &str = "UPDATE alerts SET incident = ?3 WHERE tenant = ?1 AND id = ?2";
 
@@ -513,6 +517,9 @@ pub trait Store: Send + Sync {
     /// The tenant's incidents, newest first; an incident's alerts are those with the entity
     /// key `incident:ID` ([`AlertFilter::entity`]).
     fn incidents(&self, tenant: &TenantId, page: Page) -> Result<IncidentPage>;
+    /// Every alert of the tenant with its incident (alert id, incident id): what a center's
+    /// replay remembers, so each alert keeps the incident it was given.
+    fn alert_incidents(&self, tenant: &TenantId) -> Result<Vec<(String, String)>>;
     /// The `limit` entity keys most open alerts name, with their counts, most first.
     fn top_entities(&self, tenant: &TenantId, limit: usize) -> Result<Vec<(String, u64)>>;
     /// The tenant's alerts first seen at or after `since`, counted per UTC day of their first

@@ -18,11 +18,11 @@ use crate::rows::{
     sensor_record, seq, severity, status, valid_comment, valid_name,
 };
 use crate::{
-    ActivityQuery, AlertBucket, AlertFilter, AlertPage, AlertRecord, AlertStatus, Comment, DAY_MICROS,
-    ExclusionKind, ExclusionRecord, INCIDENT_COUNT_QUERY, INCIDENTS_QUERY, IncidentPage, Ingested,
-    NewExclusion, Page, Result, Role, SET_INCIDENT, SensorRecord, Store, StoreError, TOP_ENTITIES_QUERY,
-    TOP_ENTITIES_SAMPLE, TenantRecord, TokenRecord, Upserted, UserRecord, alert_entities, incident_summary,
-    valid_tenant_id,
+    ALERT_INCIDENTS_QUERY, ActivityQuery, AlertBucket, AlertFilter, AlertPage, AlertRecord, AlertStatus,
+    Comment, DAY_MICROS, ExclusionKind, ExclusionRecord, INCIDENT_COUNT_QUERY, INCIDENTS_QUERY, IncidentPage,
+    Ingested, NewExclusion, Page, Result, Role, SET_INCIDENT, SensorRecord, Store, StoreError,
+    TOP_ENTITIES_QUERY, TOP_ENTITIES_SAMPLE, TenantRecord, TokenRecord, Upserted, UserRecord, alert_entities,
+    incident_summary, valid_tenant_id,
 };
 
 mod embedded {
@@ -529,6 +529,11 @@ impl Store for PostgresStore {
             incidents.push(incident_summary(&entity, numbers));
         }
         Ok(IncidentPage { incidents, total: u64::try_from(total).unwrap_or_default() })
+    }
+
+    fn alert_incidents(&self, tenant: &TenantId) -> Result<Vec<(String, String)>> {
+        let rows = self.lock().query(&lifecycle::dollars(ALERT_INCIDENTS_QUERY), &[&&*tenant.0])?;
+        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
     }
 
     fn top_entities(&self, tenant: &TenantId, limit: usize) -> Result<Vec<(String, u64)>> {

@@ -521,6 +521,10 @@ impl Store for SqliteStore {
         incidents::incidents(&self.lock(), tenant, page)
     }
 
+    fn alert_incidents(&self, tenant: &TenantId) -> Result<Vec<(String, String)>> {
+        incidents::alert_incidents(&self.lock(), tenant)
+    }
+
     fn top_entities(&self, tenant: &TenantId, limit: usize) -> Result<Vec<(String, u64)>> {
         incidents::top_entities(&self.lock(), tenant, limit)
     }

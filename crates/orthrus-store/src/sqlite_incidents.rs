@@ -5,7 +5,8 @@ use orthrus_model::TenantId;
 use rusqlite::{Connection, params};
 
 use crate::{
-    INCIDENT_COUNT_QUERY, INCIDENTS_QUERY, IncidentPage, Page, Result, TOP_ENTITIES_SAMPLE, incident_summary,
+    ALERT_INCIDENTS_QUERY, INCIDENT_COUNT_QUERY, INCIDENTS_QUERY, IncidentPage, Page, Result,
+    TOP_ENTITIES_SAMPLE, incident_summary,
 };
 
 pub(crate) fn incidents(connection: &Connection, tenant: &TenantId, page: Page) -> Result<IncidentPage> {
@@ -21,6 +22,12 @@ pub(crate) fn incidents(connection: &Connection, tenant: &TenantId, page: Page) 
         incidents.push(incident_summary(&entity, numbers));
     }
     Ok(IncidentPage { incidents, total: u64::try_from(total).unwrap_or_default() })
+}
+
+pub(crate) fn alert_incidents(connection: &Connection, tenant: &TenantId) -> Result<Vec<(String, String)>> {
+    let mut statement = connection.prepare_cached(ALERT_INCIDENTS_QUERY)?;
+    let rows = statement.query_map([&*tenant.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// `TOP_ENTITIES_QUERY`'s ranking in two steps: the latest open alerts by the last-seen

@@ -45,7 +45,12 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "viewer",
         "Alerts, newest first; filters severity, status, detection, since, until, entity; paging offset, limit",
     ),
-    ("get", "/api/v1/tenants/{tenant}/alerts/{id}", "viewer", "One alert with its comments"),
+    (
+        "get",
+        "/api/v1/tenants/{tenant}/alerts/{id}",
+        "viewer",
+        "One alert with its comments, status history and its detection's guidance (meaning, impact, recommended actions)",
+    ),
     (
         "patch",
         "/api/v1/tenants/{tenant}/alerts/{id}",
@@ -97,7 +102,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "get",
         "/api/v1/tenants/{tenant}/entities/{entity}",
         "viewer",
-        "An entity's profile: directory attributes, sensitivity and why, honeytoken, alerts, recent activity",
+        "An entity's profile: directory attributes, sensitivity and why, honeytoken, alerts, recent activity; for an address, its computer as name resolution knows it",
     ),
     ("get", "/metrics", "user", "The center's counters in Prometheus text format (no tenant labels)"),
     ("get", "/api/v1/openapi.json", "anyone", "This API's OpenAPI 3.1 document"),
