@@ -117,9 +117,22 @@ pub(crate) enum FilterValue {
 pub(crate) const INSERT_ALERT_ENTITY: &str = "INSERT INTO alert_entities (tenant, entity, alert, last_seen, status) \
      SELECT ?1, ?2, ?3, last_seen, status FROM alerts WHERE tenant = ?1 AND id = ?3 ON CONFLICT DO NOTHING";
 
-/// An alert's new status on its entity rows too. `?1` tenant, `?2` alert, `?3` status.
+/// An alert's new status on its entity rows too. `?1` tenant, `?2` alert, `?3` status. SQLite
+/// runs [`SQLITE_SET_ENTITY_STATUS`].
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) const SET_ENTITY_STATUS: &str =
     "UPDATE alert_entities SET status = ?3 WHERE tenant = ?1 AND alert = ?2";
+
+/// An alert's entity rows, found by the alert. Without statistics SQLite's planner reads them
+/// through `alert_entities_by_time` by tenant alone (the columns it covers make it look cheap):
+/// every entity row of the tenant for each alert stored, closed or ranked, which made storing
+/// 100 000 alerts take minutes instead of seconds. `INDEXED BY` says which index answers.
+pub(crate) const SQLITE_ENTITY_ROWS_OF_ALERT: &str =
+    "SELECT entity FROM alert_entities INDEXED BY alert_entities_by_alert WHERE tenant = ?1 AND alert = ?2";
+pub(crate) const SQLITE_DELETE_ENTITY_ROWS: &str =
+    "DELETE FROM alert_entities INDEXED BY alert_entities_by_alert WHERE tenant = ?1 AND alert = ?2";
+/// [`SET_ENTITY_STATUS`] with its index named. `?3` the status.
+pub(crate) const SQLITE_SET_ENTITY_STATUS: &str = "UPDATE alert_entities INDEXED BY alert_entities_by_alert SET status = ?3 WHERE tenant = ?1 AND alert = ?2";
 
 /// One page of an alert listing as SQL: the count, and the page's records (`?N` placeholders,
 /// or `$N` for PostgreSQL), over `values`.

@@ -12,9 +12,9 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use crate::blocks::{self, Window};
 use crate::lifecycle::{self, StatusChange};
 use crate::rows::{
-    ALERT_COLUMNS, AlertRow, FilterValue, INSERT_ALERT_ENTITY, SENSOR_COLUMNS, SET_ENTITY_STATUS, SensorRow,
-    activity_limit, alert_listing, alert_record, invalid_comment, invalid_name, invalid_tenant, micros,
-    sensor_record, seq, severity, status, valid_comment, valid_name,
+    ALERT_COLUMNS, AlertRow, FilterValue, INSERT_ALERT_ENTITY, SENSOR_COLUMNS, SQLITE_DELETE_ENTITY_ROWS,
+    SQLITE_SET_ENTITY_STATUS, SensorRow, activity_limit, alert_listing, alert_record, invalid_comment,
+    invalid_name, invalid_tenant, micros, sensor_record, seq, severity, status, valid_comment, valid_name,
 };
 use crate::sqlite_incidents as incidents;
 use crate::sqlite_users::{self as users, exists_or};
@@ -452,10 +452,7 @@ impl Store for SqliteStore {
                         record
                     ],
                 )?;
-                transaction.execute(
-                    "DELETE FROM alert_entities WHERE tenant = ?1 AND alert = ?2",
-                    params![tenant, &alert.id],
-                )?;
+                transaction.execute(SQLITE_DELETE_ENTITY_ROWS, params![tenant, &alert.id])?;
                 if reopen { Upserted::Reopened } else { Upserted::Updated }
             }
         };
@@ -565,7 +562,7 @@ impl Store for SqliteStore {
             "UPDATE alerts SET status = ?3 WHERE tenant = ?1 AND id = ?2",
             params![&*tenant.0, id, status.name()],
         )?;
-        transaction.execute(SET_ENTITY_STATUS, params![&*tenant.0, id, status.name()])?;
+        transaction.execute(SQLITE_SET_ENTITY_STATUS, params![&*tenant.0, id, status.name()])?;
         transaction.commit()?;
         Ok(changed > 0)
     }
@@ -591,7 +588,7 @@ impl Store for SqliteStore {
             "UPDATE alerts SET status = ?3 WHERE tenant = ?1 AND id = ?2",
             params![&*tenant.0, id, change.status.name()],
         )?;
-        transaction.execute(SET_ENTITY_STATUS, params![&*tenant.0, id, change.status.name()])?;
+        transaction.execute(SQLITE_SET_ENTITY_STATUS, params![&*tenant.0, id, change.status.name()])?;
         transaction.commit()?;
         Ok(kept > 0)
     }

@@ -45,8 +45,7 @@ pub(crate) fn top_entities(
     )?;
     let ids: Vec<String> =
         latest.query_map(params![&*tenant.0, sample], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-    let mut entities_of =
-        connection.prepare_cached("SELECT entity FROM alert_entities WHERE tenant = ?1 AND alert = ?2")?;
+    let mut entities_of = connection.prepare_cached(crate::rows::SQLITE_ENTITY_ROWS_OF_ALERT)?;
     let mut counts: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     for id in &ids {
         for entity in entities_of.query_map(params![&*tenant.0, id], |r| r.get::<_, String>(0))? {

@@ -3,8 +3,7 @@
 //! incident (an incident holds alerts within its window; an analyst also wants the alert on
 //! the same account last month).
 
-use orthrus_model::TenantId;
-use orthrus_model::{Alert, Timestamp};
+use orthrus_model::{Alert, TenantId, Timestamp};
 use orthrus_store::{AlertFilter, Page, Store, entity_key};
 
 use super::view::AlertRow;
@@ -101,7 +100,7 @@ mod tests {
             "id": "ort-1", "tenant": "acme", "detection": "ORT-TEST", "title": "t",
             "description": "d", "severity": "medium", "status": "open",
             "mitre": {"tactic": "TA0006", "techniques": []},
-            "first_seen": 1, "last_seen": 2, "count": 1,
+            "first_seen": "2026-12-01T10:00:00Z", "last_seen": "2026-12-01T10:05:00Z", "count": 1,
             "source": {"ip": "10.1.2.3", "account": "alice"},
             "targets": {"accounts": ["svc_sql"], "computers": ["10.1.2.1", "FS01"]},
             "evidence": [], "sensor": "s",

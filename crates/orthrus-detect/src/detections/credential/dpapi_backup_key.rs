@@ -177,7 +177,7 @@ mod tests {
         // Samba wants packet privacy for BackupKey: the signed request is refused with a fault.
         assert_eq!(
             alert.description,
-            "LAB\\da_admin read the DPAPI domain backup key (BACKUPKEY_RETRIEVE_BACKUP_KEY_GUID) of 10.99.0.10 from 10.99.0.21: failed BackuprKey."
+            "LAB\\da_admin read the DPAPI domain backup key (BACKUPKEY_RETRIEVE_BACKUP_KEY_GUID) of DC1 (10.99.0.10) from 10.99.0.21: failed BackuprKey."
         );
     }
 
