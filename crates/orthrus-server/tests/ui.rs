@@ -321,6 +321,16 @@ async fn an_analyst_follows_an_alert_to_the_account_and_closes_it() {
     assert!(address.body.contains("<h1>10.99.0.21</h1>"), "{}", address.body);
     let used = address.body.split(r#"id="accounts-used""#).nth(1).unwrap_or_default();
     assert!(used.contains("da_admin"), "{}", address.body);
+    let services = |body: &str| {
+        body.split(r#"id="services-heading""#)
+            .nth(1)
+            .unwrap_or_default()
+            .split("</section>")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(services(&address.body).contains("<code>MSSQLSvc/sql01.lab.test</code>"), "{}", address.body);
     // Its computer as name resolution knows it: nothing in these captures names the
     // attacker's host, and a wrong name would be worse than none.
     let resolved = |body: &str| {
@@ -337,12 +347,16 @@ async fn an_analyst_follows_an_alert_to_the_account_and_closes_it() {
     // asked for.
     let dc = send(&f.app, "GET", "/ui/t/acme/entities/ip:10.99.0.10", Some(&cookie), None).await;
     assert!(dc.body.contains("<h1>10.99.0.10 (DC1)</h1>"), "{}", dc.body);
+    // An address is no directory object: its computer's page has the directory's facts.
+    assert!(!dc.body.contains("<dt>Directory name</dt>") && profile.body.contains("<dt>Directory name</dt>"));
     let dc_name = resolved(&dc.body);
     assert!(dc_name.contains(r#"<a href="/ui/t/acme/entities/computer:dc1">DC1</a>"#), "{dc_name}");
     assert!(dc_name.contains("its NTLM challenge, for the name the client asked for"), "{dc_name}");
     // Accounts used from the DC's address: none (they were used against it); who reached it.
     assert!(!dc.body.contains(r#"id="accounts-used""#), "{}", dc.body);
     assert!(dc.body.contains("Reached from"));
+    // Nor the services: the attacker asked the DC for tickets to them.
+    assert!(services(&dc.body).contains("Nothing seen."), "{}", dc.body);
 
     // Closing needs the session's CSRF token.
     let token = csrf(&page.body);
@@ -430,7 +444,8 @@ async fn an_incident_page_tells_one_attackers_alerts_in_order() {
     assert!(board.body.contains(&format!("/ui/t/acme/incidents/{incident}")), "{}", board.body);
     let top = board.body.split(r#"id="top-entities">"#).nth(1).unwrap_or_default();
     let first = top.split("</a>").next().unwrap_or_default().rsplit('>').next().unwrap_or_default();
-    assert_eq!(first, "ip:10.99.0.21", "{}", board.body);
+    assert_eq!(first, "10.99.0.21", "named, not keyed: {}", board.body);
+    assert!(top.contains(r#"<a href="/ui/t/acme/entities/ip:10.99.0.21">10.99.0.21</a> <span class="muted">address · 3 open alerts"#), "{top}");
     // The alert list names each alert's source and account.
     let alerts_page = send(&f.app, "GET", "/ui/t/acme/alerts", Some(&cookie), None).await;
     assert!(alerts_page.body.contains(r#"<td class="nowrap">10.99.0.21</td>"#), "{}", alerts_page.body);

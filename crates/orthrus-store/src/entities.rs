@@ -43,15 +43,27 @@ pub fn activity_entities(activity: &Activity) -> Vec<String> {
     keys
 }
 
+/// The key of an entity `alert` names. An account the directory knows is keyed by its
+/// directory name: Samba's audit names a group's new member by DN (`CN=Bob User,CN=Users,…`),
+/// the account other alerts and the account's profile call `LAB\bob`.
+pub fn alert_entity_key(alert: &Alert, kind: &str, name: &str) -> String {
+    let known = (kind == "account")
+        .then(|| alert.entities.iter().find(|e| e.kind == "account" && e.name.eq_ignore_ascii_case(name)))
+        .flatten()
+        .and_then(|e| e.directory_name.as_deref());
+    entity_key(kind, known.unwrap_or(name))
+}
+
 /// Every entity an alert names as source or target.
 pub fn alert_entities(alert: &Alert) -> Vec<String> {
+    let account = |name: &str| alert_entity_key(alert, "account", name);
     let mut keys: Vec<String> = Vec::new();
     if let Some(ip) = alert.source.ip {
         keys.push(entity_key("ip", &ip.to_string()));
     }
     keys.extend(alert.source.computer.iter().map(|c| entity_key("computer", c)));
-    keys.extend(alert.source.account.iter().map(|a| entity_key("account", a)));
-    keys.extend(alert.targets.accounts.iter().map(|a| entity_key("account", a)));
+    keys.extend(alert.source.account.iter().map(|a| account(a)));
+    keys.extend(alert.targets.accounts.iter().map(|a| account(a)));
     for computer in &alert.targets.computers {
         keys.push(match computer.parse::<IpAddr>() {
             Ok(ip) => entity_key("ip", &ip.to_string()),
@@ -60,7 +72,11 @@ pub fn alert_entities(alert: &Alert) -> Vec<String> {
     }
     keys.extend(alert.targets.services.iter().map(|s| entity_key("service", s)));
     for entity in &alert.entities {
-        keys.push(entity_key(&entity.kind, &entity.name));
+        keys.push(if entity.kind == "account" {
+            account(&entity.name)
+        } else {
+            entity_key(&entity.kind, &entity.name)
+        });
     }
     // The incident, as an entity of its alerts: its listing and its alerts come from the same
     // index as every entity's.
@@ -84,5 +100,31 @@ mod tests {
             assert_eq!(entity_key("computer", name), "computer:ws01");
         }
         assert_eq!(entity_key("ip", "10.0.0.5"), "ip:10.0.0.5");
+    }
+
+    #[test]
+    fn an_account_the_directory_knows_is_keyed_by_its_directory_name() {
+        let alert: Alert = serde_json::from_value(serde_json::json!({
+            "id": "ort-1", "tenant": "acme", "detection": "ORT-TEST", "title": "t",
+            "description": "d", "severity": "high", "status": "open",
+            "mitre": {"tactic": "TA0004", "techniques": []},
+            "first_seen": "2026-12-01T10:00:00Z", "last_seen": "2026-12-01T10:00:00Z", "count": 1,
+            "source": {"account": "LAB\\da_admin"},
+            "targets": {"accounts": ["CN=Bob User,CN=Users,DC=lab,DC=test", "CN=Gone,CN=Users,DC=lab,DC=test"]},
+            "evidence": [], "sensor": "s",
+            "entities": [
+                {"role": "target", "kind": "account", "name": "CN=Bob User,CN=Users,DC=lab,DC=test",
+                 "directory_name": "LAB\\bob", "sensitive": false, "honeytoken": false, "domain_controller": false},
+                {"role": "target", "kind": "account", "name": "CN=Gone,CN=Users,DC=lab,DC=test",
+                 "sensitive": false, "honeytoken": false, "domain_controller": false}
+            ],
+        }))
+        .unwrap();
+        let keys = alert_entities(&alert);
+        assert!(keys.contains(&"account:bob".to_owned()), "{keys:?}");
+        assert!(!keys.iter().any(|k| k.starts_with("account:cn=bob")), "{keys:?}");
+        // Unknown to the directory, the name it was given stays.
+        assert!(keys.contains(&"account:cn=gone,cn=users,dc=lab,dc=test".to_owned()), "{keys:?}");
+        assert!(keys.contains(&"account:da_admin".to_owned()), "{keys:?}");
     }
 }

@@ -33,7 +33,7 @@ mod sqlite_users;
 use orthrus_model::{Activity, Alert, Severity, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 
-pub use entities::{activity_entities, alert_entities, entity_key};
+pub use entities::{activity_entities, alert_entities, alert_entity_key, entity_key};
 pub use lifecycle::{Classification, MAX_REASON_CHARS, StatusChange};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;

@@ -225,6 +225,10 @@ fn an_analyst_investigates_and_closes_an_alert_in_chromium() {
         client.goto(&format!("{base}/ui/t/acme/")).await.unwrap();
         let svg = client.wait().for_element(Locator::Css("svg.chart")).await.unwrap();
         assert_eq!(svg.attr("role").await.unwrap().as_deref(), Some("img"));
+        // Entities by name: the member Samba's audit named by DN is the directory's bob.
+        let top = client.find(Locator::Id("top-entities")).await.unwrap().text().await.unwrap();
+        assert!(top.contains("bob account"), "{top}");
+        assert!(!top.to_lowercase().contains("cn=") && !top.contains("ip:"), "{top}");
         screenshot(&client, "03-dashboard").await;
 
         // Open the DCSync alert from the list.

@@ -88,11 +88,11 @@ fn position_text(at: Position) -> String {
     }
 }
 
-/// The profile page of an entity, by its key (a "computer" known only by its address is that
-/// address).
-fn entity_href(base: &str, kind: &str, name: &str) -> String {
+/// The profile page of an entity `alert` names, by its key (a "computer" known only by its
+/// address is that address).
+fn entity_href(base: &str, alert: &Alert, kind: &str, name: &str) -> String {
     let kind = if kind == "computer" && name.parse::<std::net::IpAddr>().is_ok() { "ip" } else { kind };
-    format!("{base}/entities/{}", segment(&orthrus_store::entity_key(kind, name)))
+    format!("{base}/entities/{}", segment(&orthrus_store::alert_entity_key(alert, kind, name)))
 }
 
 pub(super) async fn alert(
@@ -111,13 +111,13 @@ pub(super) async fn alert(
     let base = frame.base.clone();
     let mut source = Vec::new();
     if let Some(ip) = stored.source.ip {
-        source.push(("Address", ip.to_string(), Some(entity_href(&base, "ip", &ip.to_string()))));
+        source.push(("Address", ip.to_string(), Some(entity_href(&base, &stored, "ip", &ip.to_string()))));
     }
     if let Some(computer) = &stored.source.computer {
-        source.push(("Computer", computer.clone(), Some(entity_href(&base, "computer", computer))));
+        source.push(("Computer", computer.clone(), Some(entity_href(&base, &stored, "computer", computer))));
     }
     if let Some(account) = &stored.source.account {
-        source.push(("Account", account.clone(), Some(entity_href(&base, "account", account))));
+        source.push(("Account", account.clone(), Some(entity_href(&base, &stored, "account", account))));
     }
     let resolution = stored
         .source
@@ -135,7 +135,7 @@ pub(super) async fn alert(
             },
             kind: e.kind.clone(),
             name: e.name.clone(),
-            href: entity_href(&base, &e.kind, &e.name),
+            href: entity_href(&base, &stored, &e.kind, &e.name),
             directory_name: e.directory_name.clone().unwrap_or_default(),
             sensitive: e.sensitive,
             sensitive_reason: e.sensitive_reason.clone().unwrap_or_default(),
@@ -149,7 +149,7 @@ pub(super) async fn alert(
             role: "target",
             kind: kind.to_owned(),
             name: name.clone(),
-            href: entity_href(&base, kind, name),
+            href: entity_href(&base, &stored, kind, name),
             directory_name: String::new(),
             sensitive: false,
             sensitive_reason: String::new(),
@@ -167,9 +167,13 @@ pub(super) async fn alert(
         .source
         .ip
         .map(|ip| orthrus_store::entity_key("ip", &ip.to_string()))
-        .or_else(|| stored.source.account.as_deref().map(|a| orthrus_store::entity_key("account", a)))
+        .or_else(|| {
+            stored.source.account.as_deref().map(|a| orthrus_store::alert_entity_key(&stored, "account", a))
+        })
         .or_else(|| stored.source.computer.as_deref().map(|c| orthrus_store::entity_key("computer", c)))
-        .or_else(|| stored.targets.accounts.first().map(|a| orthrus_store::entity_key("account", a)))
+        .or_else(|| {
+            stored.targets.accounts.first().map(|a| orthrus_store::alert_entity_key(&stored, "account", a))
+        })
         .unwrap_or_default();
     let mut activities = if timeline_entity.is_empty() {
         Vec::new()

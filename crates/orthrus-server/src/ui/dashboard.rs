@@ -32,8 +32,8 @@ struct DashboardPage {
     health_issues: usize,
     sensors: usize,
     incidents: Vec<IncidentRow>,
-    /// Entity, its profile, `3 open alerts`.
-    top_entities: Vec<(String, String, String)>,
+    /// Each entity's name, kind, profile and `3 open alerts`.
+    top_entities: Vec<(String, String, String, String)>,
     /// How many of the latest open alerts the ranking reads.
     sample: usize,
 }
@@ -57,7 +57,10 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, page: TenantPa
         .into_iter()
         .map(|(key, open)| {
             let href = format!("{}/entities/{}", frame.base, view::segment(&key));
-            (key, href, view::plural(open, "open alert", "open alerts"))
+            // Named as a reader says it (`10.0.0.5`, an address), not by its key (`ip:10.0.0.5`).
+            let (kind, name) = key.split_once(':').unwrap_or(("", key.as_str()));
+            let kind = if kind == "ip" { "address" } else { kind };
+            (name.to_owned(), kind.to_owned(), href, view::plural(open, "open alert", "open alerts"))
         })
         .collect();
     Ok(html(&DashboardPage {

@@ -154,7 +154,13 @@ pub(super) async fn incident(
                     (Some(directory), "account") => directory.clone(),
                     _ => e.name.clone(),
                 },
-                href: format!("{base}/entities/{}", segment(&orthrus_store::entity_key(kind, &e.name))),
+                href: format!(
+                    "{base}/entities/{}",
+                    segment(&orthrus_store::entity_key(
+                        kind,
+                        e.directory_name.as_deref().filter(|_| kind == "account").unwrap_or(&e.name)
+                    ))
+                ),
                 marks: marks.join(", "),
             }
         })

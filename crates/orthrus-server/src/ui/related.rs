@@ -4,7 +4,7 @@
 //! the same account last month).
 
 use orthrus_model::{Alert, TenantId, Timestamp};
-use orthrus_store::{AlertFilter, Page, Store, entity_key};
+use orthrus_store::{AlertFilter, Page, Store, alert_entity_key};
 
 use super::view::AlertRow;
 
@@ -32,7 +32,7 @@ fn relating_entities(alert: &Alert) -> Vec<(String, String)> {
         |name: &str| alert.entities.iter().any(|e| e.domain_controller && e.name.eq_ignore_ascii_case(name));
     let mut keys: Vec<(String, String)> = Vec::new();
     let mut add = |kind: &str, name: &str| {
-        let key = entity_key(kind, name);
+        let key = alert_entity_key(alert, kind, name);
         if !name.is_empty() && !is_dc(name) && !keys.iter().any(|(k, _)| *k == key) {
             keys.push((key, format!("{kind} {name}")));
         }

@@ -485,8 +485,8 @@ fn chart_svg(days: &[(Timestamp, [u64; 3])]) -> String {
 pub type Ranked = Vec<(String, u64)>;
 
 /// The computers an entity's activities came from, the services they reached and the accounts
-/// they used. For an address's page (`address`), the accounts are those used *from* it and the
-/// computers the others that reached it. One account spelled several ways (`LAB\bob`,
+/// they used. For an address's page (`address`), the accounts and services are those used
+/// *from* it and the computers the others that reached it. One account spelled several ways (`LAB\bob`,
 /// `bob@LAB.TEST`) is one row, under its most frequent spelling.
 pub fn logons_and_services(
     activities: &[Activity],
@@ -519,7 +519,9 @@ pub fn logons_and_services(
             ActivityKind::NtlmAuthenticated(ntlm) => ntlm.target_name.clone(),
             _ => None,
         };
-        if let Some(service) = service.filter(|s| !s.is_empty()) {
+        // An address's services are those asked for from it: a DC's address is where every
+        // client asks for its tickets, which are the clients' services, not the DC's.
+        if let Some(service) = service.filter(|s| !s.is_empty() && from_here) {
             *services.entry(service).or_default() += 1;
         }
     }
