@@ -321,27 +321,15 @@ async fn an_analyst_follows_an_alert_to_the_account_and_closes_it() {
     assert!(address.body.contains("<h1>10.99.0.21</h1>"), "{}", address.body);
     let used = address.body.split(r#"id="accounts-used""#).nth(1).unwrap_or_default();
     assert!(used.contains("da_admin"), "{}", address.body);
-    let services = |body: &str| {
-        body.split(r#"id="services-heading""#)
-            .nth(1)
-            .unwrap_or_default()
-            .split("</section>")
-            .next()
-            .unwrap_or_default()
-            .to_owned()
+    // The part of a page between a marker and the end it names.
+    let between = |body: &str, start: &str, end: &str| {
+        body.split(start).nth(1).unwrap_or_default().split(end).next().unwrap_or_default().to_owned()
     };
+    let services = |body: &str| between(body, r#"id="services-heading""#, "</section>");
     assert!(services(&address.body).contains("<code>MSSQLSvc/sql01.lab.test</code>"), "{}", address.body);
     // Its computer as name resolution knows it: nothing in these captures names the
     // attacker's host, and a wrong name would be worse than none.
-    let resolved = |body: &str| {
-        body.split(r#"id="resolved-computer">"#)
-            .nth(1)
-            .unwrap_or_default()
-            .split("</dd>")
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let resolved = |body: &str| between(body, r#"id="resolved-computer">"#, "</dd>");
     assert!(resolved(&address.body).contains("not resolved"), "{}", address.body);
     // The DC's address is named from the wire: its NTLM challenge gave the name the client
     // asked for.
