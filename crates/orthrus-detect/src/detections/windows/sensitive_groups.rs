@@ -223,6 +223,8 @@ impl Detector for SensitiveGroups {
         } else {
             change.member.name.clone()
         };
+        // As the directory names it (`LAB\bob`), when it knows the DN or SID the log gave.
+        let member = context.directory().find(&member).map_or(member, |found| found.qualified_name());
         let dc = logged_on(activity);
         let names = self.episodes.named(
             &key,
@@ -287,6 +289,23 @@ mod tests {
         assert_eq!(alerts[0].severity, Severity::High);
         assert!(alerts[0].description.contains("Domain Admins"), "{}", alerts[0].description);
         assert_eq!(alerts[0].source.ip, Some("10.99.0.21".parse().unwrap()));
+    }
+
+    #[test]
+    fn names_the_member_as_the_directory_does() {
+        let config = crate::testing::extra::with_lab_directory(DetectionConfig::default());
+        let alerts = audit_alerts("group_membership_change", META.id, &config);
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let alert = &alerts[0];
+        assert!(alert.description.contains(" added LAB\\bob to "), "{}", alert.description);
+        assert_eq!(alert.targets.accounts.iter().collect::<Vec<_>>(), ["LAB\\bob"]);
+        // Without a directory, the DN Samba's audit gave.
+        let bare = audit_alerts("group_membership_change", META.id, &DetectionConfig::default());
+        assert!(
+            bare[0].description.contains(" added CN=Bob User,CN=Users,DC=lab,DC=test to "),
+            "{}",
+            bare[0].description
+        );
     }
 
     #[test]
