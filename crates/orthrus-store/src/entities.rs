@@ -72,11 +72,7 @@ pub fn alert_entities(alert: &Alert) -> Vec<String> {
     }
     keys.extend(alert.targets.services.iter().map(|s| entity_key("service", s)));
     for entity in &alert.entities {
-        keys.push(if entity.kind == "account" {
-            account(&entity.name)
-        } else {
-            entity_key(&entity.kind, &entity.name)
-        });
+        keys.push(alert_entity_key(alert, &entity.kind, &entity.name));
     }
     // The incident, as an entity of its alerts: its listing and its alerts come from the same
     // index as every entity's.
