@@ -28,6 +28,9 @@ mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
 }
 
+/// A stored alert's status and last activity, read before it is updated. `?1` tenant, `?2` id.
+const ALERT_STATE: &str = "SELECT status, last_seen FROM alerts WHERE tenant = ?1 AND id = ?2";
+
 pub struct SqliteStore {
     connection: Mutex<Connection>,
 }
@@ -409,11 +412,7 @@ impl Store for SqliteStore {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         let known: Option<(String, i64)> = transaction
-            .query_row(
-                "SELECT status, last_seen FROM alerts WHERE tenant = ?1 AND id = ?2",
-                params![tenant, &alert.id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row(ALERT_STATE, params![tenant, &alert.id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let outcome = match known {
             None => {

@@ -158,7 +158,7 @@ fn storing_an_alert_scans_no_table() {
     let store = SqliteStore::prepare(Connection::open_in_memory().unwrap()).unwrap();
     let connection = store.lock();
     let statements = [
-        "SELECT status, last_seen FROM alerts WHERE tenant = ?1 AND id = ?2",
+        ALERT_STATE,
         SQLITE_DELETE_ENTITY_ROWS,
         crate::SET_INCIDENT,
         crate::rows::INSERT_ALERT_ENTITY,

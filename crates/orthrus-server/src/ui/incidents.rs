@@ -145,22 +145,17 @@ pub(super) async fn incident(
             if e.honeytoken {
                 marks.push("honeytoken".into());
             }
+            // Accounts as the directory names them (their profile's key too); computers by
+            // their own name (the directory's `DOMAIN\NAME$` is the account behind it).
+            let name = match (&e.directory_name, e.kind.as_str()) {
+                (Some(directory), "account") => directory.clone(),
+                _ => e.name.clone(),
+            };
             EntityItem {
                 role: if e.role == EntityRole::Source { "source" } else { "target" },
                 kind: if address { "address".into() } else { e.kind.clone() },
-                // Accounts as the directory names them; computers by their own name (the
-                // directory's `DOMAIN\NAME$` is the account behind it).
-                name: match (&e.directory_name, e.kind.as_str()) {
-                    (Some(directory), "account") => directory.clone(),
-                    _ => e.name.clone(),
-                },
-                href: format!(
-                    "{base}/entities/{}",
-                    segment(&orthrus_store::entity_key(
-                        kind,
-                        e.directory_name.as_deref().filter(|_| kind == "account").unwrap_or(&e.name)
-                    ))
-                ),
+                href: format!("{base}/entities/{}", segment(&orthrus_store::entity_key(kind, &name))),
+                name,
                 marks: marks.join(", "),
             }
         })
