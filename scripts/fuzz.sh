@@ -31,6 +31,22 @@ fi
 
 cargo +nightly fuzz build -O >/dev/null
 
+evtx_seeds() {
+  local corpus="${ORTHRUS_CORPUS:-../../shared/corpus}" dir
+  dir=$(mktemp -d)
+  find "$corpus" -name '*.evtx' -print0 | python3 -c '
+import sys
+out = sys.argv[1]
+for n, path in enumerate(p for p in sys.stdin.read().split("\0") if p):
+    data = open(path, "rb").read()
+    for k in range(2):
+        chunk = data[4096 + k * 65536:4096 + (k + 1) * 65536]
+        if chunk.startswith(b"ElfChnk\0"):
+            open(f"{out}/{n:03}-{k}.bin", "wb").write(chunk)
+' "$dir"
+  echo "$dir"
+}
+
 seeds_of() {
   case "$1" in
     capture) echo "seeds/capture ../testdata/pcap" ;;
@@ -39,6 +55,9 @@ seeds_of() {
     spnego_blob) echo "../testdata/spnego" ;;
     samba_audit) echo "../testdata/audit" ;;
     directory_snapshot) echo "../testdata/directory" ;;
+    # The public corpus is read in place, never copied into the tree: its logs' first chunks
+    # are cut into a temporary folder for the run.
+    evtx_chunk) evtx_seeds ;;
     *) echo "seeds/$1" ;;
   esac
 }

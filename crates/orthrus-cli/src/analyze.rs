@@ -34,7 +34,8 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    let run = decode_files(&args.files, !args.no_progress, &mut |activity| engine.observe(&activity));
+    let run =
+        decode_files(&args.files, args.threads, !args.no_progress, &mut |activity| engine.observe(&activity));
     if let Some(server) = &args.reverse_dns {
         reverse_dns(&mut engine, server)?;
     }
@@ -98,7 +99,7 @@ fn reverse_dns(engine: &mut Engine, server: &str) -> anyhow::Result<()> {
 pub fn activities(args: &ActivitiesArgs) -> anyhow::Result<u8> {
     let mut sink = open_output(args.output.as_deref())?;
     let mut write_error: Option<std::io::Error> = None;
-    let run = decode_files(&args.files, false, &mut |activity| {
+    let run = decode_files(&args.files, None, false, &mut |activity| {
         if write_error.is_none() {
             let line = serde_json::to_writer(&mut sink, &activity)
                 .map_err(std::io::Error::from)
@@ -184,15 +185,32 @@ impl Progress for TerminalProgress {
 
 /// Decodes the files as one timeline (`orthrus_timeline`), with a progress bar on a terminal
 /// when `progress` allows it.
-pub fn decode_files(files: &[PathBuf], progress: bool, out: &mut dyn FnMut(Activity)) -> Run {
-    orthrus_timeline::decode_files(files, &TerminalProgress::new(progress), out)
+pub fn decode_files(
+    files: &[PathBuf],
+    threads: Option<usize>,
+    progress: bool,
+    out: &mut dyn FnMut(Activity),
+) -> Run {
+    let progress = TerminalProgress::new(progress);
+    match threads {
+        Some(threads) => orthrus_timeline::decode_files_on(files, threads, &progress, out),
+        None => orthrus_timeline::decode_files(files, &progress, out),
+    }
 }
 
 fn report_input_errors(run: &Run) {
     for file in &run.files {
         match &file.outcome {
             FileOutcome::Failed(e) => eprintln!("orthrus: {}: {e}", file.label),
-            FileOutcome::Events { summary, .. } => {
+            FileOutcome::Events { summary, late, .. } => {
+                if *late > 0 {
+                    eprintln!(
+                        "orthrus: {}: {late} activities were further out of time order than the reorder \
+                         window ({} per log) and were analyzed where they were",
+                        file.label,
+                        orthrus_timeline::merge::REORDER_WINDOW
+                    );
+                }
                 if summary.skipped_total() > 0 {
                     eprintln!(
                         "orthrus: {}: skipped {} unreadable records or chunks ({}); the rest was analyzed",

@@ -46,9 +46,19 @@ enum Command {
     /// Measure decoding throughput (and tshark's, for comparison) on a large capture built
     /// from the given ones.
     Bench(bench::BenchArgs),
-    /// Measure event-log throughput (EVTX → activities → detections) beside the evtx
-    /// crate's own parse of the same files.
+    /// Measure event-log throughput (`orthrus analyze` over EVTX, every detection on) beside
+    /// evtx_dump on the same files: records per CPU-second and peak memory of each.
     BenchEvents(bench_events::EventBenchArgs),
+    /// Run a program and print the CPU time and peak memory the kernel charged it (JSON);
+    /// bench-events measures each side through it.
+    #[command(hide = true)]
+    BenchMeasure {
+        /// Drop the program's standard error too.
+        #[arg(long)]
+        quiet: bool,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
     /// Measure the center's intake (activities stored and detected on per second) with its
     /// SQLite store, in process or over HTTPS on loopback.
     BenchCenter(bench_center::CenterBenchArgs),
@@ -121,6 +131,9 @@ pub struct AnalyzeArgs {
     /// Never draw a progress bar (it is drawn only on a terminal anyway).
     #[arg(long)]
     no_progress: bool,
+    /// Threads parsing EVTX chunks (default: every core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -212,6 +225,9 @@ fn main() -> ExitCode {
         }
         Command::Bench(args) => bench::bench(&args).map(|()| exit::OK),
         Command::BenchEvents(args) => bench_events::bench_events(&args).map(|()| exit::OK),
+        Command::BenchMeasure { command, quiet } => {
+            bench_events::bench_measure(&command, quiet).map(|()| exit::OK)
+        }
         Command::BenchCenter(args) => bench_center::bench_center(&args).map(|()| exit::OK),
         Command::BenchUi(args) => bench_ui::bench_ui(&args).map(|()| exit::OK),
         Command::Directory { command } => directory::run(&command),

@@ -123,12 +123,14 @@ pub fn print_stats(stats: &DecodeStats, files: &[FileResult]) {
             FileOutcome::Capture(s) if s.corrupt.is_some() => format!("{} frames, then corrupt", s.frames),
             FileOutcome::Capture(s) if s.truncated => format!("{} frames, last one truncated", s.frames),
             FileOutcome::Capture(s) => format!("{} frames", s.frames),
-            FileOutcome::Events { summary, activities } => {
+            FileOutcome::Events { summary, activities, late } => {
                 let skipped: Vec<String> = summary.skipped.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 format!(
-                    "{}: {} events, {activities} activities{}",
+                    "{}: {} events ({} unused), {activities} activities{}{}",
                     summary.format.map_or("events", |f| f.name()),
                     summary.events,
+                    summary.passed_over,
+                    if *late > 0 { format!(", {late} out of time order") } else { String::new() },
                     if skipped.is_empty() {
                         String::new()
                     } else {

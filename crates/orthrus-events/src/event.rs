@@ -23,18 +23,23 @@ pub struct WindowsEvent {
     pub position: Position,
 }
 
-/// Named fields. Events carry a few dozen at most, so a vector beats a map.
+/// Named fields. Events carry a few dozen at most, so a vector beats a map. Names are shared:
+/// an EVTX reader hands every record of a template the same ones.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct EventData(Vec<(String, String)>);
+pub struct EventData(Vec<(Arc<str>, String)>);
 
 impl EventData {
-    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+    pub fn push(&mut self, name: impl Into<Arc<str>>, value: impl Into<String>) {
         self.0.push((name.into(), value.into()));
     }
 
     /// The field's value, trimmed; `None` when absent, empty or `-` (Windows' "no value").
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim()).filter(|v| !v.is_empty() && *v != "-")
+        self.0
+            .iter()
+            .find(|(n, _)| &**n == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty() && *v != "-")
     }
 
     /// The field parsed as a number written in decimal or `0x` hex.
@@ -42,8 +47,13 @@ impl EventData {
         parse_number(self.get(name)?)
     }
 
+    /// Keeps only the fields whose names `keep` accepts.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.0.retain(|(name, _)| keep(name));
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.0.iter().map(|(n, v)| (&**n, v.as_str()))
     }
 
     pub fn len(&self) -> usize {

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::ReadSummary;
 use crate::event::{EventData, WindowsEvent, parse_time};
-use crate::evtx::{number_or_text, text_of};
+use crate::evtx_json::{number_or_text, text_of};
 use crate::schema;
 
 pub fn read(text: &str, file: &Arc<str>, summary: &mut ReadSummary, out: &mut dyn FnMut(WindowsEvent)) {

@@ -49,9 +49,120 @@ pub fn from_expected_provider(provider: &str, channel: &str, event_id: u32) -> b
     }
 }
 
+/// Whether [`to_activity`] can make anything of an event with this System header. Readers ask
+/// it before rendering a record's data (most records of a busy log are events no mapping
+/// uses), and `to_activity` asks it first, so the two can never disagree: an event this
+/// refuses is one `to_activity` would have dropped.
+pub fn is_mapped(provider: &str, channel: &str, event_id: u32) -> bool {
+    if !from_expected_provider(provider, channel, event_id) {
+        return false;
+    }
+    if provider.contains("Sysmon") || channel.contains("Sysmon") {
+        return matches!(event_id, 1 | 3);
+    }
+    matches!(
+        event_id,
+        4768 | 4771 | 4769 | 4776 | 8004 | 4624 | 4625 | 4634 | 4648 | 4672 | 4662
+            | 5136 | 5137 | 5139 | 5141 | 4728 | 4729 | 4732 | 4733 | 4756 | 4757
+            | 4720 | 4722..=4726 | 4738 | 4740 | 4741..=4743 | 4765 | 4767 | 4781 | 4794
+            | 7045 | 4697 | 4698 | 1102 | 104 | 5140 | 5145
+    )
+}
+
+/// What an activity can come from: the events [`is_mapped`] accepts, and only the data fields
+/// [`uses_field`] names (a reader leaves the others unread).
+pub const MAPPED: crate::Wanted = crate::Wanted { event: is_mapped, field: uses_field };
+
+/// Whether [`to_activity`] reads a data field of this name (from any event). A test reads
+/// this file's field look-ups and fails on one missing here.
+pub fn uses_field(name: &str) -> bool {
+    matches!(
+        name,
+        "AccessMask"
+            | "AccountName"
+            | "AttributeLDAPDisplayName"
+            | "AttributeValue"
+            | "AuthenticationPackageName"
+            | "Carrier"
+            | "Channel"
+            | "CommandLine"
+            | "DestinationIp"
+            | "DestinationPort"
+            | "DomainName"
+            | "GroupDn"
+            | "Image"
+            | "ImagePath"
+            | "Initiated"
+            | "IpAddress"
+            | "IpPort"
+            | "LogonProcessName"
+            | "LogonType"
+            | "MemberName"
+            | "MemberSid"
+            | "NewObjectDN"
+            | "NewTargetUserName"
+            | "NtlmVersion"
+            | "ObjectClass"
+            | "ObjectDN"
+            | "ObjectName"
+            | "ObjectType"
+            | "OperationType"
+            | "ParentImage"
+            | "PreAuthType"
+            | "PrivilegeList"
+            | "ProcessName"
+            | "Properties"
+            | "RelativeTargetName"
+            | "SChannelName"
+            | "ServiceAccount"
+            | "ServiceFileName"
+            | "ServiceName"
+            | "ServiceStartType"
+            | "ShareName"
+            | "SourceIp"
+            | "SourcePort"
+            | "StartType"
+            | "Status"
+            | "SubStatus"
+            | "SubjectDomainName"
+            | "SubjectUserName"
+            | "SubjectUserSid"
+            | "TargetDomainName"
+            | "TargetServerName"
+            | "TargetSid"
+            | "TargetUserName"
+            | "TargetUserSid"
+            | "TaskContent"
+            | "TaskName"
+            | "TicketEncryptionType"
+            | "TicketOptions"
+            | "User"
+            | "UserName"
+            | "Workstation"
+            | "WorkstationName"
+    ) || CHANGE_FIELDS.contains(&name)
+}
+
+/// The account attributes 4738/4742-style events report changed, kept as the change list.
+const CHANGE_FIELDS: &[&str] = &[
+    "SamAccountName",
+    "UserPrincipalName",
+    "OldUacValue",
+    "NewUacValue",
+    "UserAccountControl",
+    "AllowedToDelegateTo",
+    "SidHistory",
+    "SidList",
+    "DnsHostName",
+    "ServicePrincipalNames",
+    "OldTargetUserName",
+    "PasswordLastSet",
+    "PrimaryGroupId",
+];
+
 /// The activity an event stands for, or `None` for events Orthrus does not use.
 pub fn to_activity(event: &WindowsEvent, context: &MapContext) -> Option<Activity> {
-    if !from_expected_provider(&event.provider, &event.channel, event.event_id) {
+    if !is_mapped(&event.provider, &event.channel, event.event_id) {
         return None;
     }
     let d = &event.data;
@@ -486,21 +597,6 @@ fn account_change(event_id: u32, d: &EventData) -> AccountChange {
     if target.name.is_empty() {
         target.name = d.get("ObjectDN").map(crate::samba::first_rdn).unwrap_or_default();
     }
-    const CHANGE_FIELDS: &[&str] = &[
-        "SamAccountName",
-        "UserPrincipalName",
-        "OldUacValue",
-        "NewUacValue",
-        "UserAccountControl",
-        "AllowedToDelegateTo",
-        "SidHistory",
-        "SidList",
-        "DnsHostName",
-        "ServicePrincipalNames",
-        "OldTargetUserName",
-        "PasswordLastSet",
-        "PrimaryGroupId",
-    ];
     let changes = CHANGE_FIELDS
         .iter()
         .filter_map(|f| {

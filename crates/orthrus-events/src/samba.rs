@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 
 use crate::ReadSummary;
 use crate::event::{EventData, WindowsEvent, parse_time};
-use crate::evtx::text_of;
+use crate::evtx_json::text_of;
 
 const TYPES: [&str; 6] =
     ["Authentication", "Authorization", "dsdbChange", "dsdbTransaction", "groupChange", "passwordChange"];

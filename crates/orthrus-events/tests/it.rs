@@ -415,3 +415,107 @@ fn fuzz_seeds_are_real_events_in_every_text_form() {
         );
     }
 }
+
+/// An event as the detections see it: empty fields (`EventData::get` treats them as absent)
+/// dropped, since rendering leaves out an empty optional element a template still names.
+fn comparable(event: &WindowsEvent) -> String {
+    let data: Vec<(&str, &str)> = event.data.iter().filter(|(_, v)| !v.is_empty()).collect();
+    format!(
+        "{:?} {} {} {} {:?} {} {data:?}",
+        event.time, event.channel, event.provider, event.event_id, event.record_id, event.computer
+    )
+}
+
+#[test]
+fn events_read_through_templates_equal_events_rendered_whole() {
+    let corpus = orthrus_testkit::corpus();
+    let (mut records, mut through_values, mut differ) = (0u64, 0u64, Vec::new());
+    let (mut every, mut passed_over) = (0u64, 0u64);
+    for row in corpus_rows().iter().filter(|r| r[1] == "evtx") {
+        let path = corpus.join(&row[0]);
+        let (fast, summary) = read_all(&path);
+        let mut slow = Vec::new();
+        let file: Arc<str> = Arc::from(path.file_name().unwrap().to_string_lossy().as_ref());
+        orthrus_events::evtx::read_rendered(&path, &file, 1, &mut |e| slow.push(e)).unwrap();
+        assert_eq!(fast.len(), slow.len(), "{}", row[0]);
+        every += summary.events;
+        // Counted as the timeline reads (string arrays, which only rendering expands right,
+        // are common in Application logs, whose events no mapping uses).
+        let mapped =
+            orthrus_events::read_file_where(&path, "m", 1, orthrus_events::map::MAPPED, &mut |_| {}).unwrap();
+        assert_eq!(mapped.events, summary.events);
+        records += mapped.events;
+        through_values += mapped.events - mapped.rendered_whole;
+        passed_over += mapped.passed_over;
+        for (a, b) in fast.iter().zip(&slow) {
+            if comparable(a) != comparable(b) && differ.len() < 5 {
+                differ.push(format!("{}: {:?}\n  vs rendered {:?}", row[0], comparable(a), comparable(b)));
+            }
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    // The point of the field map: nearly every real record is read without rendering.
+    assert!(
+        records == every && passed_over > 0 && passed_over < every,
+        "{passed_over} passed over of {every}"
+    );
+    eprintln!("{through_values} of {records} records read through templates, {passed_over} passed over");
+    assert!(through_values * 100 >= records * 95, "{through_values} of {records} read through templates");
+}
+
+#[test]
+fn records_no_mapping_uses_are_passed_over_and_the_activities_stay_the_same() {
+    let corpus = orthrus_testkit::corpus();
+    let context = MapContext::default();
+    let (mut all_events, mut kept_events, mut activities) = (0usize, 0usize, 0usize);
+    for row in corpus_rows().iter().filter(|r| r[1] == "evtx") {
+        let path = corpus.join(&row[0]);
+        let (all, _) = read_all(&path);
+        let mut kept = Vec::new();
+        let label = path.file_name().unwrap().to_string_lossy().into_owned();
+        let summary =
+            orthrus_events::read_file_where(&path, &label, 1, orthrus_events::map::MAPPED, &mut |e| {
+                kept.push(e)
+            })
+            .unwrap();
+        let mapped: Vec<&WindowsEvent> = all
+            .iter()
+            .filter(|e| orthrus_events::map::is_mapped(&e.provider, &e.channel, e.event_id))
+            .collect();
+        assert_eq!(kept.len(), mapped.len(), "{}", row[0]);
+        assert_eq!(summary.events, all.len() as u64);
+        assert_eq!(summary.passed_over, (all.len() - mapped.len()) as u64);
+        // Only the fields a mapping reads are read, and the activities are those of the
+        // events read whole.
+        for (kept, whole) in kept.iter().zip(&mapped) {
+            assert!(kept.data.iter().all(|(name, _)| orthrus_events::map::uses_field(name)), "{}", row[0]);
+            let (a, b) = (to_activity(kept, &context), to_activity(whole, &context));
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "{} record {:?}", row[0], whole.record_id);
+            activities += usize::from(a.is_some());
+        }
+        all_events += all.len();
+        kept_events += kept.len();
+    }
+    assert!(kept_events > 1000 && kept_events < all_events, "{kept_events} of {all_events}");
+    assert!(activities > 1000, "{activities} activities");
+}
+
+/// Every field name `to_activity` looks up (`get("…")`, `number("…")`, `status(d, "…")`) is
+/// one `uses_field` keeps: a reader would otherwise never read it.
+#[test]
+fn every_field_the_mapping_reads_is_one_readers_keep() {
+    let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/map.rs")).unwrap();
+    let mut names = 0;
+    for pattern in ["get(\"", "number(\"", "status(d, \""] {
+        for (at, _) in source.match_indices(pattern) {
+            let rest = &source[at + pattern.len()..];
+            let name = &rest[..rest.find('"').unwrap()];
+            assert!(
+                orthrus_events::map::uses_field(name),
+                "map.rs reads {name} but uses_field leaves it out"
+            );
+            names += 1;
+        }
+    }
+    assert!(names > 50, "{names} look-ups found");
+}

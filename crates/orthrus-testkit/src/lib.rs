@@ -188,6 +188,22 @@ pub mod fuzz {
         event_reader(orthrus_events::Format::Syslog, data);
     }
 
+    /// One EVTX chunk (64 KiB: its record walk, template field maps, substitution values,
+    /// and the `evtx` crate's reading where the walk gives up), read for every event and for
+    /// the mapped ones only; every event read is mapped.
+    pub fn evtx_chunk(data: &[u8]) {
+        let context = orthrus_events::MapContext::default();
+        let mut all = 0u64;
+        let summary =
+            orthrus_events::evtx::read_chunk_bytes(data, orthrus_events::Wanted::EVERYTHING, &mut |event| {
+                all += 1;
+                let _ = orthrus_events::to_activity(&event, &context);
+            });
+        assert!(summary.events >= all);
+        let mapped = orthrus_events::evtx::read_chunk_bytes(data, orthrus_events::map::MAPPED, &mut |_| {});
+        assert_eq!(mapped.events, summary.events);
+    }
+
     /// Samba's JSON audit log.
     pub fn samba_audit(data: &[u8]) {
         event_reader(orthrus_events::Format::SambaAudit, data);
@@ -491,6 +507,24 @@ pub mod fuzz {
 /// Runs a fuzz entry point over a target's seeds (real inputs where the target has them, then
 /// `fuzz/seeds/TARGET`) and crash reproducers (`testdata/crashes/TARGET`), each whole and cut
 /// short three ways (truncation is the commonest hostile case); how many inputs it found.
+/// Runs `run` on the first two 64 KiB chunks of every EVTX file under `dir`; how many.
+fn corpus_evtx_chunks(dir: &Path, run: &impl Fn(&[u8])) -> usize {
+    let mut inputs = 0;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            inputs += corpus_evtx_chunks(&path, run);
+        } else if path.extension().is_some_and(|e| e == "evtx") {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            for chunk in bytes.get(4096..).unwrap_or_default().chunks(65536).take(2) {
+                run(chunk);
+                inputs += 1;
+            }
+        }
+    }
+    inputs
+}
+
 pub fn replay_fuzz_seeds(target: &str, run: impl Fn(&[u8])) -> usize {
     let root = testdata().join("..");
     let mut inputs = 0;
@@ -504,6 +538,10 @@ pub fn replay_fuzz_seeds(target: &str, run: impl Fn(&[u8])) -> usize {
         "directory_snapshot" => root.join("testdata/directory"),
         _ => root.join("fuzz/seeds").join(target),
     };
+    if target == "evtx_chunk" {
+        // Real chunks from the public corpus, read in place (never copied into the tree).
+        inputs += corpus_evtx_chunks(&corpus(), &run);
+    }
     let seeds = root.join("fuzz/seeds").join(target);
     let folders = if real == seeds { vec![real] } else { vec![real, seeds] };
     for dir in folders.into_iter().chain([root.join("testdata/crashes").join(target)]) {

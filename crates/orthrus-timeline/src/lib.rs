@@ -1,8 +1,9 @@
 //! Capture files and Windows event logs read as one timeline: what `orthrus analyze`, the
 //! sensor's watched folder and the benchmarks all read inputs through.
 //!
-//! Event logs (EVTX, XML, JSON, syslog, Samba audit) are read first and their activities
-//! ordered by event time; captures are ordered by their first packet's time (so rotated
+//! Event logs (EVTX, XML, JSON, syslog, Samba audit) are read side by side and their
+//! activities merged by event time with bounded memory ([`merge`]: one stream per log, a
+//! small reorder window each, no whole-file read, no global sort); captures are ordered by their first packet's time (so rotated
 //! captures such as `dc.pcap0 dc.pcap1 ...` may be given in any order) and decoded through one
 //! decoder, so flows and requests that cross a file boundary stay whole. Event activities are
 //! merged in before every network activity that is later than they are.
@@ -19,8 +20,10 @@ use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 
-use orthrus_events::{MapContext, ReadSummary, to_activity};
+use orthrus_events::ReadSummary;
 use orthrus_model::Activity;
+pub mod merge;
+
 use orthrus_net::{
     CaptureError, CaptureSummary, DecodeStats, Decoder, DecoderConfig, capture, decode_reader, file_label,
 };
@@ -56,7 +59,13 @@ pub struct FileResult {
 
 pub enum FileOutcome {
     Capture(CaptureSummary),
-    Events { summary: ReadSummary, activities: u64 },
+    /// `late`: activities further out of time order than the reorder window
+    /// ([`merge::REORDER_WINDOW`]), handed on where they were.
+    Events {
+        summary: ReadSummary,
+        activities: u64,
+        late: u64,
+    },
     Failed(String),
 }
 
@@ -70,10 +79,23 @@ pub struct Run {
 /// Decodes the files as one timeline (see the crate's doc); activities go to `out` in that
 /// order.
 pub fn decode_files(files: &[PathBuf], progress: &dyn Progress, out: &mut dyn FnMut(Activity)) -> Run {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    decode_files_on(files, threads, progress, out)
+}
+
+/// [`decode_files`] parsing EVTX chunks on `threads` threads (every core by default).
+pub fn decode_files_on(
+    files: &[PathBuf],
+    threads: usize,
+    progress: &dyn Progress,
+    out: &mut dyn FnMut(Activity),
+) -> Run {
     let (event_files, captures): (Vec<&PathBuf>, Vec<&PathBuf>) =
         files.iter().partition(|path| orthrus_events::sniff_file(path).is_some());
     let mut run = Run { stats: DecodeStats::default(), files: Vec::new(), failed_files: 0 };
-    let mut pending = read_event_files(&event_files, progress, &mut run).into_iter().peekable();
+    progress.event_files(event_files.len() as u64, total_bytes(&event_files));
+    let mut events = merge::EventMerge::open(&event_files, threads.max(1), progress);
+    let mut pending = events.by_ref().peekable();
     let mut merged = |activity: Activity| {
         while let Some(earlier) = pending.next_if(|e| e.time <= activity.time) {
             out(earlier);
@@ -81,42 +103,19 @@ pub fn decode_files(files: &[PathBuf], progress: &dyn Progress, out: &mut dyn Fn
         out(activity);
     };
     decode_captures(&captures, progress, &mut run, &mut merged);
-    pending.for_each(out);
+    pending.for_each(&mut *out);
+    let (mut results, failed) = events.finish();
+    if captures.is_empty() {
+        progress.phase_done();
+    }
+    results.append(&mut run.files);
+    run.files = results;
+    run.failed_files += failed;
     run
 }
 
 fn total_bytes(files: &[&PathBuf]) -> u64 {
     files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum()
-}
-
-/// Every event file's activities, ordered by event time (stable: file order within a time).
-fn read_event_files(files: &[&PathBuf], progress: &dyn Progress, run: &mut Run) -> Vec<Activity> {
-    progress.event_files(files.len() as u64, total_bytes(files));
-    let context = MapContext::default();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut activities = Vec::new();
-    for path in files {
-        let label = file_label(path);
-        progress.event_file(&label);
-        let before = activities.len();
-        let read = orthrus_events::read_file(path, &label, threads, &mut |event| {
-            if let Some(activity) = to_activity(&event, &context) {
-                activities.push(activity);
-            }
-        });
-        let outcome = match read {
-            Ok(summary) => FileOutcome::Events { summary, activities: (activities.len() - before) as u64 },
-            Err(e) => {
-                run.failed_files += 1;
-                FileOutcome::Failed(e.to_string())
-            }
-        };
-        run.files.push(FileResult { label, outcome });
-        progress.event_file_done();
-    }
-    progress.phase_done();
-    activities.sort_by_key(|a| a.time);
-    activities
 }
 
 fn decode_captures(

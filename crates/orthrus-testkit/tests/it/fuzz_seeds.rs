@@ -101,3 +101,8 @@ fn directory_entry_seeds() {
 fn directory_snapshot_seeds() {
     replay("directory_snapshot", orthrus_testkit::fuzz::directory_snapshot);
 }
+
+#[test]
+fn evtx_chunk_seeds() {
+    replay("evtx_chunk", orthrus_testkit::fuzz::evtx_chunk);
+}

@@ -1,0 +1,236 @@
+//! One EVTX chunk's records, read without rendering.
+//!
+//! A chunk whose records lie as Windows writes them (each record's header, size and BinXML
+//! where they should be, every template one the field map follows) is walked here directly:
+//! the record header, then the template instance's substitution values, of which only the
+//! System header's are read until the caller says it wants the record. Any other chunk goes
+//! through the `evtx` crate's own record iteration, record by record the same way, rendering
+//! whole to JSON the records whose template or values only rendering gets right — so damaged
+//! and unusual chunks read exactly as the crate reads them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use evtx::err::{EvtxError, Result};
+use evtx::{EvtxChunkData, ParserSettings};
+use orthrus_model::{Position, Timestamp};
+
+use crate::Wanted;
+use crate::event::{EventData, WindowsEvent, parse_number, parse_time};
+use crate::evtx_json::from_json;
+use crate::evtx_template::{self, Piece, RawValue, TemplateFields, Within};
+
+/// How a record was read.
+pub(crate) enum Path {
+    /// Its values taken through its template's field map.
+    Values,
+    /// Rendered whole to JSON.
+    Rendered,
+}
+
+/// What became of one record.
+pub(crate) enum Outcome {
+    Event(Box<WindowsEvent>),
+    /// Its header says no mapping uses it; nothing else of it was read.
+    PassedOver,
+    /// Rendered, but without Event/System.
+    NoSystem,
+}
+
+pub(crate) type RecordResult = Result<(Outcome, Path)>;
+
+/// Field maps of a chunk's templates, by chunk offset (`None`: one the map cannot follow).
+type Templates = HashMap<(u32, Within), Option<Arc<TemplateFields>>>;
+
+/// Size of a record header: magic, size, record id, FILETIME.
+const RECORD_HEADER: usize = 24;
+/// Where a chunk's first record starts.
+const CHUNK_HEADER: usize = 512;
+/// FILETIME of 1970-01-01 and the span jiff can represent (to 9999): beyond it, the crate's
+/// own reading reports the record.
+const UNIX_EPOCH_FILETIME: u64 = 116_444_736_000_000_000;
+const LAST_FILETIME: u64 = 2_650_467_743_990_000_000;
+
+/// Every record of the chunk, in chunk order.
+pub(crate) fn read_chunk(
+    chunk: &mut EvtxChunkData,
+    file: &Arc<str>,
+    wanted: Wanted,
+    settings: &Arc<ParserSettings>,
+) -> Vec<RecordResult> {
+    let mut templates = Templates::new();
+    if let Some(records) = walk(chunk, file, wanted, &mut templates) {
+        return records;
+    }
+    let number = chunk.number.unwrap_or_default();
+    let parsed = match chunk.parse(settings.clone()) {
+        Ok(parsed) => parsed,
+        Err(e) => return vec![Err(EvtxError::FailedToParseChunk { chunk_id: number, source: Box::new(e) })],
+    };
+    let mut parsed = parsed;
+    let data = parsed.data;
+    parsed
+        .iter()
+        .map(|record| {
+            let record = record?;
+            let time = Timestamp::from_micros(record.timestamp.as_microsecond());
+            let id = record.event_record_id;
+            let start = usize::try_from(record.binxml_offset).unwrap_or(usize::MAX);
+            let binxml = start
+                .checked_add(record.binxml_size as usize)
+                .and_then(|end| data.get(start..end))
+                .unwrap_or_default();
+            if let Some(outcome) = from_binxml(data, binxml, id, time, file, wanted, &mut templates) {
+                return Ok((outcome, Path::Values));
+            }
+            let rendered = record.into_json_value()?;
+            let outcome = match from_json(&rendered.data, time, id, file) {
+                Some(mut event) if (wanted.event)(&event.provider, &event.channel, event.event_id) => {
+                    event.data.retain(wanted.field);
+                    Outcome::Event(Box::new(event))
+                }
+                Some(_) => Outcome::PassedOver,
+                None => Outcome::NoSystem,
+            };
+            Ok((outcome, Path::Rendered))
+        })
+        .collect()
+}
+
+/// The chunk's records walked directly, or `None` when anything in it is not as Windows
+/// writes it (the crate reads those).
+fn walk(
+    chunk: &EvtxChunkData,
+    file: &Arc<str>,
+    wanted: Wanted,
+    templates: &mut Templates,
+) -> Option<Vec<RecordResult>> {
+    let data = chunk.data.as_slice();
+    let header = &chunk.header;
+    let live_end = usize::try_from(header.free_space_offset).ok()?.min(data.len());
+    let mut records = Vec::new();
+    let mut pos = CHUNK_HEADER;
+    while pos < live_end {
+        let head = data.get(pos..pos.checked_add(RECORD_HEADER)?)?;
+        if head.get(..4)? != b"\x2a\x2a\x00\x00" {
+            return None;
+        }
+        let size = usize::try_from(u32::from_le_bytes(head.get(4..8)?.try_into().ok()?)).ok()?;
+        let id = u64::from_le_bytes(head.get(8..16)?.try_into().ok()?);
+        let filetime = u64::from_le_bytes(head.get(16..24)?.try_into().ok()?);
+        let end = pos.checked_add(size)?;
+        if size < RECORD_HEADER + 4
+            || end > live_end
+            || !(UNIX_EPOCH_FILETIME..LAST_FILETIME).contains(&filetime)
+        {
+            return None;
+        }
+        let copy = data.get(end - 4..end)?;
+        if usize::try_from(u32::from_le_bytes(copy.try_into().ok()?)).ok()? != size {
+            return None;
+        }
+        let time = Timestamp::from_micros(i64::try_from((filetime - UNIX_EPOCH_FILETIME) / 10).ok()?);
+        let binxml = data.get(pos + RECORD_HEADER..end - 4)?;
+        let outcome = from_binxml(data, binxml, id, time, file, wanted, templates)?;
+        records.push(Ok((outcome, Path::Values)));
+        if id == header.last_event_record_id {
+            break;
+        }
+        pos = end;
+    }
+    Some(records)
+}
+
+/// The record read from its substitution values, or `None` when its template (or one of its
+/// values) takes rendering.
+fn from_binxml(
+    chunk: &[u8],
+    binxml: &[u8],
+    record_id: u64,
+    record_time: Timestamp,
+    file: &Arc<str>,
+    wanted: Wanted,
+    templates: &mut Templates,
+) -> Option<Outcome> {
+    let (definition, values) = evtx_template::instance(chunk, binxml)?;
+    let fields = template(templates, chunk, definition, Within::Record, wanted)?;
+    let text = |piece: &Option<Piece>| match piece {
+        None => Some(String::new()),
+        Some(piece) => piece_text(piece, &values),
+    };
+    let provider = text(&fields.provider)?;
+    let channel = text(&fields.channel)?;
+    let event_id = event_id(fields.event_id.as_ref()?, &values)?;
+    if !(wanted.event)(&provider, &channel, event_id) {
+        return Some(Outcome::PassedOver);
+    }
+    let mut data = EventData::default();
+    for (name, piece) in &fields.data {
+        data.push(name.clone(), piece_text(piece, &values)?);
+    }
+    if let Some((index, within)) = fields.nested {
+        match values.get(usize::from(index)) {
+            Some(value) if value.kind == 0x21 => {
+                let (definition, nested_values) = evtx_template::instance(chunk, value.bytes)?;
+                let nested = template(templates, chunk, definition, within, wanted)?;
+                for (name, piece) in &nested.data {
+                    data.push(name.clone(), piece_text(piece, &nested_values)?);
+                }
+            }
+            None => {}
+            Some(value) if value.kind == 0x00 => {}
+            Some(_) => return None,
+        }
+    }
+    let time = fields.time.as_ref().and_then(|piece| piece_text(piece, &values)).and_then(|t| parse_time(&t));
+    Some(Outcome::Event(Box::new(WindowsEvent {
+        time: time.unwrap_or(record_time),
+        channel,
+        provider,
+        event_id,
+        record_id: Some(record_id),
+        computer: text(&fields.computer)?,
+        data,
+        file: file.clone(),
+        position: Position::Record(record_id),
+    })))
+}
+
+/// The field map of the template at `offset` in the chunk, read once per chunk, keeping only
+/// the data fields `wanted` asks for: the others are never read.
+fn template(
+    templates: &mut Templates,
+    chunk: &[u8],
+    offset: u32,
+    within: Within,
+    wanted: Wanted,
+) -> Option<Arc<TemplateFields>> {
+    templates
+        .entry((offset, within))
+        .or_insert_with(|| {
+            let mut fields = evtx_template::read(chunk, offset, within)?;
+            fields.data.retain(|(name, _)| (wanted.field)(name));
+            Some(Arc::new(fields))
+        })
+        .clone()
+}
+
+fn event_id(piece: &Piece, values: &[RawValue<'_>]) -> Option<u32> {
+    let number = match piece {
+        Piece::Literal(text) => parse_number(text)?,
+        Piece::Value(index) => {
+            let value = values.get(usize::from(*index))?;
+            value.number().or_else(|| parse_number(&value.text()?))?
+        }
+    };
+    u32::try_from(number).ok()
+}
+
+fn piece_text(piece: &Piece, values: &[RawValue<'_>]) -> Option<String> {
+    match piece {
+        Piece::Literal(text) => Some(text.clone()),
+        // A template names more substitutions than the record has when trailing optional
+        // ones are left out: they are empty.
+        Piece::Value(index) => values.get(usize::from(*index)).map_or(Some(String::new()), RawValue::text),
+    }
+}
