@@ -63,11 +63,10 @@ pub(crate) fn read_chunk(
         return records;
     }
     let number = chunk.number.unwrap_or_default();
-    let parsed = match chunk.parse(settings.clone()) {
+    let mut parsed = match chunk.parse(settings.clone()) {
         Ok(parsed) => parsed,
         Err(e) => return vec![Err(EvtxError::FailedToParseChunk { chunk_id: number, source: Box::new(e) })],
     };
-    let mut parsed = parsed;
     let data = parsed.data;
     parsed
         .iter()

@@ -3,9 +3,10 @@
 //!
 //! Event logs (EVTX, XML, JSON, syslog, Samba audit) are read side by side and their
 //! activities merged by event time with bounded memory ([`merge`]: one stream per log, a
-//! small reorder window each, no whole-file read, no global sort); captures are ordered by their first packet's time (so rotated
-//! captures such as `dc.pcap0 dc.pcap1 ...` may be given in any order) and decoded through one
-//! decoder, so flows and requests that cross a file boundary stay whole. Event activities are
+//! small reorder window each, no whole-file read, no global sort); captures are ordered by
+//! their first packet's time (so rotated captures such as `dc.pcap0 dc.pcap1 ...` may be
+//! given in any order) and decoded through one decoder, so flows and requests that cross a
+//! file boundary stay whole. Event activities are
 //! merged in before every network activity that is later than they are.
 //!
 //! ```
@@ -16,14 +17,14 @@
 //! assert!(!activities.is_empty());
 //! ```
 
+pub mod merge;
+
 use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 
 use orthrus_events::ReadSummary;
 use orthrus_model::Activity;
-pub mod merge;
-
 use orthrus_net::{
     CaptureError, CaptureSummary, DecodeStats, Decoder, DecoderConfig, capture, decode_reader, file_label,
 };
@@ -93,8 +94,11 @@ pub fn decode_files_on(
     let (event_files, captures): (Vec<&PathBuf>, Vec<&PathBuf>) =
         files.iter().partition(|path| orthrus_events::sniff_file(path).is_some());
     let mut run = Run { stats: DecodeStats::default(), files: Vec::new(), failed_files: 0 };
-    progress.event_files(event_files.len() as u64, total_bytes(&event_files));
-    let mut events = merge::EventMerge::open(&event_files, threads.max(1), progress);
+    // The logs are read while the captures are: the captures' bar (by bytes) shows the run
+    // then, and the logs' bar (by file) only when there is no capture.
+    let event_progress: &dyn Progress = if captures.is_empty() { progress } else { &NoProgress };
+    event_progress.event_files(event_files.len() as u64, total_bytes(&event_files));
+    let mut events = merge::EventMerge::open(&event_files, threads.max(1), event_progress);
     let mut pending = events.by_ref().peekable();
     let mut merged = |activity: Activity| {
         while let Some(earlier) = pending.next_if(|e| e.time <= activity.time) {

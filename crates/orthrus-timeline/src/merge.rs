@@ -15,7 +15,7 @@ use crate::{FileOutcome, FileResult, Progress};
 /// Activities each log holds back to put records written slightly out of order back in
 /// order. Windows appends a log's records as the event log service receives them, which is
 /// within moments of their timestamps; a record later than this many activities is emitted
-/// where it is and counted as late (`FileOutcome::Events::late`). 4096 activities per log
+/// where it is, behind the merged timeline, and counted as late (`FileOutcome::Events::late`). 4096 activities per log
 /// (a few MiB) hold seconds of a busy DC's log; the bound keeps memory flat however many
 /// logs are merged.
 pub const REORDER_WINDOW: usize = 4096;
@@ -30,7 +30,6 @@ struct Stream {
     window: BinaryHeap<Reverse<Held>>,
     /// Arrival order, which keeps equal times in file order.
     arrivals: u64,
-    last: Option<Timestamp>,
     activities: u64,
     late: u64,
     exhausted: bool,
@@ -86,11 +85,6 @@ impl Stream {
 
     fn pop(&mut self) -> Option<Activity> {
         let Reverse(held) = self.window.pop()?;
-        if self.last.is_some_and(|last| held.time < last) {
-            self.late += 1;
-        } else {
-            self.last = Some(held.time);
-        }
         self.activities += 1;
         Some(held.activity)
     }
@@ -103,13 +97,20 @@ pub struct EventMerge<'p> {
     heads: BinaryHeap<Reverse<(Timestamp, usize)>>,
     /// Logs that could not be opened, with their place among the inputs.
     failed: Vec<(usize, FileResult)>,
+    /// The latest time handed on: an activity earlier than it is late (counted to its log).
+    latest: Option<Timestamp>,
     progress: &'p dyn Progress,
 }
 
 impl<'p> EventMerge<'p> {
     pub fn open(files: &[&PathBuf], threads: usize, progress: &'p dyn Progress) -> Self {
-        let mut merge =
-            EventMerge { streams: Vec::new(), heads: BinaryHeap::new(), failed: Vec::new(), progress };
+        let mut merge = EventMerge {
+            streams: Vec::new(),
+            heads: BinaryHeap::new(),
+            failed: Vec::new(),
+            latest: None,
+            progress,
+        };
         for (position, path) in files.iter().enumerate() {
             let label = file_label(path);
             progress.event_file(&label);
@@ -121,7 +122,6 @@ impl<'p> EventMerge<'p> {
                     context: MapContext::default(),
                     window: BinaryHeap::new(),
                     arrivals: 0,
-                    last: None,
                     activities: 0,
                     late: 0,
                     exhausted: false,
@@ -168,8 +168,107 @@ impl Iterator for EventMerge<'_> {
 
     fn next(&mut self) -> Option<Activity> {
         let Reverse((_, index)) = self.heads.pop()?;
-        let activity = self.streams.get_mut(index)?.pop();
+        let stream = self.streams.get_mut(index)?;
+        let activity = stream.pop()?;
+        if self.latest.is_some_and(|latest| activity.time < latest) {
+            stream.late += 1;
+        } else {
+            self.latest = Some(activity.time);
+        }
         self.requeue(index);
-        activity
+        Some(activity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+    use super::*;
+    use crate::NoProgress;
+
+    fn evtx_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                evtx_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "evtx") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Over every real EVTX log of the corpus at once: every activity comes out once, in time
+    /// order but for exactly those counted late, and each log's count is what reading it
+    /// alone gives.
+    #[test]
+    fn logs_merge_in_time_order_and_every_step_back_is_counted() {
+        let mut files = Vec::new();
+        evtx_files(&orthrus_testkit::corpus(), &mut files);
+        files.sort();
+        let refs: Vec<&PathBuf> = files.iter().collect();
+        let mut merge = EventMerge::open(&refs, 1, &NoProgress);
+        let (mut count, mut steps_back, mut latest) = (0u64, 0u64, None::<Timestamp>);
+        for activity in merge.by_ref() {
+            count += 1;
+            if latest.is_some_and(|t| activity.time < t) {
+                steps_back += 1;
+            }
+            latest = latest.max(Some(activity.time));
+        }
+        let (results, failed) = merge.finish();
+        assert_eq!(failed, 0);
+        assert_eq!(results.len(), files.len());
+        let (mut activities, mut late) = (0, 0);
+        for (path, result) in files.iter().zip(&results) {
+            let FileOutcome::Events { activities: n, late: l, .. } = result.outcome else {
+                panic!("{}", result.label)
+            };
+            assert_eq!(result.label, file_label(path));
+            let context = MapContext::default();
+            let mut alone = 0;
+            orthrus_events::read_file(path, "x", 1, &mut |e| {
+                alone += u64::from(to_activity(&e, &context).is_some())
+            })
+            .unwrap();
+            assert_eq!(n, alone, "{}", result.label);
+            (activities, late) = (activities + n, late + l);
+        }
+        assert!(count > 1000, "{count} activities");
+        assert_eq!(count, activities);
+        // Real logs are written in time order: nothing is late.
+        assert_eq!((steps_back, late), (0, 0));
+    }
+
+    /// A log that steps back in time by more than its window (a re-packed one that starts
+    /// over on its chunks): the activities behind the merged timeline are counted late, each.
+    #[test]
+    fn a_log_further_out_of_order_than_its_window_is_counted_late() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sources = Vec::new();
+        evtx_files(&orthrus_testkit::corpus(), &mut sources);
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/repack-evtx.py");
+        let made = std::process::Command::new("python3")
+            .arg(script)
+            .arg("--out")
+            .arg(dir.path())
+            .args(["--files", "1", "--mib", "24"])
+            .args(&sources)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        let log = dir.path().join("repacked-00.evtx");
+        let mut merge = EventMerge::open(&[&log], 1, &NoProgress);
+        let (mut steps_back, mut latest) = (0u64, None::<Timestamp>);
+        for activity in merge.by_ref() {
+            if latest.is_some_and(|t| activity.time < t) {
+                steps_back += 1;
+            }
+            latest = latest.max(Some(activity.time));
+        }
+        let (results, _) = merge.finish();
+        let FileOutcome::Events { late, .. } = results[0].outcome else { panic!() };
+        assert!(late > 0);
+        assert_eq!(steps_back, late);
     }
 }
