@@ -29,6 +29,14 @@ pub struct WindowsEvent {
 pub struct EventData(Vec<(Arc<str>, String)>);
 
 impl EventData {
+    pub fn with_capacity(fields: usize) -> Self {
+        Self(Vec::with_capacity(fields))
+    }
+
+    pub fn reserve(&mut self, fields: usize) {
+        self.0.reserve(fields);
+    }
+
     pub fn push(&mut self, name: impl Into<Arc<str>>, value: impl Into<String>) {
         self.0.push((name.into(), value.into()));
     }

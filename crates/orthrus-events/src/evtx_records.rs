@@ -42,13 +42,48 @@ pub(crate) type RecordResult = Result<(Outcome, Path)>;
 /// Field maps of a chunk's templates, by chunk offset (`None`: one the map cannot follow).
 type Templates = HashMap<(u32, Within), Option<Arc<TemplateFields>>>;
 
+/// What reading one chunk keeps from record to record.
+#[derive(Default)]
+struct ChunkState {
+    templates: Templates,
+    /// The last provider and channel read: consecutive records nearly always repeat them, and
+    /// most records need them only to be passed over.
+    provider: LastText,
+    channel: LastText,
+}
+
+/// A header field's text, decoded again only when its bytes change.
+#[derive(Default)]
+struct LastText {
+    raw: Option<Vec<u8>>,
+    text: String,
+}
+
+impl LastText {
+    fn of<'a>(&'a mut self, piece: &'a Option<Piece>, values: &[RawValue<'_>]) -> Option<&'a str> {
+        let value = match piece {
+            None => return Some(""),
+            Some(Piece::Literal(text)) => return Some(text),
+            Some(Piece::Value(index)) => match values.get(usize::from(*index)) {
+                None => return Some(""),
+                Some(value) => value,
+            },
+        };
+        if self.raw.as_deref() != Some(value.bytes) {
+            self.text = value.text()?;
+            self.raw = Some(value.bytes.to_vec());
+        }
+        Some(&self.text)
+    }
+}
+
 /// Size of a record header: magic, size, record id, FILETIME.
 const RECORD_HEADER: usize = 24;
 /// Where a chunk's first record starts.
 const CHUNK_HEADER: usize = 512;
-/// FILETIME of 1970-01-01 and the span jiff can represent (to 9999): beyond it, the crate's
-/// own reading reports the record.
-const UNIX_EPOCH_FILETIME: u64 = 116_444_736_000_000_000;
+/// FILETIME of 1970-01-01, and the last the crate reads (jiff's span ends in 9999): beyond
+/// it, the crate's own reading reports the record. (Zero, 1601, is common in test logs.)
+const UNIX_EPOCH_FILETIME: i64 = 116_444_736_000_000_000;
 const LAST_FILETIME: u64 = 2_650_467_743_990_000_000;
 
 /// Every record of the chunk, in chunk order.
@@ -58,8 +93,8 @@ pub(crate) fn read_chunk(
     wanted: Wanted,
     settings: &Arc<ParserSettings>,
 ) -> Vec<RecordResult> {
-    let mut templates = Templates::new();
-    if let Some(records) = walk(chunk, file, wanted, &mut templates) {
+    let mut state = ChunkState::default();
+    if let Some(records) = walk(chunk, file, wanted, &mut state) {
         return records;
     }
     let number = chunk.number.unwrap_or_default();
@@ -79,7 +114,7 @@ pub(crate) fn read_chunk(
                 .checked_add(record.binxml_size as usize)
                 .and_then(|end| data.get(start..end))
                 .unwrap_or_default();
-            if let Some(outcome) = from_binxml(data, binxml, id, time, file, wanted, &mut templates) {
+            if let Some(outcome) = from_binxml(data, binxml, id, time, file, wanted, &mut state) {
                 return Ok((outcome, Path::Values));
             }
             let rendered = record.into_json_value()?;
@@ -102,12 +137,12 @@ fn walk(
     chunk: &EvtxChunkData,
     file: &Arc<str>,
     wanted: Wanted,
-    templates: &mut Templates,
+    state: &mut ChunkState,
 ) -> Option<Vec<RecordResult>> {
     let data = chunk.data.as_slice();
     let header = &chunk.header;
     let live_end = usize::try_from(header.free_space_offset).ok()?.min(data.len());
-    let mut records = Vec::new();
+    let mut records = Vec::with_capacity(128);
     let mut pos = CHUNK_HEADER;
     while pos < live_end {
         let head = data.get(pos..pos.checked_add(RECORD_HEADER)?)?;
@@ -118,19 +153,17 @@ fn walk(
         let id = u64::from_le_bytes(head.get(8..16)?.try_into().ok()?);
         let filetime = u64::from_le_bytes(head.get(16..24)?.try_into().ok()?);
         let end = pos.checked_add(size)?;
-        if size < RECORD_HEADER + 4
-            || end > live_end
-            || !(UNIX_EPOCH_FILETIME..LAST_FILETIME).contains(&filetime)
-        {
+        if size < RECORD_HEADER + 4 || end > live_end || filetime >= LAST_FILETIME {
             return None;
         }
         let copy = data.get(end - 4..end)?;
         if usize::try_from(u32::from_le_bytes(copy.try_into().ok()?)).ok()? != size {
             return None;
         }
-        let time = Timestamp::from_micros(i64::try_from((filetime - UNIX_EPOCH_FILETIME) / 10).ok()?);
+        let time =
+            Timestamp::from_micros((i64::try_from(filetime).ok()? - UNIX_EPOCH_FILETIME).div_euclid(10));
         let binxml = data.get(pos + RECORD_HEADER..end - 4)?;
-        let outcome = from_binxml(data, binxml, id, time, file, wanted, templates)?;
+        let outcome = from_binxml(data, binxml, id, time, file, wanted, state)?;
         records.push(Ok((outcome, Path::Values)));
         if id == header.last_event_record_id {
             break;
@@ -149,21 +182,18 @@ fn from_binxml(
     record_time: Timestamp,
     file: &Arc<str>,
     wanted: Wanted,
-    templates: &mut Templates,
+    state: &mut ChunkState,
 ) -> Option<Outcome> {
     let (definition, values) = evtx_template::instance(chunk, binxml)?;
-    let fields = template(templates, chunk, definition, Within::Record, wanted)?;
-    let text = |piece: &Option<Piece>| match piece {
-        None => Some(String::new()),
-        Some(piece) => piece_text(piece, &values),
-    };
-    let provider = text(&fields.provider)?;
-    let channel = text(&fields.channel)?;
+    let fields = template(&mut state.templates, chunk, definition, Within::Record, wanted)?;
     let event_id = event_id(fields.event_id.as_ref()?, &values)?;
-    if !(wanted.event)(&provider, &channel, event_id) {
+    let provider = state.provider.of(&fields.provider, &values)?;
+    let channel = state.channel.of(&fields.channel, &values)?;
+    if !(wanted.event)(provider, channel, event_id) {
         return Some(Outcome::PassedOver);
     }
-    let mut data = EventData::default();
+    let (provider, channel) = (provider.to_owned(), channel.to_owned());
+    let mut data = EventData::with_capacity(fields.data.len());
     for (name, piece) in &fields.data {
         data.push(name.clone(), piece_text(piece, &values)?);
     }
@@ -171,7 +201,8 @@ fn from_binxml(
         match values.get(usize::from(index)) {
             Some(value) if value.kind == 0x21 => {
                 let (definition, nested_values) = evtx_template::instance(chunk, value.bytes)?;
-                let nested = template(templates, chunk, definition, within, wanted)?;
+                let nested = template(&mut state.templates, chunk, definition, within, wanted)?;
+                data.reserve(nested.data.len());
                 for (name, piece) in &nested.data {
                     data.push(name.clone(), piece_text(piece, &nested_values)?);
                 }
@@ -181,18 +212,38 @@ fn from_binxml(
             Some(_) => return None,
         }
     }
-    let time = fields.time.as_ref().and_then(|piece| piece_text(piece, &values)).and_then(|t| parse_time(&t));
+    let computer = match &fields.computer {
+        None => String::new(),
+        Some(piece) => piece_text(piece, &values)?,
+    };
     Some(Outcome::Event(Box::new(WindowsEvent {
-        time: time.unwrap_or(record_time),
+        time: fields.time.as_ref().and_then(|piece| time(piece, &values)).unwrap_or(record_time),
         channel,
         provider,
         event_id,
         record_id: Some(record_id),
-        computer: text(&fields.computer)?,
+        computer,
         data,
         file: file.clone(),
         position: Position::Record(record_id),
     })))
+}
+
+/// `TimeCreated`: a FILETIME value read as is, anything else as the text it renders to.
+fn time(piece: &Piece, values: &[RawValue<'_>]) -> Option<Timestamp> {
+    if let Piece::Value(index) = piece
+        && let Some(value) = values.get(usize::from(*index))
+        && value.kind == 0x11
+    {
+        let filetime = u64::from_le_bytes(value.bytes.try_into().ok()?);
+        return (filetime < LAST_FILETIME).then(|| filetime_to_time(filetime)).flatten();
+    }
+    parse_time(&piece_text(piece, values)?)
+}
+
+/// A FILETIME (100 ns since 1601) as a time, to the microsecond.
+fn filetime_to_time(filetime: u64) -> Option<Timestamp> {
+    Some(Timestamp::from_micros((i64::try_from(filetime).ok()? - UNIX_EPOCH_FILETIME).div_euclid(10)))
 }
 
 /// The field map of the template at `offset` in the chunk, read once per chunk, keeping only
