@@ -15,10 +15,9 @@ use evtx::err::{EvtxError, Result};
 use evtx::{EvtxChunkData, ParserSettings};
 use orthrus_model::{Position, Timestamp};
 
-use crate::Wanted;
 use crate::event::{EventData, WindowsEvent, parse_number, parse_time};
-use crate::evtx_json::from_json;
 use crate::evtx_template::{self, Piece, RawValue, TemplateFields, Within};
+use crate::{ReadSummary, Wanted};
 
 /// How a record was read.
 pub(crate) enum Path {
@@ -117,9 +116,21 @@ pub(crate) fn read_chunk(
             if let Some(outcome) = from_binxml(data, binxml, id, time, file, wanted, &mut state) {
                 return Ok((outcome, Path::Values));
             }
-            let rendered = record.into_json_value()?;
-            let outcome = match from_json(&rendered.data, time, id, file) {
+            // Rendered to XML, not JSON: the crate's JSON string escaping (sonic-rs) reads past
+            // the end of a stack buffer on some damaged records (found by fuzzing
+            // `evtx_chunk`, AddressSanitizer); its XML escaping is its own, bounds-checked code.
+            let rendered = record.into_xml()?;
+            let mut event = None;
+            crate::xml::read(&rendered.data, file, &mut ReadSummary::default(), &mut |read| {
+                event.get_or_insert(read);
+            });
+            let outcome = match event {
                 Some(mut event) if (wanted.event)(&event.provider, &event.channel, event.event_id) => {
+                    event.record_id = Some(id);
+                    event.position = Position::Record(id);
+                    if event.time == Timestamp::default() {
+                        event.time = time;
+                    }
                     event.data.retain(wanted.field);
                     Outcome::Event(Box::new(event))
                 }

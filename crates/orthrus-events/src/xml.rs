@@ -162,6 +162,10 @@ fn read_from(
                                 format!("param{}", b.unnamed)
                             });
                             b.data.push(field, text.trim());
+                        } else if depth_in_section == 0 {
+                            // EventData's other children (`<Binary>`) are fields by their name,
+                            // as in every other form.
+                            b.data.push(name, text.trim());
                         }
                     }
                     (Section::UserData, Some(b)) => {

@@ -416,10 +416,12 @@ fn fuzz_seeds_are_real_events_in_every_text_form() {
     }
 }
 
-/// An event as the detections see it: empty fields (`EventData::get` treats them as absent)
-/// dropped, since rendering leaves out an empty optional element a template still names.
+/// An event as the detections see it (`EventData::get` trims values and treats empty ones as
+/// absent): values trimmed, empty fields dropped, since rendering leaves out an empty
+/// optional element a template still names and XML reading trims text.
 fn comparable(event: &WindowsEvent) -> String {
-    let data: Vec<(&str, &str)> = event.data.iter().filter(|(_, v)| !v.is_empty()).collect();
+    let data: Vec<(&str, &str)> =
+        event.data.iter().map(|(n, v)| (n, v.trim())).filter(|(_, v)| !v.is_empty()).collect();
     format!(
         "{:?} {} {} {} {:?} {} {data:?}",
         event.time, event.channel, event.provider, event.event_id, event.record_id, event.computer
