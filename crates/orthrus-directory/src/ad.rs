@@ -13,24 +13,7 @@ pub mod uac {
     pub const PARTIAL_SECRETS_ACCOUNT: u32 = 0x0400_0000;
 }
 
-/// A binary SID (MS-DTYP 2.4.2.2) as `S-1-5-21-…`; None when malformed.
-pub fn sid_to_string(bytes: &[u8]) -> Option<String> {
-    let (&revision, rest) = bytes.split_first()?;
-    let (&count, rest) = rest.split_first()?;
-    let authority = rest.get(..6)?;
-    let subs = rest.get(6..)?;
-    if revision != 1 || subs.len() != usize::from(count) * 4 {
-        return None;
-    }
-    let authority = authority.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-    let mut text = format!("S-1-{authority}");
-    for chunk in subs.chunks_exact(4) {
-        let mut le = [0u8; 4];
-        le.copy_from_slice(chunk);
-        text.push_str(&format!("-{}", u32::from_le_bytes(le)));
-    }
-    Some(text)
-}
+pub use orthrus_proto::wire::sid_to_string;
 
 /// A binary GUID (mixed-endian, MS-DTYP 2.3.4.2) as lower-case text.
 pub fn guid_to_string(bytes: &[u8]) -> Option<String> {

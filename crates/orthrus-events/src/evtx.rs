@@ -6,7 +6,7 @@
 //! event id) is read from its substitution values through the template's field map
 //! ([`crate::evtx_template`]) and the record is passed over (counted) unless the caller wants
 //! it; a wanted record's fields are taken the same way. Records whose template the map does
-//! not follow are rendered whole to JSON, as before — the slow path, kept for correctness.
+//! not follow are rendered whole (to XML) — the slow path, kept for correctness.
 
 use std::sync::Arc;
 
@@ -139,7 +139,8 @@ pub fn read_chunk_bytes(data: &[u8], wanted: Wanted, out: &mut dyn FnMut(Windows
             reading.read(&mut vec![chunk], &mut summary, out);
         }
         Err(e) => {
-            summary.skip_with("EVTX chunk slot without a valid header (unused or damaged)", &e.to_string())
+            let e = evtx::err::EvtxError::FailedToParseChunk { chunk_id: 0, source: Box::new(e) };
+            summary.skip_with(skip_reason(&e), &e.to_string());
         }
     }
     summary

@@ -5,7 +5,8 @@
 //! the record header, then the template instance's substitution values, of which only the
 //! System header's are read until the caller says it wants the record. Any other chunk goes
 //! through the `evtx` crate's own record iteration, record by record the same way, rendering
-//! whole to JSON the records whose template or values only rendering gets right — so damaged
+//! whole (to XML, read by [`crate::xml`]) the records whose template or values only rendering
+//! gets right — so damaged
 //! and unusual chunks read exactly as the crate reads them.
 
 use std::collections::HashMap;
@@ -128,9 +129,6 @@ pub(crate) fn read_chunk(
                 Some(mut event) if (wanted.event)(&event.provider, &event.channel, event.event_id) => {
                     event.record_id = Some(id);
                     event.position = Position::Record(id);
-                    if event.time == Timestamp::default() {
-                        event.time = time;
-                    }
                     event.data.retain(wanted.field);
                     Outcome::Event(Box::new(event))
                 }
@@ -171,8 +169,7 @@ fn walk(
         if usize::try_from(u32::from_le_bytes(copy.try_into().ok()?)).ok()? != size {
             return None;
         }
-        let time =
-            Timestamp::from_micros((i64::try_from(filetime).ok()? - UNIX_EPOCH_FILETIME).div_euclid(10));
+        let time = filetime_to_time(filetime)?;
         let binxml = data.get(pos + RECORD_HEADER..end - 4)?;
         let outcome = from_binxml(data, binxml, id, time, file, wanted, state)?;
         records.push(Ok((outcome, Path::Values)));

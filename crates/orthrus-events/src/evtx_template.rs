@@ -402,24 +402,12 @@ impl RawValue<'_> {
             0x0e => V::BinaryType(raw),
             0x0f => V::GuidType(raw.try_into().ok()?),
             0x11 => V::FileTimeType(FileTime(u64::from_le_bytes(raw.try_into().ok()?))),
-            0x13 => return sid_text(raw),
+            // Malformed SIDs the crate renders its own way: the record is rendered whole.
+            0x13 => return orthrus_proto::wire::sid_to_string(raw),
             _ => return None,
         };
         Some(value.to_string())
     }
-}
-
-/// `S-1-5-21-…` from a binary SID (MS-DTYP §2.4.2.2).
-fn sid_text(raw: &[u8]) -> Option<String> {
-    let (&revision, rest) = raw.split_first()?;
-    let (&count, rest) = rest.split_first()?;
-    let authority = rest.get(..6)?.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b));
-    let subs = rest.get(6..6 + usize::from(count) * 4)?;
-    let mut text = format!("S-{revision}-{authority}");
-    for sub in subs.as_chunks::<4>().0 {
-        text.push_str(&format!("-{}", u32::from_le_bytes(*sub)));
-    }
-    Some(text)
 }
 
 #[cfg(test)]

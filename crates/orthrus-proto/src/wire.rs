@@ -44,6 +44,27 @@ pub fn slice_at(buf: &[u8], at: usize, len: usize) -> Option<&[u8]> {
     buf.get(at..at.checked_add(len)?)
 }
 
+/// A binary SID (MS-DTYP 2.4.2.2) as `S-1-5-21-…`; None when malformed (a revision other
+/// than 1, or sub-authorities short of or beyond its count). The directory sync reads objectSid
+/// with it, the EVTX reader SID substitution values.
+pub fn sid_to_string(bytes: &[u8]) -> Option<String> {
+    let (&revision, rest) = bytes.split_first()?;
+    let (&count, rest) = rest.split_first()?;
+    let authority = rest.get(..6)?;
+    let subs = rest.get(6..)?;
+    if revision != 1 || subs.len() != usize::from(count) * 4 {
+        return None;
+    }
+    let authority = authority.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    let mut text = format!("S-1-{authority}");
+    for chunk in subs.chunks_exact(4) {
+        let mut le = [0u8; 4];
+        le.copy_from_slice(chunk);
+        text.push_str(&format!("-{}", u32::from_le_bytes(le)));
+    }
+    Some(text)
+}
+
 /// UTF-16LE text, lossily decoded, cut at the first NUL and at [`MAX_STRING_CHARS`].
 pub fn utf16le(bytes: &[u8]) -> String {
     let units = bytes.as_chunks::<2>().0.iter().map(|c| u16::from_le_bytes(*c)).take_while(|u| *u != 0);

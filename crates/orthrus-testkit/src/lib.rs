@@ -518,22 +518,22 @@ pub mod fuzz {
 /// Runs a fuzz entry point over a target's seeds (real inputs where the target has them, then
 /// `fuzz/seeds/TARGET`) and crash reproducers (`testdata/crashes/TARGET`), each whole and cut
 /// short three ways (truncation is the commonest hostile case); how many inputs it found.
-/// Runs `run` on the first two 64 KiB chunks of every EVTX file under `dir`; how many.
-fn corpus_evtx_chunks(dir: &Path, run: &impl Fn(&[u8])) -> usize {
-    let mut inputs = 0;
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            inputs += corpus_evtx_chunks(&path, run);
-        } else if path.extension().is_some_and(|e| e == "evtx") {
-            let bytes = std::fs::read(&path).unwrap_or_default();
-            for chunk in bytes.get(4096..).unwrap_or_default().chunks(65536).take(2) {
-                run(chunk);
-                inputs += 1;
+/// Every EVTX file of the public corpus, read in place, in path order.
+pub fn corpus_evtx_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "evtx") {
+                out.push(path);
             }
         }
     }
-    inputs
+    let mut files = Vec::new();
+    walk(&corpus(), &mut files);
+    files.sort();
+    files
 }
 
 pub fn replay_fuzz_seeds(target: &str, run: impl Fn(&[u8])) -> usize {
@@ -550,8 +550,15 @@ pub fn replay_fuzz_seeds(target: &str, run: impl Fn(&[u8])) -> usize {
         _ => root.join("fuzz/seeds").join(target),
     };
     if target == "evtx_chunk" {
-        // Real chunks from the public corpus, read in place (never copied into the tree).
-        inputs += corpus_evtx_chunks(&corpus(), &run);
+        // The first two chunks of every real log of the public corpus, read in place (never
+        // copied into the tree).
+        for path in corpus_evtx_files() {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            for chunk in bytes.get(4096..).unwrap_or_default().chunks(65536).take(2) {
+                run(chunk);
+                inputs += 1;
+            }
+        }
     }
     let seeds = root.join("fuzz/seeds").join(target);
     let folders = if real == seeds { vec![real] } else { vec![real, seeds] };

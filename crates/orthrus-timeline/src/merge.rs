@@ -15,9 +15,9 @@ use crate::{FileOutcome, FileResult, Progress};
 /// Activities each log holds back to put records written slightly out of order back in
 /// order. Windows appends a log's records as the event log service receives them, which is
 /// within moments of their timestamps; a record later than this many activities is emitted
-/// where it is, behind the merged timeline, and counted as late (`FileOutcome::Events::late`). 4096 activities per log
-/// (a few MiB) hold seconds of a busy DC's log; the bound keeps memory flat however many
-/// logs are merged.
+/// where it is, behind the merged timeline, and counted as late (`FileOutcome::Events::late`).
+/// 4096 activities per log (a few MiB) hold seconds of a busy DC's log; the bound keeps
+/// memory flat however many logs are merged.
 pub const REORDER_WINDOW: usize = 4096;
 
 /// One log's activities in event time order (within its window).
@@ -187,25 +187,12 @@ mod tests {
     use super::*;
     use crate::NoProgress;
 
-    fn evtx_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                evtx_files(&path, out);
-            } else if path.extension().is_some_and(|e| e == "evtx") {
-                out.push(path);
-            }
-        }
-    }
-
     /// Over every real EVTX log of the corpus at once: every activity comes out once, in time
     /// order but for exactly those counted late, and each log's count is what reading it
     /// alone gives.
     #[test]
     fn logs_merge_in_time_order_and_every_step_back_is_counted() {
-        let mut files = Vec::new();
-        evtx_files(&orthrus_testkit::corpus(), &mut files);
-        files.sort();
+        let files = orthrus_testkit::corpus_evtx_files();
         let refs: Vec<&PathBuf> = files.iter().collect();
         let mut merge = EventMerge::open(&refs, 1, &NoProgress);
         let (mut count, mut steps_back, mut latest) = (0u64, 0u64, None::<Timestamp>);
@@ -245,8 +232,7 @@ mod tests {
     #[test]
     fn a_log_further_out_of_order_than_its_window_is_counted_late() {
         let dir = tempfile::tempdir().unwrap();
-        let mut sources = Vec::new();
-        evtx_files(&orthrus_testkit::corpus(), &mut sources);
+        let sources = orthrus_testkit::corpus_evtx_files();
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/repack-evtx.py");
         let made = std::process::Command::new("python3")
             .arg(script)

@@ -191,8 +191,7 @@ fn a_saved_baseline_carries_learning_into_the_next_run() {
 #[test]
 fn analyze_memory_stays_flat_whatever_the_size_of_the_event_logs() {
     let dir = tempfile::tempdir().unwrap();
-    let corpus = orthrus_testkit::corpus();
-    let sources: Vec<PathBuf> = walk_evtx(&corpus);
+    let sources = orthrus_testkit::corpus_evtx_files();
     assert!(sources.len() > 100);
     let repack = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/repack-evtx.py");
     let peak = |mib: usize| -> u64 {
@@ -223,18 +222,4 @@ fn analyze_memory_stays_flat_whatever_the_size_of_the_event_logs() {
     let (small, large) = (peak(8), peak(32));
     assert!(large < 256 * 1024, "{large} KiB over 64 MiB of logs");
     assert!(large < small + 12 * 1024, "peak grew from {small} to {large} KiB with the input");
-}
-
-fn walk_evtx(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(walk_evtx(&path));
-        } else if path.extension().is_some_and(|e| e == "evtx") {
-            found.push(path);
-        }
-    }
-    found.sort();
-    found
 }
