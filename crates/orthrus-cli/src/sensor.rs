@@ -39,6 +39,9 @@ fn say(event: SensorEvent<'_>) {
         SensorEvent::Capturing { interface, center } => {
             eprintln!("orthrus: sensor capturing on {interface} for {center}");
         }
+        SensorEvent::Listening { listener, address } => {
+            eprintln!("orthrus: sensor taking forwarded events ({listener}) on {address}");
+        }
         SensorEvent::FileFailed(name) => eprintln!("orthrus: {name} could not be read; moved to failed/"),
         SensorEvent::FileRefused { name, why } => {
             eprintln!("orthrus: {name} refused unread ({why}); moved to refused/")

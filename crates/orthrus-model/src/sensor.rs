@@ -27,6 +27,10 @@ pub struct Heartbeat {
     /// the sensor sent them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<serde_json::Value>,
+    /// The live event intake's listeners (syslog UDP/TCP/TLS, HTTPS): messages, events,
+    /// drops, connections, as the sensor sent them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intake: Option<serde_json::Value>,
     /// The sensor's reverse DNS: addresses asked, named, failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reverse_dns: Option<serde_json::Value>,

@@ -37,6 +37,12 @@ pub enum SensorEvent<'a> {
         interface: &'a str,
         center: &'a str,
     },
+    /// A listener of forwarded events is open (`syslog_udp`, `syslog_tcp`, `syslog_tls`,
+    /// `https`).
+    Listening {
+        listener: &'static str,
+        address: std::net::SocketAddr,
+    },
     /// A file of the watched folder could not be read; it went to `failed/`.
     FileFailed(&'a str),
     /// A file of the watched folder was no regular file of its own (a link, a device, a

@@ -1,6 +1,7 @@
-//! The sensor's loop (`orthrus sensor`): captures live from an interface (feature `libpcap`)
-//! and/or watches a folder for capture files and event logs (what a capture ring or an event
-//! forwarder drops there), decodes them into activities, keeps them in the disk buffer, and
+//! The sensor's loop (`orthrus sensor`): captures live from an interface (feature `libpcap`),
+//! watches a folder for capture files and event logs (what a capture ring or an event
+//! forwarder drops there), and/or takes events forwarded live (`[intake]`: syslog, HTTPS);
+//! decodes them into activities, keeps them in the disk buffer, and
 //! ships them to the center over pinned HTTPS, with heartbeats. A file is read once: it is
 //! recorded in the buffer in the same transaction as its batches, then moved to `done/` (or
 //! `failed/` when it cannot be read). The center down, the batches wait; the sensor restarted,
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::client::CenterClient;
+use crate::intake::{Intake, IntakeConfig};
 use crate::names::ReverseDns;
 use crate::report::io;
 pub use crate::report::{SensorError, SensorEvent};
@@ -36,6 +38,8 @@ pub struct SensorConfig {
     pub watch: Option<PathBuf>,
     /// Live capture from a network interface.
     pub capture: Option<CaptureConfig>,
+    /// Windows events forwarded live (syslog over UDP, TCP or TLS; NDJSON over HTTPS).
+    pub intake: Option<IntakeConfig>,
     /// Recorded on each activity as the sensor that observed it.
     #[serde(default = "default_name")]
     pub name: String,
@@ -46,6 +50,7 @@ pub struct SensorConfig {
     #[serde(default = "default_reverse_dns_refresh")]
     pub reverse_dns_refresh_mins: u64,
     /// The sensor reads Windows event logs: the center raises a health issue when none arrive.
+    /// Always so when `[intake]` is given.
     #[serde(default)]
     pub events_expected: bool,
     #[serde(default = "default_spool")]
@@ -142,6 +147,11 @@ impl Counters {
                 self.network += 1;
             }
         }
+        self.name(activities)
+    }
+
+    /// Adds the names reverse DNS found (forwarded events are counted as they arrive).
+    fn name(&mut self, activities: Vec<Activity>) -> Vec<Activity> {
         match &mut self.names {
             Some(names) => names.resolve(activities),
             None => activities,
@@ -167,8 +177,11 @@ pub fn run(
             config.batch_activities
         )));
     }
-    if config.watch.is_none() && config.capture.is_none() {
-        return Err(SensorError::Config("give `watch` (a folder), a [capture] interface, or both".into()));
+    if config.watch.is_none() && config.capture.is_none() && config.intake.is_none() {
+        return Err(SensorError::Config(
+            "give `watch` (a folder), a [capture] interface, an [intake] for forwarded events, or several"
+                .into(),
+        ));
     }
     let watched = match &config.watch {
         Some(watch) => {
@@ -183,6 +196,16 @@ pub fn run(
             let live = live::start(capture, config)?;
             report(SensorEvent::Capturing { interface: &capture.interface, center: &config.center });
             Some(live)
+        }
+        None => None,
+    };
+    let mut intake = match &config.intake {
+        Some(intake_config) => {
+            let intake = Intake::start(intake_config, config.batch_activities, batch_age(config))?;
+            for (listener, address, _) in &intake.counters.listeners {
+                report(SensorEvent::Listening { listener, address: *address });
+            }
+            Some(intake)
         }
         None => None,
     };
@@ -204,6 +227,11 @@ pub fn run(
             if let Some(live) = live.take() {
                 live::finish(live, &mut spool, &mut counters)?;
             }
+            if let Some(intake) = intake.take() {
+                for batch in intake.stop() {
+                    spool.append(&counters.name(batch))?;
+                }
+            }
             let _ = ship(&client, &mut spool);
             report(SensorEvent::Stopped { waiting: spool.stats()?.batches });
             return Ok(());
@@ -219,6 +247,11 @@ pub fn run(
         }
         if let Some(live) = &live {
             live::drain(live, &mut spool, &mut counters)?;
+        }
+        if let Some(intake) = &intake {
+            while let Ok(batch) = intake.batches.try_recv() {
+                spool.append(&counters.name(batch))?;
+            }
         }
         if Instant::now() >= next_ship {
             match ship(&client, &mut spool) {
@@ -241,7 +274,7 @@ pub fn run(
         }
         if last_heartbeat.is_none_or(|t| t.elapsed() >= Duration::from_secs(config.heartbeat_secs)) {
             let stats = spool.stats()?;
-            let beat = heartbeat(&counters, &stats, live.as_ref().map(live::stats), config);
+            let beat = heartbeat(&counters, &stats, live.as_ref().map(live::stats), intake.as_ref(), config);
             match client.post("/api/v1/sensor/heartbeat", &beat) {
                 Ok(_) => last_heartbeat = Some(Instant::now()),
                 // Unreachable is said once above; a refusal is worth saying each time.
@@ -249,9 +282,15 @@ pub fn run(
                 Err(_) => {}
             }
         }
-        match &live {
-            Some(live) => live::wait(live, tick, &mut spool, &mut counters)?,
-            None => std::thread::sleep(tick),
+        match (&live, &intake) {
+            (Some(live), _) => live::wait(live, tick, &mut spool, &mut counters)?,
+            // Woken by the next batch of forwarded events, or at the tick.
+            (None, Some(intake)) => {
+                if let Ok(batch) = intake.batches.recv_timeout(tick) {
+                    spool.append(&counters.name(batch))?;
+                }
+            }
+            (None, None) => std::thread::sleep(tick),
         }
     }
 }
@@ -260,19 +299,27 @@ fn heartbeat(
     counters: &Counters,
     stats: &SpoolStats,
     capture: Option<CaptureCounters>,
+    intake: Option<&Intake>,
     config: &SensorConfig,
 ) -> serde_json::Value {
     let mut beat = Heartbeat {
         version: env!("CARGO_PKG_VERSION").into(),
         packets: counters.network,
         events: counters.events,
-        events_expected: config.events_expected,
+        events_expected: config.events_expected || intake.is_some(),
         spool_bytes: stats.bytes,
         spool_max_bytes: config.spool_max_bytes,
         spool_dropped_batches: stats.dropped_batches,
         refused_files: counters.refused_files,
         ..Heartbeat::default()
     };
+    // Forwarded events: received and lost before the disk buffer (UDP drops, oversize), so
+    // the center's event-backlog and no-events health see them.
+    if let Some(intake) = intake {
+        beat.events += intake.counters.events();
+        beat.dropped_events += intake.counters.dropped_events();
+        beat.intake = Some(intake.counters.snapshot());
+    }
     beat.reverse_dns = counters.names.as_ref().and_then(|n| serde_json::to_value(&n.counters).ok());
     // Live capture: the kernel's counts of packets received and dropped are the capture's
     // health (health.md's drop ratio); the decoder's counters say what became of them.
@@ -290,6 +337,11 @@ struct CaptureCounters {
     dropped: u64,
     /// Interface, kernel and decoder counters as they are.
     detail: serde_json::Value,
+}
+
+/// A live batch (capture, forwarded events) is cut at this age at the latest.
+fn batch_age(config: &SensorConfig) -> Duration {
+    Duration::from_secs(config.batch_secs.max(1))
 }
 
 /// Sends waiting batches, oldest first, until none waits or the center fails.
@@ -329,7 +381,7 @@ mod live {
             buffer_bytes: capture.buffer_mib.saturating_mul(1 << 20),
             promiscuous: capture.promiscuous,
             batch_activities: config.batch_activities,
-            batch_age: Duration::from_secs(config.batch_secs.max(1)),
+            batch_age: super::batch_age(config),
             decoder,
         })
         .map_err(|e| SensorError::Capture(format!("starting the live capture: {e}")))

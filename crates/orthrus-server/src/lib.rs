@@ -12,11 +12,12 @@ pub mod profile;
 pub mod router;
 pub mod run;
 pub mod scope;
-pub mod serve;
 pub mod state;
 pub mod tls;
 pub mod ui;
 
+/// The hardened listener, shared with the sensor's event intake.
+pub use orthrus_listen as serve;
 pub use router::router;
 pub use serve::serve_tls;
 pub use state::AppState;

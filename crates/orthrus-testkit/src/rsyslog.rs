@@ -61,17 +61,49 @@ pub fn launch_tls(dir: &Path, name: &str, port: u16, cert: &Path, key: &Path) ->
     start(dir, name, &global, &inputs, 0, port)
 }
 
-fn start(dir: &Path, name: &str, global: &str, inputs: &str, udp: u16, tcp: u16) -> Rsyslog {
-    let out = dir.join(format!("{name}.log"));
-    // Fields rsyslog parsed out of each message, `msg` last (CEF itself contains `|`).
+/// How a forwarding rsyslog reaches its target.
+pub enum Forward<'a> {
+    /// Plain TCP, octet-counted frames.
+    Tcp,
+    /// TLS (the rsyslog-openssl driver): the target's certificate checked against `ca` for the
+    /// name `localhost`, and `cert`/`key` presented as the client's.
+    Tls { ca: &'a Path, cert: &'a Path, key: &'a Path },
+}
+
+/// rsyslog reading `file` from its start (imfile; one message per line, up to 256 KiB) and
+/// forwarding every line to 127.0.0.1:`port` in RFC 5424 frames, as a forwarder beside a
+/// Windows event collector does. Stopped by PID when dropped.
+pub fn forward_file(dir: &Path, name: &str, file: &Path, port: u16, forward: &Forward<'_>) -> Rsyslog {
+    let (global, driver) = match forward {
+        Forward::Tcp => (String::new(), String::new()),
+        Forward::Tls { ca, cert, key } => (
+            format!(
+                " defaultNetstreamDriver=\"ossl\" defaultNetstreamDriverCAFile=\"{}\" \
+                 defaultNetstreamDriverCertFile=\"{}\" defaultNetstreamDriverKeyFile=\"{}\"",
+                ca.display(),
+                cert.display(),
+                key.display()
+            ),
+            " StreamDriver=\"ossl\" StreamDriverMode=\"1\" StreamDriverAuthMode=\"x509/name\" \
+             StreamDriverPermittedPeers=\"localhost\""
+                .to_owned(),
+        ),
+    };
     let config = format!(
-        r#"global(workDirectory="{dir}"{global})
-{inputs}template(name="fields" type="string" string="%pri%|%protocol-version%|%timereported:::date-rfc3339%|%hostname%|%app-name%|%procid%|%msgid%|%structured-data%|%syslogtag%|%msg%\n")
-*.* action(type="omfile" file="{out}" template="fields")
+        r#"global(workDirectory="{dir}" maxMessageSize="256k"{global})
+module(load="imfile")
+input(type="imfile" file="{file}" tag="winevents" freshStartTail="off")
+action(type="omfwd" target="127.0.0.1" port="{port}" protocol="tcp" TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"{driver})
 "#,
         dir = dir.display(),
-        out = out.display()
+        file = file.display(),
     );
+    let (child, errors) = spawn(dir, name, &config);
+    Rsyslog { child, out: errors, udp: 0, tcp: port }
+}
+
+/// rsyslogd in the foreground with `config`; its standard error goes to NAME.stderr.
+fn spawn(dir: &Path, name: &str, config: &str) -> (Child, PathBuf) {
     let conf = dir.join(format!("{name}.conf"));
     std::fs::write(&conf, config).unwrap();
     let errors = dir.join(format!("{name}.stderr"));
@@ -86,6 +118,21 @@ fn start(dir: &Path, name: &str, global: &str, inputs: &str, udp: u16, tcp: u16)
         .stderr(std::fs::File::create(&errors).unwrap())
         .spawn()
         .unwrap();
+    (child, errors)
+}
+
+fn start(dir: &Path, name: &str, global: &str, inputs: &str, udp: u16, tcp: u16) -> Rsyslog {
+    let out = dir.join(format!("{name}.log"));
+    // Fields rsyslog parsed out of each message, `msg` last (CEF itself contains `|`).
+    let config = format!(
+        r#"global(workDirectory="{dir}"{global})
+{inputs}template(name="fields" type="string" string="%pri%|%protocol-version%|%timereported:::date-rfc3339%|%hostname%|%app-name%|%procid%|%msgid%|%structured-data%|%syslogtag%|%msg%\n")
+*.* action(type="omfile" file="{out}" template="fields")
+"#,
+        dir = dir.display(),
+        out = out.display()
+    );
+    let (child, errors) = spawn(dir, name, &config);
     // Owned before anything can panic: a failed wait below still stops the process on drop.
     let mut rsyslog = Rsyslog { child, out, udp, tcp };
     let started = Instant::now();

@@ -16,6 +16,7 @@ mod browser;
 mod events;
 mod hostile;
 mod hostile_login;
+mod intake;
 mod lab_directory;
 #[cfg(feature = "libpcap")]
 mod live;

@@ -1,10 +1,11 @@
-//! The center's listener: TLS connections served by hyper, with a bound on everything a client
-//! controls. A client that connects and says nothing, sends half a request, sends its body a
-//! byte at a time, or stops reading the answer holds its connection only for a bounded time;
-//! the connections open at once are capped (in total and per client address) below the
-//! process's open-file limit, so the store, the SIEM sockets and the log always find a
-//! descriptor; when the kernel runs out of descriptors anyway, the accept loop backs off
-//! instead of spinning, and says so once a minute rather than a million times.
+//! Listeners that assume a hostile client: the center's HTTPS (served by hyper) and the
+//! sensor's event intake (syslog over TCP and TLS, HTTPS) accept through [`accept_loop`], with a
+//! bound on everything a client controls. A client that connects and says nothing, sends half
+//! a request, sends its body a byte at a time, or stops reading the answer holds its
+//! connection only for a bounded time; the connections open at once are capped (in total and
+//! per client address) below the process's open-file limit, so the store, the SIEM sockets and
+//! the log always find a descriptor; when the kernel runs out of descriptors anyway, the accept
+//! loop backs off instead of spinning, and says so once a minute rather than a million times.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -159,18 +160,21 @@ fn out_of_resources(error: &std::io::Error) -> bool {
     matches!(error.raw_os_error(), Some(24 | 23 | 105 | 12))
 }
 
-/// Serves `router` over TLS on `listener` until `shutdown` resolves. Each request carries its
-/// client's address (`ConnectInfo<SocketAddr>`). Connections that fail their handshake are
-/// dropped and counted; they never stop the server.
-pub async fn serve_tls(
+/// Accepts connections on `listener` until `shutdown` resolves and hands each to `serve`
+/// with its client's address, within `limits`: beyond the total cap new connections wait in
+/// the kernel's backlog; an address holding its share has its new connection closed at once
+/// and counted. `serve` runs as a task of its own; its connection's slots are given back when
+/// it ends.
+pub async fn accept_loop<Serve, Served>(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
-    router: axum::Router,
     limits: ConnectionLimits,
     counters: Arc<ConnectionCounters>,
     shutdown: impl std::future::Future<Output = ()>,
-) {
-    let acceptor = TlsAcceptor::from(tls);
+    serve: Serve,
+) where
+    Serve: Fn(TcpStream, SocketAddr) -> Served,
+    Served: std::future::Future<Output = ()> + Send + 'static,
+{
     let slots = Arc::new(Semaphore::new(limits.total));
     let per_address: Arc<KeyedSlots<IpAddr>> = Arc::default();
     let accept_log = RateLimitedLog::default();
@@ -220,38 +224,71 @@ pub async fn serve_tls(
             continue;
         };
         counters.accepted.fetch_add(1, Ordering::Relaxed);
-        let acceptor = acceptor.clone();
-        let router = router.clone();
+        let served = serve(stream, peer);
         let counters = counters.clone();
         tokio::spawn(async move {
             let _slots = (slot, address_slot);
             counters.open.fetch_add(1, Ordering::Relaxed);
-            serve_connection(stream, peer, acceptor, router, &counters).await;
+            served.await;
             counters.open.fetch_sub(1, Ordering::Relaxed);
         });
     }
 }
 
-async fn serve_connection(
+/// Serves `router` over TLS on `listener` until `shutdown` resolves. Each request carries its
+/// client's address (`ConnectInfo<SocketAddr>`). Connections that fail their handshake are
+/// dropped and counted; they never stop the server.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    router: axum::Router,
+    limits: ConnectionLimits,
+    counters: Arc<ConnectionCounters>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    let serve = {
+        let counters = counters.clone();
+        move |stream, peer| {
+            serve_https_connection(stream, peer, acceptor.clone(), router.clone(), counters.clone())
+        }
+    };
+    accept_loop(listener, limits, counters, shutdown, serve).await;
+}
+
+/// The TLS handshake of a connection, within [`HANDSHAKE_TIMEOUT`]; a failure is counted and
+/// logged at debug level (a scanner's probes are not worth a warning).
+pub async fn handshake(
     stream: TcpStream,
     peer: SocketAddr,
-    acceptor: TlsAcceptor,
-    router: axum::Router,
+    acceptor: &TlsAcceptor,
     counters: &ConnectionCounters,
-) {
-    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(stream)) => stream,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => Some(stream),
         Ok(Err(error)) => {
             counters.failed_handshakes.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("TLS handshake with {peer}: {error}");
-            return;
+            None
         }
         Err(_) => {
             counters.failed_handshakes.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("TLS handshake with {peer}: no handshake within {HANDSHAKE_TIMEOUT:?}");
-            return;
+            None
         }
-    };
+    }
+}
+
+/// Serves `router` on one connection over TLS: the handshake within its timeout, then HTTP/1.1
+/// with the header timeout and the write-stall bound.
+pub async fn serve_https_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    router: axum::Router,
+    counters: Arc<ConnectionCounters>,
+) {
+    let Some(stream) = handshake(stream, peer, &acceptor, &counters).await else { return };
     let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
     stream.set_write_timeout(Some(WRITE_STALL));
     let router = tower::ServiceExt::map_request(router, move |mut request: axum::extract::Request<_>| {
@@ -266,6 +303,29 @@ async fn serve_connection(
     if let Err(error) = connection.await {
         tracing::debug!("connection from {peer}: {error}");
     }
+}
+
+/// A rustls server configuration (ring provider, TLS 1.2 and 1.3) for `certs` and `key`;
+/// with `client_roots`, every client must present a certificate they issued.
+pub fn tls_server_config(
+    certs: Vec<rustls_pki_types::CertificateDer<'static>>,
+    key: rustls_pki_types::PrivateKeyDer<'static>,
+    client_roots: Option<rustls::RootCertStore>,
+) -> Result<Arc<rustls::ServerConfig>, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let config = match client_roots {
+        Some(roots) => {
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                    .build()
+                    .map_err(|e| rustls::Error::General(format!("client certificate verifier: {e}")))?;
+            builder.with_client_cert_verifier(verifier).with_single_cert(certs, key)?
+        }
+        None => builder.with_no_client_auth().with_single_cert(certs, key)?,
+    };
+    Ok(Arc::new(config))
 }
 
 /// The client's address of a request the listener served (none in tests that call the router
