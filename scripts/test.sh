@@ -2,13 +2,15 @@
 # The README's test command: installs the Debian packages the workspace's tests need (when
 # missing; as root, or through sudo), then runs them. .ci/run calls it too.
 #   tshark            the evidence cross-check and the decoders compared with Wireshark's
-#   rsyslog           the CEF syslog tests' receiver (started by each test on loopback ports)
-#   rsyslog-openssl   its TLS listener (syslog over TLS)
+#   rsyslog           the CEF syslog tests' receiver (started by each test on loopback ports),
+#                     and the forwarder the sensor's event intake tests take events from
+#   rsyslog-openssl   its TLS listener and forwarder (syslog over TLS)
+#   bsdutils, curl    `logger` (syslog over UDP) and curl (NDJSON over HTTPS) for the intake
 #   openssl, mkfifo   certificates and the watched folder's refusal test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(tshark rsyslog rsyslog-openssl openssl coreutils)
+packages=(tshark rsyslog rsyslog-openssl bsdutils curl openssl coreutils)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

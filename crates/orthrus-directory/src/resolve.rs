@@ -327,6 +327,7 @@ impl NameResolver {
                 | ActivityKind::LoggedOn(_)
                 | ActivityKind::GroupMembershipChanged(_)
                 | ActivityKind::DirectoryObjectChanged(_)
+                | ActivityKind::SamObjectOpened(_)
                 | ActivityKind::AccountChanged(_)
                 | ActivityKind::ShareOpened(_)
                 | ActivityKind::FileOpened(_)

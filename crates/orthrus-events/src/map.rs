@@ -15,7 +15,7 @@ use orthrus_model::{
     DirectoryChange, DirectoryOperation, EncryptionType, Endpoint, FileAccess, GroupChange, KdcFailure,
     KdcIssued, KdcOptions, KdcOutcome, KdcRequest, KerberosErrorCode, KerberosExchange, LogCleared, Logon,
     NtStatus, NtlmAuthentication, NtlmResponse, PaDataType, PrivilegedLogon, ProcessConnection, ProcessStart,
-    Provenance, ServiceInstall, ShareAccess, TaskRegistration, TenantId, TicketInfo,
+    Provenance, SamObjectAccess, ServiceInstall, ShareAccess, TaskRegistration, TenantId, TicketInfo,
 };
 
 use crate::event::{EventData, WindowsEvent};
@@ -62,7 +62,7 @@ pub fn is_mapped(provider: &str, channel: &str, event_id: u32) -> bool {
     }
     matches!(
         event_id,
-        4768 | 4771 | 4769 | 4776 | 8004 | 4624 | 4625 | 4634 | 4648 | 4672 | 4662
+        4768 | 4771 | 4769 | 4776 | 8004 | 4624 | 4625 | 4634 | 4648 | 4672 | 4662 | 4661 | 4798 | 4799
             | 5136 | 5137 | 5139 | 5141 | 4728 | 4729 | 4732 | 4733 | 4756 | 4757
             | 4720 | 4722..=4726 | 4738 | 4740 | 4741..=4743 | 4765 | 4767 | 4781 | 4794
             | 7045 | 4697 | 4698 | 1102 | 104 | 5140 | 5145
@@ -83,6 +83,7 @@ pub fn uses_field(name: &str) -> bool {
             | "AttributeLDAPDisplayName"
             | "AttributeValue"
             | "AuthenticationPackageName"
+            | "CallerProcessName"
             | "Carrier"
             | "Channel"
             | "CommandLine"
@@ -105,6 +106,7 @@ pub fn uses_field(name: &str) -> bool {
             | "ObjectClass"
             | "ObjectDN"
             | "ObjectName"
+            | "ObjectServer"
             | "ObjectType"
             | "OperationType"
             | "ParentImage"
@@ -207,6 +209,31 @@ pub fn to_activity(event: &WindowsEvent, context: &MapContext) -> Option<Activit
             object_name: guid_or_text(d.get("ObjectName").unwrap_or_default()),
             properties: guids(d.get("Properties").unwrap_or_default()),
             access_mask: d.number("AccessMask").and_then(|m| u32::try_from(m).ok()).unwrap_or_default(),
+        }),
+        (4661, _)
+            if d.get("ObjectServer")
+                .is_some_and(|server| server.eq_ignore_ascii_case("Security Account Manager")) =>
+        {
+            ActivityKind::SamObjectOpened(SamObjectAccess {
+                subject: subject(d),
+                object_type: d.get("ObjectType").unwrap_or_default().to_owned(),
+                object: d.get("ObjectName").unwrap_or_default().to_owned(),
+                object_name: None,
+                access_mask: d.number("AccessMask").and_then(|m| u32::try_from(m).ok()).unwrap_or_default(),
+                process: None,
+                operation: "opened".to_owned(),
+            })
+        }
+        (4798 | 4799, _) => ActivityKind::SamObjectOpened(SamObjectAccess {
+            subject: subject(d),
+            object_type: if event.event_id == 4799 { "SAM_ALIAS" } else { "SAM_USER" }.to_owned(),
+            object: d.get("TargetSid").unwrap_or_default().to_owned(),
+            object_name: owned(d.get("TargetUserName")),
+            access_mask: 0,
+            // "-" when the enumeration came over the network (SAM-R), not from a local process.
+            process: d.get("CallerProcessName").filter(|p| !p.is_empty() && *p != "-").map(str::to_owned),
+            operation: if event.event_id == 4799 { "members enumerated" } else { "groups enumerated" }
+                .to_owned(),
         }),
         (5136 | 5137 | 5139 | 5141, _) => {
             ActivityKind::DirectoryObjectChanged(directory_change(event.event_id, d))

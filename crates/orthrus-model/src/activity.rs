@@ -8,8 +8,8 @@ use crate::{
     AccountChange, DirectoryAccess, DirectoryChange, DnsQuery, FileAccess, FileRead, GroupChange,
     HttpRequest, KerberosExchange, KerberosServiceAccess, LdapBind, LdapChange, LdapSearch, LogCleared,
     Logon, NameLookup, NetbiosName, NtlmAuthentication, PolicyFileWrite, PrivilegedLogon, ProcessConnection,
-    ProcessStart, RdpConnection, RpcBindRefusal, RpcCall, ServiceInstall, ShareAccess, SmbEncryptedSession,
-    SmbNegotiation, TaskRegistration, Timestamp, TlsSession,
+    ProcessStart, RdpConnection, RpcBindRefusal, RpcCall, SamObjectAccess, ServiceInstall, ShareAccess,
+    SmbEncryptedSession, SmbNegotiation, TaskRegistration, Timestamp, TlsSession,
 };
 
 /// The organisation an activity belongs to. Offline analysis uses `default`.
@@ -205,6 +205,9 @@ pub enum ActivityKind {
     DirectoryObjectAccessed(DirectoryAccess),
     /// A directory object created, modified, moved or deleted (5136 / 5137 / 5139 / 5141).
     DirectoryObjectChanged(DirectoryChange),
+    /// A SAM object opened or enumerated, as the computer that answered logged it (4661 /
+    /// 4798 / 4799).
+    SamObjectOpened(SamObjectAccess),
     /// A member added to or removed from a security group.
     GroupMembershipChanged(GroupChange),
     /// A user or computer account created, changed, enabled, disabled, deleted, locked.
@@ -267,6 +270,7 @@ impl Activity {
             ActivityKind::PrivilegesAssigned(p) => refs(&[Some(&p.account)]),
             ActivityKind::DirectoryObjectAccessed(d) => refs(&[Some(&d.subject)]),
             ActivityKind::DirectoryObjectChanged(d) => refs(&[Some(&d.subject)]),
+            ActivityKind::SamObjectOpened(s) => refs(&[Some(&s.subject)]),
             ActivityKind::GroupMembershipChanged(g) => refs(&[Some(&g.subject), Some(&g.member)]),
             ActivityKind::AccountChanged(a) => refs(&[Some(&a.subject), Some(&a.target)]),
             ActivityKind::ServiceInstalled(s) => refs(&[s.subject.as_ref()]),
@@ -316,6 +320,7 @@ impl ActivityKind {
             ActivityKind::PrivilegesAssigned(_) => "privileges_assigned",
             ActivityKind::DirectoryObjectAccessed(_) => "directory_object_accessed",
             ActivityKind::DirectoryObjectChanged(_) => "directory_object_changed",
+            ActivityKind::SamObjectOpened(_) => "sam_object_opened",
             ActivityKind::GroupMembershipChanged(_) => "group_membership_changed",
             ActivityKind::AccountChanged(_) => "account_changed",
             ActivityKind::ServiceInstalled(_) => "service_installed",

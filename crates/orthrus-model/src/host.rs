@@ -81,6 +81,31 @@ pub struct DirectoryAccess {
     pub access_mask: u32,
 }
 
+/// SAM-R as the computer that answered it logged it: a handle to a SAM object opened (4661:
+/// the server, a domain, a group, a local group, a user), or a local group's members or a
+/// user's local groups enumerated (4799 / 4798). The event names no client address.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SamObjectAccess {
+    pub subject: AccountRef,
+    /// `SAM_SERVER`, `SAM_DOMAIN`, `SAM_GROUP`, `SAM_ALIAS` or `SAM_USER` (4798 and 4799 give
+    /// `SAM_USER` and `SAM_ALIAS`).
+    pub object_type: String,
+    /// The object's SID or DN as the event gives it (`S-1-5-21-…-512`, `DC=corp,DC=example`).
+    pub object: String,
+    /// The object's name, where the event gives one (4798/4799: `Administrators`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_name: Option<String>,
+    /// 4661's rights requested; 0 for 4798/4799.
+    #[serde(default)]
+    pub access_mask: u32,
+    /// 4798/4799's calling process, when local (`C:\Windows\System32\net1.exe`); none when
+    /// the call came over the network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
+    /// What was done: `opened` (4661), `members enumerated` (4799), `groups enumerated` (4798).
+    pub operation: String,
+}
+
 /// What a directory change did to its object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -42,8 +42,8 @@ pub use directory::{
 };
 pub use host::{
     AccountAction, AccountChange, AccountRef, DirectoryAccess, DirectoryChange, DirectoryOperation,
-    GroupChange, LogCleared, Logon, PrivilegedLogon, ProcessConnection, ProcessStart, ServiceInstall,
-    TaskRegistration,
+    GroupChange, LogCleared, Logon, PrivilegedLogon, ProcessConnection, ProcessStart, SamObjectAccess,
+    ServiceInstall, TaskRegistration,
 };
 pub use kerberos::{
     EncryptionType, KdcFailure, KdcIssued, KdcOptions, KdcOutcome, KdcRequest, KerberosErrorCode,

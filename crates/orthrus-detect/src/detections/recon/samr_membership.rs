@@ -10,11 +10,16 @@
 //!   `SamrQueryDisplayInformation(2/3)`, `SamrEnumerateGroupsInDomain`,
 //!   `SamrEnumerateAliasesInDomain`, `SamrGetMembersInGroup/Alias`, `SamrLookupNamesInDomain`
 //!   (the names), `SamrOpenUser` (the RID), `SamrGetGroupsForUser`, `SamrGetAliasMembership` —
-//!   with the caller's address and account.
-//! - Logic: each call is a query kind — enumeration of all users / all groups / all local
+//!   with the caller's address and account. EVT: the DC's side of the same calls — 4661 (a
+//!   handle to a SAM domain, group, local group or user opened), 4799 (a local group's members
+//!   enumerated), 4798 (a user's local groups enumerated). These name the account but no
+//!   address, so the account stands for the source; the DC's own accounts (machine accounts,
+//!   SYSTEM, LOCAL SERVICE, NETWORK SERVICE) are not judged.
+//! - Logic: each call (or SAM object the DC logged) is a query kind — enumeration of all users / all groups / all local
 //!   groups, group membership, groups of a user, lookup of a sensitive group or account (by
 //!   well-known name, or sensitive in the directory), lookup of other names, account
-//!   queries, the built-in Administrator (RID 500). The profile learns which source made
+//!   queries, the built-in Administrator (RID 500), and from events, domain queries (a
+//!   domain's handle: its policy, its lists). The profile learns which source made
 //!   which kinds: for `learning_days` from the first SAMR call each DC receives, nothing
 //!   alerts and every (source, kind) is learned; a saved baseline (`orthrus analyze
 //!   --baseline`) brings pairs learned before. After that, kinds a source never made alert:
@@ -29,7 +34,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, Severity};
+use orthrus_model::{Activity, ActivityKind, AlertTargets, RpcCall, RpcDetail, SamObjectAccess, Severity};
 use serde::Deserialize;
 
 use crate::baseline::PairProfile;
@@ -47,7 +52,11 @@ pub static META: DetectionMeta = DetectionMeta {
     cef_app: "Samr",
     tactic: "TA0007",
     techniques: &["T1087.002", "T1069.002"],
-    data_sources: &["SAMR enumeration and lookup calls", "directory snapshot (sensitive names)"],
+    data_sources: &[
+        "SAMR enumeration and lookup calls",
+        "DC events 4661, 4798, 4799",
+        "directory snapshot (sensitive names)",
+    ],
     base_severity: Severity::Medium,
     escalates_for_sensitive: false,
     config_section: "samr_recon",
@@ -152,39 +161,137 @@ impl SamrRecon {
         if call.user.as_deref().is_some_and(|u| self.excluded.contains(&bare(u))) {
             return;
         }
-        let pair = (source.to_string(), kind.clone());
-        if self.profile.learning(self.learning_secs, &server.to_string(), activity.time) {
+        self.judge(
+            activity,
+            Query {
+                source: source.to_string(),
+                server: server.to_string(),
+                kind,
+                summary_prefix: format!("{result} "),
+                actor: format!("{source} made SAMR reconnaissance queries against {server} as {who}"),
+                who,
+                alert_source: Finding::source_of(activity, call.user.clone()),
+            },
+            alerts,
+        );
+    }
+
+    /// A SAM object the DC logged (4661, 4798, 4799): the account stands for the source.
+    fn logged_query(
+        &mut self,
+        activity: &Activity,
+        access: &SamObjectAccess,
+        context: &Context,
+        alerts: &mut Alerts<'_>,
+    ) {
+        let subject = &access.subject;
+        let own = subject.name.is_empty()
+            || subject.name == "-"
+            || subject.name.ends_with('$')
+            || subject.sid.as_deref().is_some_and(|sid| ["S-1-5-18", "S-1-5-19", "S-1-5-20"].contains(&sid));
+        if own || self.excluded.contains(&account_key(&subject.name)) {
+            return;
+        }
+        let Some(kind) = logged_kind(context, access) else { return };
+        let server = match (&activity.destination_host, activity.destination) {
+            (Some(host), _) => host.to_string(),
+            (None, Some(destination)) => destination.ip.to_string(),
+            (None, None) => "a DC".to_owned(),
+        };
+        let who = subject.qualified();
+        let source = match activity.source_ip() {
+            Some(ip) => ip.to_string(),
+            None => format!("account {}", account_key(&who)),
+        };
+        self.judge(
+            activity,
+            Query {
+                source,
+                actor: format!("{who} made SAMR reconnaissance queries against {server} (its own event log)"),
+                server,
+                kind,
+                summary_prefix: String::new(),
+                alert_source: Finding::source_of(activity, Some(who.clone())),
+                who,
+            },
+            alerts,
+        );
+    }
+
+    /// Learns the query while its DC learns; after, alerts on a kind its source never made.
+    fn judge(&mut self, activity: &Activity, query: Query, alerts: &mut Alerts<'_>) {
+        let pair = (query.source.clone(), query.kind.clone());
+        if self.profile.learning(self.learning_secs, &query.server, activity.time) {
             self.profile.learn(pair);
             return;
         }
         if self.profile.knows(&pair) {
             return;
         }
-        let key = format!("{source} {server}");
-        let kinds = self.episodes.named(&key, activity.time, [kind.clone()]);
-        let summary = format!("{result} {kind} by {who}");
+        let key = format!("{} {}", query.source, query.server);
+        let kinds = self.episodes.named(&key, activity.time, [query.kind.clone()]);
+        let summary = format!("{}{} by {}", query.summary_prefix, query.kind, query.who);
         let finding = Finding {
             severity: META.base_severity,
             description: format!(
-                "{source} made SAMR reconnaissance queries against {server} as {who} that it never made \
-                 while learning: {}.",
+                "{} that it never made while learning: {}.",
+                query.actor,
                 kinds.iter().cloned().collect::<Vec<_>>().join(", "),
             ),
-            source: Finding::source_of(activity, call.user.clone()),
-            targets: AlertTargets {
-                computers: BTreeSet::from([server.to_string()]),
-                ..AlertTargets::default()
-            },
+            source: query.alert_source,
+            targets: AlertTargets { computers: BTreeSet::from([query.server]), ..AlertTargets::default() },
         };
         let incident = self.episodes.record(&key, activity, summary);
         alerts.raise(activity, &key, incident, finding);
     }
 }
 
+/// One query, seen on the wire or in the DC's log, ready to be judged.
+struct Query {
+    /// What a kind is learned against: the caller's address, or `account DOMAIN\name` when
+    /// only the DC's log saw the query.
+    source: String,
+    /// The DC: its address, or the name of the computer that logged the event.
+    server: String,
+    kind: String,
+    /// How the query ended, with a space (`successful `), where the data says.
+    summary_prefix: String,
+    /// The description's opening: who queried whom, as whom.
+    actor: String,
+    who: String,
+    alert_source: orthrus_model::AlertSource,
+}
+
+/// The query kind of a SAM object the DC logged, or None for the server handle every
+/// connection opens.
+fn logged_kind(context: &Context, access: &SamObjectAccess) -> Option<String> {
+    Some(match access.object_type.as_str() {
+        "SAM_DOMAIN" => "domain queries".to_owned(),
+        "SAM_GROUP" | "SAM_ALIAS" => {
+            let name = access
+                .object_name
+                .clone()
+                .or_else(|| sensitive_groups::well_known_name(&access.object).map(str::to_owned));
+            match name.filter(|name| is_sensitive(context, name)) {
+                Some(name) => format!("lookup of {name}"),
+                None => "group membership".to_owned(),
+            }
+        }
+        "SAM_USER" if access.operation == "groups enumerated" => "groups of an account".to_owned(),
+        "SAM_USER" if access.object.starts_with("S-1-5-21-") && access.object.ends_with("-500") => {
+            "the built-in Administrator".to_owned()
+        }
+        "SAM_USER" => "account queries".to_owned(),
+        _ => return None,
+    })
+}
+
 impl Detector for SamrRecon {
     fn observe(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
-        if let ActivityKind::RpcCalled(call) = &activity.kind {
-            self.query(activity, call, context, alerts);
+        match &activity.kind {
+            ActivityKind::RpcCalled(call) => self.query(activity, call, context, alerts),
+            ActivityKind::SamObjectOpened(access) => self.logged_query(activity, access, context, alerts),
+            _ => {}
         }
     }
 
@@ -303,5 +410,82 @@ mod tests {
             vec!["10.99.0.20".parse().unwrap(), "10.99.0.21".parse().unwrap()];
         assert!(raised(run(&[ADMIN, "samr_recon"], &config, None)).is_empty());
         assert_silent_on_logs_and_captures(META.id);
+    }
+
+    /// Real DC logs of SAMR reconnaissance (the DC's side: 4661 handles, 4799 enumerations).
+    const SENSITIVE_LOOKUPS: &str =
+        "evtx-to-mitre-attack/TA0007-Discovery/T1069-Permission Groups Discovery/ID4661-SAM sensitive domain users & groups discovery.evtx";
+    const NET_GROUP_DOMAIN_ADMINS: &str = "evtx-attack-samples/Discovery/dicovery_4661_net_group_domain_admins_target.evtx";
+    const REMOTE_LOCAL_GROUPS: &str = "evtx-attack-samples/Discovery/4799_remote_local_groups_enumeration.evtx";
+
+    #[test]
+    fn the_dcs_own_log_shows_samr_reconnaissance_after_learning() {
+        use crate::testing::logs::corpus_alerts;
+        let alerts = corpus_alerts(&[SENSITIVE_LOOKUPS], META.id, &after_learning());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let description = &alerts[0].description;
+        assert!(description.starts_with("OFFSEC\\admmig made SAMR reconnaissance queries"), "{description}");
+        for kind in ["lookup of Domain Admins", "group membership", "domain queries", "account queries"] {
+            assert!(description.contains(kind), "{kind}: {description}");
+        }
+        assert_eq!(alerts[0].source.account.as_deref(), Some("OFFSEC\\admmig"));
+
+        // `net group "Domain Admins" /domain` by user01; the built-in Administrator's own
+        // logon queries (RID 500) from another account.
+        let alerts = corpus_alerts(&[NET_GROUP_DOMAIN_ADMINS], META.id, &after_learning());
+        let of = |who: &str| alerts.iter().find(|a| a.source.account.as_deref().is_some_and(|s| s.ends_with(who)));
+        assert!(of("user01").unwrap().description.contains("lookup of Domain Admins"), "{alerts:#?}");
+        assert!(of("administrator").unwrap().description.contains("the built-in Administrator"), "{alerts:#?}");
+
+        // 4799: Administrators' members enumerated remotely.
+        let alerts = corpus_alerts(&[REMOTE_LOCAL_GROUPS], META.id, &after_learning());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert!(alerts[0].description.contains("lookup of Administrators"), "{}", alerts[0].description);
+    }
+
+    #[test]
+    fn queries_the_dcs_log_showed_while_learning_are_silent_after() {
+        let corpus = orthrus_testkit::corpus();
+        let replay = |engine: &mut crate::Engine| {
+            for file in [SENSITIVE_LOOKUPS, NET_GROUP_DOMAIN_ADMINS, REMOTE_LOCAL_GROUPS] {
+                for activity in crate::testing::logs::event_activities(&corpus.join(file)) {
+                    engine.observe(&activity);
+                }
+            }
+        };
+        let mut learning = crate::Engine::new(&DetectionConfig::default(), "test");
+        replay(&mut learning);
+        let baseline = learning.baseline();
+        assert!(raised(learning).is_empty(), "silent while learning");
+        let state = baseline.detections[META.id].to_string();
+        assert!(state.contains("account offsec\\\\admmig"), "{state}");
+        let mut after = crate::Engine::new(&after_learning(), "test");
+        assert!(after.restore(&baseline).unwrap().is_empty());
+        replay(&mut after);
+        assert!(raised(after).is_empty(), "the same queries again");
+    }
+
+    #[test]
+    fn the_dcs_own_accounts_are_not_judged() {
+        use crate::testing::logs::{BENIGN, corpus_alerts};
+        assert!(corpus_alerts(BENIGN, META.id, &after_learning()).is_empty());
+        // The sample's own records as the DC's machine account and as SYSTEM made them (what a
+        // DC logs all day): not judged, whatever they open.
+        let activities =
+            crate::testing::logs::event_activities(&orthrus_testkit::corpus().join(SENSITIVE_LOOKUPS));
+        for (name, sid) in [("DC01$", "S-1-5-21-1-2-3-1000"), ("SYSTEM", "S-1-5-18")] {
+            let mut engine = crate::Engine::new(&after_learning(), "test");
+            for mut activity in activities.clone() {
+                if let ActivityKind::SamObjectOpened(access) = &mut activity.kind {
+                    access.subject.name = name.into();
+                    access.subject.sid = Some(sid.into());
+                }
+                engine.observe(&activity);
+            }
+            assert!(raised(engine).is_empty(), "{name}");
+        }
+        let mut config = after_learning();
+        config.settings_mut::<SamrRecon>().exclude_actors = vec!["admmig".into()];
+        assert!(corpus_alerts(&[SENSITIVE_LOOKUPS], META.id, &config).is_empty(), "excluded actor");
     }
 }
