@@ -413,10 +413,11 @@ mod tests {
     }
 
     /// Real DC logs of SAMR reconnaissance (the DC's side: 4661 handles, 4799 enumerations).
-    const SENSITIVE_LOOKUPS: &str =
-        "evtx-to-mitre-attack/TA0007-Discovery/T1069-Permission Groups Discovery/ID4661-SAM sensitive domain users & groups discovery.evtx";
-    const NET_GROUP_DOMAIN_ADMINS: &str = "evtx-attack-samples/Discovery/dicovery_4661_net_group_domain_admins_target.evtx";
-    const REMOTE_LOCAL_GROUPS: &str = "evtx-attack-samples/Discovery/4799_remote_local_groups_enumeration.evtx";
+    const SENSITIVE_LOOKUPS: &str = "evtx-to-mitre-attack/TA0007-Discovery/T1069-Permission Groups Discovery/ID4661-SAM sensitive domain users & groups discovery.evtx";
+    const NET_GROUP_DOMAIN_ADMINS: &str =
+        "evtx-attack-samples/Discovery/dicovery_4661_net_group_domain_admins_target.evtx";
+    const REMOTE_LOCAL_GROUPS: &str =
+        "evtx-attack-samples/Discovery/4799_remote_local_groups_enumeration.evtx";
 
     #[test]
     fn the_dcs_own_log_shows_samr_reconnaissance_after_learning() {
@@ -433,9 +434,13 @@ mod tests {
         // `net group "Domain Admins" /domain` by user01; the built-in Administrator's own
         // logon queries (RID 500) from another account.
         let alerts = corpus_alerts(&[NET_GROUP_DOMAIN_ADMINS], META.id, &after_learning());
-        let of = |who: &str| alerts.iter().find(|a| a.source.account.as_deref().is_some_and(|s| s.ends_with(who)));
+        let of =
+            |who: &str| alerts.iter().find(|a| a.source.account.as_deref().is_some_and(|s| s.ends_with(who)));
         assert!(of("user01").unwrap().description.contains("lookup of Domain Admins"), "{alerts:#?}");
-        assert!(of("administrator").unwrap().description.contains("the built-in Administrator"), "{alerts:#?}");
+        assert!(
+            of("administrator").unwrap().description.contains("the built-in Administrator"),
+            "{alerts:#?}"
+        );
 
         // 4799: Administrators' members enumerated remotely.
         let alerts = corpus_alerts(&[REMOTE_LOCAL_GROUPS], META.id, &after_learning());

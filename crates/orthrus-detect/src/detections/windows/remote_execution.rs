@@ -18,14 +18,21 @@
 //!   not sealed; HTTP requests that authenticated (NTLM or Kerberos in `Authorization`) to
 //!   the WS-Management endpoint `/wsman` — the body is encrypted, the request line is not,
 //!   and PowerShell adds `?PSVersion=` to it. EVT: Security event 4698 (a scheduled task was
-//!   created; audit "Other Object Access Events"), with the task's XML; service installs
-//!   from events are ORT-EVT-002.
+//!   created; audit "Other Object Access Events"), with the task's XML; 5145 (a share object
+//!   checked; audit "Detailed File Share"): an executable written to an administrative share
+//!   (`ADMIN$`, `C$`) and then the `\\svcctl` pipe opened by the same account from the same
+//!   address (PsExec, RemCom, impacket psexec, as the target logs them), or a pipe of a remote
+//!   execution tool opened (`PSEXESVC`, `RemCom_`, `PAExec`, `csexec`); service installs from
+//!   events are ORT-EVT-002.
 //! - Logic: NET: any such call from an address that is not a known DC's; one alert per
 //!   source address, target and quiet gap, listing every attempt with its outcome; High when
 //!   the target is a known DC. EVT: a registered task whose action runs a shape of attack
 //!   tooling (interpreter with output redirected to a temp file, script hosts,
 //!   loopback/admin-share paths, random binaries; see `windows::suspicious_command`); one
-//!   alert per computer and quiet gap; High on a known domain controller.
+//!   alert per computer and quiet gap; High on a known domain controller. 5145: the pipe
+//!   opened within `window_secs` of the executable's write, or a tool's pipe, from an address
+//!   that is not a known DC's nor the computer's own (loopback); one alert per source and
+//!   computer as for the wire.
 //! - Thresholds: `window_secs = 3600` (config `[remote_execution]`).
 //! - Benign: administrators managing DCs remotely from admin workstations, deployment and
 //!   inventory tools (SCCM and monitoring agents call WMI methods such as `StdRegProv`'s,
@@ -42,7 +49,9 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use orthrus_model::{Activity, ActivityKind, AlertTargets, HttpRequest, RpcCall, RpcDetail, Severity};
+use orthrus_model::{
+    Activity, ActivityKind, AlertTargets, FileAccess, HttpRequest, RpcCall, RpcDetail, Severity, Timestamp,
+};
 use serde::Deserialize;
 
 use super::commands::suspicious_command;
@@ -63,6 +72,7 @@ pub static META: DetectionMeta = DetectionMeta {
         "SVCCTL RCreateService, ATSVC NetrJobAdd, TSCH SchRpcRegisterTask, WMI IWbemServices::ExecMethod",
         "WinRM: authenticated HTTP POST /wsman",
         "event 4698 (scheduled task created)",
+        "event 5145 (executable written to an admin share, then svcctl or a tool's pipe opened)",
     ],
     base_severity: Severity::Medium,
     escalates_for_sensitive: true,
@@ -121,6 +131,8 @@ impl Detection for RemoteExecution {
             excluded_actors: c.exclude_actors.iter().map(|a| account_key(a)).collect(),
             episodes: Incidents::new(c.window_secs),
             ticket_owners: TicketOwners::default(),
+            window_secs: i64::try_from(c.window_secs).unwrap_or(i64::MAX),
+            dropped: std::collections::HashMap::new(),
         }
     }
 }
@@ -130,7 +142,27 @@ pub struct RemoteExecution {
     excluded_actors: Vec<String>,
     episodes: Incidents<String>,
     ticket_owners: TicketOwners,
+    window_secs: i64,
+    /// Executables written to a computer's admin shares, from its share-access events:
+    /// (computer, source address, account) → when and which file. Bounded by [`MAX_DROPS`].
+    dropped: std::collections::HashMap<(String, IpAddr, String), (Timestamp, String)>,
 }
+
+/// Executable writes remembered at most; beyond, the oldest are forgotten first. A deployment
+/// wave writes to thousands of computers; each entry is a few hundred bytes.
+const MAX_DROPS: usize = 65_536;
+
+/// Pipes remote execution tools create on their target (their service's standard streams and
+/// control channel), lower-case prefixes: Sysinternals PsExec, RemCom (and impacket's psexec,
+/// built on it), PAExec, CSExec.
+const TOOL_PIPES: &[&str] = &["psexesvc", "remcom_", "paexec", "csexec"];
+
+/// What an executable dropped for a service is named like.
+const EXECUTABLE_SUFFIXES: &[&str] = &[".exe", ".dll", ".bat", ".cmd", ".ps1", ".vbs"];
+
+/// Access rights that write a file's content: FILE_WRITE_DATA, FILE_APPEND_DATA, GENERIC_WRITE,
+/// GENERIC_ALL, MAXIMUM_ALLOWED.
+const WRITE_ACCESS: u32 = 0x2 | 0x4 | 0x4000_0000 | 0x1000_0000 | 0x0200_0000;
 
 /// Who each HTTP service ticket was issued to, from the TGS-REPs seen: a Kerberos WinRM
 /// session names no account on the wire, its ticket does. Bounded; the oldest go first.
@@ -168,7 +200,9 @@ impl TicketOwners {
 /// One remote execution attempt, as the alert's evidence and sentence word it.
 struct Attempt {
     source: IpAddr,
-    target: IpAddr,
+    /// The computer run on: its address (wire) or the name of the computer that logged it.
+    target: String,
+    on_dc: bool,
     who: String,
     /// `successful`, `refused`, `failed` or `unanswered`.
     result: &'static str,
@@ -221,8 +255,18 @@ impl RemoteExecution {
             _ if call.encrypted => "sealed".to_owned(),
             _ => String::new(),
         };
-        let attempt = Attempt { source, target, who, result, method, object, actor: call.user.clone() };
-        self.record(activity, attempt, context, alerts);
+        let on_dc = context.dcs().contains_address(target);
+        let attempt = Attempt {
+            source,
+            target: target.to_string(),
+            on_dc,
+            who,
+            result,
+            method,
+            object,
+            actor: call.user.clone(),
+        };
+        self.record(activity, attempt, alerts);
     }
 
     /// The wire view of WinRM: an authenticated `POST /wsman` to a server by a non-DC.
@@ -255,23 +299,89 @@ impl RemoteExecution {
         };
         let attempt = Attempt {
             source,
-            target,
+            target: target.to_string(),
+            on_dc: context.dcs().contains_address(target),
             who: account.clone().unwrap_or_else(|| format!("an unknown account ({})", request.auth)),
             result,
             method: if powershell { "PowerShell remoting (WinRM)" } else { "WinRM remote shell" },
             object: request.target.clone(),
             actor: account,
         };
-        self.record(activity, attempt, context, alerts);
+        self.record(activity, attempt, alerts);
     }
 
-    fn record(&mut self, activity: &Activity, attempt: Attempt, context: &Context, alerts: &mut Alerts<'_>) {
-        let Attempt { source, target, who, result, method, object, actor } = attempt;
+    /// The target's own view (5145): an executable written to one of its admin shares, then
+    /// its service manager's pipe opened by the same account from the same address; or a
+    /// remote execution tool's pipe opened.
+    fn share_access(
+        &mut self,
+        activity: &Activity,
+        file: &FileAccess,
+        context: &Context,
+        alerts: &mut Alerts<'_>,
+    ) {
+        let (Some(source), Some(computer)) = (activity.source_ip(), activity.destination_host.as_deref())
+        else {
+            return;
+        };
+        if source.is_loopback()
+            || context.dcs().contains_address(source)
+            || self.excludes_account(file.user.as_deref())
+        {
+            return;
+        }
+        let who = file.user.clone().unwrap_or_else(|| "an unknown account".into());
+        let key = (host_key(computer), source, account_key(&who));
+        let name = file.name.trim_start_matches('\\').to_ascii_lowercase();
+        let share = file.share.as_deref().unwrap_or_default().to_ascii_uppercase();
+        if !file.pipe {
+            let admin_share = share.ends_with("\\ADMIN$") || share.ends_with("\\C$");
+            let executable = EXECUTABLE_SUFFIXES.iter().any(|suffix| name.ends_with(suffix));
+            if admin_share && executable && file.desired_access & WRITE_ACCESS != 0 {
+                if self.dropped.len() >= MAX_DROPS
+                    && let Some(oldest) =
+                        self.dropped.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone())
+                {
+                    self.dropped.remove(&oldest);
+                }
+                self.dropped.insert(key, (activity.time, format!("{share}\\{}", file.name)));
+            }
+            return;
+        }
+        let (method, object) = if TOOL_PIPES.iter().any(|tool| name.starts_with(tool)) {
+            ("service execution (a remote execution tool's pipe)", format!("\\{name}"))
+        } else if name == "svcctl" {
+            let within =
+                |at: Timestamp| (activity.time.as_micros() - at.as_micros()) / 1_000_000 <= self.window_secs;
+            match self.dropped.get(&key) {
+                Some((at, dropped)) if within(*at) => (
+                    "service execution (an executable written to an admin share, then svcctl)",
+                    dropped.clone(),
+                ),
+                _ => return,
+            }
+        } else {
+            return;
+        };
+        let attempt = Attempt {
+            source,
+            target: computer.to_owned(),
+            on_dc: context.dcs().contains(computer),
+            who,
+            result: "successful",
+            method,
+            object,
+            actor: file.user.clone(),
+        };
+        self.record(activity, attempt, alerts);
+    }
+
+    fn record(&mut self, activity: &Activity, attempt: Attempt, alerts: &mut Alerts<'_>) {
+        let Attempt { source, target, on_dc, who, result, method, object, actor } = attempt;
         // One alert per source and target, as MDI words it ("… were performed on DC1 from
         // CLIENT1").
         let key = format!("{source} {target}");
         let methods = self.episodes.named(&key, activity.time, [format!("{result} {method}")]);
-        let on_dc = context.dcs().contains_address(target);
         let summary = format!("{result} {method} by {who}: {object}");
         let finding = Finding {
             severity: if on_dc { Severity::High } else { META.base_severity },
@@ -282,10 +392,7 @@ impl RemoteExecution {
                 methods.iter().cloned().collect::<Vec<_>>().join(", "),
             ),
             source: Finding::source_of(activity, actor),
-            targets: AlertTargets {
-                computers: BTreeSet::from([target.to_string()]),
-                ..AlertTargets::default()
-            },
+            targets: AlertTargets { computers: BTreeSet::from([target]), ..AlertTargets::default() },
         };
         let incident = self.episodes.record(&key, activity, summary);
         alerts.raise(activity, &key, incident, finding);
@@ -299,6 +406,10 @@ impl Detector for RemoteExecution {
             ActivityKind::RpcCalled(call) => return self.remote_call(activity, call, context, alerts),
             ActivityKind::HttpRequested(request) => {
                 return self.remote_shell(activity, request, context, alerts);
+            }
+            // The wire's SMB opens are judged by the RPC calls that follow them.
+            ActivityKind::FileOpened(file) if activity.from_event_log() => {
+                return self.share_access(activity, file, context, alerts);
             }
             _ => {}
         }
@@ -517,4 +628,38 @@ mod tests {
     fn silent_on_benign_logs() {
         assert_silent_on_logs_and_captures(META.id);
     }
+
+    const REMCOM: &str = "evtx-attack-samples/Lateral Movement/LM_REMCOM_5145_TargetHost.evtx";
+    const PSEXEC: &str = "evtx-to-mitre-attack/TA0008-Lateral Movement/T1021.002-SMB Windows Admin Shares/ID4688,4697,5140-5145 PSexec remote execution + admin share.evtx";
+
+    #[test]
+    fn the_targets_share_log_shows_an_executable_dropped_then_its_service_manager_opened() {
+        // RemCom: RemComSvc.exe written to ADMIN$ from 10.0.2.16, then \svcctl opened.
+        let alerts = corpus_alerts(&[REMCOM], META.id, &DetectionConfig::default());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        let description = &alerts[0].description;
+        assert!(description.contains("on PC01.example.corp from 10.0.2.16 by PC01\\IEUser"), "{description}");
+        assert!(description.contains("an executable written to an admin share, then svcctl"), "{description}");
+        assert!(alerts[0].evidence.iter().any(|e| e.summary.contains("RemComSvc.exe")), "{alerts:#?}");
+        // PsExec: its PSEXESVC pipes.
+        let alerts = corpus_alerts(&[PSEXEC], META.id, &DetectionConfig::default());
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert!(alerts[0].description.contains("a remote execution tool's pipe"), "{}", alerts[0].description);
+    }
+
+    #[test]
+    fn the_service_manager_opened_without_an_executable_written_is_silent() {
+        // DonPAPI opens \svcctl thirteen times (to start the remote registry) and writes no
+        // executable: remote administration, not execution.
+        let donpapi = "evtx-to-mitre-attack/EVTX_full_APT_attack_steps/ID5145-4624-DonPAPI full extraction.evtx";
+        let activities = crate::testing::logs::event_activities(&orthrus_testkit::corpus().join(donpapi));
+        let svcctl = |a: &Activity| matches!(&a.kind, ActivityKind::FileOpened(f) if f.pipe && f.name == "svcctl");
+        assert!(activities.iter().filter(|a| svcctl(a)).count() >= 10);
+        assert!(corpus_alerts(&[donpapi], META.id, &DetectionConfig::default()).is_empty());
+        // The RemCom log with its operator excluded.
+        let mut config = DetectionConfig::default();
+        config.settings_mut::<RemoteExecution>().exclude_actors = vec!["IEUser".into()];
+        assert!(corpus_alerts(&[REMCOM], META.id, &config).is_empty());
+    }
 }
+
