@@ -110,6 +110,7 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry::of::<windows::gpo_tampering::GpoTampering>(),
     DetectionEntry::of::<windows::dnshostname_spoofing::DnsHostNameSpoofing>(),
     DetectionEntry::of::<windows::dsrm::Dsrm>(),
+    DetectionEntry::of::<windows::disguised_account::DisguisedAccount>(),
     DetectionEntry::of::<windows::honeytoken_attributes::HoneytokenAttributes>(),
     DetectionEntry::of::<windows::honeytoken_group::HoneytokenGroup>(),
     DetectionEntry::of::<windows::samaccountname_spoofing::SamAccountNameSpoofing>(),

@@ -7,6 +7,7 @@ pub mod dcshadow;
 pub mod dcshadow_replication;
 pub mod dcsync;
 pub mod dfs_coerce;
+pub mod disguised_account;
 pub mod dnshostname_spoofing;
 pub mod dsrm;
 pub mod gpo_tampering;

@@ -639,21 +639,30 @@ mod tests {
         assert_eq!(alerts.len(), 1, "{alerts:#?}");
         let description = &alerts[0].description;
         assert!(description.contains("on PC01.example.corp from 10.0.2.16 by PC01\\IEUser"), "{description}");
-        assert!(description.contains("an executable written to an admin share, then svcctl"), "{description}");
+        assert!(
+            description.contains("an executable written to an admin share, then svcctl"),
+            "{description}"
+        );
         assert!(alerts[0].evidence.iter().any(|e| e.summary.contains("RemComSvc.exe")), "{alerts:#?}");
         // PsExec: its PSEXESVC pipes.
         let alerts = corpus_alerts(&[PSEXEC], META.id, &DetectionConfig::default());
         assert_eq!(alerts.len(), 1, "{alerts:#?}");
-        assert!(alerts[0].description.contains("a remote execution tool's pipe"), "{}", alerts[0].description);
+        assert!(
+            alerts[0].description.contains("a remote execution tool's pipe"),
+            "{}",
+            alerts[0].description
+        );
     }
 
     #[test]
     fn the_service_manager_opened_without_an_executable_written_is_silent() {
         // DonPAPI opens \svcctl thirteen times (to start the remote registry) and writes no
         // executable: remote administration, not execution.
-        let donpapi = "evtx-to-mitre-attack/EVTX_full_APT_attack_steps/ID5145-4624-DonPAPI full extraction.evtx";
+        let donpapi =
+            "evtx-to-mitre-attack/EVTX_full_APT_attack_steps/ID5145-4624-DonPAPI full extraction.evtx";
         let activities = crate::testing::logs::event_activities(&orthrus_testkit::corpus().join(donpapi));
-        let svcctl = |a: &Activity| matches!(&a.kind, ActivityKind::FileOpened(f) if f.pipe && f.name == "svcctl");
+        let svcctl =
+            |a: &Activity| matches!(&a.kind, ActivityKind::FileOpened(f) if f.pipe && f.name == "svcctl");
         assert!(activities.iter().filter(|a| svcctl(a)).count() >= 10);
         assert!(corpus_alerts(&[donpapi], META.id, &DetectionConfig::default()).is_empty());
         // The RemCom log with its operator excluded.
@@ -662,4 +671,3 @@ mod tests {
         assert!(corpus_alerts(&[REMCOM], META.id, &config).is_empty());
     }
 }
-
