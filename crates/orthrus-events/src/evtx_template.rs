@@ -319,7 +319,9 @@ fn utf16_text(raw: &[u8]) -> String {
     }
     let pairs = pairs.get(..end).unwrap_or_default();
     if pairs.iter().all(|&[low, high]| high == 0 && low < 0x80) {
-        return pairs.iter().map(|&[low, _]| char::from(low)).collect();
+        // ASCII, as most values are: the low bytes are the UTF-8.
+        let bytes: Vec<u8> = pairs.iter().map(|&[low, _]| low).collect();
+        return String::from_utf8(bytes).unwrap_or_default();
     }
     char::decode_utf16(pairs.iter().map(|pair| u16::from_le_bytes(*pair)))
         .map(|c| c.unwrap_or('\u{fffd}'))

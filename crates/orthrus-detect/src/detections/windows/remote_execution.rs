@@ -320,6 +320,25 @@ impl RemoteExecution {
         context: &Context,
         alerts: &mut Alerts<'_>,
     ) {
+        // Most share accesses are neither: judged before anything is allocated.
+        let name = file.name.trim_start_matches('\\');
+        let share = file.share.as_deref().unwrap_or_default();
+        let ends_with = |text: &str, suffix: &str| {
+            text.len() >= suffix.len()
+                && text.get(text.len() - suffix.len()..).is_some_and(|end| end.eq_ignore_ascii_case(suffix))
+        };
+        let dropped = !file.pipe
+            && (ends_with(share, "\\ADMIN$") || ends_with(share, "\\C$"))
+            && EXECUTABLE_SUFFIXES.iter().any(|suffix| ends_with(name, suffix))
+            && file.desired_access & WRITE_ACCESS != 0;
+        let tool_pipe = file.pipe
+            && TOOL_PIPES
+                .iter()
+                .any(|tool| name.get(..tool.len()).is_some_and(|p| p.eq_ignore_ascii_case(tool)));
+        let service_manager = file.pipe && name.eq_ignore_ascii_case("svcctl");
+        if !(dropped || tool_pipe || service_manager) {
+            return;
+        }
         let (Some(source), Some(computer)) = (activity.source_ip(), activity.destination_host.as_deref())
         else {
             return;
@@ -332,25 +351,19 @@ impl RemoteExecution {
         }
         let who = file.user.clone().unwrap_or_else(|| "an unknown account".into());
         let key = (host_key(computer), source, account_key(&who));
-        let name = file.name.trim_start_matches('\\').to_ascii_lowercase();
-        let share = file.share.as_deref().unwrap_or_default().to_ascii_uppercase();
-        if !file.pipe {
-            let admin_share = share.ends_with("\\ADMIN$") || share.ends_with("\\C$");
-            let executable = EXECUTABLE_SUFFIXES.iter().any(|suffix| name.ends_with(suffix));
-            if admin_share && executable && file.desired_access & WRITE_ACCESS != 0 {
-                if self.dropped.len() >= MAX_DROPS
-                    && let Some(oldest) =
-                        self.dropped.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone())
-                {
-                    self.dropped.remove(&oldest);
-                }
-                self.dropped.insert(key, (activity.time, format!("{share}\\{}", file.name)));
+        if dropped {
+            if self.dropped.len() >= MAX_DROPS
+                && let Some(oldest) =
+                    self.dropped.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone())
+            {
+                self.dropped.remove(&oldest);
             }
+            self.dropped.insert(key, (activity.time, format!("{share}\\{}", file.name)));
             return;
         }
-        let (method, object) = if TOOL_PIPES.iter().any(|tool| name.starts_with(tool)) {
-            ("service execution (a remote execution tool's pipe)", format!("\\{name}"))
-        } else if name == "svcctl" {
+        let (method, object) = if tool_pipe {
+            ("service execution (a remote execution tool's pipe)", format!("\\{}", name.to_ascii_lowercase()))
+        } else {
             let within =
                 |at: Timestamp| (activity.time.as_micros() - at.as_micros()) / 1_000_000 <= self.window_secs;
             match self.dropped.get(&key) {
@@ -360,8 +373,6 @@ impl RemoteExecution {
                 ),
                 _ => return,
             }
-        } else {
-            return;
         };
         let attempt = Attempt {
             source,
