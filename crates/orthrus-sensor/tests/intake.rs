@@ -272,6 +272,7 @@ fn logger_over_udp_is_read_and_a_flood_past_the_queue_is_counted_never_silent() 
     assert_eq!(queued + dropped, flood);
     assert!(dropped >= flood - 8 - 17, "{dropped} dropped, {queued} queued");
     assert_eq!(intake.counters.dropped_events(), dropped);
+    assert_eq!(intake.counters.events() + dropped, flood, "every datagram counted once, kept or dropped");
     let kept: usize = intake.stop().iter().map(Vec::len).sum();
     assert_eq!(kept as u64, queued, "what was queued reaches the disk buffer");
 }

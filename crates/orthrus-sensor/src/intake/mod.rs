@@ -144,9 +144,13 @@ pub struct IntakeCounters {
 }
 
 impl IntakeCounters {
-    /// Windows events received live, whatever became of them.
+    /// Windows events received live and not dropped (what the heartbeat's `events` adds; its
+    /// `dropped_events` holds the rest, so the center's drop share is of all that came).
     pub fn events(&self) -> u64 {
-        self.listeners.iter().map(|(_, _, c)| c.events.load(Ordering::Relaxed)).sum()
+        let kept = |c: &ListenerCounters| {
+            c.events.load(Ordering::Relaxed).saturating_sub(c.dropped.load(Ordering::Relaxed))
+        };
+        self.listeners.iter().map(|(_, _, c)| kept(c)).sum()
     }
 
     /// Events lost before reaching the disk buffer: UDP drops and oversize messages.
