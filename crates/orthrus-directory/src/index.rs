@@ -30,6 +30,20 @@ const SENSITIVE_DOMAIN_RIDS: &[(u32, &str)] = &[
     (521, "Read-only Domain Controllers"),
     (498, "Enterprise Read-only Domain Controllers"),
 ];
+/// The name of a group sensitive by its well-known SID (`S-1-5-32-544`: Administrators) or
+/// domain RID (`S-1-5-21-…-512`: Domain Admins), in any domain: what an event naming a group
+/// by SID alone shows without a directory.
+pub fn well_known_sensitive_group(sid: &str) -> Option<&'static str> {
+    if let Some((_, name)) = SENSITIVE_BUILTIN_SIDS.iter().find(|(known, _)| *known == sid) {
+        return Some(name);
+    }
+    if !sid.starts_with("S-1-5-21-") {
+        return None;
+    }
+    let rid = ad::rid(sid)?;
+    SENSITIVE_DOMAIN_RIDS.iter().find(|(known, _)| *known == rid).map(|(_, name)| *name)
+}
+
 /// Exchange's group has no well-known RID; its name is fixed by Exchange setup.
 const SENSITIVE_GROUP_NAMES: &[&str] = &["Exchange Servers", "Microsoft Exchange Servers"];
 

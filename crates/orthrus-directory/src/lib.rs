@@ -18,7 +18,7 @@ pub mod reverse_dns;
 mod snapshot;
 
 pub use describe::describe;
-pub use index::{Directory, EntityTags, Found, Sensitivity};
+pub use index::{Directory, EntityTags, Found, Sensitivity, well_known_sensitive_group};
 pub use resolve::{Confidence, Method, NameResolver, Resolution};
 pub use snapshot::{ChangeSummary, DirectoryObject, Domain, ObjectKind, Site, Snapshot, Subnet, Trust};
 

@@ -597,3 +597,15 @@ fn several_domains_keep_their_names_apart() {
     assert!(directory.sensitivity(&corp_bob).is_some());
     assert!(directory.sensitivity(&lab_bob).is_none());
 }
+
+#[test]
+fn well_known_sensitive_groups_are_named_by_sid_in_any_domain() {
+    use orthrus_directory::well_known_sensitive_group as named;
+    assert_eq!(named("S-1-5-32-544"), Some("Administrators"));
+    assert_eq!(named("S-1-5-21-4230534742-2542757381-3142984815-512"), Some("Domain Admins"));
+    assert_eq!(named("S-1-5-21-1-2-3-519"), Some("Enterprise Admins"));
+    // Domain Users, a user's RID 500 and a RID outside a domain SID are no sensitive group.
+    assert_eq!(named("S-1-5-21-1-2-3-513"), None);
+    assert_eq!(named("S-1-5-21-1-2-3-500"), None);
+    assert_eq!(named("S-1-5-32-512"), None);
+}

@@ -305,6 +305,43 @@ pub async fn serve_https_connection(
     }
 }
 
+/// A PEM file that could not be read as what it should hold.
+#[derive(Debug)]
+pub struct PemError {
+    pub path: std::path::PathBuf,
+    pub reason: String,
+}
+
+impl std::fmt::Display for PemError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
+}
+
+impl std::error::Error for PemError {}
+
+/// A listener's identity from PEM files: its certificate chain (at least one) and key.
+pub fn pem_identity(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<
+    (Vec<rustls_pki_types::CertificateDer<'static>>, rustls_pki_types::PrivateKeyDer<'static>),
+    PemError,
+> {
+    use rustls_pki_types::pem::PemObject as _;
+    let error = |path: &std::path::Path, reason: String| PemError { path: path.to_owned(), reason };
+    let certs = rustls_pki_types::CertificateDer::pem_file_iter(cert)
+        .map_err(|e| error(cert, e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| error(cert, e.to_string()))?;
+    if certs.is_empty() {
+        return Err(error(cert, "no certificate in it".into()));
+    }
+    let key_der =
+        rustls_pki_types::PrivateKeyDer::from_pem_file(key).map_err(|e| error(key, e.to_string()))?;
+    Ok((certs, key_der))
+}
+
 /// A rustls server configuration (ring provider, TLS 1.2 and 1.3) for `certs` and `key`;
 /// with `client_roots`, every client must present a certificate they issued.
 pub fn tls_server_config(

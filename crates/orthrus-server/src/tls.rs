@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 #[derive(Debug, thiserror::Error)]
@@ -41,16 +40,8 @@ pub fn load_or_generate(
         std::fs::write(cert, pair.cert.pem()).map_err(io(cert))?;
         write_private(key, pair.signing_key.serialize_pem().as_bytes()).map_err(io(key))?;
     }
-    let pem = |path: &Path, error: String| TlsError::Pem { path: path.display().to_string(), error };
-    let certs = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| pem(cert, e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| pem(cert, e.to_string()))?;
-    if certs.is_empty() {
-        return Err(pem(cert, "no certificate in it".into()));
-    }
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, e.to_string()))?;
-    Ok((certs, key_der))
+    orthrus_listen::pem_identity(cert, key)
+        .map_err(|e| TlsError::Pem { path: e.path.display().to_string(), error: e.reason })
 }
 
 #[cfg(unix)]

@@ -15,8 +15,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use orthrus_listen::ConnectionLimits;
 use orthrus_model::{Activity, Position};
+use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq as _;
 use tokio::net::{TcpListener, TcpStream};
@@ -47,14 +47,8 @@ pub fn tls_config(
 ) -> Result<Arc<rustls::ServerConfig>, SensorError> {
     let pem =
         |path: &Path, error: String| SensorError::Config(format!("[intake] {}: {error}", path.display()));
-    let certs = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| pem(cert, e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| pem(cert, e.to_string()))?;
-    if certs.is_empty() {
-        return Err(pem(cert, "no certificate in it".into()));
-    }
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, e.to_string()))?;
+    let (certs, key_der) =
+        orthrus_listen::pem_identity(cert, key).map_err(|e| SensorError::Config(format!("[intake] {e}")))?;
     let roots = match client_ca {
         Some(path) => {
             let mut roots = rustls::RootCertStore::empty();

@@ -271,7 +271,7 @@ fn logged_kind(context: &Context, access: &SamObjectAccess) -> Option<String> {
             let name = access
                 .object_name
                 .clone()
-                .or_else(|| sensitive_groups::well_known_name(&access.object).map(str::to_owned));
+                .or_else(|| orthrus_directory::well_known_sensitive_group(&access.object).map(str::to_owned));
             match name.filter(|name| is_sensitive(context, name)) {
                 Some(name) => format!("lookup of {name}"),
                 None => "group membership".to_owned(),

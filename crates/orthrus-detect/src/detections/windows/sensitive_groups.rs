@@ -57,40 +57,23 @@ pub static META: DetectionMeta = DetectionMeta {
     ],
 };
 
-/// Built-in groups by SID: Administrators, Account/Server/Print/Backup Operators, Replicator,
-/// Network Configuration Operators, Incoming Forest Trust Builders, Hyper-V Administrators.
-const BUILTIN_SIDS: &[(&str, &str)] = &[
-    ("S-1-5-32-544", "Administrators"),
-    ("S-1-5-32-548", "Account Operators"),
-    ("S-1-5-32-549", "Server Operators"),
-    ("S-1-5-32-550", "Print Operators"),
-    ("S-1-5-32-551", "Backup Operators"),
-    ("S-1-5-32-552", "Replicator"),
-    ("S-1-5-32-556", "Network Configuration Operators"),
-    ("S-1-5-32-557", "Incoming Forest Trust Builders"),
-    ("S-1-5-32-578", "Hyper-V Administrators"),
+/// Built-in groups: Administrators, Account/Server/Print/Backup Operators, Replicator,
+/// Incoming Forest Trust Builders, Network Configuration Operators, Hyper-V Administrators.
+const BUILTIN_SIDS: &[&str] = &[
+    "S-1-5-32-544",
+    "S-1-5-32-548",
+    "S-1-5-32-549",
+    "S-1-5-32-550",
+    "S-1-5-32-551",
+    "S-1-5-32-552",
+    "S-1-5-32-556",
+    "S-1-5-32-557",
+    "S-1-5-32-578",
 ];
 
-/// Domain groups by RID.
-const DOMAIN_RIDS: &[(&str, &str)] = &[
-    ("512", "Domain Admins"),
-    ("516", "Domain Controllers"),
-    ("518", "Schema Admins"),
-    ("519", "Enterprise Admins"),
-    ("520", "Group Policy Creator Owners"),
-    ("521", "Read-only Domain Controllers"),
-    ("526", "Key Admins"),
-    ("527", "Enterprise Key Admins"),
-];
-
-/// The name of a sensitive group with a well-known SID (built-in) or RID (domain).
-pub(crate) fn well_known_name(sid: &str) -> Option<&'static str> {
-    if let Some((_, name)) = BUILTIN_SIDS.iter().find(|(known, _)| *known == sid) {
-        return Some(name);
-    }
-    let rid = sid.strip_prefix("S-1-5-21-")?.rsplit('-').next()?;
-    DOMAIN_RIDS.iter().find(|(known, _)| *known == rid).map(|(_, name)| *name)
-}
+/// Domain RIDs: Domain Admins, Domain Controllers, Schema Admins, Enterprise Admins, Group
+/// Policy Creator Owners, Read-only DCs, Key Admins, Enterprise Key Admins.
+const DOMAIN_RIDS: &[&str] = &["512", "516", "518", "519", "520", "521", "526", "527"];
 
 /// Names, for logs that give no SID (Samba gives the DN) and for groups without a fixed RID.
 const NAMES: &[&str] = &[
@@ -198,7 +181,7 @@ fn classify(name: &str, sid: Option<&str>, extra: &[String]) -> Option<bool> {
     if let Some(sid) = sid.filter(|s| s.starts_with("S-1-5-")) {
         let rid = sid.rsplit('-').next().unwrap_or_default();
         let domain = sid.starts_with("S-1-5-21-");
-        if well_known_name(sid).is_some() {
+        if BUILTIN_SIDS.contains(&sid) || (domain && DOMAIN_RIDS.contains(&rid)) {
             return Some(CRITICAL_SIDS.contains(&sid) || (domain && CRITICAL_RIDS.contains(&rid)));
         }
     }
