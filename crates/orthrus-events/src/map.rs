@@ -641,7 +641,9 @@ fn account_change(event_id: u32, d: &EventData) -> AccountChange {
 
 /// `%{19195a5b-6da0-11d0-afd3-00c04fd930c9}` → the GUID; other text as it is.
 fn guid_or_text(text: &str) -> String {
-    guids(text).into_iter().next().unwrap_or_else(|| text.to_owned())
+    // Only a GUID alone: a name that holds one (`Policy\Secrets\G$BCKUPKEY_<guid>`) stays a name.
+    let bare = text.trim().trim_start_matches('%').trim_start_matches('{').trim_end_matches('}');
+    if is_guid(bare) { bare.to_ascii_lowercase() } else { text.to_owned() }
 }
 
 /// Every GUID in a 4662 Properties field, lower-case, without braces or `%`.

@@ -164,6 +164,22 @@ impl ForeignRpcRule {
 pub trait ForeignRpcDetection: 'static {
     const META: &'static DetectionMeta;
     const RULES: &'static [ForeignRpcRule];
+    /// What the server's own event log shows of the same attack (none by default): an
+    /// activity the call leaves there, read into an incident of its own.
+    const LOGGED: Option<fn(&Activity, &Context) -> Option<Logged>> = None;
+}
+
+/// An attack as the server's event log shows it.
+pub struct Logged {
+    /// The incident: one per actor and server, say.
+    pub key: String,
+    pub actor: String,
+    pub names: Vec<String>,
+    pub summary: String,
+    pub severity: Severity,
+    /// The alert from the incident's names so far.
+    pub describe: fn(&Logged, &BTreeSet<String>) -> String,
+    pub server: String,
 }
 
 /// The detector every detection of the family runs (settings: `[section] window_secs`,
@@ -192,7 +208,7 @@ impl<D: ForeignRpcDetection> Detector for ForeignRpc<D> {
         let (interface, operation) = match &activity.kind {
             ActivityKind::RpcCalled(call) => (call.interface.as_str(), call.operation.as_deref()),
             ActivityKind::RpcBindRefused(bind) => (bind.interface.as_str(), None),
-            _ => return,
+            _ => return self.logged(activity, context, alerts),
         };
         for rule in D::RULES {
             let (attempt, party) = match &activity.kind {
@@ -231,5 +247,28 @@ impl<D: ForeignRpcDetection> Detector for ForeignRpc<D> {
             let incident = self.incidents.record(&key, activity, reading.summary);
             alerts.raise(activity, &key, incident, finding);
         }
+    }
+}
+
+impl<D: ForeignRpcDetection> ForeignRpc<D> {
+    /// The server's own log: what [`ForeignRpcDetection::LOGGED`] reads of an activity.
+    fn logged(&mut self, activity: &Activity, context: &Context, alerts: &mut Alerts<'_>) {
+        let Some(read) = D::LOGGED else { return };
+        let Some(logged) = read(activity, context) else { return };
+        if self.settings.excludes(&logged.actor) {
+            return;
+        }
+        let names = self.incidents.named(&logged.key, activity.time, logged.names.iter().cloned());
+        let finding = Finding {
+            severity: logged.severity,
+            description: (logged.describe)(&logged, &names),
+            source: Finding::source_of(activity, Some(logged.actor.clone())),
+            targets: AlertTargets {
+                computers: BTreeSet::from([logged.server.clone()]),
+                ..AlertTargets::default()
+            },
+        };
+        let incident = self.incidents.record(&logged.key, activity, logged.summary);
+        alerts.raise(activity, &logged.key, incident, finding);
     }
 }

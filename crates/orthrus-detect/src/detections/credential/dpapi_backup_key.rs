@@ -16,9 +16,14 @@
 //!   `\\pipe\\protected_storage`) whose action GUID is BACKUPKEY_RETRIEVE_BACKUP_KEY_GUID
 //!   (`018ff48a-eaba-40c6-8f6d-72370240e967`), readable when the call is signed but not
 //!   sealed.
+//!   EVT: the DC's own 4662 (ObjectServer LSA, ObjectType `SecretObject`) reading
+//!   (`SECRET_QUERY_VALUE`, 0x2) a secret named `…BCKUPKEY…`, as the Sigma rule "DPAPI Domain
+//!   Backup Key Extraction" reads it; it names the account but no address.
 //! - Logic: any such call from an address that is not a known DC's. High. One alert per
 //!   source and quiet gap `window_secs` (config `[dpapi_backup_key]`), counting successful
-//!   and failed attempts.
+//!   and failed attempts. EVT: any such read by an account that is not the DC's own (its
+//!   machine account, SYSTEM, LOCAL SERVICE, NETWORK SERVICE: LSA reads the key itself to
+//!   answer clients' BackupKey requests); one alert per account and DC.
 //! - Benign: approved security scanners that audit LSA secrets; exclude their address.
 //!   Windows clients call BackuprKey themselves — to restore a master key (the restore
 //!   GUID, not counted) and to fetch the key's public part for wrapping new master keys —
@@ -29,12 +34,13 @@
 
 use std::collections::BTreeSet;
 
-use orthrus_model::{BackupKeyAction, RpcDetail, Severity};
+use orthrus_model::{Activity, ActivityKind, BackupKeyAction, RpcDetail, Severity};
 
-use crate::DetectionMeta;
 use crate::detections::foreign_rpc::{
-    Attempt, Conclusion, ForeignRpcDetection, ForeignRpcRule, Reading, Seen,
+    Attempt, Conclusion, ForeignRpcDetection, ForeignRpcRule, Logged, Reading, Seen,
 };
+use crate::names::logged_on;
+use crate::{Context, DetectionMeta};
 
 pub static META: DetectionMeta = DetectionMeta {
     id: "ORT-LSA-001",
@@ -47,6 +53,7 @@ pub static META: DetectionMeta = DetectionMeta {
     data_sources: &[
         "LSARPC LsarOpenSecret / LsarQuerySecret / LsarRetrievePrivateData",
         "BKRP BackuprKey (retrieve-backup-key action)",
+        "event 4662 reading an LSA secret named BCKUPKEY",
     ],
     base_severity: Severity::High,
     escalates_for_sensitive: false,
@@ -79,6 +86,46 @@ impl ForeignRpcDetection for DpapiBackupKey {
         .per_source(),
         ForeignRpcRule::calls("bkrp", &["BackuprKey"], read_backup_key, conclude).per_source(),
     ];
+    const LOGGED: Option<fn(&Activity, &Context) -> Option<Logged>> = Some(logged_read);
+}
+
+/// SECRET_QUERY_VALUE: the secret's value read.
+const SECRET_QUERY_VALUE: u32 = 0x2;
+
+/// The DC's 4662: an account other than the DC's own read a backup-key secret.
+fn logged_read(activity: &Activity, _context: &Context) -> Option<Logged> {
+    let ActivityKind::DirectoryObjectAccessed(access) = &activity.kind else { return None };
+    if !access.object_type.eq_ignore_ascii_case("SecretObject")
+        || access.access_mask & SECRET_QUERY_VALUE == 0
+        || !access.object_name.to_ascii_uppercase().contains("BCKUPKEY")
+    {
+        return None;
+    }
+    let subject = &access.subject;
+    let own = subject.name.ends_with('$')
+        || subject.sid.as_deref().is_some_and(|sid| ["S-1-5-18", "S-1-5-19", "S-1-5-20"].contains(&sid));
+    if own || subject.name.is_empty() {
+        return None;
+    }
+    let actor = subject.qualified();
+    let server = logged_on(activity).to_owned();
+    let secret = access.object_name.rsplit('\\').next().unwrap_or(&access.object_name).to_owned();
+    Some(Logged {
+        key: format!("logged {} {}", actor.to_lowercase(), server.to_lowercase()),
+        summary: format!("{actor} read the LSA secret {secret} on {server}"),
+        names: vec![secret],
+        severity: META.base_severity,
+        describe: |logged, secrets| {
+            format!(
+                "{} read the DPAPI domain backup key ({}) on {} (its own event log).",
+                logged.actor,
+                secrets.iter().cloned().collect::<Vec<_>>().join(", "),
+                logged.server
+            )
+        },
+        actor,
+        server,
+    })
 }
 
 /// An LSA secret opened or read, named when the call shows it.
@@ -185,5 +232,48 @@ mod tests {
     fn silent_on_a_clients_master_key_restore() {
         // The restore action, signed (readable) and sealed (only the opnum shows).
         assert!(extra_alerts("benign_bkrp_restore", META.id, &DetectionConfig::default()).is_empty());
+    }
+
+    #[test]
+    fn the_dcs_own_log_shows_the_backup_key_read() {
+        use crate::testing::logs::event_activities;
+        // Hand-written (no public sample): da_admin reads G$BCKUPKEY_PREFERRED and a key by
+        // GUID; the DC's machine account and SYSTEM read it too (LSA answering clients), and
+        // da_admin's read of another secret: none of these counts.
+        let activities = event_activities(&orthrus_testkit::fixture("events/dpapi_backupkey_4662.jsonl"));
+        let mut engine = crate::Engine::new(&DetectionConfig::default(), "test");
+        for activity in &activities {
+            engine.observe(activity);
+        }
+        let alerts: Vec<_> = engine.finish().into_iter().filter(|a| a.detection == META.id).collect();
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert_eq!(alerts[0].severity, Severity::High);
+        assert_eq!(alerts[0].count, 2, "{alerts:#?}");
+        assert_eq!(
+            alerts[0].description,
+            "LAB\\da_admin read the DPAPI domain backup key (G$BCKUPKEY_PREFERRED, G$BCKUPKEY_a0feda20-878f-4e68-ba74-d4df8f0191ab) on DC1.lab.test (its own event log)."
+        );
+        // Excluded, it is silent.
+        let mut config = DetectionConfig::default();
+        config.settings_mut::<crate::detections::foreign_rpc::ForeignRpc<DpapiBackupKey>>().exclude_actors =
+            vec!["da_admin".into()];
+        let mut engine = crate::Engine::new(&config, "test");
+        for activity in &activities {
+            engine.observe(activity);
+        }
+        assert!(engine.finish().iter().all(|a| a.detection != META.id));
+    }
+
+    #[test]
+    fn a_member_servers_own_secret_reads_are_silent() {
+        // DonPAPI's log (real): LOCAL SERVICE reading $MACHINE.ACC on a file server.
+        let donpapi =
+            "evtx-to-mitre-attack/EVTX_full_APT_attack_steps/ID5145-4624-DonPAPI full extraction.evtx";
+        let activities = crate::testing::logs::event_activities(&orthrus_testkit::corpus().join(donpapi));
+        assert!(activities.iter().any(
+            |a| matches!(&a.kind, ActivityKind::DirectoryObjectAccessed(d) if d.object_type == "SecretObject")
+        ));
+        let alerts = crate::testing::logs::corpus_alerts(&[donpapi], META.id, &DetectionConfig::default());
+        assert!(alerts.is_empty(), "{alerts:#?}");
     }
 }
