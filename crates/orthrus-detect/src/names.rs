@@ -54,6 +54,16 @@ pub fn actor_name(subject: &AccountRef) -> String {
     }
 }
 
+/// Whether an event's actor is the computer's own: a machine account (`DC1$`), SYSTEM, LOCAL
+/// SERVICE or NETWORK SERVICE, or none named — what Windows itself does all day (LSA answering
+/// clients, services querying SAM), not a person.
+pub fn is_own_account(subject: &AccountRef) -> bool {
+    subject.name.is_empty()
+        || subject.name == "-"
+        || subject.name.ends_with('$')
+        || subject.sid.as_deref().is_some_and(|sid| ["S-1-5-18", "S-1-5-19", "S-1-5-20"].contains(&sid))
+}
+
 /// Where an event was logged, for sentences.
 pub fn logged_on(activity: &Activity) -> &str {
     activity.destination_host.as_deref().unwrap_or("a domain controller")

@@ -39,7 +39,7 @@ use orthrus_model::{Activity, ActivityKind, BackupKeyAction, RpcDetail, Severity
 use crate::detections::foreign_rpc::{
     Attempt, Conclusion, ForeignRpcDetection, ForeignRpcRule, Logged, Reading, Seen,
 };
-use crate::names::logged_on;
+use crate::names::{is_own_account, logged_on};
 use crate::{Context, DetectionMeta};
 
 pub static META: DetectionMeta = DetectionMeta {
@@ -102,9 +102,7 @@ fn logged_read(activity: &Activity, _context: &Context) -> Option<Logged> {
         return None;
     }
     let subject = &access.subject;
-    let own = subject.name.ends_with('$')
-        || subject.sid.as_deref().is_some_and(|sid| ["S-1-5-18", "S-1-5-19", "S-1-5-20"].contains(&sid));
-    if own || subject.name.is_empty() {
+    if is_own_account(subject) {
         return None;
     }
     let actor = subject.qualified();

@@ -15,12 +15,12 @@
 //!   enumerated), 4798 (a user's local groups enumerated). These name the account but no
 //!   address, so the account stands for the source; the DC's own accounts (machine accounts,
 //!   SYSTEM, LOCAL SERVICE, NETWORK SERVICE) are not judged.
-//! - Logic: each call (or SAM object the DC logged) is a query kind — enumeration of all users / all groups / all local
-//!   groups, group membership, groups of a user, lookup of a sensitive group or account (by
-//!   well-known name, or sensitive in the directory), lookup of other names, account
-//!   queries, the built-in Administrator (RID 500), and from events, domain queries (a
-//!   domain's handle: its policy, its lists). The profile learns which source made
-//!   which kinds: for `learning_days` from the first SAMR call each DC receives, nothing
+//! - Logic: each call (or SAM object the DC logged) is a query kind — enumeration of all
+//!   users / all groups / all local groups, group membership, groups of a user, lookup of a
+//!   sensitive group or account (by well-known name, or sensitive in the directory), lookup
+//!   of other names, account queries, the built-in Administrator (RID 500), and from events,
+//!   domain queries (a domain's handle: its policy, its lists). The profile learns which
+//!   source made which kinds: for `learning_days` from the first SAMR call each DC receives, nothing
 //!   alerts and every (source, kind) is learned; a saved baseline (`orthrus analyze
 //!   --baseline`) brings pairs learned before. After that, kinds a source never made alert:
 //!   one alert per source, DC and quiet gap `window_secs`, listing the new kinds with their
@@ -40,7 +40,7 @@ use serde::Deserialize;
 use crate::baseline::PairProfile;
 use crate::detections::foreign_rpc::{ForeignCall, foreign_call};
 use crate::detections::windows::sensitive_groups;
-use crate::names::account_key;
+use crate::names::{account_key, is_own_account};
 use crate::window::Incidents;
 use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
@@ -185,11 +185,7 @@ impl SamrRecon {
         alerts: &mut Alerts<'_>,
     ) {
         let subject = &access.subject;
-        let own = subject.name.is_empty()
-            || subject.name == "-"
-            || subject.name.ends_with('$')
-            || subject.sid.as_deref().is_some_and(|sid| ["S-1-5-18", "S-1-5-19", "S-1-5-20"].contains(&sid));
-        if own || self.excluded.contains(&account_key(&subject.name)) {
+        if is_own_account(subject) || self.excluded.contains(&account_key(&subject.name)) {
             return;
         }
         let Some(kind) = logged_kind(context, access) else { return };
