@@ -122,9 +122,15 @@ pub(crate) fn read_chunk(
             // `evtx_chunk`, AddressSanitizer); its XML escaping is its own, bounds-checked code.
             let rendered = record.into_xml()?;
             let mut event = None;
-            crate::xml::read(&rendered.data, file, &mut ReadSummary::default(), &mut |read| {
-                event.get_or_insert(read);
-            });
+            crate::xml::read_with_time(
+                &rendered.data,
+                file,
+                Some(time),
+                &mut ReadSummary::default(),
+                &mut |read| {
+                    event.get_or_insert(read);
+                },
+            );
             let outcome = match event {
                 Some(mut event) if (wanted.event)(&event.provider, &event.channel, event.event_id) => {
                     event.record_id = Some(id);

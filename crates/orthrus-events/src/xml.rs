@@ -14,10 +14,22 @@ use crate::ReadSummary;
 use crate::event::{EventData, WindowsEvent, parse_number, parse_time};
 
 pub fn read(text: &str, file: &Arc<str>, summary: &mut ReadSummary, out: &mut dyn FnMut(WindowsEvent)) {
+    read_with_time(text, file, None, summary, out);
+}
+
+/// [`read`], an event without `TimeCreated` taking `fallback_time` (an EVTX record rendered
+/// whole has its header's time) instead of being skipped.
+pub fn read_with_time(
+    text: &str,
+    file: &Arc<str>,
+    fallback_time: Option<Timestamp>,
+    summary: &mut ReadSummary,
+    out: &mut dyn FnMut(WindowsEvent),
+) {
     let mut offset = 0;
     let mut lines = crate::LineCounter::new(text);
     while let Some(rest) = text.get(offset..) {
-        match read_from(rest, offset, &mut lines, file, summary, out) {
+        match read_from(rest, offset, &mut lines, (file, fallback_time), summary, out) {
             Ok(()) => break,
             Err((error_at, message, in_event)) => {
                 // Damage outside any event (a wrapper's close tag after a resume) loses nothing.
@@ -74,7 +86,7 @@ fn read_from(
     rest: &str,
     base: usize,
     lines: &mut crate::LineCounter<'_>,
-    file: &Arc<str>,
+    (file, fallback_time): (&Arc<str>, Option<Timestamp>),
     summary: &mut ReadSummary,
     out: &mut dyn FnMut(WindowsEvent),
 ) -> Result<(), (usize, String, bool)> {
@@ -142,7 +154,7 @@ fn read_from(
                 match (section, event.as_mut()) {
                     (Section::Outside, Some(_)) if name == "Event" => {
                         if let Some(b) = event.take() {
-                            finish(b, file, summary, out);
+                            finish(b, (file, fallback_time), summary, out);
                         }
                     }
                     (Section::Outside, _) => {}
@@ -190,8 +202,14 @@ fn read_from(
     }
 }
 
-fn finish(b: Builder, file: &Arc<str>, summary: &mut ReadSummary, out: &mut dyn FnMut(WindowsEvent)) {
-    let (Some(event_id), Some(time)) = (b.event_id.and_then(|id| u32::try_from(id).ok()), b.time) else {
+fn finish(
+    b: Builder,
+    (file, fallback_time): (&Arc<str>, Option<Timestamp>),
+    summary: &mut ReadSummary,
+    out: &mut dyn FnMut(WindowsEvent),
+) {
+    let event_id = b.event_id.and_then(|id| u32::try_from(id).ok());
+    let (Some(event_id), Some(time)) = (event_id, b.time.or(fallback_time)) else {
         summary.skip("event XML without EventID or TimeCreated");
         return;
     };
@@ -271,5 +289,22 @@ mod tests {
         assert_eq!(cleared.data.get("SubjectUserName"), Some("eve"));
         assert_eq!(cleared.data.get("SubjectDomainName"), Some("CORP"));
         assert_eq!(summary.skipped.get("malformed event XML"), Some(&1), "{summary:?}");
+    }
+
+    #[test]
+    fn an_event_without_time_takes_the_records_time_when_given_one() {
+        // What an EVTX record rendered whole may lack: its header still has a time.
+        let xml = "<Event><System><EventID>4624</EventID><EventRecordID>5</EventRecordID></System></Event>";
+        let file: Arc<str> = Arc::from("f");
+        let mut summary = ReadSummary::default();
+        let mut events = Vec::new();
+        read(xml, &file, &mut summary, &mut |e| events.push(e));
+        assert!(events.is_empty());
+        assert_eq!(summary.skipped_total(), 1, "no time, no fallback: skipped and counted");
+        let at = Timestamp::from_micros(1_600_000_000_000_000);
+        let mut summary = ReadSummary::default();
+        read_with_time(xml, &file, Some(at), &mut summary, &mut |e| events.push(e));
+        assert_eq!((events.len(), summary.skipped_total()), (1, 0));
+        assert_eq!((events[0].time, events[0].event_id), (at, 4624));
     }
 }
