@@ -368,12 +368,29 @@ impl<S> PerSource<S> {
     }
 }
 
+/// Attempt times kept per (account, view). Thresholds compare against a handful of attempts;
+/// the cap bounds a flood's memory (8 KiB per account and view) while keeping the counts a
+/// description reports exact up to it (beyond, the oldest are forgotten: "at least").
+pub const MAX_ATTEMPTS_PER_ACCOUNT: usize = 1_000;
+
+/// Accounts (per view) one source's attempts are kept for. A spray alert needs a handful of accounts
+/// (`min_accounts`, 5 by default), so accounts beyond this are not needed to raise it; the
+/// cap bounds what a spray over a whole directory costs per source.
+pub const MAX_ACCOUNTS_PER_SOURCE: usize = 10_000;
+
 /// Failed attempts of one source per (account, view) in a sliding window of event time: what
 /// the password-guessing detections count. A view is where an attempt was seen (the wire, a
 /// log); the same attempt often shows in two views, so counts compare per view, never add up.
+///
+/// Each (account, view) keeps its times sorted (merged input is nearly in order, so an
+/// insert is almost always a push at the back), and expiring only pops fronts — and only
+/// once the earliest time kept has left the window — so a flood costs O(1) per attempt, not
+/// a scan of every attempt in the window.
 pub struct AccountFailures<V> {
     window_micros: i64,
-    failures: std::collections::BTreeMap<(String, V), Vec<i64>>,
+    failures: std::collections::BTreeMap<(String, V), VecDeque<i64>>,
+    /// The earliest time kept (`i64::MAX` when none): nothing can expire before it does.
+    earliest: i64,
 }
 
 impl<V: Ord + Copy> AccountFailures<V> {
@@ -381,28 +398,53 @@ impl<V: Ord + Copy> AccountFailures<V> {
         Self {
             window_micros: i64::try_from(window_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX),
             failures: std::collections::BTreeMap::new(),
+            earliest: i64::MAX,
         }
     }
 
     /// Forgets attempts older than the window.
     pub fn expire(&mut self, now: Timestamp) {
         let (now, window) = (now.as_micros(), self.window_micros);
-        for times in self.failures.values_mut() {
-            times.retain(|t| now.saturating_sub(*t) <= window);
+        if now.saturating_sub(self.earliest) <= window {
+            return;
         }
-        self.failures.retain(|_, times| !times.is_empty());
+        let mut earliest = i64::MAX;
+        self.failures.retain(|_, times| {
+            while times.front().is_some_and(|t| now.saturating_sub(*t) > window) {
+                times.pop_front();
+            }
+            earliest = earliest.min(times.front().copied().unwrap_or(i64::MAX));
+            !times.is_empty()
+        });
+        self.earliest = earliest;
     }
 
-    /// Records a failure, after forgetting what fell out of the window.
-    pub fn record(&mut self, account: String, view: V, time: Timestamp) {
+    /// Records a failure, after forgetting what fell out of the window. An account beyond
+    /// [`MAX_ACCOUNTS_PER_SOURCE`] is not recorded (returns false).
+    pub fn record(&mut self, account: String, view: V, time: Timestamp) -> bool {
         self.expire(time);
-        self.failures.entry((account, view)).or_default().push(time.as_micros());
+        let key = (account, view);
+        if self.failures.len() >= MAX_ACCOUNTS_PER_SOURCE && !self.failures.contains_key(&key) {
+            return false;
+        }
+        let times = self.failures.entry(key).or_default();
+        let time = time.as_micros();
+        let at = times.partition_point(|t| *t <= time);
+        times.insert(at, time);
+        if times.len() > MAX_ATTEMPTS_PER_ACCOUNT {
+            times.pop_front();
+        }
+        self.earliest = self.earliest.min(times.front().copied().unwrap_or(time));
+        true
     }
 
     /// Whether any attempt is still within the window at `now` (else the source can go).
     pub fn is_live(&self, now: Timestamp) -> bool {
         let now = now.as_micros();
-        self.failures.values().flatten().any(|t| now.saturating_sub(*t) <= self.window_micros)
+        self.failures
+            .values()
+            .filter_map(VecDeque::back)
+            .any(|t| now.saturating_sub(*t) <= self.window_micros)
     }
 
     /// Whether `account` has failures in any view.
@@ -478,5 +520,37 @@ mod tests {
         incidents.at(&"10.0.0.1", t(0)).last_seen = t(500);
         assert_eq!(incidents.at(&"10.0.0.1", t(1000)).number, 1, "500 s quiet: same incident");
         assert_eq!(incidents.at(&"10.0.0.1", t(1601)).number, 2, "over 600 s quiet: new");
+    }
+    #[test]
+    fn account_failures_slide_exactly_even_out_of_order() {
+        let mut failures = AccountFailures::new(60);
+        assert!(failures.record("alice".into(), 0, t(10)));
+        assert!(failures.record("alice".into(), 0, t(50)));
+        // Older than the last one: kept in time order, so it leaves the window on time.
+        assert!(failures.record("alice".into(), 0, t(20)));
+        assert!(failures.record("bob".into(), 1, t(55)));
+        assert_eq!(failures.per_account(|_, _| true).get("alice"), Some(&3));
+        failures.expire(t(75));
+        assert_eq!(failures.per_account(|_, _| true).get("alice"), Some(&2), "t=10 left at 70 s");
+        failures.expire(t(81));
+        assert_eq!(failures.per_account(|_, _| true).get("alice"), Some(&1), "t=20 left at 80 s");
+        assert!(failures.is_live(t(115)) && !failures.is_live(t(116)));
+        failures.expire(t(200));
+        assert!(failures.per_account(|_, _| true).is_empty() && !failures.has("bob"));
+    }
+
+    #[test]
+    fn account_failures_are_bounded_per_account_and_per_source() {
+        let mut failures = AccountFailures::new(3600);
+        for i in 0..(MAX_ATTEMPTS_PER_ACCOUNT as i64 + 50) {
+            failures.record("alice".into(), 0, t(i / 1000));
+        }
+        assert_eq!(failures.per_account(|_, _| true)["alice"], MAX_ATTEMPTS_PER_ACCOUNT);
+        for i in 1..MAX_ACCOUNTS_PER_SOURCE {
+            assert!(failures.record(format!("user{i}"), 0, t(2)));
+        }
+        assert!(!failures.record("one.too.many".into(), 0, t(2)), "the source's account cap is reached");
+        assert!(failures.record("alice".into(), 0, t(3)), "a kept account still counts");
+        assert_eq!(failures.per_account(|_, _| true).len(), MAX_ACCOUNTS_PER_SOURCE);
     }
 }

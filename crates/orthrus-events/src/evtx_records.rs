@@ -3,7 +3,9 @@
 //! A chunk whose records lie as Windows writes them (each record's header, size and BinXML
 //! where they should be, every template one the field map follows) is walked here directly:
 //! the record header, then the template instance's substitution values, of which only the
-//! System header's are read until the caller says it wants the record. Any other chunk goes
+//! System header's are read until the caller says it wants the record (a record written
+//! without a template, its elements inline, is walked like a template whose pieces are all
+//! literals). Any other chunk goes
 //! through the `evtx` crate's own record iteration, record by record the same way, rendering
 //! whole (to XML, read by [`crate::xml`]) the records whose template or values only rendering
 //! gets right — so damaged
@@ -44,18 +46,22 @@ type Templates = HashMap<(u32, Within), Option<Arc<TemplateFields>>>;
 
 /// What reading one chunk keeps from record to record.
 #[derive(Default)]
-struct ChunkState {
+struct ChunkState<'a> {
     templates: Templates,
     /// The last provider and channel read: consecutive records nearly always repeat them, and
     /// most records need them only to be passed over.
     provider: LastText,
     channel: LastText,
+    /// The substitution values of the record being read.
+    values: Values<'a>,
 }
 
-/// A header field's text, decoded again only when its bytes change.
+/// A header field's text, decoded again only when its bytes change (both buffers reused).
 #[derive(Default)]
 struct LastText {
-    raw: Option<Vec<u8>>,
+    /// The bytes `text` was decoded from; meaningful only once `decoded`.
+    raw: Vec<u8>,
+    decoded: bool,
     text: String,
 }
 
@@ -69,12 +75,22 @@ impl LastText {
                 Some(value) => value,
             },
         };
-        if self.raw.as_deref() != Some(value.bytes) {
+        if !self.decoded || self.raw != value.bytes {
             self.text = value.text()?;
-            self.raw = Some(value.bytes.to_vec());
+            self.raw.clear();
+            self.raw.extend_from_slice(value.bytes);
+            self.decoded = true;
         }
         Some(&self.text)
     }
+}
+
+/// The substitution values of a record, and of its nested instance: buffers reused from
+/// record to record (most records need nothing else allocated to be passed over).
+#[derive(Default)]
+struct Values<'a> {
+    record: Vec<RawValue<'a>>,
+    nested: Vec<RawValue<'a>>,
 }
 
 /// Size of a record header: magic, size, record id, FILETIME.
@@ -93,10 +109,13 @@ pub(crate) fn read_chunk(
     wanted: Wanted,
     settings: &Arc<ParserSettings>,
 ) -> Vec<RecordResult> {
-    let mut state = ChunkState::default();
-    if let Some(records) = walk(chunk, file, wanted, &mut state) {
+    let mut walked = ChunkState::default();
+    if let Some(records) = walk(chunk, file, wanted, &mut walked) {
         return records;
     }
+    // The templates read so far serve the crate's reading too.
+    let ChunkState { templates, provider, channel, .. } = walked;
+    let mut state = ChunkState { templates, provider, channel, values: Values::default() };
     let number = chunk.number.unwrap_or_default();
     let mut parsed = match chunk.parse(settings.clone()) {
         Ok(parsed) => parsed,
@@ -148,11 +167,11 @@ pub(crate) fn read_chunk(
 
 /// The chunk's records walked directly, or `None` when anything in it is not as Windows
 /// writes it (the crate reads those).
-fn walk(
-    chunk: &EvtxChunkData,
+fn walk<'a>(
+    chunk: &'a EvtxChunkData,
     file: &Arc<str>,
     wanted: Wanted,
-    state: &mut ChunkState,
+    state: &mut ChunkState<'a>,
 ) -> Option<Vec<RecordResult>> {
     let data = chunk.data.as_slice();
     let header = &chunk.header;
@@ -189,36 +208,46 @@ fn walk(
 
 /// The record read from its substitution values, or `None` when its template (or one of its
 /// values) takes rendering.
-fn from_binxml(
-    chunk: &[u8],
-    binxml: &[u8],
+fn from_binxml<'a>(
+    chunk: &'a [u8],
+    binxml: &'a [u8],
     record_id: u64,
     record_time: Timestamp,
     file: &Arc<str>,
     wanted: Wanted,
-    state: &mut ChunkState,
+    state: &mut ChunkState<'a>,
 ) -> Option<Outcome> {
-    let (definition, values) = evtx_template::instance(chunk, binxml)?;
-    let fields = template(&mut state.templates, chunk, definition, Within::Record, wanted)?;
-    let event_id = event_id(fields.event_id.as_ref()?, &values)?;
-    let provider = state.provider.of(&fields.provider, &values)?;
-    let channel = state.channel.of(&fields.channel, &values)?;
+    let values = &mut state.values.record;
+    let fields = match evtx_template::instance(chunk, binxml, values) {
+        Some(definition) => template(&mut state.templates, chunk, definition, Within::Record, wanted)?,
+        None => {
+            values.clear();
+            let mut fields = evtx_template::read_inline(chunk, binxml)?;
+            fields.data.retain(|(name, _)| (wanted.field)(name));
+            Arc::new(fields)
+        }
+    };
+    let values = values.as_slice();
+    let event_id = event_id(fields.event_id.as_ref()?, values)?;
+    let provider = state.provider.of(&fields.provider, values)?;
+    let channel = state.channel.of(&fields.channel, values)?;
     if !(wanted.event)(provider, channel, event_id) {
         return Some(Outcome::PassedOver);
     }
     let (provider, channel) = (provider.to_owned(), channel.to_owned());
     let mut data = EventData::with_capacity(fields.data.len());
     for (name, piece) in &fields.data {
-        data.push(name.clone(), piece_text(piece, &values)?);
+        data.push(name.clone(), piece_text(piece, values)?);
     }
     if let Some((index, within)) = fields.nested {
         match values.get(usize::from(index)) {
             Some(value) if value.kind == 0x21 => {
-                let (definition, nested_values) = evtx_template::instance(chunk, value.bytes)?;
+                let nested_values = &mut state.values.nested;
+                let definition = evtx_template::instance(chunk, value.bytes, nested_values)?;
                 let nested = template(&mut state.templates, chunk, definition, within, wanted)?;
                 data.reserve(nested.data.len());
                 for (name, piece) in &nested.data {
-                    data.push(name.clone(), piece_text(piece, &nested_values)?);
+                    data.push(name.clone(), piece_text(piece, nested_values)?);
                 }
             }
             None => {}
@@ -228,10 +257,10 @@ fn from_binxml(
     }
     let computer = match &fields.computer {
         None => String::new(),
-        Some(piece) => piece_text(piece, &values)?,
+        Some(piece) => piece_text(piece, values)?,
     };
     Some(Outcome::Event(Box::new(WindowsEvent {
-        time: fields.time.as_ref().and_then(|piece| time(piece, &values)).unwrap_or(record_time),
+        time: fields.time.as_ref().and_then(|piece| time(piece, values)).unwrap_or(record_time),
         channel,
         provider,
         event_id,

@@ -86,6 +86,30 @@ pub fn read(chunk: &[u8], offset: u32, within: Within) -> Option<TemplateFields>
         stack: Vec::new(),
         fields: TemplateFields::default(),
         params: 0,
+        in_template: true,
+    };
+    walker.walk()?;
+    Some(walker.fields)
+}
+
+/// A record written without a template — its elements inline in the record's own BinXML, as
+/// some tools that write or convert logs do — read the same way: every piece is a literal.
+/// `None` when the walker does not follow it (the crate renders those).
+pub fn read_inline(chunk: &[u8], bytes: &[u8]) -> Option<TemplateFields> {
+    let start = (bytes.as_ptr() as usize).checked_sub(chunk.as_ptr() as usize)?;
+    let end = start.checked_add(bytes.len())?;
+    if end > chunk.len() {
+        return None;
+    }
+    let mut walker = Walker {
+        chunk,
+        pos: start,
+        end,
+        within: Within::Record,
+        stack: Vec::new(),
+        fields: TemplateFields::default(),
+        params: 0,
+        in_template: false,
     };
     walker.walk()?;
     Some(walker.fields)
@@ -107,6 +131,9 @@ struct Walker<'a> {
     fields: TemplateFields,
     /// Unnamed `<Data>` elements seen so far (they become `param1`, `param2`, …).
     params: usize,
+    /// Whether the stream is a template definition, whose elements carry a dependency id
+    /// (MS-EVEN6 §3.1.4.7.3); a record's inline elements do not.
+    in_template: bool,
 }
 
 impl Walker<'_> {
@@ -118,7 +145,9 @@ impl Walker<'_> {
                 // Fragment header: major, minor, flags.
                 0x0f => self.skip(3)?,
                 0x01 | 0x41 => {
-                    let _dependency = self.u16()?;
+                    if self.in_template {
+                        let _dependency = self.u16()?;
+                    }
                     let _size = self.u32()?;
                     let name = self.name()?;
                     if token & 0x40 != 0 {
@@ -319,9 +348,11 @@ fn utf16_text(raw: &[u8]) -> String {
     }
     let pairs = pairs.get(..end).unwrap_or_default();
     if pairs.iter().all(|&[low, high]| high == 0 && low < 0x80) {
-        // ASCII, as most values are: the low bytes are the UTF-8.
-        let bytes: Vec<u8> = pairs.iter().map(|&[low, _]| low).collect();
-        return String::from_utf8(bytes).unwrap_or_default();
+        // ASCII, as most values are: the low bytes are the UTF-8 (pushed as chars, so not
+        // checked again as UTF-8).
+        let mut text = String::with_capacity(pairs.len());
+        text.extend(pairs.iter().map(|&[low, _]| char::from(low)));
+        return text;
     }
     char::decode_utf16(pairs.iter().map(|pair| u16::from_le_bytes(*pair)))
         .map(|c| c.unwrap_or('\u{fffd}'))
@@ -339,7 +370,9 @@ pub struct RawValue<'a> {
 /// A template instance (a record's BinXML, or a substitution value of BinXML type 0x21): the
 /// chunk offset of its template definition, and its substitution values. `bytes` must be a
 /// slice of `chunk`: the definition may sit inline, and "inline" is told by chunk offset.
-pub fn instance<'a>(chunk: &'a [u8], bytes: &'a [u8]) -> Option<(u32, Vec<RawValue<'a>>)> {
+/// The values go into `values` (cleared first; one buffer serves a chunk's records).
+pub fn instance<'a>(chunk: &'a [u8], bytes: &'a [u8], values: &mut Vec<RawValue<'a>>) -> Option<u32> {
+    values.clear();
     let start = (bytes.as_ptr() as usize).checked_sub(chunk.as_ptr() as usize)?;
     let end = start.checked_add(bytes.len())?;
     let within = chunk.get(..end)?;
@@ -361,14 +394,14 @@ pub fn instance<'a>(chunk: &'a [u8], bytes: &'a [u8]) -> Option<(u32, Vec<RawVal
     pos += 4;
     let descriptors = within.get(pos..pos.checked_add(count.checked_mul(4)?)?)?;
     pos += descriptors.len();
-    let mut values = Vec::with_capacity(count);
+    values.reserve(count);
     for &[low, high, kind, _] in descriptors.as_chunks::<4>().0 {
         let size = usize::from(u16::from_le_bytes([low, high]));
         let bytes = within.get(pos..pos.checked_add(size)?)?;
         pos += size;
         values.push(RawValue { kind, bytes });
     }
-    Some((definition, values))
+    Some(definition)
 }
 
 impl RawValue<'_> {
@@ -570,7 +603,8 @@ mod tests {
         chunk.extend([2, 0, 0x06, 0, 6, 0, 0x01, 0]);
         chunk.extend(4769u16.to_le_bytes());
         chunk.extend([b'e', 0, b'v', 0, b'e', 0]);
-        let (definition, values) = instance(&chunk, &chunk[start..]).unwrap();
+        let mut values = Vec::new();
+        let definition = instance(&chunk, &chunk[start..], &mut values).unwrap();
         assert_eq!(definition, 0);
         assert_eq!(
             values.iter().map(RawValue::text).collect::<Vec<_>>(),
@@ -578,6 +612,6 @@ mod tests {
         );
         // A descriptor claiming more bytes than there are: no instance.
         let end = chunk.len() - 1;
-        assert!(instance(&chunk[..end], &chunk[start..end]).is_none());
+        assert!(instance(&chunk[..end], &chunk[start..end], &mut values).is_none());
     }
 }

@@ -465,6 +465,32 @@ fn events_read_through_templates_equal_events_rendered_whole() {
     assert!(through_values * 100 >= records * 95, "{through_values} of {records} read through templates");
 }
 
+/// Some tools write records without templates (each record's elements inline); those are read
+/// by the same walker, not rendered, and read the same as rendering them.
+#[test]
+fn records_written_without_templates_are_read_without_rendering() {
+    let path = orthrus_testkit::corpus().join(
+        "evtx-to-mitre-attack/TA0007-Discovery/T1135.xxx-Network Share Discovery/ID5140-5145-Bloodhound-SharpHound enumeration via SMB.evtx",
+    );
+    let mapped =
+        orthrus_events::read_file_where(&path, "m", 1, orthrus_events::map::MAPPED, &mut |_| {}).unwrap();
+    assert_eq!((mapped.events, mapped.rendered_whole), (91, 0), "{mapped:?}");
+    assert!(mapped.skipped.is_empty(), "{mapped:?}");
+    let (fast, _) = read_all(&path);
+    let mut slow = Vec::new();
+    orthrus_events::evtx::read_rendered(&path, &Arc::from("m"), 1, &mut |e| slow.push(e)).unwrap();
+    assert_eq!(fast.len(), 91);
+    let share_events: Vec<_> = fast.iter().filter(|e| matches!(e.event_id, 5140 | 5145)).collect();
+    assert!(share_events.len() > 80, "{}", share_events.len());
+    assert!(
+        share_events.iter().all(|e| e.data.get("ShareName").is_some_and(|s| s.starts_with("\\\\"))),
+        "every share access names its share"
+    );
+    for (a, b) in fast.iter().zip(&slow) {
+        assert_eq!(comparable(a), comparable(b));
+    }
+}
+
 #[test]
 fn records_no_mapping_uses_are_passed_over_and_the_activities_stay_the_same() {
     let corpus = orthrus_testkit::corpus();

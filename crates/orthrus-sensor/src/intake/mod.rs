@@ -191,10 +191,7 @@ struct Inbound {
 impl Inbound {
     fn allowed(&self, address: IpAddr) -> bool {
         // A v4 client of a dual-stack socket arrives as ::ffff:a.b.c.d.
-        let address = match address {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
-            v4 => v4,
-        };
+        let address = address.to_canonical();
         self.allow.is_empty() || self.allow.iter().any(|net| net.contains(&address))
     }
 

@@ -161,17 +161,20 @@ pub(super) fn read_message(
     file: &Arc<str>,
     number: u64,
 ) -> Option<Activity> {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim_end_matches(['\n', '\r', '\0']);
-    if text.trim().is_empty() {
+    let end = bytes.iter().rposition(|b| !matches!(b, b'\n' | b'\r' | 0)).map_or(0, |last| last + 1);
+    let bytes = bytes.get(..end).unwrap_or_default();
+    if bytes.trim_ascii().is_empty() {
         return None;
     }
     ListenerCounters::add(&counters.messages, 1);
-    if text.len() > inbound.max_message_bytes {
+    // On the received bytes: lossy decoding can make a message longer (each bad byte becomes
+    // three), and the bound is on what a client sent.
+    if bytes.len() > inbound.max_message_bytes {
         ListenerCounters::add(&counters.oversize, 1);
         return None;
     }
-    inbound.activity(counters, orthrus_events::syslog::parse_line(text, file, Position::Line(number)))
+    let text = String::from_utf8_lossy(bytes);
+    inbound.activity(counters, orthrus_events::syslog::parse_line(&text, file, Position::Line(number)))
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The framing of syslog streams, on bytes as forwarders write them.
+//! The framing of syslog streams, on bytes as forwarders write them, and the checks on each message.
 
 use super::syslog::{Frame, next_frame};
 
@@ -63,4 +63,43 @@ fn oversize_messages_are_skipped_whole_and_the_next_one_read() {
 fn blank_lines_and_nuls_between_frames_are_no_messages() {
     assert_eq!(frames(b"\n\r\n\0<1>a\n\n", 64), vec![Ok("<1>a".to_owned())]);
     assert_eq!(frames(b"", 64), vec![]);
+}
+
+fn inbound(allow: &[&str], max_message_bytes: usize) -> super::Inbound {
+    let (queue, _) = tokio::sync::mpsc::channel(1);
+    super::Inbound {
+        queue,
+        context: std::sync::Arc::default(),
+        allow: allow.iter().map(|net| net.parse().unwrap()).collect(),
+        max_message_bytes,
+    }
+}
+
+#[test]
+fn the_size_bound_is_on_the_bytes_received_not_their_lossy_text() {
+    use std::sync::atomic::Ordering;
+    let counters = super::ListenerCounters::default();
+    let file: std::sync::Arc<str> = std::sync::Arc::from("udp");
+    // 20 bytes, 10 of them invalid UTF-8: 40 bytes once each becomes U+FFFD.
+    let mut message = b"<13>abcdef".to_vec();
+    message.extend([0xff; 10]);
+    message.extend(b"\r\n\0");
+    super::syslog::read_message(&inbound(&[], 20), &counters, &message, &file, 1);
+    assert_eq!(counters.oversize.load(Ordering::Relaxed), 0, "trailing line ends do not count");
+    assert_eq!(counters.unreadable.load(Ordering::Relaxed), 1, "read, and not a Windows event");
+    super::syslog::read_message(&inbound(&[], 19), &counters, &message, &file, 2);
+    assert_eq!(counters.oversize.load(Ordering::Relaxed), 1);
+    assert_eq!(counters.messages.load(Ordering::Relaxed), 2);
+    super::syslog::read_message(&inbound(&[], 19), &counters, b"  \r\n\0", &file, 3);
+    assert_eq!(counters.messages.load(Ordering::Relaxed), 2, "a blank datagram is no message");
+}
+
+#[test]
+fn v4_clients_of_a_dual_stack_socket_match_v4_networks() {
+    let only_lan = inbound(&["192.0.2.0/24"], 64);
+    assert!(only_lan.allowed("::ffff:192.0.2.7".parse().unwrap()));
+    assert!(only_lan.allowed("192.0.2.7".parse().unwrap()));
+    assert!(!only_lan.allowed("::ffff:198.51.100.7".parse().unwrap()));
+    assert!(!only_lan.allowed("2001:db8::1".parse().unwrap()));
+    assert!(inbound(&[], 64).allowed("2001:db8::1".parse().unwrap()), "no list: every source");
 }

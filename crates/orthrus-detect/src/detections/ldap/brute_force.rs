@@ -102,8 +102,9 @@ impl Detector for LdapBruteForce {
         let attacked = guesses.failures.has(&key);
         match outcome {
             AuthOutcome::Failed { status } => {
-                guesses.failures.record(key.clone(), from_log, activity.time);
-                guesses.names.entry(key.clone()).or_insert(account.clone());
+                if guesses.failures.record(key.clone(), from_log, activity.time) {
+                    guesses.names.entry(key.clone()).or_insert(account.clone());
+                }
                 guesses.recent.push(activity, format!("{account}: failed ({status})"));
             }
             AuthOutcome::Succeeded if attacked => {

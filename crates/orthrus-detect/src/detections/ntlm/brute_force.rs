@@ -182,8 +182,9 @@ impl Detector for NtlmBruteForce {
             }
             return;
         }
-        state.names.entry(key.clone()).or_insert(bare);
-        state.failures.record(key, view, activity.time);
+        if state.failures.record(key.clone(), view, activity.time) {
+            state.names.entry(key).or_insert(bare);
+        }
         if matches!(status, NtStatus::WRONG_PASSWORD | NtStatus::LOGON_FAILURE) {
             state.wrong_password = true;
         }
