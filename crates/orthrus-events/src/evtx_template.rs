@@ -78,18 +78,7 @@ pub fn read(chunk: &[u8], offset: u32, within: Within) -> Option<TemplateFields>
     if end > chunk.len() {
         return None;
     }
-    let mut walker = Walker {
-        chunk,
-        pos: body,
-        end,
-        within,
-        stack: Vec::new(),
-        fields: TemplateFields::default(),
-        params: 0,
-        in_template: true,
-    };
-    walker.walk()?;
-    Some(walker.fields)
+    walk(chunk, body..end, within, true)
 }
 
 /// A record written without a template — its elements inline in the record's own BinXML, as
@@ -101,15 +90,25 @@ pub fn read_inline(chunk: &[u8], bytes: &[u8]) -> Option<TemplateFields> {
     if end > chunk.len() {
         return None;
     }
+    walk(chunk, start..end, Within::Record, false)
+}
+
+/// The fields of the BinXML at `span` of `chunk`, a template's body or a record's.
+fn walk(
+    chunk: &[u8],
+    span: std::ops::Range<usize>,
+    within: Within,
+    in_template: bool,
+) -> Option<TemplateFields> {
     let mut walker = Walker {
         chunk,
-        pos: start,
-        end,
-        within: Within::Record,
+        pos: span.start,
+        end: span.end,
+        within,
         stack: Vec::new(),
         fields: TemplateFields::default(),
         params: 0,
-        in_template: false,
+        in_template,
     };
     walker.walk()?;
     Some(walker.fields)
