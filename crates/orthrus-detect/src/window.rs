@@ -521,6 +521,7 @@ mod tests {
         assert_eq!(incidents.at(&"10.0.0.1", t(1000)).number, 1, "500 s quiet: same incident");
         assert_eq!(incidents.at(&"10.0.0.1", t(1601)).number, 2, "over 600 s quiet: new");
     }
+
     #[test]
     fn account_failures_slide_exactly_even_out_of_order() {
         let mut failures = AccountFailures::new(60);

@@ -182,6 +182,8 @@ impl Walker<'_> {
                     element.attributes.push((name, Vec::new()));
                     element.in_attribute = true;
                 }
+                // Substitutions belong to templates; in a record's own elements they are damage.
+                0x0d | 0x0e if !self.in_template => return None,
                 0x0d | 0x0e => {
                     let index = self.u16()?;
                     let _value_type = self.u8()?;
