@@ -373,9 +373,9 @@ impl<S> PerSource<S> {
 /// description reports exact up to it (beyond, the oldest are forgotten: "at least").
 pub const MAX_ATTEMPTS_PER_ACCOUNT: usize = 1_000;
 
-/// Accounts (per view) one source's attempts are kept for. A spray alert needs a handful of accounts
-/// (`min_accounts`, 5 by default), so accounts beyond this are not needed to raise it; the
-/// cap bounds what a spray over a whole directory costs per source.
+/// Accounts (per view) one source's attempts are kept for. A spray alert needs a handful of
+/// accounts (`min_accounts`, 5 by default), so accounts beyond this are not needed to raise it;
+/// the cap bounds what a spray over a whole directory costs per source.
 pub const MAX_ACCOUNTS_PER_SOURCE: usize = 10_000;
 
 /// Failed attempts of one source per (account, view) in a sliding window of event time: what

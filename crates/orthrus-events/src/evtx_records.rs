@@ -221,6 +221,7 @@ fn from_binxml<'a>(
     let fields = match evtx_template::instance(chunk, binxml, values) {
         Some(definition) => template(&mut state.templates, chunk, definition, Within::Record, wanted)?,
         None => {
+            // `instance` may have read some values before giving up.
             values.clear();
             let mut fields = evtx_template::read_inline(chunk, binxml)?;
             fields.data.retain(|(name, _)| (wanted.field)(name));

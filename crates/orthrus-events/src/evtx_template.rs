@@ -85,12 +85,15 @@ pub fn read(chunk: &[u8], offset: u32, within: Within) -> Option<TemplateFields>
 /// some tools that write or convert logs do — read the same way: every piece is a literal.
 /// `None` when the walker does not follow it (the crate renders those).
 pub fn read_inline(chunk: &[u8], bytes: &[u8]) -> Option<TemplateFields> {
+    walk(chunk, span_in(chunk, bytes)?, Within::Record, false)
+}
+
+/// Where `bytes`, a slice of `chunk`, lies in it: BinXML names and inline definitions are
+/// told by chunk offset. `None` when it is not within `chunk`.
+fn span_in(chunk: &[u8], bytes: &[u8]) -> Option<std::ops::Range<usize>> {
     let start = (bytes.as_ptr() as usize).checked_sub(chunk.as_ptr() as usize)?;
     let end = start.checked_add(bytes.len())?;
-    if end > chunk.len() {
-        return None;
-    }
-    walk(chunk, start..end, Within::Record, false)
+    (end <= chunk.len()).then_some(start..end)
 }
 
 /// The fields of the BinXML at `span` of `chunk`, a template's body or a record's.
@@ -374,10 +377,9 @@ pub struct RawValue<'a> {
 /// The values go into `values` (cleared first; one buffer serves a chunk's records).
 pub fn instance<'a>(chunk: &'a [u8], bytes: &'a [u8], values: &mut Vec<RawValue<'a>>) -> Option<u32> {
     values.clear();
-    let start = (bytes.as_ptr() as usize).checked_sub(chunk.as_ptr() as usize)?;
-    let end = start.checked_add(bytes.len())?;
-    let within = chunk.get(..end)?;
-    let mut pos = start;
+    let span = span_in(chunk, bytes)?;
+    let within = chunk.get(..span.end)?;
+    let mut pos = span.start;
     // Fragment header (major 1, minor 1, flags).
     if within.get(pos) == Some(&0x0f) {
         pos += 4;
@@ -466,7 +468,16 @@ mod tests {
         }
         fn open(&mut self, name: &str, attributes: bool) {
             self.0.push(if attributes { 0x41 } else { 0x01 });
-            self.0.extend([0xff, 0xff, 0, 0, 0, 0]);
+            self.0.extend([0xff, 0xff]);
+            self.open_rest(name, attributes);
+        }
+        /// An element as a record without a template writes it: no dependency id.
+        fn open_inline(&mut self, name: &str) {
+            self.0.push(0x01);
+            self.open_rest(name, false);
+        }
+        fn open_rest(&mut self, name: &str, attributes: bool) {
+            self.0.extend([0, 0, 0, 0]);
             self.name(name);
             if attributes {
                 self.0.extend([0, 0, 0, 0]);
@@ -574,6 +585,28 @@ mod tests {
             t.0.push(0x04);
         });
         assert_eq!(read(&mixed, 0, Within::Event), None);
+    }
+
+    #[test]
+    fn a_record_without_a_template_reads_its_literals_and_refuses_substitutions() {
+        let record = |text: &dyn Fn(&mut Binxml)| {
+            let mut record = Binxml(vec![0x0f, 1, 1, 0]);
+            for name in ["Event", "System", "EventID"] {
+                record.open_inline(name);
+                record.0.push(0x02);
+            }
+            text(&mut record);
+            record.0.extend([0x04, 0x04, 0x04, 0x00]);
+            record.0
+        };
+        let literal = record(&|r| r.literal("5145"));
+        let fields = read_inline(&literal, &literal).unwrap();
+        assert_eq!(fields.event_id, Some(Piece::Literal("5145".into())));
+        // A substitution has nothing to stand for outside a template: damage, not an empty id.
+        let substituted = record(&|r| r.substitution(0));
+        assert_eq!(read_inline(&substituted, &substituted), None);
+        // A slice from elsewhere is not in the chunk.
+        assert_eq!(read_inline(&literal, &substituted), None);
     }
 
     #[test]
