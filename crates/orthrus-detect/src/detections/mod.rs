@@ -111,6 +111,8 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry::of::<windows::dnshostname_spoofing::DnsHostNameSpoofing>(),
     DetectionEntry::of::<windows::dsrm::Dsrm>(),
     DetectionEntry::of::<windows::disguised_account::DisguisedAccount>(),
+    DetectionEntry::of::<windows::delegation_granted::DelegationGranted>(),
+    DetectionEntry::of::<windows::spn_added::SpnAdded>(),
     DetectionEntry::of::<windows::honeytoken_attributes::HoneytokenAttributes>(),
     DetectionEntry::of::<windows::honeytoken_group::HoneytokenGroup>(),
     DetectionEntry::of::<windows::samaccountname_spoofing::SamAccountNameSpoofing>(),

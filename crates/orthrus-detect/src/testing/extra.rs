@@ -56,6 +56,22 @@ pub fn extra_audit_alerts(name: &str, id: &str, config: &DetectionConfig) -> Vec
     alerts_over(&[orthrus_testkit::fixture(&format!("lab-extra/{name}.audit.jsonl"))], id, config)
 }
 
+/// Alerts of detection `id` over testdata/lab-extra/NAME's capture and the DC's audit log of
+/// the same minutes, merged by event time as `orthrus analyze` merges them.
+pub fn extra_recording_alerts(name: &str, id: &str, config: &DetectionConfig) -> Vec<Alert> {
+    let mut activities =
+        orthrus_testkit::activities(&orthrus_testkit::fixture(&format!("lab-extra/{name}.pcap")));
+    activities.extend(super::logs::event_activities(&orthrus_testkit::fixture(&format!(
+        "lab-extra/{name}.audit.jsonl"
+    ))));
+    activities.sort_by_key(|a| a.time);
+    let mut engine = Engine::new(config, "test");
+    for activity in activities {
+        engine.observe(&activity);
+    }
+    engine.finish().into_iter().filter(|a| a.detection == id).collect()
+}
+
 /// Alerts of detection `id` over each lab capture (testdata/pcap), run one by one.
 pub fn lab_alerts_with(captures: &[&str], id: &str, config: &DetectionConfig) -> Vec<Alert> {
     captures
