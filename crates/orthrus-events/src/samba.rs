@@ -14,6 +14,7 @@
 //! | groupChange Added / Removed | 4728 / 4729 (or the id Samba gives: 4732, 4756, …) |
 //! | passwordChange Reset / Change | 4724 / 4723 |
 //! | dsdbChange Add / Modify / Delete | 5137 / one 5136 per attribute value / 5141 |
+//! | dsdbChange Add of a `trustedDomain` (LSA creating a trust) | 5137 and 4706, with the partner, type, direction and attributes |
 //!
 //! Samba names no computer in a record; the DC's own address (`localAddress`) becomes the
 //! destination, and the reader carries what the log says of itself from record to record
@@ -297,7 +298,11 @@ pub fn convert(
                     let class = attributes
                         .and_then(|a| a.get("objectClass"))
                         .and_then(|c| attribute_values(c).last().map(|(_, v)| v.clone()));
+                    let trust = class.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("trustedDomain"));
                     data.push("ObjectClass", class.unwrap_or_default());
+                    if trust {
+                        emit(4706, trust_created(&data, attributes));
+                    }
                     emit(5137, data);
                 }
                 Some("Delete") => emit(5141, data),
@@ -366,6 +371,27 @@ fn succeeded(body: &Map<String, Value>) -> bool {
 }
 
 /// `(action, value)` for every value of an attribute change; redacted secrets have no value.
+/// A Windows DC's 4706 for a trusted domain object Samba added: the LSA calls that create a
+/// trust (LsarCreateTrustedDomain and its Ex forms) write the object, and Samba's audit of the
+/// write carries what 4706 says.
+fn trust_created(data: &EventData, attributes: Option<&Map<String, Value>>) -> EventData {
+    let mut trust = data.clone();
+    let first = |name: &str| {
+        attributes
+            .and_then(|a| a.get(name))
+            .and_then(|c| attribute_values(c).into_iter().next())
+            .map(|(_, v)| v)
+    };
+    let fields =
+        [("DomainName", "trustPartner"), ("TdoType", "trustType"), ("TdoDirection", "trustDirection")];
+    for (field, attribute) in fields.into_iter().chain([("TdoAttributes", "trustAttributes")]) {
+        if let Some(value) = first(attribute) {
+            trust.push(field, value);
+        }
+    }
+    trust
+}
+
 fn attribute_values(change: &Value) -> Vec<(String, String)> {
     let mut values = Vec::new();
     for action in change.get("actions").and_then(Value::as_array).into_iter().flatten() {

@@ -126,6 +126,17 @@ pub fn field_names(provider: &str, event_id: u32) -> Vec<&'static str> {
             &["ObjectType", "IpAddress", "IpPort", "ShareName", "ShareLocalPath", "RelativeTargetName"],
             &["AccessMask", "AccessList", "AccessReason"],
         ],
+        // Trusts: the templates as Microsoft documents them (no public sample to check against).
+        (4706 | 4716, _) => &[
+            &["DomainName", "DomainSid"],
+            &SUBJECT,
+            &["TdoType", "TdoDirection", "TdoAttributes", "SidFilteringEnabled"],
+        ],
+        (4865..=4867, _) => &[
+            &SUBJECT,
+            &["ForestRoot", "ForestRootSid", "OperationId", "EntryType", "Flags", "TopLevelName", "DnsName"],
+            &["NetbiosName", "DomainSid"],
+        ],
         (7045, _) => &[&["ServiceName", "ImagePath", "ServiceType", "StartType", "AccountName"]],
         (1102, _) => &[&SUBJECT],
         _ => &[],

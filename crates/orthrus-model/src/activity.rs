@@ -9,7 +9,7 @@ use crate::{
     HttpRequest, KerberosExchange, KerberosServiceAccess, LdapBind, LdapChange, LdapSearch, LogCleared,
     Logon, NameLookup, NetbiosName, NtlmAuthentication, PolicyFileWrite, PrivilegedLogon, ProcessConnection,
     ProcessStart, RdpConnection, RpcBindRefusal, RpcCall, SamObjectAccess, ServiceInstall, ShareAccess,
-    SmbEncryptedSession, SmbNegotiation, TaskRegistration, Timestamp, TlsSession,
+    SmbEncryptedSession, SmbNegotiation, TaskRegistration, Timestamp, TlsSession, TrustChange,
 };
 
 /// The organisation an activity belongs to. Offline analysis uses `default`.
@@ -212,6 +212,9 @@ pub enum ActivityKind {
     GroupMembershipChanged(GroupChange),
     /// A user or computer account created, changed, enabled, disabled, deleted, locked.
     AccountChanged(AccountChange),
+    /// A domain or forest trust created or changed, or a forest trust's records changed
+    /// (4706 / 4716 / 4865–4867; Samba's audit of a trusted domain object added).
+    TrustChanged(TrustChange),
     /// A service installed on the computer that logged it.
     ServiceInstalled(ServiceInstall),
     /// A scheduled task registered on the computer that logged it.
@@ -273,6 +276,7 @@ impl Activity {
             ActivityKind::SamObjectOpened(s) => refs(&[Some(&s.subject)]),
             ActivityKind::GroupMembershipChanged(g) => refs(&[Some(&g.subject), Some(&g.member)]),
             ActivityKind::AccountChanged(a) => refs(&[Some(&a.subject), Some(&a.target)]),
+            ActivityKind::TrustChanged(t) => refs(&[Some(&t.subject)]),
             ActivityKind::ServiceInstalled(s) => refs(&[s.subject.as_ref()]),
             ActivityKind::TaskScheduled(t) => refs(&[Some(&t.subject)]),
             ActivityKind::LogCleared(l) => refs(&[l.subject.as_ref()]),
@@ -326,6 +330,7 @@ impl ActivityKind {
             ActivityKind::ServiceInstalled(_) => "service_installed",
             ActivityKind::TaskScheduled(_) => "task_scheduled",
             ActivityKind::LogCleared(_) => "log_cleared",
+            ActivityKind::TrustChanged(_) => "trust_changed",
             ActivityKind::ProcessStarted(_) => "process_started",
             ActivityKind::ProcessConnected(_) => "process_connected",
         }

@@ -106,6 +106,46 @@ pub struct SamObjectAccess {
     pub operation: String,
 }
 
+/// What happened to a trust.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustOperation {
+    /// 4706 (Samba: a trusted domain object added).
+    Created,
+    /// 4716: its type, direction or attributes changed.
+    Modified,
+    /// 4865: a forest trust record (a top-level name, a domain) added.
+    ForestRecordAdded,
+    /// 4866.
+    ForestRecordRemoved,
+    /// 4867.
+    ForestRecordModified,
+}
+
+/// A trust to another domain or forest created or changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrustChange {
+    pub subject: AccountRef,
+    pub operation: TrustOperation,
+    /// The other domain or forest (DNS name, else NetBIOS), as the event names it.
+    pub domain: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_sid: Option<String>,
+    /// `trustDirection` (MS-ADTS 6.1.6.7.12): 1 inbound, 2 outbound, 3 both; none when the
+    /// event does not give it (unchanged, or a forest record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<u32>,
+    /// `trustType` (MS-ADTS 6.1.6.7.15): 1 downlevel, 2 uplevel (AD), 3 MIT Kerberos realm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_type: Option<u32>,
+    /// `trustAttributes` (MS-ADTS 6.1.6.7.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<u32>,
+    /// 4865–4867: the record's top-level name or domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+}
+
 /// What a directory change did to its object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

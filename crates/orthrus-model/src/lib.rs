@@ -43,7 +43,7 @@ pub use directory::{
 pub use host::{
     AccountAction, AccountChange, AccountRef, DirectoryAccess, DirectoryChange, DirectoryOperation,
     GroupChange, LogCleared, Logon, PrivilegedLogon, ProcessConnection, ProcessStart, SamObjectAccess,
-    ServiceInstall, TaskRegistration,
+    ServiceInstall, TaskRegistration, TrustChange, TrustOperation,
 };
 pub use kerberos::{
     EncryptionType, KdcFailure, KdcIssued, KdcOptions, KdcOutcome, KdcRequest, KerberosErrorCode,

@@ -26,4 +26,5 @@ pub mod service_creation;
 pub mod shadow_credentials;
 pub mod sid_history;
 pub mod spn_added;
+pub mod trust_changed;
 pub mod zerologon;
