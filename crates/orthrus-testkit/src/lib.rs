@@ -230,6 +230,29 @@ pub mod fuzz {
         }
     }
 
+    /// A directory object's security descriptor, as SDDL text and as the binary form (raw and
+    /// base64, as Samba's audit logs it): every ACE read is whole and bounded.
+    pub fn security_descriptor(data: &[u8]) {
+        use orthrus_directory::security;
+        let text = String::from_utf8_lossy(data);
+        let whole = |aces: &[security::Ace]| {
+            aces.len() <= 4096
+                && aces.iter().all(|ace| {
+                    !ace.trustee.is_empty()
+                        && [&ace.object_type, &ace.inherited_object_type]
+                            .iter()
+                            .all(|g| g.as_ref().is_none_or(|g| !g.is_empty()))
+                })
+        };
+        if let Some(aces) = security::dacl_from_binary(data) {
+            assert!(whole(&aces) && aces.iter().all(|ace| ace.trustee.starts_with("S-1-")), "{aces:?}");
+        }
+        for aces in [security::dacl_from_sddl(&text), security::dacl_from_value(&text)].into_iter().flatten()
+        {
+            assert!(whole(&aces), "{aces:?}");
+        }
+    }
+
     /// A directory snapshot file: loaded, indexed (sensitivity walks every nesting), asked.
     pub fn directory_snapshot(data: &[u8]) {
         let Ok(snapshot) = serde_json::from_slice::<orthrus_directory::Snapshot>(data) else { return };

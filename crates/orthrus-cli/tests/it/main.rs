@@ -507,6 +507,10 @@ fn extra_lab_recordings_per_their_manifest() {
             "overpass_windows_workstation" => ["ORT-KRB-011"].into(),
             "ntlm_relay_exchange_account" => ["ORT-NTLM-004"].into(),
             "smb_admin_share_copy" => ["ORT-SMB-002"].into(),
+            "targeted_kerberoast" => ["ORT-EVT-015"].into(),
+            "delegation_backdoor" => ["ORT-EVT-020"].into(),
+            "trust_created" => ["ORT-EVT-021"].into(),
+            "gpo_edit_rights_granted" | "dcsync_rights_granted" => ["ORT-EVT-022"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
@@ -529,7 +533,7 @@ fn extra_lab_recordings_per_their_manifest() {
         }
         seen += 1;
     }
-    assert_eq!(seen, 37);
+    assert_eq!(seen, 45);
 }
 
 /// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on

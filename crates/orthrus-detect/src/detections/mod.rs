@@ -114,6 +114,7 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry::of::<windows::delegation_granted::DelegationGranted>(),
     DetectionEntry::of::<windows::spn_added::SpnAdded>(),
     DetectionEntry::of::<windows::trust_changed::TrustChanged>(),
+    DetectionEntry::of::<windows::permissions_granted::PermissionsGranted>(),
     DetectionEntry::of::<windows::honeytoken_attributes::HoneytokenAttributes>(),
     DetectionEntry::of::<windows::honeytoken_group::HoneytokenGroup>(),
     DetectionEntry::of::<windows::samaccountname_spoofing::SamAccountNameSpoofing>(),

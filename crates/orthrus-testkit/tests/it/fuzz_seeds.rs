@@ -98,6 +98,11 @@ fn directory_entry_seeds() {
 }
 
 #[test]
+fn security_descriptor_seeds() {
+    replay("security_descriptor", orthrus_testkit::fuzz::security_descriptor);
+}
+
+#[test]
 fn directory_snapshot_seeds() {
     replay("directory_snapshot", orthrus_testkit::fuzz::directory_snapshot);
 }

@@ -16,6 +16,7 @@ pub mod honeytoken_attributes;
 pub mod honeytoken_group;
 pub mod log_cleared;
 pub mod netsync;
+pub mod permissions_granted;
 pub mod petitpotam;
 pub mod print_spooler;
 pub mod rbcd;
