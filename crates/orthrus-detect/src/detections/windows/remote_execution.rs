@@ -22,7 +22,8 @@
 //!   checked; audit "Detailed File Share"): an executable written to an administrative share
 //!   (`ADMIN$`, `C$`) and then the `\\svcctl` pipe opened by the same account from the same
 //!   address (PsExec, RemCom, impacket psexec, as the target logs them), or a pipe of a remote
-//!   execution tool opened (`PSEXESVC`, `RemCom_`, `PAExec`, `csexec`); service installs from
+//!   execution tool opened (`PSEXESVC`, `RemCom_`, `PAExec`, `csexec`, and PsExec's
+//!   `SERVICE-CLIENT-PID-stdin` streams under any service name, `psexec -r`); service installs from
 //!   events are ORT-EVT-002.
 //! - Logic: NET: any such call from an address that is not a known DC's; one alert per
 //!   source address, target and quiet gap, listing every attempt with its outcome; High when
@@ -156,6 +157,23 @@ const MAX_DROPS: usize = 65_536;
 /// control channel), lower-case prefixes: Sysinternals PsExec, RemCom (and impacket's psexec,
 /// built on it), PAExec, CSExec.
 const TOOL_PIPES: &[&str] = &["psexesvc", "remcom_", "paexec", "csexec"];
+
+/// PsExec's standard-stream pipes, `SERVICE-CLIENT-PID-stdin` (`-stdout`, `-stderr`): the
+/// service's name comes first, so the shape holds when `psexec -r NAME` renames the service
+/// and its PSEXESVC prefix is gone.
+fn psexec_stdio_pipe(name: &str) -> bool {
+    let mut parts = name.rsplitn(4, '-');
+    let (Some(stream), Some(pid), Some(client), Some(service)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    ["stdin", "stdout", "stderr"].iter().any(|s| stream.eq_ignore_ascii_case(s))
+        && !pid.is_empty()
+        && pid.bytes().all(|b| b.is_ascii_digit())
+        && !client.is_empty()
+        && !service.is_empty()
+}
 
 /// What an executable dropped for a service is named like.
 const EXECUTABLE_SUFFIXES: &[&str] = &[".exe", ".dll", ".bat", ".cmd", ".ps1", ".vbs"];
@@ -332,9 +350,10 @@ impl RemoteExecution {
             && EXECUTABLE_SUFFIXES.iter().any(|suffix| ends_with(name, suffix))
             && file.desired_access & WRITE_ACCESS != 0;
         let tool_pipe = file.pipe
-            && TOOL_PIPES
+            && (TOOL_PIPES
                 .iter()
-                .any(|tool| name.get(..tool.len()).is_some_and(|p| p.eq_ignore_ascii_case(tool)));
+                .any(|tool| name.get(..tool.len()).is_some_and(|p| p.eq_ignore_ascii_case(tool)))
+                || psexec_stdio_pipe(name));
         let service_manager = file.pipe && name.eq_ignore_ascii_case("svcctl");
         if !(dropped || tool_pipe || service_manager) {
             return;
@@ -662,6 +681,42 @@ mod tests {
             alerts[0].description.contains("a remote execution tool's pipe"),
             "{}",
             alerts[0].description
+        );
+    }
+
+    #[test]
+    fn psexec_pipes_are_recognised_when_its_service_is_renamed() {
+        // The corpus PsExec session's pipes, then the same with `psexec -r updsvc`.
+        for name in ["PSEXESVC-WEC01-956-stdin", "PSEXESVC-WEC01-956-stdout", "updsvc-WEC01-956-stderr"] {
+            assert!(psexec_stdio_pipe(name), "{name}");
+        }
+        for name in
+            ["lsarpc", "spoolss", "updsvc-WEC01-stdin", "a-b-95x-stdin", "-WEC01-956-stdin", "x-y-1-stdio"]
+        {
+            assert!(!psexec_stdio_pipe(name), "{name}");
+        }
+        let activities = crate::testing::logs::event_activities(&orthrus_testkit::corpus().join(PSEXEC));
+        let renamed: Vec<Activity> = activities
+            .into_iter()
+            .filter_map(|mut activity| {
+                let ActivityKind::FileOpened(file) = &mut activity.kind else { return Some(activity) };
+                // Without the PSEXESVC prefix and the dropped executable: only the renamed pipes.
+                if !file.pipe || !file.name.starts_with("PSEXESVC-") {
+                    return None;
+                }
+                file.name = file.name.replacen("PSEXESVC", "updsvc", 1);
+                Some(activity)
+            })
+            .collect();
+        let mut engine = crate::Engine::new(&DetectionConfig::default(), "test");
+        for activity in &renamed {
+            engine.observe(activity);
+        }
+        let alerts: Vec<_> = engine.finish().into_iter().filter(|a| a.detection == META.id).collect();
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert!(
+            alerts[0].evidence.iter().any(|e| e.summary.contains("\\updsvc-wec01-956-stdin")),
+            "{alerts:#?}"
         );
     }
 
