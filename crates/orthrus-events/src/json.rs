@@ -23,12 +23,17 @@ use crate::evtx_json::{number_or_text, text_of};
 use crate::schema;
 
 pub fn read(text: &str, file: &Arc<str>, summary: &mut ReadSummary, out: &mut dyn FnMut(WindowsEvent)) {
-    let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
-    if serde_json::from_str::<Value>(first_line).is_ok() {
+    if is_json_lines(text) {
         read_lines(text, file, summary, out);
     } else {
         read_stream(text, file, summary, out);
     }
+}
+
+/// Whether the text is JSON lines (its first line a whole document), not pretty-printed JSON.
+pub fn is_json_lines(text: &str) -> bool {
+    let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    serde_json::from_str::<Value>(first_line).is_ok()
 }
 
 /// JSON lines: every line is its own document, so one bad line costs only itself.

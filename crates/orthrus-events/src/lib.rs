@@ -25,6 +25,7 @@ pub mod map;
 pub mod samba;
 pub mod schema;
 pub mod syslog;
+mod text_stream;
 pub mod xml;
 
 use std::collections::BTreeMap;
@@ -211,36 +212,19 @@ pub fn read_file_where(
         summary.format = Some(Format::Evtx);
         return Ok(summary);
     }
-    let bytes = std::fs::read(path).map_err(io)?;
-    let bytes = if bytes.starts_with(GZIP_MAGIC) {
-        let mut plain = Vec::new();
-        flate2::read::MultiGzDecoder::new(bytes.as_slice()).read_to_end(&mut plain).map_err(io)?;
-        plain
-    } else {
-        bytes
-    };
-    let format = sniff(bytes.get(..4096).unwrap_or(&bytes))
-        .ok_or_else(|| EventError::UnknownFormat { path: path.to_owned() })?;
-    let text = decode_text(&bytes);
-    let mut passed_over = 0;
-    let mut summary = read_text(format, &text, &file, &mut |event| {
-        if (wanted.event)(&event.provider, &event.channel, event.event_id) {
-            out(event);
-        } else {
-            passed_over += 1;
-        }
-    });
-    summary.passed_over = passed_over;
-    summary.format = Some(format);
-    Ok(summary)
+    let mut reader = text_stream::TextReader::open(path, label, wanted)?;
+    for event in reader.by_ref() {
+        out(event);
+    }
+    Ok(reader.summary().clone())
 }
 
-/// One event log's wanted events, pulled one at a time: an EVTX file chunk by chunk, in file
-/// order (bounded memory whatever its size); a text log read whole and ordered by event time
-/// (text logs are seldom large, and exports such as `Get-WinEvent`'s list newest first).
+/// One event log's wanted events, pulled one at a time: an EVTX file chunk by chunk, a text
+/// log a slice at a time, both in file order with bounded memory whatever their size (the two
+/// text forms that cannot be sliced are read whole: see [`text_stream`]).
 pub enum EventReader {
     Evtx(evtx::EvtxReader),
-    Text { events: std::vec::IntoIter<WindowsEvent>, summary: ReadSummary },
+    Text(text_stream::TextReader),
 }
 
 impl EventReader {
@@ -248,7 +232,7 @@ impl EventReader {
     pub fn summary(&self) -> &ReadSummary {
         match self {
             EventReader::Evtx(reader) => reader.summary(),
-            EventReader::Text { summary, .. } => summary,
+            EventReader::Text(reader) => reader.summary(),
         }
     }
 }
@@ -259,7 +243,7 @@ impl Iterator for EventReader {
     fn next(&mut self) -> Option<WindowsEvent> {
         match self {
             EventReader::Evtx(reader) => reader.next(),
-            EventReader::Text { events, .. } => events.next(),
+            EventReader::Text(reader) => reader.next(),
         }
     }
 }
@@ -275,10 +259,7 @@ pub fn open_file_where(
     if sniff_file(path) == Some(Format::Evtx) {
         return Ok(EventReader::Evtx(evtx::EvtxReader::open(path, &Arc::from(label), threads, wanted)?));
     }
-    let mut events = Vec::new();
-    let summary = read_file_where(path, label, threads, wanted, &mut |event| events.push(event))?;
-    events.sort_by_key(|event| event.time);
-    Ok(EventReader::Text { events: events.into_iter(), summary })
+    Ok(EventReader::Text(text_stream::TextReader::open(path, label, wanted)?))
 }
 
 /// Reads text already in memory in the given form.

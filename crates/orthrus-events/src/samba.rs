@@ -122,7 +122,18 @@ fn address_only(text: &str) -> &str {
 }
 
 pub fn read(text: &str, file: &Arc<str>, summary: &mut ReadSummary, out: &mut dyn FnMut(WindowsEvent)) {
-    let mut state = LogState::default();
+    read_with_state(text, file, &mut LogState::default(), summary, out);
+}
+
+/// [`read`], carrying what the log said of itself from the text read before (a log read a
+/// slice at a time).
+pub fn read_with_state(
+    text: &str,
+    file: &Arc<str>,
+    state: &mut LogState,
+    summary: &mut ReadSummary,
+    out: &mut dyn FnMut(WindowsEvent),
+) {
     for (index, line) in text.lines().enumerate() {
         let line_number = index as u64 + 1;
         let Some(json) = line.find('{').and_then(|start| line.get(start..)) else {
@@ -134,7 +145,7 @@ pub fn read(text: &str, file: &Arc<str>, summary: &mut ReadSummary, out: &mut dy
         match serde_json::from_str::<Value>(json) {
             Ok(Value::Object(record)) => {
                 let position = Position::Line(line_number);
-                convert(&record, file, position, &mut state, summary, out);
+                convert(&record, file, position, state, summary, out);
             }
             Ok(_) => summary.skip("Samba audit line is not an object"),
             Err(e) => summary.skip_with("malformed Samba audit record", &format!("line {line_number}: {e}")),

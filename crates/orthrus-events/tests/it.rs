@@ -547,3 +547,83 @@ fn every_field_the_mapping_reads_is_one_readers_keep() {
     }
     assert!(names > 50, "{names} look-ups found");
 }
+
+/// Events pulled through `open_file_where`, as the merge pulls them, with how many events the
+/// reader had read when it gave the first.
+fn pull(path: &Path) -> (Vec<WindowsEvent>, u64, ReadSummary) {
+    let mut reader =
+        orthrus_events::open_file_where(path, "big", 1, orthrus_events::Wanted::EVERYTHING).unwrap();
+    let first = reader.next().expect("a first event");
+    let read_at_first = reader.summary().events;
+    let mut events = vec![first];
+    events.extend(reader.by_ref());
+    (events, read_at_first, reader.summary().clone())
+}
+
+/// Real events rendered in a text form and written out `copies` times (beyond one read slice).
+fn big_log(dir: &Path, name: &str, text: &str, copies: usize, utf16: bool) -> PathBuf {
+    let path = dir.join(name);
+    let whole = text.repeat(copies);
+    let bytes = if utf16 {
+        [0xff, 0xfe].into_iter().chain(whole.encode_utf16().flat_map(u16::to_le_bytes)).collect()
+    } else {
+        whole.into_bytes()
+    };
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn text_logs_larger_than_a_slice_are_read_a_slice_at_a_time_as_if_whole() {
+    let originals = sample_events();
+    let dir = tempfile::tempdir().unwrap();
+    let xml = render_xml(&originals);
+    let ecs = render_ecs(&originals) + "\n";
+    let nxlog = render_nxlog_syslog(&originals) + "\n";
+    // A real Samba DC's log: its records name actors from sessions earlier lines opened.
+    let samba = std::fs::read_to_string(orthrus_testkit::fixture("audit/benign_busy.audit.jsonl")).unwrap();
+    for (name, format, text, utf16) in [
+        ("big.xml", Format::Xml, &xml, false),
+        ("big-utf16.xml", Format::Xml, &xml, true),
+        ("big.ndjson", Format::Json, &ecs, false),
+        ("big.syslog", Format::Syslog, &nxlog, false),
+        ("big.audit.jsonl", Format::SambaAudit, &samba, false),
+    ] {
+        // At least three 1 MiB slices; in UTF-16, slices cut characters anywhere.
+        let copies = (3 << 20) / text.len() + 1;
+        let path = big_log(dir.path(), name, text, copies, utf16);
+        let (events, read_at_first, summary) = pull(&path);
+        assert!(
+            read_at_first < summary.events / 2,
+            "{name}: the first event came after {read_at_first} were read"
+        );
+        // The same events, in file order, with the same lines and names, as the whole text gives.
+        let whole = text.repeat(copies);
+        let (expected, expected_summary) = read_rendered(format, &whole);
+        assert_eq!(summary.events, expected_summary.events, "{name}");
+        assert_eq!(summary.skipped, expected_summary.skipped, "{name}");
+        assert_eq!(events.len(), expected.len(), "{name}");
+        assert!(events.len() >= copies * 50, "{name}");
+        for (i, (got, want)) in events.iter().zip(&expected).enumerate() {
+            assert_eq!(
+                (comparable(got), &got.position),
+                (comparable(want), &want.position),
+                "{name}: event {i}"
+            );
+        }
+        assert_eq!(kinds(&events), kinds(&expected), "{name}");
+    }
+}
+
+#[test]
+fn a_log_written_newest_first_comes_out_oldest_first() {
+    // wevtutil qe /rd:true writes the newest record first.
+    let mut originals = sample_events();
+    originals.sort_by_key(|e| std::cmp::Reverse(e.time));
+    let dir = tempfile::tempdir().unwrap();
+    let path = big_log(dir.path(), "newest-first.xml", &render_xml(&originals), 1, false);
+    let (events, _, summary) = pull(&path);
+    assert_eq!(events.len(), originals.len(), "{summary:?}");
+    assert!(events.windows(2).all(|w| w[0].time <= w[1].time));
+    assert!(events.first().unwrap().time < events.last().unwrap().time);
+}
