@@ -17,6 +17,7 @@
 
 pub mod event;
 pub mod evtx;
+mod evtx_chunks;
 mod evtx_json;
 mod evtx_records;
 pub mod evtx_template;

@@ -223,3 +223,29 @@ fn analyze_memory_stays_flat_whatever_the_size_of_the_event_logs() {
     assert!(large < 256 * 1024, "{large} KiB over 64 MiB of logs");
     assert!(large < small + 12 * 1024, "peak grew from {small} to {large} KiB with the input");
 }
+
+/// The same for text logs, which are read a slice at a time: a real Samba DC's audit log
+/// (the lab's busy day) repeated to 8 MiB and to four times that. Read whole, as text logs
+/// were until c5fef3a, the peak grew from 52 to 119 MiB here (debug build); sliced, by 2 MiB.
+#[test]
+fn analyze_memory_stays_flat_whatever_the_size_of_a_text_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = std::fs::read_to_string(orthrus_testkit::fixture("audit/benign_busy.audit.jsonl")).unwrap();
+    let peak = |mib: usize| -> u64 {
+        let log = dir.path().join(format!("dc-{mib}.audit.jsonl"));
+        std::fs::write(&log, day.repeat((mib << 20) / day.len() + 1)).unwrap();
+        let measured = orthrus()
+            .args(["bench-measure", "--"])
+            .arg(env!("CARGO_BIN_EXE_orthrus"))
+            .args(["analyze", "--no-progress", "--format", "json"])
+            .arg(&log)
+            .output()
+            .unwrap();
+        assert!(measured.status.success(), "{}", String::from_utf8_lossy(&measured.stderr));
+        let usage: Value = serde_json::from_slice(&measured.stdout).unwrap();
+        usage["peak_rss_kib"].as_u64().unwrap()
+    };
+    let (small, large) = (peak(8), peak(32));
+    assert!(large < 256 * 1024, "{large} KiB over a 32 MiB log");
+    assert!(large < small + 12 * 1024, "peak grew from {small} to {large} KiB with the input");
+}
