@@ -27,6 +27,7 @@ pub mod samba;
 pub mod schema;
 pub mod syslog;
 mod text_stream;
+pub use text_stream::read_sliced;
 pub mod xml;
 
 use std::collections::BTreeMap;

@@ -59,7 +59,16 @@ impl TextReader {
     pub fn open(path: &Path, label: &str, wanted: Wanted) -> Result<Self, EventError> {
         let io = |source| EventError::Io { path: path.to_owned(), source };
         let file = std::fs::File::open(path).map_err(io)?;
-        let mut input: Box<dyn Read + Send> = Box::new(file);
+        Self::start(Box::new(file), path, label, wanted)
+    }
+
+    fn start(
+        mut input: Box<dyn Read + Send>,
+        path: &Path,
+        label: &str,
+        wanted: Wanted,
+    ) -> Result<Self, EventError> {
+        let io = |source| EventError::Io { path: path.to_owned(), source };
         let mut head = vec![0u8; 4096];
         let n = read_up_to(&mut input, &mut head).map_err(io)?;
         head.truncate(n);
@@ -177,6 +186,23 @@ impl TextReader {
         let forward = times.windows(2).filter(|w| matches!(w, [a, b] if b > a)).count();
         back > forward
     }
+}
+
+/// Reads a text log held in memory `slice_bytes` at a time, as a file is read: the entry
+/// point the `text_log` fuzz target drives the slicing by. `None` when the form is not one
+/// Orthrus reads.
+pub fn read_sliced(
+    bytes: &[u8],
+    slice_bytes: usize,
+    out: &mut dyn FnMut(WindowsEvent),
+) -> Option<ReadSummary> {
+    let input = Box::new(std::io::Cursor::new(bytes.to_vec()));
+    let mut reader = TextReader::start(input, Path::new("memory"), "memory", Wanted::EVERYTHING).ok()?;
+    reader.slice_bytes = slice_bytes.max(1);
+    for event in reader.by_ref() {
+        out(event);
+    }
+    Some(reader.summary)
 }
 
 impl Iterator for TextReader {

@@ -230,6 +230,34 @@ pub mod fuzz {
         }
     }
 
+    /// A text event log read a few bytes at a time, as files are read: slices cut records,
+    /// lines and characters anywhere; every event handed on is counted, none twice.
+    pub fn text_log(data: &[u8]) {
+        use orthrus_events::Format;
+        let Some((&slice, log)) = data.split_first() else { return };
+        let mut sliced = Vec::new();
+        let read = orthrus_events::read_sliced(log, usize::from(slice) * 16 + 1, &mut |e| sliced.push(e));
+        let Some(summary) = read else { return };
+        assert_eq!(sliced.len() as u64, summary.events - summary.passed_over, "{summary:?}");
+        // Line forms are cut at line ends and each line read on its own (Samba's state
+        // carried): the same events, lines and all, as the whole text gives (in time order
+        // when the log runs newest first).
+        let Ok(text) = std::str::from_utf8(log) else { return };
+        let Some(format) = orthrus_events::sniff(log.get(..4096).unwrap_or(log)) else { return };
+        let lines = matches!(format, Format::Syslog | Format::SambaAudit)
+            || (format == Format::Json && orthrus_events::json::is_json_lines(text));
+        if lines && !text.starts_with('\u{feff}') {
+            let mut whole = Vec::new();
+            orthrus_events::read_text(format, text, &std::sync::Arc::from("memory"), &mut |e| whole.push(e));
+            let key = |e: &orthrus_events::WindowsEvent| format!("{e:?}");
+            let (mut a, mut b): (Vec<String>, Vec<String>) =
+                (sliced.iter().map(key).collect(), whole.iter().map(key).collect());
+            a.sort();
+            b.sort();
+            assert_eq!(a, b);
+        }
+    }
+
     /// A directory object's security descriptor, as SDDL text and as the binary form (raw and
     /// base64, as Samba's audit logs it): every ACE read is whole and bounded.
     pub fn security_descriptor(data: &[u8]) {

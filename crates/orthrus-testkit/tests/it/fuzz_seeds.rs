@@ -98,6 +98,11 @@ fn directory_entry_seeds() {
 }
 
 #[test]
+fn text_log_seeds() {
+    replay("text_log", orthrus_testkit::fuzz::text_log);
+}
+
+#[test]
 fn security_descriptor_seeds() {
     replay("security_descriptor", orthrus_testkit::fuzz::security_descriptor);
 }
