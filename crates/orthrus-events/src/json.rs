@@ -37,7 +37,12 @@ pub fn is_json_lines(text: &str) -> bool {
 }
 
 /// JSON lines: every line is its own document, so one bad line costs only itself.
-fn read_lines(text: &str, file: &Arc<str>, summary: &mut ReadSummary, out: &mut dyn FnMut(WindowsEvent)) {
+pub(crate) fn read_lines(
+    text: &str,
+    file: &Arc<str>,
+    summary: &mut ReadSummary,
+    out: &mut dyn FnMut(WindowsEvent),
+) {
     for (index, line) in text.lines().enumerate() {
         let line_number = index as u64 + 1;
         if line.trim().is_empty() {

@@ -46,6 +46,8 @@ pub struct TextReader {
     /// What a Samba audit log said of itself in the slices before (its DC's name, sessions).
     samba: crate::samba::LogState,
     summary: ReadSummary,
+    /// JSON one document per line, as the first slice showed.
+    json_lines: bool,
     /// Bytes read per slice ([`SLICE_BYTES`]; tests cut finer).
     slice_bytes: usize,
     /// Read whole and ordered instead (see the module's documentation).
@@ -99,6 +101,7 @@ impl TextReader {
             pending: VecDeque::new(),
             samba: crate::samba::LogState::default(),
             summary: ReadSummary { format: Some(format), ..ReadSummary::default() },
+            json_lines: false,
             slice_bytes: SLICE_BYTES,
             whole: false,
             first_slice: true,
@@ -152,13 +155,18 @@ impl TextReader {
                 passed_over += 1;
             }
         };
-        let read = if self.format == Format::SambaAudit {
-            let mut read = ReadSummary { format: Some(self.format), ..ReadSummary::default() };
-            crate::samba::read_with_state(&slice, &self.file, &mut self.samba, &mut read, &mut keep);
-            read
-        } else {
-            read_text(self.format, &slice, &self.file, &mut keep)
-        };
+        let mut read = ReadSummary { format: Some(self.format), ..ReadSummary::default() };
+        match self.format {
+            Format::SambaAudit => {
+                crate::samba::read_with_state(&slice, &self.file, &mut self.samba, &mut read, &mut keep);
+            }
+            // The file's first slice decided it is JSON lines: a later slice starting with a
+            // damaged line is still lines, not a pretty-printed stream.
+            Format::Json if self.json_lines => {
+                crate::json::read_lines(&slice, &self.file, &mut read, &mut keep)
+            }
+            _ => read = read_text(self.format, &slice, &self.file, &mut keep),
+        }
         self.lines_before += slice.bytes().filter(|b| *b == b'\n').count() as u64;
         absorb(&mut self.summary, read, passed_over, lines_before);
     }
@@ -211,9 +219,12 @@ impl Iterator for TextReader {
     fn next(&mut self) -> Option<WindowsEvent> {
         while self.pending.is_empty() && !self.whole {
             let more = self.fill();
-            if self.first_slice && self.format == Format::Json && !crate::json::is_json_lines(&self.text) {
-                self.read_whole();
-                break;
+            if self.first_slice && self.format == Format::Json {
+                self.json_lines = crate::json::is_json_lines(&self.text);
+                if !self.json_lines {
+                    self.read_whole();
+                    break;
+                }
             }
             let end = match (more, self.record_end()) {
                 (false, _) => self.text.len(),
