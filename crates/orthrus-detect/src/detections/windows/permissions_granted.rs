@@ -122,6 +122,7 @@ impl Detector for PermissionsGranted {
         let before = self.before.remove(&dn).unwrap_or_default();
         let directory = context.directory();
         let mut granted = BTreeSet::new();
+        let mut trustees = BTreeSet::new();
         for ace in aces.iter().filter(|ace| ace.allow && !before.contains(ace)) {
             let Some(what) = dangerous(guarded, ace) else { continue };
             if security::is_builtin_administrator(&ace.trustee) {
@@ -134,6 +135,7 @@ impl Detector for PermissionsGranted {
                 continue;
             }
             granted.insert(format!("{what} to {trustee}"));
+            trustees.insert(trustee);
         }
         if granted.is_empty() || self.config.excludes_actor(&change.subject) {
             return;
@@ -155,7 +157,8 @@ impl Detector for PermissionsGranted {
                 logged_on(activity),
             ),
             source: Finding::source_of(activity, Some(writer)),
-            targets: AlertTargets::default(),
+            // Who was given the rights: the account to look into next.
+            targets: AlertTargets { accounts: trustees, ..AlertTargets::default() },
         };
         let incident = self.incidents.record(&dn, activity, summary);
         alerts.raise(activity, &dn, incident, finding);
@@ -283,6 +286,7 @@ mod tests {
             alerts[0].description,
             "LAB\\da_admin granted replication (DCSync) to LAB\\bob on the domain object DC=lab,DC=test (logged on DC1)."
         );
+        assert_eq!(alerts[0].targets.accounts, BTreeSet::from(["LAB\\bob".to_owned()]));
         let config = with_recording_directory("gpo_edit_rights_granted", DetectionConfig::default());
         let alerts = extra_audit_alerts("gpo_edit_rights_granted", META.id, &config);
         assert_eq!(alerts.len(), 1, "{alerts:#?}");
