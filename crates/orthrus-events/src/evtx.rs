@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use evtx::{EvtxChunkData, EvtxParser, ParserSettings};
+use evtx::{EvtxChunkData, EvtxParser, IntoIterChunks, ParserSettings};
 use orthrus_model::Timestamp;
 
 use crate::event::WindowsEvent;
@@ -49,7 +49,7 @@ pub fn read(
 /// (`CHUNKS_PER_THREAD` per thread, on `threads` threads); memory stays that of a round
 /// whatever the file's size, so many logs can be merged by time side by side.
 pub struct EvtxReader {
-    chunks: crate::evtx_chunks::Chunks,
+    chunks: IntoIterChunks<std::fs::File>,
     reading: ChunkReading,
     round: Vec<EvtxChunkData>,
     ready: std::collections::VecDeque<WindowsEvent>,
@@ -64,9 +64,10 @@ impl EvtxReader {
         threads: usize,
         wanted: Wanted,
     ) -> Result<Self, EventError> {
+        let parser = EvtxParser::from_path(path).map_err(|e| EventError::Evtx(e.to_string()))?;
         let threads = threads.max(1);
         Ok(Self {
-            chunks: crate::evtx_chunks::Chunks::open(path)?,
+            chunks: parser.with_configuration(settings(1)).into_chunks(),
             reading: ChunkReading { file: file.clone(), wanted, threads, settings: Arc::new(settings(1)) },
             round: Vec::with_capacity(threads * CHUNKS_PER_THREAD),
             ready: std::collections::VecDeque::new(),
@@ -94,7 +95,6 @@ impl EvtxReader {
                 Some(Err(e)) => {
                     // Records of the chunks before it first, in file order.
                     self.reading.read(&mut self.round, &mut self.summary, &mut out);
-                    self.recycle_round();
                     self.summary.skip_with(skip_reason(&e), &e.to_string());
                 }
                 None => {
@@ -104,15 +104,7 @@ impl EvtxReader {
             }
         }
         self.reading.read(&mut self.round, &mut self.summary, &mut out);
-        self.recycle_round();
         self.ready = ready;
-    }
-
-    /// Hands the round's chunk buffers back to be read into again.
-    fn recycle_round(&mut self) {
-        for chunk in self.round.drain(..) {
-            self.chunks.recycle(chunk.data);
-        }
     }
 }
 
@@ -144,7 +136,7 @@ pub fn read_chunk_bytes(data: &[u8], wanted: Wanted, out: &mut dyn FnMut(Windows
                 threads: 1,
                 settings: Arc::new(settings(1)),
             };
-            reading.read(&mut [chunk], &mut summary, out);
+            reading.read(&mut vec![chunk], &mut summary, out);
         }
         Err(e) => {
             let e = evtx::err::EvtxError::FailedToParseChunk { chunk_id: 0, source: Box::new(e) };
@@ -163,11 +155,10 @@ struct ChunkReading {
 }
 
 impl ChunkReading {
-    /// Reads a round of chunks (split over the threads) and hands their events on in order;
-    /// the chunks stay in `round` for their buffers to be used again.
+    /// Reads a round of chunks (split over the threads) and hands their events on in order.
     fn read(
         &self,
-        round: &mut [EvtxChunkData],
+        round: &mut Vec<EvtxChunkData>,
         summary: &mut ReadSummary,
         out: &mut dyn FnMut(WindowsEvent),
     ) {
@@ -191,6 +182,7 @@ impl ChunkReading {
                 workers.into_iter().map(|worker| worker.join().ok()).collect()
             })
         };
+        round.clear();
         let mut records = Vec::new();
         for part in results {
             match part {

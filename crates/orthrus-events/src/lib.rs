@@ -17,7 +17,6 @@
 
 pub mod event;
 pub mod evtx;
-mod evtx_chunks;
 mod evtx_json;
 mod evtx_records;
 pub mod evtx_template;
