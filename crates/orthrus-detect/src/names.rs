@@ -57,9 +57,22 @@ pub fn actor_name(subject: &AccountRef) -> String {
 /// [`actor_name`], naming an actor the event gives only by SID (Samba's audit does) as the
 /// directory knows it.
 pub fn actor_in(subject: &AccountRef, directory: &orthrus_directory::Directory) -> String {
-    let known =
-        subject.sid.as_deref().filter(|_| subject.name.is_empty()).and_then(|sid| directory.find(sid));
-    known.map_or_else(|| actor_name(subject), |found| found.qualified_name())
+    match subject.sid.as_deref().filter(|_| subject.name.is_empty()) {
+        Some(sid) => directory_name(sid, directory),
+        None => actor_name(subject),
+    }
+}
+
+/// An account named as the directory names it (`LAB\bob`) when it knows the name, DN or SID
+/// given; else as given.
+pub fn directory_name(name: &str, directory: &orthrus_directory::Directory) -> String {
+    directory.find(name).map_or_else(|| name.to_owned(), |found| found.qualified_name())
+}
+
+/// Whether an account is Entra Connect's directory synchronisation account (`MSOL_…`), which
+/// reads and writes what attackers do, by design.
+pub fn is_entra_sync_account(name: &str) -> bool {
+    bare_account(name).to_ascii_uppercase().starts_with("MSOL_")
 }
 
 /// Whether an event's actor is the computer's own: a machine account (`DC1$`), SYSTEM, LOCAL

@@ -229,8 +229,8 @@ pub fn is_builtin_administrator(trustee: &str) -> bool {
     }
     // Domain Admins, Cert Publishers, Schema Admins, Enterprise Admins, Domain Controllers,
     // Enterprise Read-only DCs, Read-only DCs.
-    let rid = trustee.rsplit('-').next().and_then(|r| r.parse::<u32>().ok());
-    trustee.starts_with("S-1-5-21-") && matches!(rid, Some(512 | 516 | 517 | 518 | 519 | 498 | 521))
+    trustee.starts_with("S-1-5-21-")
+        && matches!(crate::ad::rid(trustee), Some(512 | 516 | 517 | 518 | 519 | 498 | 521))
 }
 
 #[cfg(test)]

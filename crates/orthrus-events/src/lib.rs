@@ -314,19 +314,10 @@ impl<'a> LineCounter<'a> {
 
 /// UTF-8, or UTF-16 with a byte-order mark (what PowerShell 5.1's `>` writes).
 fn decode_text(bytes: &[u8]) -> String {
-    let utf16 = |rest: &[u8], little: bool| {
-        let units = rest.chunks_exact(2).map(|pair| match pair {
-            [a, b] if little => u16::from_le_bytes([*a, *b]),
-            [a, b] => u16::from_be_bytes([*a, *b]),
-            _ => 0xfffd,
-        });
-        char::decode_utf16(units).map(|c| c.unwrap_or('\u{fffd}')).collect()
-    };
-    match bytes {
-        [0xff, 0xfe, rest @ ..] => utf16(rest, true),
-        [0xfe, 0xff, rest @ ..] => utf16(rest, false),
-        _ => String::from_utf8_lossy(bytes).into_owned(),
-    }
+    let (encoding, mark) = text_stream::encoding_of(bytes);
+    let mut text = String::new();
+    text_stream::decode_into(bytes.get(mark..).unwrap_or_default(), encoding, &mut text);
+    text
 }
 
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -218,7 +218,7 @@ pub fn to_activity(event: &WindowsEvent, context: &MapContext) -> Option<Activit
             object_type: guid_or_text(d.get("ObjectType").unwrap_or_default()),
             object_name: guid_or_text(d.get("ObjectName").unwrap_or_default()),
             properties: guids(d.get("Properties").unwrap_or_default()),
-            access_mask: d.number("AccessMask").and_then(|m| u32::try_from(m).ok()).unwrap_or_default(),
+            access_mask: u32_field(d, "AccessMask").unwrap_or_default(),
         }),
         (4661, _)
             if d.get("ObjectServer")
@@ -229,7 +229,7 @@ pub fn to_activity(event: &WindowsEvent, context: &MapContext) -> Option<Activit
                 object_type: d.get("ObjectType").unwrap_or_default().to_owned(),
                 object: d.get("ObjectName").unwrap_or_default().to_owned(),
                 object_name: None,
-                access_mask: d.number("AccessMask").and_then(|m| u32::try_from(m).ok()).unwrap_or_default(),
+                access_mask: u32_field(d, "AccessMask").unwrap_or_default(),
                 process: None,
                 operation: "opened".to_owned(),
             })
@@ -280,9 +280,9 @@ pub fn to_activity(event: &WindowsEvent, context: &MapContext) -> Option<Activit
             },
             domain: d.get("DomainName").unwrap_or_default().to_owned(),
             domain_sid: owned(d.get("DomainSid")),
-            direction: small_number(d, "TdoDirection"),
-            trust_type: small_number(d, "TdoType"),
-            attributes: small_number(d, "TdoAttributes"),
+            direction: u32_field(d, "TdoDirection"),
+            trust_type: u32_field(d, "TdoType"),
+            attributes: u32_field(d, "TdoAttributes"),
             record: None,
         }),
         (4865..=4867, _) => ActivityKind::TrustChanged(TrustChange {
@@ -342,10 +342,7 @@ pub fn to_activity(event: &WindowsEvent, context: &MapContext) -> Option<Activit
                 share: Some(share.to_owned()),
                 name: d.get("RelativeTargetName").unwrap_or_default().to_owned(),
                 pipe: ipc,
-                desired_access: d
-                    .number("AccessMask")
-                    .and_then(|m| u32::try_from(m).ok())
-                    .unwrap_or_default(),
+                desired_access: u32_field(d, "AccessMask").unwrap_or_default(),
                 user: Some(subject(d).qualified()),
                 status: None,
             })
@@ -384,11 +381,6 @@ fn owned(value: Option<&str>) -> Option<String> {
     value.map(str::to_owned)
 }
 
-/// A 32-bit field written in decimal or `0x` hex (trust direction, type, attributes).
-fn small_number(d: &EventData, name: &str) -> Option<u32> {
-    d.number(name).and_then(|n| u32::try_from(n).ok())
-}
-
 /// `::ffff:10.0.0.5` → `10.0.0.5`; `-`, `::1`-less garbage and empty → `None`.
 fn parse_ip(text: &str) -> Option<IpAddr> {
     let text = text.trim().trim_start_matches('[').trim_end_matches(']');
@@ -425,13 +417,17 @@ fn account_from_qualified(text: &str) -> AccountRef {
     }
 }
 
-fn status(d: &EventData, name: &str) -> Option<u32> {
-    d.number(name).and_then(|s| u32::try_from(s).ok())
+/// A 32-bit field written in decimal or `0x` hex (status codes, access masks, trust
+/// direction, type and attributes).
+fn u32_field(d: &EventData, name: &str) -> Option<u32> {
+    d.number(name).and_then(|n| u32::try_from(n).ok())
 }
 
 fn etype(d: &EventData) -> Option<EncryptionType> {
     // 0xffffffff means "no ticket" in failed requests.
-    status(d, "TicketEncryptionType").filter(|e| *e != u32::MAX && *e != 0).map(|e| EncryptionType(e as i32))
+    u32_field(d, "TicketEncryptionType")
+        .filter(|e| *e != u32::MAX && *e != 0)
+        .map(|e| EncryptionType(e as i32))
 }
 
 /// 4768 (TGT requested, success or failure) and 4771 (pre-authentication failed).
@@ -454,7 +450,7 @@ fn tgt_exchange(d: &EventData) -> KerberosExchange {
     let sname = d.get("ServiceName").map_or_else(|| format!("krbtgt/{realm}"), |s| slash_realm(s, &realm));
     let request =
         KdcRequest { cname: Some(user.to_owned()), pkinit, ..logged_request(d, &realm, sname, padata) };
-    let code = status(d, "Status").unwrap_or_default();
+    let code = u32_field(d, "Status").unwrap_or_default();
     let sname = request.sname.clone().unwrap_or_default();
     let outcome = if code == 0 {
         KdcOutcome::Issued(KdcIssued {
@@ -483,7 +479,7 @@ fn logged_request(d: &EventData, realm: &str, sname: String, padata: Vec<PaDataT
         realm: realm.to_owned(),
         cname: None,
         sname: Some(sname),
-        kdc_options: KdcOptions(status(d, "TicketOptions").unwrap_or_default()),
+        kdc_options: KdcOptions(u32_field(d, "TicketOptions").unwrap_or_default()),
         etypes: Vec::new(),
         padata,
         enc_timestamp_etype: None,
@@ -524,7 +520,7 @@ fn service_ticket_exchange(d: &EventData) -> KerberosExchange {
     let realm = d.get("TargetDomainName").unwrap_or(realm).to_ascii_uppercase();
     let service = d.get("ServiceName").unwrap_or_default().to_owned();
     let request = logged_request(d, &realm, service.clone(), vec![PaDataType::TGS_REQ]);
-    let code = status(d, "Status").unwrap_or_default();
+    let code = u32_field(d, "Status").unwrap_or_default();
     let outcome = if code == 0 {
         let ticket_etype = etype(d).unwrap_or(EncryptionType(0));
         KdcOutcome::Issued(KdcIssued {
@@ -547,7 +543,7 @@ fn service_ticket_exchange(d: &EventData) -> KerberosExchange {
 }
 
 fn ntlm(d: &EventData) -> NtlmAuthentication {
-    let code = status(d, "Status").unwrap_or_default();
+    let code = u32_field(d, "Status").unwrap_or_default();
     let via = match d.get("Carrier") {
         Some("SMB2" | "SMB") => Carrier::Smb,
         Some("LDAP") => Carrier::Ldap,
@@ -602,7 +598,7 @@ fn outcome(code: u32) -> AuthOutcome {
 
 fn logon(d: &EventData, failed: bool) -> Logon {
     // 4625 puts the precise reason in SubStatus when Status is the generic LOGON_FAILURE.
-    let code = match (status(d, "Status"), status(d, "SubStatus")) {
+    let code = match (u32_field(d, "Status"), u32_field(d, "SubStatus")) {
         (Some(0xc000_006d), Some(sub)) if sub != 0 => sub,
         (Some(code), _) => code,
         (None, Some(sub)) => sub,
@@ -610,7 +606,7 @@ fn logon(d: &EventData, failed: bool) -> Logon {
     };
     Logon {
         account: target(d),
-        logon_type: d.number("LogonType").and_then(|t| u32::try_from(t).ok()),
+        logon_type: u32_field(d, "LogonType"),
         package: owned(d.get("AuthenticationPackageName")),
         process: owned(d.get("ProcessName").or_else(|| d.get("LogonProcessName"))),
         subject: None,

@@ -381,7 +381,6 @@ fn succeeded(body: &Map<String, Value>) -> bool {
     body.get("statusCode").and_then(Value::as_u64).is_none_or(|c| c == 0)
 }
 
-/// `(action, value)` for every value of an attribute change; redacted secrets have no value.
 /// A Windows DC's 4706 for a trusted domain object Samba added: the LSA calls that create a
 /// trust (LsarCreateTrustedDomain and its Ex forms) write the object, and Samba's audit of the
 /// write carries what 4706 says.
@@ -393,9 +392,13 @@ fn trust_created(data: &EventData, attributes: Option<&Map<String, Value>>) -> E
             .and_then(|c| attribute_values(c).into_iter().next())
             .map(|(_, v)| v)
     };
-    let fields =
-        [("DomainName", "trustPartner"), ("TdoType", "trustType"), ("TdoDirection", "trustDirection")];
-    for (field, attribute) in fields.into_iter().chain([("TdoAttributes", "trustAttributes")]) {
+    let fields = [
+        ("DomainName", "trustPartner"),
+        ("TdoType", "trustType"),
+        ("TdoDirection", "trustDirection"),
+        ("TdoAttributes", "trustAttributes"),
+    ];
+    for (field, attribute) in fields {
         if let Some(value) = first(attribute) {
             trust.push(field, value);
         }
@@ -403,6 +406,7 @@ fn trust_created(data: &EventData, attributes: Option<&Map<String, Value>>) -> E
     trust
 }
 
+/// `(action, value)` for every value of an attribute change; redacted secrets have no value.
 fn attribute_values(change: &Value) -> Vec<(String, String)> {
     let mut values = Vec::new();
     for action in change.get("actions").and_then(Value::as_array).into_iter().flatten() {

@@ -24,9 +24,19 @@ const SLICE_BYTES: usize = 1 << 20;
 const MAX_UNFINISHED: usize = 64 << 20;
 
 #[derive(Clone, Copy, PartialEq)]
-enum Encoding {
+pub(crate) enum Encoding {
     Utf8,
     Utf16 { little: bool },
+}
+
+/// A text's encoding by its byte-order mark (UTF-8 without one), and the mark's length.
+pub(crate) fn encoding_of(head: &[u8]) -> (Encoding, usize) {
+    match head {
+        [0xff, 0xfe, ..] => (Encoding::Utf16 { little: true }, 2),
+        [0xfe, 0xff, ..] => (Encoding::Utf16 { little: false }, 2),
+        [0xef, 0xbb, 0xbf, ..] => (Encoding::Utf8, 3),
+        _ => (Encoding::Utf8, 0),
+    }
 }
 
 /// A text log's wanted events, pulled one at a time.
@@ -50,8 +60,9 @@ pub struct TextReader {
     json_lines: bool,
     /// Bytes read per slice ([`SLICE_BYTES`]; tests cut finer).
     slice_bytes: usize,
-    /// Read whole and ordered instead (see the module's documentation).
-    whole: bool,
+    /// Nothing left to read: the end was reached, or the rest was read whole and ordered (see
+    /// the module's documentation).
+    finished: bool,
     first_slice: bool,
     eof: bool,
 }
@@ -82,12 +93,7 @@ impl TextReader {
             head.truncate(n);
         }
         let format = sniff(&head).ok_or_else(|| EventError::UnknownFormat { path: path.to_owned() })?;
-        let (encoding, bom) = match head.as_slice() {
-            [0xff, 0xfe, ..] => (Encoding::Utf16 { little: true }, 2),
-            [0xfe, 0xff, ..] => (Encoding::Utf16 { little: false }, 2),
-            [0xef, 0xbb, 0xbf, ..] => (Encoding::Utf8, 3),
-            _ => (Encoding::Utf8, 0),
-        };
+        let (encoding, bom) = encoding_of(&head);
         let raw = head.get(bom..).unwrap_or_default().to_vec();
         Ok(Self {
             input,
@@ -103,7 +109,7 @@ impl TextReader {
             summary: ReadSummary { format: Some(format), ..ReadSummary::default() },
             json_lines: false,
             slice_bytes: SLICE_BYTES,
-            whole: false,
+            finished: false,
             first_slice: true,
             eof: false,
         })
@@ -184,7 +190,7 @@ impl TextReader {
         while self.fill() {}
         self.parse(self.text.len());
         self.pending.make_contiguous().sort_by_key(|event| event.time);
-        self.whole = true;
+        self.finished = true;
     }
 
     /// Whether the first slice's events go back in time more often than forward.
@@ -217,7 +223,7 @@ impl Iterator for TextReader {
     type Item = WindowsEvent;
 
     fn next(&mut self) -> Option<WindowsEvent> {
-        while self.pending.is_empty() && !self.whole {
+        while self.pending.is_empty() && !self.finished {
             let more = self.fill();
             if self.first_slice && self.format == Format::Json {
                 self.json_lines = crate::json::is_json_lines(&self.text);
@@ -237,7 +243,7 @@ impl Iterator for TextReader {
                 self.read_whole();
             }
             if !more {
-                self.whole = true;
+                self.finished = true;
             }
         }
         self.pending.pop_front()
@@ -305,7 +311,7 @@ fn decodable(raw: &[u8], encoding: Encoding) -> usize {
     }
 }
 
-fn decode_into(raw: &[u8], encoding: Encoding, text: &mut String) {
+pub(crate) fn decode_into(raw: &[u8], encoding: Encoding, text: &mut String) {
     match encoding {
         Encoding::Utf8 => text.push_str(&String::from_utf8_lossy(raw)),
         Encoding::Utf16 { little } => {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use orthrus_directory::{Directory, Snapshot};
-use orthrus_model::Alert;
+use orthrus_model::{Activity, Alert};
 
 use crate::{DetectionConfig, Engine};
 
@@ -25,16 +25,25 @@ pub fn with_recording_directory(name: &str, mut config: DetectionConfig) -> Dete
 }
 
 fn alerts_over(paths: &[std::path::PathBuf], id: &str, config: &DetectionConfig) -> Vec<Alert> {
-    let mut engine = Engine::new(config, "test");
-    for path in paths {
-        let activities = if path.extension().is_some_and(|e| e == "pcap") {
+    let activities = paths.iter().flat_map(|path| {
+        if path.extension().is_some_and(|e| e == "pcap") {
             orthrus_testkit::activities(path)
         } else {
             super::logs::event_activities(path)
-        };
-        for activity in activities {
-            engine.observe(&activity);
         }
+    });
+    alerts_of(activities, id, config)
+}
+
+/// Alerts of detection `id` over activities, in the order given.
+fn alerts_of(
+    activities: impl IntoIterator<Item = Activity>,
+    id: &str,
+    config: &DetectionConfig,
+) -> Vec<Alert> {
+    let mut engine = Engine::new(config, "test");
+    for activity in activities {
+        engine.observe(&activity);
     }
     engine.finish().into_iter().filter(|a| a.detection == id).collect()
 }
@@ -65,11 +74,7 @@ pub fn extra_recording_alerts(name: &str, id: &str, config: &DetectionConfig) ->
         "lab-extra/{name}.audit.jsonl"
     ))));
     activities.sort_by_key(|a| a.time);
-    let mut engine = Engine::new(config, "test");
-    for activity in activities {
-        engine.observe(&activity);
-    }
-    engine.finish().into_iter().filter(|a| a.detection == id).collect()
+    alerts_of(activities, id, config)
 }
 
 /// Alerts of detection `id` over each lab capture (testdata/pcap), run one by one.

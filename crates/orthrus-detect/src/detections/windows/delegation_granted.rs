@@ -261,8 +261,11 @@ impl DelegationGranted {
         let attribute = change.attribute.as_deref()?;
         let value = change.value.as_deref().map(str::trim).unwrap_or_default();
         let dn = change.dn.to_lowercase();
+        // The value written, when it is an account-control value.
+        let mut written = None;
         let what = if attribute.eq_ignore_ascii_case("userAccountControl") {
             let control: u32 = value.parse().ok()?;
+            written = Some(control);
             if change.value_added == Some(false) {
                 if self.deleted_control.len() >= MAX_DELETED_VALUES {
                     self.deleted_control.clear();
@@ -293,7 +296,7 @@ impl DelegationGranted {
             .and_then(|f| f.object.kind)
             .map(|k| k == ObjectKind::Computer)
             .or(class_computer)
-            .or_else(|| account_type(attribute, value));
+            .or_else(|| written.and_then(account_type));
         let mut name = found
             .as_ref()
             .and_then(|f| f.object.sam_account_name.clone())
@@ -307,8 +310,7 @@ impl DelegationGranted {
 
 /// Whether a `userAccountControl` value is a computer's (WORKSTATION_TRUST_ACCOUNT) or a
 /// user's (NORMAL_ACCOUNT): every account's value carries its type.
-fn account_type(attribute: &str, value: &str) -> Option<bool> {
-    let control: u32 = value.parse().ok().filter(|_| attribute.eq_ignore_ascii_case("userAccountControl"))?;
+fn account_type(control: u32) -> Option<bool> {
     match (control & uac::WORKSTATION_TRUST_ACCOUNT != 0, control & uac::NORMAL_ACCOUNT != 0) {
         (true, false) => Some(true),
         (false, true) => Some(false),

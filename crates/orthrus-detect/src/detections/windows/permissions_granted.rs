@@ -36,7 +36,7 @@ use orthrus_directory::security::{self, Ace, INHERIT_ONLY, right};
 use orthrus_model::{Activity, ActivityKind, AlertTargets, DirectoryChange, DirectoryOperation, Severity};
 
 use crate::EventRuleConfig;
-use crate::names::{actor_in, logged_on, name_list};
+use crate::names::{actor_in, directory_name, is_entra_sync_account, logged_on, name_list};
 use crate::window::Incidents;
 use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
@@ -128,10 +128,8 @@ impl Detector for PermissionsGranted {
             if security::is_builtin_administrator(&ace.trustee) {
                 continue;
             }
-            let trustee =
-                directory.find(&ace.trustee).map_or_else(|| ace.trustee.clone(), |f| f.qualified_name());
-            if trustee.rsplit('\\').next().is_some_and(|name| name.to_ascii_uppercase().starts_with("MSOL_"))
-            {
+            let trustee = directory_name(&ace.trustee, directory);
+            if is_entra_sync_account(&trustee) {
                 continue;
             }
             granted.insert(format!("{what} to {trustee}"));

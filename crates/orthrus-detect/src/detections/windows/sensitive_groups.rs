@@ -32,7 +32,9 @@ use orthrus_model::{Activity, ActivityKind, AlertTargets, Severity};
 use serde::Deserialize;
 
 use crate::baseline::PairProfile;
-use crate::names::{account_key, actor_key, actor_name, host_key, lists_actor, logged_on, name_list};
+use crate::names::{
+    account_key, actor_key, actor_name, directory_name, host_key, lists_actor, logged_on, name_list,
+};
 use crate::window::Incidents;
 use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding, Settings};
 
@@ -224,7 +226,7 @@ impl Detector for SensitiveGroups {
             change.member.name.clone()
         };
         // As the directory names it (`LAB\bob`), when it knows the DN or SID the log gave.
-        let member = context.directory().find(&member).map_or(member, |found| found.qualified_name());
+        let member = directory_name(&member, context.directory());
         let dc = logged_on(activity);
         let names = self.episodes.named(
             &key,

@@ -23,7 +23,7 @@
 use orthrus_model::{Activity, ActivityKind, AlertTargets, DirectoryOperation, Severity};
 
 use crate::EventRuleConfig;
-use crate::names::{actor_name, bare_account, host_key, logged_on};
+use crate::names::{actor_name, bare_account, host_key, is_entra_sync_account, logged_on};
 use crate::window::Incidents;
 use crate::{Alerts, Context, Detection, DetectionMeta, Detector, Finding};
 
@@ -54,7 +54,7 @@ const ATTRIBUTE: &str = "msDS-KeyCredentialLink";
 /// directory synchronisation account.
 fn self_or_sync(writer: &str, dn: &str) -> bool {
     let bare = bare_account(writer);
-    bare.to_ascii_uppercase().starts_with("MSOL_")
+    is_entra_sync_account(writer)
         || (bare.ends_with('$') && host_key(bare) == host_key(orthrus_directory::ad::rdn_value(dn)))
 }
 
