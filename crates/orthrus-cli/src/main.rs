@@ -20,10 +20,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// mimalloc rather than glibc malloc: decoding allocates many small, short-lived strings per
-/// record and packet, and glibc's malloc/free were a quarter of the event path's CPU in perf.
+/// mimalloc (see orthrus-alloc for why, and how batch commands tune it).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: orthrus_alloc::MiMalloc = orthrus_alloc::MiMalloc;
 
 /// Identity threat detection for Active Directory: reads what domain controllers say on the
 /// wire and raises alerts on Kerberos attacks.
@@ -61,6 +60,10 @@ enum Command {
         /// Drop the program's standard error too.
         #[arg(long)]
         quiet: bool,
+        /// Send the program's standard output to /dev/null instead of counting its lines (a
+        /// pipe costs the writer CPU time of its own).
+        #[arg(long)]
+        discard: bool,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         command: Vec<std::ffi::OsString>,
     },
@@ -219,6 +222,11 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
+    // Commands that read their input through and exit keep freed memory for reuse; the
+    // server and the sensor run for months and give it back.
+    if matches!(cli.command, Command::Analyze(_) | Command::Activities(_) | Command::Bench(_)) {
+        orthrus_alloc::keep_freed_memory();
+    }
     let result = match cli.command {
         Command::Analyze(args) => analyze::analyze(&args),
         Command::Activities(args) => analyze::activities(&args),
@@ -230,8 +238,8 @@ fn main() -> ExitCode {
         }
         Command::Bench(args) => bench::bench(&args).map(|()| exit::OK),
         Command::BenchEvents(args) => bench_events::bench_events(&args).map(|()| exit::OK),
-        Command::BenchMeasure { command, quiet } => {
-            bench_events::bench_measure(&command, quiet).map(|()| exit::OK)
+        Command::BenchMeasure { command, quiet, discard } => {
+            bench_events::bench_measure(&command, quiet, discard).map(|()| exit::OK)
         }
         Command::BenchCenter(args) => bench_center::bench_center(&args).map(|()| exit::OK),
         Command::BenchUi(args) => bench_ui::bench_ui(&args).map(|()| exit::OK),

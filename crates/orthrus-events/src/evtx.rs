@@ -8,7 +8,9 @@
 //! it; a wanted record's fields are taken the same way. Records whose template the map does
 //! not follow are rendered whole (to XML) — the slow path, kept for correctness.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 use evtx::{EvtxChunkData, EvtxParser, IntoIterChunks, ParserSettings};
 use orthrus_model::Timestamp;
@@ -16,6 +18,7 @@ use orthrus_model::Timestamp;
 use crate::event::WindowsEvent;
 pub use crate::evtx_json::from_json;
 use crate::evtx_records::{Outcome, Path, RecordResult, read_chunk};
+use crate::evtx_template_cache::TemplateCache;
 use crate::{EventError, ReadSummary, Wanted};
 
 /// The EVTX file magic (`ElfFile\0`).
@@ -26,10 +29,11 @@ pub fn settings(threads: usize) -> ParserSettings {
     ParserSettings::new().num_threads(threads).separate_json_attributes(false)
 }
 
-/// Chunks read per round: each thread gets as many, so a round keeps every thread busy and
-/// holds at most this many 64 KiB chunks (and their events) per thread in memory — a few
-/// MiB, against the round's thread start-up (tens of microseconds) spread over ~1000 records.
-const CHUNKS_PER_THREAD: usize = 8;
+/// Chunks per round: one job for the pool, and the unit read ahead. Small enough that the
+/// rounds in flight hold a few MiB per file (a chunk is 64 KiB, its wanted events about as
+/// much again), large enough that handing a round over (a job queued, a channel) costs
+/// nothing beside reading its ~1000 records.
+const CHUNKS_PER_ROUND: usize = 8;
 
 /// Reads the records of an EVTX file, in file order, handing `out` those `wanted` accepts
 /// by their System header (the rest are counted in [`ReadSummary::passed_over`]).
@@ -45,16 +49,31 @@ pub fn read(
     Ok(reader.into_summary())
 }
 
-/// An EVTX file's wanted events, pulled in file order. Chunks are read one round at a time
-/// (`CHUNKS_PER_THREAD` per thread, on `threads` threads); memory stays that of a round
-/// whatever the file's size, so many logs can be merged by time side by side.
+/// An EVTX file's wanted events, pulled in file order, a round of chunks at a time. On one
+/// thread each round is read when its events are wanted. On more, rounds are read ahead on
+/// a pool of `threads - 1` threads while the caller's thread maps and detects what the
+/// previous round gave: a pipeline, so the extra threads add wall-clock speed without each
+/// round paying for thread start-up or waiting on its slowest part. Memory stays that of
+/// the rounds in flight whatever the file's size, so many logs can be merged by time side by
+/// side.
 pub struct EvtxReader {
     chunks: IntoIterChunks<std::fs::File>,
-    reading: ChunkReading,
-    round: Vec<EvtxChunkData>,
-    ready: std::collections::VecDeque<WindowsEvent>,
+    reading: Arc<ChunkReading>,
+    /// Reads rounds ahead; `None` on one thread.
+    pool: Option<Arc<rayon::ThreadPool>>,
+    /// Rounds read or being read, in file order: at most one per pool thread, and one more.
+    pending: VecDeque<Round>,
+    ready: VecDeque<WindowsEvent>,
     summary: ReadSummary,
-    done: bool,
+    chunks_left: bool,
+}
+
+/// One round's records, chunk by chunk in file order; `None` when the job reading it failed.
+type RoundRecords = Option<Vec<Vec<RecordResult>>>;
+
+enum Round {
+    Read(RoundRecords),
+    Reading(mpsc::Receiver<RoundRecords>),
 }
 
 impl EvtxReader {
@@ -65,14 +84,14 @@ impl EvtxReader {
         wanted: Wanted,
     ) -> Result<Self, EventError> {
         let parser = EvtxParser::from_path(path).map_err(|e| EventError::Evtx(e.to_string()))?;
-        let threads = threads.max(1);
         Ok(Self {
             chunks: parser.with_configuration(settings(1)).into_chunks(),
-            reading: ChunkReading { file: file.clone(), wanted, threads, settings: Arc::new(settings(1)) },
-            round: Vec::with_capacity(threads * CHUNKS_PER_THREAD),
-            ready: std::collections::VecDeque::new(),
+            reading: Arc::new(ChunkReading::new(file.clone(), wanted)),
+            pool: read_ahead_pool(threads),
+            pending: VecDeque::new(),
+            ready: VecDeque::new(),
             summary: ReadSummary { format: Some(crate::Format::Evtx), ..ReadSummary::default() },
-            done: false,
+            chunks_left: true,
         })
     }
 
@@ -85,26 +104,42 @@ impl EvtxReader {
         self.summary
     }
 
-    /// Reads the next round of chunks into `ready`.
-    fn fill(&mut self) {
-        let mut ready = std::mem::take(&mut self.ready);
-        let mut out = |event| ready.push_back(event);
-        while self.round.len() < self.round.capacity() {
-            match self.chunks.next() {
-                Some(Ok(chunk)) => self.round.push(chunk),
-                Some(Err(e)) => {
-                    // Records of the chunks before it first, in file order.
-                    self.reading.read(&mut self.round, &mut self.summary, &mut out);
-                    self.summary.skip_with(skip_reason(&e), &e.to_string());
-                }
-                None => {
-                    self.done = true;
-                    break;
-                }
+    /// Tops up the rounds in flight, then hands on the first one's events; `false` once the
+    /// file is read.
+    fn fill(&mut self) -> bool {
+        let in_flight = self.pool.as_ref().map_or(1, |pool| pool.current_num_threads() + 1);
+        while self.chunks_left && self.pending.len() < in_flight {
+            let chunks: Vec<_> = self.chunks.by_ref().take(CHUNKS_PER_ROUND).collect();
+            self.chunks_left = chunks.len() == CHUNKS_PER_ROUND;
+            if chunks.is_empty() {
+                break;
             }
+            let round = match &self.pool {
+                None => Round::Read(Some(self.reading.read_round(chunks))),
+                Some(pool) => {
+                    let (sender, receiver) = mpsc::sync_channel(1);
+                    let reading = self.reading.clone();
+                    pool.spawn(move || {
+                        // Caught here: a panic in a pool job would otherwise abort the process.
+                        let records =
+                            std::panic::catch_unwind(AssertUnwindSafe(|| reading.read_round(chunks)));
+                        // The reader may be gone (dropped part way); nobody waits then.
+                        let _ = sender.send(records.ok());
+                    });
+                    Round::Reading(receiver)
+                }
+            };
+            self.pending.push_back(round);
         }
-        self.reading.read(&mut self.round, &mut self.summary, &mut out);
+        let records = match self.pending.pop_front() {
+            None => return false,
+            Some(Round::Read(records)) => records,
+            Some(Round::Reading(receiver)) => receiver.recv().ok().flatten(),
+        };
+        let mut ready = std::mem::take(&mut self.ready);
+        hand_on(records, &mut self.summary, &mut |event| ready.push_back(event));
         self.ready = ready;
+        true
     }
 }
 
@@ -116,33 +151,46 @@ impl Iterator for EvtxReader {
             if let Some(event) = self.ready.pop_front() {
                 return Some(event);
             }
-            if self.done {
+            if !self.fill() {
                 return None;
             }
-            self.fill();
         }
     }
+}
+
+/// The pool that reads rounds ahead for `threads` threads in all (the caller's among them),
+/// made once per thread count and shared by every reader: opening many logs side by side
+/// starts no more threads.
+fn read_ahead_pool(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
+    /// Pools by the thread count they serve.
+    type Pools = Vec<(usize, Arc<rayon::ThreadPool>)>;
+    static POOLS: OnceLock<Mutex<Pools>> = OnceLock::new();
+    if threads <= 1 {
+        return None;
+    }
+    let mut pools = POOLS.get_or_init(Mutex::default).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, pool)) = pools.iter().find(|(size, _)| *size == threads) {
+        return Some(pool.clone());
+    }
+    // Without the pool (threads refused by the system), the file is read on one thread.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads - 1)
+        .thread_name(|n| format!("evtx-read-{n}"))
+        .build()
+        .ok()
+        .map(Arc::new)?;
+    pools.push((threads, pool.clone()));
+    Some(pool)
 }
 
 /// Reads one 64 KiB chunk on its own (as the reader reads each chunk of a file): the entry
 /// point fuzzing drives the record walk, the template field maps and the crate fallback by.
 pub fn read_chunk_bytes(data: &[u8], wanted: Wanted, out: &mut dyn FnMut(WindowsEvent)) -> ReadSummary {
     let mut summary = ReadSummary { format: Some(crate::Format::Evtx), ..ReadSummary::default() };
-    match EvtxChunkData::new(data.to_vec(), false) {
-        Ok(chunk) => {
-            let reading = ChunkReading {
-                file: Arc::from("chunk"),
-                wanted,
-                threads: 1,
-                settings: Arc::new(settings(1)),
-            };
-            reading.read(&mut vec![chunk], &mut summary, out);
-        }
-        Err(e) => {
-            let e = evtx::err::EvtxError::FailedToParseChunk { chunk_id: 0, source: Box::new(e) };
-            summary.skip_with(skip_reason(&e), &e.to_string());
-        }
-    }
+    let chunk = EvtxChunkData::new(data.to_vec(), false)
+        .map_err(|e| evtx::err::EvtxError::FailedToParseChunk { chunk_id: 0, source: Box::new(e) });
+    let reading = ChunkReading::new(Arc::from("chunk"), wanted);
+    hand_on(Some(reading.read_round(vec![chunk])), &mut summary, out);
     summary
 }
 
@@ -150,63 +198,50 @@ pub fn read_chunk_bytes(data: &[u8], wanted: Wanted, out: &mut dyn FnMut(Windows
 struct ChunkReading {
     file: Arc<str>,
     wanted: Wanted,
-    threads: usize,
     settings: Arc<ParserSettings>,
+    /// Template definitions read in the file's earlier chunks.
+    known: Mutex<TemplateCache>,
 }
 
 impl ChunkReading {
-    /// Reads a round of chunks (split over the threads) and hands their events on in order.
-    fn read(
-        &self,
-        round: &mut Vec<EvtxChunkData>,
-        summary: &mut ReadSummary,
-        out: &mut dyn FnMut(WindowsEvent),
-    ) {
-        let (file, wanted, settings, threads) = (&self.file, self.wanted, &self.settings, self.threads);
-        let per_thread = round.len().div_ceil(threads).max(1);
-        // Per part of the round, its chunks' records; `None` for a part whose thread panicked.
-        let results: Vec<Option<Vec<Vec<RecordResult>>>> = if threads == 1 || round.len() <= 1 {
-            vec![Some(round.iter_mut().map(|chunk| read_chunk(chunk, file, wanted, settings)).collect())]
-        } else {
-            std::thread::scope(|scope| {
-                let workers: Vec<_> = round
-                    .chunks_mut(per_thread)
-                    .map(|part| {
-                        scope.spawn(move || {
-                            part.iter_mut()
-                                .map(|chunk| read_chunk(chunk, file, wanted, settings))
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                workers.into_iter().map(|worker| worker.join().ok()).collect()
+    fn new(file: Arc<str>, wanted: Wanted) -> Self {
+        Self { file, wanted, settings: Arc::new(settings(1)), known: Mutex::default() }
+    }
+
+    /// The records of a round of chunks, chunk by chunk; a chunk the file gave no data for
+    /// is its error.
+    fn read_round(&self, chunks: Vec<evtx::err::Result<EvtxChunkData>>) -> Vec<Vec<RecordResult>> {
+        chunks
+            .into_iter()
+            .map(|chunk| match chunk {
+                Ok(mut chunk) => read_chunk(&mut chunk, &self.file, self.wanted, &self.settings, &self.known),
+                Err(e) => vec![Err(e)],
             })
-        };
-        round.clear();
-        let mut records = Vec::new();
-        for part in results {
-            match part {
-                Some(chunks) => records.extend(chunks.into_iter().flatten()),
-                // Never expected (reading does not panic on any input), and never silent.
-                None => summary.skip("EVTX chunks lost to a failed reader thread"),
-            }
+            .collect()
+    }
+}
+
+/// Hands a round's events on in order, counting what was passed over or skipped.
+fn hand_on(records: RoundRecords, summary: &mut ReadSummary, out: &mut dyn FnMut(WindowsEvent)) {
+    // Never expected (reading does not panic on any input), and never silent.
+    let Some(chunks) = records else {
+        return summary.skip("EVTX chunks lost to a failed reader thread");
+    };
+    for record in chunks.into_iter().flatten() {
+        if let Ok((_, Path::Rendered)) = record {
+            summary.rendered_whole += 1;
         }
-        for record in records {
-            if let Ok((_, Path::Rendered)) = record {
-                summary.rendered_whole += 1;
+        match record.map(|(outcome, _)| outcome) {
+            Ok(Outcome::Event(event)) => {
+                summary.events += 1;
+                out(*event);
             }
-            match record.map(|(outcome, _)| outcome) {
-                Ok(Outcome::Event(event)) => {
-                    summary.events += 1;
-                    out(*event);
-                }
-                Ok(Outcome::PassedOver) => {
-                    summary.events += 1;
-                    summary.passed_over += 1;
-                }
-                Ok(Outcome::NoSystem) => summary.skip("record without Event/System"),
-                Err(e) => summary.skip_with(skip_reason(&e), &e.to_string()),
+            Ok(Outcome::PassedOver) => {
+                summary.events += 1;
+                summary.passed_over += 1;
             }
+            Ok(Outcome::NoSystem) => summary.skip("record without Event/System"),
+            Err(e) => summary.skip_with(skip_reason(&e), &e.to_string()),
         }
     }
 }

@@ -12,7 +12,7 @@
 //! and unusual chunks read exactly as the crate reads them.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use evtx::err::{EvtxError, Result};
 use evtx::{EvtxChunkData, ParserSettings};
@@ -20,6 +20,7 @@ use orthrus_model::{Position, Timestamp};
 
 use crate::event::{EventData, WindowsEvent, parse_number, parse_time};
 use crate::evtx_template::{self, Piece, RawValue, TemplateFields, Within};
+use crate::evtx_template_cache::TemplateCache;
 use crate::{ReadSummary, Wanted};
 
 /// How a record was read.
@@ -45,9 +46,10 @@ pub(crate) type RecordResult = Result<(Outcome, Path)>;
 type Templates = HashMap<(u32, Within), Option<Arc<TemplateFields>>>;
 
 /// What reading one chunk keeps from record to record.
-#[derive(Default)]
 struct ChunkState<'a> {
     templates: Templates,
+    /// The log's definitions read in earlier chunks.
+    known: &'a Mutex<TemplateCache>,
     /// The last provider and channel read: consecutive records nearly always repeat them, and
     /// most records need them only to be passed over.
     provider: LastText,
@@ -108,14 +110,21 @@ pub(crate) fn read_chunk(
     file: &Arc<str>,
     wanted: Wanted,
     settings: &Arc<ParserSettings>,
+    known: &Mutex<TemplateCache>,
 ) -> Vec<RecordResult> {
-    let mut walked = ChunkState::default();
+    let mut walked = ChunkState {
+        templates: Templates::default(),
+        known,
+        provider: LastText::default(),
+        channel: LastText::default(),
+        values: Values::default(),
+    };
     if let Some(records) = walk(chunk, file, wanted, &mut walked) {
         return records;
     }
     // The templates read so far serve the crate's reading too.
     let ChunkState { templates, provider, channel, .. } = walked;
-    let mut state = ChunkState { templates, provider, channel, values: Values::default() };
+    let mut state = ChunkState { templates, known, provider, channel, values: Values::default() };
     let number = chunk.number.unwrap_or_default();
     let mut parsed = match chunk.parse(settings.clone()) {
         Ok(parsed) => parsed,
@@ -219,7 +228,9 @@ fn from_binxml<'a>(
 ) -> Option<Outcome> {
     let values = &mut state.values.record;
     let fields = match evtx_template::instance(chunk, binxml, values) {
-        Some(definition) => template(&mut state.templates, chunk, definition, Within::Record, wanted)?,
+        Some(definition) => {
+            template(&mut state.templates, state.known, chunk, definition, Within::Record, wanted)?
+        }
         None => {
             // `instance` may have read some values before giving up.
             values.clear();
@@ -245,7 +256,7 @@ fn from_binxml<'a>(
             Some(value) if value.kind == 0x21 => {
                 let nested_values = &mut state.values.nested;
                 let definition = evtx_template::instance(chunk, value.bytes, nested_values)?;
-                let nested = template(&mut state.templates, chunk, definition, within, wanted)?;
+                let nested = template(&mut state.templates, state.known, chunk, definition, within, wanted)?;
                 data.reserve(nested.data.len());
                 for (name, piece) in &nested.data {
                     data.push(name.clone(), piece_text(piece, nested_values)?);
@@ -290,10 +301,12 @@ fn filetime_to_time(filetime: u64) -> Option<Timestamp> {
     Some(Timestamp::from_micros((i64::try_from(filetime).ok()? - UNIX_EPOCH_FILETIME).div_euclid(10)))
 }
 
-/// The field map of the template at `offset` in the chunk, read once per chunk, keeping only
-/// the data fields `wanted` asks for: the others are never read.
+/// The field map of the template at `offset` in the chunk, looked up once per chunk (and
+/// read once per log, [`TemplateCache`]), keeping only the data fields `wanted` asks for: the
+/// others are never read.
 fn template(
     templates: &mut Templates,
+    known: &Mutex<TemplateCache>,
     chunk: &[u8],
     offset: u32,
     within: Within,
@@ -302,9 +315,8 @@ fn template(
     templates
         .entry((offset, within))
         .or_insert_with(|| {
-            let mut fields = evtx_template::read(chunk, offset, within)?;
-            fields.data.retain(|(name, _)| (wanted.field)(name));
-            Some(Arc::new(fields))
+            let mut known = known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            known.fields(chunk, offset, within, |fields| fields.data.retain(|(name, _)| (wanted.field)(name)))
         })
         .clone()
 }

@@ -71,21 +71,48 @@ const MAX_DEPTH: usize = 32;
 /// referenced by chunk offset). `None` when it is malformed or has a shape the walker does
 /// not follow.
 pub fn read(chunk: &[u8], offset: u32, within: Within) -> Option<TemplateFields> {
+    read_naming(chunk, offset, within).map(|(fields, _)| fields)
+}
+
+/// [`read`], also saying where the definition names its elements and attributes: the only
+/// chunk offsets a definition holds, and so all that differs when the same definition is
+/// written again in another chunk (see [`crate::evtx_template_cache`]).
+pub(crate) fn read_naming(
+    chunk: &[u8],
+    offset: u32,
+    within: Within,
+) -> Option<(TemplateFields, Vec<NameUse>)> {
+    let span = definition(chunk, offset)?;
+    walk(chunk, span.start + TEMPLATE_HEADER..span.end, within, true)
+}
+
+/// Where the template definition at `offset` lies in the chunk (header included).
+pub(crate) fn definition(chunk: &[u8], offset: u32) -> Option<std::ops::Range<usize>> {
     let start = usize::try_from(offset).ok()?;
     let size = u32_at(chunk, start.checked_add(20)?)?;
-    let body = start.checked_add(TEMPLATE_HEADER)?;
-    let end = body.checked_add(usize::try_from(size).ok()?)?;
-    if end > chunk.len() {
-        return None;
-    }
-    walk(chunk, body..end, within, true)
+    let end = start.checked_add(TEMPLATE_HEADER)?.checked_add(usize::try_from(size).ok()?)?;
+    (end <= chunk.len()).then_some(start..end)
+}
+
+/// A name the BinXML refers to: where the reference (a chunk offset, 4 bytes) is, and
+/// whether the name is written right after it (its first use in the chunk) or elsewhere.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NameUse {
+    pub at: usize,
+    pub inline: bool,
+}
+
+/// A name as stored at `offset`: its length and UTF-16 text (what two uses must share).
+pub(crate) fn stored_name(chunk: &[u8], offset: usize) -> Option<&[u8]> {
+    let chars = usize::from(u16_at(chunk, offset.checked_add(6)?)?);
+    chunk.get(offset.checked_add(6)?..offset.checked_add(8)?.checked_add(chars.checked_mul(2)?)?)
 }
 
 /// A record written without a template — its elements inline in the record's own BinXML, as
 /// some tools that write or convert logs do — read the same way: every piece is a literal.
 /// `None` when the walker does not follow it (the crate renders those).
 pub fn read_inline(chunk: &[u8], bytes: &[u8]) -> Option<TemplateFields> {
-    walk(chunk, span_in(chunk, bytes)?, Within::Record, false)
+    walk(chunk, span_in(chunk, bytes)?, Within::Record, false).map(|(fields, _)| fields)
 }
 
 /// Where `bytes`, a slice of `chunk`, lies in it: BinXML names and inline definitions are
@@ -102,7 +129,7 @@ fn walk(
     span: std::ops::Range<usize>,
     within: Within,
     in_template: bool,
-) -> Option<TemplateFields> {
+) -> Option<(TemplateFields, Vec<NameUse>)> {
     let mut walker = Walker {
         chunk,
         pos: span.start,
@@ -112,9 +139,10 @@ fn walk(
         fields: TemplateFields::default(),
         params: 0,
         in_template,
+        names: Vec::new(),
     };
     walker.walk()?;
-    Some(walker.fields)
+    Some((walker.fields, walker.names))
 }
 
 struct Element {
@@ -136,6 +164,7 @@ struct Walker<'a> {
     /// Whether the stream is a template definition, whose elements carry a dependency id
     /// (MS-EVEN6 §3.1.4.7.3); a record's inline elements do not.
     in_template: bool,
+    names: Vec<NameUse>,
 }
 
 impl Walker<'_> {
@@ -272,6 +301,7 @@ impl Walker<'_> {
     }
 
     fn name(&mut self) -> Option<String> {
+        let at = self.pos;
         let offset = usize::try_from(self.u32()?).ok()?;
         // The name is stored right here the first time the chunk uses it; skip over it.
         let inline = offset == self.pos;
@@ -280,6 +310,7 @@ impl Walker<'_> {
         if inline {
             self.skip(8 + chars * 2 + 2)?;
         }
+        self.names.push(NameUse { at, inline });
         Some(text)
     }
 
@@ -352,11 +383,10 @@ fn utf16_text(raw: &[u8]) -> String {
     }
     let pairs = pairs.get(..end).unwrap_or_default();
     if pairs.iter().all(|&[low, high]| high == 0 && low < 0x80) {
-        // ASCII, as most values are: the low bytes are the UTF-8 (pushed as chars, so not
-        // checked again as UTF-8).
-        let mut text = String::with_capacity(pairs.len());
-        text.extend(pairs.iter().map(|&[low, _]| char::from(low)));
-        return text;
+        // ASCII, as most values are: the low bytes are the UTF-8 (checked again as UTF-8,
+        // a word at a time, which costs less than pushing each as a char).
+        let bytes: Vec<u8> = pairs.iter().map(|&[low, _]| low).collect();
+        return String::from_utf8(bytes).unwrap_or_default();
     }
     char::decode_utf16(pairs.iter().map(|pair| u16::from_le_bytes(*pair)))
         .map(|c| c.unwrap_or('\u{fffd}'))

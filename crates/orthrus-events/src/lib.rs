@@ -20,6 +20,7 @@ pub mod evtx;
 mod evtx_json;
 mod evtx_records;
 pub mod evtx_template;
+mod evtx_template_cache;
 pub mod json;
 pub mod map;
 pub mod samba;

@@ -56,13 +56,33 @@ pub fn sid_to_string(bytes: &[u8]) -> Option<String> {
         return None;
     }
     let authority = authority.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-    let mut text = format!("S-1-{authority}");
-    for chunk in subs.chunks_exact(4) {
-        let mut le = [0u8; 4];
-        le.copy_from_slice(chunk);
-        text.push_str(&format!("-{}", u32::from_le_bytes(le)));
+    // Written digit by digit: event logs hold a SID or two per record, and formatting each
+    // part through `format!` was a visible share of reading them.
+    let mut text = String::with_capacity(4 + 20 + subs.len() / 4 * 11);
+    text.push_str("S-1-");
+    push_decimal(&mut text, authority);
+    for (sub, _) in subs.as_chunks::<4>().0.iter().zip(0..count) {
+        text.push('-');
+        push_decimal(&mut text, u64::from(u32::from_le_bytes(*sub)));
     }
     Some(text)
+}
+
+/// Appends `value` in decimal.
+fn push_decimal(text: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        if let Some(digit) = digits.get_mut(start) {
+            *digit = b'0' + (value % 10) as u8;
+        }
+        value /= 10;
+        if value == 0 || start == 0 {
+            break;
+        }
+    }
+    text.extend(digits.get(start..).unwrap_or_default().iter().map(|&digit| char::from(digit)));
 }
 
 /// UTF-16LE text, lossily decoded, cut at the first NUL and at [`MAX_STRING_CHARS`].
@@ -170,6 +190,25 @@ mod tests {
         assert_eq!(c.u16(), Some(1));
         assert_eq!(c.align(4), Some(()));
         assert_eq!(c.u8(), None);
+    }
+
+    #[test]
+    fn sids_read_as_their_usual_text() {
+        // S-1-5-21-3623811015-3361044348-30300820-1013: revision 1, five sub-authorities.
+        let mut sid = vec![1, 5, 0, 0, 0, 0, 0, 5];
+        for sub in [21u32, 3_623_811_015, 3_361_044_348, 30_300_820, 1013] {
+            sid.extend(sub.to_le_bytes());
+        }
+        assert_eq!(sid_to_string(&sid).as_deref(), Some("S-1-5-21-3623811015-3361044348-30300820-1013"));
+        // Extremes: no sub-authority, the largest authority and sub-authority, a zero.
+        assert_eq!(sid_to_string(&[1, 0, 0, 0, 0, 0, 0, 0]).as_deref(), Some("S-1-0"));
+        let mut largest = vec![1, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        largest.extend(u32::MAX.to_le_bytes());
+        largest.extend(0u32.to_le_bytes());
+        assert_eq!(sid_to_string(&largest).as_deref(), Some("S-1-281474976710655-4294967295-0"));
+        // A count the bytes do not hold, or another revision.
+        assert_eq!(sid_to_string(&[1, 2, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0]), None);
+        assert_eq!(sid_to_string(&[2, 0, 0, 0, 0, 0, 0, 5]), None);
     }
 
     #[test]

@@ -249,3 +249,27 @@ fn analyze_memory_stays_flat_whatever_the_size_of_a_text_log() {
     assert!(large < 256 * 1024, "{large} KiB over a 32 MiB log");
     assert!(large < small + 12 * 1024, "peak grew from {small} to {large} KiB with the input");
 }
+
+/// What `bench-measure` reports: the lines a program wrote when its output is counted, none
+/// when it is sent to /dev/null (as bench-events does for evtx_dump, a pipe costing the
+/// writer CPU time of its own), and the kernel's CPU time and peak memory either way.
+#[test]
+fn bench_measure_counts_lines_or_discards_them() {
+    let run = |discard: bool| -> Value {
+        let mut command = orthrus();
+        command.arg("bench-measure");
+        if discard {
+            command.arg("--discard");
+        }
+        let out = command.args(["--", "seq", "1", "5000"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (counted, discarded) = (run(false), run(true));
+    assert_eq!(counted["lines"], 5000);
+    assert_eq!(discarded["lines"], 0);
+    for usage in [&counted, &discarded] {
+        assert!(usage["peak_rss_kib"].as_u64().unwrap() > 0, "{usage}");
+        assert!(usage["cpu_seconds"].as_f64().unwrap() >= 0.0, "{usage}");
+    }
+}
