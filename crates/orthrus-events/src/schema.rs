@@ -91,6 +91,11 @@ pub fn field_names(provider: &str, event_id: u32) -> Vec<&'static str> {
             &["PrivilegeList"],
         ],
         (4794, _) => &[&SUBJECT, &["Workstation", "Status"]],
+        (4727 | 4731 | 4754 | 4735 | 4737 | 4755, _) => &[
+            &["TargetUserName", "TargetDomainName", "TargetSid"],
+            &SUBJECT,
+            &["PrivilegeList", "SamAccountName", "SidHistory"],
+        ],
         (4768, _) => &[
             &["TargetUserName", "TargetDomainName", "TargetSid", "ServiceName", "ServiceSid"],
             &["TicketOptions", "Status", "TicketEncryptionType", "PreAuthType", "IpAddress", "IpPort"],

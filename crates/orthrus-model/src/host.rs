@@ -204,10 +204,15 @@ pub enum AccountAction {
     Unlocked,
     Renamed,
     SidHistoryAdded,
+    /// A security group created (4727 global, 4731 local, 4754 universal).
+    GroupCreated,
+    /// A security group's attributes changed (4737, 4735, 4755): `changes` holds its new
+    /// `SamAccountName` when it was renamed.
+    GroupChanged,
 }
 
-/// A user or computer account created or changed (4720–4726, 4738, 4740–4743, 4765, 4767,
-/// 4781).
+/// A user, computer or security group account created or changed (4720–4726, 4738,
+/// 4740–4743, 4765, 4767, 4781; groups: 4727/4731/4754 created, 4735/4737/4755 changed).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AccountChange {
     pub subject: AccountRef,

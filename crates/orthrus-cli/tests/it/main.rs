@@ -478,7 +478,7 @@ fn extra_lab_recordings_per_their_manifest() {
     let mut seen = 0;
     for line in manifest.lines().skip(1) {
         let fields: Vec<&str> = line.split('\t').collect();
-        let (name, label) = (fields[0], fields[1]);
+        let (name, label, attacker) = (fields[0], fields[1], fields[3]);
         let expected: BTreeSet<&str> = match name {
             "honeytoken_ldap_query" => ["ORT-LDAP-002"].into(),
             "honeytoken_samr_query" => ["ORT-SAMR-002"].into(),
@@ -511,6 +511,8 @@ fn extra_lab_recordings_per_their_manifest() {
             "delegation_backdoor" => ["ORT-EVT-020"].into(),
             "trust_created" => ["ORT-EVT-021"].into(),
             "gpo_edit_rights_granted" | "dcsync_rights_granted" => ["ORT-EVT-022"].into(),
+            "esx_admins_group" | "esx_admins_renamed" => ["ORT-EVT-016"].into(),
+            "azureadssoacc_full_control" | "azureadssoacc_password_reset" => ["ORT-EVT-017"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
@@ -529,11 +531,11 @@ fn extra_lab_recordings_per_their_manifest() {
         let detections: BTreeSet<&str> = raised.iter().map(|a| a["detection"].as_str().unwrap()).collect();
         assert_eq!(detections, expected, "{name}: {raised:#?}");
         for alert in &raised {
-            assert_eq!(alert["source"]["ip"], "10.99.0.21", "{name}");
+            assert_eq!(alert["source"]["ip"], attacker, "{name}");
         }
         seen += 1;
     }
-    assert_eq!(seen, 45);
+    assert_eq!(seen, 51);
 }
 
 /// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on

@@ -115,6 +115,8 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry::of::<windows::spn_added::SpnAdded>(),
     DetectionEntry::of::<windows::trust_changed::TrustChanged>(),
     DetectionEntry::of::<windows::permissions_granted::PermissionsGranted>(),
+    DetectionEntry::of::<windows::esx_admins_group::EsxAdminsGroup>(),
+    DetectionEntry::of::<windows::azureadssoacc::SeamlessSsoTakeover>(),
     DetectionEntry::of::<windows::honeytoken_attributes::HoneytokenAttributes>(),
     DetectionEntry::of::<windows::honeytoken_group::HoneytokenGroup>(),
     DetectionEntry::of::<windows::samaccountname_spoofing::SamAccountNameSpoofing>(),

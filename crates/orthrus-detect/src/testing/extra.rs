@@ -36,7 +36,7 @@ fn alerts_over(paths: &[std::path::PathBuf], id: &str, config: &DetectionConfig)
 }
 
 /// Alerts of detection `id` over activities, in the order given.
-fn alerts_of(
+pub fn alerts_of(
     activities: impl IntoIterator<Item = Activity>,
     id: &str,
     config: &DetectionConfig,

@@ -2,6 +2,7 @@
 //! group changes, services, tasks, log clearing): activities only event logs produce.
 
 pub mod adminsdholder;
+pub mod azureadssoacc;
 pub mod commands;
 pub mod dcshadow;
 pub mod dcshadow_replication;
@@ -11,6 +12,7 @@ pub mod dfs_coerce;
 pub mod disguised_account;
 pub mod dnshostname_spoofing;
 pub mod dsrm;
+pub mod esx_admins_group;
 pub mod gpo_tampering;
 pub mod honeytoken_attributes;
 pub mod honeytoken_group;
