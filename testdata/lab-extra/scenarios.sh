@@ -1107,3 +1107,47 @@ sc_benign_azureadssoacc_rollover() {
   sync_directory benign_azureadssoacc_rollover
   st computer delete AZUREADSSOACC >/dev/null 2>&1 || true
 }
+
+SCEN_LIST="$SCEN_LIST mass_account_deletion benign_account_cleanup"
+
+mass_users_ldif() {   # mass_users_ldif FILE PREFIX COUNT: user entries PREFIX001…
+  local i
+  : > "$1"
+  for i in $(seq -f '%03g' 1 "$3"); do
+    printf 'dn: CN=%s%s,CN=Users,%s\nchangetype: add\nobjectClass: user\nsAMAccountName: %s%s\n\n' "$2" "$i" "$BASEDN" "$2" "$i" >> "$1"
+  done
+}
+
+mass_users_dns() {   # mass_users_dns FILE PREFIX FROM TO: their DNs, one a line
+  seq -f "CN=$2%03g,CN=Users,$BASEDN" "$3" "$4" > "$1"
+}
+
+sc_mass_account_deletion() {
+  # Thirty users of a department (created before the recording).
+  mass_users_ldif "$WORK/tmp/sales.ldif" sales 30
+  ns $NS_WS ldapmodify -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/sales.ldif" >/dev/null
+  mass_users_dns "$WORK/tmp/sales.dns" sales 1 30
+  cap_begin mass_account_deletion attack T1485 "$ATK_IP" "sales001…sales030 (30 users deleted)" \
+    "Sabotage: with da_admin's stolen password the attacker deletes a department's 30 user accounts in one go (ldapdelete over a simple bind), as a destructive intruder or ransomware crew does before striking."
+  on atk -- ldapdelete -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/sales.dns"
+  expect 'ldap.protocolOp==10' 30
+  cap_end
+}
+
+sc_benign_account_cleanup() {
+  # A domain of some size: 700 more users (created before the recording).
+  mass_users_ldif "$WORK/tmp/staff.ldif" staff 700
+  ns $NS_WS ldapmodify -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/staff.ldif" >/dev/null
+  # The 700 additions' audit lines bring the log near Samba's rotation size, and a rotation
+  # during the recording would lose its lines: start the log afresh (Samba appends to it).
+  : > "$PREFIX/log/audit.json"
+  mass_users_dns "$WORK/tmp/leavers.dns" staff 1 30
+  cap_begin benign_account_cleanup benign none "$WS_IP" "staff001…staff030 (30 leavers deleted)" \
+    "The quarterly leavers' cleanup: da_admin at the workstation deletes 30 departed users (ldapdelete over a simple bind) from a domain of some 760 accounts — 4 % of them, under ATA's 5 %. With the directory synced after it."
+  on ws -- ldapdelete -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/leavers.dns"
+  expect 'ldap.protocolOp==10' 30
+  cap_end
+  sync_directory benign_account_cleanup
+  mass_users_dns "$WORK/tmp/staff.dns" staff 31 700
+  ns $NS_WS ldapdelete -x -H "ldap://$DC_IP" -D "$DA_USER@$DNSDOM" -w "$DA_PASS" -f "$WORK/tmp/staff.dns" >/dev/null 2>&1 || true
+}

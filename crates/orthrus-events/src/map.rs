@@ -66,7 +66,7 @@ pub fn is_mapped(provider: &str, channel: &str, event_id: u32) -> bool {
         4768 | 4771 | 4769 | 4776 | 8004 | 4624 | 4625 | 4634 | 4648 | 4672 | 4662 | 4661 | 4798 | 4799
             | 5136 | 5137 | 5139 | 5141 | 4728 | 4729 | 4732 | 4733 | 4756 | 4757
             | 4720 | 4722..=4726 | 4738 | 4740 | 4741..=4743 | 4765 | 4767 | 4781 | 4794
-            | 4727 | 4731 | 4754 | 4735 | 4737 | 4755
+            | 4727 | 4731 | 4754 | 4735 | 4737 | 4755 | 4730 | 4734 | 4758
             | 7045 | 4697 | 4698 | 1102 | 104 | 5140 | 5145 | 4706 | 4716 | 4865..=4867
     )
 }
@@ -668,9 +668,10 @@ fn account_change(event_id: u32, d: &EventData) -> AccountChange {
         4781 => AccountAction::Renamed,
         4727 | 4731 | 4754 => AccountAction::GroupCreated,
         4735 | 4737 | 4755 => AccountAction::GroupChanged,
+        4730 | 4734 | 4758 => AccountAction::GroupDeleted,
         _ => AccountAction::Changed,
     };
-    let group = matches!(event_id, 4727 | 4731 | 4754 | 4735 | 4737 | 4755);
+    let group = matches!(event_id, 4727 | 4731 | 4754 | 4735 | 4737 | 4755 | 4730 | 4734 | 4758);
     let mut target = match event_id {
         4781 => AccountRef {
             name: d.get("NewTargetUserName").unwrap_or_default().to_owned(),

@@ -77,7 +77,7 @@ pub fn field_names(provider: &str, event_id: u32) -> Vec<&'static str> {
         (4738, _) => {
             &[&["Dummy", "TargetUserName", "TargetDomainName", "TargetSid"], &SUBJECT, &ACCOUNT_ATTRIBUTES]
         }
-        (4722 | 4723 | 4724 | 4725 | 4726 | 4740 | 4743 | 4767, _) => {
+        (4722 | 4723 | 4724 | 4725 | 4726 | 4740 | 4743 | 4767 | 4730 | 4734 | 4758, _) => {
             &[&["TargetUserName", "TargetDomainName", "TargetSid"], &SUBJECT, &["PrivilegeList"]]
         }
         (4765, _) => &[

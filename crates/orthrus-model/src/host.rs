@@ -209,10 +209,13 @@ pub enum AccountAction {
     /// A security group's attributes changed (4737, 4735, 4755): `changes` holds its new
     /// `SamAccountName` when it was renamed.
     GroupChanged,
+    /// A security group deleted (4730 global, 4734 local, 4758 universal).
+    GroupDeleted,
 }
 
 /// A user, computer or security group account created or changed (4720–4726, 4738,
-/// 4740–4743, 4765, 4767, 4781; groups: 4727/4731/4754 created, 4735/4737/4755 changed).
+/// 4740–4743, 4765, 4767, 4781; groups: 4727/4731/4754 created, 4735/4737/4755 changed,
+/// 4730/4734/4758 deleted).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AccountChange {
     pub subject: AccountRef,

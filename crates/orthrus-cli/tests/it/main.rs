@@ -513,6 +513,7 @@ fn extra_lab_recordings_per_their_manifest() {
             "gpo_edit_rights_granted" | "dcsync_rights_granted" => ["ORT-EVT-022"].into(),
             "esx_admins_group" | "esx_admins_renamed" => ["ORT-EVT-016"].into(),
             "azureadssoacc_full_control" | "azureadssoacc_password_reset" => ["ORT-EVT-017"].into(),
+            "mass_account_deletion" => ["ORT-EVT-014"].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(label == "benign", expected.is_empty(), "{name}");
@@ -535,7 +536,7 @@ fn extra_lab_recordings_per_their_manifest() {
         }
         seen += 1;
     }
-    assert_eq!(seen, 51);
+    assert_eq!(seen, 53);
 }
 
 /// `--syslog` sends each alert of the run as CEF to a receiver (here a UDP socket on

@@ -116,6 +116,7 @@ pub const DETECTIONS: &[DetectionEntry] = &[
     DetectionEntry::of::<windows::trust_changed::TrustChanged>(),
     DetectionEntry::of::<windows::permissions_granted::PermissionsGranted>(),
     DetectionEntry::of::<windows::esx_admins_group::EsxAdminsGroup>(),
+    DetectionEntry::of::<windows::massive_deletion::MassiveDeletion>(),
     DetectionEntry::of::<windows::azureadssoacc::SeamlessSsoTakeover>(),
     DetectionEntry::of::<windows::honeytoken_attributes::HoneytokenAttributes>(),
     DetectionEntry::of::<windows::honeytoken_group::HoneytokenGroup>(),

@@ -17,6 +17,7 @@ pub mod gpo_tampering;
 pub mod honeytoken_attributes;
 pub mod honeytoken_group;
 pub mod log_cleared;
+pub mod massive_deletion;
 pub mod netsync;
 pub mod permissions_granted;
 pub mod petitpotam;
