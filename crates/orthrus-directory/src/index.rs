@@ -85,6 +85,8 @@ pub struct Directory {
     honeytokens: HashSet<Slot>,
     /// Honeytoken names that the directory does not know (still matched by name).
     honeytoken_names: HashSet<String>,
+    /// Users, computers, groups and service accounts, all domains (a domain's size).
+    accounts: usize,
 }
 
 impl std::fmt::Debug for Directory {
@@ -140,6 +142,17 @@ impl Directory {
                 .collect();
             for (o, object) in domain.objects.iter().enumerate() {
                 let slot = (d, o);
+                if matches!(
+                    object.kind,
+                    Some(
+                        ObjectKind::User
+                            | ObjectKind::Computer
+                            | ObjectKind::Group
+                            | ObjectKind::ServiceAccount
+                    )
+                ) {
+                    index.accounts += 1;
+                }
                 if let Some(sid) = &object.sid {
                     index.by_sid.insert(sid.to_ascii_uppercase(), slot);
                 }
@@ -259,6 +272,18 @@ impl Directory {
 
     pub fn sensitivity(&self, found: &Found<'_>) -> Option<&Sensitivity> {
         self.sensitive.get(&found.slot)
+    }
+
+    /// Whether the account `name` (any form [`Directory::find`] takes) is one the directory
+    /// makes sensitive; `false` for a name it does not know.
+    pub fn is_sensitive(&self, name: &str) -> bool {
+        self.find(name).is_some_and(|found| self.sensitivity(&found).is_some())
+    }
+
+    /// The users, computers, groups and service accounts of every domain: the directory's
+    /// size, as share-of-the-domain rules count it.
+    pub fn accounts(&self) -> usize {
+        self.accounts
     }
 
     pub fn is_honeytoken(&self, found: &Found<'_>) -> bool {

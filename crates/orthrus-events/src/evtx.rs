@@ -128,12 +128,7 @@ impl EvtxReader {
                         let _ = sender.send(records.ok());
                     });
                     // A pool with no thread left never answers: its round is counted lost.
-                    if !queued {
-                        drop(receiver);
-                        Round::Read(None)
-                    } else {
-                        Round::Reading(receiver)
-                    }
+                    if queued { Round::Reading(receiver) } else { Round::Read(None) }
                 }
             };
             self.pending.push_back(round);

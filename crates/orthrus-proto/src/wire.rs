@@ -56,33 +56,17 @@ pub fn sid_to_string(bytes: &[u8]) -> Option<String> {
         return None;
     }
     let authority = authority.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-    // Written digit by digit: event logs hold a SID or two per record, and formatting each
-    // part through `format!` was a visible share of reading them.
+    // Numbers written through itoa, not `format!`: event logs hold a SID or two per record,
+    // and formatting each part was a visible share of reading them.
+    let mut digits = itoa::Buffer::new();
     let mut text = String::with_capacity(4 + 20 + subs.len() / 4 * 11);
     text.push_str("S-1-");
-    push_decimal(&mut text, authority);
+    text.push_str(digits.format(authority));
     for (sub, _) in subs.as_chunks::<4>().0.iter().zip(0..count) {
         text.push('-');
-        push_decimal(&mut text, u64::from(u32::from_le_bytes(*sub)));
+        text.push_str(digits.format(u32::from_le_bytes(*sub)));
     }
     Some(text)
-}
-
-/// Appends `value` in decimal.
-fn push_decimal(text: &mut String, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        if let Some(digit) = digits.get_mut(start) {
-            *digit = b'0' + (value % 10) as u8;
-        }
-        value /= 10;
-        if value == 0 || start == 0 {
-            break;
-        }
-    }
-    text.extend(digits.get(start..).unwrap_or_default().iter().map(|&digit| char::from(digit)));
 }
 
 /// UTF-16LE text, lossily decoded, cut at the first NUL and at [`MAX_STRING_CHARS`].

@@ -27,14 +27,10 @@ struct Stream {
     label: String,
     reader: EventReader,
     context: MapContext,
-    /// The window's order: small keys, so keeping it in order moves a few bytes, not
-    /// activities (an activity is hundreds of bytes; a heap moves one a dozen times a pop).
+    /// Activities boxed, so keeping the window in order moves a few bytes, not activities (an
+    /// activity is hundreds of bytes; a heap moves one a dozen times a pop), and a window of
+    /// unboxed ones is megabytes the allocator grows in steps, copying, per log.
     window: BinaryHeap<Reverse<Held>>,
-    /// The activities held, by slot; `free` lists the slots given back. Boxed: the slots
-    /// are reused as the window turns over, and a window of unboxed activities (600 bytes
-    /// each) is megabytes the allocator grows in steps, copying, per log.
-    held: Vec<Option<Box<Activity>>>,
-    free: Vec<usize>,
     /// Arrival order, which keeps equal times in file order.
     arrivals: u64,
     activities: u64,
@@ -42,11 +38,11 @@ struct Stream {
     exhausted: bool,
 }
 
-/// An activity held in a window, ordered by time then arrival, and where it is kept.
+/// An activity held in a window, ordered by time then arrival.
 struct Held {
     time: Timestamp,
     arrival: u64,
-    slot: usize,
+    activity: Box<Activity>,
 }
 
 impl PartialEq for Held {
@@ -77,13 +73,11 @@ impl Stream {
                 Some(event) => {
                     if let Some(activity) = to_activity(&event, &self.context) {
                         self.arrivals += 1;
-                        let time = activity.time;
-                        let slot = self.free.pop().unwrap_or(self.held.len());
-                        match self.held.get_mut(slot) {
-                            Some(entry) => *entry = Some(Box::new(activity)),
-                            None => self.held.push(Some(Box::new(activity))),
-                        }
-                        self.window.push(Reverse(Held { time, arrival: self.arrivals, slot }));
+                        self.window.push(Reverse(Held {
+                            time: activity.time,
+                            arrival: self.arrivals,
+                            activity: Box::new(activity),
+                        }));
                     }
                 }
                 None => self.exhausted = true,
@@ -94,10 +88,8 @@ impl Stream {
 
     fn pop(&mut self) -> Option<Activity> {
         let Reverse(held) = self.window.pop()?;
-        let activity = self.held.get_mut(held.slot)?.take()?;
-        self.free.push(held.slot);
         self.activities += 1;
-        Some(*activity)
+        Some(*held.activity)
     }
 }
 
@@ -132,8 +124,6 @@ impl<'p> EventMerge<'p> {
                     reader,
                     context: MapContext::default(),
                     window: BinaryHeap::new(),
-                    held: Vec::new(),
-                    free: Vec::new(),
                     arrivals: 0,
                     activities: 0,
                     late: 0,

@@ -303,9 +303,7 @@ impl Detector for SamrRecon {
 
 /// A well-known sensitive group, or an account or group the directory marks sensitive.
 fn is_sensitive(context: &Context, name: &str) -> bool {
-    let directory = context.directory();
-    sensitive_groups::is_sensitive_name(name)
-        || directory.find(name).is_some_and(|found| directory.sensitivity(&found).is_some())
+    sensitive_groups::is_sensitive_name(name) || context.directory().is_sensitive(name)
 }
 
 #[cfg(test)]

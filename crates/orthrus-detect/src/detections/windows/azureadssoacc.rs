@@ -200,11 +200,10 @@ fn has_takeover_flags(value: &str) -> bool {
 /// like); `false` without a snapshot naming it.
 fn is_administrator(subject: &AccountRef, context: &Context) -> bool {
     let directory = context.directory();
-    let found = match subject.sid.as_deref().and_then(|sid| directory.find(sid)) {
-        Some(found) => Some(found),
-        None => directory.find(&subject.name),
-    };
-    found.is_some_and(|found| directory.sensitivity(&found).is_some())
+    match subject.sid.as_deref().filter(|sid| directory.find(sid).is_some()) {
+        Some(sid) => directory.is_sensitive(sid),
+        None => directory.is_sensitive(&subject.name),
+    }
 }
 
 #[cfg(test)]

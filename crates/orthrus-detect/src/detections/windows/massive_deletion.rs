@@ -28,7 +28,6 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
 
-use orthrus_directory::ObjectKind;
 use orthrus_directory::ad::rdn_value;
 use orthrus_model::{
     AccountAction, AccountRef, Activity, ActivityKind, AlertTargets, DirectoryOperation, Severity, Timestamp,
@@ -112,7 +111,6 @@ impl Detection for MassiveDeletion {
             config: settings.clone(),
             actors: HashMap::new(),
             incidents: Incidents::new(settings.window_secs),
-            accounts_in: None,
         }
     }
 }
@@ -126,8 +124,6 @@ pub struct MassiveDeletion {
     config: MassiveDeletionConfig,
     actors: HashMap<String, Deletions>,
     incidents: Incidents<String>,
-    /// The directory's account count, by the snapshot it was counted in.
-    accounts_in: Option<(usize, usize)>,
 }
 
 /// One actor's deletions in the window, as account events and as directory events show them.
@@ -207,31 +203,7 @@ impl Detector for MassiveDeletion {
         if count < self.config.min_objects {
             return;
         }
-        let snapshot = directory.snapshot();
-        let identity = std::ptr::from_ref(snapshot).addr();
-        let accounts = match self.accounts_in {
-            Some((counted_in, accounts)) if counted_in == identity => accounts,
-            _ => {
-                let accounts = snapshot
-                    .domains
-                    .iter()
-                    .flat_map(|domain| &domain.objects)
-                    .filter(|object| {
-                        matches!(
-                            object.kind,
-                            Some(
-                                ObjectKind::User
-                                    | ObjectKind::Computer
-                                    | ObjectKind::Group
-                                    | ObjectKind::ServiceAccount
-                            )
-                        )
-                    })
-                    .count();
-                self.accounts_in = Some((identity, accounts));
-                accounts
-            }
-        };
+        let accounts = directory.accounts();
         let share = (accounts > 0).then(|| count as f64 * 100.0 / accounts as f64);
         if share.is_some_and(|share| share < self.config.min_share_percent) {
             return;
@@ -240,14 +212,13 @@ impl Detector for MassiveDeletion {
             Some(share) => format!(" ({share:.1} % of the directory's {accounts} accounts)"),
             None => " (no directory to compare with the domain's size)".to_owned(),
         };
-        let names: Vec<String> = larger.order.iter().map(|(_, _, name)| name.clone()).collect();
         let finding = Finding {
             severity: META.base_severity,
             description: format!(
                 "{actor} deleted {count} accounts within {} minutes on {}{of_domain}: {}.",
                 self.config.window_secs / 60,
                 logged_on(activity),
-                name_list(names.iter(), 10)
+                name_list(larger.order.iter().map(|(_, _, name)| name), 10)
             ),
             source: Finding::source_of(activity, Some(actor.clone())),
             targets: AlertTargets::default(),
